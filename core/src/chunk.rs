@@ -1,0 +1,275 @@
+//! The chunk taxonomy: the unit that flows from a provider to every consumer.
+//!
+//! Names follow Mirascope's streaming docs: `text_start_chunk`, `text_chunk`,
+//! `text_end_chunk`, the same three for thoughts and tool calls, plus
+//! `audio_chunk` and the bookkeeping chunks (`usage_delta_chunk`,
+//! `finish_reason_chunk`, `metadata_chunk` and the opt-in `raw_chunk`).
+//!
+//! Every content chunk carries `part`: the position of its part in the final
+//! `Response::content`. Decoders assign it when a part starts, so chunks of
+//! interleaved parts (parallel tool calls) assemble without guessing.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::{FinishReason, Usage};
+
+/// One normalized event of a streamed response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum Chunk {
+    /// A text part starts.
+    #[serde(rename = "text_start_chunk")]
+    TextStart { part: usize },
+    /// Incremental text.
+    #[serde(rename = "text_chunk")]
+    Text { part: usize, delta: String },
+    /// A text part ends.
+    #[serde(rename = "text_end_chunk")]
+    TextEnd { part: usize },
+    /// A thought (reasoning) part starts.
+    #[serde(rename = "thought_start_chunk")]
+    ThoughtStart { part: usize },
+    /// Incremental reasoning text.
+    #[serde(rename = "thought_chunk")]
+    Thought { part: usize, delta: String },
+    /// A thought ends; `signature` is the provider's opaque token that must be
+    /// sent back with the thought when the conversation resumes.
+    #[serde(rename = "thought_end_chunk")]
+    ThoughtEnd {
+        part: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// A tool call starts: the provider's call id and the tool's name.
+    #[serde(rename = "tool_call_start_chunk")]
+    ToolCallStart {
+        part: usize,
+        id: String,
+        name: String,
+    },
+    /// A fragment of the call's JSON arguments.
+    #[serde(rename = "tool_call_chunk")]
+    ToolCall {
+        part: usize,
+        id: String,
+        delta: String,
+    },
+    /// The tool call's arguments are complete.
+    #[serde(rename = "tool_call_end_chunk")]
+    ToolCallEnd { part: usize, id: String },
+    /// A piece of generated audio: base64 `data` and/or a transcript fragment.
+    #[serde(rename = "audio_chunk")]
+    Audio {
+        part: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        transcript_delta: Option<String>,
+    },
+    /// Tokens to add to the response's usage. Decoders turn totals and
+    /// cumulative snapshots into deltas, so consumers only ever add.
+    #[serde(rename = "usage_delta_chunk")]
+    UsageDelta { usage: Usage },
+    /// Why generation stopped, normalized, with the provider's own value.
+    #[serde(rename = "finish_reason_chunk")]
+    FinishReason { reason: FinishReason, raw: String },
+    /// The response's id and the model that answered, as the provider says.
+    #[serde(rename = "metadata_chunk")]
+    Metadata {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
+    /// The provider's own event, kept when the request asks for raw events.
+    #[serde(rename = "raw_chunk")]
+    Raw(RawEvent),
+}
+
+impl Chunk {
+    /// `text_start_chunk` for `part`.
+    pub fn text_start(part: usize) -> Self {
+        Chunk::TextStart { part }
+    }
+    /// `text_chunk` for `part`.
+    pub fn text(part: usize, delta: impl Into<String>) -> Self {
+        Chunk::Text {
+            part,
+            delta: delta.into(),
+        }
+    }
+    /// `text_end_chunk` for `part`.
+    pub fn text_end(part: usize) -> Self {
+        Chunk::TextEnd { part }
+    }
+
+    /// The chunk's `type` name, as in Mirascope (`"text_chunk"`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Chunk::TextStart { .. } => "text_start_chunk",
+            Chunk::Text { .. } => "text_chunk",
+            Chunk::TextEnd { .. } => "text_end_chunk",
+            Chunk::ThoughtStart { .. } => "thought_start_chunk",
+            Chunk::Thought { .. } => "thought_chunk",
+            Chunk::ThoughtEnd { .. } => "thought_end_chunk",
+            Chunk::ToolCallStart { .. } => "tool_call_start_chunk",
+            Chunk::ToolCall { .. } => "tool_call_chunk",
+            Chunk::ToolCallEnd { .. } => "tool_call_end_chunk",
+            Chunk::Audio { .. } => "audio_chunk",
+            Chunk::UsageDelta { .. } => "usage_delta_chunk",
+            Chunk::FinishReason { .. } => "finish_reason_chunk",
+            Chunk::Metadata { .. } => "metadata_chunk",
+            Chunk::Raw(_) => "raw_chunk",
+        }
+    }
+
+    /// The content part this chunk belongs to, for content chunks.
+    pub fn part(&self) -> Option<usize> {
+        match self {
+            Chunk::TextStart { part }
+            | Chunk::Text { part, .. }
+            | Chunk::TextEnd { part }
+            | Chunk::ThoughtStart { part }
+            | Chunk::Thought { part, .. }
+            | Chunk::ThoughtEnd { part, .. }
+            | Chunk::ToolCallStart { part, .. }
+            | Chunk::ToolCall { part, .. }
+            | Chunk::ToolCallEnd { part, .. }
+            | Chunk::Audio { part, .. } => Some(*part),
+            _ => None,
+        }
+    }
+
+    /// True for chunks that carry generated content (text, thought, tool
+    /// call, audio). Only these count as progress for the first-chunk and
+    /// idle timeouts, and only before the first of them may a call retry.
+    pub fn is_content(&self) -> bool {
+        self.part().is_some()
+    }
+}
+
+/// The provider's own event, as Mirascope's `chunk.chunk`.
+///
+/// It keeps the event's JSON text and, when the decoder has one, its typed
+/// wire struct, reachable with [`RawEvent::downcast_ref`].
+///
+/// ```
+/// use rivulet_core::RawEvent;
+///
+/// #[derive(Debug, PartialEq)]
+/// struct WireChunk { id: String }
+///
+/// let raw = RawEvent::new("openai", r#"{"id":"c1"}"#, WireChunk { id: "c1".into() });
+/// assert_eq!(raw.downcast_ref::<WireChunk>().unwrap().id, "c1");
+/// assert_eq!(raw.json(), r#"{"id":"c1"}"#);
+/// ```
+#[derive(Clone)]
+pub struct RawEvent {
+    provider: Arc<str>,
+    json: Arc<str>,
+    typed: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl RawEvent {
+    /// A raw event with its typed wire value.
+    pub fn new<T: Any + Send + Sync>(provider: &str, json: &str, typed: T) -> Self {
+        RawEvent {
+            provider: provider.into(),
+            json: json.into(),
+            typed: Some(Arc::new(typed)),
+        }
+    }
+
+    /// A raw event known only by its text.
+    pub fn untyped(provider: &str, json: &str) -> Self {
+        RawEvent {
+            provider: provider.into(),
+            json: json.into(),
+            typed: None,
+        }
+    }
+
+    /// The provider id that produced it.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The event's data as sent on the wire.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The typed wire value, if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.typed.as_deref().and_then(|t| t.downcast_ref::<T>())
+    }
+}
+
+impl fmt::Debug for RawEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawEvent")
+            .field("provider", &self.provider)
+            .field("json", &self.json)
+            .finish()
+    }
+}
+
+impl PartialEq for RawEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.provider == other.provider && self.json == other.json
+    }
+}
+
+impl Serialize for RawEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("RawEvent", 2)?;
+        s.serialize_field("provider", &*self.provider)?;
+        // The event is JSON on every text protocol; keep it as a value so a
+        // `chunks` line stays one JSON object. Fall back to the string.
+        match serde_json::from_str::<serde_json::Value>(&self.json) {
+            Ok(v) => s.serialize_field("event", &v)?,
+            Err(_) => s.serialize_field("event", &*self.json)?,
+        }
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_serialize_with_mirascope_names() {
+        let c = Chunk::text(0, "hi");
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"text_chunk","part":0,"delta":"hi"}"#
+        );
+        let c = Chunk::ToolCallStart {
+            part: 1,
+            id: "call_1".into(),
+            name: "f".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"tool_call_start_chunk","part":1,"id":"call_1","name":"f"}"#
+        );
+        assert_eq!(c.type_name(), "tool_call_start_chunk");
+    }
+
+    #[test]
+    fn raw_chunk_serializes_event_as_json() {
+        let c = Chunk::Raw(RawEvent::untyped("openai", r#"{"a":1}"#));
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"raw_chunk","provider":"openai","event":{"a":1}}"#
+        );
+    }
+}

@@ -1,0 +1,434 @@
+//! The one error type of rivulet, with the kinds users branch on.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What every error keeps: the provider, the HTTP status and the provider's
+/// own message and code, where there are any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorContext {
+    /// The provider id (`"openai"`, `"groq"`, …).
+    pub provider: Option<String>,
+    /// The HTTP status of the response that carried the error.
+    pub status: Option<u16>,
+    /// The provider's message, or ours when the provider gave none.
+    pub message: String,
+    /// The provider's machine-readable code or type (`"invalid_api_key"`, …).
+    pub code: Option<String>,
+}
+
+impl ErrorContext {
+    /// A context with just a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ErrorContext {
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the provider.
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// Sets the HTTP status.
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the provider's code.
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
+impl fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.provider {
+            write!(f, "{p}: ")?;
+        }
+        f.write_str(&self.message)?;
+        match (self.status, &self.code) {
+            (Some(s), Some(c)) => write!(f, " (HTTP {s}, {c})"),
+            (Some(s), None) => write!(f, " (HTTP {s})"),
+            (None, Some(c)) => write!(f, " ({c})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Which per-stream timeout fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    /// Opening the connection and receiving the response head.
+    Connect,
+    /// From the request to the first content chunk.
+    FirstChunk,
+    /// Between two content chunks (keep-alives and pings do not count).
+    Idle,
+    /// The whole stream.
+    Total,
+}
+
+impl TimeoutKind {
+    /// `"connect"`, `"first_chunk"`, `"idle"` or `"total"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Connect => "connect",
+            TimeoutKind::FirstChunk => "first_chunk",
+            TimeoutKind::Idle => "idle",
+            TimeoutKind::Total => "total",
+        }
+    }
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every error rivulet reports.
+///
+/// Match on the variant to branch; [`Error::is_retryable`] says whether the
+/// same request may succeed later. A stream that fails keeps what it had
+/// received: the error travels beside the partial response, never instead.
+///
+/// ```
+/// use rivulet_core::{Error, ErrorKind};
+/// let e = Error::from_status("openai", 429, "slow down", None, None);
+/// assert_eq!(e.kind(), ErrorKind::RateLimit);
+/// assert!(e.is_retryable());
+/// assert_eq!(e.status(), Some(429));
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("authentication failed: {ctx}")]
+    Authentication { ctx: ErrorContext },
+    #[error("permission denied: {ctx}")]
+    PermissionDenied { ctx: ErrorContext },
+    #[error("bad request: {ctx}")]
+    BadRequest { ctx: ErrorContext },
+    #[error("not found: {ctx}")]
+    NotFound { ctx: ErrorContext },
+    #[error("rate limited: {ctx}{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    RateLimit {
+        retry_after: Option<Duration>,
+        ctx: ErrorContext,
+    },
+    #[error("server error {status}: {ctx}")]
+    Server { status: u16, ctx: ErrorContext },
+    #[error("overloaded: {ctx}")]
+    Overloaded { ctx: ErrorContext },
+    #[error("connection error: {ctx}")]
+    Connection { ctx: ErrorContext },
+    #[error("{which} timeout: {ctx}")]
+    Timeout {
+        which: TimeoutKind,
+        ctx: ErrorContext,
+    },
+    #[error("malformed stream: {ctx}")]
+    Protocol { ctx: ErrorContext },
+    #[error("cancelled")]
+    Cancelled { ctx: ErrorContext },
+    #[error("tool {tool} failed: {ctx}")]
+    ToolExecution { tool: String, ctx: ErrorContext },
+    #[error("could not parse structured output: {ctx}")]
+    Parse { ctx: ErrorContext },
+    #[error("missing API key: set {variable} ({ctx})")]
+    MissingApiKey { variable: String, ctx: ErrorContext },
+    #[error("unsupported: {ctx}")]
+    Unsupported { ctx: ErrorContext },
+}
+
+/// The variant of an [`Error`] without its data, for tables and exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Authentication,
+    PermissionDenied,
+    BadRequest,
+    NotFound,
+    RateLimit,
+    Server,
+    Overloaded,
+    Connection,
+    Timeout,
+    Protocol,
+    Cancelled,
+    ToolExecution,
+    Parse,
+    MissingApiKey,
+    Unsupported,
+}
+
+impl ErrorKind {
+    /// snake_case name, as printed by the CLI (`"rate_limit"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::RateLimit => "rate_limit",
+            ErrorKind::Server => "server",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::ToolExecution => "tool_execution",
+            ErrorKind::Parse => "parse",
+            ErrorKind::MissingApiKey => "missing_api_key",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The variant, without data.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Authentication { .. } => ErrorKind::Authentication,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::BadRequest { .. } => ErrorKind::BadRequest,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::RateLimit { .. } => ErrorKind::RateLimit,
+            Error::Server { .. } => ErrorKind::Server,
+            Error::Overloaded { .. } => ErrorKind::Overloaded,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::ToolExecution { .. } => ErrorKind::ToolExecution,
+            Error::Parse { .. } => ErrorKind::Parse,
+            Error::MissingApiKey { .. } => ErrorKind::MissingApiKey,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+        }
+    }
+
+    /// The shared context of any variant.
+    pub fn context(&self) -> &ErrorContext {
+        match self {
+            Error::Authentication { ctx }
+            | Error::PermissionDenied { ctx }
+            | Error::BadRequest { ctx }
+            | Error::NotFound { ctx }
+            | Error::RateLimit { ctx, .. }
+            | Error::Server { ctx, .. }
+            | Error::Overloaded { ctx }
+            | Error::Connection { ctx }
+            | Error::Timeout { ctx, .. }
+            | Error::Protocol { ctx }
+            | Error::Cancelled { ctx }
+            | Error::ToolExecution { ctx, .. }
+            | Error::Parse { ctx }
+            | Error::MissingApiKey { ctx, .. }
+            | Error::Unsupported { ctx } => ctx,
+        }
+    }
+
+    fn context_mut(&mut self) -> &mut ErrorContext {
+        match self {
+            Error::Authentication { ctx }
+            | Error::PermissionDenied { ctx }
+            | Error::BadRequest { ctx }
+            | Error::NotFound { ctx }
+            | Error::RateLimit { ctx, .. }
+            | Error::Server { ctx, .. }
+            | Error::Overloaded { ctx }
+            | Error::Connection { ctx }
+            | Error::Timeout { ctx, .. }
+            | Error::Protocol { ctx }
+            | Error::Cancelled { ctx }
+            | Error::ToolExecution { ctx, .. }
+            | Error::Parse { ctx }
+            | Error::MissingApiKey { ctx, .. }
+            | Error::Unsupported { ctx } => ctx,
+        }
+    }
+
+    /// The provider id, when known.
+    pub fn provider(&self) -> Option<&str> {
+        self.context().provider.as_deref()
+    }
+
+    /// The HTTP status, when the error came with one.
+    pub fn status(&self) -> Option<u16> {
+        self.context().status
+    }
+
+    /// The provider's message (or ours).
+    pub fn message(&self) -> &str {
+        &self.context().message
+    }
+
+    /// The provider's error code or type, when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.context().code.as_deref()
+    }
+
+    /// Fills in the provider when the error does not name one yet.
+    pub fn with_provider(mut self, provider: &str) -> Self {
+        let ctx = self.context_mut();
+        if ctx.provider.is_none() {
+            ctx.provider = Some(provider.to_string());
+        }
+        self
+    }
+
+    /// Whether sending the same request again can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimit { .. }
+                | Error::Server { .. }
+                | Error::Overloaded { .. }
+                | Error::Connection { .. }
+                | Error::Timeout { .. }
+        )
+    }
+
+    /// How long the provider asked us to wait, for rate limits.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimit { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A malformed-stream error.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Error::Protocol {
+            ctx: ErrorContext::new(message),
+        }
+    }
+
+    /// A connection error.
+    pub fn connection(message: impl Into<String>) -> Self {
+        Error::Connection {
+            ctx: ErrorContext::new(message),
+        }
+    }
+
+    /// A timeout of the given kind.
+    pub fn timeout(which: TimeoutKind) -> Self {
+        Error::Timeout {
+            which,
+            ctx: ErrorContext::new(format!("no {} within the limit", which_phrase(which))),
+        }
+    }
+
+    /// The stream was cancelled by its caller.
+    pub fn cancelled() -> Self {
+        Error::Cancelled {
+            ctx: ErrorContext::new("the stream was cancelled"),
+        }
+    }
+
+    /// An unsupported feature or configuration.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Error::Unsupported {
+            ctx: ErrorContext::new(message),
+        }
+    }
+
+    /// A bad request detected on our side (bad model id, bad parameter).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            ctx: ErrorContext::new(message),
+        }
+    }
+
+    /// The key variable `variable` of `provider` is not set.
+    pub fn missing_api_key(provider: &str, variable: &str) -> Self {
+        Error::MissingApiKey {
+            variable: variable.to_string(),
+            ctx: ErrorContext::new(format!("no API key for {provider}")).provider(provider),
+        }
+    }
+
+    /// Maps an HTTP error status and the provider's message to a kind.
+    ///
+    /// `code` is the provider's error code or type; some providers signal
+    /// overload or rate limits with a code on an otherwise generic status.
+    pub fn from_status(
+        provider: &str,
+        status: u16,
+        message: impl Into<String>,
+        code: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let ctx = ErrorContext {
+            provider: Some(provider.to_string()),
+            status: Some(status),
+            message: message.into(),
+            code,
+        };
+        let code = ctx.code.as_deref().unwrap_or("");
+        match status {
+            401 => Error::Authentication { ctx },
+            403 => Error::PermissionDenied { ctx },
+            404 => Error::NotFound { ctx },
+            408 => Error::Timeout {
+                which: TimeoutKind::FirstChunk,
+                ctx,
+            },
+            429 => Error::RateLimit { retry_after, ctx },
+            529 => Error::Overloaded { ctx },
+            503 if code.contains("overload") => Error::Overloaded { ctx },
+            500..=599 => Error::Server { status, ctx },
+            _ if code.contains("overload") => Error::Overloaded { ctx },
+            _ => Error::BadRequest { ctx },
+        }
+    }
+}
+
+fn which_phrase(which: TimeoutKind) -> &'static str {
+    match which {
+        TimeoutKind::Connect => "connection",
+        TimeoutKind::FirstChunk => "first content chunk",
+        TimeoutKind::Idle => "content chunk",
+        TimeoutKind::Total => "end of stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let k = |s| Error::from_status("p", s, "m", None, None).kind();
+        assert_eq!(k(400), ErrorKind::BadRequest);
+        assert_eq!(k(401), ErrorKind::Authentication);
+        assert_eq!(k(403), ErrorKind::PermissionDenied);
+        assert_eq!(k(404), ErrorKind::NotFound);
+        assert_eq!(k(429), ErrorKind::RateLimit);
+        assert_eq!(k(500), ErrorKind::Server);
+        assert_eq!(k(529), ErrorKind::Overloaded);
+    }
+
+    #[test]
+    fn display_keeps_provider_status_and_message() {
+        let e = Error::from_status(
+            "openai",
+            401,
+            "Incorrect API key provided",
+            Some("invalid_api_key".into()),
+            None,
+        );
+        assert_eq!(
+            e.to_string(),
+            "authentication failed: openai: Incorrect API key provided (HTTP 401, invalid_api_key)"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! `rivulet-core`: the data model every other rivulet crate speaks.
+//!
+//! Pure data and logic, no I/O: [`Chunk`]s (the unit that flows), content
+//! parts and [`Message`]s, the [`Response`] they fold into, [`Usage`],
+//! [`FinishReason`], the [`Error`] enum, the [`Request`] a caller builds and
+//! the [`Provider`] trait a wire protocol implements.
+//!
+//! ```
+//! use rivulet_core::{Chunk, Response};
+//!
+//! let mut response = Response::default();
+//! response.apply(&Chunk::text_start(0));
+//! response.apply(&Chunk::text(0, "Hello, "));
+//! response.apply(&Chunk::text(0, "world"));
+//! assert_eq!(response.text(), "Hello, world");
+//! ```
+
+pub mod chunk;
+pub mod content;
+pub mod error;
+pub mod finish;
+pub mod provider;
+pub mod request;
+pub mod response;
+pub mod secret;
+pub mod usage;
+
+pub use chunk::{Chunk, RawEvent};
+pub use content::{Audio, ContentPart, Message, Role, Text, Thought, ToolCall, ToolOutput};
+pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
+pub use finish::FinishReason;
+pub use provider::{ChunkStream, OpenFuture, Provider};
+pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};
+pub use response::Response;
+pub use secret::ApiKey;
+pub use usage::Usage;

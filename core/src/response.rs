@@ -1,0 +1,388 @@
+//! `Response`: what a stream's chunks fold into.
+//!
+//! The fold follows the design's rules: a text part appears as soon as it
+//! starts and grows in place; a thought or a tool call appears only once it
+//! has ended, so a cut-off call can never be mistaken for a complete one.
+//! Parts are ordered by their part index whatever order they end in.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::{
+    Audio, Chunk, ContentPart, FinishReason, Message, Role, Text, Thought, ToolCall, Usage,
+};
+
+/// A part that has started and not ended yet, and is not visible in
+/// `content` (thoughts and tool calls), or is visible and still growing.
+#[derive(Clone, Debug, PartialEq)]
+enum OpenPart {
+    Text,
+    Audio,
+    Thought(Thought),
+    ToolCall(ToolCall),
+}
+
+/// The accumulated response: content parts, usage, finish reason and the
+/// conversation it belongs to.
+///
+/// ```
+/// use rivulet_core::{Chunk, Response};
+///
+/// let mut r = Response::default();
+/// for c in [
+///     Chunk::ToolCallStart { part: 0, id: "call_1".into(), name: "sqrt".into() },
+///     Chunk::ToolCall { part: 0, id: "call_1".into(), delta: "{\"number\":".into() },
+/// ] {
+///     r.apply(&c);
+/// }
+/// // An unfinished tool call is not listed.
+/// assert!(r.tool_calls().is_empty());
+/// r.apply(&Chunk::ToolCall { part: 0, id: "call_1".into(), delta: "4242}".into() });
+/// r.apply(&Chunk::ToolCallEnd { part: 0, id: "call_1".into() });
+/// assert_eq!(r.tool_calls()[0].args, "{\"number\":4242}");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Response {
+    /// The provider id (`"openai"`, …).
+    pub provider: String,
+    /// The model that answered, as the provider names it (or as requested).
+    pub model: String,
+    /// The provider's response id.
+    pub id: Option<String>,
+    /// Ordered content parts.
+    pub content: Vec<ContentPart>,
+    /// Token usage; unknown fields stay `None`.
+    pub usage: Usage,
+    /// Normalized finish reason.
+    pub finish_reason: Option<FinishReason>,
+    /// The provider's own finish reason.
+    pub raw_finish_reason: Option<String>,
+    /// The conversation sent with the request.
+    #[serde(skip)]
+    pub input: Vec<Message>,
+    /// Part index of each entry of `content`, ascending.
+    #[serde(skip)]
+    order: Vec<usize>,
+    #[serde(skip)]
+    open: BTreeMap<usize, OpenPart>,
+}
+
+impl Response {
+    /// An empty response for `provider` and `model`, answering `input`.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>, input: Vec<Message>) -> Self {
+        Response {
+            provider: provider.into(),
+            model: model.into(),
+            input,
+            ..Default::default()
+        }
+    }
+
+    /// Folds one chunk in.
+    pub fn apply(&mut self, chunk: &Chunk) {
+        match chunk {
+            Chunk::TextStart { part } => {
+                self.ensure_visible(*part, || ContentPart::Text(Text::default()));
+                self.open.insert(*part, OpenPart::Text);
+            }
+            Chunk::Text { part, delta } => {
+                let at = self.ensure_visible(*part, || ContentPart::Text(Text::default()));
+                if let ContentPart::Text(t) = &mut self.content[at] {
+                    t.text.push_str(delta);
+                }
+            }
+            Chunk::TextEnd { part }
+            | Chunk::ToolCallEnd { part, .. }
+            | Chunk::ThoughtEnd { part, .. } => {
+                let signature = match chunk {
+                    Chunk::ThoughtEnd { signature, .. } => signature.clone(),
+                    _ => None,
+                };
+                match self.open.remove(part) {
+                    Some(OpenPart::Thought(mut t)) => {
+                        if signature.is_some() {
+                            t.signature = signature;
+                        }
+                        self.insert(*part, ContentPart::Thought(t));
+                    }
+                    Some(OpenPart::ToolCall(c)) => self.insert(*part, ContentPart::ToolCall(c)),
+                    _ => {}
+                }
+            }
+            Chunk::ThoughtStart { part } => {
+                self.open
+                    .insert(*part, OpenPart::Thought(Thought::default()));
+            }
+            Chunk::Thought { part, delta } => {
+                if let OpenPart::Thought(t) = self
+                    .open
+                    .entry(*part)
+                    .or_insert_with(|| OpenPart::Thought(Thought::default()))
+                {
+                    t.thought.push_str(delta);
+                }
+            }
+            Chunk::ToolCallStart { part, id, name } => {
+                self.open.insert(
+                    *part,
+                    OpenPart::ToolCall(ToolCall {
+                        id: id.clone(),
+                        name: name.clone(),
+                        args: String::new(),
+                    }),
+                );
+            }
+            Chunk::ToolCall { part, delta, .. } => {
+                if let Some(OpenPart::ToolCall(c)) = self.open.get_mut(part) {
+                    c.args.push_str(delta);
+                }
+            }
+            Chunk::Audio {
+                part,
+                id,
+                data,
+                transcript_delta,
+            } => {
+                let at = self.ensure_visible(*part, || ContentPart::Audio(Audio::default()));
+                self.open.entry(*part).or_insert(OpenPart::Audio);
+                if let ContentPart::Audio(a) = &mut self.content[at] {
+                    if a.id.is_none() {
+                        a.id.clone_from(id);
+                    }
+                    if let Some(d) = data {
+                        a.data.push_str(d);
+                    }
+                    if let Some(t) = transcript_delta {
+                        a.transcript.push_str(t);
+                    }
+                }
+            }
+            Chunk::UsageDelta { usage } => self.usage.add(usage),
+            Chunk::FinishReason { reason, raw } => {
+                self.finish_reason = Some(*reason);
+                self.raw_finish_reason = Some(raw.clone());
+            }
+            Chunk::Metadata { id, model } => {
+                if id.is_some() {
+                    self.id.clone_from(id);
+                }
+                if let Some(m) = model {
+                    self.model.clone_from(m);
+                }
+            }
+            Chunk::Raw(_) => {}
+        }
+    }
+
+    /// Position in `content` of `part`, inserting it if it is not there yet.
+    fn ensure_visible(&mut self, part: usize, make: impl FnOnce() -> ContentPart) -> usize {
+        match self.order.binary_search(&part) {
+            Ok(at) => at,
+            Err(at) => {
+                self.order.insert(at, part);
+                self.content.insert(at, make());
+                at
+            }
+        }
+    }
+
+    fn insert(&mut self, part: usize, content: ContentPart) {
+        match self.order.binary_search(&part) {
+            Ok(at) => self.content[at] = content,
+            Err(at) => {
+                self.order.insert(at, part);
+                self.content.insert(at, content);
+            }
+        }
+    }
+
+    /// The text parts, in order.
+    pub fn texts(&self) -> Vec<&str> {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// All text, parts joined by `"\n"` (as `text_stream()` does by default).
+    pub fn text(&self) -> String {
+        self.texts().join("\n")
+    }
+
+    /// Completed thoughts, in order.
+    pub fn thoughts(&self) -> Vec<&Thought> {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Thought(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Completed tool calls, in order. A call still streaming, or cut off,
+    /// is not here: see [`Response::incomplete_tool_calls`].
+    pub fn tool_calls(&self) -> Vec<&ToolCall> {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::ToolCall(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Tool calls that started and never ended, with the raw argument text
+    /// received so far. They are never run.
+    pub fn incomplete_tool_calls(&self) -> Vec<&ToolCall> {
+        self.open
+            .values()
+            .filter_map(|p| match p {
+                OpenPart::ToolCall(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The history: the input messages followed by this assistant turn.
+    pub fn messages(&self) -> Vec<Message> {
+        let mut m = self.input.clone();
+        if !self.content.is_empty() {
+            m.push(Message {
+                role: Role::Assistant,
+                content: self.content.clone(),
+            });
+        }
+        m
+    }
+
+    /// A readable rendering of every part, as `pretty_stream()` prints it.
+    pub fn pretty(&self) -> String {
+        let mut out = String::new();
+        for (i, part) in self.content.iter().enumerate() {
+            if i > 0 {
+                out.push_str("\n\n");
+            }
+            match part {
+                ContentPart::Text(t) => out.push_str(&t.text),
+                ContentPart::Thought(t) => {
+                    out.push_str("**Thinking:**\n");
+                    out.push_str(&t.thought);
+                }
+                ContentPart::ToolCall(c) => {
+                    out.push_str(&format!("**ToolCall ({}):** {}", c.name, c.args));
+                }
+                ContentPart::ToolOutput(o) => {
+                    out.push_str(&format!("**ToolOutput ({}):** {}", o.name, o.result));
+                }
+                ContentPart::Audio(a) => {
+                    out.push_str(&format!("**Audio:** {}", a.transcript));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(chunks: &[Chunk]) -> Response {
+        let mut r = Response::default();
+        for c in chunks {
+            r.apply(c);
+        }
+        r
+    }
+
+    #[test]
+    fn text_appears_at_start_and_grows() {
+        let mut r = Response::default();
+        r.apply(&Chunk::text_start(0));
+        assert_eq!(r.texts(), vec![""]);
+        r.apply(&Chunk::text(0, "ab"));
+        r.apply(&Chunk::text(0, "c"));
+        assert_eq!(r.text(), "abc");
+    }
+
+    #[test]
+    fn thought_appears_only_when_ended_and_keeps_order() {
+        let mut r = fold(&[
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::Thought {
+                part: 0,
+                delta: "hmm".into(),
+            },
+            Chunk::text_start(1),
+            Chunk::text(1, "answer"),
+        ]);
+        assert!(r.thoughts().is_empty());
+        assert_eq!(r.content.len(), 1);
+        r.apply(&Chunk::ThoughtEnd {
+            part: 0,
+            signature: Some("sig".into()),
+        });
+        assert_eq!(r.thoughts()[0].thought, "hmm");
+        assert_eq!(r.thoughts()[0].signature.as_deref(), Some("sig"));
+        assert!(matches!(r.content[0], ContentPart::Thought(_)));
+        assert!(matches!(r.content[1], ContentPart::Text(_)));
+    }
+
+    #[test]
+    fn interleaved_tool_calls_assemble_by_part() {
+        let r = fold(&[
+            Chunk::ToolCallStart {
+                part: 0,
+                id: "a".into(),
+                name: "f".into(),
+            },
+            Chunk::ToolCallStart {
+                part: 1,
+                id: "b".into(),
+                name: "g".into(),
+            },
+            Chunk::ToolCall {
+                part: 1,
+                id: "b".into(),
+                delta: "{\"y\":".into(),
+            },
+            Chunk::ToolCall {
+                part: 0,
+                id: "a".into(),
+                delta: "{\"x\":1}".into(),
+            },
+            Chunk::ToolCall {
+                part: 1,
+                id: "b".into(),
+                delta: "2}".into(),
+            },
+            Chunk::ToolCallEnd {
+                part: 1,
+                id: "b".into(),
+            },
+            Chunk::ToolCallEnd {
+                part: 0,
+                id: "a".into(),
+            },
+        ]);
+        let calls = r.tool_calls();
+        assert_eq!(calls[0].id, "a");
+        assert_eq!(calls[0].args, "{\"x\":1}");
+        assert_eq!(calls[1].args, "{\"y\":2}");
+    }
+
+    #[test]
+    fn messages_include_this_turn() {
+        let mut r = Response::new("p", "m", vec![Message::user("hi")]);
+        r.apply(&Chunk::text(0, "hello"));
+        let m = r.messages();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].role, Role::Assistant);
+        assert_eq!(m[1].text(), "hello");
+    }
+}
