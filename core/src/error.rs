@@ -236,7 +236,8 @@ impl Error {
         }
     }
 
-    fn context_mut(&mut self) -> &mut ErrorContext {
+    /// The shared context, mutably (to scrub or enrich a message).
+    pub fn context_mut(&mut self) -> &mut ErrorContext {
         match self {
             Error::Authentication { ctx }
             | Error::PermissionDenied { ctx }

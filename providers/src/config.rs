@@ -1,0 +1,159 @@
+//! Provider configuration: what the caller passes, and how it combines with
+//! the environment.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use rivulet_core::{ApiKey, Error, ErrorContext};
+
+use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
+
+/// What the caller may set when building a provider. Anything left `None`
+/// comes from the provider's environment variables, then its defaults.
+///
+/// `Debug` prints the key as `ApiKey(***)`; header values are printed as
+/// given, so secrets belong in `api_key`, not in `headers`.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderConfig {
+    /// The API base URL (`https://api.openai.com/v1`), or the resource
+    /// endpoint for Azure (`https://NAME.openai.azure.com`).
+    pub base_url: Option<String>,
+    /// The API key.
+    pub api_key: Option<ApiKey>,
+    /// Extra headers sent with every request.
+    pub headers: Vec<(String, String)>,
+    /// Reserved: per-request timeouts are enforced by the runtime for now.
+    pub request_timeout: Option<Duration>,
+}
+
+/// Where a provider's requests go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The base URL, without a trailing slash.
+    pub base: String,
+    /// Azure only: the `api-version` query parameter.
+    pub azure_api_version: Option<String>,
+}
+
+impl Endpoint {
+    /// `{base}/chat/completions` (a base that already ends so is kept).
+    pub fn chat_completions_url(&self) -> String {
+        if self.base.ends_with("/chat/completions") {
+            self.base.clone()
+        } else {
+            format!("{}/chat/completions", self.base)
+        }
+    }
+
+    /// `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`.
+    pub fn azure_deployment_url(&self, deployment: &str) -> Result<String, Error> {
+        if deployment.is_empty() {
+            return Err(Error::bad_request(
+                "azure needs the deployment name as the model (azure/DEPLOYMENT)",
+            ));
+        }
+        let mut url = Url::parse(&self.base)
+            .map_err(|e| Error::bad_request(format!("invalid Azure endpoint: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|_| Error::bad_request("invalid Azure endpoint"))?
+            .pop_if_empty()
+            // Pushed as segments, so the deployment name is percent-encoded.
+            .extend(["openai", "deployments", deployment, "chat", "completions"]);
+        let version = self
+            .azure_api_version
+            .as_deref()
+            .unwrap_or(AZURE_DEFAULT_API_VERSION);
+        url.query_pairs_mut().append_pair("api-version", version);
+        Ok(url.into())
+    }
+}
+
+/// The resolved endpoint and key of a provider.
+pub(crate) struct Settings {
+    pub endpoint: Endpoint,
+    pub key: Option<ApiKey>,
+}
+
+/// A non-empty environment variable, trimmed.
+fn env(var: &str) -> Option<String> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Combines `config`, the environment and the family's defaults.
+pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settings, Error> {
+    let base = config
+        .base_url
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| env(family.base_url_var))
+        .or_else(|| family.default_base_url.map(String::from))
+        .ok_or_else(|| Error::MissingApiKey {
+            variable: family.base_url_var.to_string(),
+            ctx: ErrorContext::new(format!(
+                "no endpoint for {}: set {} or pass a base URL",
+                family.id, family.base_url_var
+            ))
+            .provider(family.id),
+        })?;
+    let base = base.trim().trim_end_matches('/').to_string();
+    match Url::parse(&base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(Error::bad_request(format!(
+                "invalid base URL {base:?}: expected http(s)://…"
+            ))
+            .with_provider(family.id))
+        }
+    }
+
+    let key = config
+        .api_key
+        .clone()
+        .filter(|k| !k.expose().is_empty())
+        .or_else(|| family.key_var.and_then(env).map(ApiKey::new));
+    if family.key_required && key.is_none() {
+        let var = family.key_var.unwrap_or("API_KEY");
+        return Err(Error::missing_api_key(family.id, var));
+    }
+
+    let azure_api_version = (family.url_style == crate::family::UrlStyle::AzureDeployment)
+        .then(|| env(AZURE_API_VERSION_VAR).unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.into()));
+    Ok(Settings {
+        endpoint: Endpoint {
+            base,
+            azure_api_version,
+        },
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let e = Endpoint {
+            base: "http://h/v1".into(),
+            azure_api_version: None,
+        };
+        assert_eq!(e.chat_completions_url(), "http://h/v1/chat/completions");
+        let e = Endpoint {
+            base: "http://h/v1/chat/completions".into(),
+            azure_api_version: None,
+        };
+        assert_eq!(e.chat_completions_url(), "http://h/v1/chat/completions");
+        let e = Endpoint {
+            base: "https://r.openai.azure.com".into(),
+            azure_api_version: Some("2024-10-21".into()),
+        };
+        assert_eq!(
+            e.azure_deployment_url("gpt 4o").unwrap(),
+            "https://r.openai.azure.com/openai/deployments/gpt%204o/chat/completions?api-version=2024-10-21"
+        );
+        assert!(e.azure_deployment_url("").is_err());
+    }
+}

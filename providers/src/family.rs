@@ -1,0 +1,180 @@
+//! The OpenAI-compatible family: one provider id per server, with its
+//! endpoint, credentials and request quirks.
+//!
+//! Response quirks need no table: the decoder accepts every dialect's
+//! fields (`reasoning_content`, `reasoning`, Mistral's content arrays,
+//! Groq's `x_groq.usage`, DeepSeek's cache counters, Azure's empty
+//! first chunk, OpenRouter's in-band errors, Groq's `event: error`), since
+//! no server sends another's fields with a different meaning.
+
+/// How the API key is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI).
+    ApiKeyHeader,
+}
+
+/// Where requests go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlStyle {
+    /// `{base}/chat/completions`.
+    ChatCompletions,
+    /// `{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`.
+    AzureDeployment,
+}
+
+/// Which field carries the output token limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxTokensField {
+    /// `max_completion_tokens` (OpenAI; `max_tokens` is rejected by its
+    /// reasoning models).
+    MaxCompletionTokens,
+    /// `max_tokens`, which every compatible server understands.
+    MaxTokens,
+}
+
+/// One provider of the family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Family {
+    /// The provider id.
+    pub id: &'static str,
+    /// The variable that overrides the base URL (the endpoint for Azure).
+    pub base_url_var: &'static str,
+    /// The base URL when neither the config nor the variable gives one.
+    /// `None` when the user must give it (Azure).
+    pub default_base_url: Option<&'static str>,
+    /// The variable holding the key, when the provider uses one.
+    pub key_var: Option<&'static str>,
+    /// Whether building fails without a key.
+    pub key_required: bool,
+    /// How the key is sent.
+    pub auth: Auth,
+    /// How the URL is built.
+    pub url_style: UrlStyle,
+    /// Which field carries `max_tokens`.
+    pub max_tokens_field: MaxTokensField,
+    /// Whether `Params::thinking` becomes `reasoning_effort`.
+    pub reasoning_effort: bool,
+}
+
+const fn family(
+    id: &'static str,
+    base_url_var: &'static str,
+    default_base_url: &'static str,
+) -> Family {
+    Family {
+        id,
+        base_url_var,
+        default_base_url: Some(default_base_url),
+        key_var: None,
+        key_required: false,
+        auth: Auth::Bearer,
+        url_style: UrlStyle::ChatCompletions,
+        max_tokens_field: MaxTokensField::MaxTokens,
+        reasoning_effort: false,
+    }
+}
+
+const fn required_key(mut f: Family, var: &'static str) -> Family {
+    f.key_var = Some(var);
+    f.key_required = true;
+    f
+}
+
+const fn optional_key(mut f: Family, var: &'static str) -> Family {
+    f.key_var = Some(var);
+    f
+}
+
+const fn with_reasoning_effort(mut f: Family) -> Family {
+    f.reasoning_effort = true;
+    f
+}
+
+/// Every provider of the family, in the order of [`crate::PROVIDER_IDS`].
+pub const FAMILIES: &[Family] = &[
+    {
+        let mut f = with_reasoning_effort(required_key(
+            family("openai", "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            "OPENAI_API_KEY",
+        ));
+        f.max_tokens_field = MaxTokensField::MaxCompletionTokens;
+        f
+    },
+    with_reasoning_effort(required_key(
+        family("groq", "GROQ_BASE_URL", "https://api.groq.com/openai/v1"),
+        "GROQ_API_KEY",
+    )),
+    with_reasoning_effort(required_key(
+        family("xai", "XAI_BASE_URL", "https://api.x.ai/v1"),
+        "XAI_API_KEY",
+    )),
+    required_key(
+        family("deepseek", "DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
+        "DEEPSEEK_API_KEY",
+    ),
+    required_key(
+        family("mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
+        "MISTRAL_API_KEY",
+    ),
+    Family {
+        id: "azure",
+        base_url_var: "AZURE_OPENAI_ENDPOINT",
+        default_base_url: None,
+        key_var: Some("AZURE_OPENAI_API_KEY"),
+        key_required: true,
+        auth: Auth::ApiKeyHeader,
+        url_style: UrlStyle::AzureDeployment,
+        max_tokens_field: MaxTokensField::MaxTokens,
+        reasoning_effort: false,
+    },
+    with_reasoning_effort(required_key(
+        family(
+            "openrouter",
+            "OPENROUTER_BASE_URL",
+            "https://openrouter.ai/api/v1",
+        ),
+        "OPENROUTER_API_KEY",
+    )),
+    optional_key(
+        family("litellm", "LITELLM_BASE_URL", "http://localhost:4000"),
+        "LITELLM_API_KEY",
+    ),
+    family("ollama", "OLLAMA_BASE_URL", "http://localhost:11434/v1"),
+    optional_key(
+        family("vllm", "VLLM_BASE_URL", "http://localhost:8000/v1"),
+        "VLLM_API_KEY",
+    ),
+    family("llamacpp", "LLAMACPP_BASE_URL", "http://127.0.0.1:8080/v1"),
+];
+
+/// The Azure API version when `AZURE_OPENAI_API_VERSION` is not set.
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// The variable that overrides the Azure API version.
+pub const AZURE_API_VERSION_VAR: &str = "AZURE_OPENAI_API_VERSION";
+
+/// The family member with this id.
+pub fn find(id: &str) -> Option<&'static Family> {
+    FAMILIES.iter().find(|f| f.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_complete() {
+        let ids: Vec<&str> = FAMILIES.iter().map(|f| f.id).collect();
+        assert_eq!(ids, crate::PROVIDER_IDS);
+        let openai = find("openai").unwrap();
+        assert_eq!(openai.max_tokens_field, MaxTokensField::MaxCompletionTokens);
+        assert!(openai.reasoning_effort && openai.key_required);
+        assert_eq!(find("azure").unwrap().auth, Auth::ApiKeyHeader);
+        assert!(!find("litellm").unwrap().key_required);
+        assert_eq!(find("ollama").unwrap().key_var, None);
+        assert!(find("anthropic").is_none());
+    }
+}

@@ -1,0 +1,430 @@
+//! HTTP plumbing shared by every provider: the client, sending, turning
+//! error responses into [`Error`]s (with the provider's own message and
+//! code, and `Retry-After`), checking a response is an event stream before
+//! parsing it, and keeping the API key out of error messages.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::StatusCode;
+use rivulet_core::{ApiKey, Error, ErrorContext};
+use serde_json::Value;
+
+/// Error bodies are read up to this size; providers send a few hundred bytes.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The client every provider of this crate builds once and shares across its
+/// calls: rustls, `TCP_NODELAY` (events are small and must not wait for
+/// Nagle), and no transparent gzip (decompression would hold events back
+/// until a compressed block fills).
+pub fn client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .no_gzip()
+        .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
+/// Sends a JSON POST and returns the response head, whatever its status.
+pub(crate) async fn post(
+    provider: &str,
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Result<reqwest::Response, Error> {
+    client
+        .post(url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, &e, "sending the request"))
+}
+
+/// A reqwest failure as an [`Error`]: `Timeout` when reqwest timed out,
+/// `Connection` otherwise. The message names what we were doing and the
+/// cause chain; reqwest puts the URL in it, never a header, so no key.
+pub(crate) fn transport_error(provider: &str, e: &reqwest::Error, doing: &str) -> Error {
+    let ctx = ErrorContext::new(format!("{doing}: {}", chain(e))).provider(provider);
+    if e.is_timeout() {
+        Error::Timeout {
+            which: rivulet_core::TimeoutKind::Connect,
+            ctx,
+        }
+    } else {
+        Error::Connection { ctx }
+    }
+}
+
+/// An error and every `source()` below it, joined with `": "`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(source) = cur {
+        let text = source.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = source.source();
+    }
+    out
+}
+
+/// The body of a non-2xx response as an [`Error`], plus the body text (the
+/// caller may look for hints in it, e.g. a rejected parameter).
+pub(crate) async fn error_response(provider: &str, resp: reqwest::Response) -> (Error, String) {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = read_limited(resp, ERROR_BODY_LIMIT).await;
+    let err = error_from_parts(provider, status, &headers, &body, SystemTime::now());
+    (err, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Maps an HTTP error (status, headers, body) to an [`Error`] with
+/// [`Error::from_status`], keeping the provider's message and code.
+///
+/// The message comes from `{"error":{"message","type","code"}}`,
+/// `{"error":"…"}`, `{"message":…}` or `{"detail":…}` bodies, else the
+/// body text, else the status line.
+pub fn error_from_parts(
+    provider: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Error {
+    let (message, code) = provider_message(body);
+    let message = message.unwrap_or_else(|| fallback_message(status, body));
+    Error::from_status(provider, status, message, code, retry_after(headers, now))
+}
+
+fn fallback_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("error");
+        format!("HTTP {status} {reason}")
+    } else {
+        truncate(text, 500)
+    }
+}
+
+/// The provider's message and code from a JSON error body.
+pub fn provider_message(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return (None, None);
+    };
+    // Some servers wrap the error in a one-element list.
+    if let Value::Array(items) = v {
+        match items.into_iter().next() {
+            Some(first) => v = first,
+            None => return (None, None),
+        }
+    }
+    match v.get("error") {
+        Some(Value::Object(e)) => (
+            e.get("message").and_then(text_of),
+            e.get("code")
+                .and_then(text_of)
+                .or_else(|| e.get("type").and_then(text_of)),
+        ),
+        Some(Value::String(s)) => (Some(s.clone()), code_of(&v)),
+        _ => {
+            let message = v
+                .get("message")
+                .and_then(text_of)
+                .or_else(|| v.get("detail").and_then(detail_text));
+            (message, code_of(&v))
+        }
+    }
+}
+
+fn code_of(v: &Value) -> Option<String> {
+    v.get("code")
+        .and_then(text_of)
+        .or_else(|| v.get("type").and_then(text_of))
+}
+
+/// A string, or a number written out; nothing for null, objects and lists.
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// FastAPI-style `detail`: a string or a list of `{msg}`.
+fn detail_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let msgs: Vec<&str> = items
+                .iter()
+                .filter_map(|i| i.get("msg").and_then(Value::as_str))
+                .collect();
+            (!msgs.is_empty()).then(|| msgs.join("; "))
+        }
+        _ => None,
+    }
+}
+
+/// How long the server asked us to wait: `retry-after-ms` (OpenAI), else
+/// `Retry-After` as seconds or as an HTTP-date (relative to `now`).
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let value = header("retry-after")?;
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// What a successful response carries, judged by its `Content-Type`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// `text/event-stream`, or no content type at all (trusted as a stream).
+    EventStream,
+    /// JSON: the server ignored `stream: true`, or sent an error with 200.
+    Json,
+    /// Anything else, named.
+    Other(String),
+}
+
+pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
+    let Some(ct) = headers.get(CONTENT_TYPE) else {
+        return BodyKind::EventStream;
+    };
+    let ct = String::from_utf8_lossy(ct.as_bytes()).to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_string();
+    if essence == "text/event-stream" {
+        BodyKind::EventStream
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        BodyKind::Json
+    } else {
+        BodyKind::Other(essence)
+    }
+}
+
+/// Reads at most `limit` bytes of a body; a broken body yields what came.
+pub(crate) async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(piece)) = stream.next().await {
+        let room = limit - out.len();
+        out.extend_from_slice(&piece[..piece.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out
+}
+
+/// The body of a response as a byte stream of rivulet errors.
+pub(crate) fn body_stream(
+    provider: &str,
+    resp: reqwest::Response,
+) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
+    let provider = provider.to_string();
+    resp.bytes_stream()
+        .map(move |r| r.map_err(|e| transport_error(&provider, &e, "reading the stream")))
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Replaces every occurrence of the key in the error's message and code
+/// with `***`. Providers echo keys back in messages (OpenAI masks them, a
+/// proxy may not); this is the last line of defence.
+pub(crate) fn redact(err: Error, key: Option<&ApiKey>) -> Error {
+    let Some(secret) = key.map(ApiKey::expose).filter(|s| s.len() >= 4) else {
+        return err;
+    };
+    let leaks = err.message().contains(secret) || err.code().is_some_and(|c| c.contains(secret));
+    if !leaks {
+        return err;
+    }
+    map_context(err, |ctx| {
+        ctx.message = ctx.message.replace(secret, "***");
+        if let Some(code) = &mut ctx.code {
+            *code = code.replace(secret, "***");
+        }
+    })
+}
+
+/// Applies `f` to the error's context, whatever the variant.
+pub(crate) fn map_context(mut err: Error, f: impl FnOnce(&mut ErrorContext)) -> Error {
+    f(err.context_mut());
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+    use rivulet_core::ErrorKind;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn openai_error_body() {
+        let body = br#"{"error":{"message":"Incorrect API key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        let e = error_from_parts("openai", 401, &HeaderMap::new(), body, SystemTime::now());
+        assert_eq!(e.kind(), ErrorKind::Authentication);
+        assert_eq!(e.message(), "Incorrect API key");
+        assert_eq!(e.code(), Some("invalid_api_key"));
+        assert_eq!(e.status(), Some(401));
+        assert_eq!(e.provider(), Some("openai"));
+    }
+
+    #[test]
+    fn other_body_shapes() {
+        assert_eq!(
+            provider_message(br#"{"message":"bad model","type":"invalid_model"}"#),
+            (Some("bad model".into()), Some("invalid_model".into()))
+        );
+        assert_eq!(
+            provider_message(br#"{"error":"model not loaded"}"#),
+            (Some("model not loaded".into()), None)
+        );
+        assert_eq!(
+            provider_message(br#"{"detail":[{"msg":"field required"},{"msg":"bad"}]}"#),
+            (Some("field required; bad".into()), None)
+        );
+        assert_eq!(
+            provider_message(
+                br#"[{"error":{"code":400,"message":"nope","status":"INVALID_ARGUMENT"}}]"#
+            ),
+            (Some("nope".into()), Some("400".into()))
+        );
+        assert_eq!(provider_message(b"<html>"), (None, None));
+    }
+
+    #[test]
+    fn fallback_messages() {
+        let e = error_from_parts("p", 502, &HeaderMap::new(), b"", SystemTime::now());
+        assert_eq!(e.message(), "HTTP 502 Bad Gateway");
+        let e = error_from_parts(
+            "p",
+            500,
+            &HeaderMap::new(),
+            b" upstream died \n",
+            SystemTime::now(),
+        );
+        assert_eq!(e.message(), "upstream died");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1.5")]), now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]),
+                now
+            ),
+            Some(Duration::from_secs(30))
+        );
+        // A date in the past means "now".
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:00:00 GMT")]),
+                now
+            ),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "7"), ("retry-after-ms", "250")]),
+                now
+            ),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            body_kind(&headers(&[(
+                "content-type",
+                "text/event-stream; charset=utf-8"
+            )])),
+            BodyKind::EventStream
+        );
+        assert_eq!(
+            body_kind(&headers(&[("content-type", "Application/JSON")])),
+            BodyKind::Json
+        );
+        assert_eq!(body_kind(&HeaderMap::new()), BodyKind::EventStream);
+        assert_eq!(
+            body_kind(&headers(&[("content-type", "text/html")])),
+            BodyKind::Other("text/html".into())
+        );
+    }
+
+    #[test]
+    fn redaction() {
+        let key = ApiKey::new("sk-live-123456");
+        let e = Error::from_status(
+            "p",
+            401,
+            "bad key sk-live-123456!",
+            Some("sk-live-123456".into()),
+            None,
+        );
+        let e = redact(e, Some(&key));
+        assert_eq!(e.message(), "bad key ***!");
+        assert_eq!(e.code(), Some("***"));
+        assert_eq!(e.kind(), ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 5), "hi");
+    }
+}

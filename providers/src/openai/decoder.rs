@@ -1,0 +1,905 @@
+//! Chat Completions decoding: a pure state machine from SSE events to core
+//! [`Chunk`]s. No I/O: the provider feeds it events read over HTTP, tests
+//! feed it events parsed from bytes in memory.
+//!
+//! The rules, in the order they apply to one chunk:
+//! 1. metadata (`id`, `model`) once, from the first chunk that has either;
+//! 2. choice 0 only (`n > 1` streams interleave other choices);
+//! 3. the delta: reasoning (`reasoning_content`, else `reasoning`; Mistral's
+//!    `thinking` pieces) → thought; `content` → text; `refusal` → text and a
+//!    `refusal` finish; `tool_calls` → tool calls by id (falling back to
+//!    index); `audio` → audio. A part starts when its kind differs from the
+//!    open one and ends when another kind starts or at the finish;
+//! 4. `finish_reason`: ends every open part, tool calls included;
+//! 5. `usage` (else Groq's `x_groq.usage`) → one usage delta;
+//! 6. `error` (OpenRouter) → a typed error that ends the stream.
+//!
+//! On any error the open text or thought part is ended (so what arrived is
+//! kept), open tool calls are not (a cut-off call must never run).
+
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, RawEvent, Usage};
+use serde_json::Value;
+
+use super::wire::{
+    AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
+    ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
+};
+use crate::http::truncate;
+use crate::sse::SseEvent;
+
+/// What the decoder returns per event: chunks, possibly ending with one error.
+pub type Decoded = Vec<Result<Chunk, Error>>;
+
+/// The kind of the open streaming part (tool calls and audio are tracked apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    /// Refusals are text parts of their own: content then refusal is two parts.
+    Refusal,
+    Thought,
+}
+
+/// An open tool call.
+#[derive(Clone, Debug)]
+struct ToolSlot {
+    id: String,
+    index: Option<u32>,
+    part: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Streaming,
+    /// `[DONE]` seen, or a clean end of stream after a finish reason.
+    Done,
+    /// An error was returned; nothing follows it.
+    Failed,
+}
+
+/// The Chat Completions decoder.
+///
+/// ```
+/// use rivulet_core::{Chunk, Response};
+/// use rivulet_providers::openai::Decoder;
+/// use rivulet_providers::sse::SseEvent;
+///
+/// let mut d = Decoder::new("openai");
+/// let mut r = Response::default();
+/// for data in [
+///     r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+///     r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+///     "[DONE]",
+/// ] {
+///     for c in d.feed(&SseEvent::message(data)) {
+///         r.apply(&c.unwrap());
+///     }
+/// }
+/// assert!(d.finish().is_empty());
+/// assert_eq!(r.text(), "Hi");
+/// assert_eq!(r.id.as_deref(), Some("c1"));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    provider: String,
+    raw_events: bool,
+    next_part: usize,
+    current: Option<(Kind, usize)>,
+    audio_part: Option<usize>,
+    tools: Vec<ToolSlot>,
+    metadata_sent: bool,
+    finish_seen: bool,
+    refusal_seen: bool,
+    /// The usage reported so far, to turn each report into a delta.
+    usage: Usage,
+    state: State,
+}
+
+impl Decoder {
+    /// A decoder for `provider` (used in errors and raw events).
+    pub fn new(provider: &str) -> Self {
+        Decoder {
+            provider: provider.to_string(),
+            raw_events: false,
+            next_part: 0,
+            current: None,
+            audio_part: None,
+            tools: Vec::new(),
+            metadata_sent: false,
+            finish_seen: false,
+            refusal_seen: false,
+            usage: Usage::default(),
+            state: State::Streaming,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each event (typed as
+    /// [`ChatCompletionChunk`] or [`ErrorEvent`] where it parses).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.raw_events = on;
+        self
+    }
+
+    /// True once the stream is over (`[DONE]`, an error, or
+    /// [`Decoder::finish`]): further input is ignored, the caller can drop
+    /// the connection.
+    pub fn is_done(&self) -> bool {
+        self.state != State::Streaming
+    }
+
+    /// Decodes one event.
+    pub fn feed(&mut self, event: &SseEvent) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        // Trimmed: some servers pad their JSON or add a trailing space.
+        let data = event.data.trim();
+        if event.event == "error" {
+            // Groq: `event: error` after a 200, with no [DONE] after it.
+            let err = match serde_json::from_str::<ErrorEvent>(data) {
+                Ok(e) => {
+                    self.raw(&mut out, &event.data, Some(e.clone()));
+                    inband_error(&self.provider, &e.error)
+                }
+                Err(_) => {
+                    self.raw::<ErrorEvent>(&mut out, &event.data, None);
+                    Error::Server {
+                        status: 500,
+                        ctx: ErrorContext::new(format!("error event: {}", truncate(data, 300))),
+                    }
+                }
+            };
+            self.fail_into(&mut out, err);
+            return out;
+        }
+        if data.is_empty() {
+            return out;
+        }
+        if data == "[DONE]" {
+            self.raw::<ChatCompletionChunk>(&mut out, &event.data, None);
+            self.end_all(&mut out);
+            self.state = State::Done;
+            return out;
+        }
+        match serde_json::from_str::<ChatCompletionChunk>(data) {
+            Ok(chunk) => {
+                if self.raw_events {
+                    self.raw(&mut out, &event.data, Some(chunk.clone()));
+                }
+                self.on_chunk(&chunk, &mut out);
+            }
+            Err(e) => {
+                self.raw::<ChatCompletionChunk>(&mut out, &event.data, None);
+                let err = Error::protocol(format!(
+                    "malformed chat.completion.chunk ({e}): {}",
+                    truncate(data, 200)
+                ));
+                self.fail_into(&mut out, err);
+            }
+        }
+        out
+    }
+
+    /// The byte stream ended. After a finish reason this is a normal end
+    /// (some servers never send `[DONE]`); before one, the response was cut
+    /// short: [`Error::Protocol`].
+    pub fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        if self.finish_seen {
+            self.end_all(&mut out);
+            self.state = State::Done;
+        } else {
+            let err = Error::protocol(
+                "the stream ended without [DONE] and without a finish reason: the response is truncated",
+            );
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    /// The transport failed with `err`: ends the open text or thought part
+    /// and returns the error (nothing if the stream was already over).
+    pub fn fail(&mut self, err: Error) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    fn raw<T: std::any::Any + Send + Sync>(&self, out: &mut Decoded, data: &str, typed: Option<T>) {
+        if !self.raw_events {
+            return;
+        }
+        let raw = match typed {
+            Some(t) => RawEvent::new(&self.provider, data, t),
+            None => RawEvent::untyped(&self.provider, data),
+        };
+        out.push(Ok(Chunk::Raw(raw)));
+    }
+
+    fn on_chunk(&mut self, chunk: &ChatCompletionChunk, out: &mut Decoded) {
+        if !self.metadata_sent {
+            let id = chunk.id.clone().filter(|s| !s.is_empty());
+            let model = chunk.model.clone().filter(|s| !s.is_empty());
+            // Azure's first chunk has `"id":"","model":""`: wait for a real one.
+            if id.is_some() || model.is_some() {
+                self.metadata_sent = true;
+                out.push(Ok(Chunk::Metadata { id, model }));
+            }
+        }
+        let choice = chunk
+            .choices
+            .iter()
+            .flatten()
+            .find(|c| c.index.unwrap_or(0) == 0);
+        if let Some(choice) = choice {
+            if let Some(delta) = &choice.delta {
+                self.on_delta(delta, out);
+            }
+            if let Some(reason) = choice.finish_reason.as_deref().filter(|r| !r.is_empty()) {
+                self.on_finish(reason, out);
+            }
+        }
+        // Groq puts usage in `x_groq`, and newer Groq also at the top level:
+        // take one, never both.
+        let usage = chunk
+            .usage
+            .as_ref()
+            .or_else(|| chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
+        if let Some(usage) = usage {
+            self.on_usage(usage, out);
+        }
+        if let Some(error) = &chunk.error {
+            let err = inband_error(&self.provider, error);
+            self.fail_into(out, err);
+        }
+    }
+
+    fn on_delta(&mut self, delta: &ChoiceDelta, out: &mut Decoded) {
+        // One reasoning field per delta: servers migrating between the two
+        // names may send both with the same text.
+        let reasoning = [&delta.reasoning_content, &delta.reasoning]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty());
+        if let Some(r) = reasoning {
+            self.push_text(Kind::Thought, r, out);
+        }
+        match &delta.content {
+            Some(DeltaContent::Text(text)) => self.push_text(Kind::Text, text, out),
+            Some(DeltaContent::Pieces(pieces)) => {
+                for piece in pieces {
+                    match piece {
+                        ContentPiece::Text { text } => self.push_text(Kind::Text, text, out),
+                        ContentPiece::Thinking { thinking } => match thinking {
+                            ThinkingContent::Text(t) => self.push_text(Kind::Thought, t, out),
+                            ThinkingContent::Pieces(ts) => {
+                                for t in ts.iter().filter_map(|t| t.text.as_deref()) {
+                                    self.push_text(Kind::Thought, t, out);
+                                }
+                            }
+                        },
+                        ContentPiece::Other => {}
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(refusal) = delta.refusal.as_deref().filter(|r| !r.is_empty()) {
+            self.refusal_seen = true;
+            self.push_text(Kind::Refusal, refusal, out);
+        }
+        for call in delta.tool_calls.iter().flatten() {
+            self.on_tool_call(call, out);
+        }
+        if let Some(audio) = &delta.audio {
+            self.on_audio(audio, out);
+        }
+    }
+
+    fn take_part(&mut self) -> usize {
+        let p = self.next_part;
+        self.next_part += 1;
+        p
+    }
+
+    /// Appends to the open part of `kind`, starting one if another kind is open.
+    fn push_text(&mut self, kind: Kind, text: &str, out: &mut Decoded) {
+        if text.is_empty() {
+            return;
+        }
+        let part = match self.current {
+            Some((k, p)) if k == kind => p,
+            _ => {
+                self.end_current(out);
+                let p = self.take_part();
+                self.current = Some((kind, p));
+                out.push(Ok(match kind {
+                    Kind::Thought => Chunk::ThoughtStart { part: p },
+                    Kind::Text | Kind::Refusal => Chunk::TextStart { part: p },
+                }));
+                p
+            }
+        };
+        out.push(Ok(match kind {
+            Kind::Thought => Chunk::Thought {
+                part,
+                delta: text.to_string(),
+            },
+            Kind::Text | Kind::Refusal => Chunk::Text {
+                part,
+                delta: text.to_string(),
+            },
+        }));
+    }
+
+    fn end_current(&mut self, out: &mut Decoded) {
+        match self.current.take() {
+            Some((Kind::Thought, part)) => out.push(Ok(Chunk::ThoughtEnd {
+                part,
+                signature: None,
+            })),
+            Some((_, part)) => out.push(Ok(Chunk::TextEnd { part })),
+            None => {}
+        }
+    }
+
+    fn end_tools(&mut self, out: &mut Decoded) {
+        for t in self.tools.drain(..) {
+            out.push(Ok(Chunk::ToolCallEnd {
+                part: t.part,
+                id: t.id,
+            }));
+        }
+    }
+
+    fn end_all(&mut self, out: &mut Decoded) {
+        self.end_current(out);
+        self.end_tools(out);
+    }
+
+    fn on_tool_call(&mut self, call: &ToolCallDelta, out: &mut Decoded) {
+        self.end_current(out);
+        let function = call.function.as_ref();
+        let id = call.id.as_deref().filter(|s| !s.is_empty());
+        let name = function
+            .and_then(|f| f.name.as_deref())
+            .filter(|s| !s.is_empty());
+        let slot = match id {
+            Some(id) => match self.tools.iter().position(|t| t.id == id) {
+                Some(i) => {
+                    self.tools[i].index = self.tools[i].index.or(call.index);
+                    i
+                }
+                None => {
+                    // A new id on an index already in use: that call is over.
+                    if let Some(index) = call.index {
+                        let (over, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.tools)
+                            .into_iter()
+                            .partition(|t| t.index == Some(index));
+                        self.tools = open;
+                        for t in over {
+                            out.push(Ok(Chunk::ToolCallEnd {
+                                part: t.part,
+                                id: t.id,
+                            }));
+                        }
+                    }
+                    self.start_tool(id.to_string(), call.index, name, out)
+                }
+            },
+            None => {
+                let known = match call.index {
+                    Some(index) => self.tools.iter().rposition(|t| t.index == Some(index)),
+                    None => self.tools.len().checked_sub(1),
+                };
+                match known {
+                    Some(i) => i,
+                    // The id never came: make one up so the fragments still
+                    // assemble into a call.
+                    None => {
+                        let id = format!("call_{}", self.next_part);
+                        self.start_tool(id, call.index, name, out)
+                    }
+                }
+            }
+        };
+        let args = function.and_then(|f| match &f.arguments {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => None,
+            // Whole-object arguments (some local servers): as JSON text.
+            Some(other) => Some(other.to_string()),
+        });
+        if let Some(args) = args.filter(|a| !a.is_empty()) {
+            let t = &self.tools[slot];
+            out.push(Ok(Chunk::ToolCall {
+                part: t.part,
+                id: t.id.clone(),
+                delta: args,
+            }));
+        }
+    }
+
+    fn start_tool(
+        &mut self,
+        id: String,
+        index: Option<u32>,
+        name: Option<&str>,
+        out: &mut Decoded,
+    ) -> usize {
+        let part = self.take_part();
+        out.push(Ok(Chunk::ToolCallStart {
+            part,
+            id: id.clone(),
+            name: name.unwrap_or_default().to_string(),
+        }));
+        self.tools.push(ToolSlot { id, index, part });
+        self.tools.len() - 1
+    }
+
+    fn on_audio(&mut self, audio: &AudioDelta, out: &mut Decoded) {
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        let (id, data, transcript) = (
+            non_empty(&audio.id),
+            non_empty(&audio.data),
+            non_empty(&audio.transcript),
+        );
+        // The last audio delta may carry only `expires_at`.
+        if id.is_none() && data.is_none() && transcript.is_none() {
+            return;
+        }
+        self.end_current(out);
+        let part = match self.audio_part {
+            Some(p) => p,
+            None => {
+                let p = self.take_part();
+                self.audio_part = Some(p);
+                p
+            }
+        };
+        out.push(Ok(Chunk::Audio {
+            part,
+            id,
+            data,
+            transcript_delta: transcript,
+        }));
+    }
+
+    fn on_finish(&mut self, raw: &str, out: &mut Decoded) {
+        // OpenRouter repeats the finish reason on later chunks; the first counts.
+        if self.finish_seen {
+            return;
+        }
+        self.finish_seen = true;
+        self.end_all(out);
+        let reason = if self.refusal_seen {
+            FinishReason::Refusal
+        } else {
+            finish_reason(raw)
+        };
+        out.push(Ok(Chunk::FinishReason {
+            reason,
+            raw: raw.to_string(),
+        }));
+    }
+
+    fn on_usage(&mut self, wire: &CompletionUsage, out: &mut Decoded) {
+        let snapshot = usage_from_wire(wire);
+        let delta = snapshot.delta_since(&self.usage);
+        // Remember every field ever reported, so a later report that omits
+        // one does not make it count twice when it reappears.
+        let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
+        self.usage = Usage {
+            input_tokens: keep(snapshot.input_tokens, self.usage.input_tokens),
+            output_tokens: keep(snapshot.output_tokens, self.usage.output_tokens),
+            cache_read_tokens: keep(snapshot.cache_read_tokens, self.usage.cache_read_tokens),
+            cache_write_tokens: keep(snapshot.cache_write_tokens, self.usage.cache_write_tokens),
+            reasoning_tokens: keep(snapshot.reasoning_tokens, self.usage.reasoning_tokens),
+        };
+        if !delta.is_empty() {
+            out.push(Ok(Chunk::UsageDelta { usage: delta }));
+        }
+    }
+
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_current(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
+    }
+}
+
+/// The normalized finish reason of a Chat Completions `finish_reason`.
+pub fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "stop" => FinishReason::Stop,
+        "length" => FinishReason::MaxTokens,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+/// Core [`Usage`] from a Chat Completions `usage` object.
+///
+/// `output_tokens` includes reasoning tokens, as core defines it. xAI
+/// reports reasoning outside `completion_tokens` (its `total_tokens` is
+/// prompt + completion + reasoning); that is detected from the totals and
+/// the reasoning added back.
+pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
+    let reasoning = u
+        .completion_tokens_details
+        .as_ref()
+        .and_then(|d| d.reasoning_tokens);
+    let prompt_details = u.prompt_tokens_details.as_ref();
+    let mut output = u.completion_tokens;
+    if let (Some(p), Some(c), Some(r), Some(t)) = (
+        u.prompt_tokens,
+        u.completion_tokens,
+        reasoning,
+        u.total_tokens,
+    ) {
+        let without = p.checked_add(c);
+        let with = without.and_then(|s| s.checked_add(r));
+        if r > 0 && with == Some(t) && without != Some(t) {
+            output = c.checked_add(r);
+        }
+    }
+    Usage {
+        input_tokens: u.prompt_tokens,
+        output_tokens: output,
+        cache_read_tokens: prompt_details
+            .and_then(|d| d.cached_tokens)
+            .or(u.prompt_cache_hit_tokens),
+        cache_write_tokens: prompt_details.and_then(|d| d.cache_write_tokens),
+        reasoning_tokens: reasoning,
+    }
+}
+
+/// A typed error from an in-band `error` object (OpenRouter's error chunk,
+/// Groq's `event: error`).
+///
+/// The kind comes from the HTTP status the error stands for (`status_code`,
+/// or a numeric `code`), else from the code or type text; an error that says
+/// nothing recognizable is a server error.
+pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
+    let e = match body {
+        ErrorBody::Object(e) => e,
+        ErrorBody::Message(message) => {
+            return Error::Server {
+                status: 500,
+                ctx: ErrorContext::new(message.clone()).provider(provider),
+            }
+        }
+    };
+    let message = e
+        .message
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "the provider reported an error mid-stream".to_string());
+    let code = match &e.code {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => e.kind.clone().filter(|s| !s.is_empty()),
+    };
+    let status = e
+        .status_code
+        .or_else(|| e.code.as_ref().and_then(Value::as_u64))
+        .filter(|s| (400..=599).contains(s))
+        .and_then(|s| u16::try_from(s).ok());
+    if let Some(status) = status {
+        return Error::from_status(provider, status, message, code, None);
+    }
+    let mut ctx = ErrorContext::new(message).provider(provider);
+    ctx.code.clone_from(&code);
+    let code = code.unwrap_or_default().to_ascii_lowercase();
+    let has = |s: &str| code.contains(s);
+    if has("rate_limit") || has("quota") {
+        Error::RateLimit {
+            retry_after: None,
+            ctx,
+        }
+    } else if has("overload") {
+        Error::Overloaded { ctx }
+    } else if has("auth") || has("api_key") {
+        Error::Authentication { ctx }
+    } else if has("permission") {
+        Error::PermissionDenied { ctx }
+    } else if has("not_found") {
+        Error::NotFound { ctx }
+    } else if has("invalid_request") || has("bad_request") || has("context_length") {
+        Error::BadRequest { ctx }
+    } else {
+        Error::Server { status: 500, ctx }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::ErrorKind;
+
+    fn feed_all(d: &mut Decoder, events: &[&str]) -> Vec<Result<Chunk, Error>> {
+        let mut out = Vec::new();
+        for e in events {
+            out.extend(d.feed(&SseEvent::message(*e)));
+        }
+        out
+    }
+
+    fn ok(v: Vec<Result<Chunk, Error>>) -> Vec<Chunk> {
+        v.into_iter().map(|c| c.unwrap()).collect()
+    }
+
+    #[test]
+    fn kinds_open_and_close_parts() {
+        let mut d = Decoder::new("x");
+        let chunks = ok(feed_all(
+            &mut d,
+            &[
+                r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#,
+                r#"{"choices":[{"delta":{"content":"a"}}]}"#,
+                r#"{"choices":[{"delta":{"content":"b","refusal":"no"}}]}"#,
+                r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+            ],
+        ));
+        assert_eq!(
+            chunks,
+            vec![
+                Chunk::ThoughtStart { part: 0 },
+                Chunk::Thought {
+                    part: 0,
+                    delta: "hm".into()
+                },
+                Chunk::ThoughtEnd {
+                    part: 0,
+                    signature: None
+                },
+                Chunk::TextStart { part: 1 },
+                Chunk::text(1, "a"),
+                Chunk::text(1, "b"),
+                Chunk::TextEnd { part: 1 },
+                Chunk::TextStart { part: 2 },
+                Chunk::text(2, "no"),
+                Chunk::TextEnd { part: 2 },
+                Chunk::FinishReason {
+                    reason: FinishReason::Refusal,
+                    raw: "stop".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_id_on_a_used_index_starts_a_new_call() {
+        let mut d = Decoder::new("x");
+        let chunks = ok(feed_all(
+            &mut d,
+            &[
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"b","function":{"name":"g","arguments":"{\"x\""}}]}}]}"#,
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]}"#,
+                "[DONE]",
+            ],
+        ));
+        assert_eq!(
+            chunks,
+            vec![
+                Chunk::ToolCallStart {
+                    part: 0,
+                    id: "a".into(),
+                    name: "f".into()
+                },
+                Chunk::ToolCall {
+                    part: 0,
+                    id: "a".into(),
+                    delta: "{}".into()
+                },
+                Chunk::ToolCallEnd {
+                    part: 0,
+                    id: "a".into()
+                },
+                Chunk::ToolCallStart {
+                    part: 1,
+                    id: "b".into(),
+                    name: "g".into()
+                },
+                Chunk::ToolCall {
+                    part: 1,
+                    id: "b".into(),
+                    delta: "{\"x\"".into()
+                },
+                Chunk::ToolCall {
+                    part: 1,
+                    id: "b".into(),
+                    delta: ":1}".into()
+                },
+                Chunk::ToolCallEnd {
+                    part: 1,
+                    id: "b".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn whole_object_arguments_and_missing_ids() {
+        let mut d = Decoder::new("x");
+        let chunks = ok(feed_all(
+            &mut d,
+            &[
+                r#"{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},"finish_reason":"tool_calls"}]}"#,
+            ],
+        ));
+        assert_eq!(
+            chunks,
+            vec![
+                Chunk::ToolCallStart {
+                    part: 0,
+                    id: "call_0".into(),
+                    name: "f".into()
+                },
+                Chunk::ToolCall {
+                    part: 0,
+                    id: "call_0".into(),
+                    delta: r#"{"a":1}"#.into()
+                },
+                Chunk::ToolCallEnd {
+                    part: 0,
+                    id: "call_0".into()
+                },
+                Chunk::FinishReason {
+                    reason: FinishReason::ToolCalls,
+                    raw: "tool_calls".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_stream_keeps_text_and_leaves_tool_calls_open() {
+        let mut d = Decoder::new("x");
+        let mut out = feed_all(
+            &mut d,
+            &[
+                r#"{"choices":[{"delta":{"content":"a"}}]}"#,
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{"}}]}}]}"#,
+            ],
+        );
+        out.extend(d.finish());
+        let err = out.pop().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert_eq!(err.provider(), Some("x"));
+        let chunks = ok(out);
+        assert!(chunks.contains(&Chunk::TextEnd { part: 0 }));
+        assert!(!chunks
+            .iter()
+            .any(|c| matches!(c, Chunk::ToolCallEnd { .. })));
+        assert!(d.is_done());
+        assert!(d.feed(&SseEvent::message("[DONE]")).is_empty());
+        assert!(d.finish().is_empty());
+    }
+
+    #[test]
+    fn eof_after_finish_is_fine() {
+        let mut d = Decoder::new("x");
+        let out = feed_all(
+            &mut d,
+            &[r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}]}"#],
+        );
+        assert_eq!(out.len(), 4);
+        assert!(d.finish().is_empty());
+        assert!(d.is_done());
+    }
+
+    #[test]
+    fn malformed_json_is_a_protocol_error() {
+        let mut d = Decoder::new("x");
+        let mut out = feed_all(
+            &mut d,
+            &[r#"{"choices":[{"delta":{"content":"a"}}]}"#, "{not json"],
+        );
+        let err = out.pop().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert!(err.message().contains("{not json"), "{}", err.message());
+        assert_eq!(ok(out).last(), Some(&Chunk::TextEnd { part: 0 }));
+    }
+
+    #[test]
+    fn usage_reports_become_deltas() {
+        let mut d = Decoder::new("x");
+        let chunks = ok(feed_all(
+            &mut d,
+            &[
+                r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":1}}"#,
+                r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#,
+                r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#,
+            ],
+        ));
+        let mut total = Usage::default();
+        for c in &chunks {
+            if let Chunk::UsageDelta { usage } = c {
+                total.add(usage);
+            }
+        }
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(
+            (total.input_tokens, total.output_tokens),
+            (Some(10), Some(5))
+        );
+    }
+
+    #[test]
+    fn xai_reasoning_is_added_to_output() {
+        let u: CompletionUsage = serde_json::from_str(
+            r#"{"prompt_tokens":12,"completion_tokens":2,"total_tokens":354,"completion_tokens_details":{"reasoning_tokens":340}}"#,
+        )
+        .unwrap();
+        assert_eq!(usage_from_wire(&u).output_tokens, Some(342));
+        let u: CompletionUsage = serde_json::from_str(
+            r#"{"prompt_tokens":343,"completion_tokens":180,"total_tokens":523,"completion_tokens_details":{"reasoning_tokens":153}}"#,
+        )
+        .unwrap();
+        assert_eq!(usage_from_wire(&u).output_tokens, Some(180));
+    }
+
+    #[test]
+    fn inband_error_kinds() {
+        let kind = |json: &str| {
+            let body: ErrorBody = serde_json::from_str(json).unwrap();
+            inband_error("p", &body).kind()
+        };
+        assert_eq!(kind(r#"{"code":400,"message":"m"}"#), ErrorKind::BadRequest);
+        assert_eq!(
+            kind(r#"{"code":"x","status_code":429}"#),
+            ErrorKind::RateLimit
+        );
+        assert_eq!(
+            kind(r#"{"type":"rate_limit_exceeded"}"#),
+            ErrorKind::RateLimit
+        );
+        assert_eq!(
+            kind(r#"{"type":"overloaded_error"}"#),
+            ErrorKind::Overloaded
+        );
+        assert_eq!(
+            kind(r#"{"code":"invalid_api_key"}"#),
+            ErrorKind::Authentication
+        );
+        assert_eq!(
+            kind(r#"{"type":"server_error","message":"boom"}"#),
+            ErrorKind::Server
+        );
+        assert_eq!(kind(r#""just text""#), ErrorKind::Server);
+        assert_eq!(
+            kind(r#"{"code":502,"message":"upstream"}"#),
+            ErrorKind::Server
+        );
+    }
+
+    #[test]
+    fn raw_events_come_first_and_are_typed() {
+        let mut d = Decoder::new("openrouter").raw_events(true);
+        let out = ok(feed_all(
+            &mut d,
+            &[
+                r#"{"id":"g","choices":[{"delta":{"content":"a"}}]}"#,
+                "[DONE]",
+            ],
+        ));
+        let Chunk::Raw(raw) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(raw.provider(), "openrouter");
+        assert_eq!(
+            raw.downcast_ref::<ChatCompletionChunk>()
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("g")
+        );
+        assert!(matches!(&out[4], Chunk::Raw(r) if r.json() == "[DONE]"));
+    }
+}

@@ -1,0 +1,269 @@
+//! From a core [`Request`] to a Chat Completions request body.
+
+use rivulet_core::{ContentPart, Message, Request, Role};
+
+use super::wire::{
+    ChatMessage, ChatRequest, ChatTool, ChatToolCall, FunctionCall, FunctionDefinition,
+    JsonSchemaFormat, ResponseFormat, StreamOptions,
+};
+use crate::family::{Family, MaxTokensField};
+
+/// The streaming request body for `family`.
+///
+/// `include_usage` adds `stream_options: {include_usage: true}`, which
+/// makes OpenAI send the usage chunk; it is dropped for servers that reject
+/// it.
+pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> ChatRequest {
+    let p = &request.params;
+    let (max_tokens, max_completion_tokens) = match family.max_tokens_field {
+        MaxTokensField::MaxTokens => (p.max_tokens, None),
+        MaxTokensField::MaxCompletionTokens => (None, p.max_tokens),
+    };
+    ChatRequest {
+        model: request.model.clone(),
+        messages: request.messages.iter().flat_map(messages).collect(),
+        temperature: p.temperature,
+        max_tokens,
+        max_completion_tokens,
+        top_p: p.top_p,
+        seed: p.seed,
+        stop: p.stop.clone(),
+        tools: request
+            .tools
+            .iter()
+            .map(|t| ChatTool {
+                kind: "function".into(),
+                function: FunctionDefinition {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parameters: t.parameters.clone(),
+                },
+            })
+            .collect(),
+        response_format: request.format.as_ref().map(|f| ResponseFormat {
+            kind: "json_schema".into(),
+            json_schema: JsonSchemaFormat {
+                name: f.name.clone(),
+                schema: f.schema.clone(),
+                strict: true,
+            },
+        }),
+        reasoning_effort: p
+            .thinking
+            .filter(|_| family.reasoning_effort)
+            .map(|t| t.as_str().to_string()),
+        stream: true,
+        stream_options: include_usage.then_some(StreamOptions {
+            include_usage: true,
+        }),
+    }
+}
+
+/// One core message as Chat Completions messages.
+///
+/// Tool outputs become `tool` messages (one per output, before the rest of
+/// the message, since they answer the previous assistant turn). Thoughts
+/// are not sent back: Chat Completions has no field for them, and DeepSeek
+/// rejects `reasoning_content` in input. Audio parts are not sent either.
+fn messages(message: &Message) -> Vec<ChatMessage> {
+    let mut out: Vec<ChatMessage> = message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::ToolOutput(o) => Some(ChatMessage {
+                role: "tool".into(),
+                content: Some(o.result.clone()),
+                tool_call_id: Some(o.id.clone()),
+                ..Default::default()
+            }),
+            _ => None,
+        })
+        .collect();
+
+    let text = message.text();
+    let role = match message.role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        // A tool message's outputs went out above; stray text has nowhere to go.
+        Role::Tool => return out,
+    };
+    let tool_calls: Vec<ChatToolCall> = message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::ToolCall(c) if message.role == Role::Assistant => Some(ChatToolCall {
+                id: c.id.clone(),
+                kind: "function".into(),
+                function: FunctionCall {
+                    name: c.name.clone(),
+                    // The API wants a JSON object; a call without arguments is `{}`.
+                    arguments: if c.args.trim().is_empty() {
+                        "{}".into()
+                    } else {
+                        c.args.clone()
+                    },
+                },
+            }),
+            _ => None,
+        })
+        .collect();
+    let has_text = message
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::Text(_)));
+    if has_text || !tool_calls.is_empty() {
+        out.push(ChatMessage {
+            role: role.into(),
+            // An assistant turn that only calls tools has `content: null`.
+            content: (has_text || tool_calls.is_empty()).then_some(text),
+            tool_calls,
+            tool_call_id: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family;
+    use rivulet_core::{Format, Params, ThinkingLevel, ToolCall, ToolDefinition, ToolOutput};
+    use serde_json::json;
+
+    fn body(family_id: &str, request: &Request) -> serde_json::Value {
+        serde_json::to_value(chat_request(
+            family::find(family_id).unwrap(),
+            request,
+            true,
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn parameters_and_family_quirks() {
+        let request = Request {
+            model: "m".into(),
+            messages: vec![Message::system("s"), Message::user("u")],
+            params: Params {
+                temperature: Some(0.5),
+                max_tokens: Some(50),
+                top_p: Some(0.9),
+                seed: Some(7),
+                stop: vec!["END".into()],
+                thinking: Some(ThinkingLevel::High),
+            },
+            ..Default::default()
+        };
+        let openai = body("openai", &request);
+        assert_eq!(openai["max_completion_tokens"], 50);
+        assert!(openai.get("max_tokens").is_none());
+        assert_eq!(openai["reasoning_effort"], "high");
+        assert_eq!(openai["temperature"], 0.5);
+        assert_eq!(openai["top_p"], 0.9);
+        assert_eq!(openai["seed"], 7);
+        assert_eq!(openai["stop"], json!(["END"]));
+        assert_eq!(openai["stream"], true);
+        assert_eq!(openai["stream_options"], json!({"include_usage": true}));
+        assert_eq!(
+            openai["messages"],
+            json!([{"role":"system","content":"s"},{"role":"user","content":"u"}])
+        );
+
+        let deepseek = body("deepseek", &request);
+        assert_eq!(deepseek["max_tokens"], 50);
+        assert!(deepseek.get("max_completion_tokens").is_none());
+        assert!(deepseek.get("reasoning_effort").is_none());
+        for id in ["groq", "xai", "openrouter"] {
+            assert_eq!(body(id, &request)["reasoning_effort"], "high", "{id}");
+        }
+        let bare = body(
+            "ollama",
+            &Request {
+                model: "m".into(),
+                ..Default::default()
+            },
+        );
+        for absent in [
+            "temperature",
+            "top_p",
+            "seed",
+            "stop",
+            "tools",
+            "response_format",
+            "max_tokens",
+        ] {
+            assert!(bare.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn tools_format_and_tool_history() {
+        let request = Request {
+            model: "m".into(),
+            messages: vec![
+                Message::user("weather?"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![ContentPart::ToolCall(ToolCall {
+                        id: "call_1".into(),
+                        name: "weather".into(),
+                        args: r#"{"city":"Paris"}"#.into(),
+                    })],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "call_1".into(),
+                            name: "weather".into(),
+                            result: "sunny".into(),
+                            is_error: false,
+                        }),
+                        ContentPart::text("thanks"),
+                    ],
+                },
+            ],
+            tools: vec![ToolDefinition {
+                name: "weather".into(),
+                description: "Get the weather.".into(),
+                parameters: json!({"type":"object"}),
+            }],
+            format: Some(Format {
+                name: "Answer".into(),
+                schema: json!({"type":"object"}),
+            }),
+            ..Default::default()
+        };
+        let b = body("openai", &request);
+        assert_eq!(
+            b["messages"],
+            json!([
+                {"role":"user","content":"weather?"},
+                {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},
+                {"role":"tool","content":"sunny","tool_call_id":"call_1"},
+                {"role":"user","content":"thanks"}
+            ])
+        );
+        assert_eq!(
+            b["tools"],
+            json!([{"type":"function","function":{"name":"weather","description":"Get the weather.","parameters":{"type":"object"}}}])
+        );
+        assert_eq!(
+            b["response_format"],
+            json!({"type":"json_schema","json_schema":{"name":"Answer","schema":{"type":"object"},"strict":true}})
+        );
+    }
+
+    #[test]
+    fn without_include_usage() {
+        let request = Request {
+            model: "m".into(),
+            ..Default::default()
+        };
+        let b = serde_json::to_value(chat_request(family::find("vllm").unwrap(), &request, false))
+            .unwrap();
+        assert!(b.get("stream_options").is_none());
+        assert_eq!(b["stream"], true);
+    }
+}

@@ -1,0 +1,195 @@
+//! `build`, `PROVIDER_IDS`, `key_variable` and the environment.
+//!
+//! Environment variables are process-wide, so everything that depends on
+//! them is in the single `environment` test; the other tests here pass a
+//! full config and never read the environment.
+
+use rivulet_core::{ApiKey, Error, ErrorKind};
+use rivulet_providers::{
+    build, family, key_variable, OpenAiCompatible, ProviderConfig, PLANNED_PROVIDER_IDS,
+    PROVIDER_IDS,
+};
+
+fn with_key() -> ProviderConfig {
+    ProviderConfig {
+        base_url: Some("http://127.0.0.1:1/v1".into()),
+        api_key: Some(ApiKey::new("k-123456")),
+        ..Default::default()
+    }
+}
+
+fn clear_env() {
+    for f in family::FAMILIES {
+        std::env::remove_var(f.base_url_var);
+        if let Some(k) = f.key_var {
+            std::env::remove_var(k);
+        }
+    }
+    std::env::remove_var(family::AZURE_API_VERSION_VAR);
+}
+
+fn url(id: &str, config: ProviderConfig, model: &str) -> String {
+    OpenAiCompatible::new(family::find(id).unwrap(), config)
+        .unwrap()
+        .url(model)
+        .unwrap()
+}
+
+#[test]
+fn environment() {
+    clear_env();
+
+    // Every id builds with a config; ids, keys and kinds.
+    assert_eq!(PROVIDER_IDS.len(), 11);
+    for id in PROVIDER_IDS {
+        let p = build(id, with_key()).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(p.id(), *id);
+    }
+
+    // Missing required keys.
+    let required = ["openai", "groq", "xai", "deepseek", "mistral", "openrouter"];
+    for id in required {
+        let e = build(id, ProviderConfig::default()).err().unwrap();
+        let Error::MissingApiKey { variable, .. } = &e else {
+            panic!("{id}: {e:?}")
+        };
+        assert_eq!(Some(variable.as_str()), key_variable(id));
+        assert_eq!(e.provider(), Some(id));
+    }
+    // An empty key counts as missing.
+    let e = build(
+        "openai",
+        ProviderConfig {
+            api_key: Some(ApiKey::new("")),
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.kind(), ErrorKind::MissingApiKey);
+    // Keyless and optional-key providers build from nothing.
+    for id in ["litellm", "ollama", "vllm", "llamacpp"] {
+        build(id, ProviderConfig::default()).unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+
+    // Defaults.
+    for (id, want) in [
+        ("openai", "https://api.openai.com/v1/chat/completions"),
+        ("groq", "https://api.groq.com/openai/v1/chat/completions"),
+        ("xai", "https://api.x.ai/v1/chat/completions"),
+        ("deepseek", "https://api.deepseek.com/chat/completions"),
+        ("mistral", "https://api.mistral.ai/v1/chat/completions"),
+        (
+            "openrouter",
+            "https://openrouter.ai/api/v1/chat/completions",
+        ),
+        ("litellm", "http://localhost:4000/chat/completions"),
+        ("ollama", "http://localhost:11434/v1/chat/completions"),
+        ("vllm", "http://localhost:8000/v1/chat/completions"),
+        ("llamacpp", "http://127.0.0.1:8080/v1/chat/completions"),
+    ] {
+        let config = ProviderConfig {
+            api_key: Some(ApiKey::new("k")),
+            ..Default::default()
+        };
+        assert_eq!(url(id, config, "m"), want, "{id}");
+    }
+
+    // Environment variables, and the config winning over them.
+    std::env::set_var("OPENAI_API_KEY", "sk-env");
+    std::env::set_var("OPENAI_BASE_URL", "http://env.example/v1/");
+    assert_eq!(
+        url("openai", ProviderConfig::default(), "m"),
+        "http://env.example/v1/chat/completions"
+    );
+    assert_eq!(
+        url(
+            "openai",
+            ProviderConfig {
+                base_url: Some("http://cfg.example/v2".into()),
+                ..Default::default()
+            },
+            "m"
+        ),
+        "http://cfg.example/v2/chat/completions"
+    );
+    std::env::set_var("OLLAMA_BASE_URL", "http://gpu-box:11434/v1");
+    assert_eq!(
+        url("ollama", ProviderConfig::default(), "m"),
+        "http://gpu-box:11434/v1/chat/completions"
+    );
+
+    // Azure: endpoint required, api-version from the environment.
+    std::env::set_var("AZURE_OPENAI_API_KEY", "az-key");
+    let e = build("azure", ProviderConfig::default()).err().unwrap();
+    let Error::MissingApiKey { variable, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(variable, "AZURE_OPENAI_ENDPOINT");
+    std::env::set_var("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/");
+    assert_eq!(
+        url("azure", ProviderConfig::default(), "gpt-4o"),
+        "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    );
+    std::env::set_var("AZURE_OPENAI_API_VERSION", "2025-01-01-preview");
+    assert!(url("azure", ProviderConfig::default(), "gpt-4o")
+        .ends_with("?api-version=2025-01-01-preview"));
+    std::env::remove_var("AZURE_OPENAI_API_KEY");
+    assert_eq!(
+        build("azure", ProviderConfig::default())
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::MissingApiKey
+    );
+
+    // Invalid configuration.
+    let bad = ProviderConfig {
+        base_url: Some("not a url".into()),
+        ..with_key()
+    };
+    assert_eq!(
+        build("openai", bad).err().unwrap().kind(),
+        ErrorKind::BadRequest
+    );
+    let bad = ProviderConfig {
+        headers: vec![("bad header".into(), "v".into())],
+        ..with_key()
+    };
+    assert_eq!(
+        build("openai", bad).err().unwrap().kind(),
+        ErrorKind::BadRequest
+    );
+    let bad = ProviderConfig {
+        headers: vec![("x-secret".into(), "line\nbreak-secret".into())],
+        ..with_key()
+    };
+    let e = build("openai", bad).err().unwrap();
+    assert!(!e.to_string().contains("break-secret"), "{e}");
+
+    clear_env();
+}
+
+#[test]
+fn unknown_and_planned_ids() {
+    for id in PLANNED_PROVIDER_IDS {
+        let e = build(id, with_key()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
+    }
+    let e = build("nope", with_key()).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    for id in PROVIDER_IDS {
+        assert!(e.message().contains(id), "{}", e.message());
+    }
+}
+
+#[test]
+fn key_variables() {
+    assert_eq!(key_variable("openai"), Some("OPENAI_API_KEY"));
+    assert_eq!(key_variable("azure"), Some("AZURE_OPENAI_API_KEY"));
+    assert_eq!(key_variable("litellm"), Some("LITELLM_API_KEY"));
+    assert_eq!(key_variable("ollama"), None);
+    assert_eq!(key_variable("llamacpp"), None);
+    assert_eq!(key_variable("anthropic"), Some("ANTHROPIC_API_KEY"));
+    assert_eq!(key_variable("nope"), None);
+}

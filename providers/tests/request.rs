@@ -1,0 +1,396 @@
+//! What goes over the wire: request bodies against the recorded ones,
+//! authentication headers, the key kept out of prints, errors and logs,
+//! and the `stream_options` fallback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{provider, request, run, KEY};
+use rivulet_core::{ApiKey, ErrorKind, Format, Message, Role, ThinkingLevel, ToolDefinition};
+use rivulet_providers::{family, OpenAiCompatible, ProviderConfig};
+use rivulet_testkit::{wire, RecordedRequest, Replay, Server};
+use serde_json::{json, Value};
+
+/// A short complete stream, for tests that only look at the request.
+fn ok_stream() -> Replay {
+    Replay::generated(1, Duration::ZERO, "ok")
+}
+
+/// Sends `req` through provider `id` and returns what the server received.
+async fn sent(id: &str, req: &rivulet_core::Request) -> RecordedRequest {
+    let server = Server::start(vec![ok_stream()]).await;
+    let p = provider(id, &common::base_url(id, &server.url()));
+    let out = run(p.as_ref(), req).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    server.requests().remove(0)
+}
+
+/// The core request a recorded Chat Completions body stands for.
+fn core_request(recorded: &Value) -> rivulet_core::Request {
+    let messages = recorded["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let role = match m["role"].as_str().unwrap() {
+                "system" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                other => panic!("role {other}"),
+            };
+            Message::new(role, m["content"].as_str().unwrap())
+        })
+        .collect();
+    let tools = recorded["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| ToolDefinition {
+                    name: t["function"]["name"].as_str().unwrap().into(),
+                    description: t["function"]["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    parameters: t["function"]["parameters"].clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let format = recorded["response_format"]["json_schema"]
+        .as_object()
+        .map(|f| Format {
+            name: f["name"].as_str().unwrap().into(),
+            schema: f["schema"].clone(),
+        });
+    let mut req = rivulet_core::Request {
+        model: recorded["model"].as_str().unwrap().into(),
+        messages,
+        tools,
+        format,
+        ..Default::default()
+    };
+    req.params.max_tokens = recorded["max_completion_tokens"]
+        .as_u64()
+        .or(recorded["max_tokens"].as_u64())
+        .map(|n| n as u32);
+    req
+}
+
+/// Compares our body with the recorded one field by field. `not_ours`:
+/// recorded fields we do not set; `only_ours`: fields we add that the
+/// recorded client did not send.
+fn compare_bodies(
+    file: &str,
+    ours: &Value,
+    recorded: &Value,
+    not_ours: &[&str],
+    only_ours: &[&str],
+) {
+    let mut recorded = recorded.clone();
+    // We do not send `strict` on tool definitions.
+    if let Some(tools) = recorded.get_mut("tools").and_then(Value::as_array_mut) {
+        for t in tools {
+            t["function"].as_object_mut().unwrap().remove("strict");
+        }
+    }
+    for (k, v) in recorded.as_object().unwrap() {
+        if !not_ours.contains(&k.as_str()) {
+            assert_eq!(&ours[k], v, "{file}: field {k}");
+        }
+    }
+    for k in ours.as_object().unwrap().keys() {
+        assert!(
+            recorded.get(k).is_some() || only_ours.contains(&k.as_str()),
+            "{file}: we send {k}, the recorded request does not"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bodies_match_the_recorded_requests() {
+    // (file, provider, recorded fields we do not set, fields only we send)
+    let cases: &[(&str, &str, &[&str], &[&str])] = &[
+        (
+            "openai-chat/text_include_usage.request.json",
+            "openai",
+            &[],
+            &[],
+        ),
+        (
+            "openai-chat/error_http401_invalid_key.request.json",
+            "openai",
+            &[],
+            &[],
+        ),
+        (
+            "openai-chat/finish_length_reasoning_model.request.json",
+            "openai",
+            &[],
+            &[],
+        ),
+        ("openai-chat/refusal_2.request.json", "openai", &[], &[]),
+        (
+            "openai-chat/parallel_tool_calls_2.request.json",
+            "openai",
+            &[],
+            &[],
+        ),
+        (
+            "openai-chat/moderation_trailing_chunk.request.json",
+            "openai",
+            &["moderation"],
+            &[],
+        ),
+        (
+            "deepseek/reasoner_reasoning_content.request.json",
+            "deepseek",
+            &[],
+            &[],
+        ),
+        (
+            "openrouter/anthropic_via_openrouter.request.json",
+            "openrouter",
+            &[],
+            &[],
+        ),
+        // OpenRouter takes either name; we send `max_tokens` outside OpenAI.
+        (
+            "openrouter/mid_stream_error_chunk.request.json",
+            "openrouter",
+            &["max_completion_tokens"],
+            &["max_tokens"],
+        ),
+        (
+            "mistral/magistral_thinking.request.json",
+            "mistral",
+            &[],
+            &["stream_options"],
+        ),
+        (
+            "groq/compound_web_search.request.json",
+            "groq",
+            &["n"],
+            &["stream_options"],
+        ),
+        (
+            "groq/error_event_after_text.request.json",
+            "groq",
+            &["n", "tool_choice"],
+            &["stream_options"],
+        ),
+        (
+            "groq/error_event_tool_use_failed.request.json",
+            "groq",
+            &["n", "tool_choice"],
+            &["stream_options"],
+        ),
+        (
+            "groq/reasoning_tool_call_x_groq_usage.request.json",
+            "groq",
+            &["n", "tool_choice"],
+            &["stream_options"],
+        ),
+    ];
+    for (file, id, not_ours, only_ours) in cases {
+        let recorded: Value = serde_json::from_slice(&wire(file)).unwrap();
+        let req = sent(id, &core_request(&recorded)).await;
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/v1/chat/completions");
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        let ours = req.json();
+        compare_bodies(file, &ours, &recorded, not_ours, only_ours);
+        if *file == "openrouter/mid_stream_error_chunk.request.json" {
+            assert_eq!(ours["max_tokens"], 10);
+        }
+        assert_eq!(ours["stream"], true, "{file}");
+        assert_eq!(
+            ours["stream_options"],
+            json!({"include_usage": true}),
+            "{file}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn parameters_and_thinking() {
+    let mut req = request("gpt-5");
+    req.params.temperature = Some(0.25);
+    req.params.top_p = Some(0.5);
+    req.params.seed = Some(42);
+    req.params.stop = vec!["###".into()];
+    req.params.thinking = Some(ThinkingLevel::Low);
+    let body = sent("openai", &req).await.json();
+    assert_eq!(body["temperature"], 0.25);
+    assert_eq!(body["top_p"], 0.5);
+    assert_eq!(body["seed"], 42);
+    assert_eq!(body["stop"], json!(["###"]));
+    assert_eq!(body["reasoning_effort"], "low");
+    for id in ["groq", "xai", "openrouter"] {
+        assert_eq!(
+            sent(id, &req).await.json()["reasoning_effort"],
+            "low",
+            "{id}"
+        );
+    }
+    for id in [
+        "deepseek", "mistral", "ollama", "llamacpp", "vllm", "litellm", "azure",
+    ] {
+        assert!(
+            sent(id, &req)
+                .await
+                .json()
+                .get("reasoning_effort")
+                .is_none(),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bearer_auth_and_extra_headers() {
+    let server = Server::start(vec![ok_stream()]).await;
+    let p = rivulet_providers::build(
+        "openai",
+        ProviderConfig {
+            base_url: Some(format!("{}/v1/", server.url())),
+            api_key: Some(ApiKey::new(KEY)),
+            headers: vec![("X-Title".into(), "rivulet-tests".into())],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(run(p.as_ref(), &request("m")).await.error.is_none());
+    let req = &server.requests()[0];
+    assert_eq!(req.path, "/v1/chat/completions");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(req.header("x-title"), Some("rivulet-tests"));
+    assert_eq!(req.header("api-key"), None);
+}
+
+#[tokio::test]
+async fn azure_uses_the_deployment_url_and_api_key_header() {
+    let server = Server::start(vec![Replay::sse(wire(
+        "azure/chat_prompt_filter_results.sse",
+    ))])
+    .await;
+    let p = provider("azure", &server.url());
+    let out = run(p.as_ref(), &request("my-deployment")).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.response.text(), "Capital of Denmark.");
+    let req = &server.requests()[0];
+    assert_eq!(
+        req.path,
+        "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(req.header("api-key"), Some(KEY));
+    assert_eq!(req.header("authorization"), None);
+    // Azure takes max_tokens.
+    let mut r = request("d");
+    r.params.max_tokens = Some(9);
+    assert_eq!(sent("azure", &r).await.json()["max_tokens"], 9);
+}
+
+#[tokio::test]
+async fn keyless_providers_send_no_auth() {
+    let server = Server::start(vec![ok_stream()]).await;
+    let p = rivulet_providers::build(
+        "llamacpp",
+        ProviderConfig {
+            base_url: Some(format!("{}/v1", server.url())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(run(p.as_ref(), &request("m")).await.error.is_none());
+    assert_eq!(server.requests()[0].header("authorization"), None);
+}
+
+#[tokio::test]
+async fn the_key_stays_out_of_debug_prints_and_errors() {
+    let config = ProviderConfig {
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+        api_key: Some(ApiKey::new(KEY)),
+        headers: vec![("x-extra".into(), "1".into())],
+        ..Default::default()
+    };
+    assert!(!format!("{config:?}").contains(KEY));
+    let p = OpenAiCompatible::new(family::find("openai").unwrap(), config).unwrap();
+    let debug = format!("{p:?}");
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(
+        debug.contains("openai") && debug.contains("x-extra"),
+        "{debug}"
+    );
+
+    // A server that echoes the key in its messages: HTTP error, then in-band.
+    let echo = format!(
+        r#"{{"error":{{"message":"Incorrect API key provided: {KEY}","code":"invalid_api_key"}}}}"#
+    );
+    let inband = format!(
+        "data: {{\"error\":{{\"message\":\"bad key {KEY}\",\"code\":\"invalid_api_key\"}}}}\n\n"
+    );
+    let server = Server::start(vec![Replay::json(401, echo), Replay::sse(inband)]).await;
+    let p = provider("openai", &format!("{}/v1", server.url()));
+    for expected in [ErrorKind::Authentication, ErrorKind::Authentication] {
+        let out = run(p.as_ref(), &request("m")).await;
+        let e = out.error.expect("an error");
+        assert_eq!(e.kind(), expected);
+        for text in [e.to_string(), format!("{e:?}"), e.message().to_string()] {
+            assert!(!text.contains(KEY), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn include_usage_fallback() {
+    let rejection = r#"{"error":{"message":"Unrecognized request argument supplied: stream_options","type":"invalid_request_error","param":"stream_options","code":null}}"#;
+    let server = Server::start(vec![
+        Replay::json(400, rejection),
+        Replay::sse(wire("openai-chat/text_include_usage.sse")),
+    ])
+    .await;
+    let p = provider("vllm", &format!("{}/v1", server.url()));
+    let out = run(p.as_ref(), &request("m")).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.response.text(), "4200 + 42 equals 4242.");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        reqs[0].json()["stream_options"],
+        json!({"include_usage": true})
+    );
+    assert!(reqs[1].json().get("stream_options").is_none());
+    assert_eq!(reqs[1].json()["stream"], true);
+
+    // The provider remembers: the next call goes without it at once.
+    assert!(run(p.as_ref(), &request("m")).await.error.is_none());
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(reqs[2].json().get("stream_options").is_none());
+}
+
+#[tokio::test]
+async fn other_400s_are_not_retried() {
+    let server = Server::start(vec![
+        Replay::json(
+            400,
+            r#"{"error":{"message":"messages: field required","type":"invalid_request_error"}}"#,
+        ),
+        ok_stream(),
+    ])
+    .await;
+    let p = provider("openai", &format!("{}/v1", server.url()));
+    let e = run(p.as_ref(), &request("m"))
+        .await
+        .error
+        .expect("an error");
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert_eq!(e.message(), "messages: field required");
+    assert_eq!(server.requests().len(), 1);
+}

@@ -1,0 +1,65 @@
+//! The recorded transcripts in `shared/wire/`.
+
+use std::path::{Path, PathBuf};
+
+/// The `shared/wire` directory: `$RIVULET_WIRE_DIR` when set, else the first
+/// `shared/wire` found next to the crate or one of its ancestors (the
+/// workspace is `/work/main` and the transcripts `/work/shared/wire`).
+///
+/// # Panics
+/// When no such directory exists.
+pub fn wire_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RIVULET_WIRE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared").join("wire"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "no shared/wire directory above {}; set RIVULET_WIRE_DIR",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        })
+}
+
+/// The bytes of `shared/wire/<path>`, e.g. `wire("groq/tool_call.sse")`.
+///
+/// # Panics
+/// When the file cannot be read.
+pub fn wire(path: &str) -> Vec<u8> {
+    let full = wire_dir().join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
+}
+
+/// The files of `shared/wire/<dir>` whose names end with `suffix`, as paths
+/// relative to `shared/wire` (`"groq/tool_call.sse"`), sorted.
+///
+/// # Panics
+/// When the directory cannot be read.
+pub fn wire_files(dir: &str, suffix: &str) -> Vec<String> {
+    let full = wire_dir().join(dir);
+    let mut files: Vec<String> = std::fs::read_dir(&full)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", full.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name.ends_with(suffix))
+        .map(|name| format!("{dir}/{name}"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_transcripts() {
+        let body = wire("openai-chat/text_include_usage.sse");
+        assert!(body.starts_with(b"data: {"));
+        let files = wire_files("openai-chat", ".sse");
+        assert!(files.contains(&"openai-chat/text_include_usage.sse".to_string()));
+    }
+}
