@@ -8,12 +8,56 @@
 //! for blocking code). See `shared/DESIGN.md`.
 //!
 //! This file is the crate's public surface (the contract the root crate
-//! builds on).
+//! builds on); the implementation lives in the modules below.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use futures::stream;
+//! use rivulet_actors::{Event, Outcome, Policy, Runtime, RuntimeConfig, StreamOptions};
+//! use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
+//!
+//! struct Hello;
+//! impl Provider for Hello {
+//!     fn id(&self) -> &str { "hello" }
+//!     fn open(&self, _: &Request) -> OpenFuture {
+//!         let chunks: ChunkStream = Box::pin(stream::iter(
+//!             [Chunk::text_start(0), Chunk::text(0, "Hello"), Chunk::text_end(0)].map(Ok),
+//!         ));
+//!         Box::pin(async move { Ok(chunks) })
+//!     }
+//! }
+//!
+//! let rt = Runtime::new(RuntimeConfig::default());
+//! let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
+//! let events: Vec<Event> = stream.subscribe_blocking(Policy::default()).collect();
+//! assert_eq!(events.len(), 4);
+//! assert_eq!(events[3], Event::End(Outcome::Finished));
+//! assert_eq!(stream.finish_blocking().unwrap().text(), "Hello");
+//! rt.shutdown();
+//! ```
+
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use rivulet_core::{Chunk, Error, Provider, Request, Response, ToolCall};
+
+mod accumulator;
+mod handle;
+mod log;
+mod messages;
+mod provider_actor;
+mod runtime;
+mod stats;
+mod stream;
+mod subscriber;
+mod timer;
+mod tool_parser;
+
+pub use handle::StreamHandle;
+pub use runtime::Runtime;
+pub use subscriber::{BlockingSubscription, Subscription};
 
 /// Per-stream limits and policies.
 #[derive(Clone, Debug)]
@@ -37,6 +81,7 @@ pub struct StreamOptions {
     pub window: Option<usize>,
     /// The provider id and model name, for tracing and the Response.
     pub provider_id: String,
+    /// The model name (see `provider_id`).
     pub model: String,
 }
 
@@ -62,9 +107,15 @@ impl Default for StreamOptions {
 pub enum Policy {
     /// Never loses a chunk; when it is more than `capacity` chunks behind, the
     /// provider actor stops reading the socket, so TCP slows the server.
-    Lossless { capacity: usize },
+    Lossless {
+        /// How many chunks its consumer may be behind the provider (at least 1).
+        capacity: usize,
+    },
     /// Never slows the stream; reads behind from the log at its own pace.
-    Detached { capacity: usize },
+    Detached {
+        /// The size of its channel (at least 1).
+        capacity: usize,
+    },
 }
 
 impl Default for Policy {
@@ -117,121 +168,11 @@ pub struct RuntimeStats {
     pub live_tasks: usize,
 }
 
-/// The runtime: actix arbiters on their own threads, usable from any tokio
-/// runtime and from synchronous code. A cheap clone.
-#[derive(Clone)]
-pub struct Runtime {/* implementation-defined */}
-
-impl Runtime {
-    /// Starts a runtime with its own threads.
-    pub fn new(config: RuntimeConfig) -> Runtime {
-        let _ = config;
-        todo!()
-    }
-
-    /// The process-wide runtime, started on first use.
-    pub fn global() -> &'static Runtime {
-        todo!()
-    }
-
-    /// Starts one call: spawns its actors and returns at once. Nothing is
-    /// sent before this returns; errors surface through the handle.
-    pub fn start(
-        &self,
-        provider: Arc<dyn Provider>,
-        request: Request,
-        options: StreamOptions,
-    ) -> StreamHandle {
-        let _ = (provider, request, options);
-        todo!()
-    }
-
-    /// What is alive now.
-    pub fn stats(&self) -> RuntimeStats {
-        todo!()
-    }
-
-    /// Cancels every in-flight stream (each consumer sees its terminal
-    /// event), then stops the arbiters.
-    pub fn shutdown(&self) {
-        todo!()
-    }
-}
-
-/// A handle to one stream. A cheap clone; when the last handle (and every
-/// subscription) is dropped, the stream is cancelled unless
-/// `run_to_completion` was set.
-#[derive(Clone)]
-pub struct StreamHandle {/* implementation-defined */}
-
-impl StreamHandle {
-    /// A new subscriber for async code: replays the log from the start, then
-    /// follows live.
-    pub fn subscribe(&self, policy: Policy) -> Subscription {
-        let _ = policy;
-        todo!()
-    }
-
-    /// A new subscriber for blocking code, over a crossbeam channel.
-    pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
-        let _ = policy;
-        todo!()
-    }
-
-    /// Cancels the stream: the HTTP body is dropped at once, so the
-    /// connection closes. Usage and content received so far stay.
-    pub fn cancel(&self) {
-        todo!()
-    }
-
-    /// The response as accumulated so far (the whole log folded).
-    pub async fn snapshot(&self) -> Response {
-        todo!()
-    }
-
-    /// [`StreamHandle::snapshot`] for synchronous code.
-    pub fn snapshot_blocking(&self) -> Response {
-        todo!()
-    }
-
-    /// Waits for the end. `Ok` with the final response, or the error; the
-    /// partial response stays available from `snapshot()`.
-    pub async fn finish(&self) -> Result<Response, Error> {
-        todo!()
-    }
-
-    /// [`StreamHandle::finish`] for synchronous code.
-    pub fn finish_blocking(&self) -> Result<Response, Error> {
-        todo!()
-    }
-
-    /// The outcome, once the stream has ended.
-    pub fn outcome(&self) -> Option<Outcome> {
-        todo!()
-    }
-
-    /// Complete tool calls with their arguments parsed, as the tool-parser
-    /// actor has them now.
-    pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
-        todo!()
-    }
-
-    /// Number of chunks appended so far.
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-}
-
 /// A tool call as the tool-parser actor sees it once it has ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParsedToolCall {
+    /// The call, with its arguments as the model wrote them.
     pub call: ToolCall,
     /// The parsed arguments, or why they are invalid (the raw text is in `call.args`).
     pub args: Result<serde_json::Value, String>,
 }
-
-/// An async subscription: a `futures::Stream` of [`Event`]s ending with `Event::End`.
-pub struct Subscription {/* implementation-defined */}
-
-/// A blocking subscription: an `Iterator` of [`Event`]s ending with `Event::End`.
-pub struct BlockingSubscription {/* implementation-defined */}

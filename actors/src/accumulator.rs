@@ -1,0 +1,131 @@
+//! The accumulator actor: folds the log into the stream's [`Response`].
+//!
+//! It is a lazy follower: the provider nudges it once per batch of chunks
+//! (and at the end) instead of waking it per chunk, and a `snapshot()`
+//! makes it catch up before answering. When the stream ends it publishes
+//! the final response into the stream's shared state and stops, so later
+//! `snapshot()`/`finish()` calls need no actor.
+
+use std::sync::Arc;
+
+use actix::{Actor, ActorContext, Context, Handler, MessageResult};
+use rivulet_core::{Chunk, Response};
+
+use crate::log::Follower;
+use crate::messages::{CatchUp, Snapshot};
+use crate::stats::Member;
+use crate::stream::Shared;
+
+/// The fold itself, separate from the actor so that it publishes whatever
+/// it has when dropped: if the arbiter is torn down (shutdown) or the actor
+/// never starts, `finish()` still gets a response instead of waiting forever.
+pub(crate) struct Fold {
+    shared: Arc<Shared>,
+    response: Response,
+    cursor: u64,
+    /// Reused between catch-ups: no allocation per batch once it has grown.
+    buf: Vec<Arc<Chunk>>,
+    published: bool,
+}
+
+impl Fold {
+    pub(crate) fn new(shared: Arc<Shared>, response: Response) -> Self {
+        Fold {
+            shared,
+            response,
+            cursor: 0,
+            buf: Vec::new(),
+            published: false,
+        }
+    }
+
+    /// Folds every entry up to the log's end. Returns whether the stream has
+    /// ended (everything has then been folded).
+    fn catch_up(&mut self) -> bool {
+        let ended = self
+            .shared
+            .log
+            .follow(Follower::Accumulator, &mut self.cursor, &mut self.buf);
+        for chunk in self.buf.drain(..) {
+            self.response.apply(&chunk);
+        }
+        ended
+    }
+
+    fn publish(&mut self) {
+        if !self.published {
+            self.published = true;
+            self.shared
+                .publish_response(std::mem::take(&mut self.response));
+        }
+    }
+}
+
+impl Drop for Fold {
+    fn drop(&mut self) {
+        if !self.published {
+            self.catch_up();
+            self.publish();
+        }
+    }
+}
+
+/// See the module docs.
+pub(crate) struct Accumulator {
+    fold: Fold,
+    member: Member,
+}
+
+impl Accumulator {
+    pub(crate) fn new(fold: Fold, member: Member) -> Self {
+        Accumulator { fold, member }
+    }
+}
+
+impl Actor for Accumulator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Context<Self>) {
+        self.member.started();
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Normally already published at the end; this covers a stop before
+        // it (the runtime is going away).
+        if !self.fold.published {
+            self.fold.catch_up();
+            self.fold.publish();
+        }
+        self.member.stopped();
+    }
+}
+
+impl Handler<CatchUp> for Accumulator {
+    type Result = ();
+
+    fn handle(&mut self, _msg: CatchUp, ctx: &mut Context<Self>) {
+        if !self.fold.published && self.fold.catch_up() {
+            self.fold.publish();
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<Snapshot> for Accumulator {
+    type Result = MessageResult<Snapshot>;
+
+    fn handle(&mut self, _msg: Snapshot, ctx: &mut Context<Self>) -> Self::Result {
+        if self.fold.published {
+            // Only reachable if a snapshot was queued behind the final
+            // catch-up; the published value is the answer.
+            return MessageResult(self.fold.shared.response.get().cloned().unwrap_or_default());
+        }
+        let ended = self.fold.catch_up();
+        let response = self.fold.response.clone();
+        if ended {
+            self.fold.publish();
+            ctx.stop();
+        }
+        MessageResult(response)
+    }
+}

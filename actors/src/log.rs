@@ -1,0 +1,321 @@
+//! The append-only log of one stream.
+//!
+//! The provider actor is the only writer. Every reader (subscriber actors,
+//! the accumulator, the tool parser) keeps its own cursor, an absolute index
+//! into the log, so a chunk is stored once as an `Arc<Chunk>` and handed to
+//! each consumer by bumping its reference count: nothing is copied per
+//! subscriber.
+//!
+//! The lock is a plain `std::sync::Mutex`, held only to push or clone a few
+//! `Arc`s and never across an `.await`. All actors of one stream live on the
+//! same arbiter thread, so it is almost never contended. Readers that have
+//! caught up wait on a tokio [`Notify`], which works across threads and
+//! needs no runtime, instead of receiving a mailbox message per chunk.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rivulet_core::Chunk;
+use tokio::sync::Notify;
+
+use crate::stats::lock;
+use crate::{Event, Outcome};
+
+/// How far the consumer of one lossless subscription has read, in log
+/// entries (chunks received plus chunks reported missed).
+///
+/// Backpressure is measured against what the *consumer* has taken, not
+/// against the subscriber actor's cursor: that makes `capacity` the exact
+/// bound of how far the provider may run ahead of a lossless consumer.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    consumed: AtomicU64,
+    capacity: u64,
+}
+
+impl Progress {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Progress {
+            consumed: AtomicU64::new(0),
+            capacity: capacity.max(1) as u64,
+        })
+    }
+
+    /// Records that the consumer took `n` more entries.
+    pub(crate) fn advance(&self, n: u64) {
+        // SeqCst pairs with the provider's park/check sequence in
+        // `Control`: either the provider sees this progress, or we see it
+        // parked and wake it.
+        self.consumed.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// The log's internal readers, which must never miss an entry: trimming to
+/// the window waits for them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Follower {
+    Accumulator = 0,
+    ToolParser = 1,
+}
+
+struct Inner {
+    entries: VecDeque<Arc<Chunk>>,
+    /// Absolute index of `entries[0]`.
+    base: u64,
+    window: Option<u64>,
+    outcome: Option<Outcome>,
+    lossless: Vec<Arc<Progress>>,
+    /// Cursors of the followers, so trimming never drops what they have
+    /// not folded yet.
+    followers: [u64; 2],
+}
+
+impl Inner {
+    fn end(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+
+    /// The oldest entry a subscriber may still read. With a window, entries
+    /// kept only for the followers are already out of sight.
+    fn visible_base(&self) -> u64 {
+        match self.window {
+            Some(w) => self.base.max(self.end().saturating_sub(w)),
+            None => self.base,
+        }
+    }
+
+    fn blocked(&self) -> bool {
+        let end = self.end();
+        self.lossless
+            .iter()
+            .any(|p| end.saturating_sub(p.consumed.load(Ordering::SeqCst)) >= p.capacity)
+    }
+
+    fn trim(&mut self) {
+        let Some(w) = self.window else { return };
+        let keep_from = self
+            .end()
+            .saturating_sub(w)
+            .min(self.followers[0])
+            .min(self.followers[1]);
+        while self.base < keep_from {
+            self.entries.pop_front();
+            self.base += 1;
+        }
+    }
+}
+
+/// One stream's log. See the module docs.
+pub(crate) struct Log {
+    inner: Mutex<Inner>,
+    /// Signalled when entries were appended or the stream ended.
+    appended: Notify,
+}
+
+impl Log {
+    pub(crate) fn new(window: Option<usize>) -> Self {
+        Log {
+            inner: Mutex::new(Inner {
+                entries: VecDeque::new(),
+                base: 0,
+                window: window.map(|w| w.max(1) as u64),
+                outcome: None,
+                lossless: Vec::new(),
+                followers: [0; 2],
+            }),
+            appended: Notify::new(),
+        }
+    }
+
+    /// Appends a chunk. Returns whether a lossless consumer is now too far
+    /// behind, i.e. whether the provider must stop reading.
+    ///
+    /// Readers are not woken here: the provider wakes them once per batch
+    /// with [`Log::notify`] before it goes idle, so a burst of chunks costs
+    /// one wake-up per reader rather than one per chunk.
+    pub(crate) fn append(&self, chunk: Chunk) -> bool {
+        let chunk = Arc::new(chunk);
+        let mut g = lock(&self.inner);
+        g.entries.push_back(chunk);
+        g.trim();
+        g.blocked()
+    }
+
+    /// Wakes every reader waiting for new entries.
+    pub(crate) fn notify(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// Whether a lossless consumer is `capacity` or more entries behind.
+    pub(crate) fn blocked(&self) -> bool {
+        lock(&self.inner).blocked()
+    }
+
+    /// Records the outcome. Only the first call counts; returns whether it
+    /// was this one. The caller wakes the readers.
+    pub(crate) fn finish(&self, outcome: Outcome) -> bool {
+        let mut g = lock(&self.inner);
+        if g.outcome.is_some() {
+            return false;
+        }
+        g.outcome = Some(outcome);
+        // Nothing will be appended any more: nobody needs to be held back.
+        g.lossless.clear();
+        true
+    }
+
+    /// The outcome, once the stream has ended.
+    pub(crate) fn outcome(&self) -> Option<Outcome> {
+        lock(&self.inner).outcome.clone()
+    }
+
+    /// Number of chunks appended so far (trimmed ones included).
+    pub(crate) fn len(&self) -> u64 {
+        lock(&self.inner).end()
+    }
+
+    /// Registers a lossless consumer; from now on the provider will not run
+    /// more than its capacity ahead of it.
+    pub(crate) fn add_lossless(&self, p: &Arc<Progress>) {
+        let mut g = lock(&self.inner);
+        if g.outcome.is_none() {
+            g.lossless.push(p.clone());
+        }
+    }
+
+    /// Forgets a lossless consumer (its subscription was dropped).
+    pub(crate) fn remove_lossless(&self, p: &Arc<Progress>) {
+        lock(&self.inner).lossless.retain(|q| !Arc::ptr_eq(q, p));
+    }
+
+    /// The next event for a subscriber at `cursor`, advancing it: a
+    /// `Missed` if the cursor fell out of the window, the next chunk, or the
+    /// terminal event once every chunk has been read. `None` when the
+    /// subscriber has caught up with a stream still running.
+    pub(crate) fn next_event(&self, cursor: &mut u64) -> Option<Event> {
+        let g = lock(&self.inner);
+        let visible = g.visible_base();
+        if *cursor < visible {
+            let missed = visible - *cursor;
+            *cursor = visible;
+            return Some(Event::Missed(missed));
+        }
+        if *cursor < g.end() {
+            let chunk = g.entries[(*cursor - g.base) as usize].clone();
+            *cursor += 1;
+            return Some(Event::Chunk(chunk));
+        }
+        g.outcome.clone().map(Event::End)
+    }
+
+    /// Waits for the next event (see [`Log::next_event`]).
+    pub(crate) async fn wait_event(&self, cursor: &mut u64) -> Event {
+        loop {
+            // Fast path: no waiter registration while there is data.
+            if let Some(ev) = self.next_event(cursor) {
+                return ev;
+            }
+            let notified = self.appended.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Register before re-checking, so an append between the check
+            // and the wait cannot be lost.
+            notified.as_mut().enable();
+            if let Some(ev) = self.next_event(cursor) {
+                return ev;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until there is something past `cursor` to read (or the end).
+    pub(crate) async fn readable(&self, cursor: u64) {
+        loop {
+            let notified = self.appended.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let g = lock(&self.inner);
+                if cursor < g.end() || g.outcome.is_some() {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// For the followers: clones every entry from `cursor` to the end into
+    /// `buf` (reference counts only) and moves the cursor to the end.
+    /// Returns whether the stream has ended and everything has been read.
+    pub(crate) fn follow(
+        &self,
+        who: Follower,
+        cursor: &mut u64,
+        buf: &mut Vec<Arc<Chunk>>,
+    ) -> bool {
+        let mut g = lock(&self.inner);
+        // Followers hold back trimming, so their cursor is never below base.
+        let from = (*cursor).max(g.base);
+        let skip = (from - g.base) as usize;
+        buf.extend(g.entries.iter().skip(skip).cloned());
+        *cursor = g.end();
+        g.followers[who as usize] = *cursor;
+        g.outcome.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(i: usize) -> Chunk {
+        Chunk::text(0, i.to_string())
+    }
+
+    #[test]
+    fn the_window_trims_only_what_the_followers_have_read() {
+        let log = Log::new(Some(3));
+        for i in 0..10 {
+            log.append(text(i));
+        }
+        // Followers have read nothing: everything is kept for them, but a
+        // subscriber only sees the window.
+        let mut cursor = 0;
+        assert_eq!(log.next_event(&mut cursor), Some(Event::Missed(7)));
+        assert_eq!(
+            log.next_event(&mut cursor),
+            Some(Event::Chunk(Arc::new(text(7))))
+        );
+
+        let mut buf = Vec::new();
+        let (mut a, mut t) = (0, 0);
+        assert!(!log.follow(Follower::Accumulator, &mut a, &mut buf));
+        assert_eq!(buf.len(), 10);
+        buf.clear();
+        assert!(!log.follow(Follower::ToolParser, &mut t, &mut buf));
+        assert_eq!(buf.len(), 10);
+        buf.clear();
+        log.append(text(10));
+        assert_eq!(lock(&log.inner).entries.len(), 3);
+        assert_eq!(log.len(), 11);
+
+        assert!(log.finish(Outcome::Finished));
+        assert!(!log.finish(Outcome::Failed(rivulet_core::Error::cancelled())));
+        assert!(log.follow(Follower::Accumulator, &mut a, &mut buf));
+        assert_eq!(buf.len(), 1);
+    }
+
+    #[test]
+    fn lossless_consumers_block_at_their_capacity() {
+        let log = Log::new(None);
+        let p = Progress::new(2);
+        log.add_lossless(&p);
+        assert!(!log.append(text(0)));
+        assert!(log.append(text(1)));
+        p.advance(1);
+        assert!(!log.blocked());
+        assert!(log.append(text(2)));
+        log.remove_lossless(&p);
+        assert!(!log.blocked());
+    }
+}

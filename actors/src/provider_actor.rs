@@ -1,0 +1,482 @@
+//! The provider actor: opens the provider's stream, reads it and appends
+//! chunks to the log, enforcing the per-stream timeouts, retries,
+//! backpressure and cancellation.
+//!
+//! The actor spawns one future (the [`Job`]) into its own context and stops
+//! when it ends. Everything per chunk happens inside that future, without a
+//! mailbox message: cancel requests and "room again" signals arrive through
+//! the stream's [`Control`](crate::stream::Control), readers are woken
+//! through the log's `Notify`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use actix::fut::{wrap_future, ActorFutureExt};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
+use futures::future::poll_fn;
+use futures::StreamExt;
+use rivulet_core::{Chunk, Error, Provider, Request, TimeoutKind};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::accumulator::Accumulator;
+use crate::messages::CatchUp;
+use crate::stats::{Member, TaskGuard};
+use crate::stream::Shared;
+use crate::timer::{earliest, race, Deadline, Raced, Timer};
+use crate::tool_parser::ToolParser;
+use crate::{Outcome, StreamOptions};
+
+/// Consecutive ready chunks after which the provider yields its arbiter
+/// thread (and wakes its readers), so a provider whose stream is always
+/// ready cannot starve the other actors of the arbiter.
+const BURST: u32 = 64;
+
+/// How many appended chunks between two nudges of the followers.
+const FOLLOW_BATCH: u64 = 64;
+
+/// Ends the stream exactly once and tells the followers. Dropping it
+/// without an outcome (the job was dropped: shutdown, or its actor never
+/// started) ends the stream as cancelled, so no consumer waits forever.
+pub(crate) struct Finisher {
+    shared: Arc<Shared>,
+    acc: Addr<Accumulator>,
+    tools: Addr<ToolParser>,
+}
+
+impl Finisher {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        acc: Addr<Accumulator>,
+        tools: Addr<ToolParser>,
+    ) -> Self {
+        Finisher { shared, acc, tools }
+    }
+
+    fn nudge_followers(&self) {
+        self.acc.do_send(CatchUp);
+        self.tools.do_send(CatchUp);
+    }
+
+    fn end(&self, outcome: Outcome) {
+        self.shared.finish(outcome);
+        self.nudge_followers();
+    }
+}
+
+impl Drop for Finisher {
+    fn drop(&mut self) {
+        if self.shared.finish(Outcome::Failed(Error::cancelled())) {
+            self.nudge_followers();
+        }
+    }
+}
+
+/// Everything one call needs to run.
+pub(crate) struct Job {
+    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) request: Request,
+    pub(crate) options: StreamOptions,
+    pub(crate) finisher: Finisher,
+}
+
+impl Job {
+    async fn run(self, _task: TaskGuard) {
+        let Job {
+            provider,
+            request,
+            options,
+            finisher,
+        } = self;
+        // Provider and model only: never the request's contents or keys.
+        let span = tracing::info_span!(
+            "stream",
+            provider = %options.provider_id,
+            model = %options.model
+        );
+        let mut driver = Driver::new(&options, &finisher);
+        let outcome = driver
+            .drive(&*provider, &request)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| {
+            tracing::info!(
+                chunks = driver.appended,
+                ttfc_ms = driver.ttfc.map(|d| d.as_secs_f64() * 1e3),
+                attempts = driver.attempts,
+                outcome = outcome_label(&outcome),
+                "stream ended"
+            )
+        });
+        finisher.end(outcome);
+    }
+}
+
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Finished => "finished",
+        Outcome::Failed(Error::Timeout { which, .. }) => match which {
+            TimeoutKind::Connect => "timeout_connect",
+            TimeoutKind::FirstChunk => "timeout_first_chunk",
+            TimeoutKind::Idle => "timeout_idle",
+            TimeoutKind::Total => "timeout_total",
+        },
+        Outcome::Failed(e) => e.kind().as_str(),
+    }
+}
+
+/// The provider actor. See the module docs.
+pub(crate) struct ProviderActor {
+    job: Option<Job>,
+    member: Member,
+}
+
+impl ProviderActor {
+    pub(crate) fn new(job: Job, member: Member) -> Self {
+        ProviderActor {
+            job: Some(job),
+            member,
+        }
+    }
+}
+
+impl Actor for ProviderActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.member.started();
+        match self.job.take() {
+            Some(job) => {
+                let task = TaskGuard::new(self.member.counters());
+                ctx.spawn(
+                    wrap_future(job.run(task)).map(|(), _act, ctx: &mut Context<Self>| ctx.stop()),
+                );
+            }
+            None => ctx.stop(),
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.member.stopped();
+    }
+}
+
+/// How one attempt (one `open`) ended.
+enum Attempt {
+    /// The stream is over.
+    Done(Outcome),
+    /// A retryable failure before any content chunk.
+    Retry(Error),
+}
+
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
+}
+
+fn panicked() -> Error {
+    Error::protocol("the provider panicked while streaming")
+}
+
+/// Drops a provider value, containing a panic in its destructor.
+fn drop_quietly<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// The state of one call while it runs.
+struct Driver<'a> {
+    opts: &'a StreamOptions,
+    fin: &'a Finisher,
+    shared: &'a Shared,
+    start: Instant,
+    timer: Timer,
+    got_content: bool,
+    /// Arrival of the last content chunk, pushed forward by the time spent
+    /// waiting for a lossless consumer (the idle clock stops meanwhile).
+    last_content: Instant,
+    /// Non-content chunks received before the first content chunk: held
+    /// back so that an attempt that fails and is retried leaves no
+    /// duplicate metadata or usage in the log.
+    pending: Vec<Chunk>,
+    appended: u64,
+    since_nudge: u64,
+    batch: u64,
+    /// Chunks were appended since readers were last woken.
+    dirty: bool,
+    ttfc: Option<Duration>,
+    attempts: u32,
+}
+
+impl<'a> Driver<'a> {
+    fn new(opts: &'a StreamOptions, fin: &'a Finisher) -> Self {
+        let start = Instant::now();
+        // With a window the log cannot trim past the followers, so nudge
+        // them often enough that it stays close to its size.
+        let batch = match opts.window {
+            Some(w) => ((w / 2).max(1) as u64).min(FOLLOW_BATCH),
+            None => FOLLOW_BATCH,
+        };
+        Driver {
+            opts,
+            fin,
+            shared: &fin.shared,
+            start,
+            timer: Timer::default(),
+            got_content: false,
+            last_content: start,
+            pending: Vec::new(),
+            appended: 0,
+            since_nudge: 0,
+            batch,
+            dirty: false,
+            ttfc: None,
+            attempts: 0,
+        }
+    }
+
+    fn total(&self) -> Option<Deadline> {
+        let d = self.opts.total_timeout?;
+        Some((after(self.start, d)?, TimeoutKind::Total))
+    }
+
+    fn first(&self) -> Option<Deadline> {
+        if self.got_content {
+            return None;
+        }
+        let d = self.opts.first_chunk_timeout?;
+        Some((after(self.start, d)?, TimeoutKind::FirstChunk))
+    }
+
+    fn idle(&self) -> Option<Deadline> {
+        if !self.got_content {
+            return None;
+        }
+        let d = self.opts.idle_timeout?;
+        Some((after(self.last_content, d)?, TimeoutKind::Idle))
+    }
+
+    fn read_target(&self) -> Option<Deadline> {
+        earliest(earliest(self.first(), self.idle()), self.total())
+    }
+
+    /// Runs the call to its outcome: attempts and backoffs.
+    async fn drive(&mut self, provider: &dyn Provider, request: &Request) -> Outcome {
+        let mut backoff = self.opts.backoff;
+        loop {
+            if self.shared.ctl.is_cancelled() {
+                return self.fail(Error::cancelled());
+            }
+            self.attempts += 1;
+            let err = match self.attempt(provider, request).await {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Retry(e) => e,
+            };
+            if self.attempts > self.opts.retries {
+                return self.fail(err);
+            }
+            // What the failed attempt sent before failing is not kept: the
+            // next attempt will send it again.
+            self.pending.clear();
+            let delay = backoff.max(err.retry_after().unwrap_or_default());
+            backoff = backoff.saturating_mul(2);
+            tracing::debug!(
+                attempt = self.attempts,
+                error = err.kind().as_str(),
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            let sleep = pin!(tokio::time::sleep(delay));
+            let target = earliest(self.first(), self.total());
+            let shared = self.shared;
+            match race(sleep, &shared.ctl, &mut self.timer, target, || {}).await {
+                Raced::Done(()) => {}
+                Raced::Cancelled => return self.fail(Error::cancelled()),
+                Raced::Timeout(k) => return self.fail(Error::timeout(k)),
+                Raced::Panicked => return self.fail(panicked()),
+            }
+        }
+    }
+
+    /// One `open` and the reading of its stream.
+    async fn attempt(&mut self, provider: &dyn Provider, request: &Request) -> Attempt {
+        let shared = self.shared;
+        let opened_at = Instant::now();
+        let mut open = match catch_unwind(AssertUnwindSafe(|| provider.open(request))) {
+            Ok(open) => open,
+            Err(_) => return Attempt::Done(self.fail(panicked())),
+        };
+        let connect = self
+            .opts
+            .connect_timeout
+            .and_then(|d| after(opened_at, d))
+            .map(|t| (t, TimeoutKind::Connect));
+        let target = earliest(earliest(connect, self.first()), self.total());
+        let opened = race(open.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await;
+        drop_quietly(open);
+        let mut stream = match opened {
+            Raced::Done(Ok(stream)) => stream,
+            Raced::Done(Err(e)) => return self.failed(e),
+            // Our connect timer is a failed connection attempt: retryable.
+            // The first-chunk and total timers count from the start of the
+            // call, so retrying after them cannot help.
+            Raced::Timeout(TimeoutKind::Connect) => {
+                return self.failed(Error::timeout(TimeoutKind::Connect))
+            }
+            Raced::Timeout(k) => return Attempt::Done(self.fail(Error::timeout(k))),
+            Raced::Cancelled => return Attempt::Done(self.fail(Error::cancelled())),
+            Raced::Panicked => return Attempt::Done(self.fail(panicked())),
+        };
+
+        let mut streak = 0u32;
+        loop {
+            let target = self.read_target();
+            let raced = {
+                let next = pin!(stream.next());
+                let log = &shared.log;
+                let dirty = &mut self.dirty;
+                let streak = &mut streak;
+                race(next, &shared.ctl, &mut self.timer, target, || {
+                    // About to wait for the network: the burst is over, so
+                    // wake the readers once for all of it.
+                    *streak = 0;
+                    if std::mem::take(dirty) {
+                        log.notify();
+                    }
+                })
+                .await
+            };
+            let outcome = match raced {
+                Raced::Done(Some(Ok(chunk))) => {
+                    if self.accept(chunk) {
+                        if let Err(outcome) = self.wait_for_room().await {
+                            drop_quietly(stream);
+                            return Attempt::Done(outcome);
+                        }
+                    }
+                    streak += 1;
+                    if streak >= BURST {
+                        streak = 0;
+                        self.wake_readers();
+                        tokio::task::yield_now().await;
+                        // A stream that is never pending never lets the timer
+                        // be polled: check the deadline by hand.
+                        if let Some((at, kind)) = self.read_target() {
+                            if Instant::now() >= at {
+                                drop_quietly(stream);
+                                return Attempt::Done(self.fail(Error::timeout(kind)));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Raced::Done(Some(Err(e))) => {
+                    drop_quietly(stream);
+                    return self.failed(e);
+                }
+                Raced::Done(None) => Outcome::Finished,
+                Raced::Cancelled => Outcome::Failed(Error::cancelled()),
+                Raced::Timeout(k) => Outcome::Failed(Error::timeout(k)),
+                Raced::Panicked => Outcome::Failed(panicked()),
+            };
+            // Drop the stream (and with it the HTTP body and the socket)
+            // before anything else.
+            drop_quietly(stream);
+            self.flush_pending();
+            return Attempt::Done(outcome);
+        }
+    }
+
+    /// A failure from the provider: retry it if nothing has been shown yet
+    /// and a retry can help.
+    fn failed(&mut self, e: Error) -> Attempt {
+        if !self.got_content && e.is_retryable() {
+            Attempt::Retry(e)
+        } else {
+            Attempt::Done(self.fail(e))
+        }
+    }
+
+    /// The terminal failure: what was held back is kept (usage so far stays
+    /// on the response).
+    fn fail(&mut self, e: Error) -> Outcome {
+        self.flush_pending();
+        Outcome::Failed(e)
+    }
+
+    /// Takes one chunk from the provider. Returns whether a lossless
+    /// consumer is now too far behind.
+    fn accept(&mut self, chunk: Chunk) -> bool {
+        if chunk.is_content() {
+            let now = Instant::now();
+            self.last_content = now;
+            let mut blocked = false;
+            if !self.got_content {
+                self.got_content = true;
+                self.ttfc = Some(now - self.start);
+                blocked = self.flush_pending();
+            }
+            self.push(chunk) || blocked
+        } else if self.got_content {
+            self.push(chunk)
+        } else {
+            self.pending.push(chunk);
+            false
+        }
+    }
+
+    fn flush_pending(&mut self) -> bool {
+        let mut blocked = false;
+        for chunk in std::mem::take(&mut self.pending) {
+            blocked |= self.push(chunk);
+        }
+        blocked
+    }
+
+    fn push(&mut self, chunk: Chunk) -> bool {
+        let blocked = self.shared.log.append(chunk);
+        self.appended += 1;
+        self.dirty = true;
+        self.since_nudge += 1;
+        if self.since_nudge >= self.batch {
+            self.since_nudge = 0;
+            self.fin.nudge_followers();
+        }
+        blocked
+    }
+
+    fn wake_readers(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.shared.log.notify();
+        }
+    }
+
+    /// Stops reading until no lossless consumer is `capacity` behind. Only
+    /// the total timeout and cancel can interrupt the wait: the idle clock
+    /// does not run while we are the slow side.
+    async fn wait_for_room(&mut self) -> Result<(), Outcome> {
+        self.wake_readers();
+        let shared = self.shared;
+        let began = Instant::now();
+        let target = self.total();
+        let timer = &mut self.timer;
+        let waited = poll_fn(|cx| {
+            shared.ctl.register(cx.waker());
+            // Park before checking: a consumer that advances after the check
+            // sees the flag and wakes us (see `Control::progress`).
+            shared.ctl.park();
+            if shared.ctl.is_cancelled() {
+                return Poll::Ready(Err(Error::cancelled()));
+            }
+            if !shared.log.blocked() {
+                return Poll::Ready(Ok(()));
+            }
+            timer.poll(cx, target).map(|k| Err(Error::timeout(k)))
+        })
+        .await;
+        shared.ctl.unpark();
+        self.last_content += began.elapsed();
+        waited.map_err(|e| self.fail(e))
+    }
+}

@@ -1,0 +1,228 @@
+//! [`Runtime`]: actix arbiters on threads of their own.
+//!
+//! An actix `System` runs on a dedicated thread and owns `config.arbiters`
+//! arbiters, each a thread with a current-thread tokio runtime. Actors are
+//! started with `Actor::start_in_arbiter`, which only sends the arbiter a
+//! message, so [`Runtime::start`] works from any thread: inside a tokio
+//! runtime of either flavour, inside another actix system, or from plain
+//! synchronous code. Every actor of one stream runs on the same arbiter
+//! (streams are spread round-robin), which keeps the stream's log lock
+//! uncontended and its wake-ups thread-local.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::Duration;
+
+use actix::Actor;
+use actix_rt::{Arbiter, ArbiterHandle, System};
+use rivulet_core::{Provider, Request, Response};
+
+use crate::accumulator::{Accumulator, Fold};
+use crate::handle::StreamHandle;
+use crate::provider_actor::{Finisher, Job, ProviderActor};
+use crate::stats::{lock, Counters, Member};
+use crate::stream::{Registry, Shared};
+use crate::tool_parser::{Parser, ToolParser};
+use crate::{RuntimeConfig, RuntimeStats, StreamOptions};
+
+/// How long `shutdown` waits for cancelled streams to deliver their
+/// terminal events before it stops the arbiters anyway (a consumer that
+/// never reads must not hang the shutdown; it still gets its terminal event
+/// when its channel closes).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The runtime: actix arbiters on their own threads, usable from any tokio
+/// runtime and from synchronous code. A cheap clone.
+///
+/// Dropping the last clone (every [`StreamHandle`] holds one) shuts the
+/// runtime down without waiting; [`Runtime::shutdown`] is the graceful way.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    system: System,
+    arbiters: Vec<ArbiterHandle>,
+    /// Our own threads: the system's and the arbiters'. Shutdown never joins
+    /// (or waits on) the thread it is called from.
+    threads: Vec<ThreadId>,
+    joins: Mutex<Option<(JoinHandle<()>, Vec<Arbiter>)>>,
+    next: AtomicUsize,
+    counters: Arc<Counters>,
+    registry: Arc<Registry>,
+}
+
+impl Runtime {
+    /// Starts a runtime with its own threads.
+    pub fn new(config: RuntimeConfig) -> Runtime {
+        let n = config.arbiters.max(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let system_thread = thread::Builder::new()
+            .name("rivulet-system".into())
+            .spawn(move || {
+                let runner = System::new();
+                let arbiters: Vec<Arbiter> = (0..n).map(|_| Arbiter::new()).collect();
+                let _ = tx.send((System::current(), arbiters, thread::current().id()));
+                let _ = runner.run();
+            })
+            .expect("rivulet: cannot spawn the actor system thread");
+        let (system, arbiters, system_id) = rx
+            .recv()
+            .expect("rivulet: the actor system thread failed to start");
+
+        let mut threads = vec![system_id];
+        for arbiter in &arbiters {
+            let (tx, rx) = std::sync::mpsc::channel();
+            arbiter.spawn_fn(move || {
+                let _ = tx.send(thread::current().id());
+            });
+            if let Ok(id) = rx.recv() {
+                threads.push(id);
+            }
+        }
+
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                system,
+                arbiters: arbiters.iter().map(Arbiter::handle).collect(),
+                threads,
+                joins: Mutex::new(Some((system_thread, arbiters))),
+                next: AtomicUsize::new(0),
+                counters: Arc::new(Counters::default()),
+                registry: Arc::new(Registry::default()),
+            }),
+        }
+    }
+
+    /// The process-wide runtime, started on first use. It lives as long as
+    /// the process (shutting it down is final).
+    pub fn global() -> &'static Runtime {
+        static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+        GLOBAL.get_or_init(|| Runtime::new(RuntimeConfig::default()))
+    }
+
+    /// Starts one call: spawns its actors and returns at once. Nothing is
+    /// sent before this returns; errors surface through the handle.
+    ///
+    /// After [`Runtime::shutdown`], the stream ends at once as cancelled.
+    pub fn start(
+        &self,
+        provider: Arc<dyn Provider>,
+        request: Request,
+        options: StreamOptions,
+    ) -> StreamHandle {
+        let inner = &self.inner;
+        let arbiter = inner.arbiters
+            [inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len()]
+        .clone();
+        let (shared, registered) = inner.registry.register(|id| {
+            Arc::new(Shared::new(
+                id,
+                options.window,
+                options.run_to_completion,
+                arbiter.clone(),
+                inner.counters.clone(),
+                inner.registry.clone(),
+            ))
+        });
+        if !registered {
+            shared.ctl.cancel();
+        }
+
+        let life = shared.life();
+        let member = || Member::new(inner.counters.clone(), life.clone());
+
+        let response = Response::new(
+            options.provider_id.clone(),
+            options.model.clone(),
+            request.messages.clone(),
+        );
+        let acc = Accumulator::new(Fold::new(shared.clone(), response), member());
+        let acc = Accumulator::start_in_arbiter(&arbiter, move |_| acc);
+        let tools = ToolParser::new(Parser::new(shared.clone()), member());
+        let tools = ToolParser::start_in_arbiter(&arbiter, move |_| tools);
+
+        let job = Job {
+            provider,
+            request,
+            options,
+            finisher: Finisher::new(shared.clone(), acc.clone(), tools.clone()),
+        };
+        let provider_actor = ProviderActor::new(job, member());
+        ProviderActor::start_in_arbiter(&arbiter, move |_| provider_actor);
+
+        StreamHandle::new(self.clone(), shared, acc, tools)
+    }
+
+    /// What is alive now.
+    pub fn stats(&self) -> RuntimeStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Blocks until no stream, actor or task of this runtime is alive, or
+    /// `timeout` passes; returns whether it became idle. Actors stop shortly
+    /// after their consumers saw the terminal event, so this is how a
+    /// caller (or a test) checks that finished streams left nothing behind.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        self.inner.counters.wait_idle(timeout)
+    }
+
+    /// Cancels every in-flight stream (each consumer sees its terminal
+    /// event), then stops the arbiters. Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.shutdown(true);
+    }
+}
+
+impl RuntimeInner {
+    fn on_own_thread(&self) -> bool {
+        self.threads.contains(&thread::current().id())
+    }
+
+    fn shutdown(&self, graceful: bool) {
+        let Some(streams) = self.registry.close() else {
+            return;
+        };
+        for stream in &streams {
+            stream.ctl.cancel();
+        }
+        drop(streams);
+        let own = self.on_own_thread();
+        if graceful && !own {
+            // Let the cancelled streams deliver their terminal events and
+            // their actors stop, so nothing is cut off mid-delivery.
+            self.counters.wait_idle(SHUTDOWN_GRACE);
+        }
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        self.system.stop();
+        let joins = lock(&self.joins).take();
+        if let (Some((system, arbiters)), false) = (joins, own) {
+            // Stopped arbiters drop their actors; anything still running is
+            // then ended by the actors' drop guards.
+            for arbiter in arbiters {
+                let _ = arbiter.join();
+            }
+            let _ = system.join();
+        }
+    }
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.shutdown(false);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("arbiters", &self.inner.arbiters.len())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,217 @@
+//! State shared by everything that belongs to one stream: its log, its
+//! cancel switch, the final values the followers publish, and the registry
+//! of in-flight streams a runtime cancels on shutdown.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::Waker;
+
+use actix_rt::ArbiterHandle;
+use futures::task::AtomicWaker;
+use rivulet_core::{Error, Response};
+use tokio::sync::Notify;
+
+use crate::log::Log;
+use crate::stats::{lock, Counters, StreamLife};
+use crate::{Outcome, ParsedToolCall};
+
+/// The provider actor's wake-up line: cancel requests and "a lossless
+/// consumer made room" both arrive here, from any thread, without a mailbox
+/// message.
+#[derive(Default)]
+pub(crate) struct Control {
+    cancelled: AtomicBool,
+    /// Set while the provider waits for a lossless consumer to catch up.
+    parked: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Control {
+    /// Asks the provider actor to drop its stream and end with `Cancelled`.
+    /// A no-op once the stream has ended.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// The provider registers its task before each check.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    pub(crate) fn park(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// A lossless consumer advanced (or left): wake the provider if it is
+    /// waiting for one. Costs one atomic load when it is not.
+    pub(crate) fn progress(&self) {
+        if self.parked.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
+}
+
+/// In-flight streams of one runtime, so `shutdown` can cancel them. Weak
+/// references: the registry never keeps a stream alive.
+#[derive(Default)]
+pub(crate) struct Registry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    closed: bool,
+    next_id: u64,
+    streams: HashMap<u64, Weak<Shared>>,
+}
+
+impl Registry {
+    /// Creates a stream's shared state under the registry lock, so a
+    /// concurrent `shutdown` either sees it or has already closed the
+    /// registry. Returns whether the stream was registered (`false` once
+    /// the runtime is shut down).
+    pub(crate) fn register(&self, make: impl FnOnce(u64) -> Arc<Shared>) -> (Arc<Shared>, bool) {
+        let mut g = lock(&self.inner);
+        let id = g.next_id;
+        g.next_id += 1;
+        let shared = make(id);
+        if g.closed {
+            return (shared, false);
+        }
+        g.streams.insert(id, Arc::downgrade(&shared));
+        (shared, true)
+    }
+
+    fn remove(&self, id: u64) {
+        lock(&self.inner).streams.remove(&id);
+    }
+
+    /// Closes the registry and returns the streams still in flight; `None`
+    /// if it was already closed (shutdown is idempotent).
+    pub(crate) fn close(&self) -> Option<Vec<Arc<Shared>>> {
+        let mut g = lock(&self.inner);
+        if g.closed {
+            return None;
+        }
+        g.closed = true;
+        let streams = std::mem::take(&mut g.streams);
+        Some(streams.into_values().filter_map(|w| w.upgrade()).collect())
+    }
+}
+
+/// Everything one stream's actors and handles share.
+pub(crate) struct Shared {
+    id: u64,
+    pub(crate) log: Log,
+    pub(crate) ctl: Control,
+    /// The accumulator's final response, published when the stream ends
+    /// (so `snapshot()`/`finish()` after the end need no actor).
+    pub(crate) response: OnceLock<Response>,
+    /// The tool parser's final list.
+    pub(crate) tools: OnceLock<Vec<ParsedToolCall>>,
+    /// Signalled when the outcome is set or a final value is published.
+    changed: Notify,
+    /// The arbiter every actor of this stream runs on: one thread per
+    /// stream keeps the log lock uncontended.
+    pub(crate) arbiter: ArbiterHandle,
+    pub(crate) counters: Arc<Counters>,
+    registry: Arc<Registry>,
+    life: Mutex<Weak<StreamLife>>,
+    pub(crate) run_to_completion: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        id: u64,
+        window: Option<usize>,
+        run_to_completion: bool,
+        arbiter: ArbiterHandle,
+        counters: Arc<Counters>,
+        registry: Arc<Registry>,
+    ) -> Self {
+        Shared {
+            id,
+            log: Log::new(window),
+            ctl: Control::default(),
+            response: OnceLock::new(),
+            tools: OnceLock::new(),
+            changed: Notify::new(),
+            arbiter,
+            counters,
+            registry,
+            life: Mutex::new(Weak::new()),
+            run_to_completion,
+        }
+    }
+
+    /// Ends the stream with `outcome` (the first call wins) and wakes every
+    /// reader. Returns whether this call ended it.
+    pub(crate) fn finish(&self, outcome: Outcome) -> bool {
+        if !self.log.finish(outcome) {
+            return false;
+        }
+        self.log.notify();
+        self.changed.notify_waiters();
+        self.registry.remove(self.id);
+        true
+    }
+
+    /// The stream's liveness token for a new actor: the live one, or a new
+    /// one if every actor of the stream has already stopped (a subscriber
+    /// joining after the end).
+    pub(crate) fn life(&self) -> Arc<StreamLife> {
+        let mut g = lock(&self.life);
+        if let Some(life) = g.upgrade() {
+            return life;
+        }
+        let life = StreamLife::new(&self.counters);
+        *g = Arc::downgrade(&life);
+        life
+    }
+
+    pub(crate) fn publish_response(&self, response: Response) {
+        let _ = self.response.set(response);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn publish_tools(&self, tools: Vec<ParsedToolCall>) {
+        let _ = self.tools.set(tools);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `ready` returns a value; it is re-evaluated after every
+    /// change of the outcome or of the published values.
+    pub(crate) async fn wait_for<T>(&self, mut ready: impl FnMut(&Self) -> Option<T>) -> T {
+        loop {
+            let notified = self.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = ready(self) {
+                return v;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits for the end and the final response.
+    pub(crate) async fn wait_end(&self) -> Result<Response, Error> {
+        self.wait_for(|s| {
+            let response = s.response.get()?;
+            match s.log.outcome()? {
+                Outcome::Finished => Some(Ok(response.clone())),
+                Outcome::Failed(e) => Some(Err(e)),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,345 @@
+//! Subscriber actors and the consumer ends they feed.
+//!
+//! One subscriber actor per `subscribe*` call. It reads the log from the
+//! start with its own cursor (so a late joiner replays, then follows live)
+//! and pushes each event into a bounded channel: a tokio channel for async
+//! consumers ([`Subscription`]), a crossbeam channel for blocking ones
+//! ([`BlockingSubscription`]). It waits on the log's `Notify` when it has
+//! caught up, not on a mailbox message per chunk, and stops after it has
+//! delivered the terminal event (or when its consumer goes away).
+//!
+//! Lossless backpressure is accounted on the consumer side: each
+//! subscription counts what its consumer has taken, and the provider stops
+//! reading while any lossless consumer is `capacity` entries behind.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use actix::fut::{wrap_future, ActorFutureExt};
+use actix::{Actor, ActorContext, AsyncContext, Context};
+use crossbeam_channel::TrySendError;
+use rivulet_core::Error;
+use tokio::sync::{mpsc, Notify};
+
+use crate::handle::HandleInner;
+use crate::log::Progress;
+use crate::stats::{Member, TaskGuard};
+use crate::stream::Shared;
+use crate::{Event, Outcome, Policy};
+
+/// Where a subscriber actor delivers.
+pub(crate) enum Sink {
+    Async(mpsc::Sender<Event>),
+    /// The `Notify` is signalled by the consumer after each receive (and
+    /// when it goes away), so a full channel is waited on, never polled.
+    Blocking(crossbeam_channel::Sender<Event>, Arc<Notify>),
+}
+
+/// Feeds an async consumer until the terminal event or until it leaves.
+async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
+    let log = &shared.log;
+    let mut cursor = 0u64;
+    loop {
+        // Take a slot first, so an event is only read from the log when it
+        // can be delivered (and a departed consumer is noticed).
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
+        let event = loop {
+            if let Some(event) = log.next_event(&mut cursor) {
+                break event;
+            }
+            tokio::select! {
+                _ = log.readable(cursor) => {}
+                _ = tx.closed() => return,
+            }
+        };
+        let end = matches!(event, Event::End(_));
+        permit.send(event);
+        if end {
+            return;
+        }
+    }
+}
+
+/// Feeds a blocking consumer until the terminal event or until it leaves.
+async fn pump_blocking(
+    shared: Arc<Shared>,
+    tx: crossbeam_channel::Sender<Event>,
+    space: Arc<Notify>,
+) {
+    let mut cursor = 0u64;
+    loop {
+        let mut event = shared.log.wait_event(&mut cursor).await;
+        let end = matches!(event, Event::End(_));
+        loop {
+            match tx.try_send(event) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) => {
+                    event = back;
+                    // `notify_one` leaves a permit when nobody waits, so a
+                    // receive between the failed send and this wait is not
+                    // lost.
+                    space.notified().await;
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+        if end {
+            return;
+        }
+    }
+}
+
+/// The subscriber actor. See the module docs.
+pub(crate) struct SubscriberActor {
+    feed: Option<(Arc<Shared>, Sink)>,
+    member: Member,
+}
+
+impl SubscriberActor {
+    pub(crate) fn new(shared: Arc<Shared>, sink: Sink, member: Member) -> Self {
+        SubscriberActor {
+            feed: Some((shared, sink)),
+            member,
+        }
+    }
+}
+
+impl Actor for SubscriberActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.member.started();
+        let Some((shared, sink)) = self.feed.take() else {
+            ctx.stop();
+            return;
+        };
+        let task = TaskGuard::new(self.member.counters());
+        let pump = async move {
+            let _task = task;
+            match sink {
+                Sink::Async(tx) => pump_async(shared, tx).await,
+                Sink::Blocking(tx, space) => pump_blocking(shared, tx, space).await,
+            }
+        };
+        ctx.spawn(wrap_future(pump).map(|(), _act, ctx: &mut Context<Self>| ctx.stop()));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.member.stopped();
+    }
+}
+
+/// What both subscription kinds share: the stream, the consumer's progress
+/// for backpressure, and the exactly-one-terminal-event bookkeeping.
+struct Consumer {
+    handle: Arc<HandleInner>,
+    progress: Option<Arc<Progress>>,
+    done: bool,
+}
+
+impl Consumer {
+    fn new(handle: Arc<HandleInner>, policy: Policy) -> (Self, usize) {
+        let (capacity, progress) = match policy {
+            Policy::Lossless { capacity } => {
+                let p = Progress::new(capacity);
+                handle.shared.log.add_lossless(&p);
+                (capacity, Some(p))
+            }
+            Policy::Detached { capacity } => (capacity, None),
+        };
+        let consumer = Consumer {
+            handle,
+            progress,
+            done: false,
+        };
+        (consumer, capacity.max(1))
+    }
+
+    /// Accounts for an event handed to the consumer.
+    fn took(&mut self, event: &Event) {
+        let n = match event {
+            Event::Chunk(_) => 1,
+            Event::Missed(n) => *n,
+            Event::End(_) => {
+                self.done = true;
+                self.leave();
+                return;
+            }
+        };
+        if let Some(p) = &self.progress {
+            p.advance(n);
+            self.handle.shared.ctl.progress();
+        }
+    }
+
+    /// The channel closed without a terminal event: the subscriber actor
+    /// was torn down (runtime shutdown). The consumer still gets exactly one
+    /// terminal event, with the stream's outcome.
+    fn closed(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        self.done = true;
+        self.leave();
+        let outcome = self
+            .handle
+            .shared
+            .log
+            .outcome()
+            .unwrap_or(Outcome::Failed(Error::cancelled()));
+        Some(Event::End(outcome))
+    }
+
+    /// Stops holding the provider back.
+    fn leave(&mut self) {
+        if let Some(p) = self.progress.take() {
+            self.handle.shared.log.remove_lossless(&p);
+            self.handle.shared.ctl.progress();
+        }
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// An async subscription: a `futures::Stream` of [`Event`]s ending with `Event::End`.
+///
+/// It replays the log from the start (or the window's start, after an
+/// [`Event::Missed`]), then follows live. Exactly one `Event::End` is
+/// yielded; after it the stream yields `None`. Dropping it releases its
+/// hold on the stream (and cancels the stream if it was the last handle,
+/// unless `run_to_completion` was set).
+pub struct Subscription {
+    rx: mpsc::Receiver<Event>,
+    consumer: Consumer,
+}
+
+impl Subscription {
+    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy) -> Subscription {
+        let (consumer, capacity) = Consumer::new(handle.clone(), policy);
+        let (tx, rx) = mpsc::channel(capacity);
+        spawn(&handle.shared, Sink::Async(tx));
+        Subscription { rx, consumer }
+    }
+}
+
+impl futures::Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Event>> {
+        let this = self.get_mut();
+        if this.consumer.done {
+            return Poll::Ready(None);
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(event)) => {
+                this.consumer.took(&event);
+                Poll::Ready(Some(event))
+            }
+            Poll::Ready(None) => Poll::Ready(this.consumer.closed()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("done", &self.consumer.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A blocking subscription: an `Iterator` of [`Event`]s ending with `Event::End`.
+///
+/// The blocking twin of [`Subscription`], over a crossbeam channel; the
+/// same replay, terminal-event and drop rules apply. Call it from plain
+/// threads (or `spawn_blocking`), not from an async task.
+pub struct BlockingSubscription {
+    rx: Option<crossbeam_channel::Receiver<Event>>,
+    space: Arc<Notify>,
+    consumer: Consumer,
+}
+
+impl BlockingSubscription {
+    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy) -> BlockingSubscription {
+        let (consumer, capacity) = Consumer::new(handle.clone(), policy);
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let space = Arc::new(Notify::new());
+        spawn(&handle.shared, Sink::Blocking(tx, space.clone()));
+        BlockingSubscription {
+            rx: Some(rx),
+            space,
+            consumer,
+        }
+    }
+
+    fn received(&mut self, event: Event) -> Event {
+        // One permit for the subscriber actor, in case the channel was full.
+        self.space.notify_one();
+        self.consumer.took(&event);
+        event
+    }
+
+    /// Like [`Iterator::next`], but gives up after `timeout` (returning
+    /// `None` without ending the subscription).
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Event> {
+        if self.consumer.done {
+            return None;
+        }
+        let rx = self.rx.as_ref()?;
+        match rx.recv_timeout(timeout) {
+            Ok(event) => Some(self.received(event)),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.consumer.closed(),
+        }
+    }
+}
+
+impl Iterator for BlockingSubscription {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        if self.consumer.done {
+            return None;
+        }
+        let rx = self.rx.as_ref()?;
+        match rx.recv() {
+            Ok(event) => Some(self.received(event)),
+            Err(_) => self.consumer.closed(),
+        }
+    }
+}
+
+impl Drop for BlockingSubscription {
+    fn drop(&mut self) {
+        // Disconnect first, then wake the subscriber actor if it waits for
+        // room: it sees the disconnection and stops.
+        drop(self.rx.take());
+        self.space.notify_one();
+    }
+}
+
+impl fmt::Debug for BlockingSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingSubscription")
+            .field("done", &self.consumer.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a subscriber actor on the stream's arbiter. If the runtime has
+/// been shut down the actor never starts; its channel then closes and the
+/// consumer gets the stream's outcome as its terminal event.
+fn spawn(shared: &Arc<Shared>, sink: Sink) {
+    let member = Member::new(shared.counters.clone(), shared.life());
+    let actor = SubscriberActor::new(shared.clone(), sink, member);
+    SubscriberActor::start_in_arbiter(&shared.arbiter, move |_| actor);
+}
