@@ -1,1 +1,47 @@
-//! rivulet.
+//! # rivulet
+//!
+//! Stream LLM responses through actors. One generation, fanned out to as many
+//! consumers as you like, replayable, cancellable for real, with per-stream
+//! timeouts; every provider decoded into one chunk model.
+//!
+//! ```no_run
+//! use rivulet::Model;
+//!
+//! # fn main() -> Result<(), rivulet::Error> {
+//! let model = Model::new("openai/gpt-4o-mini").max_tokens(200);
+//! let response = model.stream("Recommend a fantasy book.");
+//! for delta in response.text_stream_blocking("\n") {
+//!     print!("{}", delta?);
+//! }
+//! let done = response.finish_blocking()?;
+//! println!("\n{:?} tokens out", done.usage.output_tokens);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
+//! (wire decoders) and [`rivulet_actors`] (the runtime).
+
+pub mod cli;
+mod input;
+mod model;
+mod parts;
+mod stream;
+
+pub use input::Input;
+pub use model::Model;
+pub use parts::{
+    BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreamOf, PartStreams,
+    PartStreamsOf,
+};
+pub use stream::{Chunks, PrettyRender, Render, Rendered, StreamResponse, TextRender};
+
+pub use rivulet_actors::{
+    Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, StreamOptions,
+};
+pub use rivulet_core::{
+    ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
+    Message, Params, RawEvent, Request, Response, Role, Text, ThinkingLevel, Thought, TimeoutKind,
+    ToolCall, ToolDefinition, ToolOutput, Usage,
+};
+pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};

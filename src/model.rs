@@ -1,0 +1,268 @@
+//! `Model`: a provider, a model name and call parameters; the entry point.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rivulet_actors::{Runtime, StreamOptions};
+use rivulet_core::{
+    ApiKey, Error, Format, OpenFuture, Params, Provider, Request, Response, ThinkingLevel,
+    ToolDefinition,
+};
+use rivulet_providers::ProviderConfig;
+
+use crate::{Input, StreamResponse};
+
+/// A model to call: `"provider/model"` plus call parameters, provider
+/// settings and per-stream limits. Cheap to clone; the provider (and its
+/// connection pool) is built once, on first use.
+///
+/// ```
+/// use std::time::Duration;
+/// use rivulet::Model;
+///
+/// let model = Model::new("openai/gpt-4o-mini")
+///     .temperature(0.0)
+///     .max_tokens(256)
+///     .seed(7)
+///     .idle_timeout(Duration::from_secs(30));
+/// assert_eq!(model.provider_id(), "openai");
+/// assert_eq!(model.model_name(), "gpt-4o-mini");
+/// ```
+#[derive(Clone)]
+pub struct Model {
+    provider_id: String,
+    model: String,
+    params: Params,
+    tools: Vec<ToolDefinition>,
+    format: Option<Format>,
+    raw_events: bool,
+    config: ProviderConfig,
+    options: StreamOptions,
+    runtime: Option<Runtime>,
+    provider: Arc<OnceLock<Result<Arc<dyn Provider>, Error>>>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // ProviderConfig's own Debug keeps the key hidden (ApiKey prints ***).
+        f.debug_struct("Model")
+            .field("provider", &self.provider_id)
+            .field("model", &self.model)
+            .field("params", &self.params)
+            .field("config", &self.config)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// A model by id: `"openai/gpt-4o-mini"`, `"groq/llama-3.3-70b-versatile"`,
+    /// `"openrouter/anthropic/claude-3.5-sonnet"` (split at the first `/`).
+    pub fn new(id: &str) -> Model {
+        let (provider_id, model) = match id.split_once('/') {
+            Some((p, m)) => (p.to_string(), m.to_string()),
+            None => (id.to_string(), String::new()),
+        };
+        Model {
+            provider_id,
+            model,
+            params: Params::default(),
+            tools: Vec::new(),
+            format: None,
+            raw_events: false,
+            config: ProviderConfig::default(),
+            options: StreamOptions::default(),
+            runtime: None,
+            provider: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The provider id (`"openai"`).
+    pub fn provider_id(&self) -> &str {
+        &self.provider_id
+    }
+
+    /// The model name as the provider knows it (`"gpt-4o-mini"`).
+    pub fn model_name(&self) -> &str {
+        &self.model
+    }
+
+    // Builder methods that change how the provider is built reset the cache.
+    fn reset_provider(mut self) -> Self {
+        self.provider = Arc::new(OnceLock::new());
+        self
+    }
+
+    /// Sampling temperature.
+    pub fn temperature(mut self, t: f64) -> Self {
+        self.params.temperature = Some(t);
+        self
+    }
+    /// Maximum output tokens.
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.params.max_tokens = Some(n);
+        self
+    }
+    /// Nucleus sampling.
+    pub fn top_p(mut self, p: f64) -> Self {
+        self.params.top_p = Some(p);
+        self
+    }
+    /// Sampling seed.
+    pub fn seed(mut self, seed: i64) -> Self {
+        self.params.seed = Some(seed);
+        self
+    }
+    /// Stop sequences.
+    pub fn stop(mut self, stop: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.params.stop = stop.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Reasoning effort for models that think.
+    pub fn thinking(mut self, level: ThinkingLevel) -> Self {
+        self.params.thinking = Some(level);
+        self
+    }
+    /// All call parameters at once.
+    pub fn params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
+    }
+    /// Tools the model may call.
+    pub fn tools(mut self, tools: Vec<ToolDefinition>) -> Self {
+        self.tools = tools;
+        self
+    }
+    /// A structured-output format.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+    /// Also emit `raw_chunk`s carrying the provider's own events.
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.raw_events = on;
+        self
+    }
+    /// Overrides the provider's base URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.config.base_url = Some(url.into());
+        self.reset_provider()
+    }
+    /// Overrides the API key from the environment.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_key = Some(ApiKey::new(key));
+        self.reset_provider()
+    }
+    /// Connect timeout (connection and response head).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.options.connect_timeout = Some(d);
+        self
+    }
+    /// Time allowed until the first content chunk.
+    pub fn first_chunk_timeout(mut self, d: Duration) -> Self {
+        self.options.first_chunk_timeout = Some(d);
+        self
+    }
+    /// Time allowed between content chunks.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.options.idle_timeout = Some(d);
+        self
+    }
+    /// Time allowed for the whole stream.
+    pub fn total_timeout(mut self, d: Duration) -> Self {
+        self.options.total_timeout = Some(d);
+        self
+    }
+    /// Retries before the first content chunk.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.options.retries = n;
+        self
+    }
+    /// First retry backoff (doubled each time; `Retry-After` wins when larger).
+    pub fn backoff(mut self, d: Duration) -> Self {
+        self.options.backoff = d;
+        self
+    }
+    /// Keep generating when every handle is dropped.
+    pub fn run_to_completion(mut self, on: bool) -> Self {
+        self.options.run_to_completion = on;
+        self
+    }
+    /// Runs this model's streams on `runtime` instead of the global one.
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    fn provider(&self) -> Arc<dyn Provider> {
+        let built = self
+            .provider
+            .get_or_init(|| rivulet_providers::build(&self.provider_id, self.config.clone()));
+        match built {
+            Ok(p) => p.clone(),
+            // Errors surface while iterating, as in the seeds: a provider that
+            // cannot be built becomes one whose open fails.
+            Err(e) => Arc::new(FailedProvider {
+                id: self.provider_id.clone(),
+                error: e.clone(),
+            }),
+        }
+    }
+
+    /// The request `stream` would send for `input`.
+    pub fn request(&self, input: impl Into<Input>) -> Request {
+        Request {
+            model: self.model.clone(),
+            messages: input.into().into_messages(),
+            params: self.params.clone(),
+            tools: self.tools.clone(),
+            format: self.format.clone(),
+            raw_events: self.raw_events,
+        }
+    }
+
+    /// Starts streaming and returns at once; nothing has been sent yet and
+    /// errors surface while iterating.
+    pub fn stream(&self, input: impl Into<Input>) -> StreamResponse {
+        self.stream_request(self.request(input))
+    }
+
+    /// Streams a request built by hand (or by [`Model::request`]).
+    pub fn stream_request(&self, request: Request) -> StreamResponse {
+        let mut options = self.options.clone();
+        options.provider_id = self.provider_id.clone();
+        options.model = self.model.clone();
+        let runtime = match &self.runtime {
+            Some(r) => r,
+            None => Runtime::global(),
+        };
+        StreamResponse::new(runtime.start(self.provider(), request, options))
+    }
+
+    /// The whole response: the same pipeline, drained.
+    pub async fn call(&self, input: impl Into<Input>) -> Result<Response, Error> {
+        self.stream(input).finish().await
+    }
+
+    /// [`Model::call`] for synchronous code.
+    pub fn call_blocking(&self, input: impl Into<Input>) -> Result<Response, Error> {
+        self.stream(input).finish_blocking()
+    }
+}
+
+/// A provider that could not be built (missing key, unknown id): its open
+/// fails with the build error, so the error reaches every consumer.
+struct FailedProvider {
+    id: String,
+    error: Error,
+}
+
+impl Provider for FailedProvider {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn open(&self, _: &Request) -> OpenFuture {
+        let e = self.error.clone();
+        Box::pin(async move { Err(e) })
+    }
+}
