@@ -45,3 +45,7 @@ pub use rivulet_core::{
     ToolCall, ToolDefinition, ToolOutput, Usage,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
+
+/// The wire decoders, for their typed events (`Chunk::Raw` downcasts to
+/// e.g. `providers::openai::wire::ChatCompletionChunk`).
+pub use rivulet_providers as providers;

@@ -1,0 +1,186 @@
+//! The public API over real loopback HTTP: the async iterators and their
+//! blocking twins, substreams, replay after the end, raw events, `call`.
+
+use futures::StreamExt;
+use rivulet::providers::openai::wire::ChatCompletionChunk;
+use rivulet::{Chunk, ContentPart, ContentType, FinishReason, Model, ToolCall};
+use rivulet_testkit::{wire, Replay, Server, Split};
+
+const TEXT: &str = "4200 + 42 equals 4242.";
+
+fn model(server: &Server) -> Model {
+    Model::new("openai/gpt-4o")
+        .base_url(format!("{}/v1", server.url()))
+        .api_key("sk-test")
+        .retries(0)
+}
+
+async fn text_server() -> Server {
+    Server::start(vec![Replay::sse(wire(
+        "openai-chat/text_include_usage.sse",
+    ))
+    .split(Split::Lines)])
+    .await
+}
+
+#[tokio::test]
+async fn text_stream_then_a_second_pass_replays_from_the_log() {
+    let server = text_server().await;
+    let response = model(&server).stream("What is 4200 + 42?");
+    let first: Vec<String> = response
+        .text_stream("\n")
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(first.concat(), TEXT);
+    assert!(first.len() > 5, "deltas, not one blob: {first:?}");
+    // Second pass: same deltas, from the log, no new request.
+    let second: Vec<String> = response
+        .text_stream("\n")
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(second, first);
+    assert_eq!(server.connections(), 1);
+    let done = response.finish().await.unwrap();
+    assert_eq!(done.text(), TEXT);
+    assert_eq!(done.finish_reason, Some(FinishReason::Stop));
+    assert_eq!(done.usage.input_tokens, Some(16));
+    assert_eq!(done.usage.output_tokens, Some(10));
+    assert_eq!(done.messages().len(), 2);
+    assert_eq!(done.messages()[1].text(), TEXT);
+}
+
+#[test]
+fn blocking_twins_from_a_plain_thread() {
+    let server = Server::start_blocking(vec![Replay::sse(wire(
+        "openai-chat/text_include_usage.sse",
+    ))]);
+    let response = model(&server).stream("q");
+    let text: String = response
+        .text_stream_blocking("\n")
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(text, TEXT);
+    let pretty: String = response
+        .pretty_stream_blocking()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(pretty, TEXT);
+    assert_eq!(response.snapshot_blocking().text(), TEXT);
+    assert_eq!(model(&server).call_blocking("again").unwrap().text(), TEXT);
+}
+
+#[tokio::test]
+async fn streams_yield_one_substream_per_tool_call() {
+    let server = Server::start(vec![Replay::sse(wire(
+        "openai-chat/parallel_tool_calls.sse",
+    ))
+    .split(Split::Bytes)])
+    .await;
+    let response = model(&server).stream("weather and stock?");
+    let mut streams = response.streams();
+    let mut calls = Vec::new();
+    while let Some(stream) = streams.next().await {
+        let mut stream = stream.unwrap();
+        assert_eq!(stream.content_type(), ContentType::ToolCall);
+        let mut deltas = 0;
+        while let Some(d) = stream.next().await {
+            d.unwrap();
+            deltas += 1;
+        }
+        assert!(deltas > 3);
+        calls.push((
+            stream.id().to_string(),
+            stream.name().to_string(),
+            stream.partial().to_string(),
+        ));
+    }
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "call_JMW1whyEaYG438VE1OIflxA2".to_string(),
+                "GetWeatherArgs".to_string(),
+                r#"{"city": "Edinburgh", "country": "GB", "units": "c"}"#.to_string()
+            ),
+            (
+                "call_DNYTawLBoN8fj3KN6qU9N1Ou".to_string(),
+                "get_stock_price".to_string(),
+                r#"{"ticker": "AAPL", "exchange": "NASDAQ"}"#.to_string()
+            ),
+        ]
+    );
+    let done = response.finish().await.unwrap();
+    assert_eq!(done.finish_reason, Some(FinishReason::ToolCalls));
+    let parsed = response.tool_calls().await;
+    assert_eq!(
+        parsed[1].args.as_ref().unwrap(),
+        &serde_json::json!({"ticker": "AAPL", "exchange": "NASDAQ"})
+    );
+}
+
+#[tokio::test]
+async fn a_skipped_substream_still_completes_and_collect_returns_the_part() {
+    let server = Server::start(vec![Replay::sse(wire(
+        "openai-chat/parallel_tool_calls.sse",
+    ))])
+    .await;
+    let response = model(&server).stream("q");
+    let mut streams = response.streams();
+    // Skip the first call without reading it.
+    drop(streams.next().await.unwrap().unwrap());
+    let second = streams.next().await.unwrap().unwrap();
+    assert_eq!(
+        second.collect_part().await.unwrap(),
+        ContentPart::ToolCall(ToolCall {
+            id: "call_DNYTawLBoN8fj3KN6qU9N1Ou".into(),
+            name: "get_stock_price".into(),
+            args: r#"{"ticker": "AAPL", "exchange": "NASDAQ"}"#.into(),
+        })
+    );
+    assert!(streams.next().await.is_none());
+    let done = response.finish().await.unwrap();
+    assert_eq!(done.tool_calls()[0].name, "GetWeatherArgs");
+    assert_eq!(
+        done.tool_calls()[0].args,
+        r#"{"city": "Edinburgh", "country": "GB", "units": "c"}"#
+    );
+}
+
+#[tokio::test]
+async fn raw_events_downcast_to_the_wire_type() {
+    let server = text_server().await;
+    let response = model(&server).raw_events(true).stream("q");
+    let mut ids = Vec::new();
+    let mut untyped = Vec::new();
+    let mut chunks = response.chunk_stream();
+    while let Some(c) = chunks.next().await {
+        if let Chunk::Raw(raw) = &*c.unwrap() {
+            match raw.downcast_ref::<ChatCompletionChunk>() {
+                Some(typed) => ids.push(typed.id.clone()),
+                None => untyped.push(raw.json().to_string()),
+            }
+        }
+    }
+    // One typed raw chunk per JSON event; the terminator kept as text.
+    assert_eq!(ids.len(), 13);
+    assert!(
+        ids.iter()
+            .all(|id| id.as_deref() == Some("chatcmpl-CoDWl5rS0pF10P0W0TDVgY3NA26dk")),
+        "{ids:?}"
+    );
+    assert_eq!(untyped, vec!["[DONE]"]);
+}
+
+#[tokio::test]
+async fn a_missing_key_surfaces_while_iterating() {
+    // Built without a key: stream() still returns at once.
+    std::env::remove_var("GROQ_API_KEY");
+    let response = Model::new("groq/llama").stream("q");
+    let mut text = response.text_stream("\n");
+    let err = text.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), rivulet::ErrorKind::MissingApiKey);
+    assert!(err.to_string().contains("GROQ_API_KEY"), "{err}");
+    assert!(text.next().await.is_none());
+}
