@@ -1,0 +1,418 @@
+//! The bench program of issue 6: the runtime's cost next to the floor.
+//!
+//! `cargo run --release --example bench [-- --chunks 100000 --runs 5]`
+//!
+//! The parent starts loopback OpenAI-format servers (testkit) and runs each
+//! client as a child process of this same binary, so each figure is a whole
+//! client process: CPU = user + sys and peak RSS as the kernel reports them
+//! through `wait4`, medians over `--runs` runs. The floor is raw reqwest +
+//! eventsource-stream + serde_json into a struct, no runtime.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rivulet_testkit::{Replay, Server};
+
+const CHUNK_TEXT: &str = "abcd";
+
+// ---------------------------------------------------------------- clients
+
+/// The floor's view of a chunk: just what it needs.
+#[derive(serde::Deserialize)]
+struct FloorChunk {
+    choices: Vec<FloorChoice>,
+}
+#[derive(serde::Deserialize)]
+struct FloorChoice {
+    delta: FloorDelta,
+}
+#[derive(serde::Deserialize)]
+struct FloorDelta {
+    content: Option<String>,
+}
+
+fn body() -> serde_json::Value {
+    serde_json::json!({
+        "model": "bench",
+        "stream": true,
+        "messages": [{"role": "user", "content": "go"}],
+    })
+}
+
+/// One floor stream: returns (text deltas, time from send to first delta).
+async fn floor_stream(client: &reqwest::Client, url: &str) -> (u64, Duration) {
+    use eventsource_stream::Eventsource;
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{url}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body().to_string())
+        .send()
+        .await
+        .expect("floor request");
+    let mut events = resp.bytes_stream().eventsource();
+    let mut deltas = 0u64;
+    let mut first = None;
+    let mut text = String::new();
+    while let Some(ev) = events.next().await {
+        let ev = ev.expect("floor event");
+        if ev.data == "[DONE]" {
+            break;
+        }
+        let chunk: FloorChunk = serde_json::from_str(&ev.data).expect("floor json");
+        if let Some(c) = chunk
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.delta.content)
+        {
+            first.get_or_insert_with(|| started.elapsed());
+            text.push_str(&c);
+            deltas += 1;
+        }
+    }
+    (deltas, first.unwrap_or_default())
+}
+
+fn model(url: &str) -> rivulet::Model {
+    rivulet::Model::new("openai/bench")
+        .base_url(format!("{url}/v1"))
+        .api_key("bench")
+        .retries(0)
+}
+
+/// One rivulet stream with `subs` consumers: (text deltas seen by the first
+/// consumer, time from stream() to its first delta).
+async fn rivulet_stream(m: &rivulet::Model, subs: usize) -> (u64, Duration) {
+    let started = Instant::now();
+    let response = m.stream("go");
+    let mut others = Vec::new();
+    for _ in 1..subs {
+        let mut chunks = response.chunk_stream();
+        others.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Some(c) = chunks.next().await {
+                if matches!(&*c.expect("chunk"), rivulet::Chunk::Text { .. }) {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut chunks = response.chunk_stream();
+    let mut deltas = 0u64;
+    let mut first = None;
+    while let Some(c) = chunks.next().await {
+        if matches!(&*c.expect("chunk"), rivulet::Chunk::Text { .. }) {
+            first.get_or_insert_with(|| started.elapsed());
+            deltas += 1;
+        }
+    }
+    for o in others {
+        assert_eq!(o.await.expect("subscriber"), deltas, "subscribers disagree");
+    }
+    let done = response.finish().await.expect("finish");
+    assert_eq!(done.text().len() as u64, deltas * CHUNK_TEXT.len() as u64);
+    (deltas, first.unwrap_or_default())
+}
+
+/// Runs one client scenario in this (child) process and prints its figures.
+fn client(args: &[String]) {
+    let scenario = args[0].as_str();
+    let url = args[1].clone();
+    let streams: usize = args[2].parse().expect("streams");
+    let subs: usize = args.get(3).map(|s| s.parse().expect("subs")).unwrap_or(1);
+    raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let (deltas, latencies) = rt.block_on(async move {
+        let floor_client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .expect("client");
+        let m = model(&url);
+        let mut tasks = Vec::new();
+        for _ in 0..streams {
+            let (fc, m, url) = (floor_client.clone(), m.clone(), url.clone());
+            let floor = scenario == "floor";
+            tasks.push(tokio::spawn(async move {
+                if floor {
+                    floor_stream(&fc, &url).await
+                } else {
+                    rivulet_stream(&m, subs).await
+                }
+            }));
+        }
+        let mut deltas = 0;
+        let mut latencies = Vec::new();
+        for t in tasks {
+            let (d, l) = t.await.expect("task");
+            deltas += d;
+            latencies.push(l);
+        }
+        (deltas, latencies)
+    });
+    let wall = started.elapsed();
+    let mut lat: Vec<u128> = latencies.iter().map(|d| d.as_micros()).collect();
+    lat.sort_unstable();
+    println!(
+        "{}",
+        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "first_delta_us": lat[lat.len() / 2] as u64})
+    );
+}
+
+/// Sequential short streams, for the first-delta latency.
+fn latency_client(args: &[String]) {
+    let scenario = args[0].as_str();
+    let url = args[1].clone();
+    let n: usize = args[2].parse().expect("n");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut lat: Vec<u128> = rt.block_on(async move {
+        let fc = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .expect("client");
+        let m = model(&url);
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let (_, l) = if scenario == "floor" {
+                floor_stream(&fc, &url).await
+            } else {
+                rivulet_stream(&m, 1).await
+            };
+            v.push(l.as_micros());
+        }
+        v
+    });
+    lat.sort_unstable();
+    println!(
+        "{}",
+        serde_json::json!({"deltas": 0, "wall_us": 0, "first_delta_us": lat[lat.len() / 2] as u64})
+    );
+}
+
+fn raise_fd_limit() {
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- parent
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    cpu_us: f64,
+    max_rss_kib: f64,
+    wall_us: f64,
+    first_delta_us: f64,
+    deltas: f64,
+}
+
+/// Runs a child client and reads its rusage with wait4.
+// The child is reaped by wait4 below (std's wait() would not give rusage).
+#[allow(clippy::zombie_processes)]
+fn run_child(args: &[String]) -> Figures {
+    let exe = std::env::current_exe().expect("current exe");
+    let child = Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn client");
+    let pid = child.id() as libc::pid_t;
+    let mut out = child.stdout.expect("stdout");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut out, &mut text).expect("read client output");
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, with valid pointers.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::wait4(pid, &mut status, 0, &mut usage);
+        usage
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "client {args:?} failed"
+    );
+    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("client figures");
+    Figures {
+        cpu_us: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss_kib: usage.ru_maxrss as f64,
+        wall_us: v["wall_us"].as_f64().unwrap_or(0.0),
+        first_delta_us: v["first_delta_us"].as_f64().unwrap_or(0.0),
+        deltas: v["deltas"].as_f64().unwrap_or(0.0),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Medians of `runs` runs of one scenario.
+fn measure(runs: usize, args: &[String]) -> Figures {
+    let all: Vec<Figures> = (0..runs).map(|_| run_child(args)).collect();
+    let m = |f: fn(&Figures) -> f64| median(all.iter().map(f).collect());
+    Figures {
+        cpu_us: m(|f| f.cpu_us),
+        max_rss_kib: m(|f| f.max_rss_kib),
+        wall_us: m(|f| f.wall_us),
+        first_delta_us: m(|f| f.first_delta_us),
+        deltas: m(|f| f.deltas),
+    }
+}
+
+fn arg(flag: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("__client") => return client(&argv[1..]),
+        Some("__latency") => return latency_client(&argv[1..]),
+        _ => {}
+    }
+    let chunks = arg("--chunks", 100_000);
+    let runs = arg("--runs", 5);
+    let concurrent = arg("--concurrent", 1_000);
+    let concurrent_chunks = arg("--concurrent-chunks", 200);
+    let latency_streams = arg("--latency-streams", 200);
+
+    raise_fd_limit();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let fast = rt.block_on(Server::start(vec![Replay::generated(
+        chunks,
+        Duration::ZERO,
+        CHUNK_TEXT,
+    )]));
+    let paced = rt.block_on(Server::start(vec![Replay::generated(
+        concurrent_chunks,
+        Duration::from_millis(2),
+        CHUNK_TEXT,
+    )]));
+    let short = rt.block_on(Server::start(vec![Replay::generated(
+        5,
+        Duration::ZERO,
+        CHUNK_TEXT,
+    )]));
+
+    println!("rivulet bench: {chunks} chunks of {CHUNK_TEXT:?}; {concurrent} streams x {concurrent_chunks} chunks 2 ms apart; medians of {runs} runs");
+    let one = |scenario: &str, url: &str, streams: usize, subs: usize| {
+        measure(
+            runs,
+            &[s("__client"), s(scenario), s(url), s(streams), s(subs)],
+        )
+    };
+
+    let floor = one("floor", &fast.url(), 1, 1);
+    let riv1 = one("rivulet", &fast.url(), 1, 1);
+    let riv8 = one("rivulet", &fast.url(), 1, 8);
+    let floor_c = one("floor", &paced.url(), concurrent, 1);
+    let riv_c = one("rivulet", &paced.url(), concurrent, 1);
+    let riv_c1 = one("rivulet", &paced.url(), 1, 1);
+    let lat_floor = measure(
+        runs,
+        &[
+            s("__latency"),
+            s("floor"),
+            s(short.url()),
+            s(latency_streams),
+        ],
+    );
+    let lat_riv = measure(
+        runs,
+        &[
+            s("__latency"),
+            s("rivulet"),
+            s(short.url()),
+            s(latency_streams),
+        ],
+    );
+
+    let per_chunk = |f: &Figures| f.cpu_us / f.deltas.max(1.0);
+    let row = |name: &str, f: &Figures, floor: &Figures| {
+        println!(
+            "{name:<34} {:>8.2} µs/chunk ({:>5.2}x)  wall {:>8.1} ms  peak RSS {:>8.1} MiB ({:>5.2}x)",
+            per_chunk(f),
+            per_chunk(f) / per_chunk(floor),
+            f.wall_us / 1e3,
+            f.max_rss_kib / 1024.0,
+            f.max_rss_kib / floor.max_rss_kib,
+        )
+    };
+    println!("\none stream of {chunks} chunks");
+    row("floor (reqwest+eventsource+serde)", &floor, &floor);
+    row("rivulet, 1 subscriber", &riv1, &floor);
+    row("rivulet, 8 subscribers", &riv8, &floor);
+    println!("\n{concurrent} concurrent streams x {concurrent_chunks} chunks, 2 ms apart");
+    row("floor", &floor_c, &floor_c);
+    row("rivulet, 1 subscriber", &riv_c, &floor_c);
+    let per_stream_kib = (riv_c.max_rss_kib - riv_c1.max_rss_kib) / (concurrent.max(2) - 1) as f64;
+    println!(
+        "{:<34} {per_stream_kib:>8.1} KiB per stream above a 1-stream process",
+        "rivulet memory"
+    );
+    let lat_over = lat_riv.first_delta_us - lat_floor.first_delta_us;
+    println!(
+        "\nfirst text delta, median of {latency_streams} sequential streams: floor {:.0} µs, rivulet {:.0} µs (+{lat_over:.0} µs)",
+        lat_floor.first_delta_us, lat_riv.first_delta_us
+    );
+
+    let check =
+        |ok: bool, what: String| println!("  [{}] {what}", if ok { "met" } else { "NOT MET" });
+    println!("\ntargets");
+    let r1 = per_chunk(&riv1) / per_chunk(&floor);
+    check(
+        r1 <= 1.25,
+        format!("1 subscriber, one stream: {r1:.2}x <= 1.25x the floor's CPU per chunk"),
+    );
+    let rc = per_chunk(&riv_c) / per_chunk(&floor_c);
+    check(
+        rc <= 1.25,
+        format!("1 subscriber, concurrent: {rc:.2}x <= 1.25x"),
+    );
+    let r8 = per_chunk(&riv8) / per_chunk(&floor);
+    check(r8 <= 1.6, format!("8 subscribers: {r8:.2}x <= 1.6x"));
+    check(
+        per_stream_kib <= 48.0,
+        format!("1,000 streams: {per_stream_kib:.1} KiB <= 48 KiB per stream"),
+    );
+    let rm = riv1.max_rss_kib / floor.max_rss_kib;
+    check(
+        rm <= 3.0,
+        format!(
+            "{chunks}-chunk stream with its replay log: {rm:.2}x <= 3x the floor's peak memory"
+        ),
+    );
+    check(
+        lat_over <= 50.0,
+        format!("first delta: +{lat_over:.0} µs <= 50 µs above the floor"),
+    );
+}
