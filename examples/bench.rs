@@ -297,6 +297,17 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("__client") => return client(&argv[1..]),
         Some("__latency") => return latency_client(&argv[1..]),
+        // For profiling one client alone: `bench __serve N` prints the URL
+        // and serves N-chunk streams until killed.
+        Some("__serve") => {
+            let n = argv.get(1).and_then(|v| v.parse().ok()).unwrap_or(100_000);
+            let server =
+                Server::start_blocking(vec![Replay::generated(n, Duration::ZERO, CHUNK_TEXT)]);
+            println!("{}", server.url());
+            loop {
+                std::thread::park();
+            }
+        }
         _ => {}
     }
     let chunks = arg("--chunks", 100_000);
