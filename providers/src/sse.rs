@@ -133,6 +133,23 @@ impl<S> BodyGuard<S> {
         }
     }
 
+    /// Queues `piece` cut after each LF, as zero-copy slices.
+    ///
+    /// eventsource-stream copies the rest of its buffer after every line it
+    /// parses, so a read holding many events costs time quadratic in its
+    /// size; handed one line at a time its buffer stays one line long.
+    fn queue_lines(&mut self, mut piece: Bytes) {
+        while let Some(at) = memchr::memchr(b'\n', &piece) {
+            if at + 1 == piece.len() {
+                break;
+            }
+            self.queued.push_back(Ok(piece.split_to(at + 1)));
+        }
+        if !piece.is_empty() {
+            self.queued.push_back(Ok(piece));
+        }
+    }
+
     /// Checks one piece; queues what to pass on.
     fn check(&mut self, piece: Bytes) {
         if let Some(last) = piece.last() {
@@ -148,12 +165,12 @@ impl<S> BodyGuard<S> {
         match std::str::from_utf8(text) {
             Ok(_) => {
                 self.carry.clear();
-                self.queued.push_back(Ok(piece));
+                self.queue_lines(piece);
             }
             Err(e) if e.error_len().is_none() => {
                 // A character cut at the end of the piece: wait for the rest.
                 self.carry = text[e.valid_up_to()..].to_vec();
-                self.queued.push_back(Ok(piece));
+                self.queue_lines(piece);
             }
             Err(e) => {
                 let valid_in_piece = e.valid_up_to().saturating_sub(self.carry.len());
@@ -176,25 +193,25 @@ where
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(item) = self.queued.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        if self.failed || self.ended {
-            return Poll::Ready(None);
-        }
-        match self.inner.poll_next_unpin(cx) {
-            Poll::Ready(Some(Ok(piece))) => {
-                self.check(piece);
-                Poll::Ready(self.queued.pop_front())
+        loop {
+            if let Some(item) = self.queued.pop_front() {
+                return Poll::Ready(Some(item));
             }
-            Poll::Ready(None) => {
-                self.ended = true;
-                if std::mem::take(&mut self.ends_with_cr) {
-                    return Poll::Ready(Some(Ok(Bytes::from_static(b"\n"))));
+            if self.failed || self.ended {
+                return Poll::Ready(None);
+            }
+            match self.inner.poll_next_unpin(cx) {
+                // An empty piece queues nothing: read on.
+                Poll::Ready(Some(Ok(piece))) => self.check(piece),
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    if std::mem::take(&mut self.ends_with_cr) {
+                        return Poll::Ready(Some(Ok(Bytes::from_static(b"\n"))));
+                    }
+                    return Poll::Ready(None);
                 }
-                Poll::Ready(None)
+                other => return other,
             }
-            other => other,
         }
     }
 }
