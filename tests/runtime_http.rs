@@ -113,6 +113,9 @@ async fn a_slow_lossless_subscriber_slows_the_server_a_detached_one_does_not() {
         sub.next().await;
     }
     let stalled = settled_bytes(&server).await;
+    // And it stays stalled: a second look a second later.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stalled = stalled.max(server.bytes_written(0));
     // Reading again lets it continue to the end.
     let mut more = 0;
     while let Some(e) = sub.next().await {
@@ -136,8 +139,14 @@ async fn a_slow_lossless_subscriber_slows_the_server_a_detached_one_does_not() {
     for _ in 0..10 {
         sub.next().await;
     }
-    let written = settled_bytes(&server).await;
-    assert_eq!(written, total, "a detached subscriber slowed the server");
+    // The server writes everything while the subscriber still sits at 10
+    // chunks. (Waiting for the count, not for it to settle: on a loaded
+    // machine the client can pause longer than a sampling interval.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.bytes_written(0) < total && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.bytes_written(0), total, "a detached subscriber slowed the server");
     drop(sub);
     response.finish().await.unwrap();
 }
