@@ -20,7 +20,7 @@ fn document(size: usize) -> String {
             "id": i,
             "title": format!("Record \"{i}\" — caf\u{e9} \u{1F600}"),
             "score": (i as f64) * 1.25 - 3.5,
-            "ok": i % 2 == 0,
+            "ok": i & 1 == 0,
             "tags": ["alpha", "beta", {"nested": [i, i + 1, null]}],
         });
         text_len += item.to_string().len() + 1;
