@@ -111,7 +111,7 @@ fn model_from(args: &Args) -> Result<Model, String> {
             .and_then(Value::as_str)
             .unwrap_or("output")
             .to_string();
-        model = model.format(Format { name, schema });
+        model = model.format_schema(Format { name, schema });
     }
     Ok(model)
 }
