@@ -10,8 +10,11 @@
 //!
 //! Formats (structured output) are also made *strict*, as OpenAI's
 //! `json_schema` mode requires: every object lists all its properties in
-//! `required` and sets `additionalProperties: false`. An `Option` field then
-//! stays required but may be `null`.
+//! `required` and sets `additionalProperties: false`, and `default` values
+//! are dropped. An `Option` field then stays required but may be `null`.
+//!
+//! Properties come out in alphabetical order (serde_json's map), which is
+//! also the order a strict-mode model writes them in.
 //!
 //! ```
 //! use schemars::JsonSchema;
@@ -40,7 +43,7 @@
 //!             },
 //!             "year": {"type": ["integer", "null"], "minimum": 0}
 //!         },
-//!         "required": ["title", "author", "year"],
+//!         "required": ["author", "title", "year"],
 //!         "additionalProperties": false
 //!     })
 //! );
@@ -131,10 +134,12 @@ fn clean(v: &mut Value) {
     }
 }
 
-/// Every object schema requires all its properties and allows no others.
+/// Every object schema requires all its properties and allows no others;
+/// `default`s (from `#[serde(default)]`), which strict mode rejects, go.
 fn strict(v: &mut Value) {
     match v {
         Value::Object(m) => {
+            m.remove("default");
             if let Some(Value::Object(props)) = m.get("properties") {
                 let keys: Vec<Value> = props.keys().cloned().map(Value::String).collect();
                 m.insert("required".into(), Value::Array(keys));
