@@ -201,6 +201,16 @@ impl StreamResponse {
     /// outputs, in the calls' order, once the stream has ended and every
     /// call has run. The same rules as [`execute_tools`](Self::execute_tools)
     /// apply: invalid or cut-off calls are never run.
+    ///
+    /// ```no_run
+    /// # async fn f(model: rivulet::Model, toolkit: rivulet::Toolkit) {
+    /// let response = model.stream("What's the square root of 4242?");
+    /// let running = response.execute_tools_eagerly(&toolkit);
+    /// // … stream the text meanwhile …
+    /// let outputs = running.await;
+    /// let next = response.resume(outputs);
+    /// # }
+    /// ```
     pub fn execute_tools_eagerly(&self, toolkit: &Toolkit) -> EagerTools {
         let watch = self.handle.watch_tool_calls();
         let handle = self.handle.clone();
@@ -279,6 +289,20 @@ impl StreamResponse {
 
     /// Every partial structured output, each time the partial object
     /// changes (see [`Partial`]). Replays from the start, like every iterator.
+    ///
+    /// ```no_run
+    /// # #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+    /// # #[serde(default)]
+    /// # struct Book { title: String, author: String }
+    /// # fn main() -> Result<(), rivulet::Error> {
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini").format::<Book>();
+    /// let response = model.stream("Recommend a fantasy book.");
+    /// for partial in response.structured_stream_blocking::<Book>() {
+    ///     println!("{:?}", partial?.get()); // fields not received yet are empty
+    /// }
+    /// let book: Book = response.parse_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn structured_stream<T: DeserializeOwned>(&self) -> StructuredStream<Subscription, T> {
         StructuredStream::new(self.chunk_stream())
     }

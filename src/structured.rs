@@ -7,29 +7,6 @@
 //! as far as they have streamed, numbers and literals once complete, keys
 //! once their value has started, open containers closed) and that JSON
 //! deserialized into `T` when it fits.
-//!
-//! **Making `T` fit early.** Serde fills a missing field only when told how,
-//! so give `T` `#[derive(Default)]` and `#[serde(default)]` (on the struct,
-//! and on nested structs): every partial then deserializes, fields not yet
-//! received being empty (their `Default`). Fields of type `Option<_>` are
-//! `None` until received. Without that, [`Partial::get`] is `None` until
-//! every required field has arrived; [`Partial::json`] is always there.
-//!
-//! ```
-//! use rivulet::Partial;
-//! use serde::Deserialize;
-//! use serde_json::json;
-//!
-//! #[derive(Debug, Default, PartialEq, Deserialize)]
-//! #[serde(default)]
-//! struct Book { title: String, author: String, pages: Option<u32> }
-//!
-//! let p: Partial<Book> = Partial::new(json!({"title": "The Hob"}));
-//! assert_eq!(
-//!     p.get(),
-//!     Some(&Book { title: "The Hob".into(), author: String::new(), pages: None })
-//! );
-//! ```
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,8 +20,34 @@ use serde_json::Value;
 
 use crate::stream::Chunks;
 
-/// A structured output as far as it has streamed: the partial JSON and, when
-/// it fits, that JSON as a `T` (see the [module docs](self)).
+/// A structured output as far as it has streamed: the partial JSON (strings
+/// as far as they have streamed, numbers and literals once complete, keys
+/// once their value has started, open containers closed) and, when it fits,
+/// that JSON as a `T`. Yielded by `StreamResponse::structured_stream` each
+/// time the object changes, and returned by `parse_partial`.
+///
+/// **Making `T` fit early.** Serde fills a missing field only when told how,
+/// so give `T` `#[derive(Default)]` and `#[serde(default)]` (on the struct,
+/// and on nested structs): every partial then deserializes, fields not yet
+/// received being empty (their `Default`). Fields of type `Option<_>` are
+/// `None` until received. Without that, [`Partial::get`] is `None` until
+/// every required field has arrived; [`Partial::json`] is always there.
+///
+/// ```
+/// use rivulet::Partial;
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Debug, Default, PartialEq, Deserialize)]
+/// #[serde(default)]
+/// struct Book { title: String, author: String, pages: Option<u32> }
+///
+/// let p: Partial<Book> = Partial::new(json!({"title": "The Hob"}));
+/// assert_eq!(
+///     p.get(),
+///     Some(&Book { title: "The Hob".into(), author: String::new(), pages: None })
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Partial<T> {
     json: Value,

@@ -7,35 +7,6 @@
 //! when the call runs. The function returns `Result<R, E>` with `R:
 //! Serialize` (sent to the model as JSON text) and `E: Display` (sent as an
 //! error output).
-//!
-//! ```
-//! use rivulet::{ParsedToolCall, Tool, ToolCall, Toolkit};
-//! use schemars::JsonSchema;
-//! use serde::Deserialize;
-//!
-//! #[derive(Deserialize, JsonSchema)]
-//! struct SqrtArgs {
-//!     /// The number to take the square root of.
-//!     number: f64,
-//! }
-//!
-//! let toolkit = Toolkit::new().with(Tool::new(
-//!     "sqrt_tool",
-//!     "Computes the square root of a number",
-//!     |args: SqrtArgs| Ok::<_, String>(args.number.sqrt()),
-//! ));
-//! let definitions = toolkit.definitions();
-//! assert_eq!(definitions[0].name, "sqrt_tool");
-//! assert_eq!(definitions[0].parameters["required"], serde_json::json!(["number"]));
-//!
-//! let call = ParsedToolCall {
-//!     call: ToolCall { id: "call_1".into(), name: "sqrt_tool".into(), args: r#"{"number": 16}"#.into() },
-//!     args: Ok(serde_json::json!({"number": 16})),
-//! };
-//! let output = futures::executor::block_on(toolkit.execute(&call));
-//! assert_eq!(output.result, "4.0");
-//! assert!(!output.is_error);
-//! ```
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -66,6 +37,22 @@ enum Runner {
 
 /// A tool: a name, a description, the JSON Schema of its arguments and the
 /// function that runs it. Cheap to clone.
+///
+/// The function is sync ([`Tool::new`]) or async ([`Tool::new_async`]); its
+/// argument type derives `serde::Deserialize` and `schemars::JsonSchema`
+/// (the schema the model sees, see [`crate::schema`]), and it returns
+/// `Result<R, E>` with `R: Serialize` (sent to the model as JSON text; a
+/// string as itself) and `E: Display` (sent as an error output).
+///
+/// ```
+/// use rivulet::Tool;
+/// # #[derive(serde::Deserialize, schemars::JsonSchema)] struct CityArgs { city: String }
+/// let weather = Tool::new_async("weather", "Today's weather in a city", |a: CityArgs| async move {
+///     Ok::<_, std::io::Error>(format!("sunny in {}", a.city))
+/// });
+/// let out = futures::executor::block_on(weather.run(serde_json::json!({"city": "Paris"})));
+/// assert_eq!(out.unwrap(), "sunny in Paris");
+/// ```
 #[derive(Clone)]
 pub struct Tool {
     name: String,
@@ -242,6 +229,35 @@ impl Tool {
 /// Tools by name. Produces the definitions sent to the model
 /// ([`crate::Model::tools`] accepts a toolkit) and executes the model's
 /// calls. Cheap to clone.
+///
+/// ```
+/// use rivulet::{ParsedToolCall, Tool, ToolCall, Toolkit};
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct SqrtArgs {
+///     /// The number to take the square root of.
+///     number: f64,
+/// }
+///
+/// let toolkit = Toolkit::new().with(Tool::new(
+///     "sqrt_tool",
+///     "Computes the square root of a number",
+///     |args: SqrtArgs| Ok::<_, String>(args.number.sqrt()),
+/// ));
+/// let definitions = toolkit.definitions();
+/// assert_eq!(definitions[0].name, "sqrt_tool");
+/// assert_eq!(definitions[0].parameters["required"], serde_json::json!(["number"]));
+///
+/// let call = ParsedToolCall {
+///     call: ToolCall { id: "call_1".into(), name: "sqrt_tool".into(), args: r#"{"number": 16}"#.into() },
+///     args: Ok(serde_json::json!({"number": 16})),
+/// };
+/// let output = futures::executor::block_on(toolkit.execute(&call));
+/// assert_eq!(output.result, "4.0");
+/// assert!(!output.is_error);
+/// ```
 #[derive(Clone, Default)]
 pub struct Toolkit {
     tools: Arc<Vec<Tool>>,
