@@ -26,7 +26,10 @@ pub mod cli;
 mod input;
 mod model;
 mod parts;
+pub mod schema;
 mod stream;
+mod structured;
+mod tools;
 
 pub use input::Input;
 pub use model::Model;
@@ -34,15 +37,20 @@ pub use parts::{
     BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreamOf, PartStreams,
     PartStreamsOf,
 };
-pub use stream::{Chunks, PrettyRender, Render, Rendered, StreamResponse, TextRender};
+pub use stream::{
+    Chunks, EagerTools, PrettyRender, Render, Rendered, Resume, StreamResponse, TextRender,
+};
+pub use structured::{Partial, StructuredStream};
+pub use tools::{Tool, ToolDefinitions, Toolkit};
 
 pub use rivulet_actors::{
-    Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, StreamOptions,
+    Event, Outcome, ParsedToolCall, PartialToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats,
+    StreamOptions, ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
-    Message, Params, RawEvent, Request, Response, Role, Text, ThinkingLevel, Thought, TimeoutKind,
-    ToolCall, ToolDefinition, ToolOutput, Usage,
+    Message, Params, PartialJson, PartialJsonError, RawEvent, Request, Response, Role, Text,
+    ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition, ToolOutput, Usage,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
 

@@ -10,7 +10,7 @@ use rivulet_core::{
 };
 use rivulet_providers::ProviderConfig;
 
-use crate::{Input, StreamResponse};
+use crate::{Input, StreamResponse, ToolDefinitions};
 
 /// A model to call: `"provider/model"` plus call parameters, provider
 /// settings and per-stream limits. Cheap to clone; the provider (and its
@@ -128,13 +128,45 @@ impl Model {
         self.params = params;
         self
     }
-    /// Tools the model may call.
-    pub fn tools(mut self, tools: Vec<ToolDefinition>) -> Self {
-        self.tools = tools;
+    /// Tools the model may call: a [`Toolkit`](crate::Toolkit) (`&toolkit`)
+    /// or hand-written [`ToolDefinition`]s.
+    ///
+    /// ```
+    /// use rivulet::{Model, Tool, Toolkit, ToolDefinition};
+    /// # #[derive(serde::Deserialize, schemars::JsonSchema)] struct SqrtArgs { number: f64 }
+    /// let toolkit = Toolkit::new().with(Tool::new("sqrt_tool", "Square root", |a: SqrtArgs| {
+    ///     Ok::<_, String>(a.number.sqrt())
+    /// }));
+    /// let model = Model::new("openai/gpt-4o-mini").tools(&toolkit);
+    /// assert_eq!(model.request("q").tools[0].name, "sqrt_tool");
+    /// let by_hand = Model::new("openai/gpt-4o-mini").tools(vec![ToolDefinition {
+    ///     name: "now".into(),
+    ///     description: "The time".into(),
+    ///     parameters: serde_json::json!({"type": "object", "properties": {}}),
+    /// }]);
+    /// assert_eq!(by_hand.request("q").tools[0].name, "now");
+    /// ```
+    pub fn tools(mut self, tools: impl Into<ToolDefinitions>) -> Self {
+        self.tools = tools.into().0;
         self
     }
-    /// A structured-output format.
-    pub fn format(mut self, format: Format) -> Self {
+    /// Structured output: the response must be JSON of type `T`. Sets the
+    /// request's format to `T`'s strict schema ([`crate::schema::format_of`]);
+    /// the OpenAI family sends it as `response_format: json_schema`. Read it
+    /// with `structured_stream::<T>()`, `parse::<T>()` or `parse_partial::<T>()`.
+    ///
+    /// ```
+    /// # #[derive(serde::Deserialize, schemars::JsonSchema)] struct Book { title: String }
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini").format::<Book>();
+    /// assert_eq!(model.request("q").format.unwrap().name, "Book");
+    /// ```
+    pub fn format<T: schemars::JsonSchema>(mut self) -> Self {
+        self.format = Some(crate::schema::format_of::<T>());
+        self
+    }
+    /// A structured-output format given as a JSON Schema (as the CLI's
+    /// `--format` does).
+    pub fn format_schema(mut self, format: Format) -> Self {
         self.format = Some(format);
         self
     }
@@ -188,6 +220,37 @@ impl Model {
         self.options.run_to_completion = on;
         self
     }
+    /// Streams through `provider` instead of the one the id names (a
+    /// provider of your own, or a scripted one in tests). The id's provider
+    /// part still names it in responses and logs.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use futures::stream;
+    /// use rivulet::{Chunk, Model};
+    /// use rivulet_core::{ChunkStream, OpenFuture, Provider, Request};
+    ///
+    /// struct Echo;
+    /// impl Provider for Echo {
+    ///     fn id(&self) -> &str { "echo" }
+    ///     fn open(&self, request: &Request) -> OpenFuture {
+    ///         let text = request.messages.last().map(|m| m.text()).unwrap_or_default();
+    ///         let chunks: ChunkStream = Box::pin(stream::iter(
+    ///             [Chunk::text_start(0), Chunk::text(0, text), Chunk::text_end(0)].map(Ok),
+    ///         ));
+    ///         Box::pin(async move { Ok(chunks) })
+    ///     }
+    /// }
+    ///
+    /// let model = Model::new("echo/v1").with_provider(Arc::new(Echo));
+    /// assert_eq!(model.call_blocking("hello").unwrap().text(), "hello");
+    /// ```
+    pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Ok(provider));
+        self.provider = Arc::new(cell);
+        self
+    }
     /// Runs this model's streams on `runtime` instead of the global one.
     pub fn runtime(mut self, runtime: Runtime) -> Self {
         self.runtime = Some(runtime);
@@ -229,6 +292,14 @@ impl Model {
 
     /// Streams a request built by hand (or by [`Model::request`]).
     pub fn stream_request(&self, request: Request) -> StreamResponse {
+        let (options, runtime) = self.options_and_runtime();
+        StreamResponse::with_model(
+            runtime.start(self.provider(), request, options),
+            self.clone(),
+        )
+    }
+
+    fn options_and_runtime(&self) -> (StreamOptions, &Runtime) {
         let mut options = self.options.clone();
         options.provider_id = self.provider_id.clone();
         options.model = self.model.clone();
@@ -236,7 +307,31 @@ impl Model {
             Some(r) => r,
             None => Runtime::global(),
         };
-        StreamResponse::new(runtime.start(self.provider(), request, options))
+        (options, runtime)
+    }
+
+    /// Streams a request built later by `prepare` (the next turn, once the
+    /// previous one has ended).
+    pub(crate) fn stream_after(&self, prepare: rivulet_actors::DeferredRequest) -> StreamResponse {
+        let (options, runtime) = self.options_and_runtime();
+        StreamResponse::with_model(
+            runtime.start_deferred(self.provider(), prepare, options),
+            self.clone(),
+        )
+    }
+
+    /// A stream that fails at once with `error`.
+    pub(crate) fn stream_failing(&self, error: Error) -> StreamResponse {
+        let (options, runtime) = self.options_and_runtime();
+        let provider = Arc::new(FailedProvider {
+            id: self.provider_id.clone(),
+            error,
+        });
+        StreamResponse::new(runtime.start(
+            provider,
+            self.request(Vec::<rivulet_core::Message>::new()),
+            options,
+        ))
     }
 
     /// The whole response: the same pipeline, drained.

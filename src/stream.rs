@@ -4,17 +4,22 @@
 //! one replays what was already received and then continues live, and any
 //! number of them can run at once (one generation, many consumers).
 
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::Stream;
 use rivulet_actors::{
-    BlockingSubscription, Event, Outcome, ParsedToolCall, Policy, StreamHandle, Subscription,
+    BlockingSubscription, Event, Outcome, ParsedToolCall, PartialToolCall, Policy, StreamHandle,
+    Subscription,
 };
-use rivulet_core::{Chunk, Error, Response};
+use rivulet_core::{Chunk, ContentPart, Error, Message, Response, Role, ToolOutput};
+use serde::de::DeserializeOwned;
 
 use crate::parts::{BlockingPartStreams, PartStreams};
+use crate::structured::{parse_response, Partial, PartialText, StructuredStream};
+use crate::{Input, Model, Toolkit};
 
 /// A streaming response. Returned at once by [`crate::Model::stream`];
 /// errors surface while iterating.
@@ -27,12 +32,28 @@ use crate::parts::{BlockingPartStreams, PartStreams};
 #[derive(Clone)]
 pub struct StreamResponse {
     handle: StreamHandle,
+    /// The model that started it, for `resume`.
+    model: Option<Model>,
+    /// The incremental parser behind `parse_partial`.
+    partial: Arc<Mutex<PartialText>>,
 }
 
 impl StreamResponse {
-    /// Wraps a runtime handle.
+    /// Wraps a runtime handle. A response built this way cannot `resume`
+    /// (it does not know its model); [`Model::stream`] makes ones that can.
     pub fn new(handle: StreamHandle) -> Self {
-        StreamResponse { handle }
+        StreamResponse {
+            handle,
+            model: None,
+            partial: Arc::default(),
+        }
+    }
+
+    pub(crate) fn with_model(handle: StreamHandle, model: Model) -> Self {
+        StreamResponse {
+            model: Some(model),
+            ..StreamResponse::new(handle)
+        }
     }
 
     /// The runtime handle underneath.
@@ -112,9 +133,224 @@ impl StreamResponse {
         self.handle.snapshot_blocking()
     }
 
-    /// Complete tool calls with parsed arguments.
+    /// Complete tool calls with parsed arguments, as far as the stream has
+    /// come: calls that have ended (`args: Err` for invalid ones). A call
+    /// still streaming or cut off is not listed; after [`finish`](Self::finish)
+    /// this is every call of the response.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
         self.handle.tool_calls().await
+    }
+
+    /// [`StreamResponse::tool_calls`] for synchronous code.
+    pub fn tool_calls_blocking(&self) -> Vec<ParsedToolCall> {
+        self.handle.tool_calls_blocking()
+    }
+
+    /// Every tool call so far with its arguments as far as they have
+    /// streamed (partial JSON, open strings and containers closed) and its
+    /// state: streaming, ended, or invalid (cut off by `max_tokens`, a cancel
+    /// or a failure: such a call is never executed).
+    pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
+        self.handle.partial_tool_calls().await
+    }
+
+    /// [`StreamResponse::partial_tool_calls`] for synchronous code.
+    pub fn partial_tool_calls_blocking(&self) -> Vec<PartialToolCall> {
+        self.handle.partial_tool_calls_blocking()
+    }
+
+    /// Waits for the end, then runs every complete tool call with
+    /// `toolkit`, concurrently, and returns their outputs in the calls'
+    /// order. Never fails: a call with invalid arguments, an unknown tool,
+    /// a tool that errors or panics gives an output with `is_error: true`
+    /// that the model sees. Calls cut off before their end are never run.
+    ///
+    /// ```no_run
+    /// # use rivulet::{Model, Tool, Toolkit};
+    /// # async fn f(toolkit: Toolkit) -> Result<(), rivulet::Error> {
+    /// let model = Model::new("openai/gpt-4o-mini").tools(&toolkit);
+    /// let mut response = model.stream("What's the square root of 4242?");
+    /// loop {
+    ///     let outputs = response.execute_tools(&toolkit).await;
+    ///     if outputs.is_empty() {
+    ///         break;
+    ///     }
+    ///     response = response.resume(outputs);
+    /// }
+    /// println!("{}", response.finish().await?.text());
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute_tools(&self, toolkit: &Toolkit) -> Vec<ToolOutput> {
+        // A failed stream still ran its complete calls' course: they run.
+        let _ = self.handle.finish().await;
+        let calls = self.handle.tool_calls().await;
+        toolkit.execute_all(&calls).await
+    }
+
+    /// [`StreamResponse::execute_tools`] for synchronous code: async tools
+    /// run on a runtime of its own. Do not call it from async code.
+    pub fn execute_tools_blocking(&self, toolkit: &Toolkit) -> Vec<ToolOutput> {
+        crate::tools::block_on(self.execute_tools(toolkit))
+    }
+
+    /// Starts running tool calls now, each as soon as its
+    /// `tool_call_end_chunk` arrives, while the model is still streaming.
+    /// The calls run on a thread of their own (async tools on a runtime of
+    /// their own), so nothing needs to poll them; await the returned
+    /// [`EagerTools`] (or [`EagerTools::wait`] in blocking code) for the
+    /// outputs, in the calls' order, once the stream has ended and every
+    /// call has run. The same rules as [`execute_tools`](Self::execute_tools)
+    /// apply: invalid or cut-off calls are never run.
+    ///
+    /// ```no_run
+    /// # async fn f(model: rivulet::Model, toolkit: rivulet::Toolkit) {
+    /// let response = model.stream("What's the square root of 4242?");
+    /// let running = response.execute_tools_eagerly(&toolkit);
+    /// // … stream the text meanwhile …
+    /// let outputs = running.await;
+    /// let next = response.resume(outputs);
+    /// # }
+    /// ```
+    pub fn execute_tools_eagerly(&self, toolkit: &Toolkit) -> EagerTools {
+        let watch = self.handle.watch_tool_calls();
+        let handle = self.handle.clone();
+        let toolkit = toolkit.clone();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let run = move || {
+            let outputs = crate::tools::block_on(async move {
+                use futures::stream::{FuturesUnordered, StreamExt};
+                let mut watch = watch;
+                let mut running = FuturesUnordered::new();
+                let mut outputs = Vec::new();
+                loop {
+                    tokio::select! {
+                        call = watch.next_call() => match call {
+                            Some(call) => {
+                                let toolkit = toolkit.clone();
+                                running.push(async move { toolkit.execute(&call).await });
+                            }
+                            None => break,
+                        },
+                        Some(out) = running.next(), if !running.is_empty() => outputs.push(out),
+                    }
+                }
+                while let Some(out) = running.next().await {
+                    outputs.push(out);
+                }
+                // The calls' order, as `execute_tools` gives it.
+                let order: Vec<String> = handle
+                    .tool_calls()
+                    .await
+                    .into_iter()
+                    .map(|c| c.call.id)
+                    .collect();
+                outputs.sort_by_key(|o: &ToolOutput| order.iter().position(|id| *id == o.id));
+                outputs
+            });
+            let _ = tx.send(outputs);
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("rivulet-tools".into())
+            .spawn(run)
+        {
+            tracing::error!("cannot start the tool thread: {e}");
+        }
+        EagerTools { rx }
+    }
+
+    /// Streams the next turn of the conversation: this response's history
+    /// ([`Response::messages`]: the input, then this turn with its thoughts,
+    /// their signatures and its tool calls) followed by `content` (tool
+    /// outputs as a tool message, and/or user content), with the same model,
+    /// parameters, tools and format. Returns at once; the new request is
+    /// sent once this stream has ended (at once if it already has).
+    ///
+    /// A response not started by a [`Model`] cannot resume: the new stream
+    /// fails with `Error::Unsupported`.
+    pub fn resume(&self, content: impl Into<Resume>) -> StreamResponse {
+        let content = content.into();
+        let Some(model) = self.model.clone() else {
+            return Model::new("unsupported/none").stream_failing(Error::unsupported(
+                "resume needs a response started by a Model",
+            ));
+        };
+        let previous = self.handle.clone();
+        let next = model.clone();
+        model.stream_after(Box::pin(async move {
+            let done = match previous.finish().await {
+                Ok(r) => r,
+                Err(_) => previous.snapshot().await,
+            };
+            let mut messages = done.messages();
+            messages.extend(content.into_messages());
+            Ok(next.request(messages))
+        }))
+    }
+
+    /// Every partial structured output, each time the partial object
+    /// changes (see [`Partial`]). Replays from the start, like every iterator.
+    ///
+    /// ```no_run
+    /// # #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+    /// # #[serde(default)]
+    /// # struct Book { title: String, author: String }
+    /// # fn main() -> Result<(), rivulet::Error> {
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini").format::<Book>();
+    /// let response = model.stream("Recommend a fantasy book.");
+    /// for partial in response.structured_stream_blocking::<Book>() {
+    ///     println!("{:?}", partial?.get()); // fields not received yet are empty
+    /// }
+    /// let book: Book = response.parse_blocking()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn structured_stream<T: DeserializeOwned>(&self) -> StructuredStream<Subscription, T> {
+        StructuredStream::new(self.chunk_stream())
+    }
+
+    /// [`StreamResponse::structured_stream`] for synchronous code.
+    pub fn structured_stream_blocking<T: DeserializeOwned>(
+        &self,
+    ) -> StructuredStream<BlockingSubscription, T> {
+        StructuredStream::new(self.chunk_stream_blocking())
+    }
+
+    /// Waits for the end and parses the text as a `T`: `Error::Parse` with
+    /// serde's message when it is not one (or the refusal, when the model
+    /// refused); the stream's error when it failed.
+    pub async fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_response(&self.finish().await?)
+    }
+
+    /// [`StreamResponse::parse`] for synchronous code.
+    pub fn parse_blocking<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        parse_response(&self.finish_blocking()?)
+    }
+
+    /// The structured output as far as it has streamed, at any moment
+    /// (during the stream or after it). The text is parsed incrementally:
+    /// each call feeds only what arrived since the previous one.
+    /// `Error::Parse` once the text is known not to be JSON.
+    pub async fn parse_partial<T: DeserializeOwned>(&self) -> Result<Partial<T>, Error> {
+        let text = self.snapshot().await.text();
+        self.partial_of(&text)
+    }
+
+    /// [`StreamResponse::parse_partial`] for synchronous code.
+    pub fn parse_partial_blocking<T: DeserializeOwned>(&self) -> Result<Partial<T>, Error> {
+        let text = self.snapshot_blocking().text();
+        self.partial_of(&text)
+    }
+
+    fn partial_of<T: DeserializeOwned>(&self, text: &str) -> Result<Partial<T>, Error> {
+        let mut state = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+        let fed = state.fed();
+        // Text only grows; should it not, start over.
+        if text.len() < fed || !text.is_char_boundary(fed) {
+            *state = PartialText::default();
+        }
+        let fed = state.fed();
+        state.feed_text(&text[fed..]);
+        state.current().map(Partial::new)
     }
 
     /// Stops the generation: the connection closes at once. Whatever was
@@ -126,6 +362,123 @@ impl StreamResponse {
     /// How the stream ended, once it has.
     pub fn outcome(&self) -> Option<Outcome> {
         self.handle.outcome()
+    }
+}
+
+/// What [`StreamResponse::resume`] adds to the conversation: tool outputs
+/// (sent as one tool message) and/or user content.
+///
+/// ```
+/// use rivulet::{Resume, ToolOutput};
+/// let outputs = vec![ToolOutput { id: "call_1".into(), name: "sqrt_tool".into(), result: "65.13".into(), is_error: false }];
+/// let r: Resume = outputs.clone().into();
+/// assert_eq!(r.clone().into_messages().len(), 1);
+/// let both = Resume::from(outputs).user("Now round it.");
+/// assert_eq!(both.into_messages().len(), 2);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resume {
+    outputs: Vec<ToolOutput>,
+    messages: Vec<Message>,
+}
+
+impl Resume {
+    /// Tool outputs to send back.
+    pub fn outputs(outputs: Vec<ToolOutput>) -> Self {
+        Resume {
+            outputs,
+            messages: Vec::new(),
+        }
+    }
+
+    /// Adds a user message after the tool outputs.
+    pub fn user(mut self, text: impl Into<String>) -> Self {
+        self.messages.push(Message::user(text));
+        self
+    }
+
+    /// Adds messages after the tool outputs.
+    pub fn messages(mut self, input: impl Into<Input>) -> Self {
+        self.messages.extend(input.into().into_messages());
+        self
+    }
+
+    /// The messages to append to the history.
+    pub fn into_messages(self) -> Vec<Message> {
+        let mut out = Vec::new();
+        if !self.outputs.is_empty() {
+            out.push(Message {
+                role: Role::Tool,
+                content: self
+                    .outputs
+                    .into_iter()
+                    .map(ContentPart::ToolOutput)
+                    .collect(),
+            });
+        }
+        out.extend(self.messages);
+        out
+    }
+}
+
+impl From<Vec<ToolOutput>> for Resume {
+    fn from(outputs: Vec<ToolOutput>) -> Self {
+        Resume::outputs(outputs)
+    }
+}
+
+impl From<&str> for Resume {
+    fn from(text: &str) -> Self {
+        Resume::default().user(text)
+    }
+}
+
+impl From<String> for Resume {
+    fn from(text: String) -> Self {
+        Resume::default().user(text)
+    }
+}
+
+impl From<Message> for Resume {
+    fn from(m: Message) -> Self {
+        Resume::default().messages(m)
+    }
+}
+
+impl From<Vec<Message>> for Resume {
+    fn from(m: Vec<Message>) -> Self {
+        Resume::default().messages(m)
+    }
+}
+
+impl<S: Into<String>> From<(Vec<ToolOutput>, S)> for Resume {
+    fn from((outputs, text): (Vec<ToolOutput>, S)) -> Self {
+        Resume::outputs(outputs).user(text)
+    }
+}
+
+/// Tool calls running eagerly ([`StreamResponse::execute_tools_eagerly`]):
+/// a future of their outputs, or [`EagerTools::wait`] in blocking code.
+/// Dropping it does not stop the calls.
+#[derive(Debug)]
+pub struct EagerTools {
+    rx: futures::channel::oneshot::Receiver<Vec<ToolOutput>>,
+}
+
+impl EagerTools {
+    /// Blocks until the stream has ended and every call has run. Do not
+    /// call it from async code (await the value instead).
+    pub fn wait(self) -> Vec<ToolOutput> {
+        futures::executor::block_on(self)
+    }
+}
+
+impl Future for EagerTools {
+    type Output = Vec<ToolOutput>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<ToolOutput>> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_default())
     }
 }
 

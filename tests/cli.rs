@@ -370,3 +370,196 @@ async fn stats_go_to_stderr() {
     );
     assert!(r.stderr.contains("first chunk"), "{}", r.stderr);
 }
+
+// ---- Tools and formats ----
+
+/// Writes `value` to a fresh temporary file and returns its path.
+fn temp_json(name: &str, value: &Value) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "rivulet-cli-{}-{}-{name}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::write(&path, serde_json::to_vec(value).unwrap()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn book_schema() -> Value {
+    json!({
+        "title": "Book",
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "author": {"type": "string"},
+            "year": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "summary": {"type": "string"}
+        },
+        "required": ["title", "author", "year", "tags", "summary"],
+        "additionalProperties": false
+    })
+}
+
+fn book_json() -> Value {
+    json!({
+        "title": "The Hobbit",
+        "author": "J. R. R. Tolkien",
+        "year": 1937,
+        "tags": ["fantasy", "adventure"],
+        "summary": "Bilbo\u{2019}s quest \"there and back\"."
+    })
+}
+
+/// A constructed json_schema stream with the chunk shapes of the recorded
+/// `openai-chat/finish_length.sse` (see tests/structured.rs).
+fn book_stream() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/json_schema_book.sse"
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn format_with_json_output_adds_parsed() {
+    let s = serve(Replay::sse(book_stream()).split(Split::Lines)).await;
+    let schema = temp_json("book.json", &book_schema());
+    let r = against(
+        &s,
+        "openai/gpt-4o",
+        &["--format", &schema, "-o", "json", "A book?"],
+    )
+    .await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["parsed"], book_json());
+    assert_eq!(v["error"], Value::Null);
+    assert_eq!(v["finish_reason"], json!("stop"));
+    let sent = s.requests()[0].json();
+    assert_eq!(
+        sent["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "Book", "schema": book_schema(), "strict": true}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partials_print_one_growing_object_per_change() {
+    let s = serve(Replay::sse(book_stream()).split(Split::Bytes)).await;
+    let schema = temp_json("book.json", &book_schema());
+    let r = against(
+        &s,
+        "openai/gpt-4o",
+        &["--format", &schema, "-o", "partials", "A book?"],
+    )
+    .await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let lines = lines(&r.stdout);
+    assert_eq!(lines.len(), 29);
+    assert!(lines.iter().all(Value::is_object));
+    assert_eq!(lines[0], json!({}));
+    assert_eq!(lines[1], json!({"title": ""}));
+    assert_eq!(lines[3], json!({"title": "The Hobbit"}));
+    for w in lines.windows(2) {
+        assert_ne!(w[0], w[1]);
+        for (k, v) in w[0].as_object().unwrap() {
+            let next = &w[1][k];
+            match (v, next) {
+                (Value::String(a), Value::String(b)) => assert!(b.starts_with(a.as_str())),
+                (Value::Array(a), Value::Array(b)) => assert!(a.len() <= b.len()),
+                _ => assert_eq!(v, next),
+            }
+        }
+    }
+    assert_eq!(lines.last().unwrap(), &book_json());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_with_format_has_parsed_null_and_the_error() {
+    let s = serve(Replay::sse(wire("openai-chat/refusal.sse"))).await;
+    let schema = temp_json("book.json", &book_schema());
+    let r = against(
+        &s,
+        "openai/gpt-4o",
+        &["--format", &schema, "-o", "json", "q"],
+    )
+    .await;
+    assert_eq!(r.status, 3, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["parsed"], Value::Null);
+    assert_eq!(v["error"]["kind"], json!("parse"));
+    assert_eq!(
+        v["error"]["message"],
+        json!("the model refused: I'm sorry, I can't assist with that request.")
+    );
+    assert_eq!(
+        v["content"],
+        json!([{"type": "text", "text": "I'm sorry, I can't assist with that request."}])
+    );
+
+    let s = serve(Replay::sse(wire("openai-chat/refusal.sse"))).await;
+    let r = against(
+        &s,
+        "openai/gpt-4o",
+        &["--format", &schema, "-o", "partials", "q"],
+    )
+    .await;
+    assert_eq!(r.status, 3, "{}", r.stderr);
+    assert_eq!(
+        lines(&r.stdout),
+        vec![
+            json!({"type": "error", "kind": "parse", "message": "the model refused: I'm sorry, I can't assist with that request."})
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partials_without_format_is_a_usage_error() {
+    let r = rivulet(&["-m", "openai/gpt-4o", "-o", "partials", "q"], true).await;
+    assert_eq!(r.status, 2);
+    assert_eq!(
+        r.stderr,
+        "rivulet: -o partials needs --format SCHEMA.json\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_file_sends_the_definitions_and_calls_are_printed() {
+    let s = serve(Replay::sse(wire("openai-chat/parallel_tool_calls.sse"))).await;
+    let tools = json!([
+        {"name": "GetWeatherArgs", "description": "Weather in a city.", "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "country": {"type": "string"}, "units": {"type": "string"}},
+            "required": ["city", "country", "units"]
+        }},
+        {"type": "function", "function": {"name": "get_stock_price", "description": "A stock's price.", "parameters": {
+            "type": "object",
+            "properties": {"ticker": {"type": "string"}, "exchange": {"type": "string"}},
+            "required": ["ticker", "exchange"]
+        }}}
+    ]);
+    let file = temp_json("tools.json", &tools);
+    let r = against(&s, "openai/gpt-4o", &["--tools", &file, "-o", "json", "q"]).await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let sent = s.requests()[0].json();
+    assert_eq!(
+        sent["tools"],
+        json!([
+            {"type": "function", "function": {"name": "GetWeatherArgs", "description": "Weather in a city.", "parameters": tools[0]["parameters"]}},
+            {"type": "function", "function": {"name": "get_stock_price", "description": "A stock's price.", "parameters": tools[1]["function"]["parameters"]}}
+        ])
+    );
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["content"],
+        json!([
+            {"type": "tool_call", "id": "call_JMW1whyEaYG438VE1OIflxA2", "name": "GetWeatherArgs",
+             "args": {"city": "Edinburgh", "country": "GB", "units": "c"}},
+            {"type": "tool_call", "id": "call_DNYTawLBoN8fj3KN6qU9N1Ou", "name": "get_stock_price",
+             "args": {"ticker": "AAPL", "exchange": "NASDAQ"}}
+        ])
+    );
+    assert!(v.get("parsed").is_none());
+}

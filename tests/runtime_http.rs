@@ -146,7 +146,11 @@ async fn a_slow_lossless_subscriber_slows_the_server_a_detached_one_does_not() {
     while server.bytes_written(0) < total && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(server.bytes_written(0), total, "a detached subscriber slowed the server");
+    assert_eq!(
+        server.bytes_written(0),
+        total,
+        "a detached subscriber slowed the server"
+    );
     drop(sub);
     response.finish().await.unwrap();
 }

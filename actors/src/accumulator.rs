@@ -42,6 +42,12 @@ impl Fold {
     /// Folds every entry up to the log's end. Returns whether the stream has
     /// ended (everything has then been folded).
     fn catch_up(&mut self) -> bool {
+        // A deferred request's messages become the input once known.
+        if self.response.input.is_empty() {
+            if let Some(input) = self.shared.input.get() {
+                self.response.input.clone_from(input);
+            }
+        }
         let ended = self
             .shared
             .log

@@ -7,12 +7,13 @@ use actix::Addr;
 use rivulet_core::{Error, Response};
 
 use crate::accumulator::Accumulator;
-use crate::messages::{Snapshot, ToolCalls};
+use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
 use crate::runtime::Runtime;
+use crate::stats::lock;
 use crate::stream::Shared;
 use crate::subscriber::{BlockingSubscription, Subscription};
 use crate::tool_parser::ToolParser;
-use crate::{Outcome, ParsedToolCall, Policy};
+use crate::{Outcome, ParsedToolCall, PartialToolCall, Policy};
 
 /// What every handle clone and every subscription of one stream hold.
 /// When the last of them goes, the stream is cancelled (unless it runs to
@@ -123,15 +124,59 @@ impl StreamHandle {
     }
 
     /// Complete tool calls with their arguments parsed, as the tool-parser
-    /// actor has them now.
+    /// actor has them now: calls that have ended, in content order, valid
+    /// (`args: Ok`) or not (`args: Err` with why). A call still streaming, or
+    /// cut off before its end, is not listed.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
         let shared = self.shared();
         if let Some(t) = shared.tools.get() {
-            return t.clone();
+            return t.complete.clone();
         }
         match self.inner.tools.send(ToolCalls).await {
             Ok(t) => t,
-            Err(_) => shared.wait_for(|s| s.tools.get().cloned()).await,
+            Err(_) => {
+                shared
+                    .wait_for(|s| s.tools.get().map(|t| t.complete.clone()))
+                    .await
+            }
+        }
+    }
+
+    /// Every tool call seen so far, with its arguments parsed as far as
+    /// they have streamed and its state: streaming, ended, or invalid (cut
+    /// off calls included, with their raw text).
+    pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
+        let shared = self.shared();
+        if let Some(t) = shared.tools.get() {
+            return t.all.clone();
+        }
+        match self.inner.tools.send(PartialCalls).await {
+            Ok(t) => t,
+            Err(_) => {
+                shared
+                    .wait_for(|s| s.tools.get().map(|t| t.all.clone()))
+                    .await
+            }
+        }
+    }
+
+    /// [`StreamHandle::partial_tool_calls`] for synchronous code.
+    pub fn partial_tool_calls_blocking(&self) -> Vec<PartialToolCall> {
+        futures::executor::block_on(self.partial_tool_calls())
+    }
+
+    /// Each complete tool call as soon as it has ended, while the model may
+    /// still be streaming (what eager tool execution runs on). It replays
+    /// the calls that ended before, then follows live, and ends with the
+    /// stream. Calls come in the order they end; invalid ones come too
+    /// (`args: Err`), so a consumer sees every call the model completed.
+    pub fn watch_tool_calls(&self) -> ToolCallWatch {
+        let rx = lock(&self.shared().tool_watch).subscribe();
+        // Calls may have ended since the parser last looked at the log.
+        self.inner.tools.do_send(CatchUp);
+        ToolCallWatch {
+            rx,
+            _handle: self.clone(),
         }
     }
 
@@ -157,5 +202,45 @@ impl fmt::Debug for StreamHandle {
             .field("len", &self.len())
             .field("outcome", &self.outcome())
             .finish()
+    }
+}
+
+/// Complete tool calls as they end: an async `Stream`, or an `Iterator` for
+/// blocking code (see [`StreamHandle::watch_tool_calls`]). It keeps the
+/// stream alive while it is held.
+pub struct ToolCallWatch {
+    rx: tokio::sync::mpsc::UnboundedReceiver<ParsedToolCall>,
+    _handle: StreamHandle,
+}
+
+impl ToolCallWatch {
+    /// The next complete call, or `None` once the stream has ended and
+    /// every call was delivered.
+    pub async fn next_call(&mut self) -> Option<ParsedToolCall> {
+        self.rx.recv().await
+    }
+}
+
+impl futures::Stream for ToolCallWatch {
+    type Item = ParsedToolCall;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ParsedToolCall>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Iterator for ToolCallWatch {
+    type Item = ParsedToolCall;
+    /// Blocks the thread: not for async code.
+    fn next(&mut self) -> Option<ParsedToolCall> {
+        futures::executor::block_on(self.rx.recv())
+    }
+}
+
+impl fmt::Debug for ToolCallWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolCallWatch").finish_non_exhaustive()
     }
 }

@@ -55,9 +55,13 @@ mod subscriber;
 mod timer;
 mod tool_parser;
 
-pub use handle::StreamHandle;
+pub use handle::{StreamHandle, ToolCallWatch};
 pub use runtime::Runtime;
 pub use subscriber::{BlockingSubscription, Subscription};
+
+/// A request still to be built, for [`Runtime::start_deferred`].
+pub type DeferredRequest =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Request, Error>> + Send>>;
 
 /// Per-stream limits and policies.
 #[derive(Clone, Debug)]
@@ -175,4 +179,33 @@ pub struct ParsedToolCall {
     pub call: ToolCall,
     /// The parsed arguments, or why they are invalid (the raw text is in `call.args`).
     pub args: Result<serde_json::Value, String>,
+}
+
+/// Where a tool call is in its life (see [`PartialToolCall`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolCallState {
+    /// Its arguments are still streaming.
+    Streaming,
+    /// It has ended and its arguments are one complete JSON object.
+    Ended,
+    /// It has ended with arguments that are not a JSON object, or it was cut
+    /// off (by `max_tokens`, a cancel, a failure or a timeout). It is never
+    /// run. The reason says which.
+    Invalid(String),
+}
+
+/// A tool call as the tool-parser actor has it now: its raw argument text,
+/// the arguments parsed so far (open strings, arrays and objects closed;
+/// see [`rivulet_core::PartialJson`]) and its state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialToolCall {
+    /// The call's part index in the response's content.
+    pub part: usize,
+    /// The call, with its argument text as received so far.
+    pub call: ToolCall,
+    /// The arguments parsed so far (the final value once ended); `None`
+    /// before anything of them is visible.
+    pub args: Option<serde_json::Value>,
+    /// Streaming, ended or invalid.
+    pub state: ToolCallState,
 }

@@ -7,7 +7,7 @@
 use actix::Message;
 use rivulet_core::Response;
 
-use crate::ParsedToolCall;
+use crate::{ParsedToolCall, PartialToolCall};
 
 /// From the provider actor to the followers: new entries (a batch of them,
 /// or the end) are in the log.
@@ -29,4 +29,12 @@ pub(crate) struct ToolCalls;
 
 impl Message for ToolCalls {
     type Result = Vec<ParsedToolCall>;
+}
+
+/// To the tool parser: catch up with the log and reply with every call seen,
+/// its partial arguments and its state.
+pub(crate) struct PartialCalls;
+
+impl Message for PartialCalls {
+    type Result = Vec<PartialToolCall>;
 }

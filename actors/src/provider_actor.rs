@@ -61,6 +61,12 @@ impl Finisher {
         self.tools.do_send(CatchUp);
     }
 
+    /// Makes the tool parser look at the log now (a tool call has ended:
+    /// a watcher may run it while the model streams on).
+    fn nudge_tools(&self) {
+        self.tools.do_send(CatchUp);
+    }
+
     fn end(&self, outcome: Outcome) {
         self.shared.finish(outcome);
         self.nudge_followers();
@@ -75,10 +81,18 @@ impl Drop for Finisher {
     }
 }
 
+/// The request of a call: known at the start, or still to be built.
+pub(crate) enum RequestSource {
+    Ready(Box<Request>),
+    /// Resolved by the job before anything is sent; the per-stream clocks
+    /// start once it has.
+    Deferred(crate::DeferredRequest),
+}
+
 /// Everything one call needs to run.
 pub(crate) struct Job {
     pub(crate) provider: Arc<dyn Provider>,
-    pub(crate) request: Request,
+    pub(crate) request: RequestSource,
     pub(crate) options: StreamOptions,
     pub(crate) finisher: Finisher,
 }
@@ -97,6 +111,27 @@ impl Job {
             provider = %options.provider_id,
             model = %options.model
         );
+        let request = match request {
+            RequestSource::Ready(r) => *r,
+            RequestSource::Deferred(mut prepare) => {
+                let shared = &finisher.shared;
+                let mut timer = Timer::default();
+                match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {}).await {
+                    Raced::Done(Ok(r)) => {
+                        let _ = shared.input.set(r.messages.clone());
+                        r
+                    }
+                    Raced::Done(Err(e)) => return finisher.end(Outcome::Failed(e)),
+                    Raced::Cancelled => return finisher.end(Outcome::Failed(Error::cancelled())),
+                    Raced::Timeout(k) => return finisher.end(Outcome::Failed(Error::timeout(k))),
+                    Raced::Panicked => {
+                        return finisher.end(Outcome::Failed(Error::protocol(
+                            "building the request panicked",
+                        )))
+                    }
+                }
+            }
+        };
         let mut driver = Driver::new(&options, &finisher);
         let outcome = driver
             .drive(&*provider, &request)
@@ -207,6 +242,8 @@ struct Driver<'a> {
     dirty: bool,
     ttfc: Option<Duration>,
     attempts: u32,
+    /// The last chunk appended was a tool call's end.
+    after_call_end: bool,
 }
 
 impl<'a> Driver<'a> {
@@ -233,6 +270,7 @@ impl<'a> Driver<'a> {
             dirty: false,
             ttfc: None,
             attempts: 0,
+            after_call_end: false,
         }
     }
 
@@ -435,6 +473,14 @@ impl<'a> Driver<'a> {
     }
 
     fn push(&mut self, chunk: Chunk) -> bool {
+        // The tool parser is nudged on every call end and on the chunk after
+        // (which tells whether a max_tokens finish cut the call off); the
+        // message is handled as soon as this task yields the thread.
+        let call_end = matches!(chunk, Chunk::ToolCallEnd { .. });
+        if call_end || std::mem::take(&mut self.after_call_end) {
+            self.fin.nudge_tools();
+        }
+        self.after_call_end = call_end;
         let blocked = self.shared.log.append(chunk);
         self.appended += 1;
         self.dirty = true;

@@ -21,7 +21,7 @@ use rivulet_core::{Provider, Request, Response};
 
 use crate::accumulator::{Accumulator, Fold};
 use crate::handle::StreamHandle;
-use crate::provider_actor::{Finisher, Job, ProviderActor};
+use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
 use crate::stats::{lock, Counters, Member};
 use crate::stream::{Registry, Shared};
 use crate::tool_parser::{Parser, ToolParser};
@@ -114,6 +114,43 @@ impl Runtime {
         request: Request,
         options: StreamOptions,
     ) -> StreamHandle {
+        let input = request.messages.clone();
+        self.start_from(
+            provider,
+            RequestSource::Ready(Box::new(request)),
+            input,
+            options,
+        )
+    }
+
+    /// Starts a call whose request is not known yet: `request` is awaited
+    /// on the stream's arbiter first (for a conversation's next turn, once
+    /// the previous turn has ended), then the call runs as with
+    /// [`Runtime::start`]. The handle is returned at once; the per-stream
+    /// timeouts count from the moment the request is ready, a cancel stops
+    /// the wait, and an error from `request` ends the stream with it. The
+    /// response's input messages are the request's, once known.
+    pub fn start_deferred(
+        &self,
+        provider: Arc<dyn Provider>,
+        request: crate::DeferredRequest,
+        options: StreamOptions,
+    ) -> StreamHandle {
+        self.start_from(
+            provider,
+            RequestSource::Deferred(request),
+            Vec::new(),
+            options,
+        )
+    }
+
+    fn start_from(
+        &self,
+        provider: Arc<dyn Provider>,
+        request: RequestSource,
+        input: Vec<rivulet_core::Message>,
+        options: StreamOptions,
+    ) -> StreamHandle {
         let inner = &self.inner;
         let arbiter = inner.arbiters
             [inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len()]
@@ -135,11 +172,7 @@ impl Runtime {
         let life = shared.life();
         let member = || Member::new(inner.counters.clone(), life.clone());
 
-        let response = Response::new(
-            options.provider_id.clone(),
-            options.model.clone(),
-            request.messages.clone(),
-        );
+        let response = Response::new(options.provider_id.clone(), options.model.clone(), input);
         let acc = Accumulator::new(Fold::new(shared.clone(), response), member());
         let acc = Accumulator::start_in_arbiter(&arbiter, move |_| acc);
         let tools = ToolParser::new(Parser::new(shared.clone()), member());

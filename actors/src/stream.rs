@@ -9,12 +9,12 @@ use std::task::Waker;
 
 use actix_rt::ArbiterHandle;
 use futures::task::AtomicWaker;
-use rivulet_core::{Error, Response};
-use tokio::sync::Notify;
+use rivulet_core::{Error, Message, Response};
+use tokio::sync::{mpsc, Notify};
 
 use crate::log::Log;
 use crate::stats::{lock, Counters, StreamLife};
-use crate::{Outcome, ParsedToolCall};
+use crate::{Outcome, ParsedToolCall, PartialToolCall};
 
 /// The provider actor's wake-up line: cancel requests and "a lossless
 /// consumer made room" both arrive here, from any thread, without a mailbox
@@ -109,6 +109,49 @@ impl Registry {
     }
 }
 
+/// The tool parser's final lists, published when the stream ends.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ToolsFinal {
+    /// Calls that ended, with their checked arguments.
+    pub(crate) complete: Vec<ParsedToolCall>,
+    /// Every call seen, cut-off ones included.
+    pub(crate) all: Vec<PartialToolCall>,
+}
+
+/// Complete tool calls as the tool parser hands them out, for watchers
+/// (eager execution): what was handed out so far is replayed to a new
+/// watcher, then it follows live until the stream ends.
+#[derive(Default)]
+pub(crate) struct ToolWatch {
+    dispatched: Vec<ParsedToolCall>,
+    senders: Vec<mpsc::UnboundedSender<ParsedToolCall>>,
+    ended: bool,
+}
+
+impl ToolWatch {
+    pub(crate) fn dispatch(&mut self, call: ParsedToolCall) {
+        self.senders.retain(|s| s.send(call.clone()).is_ok());
+        self.dispatched.push(call);
+    }
+
+    /// No call will follow: every watcher's channel closes.
+    pub(crate) fn end(&mut self) {
+        self.ended = true;
+        self.senders.clear();
+    }
+
+    pub(crate) fn subscribe(&mut self) -> mpsc::UnboundedReceiver<ParsedToolCall> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for call in &self.dispatched {
+            let _ = tx.send(call.clone());
+        }
+        if !self.ended {
+            self.senders.push(tx);
+        }
+        rx
+    }
+}
+
 /// Everything one stream's actors and handles share.
 pub(crate) struct Shared {
     id: u64,
@@ -117,8 +160,14 @@ pub(crate) struct Shared {
     /// The accumulator's final response, published when the stream ends
     /// (so `snapshot()`/`finish()` after the end need no actor).
     pub(crate) response: OnceLock<Response>,
-    /// The tool parser's final list.
-    pub(crate) tools: OnceLock<Vec<ParsedToolCall>>,
+    /// The tool parser's final lists.
+    pub(crate) tools: OnceLock<ToolsFinal>,
+    /// Complete tool calls handed out so far, and who watches them.
+    pub(crate) tool_watch: Mutex<ToolWatch>,
+    /// The request's messages, for a stream started before its request was
+    /// known ([`crate::Runtime::start_deferred`]); the accumulator takes them
+    /// as the response's input.
+    pub(crate) input: OnceLock<Vec<Message>>,
     /// Signalled when the outcome is set or a final value is published.
     changed: Notify,
     /// The arbiter every actor of this stream runs on: one thread per
@@ -145,6 +194,8 @@ impl Shared {
             ctl: Control::default(),
             response: OnceLock::new(),
             tools: OnceLock::new(),
+            tool_watch: Mutex::new(ToolWatch::default()),
+            input: OnceLock::new(),
             changed: Notify::new(),
             arbiter,
             counters,
@@ -184,7 +235,7 @@ impl Shared {
         self.changed.notify_waiters();
     }
 
-    pub(crate) fn publish_tools(&self, tools: Vec<ParsedToolCall>) {
+    pub(crate) fn publish_tools(&self, tools: ToolsFinal) {
         let _ = self.tools.set(tools);
         self.changed.notify_waiters();
     }

@@ -1,23 +1,96 @@
-//! The tool-parser actor: turns tool-call chunks into complete calls with
-//! parsed arguments.
+//! The tool-parser actor: assembles each tool call's arguments from its
+//! deltas with an incremental JSON parser, exposes the partial arguments
+//! while they stream, and hands each call on once it has ended.
 //!
-//! Arguments are collected per part index (so interleaved parallel calls
-//! assemble correctly) and parsed only when the call's `ToolCallEnd`
-//! arrives: a call cut off mid-stream is never listed, so it can never be
-//! run. Like the accumulator it follows the log lazily and publishes its
-//! final list when the stream ends.
+//! - Arguments are collected per call (by part index, which each chunk
+//!   carries with the call id), so interleaved parallel calls assemble
+//!   correctly. Each delta is fed once to the call's [`PartialJson`]: the
+//!   partial arguments are available at any moment
+//!   ([`StreamHandle::partial_tool_calls`](crate::StreamHandle::partial_tool_calls))
+//!   without re-parsing.
+//! - When a call's `tool_call_end_chunk` arrives, its JSON syntax is checked
+//!   (an empty argument text is `{}`; anything else must be one complete
+//!   JSON object). The call is then complete, valid or not, and is listed
+//!   by `tool_calls()`. Validation against the tool's own argument type is
+//!   the toolkit's job, at execution.
+//! - A call cut off by `max_tokens` is invalid: its JSON is incomplete, or,
+//!   when a provider ends it at the finish with no argument text at all, the
+//!   finish reason says so. A call still open when the stream ends
+//!   (cancelled, failed, timed out) never completes. Either way its raw
+//!   text is kept and it is never handed to an executor as valid.
+//! - Watchers ([`StreamHandle::watch_tool_calls`](crate::StreamHandle::watch_tool_calls))
+//!   receive each complete call as soon as it has ended: the provider actor
+//!   nudges this actor on every `tool_call_end_chunk`, so a call can start
+//!   running while the model is still streaming.
+//!
+//! Like the accumulator it is otherwise a lazy follower of the log, and it
+//! publishes its final lists when the stream ends.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::{Actor, ActorContext, Context, Handler, MessageResult};
-use rivulet_core::{Chunk, ToolCall};
+use rivulet_core::{Chunk, FinishReason, PartialJson, ToolCall};
+use serde_json::Value;
 
 use crate::log::Follower;
-use crate::messages::{CatchUp, ToolCalls};
-use crate::stats::Member;
-use crate::stream::Shared;
-use crate::ParsedToolCall;
+use crate::messages::{CatchUp, PartialCalls, ToolCalls};
+use crate::stats::{lock, Member};
+use crate::stream::{Shared, ToolsFinal};
+use crate::{Outcome, ParsedToolCall, PartialToolCall, ToolCallState};
+
+/// One call being assembled.
+struct Assembly {
+    call: ToolCall,
+    json: PartialJson,
+    state: ToolCallState,
+    /// Once ended: the checked arguments.
+    args: Option<Result<Value, String>>,
+    /// Handed to the watchers already.
+    dispatched: bool,
+}
+
+impl Assembly {
+    fn partial(&self, part: usize) -> PartialToolCall {
+        PartialToolCall {
+            part,
+            call: self.call.clone(),
+            args: match &self.args {
+                Some(Ok(v)) => Some(v.clone()),
+                _ => self.json.snapshot(),
+            },
+            state: self.state.clone(),
+        }
+    }
+
+    fn parsed(&self) -> Option<ParsedToolCall> {
+        Some(ParsedToolCall {
+            call: self.call.clone(),
+            args: self.args.clone()?,
+        })
+    }
+}
+
+/// The checked arguments of a call that has just ended.
+fn check(call: &ToolCall, json: &PartialJson) -> Result<Value, String> {
+    if call.args.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    match json.finish() {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(other) => Err(format!(
+            "the arguments must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+        Err(e) => Err(format!("invalid JSON arguments: {e}")),
+    }
+}
 
 /// The parsing state; publishes what it has when dropped (see
 /// `accumulator::Fold` for why).
@@ -25,10 +98,11 @@ pub(crate) struct Parser {
     shared: Arc<Shared>,
     cursor: u64,
     buf: Vec<Arc<Chunk>>,
-    /// Calls that started and have not ended, by part index.
-    open: BTreeMap<usize, ToolCall>,
-    /// Complete calls, by part index (the order of the response's content).
-    done: BTreeMap<usize, ParsedToolCall>,
+    /// Every call seen, by part index (the order of the response's content).
+    calls: BTreeMap<usize, Assembly>,
+    /// Calls that ended since the last chunk that was not a call end: a
+    /// `max_tokens` finish right after them means they were cut off.
+    recent_ends: Vec<usize>,
     published: bool,
 }
 
@@ -38,44 +112,89 @@ impl Parser {
             shared,
             cursor: 0,
             buf: Vec::new(),
-            open: BTreeMap::new(),
-            done: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            recent_ends: Vec::new(),
             published: false,
         }
     }
 
     fn apply(&mut self, chunk: &Chunk) {
+        if !matches!(
+            chunk,
+            Chunk::ToolCallEnd { .. } | Chunk::FinishReason { .. }
+        ) {
+            self.recent_ends.clear();
+        }
         match chunk {
             Chunk::ToolCallStart { part, id, name } => {
-                self.open.insert(
+                self.calls.insert(
                     *part,
-                    ToolCall {
-                        id: id.clone(),
-                        name: name.clone(),
-                        args: String::new(),
+                    Assembly {
+                        call: ToolCall {
+                            id: id.clone(),
+                            name: name.clone(),
+                            args: String::new(),
+                        },
+                        json: PartialJson::new(),
+                        state: ToolCallState::Streaming,
+                        args: None,
+                        dispatched: false,
                     },
                 );
             }
             Chunk::ToolCall { part, delta, .. } => {
-                // A delta without a start is ignored, as `Response::apply` does.
-                if let Some(call) = self.open.get_mut(part) {
-                    call.args.push_str(delta);
+                // A delta without a start, or after the end, is ignored, as
+                // `Response::apply` does.
+                if let Some(a) = self.calls.get_mut(part) {
+                    if a.state == ToolCallState::Streaming {
+                        a.call.args.push_str(delta);
+                        // A syntax error is sticky in the parser and
+                        // reported when the call ends.
+                        let _ = a.json.feed(delta);
+                    }
                 }
             }
             Chunk::ToolCallEnd { part, .. } => {
-                if let Some(call) = self.open.remove(part) {
-                    // `args_json` parses with serde_json and reads empty
-                    // arguments as `{}`.
-                    let args = call.args_json().map_err(|e| e.to_string());
-                    self.done.insert(*part, ParsedToolCall { call, args });
+                if let Some(a) = self.calls.get_mut(part) {
+                    if a.state == ToolCallState::Streaming {
+                        let args = check(&a.call, &a.json);
+                        a.state = match &args {
+                            Ok(_) => ToolCallState::Ended,
+                            Err(e) => ToolCallState::Invalid(e.clone()),
+                        };
+                        a.args = Some(args);
+                        self.recent_ends.push(*part);
+                    }
                 }
             }
+            Chunk::FinishReason {
+                reason: FinishReason::MaxTokens,
+                ..
+            } => {
+                for part in std::mem::take(&mut self.recent_ends) {
+                    let Some(a) = self.calls.get_mut(&part) else {
+                        continue;
+                    };
+                    let cut = match &a.args {
+                        Some(Err(e)) => format!("cut off by max_tokens: {e}"),
+                        // Ended by the finish without any argument text:
+                        // the arguments never came.
+                        Some(Ok(_)) if a.call.args.trim().is_empty() => {
+                            "cut off by max_tokens before its arguments".to_string()
+                        }
+                        _ => continue,
+                    };
+                    a.state = ToolCallState::Invalid(cut.clone());
+                    a.args = Some(Err(cut));
+                }
+            }
+            Chunk::FinishReason { .. } => self.recent_ends.clear(),
             _ => {}
         }
     }
 
-    /// Parses every entry up to the log's end; returns whether the stream
-    /// has ended.
+    /// Parses every entry up to the log's end and hands newly complete
+    /// calls to the watchers; returns whether the stream has ended.
     fn catch_up(&mut self) -> bool {
         let ended = self
             .shared
@@ -87,18 +206,71 @@ impl Parser {
         }
         self.buf = buf;
         self.buf.clear();
+        self.dispatch(ended);
         ended
     }
 
+    /// Hands complete calls not handed out yet to the watchers. A call that
+    /// ended without argument text waits for the next chunk (or the end):
+    /// a `max_tokens` finish right after it makes it invalid.
+    fn dispatch(&mut self, ended: bool) {
+        let mut ready = Vec::new();
+        for (part, a) in self.calls.iter_mut() {
+            let Some(args) = &a.args else { continue };
+            if a.dispatched {
+                continue;
+            }
+            let waits = !ended && a.call.args.trim().is_empty() && self.recent_ends.contains(part);
+            if waits {
+                continue;
+            }
+            a.dispatched = true;
+            ready.push(ParsedToolCall {
+                call: a.call.clone(),
+                args: args.clone(),
+            });
+        }
+        if !ready.is_empty() || ended {
+            let mut watch = lock(&self.shared.tool_watch);
+            for call in ready {
+                watch.dispatch(call);
+            }
+            if ended {
+                watch.end();
+            }
+        }
+    }
+
     fn calls(&self) -> Vec<ParsedToolCall> {
-        self.done.values().cloned().collect()
+        self.calls.values().filter_map(Assembly::parsed).collect()
+    }
+
+    fn partials(&self) -> Vec<PartialToolCall> {
+        self.calls.iter().map(|(p, a)| a.partial(*p)).collect()
     }
 
     fn publish(&mut self) {
-        if !self.published {
-            self.published = true;
-            self.shared.publish_tools(self.calls());
+        if self.published {
+            return;
         }
+        self.published = true;
+        // Calls still open now were cut off by the end of the stream.
+        let why = match self.shared.log.outcome() {
+            Some(Outcome::Failed(e)) => {
+                format!("cut off: the stream ended before the call did ({e})")
+            }
+            _ => "cut off: the stream ended before the call did".to_string(),
+        };
+        for a in self.calls.values_mut() {
+            if a.state == ToolCallState::Streaming {
+                a.state = ToolCallState::Invalid(why.clone());
+            }
+        }
+        self.dispatch(true);
+        self.shared.publish_tools(ToolsFinal {
+            complete: self.calls(),
+            all: self.partials(),
+        });
     }
 }
 
@@ -120,6 +292,13 @@ pub(crate) struct ToolParser {
 impl ToolParser {
     pub(crate) fn new(parser: Parser, member: Member) -> Self {
         ToolParser { parser, member }
+    }
+
+    fn catch_up(&mut self, ctx: &mut Context<Self>) {
+        if !self.parser.published && self.parser.catch_up() {
+            self.parser.publish();
+            ctx.stop();
+        }
     }
 }
 
@@ -143,10 +322,7 @@ impl Handler<CatchUp> for ToolParser {
     type Result = ();
 
     fn handle(&mut self, _msg: CatchUp, ctx: &mut Context<Self>) {
-        if !self.parser.published && self.parser.catch_up() {
-            self.parser.publish();
-            ctx.stop();
-        }
+        self.catch_up(ctx);
     }
 }
 
@@ -154,10 +330,16 @@ impl Handler<ToolCalls> for ToolParser {
     type Result = MessageResult<ToolCalls>;
 
     fn handle(&mut self, _msg: ToolCalls, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.parser.published && self.parser.catch_up() {
-            self.parser.publish();
-            ctx.stop();
-        }
+        self.catch_up(ctx);
         MessageResult(self.parser.calls())
+    }
+}
+
+impl Handler<PartialCalls> for ToolParser {
+    type Result = MessageResult<PartialCalls>;
+
+    fn handle(&mut self, _msg: PartialCalls, ctx: &mut Context<Self>) -> Self::Result {
+        self.catch_up(ctx);
+        MessageResult(self.parser.partials())
     }
 }

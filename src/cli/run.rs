@@ -10,6 +10,7 @@ use super::args::{Args, OutputMode, Thinking};
 use super::exit;
 use super::output::{chunk_line, error_line, response_json};
 use crate::stream::{PrettyRender, Render, TextRender};
+use crate::structured::{parse_response, PartialText};
 use crate::Model;
 
 /// The model used when neither `-m` nor `$RIVULET_MODEL` names one.
@@ -111,7 +112,7 @@ fn model_from(args: &Args) -> Result<Model, String> {
             .and_then(Value::as_str)
             .unwrap_or("output")
             .to_string();
-        model = model.format(Format { name, schema });
+        model = model.format_schema(Format { name, schema });
     }
     Ok(model)
 }
@@ -119,11 +120,8 @@ fn model_from(args: &Args) -> Result<Model, String> {
 /// Runs the CLI; returns the exit status. `stdin` is read only when no
 /// prompt is given.
 pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    if args.output == OutputMode::Partials {
-        return usage_error(
-            err,
-            "-o partials needs the streamed structured-output parser, which is not built yet",
-        );
+    if args.output == OutputMode::Partials && args.format.is_none() {
+        return usage_error(err, "-o partials needs --format SCHEMA.json");
     }
     let model = match model_from(&args) {
         Ok(m) => m,
@@ -170,6 +168,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
 
     let mut text = TextRender::new("\n");
     let mut pretty = PrettyRender::default();
+    let mut partials = PartialText::default();
+    let mut parse_failure = None;
     let mut printed = false;
     let mut chunks = 0u64;
     let mut content_chunks = 0u64;
@@ -186,6 +186,16 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
                     OutputMode::Text => text.render(&chunk),
                     OutputMode::Pretty => pretty.render(&chunk),
                     OutputMode::Chunks => Some(chunk_line(&chunk) + "\n"),
+                    OutputMode::Partials if parse_failure.is_none() => {
+                        match partials.push(&chunk) {
+                            Some(Ok(json)) => Some(json.to_string() + "\n"),
+                            Some(Err(e)) => {
+                                parse_failure = Some(e);
+                                None
+                            }
+                            None => None,
+                        }
+                    }
                     OutputMode::Json | OutputMode::Partials => None,
                 };
                 if let Some(s) = rendered {
@@ -211,16 +221,35 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
     }
     let elapsed = started.elapsed();
     let snapshot = response.snapshot_blocking();
+    // With --format: the final object, or why there is none. A stream that
+    // failed has no final object, and its own error wins.
+    let parsed = match (&args.format, &failure) {
+        (Some(_), None) => match parse_response::<Value>(&snapshot) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                // The final text decides (a refusal says so).
+                parse_failure = Some(e);
+                None
+            }
+        },
+        _ => None,
+    };
+    if failure.is_none() {
+        failure = parse_failure;
+    }
 
     match (args.output, &failure) {
         (OutputMode::Text | OutputMode::Pretty, _) if printed => {
             let _ = writeln!(out);
         }
-        (OutputMode::Chunks, Some(e)) => {
+        (OutputMode::Chunks | OutputMode::Partials, Some(e)) => {
             let _ = writeln!(out, "{}", error_line(e));
         }
         (OutputMode::Json, _) => {
-            let v = response_json(&snapshot, failure.as_ref());
+            let mut v = response_json(&snapshot, failure.as_ref());
+            if args.format.is_some() {
+                v["parsed"] = parsed.unwrap_or(Value::Null);
+            }
             let _ = writeln!(
                 out,
                 "{}",
@@ -234,7 +263,10 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
     let mut status = failure.as_ref().map(exit_code).unwrap_or(exit::OK);
     if let Some(e) = &failure {
         if e.kind() != ErrorKind::Cancelled
-            && !matches!(args.output, OutputMode::Json | OutputMode::Chunks)
+            && !matches!(
+                args.output,
+                OutputMode::Json | OutputMode::Chunks | OutputMode::Partials
+            )
         {
             let _ = writeln!(err, "rivulet: {e}");
         }

@@ -29,6 +29,8 @@ pub enum Step {
     OpenGate(Arc<tokio::sync::Semaphore>),
     /// The stream yields this chunk.
     Chunk(Chunk),
+    /// The stream waits for a permit of this gate (mid-stream).
+    Gate(Arc<tokio::sync::Semaphore>),
     /// The stream waits this long.
     Sleep(Duration),
     /// The stream yields this error (and ends).
@@ -132,6 +134,7 @@ impl Provider for ScriptedProvider {
             let stream: ChunkStream = Box::pin(ScriptStream {
                 steps,
                 sleep: None,
+                gate: None,
                 probe,
             });
             Ok(stream)
@@ -139,9 +142,17 @@ impl Provider for ScriptedProvider {
     }
 }
 
+type Acquire = Pin<
+    Box<
+        dyn Future<Output = Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>>
+            + Send,
+    >,
+>;
+
 struct ScriptStream {
     steps: VecDeque<Step>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    gate: Option<Acquire>,
     probe: Arc<Probe>,
 }
 
@@ -172,6 +183,21 @@ impl Stream for ScriptStream {
                         return Poll::Pending;
                     }
                     self.sleep = None;
+                    self.steps.pop_front();
+                }
+                Step::Gate(g) => {
+                    let acquire = self
+                        .gate
+                        .get_or_insert_with(|| Box::pin(g.clone().acquire_owned()));
+                    match acquire.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(permit) => {
+                            if let Ok(p) = permit {
+                                p.forget();
+                            }
+                        }
+                    }
+                    self.gate = None;
                     self.steps.pop_front();
                 }
                 Step::Fail(e) => {

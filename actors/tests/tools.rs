@@ -1,0 +1,318 @@
+//! The tool-parser actor: partial arguments while they stream, interleaved
+//! calls, calls cut off (max_tokens, cancel, failure) never handed out as
+//! valid, watchers that get a call before the stream ends, and deferred
+//! requests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rivulet_actors::{
+    DeferredRequest, Outcome, ParsedToolCall, Runtime, RuntimeConfig, ToolCallState,
+};
+use rivulet_core::{Chunk, Error, FinishReason, Message, ToolCall};
+use serde_json::json;
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig { arbiters: 1 })
+}
+
+fn start(part: usize, id: &str, name: &str) -> Step {
+    Step::Chunk(Chunk::ToolCallStart {
+        part,
+        id: id.into(),
+        name: name.into(),
+    })
+}
+
+fn delta(part: usize, id: &str, d: &str) -> Step {
+    Step::Chunk(Chunk::ToolCall {
+        part,
+        id: id.into(),
+        delta: d.into(),
+    })
+}
+
+fn end(part: usize, id: &str) -> Step {
+    Step::Chunk(Chunk::ToolCallEnd {
+        part,
+        id: id.into(),
+    })
+}
+
+fn finish(reason: FinishReason, raw: &str) -> Step {
+    Step::Chunk(Chunk::FinishReason {
+        reason,
+        raw: raw.into(),
+    })
+}
+
+#[tokio::test]
+async fn partial_arguments_grow_while_interleaved_calls_stream() {
+    let rt = runtime();
+    let g1 = gate();
+    let g2 = gate();
+    let steps = vec![
+        start(0, "call_a", "sqrt"),
+        start(1, "call_b", "weather"),
+        delta(1, "call_b", "{\"city\": \"Edin"),
+        delta(0, "call_a", "{\"number\": 42"),
+        Step::Gate(g1.clone()),
+        delta(1, "call_b", "burgh\", \"days\": [1, 2"),
+        delta(0, "call_a", "42}"),
+        end(0, "call_a"),
+        Step::Gate(g2.clone()),
+        delta(1, "call_b", "]}"),
+        end(1, "call_b"),
+        finish(FinishReason::ToolCalls, "tool_calls"),
+    ];
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let h = handle.clone();
+    let wait_len = move |n: usize| {
+        let h = h.clone();
+        tokio::task::spawn_blocking(move || wait_until(Duration::from_secs(5), || h.len() == n))
+    };
+
+    assert!(wait_len(4).await.unwrap());
+    let p = handle.partial_tool_calls().await;
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[0].call.id, "call_a");
+    assert_eq!(p[0].call.args, "{\"number\": 42");
+    // The number is torn: not shown yet.
+    assert_eq!(p[0].args, Some(json!({})));
+    assert_eq!(p[0].state, ToolCallState::Streaming);
+    assert_eq!(p[1].args, Some(json!({"city": "Edin"})));
+    assert!(handle.tool_calls().await.is_empty());
+
+    g1.add_permits(1);
+    assert!(wait_len(7).await.unwrap());
+    let p = handle.partial_tool_calls().await;
+    assert_eq!(p[0].args, Some(json!({"number": 4242})));
+    assert_eq!(p[0].state, ToolCallState::Ended);
+    assert_eq!(p[1].args, Some(json!({"city": "Edinburgh", "days": [1]})));
+    assert_eq!(p[1].state, ToolCallState::Streaming);
+    let calls = handle.tool_calls().await;
+    assert_eq!(
+        calls,
+        vec![ParsedToolCall {
+            call: ToolCall {
+                id: "call_a".into(),
+                name: "sqrt".into(),
+                args: "{\"number\": 4242}".into()
+            },
+            args: Ok(json!({"number": 4242})),
+        }]
+    );
+
+    g2.add_permits(1);
+    handle.finish().await.unwrap();
+    let calls = handle.tool_calls().await;
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[1].args,
+        Ok(json!({"city": "Edinburgh", "days": [1, 2]}))
+    );
+    let p = handle.partial_tool_calls().await;
+    assert_eq!(p[1].state, ToolCallState::Ended);
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn calls_cut_off_by_max_tokens_are_invalid() {
+    let rt = runtime();
+    // As the OpenAI decoder does at a `length` finish: every open call is
+    // ended, then the finish reason follows.
+    let steps = vec![
+        start(0, "a", "sqrt"),
+        delta(0, "a", "{\"number\": 1}"),
+        end(0, "a"),
+        start(1, "b", "sqrt"),
+        delta(1, "b", "{\"number\": 12"),
+        start(2, "c", "now"),
+        end(1, "b"),
+        end(2, "c"),
+        finish(FinishReason::MaxTokens, "length"),
+    ];
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let watched: Vec<ParsedToolCall> = {
+        let w = handle.watch_tool_calls();
+        tokio::task::spawn_blocking(move || w.collect())
+            .await
+            .unwrap()
+    };
+    handle.finish().await.unwrap();
+    let calls = handle.tool_calls().await;
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].args, Ok(json!({"number": 1})));
+    assert_eq!(
+        calls[1].args,
+        Err(
+            "cut off by max_tokens: invalid JSON arguments: EOF while parsing an object at byte 13"
+                .to_string()
+        )
+    );
+    assert_eq!(calls[1].call.args, "{\"number\": 12");
+    assert_eq!(
+        calls[2].args,
+        Err("cut off by max_tokens before its arguments".to_string())
+    );
+    // The watcher saw the same verdicts (the empty one waited for the finish).
+    assert_eq!(watched, calls);
+    let p = handle.partial_tool_calls().await;
+    assert!(
+        matches!(&p[1].state, ToolCallState::Invalid(m) if m.starts_with("cut off by max_tokens"))
+    );
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn calls_open_when_the_stream_fails_or_is_cancelled_never_complete() {
+    let rt = runtime();
+    for cancel in [false, true] {
+        let mut steps = vec![
+            start(0, "a", "sqrt"),
+            delta(0, "a", "{\"number\": 16}"),
+            end(0, "a"),
+            start(1, "b", "sqrt"),
+            delta(1, "b", "{\"number\": 2"),
+        ];
+        steps.push(if cancel {
+            Step::Stall
+        } else {
+            Step::Fail(Error::connection("reset by peer"))
+        });
+        let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+        let watch = handle.watch_tool_calls();
+        if cancel {
+            let h = handle.clone();
+            assert!(tokio::task::spawn_blocking(move || wait_until(
+                Duration::from_secs(5),
+                || h.len() == 5
+            ))
+            .await
+            .unwrap());
+            handle.cancel();
+        }
+        assert!(handle.finish().await.is_err());
+        let watched: Vec<ParsedToolCall> = tokio::task::spawn_blocking(move || watch.collect())
+            .await
+            .unwrap();
+        let calls = handle.tool_calls().await;
+        assert_eq!(calls.len(), 1, "only the call that ended");
+        assert_eq!(calls[0].args, Ok(json!({"number": 16})));
+        assert_eq!(watched, calls);
+        let p = handle.partial_tool_calls().await;
+        assert_eq!(p[1].call.args, "{\"number\": 2");
+        assert_eq!(p[1].args, Some(json!({})));
+        let ToolCallState::Invalid(why) = &p[1].state else {
+            panic!("{:?}", p[1].state)
+        };
+        let expected = if cancel {
+            "cut off: the stream ended before the call did (cancelled)"
+        } else {
+            "cut off: the stream ended before the call did (connection error: reset by peer)"
+        };
+        assert_eq!(why, expected);
+    }
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn invalid_json_is_reported_when_the_call_ends() {
+    let rt = runtime();
+    let steps = vec![
+        start(0, "a", "f"),
+        delta(0, "a", "{\"x\": 1,}"),
+        end(0, "a"),
+        start(1, "b", "g"),
+        delta(1, "b", "[1, 2]"),
+        end(1, "b"),
+    ];
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    handle.finish().await.unwrap();
+    let calls = handle.tool_calls().await;
+    assert_eq!(
+        calls[0].args,
+        Err("invalid JSON arguments: trailing comma at byte 8".to_string())
+    );
+    assert_eq!(
+        calls[1].args,
+        Err("the arguments must be a JSON object, not an array".to_string())
+    );
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn a_watcher_gets_a_call_as_soon_as_it_ends() {
+    let rt = runtime();
+    let g = gate();
+    let steps = vec![
+        start(0, "a", "sqrt"),
+        delta(0, "a", "{\"number\": 4242}"),
+        end(0, "a"),
+        // The provider stalls until the test opens the gate: the call must
+        // reach the watcher before the stream goes on.
+        Step::Gate(g.clone()),
+        Step::Chunk(Chunk::text_start(1)),
+        Step::Chunk(Chunk::text(1, "done")),
+        Step::Chunk(Chunk::text_end(1)),
+    ];
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let mut watch = handle.watch_tool_calls();
+    let first = tokio::time::timeout(Duration::from_secs(5), watch.next_call())
+        .await
+        .expect("the call arrives while the provider stalls")
+        .unwrap();
+    assert_eq!(first.call.id, "a");
+    assert_eq!(first.args, Ok(json!({"number": 4242})));
+    assert_eq!(handle.outcome(), None);
+    g.add_permits(1);
+    assert!(watch.next_call().await.is_none());
+    assert_eq!(handle.finish().await.unwrap().text(), "done");
+    // A watcher that joins after the end gets the replay.
+    let late: Vec<ParsedToolCall> = handle.watch_tool_calls().collect();
+    assert_eq!(late, vec![first]);
+    rt.shutdown();
+}
+
+#[tokio::test]
+async fn a_deferred_request_starts_when_it_is_ready() {
+    let rt = runtime();
+    let provider = ScriptedProvider::new(text_steps(&["Hi"]));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let prepare: DeferredRequest = Box::pin(async move {
+        rx.await.map_err(|_| Error::cancelled())?;
+        let mut r = request();
+        r.messages.push(Message::assistant("earlier"));
+        Ok(r)
+    });
+    let handle = rt.start_deferred(provider.clone(), prepare, opts());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(provider.probe.opens(), 0);
+    assert_eq!(handle.outcome(), None);
+    tx.send(()).unwrap();
+    let done = handle.finish().await.unwrap();
+    assert_eq!(done.text(), "Hi");
+    assert_eq!(done.input.len(), 2);
+    assert_eq!(done.messages().len(), 3);
+    assert_eq!(provider.probe.opens(), 1);
+
+    // A cancel during the wait ends the stream without opening.
+    let provider = ScriptedProvider::new(text_steps(&["never"]));
+    let prepare: DeferredRequest = Box::pin(futures::future::pending());
+    let handle = rt.start_deferred(provider.clone(), prepare, opts());
+    handle.cancel();
+    assert!(matches!(
+        handle.finish().await,
+        Err(Error::Cancelled { .. })
+    ));
+    assert_eq!(provider.probe.opens(), 0);
+
+    // An error building the request is the stream's error.
+    let prepare: DeferredRequest = Box::pin(async { Err(Error::bad_request("no history")) });
+    let handle = rt.start_deferred(provider.clone(), prepare, opts());
+    assert_eq!(handle.finish().await.unwrap_err().message(), "no history");
+    assert!(matches!(handle.outcome(), Some(Outcome::Failed(_))));
+    rt.shutdown();
+}

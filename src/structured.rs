@@ -1,0 +1,225 @@
+//! Structured output while it streams: [`Partial`] values and the
+//! `structured_stream` iterators.
+//!
+//! The response's text deltas are fed, once each, to an incremental JSON
+//! parser ([`rivulet_core::PartialJson`]); each time the partial object
+//! changes, a [`Partial<T>`] is yielded. It holds the partial JSON (strings
+//! as far as they have streamed, numbers and literals once complete, keys
+//! once their value has started, open containers closed) and that JSON
+//! deserialized into `T` when it fits.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use rivulet_actors::Event;
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, PartialJson, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::stream::Chunks;
+
+/// A structured output as far as it has streamed: the partial JSON (strings
+/// as far as they have streamed, numbers and literals once complete, keys
+/// once their value has started, open containers closed) and, when it fits,
+/// that JSON as a `T`. Yielded by `StreamResponse::structured_stream` each
+/// time the object changes, and returned by `parse_partial`.
+///
+/// **Making `T` fit early.** Serde fills a missing field only when told how,
+/// so give `T` `#[derive(Default)]` and `#[serde(default)]` (on the struct,
+/// and on nested structs): every partial then deserializes, fields not yet
+/// received being empty (their `Default`). Fields of type `Option<_>` are
+/// `None` until received. Without that, [`Partial::get`] is `None` until
+/// every required field has arrived; [`Partial::json`] is always there.
+///
+/// ```
+/// use rivulet::Partial;
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Debug, Default, PartialEq, Deserialize)]
+/// #[serde(default)]
+/// struct Book { title: String, author: String, pages: Option<u32> }
+///
+/// let p: Partial<Book> = Partial::new(json!({"title": "The Hob"}));
+/// assert_eq!(
+///     p.get(),
+///     Some(&Book { title: "The Hob".into(), author: String::new(), pages: None })
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partial<T> {
+    json: Value,
+    value: Option<T>,
+}
+
+impl<T: DeserializeOwned> Partial<T> {
+    /// The partial `json`, deserialized into `T` when it fits.
+    pub fn new(json: Value) -> Self {
+        let value = T::deserialize(&json).ok();
+        Partial { json, value }
+    }
+}
+
+impl<T> Partial<T> {
+    /// The partial JSON (`Value::Null` before anything is visible).
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// The partial value as a `T`, when the JSON so far deserializes into
+    /// one (always, for a `T` with `#[serde(default)]`).
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+
+    /// [`Partial::get`], by value.
+    pub fn into_inner(self) -> Option<T> {
+        self.value
+    }
+}
+
+fn parse_error(message: impl Into<String>) -> Error {
+    Error::Parse {
+        ctx: ErrorContext::new(message),
+    }
+}
+
+/// Parses a whole structured output: `Error::Parse` with serde's message
+/// when the text is not a `T` (or with the refusal when the model refused).
+pub(crate) fn parse_response<T: DeserializeOwned>(response: &Response) -> Result<T, Error> {
+    let text = response.text();
+    if response.finish_reason == Some(FinishReason::Refusal) {
+        return Err(parse_error(format!("the model refused: {text}")));
+    }
+    serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))
+}
+
+/// The text parts of a stream fed to an incremental parser, reporting the
+/// partial JSON each time it changes. Shared by `structured_stream` and the
+/// CLI's `-o partials`.
+#[derive(Debug, Default)]
+pub(crate) struct PartialText {
+    parser: PartialJson,
+    version: u64,
+    last: Option<Value>,
+}
+
+impl PartialText {
+    /// Folds one chunk in: `Some(Ok(json))` when the partial JSON changed,
+    /// `Some(Err)` once the text is known not to be JSON.
+    pub(crate) fn push(&mut self, chunk: &Chunk) -> Option<Result<Value, Error>> {
+        let Chunk::Text { delta, .. } = chunk else {
+            return None;
+        };
+        if let Err(e) = self.parser.feed(delta) {
+            return Some(Err(parse_error(format!("the output is not JSON: {e}"))));
+        }
+        if self.parser.version() == self.version {
+            return None;
+        }
+        self.version = self.parser.version();
+        let now = self.parser.snapshot()?;
+        if self.last.as_ref() == Some(&now) {
+            return None;
+        }
+        self.last = Some(now.clone());
+        Some(Ok(now))
+    }
+
+    /// The partial JSON so far (`Null` before anything is visible).
+    pub(crate) fn current(&self) -> Result<Value, Error> {
+        if let Some(e) = self.parser.error() {
+            return Err(parse_error(format!("the output is not JSON: {e}")));
+        }
+        Ok(self.parser.snapshot().unwrap_or(Value::Null))
+    }
+
+    /// Feeds text known to extend what was fed before.
+    pub(crate) fn feed_text(&mut self, text: &str) {
+        let _ = self.parser.feed(text);
+    }
+
+    /// Bytes fed so far.
+    pub(crate) fn fed(&self) -> usize {
+        self.parser.len()
+    }
+}
+
+/// Partial structured outputs, one per change: a `Stream` (async) or an
+/// `Iterator` (blocking), by subscription type. A text that turns out not to
+/// be JSON yields one `Error::Parse`; a failed stream yields its error; then
+/// it ends. Identical consecutive partials are never yielded.
+pub struct StructuredStream<S, T> {
+    chunks: Chunks<S>,
+    state: PartialText,
+    done: bool,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<S, T> StructuredStream<S, T> {
+    pub(crate) fn new(chunks: Chunks<S>) -> Self {
+        StructuredStream {
+            chunks,
+            state: PartialText::default(),
+            done: false,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S, T: DeserializeOwned> StructuredStream<S, T> {
+    fn map(
+        &mut self,
+        item: Option<Result<Arc<Chunk>, Error>>,
+    ) -> Option<Option<Result<Partial<T>, Error>>> {
+        match item {
+            Some(Ok(chunk)) => match self.state.push(&chunk)? {
+                Ok(json) => Some(Some(Ok(Partial::new(json)))),
+                Err(e) => {
+                    self.done = true;
+                    Some(Some(Err(e)))
+                }
+            },
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Some(Err(e)))
+            }
+            None => {
+                self.done = true;
+                Some(None)
+            }
+        }
+    }
+}
+
+impl<S: Iterator<Item = Event>, T: DeserializeOwned> Iterator for StructuredStream<S, T> {
+    type Item = Result<Partial<T>, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let item = self.chunks.next();
+            if let Some(out) = self.map(item) {
+                return out;
+            }
+        }
+        None
+    }
+}
+
+impl<S: Stream<Item = Event> + Unpin, T: DeserializeOwned> Stream for StructuredStream<S, T> {
+    type Item = Result<Partial<T>, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        while !this.done {
+            let item = match Pin::new(&mut this.chunks).poll_next(cx) {
+                Poll::Ready(item) => item,
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(out) = this.map(item) {
+                return Poll::Ready(out);
+            }
+        }
+        Poll::Ready(None)
+    }
+}
