@@ -20,9 +20,11 @@
 
 pub mod config;
 pub mod decode;
+pub mod eventstream;
 pub mod family;
 pub mod http;
 pub mod openai;
+pub mod sigv4;
 pub mod sse;
 
 use std::sync::Arc;
