@@ -1,8 +1,8 @@
 //! `rivulet-providers`: rivulet's wire protocols, one [`Provider`] each.
 //!
 //! Written so far: OpenAI Chat Completions and the servers that speak it
-//! (see [`family`]) and the OpenAI Responses API ([`responses`]). Every
-//! provider is built by id with [`build`]:
+//! (see [`family`]), the OpenAI Responses API ([`responses`]) and Cohere v2
+//! ([`cohere`]). Every provider is built by id with [`build`]:
 //!
 //! ```
 //! use rivulet_core::ApiKey;
@@ -19,10 +19,11 @@
 //! (event-stream parsing), [`eventstream`] (AWS binary framing), [`sigv4`]
 //! (AWS request signing), [`decode`] (what the newer decoders share: the
 //! decoder contract and the stream that drives it), one folder per protocol
-//! (wire types, request body, decoder, provider: [`openai`], [`responses`]),
-//! [`family`] (ids, endpoints, keys, quirks),
+//! (wire types, request body, decoder, provider: [`openai`], [`responses`],
+//! [`cohere`]), [`family`] (ids, endpoints, keys, quirks),
 //! [`config`].
 
+pub mod cohere;
 pub mod config;
 pub mod decode;
 pub mod eventstream;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 
 use rivulet_core::{Error, Provider};
 
+pub use cohere::Cohere;
 pub use config::ProviderConfig;
 pub use openai::OpenAiCompatible;
 pub use responses::OpenAiResponses;
@@ -55,11 +57,12 @@ pub const PROVIDER_IDS: &[&str] = &[
     "vllm",
     "llamacpp",
     "openai-responses",
+    "cohere",
 ];
 
 /// Provider ids whose protocols are not written yet: [`build`] answers
 /// [`Error::Unsupported`] for them.
-pub const PLANNED_PROVIDER_IDS: &[&str] = &["anthropic", "google", "vertex", "cohere", "bedrock"];
+pub const PLANNED_PROVIDER_IDS: &[&str] = &["anthropic", "google", "vertex", "bedrock"];
 
 /// Builds the provider `id`. The config wins over environment variables,
 /// which win over defaults.
@@ -76,6 +79,7 @@ pub fn build(id: &str, config: ProviderConfig) -> Result<Arc<dyn Provider>, Erro
     }
     let provider: Arc<dyn Provider> = match id {
         responses::ID => Arc::new(OpenAiResponses::new(config)?),
+        cohere::ID => Arc::new(Cohere::new(config)?),
         _ => return Err(unknown(id)),
     };
     tracing::debug!(provider = id, "built provider");
@@ -106,7 +110,7 @@ pub fn key_variable(id: &str) -> Option<&'static str> {
         responses::ID => Some(responses::KEY_VAR),
         "anthropic" => Some("ANTHROPIC_API_KEY"),
         "google" => Some("GEMINI_API_KEY"),
-        "cohere" => Some("CO_API_KEY"),
+        cohere::ID => Some(cohere::KEY_VAR),
         _ => None,
     }
 }
