@@ -1,8 +1,9 @@
 //! `rivulet-providers`: rivulet's wire protocols, one [`Provider`] each.
 //!
 //! Written so far: OpenAI Chat Completions and the servers that speak it
-//! (see [`family`]), the OpenAI Responses API ([`responses`]) and Cohere v2
-//! ([`cohere`]). Every provider is built by id with [`build`]:
+//! (see [`family`]), the OpenAI Responses API ([`responses`]), Cohere v2
+//! ([`cohere`]) and Bedrock ConverseStream ([`bedrock`]). Every provider is
+//! built by id with [`build`]:
 //!
 //! ```
 //! use rivulet_core::ApiKey;
@@ -20,9 +21,10 @@
 //! (AWS request signing), [`decode`] (what the newer decoders share: the
 //! decoder contract and the stream that drives it), one folder per protocol
 //! (wire types, request body, decoder, provider: [`openai`], [`responses`],
-//! [`cohere`]), [`family`] (ids, endpoints, keys, quirks),
+//! [`cohere`], [`bedrock`]), [`family`] (ids, endpoints, keys, quirks),
 //! [`config`].
 
+pub mod bedrock;
 pub mod cohere;
 pub mod config;
 pub mod decode;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 
 use rivulet_core::{Error, Provider};
 
+pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use config::ProviderConfig;
 pub use openai::OpenAiCompatible;
@@ -58,11 +61,12 @@ pub const PROVIDER_IDS: &[&str] = &[
     "llamacpp",
     "openai-responses",
     "cohere",
+    "bedrock",
 ];
 
 /// Provider ids whose protocols are not written yet: [`build`] answers
 /// [`Error::Unsupported`] for them.
-pub const PLANNED_PROVIDER_IDS: &[&str] = &["anthropic", "google", "vertex", "bedrock"];
+pub const PLANNED_PROVIDER_IDS: &[&str] = &["anthropic", "google", "vertex"];
 
 /// Builds the provider `id`. The config wins over environment variables,
 /// which win over defaults.
@@ -80,6 +84,7 @@ pub fn build(id: &str, config: ProviderConfig) -> Result<Arc<dyn Provider>, Erro
     let provider: Arc<dyn Provider> = match id {
         responses::ID => Arc::new(OpenAiResponses::new(config)?),
         cohere::ID => Arc::new(Cohere::new(config)?),
+        bedrock::ID => Arc::new(Bedrock::new(config)?),
         _ => return Err(unknown(id)),
     };
     tracing::debug!(provider = id, "built provider");
@@ -111,6 +116,10 @@ pub fn key_variable(id: &str) -> Option<&'static str> {
         "anthropic" => Some("ANTHROPIC_API_KEY"),
         "google" => Some("GEMINI_API_KEY"),
         cohere::ID => Some(cohere::KEY_VAR),
+        // Bedrock signs with an access key pair (or takes a Bedrock API
+        // key, `AWS_BEARER_TOKEN_BEDROCK`); the access key id is what a
+        // user sets first.
+        bedrock::ID => Some(bedrock::ACCESS_KEY_VAR),
         _ => None,
     }
 }
