@@ -84,7 +84,9 @@ impl Demux {
                 }
             }
             Chunk::TextEnd { part } | Chunk::ToolCallEnd { part, .. } => self.close(*part, None),
-            Chunk::ThoughtEnd { part, signature } => self.close(*part, signature.clone()),
+            Chunk::ThoughtEnd {
+                part, signature, ..
+            } => self.close(*part, signature.clone()),
             _ => {}
         }
     }
@@ -394,6 +396,7 @@ mod tests {
             Chunk::ThoughtEnd {
                 part: 0,
                 signature: Some("sig".into()),
+                redacted: None,
             },
             Chunk::ToolCallStart {
                 part: 1,

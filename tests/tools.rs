@@ -143,6 +143,7 @@ fn the_agent_loop_over_a_scripted_two_turn_provider() {
         c(Chunk::ThoughtEnd {
             part: 0,
             signature: Some("sig-1".into()),
+            redacted: None,
         }),
     ];
     turn1.extend(call_steps(

@@ -36,13 +36,17 @@ pub enum Chunk {
     /// Incremental reasoning text.
     #[serde(rename = "thought_chunk")]
     Thought { part: usize, delta: String },
-    /// A thought ends; `signature` is the provider's opaque token that must be
-    /// sent back with the thought when the conversation resumes.
+    /// A thought ends. `signature` is the provider's opaque token and
+    /// `redacted` its encrypted or redacted reasoning (Bedrock's
+    /// `redactedContent`, OpenAI's `encrypted_content`); both must be sent
+    /// back with the thought when the conversation resumes.
     #[serde(rename = "thought_end_chunk")]
     ThoughtEnd {
         part: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        redacted: Option<String>,
     },
     /// A tool call starts: the provider's call id and the tool's name.
     #[serde(rename = "tool_call_start_chunk")]
@@ -107,6 +111,14 @@ impl Chunk {
     /// `text_end_chunk` for `part`.
     pub fn text_end(part: usize) -> Self {
         Chunk::TextEnd { part }
+    }
+    /// `thought_end_chunk` for `part`, without signature or redacted content.
+    pub fn thought_end(part: usize) -> Self {
+        Chunk::ThoughtEnd {
+            part,
+            signature: None,
+            redacted: None,
+        }
     }
 
     /// The chunk's `type` name, as in Mirascope (`"text_chunk"`, …).

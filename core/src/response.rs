@@ -95,14 +95,21 @@ impl Response {
             Chunk::TextEnd { part }
             | Chunk::ToolCallEnd { part, .. }
             | Chunk::ThoughtEnd { part, .. } => {
-                let signature = match chunk {
-                    Chunk::ThoughtEnd { signature, .. } => signature.clone(),
-                    _ => None,
+                let (signature, redacted) = match chunk {
+                    Chunk::ThoughtEnd {
+                        signature,
+                        redacted,
+                        ..
+                    } => (signature.clone(), redacted.clone()),
+                    _ => (None, None),
                 };
                 match self.open.remove(part) {
                     Some(OpenPart::Thought(mut t)) => {
                         if signature.is_some() {
                             t.signature = signature;
+                        }
+                        if redacted.is_some() {
+                            t.redacted = redacted;
                         }
                         self.insert(*part, ContentPart::Thought(t));
                     }
@@ -326,9 +333,11 @@ mod tests {
         r.apply(&Chunk::ThoughtEnd {
             part: 0,
             signature: Some("sig".into()),
+            redacted: Some("opaque".into()),
         });
         assert_eq!(r.thoughts()[0].thought, "hmm");
         assert_eq!(r.thoughts()[0].signature.as_deref(), Some("sig"));
+        assert_eq!(r.thoughts()[0].redacted.as_deref(), Some("opaque"));
         assert!(matches!(r.content[0], ContentPart::Thought(_)));
         assert!(matches!(r.content[1], ContentPart::Text(_)));
     }

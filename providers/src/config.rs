@@ -75,7 +75,7 @@ pub(crate) struct Settings {
 }
 
 /// A non-empty environment variable, trimmed.
-fn env(var: &str) -> Option<String> {
+pub(crate) fn env(var: &str) -> Option<String> {
     std::env::var(var)
         .ok()
         .map(|v| v.trim().to_string())
@@ -128,6 +128,40 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
         },
         key,
     })
+}
+
+/// The base URL of a provider outside the OpenAI-compatible family: the
+/// config's, else the first of `vars` that is set, else `default`; without
+/// a trailing slash, and checked to be an http(s) URL.
+pub(crate) fn base_url(
+    id: &str,
+    config: &ProviderConfig,
+    vars: &[&str],
+    default: &str,
+) -> Result<String, Error> {
+    let base = config
+        .base_url
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)))
+        .unwrap_or_else(|| default.to_string());
+    let base = base.trim().trim_end_matches('/').to_string();
+    match Url::parse(&base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(base),
+        _ => Err(
+            Error::bad_request(format!("invalid base URL {base:?}: expected http(s)://…"))
+                .with_provider(id),
+        ),
+    }
+}
+
+/// The API key: the config's, else the first of `vars` that is set.
+pub(crate) fn api_key(config: &ProviderConfig, vars: &[&str]) -> Option<ApiKey> {
+    config
+        .api_key
+        .clone()
+        .filter(|k| !k.expose().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)).map(ApiKey::new))
 }
 
 #[cfg(test)]

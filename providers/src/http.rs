@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::StatusCode;
 use rivulet_core::{ApiKey, Error, ErrorContext};
 use serde_json::Value;
@@ -252,6 +252,95 @@ pub(crate) fn body_stream(
     let provider = provider.to_string();
     resp.bytes_stream()
         .map(move |r| r.map_err(|e| transport_error(&provider, &e, "reading the stream")))
+}
+
+/// The headers of a streaming JSON POST: `content-type: application/json`,
+/// `accept: <accept>` and the caller's extra headers (marked sensitive:
+/// custom headers often carry secrets; their values are never echoed).
+pub(crate) fn request_headers(
+    provider: &str,
+    accept: &'static str,
+    extra: &[(String, String)],
+) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static(accept));
+    for (name, value) in extra {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::bad_request(format!("invalid header name {name:?}")).with_provider(provider)
+        })?;
+        let value = secret_header(provider, value, &format!("invalid value for header {name}"))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// A header value marked sensitive (hyper keeps it out of its own logs).
+/// `what` is the error message: it must not contain the value.
+pub(crate) fn secret_header(provider: &str, value: &str, what: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| Error::bad_request(what.to_string()).with_provider(provider))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Sends a streaming request and checks the response head: a non-2xx
+/// status becomes the provider's error; a 2xx body whose content type is
+/// not `expected` (a JSON body when the server ignored streaming, an HTML
+/// page from a proxy) is reported before any parsing. `expected` is a
+/// content-type essence (`text/event-stream`); a response without a
+/// content type is trusted.
+pub(crate) async fn open_stream(
+    provider: &str,
+    client: &reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    expected: &str,
+) -> Result<reqwest::Response, Error> {
+    let resp = post(provider, client, url, headers, body).await?;
+    if !resp.status().is_success() {
+        return Err(error_response(provider, resp).await.0);
+    }
+    expect_stream(provider, resp, expected).await
+}
+
+/// Checks that a successful response carries a body of content type
+/// `expected` (see [`open_stream`]).
+pub(crate) async fn expect_stream(
+    provider: &str,
+    resp: reqwest::Response,
+    expected: &str,
+) -> Result<reqwest::Response, Error> {
+    tracing::debug!(
+        provider,
+        status = resp.status().as_u16(),
+        "response head received"
+    );
+    let essence = match body_kind(resp.headers()) {
+        BodyKind::EventStream => "text/event-stream".to_string(),
+        BodyKind::Json => "application/json".to_string(),
+        BodyKind::Other(essence) => essence,
+    };
+    let untyped = resp.headers().get(CONTENT_TYPE).is_none();
+    if untyped || essence == expected {
+        return Ok(resp);
+    }
+    if essence == "application/json" {
+        let body = read_limited(resp, ERROR_BODY_LIMIT).await;
+        return Err(match provider_message(&body) {
+            (Some(message), code) => {
+                crate::decode::error_from_code(provider, code.as_deref(), Some(&message))
+            }
+            (None, _) => Error::protocol(format!(
+                "expected {expected}, got a JSON body: {}",
+                truncate(&String::from_utf8_lossy(&body), 200)
+            )),
+        });
+    }
+    Err(Error::protocol(format!(
+        "expected {expected}, got {essence}"
+    )))
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.

@@ -26,6 +26,124 @@ fn clear_env() {
         }
     }
     std::env::remove_var(family::AZURE_API_VERSION_VAR);
+    for v in NATIVE_VARS {
+        std::env::remove_var(v);
+    }
+}
+
+/// The variables the Responses, Cohere and Bedrock providers read.
+const NATIVE_VARS: &[&str] = &[
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CO_API_KEY",
+    "COHERE_API_KEY",
+    "CO_API_URL",
+    "COHERE_BASE_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "BEDROCK_BASE_URL",
+];
+
+fn missing(id: &str) -> String {
+    match build(id, ProviderConfig::default()) {
+        Err(Error::MissingApiKey { variable, ctx }) => {
+            assert_eq!(ctx.provider.as_deref(), Some(id));
+            variable
+        }
+        Err(e) => panic!("{id}: {e:?}"),
+        Ok(p) => panic!("{id} built without credentials: {}", p.id()),
+    }
+}
+
+/// Keys, endpoints and regions of the Responses, Cohere and Bedrock
+/// providers (called from `environment`: the environment is process-wide).
+fn native_protocols_environment() {
+    use rivulet_providers::{bedrock::Bedrock, Cohere, OpenAiResponses};
+    clear_env();
+    assert_eq!(missing("openai-responses"), "OPENAI_API_KEY");
+    assert_eq!(missing("cohere"), "CO_API_KEY");
+    assert_eq!(missing("bedrock"), "AWS_ACCESS_KEY_ID");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+    assert_eq!(missing("bedrock"), "AWS_SECRET_ACCESS_KEY");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "secret-123456");
+    assert_eq!(missing("bedrock"), "AWS_REGION");
+
+    // Defaults.
+    let key = || ProviderConfig {
+        api_key: Some(ApiKey::new("k-123456")),
+        ..Default::default()
+    };
+    assert_eq!(
+        OpenAiResponses::new(key()).unwrap().url(),
+        "https://api.openai.com/v1/responses"
+    );
+    assert_eq!(
+        Cohere::new(key()).unwrap().url(),
+        "https://api.cohere.com/v2/chat"
+    );
+    std::env::set_var("AWS_DEFAULT_REGION", "eu-central-1");
+    let b = Bedrock::new(ProviderConfig::default()).unwrap();
+    assert_eq!(b.region(), "eu-central-1");
+    assert_eq!(
+        b.url("anthropic.claude-3-haiku-20240307-v1:0").unwrap().as_str(),
+        "https://bedrock-runtime.eu-central-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream"
+    );
+    std::env::set_var("AWS_REGION", "us-west-2");
+    assert_eq!(
+        Bedrock::new(ProviderConfig::default()).unwrap().region(),
+        "us-west-2"
+    );
+    assert!(!format!("{b:?}").contains("secret-123456"));
+
+    // Environment variables, and the config winning over them.
+    std::env::set_var("OPENAI_API_KEY", "sk-env");
+    std::env::set_var("OPENAI_BASE_URL", "http://env.example/v1/");
+    assert_eq!(
+        OpenAiResponses::new(ProviderConfig::default())
+            .unwrap()
+            .url(),
+        "http://env.example/v1/responses"
+    );
+    std::env::set_var("COHERE_API_KEY", "co-env");
+    std::env::set_var("COHERE_BASE_URL", "http://cohere.example");
+    assert_eq!(
+        Cohere::new(ProviderConfig::default()).unwrap().url(),
+        "http://cohere.example/v2/chat"
+    );
+    std::env::set_var("CO_API_URL", "http://co.example/");
+    assert_eq!(
+        Cohere::new(ProviderConfig::default()).unwrap().url(),
+        "http://co.example/v2/chat"
+    );
+    std::env::set_var("BEDROCK_BASE_URL", "http://127.0.0.1:4566");
+    let b = Bedrock::new(ProviderConfig::default()).unwrap();
+    assert_eq!(
+        b.url("m").unwrap().as_str(),
+        "http://127.0.0.1:4566/model/m/converse-stream"
+    );
+    assert_eq!(b.region(), "us-west-2");
+    std::env::remove_var("AWS_REGION");
+    std::env::remove_var("AWS_DEFAULT_REGION");
+    std::env::set_var(
+        "BEDROCK_BASE_URL",
+        "https://bedrock-runtime.ap-northeast-1.amazonaws.com",
+    );
+    assert_eq!(
+        Bedrock::new(ProviderConfig::default()).unwrap().region(),
+        "ap-northeast-1"
+    );
+    // A Bedrock API key replaces signing.
+    clear_env();
+    std::env::set_var("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-123");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    let b = Bedrock::new(ProviderConfig::default()).unwrap();
+    assert!(format!("{b:?}").contains("Bearer(***)"), "{b:?}");
+    assert!(b.url("").is_err());
+    clear_env();
 }
 
 fn url(id: &str, config: ProviderConfig, model: &str) -> String {
@@ -40,7 +158,7 @@ fn environment() {
     clear_env();
 
     // Every id builds with a config; ids, keys and kinds.
-    assert_eq!(PROVIDER_IDS.len(), 11);
+    assert_eq!(PROVIDER_IDS.len(), 14);
     for id in PROVIDER_IDS {
         let p = build(id, with_key()).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(p.id(), *id);
@@ -167,11 +285,15 @@ fn environment() {
     let e = build("openai", bad).err().unwrap();
     assert!(!e.to_string().contains("break-secret"), "{e}");
 
+    native_protocols_environment();
     clear_env();
 }
 
 #[test]
 fn unknown_and_planned_ids() {
+    for id in ["openai-responses", "cohere", "bedrock"] {
+        assert!(PROVIDER_IDS.contains(&id) && !PLANNED_PROVIDER_IDS.contains(&id));
+    }
     for id in PLANNED_PROVIDER_IDS {
         let e = build(id, with_key()).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
@@ -191,5 +313,8 @@ fn key_variables() {
     assert_eq!(key_variable("ollama"), None);
     assert_eq!(key_variable("llamacpp"), None);
     assert_eq!(key_variable("anthropic"), Some("ANTHROPIC_API_KEY"));
+    assert_eq!(key_variable("openai-responses"), Some("OPENAI_API_KEY"));
+    assert_eq!(key_variable("cohere"), Some("CO_API_KEY"));
+    assert_eq!(key_variable("bedrock"), Some("AWS_ACCESS_KEY_ID"));
     assert_eq!(key_variable("nope"), None);
 }

@@ -339,10 +339,7 @@ impl Decoder {
 
     fn end_current(&mut self, out: &mut Decoded) {
         match self.current.take() {
-            Some((Kind::Thought, part)) => out.push(Ok(Chunk::ThoughtEnd {
-                part,
-                signature: None,
-            })),
+            Some((Kind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
             Some((_, part)) => out.push(Ok(Chunk::TextEnd { part })),
             None => {}
         }
@@ -653,10 +650,7 @@ mod tests {
                     part: 0,
                     delta: "hm".into()
                 },
-                Chunk::ThoughtEnd {
-                    part: 0,
-                    signature: None
-                },
+                Chunk::thought_end(0),
                 Chunk::TextStart { part: 1 },
                 Chunk::text(1, "a"),
                 Chunk::text(1, "b"),

@@ -1,0 +1,617 @@
+//! Bedrock ConverseStream decoding: a pure state machine from eventstream
+//! messages to core [`Chunk`]s.
+//!
+//! The rules:
+//! - blocks are keyed by `contentBlockIndex`: `contentBlockStart` with
+//!   `toolUse` starts a tool call (id = `toolUseId`); text and reasoning
+//!   blocks start at their first delta (`text` → text,
+//!   `reasoningContent.text` → thought; `signature` and `redactedContent`
+//!   are kept for the thought's end, a redacted block is a thought without
+//!   text); `contentBlockStop` ends the block;
+//! - `messageStop` → the finish reason (`end_turn`, `stop_sequence` →
+//!   `stop`; `tool_use` → `tool_calls`; `max_tokens`;
+//!   `guardrail_intervened`, `content_filtered` → `content_filter`;
+//!   `model_context_window_exceeded` → `context_length_exceeded`; raw kept);
+//! - `metadata` → usage, and the end of the stream; EOF after
+//!   `messageStop` is a normal end too, EOF before it a protocol error;
+//! - exception messages (`:message-type: exception`) → typed errors by
+//!   `:exception-type`, keeping everything before them.
+//!
+//! Open text and thoughts end on an error; tool calls end only at their
+//! `contentBlockStop` or a clean `messageStop` (never after `max_tokens` or
+//! an error: a cut-off call must never run).
+
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+
+use super::wire::{
+    BlockDelta, ContentBlockDelta, ContentBlockStart, ContentBlockStop, ExceptionPayload,
+    MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
+};
+use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::eventstream::Message;
+use crate::http::truncate;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Thought,
+    Tool,
+}
+
+#[derive(Clone, Debug)]
+struct Block {
+    index: u64,
+    kind: Kind,
+    part: usize,
+    /// Tool calls: the call id.
+    id: String,
+    signature: Option<String>,
+    redacted: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Streaming,
+    /// `messageStop` seen: only `metadata` should follow.
+    Stopped,
+    Done,
+    Failed,
+}
+
+/// The ConverseStream decoder.
+///
+/// ```
+/// use rivulet_core::Response;
+/// use rivulet_providers::bedrock::Decoder;
+/// use rivulet_providers::decode::EventDecoder;
+/// use rivulet_providers::eventstream::{Header, Message};
+///
+/// let event = |kind: &str, json: &str| {
+///     Message::new(
+///         vec![
+///             Header::string(":event-type", kind),
+///             Header::string(":message-type", "event"),
+///         ],
+///         json.as_bytes().to_vec(),
+///     )
+/// };
+/// let mut d = Decoder::new("bedrock");
+/// let mut r = Response::default();
+/// for m in [
+///     event("contentBlockDelta", r#"{"contentBlockIndex":0,"delta":{"text":"Hi"},"p":"abc"}"#),
+///     event("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+///     event("messageStop", r#"{"stopReason":"end_turn"}"#),
+///     event("metadata", r#"{"usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4}}"#),
+/// ] {
+///     for c in d.feed(&m) {
+///         r.apply(&c.unwrap());
+///     }
+/// }
+/// assert!(d.is_done());
+/// assert_eq!(r.text(), "Hi");
+/// assert_eq!(r.usage.input_tokens, Some(3));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    provider: String,
+    raw_events: bool,
+    parts: Parts,
+    blocks: Vec<Block>,
+    usage: UsageTracker,
+    state: State,
+}
+
+impl Decoder {
+    /// A decoder for `provider` (used in errors and raw events).
+    pub fn new(provider: &str) -> Self {
+        Decoder {
+            provider: provider.to_string(),
+            raw_events: false,
+            parts: Parts::default(),
+            blocks: Vec::new(),
+            usage: UsageTracker::default(),
+            state: State::Streaming,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each message, as the SDKs show it
+    /// (`{"contentBlockDelta": {…}}`, typed as [`StreamEvent`]).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.raw_events = on;
+        self
+    }
+
+    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) {
+        match event {
+            StreamEvent::MessageStart(MessageStart { .. }) => {}
+            StreamEvent::ContentBlockStart(ContentBlockStart {
+                content_block_index,
+                start,
+            }) => {
+                if let Some(tool) = start.and_then(|s| s.tool_use) {
+                    self.block(
+                        content_block_index,
+                        Kind::Tool,
+                        tool.tool_use_id,
+                        tool.name,
+                        out,
+                    );
+                }
+            }
+            StreamEvent::ContentBlockDelta(ContentBlockDelta {
+                content_block_index: index,
+                delta,
+            }) => self.delta(index, delta.unwrap_or_default(), out),
+            StreamEvent::ContentBlockStop(ContentBlockStop {
+                content_block_index,
+            }) => {
+                let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
+                    .into_iter()
+                    .partition(|b| b.index == content_block_index);
+                self.blocks = open;
+                for b in done {
+                    out.push(Ok(end_chunk(b)));
+                }
+            }
+            StreamEvent::MessageStop(MessageStop { stop_reason, .. }) => {
+                if self.state != State::Streaming {
+                    return;
+                }
+                let raw = stop_reason.unwrap_or_default();
+                let reason = finish_reason(&raw);
+                let clean = matches!(reason, FinishReason::Stop | FinishReason::ToolCalls);
+                let (ending, cut): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
+                    .into_iter()
+                    .partition(|b| clean || b.kind != Kind::Tool);
+                // Tool calls cut by the stop stay open (never run).
+                self.blocks = cut;
+                for b in ending {
+                    out.push(Ok(end_chunk(b)));
+                }
+                out.push(Ok(Chunk::FinishReason { reason, raw }));
+                self.state = State::Stopped;
+            }
+            StreamEvent::Metadata(Metadata { usage, .. }) => {
+                if let Some(u) = usage {
+                    self.usage.report(usage_from_wire(&u), out);
+                }
+                if self.state == State::Stopped {
+                    self.state = State::Done;
+                }
+            }
+        }
+    }
+
+    /// The open block of `index` and `kind`, started if needed.
+    fn block(
+        &mut self,
+        index: u64,
+        kind: Kind,
+        id: Option<String>,
+        name: Option<String>,
+        out: &mut Decoded,
+    ) -> usize {
+        if let Some(i) = self
+            .blocks
+            .iter()
+            .position(|b| b.index == index && b.kind == kind)
+        {
+            return i;
+        }
+        let part = self.parts.take();
+        let id = match kind {
+            Kind::Tool => id
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| format!("tooluse_{index}")),
+            _ => String::new(),
+        };
+        out.push(Ok(match kind {
+            Kind::Text => Chunk::TextStart { part },
+            Kind::Thought => Chunk::ThoughtStart { part },
+            Kind::Tool => Chunk::ToolCallStart {
+                part,
+                id: id.clone(),
+                name: name.unwrap_or_default(),
+            },
+        }));
+        self.blocks.push(Block {
+            index,
+            kind,
+            part,
+            id,
+            signature: None,
+            redacted: None,
+        });
+        self.blocks.len() - 1
+    }
+
+    fn delta(&mut self, index: u64, delta: BlockDelta, out: &mut Decoded) {
+        if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+            let i = self.block(index, Kind::Text, None, None, out);
+            out.push(Ok(Chunk::Text {
+                part: self.blocks[i].part,
+                delta: text,
+            }));
+        }
+        if let Some(input) = delta
+            .tool_use
+            .and_then(|t| t.input)
+            .filter(|t| !t.is_empty())
+        {
+            let i = self.block(index, Kind::Tool, None, None, out);
+            let b = &self.blocks[i];
+            out.push(Ok(Chunk::ToolCall {
+                part: b.part,
+                id: b.id.clone(),
+                delta: input,
+            }));
+        }
+        if let Some(r) = delta.reasoning_content {
+            if let Some(text) = r.text.filter(|t| !t.is_empty()) {
+                let i = self.block(index, Kind::Thought, None, None, out);
+                out.push(Ok(Chunk::Thought {
+                    part: self.blocks[i].part,
+                    delta: text,
+                }));
+            }
+            if let Some(sig) = r.signature.filter(|s| !s.is_empty()) {
+                let i = self.block(index, Kind::Thought, None, None, out);
+                self.blocks[i]
+                    .signature
+                    .get_or_insert_with(String::new)
+                    .push_str(&sig);
+            }
+            if let Some(red) = r.redacted_content.filter(|s| !s.is_empty()) {
+                let i = self.block(index, Kind::Thought, None, None, out);
+                self.blocks[i]
+                    .redacted
+                    .get_or_insert_with(String::new)
+                    .push_str(&red);
+            }
+        }
+    }
+
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        let (ending, tools): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .partition(|b| b.kind != Kind::Tool);
+        self.blocks = tools;
+        for b in ending {
+            out.push(Ok(end_chunk(b)));
+        }
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
+    }
+
+    fn on_exception(&mut self, kind: &str, payload: &str, out: &mut Decoded) {
+        let message = serde_json::from_str::<ExceptionPayload>(payload)
+            .ok()
+            .and_then(|p| p.message)
+            .unwrap_or_else(|| truncate(payload, 300));
+        let err = exception_error(&self.provider, kind, &message);
+        self.fail_into(out, err);
+    }
+}
+
+fn end_chunk(b: Block) -> Chunk {
+    match b.kind {
+        Kind::Text => Chunk::TextEnd { part: b.part },
+        Kind::Thought => Chunk::ThoughtEnd {
+            part: b.part,
+            signature: b.signature,
+            redacted: b.redacted,
+        },
+        Kind::Tool => Chunk::ToolCallEnd {
+            part: b.part,
+            id: b.id,
+        },
+    }
+}
+
+impl EventDecoder for Decoder {
+    type Event = Message;
+
+    fn feed(&mut self, message: &Message) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        let payload = String::from_utf8_lossy(&message.payload);
+        let payload = payload.trim();
+        let message_type = message.str_header(":message-type").unwrap_or("event");
+        match message_type {
+            "event" => {
+                let kind = message.str_header(":event-type").unwrap_or_default();
+                let parsed = match kind {
+                    "messageStart" => serde_json::from_str(payload).map(StreamEvent::MessageStart),
+                    "contentBlockStart" => {
+                        serde_json::from_str(payload).map(StreamEvent::ContentBlockStart)
+                    }
+                    "contentBlockDelta" => {
+                        serde_json::from_str(payload).map(StreamEvent::ContentBlockDelta)
+                    }
+                    "contentBlockStop" => {
+                        serde_json::from_str(payload).map(StreamEvent::ContentBlockStop)
+                    }
+                    "messageStop" => serde_json::from_str(payload).map(StreamEvent::MessageStop),
+                    "metadata" => serde_json::from_str(payload).map(StreamEvent::Metadata),
+                    // An event type added after this was written: ignored.
+                    _ => {
+                        push_raw::<StreamEvent>(
+                            self.raw_events,
+                            &self.provider,
+                            &mut out,
+                            &sdk_json(kind, payload),
+                            None,
+                        );
+                        return out;
+                    }
+                };
+                match parsed {
+                    Ok(event) => {
+                        if self.raw_events {
+                            push_raw(
+                                true,
+                                &self.provider,
+                                &mut out,
+                                &sdk_json(kind, payload),
+                                Some(event.clone()),
+                            );
+                        }
+                        self.on_event(event, &mut out);
+                    }
+                    Err(e) => {
+                        let err = Error::protocol(format!(
+                            "malformed {kind} event ({e}): {}",
+                            truncate(payload, 200)
+                        ));
+                        self.fail_into(&mut out, err);
+                    }
+                }
+            }
+            "exception" => {
+                let kind = message
+                    .str_header(":exception-type")
+                    .unwrap_or("exception")
+                    .to_string();
+                push_raw::<StreamEvent>(
+                    self.raw_events,
+                    &self.provider,
+                    &mut out,
+                    &sdk_json(&kind, payload),
+                    None,
+                );
+                self.on_exception(&kind, payload, &mut out);
+            }
+            "error" => {
+                let code = message.str_header(":error-code").map(String::from);
+                let text = message
+                    .str_header(":error-message")
+                    .map(String::from)
+                    .unwrap_or_else(|| truncate(payload, 300));
+                let err = error_from_code(&self.provider, code.as_deref(), Some(&text));
+                self.fail_into(&mut out, err);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        match self.state {
+            State::Stopped => self.state = State::Done,
+            State::Streaming => {
+                let err = Error::protocol(
+                    "the stream ended before messageStop: the response is truncated",
+                );
+                self.fail_into(&mut out, err);
+            }
+            State::Done | State::Failed => {}
+        }
+        out
+    }
+
+    fn fail(&mut self, err: Error) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self.state, State::Done | State::Failed)
+    }
+}
+
+/// `{"<kind>": <payload>}`: the SDKs' shape of an event.
+fn sdk_json(kind: &str, payload: &str) -> String {
+    let payload = if payload.is_empty() { "{}" } else { payload };
+    format!(
+        "{{{}:{payload}}}",
+        serde_json::Value::String(kind.to_string())
+    )
+}
+
+/// The normalized finish reason of a Converse `stopReason`.
+pub fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "tool_use" => FinishReason::ToolCalls,
+        "max_tokens" => FinishReason::MaxTokens,
+        "guardrail_intervened" | "content_filtered" => FinishReason::ContentFilter,
+        "model_context_window_exceeded" => FinishReason::ContextLengthExceeded,
+        _ => FinishReason::Other,
+    }
+}
+
+/// Core [`Usage`] from Converse `usage`.
+///
+/// Core counts cache reads and writes as parts of the input. Bedrock's
+/// `inputTokens` leaves them out for the models that cache (Anthropic's
+/// convention, where `totalTokens` is input + output + cache read + cache
+/// write): that is detected from the total and the cache counts added to
+/// the input.
+pub fn usage_from_wire(u: &TokenUsage) -> Usage {
+    let read = u.cache_read_input_tokens;
+    let write = u.cache_write_input_tokens;
+    let mut input = u.input_tokens;
+    if let (Some(i), Some(o), Some(t)) = (u.input_tokens, u.output_tokens, u.total_tokens) {
+        let cache = read.unwrap_or(0).saturating_add(write.unwrap_or(0));
+        if cache > 0 && i.saturating_add(o).saturating_add(cache) == t {
+            input = Some(i.saturating_add(cache));
+        }
+    }
+    Usage {
+        input_tokens: input,
+        output_tokens: u.output_tokens,
+        cache_read_tokens: read,
+        cache_write_tokens: write,
+        reasoning_tokens: None,
+    }
+}
+
+/// A typed error from an exception message (`:exception-type`) or an
+/// `x-amzn-errortype`.
+pub fn exception_error(provider: &str, kind: &str, message: &str) -> Error {
+    let ctx = ErrorContext::new(message)
+        .provider(provider)
+        .code(kind.to_string());
+    let name = kind.to_ascii_lowercase();
+    match name.as_str() {
+        "throttlingexception" => Error::RateLimit {
+            retry_after: None,
+            ctx,
+        },
+        "modelstreamerrorexception" | "internalserverexception" => {
+            Error::Server { status: 500, ctx }
+        }
+        "validationexception" => Error::BadRequest { ctx },
+        "serviceunavailableexception" => Error::Overloaded { ctx },
+        "accessdeniedexception" => Error::PermissionDenied { ctx },
+        "resourcenotfoundexception" => Error::NotFound { ctx },
+        "modeltimeoutexception" => Error::Timeout {
+            which: rivulet_core::TimeoutKind::FirstChunk,
+            ctx,
+        },
+        "unrecognizedclientexception"
+        | "invalidsignatureexception"
+        | "expiredtokenexception"
+        | "missingauthenticationtokenexception"
+        | "incompletesignatureexception" => Error::Authentication { ctx },
+        _ => error_from_code(provider, Some(kind), Some(message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventstream::Header;
+    use rivulet_core::{ErrorKind, Response};
+
+    fn event(kind: &str, json: &str) -> Message {
+        Message::new(
+            vec![
+                Header::string(":event-type", kind),
+                Header::string(":content-type", "application/json"),
+                Header::string(":message-type", "event"),
+            ],
+            json.as_bytes().to_vec(),
+        )
+    }
+
+    fn exception(kind: &str, json: &str) -> Message {
+        Message::new(
+            vec![
+                Header::string(":exception-type", kind),
+                Header::string(":content-type", "application/json"),
+                Header::string(":message-type", "exception"),
+            ],
+            json.as_bytes().to_vec(),
+        )
+    }
+
+    fn run(messages: &[Message]) -> (Response, Option<Error>) {
+        let mut d = Decoder::new("bedrock");
+        let mut out = Vec::new();
+        for m in messages {
+            out.extend(d.feed(m));
+        }
+        out.extend(d.finish());
+        let mut r = Response::default();
+        let mut err = None;
+        for c in out {
+            match c {
+                Ok(c) => r.apply(&c),
+                Err(e) => err = Some(e),
+            }
+        }
+        (r, err)
+    }
+
+    #[test]
+    fn exceptions_keep_what_came_before() {
+        for (kind, want) in [
+            ("throttlingException", ErrorKind::RateLimit),
+            ("modelStreamErrorException", ErrorKind::Server),
+            ("validationException", ErrorKind::BadRequest),
+            ("internalServerException", ErrorKind::Server),
+            ("serviceUnavailableException", ErrorKind::Overloaded),
+            ("accessDeniedException", ErrorKind::PermissionDenied),
+        ] {
+            let (r, err) = run(&[
+                event(
+                    "contentBlockDelta",
+                    r#"{"contentBlockIndex":0,"delta":{"text":"par"}}"#,
+                ),
+                exception(kind, r#"{"message":"went wrong"}"#),
+                event(
+                    "contentBlockDelta",
+                    r#"{"contentBlockIndex":0,"delta":{"text":"tial"}}"#,
+                ),
+            ]);
+            let err = err.unwrap();
+            assert_eq!(err.kind(), want, "{kind}");
+            assert_eq!(err.message(), "went wrong");
+            assert_eq!(err.code(), Some(kind));
+            assert_eq!(r.text(), "par");
+        }
+    }
+
+    #[test]
+    fn eof_after_message_stop_is_fine_before_it_is_not() {
+        let (r, err) = run(&[
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"text":"a"}}"#,
+            ),
+            event("messageStop", r#"{"stopReason":"max_tokens"}"#),
+        ]);
+        assert!(err.is_none());
+        assert_eq!(r.finish_reason, Some(FinishReason::MaxTokens));
+        let (_, err) = run(&[event(
+            "contentBlockDelta",
+            r#"{"contentBlockIndex":0,"delta":{"text":"a"}}"#,
+        )]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn cache_tokens_join_the_input() {
+        let u: TokenUsage = serde_json::from_str(
+            r#"{"inputTokens":10,"outputTokens":5,"totalTokens":115,"cacheReadInputTokens":100}"#,
+        )
+        .unwrap();
+        let u = usage_from_wire(&u);
+        assert_eq!(
+            (u.input_tokens, u.cache_read_tokens),
+            (Some(110), Some(100))
+        );
+        let u: TokenUsage = serde_json::from_str(
+            r#"{"inputTokens":110,"outputTokens":5,"totalTokens":115,"cacheReadInputTokens":100}"#,
+        )
+        .unwrap();
+        assert_eq!(usage_from_wire(&u).input_tokens, Some(110));
+    }
+}

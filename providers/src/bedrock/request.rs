@@ -1,0 +1,211 @@
+//! From a core [`Request`] to a Converse request body.
+
+use rivulet_core::{ContentPart, Request, Role};
+use serde_json::{json, Value};
+
+use super::wire::{
+    ContentBlock, ConverseRequest, InferenceConfig, InputSchema, Message, ReasoningBlock,
+    ReasoningText, SystemBlock, Tool, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
+    ToolUseBlock,
+};
+use crate::decode::thinking_budget;
+
+/// The request body (the model is in the URL).
+///
+/// - System messages become `system` blocks; tool outputs `toolResult`
+///   blocks of a user message; consecutive messages of one role are merged
+///   (Converse wants the roles to alternate); empty text is left out (it
+///   is rejected).
+/// - Thoughts go back as `reasoningContent`: redacted ones as
+///   `redactedContent`, signed ones as `reasoningText` with their
+///   signature; unsigned thoughts (another provider's) are not sent.
+/// - `Params.thinking` becomes Anthropic's
+///   `additionalModelRequestFields.thinking` (a budget below `max_tokens`,
+///   at least 1024). `seed` and `Request.format` have no Converse
+///   equivalent and are not sent.
+pub fn converse_request(request: &Request) -> ConverseRequest {
+    let p = &request.params;
+    let mut system = Vec::new();
+    let mut messages: Vec<Message> = Vec::new();
+    let mut push = |role: &str, block: ContentBlock| match messages.last_mut() {
+        Some(m) if m.role == role => m.content.push(block),
+        _ => messages.push(Message {
+            role: role.into(),
+            content: vec![block],
+        }),
+    };
+    for m in &request.messages {
+        for part in &m.content {
+            if let ContentPart::ToolOutput(o) = part {
+                push(
+                    "user",
+                    ContentBlock::ToolResult(ToolResultBlock {
+                        tool_use_id: o.id.clone(),
+                        content: vec![ToolResultContent::Text(o.result.clone())],
+                        status: o.is_error.then(|| "error".into()),
+                    }),
+                );
+            }
+        }
+        let role = match m.role {
+            Role::System => {
+                let text = m.text();
+                if !text.is_empty() {
+                    system.push(SystemBlock { text });
+                }
+                continue;
+            }
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => continue,
+        };
+        let assistant = m.role == Role::Assistant;
+        for part in &m.content {
+            let block = match part {
+                ContentPart::Text(t) if !t.text.is_empty() => ContentBlock::Text(t.text.clone()),
+                ContentPart::Thought(t) if assistant => {
+                    if let Some(r) = &t.redacted {
+                        ContentBlock::ReasoningContent(ReasoningBlock::RedactedContent(r.clone()))
+                    } else if t.signature.is_some() {
+                        ContentBlock::ReasoningContent(ReasoningBlock::ReasoningText(
+                            ReasoningText {
+                                text: t.thought.clone(),
+                                signature: t.signature.clone(),
+                            },
+                        ))
+                    } else {
+                        continue;
+                    }
+                }
+                ContentPart::ToolCall(c) if assistant => ContentBlock::ToolUse(ToolUseBlock {
+                    tool_use_id: c.id.clone(),
+                    name: c.name.clone(),
+                    // A document, not text: the arguments as JSON (the raw
+                    // text as a string when the model wrote invalid JSON).
+                    input: c
+                        .args_json()
+                        .unwrap_or_else(|_| Value::String(c.args.clone())),
+                }),
+                _ => continue,
+            };
+            push(role, block);
+        }
+    }
+    let additional = p.thinking.map(|level| {
+        let mut budget = thinking_budget(level);
+        if let Some(max) = p.max_tokens {
+            if max <= budget {
+                budget = max.saturating_sub(1).max(1024);
+            }
+        }
+        json!({"thinking": {"type": "enabled", "budget_tokens": budget}})
+    });
+    ConverseRequest {
+        messages,
+        system,
+        inference_config: InferenceConfig {
+            max_tokens: p.max_tokens,
+            temperature: p.temperature,
+            top_p: p.top_p,
+            stop_sequences: p.stop.clone(),
+        },
+        tool_config: (!request.tools.is_empty()).then(|| ToolConfig {
+            tools: request
+                .tools
+                .iter()
+                .map(|t| Tool {
+                    tool_spec: ToolSpec {
+                        name: t.name.clone(),
+                        description: t.description.clone(),
+                        input_schema: InputSchema {
+                            json: t.parameters.clone(),
+                        },
+                    },
+                })
+                .collect(),
+        }),
+        additional_model_request_fields: additional,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{
+        Message as CoreMessage, Params, ThinkingLevel, Thought, ToolCall, ToolOutput,
+    };
+
+    #[test]
+    fn history_roles_and_reasoning() {
+        let request = Request {
+            model: "m".into(),
+            messages: vec![
+                CoreMessage::system("s"),
+                CoreMessage::user("q"),
+                CoreMessage {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::Thought(Thought {
+                            thought: "t".into(),
+                            signature: Some("sig".into()),
+                            redacted: None,
+                        }),
+                        ContentPart::Thought(Thought {
+                            thought: String::new(),
+                            signature: None,
+                            redacted: Some("UkVE".into()),
+                        }),
+                        ContentPart::Thought(Thought {
+                            thought: "unsigned".into(),
+                            ..Default::default()
+                        }),
+                        ContentPart::text(""),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "tu_1".into(),
+                            name: "f".into(),
+                            args: r#"{"a":1}"#.into(),
+                        }),
+                    ],
+                },
+                CoreMessage {
+                    role: Role::Tool,
+                    content: vec![ContentPart::ToolOutput(ToolOutput {
+                        id: "tu_1".into(),
+                        name: "f".into(),
+                        result: "boom".into(),
+                        is_error: true,
+                    })],
+                },
+                CoreMessage::user("and?"),
+            ],
+            params: Params {
+                max_tokens: Some(2000),
+                thinking: Some(ThinkingLevel::Medium),
+                stop: vec!["X".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let body = serde_json::to_value(converse_request(&request)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "messages": [
+                    {"role":"user","content":[{"text":"q"}]},
+                    {"role":"assistant","content":[
+                        {"reasoningContent":{"reasoningText":{"text":"t","signature":"sig"}}},
+                        {"reasoningContent":{"redactedContent":"UkVE"}},
+                        {"toolUse":{"toolUseId":"tu_1","name":"f","input":{"a":1}}}
+                    ]},
+                    {"role":"user","content":[
+                        {"toolResult":{"toolUseId":"tu_1","content":[{"text":"boom"}],"status":"error"}},
+                        {"text":"and?"}
+                    ]}
+                ],
+                "system": [{"text":"s"}],
+                "inferenceConfig": {"maxTokens":2000,"stopSequences":["X"]},
+                "additionalModelRequestFields": {"thinking":{"type":"enabled","budget_tokens":1999}}
+            })
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! Bedrock Converse wire types: plain serde structs, nothing else.
+//!
+//! On the wire each stream event is the bare event object, named by the
+//! eventstream `:event-type` header; [`StreamEvent`] is the SDKs' shape,
+//! `{"contentBlockDelta": {…}}`, which is also what a raw chunk shows.
+//! Every payload carries a random-length `"p"` padding field: ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+// ---------------------------------------------------------------- request
+
+/// The Converse (and ConverseStream) request body.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConverseRequest {
+    pub messages: Vec<Message>,
+    pub system: Vec<SystemBlock>,
+    pub inference_config: InferenceConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<ToolConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_model_request_fields: Option<Value>,
+}
+
+/// A `user` or `assistant` message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: Vec<ContentBlock>,
+}
+
+/// `{text}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemBlock {
+    pub text: String,
+}
+
+/// A content block: exactly one key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ContentBlock {
+    Text(String),
+    ToolUse(ToolUseBlock),
+    ToolResult(ToolResultBlock),
+    ReasoningContent(ReasoningBlock),
+}
+
+/// `{toolUseId, name, input}`; `input` is a JSON document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUseBlock {
+    pub tool_use_id: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// `{toolUseId, content: [{text}], status?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResultBlock {
+    pub tool_use_id: String,
+    pub content: Vec<ToolResultContent>,
+    /// `"error"` for a failed tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// A piece of a tool result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolResultContent {
+    Text(String),
+}
+
+/// Reasoning sent back: its text and signature, or the redacted bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasoningBlock {
+    ReasoningText(ReasoningText),
+    /// Base64, as received.
+    RedactedContent(String),
+}
+
+/// `{text, signature?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningText {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// `inferenceConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InferenceConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+}
+
+/// `toolConfig`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolConfig {
+    pub tools: Vec<Tool>,
+}
+
+/// `{toolSpec}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    pub tool_spec: ToolSpec,
+}
+
+/// `{name, description, inputSchema: {json}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: InputSchema,
+}
+
+/// `{json}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputSchema {
+    pub json: Value,
+}
+
+// --------------------------------------------------------------- response
+
+/// One stream event, keyed by its `:event-type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StreamEvent {
+    MessageStart(MessageStart),
+    ContentBlockStart(ContentBlockStart),
+    ContentBlockDelta(ContentBlockDelta),
+    ContentBlockStop(ContentBlockStop),
+    MessageStop(MessageStop),
+    Metadata(Metadata),
+}
+
+/// `messageStart`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStart {
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// `contentBlockStart`: sent for tool-use blocks only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockStart {
+    #[serde(default)]
+    pub content_block_index: u64,
+    #[serde(default)]
+    pub start: Option<BlockStart>,
+}
+
+/// `start`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockStart {
+    #[serde(default)]
+    pub tool_use: Option<ToolUseStart>,
+}
+
+/// `{toolUseId, name}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUseStart {
+    #[serde(default)]
+    pub tool_use_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `contentBlockDelta`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockDelta {
+    #[serde(default)]
+    pub content_block_index: u64,
+    #[serde(default)]
+    pub delta: Option<BlockDelta>,
+}
+
+/// `delta`: one of `text`, `toolUse`, `reasoningContent`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockDelta {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub tool_use: Option<ToolUseDelta>,
+    #[serde(default)]
+    pub reasoning_content: Option<ReasoningDelta>,
+}
+
+/// `{input}`: a fragment of the JSON arguments.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolUseDelta {
+    #[serde(default)]
+    pub input: Option<String>,
+}
+
+/// `{text}`, `{signature}` or `{redactedContent}` (base64).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningDelta {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub signature: Option<String>,
+    #[serde(default)]
+    pub redacted_content: Option<String>,
+}
+
+/// `contentBlockStop`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockStop {
+    #[serde(default)]
+    pub content_block_index: u64,
+}
+
+/// `messageStop`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStop {
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub additional_model_response_fields: Option<Value>,
+}
+
+/// `metadata`: the last event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(default)]
+    pub usage: Option<TokenUsage>,
+    #[serde(default)]
+    pub metrics: Option<Value>,
+}
+
+/// `usage`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub total_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_write_input_tokens: Option<u64>,
+}
+
+/// An exception message's payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionPayload {
+    #[serde(default, alias = "Message")]
+    pub message: Option<String>,
+}

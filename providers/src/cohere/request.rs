@@ -1,0 +1,193 @@
+//! From a core [`Request`] to a Cohere v2 chat request body.
+
+use rivulet_core::{ContentPart, Message, Request, Role};
+
+use super::wire::{
+    ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, ResponseFormat, Thinking, Tool,
+    ToolCall,
+};
+use crate::decode::thinking_budget;
+
+/// The streaming request body.
+///
+/// Tool outputs become `tool` messages (before the rest of their message:
+/// they answer the previous assistant turn). An assistant turn's thoughts
+/// go back as its `tool_plan` when it calls tools (that is what Cohere's
+/// plan is), and are not sent otherwise.
+pub fn chat_request(request: &Request) -> ChatRequest {
+    let p = &request.params;
+    ChatRequest {
+        model: request.model.clone(),
+        messages: request.messages.iter().flat_map(messages).collect(),
+        tools: request
+            .tools
+            .iter()
+            .map(|t| Tool {
+                kind: "function".into(),
+                function: FunctionDefinition {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parameters: t.parameters.clone(),
+                },
+            })
+            .collect(),
+        temperature: p.temperature,
+        p: p.top_p,
+        max_tokens: p.max_tokens,
+        seed: p.seed,
+        stop_sequences: p.stop.clone(),
+        response_format: request.format.as_ref().map(|f| ResponseFormat {
+            kind: "json_object".into(),
+            json_schema: f.schema.clone(),
+        }),
+        thinking: p.thinking.map(|t| Thinking {
+            kind: "enabled".into(),
+            token_budget: thinking_budget(t),
+        }),
+        stream: true,
+    }
+}
+
+fn messages(message: &Message) -> Vec<ChatMessage> {
+    let mut out: Vec<ChatMessage> = message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::ToolOutput(o) => Some(ChatMessage {
+                role: "tool".into(),
+                content: Some(o.result.clone()),
+                tool_call_id: Some(o.id.clone()),
+                ..Default::default()
+            }),
+            _ => None,
+        })
+        .collect();
+    let role = match message.role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => return out,
+    };
+    let has_text = message
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::Text(_)));
+    let tool_calls: Vec<ToolCall> = message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::ToolCall(c) if message.role == Role::Assistant => Some(ToolCall {
+                id: c.id.clone(),
+                kind: "function".into(),
+                function: FunctionCall {
+                    name: c.name.clone(),
+                    arguments: if c.args.trim().is_empty() {
+                        "{}".into()
+                    } else {
+                        c.args.clone()
+                    },
+                },
+            }),
+            _ => None,
+        })
+        .collect();
+    let plan: String = message
+        .content
+        .iter()
+        .filter_map(|p| match p {
+            ContentPart::Thought(t) => Some(t.thought.as_str()),
+            _ => None,
+        })
+        .collect();
+    if has_text || !tool_calls.is_empty() {
+        out.push(ChatMessage {
+            role: role.into(),
+            content: has_text.then(|| message.text()),
+            tool_plan: (!tool_calls.is_empty() && !plan.is_empty()).then_some(plan),
+            tool_calls,
+            tool_call_id: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{Format, Params, ThinkingLevel, Thought, ToolDefinition, ToolOutput};
+    use serde_json::json;
+
+    #[test]
+    fn full_body() {
+        let request = Request {
+            model: "command-a-03-2025".into(),
+            messages: vec![
+                Message::system("s"),
+                Message::user("weather?"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::Thought(Thought {
+                            thought: "I will use the weather tool.".into(),
+                            ..Default::default()
+                        }),
+                        ContentPart::ToolCall(rivulet_core::ToolCall {
+                            id: "weather_1".into(),
+                            name: "weather".into(),
+                            args: r#"{"location":"SF"}"#.into(),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Tool,
+                    content: vec![ContentPart::ToolOutput(ToolOutput {
+                        id: "weather_1".into(),
+                        name: "weather".into(),
+                        result: "sunny".into(),
+                        is_error: false,
+                    })],
+                },
+            ],
+            params: Params {
+                temperature: Some(0.3),
+                max_tokens: Some(200),
+                top_p: Some(0.9),
+                seed: Some(5),
+                stop: vec!["END".into()],
+                thinking: Some(ThinkingLevel::Low),
+            },
+            tools: vec![ToolDefinition {
+                name: "weather".into(),
+                description: "Get the weather.".into(),
+                parameters: json!({"type":"object"}),
+            }],
+            format: Some(Format {
+                name: "A".into(),
+                schema: json!({"type":"object"}),
+            }),
+            raw_events: false,
+        };
+        let body = serde_json::to_value(chat_request(&request)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "command-a-03-2025",
+                "messages": [
+                    {"role":"system","content":"s"},
+                    {"role":"user","content":"weather?"},
+                    {"role":"assistant","tool_plan":"I will use the weather tool.","tool_calls":[{"id":"weather_1","type":"function","function":{"name":"weather","arguments":"{\"location\":\"SF\"}"}}]},
+                    {"role":"tool","content":"sunny","tool_call_id":"weather_1"}
+                ],
+                "tools": [{"type":"function","function":{"name":"weather","description":"Get the weather.","parameters":{"type":"object"}}}],
+                "temperature": 0.3,
+                "p": 0.9,
+                "max_tokens": 200,
+                "seed": 5,
+                "stop_sequences": ["END"],
+                "response_format": {"type":"json_object","json_schema":{"type":"object"}},
+                "thinking": {"type":"enabled","token_budget":1024},
+                "stream": true
+            })
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! What the decoders of the Responses, Cohere and Bedrock protocols share:
+//! the [`EventDecoder`] contract (a pure state machine from wire events to
+//! chunks), the [`DecodeStream`] that drives one over a body, part
+//! numbering, usage deltas, and in-band error codes.
+//!
+//! A decoder never does I/O: the provider feeds it events read over HTTP,
+//! tests feed it events parsed from bytes in memory.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+use rivulet_core::{ApiKey, Chunk, Error, ErrorContext, RawEvent, Usage};
+
+use crate::http;
+
+/// What a decoder returns per event: chunks, possibly ending with one error.
+pub type Decoded = Vec<Result<Chunk, Error>>;
+
+/// A wire decoder: events in, chunks out.
+///
+/// After [`EventDecoder::is_done`] turns true (a terminal event, an error,
+/// or [`EventDecoder::finish`]), every method returns nothing.
+pub trait EventDecoder: Send + 'static {
+    /// One parsed wire event (an SSE event, an eventstream message).
+    type Event;
+
+    /// Decodes one event.
+    fn feed(&mut self, event: &Self::Event) -> Decoded;
+
+    /// The body ended: a normal end after the terminal event, else
+    /// [`Error::Protocol`] (the response was cut short).
+    fn finish(&mut self) -> Decoded;
+
+    /// The transport failed with `err`: ends the open text or thought
+    /// parts (what arrived is kept; tool calls stay open, a cut-off call
+    /// must never run) and returns the error.
+    fn fail(&mut self, err: Error) -> Decoded;
+
+    /// True once the stream is over: the caller can drop the connection.
+    fn is_done(&self) -> bool;
+}
+
+/// A stream of parsed wire events.
+pub type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Error>> + Send>>;
+
+/// The chunk stream of a provider: events through a decoder. It drops the
+/// body (closing the connection) as soon as the decoder is done, and when
+/// dropped itself. Errors are scrubbed of the key.
+pub struct DecodeStream<D: EventDecoder> {
+    events: Option<EventStream<D::Event>>,
+    decoder: D,
+    pending: VecDeque<Result<Chunk, Error>>,
+    key: Option<ApiKey>,
+}
+
+impl<D: EventDecoder> DecodeStream<D> {
+    /// Decodes `events` with `decoder`; errors are scrubbed of `key`.
+    pub fn new(events: EventStream<D::Event>, decoder: D, key: Option<ApiKey>) -> Self {
+        DecodeStream {
+            events: Some(events),
+            decoder,
+            pending: VecDeque::new(),
+            key,
+        }
+    }
+}
+
+impl<D: EventDecoder> Unpin for DecodeStream<D> {}
+
+impl<D: EventDecoder> Stream for DecodeStream<D> {
+    type Item = Result<Chunk, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.pending.pop_front() {
+                return Poll::Ready(Some(item.map_err(|e| http::redact(e, this.key.as_ref()))));
+            }
+            let Some(events) = this.events.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match events.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(event))) => this.pending.extend(this.decoder.feed(&event)),
+                Poll::Ready(Some(Err(e))) => this.pending.extend(this.decoder.fail(e)),
+                Poll::Ready(None) => {
+                    this.pending.extend(this.decoder.finish());
+                    this.events = None;
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+            if this.decoder.is_done() {
+                if let Some(mut events) = this.events.take() {
+                    // One more poll sees the end of the body if it is
+                    // already here (the connection can go back to the
+                    // pool); if it is not, the connection is dropped.
+                    let _ = events.poll_next_unpin(cx);
+                }
+            }
+        }
+    }
+}
+
+/// Drives `decoder` over events already parsed (a body in memory): for
+/// tests and benchmarks. Stops at the first error or when the decoder is
+/// done.
+pub fn decode_all<D, I>(mut decoder: D, events: I) -> Decoded
+where
+    D: EventDecoder,
+    I: IntoIterator<Item = Result<D::Event, Error>>,
+{
+    let mut out = Vec::new();
+    for event in events {
+        match event {
+            Ok(event) => out.extend(decoder.feed(&event)),
+            Err(e) => out.extend(decoder.fail(e)),
+        }
+        if decoder.is_done() {
+            return out;
+        }
+    }
+    out.extend(decoder.finish());
+    out
+}
+
+/// Decodes an SSE body already in memory, delivered in `pieces` (as a
+/// network would cut it): the SSE parser and the decoder exactly as over
+/// HTTP, without the HTTP.
+pub fn decode_sse_pieces<D, I, B>(decoder: D, pieces: I) -> Decoded
+where
+    D: EventDecoder<Event = crate::sse::SseEvent>,
+    I: IntoIterator<Item = B>,
+    B: AsRef<[u8]>,
+{
+    decode_all(decoder, crate::sse::parse_pieces(pieces))
+}
+
+/// The streaming request body as JSON bytes.
+pub(crate) fn to_body<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(body)
+        .map_err(|e| Error::bad_request(format!("cannot encode the request: {e}")))
+}
+
+/// A thinking budget in tokens for providers that take one instead of an
+/// effort level (Cohere, Anthropic on Bedrock). 1024 is the smallest budget
+/// Anthropic accepts.
+pub(crate) fn thinking_budget(level: rivulet_core::ThinkingLevel) -> u32 {
+    match level {
+        rivulet_core::ThinkingLevel::Low => 1024,
+        rivulet_core::ThinkingLevel::Medium => 4096,
+        rivulet_core::ThinkingLevel::High => 16384,
+    }
+}
+
+/// Hands out part numbers in order of first appearance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Parts {
+    next: usize,
+}
+
+impl Parts {
+    /// The next part number.
+    pub(crate) fn take(&mut self) -> usize {
+        let p = self.next;
+        self.next += 1;
+        p
+    }
+}
+
+/// Turns usage reports into deltas, whether the provider sends one total or
+/// cumulative snapshots ([`Usage::delta_since`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UsageTracker {
+    seen: Usage,
+}
+
+impl UsageTracker {
+    /// The delta that brings what was reported so far to `snapshot`, as a
+    /// chunk (none when nothing changed).
+    pub(crate) fn report(&mut self, snapshot: Usage, out: &mut Decoded) {
+        let delta = snapshot.delta_since(&self.seen);
+        // Remember every field ever reported, so a later report that omits
+        // one does not make it count twice when it reappears.
+        let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
+        self.seen = Usage {
+            input_tokens: keep(snapshot.input_tokens, self.seen.input_tokens),
+            output_tokens: keep(snapshot.output_tokens, self.seen.output_tokens),
+            cache_read_tokens: keep(snapshot.cache_read_tokens, self.seen.cache_read_tokens),
+            cache_write_tokens: keep(snapshot.cache_write_tokens, self.seen.cache_write_tokens),
+            reasoning_tokens: keep(snapshot.reasoning_tokens, self.seen.reasoning_tokens),
+        };
+        if !delta.is_empty() {
+            out.push(Ok(Chunk::UsageDelta { usage: delta }));
+        }
+    }
+}
+
+/// Pushes a raw chunk when `on`: typed when the event parsed.
+pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
+    on: bool,
+    provider: &str,
+    out: &mut Decoded,
+    json: &str,
+    typed: Option<T>,
+) {
+    if !on {
+        return;
+    }
+    let raw = match typed {
+        Some(t) => RawEvent::new(provider, json, t),
+        None => RawEvent::untyped(provider, json),
+    };
+    out.push(Ok(Chunk::Raw(raw)));
+}
+
+/// A typed error from a provider's in-band error code (or type), for
+/// errors reported inside a 200 stream, where there is no HTTP status.
+///
+/// Codes are matched by the words they contain (`rate_limit_exceeded`,
+/// `throttlingException`, `server_error`, …); a code that says nothing
+/// recognizable is a server error, as a failure the server reports about
+/// itself mid-stream usually is.
+pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>) -> Error {
+    let message = message
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or("the provider reported an error mid-stream")
+        .to_string();
+    let mut ctx = ErrorContext::new(message).provider(provider);
+    let code_text = code.filter(|c| !c.is_empty());
+    ctx.code = code_text.map(String::from);
+    let c = code_text.unwrap_or_default().to_ascii_lowercase();
+    let has = |s: &str| c.contains(s);
+    if has("insufficient_quota") || has("quota_exceeded") || has("billing") {
+        // The account is out of credit: a retry cannot help until someone
+        // pays, so this is not a (retryable) rate limit, although OpenAI
+        // sends it with HTTP 429. The account is not allowed to generate.
+        Error::PermissionDenied { ctx }
+    } else if has("rate_limit") || has("throttl") || has("too_many") {
+        Error::RateLimit {
+            retry_after: None,
+            ctx,
+        }
+    } else if has("overload") || has("unavailable") || has("capacity") {
+        Error::Overloaded { ctx }
+    } else if has("invalid_api_key") || has("authentication") || has("unauthorized") {
+        Error::Authentication { ctx }
+    } else if has("permission") || has("access_denied") || has("accessdenied") {
+        Error::PermissionDenied { ctx }
+    } else if has("not_found") || has("notfound") {
+        Error::NotFound { ctx }
+    } else if has("invalid")
+        || has("validation")
+        || has("bad_request")
+        || has("context_length")
+        || has("unsupported")
+    {
+        Error::BadRequest { ctx }
+    } else {
+        Error::Server { status: 500, ctx }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::ErrorKind;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        let k = |c: &str| error_from_code("p", Some(c), Some("m")).kind();
+        assert_eq!(k("rate_limit_exceeded"), ErrorKind::RateLimit);
+        assert_eq!(k("insufficient_quota"), ErrorKind::PermissionDenied);
+        assert_eq!(k("server_error"), ErrorKind::Server);
+        assert_eq!(k("throttlingException"), ErrorKind::RateLimit);
+        assert_eq!(k("serviceUnavailableException"), ErrorKind::Overloaded);
+        assert_eq!(k("validationException"), ErrorKind::BadRequest);
+        assert_eq!(k("accessDeniedException"), ErrorKind::PermissionDenied);
+        assert_eq!(k("invalid_prompt"), ErrorKind::BadRequest);
+        assert_eq!(k("something_new"), ErrorKind::Server);
+        let e = error_from_code("p", None, None);
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert_eq!(e.code(), None);
+        assert_eq!(e.provider(), Some("p"));
+        assert!(!error_from_code("p", Some("insufficient_quota"), None).is_retryable());
+    }
+
+    #[test]
+    fn usage_reports_become_deltas() {
+        let mut t = UsageTracker::default();
+        let mut out = Vec::new();
+        let snap = |i, o| Usage {
+            input_tokens: Some(i),
+            output_tokens: Some(o),
+            ..Default::default()
+        };
+        t.report(snap(10, 1), &mut out);
+        t.report(snap(10, 5), &mut out);
+        t.report(snap(10, 5), &mut out);
+        assert_eq!(out.len(), 2);
+        let mut total = Usage::default();
+        for c in out {
+            if let Ok(Chunk::UsageDelta { usage }) = c {
+                total.add(&usage);
+            }
+        }
+        assert_eq!(total, snap(10, 5));
+    }
+}

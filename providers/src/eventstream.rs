@@ -1,0 +1,491 @@
+//! The AWS event stream encoding (`application/vnd.amazon.eventstream`),
+//! as Bedrock's ConverseStream sends it.
+//!
+//! Each message is
+//! `[total_len u32][headers_len u32][prelude_crc u32][headers][payload][message_crc u32]`,
+//! big-endian, where `prelude_crc` is the CRC-32 (IEEE) of the first 8
+//! bytes and `message_crc` that of everything before it. A header is
+//! `name_len u8, name, type u8, value`.
+//!
+//! Both checksums are verified: a corrupted message is an
+//! [`Error::Protocol`] and ends the stream, it is never skipped (the bytes
+//! after it cannot be trusted to start a message). Messages torn across
+//! reads are reassembled; a body that ends inside a message is a protocol
+//! error too.
+//!
+//! Written over `crc32fast` rather than `aws-smithy-eventstream`, which
+//! brings in `aws-smithy-types` and its own dependencies (time,
+//! base64-simd, …) for a format this small.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use rivulet_core::Error;
+
+use crate::decode::EventStream;
+
+/// The largest message accepted (the format's documented limit).
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024 * 1024;
+
+/// Prelude (12 bytes) and message CRC (4 bytes).
+const OVERHEAD: usize = 16;
+
+/// A header value, by the format's type tags 0–9.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderValue {
+    Bool(bool),
+    Byte(i8),
+    Short(i16),
+    Int(i32),
+    Long(i64),
+    Bytes(Vec<u8>),
+    String(String),
+    /// Milliseconds since the Unix epoch.
+    Timestamp(i64),
+    Uuid([u8; 16]),
+}
+
+impl HeaderValue {
+    /// The string, for string headers.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            HeaderValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// One header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: HeaderValue,
+}
+
+impl Header {
+    /// A string header.
+    pub fn string(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Header {
+            name: name.into(),
+            value: HeaderValue::String(value.into()),
+        }
+    }
+}
+
+/// One decoded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub headers: Vec<Header>,
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// A message with `headers` and `payload`.
+    pub fn new(headers: Vec<Header>, payload: impl Into<Bytes>) -> Self {
+        Message {
+            headers,
+            payload: payload.into(),
+        }
+    }
+
+    /// The first header named `name`.
+    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| &h.value)
+    }
+
+    /// The first header named `name`, when it is a string.
+    pub fn str_header(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(HeaderValue::as_str)
+    }
+
+    /// The message's wire bytes, checksums included. For tests and fakes.
+    ///
+    /// ```
+    /// use rivulet_providers::eventstream::{decode_pieces, Header, Message};
+    ///
+    /// let m = Message::new(vec![Header::string(":event-type", "messageStop")], &b"{}"[..]);
+    /// let bytes = m.encode();
+    /// let decoded = decode_pieces(bytes.chunks(3));
+    /// assert_eq!(decoded, vec![Ok(m)]);
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let mut headers = Vec::new();
+        for h in &self.headers {
+            let name = h.name.as_bytes();
+            headers.push(name.len().min(255) as u8);
+            headers.extend_from_slice(&name[..name.len().min(255)]);
+            match &h.value {
+                HeaderValue::Bool(true) => headers.push(0),
+                HeaderValue::Bool(false) => headers.push(1),
+                HeaderValue::Byte(b) => {
+                    headers.push(2);
+                    headers.extend_from_slice(&b.to_be_bytes());
+                }
+                HeaderValue::Short(v) => {
+                    headers.push(3);
+                    headers.extend_from_slice(&v.to_be_bytes());
+                }
+                HeaderValue::Int(v) => {
+                    headers.push(4);
+                    headers.extend_from_slice(&v.to_be_bytes());
+                }
+                HeaderValue::Long(v) => {
+                    headers.push(5);
+                    headers.extend_from_slice(&v.to_be_bytes());
+                }
+                HeaderValue::Bytes(b) => {
+                    headers.push(6);
+                    let b = &b[..b.len().min(u16::MAX as usize)];
+                    headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
+                    headers.extend_from_slice(b);
+                }
+                HeaderValue::String(s) => {
+                    headers.push(7);
+                    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+                    headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
+                    headers.extend_from_slice(b);
+                }
+                HeaderValue::Timestamp(v) => {
+                    headers.push(8);
+                    headers.extend_from_slice(&v.to_be_bytes());
+                }
+                HeaderValue::Uuid(u) => {
+                    headers.push(9);
+                    headers.extend_from_slice(u);
+                }
+            }
+        }
+        let total = OVERHEAD + headers.len() + self.payload.len();
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(&(total as u32).to_be_bytes());
+        out.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+        let prelude_crc = crc32fast::hash(&out);
+        out.extend_from_slice(&prelude_crc.to_be_bytes());
+        out.extend_from_slice(&headers);
+        out.extend_from_slice(&self.payload);
+        let message_crc = crc32fast::hash(&out);
+        out.extend_from_slice(&message_crc.to_be_bytes());
+        out
+    }
+}
+
+/// Reassembles messages from bytes as they arrive.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: BytesMut,
+    /// The checked prelude of the message being received: its total length.
+    pending_len: Option<usize>,
+    failed: bool,
+}
+
+impl FrameDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if !self.failed {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes received and not yet part of a returned message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete message, `None` until one is complete. After an
+    /// error the decoder stays failed and returns nothing more.
+    pub fn next_message(&mut self) -> Result<Option<Message>, Error> {
+        if self.failed {
+            return Ok(None);
+        }
+        match self.try_next() {
+            Err(e) => {
+                self.failed = true;
+                self.buf.clear();
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    fn try_next(&mut self) -> Result<Option<Message>, Error> {
+        let total = match self.pending_len {
+            Some(t) => t,
+            None => {
+                if self.buf.len() < 12 {
+                    return Ok(None);
+                }
+                let total = be_u32(&self.buf[0..4]) as usize;
+                let headers_len = be_u32(&self.buf[4..8]) as usize;
+                let prelude_crc = be_u32(&self.buf[8..12]);
+                if crc32fast::hash(&self.buf[0..8]) != prelude_crc {
+                    return Err(Error::protocol(
+                        "eventstream prelude checksum mismatch: the message is corrupted",
+                    ));
+                }
+                if !(OVERHEAD..=MAX_MESSAGE_LEN).contains(&total) {
+                    return Err(Error::protocol(format!(
+                        "eventstream message length {total} is out of range"
+                    )));
+                }
+                if headers_len > total - OVERHEAD {
+                    return Err(Error::protocol(format!(
+                        "eventstream headers length {headers_len} exceeds the message ({total} bytes)"
+                    )));
+                }
+                self.pending_len = Some(total);
+                total
+            }
+        };
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        self.pending_len = None;
+        let mut frame = self.buf.split_to(total);
+        let message_crc = be_u32(&frame[total - 4..]);
+        if crc32fast::hash(&frame[..total - 4]) != message_crc {
+            return Err(Error::protocol(
+                "eventstream message checksum mismatch: the message is corrupted",
+            ));
+        }
+        let headers_len = be_u32(&frame[4..8]) as usize;
+        frame.advance(12);
+        let headers_bytes = frame.split_to(headers_len);
+        frame.truncate(frame.len() - 4);
+        let headers = parse_headers(&headers_bytes)?;
+        Ok(Some(Message {
+            headers,
+            payload: frame.freeze(),
+        }))
+    }
+}
+
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn parse_headers(mut b: &[u8]) -> Result<Vec<Header>, Error> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], Error> {
+        if b.len() < n {
+            return Err(Error::protocol("eventstream header cut short"));
+        }
+        let (head, rest) = b.split_at(n);
+        *b = rest;
+        Ok(head)
+    }
+    fn arr<const N: usize>(b: &mut &[u8]) -> Result<[u8; N], Error> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(take(b, N)?);
+        Ok(a)
+    }
+    let mut headers = Vec::new();
+    while !b.is_empty() {
+        let name_len = take(&mut b, 1)?[0] as usize;
+        let name = std::str::from_utf8(take(&mut b, name_len)?)
+            .map_err(|_| Error::protocol("eventstream header name is not UTF-8"))?
+            .to_string();
+        let tag = take(&mut b, 1)?[0];
+        let value = match tag {
+            0 => HeaderValue::Bool(true),
+            1 => HeaderValue::Bool(false),
+            2 => HeaderValue::Byte(i8::from_be_bytes(arr(&mut b)?)),
+            3 => HeaderValue::Short(i16::from_be_bytes(arr(&mut b)?)),
+            4 => HeaderValue::Int(i32::from_be_bytes(arr(&mut b)?)),
+            5 => HeaderValue::Long(i64::from_be_bytes(arr(&mut b)?)),
+            6 | 7 => {
+                let len = u16::from_be_bytes(arr(&mut b)?) as usize;
+                let bytes = take(&mut b, len)?;
+                if tag == 6 {
+                    HeaderValue::Bytes(bytes.to_vec())
+                } else {
+                    HeaderValue::String(
+                        std::str::from_utf8(bytes)
+                            .map_err(|_| {
+                                Error::protocol(format!("eventstream header {name} is not UTF-8"))
+                            })?
+                            .to_string(),
+                    )
+                }
+            }
+            8 => HeaderValue::Timestamp(i64::from_be_bytes(arr(&mut b)?)),
+            9 => HeaderValue::Uuid(arr(&mut b)?),
+            other => {
+                return Err(Error::protocol(format!(
+                    "eventstream header {name} has unknown type {other}"
+                )))
+            }
+        };
+        headers.push(Header { name, value });
+    }
+    Ok(headers)
+}
+
+/// Decodes a body, as a stream of messages. Items after the first `Err`
+/// are none.
+pub fn messages<S>(bytes: S) -> EventStream<Message>
+where
+    S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
+{
+    Box::pin(MessageStream {
+        inner: Box::pin(bytes),
+        decoder: FrameDecoder::new(),
+        done: false,
+    })
+}
+
+struct MessageStream {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+    decoder: FrameDecoder,
+    done: bool,
+}
+
+impl Stream for MessageStream {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.decoder.next_message() {
+                Ok(Some(m)) => return Poll::Ready(Some(Ok(m))),
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Ok(None) => {}
+            }
+            match this.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(bytes))) => this.decoder.push(&bytes),
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    let left = this.decoder.buffered();
+                    if left > 0 {
+                        return Poll::Ready(Some(Err(Error::protocol(format!(
+                            "the stream ended inside an eventstream message ({left} bytes of it received)"
+                        )))));
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Decodes a body already in memory, delivered in `pieces` (as a network
+/// would cut it). For tests; stops after the first error.
+pub fn decode_pieces<I, B>(pieces: I) -> Vec<Result<Message, Error>>
+where
+    I: IntoIterator<Item = B>,
+    B: AsRef<[u8]>,
+{
+    let mut decoder = FrameDecoder::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        decoder.push(piece.as_ref());
+        loop {
+            match decoder.next_message() {
+                Ok(Some(m)) => out.push(Ok(m)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+    if decoder.buffered() > 0 {
+        out.push(Err(Error::protocol(format!(
+            "the stream ended inside an eventstream message ({} bytes of it received)",
+            decoder.buffered()
+        ))));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::ErrorKind;
+
+    fn sample() -> Message {
+        Message::new(
+            vec![
+                Header::string(":event-type", "contentBlockDelta"),
+                Header::string(":content-type", "application/json"),
+                Header::string(":message-type", "event"),
+                Header {
+                    name: "n".into(),
+                    value: HeaderValue::Long(-5),
+                },
+                Header {
+                    name: "f".into(),
+                    value: HeaderValue::Bool(false),
+                },
+                Header {
+                    name: "u".into(),
+                    value: HeaderValue::Uuid([7; 16]),
+                },
+            ],
+            r#"{"delta":{"text":"é"}}"#.as_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn round_trip_at_every_split() {
+        let m = sample();
+        let bytes = [m.encode(), m.encode()].concat();
+        for k in 0..=bytes.len() {
+            let out = decode_pieces([&bytes[..k], &bytes[k..]]);
+            assert_eq!(out, vec![Ok(m.clone()), Ok(m.clone())], "split at {k}");
+        }
+        assert_eq!(decode_pieces(bytes.chunks(1)).len(), 2);
+    }
+
+    #[test]
+    fn every_flipped_bit_is_rejected() {
+        let bytes = sample().encode();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut bad = bytes.clone();
+                bad[i] ^= 1 << bit;
+                let out = decode_pieces([&bad]);
+                assert!(
+                    matches!(out.last(), Some(Err(e)) if e.kind() == ErrorKind::Protocol),
+                    "byte {i} bit {bit}: {out:?}"
+                );
+                assert!(out.iter().all(|r| r.is_err()), "byte {i} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_and_bad_lengths() {
+        let bytes = sample().encode();
+        let out = decode_pieces([&bytes[..bytes.len() - 1]]);
+        assert!(matches!(&out[..], [Err(e)] if e.kind() == ErrorKind::Protocol));
+        // A length below the overhead, with a valid prelude checksum.
+        let mut prelude = Vec::new();
+        prelude.extend_from_slice(&8u32.to_be_bytes());
+        prelude.extend_from_slice(&0u32.to_be_bytes());
+        let crc = crc32fast::hash(&prelude);
+        prelude.extend_from_slice(&crc.to_be_bytes());
+        let out = decode_pieces([&prelude]);
+        assert!(matches!(&out[..], [Err(e)] if e.message().contains("out of range")));
+    }
+}

@@ -1,0 +1,767 @@
+//! Responses API decoding: a pure state machine from SSE events to core
+//! [`Chunk`]s.
+//!
+//! The rules:
+//! - metadata (`id`, `model`) once, from the first `response` object;
+//! - `response.output_text.delta` / `response.refusal.delta` → text, one
+//!   part per output content part (item id, content index); a part starts
+//!   at its first non-empty delta and ends at its `.done`,
+//!   `content_part.done` or the item's `output_item.done`;
+//! - `response.reasoning_summary_text.delta` (one part per summary part)
+//!   and `response.reasoning_text.delta` (one part per content part) →
+//!   thoughts. They end when their reasoning item is done, with the item id
+//!   as `signature` and its `encrypted_content` as `redacted` (on the
+//!   item's last thought), so the item can be sent back; an item with
+//!   encrypted content and no text still gives one (empty) thought;
+//! - function calls are keyed by item id (several can be open at once):
+//!   they start at `output_item.added` (tool call id = `call_id`) and end at
+//!   `function_call_arguments.done` or `output_item.done`, whose full
+//!   arguments fill in whatever the deltas missed;
+//! - `response.completed` → `stop` (`refusal` after a refusal, `tool_calls`
+//!   after a function call), raw `completed`; `response.incomplete` →
+//!   `incomplete_details.reason` (`max_output_tokens` → `max_tokens`,
+//!   `content_filter`); usage only from these two;
+//! - `error` events and `response.failed` → typed errors by code;
+//! - unknown events are ignored; EOF before a terminal event is a protocol
+//!   error.
+//!
+//! On an error the open text and thought parts are ended (what arrived is
+//! kept), open function calls are not (a cut-off call must never run); the
+//! same holds for `response.incomplete`.
+
+use rivulet_core::{Chunk, Error, FinishReason, Usage};
+use serde_json::Value;
+
+use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
+use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::http::truncate;
+use crate::sse::SseEvent;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ThoughtKind {
+    Summary,
+    Text,
+}
+
+#[derive(Clone, Debug)]
+struct OpenText {
+    item_id: String,
+    content_index: u64,
+    part: usize,
+}
+
+#[derive(Clone, Debug)]
+struct OpenThought {
+    item_id: String,
+    kind: ThoughtKind,
+    index: u64,
+    part: usize,
+}
+
+#[derive(Clone, Debug)]
+struct OpenCall {
+    item_id: String,
+    call_id: String,
+    part: usize,
+    args: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Streaming,
+    Done,
+    Failed,
+}
+
+/// The Responses API decoder.
+///
+/// ```
+/// use rivulet_core::Response;
+/// use rivulet_providers::decode::EventDecoder;
+/// use rivulet_providers::responses::Decoder;
+/// use rivulet_providers::sse::SseEvent;
+///
+/// let mut d = Decoder::new("openai-responses");
+/// let mut r = Response::default();
+/// for data in [
+///     r#"{"type":"response.created","response":{"id":"resp_1","model":"gpt-4o"}}"#,
+///     r#"{"type":"response.output_text.delta","item_id":"msg_1","content_index":0,"delta":"Hi"}"#,
+///     r#"{"type":"response.completed","response":{"status":"completed","usage":{"input_tokens":3,"output_tokens":1}}}"#,
+/// ] {
+///     for c in d.feed(&SseEvent::message(data)) {
+///         r.apply(&c.unwrap());
+///     }
+/// }
+/// assert!(d.is_done());
+/// assert_eq!(r.text(), "Hi");
+/// assert_eq!(r.usage.output_tokens, Some(1));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    provider: String,
+    raw_events: bool,
+    parts: Parts,
+    texts: Vec<OpenText>,
+    thoughts: Vec<OpenThought>,
+    /// Reasoning items whose thoughts already ended, and their encrypted
+    /// content announced by `output_item.added`.
+    encrypted: Vec<(String, String)>,
+    calls: Vec<OpenCall>,
+    /// Item ids of the calls that ended: later events about them (the
+    /// `output_item.done` after `function_call_arguments.done`) are no news.
+    ended_calls: Vec<String>,
+    metadata_sent: bool,
+    refusal_seen: bool,
+    call_seen: bool,
+    usage: UsageTracker,
+    state: State,
+}
+
+impl Decoder {
+    /// A decoder for `provider` (used in errors and raw events).
+    pub fn new(provider: &str) -> Self {
+        Decoder {
+            provider: provider.to_string(),
+            raw_events: false,
+            parts: Parts::default(),
+            texts: Vec::new(),
+            thoughts: Vec::new(),
+            encrypted: Vec::new(),
+            calls: Vec::new(),
+            ended_calls: Vec::new(),
+            metadata_sent: false,
+            refusal_seen: false,
+            call_seen: false,
+            usage: UsageTracker::default(),
+            state: State::Streaming,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each event (typed as [`StreamEvent`]).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.raw_events = on;
+        self
+    }
+
+    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) {
+        match event {
+            StreamEvent::Created { response } | StreamEvent::InProgress { response } => {
+                self.metadata(&response, out);
+            }
+            StreamEvent::OutputItemAdded { item, .. } => self.item_added(item, out),
+            StreamEvent::OutputItemDone { item, .. } => self.item_done(item, out),
+            StreamEvent::OutputTextDelta {
+                item_id,
+                content_index,
+                delta,
+            } => self.text(&item_id, content_index, &delta, out),
+            StreamEvent::RefusalDelta {
+                item_id,
+                content_index,
+                delta,
+            } => {
+                self.refusal_seen = true;
+                self.text(&item_id, content_index, &delta, out);
+            }
+            StreamEvent::OutputTextDone {
+                item_id,
+                content_index,
+            }
+            | StreamEvent::RefusalDone {
+                item_id,
+                content_index,
+            }
+            | StreamEvent::ContentPartDone {
+                item_id,
+                content_index,
+            } => self.end_texts(out, |t| {
+                t.item_id == item_id && t.content_index == content_index
+            }),
+            StreamEvent::ReasoningSummaryTextDelta {
+                item_id,
+                summary_index,
+                delta,
+            } => self.thought(&item_id, ThoughtKind::Summary, summary_index, &delta, out),
+            StreamEvent::ReasoningTextDelta {
+                item_id,
+                content_index,
+                delta,
+            } => self.thought(&item_id, ThoughtKind::Text, content_index, &delta, out),
+            StreamEvent::FunctionCallArgumentsDelta { item_id, delta, .. } => {
+                if self.ended_calls.contains(&item_id) {
+                    return;
+                }
+                let i = self.call(&item_id, None, None, out);
+                self.call_args(i, &delta, out);
+            }
+            StreamEvent::FunctionCallArgumentsDone { item_id, arguments } => {
+                if let Some(i) = self.calls.iter().position(|c| c.item_id == item_id) {
+                    self.finish_call(i, arguments.as_deref(), out);
+                }
+            }
+            StreamEvent::Completed { response } => {
+                self.metadata(&response, out);
+                self.end_texts(out, |_| true);
+                self.end_thoughts(out, |_| true);
+                while !self.calls.is_empty() {
+                    self.finish_call(0, None, out);
+                }
+                self.usage(response.usage.as_ref(), out);
+                let reason = if self.refusal_seen {
+                    FinishReason::Refusal
+                } else if self.call_seen {
+                    FinishReason::ToolCalls
+                } else {
+                    FinishReason::Stop
+                };
+                let raw = response.status.unwrap_or_else(|| "completed".into());
+                out.push(Ok(Chunk::FinishReason { reason, raw }));
+                self.state = State::Done;
+            }
+            StreamEvent::Incomplete { response } => {
+                self.metadata(&response, out);
+                self.end_texts(out, |_| true);
+                self.end_thoughts(out, |_| true);
+                self.usage(response.usage.as_ref(), out);
+                let raw = response
+                    .incomplete_details
+                    .and_then(|d| d.reason)
+                    .or(response.status)
+                    .unwrap_or_else(|| "incomplete".into());
+                let reason = match raw.as_str() {
+                    "max_output_tokens" => FinishReason::MaxTokens,
+                    "content_filter" => FinishReason::ContentFilter,
+                    _ => FinishReason::Other,
+                };
+                out.push(Ok(Chunk::FinishReason { reason, raw }));
+                self.state = State::Done;
+            }
+            StreamEvent::Failed { response } => {
+                let e = response.error.unwrap_or_default();
+                let err = object_error(&self.provider, &e, "the response failed");
+                self.fail_into(out, err);
+            }
+            StreamEvent::Error {
+                error,
+                code,
+                message,
+                param: _,
+            } => {
+                let err = match error {
+                    Some(e) => object_error(&self.provider, &e, "error event"),
+                    None => error_from_code(
+                        &self.provider,
+                        code.as_ref().and_then(value_text).as_deref(),
+                        message.as_deref(),
+                    ),
+                };
+                self.fail_into(out, err);
+            }
+            StreamEvent::Unknown => {}
+        }
+    }
+
+    fn metadata(&mut self, response: &ResponseObject, out: &mut Decoded) {
+        if self.metadata_sent {
+            return;
+        }
+        let id = response.id.clone().filter(|s| !s.is_empty());
+        let model = response.model.clone().filter(|s| !s.is_empty());
+        if id.is_some() || model.is_some() {
+            self.metadata_sent = true;
+            out.push(Ok(Chunk::Metadata { id, model }));
+        }
+    }
+
+    fn usage(&mut self, usage: Option<&ResponseUsage>, out: &mut Decoded) {
+        if let Some(u) = usage {
+            self.usage.report(usage_from_wire(u), out);
+        }
+    }
+
+    fn item_added(&mut self, item: OutputItem, out: &mut Decoded) {
+        let Some(id) = item.id.clone() else { return };
+        match item.kind.as_str() {
+            "function_call" => {
+                let i = self.call(&id, item.call_id.as_deref(), item.name.as_deref(), out);
+                if let Some(args) = item.arguments.as_deref() {
+                    self.call_args(i, args, out);
+                }
+            }
+            "reasoning" => {
+                if let Some(enc) = item.encrypted_content.filter(|e| !e.is_empty()) {
+                    self.encrypted.push((id, enc));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn item_done(&mut self, item: OutputItem, out: &mut Decoded) {
+        let Some(id) = item.id.clone() else { return };
+        match item.kind.as_str() {
+            "message" => self.end_texts(out, |t| t.item_id == id),
+            "function_call" => {
+                if self.ended_calls.contains(&id) {
+                    return;
+                }
+                let i = match self.calls.iter().position(|c| c.item_id == id) {
+                    Some(i) => i,
+                    // Never announced: start it now, from the full item.
+                    None => self.call(&id, item.call_id.as_deref(), item.name.as_deref(), out),
+                };
+                self.finish_call(i, item.arguments.as_deref(), out);
+            }
+            "reasoning" => {
+                if let Some(enc) = item.encrypted_content.clone().filter(|e| !e.is_empty()) {
+                    self.encrypted.retain(|(i, _)| *i != id);
+                    self.encrypted.push((id.clone(), enc));
+                }
+                let had_parts = self.thoughts.iter().any(|t| t.item_id == id);
+                if !had_parts {
+                    // Encrypted reasoning without summary: keep it as an
+                    // empty thought so it can be sent back.
+                    if let Some(pos) = self.encrypted.iter().position(|(i, _)| *i == id) {
+                        let (_, enc) = self.encrypted.remove(pos);
+                        let part = self.parts.take();
+                        out.push(Ok(Chunk::ThoughtStart { part }));
+                        out.push(Ok(Chunk::ThoughtEnd {
+                            part,
+                            signature: Some(id),
+                            redacted: Some(enc),
+                        }));
+                    }
+                } else {
+                    self.end_thoughts(out, |t| t.item_id == id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, item_id: &str, content_index: u64, delta: &str, out: &mut Decoded) {
+        if delta.is_empty() {
+            return;
+        }
+        let part = match self
+            .texts
+            .iter()
+            .find(|t| t.item_id == item_id && t.content_index == content_index)
+        {
+            Some(t) => t.part,
+            None => {
+                let part = self.parts.take();
+                self.texts.push(OpenText {
+                    item_id: item_id.to_string(),
+                    content_index,
+                    part,
+                });
+                out.push(Ok(Chunk::TextStart { part }));
+                part
+            }
+        };
+        out.push(Ok(Chunk::text(part, delta)));
+    }
+
+    fn thought(
+        &mut self,
+        item_id: &str,
+        kind: ThoughtKind,
+        index: u64,
+        delta: &str,
+        out: &mut Decoded,
+    ) {
+        if delta.is_empty() {
+            return;
+        }
+        let part = match self
+            .thoughts
+            .iter()
+            .find(|t| t.item_id == item_id && t.kind == kind && t.index == index)
+        {
+            Some(t) => t.part,
+            None => {
+                let part = self.parts.take();
+                self.thoughts.push(OpenThought {
+                    item_id: item_id.to_string(),
+                    kind,
+                    index,
+                    part,
+                });
+                out.push(Ok(Chunk::ThoughtStart { part }));
+                part
+            }
+        };
+        out.push(Ok(Chunk::Thought {
+            part,
+            delta: delta.to_string(),
+        }));
+    }
+
+    /// The open call of `item_id`, started if it is not open yet.
+    fn call(
+        &mut self,
+        item_id: &str,
+        call_id: Option<&str>,
+        name: Option<&str>,
+        out: &mut Decoded,
+    ) -> usize {
+        if let Some(i) = self.calls.iter().position(|c| c.item_id == item_id) {
+            return i;
+        }
+        self.call_seen = true;
+        let part = self.parts.take();
+        // Tool outputs answer the `call_id`; the item id only stands in
+        // when a server leaves it out.
+        let call_id = call_id
+            .filter(|c| !c.is_empty())
+            .unwrap_or(item_id)
+            .to_string();
+        out.push(Ok(Chunk::ToolCallStart {
+            part,
+            id: call_id.clone(),
+            name: name.unwrap_or_default().to_string(),
+        }));
+        self.calls.push(OpenCall {
+            item_id: item_id.to_string(),
+            call_id,
+            part,
+            args: String::new(),
+        });
+        self.calls.len() - 1
+    }
+
+    fn call_args(&mut self, i: usize, delta: &str, out: &mut Decoded) {
+        if delta.is_empty() {
+            return;
+        }
+        let call = &mut self.calls[i];
+        call.args.push_str(delta);
+        out.push(Ok(Chunk::ToolCall {
+            part: call.part,
+            id: call.call_id.clone(),
+            delta: delta.to_string(),
+        }));
+    }
+
+    /// Ends call `i`; `full` (the arguments of a `.done` event) fills in
+    /// what the deltas did not carry.
+    fn finish_call(&mut self, i: usize, full: Option<&str>, out: &mut Decoded) {
+        let call = self.calls.remove(i);
+        self.ended_calls.push(call.item_id.clone());
+        if let Some(rest) = full.and_then(|f| f.strip_prefix(call.args.as_str())) {
+            if !rest.is_empty() {
+                out.push(Ok(Chunk::ToolCall {
+                    part: call.part,
+                    id: call.call_id.clone(),
+                    delta: rest.to_string(),
+                }));
+            }
+        }
+        out.push(Ok(Chunk::ToolCallEnd {
+            part: call.part,
+            id: call.call_id,
+        }));
+    }
+
+    fn end_texts(&mut self, out: &mut Decoded, which: impl Fn(&OpenText) -> bool) {
+        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.texts)
+            .into_iter()
+            .partition(|t| which(t));
+        self.texts = open;
+        for t in done {
+            out.push(Ok(Chunk::TextEnd { part: t.part }));
+        }
+    }
+
+    /// Ends the thoughts `which` selects, each with its item id as the
+    /// signature; the last thought of an item carries its encrypted content.
+    fn end_thoughts(&mut self, out: &mut Decoded, which: impl Fn(&OpenThought) -> bool) {
+        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.thoughts)
+            .into_iter()
+            .partition(|t| which(t));
+        self.thoughts = open;
+        for (n, t) in done.iter().enumerate() {
+            let last_of_item = !done[n + 1..].iter().any(|o| o.item_id == t.item_id);
+            let redacted = if last_of_item {
+                self.encrypted
+                    .iter()
+                    .position(|(i, _)| *i == t.item_id)
+                    .map(|pos| self.encrypted.remove(pos).1)
+            } else {
+                None
+            };
+            out.push(Ok(Chunk::ThoughtEnd {
+                part: t.part,
+                signature: Some(t.item_id.clone()),
+                redacted,
+            }));
+        }
+    }
+
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_texts(out, |_| true);
+        self.end_thoughts(out, |_| true);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
+    }
+}
+
+impl EventDecoder for Decoder {
+    type Event = SseEvent;
+
+    fn feed(&mut self, event: &SseEvent) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        let data = event.data.trim();
+        if data.is_empty() || data == "[DONE]" {
+            return out;
+        }
+        match serde_json::from_str::<StreamEvent>(data) {
+            Ok(parsed) => {
+                if self.raw_events {
+                    push_raw(
+                        true,
+                        &self.provider,
+                        &mut out,
+                        &event.data,
+                        Some(parsed.clone()),
+                    );
+                }
+                self.on_event(parsed, &mut out);
+            }
+            Err(e) => {
+                push_raw::<StreamEvent>(
+                    self.raw_events,
+                    &self.provider,
+                    &mut out,
+                    &event.data,
+                    None,
+                );
+                let err = Error::protocol(format!(
+                    "malformed {} event ({e}): {}",
+                    event.event,
+                    truncate(data, 200)
+                ));
+                self.fail_into(&mut out, err);
+            }
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            let err = Error::protocol(
+                "the stream ended before response.completed, response.incomplete or response.failed: the response is truncated",
+            );
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    fn fail(&mut self, err: Error) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    fn is_done(&self) -> bool {
+        self.state != State::Streaming
+    }
+}
+
+/// Core [`Usage`] from a Responses `usage` object.
+pub fn usage_from_wire(u: &ResponseUsage) -> Usage {
+    Usage {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_read_tokens: u
+            .input_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens),
+        cache_write_tokens: None,
+        reasoning_tokens: u
+            .output_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens),
+    }
+}
+
+/// A string code, or a number written out.
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A typed error from an error object: by `code`, else `type`.
+fn object_error(provider: &str, e: &ErrorObject, fallback: &str) -> Error {
+    let code = e
+        .code
+        .as_ref()
+        .and_then(value_text)
+        .or_else(|| e.kind.clone().filter(|k| !k.is_empty()));
+    let message = e
+        .message
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .unwrap_or(fallback);
+    error_from_code(provider, code.as_deref(), Some(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{ErrorKind, Response};
+
+    fn run(events: &[&str]) -> (Vec<Chunk>, Option<Error>) {
+        let mut d = Decoder::new("openai-responses");
+        let mut out = Vec::new();
+        for e in events {
+            out.extend(d.feed(&SseEvent::message(*e)));
+        }
+        out.extend(d.finish());
+        let mut chunks = Vec::new();
+        let mut err = None;
+        for c in out {
+            match c {
+                Ok(c) => chunks.push(c),
+                Err(e) => err = Some(e),
+            }
+        }
+        (chunks, err)
+    }
+
+    fn fold(chunks: &[Chunk]) -> Response {
+        let mut r = Response::default();
+        for c in chunks {
+            r.apply(c);
+        }
+        r
+    }
+
+    #[test]
+    fn interleaved_function_calls_by_item_id() {
+        let (chunks, err) = run(&[
+            r#"{"type":"response.output_item.added","item":{"type":"function_call","id":"fc_a","call_id":"call_a","name":"f","arguments":""}}"#,
+            r#"{"type":"response.output_item.added","item":{"type":"function_call","id":"fc_b","call_id":"call_b","name":"g","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_b","delta":"{\"y\":"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_a","delta":"{\"x\":1}"}"#,
+            r#"{"type":"response.function_call_arguments.done","item_id":"fc_b","arguments":"{\"y\":2}"}"#,
+            r#"{"type":"response.output_item.done","item":{"type":"function_call","id":"fc_a","call_id":"call_a","name":"f","arguments":"{\"x\":1}"}}"#,
+            r#"{"type":"response.completed","response":{"status":"completed"}}"#,
+        ]);
+        assert!(err.is_none(), "{err:?}");
+        let r = fold(&chunks);
+        let calls = r.tool_calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].args.as_str()),
+            ("call_a", "{\"x\":1}")
+        );
+        assert_eq!(
+            (calls[1].id.as_str(), calls[1].args.as_str()),
+            ("call_b", "{\"y\":2}")
+        );
+        assert_eq!(r.finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(r.raw_finish_reason.as_deref(), Some("completed"));
+    }
+
+    #[test]
+    fn encrypted_reasoning_is_kept_with_the_item_id() {
+        let (chunks, _) = run(&[
+            r#"{"type":"response.output_item.added","item":{"type":"reasoning","id":"rs_1","summary":[]}}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","summary_index":0,"delta":"a"}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","summary_index":1,"delta":"b"}"#,
+            r#"{"type":"response.output_item.done","item":{"type":"reasoning","id":"rs_1","encrypted_content":"gAAA"}}"#,
+            r#"{"type":"response.output_item.done","item":{"type":"reasoning","id":"rs_2","encrypted_content":"gBBB"}}"#,
+            r#"{"type":"response.completed","response":{}}"#,
+        ]);
+        let r = fold(&chunks);
+        let t = r.thoughts();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            (
+                t[0].thought.as_str(),
+                t[0].signature.as_deref(),
+                t[0].redacted.as_deref()
+            ),
+            ("a", Some("rs_1"), None)
+        );
+        assert_eq!(
+            (
+                t[1].thought.as_str(),
+                t[1].signature.as_deref(),
+                t[1].redacted.as_deref()
+            ),
+            ("b", Some("rs_1"), Some("gAAA"))
+        );
+        assert_eq!(
+            (
+                t[2].thought.as_str(),
+                t[2].signature.as_deref(),
+                t[2].redacted.as_deref()
+            ),
+            ("", Some("rs_2"), Some("gBBB"))
+        );
+        assert_eq!(r.finish_reason, Some(FinishReason::Stop));
+    }
+
+    #[test]
+    fn both_error_shapes() {
+        let (_, err) = run(&[
+            r#"{"type":"error","code":"rate_limit_exceeded","message":"slow down","param":null}"#,
+        ]);
+        let err = err.unwrap();
+        assert_eq!(err.kind(), ErrorKind::RateLimit);
+        assert_eq!(err.message(), "slow down");
+        assert_eq!(err.code(), Some("rate_limit_exceeded"));
+        let (_, err) = run(&[
+            r#"{"type":"error","error":{"type":"server_error","code":null,"message":"boom"}}"#,
+        ]);
+        let err = err.unwrap();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert_eq!(err.code(), Some("server_error"));
+        let (chunks, err) = run(&[
+            r#"{"type":"response.output_text.delta","item_id":"m","content_index":0,"delta":"par"}"#,
+            r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed"}}}"#,
+        ]);
+        let err = err.unwrap();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert_eq!(err.message(), "The model failed");
+        assert_eq!(fold(&chunks).text(), "par");
+        assert_eq!(chunks.last(), Some(&Chunk::TextEnd { part: 0 }));
+    }
+
+    #[test]
+    fn unknown_events_are_ignored_and_eof_is_a_protocol_error() {
+        let (chunks, err) = run(&[
+            r#"{"type":"response.web_search_call.searching","item_id":"ws","output_index":0,"delta":{"odd":true}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","content_index":0,"delta":"x"}"#,
+        ]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        assert_eq!(fold(&chunks).text(), "x");
+    }
+
+    #[test]
+    fn incomplete_leaves_cut_calls_open() {
+        let (chunks, err) = run(&[
+            r#"{"type":"response.output_item.added","item":{"type":"function_call","id":"fc","call_id":"c","name":"f"}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc","delta":"{\"a\":"}"#,
+            r#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"content_filter"}}}"#,
+        ]);
+        assert!(err.is_none());
+        let r = fold(&chunks);
+        assert!(r.tool_calls().is_empty());
+        assert_eq!(r.incomplete_tool_calls().len(), 1);
+        assert_eq!(r.finish_reason, Some(FinishReason::ContentFilter));
+        assert_eq!(r.raw_finish_reason.as_deref(), Some("content_filter"));
+    }
+}

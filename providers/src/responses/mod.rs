@@ -1,0 +1,142 @@
+//! The OpenAI Responses API (`POST {base}/responses`), provider id
+//! `openai-responses`.
+//!
+//! - [`wire`]: the request and event types.
+//! - [`request`]: a core `Request` as a request body.
+//! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`OpenAiResponses`]: the [`Provider`], over HTTP.
+
+pub mod decoder;
+pub mod request;
+pub mod wire;
+
+use std::fmt;
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, AUTHORIZATION};
+use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
+
+pub use decoder::Decoder;
+
+use crate::config::{self, ProviderConfig};
+use crate::decode::{self, DecodeStream, Decoded};
+use crate::{http, sse};
+
+/// The provider id.
+pub const ID: &str = "openai-responses";
+/// The variable holding the key.
+pub const KEY_VAR: &str = "OPENAI_API_KEY";
+/// The variable that overrides the base URL.
+pub const BASE_URL_VAR: &str = "OPENAI_BASE_URL";
+/// The base URL when neither the config nor the variable gives one.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// The Responses API provider. Cheap to clone; clones share the client.
+#[derive(Clone)]
+pub struct OpenAiResponses {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    /// Kept to scrub it from error messages; it is sent from `headers`.
+    key: ApiKey,
+    headers: HeaderMap,
+    client: reqwest::Client,
+}
+
+impl OpenAiResponses {
+    /// Builds the provider from `config` and the environment (the config
+    /// wins): `OPENAI_API_KEY` (required), `OPENAI_BASE_URL`.
+    pub fn new(config: ProviderConfig) -> Result<Self, Error> {
+        let base = config::base_url(ID, &config, &[BASE_URL_VAR], DEFAULT_BASE_URL)?;
+        let key = config::api_key(&config, &[KEY_VAR])
+            .ok_or_else(|| Error::missing_api_key(ID, KEY_VAR))?;
+        let mut headers = http::request_headers(ID, "text/event-stream", &config.headers)?;
+        headers.insert(
+            AUTHORIZATION,
+            http::secret_header(
+                ID,
+                &format!("Bearer {}", key.expose()),
+                "the API key contains characters not allowed in a header",
+            )?,
+        );
+        let url = if base.ends_with("/responses") {
+            base
+        } else {
+            format!("{base}/responses")
+        };
+        Ok(OpenAiResponses {
+            inner: Arc::new(Inner {
+                url,
+                key,
+                headers,
+                client: http::client()?,
+            }),
+        })
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+}
+
+impl fmt::Debug for OpenAiResponses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiResponses")
+            .field("url", &self.inner.url)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
+impl Provider for OpenAiResponses {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn open(&self, request: &Request) -> OpenFuture {
+        let inner = self.inner.clone();
+        let request = request.clone();
+        Box::pin(async move {
+            inner
+                .open(&request)
+                .await
+                .map_err(|e| http::redact(e.with_provider(ID), Some(&inner.key)))
+        })
+    }
+}
+
+impl Inner {
+    async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
+        let body = decode::to_body(&request::responses_request(request))?;
+        tracing::debug!(provider = ID, url = %self.url, "sending responses request");
+        let resp = http::open_stream(
+            ID,
+            &self.client,
+            &self.url,
+            self.headers.clone(),
+            body,
+            "text/event-stream",
+        )
+        .await?;
+        let events = sse::events(http::body_stream(ID, resp));
+        let decoder = Decoder::new(ID).raw_events(request.raw_events);
+        Ok(Box::pin(DecodeStream::new(
+            events,
+            decoder,
+            Some(self.key.clone()),
+        )))
+    }
+}
+
+/// Decodes a body already in memory, delivered in `pieces`. For tests and
+/// benchmarks.
+pub fn decode_pieces<I, B>(raw_events: bool, pieces: I) -> Decoded
+where
+    I: IntoIterator<Item = B>,
+    B: AsRef<[u8]>,
+{
+    decode::decode_sse_pieces(Decoder::new(ID).raw_events(raw_events), pieces)
+}

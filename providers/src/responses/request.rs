@@ -1,0 +1,237 @@
+//! From a core [`Request`] to a Responses API request body.
+
+use rivulet_core::{ContentPart, Message, Request, Role};
+
+use super::wire::{
+    FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig, ResponsesRequest,
+    SummaryText, TextConfig,
+};
+
+/// The streaming request body.
+///
+/// - The leading system messages become `instructions`; a system message
+///   later in the conversation stays in place as a `developer` message.
+/// - User text is `input_text`, assistant text `output_text`; tool calls
+///   are `function_call` items (without their `fc_` item id, so they never
+///   need their reasoning item beside them), tool outputs
+///   `function_call_output` items.
+/// - Thoughts whose signature is a reasoning item id (`rs_…`, as this
+///   decoder sets it) go back as `reasoning` items (consecutive thoughts of
+///   one item together, with the encrypted content); other thoughts (another
+///   provider's) have no id the API would accept and are not sent.
+/// - `seed` and `stop` have no Responses equivalent and are not sent.
+pub fn responses_request(request: &Request) -> ResponsesRequest {
+    let p = &request.params;
+    let leading_system = request
+        .messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    let instructions: Vec<String> = request.messages[..leading_system]
+        .iter()
+        .map(Message::text)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut input = Vec::new();
+    for m in &request.messages[leading_system..] {
+        items(m, &mut input);
+    }
+    ResponsesRequest {
+        model: request.model.clone(),
+        input,
+        instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
+        tools: request
+            .tools
+            .iter()
+            .map(|t| FunctionTool {
+                kind: "function".into(),
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.parameters.clone(),
+            })
+            .collect(),
+        temperature: p.temperature,
+        top_p: p.top_p,
+        max_output_tokens: p.max_tokens,
+        text: request.format.as_ref().map(|f| TextConfig {
+            format: JsonSchemaFormat {
+                kind: "json_schema".into(),
+                name: f.name.clone(),
+                schema: f.schema.clone(),
+                strict: true,
+            },
+        }),
+        reasoning: p.thinking.map(|t| ReasoningConfig {
+            effort: t.as_str().into(),
+            summary: "auto".into(),
+        }),
+        stream: true,
+    }
+}
+
+/// One core message as input items, in order.
+fn items(message: &Message, out: &mut Vec<InputItem>) {
+    // Tool outputs answer the previous assistant turn: they go first.
+    for part in &message.content {
+        if let ContentPart::ToolOutput(o) = part {
+            out.push(InputItem::FunctionCallOutput {
+                call_id: o.id.clone(),
+                output: o.result.clone(),
+            });
+        }
+    }
+    let role = match message.role {
+        Role::System => "developer",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => return,
+    };
+    let assistant = message.role == Role::Assistant;
+    let mut texts: Vec<InputContent> = Vec::new();
+    let flush = |texts: &mut Vec<InputContent>, out: &mut Vec<InputItem>| {
+        if !texts.is_empty() {
+            out.push(InputItem::Message {
+                role: role.into(),
+                content: std::mem::take(texts),
+            });
+        }
+    };
+    for part in &message.content {
+        match part {
+            ContentPart::Text(t) => texts.push(if assistant {
+                InputContent::OutputText {
+                    text: t.text.clone(),
+                }
+            } else {
+                InputContent::InputText {
+                    text: t.text.clone(),
+                }
+            }),
+            ContentPart::Thought(t) if assistant => {
+                let Some(id) = t.signature.as_deref().filter(|s| s.starts_with("rs_")) else {
+                    continue;
+                };
+                flush(&mut texts, out);
+                let summary = (!t.thought.is_empty()).then(|| SummaryText {
+                    kind: "summary_text".into(),
+                    text: t.thought.clone(),
+                });
+                // Consecutive thoughts of one reasoning item are one item.
+                if let Some(InputItem::Reasoning {
+                    id: last,
+                    summary: s,
+                    encrypted_content,
+                }) = out.last_mut()
+                {
+                    if last == id {
+                        s.extend(summary);
+                        if t.redacted.is_some() {
+                            encrypted_content.clone_from(&t.redacted);
+                        }
+                        continue;
+                    }
+                }
+                out.push(InputItem::Reasoning {
+                    id: id.to_string(),
+                    summary: summary.into_iter().collect(),
+                    encrypted_content: t.redacted.clone(),
+                });
+            }
+            ContentPart::ToolCall(c) if assistant => {
+                flush(&mut texts, out);
+                out.push(InputItem::FunctionCall {
+                    call_id: c.id.clone(),
+                    name: c.name.clone(),
+                    arguments: if c.args.trim().is_empty() {
+                        "{}".into()
+                    } else {
+                        c.args.clone()
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    flush(&mut texts, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{Params, ThinkingLevel, Thought, ToolCall, ToolOutput};
+    use serde_json::json;
+
+    #[test]
+    fn history_with_reasoning_calls_and_outputs() {
+        let request = Request {
+            model: "gpt-5".into(),
+            messages: vec![
+                Message::system("Be brief."),
+                Message::user("weather?"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::Thought(Thought {
+                            thought: "a".into(),
+                            signature: Some("rs_1".into()),
+                            redacted: None,
+                        }),
+                        ContentPart::Thought(Thought {
+                            thought: "b".into(),
+                            signature: Some("rs_1".into()),
+                            redacted: Some("gAAA".into()),
+                        }),
+                        ContentPart::Thought(Thought {
+                            thought: "not ours".into(),
+                            signature: Some("anthropic-sig".into()),
+                            redacted: None,
+                        }),
+                        ContentPart::text("Checking."),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "call_1".into(),
+                            name: "weather".into(),
+                            args: String::new(),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Tool,
+                    content: vec![ContentPart::ToolOutput(ToolOutput {
+                        id: "call_1".into(),
+                        name: "weather".into(),
+                        result: "sunny".into(),
+                        is_error: false,
+                    })],
+                },
+                Message::system("Answer in French."),
+            ],
+            params: Params {
+                max_tokens: Some(100),
+                seed: Some(1),
+                stop: vec!["x".into()],
+                thinking: Some(ThinkingLevel::High),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "gpt-5",
+                "instructions": "Be brief.",
+                "input": [
+                    {"type":"message","role":"user","content":[{"type":"input_text","text":"weather?"}]},
+                    {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"a"},{"type":"summary_text","text":"b"}],"encrypted_content":"gAAA"},
+                    {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Checking."}]},
+                    {"type":"function_call","call_id":"call_1","name":"weather","arguments":"{}"},
+                    {"type":"function_call_output","call_id":"call_1","output":"sunny"},
+                    {"type":"message","role":"developer","content":[{"type":"input_text","text":"Answer in French."}]}
+                ],
+                "max_output_tokens": 100,
+                "reasoning": {"effort":"high","summary":"auto"},
+                "stream": true
+            })
+        );
+    }
+}

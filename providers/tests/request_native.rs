@@ -1,0 +1,431 @@
+//! What the Responses, Cohere and Bedrock providers send: request bodies
+//! against the recorded `*.request.json`, field by field; paths; auth
+//! headers; secrets kept out of prints and errors.
+
+mod common;
+
+use common::{provider, request, run, KEY};
+use rivulet_core::{
+    ApiKey, ErrorKind, Format, Message, Request, Role, ThinkingLevel, ToolDefinition,
+};
+use rivulet_providers::bedrock::{self, Auth, Bedrock};
+use rivulet_providers::sigv4::Credentials;
+use rivulet_providers::{Cohere, OpenAiResponses, ProviderConfig};
+use rivulet_testkit::{wire, RecordedRequest, Replay, Server};
+use serde_json::{json, Value};
+
+fn ok_stream(id: &str) -> Replay {
+    match id {
+        "openai-responses" => Replay::sse(wire("openai-responses/text.sse")),
+        "cohere" => Replay::sse(wire("cohere/text.sse")),
+        _ => Replay::new(200, wire("bedrock/converse_stream_text.bin"))
+            .header("content-type", bedrock::EVENTSTREAM),
+    }
+}
+
+fn base(id: &str, server: &Server) -> String {
+    if id == "openai-responses" {
+        format!("{}/v1", server.url())
+    } else {
+        server.url()
+    }
+}
+
+/// Sends `req` through provider `id` and returns what the server received.
+async fn sent(id: &str, req: &Request) -> RecordedRequest {
+    let server = Server::start(vec![ok_stream(id)]).await;
+    let p = provider(id, &base(id, &server));
+    let out = run(p.as_ref(), req).await;
+    assert!(out.error.is_none(), "{id}: {:?}", out.error);
+    server.requests().remove(0)
+}
+
+/// Asserts `ours` has exactly the fields of `recorded`, with equal values.
+fn same_fields(file: &str, ours: &Value, recorded: &Value) {
+    for (k, v) in recorded.as_object().unwrap() {
+        assert_eq!(&ours[k], v, "{file}: field {k}");
+    }
+    for k in ours.as_object().unwrap().keys() {
+        assert!(
+            recorded.get(k).is_some(),
+            "{file}: we send {k}, the recorded request does not"
+        );
+    }
+}
+
+// ------------------------------------------------------------ responses
+
+/// The core request a recorded Responses body stands for.
+fn responses_core_request(recorded: &Value) -> Request {
+    let messages = recorded["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let role = match m["role"].as_str().unwrap() {
+                "developer" | "system" => Role::System,
+                "user" => Role::User,
+                other => panic!("role {other}"),
+            };
+            Message::new(role, m["content"].as_str().unwrap())
+        })
+        .collect();
+    let tools = recorded["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| ToolDefinition {
+                    name: t["name"].as_str().unwrap().into(),
+                    description: t["description"].as_str().unwrap_or_default().into(),
+                    parameters: t["parameters"].clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let format = recorded["text"]["format"].as_object().map(|f| Format {
+        name: f["name"].as_str().unwrap().into(),
+        schema: f["schema"].clone(),
+    });
+    let mut req = Request {
+        model: recorded["model"].as_str().unwrap().into(),
+        messages,
+        tools,
+        format,
+        ..Default::default()
+    };
+    req.params.max_tokens = recorded["max_output_tokens"].as_u64().map(|n| n as u32);
+    req.params.thinking = recorded["reasoning"]["effort"].as_str().map(|e| match e {
+        "low" => ThinkingLevel::Low,
+        "medium" => ThinkingLevel::Medium,
+        _ => ThinkingLevel::High,
+    });
+    req
+}
+
+/// The recorded body in the equivalent form we send: string contents as
+/// `input_text` parts of `message` items; the leading developer message as
+/// `instructions`; tools without `strict` (which we do not send).
+fn responses_normalized(recorded: &Value) -> Value {
+    let mut v = recorded.clone();
+    let input = v["input"].as_array().unwrap().clone();
+    let lead = input
+        .iter()
+        .take_while(|m| matches!(m["role"].as_str(), Some("developer" | "system")))
+        .count();
+    if lead > 0 {
+        let text: Vec<&str> = input[..lead]
+            .iter()
+            .map(|m| m["content"].as_str().unwrap())
+            .collect();
+        v["instructions"] = json!(text.join("\n\n"));
+    }
+    v["input"] = Value::Array(
+        input[lead..]
+            .iter()
+            .map(|m| {
+                json!({
+                    "type": "message",
+                    "role": m["role"],
+                    "content": [{"type": "input_text", "text": m["content"]}],
+                })
+            })
+            .collect(),
+    );
+    if let Some(tools) = v.get_mut("tools").and_then(Value::as_array_mut) {
+        for t in tools {
+            t.as_object_mut().unwrap().remove("strict");
+        }
+    }
+    v
+}
+
+#[tokio::test]
+async fn responses_bodies_match_the_recorded_requests() {
+    let files = rivulet_testkit::wire_files("openai-responses", ".request.json");
+    assert_eq!(files.len(), 6);
+    for file in files {
+        let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        let req = sent("openai-responses", &responses_core_request(&recorded)).await;
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/v1/responses");
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("accept"), Some("text/event-stream"));
+        assert_eq!(
+            req.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        same_fields(&file, &req.json(), &responses_normalized(&recorded));
+    }
+}
+
+#[tokio::test]
+async fn responses_parameters() {
+    let mut req = request("gpt-5");
+    req.messages.insert(0, Message::system("Be brief."));
+    req.params.temperature = Some(0.25);
+    req.params.top_p = Some(0.5);
+    req.params.thinking = Some(ThinkingLevel::High);
+    let body = sent("openai-responses", &req).await.json();
+    assert_eq!(body["instructions"], "Be brief.");
+    assert_eq!(body["temperature"], 0.25);
+    assert_eq!(body["top_p"], 0.5);
+    assert_eq!(
+        body["reasoning"],
+        json!({"effort": "high", "summary": "auto"})
+    );
+    assert_eq!(body["stream"], true);
+    assert_eq!(
+        body["input"],
+        json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}])
+    );
+}
+
+// --------------------------------------------------------------- cohere
+
+#[tokio::test]
+async fn cohere_request_and_auth() {
+    let mut req = request("command-a-03-2025");
+    req.params.top_p = Some(0.75);
+    req.params.seed = Some(3);
+    req.params.stop = vec!["\n\n".into()];
+    req.params.max_tokens = Some(64);
+    let r = sent("cohere", &req).await;
+    assert_eq!(r.path, "/v2/chat");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(
+        r.json(),
+        json!({
+            "model": "command-a-03-2025",
+            "messages": [{"role": "user", "content": "hi"}],
+            "p": 0.75,
+            "seed": 3,
+            "stop_sequences": ["\n\n"],
+            "max_tokens": 64,
+            "stream": true
+        })
+    );
+}
+
+// -------------------------------------------------------------- bedrock
+
+/// The model of each recorded Bedrock request, as encoded in its recorded
+/// path (SOURCES.md).
+fn bedrock_model(file: &str) -> (&'static str, &'static str) {
+    match file {
+        "bedrock/converse_stream_reasoning.request.json" => (
+            "us.anthropic.claude-sonnet-4-20250514-v1:0",
+            "us.anthropic.claude-sonnet-4-20250514-v1%3A0",
+        ),
+        "bedrock/converse_stream_redacted_reasoning.request.json" => (
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "us.anthropic.claude-3-7-sonnet-20250219-v1%3A0",
+        ),
+        "bedrock/error_http400_invalid_model.request.json" => (
+            "us.does-not-exist-model-v1:0",
+            "us.does-not-exist-model-v1%3A0",
+        ),
+        _ => ("us.amazon.nova-micro-v1:0", "us.amazon.nova-micro-v1%3A0"),
+    }
+}
+
+/// The core request a recorded Converse body stands for.
+fn bedrock_core_request(model: &str, recorded: &Value) -> Request {
+    let mut messages: Vec<Message> = recorded["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| Message::system(s["text"].as_str().unwrap()))
+        .collect();
+    for m in recorded["messages"].as_array().unwrap() {
+        assert_eq!(m["role"], "user");
+        let text: String = m["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap())
+            .collect();
+        messages.push(Message::user(text));
+    }
+    let tools = recorded["toolConfig"]["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| ToolDefinition {
+                    name: t["toolSpec"]["name"].as_str().unwrap().into(),
+                    description: t["toolSpec"]["description"].as_str().unwrap().into(),
+                    parameters: t["toolSpec"]["inputSchema"]["json"].clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut req = Request {
+        model: model.into(),
+        messages,
+        tools,
+        ..Default::default()
+    };
+    let ic = &recorded["inferenceConfig"];
+    req.params.temperature = ic["temperature"].as_f64();
+    req.params.top_p = ic["topP"].as_f64();
+    req.params.max_tokens = ic["maxTokens"].as_u64().map(|n| n as u32);
+    req.params.thinking = recorded["additionalModelRequestFields"]["thinking"]["budget_tokens"]
+        .as_u64()
+        .map(|b| {
+            assert_eq!(b, 1024, "the low budget");
+            ThinkingLevel::Low
+        });
+    req
+}
+
+#[tokio::test]
+async fn bedrock_bodies_match_the_recorded_requests() {
+    let files = rivulet_testkit::wire_files("bedrock", ".request.json");
+    assert_eq!(files.len(), 5);
+    for file in files {
+        let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        let (model, encoded) = bedrock_model(&file);
+        let req = sent("bedrock", &bedrock_core_request(model, &recorded)).await;
+        assert_eq!(req.method, "POST");
+        assert_eq!(
+            req.path,
+            format!("/model/{encoded}/converse-stream"),
+            "{file}"
+        );
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("accept"), Some(bedrock::EVENTSTREAM));
+        same_fields(&file, &req.json(), &recorded);
+    }
+}
+
+#[tokio::test]
+async fn bedrock_http_errors_use_the_error_type() {
+    let server = Server::start(vec![
+        Replay::json(403, r#"{"message":"The security token included in the request is invalid."}"#)
+            .header("x-amzn-errortype", "UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/"),
+        Replay::json(429, r#"{"message":"Too many requests, please wait before trying again."}"#)
+            .header("x-amzn-errortype", "ThrottlingException")
+            .header("retry-after", "3"),
+        Replay::json(503, r#"{"message":"Bedrock is unable to process your request."}"#)
+            .header("x-amzn-errortype", "ServiceUnavailableException"),
+        Replay::json(403, r#"{"message":"You don't have access to the model with the specified model ID."}"#)
+            .header("x-amzn-errortype", "AccessDeniedException"),
+    ])
+    .await;
+    let p = provider("bedrock", &server.url());
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let e = run(p.as_ref(), &request("m"))
+            .await
+            .error
+            .expect("an error");
+        got.push((e.kind(), e.status(), e.code().map(String::from)));
+        assert!(!e.message().is_empty());
+        if e.kind() == ErrorKind::RateLimit {
+            assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(3)));
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            (
+                ErrorKind::Authentication,
+                Some(403),
+                Some("UnrecognizedClientException".into())
+            ),
+            (
+                ErrorKind::RateLimit,
+                Some(429),
+                Some("ThrottlingException".into())
+            ),
+            (
+                ErrorKind::Overloaded,
+                Some(503),
+                Some("ServiceUnavailableException".into())
+            ),
+            (
+                ErrorKind::PermissionDenied,
+                Some(403),
+                Some("AccessDeniedException".into())
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bedrock_wants_an_eventstream() {
+    let server = Server::start(vec![Replay::sse("data: {}\n\n")]).await;
+    let p = provider("bedrock", &server.url());
+    let e = run(p.as_ref(), &request("m")).await.error.unwrap();
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    assert!(e.message().contains("text/event-stream"), "{e}");
+}
+
+// -------------------------------------------------------------- secrets
+
+#[tokio::test]
+async fn secrets_stay_out_of_prints_and_errors() {
+    let config = |base: &str| ProviderConfig {
+        base_url: Some(base.into()),
+        api_key: Some(ApiKey::new(KEY)),
+        ..Default::default()
+    };
+    let responses = OpenAiResponses::new(config("http://127.0.0.1:9/v1")).unwrap();
+    let cohere = Cohere::new(config("http://127.0.0.1:9")).unwrap();
+    let bearer = Bedrock::new(config("http://127.0.0.1:9")).unwrap();
+    let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    let signed = Bedrock::with_auth(
+        ProviderConfig {
+            base_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        },
+        Some("us-east-1"),
+        Auth::SigV4(Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: ApiKey::new(secret),
+            session_token: Some(ApiKey::new("session-token-secret")),
+        }),
+    )
+    .unwrap();
+    for debug in [
+        format!("{responses:?}"),
+        format!("{cohere:?}"),
+        format!("{bearer:?}"),
+        format!("{signed:?}"),
+    ] {
+        for s in [KEY, secret, "session-token-secret"] {
+            assert!(!debug.contains(s), "{debug}");
+        }
+    }
+    assert!(format!("{signed:?}").contains("AKIDEXAMPLE"));
+
+    // Servers that echo the key back in their error messages.
+    for id in ["openai-responses", "cohere", "bedrock"] {
+        let echo = format!(r#"{{"message":"bad key {KEY}"}}"#);
+        let server = Server::start(vec![Replay::json(401, echo)]).await;
+        let p = provider(id, &base(id, &server));
+        let e = run(p.as_ref(), &request("m"))
+            .await
+            .error
+            .expect("an error");
+        assert_eq!(e.kind(), ErrorKind::Authentication, "{id}");
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains(KEY), "{id}: {text}");
+            assert!(text.contains("***"), "{id}: {text}");
+        }
+    }
+    // In-band too.
+    let inband = format!(
+        "event: error\ndata: {{\"type\":\"error\",\"code\":\"invalid_api_key\",\"message\":\"bad key {KEY}\"}}\n\n"
+    );
+    let server = Server::start(vec![Replay::sse(inband)]).await;
+    let p = provider("openai-responses", &format!("{}/v1", server.url()));
+    let e = run(p.as_ref(), &request("m")).await.error.unwrap();
+    assert_eq!(e.kind(), ErrorKind::Authentication);
+    assert!(!e.to_string().contains(KEY));
+    assert_eq!(p.id(), "openai-responses");
+}
