@@ -36,10 +36,18 @@ impl ContentType {
     }
 }
 
+/// What a thought's end chunk carries, to be sent back on resume.
+#[derive(Clone, Debug, Default)]
+struct Seal {
+    signature: Option<String>,
+    redacted: Option<String>,
+}
+
 struct PartBuf {
     deltas: VecDeque<String>,
     ended: bool,
-    signature: Option<String>,
+    /// What the thought's end chunk carried (signature, redacted content).
+    seal: Seal,
     /// The substream was dropped: stop buffering for it.
     abandoned: bool,
 }
@@ -83,10 +91,20 @@ impl Demux {
                     p.deltas.push_back(delta.clone());
                 }
             }
-            Chunk::TextEnd { part } | Chunk::ToolCallEnd { part, .. } => self.close(*part, None),
+            Chunk::TextEnd { part } | Chunk::ToolCallEnd { part, .. } => {
+                self.close(*part, Seal::default())
+            }
             Chunk::ThoughtEnd {
-                part, signature, ..
-            } => self.close(*part, signature.clone()),
+                part,
+                signature,
+                redacted,
+            } => self.close(
+                *part,
+                Seal {
+                    signature: signature.clone(),
+                    redacted: redacted.clone(),
+                },
+            ),
             _ => {}
         }
     }
@@ -97,17 +115,17 @@ impl Demux {
             PartBuf {
                 deltas: VecDeque::new(),
                 ended: false,
-                signature: None,
+                seal: Seal::default(),
                 abandoned: false,
             },
         );
         self.announced.push_back(announced);
     }
 
-    fn close(&mut self, part: usize, signature: Option<String>) {
+    fn close(&mut self, part: usize, seal: Seal) {
         if let Some(p) = self.parts.get_mut(&part) {
             p.ended = true;
-            p.signature = signature;
+            p.seal = seal;
         }
     }
 
@@ -267,15 +285,15 @@ impl<S> PartStreamOf<S> {
         None
     }
 
-    fn into_part(self, signature: Option<String>) -> ContentPart {
+    fn into_part(self, seal: Seal) -> ContentPart {
         match self.content_type {
             ContentType::Text => ContentPart::Text(Text {
                 text: self.partial.clone(),
             }),
             ContentType::Thought => ContentPart::Thought(Thought {
                 thought: self.partial.clone(),
-                signature,
-                redacted: None,
+                signature: seal.signature,
+                redacted: seal.redacted,
             }),
             ContentType::ToolCall => ContentPart::ToolCall(ToolCall {
                 id: self.id.clone(),
@@ -285,12 +303,13 @@ impl<S> PartStreamOf<S> {
         }
     }
 
-    fn signature(&self) -> Option<String> {
+    fn seal(&self) -> Seal {
         lock(&self.shared)
             .demux
             .parts
             .get(&self.part)
-            .and_then(|p| p.signature.clone())
+            .map(|p| p.seal.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -301,8 +320,8 @@ impl<S: Iterator<Item = Event>> PartStreamOf<S> {
         for d in self.by_ref() {
             d?;
         }
-        let sig = self.signature();
-        Ok(self.into_part(sig))
+        let seal = self.seal();
+        Ok(self.into_part(seal))
     }
 }
 
@@ -313,8 +332,8 @@ impl<S: Stream<Item = Event> + Unpin> PartStreamOf<S> {
         while let Some(d) = self.next().await {
             d?;
         }
-        let sig = self.signature();
-        Ok(self.into_part(sig))
+        let seal = self.seal();
+        Ok(self.into_part(seal))
     }
 }
 
@@ -471,7 +490,7 @@ mod tests {
             ContentPart::Thought(Thought {
                 thought: "hm".into(),
                 signature: Some("sig".into()),
-                redacted: None
+                redacted: Some("opaque".into())
             })
         );
         assert!(it.next().is_none());
