@@ -77,8 +77,9 @@ pub struct ProcessSpec {
     /// Consecutive failed starts after which the supervisor gives up (until
     /// the next [`ProcessHandle::ready`]).
     pub max_failed_starts: u32,
-    /// Where the child's stdout and stderr go (truncated at each start);
-    /// its last lines are quoted in errors. `None`: discarded.
+    /// Where the child's stdout and stderr go (truncated at each start).
+    /// `None`: read through pipes and discarded, keeping the last lines.
+    /// Either way, errors quote the last lines.
     pub log_file: Option<PathBuf>,
     /// Appended to error messages, e.g. the command that installs the program.
     pub hint: String,
@@ -306,6 +307,7 @@ pub(crate) fn start(spec: ProcessSpec, arbiter: &actix_rt::ArbiterHandle) -> Pro
         spec,
         status: status.clone(),
         child: None,
+        tail: Tail::default(),
         generation: 0,
         checking: false,
         failed_starts: 0,
@@ -338,6 +340,8 @@ pub struct ProcessSupervisor {
     spec: ProcessSpec,
     status: Arc<Mutex<ProcessStatus>>,
     child: Option<Running>,
+    /// The last lines the current child wrote (when there is no log file).
+    tail: Tail,
     /// Bumped at each spawn, so a health answer from an earlier child is ignored.
     generation: u64,
     checking: bool,
@@ -475,16 +479,24 @@ impl ProcessSupervisor {
                     cmd.stdout(out.try_clone()?).stderr(out);
                 }
                 None => {
-                    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+                    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
                 }
             }
             die_with_parent(&mut cmd);
-            let child = cmd.spawn()?;
-            Ok((child, addr))
+            let mut child = cmd.spawn()?;
+            let tail = Tail::default();
+            if let Some(out) = child.stdout.take() {
+                tail.drain(out);
+            }
+            if let Some(err) = child.stderr.take() {
+                tail.drain(err);
+            }
+            Ok((child, addr, tail))
         });
 
         match spawned {
-            Ok((child, addr)) => {
+            Ok((child, addr, tail)) => {
+                self.tail = tail;
                 let pid = child.id();
                 tracing::info!(process = %spec.name, pid, %addr, restart, "spawned");
                 self.child = Some(Running {
@@ -594,7 +606,11 @@ impl ProcessSupervisor {
         self.child = None; // kill it if it still runs
         self.failed_starts += 1;
         let mut message = format!("{} {why}", self.spec.name);
-        if let Some(tail) = self.spec.log_file.as_ref().and_then(|p| log_tail(p)) {
+        let tail = match &self.spec.log_file {
+            Some(path) => log_tail(path),
+            None => self.tail.text(),
+        };
+        if let Some(tail) = tail {
             message.push_str(&format!("; its last output:\n{tail}"));
         }
         let err = Error::connection(self.spec.with_hint(message));
@@ -621,6 +637,65 @@ impl ProcessSupervisor {
                 act.spawn(ctx);
             }
         }));
+    }
+}
+
+/// The last lines a child wrote to its pipes. Reader threads drain the
+/// pipes (so the child never blocks on a full one) and end with the child.
+#[derive(Clone, Default)]
+struct Tail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Reader threads still running.
+    readers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tail {
+    fn drain(&self, pipe: impl Read + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        let lines = self.lines.clone();
+        let readers = self.readers.clone();
+        readers.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("rivulet-child-output".into())
+            .spawn(move || {
+                use std::io::BufRead;
+                let mut reader = std::io::BufReader::new(pipe);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let mut g = lock(&lines);
+                    if g.len() == LOG_TAIL_LINES {
+                        g.pop_front();
+                    }
+                    g.push_back(line);
+                }
+                readers.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.readers.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(error = %e, "cannot spawn a thread to read a child's output");
+        }
+    }
+
+    /// The captured lines, once the readers have reached the end of the
+    /// pipes of a child that is gone (waiting at most half a second).
+    fn text(&self) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while self.readers.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let g = lock(&self.lines);
+        (!g.is_empty()).then(|| g.iter().cloned().collect::<Vec<_>>().join("\n"))
     }
 }
 

@@ -190,6 +190,23 @@ fn a_child_that_exits_fails_with_its_output() {
 }
 
 #[test]
+fn without_a_log_file_errors_quote_the_captured_output() {
+    let rt = Runtime::new(RuntimeConfig::default());
+    let handle = rt.supervise(
+        ProcessSpec::new("exits-piped", "/bin/sh")
+            .args([
+                "-c",
+                "echo out-line; echo 'error: no model at /x.gguf' >&2; exit 1",
+            ])
+            .max_failed_starts(1),
+    );
+    let msg = handle.ready_blocking().unwrap_err().to_string();
+    assert!(msg.contains("no model at /x.gguf"), "{msg}");
+    assert!(msg.contains("out-line"), "{msg}");
+    rt.shutdown();
+}
+
+#[test]
 fn a_child_that_never_gets_healthy_is_killed() {
     let rt = Runtime::new(RuntimeConfig::default());
     let handle = rt.supervise(
