@@ -24,6 +24,7 @@
 
 pub mod cli;
 mod input;
+pub mod local;
 mod model;
 mod parts;
 mod stream;
@@ -37,7 +38,8 @@ pub use parts::{
 pub use stream::{Chunks, PrettyRender, Render, Rendered, StreamResponse, TextRender};
 
 pub use rivulet_actors::{
-    Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, StreamOptions,
+    Event, Outcome, ParsedToolCall, Policy, ProcessHandle, ProcessPhase, ProcessSpec,
+    ProcessStatus, Runtime, RuntimeConfig, RuntimeStats, StreamOptions,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

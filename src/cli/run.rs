@@ -243,7 +243,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
         {
             let _ = writeln!(
                 err,
-                "rivulet: choose a model with -m provider/model (providers: {})",
+                "rivulet: choose a model with -m provider/model (providers: {}, {})",
+                crate::local::PROVIDER_ID,
                 crate::PROVIDER_IDS.join(", ")
             );
         }
