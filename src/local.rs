@@ -62,7 +62,8 @@ impl LocalConfig {
     ///
     /// - `RIVULET_LLAMA_SERVER` (default `<cache>/bin/llama-server`);
     /// - `RIVULET_LOCAL_MODEL` (default `<cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf`);
-    /// - `RIVULET_LOCAL_THREADS` (default 2), `RIVULET_LOCAL_SLOTS` (default 2);
+    /// - `RIVULET_LOCAL_THREADS` (default half the cores, 1 or 2),
+    ///   `RIVULET_LOCAL_SLOTS` (default 2);
     ///
     /// where `<cache>` is `$RIVULET_CACHE`, else `$XDG_CACHE_HOME/rivulet`,
     /// else `~/.cache/rivulet`.
@@ -82,13 +83,19 @@ impl LocalConfig {
                 .unwrap_or(default)
         };
         let slots = number("RIVULET_LOCAL_SLOTS", 2);
+        // Half the cores, at most 2: on a 2-core machine shared with other
+        // work, one thread gave a steady 65-80 tokens/s where two swung
+        // between 7 and 110 (a thread descheduled stalls the other at every
+        // barrier).
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        let threads = (cores / 2).clamp(1, 2);
         LocalConfig {
             server: path("RIVULET_LLAMA_SERVER", cache.join("bin/llama-server")),
             model: path(
                 "RIVULET_LOCAL_MODEL",
                 cache.join("models").join(DEFAULT_MODEL_FILE),
             ),
-            threads: number("RIVULET_LOCAL_THREADS", 2),
+            threads: number("RIVULET_LOCAL_THREADS", threads),
             slots,
             // 2048 tokens per slot.
             context: 2048 * slots,
