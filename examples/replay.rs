@@ -1,4 +1,4 @@
-//! The main job until the embedded local model lands: a loopback server
+//! A recorded answer, no model needed: a loopback server
 //! replays a real recorded OpenAI transcript byte for byte, line by line with
 //! a small delay so the streaming is visible, and the `rivulet` CLI streams
 //! it through the whole pipeline (HTTP, SSE, decoder, actors) with `--stats`.
@@ -22,10 +22,7 @@ fn main() {
     let server = rt.block_on(Server::start(vec![Replay::sse(wire(transcript))
         .split(Split::Lines)
         .delay(Duration::from_millis(40))]));
-    eprintln!(
-        "replaying shared/wire/{transcript} from {} (the local model is not built yet)",
-        server.url()
-    );
+    eprintln!("replaying shared/wire/{transcript} from {}", server.url());
 
     let mut argv = vec![
         "rivulet".to_string(),

@@ -24,6 +24,7 @@
 
 pub mod cli;
 mod input;
+pub mod local;
 mod model;
 mod parts;
 pub mod schema;
@@ -44,8 +45,9 @@ pub use structured::{Partial, StructuredStream};
 pub use tools::{Tool, ToolDefinitions, Toolkit};
 
 pub use rivulet_actors::{
-    Event, Outcome, ParsedToolCall, PartialToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats,
-    StreamOptions, ToolCallState, ToolCallWatch,
+    Event, Outcome, ParsedToolCall, PartialToolCall, Policy, ProcessHandle, ProcessPhase,
+    ProcessSpec, ProcessStatus, Runtime, RuntimeConfig, RuntimeStats, StreamOptions, ToolCallState,
+    ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

@@ -57,7 +57,9 @@ impl std::fmt::Debug for Model {
 
 impl Model {
     /// A model by id: `"openai/gpt-4o-mini"`, `"groq/llama-3.3-70b-versatile"`,
-    /// `"openrouter/anthropic/claude-3.5-sonnet"` (split at the first `/`).
+    /// `"openrouter/anthropic/claude-3.5-sonnet"` (split at the first `/`),
+    /// or `"local"`: SmolLM2 on a llama-server the runtime supervises (see
+    /// [`crate::local`]).
     pub fn new(id: &str) -> Model {
         let (provider_id, model) = match id.split_once('/') {
             Some((p, m)) => (p.to_string(), m.to_string()),
@@ -251,16 +253,31 @@ impl Model {
         self.provider = Arc::new(cell);
         self
     }
-    /// Runs this model's streams on `runtime` instead of the global one.
+    /// Runs this model's streams on `runtime` instead of the global one
+    /// (for `local`, the server is supervised by that runtime too).
     pub fn runtime(mut self, runtime: Runtime) -> Self {
         self.runtime = Some(runtime);
-        self
+        self.reset_provider()
+    }
+
+    fn runtime_ref(&self) -> &Runtime {
+        match &self.runtime {
+            Some(r) => r,
+            None => Runtime::global(),
+        }
     }
 
     fn provider(&self) -> Arc<dyn Provider> {
-        let built = self
-            .provider
-            .get_or_init(|| rivulet_providers::build(&self.provider_id, self.config.clone()));
+        let built = self.provider.get_or_init(|| {
+            if self.provider_id == crate::local::PROVIDER_ID {
+                // `local` with a base URL is a llama-server someone else runs.
+                return match self.config.base_url {
+                    None => Ok(crate::local::provider(self.runtime_ref().clone())),
+                    Some(_) => rivulet_providers::build("llamacpp", self.config.clone()),
+                };
+            }
+            rivulet_providers::build(&self.provider_id, self.config.clone())
+        });
         match built {
             Ok(p) => p.clone(),
             // Errors surface while iterating, as in the seeds: a provider that
@@ -303,11 +320,7 @@ impl Model {
         let mut options = self.options.clone();
         options.provider_id = self.provider_id.clone();
         options.model = self.model.clone();
-        let runtime = match &self.runtime {
-            Some(r) => r,
-            None => Runtime::global(),
-        };
-        (options, runtime)
+        (options, self.runtime_ref())
     }
 
     /// Streams a request built later by `prepare` (the next turn, once the

@@ -415,7 +415,7 @@ mod tests {
             Chunk::ThoughtEnd {
                 part: 0,
                 signature: Some("sig".into()),
-                redacted: None,
+                redacted: Some("opaque".into()),
             },
             Chunk::ToolCallStart {
                 part: 1,

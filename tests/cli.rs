@@ -563,3 +563,24 @@ async fn tools_file_sends_the_definitions_and_calls_are_printed() {
     );
     assert!(v.get("parsed").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_local_model_without_setup_names_the_setup_command() {
+    let args: Vec<String> = vec!["hi".into()];
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_rivulet"))
+            .args(&args)
+            .env_remove("RIVULET_MODEL")
+            .env_remove("RUST_LOG")
+            .env("RIVULET_LLAMA_SERVER", "/nonexistent/llama-server")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rivulet")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("scripts/setup-local.sh"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/llama-server"), "{stderr}");
+}

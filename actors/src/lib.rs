@@ -47,6 +47,7 @@ mod accumulator;
 mod handle;
 mod log;
 mod messages;
+mod process;
 mod provider_actor;
 mod runtime;
 mod stats;
@@ -56,6 +57,7 @@ mod timer;
 mod tool_parser;
 
 pub use handle::{StreamHandle, ToolCallWatch};
+pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus, ProcessSupervisor};
 pub use runtime::Runtime;
 pub use subscriber::{BlockingSubscription, Subscription};
 

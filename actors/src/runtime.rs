@@ -9,8 +9,9 @@
 //! (streams are spread round-robin), which keeps the stream's log lock
 //! uncontended and its wake-ups thread-local.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use rivulet_core::{Provider, Request, Response};
 
 use crate::accumulator::{Accumulator, Fold};
 use crate::handle::StreamHandle;
+use crate::process::{self, ProcessHandle, ProcessSpec};
 use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
 use crate::stats::{lock, Counters, Member};
 use crate::stream::{Registry, Shared};
@@ -53,6 +55,9 @@ struct RuntimeInner {
     next: AtomicUsize,
     counters: Arc<Counters>,
     registry: Arc<Registry>,
+    /// Supervised child processes, by name.
+    processes: Mutex<HashMap<String, ProcessHandle>>,
+    closed: AtomicBool,
 }
 
 impl Runtime {
@@ -93,6 +98,8 @@ impl Runtime {
                 next: AtomicUsize::new(0),
                 counters: Arc::new(Counters::default()),
                 registry: Arc::new(Registry::default()),
+                processes: Mutex::new(HashMap::new()),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -190,6 +197,41 @@ impl Runtime {
         StreamHandle::new(self.clone(), shared, acc, tools)
     }
 
+    /// Supervises a child process (a local model server) as one more actor
+    /// of this runtime; see [`ProcessSpec`]. One process per name: while
+    /// the process named `spec.name` is supervised, this returns its handle
+    /// and ignores `spec`. Nothing is spawned before the first
+    /// [`ProcessHandle::ready`]. The process is killed when the handle is
+    /// stopped and when the runtime shuts down or is dropped.
+    ///
+    /// Supervised processes are not streams: [`Runtime::stats`] and
+    /// [`Runtime::wait_idle`] do not count them.
+    pub fn supervise(&self, spec: ProcessSpec) -> ProcessHandle {
+        let inner = &self.inner;
+        let mut processes = lock(&inner.processes);
+        if let Some(handle) = processes.get(&spec.name) {
+            if !handle.is_stopped() {
+                return handle.clone();
+            }
+        }
+        let arbiter =
+            &inner.arbiters[inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len()];
+        let name = spec.name.clone();
+        let handle = process::start(spec, arbiter);
+        if inner.closed.load(Ordering::SeqCst) {
+            // After shutdown: the actor never runs; its handle says so.
+            handle.stop();
+        } else {
+            processes.insert(name, handle.clone());
+        }
+        handle
+    }
+
+    /// The supervised process named `name`, if there is one.
+    pub fn process(&self, name: &str) -> Option<ProcessHandle> {
+        lock(&self.inner.processes).get(name).cloned()
+    }
+
     /// What is alive now.
     pub fn stats(&self) -> RuntimeStats {
         self.inner.counters.snapshot()
@@ -219,6 +261,14 @@ impl RuntimeInner {
         let Some(streams) = self.registry.close() else {
             return;
         };
+        self.closed.store(true, Ordering::SeqCst);
+        // Supervised processes: killed by their actors (or, if the arbiter
+        // is gone first, by their child guards as the actors are dropped;
+        // joining the arbiters below waits for that).
+        let processes: Vec<ProcessHandle> = lock(&self.processes).drain().map(|(_, h)| h).collect();
+        for process in &processes {
+            process.stop();
+        }
         for stream in &streams {
             stream.ctl.cancel();
         }

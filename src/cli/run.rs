@@ -275,7 +275,8 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
         {
             let _ = writeln!(
                 err,
-                "rivulet: choose a model with -m provider/model (providers: {})",
+                "rivulet: choose a model with -m provider/model (providers: {}, {})",
+                crate::local::PROVIDER_ID,
                 crate::PROVIDER_IDS.join(", ")
             );
         }
@@ -326,6 +327,18 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
             show(u.reasoning_tokens),
             show(u.cache_read_tokens),
         );
+        // Generation speed: output tokens after the first one, over the time
+        // since the first content chunk (so startup and prompt time do not count).
+        if let (Some(out), Some(first)) = (u.output_tokens, first_chunk) {
+            let gen = elapsed.saturating_sub(first).as_secs_f64();
+            if out > 1 && gen > 0.0 {
+                let _ = writeln!(
+                    err,
+                    "stats: {:.1} output tokens/s after the first chunk",
+                    (out - 1) as f64 / gen
+                );
+            }
+        }
     }
     status
 }
