@@ -392,7 +392,7 @@ fn main() {
     );
     let lat_over = lat_riv.first_delta_us - lat_floor.first_delta_us;
     println!(
-        "\nfirst text delta, median of {latency_streams} sequential streams: floor {:.0} µs, rivulet {:.0} µs (+{lat_over:.0} µs)",
+        "\nfirst text delta, median of {latency_streams} sequential streams: floor {:.0} µs, rivulet {:.0} µs ({lat_over:+.0} µs)",
         lat_floor.first_delta_us, lat_riv.first_delta_us
     );
 
@@ -424,6 +424,6 @@ fn main() {
     );
     check(
         lat_over <= 50.0,
-        format!("first delta: +{lat_over:.0} µs <= 50 µs above the floor"),
+        format!("first delta: {lat_over:+.0} µs <= +50 µs next to the floor"),
     );
 }
