@@ -40,6 +40,8 @@ struct PartBuf {
     deltas: VecDeque<String>,
     ended: bool,
     signature: Option<String>,
+    /// A redacted thought's opaque data.
+    redacted: Option<String>,
     /// The substream was dropped: stop buffering for it.
     abandoned: bool,
 }
@@ -83,8 +85,16 @@ impl Demux {
                     p.deltas.push_back(delta.clone());
                 }
             }
-            Chunk::TextEnd { part } | Chunk::ToolCallEnd { part, .. } => self.close(*part, None),
-            Chunk::ThoughtEnd { part, signature } => self.close(*part, signature.clone()),
+            Chunk::RedactedThought { part, data } => {
+                if let Some(p) = self.parts.get_mut(part) {
+                    p.redacted.get_or_insert_with(String::new).push_str(data);
+                }
+            }
+            Chunk::TextEnd { part } => self.close(*part, None),
+            Chunk::ThoughtEnd { part, signature }
+            | Chunk::ToolCallEnd {
+                part, signature, ..
+            } => self.close(*part, signature.clone()),
             _ => {}
         }
     }
@@ -96,6 +106,7 @@ impl Demux {
                 deltas: VecDeque::new(),
                 ended: false,
                 signature: None,
+                redacted: None,
                 abandoned: false,
             },
         );
@@ -265,7 +276,9 @@ impl<S> PartStreamOf<S> {
         None
     }
 
-    fn into_part(self, signature: Option<String>) -> ContentPart {
+    /// The part, with the signature (thought or tool call) and redacted
+    /// data (thought) its end carried.
+    fn into_part(self, (signature, redacted): (Option<String>, Option<String>)) -> ContentPart {
         match self.content_type {
             ContentType::Text => ContentPart::Text(Text {
                 text: self.partial.clone(),
@@ -273,22 +286,24 @@ impl<S> PartStreamOf<S> {
             ContentType::Thought => ContentPart::Thought(Thought {
                 thought: self.partial.clone(),
                 signature,
-                redacted: None,
+                redacted,
             }),
             ContentType::ToolCall => ContentPart::ToolCall(ToolCall {
                 id: self.id.clone(),
                 name: self.name.clone(),
                 args: self.partial.clone(),
+                signature,
             }),
         }
     }
 
-    fn signature(&self) -> Option<String> {
+    fn opaque(&self) -> (Option<String>, Option<String>) {
         lock(&self.shared)
             .demux
             .parts
             .get(&self.part)
-            .and_then(|p| p.signature.clone())
+            .map(|p| (p.signature.clone(), p.redacted.clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -299,8 +314,8 @@ impl<S: Iterator<Item = Event>> PartStreamOf<S> {
         for d in self.by_ref() {
             d?;
         }
-        let sig = self.signature();
-        Ok(self.into_part(sig))
+        let opaque = self.opaque();
+        Ok(self.into_part(opaque))
     }
 }
 
@@ -311,8 +326,8 @@ impl<S: Stream<Item = Event> + Unpin> PartStreamOf<S> {
         while let Some(d) = self.next().await {
             d?;
         }
-        let sig = self.signature();
-        Ok(self.into_part(sig))
+        let opaque = self.opaque();
+        Ok(self.into_part(opaque))
     }
 }
 
@@ -412,10 +427,12 @@ mod tests {
             Chunk::ToolCallEnd {
                 part: 1,
                 id: "a".into(),
+                signature: None,
             },
             Chunk::ToolCallEnd {
                 part: 2,
                 id: "b".into(),
+                signature: None,
             },
         ]
     }
@@ -460,7 +477,8 @@ mod tests {
             ContentPart::ToolCall(ToolCall {
                 id: "b".into(),
                 name: "g".into(),
-                args: "{\"y\":2}".into()
+                args: "{\"y\":2}".into(),
+                signature: None,
             })
         );
         assert_eq!(
@@ -469,6 +487,60 @@ mod tests {
                 thought: "hm".into(),
                 signature: Some("sig".into()),
                 redacted: None
+            })
+        );
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn collect_keeps_redacted_data_and_tool_call_signatures() {
+        let chunks = vec![
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::RedactedThought {
+                part: 0,
+                data: "opaque".into(),
+            },
+            Chunk::ThoughtEnd {
+                part: 0,
+                signature: None,
+            },
+            // A provider part gets no substream.
+            Chunk::ProviderPart {
+                part: 1,
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({}),
+            },
+            Chunk::ToolCallStart {
+                part: 2,
+                id: "c".into(),
+                name: "f".into(),
+            },
+            call(2, "c", "{}"),
+            Chunk::ToolCallEnd {
+                part: 2,
+                id: "c".into(),
+                signature: Some("sig".into()),
+            },
+        ];
+        let mut it = streams(chunks, Outcome::Finished);
+        let thought = it.next().unwrap().unwrap();
+        assert_eq!(
+            thought.collect_part_blocking().unwrap(),
+            ContentPart::Thought(Thought {
+                thought: String::new(),
+                signature: None,
+                redacted: Some("opaque".into()),
+            })
+        );
+        let call = it.next().unwrap().unwrap();
+        assert_eq!(
+            call.collect_part_blocking().unwrap(),
+            ContentPart::ToolCall(ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                args: "{}".into(),
+                signature: Some("sig".into()),
             })
         );
         assert!(it.next().is_none());

@@ -250,6 +250,13 @@ impl Render for PrettyRender {
             Chunk::TextStart { .. } => self.start(""),
             Chunk::ThoughtStart { .. } => self.start("**Thinking:**\n"),
             Chunk::ToolCallStart { name, .. } => self.start(&format!("**ToolCall ({name}):** ")),
+            Chunk::ProviderPart {
+                provider,
+                kind,
+                json,
+                ..
+            } => self.start(&format!("**{provider} {kind}:** {json}")),
+            Chunk::RedactedThought { .. } => Some("(redacted)".to_string()),
             Chunk::Audio {
                 part,
                 transcript_delta,
@@ -347,6 +354,7 @@ mod tests {
             Chunk::ToolCallEnd {
                 part: 1,
                 id: "c".into(),
+                signature: None,
             },
             Chunk::text_start(2),
             Chunk::text(2, "World"),

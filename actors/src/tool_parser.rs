@@ -53,6 +53,7 @@ impl Parser {
                         id: id.clone(),
                         name: name.clone(),
                         args: String::new(),
+                        signature: None,
                     },
                 );
             }
@@ -62,8 +63,11 @@ impl Parser {
                     call.args.push_str(delta);
                 }
             }
-            Chunk::ToolCallEnd { part, .. } => {
-                if let Some(call) = self.open.remove(part) {
+            Chunk::ToolCallEnd {
+                part, signature, ..
+            } => {
+                if let Some(mut call) = self.open.remove(part) {
+                    call.signature.clone_from(signature);
                     // `args_json` parses with serde_json and reads empty
                     // arguments as `{}`.
                     let args = call.args_json().map_err(|e| e.to_string());

@@ -5,6 +5,12 @@
 //! `audio_chunk` and the bookkeeping chunks (`usage_delta_chunk`,
 //! `finish_reason_chunk`, `metadata_chunk` and the opt-in `raw_chunk`).
 //!
+//! Two content chunks have no Mirascope counterpart, for what some providers
+//! send that must be kept and sent back: `redacted_thought_chunk` (the opaque
+//! data of an encrypted thought, between its start and end chunks) and
+//! `provider_part_chunk` (a provider-specific block, whole, in one chunk:
+//! its part starts and ends with it).
+//!
 //! Every content chunk carries `part`: the position of its part in the final
 //! `Response::content`. Decoders assign it when a part starts, so chunks of
 //! interleaved parts (parallel tool calls) assemble without guessing.
@@ -36,6 +42,11 @@ pub enum Chunk {
     /// Incremental reasoning text.
     #[serde(rename = "thought_chunk")]
     Thought { part: usize, delta: String },
+    /// Opaque data of a redacted (encrypted) thought, such as Anthropic's
+    /// `redacted_thinking`: it becomes [`crate::Thought::redacted`] and must
+    /// be sent back unchanged. Comes between the thought's start and end.
+    #[serde(rename = "redacted_thought_chunk")]
+    RedactedThought { part: usize, data: String },
     /// A thought ends; `signature` is the provider's opaque token that must be
     /// sent back with the thought when the conversation resumes.
     #[serde(rename = "thought_end_chunk")]
@@ -58,9 +69,16 @@ pub enum Chunk {
         id: String,
         delta: String,
     },
-    /// The tool call's arguments are complete.
+    /// The tool call's arguments are complete; `signature` is the
+    /// provider's opaque token for the call (Gemini 3), to be sent back with
+    /// it when the conversation resumes.
     #[serde(rename = "tool_call_end_chunk")]
-    ToolCallEnd { part: usize, id: String },
+    ToolCallEnd {
+        part: usize,
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
     /// A piece of generated audio: base64 `data` and/or a transcript fragment.
     #[serde(rename = "audio_chunk")]
     Audio {
@@ -71,6 +89,16 @@ pub enum Chunk {
         data: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         transcript_delta: Option<String>,
+    },
+    /// A provider-specific block, whole: it starts and ends its part (see
+    /// [`crate::ProviderPart`]). `provider` is the id of the provider that
+    /// sent it, `kind` its name for the block, `json` the block itself.
+    #[serde(rename = "provider_part_chunk")]
+    ProviderPart {
+        part: usize,
+        provider: String,
+        kind: String,
+        json: serde_json::Value,
     },
     /// Tokens to add to the response's usage. Decoders turn totals and
     /// cumulative snapshots into deltas, so consumers only ever add.
@@ -117,11 +145,13 @@ impl Chunk {
             Chunk::TextEnd { .. } => "text_end_chunk",
             Chunk::ThoughtStart { .. } => "thought_start_chunk",
             Chunk::Thought { .. } => "thought_chunk",
+            Chunk::RedactedThought { .. } => "redacted_thought_chunk",
             Chunk::ThoughtEnd { .. } => "thought_end_chunk",
             Chunk::ToolCallStart { .. } => "tool_call_start_chunk",
             Chunk::ToolCall { .. } => "tool_call_chunk",
             Chunk::ToolCallEnd { .. } => "tool_call_end_chunk",
             Chunk::Audio { .. } => "audio_chunk",
+            Chunk::ProviderPart { .. } => "provider_part_chunk",
             Chunk::UsageDelta { .. } => "usage_delta_chunk",
             Chunk::FinishReason { .. } => "finish_reason_chunk",
             Chunk::Metadata { .. } => "metadata_chunk",
@@ -137,17 +167,19 @@ impl Chunk {
             | Chunk::TextEnd { part }
             | Chunk::ThoughtStart { part }
             | Chunk::Thought { part, .. }
+            | Chunk::RedactedThought { part, .. }
             | Chunk::ThoughtEnd { part, .. }
             | Chunk::ToolCallStart { part, .. }
             | Chunk::ToolCall { part, .. }
             | Chunk::ToolCallEnd { part, .. }
-            | Chunk::Audio { part, .. } => Some(*part),
+            | Chunk::Audio { part, .. }
+            | Chunk::ProviderPart { part, .. } => Some(*part),
             _ => None,
         }
     }
 
     /// True for chunks that carry generated content (text, thought, tool
-    /// call, audio). Only these count as progress for the first-chunk and
+    /// call, audio, provider part). Only these count as progress for the first-chunk and
     /// idle timeouts, and only before the first of them may a call retry.
     pub fn is_content(&self) -> bool {
         self.part().is_some()
@@ -262,6 +294,50 @@ mod tests {
             r#"{"type":"tool_call_start_chunk","part":1,"id":"call_1","name":"f"}"#
         );
         assert_eq!(c.type_name(), "tool_call_start_chunk");
+    }
+
+    #[test]
+    fn new_content_chunks_serialize_and_count_as_content() {
+        let c = Chunk::ToolCallEnd {
+            part: 2,
+            id: "c".into(),
+            signature: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"tool_call_end_chunk","part":2,"id":"c"}"#
+        );
+        let c = Chunk::ToolCallEnd {
+            part: 2,
+            id: "c".into(),
+            signature: Some("s".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"tool_call_end_chunk","part":2,"id":"c","signature":"s"}"#
+        );
+        let c = Chunk::RedactedThought {
+            part: 0,
+            data: "EqkE".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"redacted_thought_chunk","part":0,"data":"EqkE"}"#
+        );
+        assert!(c.is_content());
+        let c = Chunk::ProviderPart {
+            part: 3,
+            provider: "anthropic".into(),
+            kind: "server_tool_use".into(),
+            json: serde_json::json!({"type": "server_tool_use"}),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"provider_part_chunk","part":3,"provider":"anthropic","kind":"server_tool_use","json":{"type":"server_tool_use"}}"#
+        );
+        assert_eq!(c.type_name(), "provider_part_chunk");
+        assert_eq!(c.part(), Some(3));
+        assert!(c.is_content());
     }
 
     #[test]

@@ -353,6 +353,7 @@ impl Decoder {
             out.push(Ok(Chunk::ToolCallEnd {
                 part: t.part,
                 id: t.id,
+                signature: None,
             }));
         }
     }
@@ -386,6 +387,7 @@ impl Decoder {
                             out.push(Ok(Chunk::ToolCallEnd {
                                 part: t.part,
                                 id: t.id,
+                                signature: None,
                             }));
                         }
                     }
@@ -699,7 +701,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 0,
-                    id: "a".into()
+                    id: "a".into(),
+                    signature: None,
                 },
                 Chunk::ToolCallStart {
                     part: 1,
@@ -718,7 +721,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 1,
-                    id: "b".into()
+                    id: "b".into(),
+                    signature: None,
                 },
             ]
         );
@@ -748,7 +752,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 0,
-                    id: "call_0".into()
+                    id: "call_0".into(),
+                    signature: None,
                 },
                 Chunk::FinishReason {
                     reason: FinishReason::ToolCalls,
