@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::StatusCode;
 use rivulet_core::{ApiKey, Error, ErrorContext};
 use serde_json::Value;
@@ -26,6 +26,51 @@ pub fn client() -> Result<reqwest::Client, Error> {
         .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
+/// The headers of a provider's streaming requests: JSON in, an event stream
+/// out, the caller's extra headers, then the credentials (`auth`: header
+/// name and value, e.g. `x-api-key`). Extra headers and credentials are
+/// marked sensitive (hyper then keeps them out of its debug output) and
+/// their values are never echoed in errors: custom headers often carry
+/// secrets too.
+pub(crate) fn request_headers(
+    provider: &str,
+    extra: &[(String, String)],
+    auth: &[(HeaderName, String)],
+) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+    for (name, value) in extra {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::bad_request(format!("invalid header name {name:?}")).with_provider(provider)
+        })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Error::bad_request(format!("invalid value for header {name}")).with_provider(provider)
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    for (name, value) in auth {
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Error::bad_request("the API key contains characters not allowed in a header")
+                .with_provider(provider)
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name.clone(), value);
+    }
+    Ok(headers)
+}
+
+/// The names of `headers` other than the standard ones and `hidden` (the
+/// credentials), for `Debug` prints.
+pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) -> Vec<&'a str> {
+    headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|n| !matches!(*n, "content-type" | "accept") && !hidden.contains(n))
+        .collect()
 }
 
 /// Sends a JSON POST and returns the response head, whatever its status.
@@ -81,8 +126,31 @@ pub(crate) async fn error_response(provider: &str, resp: reqwest::Response) -> (
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = read_limited(resp, ERROR_BODY_LIMIT).await;
+    let body = decoded_body(&headers, body);
     let err = error_from_parts(provider, status, &headers, &body, SystemTime::now());
     (err, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The body without its `Content-Encoding: gzip`. The client does not ask
+/// for compression, but a server (or a proxy) may compress error bodies
+/// anyway (Anthropic's 404 was recorded gzip-encoded); the compressed
+/// bytes would make an unreadable message. A body that does not decode is
+/// kept as it came.
+pub(crate) fn decoded_body(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
+    use std::io::Read;
+    let gzip = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return body;
+    }
+    let mut out = Vec::new();
+    let decoder = flate2::read::GzDecoder::new(&body[..]);
+    match decoder.take(ERROR_BODY_LIMIT as u64).read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => body,
+    }
 }
 
 /// Maps an HTTP error (status, headers, body) to an [`Error`] with
@@ -420,6 +488,41 @@ mod tests {
         assert_eq!(e.message(), "bad key ***!");
         assert_eq!(e.code(), Some("***"));
         assert_eq!(e.kind(), ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn gzip_error_bodies_are_decoded() {
+        use std::io::Write;
+        let body = br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body).unwrap();
+        let gz = gz.finish().unwrap();
+        let h = headers(&[("content-encoding", "gzip")]);
+        assert_eq!(decoded_body(&h, gz.clone()), body.to_vec());
+        // Without the header, or when it lies, the bytes stay as they came.
+        assert_eq!(decoded_body(&HeaderMap::new(), gz.clone()), gz);
+        assert_eq!(decoded_body(&h, b"plain".to_vec()), b"plain".to_vec());
+    }
+
+    #[test]
+    fn sensitive_request_headers() {
+        let h = request_headers(
+            "p",
+            &[("x-extra".into(), "v".into())],
+            &[(HeaderName::from_static("x-api-key"), "k-123".into())],
+        )
+        .unwrap();
+        assert!(h["x-api-key"].is_sensitive());
+        assert!(h["x-extra"].is_sensitive());
+        assert_eq!(h[CONTENT_TYPE], "application/json");
+        assert_eq!(extra_header_names(&h, &["x-api-key"]), ["x-extra"]);
+        let e = request_headers(
+            "p",
+            &[],
+            &[(HeaderName::from_static("x-api-key"), "a\nb".into())],
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("a\nb"));
     }
 
     #[test]

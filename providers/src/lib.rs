@@ -19,6 +19,7 @@
 //! provider), [`family`] (ids, endpoints, keys, quirks), [`config`].
 
 pub mod config;
+pub mod decode;
 pub mod family;
 pub mod http;
 pub mod openai;

@@ -17,7 +17,7 @@
 //! On any error the open text or thought part is ended (so what arrived is
 //! kept), open tool calls are not (a cut-off call must never run).
 
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, RawEvent, Usage};
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 use serde_json::Value;
 
 use super::wire::{
@@ -27,8 +27,7 @@ use super::wire::{
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
-/// What the decoder returns per event: chunks, possibly ending with one error.
-pub type Decoded = Vec<Result<Chunk, Error>>;
+pub use crate::decode::Decoded;
 
 /// The kind of the open streaming part (tool calls and audio are tracked apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,14 +210,9 @@ impl Decoder {
     }
 
     fn raw<T: std::any::Any + Send + Sync>(&self, out: &mut Decoded, data: &str, typed: Option<T>) {
-        if !self.raw_events {
-            return;
+        if self.raw_events {
+            out.push(Ok(crate::decode::raw_chunk(&self.provider, data, typed)));
         }
-        let raw = match typed {
-            Some(t) => RawEvent::new(&self.provider, data, t),
-            None => RawEvent::untyped(&self.provider, data),
-        };
-        out.push(Ok(Chunk::Raw(raw)));
     }
 
     fn on_chunk(&mut self, chunk: &ChatCompletionChunk, out: &mut Decoded) {
@@ -511,6 +505,21 @@ impl Decoder {
         self.end_current(out);
         self.state = State::Failed;
         out.push(Err(err.with_provider(&self.provider)));
+    }
+}
+
+impl crate::decode::Decode for Decoder {
+    fn feed(&mut self, event: &SseEvent) -> Decoded {
+        Decoder::feed(self, event)
+    }
+    fn finish(&mut self) -> Decoded {
+        Decoder::finish(self)
+    }
+    fn fail(&mut self, err: Error) -> Decoded {
+        Decoder::fail(self, err)
+    }
+    fn is_done(&self) -> bool {
+        Decoder::is_done(self)
     }
 }
 
