@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use rivulet_core::{ApiKey, Error, ErrorContext};
+use rivulet_core::{ApiKey, Error, ErrorContext, ThinkingLevel};
 
 use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
 
@@ -75,11 +75,61 @@ pub(crate) struct Settings {
 }
 
 /// A non-empty environment variable, trimmed.
-fn env(var: &str) -> Option<String> {
+pub(crate) fn env(var: &str) -> Option<String> {
     std::env::var(var)
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// `base` trimmed and without trailing slashes, if it is an http(s) URL.
+fn checked_base(provider: &str, base: &str) -> Result<String, Error> {
+    let base = base.trim().trim_end_matches('/').to_string();
+    match Url::parse(&base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(base),
+        _ => Err(
+            Error::bad_request(format!("invalid base URL {base:?}: expected http(s)://…"))
+                .with_provider(provider),
+        ),
+    }
+}
+
+/// The base URL of a provider outside the OpenAI family: the config's, else
+/// the first of `vars` that is set, else `default`; checked, without a
+/// trailing slash.
+pub(crate) fn base_url(
+    provider: &str,
+    config: &ProviderConfig,
+    vars: &[&str],
+    default: &str,
+) -> Result<String, Error> {
+    let base = config
+        .base_url
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)))
+        .unwrap_or_else(|| default.to_string());
+    checked_base(provider, &base)
+}
+
+/// The API key: the config's (unless empty), else the first of `vars` set.
+pub(crate) fn api_key(config: &ProviderConfig, vars: &[&str]) -> Option<ApiKey> {
+    config
+        .api_key
+        .clone()
+        .filter(|k| !k.expose().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)).map(ApiKey::new))
+}
+
+/// The thinking budget in tokens for providers that take one (Anthropic's
+/// `budget_tokens`, Gemini's `thinkingBudget`): 1024 (Anthropic's minimum),
+/// 4096 or 16384.
+pub fn thinking_budget(level: ThinkingLevel) -> u32 {
+    match level {
+        ThinkingLevel::Low => 1024,
+        ThinkingLevel::Medium => 4096,
+        ThinkingLevel::High => 16384,
+    }
 }
 
 /// Combines `config`, the environment and the family's defaults.
@@ -98,16 +148,7 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
             ))
             .provider(family.id),
         })?;
-    let base = base.trim().trim_end_matches('/').to_string();
-    match Url::parse(&base) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-        _ => {
-            return Err(Error::bad_request(format!(
-                "invalid base URL {base:?}: expected http(s)://…"
-            ))
-            .with_provider(family.id))
-        }
-    }
+    let base = checked_base(family.id, &base)?;
 
     let key = config
         .api_key

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
-use rivulet_core::{ApiKey, Chunk, Error, RawEvent};
+use rivulet_core::{ApiKey, Chunk, Error, RawEvent, Usage};
 
 use crate::http;
 use crate::sse::{self, SseEvent, SseStream};
@@ -30,6 +30,25 @@ pub trait Decode {
     fn fail(&mut self, err: Error) -> Decoded;
     /// True once the stream is over: the caller can drop the connection.
     fn is_done(&self) -> bool;
+}
+
+/// Turns cumulative usage snapshots (Anthropic, Gemini) into the deltas
+/// core expects, with [`Usage::delta_since`]: consumers only ever add, and
+/// snapshots are never summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CumulativeUsage {
+    /// What the deltas emitted so far add up to: per field, the largest
+    /// value reported (a snapshot that goes down adds nothing).
+    sent: Usage,
+}
+
+impl CumulativeUsage {
+    /// The delta from what was sent to `snapshot`, if it adds anything.
+    pub(crate) fn update(&mut self, snapshot: &Usage) -> Option<Usage> {
+        let delta = snapshot.delta_since(&self.sent);
+        self.sent.add(&delta);
+        (!delta.is_empty()).then_some(delta)
+    }
 }
 
 /// A [`Chunk::Raw`] for `data`, typed when the decoder parsed it.
@@ -120,4 +139,32 @@ where
     }
     out.extend(decoder.finish());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cumulative_usage_sends_only_growth() {
+        let mut c = CumulativeUsage::default();
+        let snap = |i, o| Usage {
+            input_tokens: Some(i),
+            output_tokens: o,
+            ..Default::default()
+        };
+        assert_eq!(c.update(&snap(15, None)), Some(snap(15, None)));
+        // Nothing new: nothing sent.
+        assert_eq!(c.update(&snap(15, None)), None);
+        // Output appears; input went down, which adds nothing.
+        assert_eq!(
+            c.update(&snap(13, Some(8))),
+            Some(Usage {
+                output_tokens: Some(8),
+                ..Default::default()
+            })
+        );
+        // Growth after a dip counts from the largest value sent.
+        assert_eq!(c.update(&snap(16, Some(8))), Some(snap(1, None)));
+    }
 }

@@ -298,6 +298,38 @@ pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
     }
 }
 
+/// How much of a JSON body sent instead of a stream is read.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Checks that a successful response carries an event stream, before any
+/// parsing. A JSON body (an error sent with a 2xx, or a server that did not
+/// stream) is read and handed to `json_error`; any other content type is a
+/// protocol error.
+pub(crate) async fn expect_event_stream(
+    resp: reqwest::Response,
+    json_error: impl FnOnce(&[u8]) -> Error,
+) -> Result<reqwest::Response, Error> {
+    match body_kind(resp.headers()) {
+        BodyKind::EventStream => Ok(resp),
+        BodyKind::Json => {
+            let headers = resp.headers().clone();
+            let body = read_limited(resp, JSON_BODY_LIMIT).await;
+            Err(json_error(&decoded_body(&headers, body)))
+        }
+        BodyKind::Other(content_type) => Err(Error::protocol(format!(
+            "expected text/event-stream, got {content_type}"
+        ))),
+    }
+}
+
+/// The error for a JSON body that is not an error the provider describes.
+pub(crate) fn json_not_a_stream(body: &[u8]) -> Error {
+    Error::protocol(format!(
+        "expected an event stream, got a JSON body: {}",
+        truncate(&String::from_utf8_lossy(body), 200)
+    ))
+}
+
 /// Reads at most `limit` bytes of a body; a broken body yields what came.
 pub(crate) async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut out = Vec::new();

@@ -18,6 +18,7 @@
 //! (event-stream parsing), [`openai`] (wire types, request body, decoder,
 //! provider), [`family`] (ids, endpoints, keys, quirks), [`config`].
 
+pub mod anthropic;
 pub mod config;
 pub mod decode;
 pub mod family;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use rivulet_core::{Error, Provider};
 
+pub use anthropic::Anthropic;
 pub use config::ProviderConfig;
 pub use openai::OpenAiCompatible;
 
@@ -45,18 +47,13 @@ pub const PROVIDER_IDS: &[&str] = &[
     "ollama",
     "vllm",
     "llamacpp",
+    "anthropic",
 ];
 
 /// Provider ids whose protocols are not written yet: [`build`] answers
 /// [`Error::Unsupported`] for them.
-pub const PLANNED_PROVIDER_IDS: &[&str] = &[
-    "openai-responses",
-    "anthropic",
-    "google",
-    "vertex",
-    "cohere",
-    "bedrock",
-];
+pub const PLANNED_PROVIDER_IDS: &[&str] =
+    &["openai-responses", "google", "vertex", "cohere", "bedrock"];
 
 /// Builds the provider `id`. The config wins over environment variables,
 /// which win over defaults.
@@ -68,6 +65,11 @@ pub const PLANNED_PROVIDER_IDS: &[&str] = &[
 pub fn build(id: &str, config: ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
     if let Some(family) = family::find(id) {
         let provider = OpenAiCompatible::new(family, config)?;
+        tracing::debug!(provider = ?provider, "built provider");
+        return Ok(Arc::new(provider));
+    }
+    if id == anthropic::ID {
+        let provider = Anthropic::new(config)?;
         tracing::debug!(provider = ?provider, "built provider");
         return Ok(Arc::new(provider));
     }
@@ -92,7 +94,7 @@ pub fn key_variable(id: &str) -> Option<&'static str> {
     }
     match id {
         "openai-responses" => Some("OPENAI_API_KEY"),
-        "anthropic" => Some("ANTHROPIC_API_KEY"),
+        anthropic::ID => Some(anthropic::KEY_VAR),
         "google" => Some("GEMINI_API_KEY"),
         "cohere" => Some("CO_API_KEY"),
         _ => None,

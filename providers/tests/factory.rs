@@ -6,8 +6,8 @@
 
 use rivulet_core::{ApiKey, Error, ErrorKind};
 use rivulet_providers::{
-    build, family, key_variable, OpenAiCompatible, ProviderConfig, PLANNED_PROVIDER_IDS,
-    PROVIDER_IDS,
+    anthropic, build, family, key_variable, Anthropic, OpenAiCompatible, ProviderConfig,
+    PLANNED_PROVIDER_IDS, PROVIDER_IDS,
 };
 
 fn with_key() -> ProviderConfig {
@@ -26,6 +26,9 @@ fn clear_env() {
         }
     }
     std::env::remove_var(family::AZURE_API_VERSION_VAR);
+    for var in [anthropic::KEY_VAR, anthropic::BASE_URL_VAR] {
+        std::env::remove_var(var);
+    }
 }
 
 fn url(id: &str, config: ProviderConfig, model: &str) -> String {
@@ -40,14 +43,22 @@ fn environment() {
     clear_env();
 
     // Every id builds with a config; ids, keys and kinds.
-    assert_eq!(PROVIDER_IDS.len(), 11);
+    assert_eq!(PROVIDER_IDS.len(), 12);
     for id in PROVIDER_IDS {
         let p = build(id, with_key()).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(p.id(), *id);
     }
 
     // Missing required keys.
-    let required = ["openai", "groq", "xai", "deepseek", "mistral", "openrouter"];
+    let required = [
+        "openai",
+        "groq",
+        "xai",
+        "deepseek",
+        "mistral",
+        "openrouter",
+        "anthropic",
+    ];
     for id in required {
         let e = build(id, ProviderConfig::default()).err().unwrap();
         let Error::MissingApiKey { variable, .. } = &e else {
@@ -117,6 +128,30 @@ fn environment() {
     assert_eq!(
         url("ollama", ProviderConfig::default(), "m"),
         "http://gpu-box:11434/v1/chat/completions"
+    );
+
+    // Anthropic: default endpoint, key and base URL from the environment.
+    let anthropic_url = |config| Anthropic::new(config).unwrap().url().to_string();
+    let keyed = || ProviderConfig {
+        api_key: Some(ApiKey::new("k")),
+        ..Default::default()
+    };
+    assert_eq!(
+        anthropic_url(keyed()),
+        "https://api.anthropic.com/v1/messages"
+    );
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-env");
+    std::env::set_var("ANTHROPIC_BASE_URL", "http://proxy.example/anthropic/");
+    assert_eq!(
+        anthropic_url(ProviderConfig::default()),
+        "http://proxy.example/anthropic/v1/messages"
+    );
+    assert_eq!(
+        anthropic_url(ProviderConfig {
+            base_url: Some("http://cfg.example".into()),
+            ..Default::default()
+        }),
+        "http://cfg.example/v1/messages"
     );
 
     // Azure: endpoint required, api-version from the environment.
