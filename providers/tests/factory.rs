@@ -6,8 +6,8 @@
 
 use rivulet_core::{ApiKey, Error, ErrorKind};
 use rivulet_providers::{
-    anthropic, build, family, key_variable, Anthropic, OpenAiCompatible, ProviderConfig,
-    PLANNED_PROVIDER_IDS, PROVIDER_IDS,
+    anthropic, build, family, google, key_variable, Anthropic, Google, OpenAiCompatible,
+    ProviderConfig, PLANNED_PROVIDER_IDS, PROVIDER_IDS,
 };
 
 fn with_key() -> ProviderConfig {
@@ -26,7 +26,18 @@ fn clear_env() {
         }
     }
     std::env::remove_var(family::AZURE_API_VERSION_VAR);
-    for var in [anthropic::KEY_VAR, anthropic::BASE_URL_VAR] {
+    for var in [anthropic::KEY_VAR, anthropic::BASE_URL_VAR]
+        .into_iter()
+        .chain(google::GEMINI_KEY_VARS.iter().copied())
+        .chain(google::GEMINI_BASE_URL_VARS.iter().copied())
+        .chain([
+            google::VERTEX_TOKEN_VAR,
+            google::VERTEX_CREDENTIALS_VAR,
+            google::VERTEX_PROJECT_VAR,
+            google::VERTEX_LOCATION_VAR,
+            google::VERTEX_BASE_URL_VAR,
+        ])
+    {
         std::env::remove_var(var);
     }
 }
@@ -43,7 +54,9 @@ fn environment() {
     clear_env();
 
     // Every id builds with a config; ids, keys and kinds.
-    assert_eq!(PROVIDER_IDS.len(), 12);
+    assert_eq!(PROVIDER_IDS.len(), 14);
+    // Vertex also needs a project.
+    std::env::set_var("GOOGLE_CLOUD_PROJECT", "proj-1");
     for id in PROVIDER_IDS {
         let p = build(id, with_key()).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(p.id(), *id);
@@ -58,6 +71,8 @@ fn environment() {
         "mistral",
         "openrouter",
         "anthropic",
+        "google",
+        "vertex",
     ];
     for id in required {
         let e = build(id, ProviderConfig::default()).err().unwrap();
@@ -154,6 +169,80 @@ fn environment() {
         "http://cfg.example/v1/messages"
     );
 
+    // Google: the Gemini API, GEMINI_ then GOOGLE_ variables.
+    let gemini_url = |config| {
+        Google::gemini(config)
+            .unwrap()
+            .url("gemini-2.5-flash")
+            .unwrap()
+    };
+    assert_eq!(
+        gemini_url(keyed()),
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_API_KEY", "g-env");
+    std::env::set_var("GOOGLE_BASE_URL", "http://google-proxy.example");
+    assert_eq!(
+        gemini_url(ProviderConfig::default()),
+        "http://google-proxy.example/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GEMINI_BASE_URL", "http://gemini-proxy.example/v1alpha/");
+    assert_eq!(
+        gemini_url(ProviderConfig::default()),
+        "http://gemini-proxy.example/v1alpha/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    // `models/` prefixes are accepted; an empty model is a bad request.
+    let g = Google::gemini(keyed()).unwrap();
+    assert!(g
+        .url("models/gemini-x")
+        .unwrap()
+        .contains("/models/gemini-x:stream"));
+    assert_eq!(g.url("").unwrap_err().kind(), ErrorKind::BadRequest);
+
+    // Vertex: project and location, `global`, the base URL override.
+    let vertex_url = |config| {
+        Google::vertex(config)
+            .unwrap()
+            .url("gemini-2.5-flash")
+            .unwrap()
+    };
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_CLOUD_LOCATION", "europe-west4");
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/proj-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_CLOUD_LOCATION", "global");
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://aiplatform.googleapis.com/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("VERTEX_BASE_URL", "http://vertex-proxy.example/");
+    std::env::set_var("VERTEX_ACCESS_TOKEN", "ya29.env");
+    assert_eq!(
+        vertex_url(ProviderConfig::default()),
+        "http://vertex-proxy.example/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    // No project anywhere: a missing setting, named.
+    std::env::remove_var("GOOGLE_CLOUD_PROJECT");
+    let e = build("vertex", keyed()).err().unwrap();
+    let Error::MissingApiKey { variable, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(variable, "GOOGLE_CLOUD_PROJECT");
+    // A credentials file that cannot be read: a bad request naming it.
+    std::env::remove_var("VERTEX_ACCESS_TOKEN");
+    std::env::set_var("GOOGLE_CLOUD_PROJECT", "proj-1");
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json");
+    let e = build("vertex", ProviderConfig::default()).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(e.message().contains("/nonexistent/key.json"), "{e}");
+    // A token wins over the file (which is then not read).
+    build("vertex", keyed()).unwrap();
+
     // Azure: endpoint required, api-version from the environment.
     std::env::set_var("AZURE_OPENAI_API_KEY", "az-key");
     let e = build("azure", ProviderConfig::default()).err().unwrap();
@@ -226,5 +315,7 @@ fn key_variables() {
     assert_eq!(key_variable("ollama"), None);
     assert_eq!(key_variable("llamacpp"), None);
     assert_eq!(key_variable("anthropic"), Some("ANTHROPIC_API_KEY"));
+    assert_eq!(key_variable("google"), Some("GEMINI_API_KEY"));
+    assert_eq!(key_variable("vertex"), Some("VERTEX_ACCESS_TOKEN"));
     assert_eq!(key_variable("nope"), None);
 }
