@@ -147,11 +147,9 @@ impl Inner {
             status = resp.status().as_u16(),
             "response head received"
         );
-        let resp = http::expect_event_stream(resp, |body| {
-            match serde_json::from_slice::<wire::ErrorResponse>(body) {
-                Ok(e) => decoder::error_from_object(ID, &e.error),
-                Err(_) => http::json_not_a_stream(body),
-            }
+        let resp = http::expect_event_stream(resp, |body| match error_body(body) {
+            Some(e) => decoder::error_from_object(ID, &e.error),
+            None => http::json_not_a_stream(body),
         })
         .await?;
         let events = sse::events(http::body_stream(ID, resp));
@@ -164,6 +162,16 @@ impl Inner {
             Some(self.key.clone()),
         )))
     }
+}
+
+/// An error body (`{"type":"error","error":{…}}`); only an object (serde
+/// would also read a list as the struct's fields in order).
+fn error_body(body: &[u8]) -> Option<wire::ErrorResponse> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    if !v.get("error").is_some_and(serde_json::Value::is_object) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
 }
 
 /// Decodes a body already in memory, delivered in `pieces`: the SSE parser
@@ -196,6 +204,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies() {
+        let e = error_body(br#"{"type":"error","error":{"type":"api_error","message":"m"}}"#);
+        assert_eq!(e.unwrap().error.kind.as_deref(), Some("api_error"));
+        assert!(error_body(br#"[{"type":"api_error"}]"#).is_none());
+        assert!(error_body(br#"{"id":"msg_1"}"#).is_none());
+    }
 
     #[test]
     fn urls() {

@@ -374,13 +374,15 @@ impl Inner {
 
 /// A Google error body: `{"error":{…}}`, or the same in a one-element list.
 fn error_body(body: &[u8]) -> Option<wire::ErrorBody> {
-    serde_json::from_slice::<wire::ErrorResponse>(body)
-        .map(|r| r.error)
-        .or_else(|_| {
-            serde_json::from_slice::<Vec<wire::ErrorResponse>>(body)
-                .map(|v| v.into_iter().next().map(|r| r.error).unwrap_or_default())
-        })
+    // Through a `Value`: serde would also read a list as a struct's fields
+    // in order.
+    let v = match serde_json::from_slice::<serde_json::Value>(body).ok()? {
+        serde_json::Value::Array(items) => items.into_iter().next()?,
+        v => v,
+    };
+    serde_json::from_value::<wire::ErrorResponse>(v.get("error")?.is_object().then_some(v)?)
         .ok()
+        .map(|r| r.error)
 }
 
 /// The generic HTTP error, read again with Google's error body in mind
@@ -418,6 +420,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies_as_objects_or_lists() {
+        let one = br#"{"error":{"code":404,"message":"m","status":"NOT_FOUND"}}"#;
+        let list = br#"[{"error":{"code":429,"message":"q","status":"RESOURCE_EXHAUSTED"}}]"#;
+        assert_eq!(
+            error_body(one).unwrap().status.as_deref(),
+            Some("NOT_FOUND")
+        );
+        assert_eq!(error_body(list).unwrap().code, Some(429));
+        assert_eq!(error_body(br#"{"candidates":[]}"#), None);
+        assert_eq!(error_body(b"[]"), None);
+        assert_eq!(error_body(b"nope"), None);
+    }
 
     #[test]
     fn versions_are_not_doubled() {

@@ -222,6 +222,12 @@ pub fn expectations() -> BTreeMap<String, Value> {
     serde_json::from_str(include_str!("../expected/transcripts.json")).expect("transcripts.json")
 }
 
+/// The expectations computed by `expected/generate_anthropic_google.py`.
+pub fn anthropic_google_expectations() -> BTreeMap<String, Value> {
+    serde_json::from_str(include_str!("../expected/anthropic_google.json"))
+        .expect("anthropic_google.json")
+}
+
 /// Compares an outcome with its expectation; every difference is listed.
 pub fn compare(outcome: &Outcome, expected: &Value) -> Vec<String> {
     let mut diffs = Vec::new();
