@@ -383,4 +383,35 @@ mod tests {
             "Hello\n\n**ToolCall (sqrt):** {\"number\":4}\n\nWorld"
         );
     }
+
+    #[test]
+    fn pretty_render_of_redacted_thoughts_and_provider_parts() {
+        let chunks = vec![
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::RedactedThought {
+                part: 0,
+                data: "opaque".into(),
+            },
+            Chunk::ThoughtEnd {
+                part: 0,
+                signature: None,
+            },
+            Chunk::ProviderPart {
+                part: 1,
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({"id": "s"}),
+            },
+            Chunk::text_start(2),
+            Chunk::text(2, "Done"),
+            Chunk::text_end(2),
+        ];
+        let mut r = Response::default();
+        chunks.iter().for_each(|c| r.apply(c));
+        assert_eq!(render(&mut PrettyRender::default(), &chunks), r.pretty());
+        assert_eq!(
+            r.pretty(),
+            "**Thinking:**\n(redacted)\n\n**anthropic server_tool_use:** {\"id\":\"s\"}\n\nDone"
+        );
+    }
 }
