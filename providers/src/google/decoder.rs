@@ -267,7 +267,11 @@ impl Decoder {
             return;
         }
         let signature = part.thought_signature.clone().filter(|s| !s.is_empty());
-        if let Some(text) = &part.text {
+        // A part with no data but a signature is read as an empty text (or
+        // thought): the signature alone.
+        let bare = part.other.is_empty() && part.function_response.is_none();
+        if part.text.is_some() || bare {
+            let text = part.text.as_deref().unwrap_or_default();
             if part.thought == Some(true) {
                 self.push(Kind::Thought, text, out);
                 if let Some(sig) = signature {
@@ -303,9 +307,6 @@ impl Decoder {
                     }
                 }
             }
-            return;
-        }
-        if part.other.is_empty() && signature.is_none() && part.function_response.is_none() {
             return;
         }
         // Something else: kept whole.
@@ -542,7 +543,7 @@ mod tests {
             &[
                 r#"{"candidates":[{"content":{"parts":[{"text":"a","thought":true},{"text":"b","thought":true,"thoughtSignature":"S1"},{"text":"c","thought":true}]}}]}"#,
                 r#"{"candidates":[{"content":{"parts":[{"text":"x"},{"text":"y","thoughtSignature":"S2"},{"text":"z"}]}}]}"#,
-                r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"k":1}},"thoughtSignature":"S3"},{"text":"","thoughtSignature":"S4"}]},"finishReason":"STOP"}]}"#,
+                r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"k":1}},"thoughtSignature":"S3"},{"text":"","thoughtSignature":"S4"},{},{"thoughtSignature":"S5"}]},"finishReason":"STOP"}]}"#,
             ],
         );
         out.extend(d.finish());
@@ -594,6 +595,8 @@ mod tests {
                 },
                 Chunk::ThoughtStart { part: 5 },
                 thought_end(5, Some("S4")),
+                Chunk::ThoughtStart { part: 6 },
+                thought_end(6, Some("S5")),
                 Chunk::FinishReason {
                     reason: FinishReason::ToolCalls,
                     raw: "STOP".into()

@@ -309,7 +309,7 @@ def gemini(raw, provider):
                                                  ensure_ascii=False),
                               "signature": sig, "closed": True})
                 calls += 1
-            elif part.get("thought") is True:
+            elif part.get("thought") is True and set(part) <= {"text", "thought", "thoughtSignature"}:
                 push("thought", part.get("text", ""))
                 if sig:
                     i = state["open"]
@@ -320,8 +320,8 @@ def gemini(raw, provider):
                     else:
                         close_open()
                         sig_thought(sig)
-            elif "text" in part:
-                push("text", part["text"])
+            elif "text" in part or set(part) <= {"thoughtSignature", "thought"}:
+                push("text", part.get("text", ""))
                 if sig:
                     i = state["open"]
                     if i is not None and parts[i]["type"] == "text":
