@@ -301,10 +301,7 @@ fn end_chunk(b: Block) -> Chunk {
             signature: b.signature,
             redacted: b.redacted,
         },
-        Kind::Tool => Chunk::ToolCallEnd {
-            part: b.part,
-            id: b.id,
-        },
+        Kind::Tool => Chunk::tool_call_end(b.part, b.id),
     }
 }
 

@@ -192,7 +192,7 @@ impl Decoder {
             StreamEvent::ToolCallEnd { index } => {
                 if let Some(pos) = self.calls.iter().position(|(i, _, _)| *i == index) {
                     let (_, id, part) = self.calls.remove(pos);
-                    out.push(Ok(Chunk::ToolCallEnd { part, id }));
+                    out.push(Ok(Chunk::tool_call_end(part, id)));
                 }
             }
             StreamEvent::MessageEnd { delta } => {
@@ -202,7 +202,7 @@ impl Decoder {
                 let reason = raw.as_deref().map(finish_reason);
                 if matches!(reason, Some(FinishReason::Stop | FinishReason::ToolCalls)) {
                     for (_, id, part) in std::mem::take(&mut self.calls) {
-                        out.push(Ok(Chunk::ToolCallEnd { part, id }));
+                        out.push(Ok(Chunk::tool_call_end(part, id)));
                     }
                 }
                 if let Some(u) = &delta.usage {

@@ -458,10 +458,7 @@ impl Decoder {
                 }));
             }
         }
-        out.push(Ok(Chunk::ToolCallEnd {
-            part: call.part,
-            id: call.call_id,
-        }));
+        out.push(Ok(Chunk::tool_call_end(call.part, call.call_id)));
     }
 
     fn end_texts(&mut self, out: &mut Decoded, which: impl Fn(&OpenText) -> bool) {

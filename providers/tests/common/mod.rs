@@ -91,13 +91,31 @@ pub fn content_json(r: &Response) -> Value {
             .iter()
             .map(|p| match p {
                 ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
-                ContentPart::Thought(t) => json!({"type": "thought", "thought": t.thought}),
-                ContentPart::ToolCall(c) => json!({
-                    "type": "tool_call",
-                    "id": c.id,
-                    "name": c.name,
-                    "args_text": c.args,
-                    "args": c.args_json().unwrap_or(Value::String("<invalid JSON>".into())),
+                ContentPart::Thought(t) => {
+                    let mut v = json!({"type": "thought", "thought": t.thought});
+                    if let Some(s) = &t.signature {
+                        v["signature"] = json!(s);
+                    }
+                    if let Some(r) = &t.redacted {
+                        v["redacted"] = json!(r);
+                    }
+                    v
+                }
+                ContentPart::ToolCall(c) => {
+                    let mut v = json!({
+                        "type": "tool_call",
+                        "id": c.id,
+                        "name": c.name,
+                        "args_text": c.args,
+                        "args": c.args_json().unwrap_or(Value::String("<invalid JSON>".into())),
+                    });
+                    if let Some(s) = &c.signature {
+                        v["signature"] = json!(s);
+                    }
+                    v
+                }
+                ContentPart::Provider(p) => json!({
+                    "type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json,
                 }),
                 ContentPart::Audio(a) => json!({
                     "type": "audio", "id": a.id, "data": a.data, "transcript": a.transcript,
@@ -110,8 +128,9 @@ pub fn content_json(r: &Response) -> Value {
 
 /// Checks the chunk grammar every decoder must follow: parts numbered from
 /// 0 in order of first appearance; each part opens with its start chunk (or
-/// is audio), carries deltas of its own kind only, ends at most once and
-/// gets nothing after its end; metadata and finish reason at most once.
+/// is audio, or is a provider part, which is one chunk that starts and ends
+/// it), carries deltas of its own kind only, ends at most once and gets
+/// nothing after its end; metadata and finish reason at most once.
 pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
     #[derive(PartialEq, Clone, Copy, Debug)]
     enum K {
@@ -119,6 +138,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
         Thought,
         Tool,
         Audio,
+        Provider,
     }
     let mut parts: BTreeMap<usize, (K, bool)> = BTreeMap::new();
     let mut metadata = 0;
@@ -135,6 +155,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
             Chunk::ToolCall { part, .. } => (*part, K::Tool, false, false),
             Chunk::ToolCallEnd { part, .. } => (*part, K::Tool, false, true),
             Chunk::Audio { part, .. } => (*part, K::Audio, false, false),
+            Chunk::ProviderPart { part, .. } => (*part, K::Provider, true, true),
             Chunk::Metadata { .. } => {
                 metadata += 1;
                 continue;
@@ -183,7 +204,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
             Chunk::ToolCallStart { part, id, .. } => {
                 ids.insert(*part, id);
             }
-            Chunk::ToolCall { part, id, .. } | Chunk::ToolCallEnd { part, id }
+            Chunk::ToolCall { part, id, .. } | Chunk::ToolCallEnd { part, id, .. }
                 if ids.get(part) != Some(&id.as_str()) =>
             {
                 return Err(format!("tool chunk {c:?} does not carry its call's id"));
@@ -197,6 +218,12 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
 /// The expectations computed by `expected/generate.py`.
 pub fn expectations() -> BTreeMap<String, Value> {
     serde_json::from_str(include_str!("../expected/transcripts.json")).expect("transcripts.json")
+}
+
+/// The expectations computed by `expected/generate_anthropic_google.py`.
+pub fn anthropic_google_expectations() -> BTreeMap<String, Value> {
+    serde_json::from_str(include_str!("../expected/anthropic_google.json"))
+        .expect("anthropic_google.json")
 }
 
 /// Compares an outcome with its expectation; every difference is listed.
