@@ -35,13 +35,24 @@ pub trait EventDecoder: Send + 'static {
     /// [`Error::Protocol`] (the response was cut short).
     fn finish(&mut self) -> Decoded;
 
-    /// The transport failed with `err`: ends the open text or thought
-    /// parts (what arrived is kept; tool calls stay open, a cut-off call
-    /// must never run) and returns the error.
-    fn fail(&mut self, err: Error) -> Decoded;
+    /// The stream failed with `err` (in the transport, or in an event the
+    /// decoder read): ends the open text or thought parts (what arrived is
+    /// kept; tool calls stay open, a cut-off call must never run), pushes
+    /// the error and makes the decoder done. Only called while it is not.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error);
 
     /// True once the stream is over: the caller can drop the connection.
     fn is_done(&self) -> bool;
+
+    /// The transport failed with `err`: [`EventDecoder::fail_into`], or
+    /// nothing if the stream was already over.
+    fn fail(&mut self, err: Error) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
 }
 
 /// A stream of parsed wire events.

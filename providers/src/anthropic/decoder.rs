@@ -419,28 +419,6 @@ impl Decoder {
         };
         self.sent.report(usage_from_wire(&self.usage), out);
     }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        // Text and thoughts received so far are kept; tool calls and
-        // provider blocks cut off stay open.
-        let (ending, open): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.blocks)
-            .into_iter()
-            .partition(|(_, b)| {
-                matches!(
-                    b,
-                    Block::Text { .. }
-                        | Block::FormatText { .. }
-                        | Block::Thought { .. }
-                        | Block::Redacted { .. }
-                )
-            });
-        self.blocks = open;
-        for (_, block) in ending {
-            self.end_block(block, out);
-        }
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
 }
 
 impl EventDecoder for Decoder {
@@ -551,14 +529,28 @@ impl EventDecoder for Decoder {
         out
     }
 
-    /// The transport failed with `err`: ends the open text and thought
-    /// parts and returns the error (nothing if the stream was already over).
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
+    /// The stream failed with `err`: ends the open text and thought
+    /// parts and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        // Text and thoughts received so far are kept; tool calls and
+        // provider blocks cut off stay open.
+        let (ending, open): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .partition(|(_, b)| {
+                matches!(
+                    b,
+                    Block::Text { .. }
+                        | Block::FormatText { .. }
+                        | Block::Thought { .. }
+                        | Block::Redacted { .. }
+                )
+            });
+        self.blocks = open;
+        for (_, block) in ending {
+            self.end_block(block, out);
         }
-        out
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     /// True once the stream is over (`message_stop`, an error, or

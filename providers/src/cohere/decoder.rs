@@ -257,12 +257,6 @@ impl Decoder {
             out.push(Ok(end_chunk(kind, part)));
         }
     }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_open(out);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
 }
 
 fn end_chunk(kind: Kind, part: usize) -> Chunk {
@@ -336,12 +330,10 @@ impl EventDecoder for Decoder {
         out
     }
 
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_open(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {

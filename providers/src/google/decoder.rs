@@ -329,13 +329,6 @@ impl Decoder {
             self.sent.report(u, out);
         }
     }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_current(out);
-        self.release_usage(out);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
 }
 
 impl EventDecoder for Decoder {
@@ -402,14 +395,13 @@ impl EventDecoder for Decoder {
         out
     }
 
-    /// The transport failed with `err`: ends the open text or thought part,
-    /// reports the usage known so far and returns the error.
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    /// The stream failed with `err`: ends the open text or thought part,
+    /// reports the usage known so far and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_current(out);
+        self.release_usage(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     /// True once the stream is over (an error, or [`Decoder::finish`]).

@@ -381,12 +381,6 @@ impl Decoder {
     fn on_usage(&mut self, wire: &CompletionUsage, out: &mut Decoded) {
         self.usage.report(usage_from_wire(wire), out);
     }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_current(out);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
 }
 
 impl EventDecoder for Decoder {
@@ -496,14 +490,12 @@ impl EventDecoder for Decoder {
         out
     }
 
-    /// The transport failed with `err`: ends the open text or thought part
-    /// and returns the error (nothing if the stream was already over).
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    /// The stream failed with `err`: ends the open text or thought part
+    /// and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_current(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     /// True once the stream is over (`[DONE]`, an error, or

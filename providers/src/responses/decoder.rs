@@ -495,13 +495,6 @@ impl Decoder {
             }));
         }
     }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_texts(out, |_| true);
-        self.end_thoughts(out, |_| true);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
 }
 
 impl EventDecoder for Decoder {
@@ -559,12 +552,11 @@ impl EventDecoder for Decoder {
         out
     }
 
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_texts(out, |_| true);
+        self.end_thoughts(out, |_| true);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {
