@@ -9,7 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{anthropic_google_expectations, check_grammar, compare, fold, request, run, KEY};
+use common::{
+    anthropic_google_expectations, check_grammar, compare, fold, over_http, request, run, KEY,
+};
 use rivulet_core::{ApiKey, Chunk, ContentPart, ErrorKind, Provider};
 use rivulet_providers::google::{Google, VertexOptions};
 use rivulet_providers::{anthropic, build, google, ProviderConfig};
@@ -94,20 +96,18 @@ async fn check_all(split: Split) {
     for (file, want) in anthropic_google_expectations() {
         let id = want["provider"].as_str().unwrap().to_string();
         let status = want["status"].as_u64().unwrap() as u16;
-        let server = Server::start(vec![replay(&file, status).split(split)]).await;
-        let p = provider(&id, &server.url());
-        let outcome = run(p.as_ref(), &request("test-model")).await;
-        let mut diffs = compare(&outcome, &want);
-        let reqs = server.requests();
-        if reqs.len() != 1 {
-            diffs.push(format!("{} requests", reqs.len()));
-        } else {
-            if reqs[0].path != expected_path(&id) {
-                diffs.push(format!("path {}", reqs[0].path));
-            }
+        let (outcome, req, mut diffs) = over_http(
+            replay(&file, status).split(split),
+            |url| provider(&id, url),
+            "test-model",
+            &want,
+            &expected_path(&id),
+        )
+        .await;
+        if let Some(req) = req {
             let (name, value) = expected_auth(&id);
-            if reqs[0].header(name) != Some(value.as_str()) {
-                diffs.push(format!("header {name}: {:?}", reqs[0].header(name)));
+            if req.header(name) != Some(value.as_str()) {
+                diffs.push(format!("header {name}: {:?}", req.header(name)));
             }
         }
         if let Some(e) = &outcome.error {

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{check_grammar, compare, fold, provider, request, run};
+use common::{check_grammar, compare, fold, over_http, provider, request, run};
 use rivulet_core::{Chunk, ErrorKind};
 use rivulet_providers::{bedrock, cohere, eventstream, responses};
 use rivulet_testkit::{wire, wire_files, Replay, Server, Split};
@@ -103,16 +103,14 @@ async fn check_all(split: Split) {
             Split::Lines if file.ends_with(".bin") => Split::Every(7),
             s => s,
         };
-        let server = Server::start(vec![replay(&file, status).split(split)]).await;
-        let p = provider(&id, &base_url(&id, &server.url()));
-        let outcome = run(p.as_ref(), &request(model(&id))).await;
-        let mut diffs = compare(&outcome, &want);
-        let reqs = server.requests();
-        if reqs.len() != 1 {
-            diffs.push(format!("{} requests", reqs.len()));
-        } else if reqs[0].path != expected_path(&id) {
-            diffs.push(format!("path {}", reqs[0].path));
-        }
+        let (_, _, diffs) = over_http(
+            replay(&file, status).split(split),
+            |url| provider(&id, &base_url(&id, url)),
+            model(&id),
+            &want,
+            expected_path(&id),
+        )
+        .await;
         if !diffs.is_empty() {
             failures.push(format!("{file} ({split:?}):\n  {}", diffs.join("\n  ")));
         }

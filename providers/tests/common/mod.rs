@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use rivulet_core::{ApiKey, Chunk, ContentPart, Error, Message, Provider, Request, Response};
 use rivulet_providers::{build, ProviderConfig};
+use rivulet_testkit::{RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
 
 /// The key every test provider is built with.
@@ -42,6 +43,34 @@ pub fn request(model: &str) -> Request {
         messages: vec![Message::user("hi")],
         ..Default::default()
     }
+}
+
+/// One transcript over HTTP: `replay` served once by a loopback server,
+/// the provider `make` builds from the server's URL asked for `model`. The
+/// differences from `want` ([`compare`]), plus one if the server did not
+/// get exactly one request, or got it at another path than `path`; the
+/// outcome and the request come along for more checks.
+pub async fn over_http(
+    replay: Replay,
+    make: impl FnOnce(&str) -> Arc<dyn Provider>,
+    model: &str,
+    want: &Value,
+    path: &str,
+) -> (Outcome, Option<RecordedRequest>, Vec<String>) {
+    let server = Server::start(vec![replay]).await;
+    let p = make(&server.url());
+    let outcome = run(p.as_ref(), &request(model)).await;
+    let mut diffs = compare(&outcome, want);
+    let mut reqs = server.requests();
+    if reqs.len() != 1 {
+        diffs.push(format!("{} requests", reqs.len()));
+        return (outcome, None, diffs);
+    }
+    let req = reqs.remove(0);
+    if req.path != path {
+        diffs.push(format!("path {}", req.path));
+    }
+    (outcome, Some(req), diffs)
 }
 
 /// Everything a stream produced.
