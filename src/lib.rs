@@ -51,8 +51,8 @@ pub use rivulet_actors::{
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
-    Message, Params, PartialJson, PartialJsonError, RawEvent, Request, Response, Role, Text,
-    ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition, ToolOutput, Usage,
+    Message, Params, PartialJson, PartialJsonError, ProviderPart, RawEvent, Request, Response,
+    Role, Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition, ToolOutput, Usage,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
 

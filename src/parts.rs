@@ -36,7 +36,8 @@ impl ContentType {
     }
 }
 
-/// What a thought's end chunk carries, to be sent back on resume.
+/// What a part's end chunk carries, to be sent back on resume: a thought's
+/// signature and redacted content, a tool call's signature.
 #[derive(Clone, Debug, Default)]
 struct Seal {
     signature: Option<String>,
@@ -46,7 +47,7 @@ struct Seal {
 struct PartBuf {
     deltas: VecDeque<String>,
     ended: bool,
-    /// What the thought's end chunk carried (signature, redacted content).
+    /// What the part's end chunk carried.
     seal: Seal,
     /// The substream was dropped: stop buffering for it.
     abandoned: bool,
@@ -91,9 +92,16 @@ impl Demux {
                     p.deltas.push_back(delta.clone());
                 }
             }
-            Chunk::TextEnd { part } | Chunk::ToolCallEnd { part, .. } => {
-                self.close(*part, Seal::default())
-            }
+            Chunk::TextEnd { part } => self.close(*part, Seal::default()),
+            Chunk::ToolCallEnd {
+                part, signature, ..
+            } => self.close(
+                *part,
+                Seal {
+                    signature: signature.clone(),
+                    redacted: None,
+                },
+            ),
             Chunk::ThoughtEnd {
                 part,
                 signature,
@@ -299,6 +307,7 @@ impl<S> PartStreamOf<S> {
                 id: self.id.clone(),
                 name: self.name.clone(),
                 args: self.partial.clone(),
+                signature: seal.signature,
             }),
         }
     }
@@ -434,10 +443,12 @@ mod tests {
             Chunk::ToolCallEnd {
                 part: 1,
                 id: "a".into(),
+                signature: None,
             },
             Chunk::ToolCallEnd {
                 part: 2,
                 id: "b".into(),
+                signature: None,
             },
         ]
     }
@@ -482,7 +493,8 @@ mod tests {
             ContentPart::ToolCall(ToolCall {
                 id: "b".into(),
                 name: "g".into(),
-                args: "{\"y\":2}".into()
+                args: "{\"y\":2}".into(),
+                signature: None,
             })
         );
         assert_eq!(
@@ -491,6 +503,57 @@ mod tests {
                 thought: "hm".into(),
                 signature: Some("sig".into()),
                 redacted: Some("opaque".into())
+            })
+        );
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn collect_keeps_redacted_data_and_tool_call_signatures() {
+        let chunks = vec![
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::ThoughtEnd {
+                part: 0,
+                signature: None,
+                redacted: Some("opaque".into()),
+            },
+            // A provider part gets no substream.
+            Chunk::ProviderPart {
+                part: 1,
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({}),
+            },
+            Chunk::ToolCallStart {
+                part: 2,
+                id: "c".into(),
+                name: "f".into(),
+            },
+            call(2, "c", "{}"),
+            Chunk::ToolCallEnd {
+                part: 2,
+                id: "c".into(),
+                signature: Some("sig".into()),
+            },
+        ];
+        let mut it = streams(chunks, Outcome::Finished);
+        let thought = it.next().unwrap().unwrap();
+        assert_eq!(
+            thought.collect_part_blocking().unwrap(),
+            ContentPart::Thought(Thought {
+                thought: String::new(),
+                signature: None,
+                redacted: Some("opaque".into()),
+            })
+        );
+        let call = it.next().unwrap().unwrap();
+        assert_eq!(
+            call.collect_part_blocking().unwrap(),
+            ContentPart::ToolCall(ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                args: "{}".into(),
+                signature: Some("sig".into()),
             })
         );
         assert!(it.next().is_none());

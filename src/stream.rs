@@ -586,6 +586,9 @@ impl Render for TextRender {
 pub struct PrettyRender {
     parts: usize,
     audio_parts: std::collections::HashSet<usize>,
+    /// Thoughts that showed some text (a redacted thought without any
+    /// shows `(redacted)`, as [`Response::pretty`] does).
+    thoughts_shown: std::collections::HashSet<usize>,
 }
 
 impl PrettyRender {
@@ -603,6 +606,17 @@ impl Render for PrettyRender {
             Chunk::TextStart { .. } => self.start(""),
             Chunk::ThoughtStart { .. } => self.start("**Thinking:**\n"),
             Chunk::ToolCallStart { name, .. } => self.start(&format!("**ToolCall ({name}):** ")),
+            Chunk::ProviderPart {
+                provider,
+                kind,
+                json,
+                ..
+            } => self.start(&format!("**{provider} {kind}:** {json}")),
+            Chunk::ThoughtEnd {
+                part,
+                redacted: Some(_),
+                ..
+            } if !self.thoughts_shown.contains(part) => Some("(redacted)".to_string()),
             Chunk::Audio {
                 part,
                 transcript_delta,
@@ -615,11 +629,11 @@ impl Render for PrettyRender {
                 out.push_str(transcript_delta.as_deref().unwrap_or(""));
                 (!out.is_empty()).then_some(out)
             }
-            Chunk::Text { delta, .. }
-            | Chunk::Thought { delta, .. }
-            | Chunk::ToolCall { delta, .. }
-                if !delta.is_empty() =>
-            {
+            Chunk::Thought { part, delta } if !delta.is_empty() => {
+                self.thoughts_shown.insert(*part);
+                Some(delta.clone())
+            }
+            Chunk::Text { delta, .. } | Chunk::ToolCall { delta, .. } if !delta.is_empty() => {
                 Some(delta.clone())
             }
             _ => None,
@@ -700,6 +714,7 @@ mod tests {
             Chunk::ToolCallEnd {
                 part: 1,
                 id: "c".into(),
+                signature: None,
             },
             Chunk::text_start(2),
             Chunk::text(2, "World"),
@@ -726,6 +741,34 @@ mod tests {
         assert_eq!(
             r.pretty(),
             "Hello\n\n**ToolCall (sqrt):** {\"number\":4}\n\nWorld"
+        );
+    }
+
+    #[test]
+    fn pretty_render_of_redacted_thoughts_and_provider_parts() {
+        let chunks = vec![
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::ThoughtEnd {
+                part: 0,
+                signature: None,
+                redacted: Some("opaque".into()),
+            },
+            Chunk::ProviderPart {
+                part: 1,
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({"id": "s"}),
+            },
+            Chunk::text_start(2),
+            Chunk::text(2, "Done"),
+            Chunk::text_end(2),
+        ];
+        let mut r = Response::default();
+        chunks.iter().for_each(|c| r.apply(c));
+        assert_eq!(render(&mut PrettyRender::default(), &chunks), r.pretty());
+        assert_eq!(
+            r.pretty(),
+            "**Thinking:**\n(redacted)\n\n**anthropic server_tool_use:** {\"id\":\"s\"}\n\nDone"
         );
     }
 }

@@ -251,7 +251,7 @@ impl Tool {
 /// assert_eq!(definitions[0].parameters["required"], serde_json::json!(["number"]));
 ///
 /// let call = ParsedToolCall {
-///     call: ToolCall { id: "call_1".into(), name: "sqrt_tool".into(), args: r#"{"number": 16}"#.into() },
+///     call: ToolCall { id: "call_1".into(), name: "sqrt_tool".into(), args: r#"{"number": 16}"#.into(), signature: None },
 ///     args: Ok(serde_json::json!({"number": 16})),
 /// };
 /// let output = futures::executor::block_on(toolkit.execute(&call));

@@ -137,6 +137,7 @@ async fn a_skipped_substream_still_completes_and_collect_returns_the_part() {
             id: "call_DNYTawLBoN8fj3KN6qU9N1Ou".into(),
             name: "get_stock_price".into(),
             args: r#"{"ticker": "AAPL", "exchange": "NASDAQ"}"#.into(),
+            signature: None,
         })
     );
     assert!(streams.next().await.is_none());

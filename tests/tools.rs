@@ -86,10 +86,7 @@ fn call_steps(part: usize, id: &str, name: &str, deltas: &[&str]) -> Vec<Step> {
             delta: d.to_string(),
         }));
     }
-    v.push(c(Chunk::ToolCallEnd {
-        part,
-        id: id.into(),
-    }));
+    v.push(c(Chunk::tool_call_end(part, id)));
     v
 }
 
@@ -219,6 +216,7 @@ fn the_agent_loop_over_a_scripted_two_turn_provider() {
                         id: "call_1".into(),
                         name: "sqrt_tool".into(),
                         args: "{\"number\": 4242}".into(),
+                        signature: None,
                     }),
                 ],
             },

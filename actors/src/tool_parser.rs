@@ -134,6 +134,7 @@ impl Parser {
                             id: id.clone(),
                             name: name.clone(),
                             args: String::new(),
+                            signature: None,
                         },
                         json: PartialJson::new(),
                         state: ToolCallState::Streaming,
@@ -154,9 +155,12 @@ impl Parser {
                     }
                 }
             }
-            Chunk::ToolCallEnd { part, .. } => {
+            Chunk::ToolCallEnd {
+                part, signature, ..
+            } => {
                 if let Some(a) = self.calls.get_mut(part) {
                     if a.state == ToolCallState::Streaming {
+                        a.call.signature.clone_from(signature);
                         let args = check(&a.call, &a.json);
                         a.state = match &args {
                             Ok(_) => ToolCallState::Ended,

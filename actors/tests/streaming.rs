@@ -335,6 +335,7 @@ async fn tool_calls_are_parsed_when_they_end() {
         Step::Chunk(Chunk::ToolCallEnd {
             part,
             id: id.into(),
+            signature: None,
         })
     };
     let steps = vec![
@@ -369,7 +370,8 @@ async fn tool_calls_are_parsed_when_they_end() {
             call: ToolCall {
                 id: "a".into(),
                 name: "sqrt".into(),
-                args: "{\"n\":16}".into()
+                args: "{\"n\":16}".into(),
+                signature: None,
             },
             args: Ok(serde_json::json!({"n": 16})),
         }

@@ -35,10 +35,7 @@ fn delta(part: usize, id: &str, d: &str) -> Step {
 }
 
 fn end(part: usize, id: &str) -> Step {
-    Step::Chunk(Chunk::ToolCallEnd {
-        part,
-        id: id.into(),
-    })
+    Step::Chunk(Chunk::tool_call_end(part, id))
 }
 
 fn finish(reason: FinishReason, raw: &str) -> Step {
@@ -99,7 +96,8 @@ async fn partial_arguments_grow_while_interleaved_calls_stream() {
             call: ToolCall {
                 id: "call_a".into(),
                 name: "sqrt".into(),
-                args: "{\"number\": 4242}".into()
+                args: "{\"number\": 4242}".into(),
+                signature: None,
             },
             args: Ok(json!({"number": 4242})),
         }]

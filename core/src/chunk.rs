@@ -5,6 +5,11 @@
 //! `audio_chunk` and the bookkeeping chunks (`usage_delta_chunk`,
 //! `finish_reason_chunk`, `metadata_chunk` and the opt-in `raw_chunk`).
 //!
+//! One content chunk has no Mirascope counterpart: `provider_part_chunk`, a
+//! provider-specific block that must be kept and sent back (whole, in one
+//! chunk: its part starts and ends with it). A redacted (encrypted) thought
+//! is a thought whose `thought_end_chunk` carries `redacted`.
+//!
 //! Every content chunk carries `part`: the position of its part in the final
 //! `Response::content`. Decoders assign it when a part starts, so chunks of
 //! interleaved parts (parallel tool calls) assemble without guessing.
@@ -62,9 +67,16 @@ pub enum Chunk {
         id: String,
         delta: String,
     },
-    /// The tool call's arguments are complete.
+    /// The tool call's arguments are complete; `signature` is the
+    /// provider's opaque token for the call (Gemini 3), to be sent back with
+    /// it when the conversation resumes.
     #[serde(rename = "tool_call_end_chunk")]
-    ToolCallEnd { part: usize, id: String },
+    ToolCallEnd {
+        part: usize,
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
     /// A piece of generated audio: base64 `data` and/or a transcript fragment.
     #[serde(rename = "audio_chunk")]
     Audio {
@@ -75,6 +87,16 @@ pub enum Chunk {
         data: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         transcript_delta: Option<String>,
+    },
+    /// A provider-specific block, whole: it starts and ends its part (see
+    /// [`crate::ProviderPart`]). `provider` is the id of the provider that
+    /// sent it, `kind` its name for the block, `json` the block itself.
+    #[serde(rename = "provider_part_chunk")]
+    ProviderPart {
+        part: usize,
+        provider: String,
+        kind: String,
+        json: serde_json::Value,
     },
     /// Tokens to add to the response's usage. Decoders turn totals and
     /// cumulative snapshots into deltas, so consumers only ever add.
@@ -120,6 +142,14 @@ impl Chunk {
             redacted: None,
         }
     }
+    /// `tool_call_end_chunk` for call `id` in `part`, without signature.
+    pub fn tool_call_end(part: usize, id: impl Into<String>) -> Self {
+        Chunk::ToolCallEnd {
+            part,
+            id: id.into(),
+            signature: None,
+        }
+    }
 
     /// The chunk's `type` name, as in Mirascope (`"text_chunk"`, …).
     pub fn type_name(&self) -> &'static str {
@@ -134,6 +164,7 @@ impl Chunk {
             Chunk::ToolCall { .. } => "tool_call_chunk",
             Chunk::ToolCallEnd { .. } => "tool_call_end_chunk",
             Chunk::Audio { .. } => "audio_chunk",
+            Chunk::ProviderPart { .. } => "provider_part_chunk",
             Chunk::UsageDelta { .. } => "usage_delta_chunk",
             Chunk::FinishReason { .. } => "finish_reason_chunk",
             Chunk::Metadata { .. } => "metadata_chunk",
@@ -153,13 +184,14 @@ impl Chunk {
             | Chunk::ToolCallStart { part, .. }
             | Chunk::ToolCall { part, .. }
             | Chunk::ToolCallEnd { part, .. }
-            | Chunk::Audio { part, .. } => Some(*part),
+            | Chunk::Audio { part, .. }
+            | Chunk::ProviderPart { part, .. } => Some(*part),
             _ => None,
         }
     }
 
     /// True for chunks that carry generated content (text, thought, tool
-    /// call, audio). Only these count as progress for the first-chunk and
+    /// call, audio, provider part). Only these count as progress for the first-chunk and
     /// idle timeouts, and only before the first of them may a call retry.
     pub fn is_content(&self) -> bool {
         self.part().is_some()
@@ -274,6 +306,51 @@ mod tests {
             r#"{"type":"tool_call_start_chunk","part":1,"id":"call_1","name":"f"}"#
         );
         assert_eq!(c.type_name(), "tool_call_start_chunk");
+    }
+
+    #[test]
+    fn new_content_chunks_serialize_and_count_as_content() {
+        let c = Chunk::ToolCallEnd {
+            part: 2,
+            id: "c".into(),
+            signature: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"tool_call_end_chunk","part":2,"id":"c"}"#
+        );
+        let c = Chunk::ToolCallEnd {
+            part: 2,
+            id: "c".into(),
+            signature: Some("s".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"tool_call_end_chunk","part":2,"id":"c","signature":"s"}"#
+        );
+        let c = Chunk::ThoughtEnd {
+            part: 0,
+            signature: None,
+            redacted: Some("EqkE".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"thought_end_chunk","part":0,"redacted":"EqkE"}"#
+        );
+        assert!(c.is_content());
+        let c = Chunk::ProviderPart {
+            part: 3,
+            provider: "anthropic".into(),
+            kind: "server_tool_use".into(),
+            json: serde_json::json!({"type": "server_tool_use"}),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"type":"provider_part_chunk","part":3,"provider":"anthropic","kind":"server_tool_use","json":{"type":"server_tool_use"}}"#
+        );
+        assert_eq!(c.type_name(), "provider_part_chunk");
+        assert_eq!(c.part(), Some(3));
+        assert!(c.is_content());
     }
 
     #[test]

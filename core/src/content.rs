@@ -21,11 +21,17 @@ pub struct Thought {
 }
 
 /// A call the model asks for. `args` is the JSON text as the model wrote it.
+///
+/// `signature` is the provider's opaque token for the call (Gemini 3 signs
+/// its function calls); like a thought's, it must be sent back unchanged
+/// when the conversation resumes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub args: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl ToolCall {
@@ -58,6 +64,34 @@ pub struct Audio {
     pub transcript: String,
 }
 
+/// A provider-specific block kept as the provider sent it: Anthropic's
+/// server-tool blocks (`server_tool_use`, `*_tool_result`) and block types
+/// rivulet does not know, Gemini's parts other than text and function calls
+/// (`executableCode`, …).
+///
+/// Nothing in it is interpreted; it is kept so that the response shows it
+/// and so that the provider that sent it gets it back, unchanged, in the
+/// history of a resumed conversation. Other providers skip it.
+///
+/// ```
+/// use rivulet_core::ProviderPart;
+/// let p = ProviderPart {
+///     provider: "anthropic".into(),
+///     kind: "server_tool_use".into(),
+///     json: serde_json::json!({"type": "server_tool_use", "id": "srvtoolu_1"}),
+/// };
+/// assert_eq!(p.json["id"], "srvtoolu_1");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderPart {
+    /// The provider id that produced it (`"anthropic"`, `"google"`, …).
+    pub provider: String,
+    /// The provider's name for the block (`"server_tool_use"`, …).
+    pub kind: String,
+    /// The whole block, as the provider would accept it back.
+    pub json: serde_json::Value,
+}
+
 /// One part of a message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -67,6 +101,8 @@ pub enum ContentPart {
     ToolCall(ToolCall),
     ToolOutput(ToolOutput),
     Audio(Audio),
+    /// A provider-specific block (`{"type": "provider", …}`).
+    Provider(ProviderPart),
 }
 
 impl ContentPart {

@@ -27,7 +27,9 @@ pub mod secret;
 pub mod usage;
 
 pub use chunk::{Chunk, RawEvent};
-pub use content::{Audio, ContentPart, Message, Role, Text, Thought, ToolCall, ToolOutput};
+pub use content::{
+    Audio, ContentPart, Message, ProviderPart, Role, Text, Thought, ToolCall, ToolOutput,
+};
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;
 pub use partial_json::{PartialJson, PartialJsonError};

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    Audio, Chunk, ContentPart, FinishReason, Message, Role, Text, Thought, ToolCall, Usage,
+    Audio, Chunk, ContentPart, FinishReason, Message, ProviderPart, Role, Text, Thought, ToolCall,
+    Usage,
 };
 
 /// A part that has started and not ended yet, and is not visible in
@@ -39,7 +40,7 @@ enum OpenPart {
 /// // An unfinished tool call is not listed.
 /// assert!(r.tool_calls().is_empty());
 /// r.apply(&Chunk::ToolCall { part: 0, id: "call_1".into(), delta: "4242}".into() });
-/// r.apply(&Chunk::ToolCallEnd { part: 0, id: "call_1".into() });
+/// r.apply(&Chunk::ToolCallEnd { part: 0, id: "call_1".into(), signature: None });
 /// assert_eq!(r.tool_calls()[0].args, "{\"number\":4242}");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -101,6 +102,7 @@ impl Response {
                         redacted,
                         ..
                     } => (signature.clone(), redacted.clone()),
+                    Chunk::ToolCallEnd { signature, .. } => (signature.clone(), None),
                     _ => (None, None),
                 };
                 match self.open.remove(part) {
@@ -113,7 +115,12 @@ impl Response {
                         }
                         self.insert(*part, ContentPart::Thought(t));
                     }
-                    Some(OpenPart::ToolCall(c)) => self.insert(*part, ContentPart::ToolCall(c)),
+                    Some(OpenPart::ToolCall(mut c)) => {
+                        if signature.is_some() {
+                            c.signature = signature;
+                        }
+                        self.insert(*part, ContentPart::ToolCall(c));
+                    }
                     _ => {}
                 }
             }
@@ -136,7 +143,7 @@ impl Response {
                     OpenPart::ToolCall(ToolCall {
                         id: id.clone(),
                         name: name.clone(),
-                        args: String::new(),
+                        ..Default::default()
                     }),
                 );
             }
@@ -164,6 +171,21 @@ impl Response {
                         a.transcript.push_str(t);
                     }
                 }
+            }
+            Chunk::ProviderPart {
+                part,
+                provider,
+                kind,
+                json,
+            } => {
+                self.insert(
+                    *part,
+                    ContentPart::Provider(ProviderPart {
+                        provider: provider.clone(),
+                        kind: kind.clone(),
+                        json: json.clone(),
+                    }),
+                );
             }
             Chunk::UsageDelta { usage } => self.usage.add(usage),
             Chunk::FinishReason { reason, raw } => {
@@ -278,7 +300,11 @@ impl Response {
                 ContentPart::Text(t) => out.push_str(&t.text),
                 ContentPart::Thought(t) => {
                     out.push_str("**Thinking:**\n");
-                    out.push_str(&t.thought);
+                    if t.thought.is_empty() && t.redacted.is_some() {
+                        out.push_str("(redacted)");
+                    } else {
+                        out.push_str(&t.thought);
+                    }
                 }
                 ContentPart::ToolCall(c) => {
                     out.push_str(&format!("**ToolCall ({}):** {}", c.name, c.args));
@@ -288,6 +314,9 @@ impl Response {
                 }
                 ContentPart::Audio(a) => {
                     out.push_str(&format!("**Audio:** {}", a.transcript));
+                }
+                ContentPart::Provider(p) => {
+                    out.push_str(&format!("**{} {}:** {}", p.provider, p.kind, p.json));
                 }
             }
         }
@@ -373,16 +402,72 @@ mod tests {
             Chunk::ToolCallEnd {
                 part: 1,
                 id: "b".into(),
+                signature: None,
             },
             Chunk::ToolCallEnd {
                 part: 0,
                 id: "a".into(),
+                signature: None,
             },
         ]);
         let calls = r.tool_calls();
         assert_eq!(calls[0].id, "a");
         assert_eq!(calls[0].args, "{\"x\":1}");
         assert_eq!(calls[1].args, "{\"y\":2}");
+    }
+
+    #[test]
+    fn signatures_redacted_thoughts_and_provider_parts() {
+        let r = fold(&[
+            Chunk::ThoughtStart { part: 0 },
+            Chunk::ThoughtEnd {
+                part: 0,
+                signature: None,
+                redacted: Some("opaque".into()),
+            },
+            Chunk::ToolCallStart {
+                part: 1,
+                id: "call_1".into(),
+                name: "f".into(),
+            },
+            Chunk::ToolCall {
+                part: 1,
+                id: "call_1".into(),
+                delta: "{}".into(),
+            },
+            Chunk::ToolCallEnd {
+                part: 1,
+                id: "call_1".into(),
+                signature: Some("sig".into()),
+            },
+            Chunk::ProviderPart {
+                part: 2,
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({"type": "server_tool_use", "id": "s"}),
+            },
+        ]);
+        assert_eq!(
+            r.thoughts()[0],
+            &Thought {
+                thought: String::new(),
+                signature: None,
+                redacted: Some("opaque".into()),
+            }
+        );
+        assert_eq!(r.tool_calls()[0].signature.as_deref(), Some("sig"));
+        let ContentPart::Provider(p) = &r.content[2] else {
+            panic!("{:?}", r.content)
+        };
+        assert_eq!(
+            (p.provider.as_str(), p.kind.as_str()),
+            ("anthropic", "server_tool_use")
+        );
+        assert_eq!(p.json["id"], "s");
+        assert!(r.pretty().contains("(redacted)"));
+        assert!(r.pretty().contains("**anthropic server_tool_use:**"));
+        // The history keeps all three.
+        assert_eq!(r.messages()[0].content.len(), 3);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use rivulet_core::{ApiKey, Error, ErrorContext};
+use rivulet_core::{ApiKey, Error, ErrorContext, ThinkingLevel};
 
 use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
 
@@ -82,6 +82,56 @@ pub(crate) fn env(var: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// `base` trimmed and without trailing slashes, if it is an http(s) URL.
+fn checked_base(provider: &str, base: &str) -> Result<String, Error> {
+    let base = base.trim().trim_end_matches('/').to_string();
+    match Url::parse(&base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(base),
+        _ => Err(
+            Error::bad_request(format!("invalid base URL {base:?}: expected http(s)://…"))
+                .with_provider(provider),
+        ),
+    }
+}
+
+/// The base URL of a provider outside the OpenAI family: the config's, else
+/// the first of `vars` that is set, else `default`; checked, without a
+/// trailing slash.
+pub(crate) fn base_url(
+    provider: &str,
+    config: &ProviderConfig,
+    vars: &[&str],
+    default: &str,
+) -> Result<String, Error> {
+    let base = config
+        .base_url
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)))
+        .unwrap_or_else(|| default.to_string());
+    checked_base(provider, &base)
+}
+
+/// The API key: the config's (unless empty), else the first of `vars` set.
+pub(crate) fn api_key(config: &ProviderConfig, vars: &[&str]) -> Option<ApiKey> {
+    config
+        .api_key
+        .clone()
+        .filter(|k| !k.expose().is_empty())
+        .or_else(|| vars.iter().find_map(|v| env(v)).map(ApiKey::new))
+}
+
+/// The thinking budget in tokens for providers that take one (Anthropic's
+/// `budget_tokens`, Gemini's `thinkingBudget`): 1024 (Anthropic's minimum),
+/// 4096 or 16384.
+pub fn thinking_budget(level: ThinkingLevel) -> u32 {
+    match level {
+        ThinkingLevel::Low => 1024,
+        ThinkingLevel::Medium => 4096,
+        ThinkingLevel::High => 16384,
+    }
+}
+
 /// Combines `config`, the environment and the family's defaults.
 pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settings, Error> {
     let base = config
@@ -98,22 +148,9 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
             ))
             .provider(family.id),
         })?;
-    let base = base.trim().trim_end_matches('/').to_string();
-    match Url::parse(&base) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-        _ => {
-            return Err(Error::bad_request(format!(
-                "invalid base URL {base:?}: expected http(s)://…"
-            ))
-            .with_provider(family.id))
-        }
-    }
+    let base = checked_base(family.id, &base)?;
 
-    let key = config
-        .api_key
-        .clone()
-        .filter(|k| !k.expose().is_empty())
-        .or_else(|| family.key_var.and_then(env).map(ApiKey::new));
+    let key = api_key(config, family.key_var.as_slice());
     if family.key_required && key.is_none() {
         let var = family.key_var.unwrap_or("API_KEY");
         return Err(Error::missing_api_key(family.id, var));
@@ -128,40 +165,6 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
         },
         key,
     })
-}
-
-/// The base URL of a provider outside the OpenAI-compatible family: the
-/// config's, else the first of `vars` that is set, else `default`; without
-/// a trailing slash, and checked to be an http(s) URL.
-pub(crate) fn base_url(
-    id: &str,
-    config: &ProviderConfig,
-    vars: &[&str],
-    default: &str,
-) -> Result<String, Error> {
-    let base = config
-        .base_url
-        .clone()
-        .filter(|b| !b.trim().is_empty())
-        .or_else(|| vars.iter().find_map(|v| env(v)))
-        .unwrap_or_else(|| default.to_string());
-    let base = base.trim().trim_end_matches('/').to_string();
-    match Url::parse(&base) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(base),
-        _ => Err(
-            Error::bad_request(format!("invalid base URL {base:?}: expected http(s)://…"))
-                .with_provider(id),
-        ),
-    }
-}
-
-/// The API key: the config's, else the first of `vars` that is set.
-pub(crate) fn api_key(config: &ProviderConfig, vars: &[&str]) -> Option<ApiKey> {
-    config
-        .api_key
-        .clone()
-        .filter(|k| !k.expose().is_empty())
-        .or_else(|| vars.iter().find_map(|v| env(v)).map(ApiKey::new))
 }
 
 #[cfg(test)]

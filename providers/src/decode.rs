@@ -1,7 +1,9 @@
-//! What the decoders of the Responses, Cohere and Bedrock protocols share:
-//! the [`EventDecoder`] contract (a pure state machine from wire events to
-//! chunks), the [`DecodeStream`] that drives one over a body, part
-//! numbering, usage deltas, and in-band error codes.
+//! What every decoder shares (Chat Completions, Responses, Anthropic,
+//! Gemini, Cohere, Bedrock): the [`EventDecoder`] contract (a pure state
+//! machine from wire events to chunks), the [`DecodeStream`] that drives one
+//! over a body, [`decode_all`] and [`decode_sse_pieces`] that drive one over
+//! bytes in memory, part numbering, usage deltas, raw chunks, and in-band
+//! error codes.
 //!
 //! A decoder never does I/O: the provider feeds it events read over HTTP,
 //! tests feed it events parsed from bytes in memory.
@@ -33,13 +35,24 @@ pub trait EventDecoder: Send + 'static {
     /// [`Error::Protocol`] (the response was cut short).
     fn finish(&mut self) -> Decoded;
 
-    /// The transport failed with `err`: ends the open text or thought
-    /// parts (what arrived is kept; tool calls stay open, a cut-off call
-    /// must never run) and returns the error.
-    fn fail(&mut self, err: Error) -> Decoded;
+    /// The stream failed with `err` (in the transport, or in an event the
+    /// decoder read): ends the open text or thought parts (what arrived is
+    /// kept; tool calls stay open, a cut-off call must never run), pushes
+    /// the error and makes the decoder done. Only called while it is not.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error);
 
     /// True once the stream is over: the caller can drop the connection.
     fn is_done(&self) -> bool;
+
+    /// The transport failed with `err`: [`EventDecoder::fail_into`], or
+    /// nothing if the stream was already over.
+    fn fail(&mut self, err: Error) -> Decoded {
+        let mut out = Vec::new();
+        if !self.is_done() {
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
 }
 
 /// A stream of parsed wire events.
@@ -136,23 +149,6 @@ where
     decode_all(decoder, crate::sse::parse_pieces(pieces))
 }
 
-/// The streaming request body as JSON bytes.
-pub(crate) fn to_body<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(body)
-        .map_err(|e| Error::bad_request(format!("cannot encode the request: {e}")))
-}
-
-/// A thinking budget in tokens for providers that take one instead of an
-/// effort level (Cohere, Anthropic on Bedrock). 1024 is the smallest budget
-/// Anthropic accepts.
-pub(crate) fn thinking_budget(level: rivulet_core::ThinkingLevel) -> u32 {
-    match level {
-        rivulet_core::ThinkingLevel::Low => 1024,
-        rivulet_core::ThinkingLevel::Medium => 4096,
-        rivulet_core::ThinkingLevel::High => 16384,
-    }
-}
-
 /// Hands out part numbers in order of first appearance.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Parts {
@@ -160,37 +156,38 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
-    /// The next part number.
+    /// The next part number, handed out.
     pub(crate) fn take(&mut self) -> usize {
         let p = self.next;
         self.next += 1;
         p
     }
+
+    /// The number [`Parts::take`] hands out next.
+    pub(crate) fn peek(&self) -> usize {
+        self.next
+    }
 }
 
-/// Turns usage reports into deltas, whether the provider sends one total or
-/// cumulative snapshots ([`Usage::delta_since`]).
-#[derive(Clone, Debug, Default)]
+/// Turns usage reports into the deltas core expects, whether the provider
+/// sends one total (OpenAI), cumulative snapshots (Anthropic, Gemini) or
+/// reports that omit fields: consumers only ever add, and snapshots are
+/// never summed ([`Usage::delta_since`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct UsageTracker {
-    seen: Usage,
+    /// What the deltas sent so far add up to: per field, the largest value
+    /// reported. A field a report omits keeps its value (it does not count
+    /// twice when it reappears); a snapshot that goes down adds nothing.
+    sent: Usage,
 }
 
 impl UsageTracker {
-    /// The delta that brings what was reported so far to `snapshot`, as a
-    /// chunk (none when nothing changed).
+    /// Pushes the delta that brings what was sent up to `snapshot`, as a
+    /// chunk (none when it adds nothing).
     pub(crate) fn report(&mut self, snapshot: Usage, out: &mut Decoded) {
-        let delta = snapshot.delta_since(&self.seen);
-        // Remember every field ever reported, so a later report that omits
-        // one does not make it count twice when it reappears.
-        let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
-        self.seen = Usage {
-            input_tokens: keep(snapshot.input_tokens, self.seen.input_tokens),
-            output_tokens: keep(snapshot.output_tokens, self.seen.output_tokens),
-            cache_read_tokens: keep(snapshot.cache_read_tokens, self.seen.cache_read_tokens),
-            cache_write_tokens: keep(snapshot.cache_write_tokens, self.seen.cache_write_tokens),
-            reasoning_tokens: keep(snapshot.reasoning_tokens, self.seen.reasoning_tokens),
-        };
+        let delta = snapshot.delta_since(&self.sent);
         if !delta.is_empty() {
+            self.sent.add(&delta);
             out.push(Ok(Chunk::UsageDelta { usage: delta }));
         }
     }
@@ -253,6 +250,7 @@ pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>
         || has("validation")
         || has("bad_request")
         || has("context_length")
+        || has("too_large")
         || has("unsupported")
     {
         Error::BadRequest { ctx }
@@ -277,6 +275,7 @@ mod tests {
         assert_eq!(k("validationException"), ErrorKind::BadRequest);
         assert_eq!(k("accessDeniedException"), ErrorKind::PermissionDenied);
         assert_eq!(k("invalid_prompt"), ErrorKind::BadRequest);
+        assert_eq!(k("request_too_large"), ErrorKind::BadRequest);
         assert_eq!(k("something_new"), ErrorKind::Server);
         let e = error_from_code("p", None, None);
         assert_eq!(e.kind(), ErrorKind::Server);
@@ -291,19 +290,35 @@ mod tests {
         let mut out = Vec::new();
         let snap = |i, o| Usage {
             input_tokens: Some(i),
+            output_tokens: o,
+            ..Default::default()
+        };
+        let sent = |out: &mut Decoded| -> Vec<Usage> {
+            out.drain(..)
+                .map(|c| match c {
+                    Ok(Chunk::UsageDelta { usage }) => usage,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        t.report(snap(15, None), &mut out);
+        assert_eq!(sent(&mut out), [snap(15, None)]);
+        // Nothing new: nothing sent.
+        t.report(snap(15, None), &mut out);
+        assert!(out.is_empty());
+        // Output appears; input went down, which adds nothing.
+        t.report(snap(13, Some(8)), &mut out);
+        let output = |o| Usage {
             output_tokens: Some(o),
             ..Default::default()
         };
-        t.report(snap(10, 1), &mut out);
-        t.report(snap(10, 5), &mut out);
-        t.report(snap(10, 5), &mut out);
-        assert_eq!(out.len(), 2);
-        let mut total = Usage::default();
-        for c in out {
-            if let Ok(Chunk::UsageDelta { usage }) = c {
-                total.add(&usage);
-            }
-        }
-        assert_eq!(total, snap(10, 5));
+        assert_eq!(sent(&mut out), [output(8)]);
+        // Growth after a dip counts from the largest value sent.
+        t.report(snap(16, Some(8)), &mut out);
+        assert_eq!(sent(&mut out), [snap(1, None)]);
+        // A report that omits the input does not make it count again.
+        t.report(output(10), &mut out);
+        t.report(snap(16, Some(10)), &mut out);
+        assert_eq!(sent(&mut out), [output(2)]);
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::StatusCode;
 use rivulet_core::{ApiKey, Error, ErrorContext};
 use serde_json::Value;
@@ -26,6 +26,66 @@ pub fn client() -> Result<reqwest::Client, Error> {
         .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
+/// The headers of a provider's streaming requests: JSON in, `accept` out
+/// (`text/event-stream`, Bedrock's eventstream), the caller's extra
+/// headers, then the credentials (`auth`: header name and value, e.g.
+/// `x-api-key`, or `authorization` with [`bearer`]). Extra headers and
+/// credentials are marked sensitive (hyper then keeps them out of its debug
+/// output) and their values are never echoed in errors: custom headers
+/// often carry secrets too.
+pub(crate) fn request_headers(
+    provider: &str,
+    accept: &'static str,
+    extra: &[(String, String)],
+    auth: Option<(HeaderName, String)>,
+) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static(accept));
+    for (name, value) in extra {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::bad_request(format!("invalid header name {name:?}")).with_provider(provider)
+        })?;
+        let value = secret_header(provider, value, &format!("invalid value for header {name}"))?;
+        headers.insert(name, value);
+    }
+    if let Some((name, value)) = auth {
+        let what = "the API key contains characters not allowed in a header";
+        headers.insert(name, secret_header(provider, &value, what)?);
+    }
+    Ok(headers)
+}
+
+/// `Bearer {key}`, the value of an `authorization` header.
+pub(crate) fn bearer(key: &ApiKey) -> String {
+    format!("Bearer {}", key.expose())
+}
+
+/// A header value marked sensitive (hyper keeps it out of its own logs).
+/// `what` is the error message: it must not contain the value.
+pub(crate) fn secret_header(provider: &str, value: &str, what: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| Error::bad_request(what.to_string()).with_provider(provider))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// The streaming request body as JSON bytes.
+pub(crate) fn json_body<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(body)
+        .map_err(|e| Error::bad_request(format!("cannot encode the request: {e}")))
+}
+
+/// The names of `headers` other than the standard ones and `hidden` (the
+/// credentials), for `Debug` prints.
+pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) -> Vec<&'a str> {
+    headers
+        .keys()
+        .map(HeaderName::as_str)
+        .filter(|n| !matches!(*n, "content-type" | "accept") && !hidden.contains(n))
+        .collect()
 }
 
 /// Sends a JSON POST and returns the response head, whatever its status.
@@ -83,6 +143,28 @@ pub(crate) async fn error_response(provider: &str, resp: reqwest::Response) -> (
     let body = read_limited(resp, ERROR_BODY_LIMIT).await;
     let err = error_from_parts(provider, status, &headers, &body, SystemTime::now());
     (err, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The body without its `Content-Encoding: gzip`. The client does not ask
+/// for compression, but a server (or a proxy) may compress error bodies
+/// anyway (Anthropic's 404 was recorded gzip-encoded); the compressed
+/// bytes would make an unreadable message. A body that does not decode is
+/// kept as it came.
+fn decoded_body(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
+    use std::io::Read;
+    let gzip = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return body;
+    }
+    let mut out = Vec::new();
+    let decoder = flate2::read::GzDecoder::new(&body[..]);
+    match decoder.take(ERROR_BODY_LIMIT as u64).read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => body,
+    }
 }
 
 /// Maps an HTTP error (status, headers, body) to an [`Error`] with
@@ -230,8 +312,10 @@ pub(crate) fn body_kind(headers: &HeaderMap) -> BodyKind {
     }
 }
 
-/// Reads at most `limit` bytes of a body; a broken body yields what came.
+/// Reads at most `limit` bytes of a body, without its gzip encoding
+/// ([`decoded_body`]); a broken body yields what came.
 pub(crate) async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let headers = resp.headers().clone();
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(piece)) = stream.next().await {
@@ -241,7 +325,7 @@ pub(crate) async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u
             break;
         }
     }
-    out
+    decoded_body(&headers, out)
 }
 
 /// The body of a response as a byte stream of rivulet errors.
@@ -254,42 +338,10 @@ pub(crate) fn body_stream(
         .map(move |r| r.map_err(|e| transport_error(&provider, &e, "reading the stream")))
 }
 
-/// The headers of a streaming JSON POST: `content-type: application/json`,
-/// `accept: <accept>` and the caller's extra headers (marked sensitive:
-/// custom headers often carry secrets; their values are never echoed).
-pub(crate) fn request_headers(
-    provider: &str,
-    accept: &'static str,
-    extra: &[(String, String)],
-) -> Result<HeaderMap, Error> {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(ACCEPT, HeaderValue::from_static(accept));
-    for (name, value) in extra {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            Error::bad_request(format!("invalid header name {name:?}")).with_provider(provider)
-        })?;
-        let value = secret_header(provider, value, &format!("invalid value for header {name}"))?;
-        headers.insert(name, value);
-    }
-    Ok(headers)
-}
-
-/// A header value marked sensitive (hyper keeps it out of its own logs).
-/// `what` is the error message: it must not contain the value.
-pub(crate) fn secret_header(provider: &str, value: &str, what: &str) -> Result<HeaderValue, Error> {
-    let mut value = HeaderValue::from_str(value)
-        .map_err(|_| Error::bad_request(what.to_string()).with_provider(provider))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 /// Sends a streaming request and checks the response head: a non-2xx
-/// status becomes the provider's error; a 2xx body whose content type is
-/// not `expected` (a JSON body when the server ignored streaming, an HTML
-/// page from a proxy) is reported before any parsing. `expected` is a
-/// content-type essence (`text/event-stream`); a response without a
-/// content type is trusted.
+/// status becomes the provider's error ([`error_response`]); a 2xx body of
+/// another content type than `expected` is reported before any parsing
+/// ([`expect_stream`], which `json_error` serves).
 pub(crate) async fn open_stream(
     provider: &str,
     client: &reqwest::Client,
@@ -297,20 +349,31 @@ pub(crate) async fn open_stream(
     headers: HeaderMap,
     body: Vec<u8>,
     expected: &str,
+    json_error: impl FnOnce(&[u8]) -> Option<Error>,
 ) -> Result<reqwest::Response, Error> {
     let resp = post(provider, client, url, headers, body).await?;
     if !resp.status().is_success() {
         return Err(error_response(provider, resp).await.0);
     }
-    expect_stream(provider, resp, expected).await
+    expect_stream(provider, resp, expected, json_error).await
 }
 
 /// Checks that a successful response carries a body of content type
-/// `expected` (see [`open_stream`]).
+/// `expected` (an essence: `text/event-stream`), before any parsing; a
+/// response without a content type is trusted.
+///
+/// A JSON body instead (an error sent with a 2xx, or a server that ignored
+/// streaming) is read and becomes the error it describes: `json_error`
+/// reads the provider's own error shape (`None` when the body is not one),
+/// else the generic reading applies ([`provider_message`] and
+/// [`error_from_code`](crate::decode::error_from_code)), else it is a
+/// protocol error. Any other content type (an HTML page from a proxy) is a
+/// protocol error.
 pub(crate) async fn expect_stream(
     provider: &str,
     resp: reqwest::Response,
     expected: &str,
+    json_error: impl FnOnce(&[u8]) -> Option<Error>,
 ) -> Result<reqwest::Response, Error> {
     tracing::debug!(
         provider,
@@ -328,15 +391,17 @@ pub(crate) async fn expect_stream(
     }
     if essence == "application/json" {
         let body = read_limited(resp, ERROR_BODY_LIMIT).await;
-        return Err(match provider_message(&body) {
-            (Some(message), code) => {
-                crate::decode::error_from_code(provider, code.as_deref(), Some(&message))
-            }
-            (None, _) => Error::protocol(format!(
-                "expected {expected}, got a JSON body: {}",
-                truncate(&String::from_utf8_lossy(&body), 200)
-            )),
-        });
+        return Err(
+            json_error(&body).unwrap_or_else(|| match provider_message(&body) {
+                (Some(message), code) => {
+                    crate::decode::error_from_code(provider, code.as_deref(), Some(&message))
+                }
+                (None, _) => Error::protocol(format!(
+                    "expected {expected}, got a JSON body (did the server ignore streaming?): {}",
+                    truncate(&String::from_utf8_lossy(&body), 200)
+                )),
+            }),
+        );
     }
     Err(Error::protocol(format!(
         "expected {expected}, got {essence}"
@@ -509,6 +574,44 @@ mod tests {
         assert_eq!(e.message(), "bad key ***!");
         assert_eq!(e.code(), Some("***"));
         assert_eq!(e.kind(), ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn gzip_error_bodies_are_decoded() {
+        use std::io::Write;
+        let body = br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body).unwrap();
+        let gz = gz.finish().unwrap();
+        let h = headers(&[("content-encoding", "gzip")]);
+        assert_eq!(decoded_body(&h, gz.clone()), body.to_vec());
+        // Without the header, or when it lies, the bytes stay as they came.
+        assert_eq!(decoded_body(&HeaderMap::new(), gz.clone()), gz);
+        assert_eq!(decoded_body(&h, b"plain".to_vec()), b"plain".to_vec());
+    }
+
+    #[test]
+    fn sensitive_request_headers() {
+        let h = request_headers(
+            "p",
+            "text/event-stream",
+            &[("x-extra".into(), "v".into())],
+            Some((HeaderName::from_static("x-api-key"), "k-123".into())),
+        )
+        .unwrap();
+        assert!(h["x-api-key"].is_sensitive());
+        assert!(h["x-extra"].is_sensitive());
+        assert_eq!(h[CONTENT_TYPE], "application/json");
+        assert_eq!(extra_header_names(&h, &["x-api-key"]), ["x-extra"]);
+        assert_eq!(h[ACCEPT], "text/event-stream");
+        let e = request_headers(
+            "p",
+            "text/event-stream",
+            &[],
+            Some((HeaderName::from_static("x-api-key"), "a\nb".into())),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("a\nb"));
     }
 
     #[test]

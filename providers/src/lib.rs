@@ -1,9 +1,10 @@
 //! `rivulet-providers`: rivulet's wire protocols, one [`Provider`] each.
 //!
-//! Written so far: OpenAI Chat Completions and the servers that speak it
-//! (see [`family`]), the OpenAI Responses API ([`responses`]), Cohere v2
-//! ([`cohere`]) and Bedrock ConverseStream ([`bedrock`]). Every provider is
-//! built by id with [`build`]:
+//! Written: OpenAI Chat Completions and the servers that speak it (see
+//! [`family`]), the OpenAI Responses API ([`responses`]), Anthropic Messages
+//! ([`anthropic`]), Gemini through the Gemini API and Vertex AI
+//! ([`google`]), Cohere v2 ([`cohere`]) and Bedrock ConverseStream
+//! ([`bedrock`]). Every provider is built by id with [`build`]:
 //!
 //! ```
 //! use rivulet_core::ApiKey;
@@ -16,20 +17,24 @@
 //! assert_eq!(provider.id(), "groq");
 //! ```
 //!
-//! Layout: [`http`] (client, error responses, `Retry-After`), [`sse`]
-//! (event-stream parsing), [`eventstream`] (AWS binary framing), [`sigv4`]
-//! (AWS request signing), [`decode`] (what the newer decoders share: the
-//! decoder contract and the stream that drives it), one folder per protocol
-//! (wire types, request body, decoder, provider: [`openai`], [`responses`],
-//! [`cohere`], [`bedrock`]), [`family`] (ids, endpoints, keys, quirks),
+//! Layout: [`http`] (client, request headers, error responses,
+//! `Retry-After`), [`sse`] (event-stream parsing), [`eventstream`] (AWS
+//! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
+//! decoder shares: the decoder contract, the stream that drives it over a
+//! body, usage deltas, raw chunks, in-band error codes), one folder per
+//! protocol (wire types, request body, decoder, provider: [`openai`],
+//! [`responses`], [`anthropic`], [`google`], [`cohere`], [`bedrock`]),
+//! [`family`] (the OpenAI-compatible ids, endpoints, keys, quirks),
 //! [`config`].
 
+pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
 pub mod config;
 pub mod decode;
 pub mod eventstream;
 pub mod family;
+pub mod google;
 pub mod http;
 pub mod openai;
 pub mod responses;
@@ -40,13 +45,16 @@ use std::sync::Arc;
 
 use rivulet_core::{Error, Provider};
 
+pub use anthropic::Anthropic;
 pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use config::ProviderConfig;
+pub use google::Google;
 pub use openai::OpenAiCompatible;
 pub use responses::OpenAiResponses;
 
-/// Every provider id [`build`] knows.
+/// Every provider id [`build`] knows: the OpenAI-compatible family first,
+/// then the other protocols.
 pub const PROVIDER_IDS: &[&str] = &[
     "openai",
     "groq",
@@ -59,62 +67,57 @@ pub const PROVIDER_IDS: &[&str] = &[
     "ollama",
     "vllm",
     "llamacpp",
-    "openai-responses",
-    "cohere",
-    "bedrock",
+    responses::ID,
+    anthropic::ID,
+    google::GOOGLE,
+    google::VERTEX,
+    cohere::ID,
+    bedrock::ID,
 ];
-
-/// Provider ids whose protocols are not written yet: [`build`] answers
-/// [`Error::Unsupported`] for them.
-pub const PLANNED_PROVIDER_IDS: &[&str] = &["anthropic", "google", "vertex"];
 
 /// Builds the provider `id`. The config wins over environment variables,
 /// which win over defaults.
 ///
-/// Errors: a required key (or Azure's endpoint) missing →
-/// [`Error::MissingApiKey`]; a protocol not written yet →
-/// [`Error::Unsupported`]; an unknown id or an invalid base URL or header →
-/// [`Error::BadRequest`].
+/// Errors: a required key (or Azure's endpoint, or Vertex's project)
+/// missing → [`Error::MissingApiKey`]; an unknown id or an invalid base URL
+/// or header → [`Error::BadRequest`].
 pub fn build(id: &str, config: ProviderConfig) -> Result<Arc<dyn Provider>, Error> {
     if let Some(family) = family::find(id) {
-        let provider = OpenAiCompatible::new(family, config)?;
-        tracing::debug!(provider = ?provider, "built provider");
-        return Ok(Arc::new(provider));
+        return Ok(built(OpenAiCompatible::new(family, config)?));
     }
-    let provider: Arc<dyn Provider> = match id {
-        responses::ID => Arc::new(OpenAiResponses::new(config)?),
-        cohere::ID => Arc::new(Cohere::new(config)?),
-        bedrock::ID => Arc::new(Bedrock::new(config)?),
-        _ => return Err(unknown(id)),
-    };
-    tracing::debug!(provider = id, "built provider");
-    Ok(provider)
+    Ok(match id {
+        responses::ID => built(OpenAiResponses::new(config)?),
+        anthropic::ID => built(Anthropic::new(config)?),
+        google::GOOGLE => built(Google::gemini(config)?),
+        google::VERTEX => built(Google::vertex(config)?),
+        cohere::ID => built(Cohere::new(config)?),
+        bedrock::ID => built(Bedrock::new(config)?),
+        _ => {
+            return Err(Error::bad_request(format!(
+                "unknown provider {id:?}; known providers: {}",
+                PROVIDER_IDS.join(", ")
+            )))
+        }
+    })
 }
 
-fn unknown(id: &str) -> Error {
-    if PLANNED_PROVIDER_IDS.contains(&id) {
-        return Error::unsupported(format!(
-            "the {id} protocol is not implemented yet; available: {}",
-            PROVIDER_IDS.join(", ")
-        ))
-        .with_provider(id);
-    }
-    Error::bad_request(format!(
-        "unknown provider {id:?}; known providers: {}",
-        PROVIDER_IDS.join(", ")
-    ))
+/// Logs a built provider (its `Debug` never shows a key) and shares it.
+fn built<P: Provider + std::fmt::Debug>(provider: P) -> Arc<dyn Provider> {
+    tracing::debug!(provider = ?provider, "built provider");
+    Arc::new(provider)
 }
 
-/// The environment variable holding `id`'s API key, when it uses one
-/// (also for the planned protocols, so a CLI can say what to set).
+/// The environment variable holding `id`'s API key, when it uses one, so
+/// a CLI can say what to set.
 pub fn key_variable(id: &str) -> Option<&'static str> {
     if let Some(family) = family::find(id) {
         return family.key_var;
     }
     match id {
         responses::ID => Some(responses::KEY_VAR),
-        "anthropic" => Some("ANTHROPIC_API_KEY"),
-        "google" => Some("GEMINI_API_KEY"),
+        anthropic::ID => Some(anthropic::KEY_VAR),
+        google::GOOGLE => Some(google::GEMINI_KEY_VARS[0]),
+        google::VERTEX => Some(google::VERTEX_TOKEN_VAR),
         cohere::ID => Some(cohere::KEY_VAR),
         // Bedrock signs with an access key pair (or takes a Bedrock API
         // key, `AWS_BEARER_TOKEN_BEDROCK`); the access key id is what a

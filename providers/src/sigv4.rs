@@ -10,11 +10,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
+use ring::{digest, hmac};
 use rivulet_core::ApiKey;
-use sha2::{Digest, Sha256};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The algorithm name in the string to sign and the `Authorization` header.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -73,17 +70,15 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex SHA-256 of `data` (the payload hash, `x-amz-content-sha256`).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
+    hex(digest::digest(&digest::SHA256, data).as_ref())
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    let mut mac = match HmacSha256::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts every key length"),
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+    let mut out = [0; 32];
+    // An HMAC-SHA256 tag is 32 bytes.
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 /// The signing key: `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region),

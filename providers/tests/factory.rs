@@ -6,8 +6,8 @@
 
 use rivulet_core::{ApiKey, Error, ErrorKind};
 use rivulet_providers::{
-    build, family, key_variable, OpenAiCompatible, ProviderConfig, PLANNED_PROVIDER_IDS,
-    PROVIDER_IDS,
+    anthropic, build, family, google, key_variable, Anthropic, Google, OpenAiCompatible,
+    ProviderConfig, PROVIDER_IDS,
 };
 
 fn with_key() -> ProviderConfig {
@@ -26,6 +26,20 @@ fn clear_env() {
         }
     }
     std::env::remove_var(family::AZURE_API_VERSION_VAR);
+    for var in [anthropic::KEY_VAR, anthropic::BASE_URL_VAR]
+        .into_iter()
+        .chain(google::GEMINI_KEY_VARS.iter().copied())
+        .chain(google::GEMINI_BASE_URL_VARS.iter().copied())
+        .chain([
+            google::VERTEX_TOKEN_VAR,
+            google::VERTEX_CREDENTIALS_VAR,
+            google::VERTEX_PROJECT_VAR,
+            google::VERTEX_LOCATION_VAR,
+            google::VERTEX_BASE_URL_VAR,
+        ])
+    {
+        std::env::remove_var(var);
+    }
     for v in NATIVE_VARS {
         std::env::remove_var(v);
     }
@@ -158,14 +172,26 @@ fn environment() {
     clear_env();
 
     // Every id builds with a config; ids, keys and kinds.
-    assert_eq!(PROVIDER_IDS.len(), 14);
+    assert_eq!(PROVIDER_IDS.len(), 17);
+    // Vertex also needs a project.
+    std::env::set_var("GOOGLE_CLOUD_PROJECT", "proj-1");
     for id in PROVIDER_IDS {
         let p = build(id, with_key()).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(p.id(), *id);
     }
 
     // Missing required keys.
-    let required = ["openai", "groq", "xai", "deepseek", "mistral", "openrouter"];
+    let required = [
+        "openai",
+        "groq",
+        "xai",
+        "deepseek",
+        "mistral",
+        "openrouter",
+        "anthropic",
+        "google",
+        "vertex",
+    ];
     for id in required {
         let e = build(id, ProviderConfig::default()).err().unwrap();
         let Error::MissingApiKey { variable, .. } = &e else {
@@ -237,6 +263,104 @@ fn environment() {
         "http://gpu-box:11434/v1/chat/completions"
     );
 
+    // Anthropic: default endpoint, key and base URL from the environment.
+    let anthropic_url = |config| Anthropic::new(config).unwrap().url().to_string();
+    let keyed = || ProviderConfig {
+        api_key: Some(ApiKey::new("k")),
+        ..Default::default()
+    };
+    assert_eq!(
+        anthropic_url(keyed()),
+        "https://api.anthropic.com/v1/messages"
+    );
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-env");
+    std::env::set_var("ANTHROPIC_BASE_URL", "http://proxy.example/anthropic/");
+    assert_eq!(
+        anthropic_url(ProviderConfig::default()),
+        "http://proxy.example/anthropic/v1/messages"
+    );
+    assert_eq!(
+        anthropic_url(ProviderConfig {
+            base_url: Some("http://cfg.example".into()),
+            ..Default::default()
+        }),
+        "http://cfg.example/v1/messages"
+    );
+
+    // Google: the Gemini API, GEMINI_ then GOOGLE_ variables.
+    let gemini_url = |config| {
+        Google::gemini(config)
+            .unwrap()
+            .url("gemini-2.5-flash")
+            .unwrap()
+    };
+    assert_eq!(
+        gemini_url(keyed()),
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_API_KEY", "g-env");
+    std::env::set_var("GOOGLE_BASE_URL", "http://google-proxy.example");
+    assert_eq!(
+        gemini_url(ProviderConfig::default()),
+        "http://google-proxy.example/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GEMINI_BASE_URL", "http://gemini-proxy.example/v1alpha/");
+    assert_eq!(
+        gemini_url(ProviderConfig::default()),
+        "http://gemini-proxy.example/v1alpha/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    // `models/` prefixes are accepted; an empty model is a bad request.
+    let g = Google::gemini(keyed()).unwrap();
+    assert!(g
+        .url("models/gemini-x")
+        .unwrap()
+        .contains("/models/gemini-x:stream"));
+    assert_eq!(g.url("").unwrap_err().kind(), ErrorKind::BadRequest);
+
+    // Vertex: project and location, `global`, the base URL override.
+    let vertex_url = |config| {
+        Google::vertex(config)
+            .unwrap()
+            .url("gemini-2.5-flash")
+            .unwrap()
+    };
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_CLOUD_LOCATION", "europe-west4");
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/proj-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("GOOGLE_CLOUD_LOCATION", "global");
+    assert_eq!(
+        vertex_url(keyed()),
+        "https://aiplatform.googleapis.com/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    std::env::set_var("VERTEX_BASE_URL", "http://vertex-proxy.example/");
+    std::env::set_var("VERTEX_ACCESS_TOKEN", "ya29.env");
+    assert_eq!(
+        vertex_url(ProviderConfig::default()),
+        "http://vertex-proxy.example/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
+    // No project anywhere: a missing setting, named.
+    std::env::remove_var("GOOGLE_CLOUD_PROJECT");
+    let e = build("vertex", keyed()).err().unwrap();
+    let Error::MissingApiKey { variable, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(variable, "GOOGLE_CLOUD_PROJECT");
+    // A credentials file that cannot be read: a bad request naming it.
+    std::env::remove_var("VERTEX_ACCESS_TOKEN");
+    std::env::set_var("GOOGLE_CLOUD_PROJECT", "proj-1");
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json");
+    let e = build("vertex", ProviderConfig::default()).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(e.message().contains("/nonexistent/key.json"), "{e}");
+    // A token wins over the file (which is then not read).
+    build("vertex", keyed()).unwrap();
+
     // Azure: endpoint required, api-version from the environment.
     std::env::set_var("AZURE_OPENAI_API_KEY", "az-key");
     let e = build("azure", ProviderConfig::default()).err().unwrap();
@@ -290,14 +414,18 @@ fn environment() {
 }
 
 #[test]
-fn unknown_and_planned_ids() {
-    for id in ["openai-responses", "cohere", "bedrock"] {
-        assert!(PROVIDER_IDS.contains(&id) && !PLANNED_PROVIDER_IDS.contains(&id));
-    }
-    for id in PLANNED_PROVIDER_IDS {
-        let e = build(id, with_key()).err().unwrap();
-        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
-    }
+fn every_protocol_is_registered_and_unknown_ids_are_refused() {
+    // The OpenAI-compatible family, then the other protocols, each once.
+    let mut ids = family::FAMILIES.iter().map(|f| f.id).collect::<Vec<_>>();
+    ids.extend([
+        "openai-responses",
+        "anthropic",
+        "google",
+        "vertex",
+        "cohere",
+        "bedrock",
+    ]);
+    assert_eq!(PROVIDER_IDS, ids);
     let e = build("nope", with_key()).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::BadRequest);
     for id in PROVIDER_IDS {
@@ -316,5 +444,7 @@ fn key_variables() {
     assert_eq!(key_variable("openai-responses"), Some("OPENAI_API_KEY"));
     assert_eq!(key_variable("cohere"), Some("CO_API_KEY"));
     assert_eq!(key_variable("bedrock"), Some("AWS_ACCESS_KEY_ID"));
+    assert_eq!(key_variable("google"), Some("GEMINI_API_KEY"));
+    assert_eq!(key_variable("vertex"), Some("VERTEX_ACCESS_TOKEN"));
     assert_eq!(key_variable("nope"), None);
 }

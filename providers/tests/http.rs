@@ -104,13 +104,14 @@ async fn status_and_content_type_are_checked_before_parsing() {
     assert_eq!(e.kind(), ErrorKind::BadRequest);
     assert_eq!(e.message(), "bad schema");
 
-    // 200 with an error object as JSON.
+    // 200 with an error object as JSON. An exhausted quota is not a
+    // (retryable) rate limit: the account may not generate until it pays.
     let e = open_error(Replay::json(
         200,
         r#"{"error":{"message":"quota","type":"insufficient_quota"}}"#,
     ))
     .await;
-    assert_eq!(e.kind(), ErrorKind::RateLimit);
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert_eq!(e.message(), "quota");
 
     // 200 with a non-streamed completion: the server ignored stream: true.

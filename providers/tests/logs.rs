@@ -57,11 +57,42 @@ async fn logs_never_carry_the_key() {
     .await;
     let p = provider("openai", &format!("{}/v1", server.url()));
     assert!(run(p.as_ref(), &request("m")).await.error.is_none());
-    let log = log.lock().unwrap().clone();
+    let text = log.lock().unwrap().clone();
     assert!(
-        log.contains("stream_options"),
-        "the fallback is logged: {log}"
+        text.contains("stream_options"),
+        "the fallback is logged: {text}"
     );
-    assert!(log.contains("built provider"), "{log}");
-    assert!(!log.contains(KEY), "{log}");
+    assert!(text.contains("built provider"), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+
+    // The Anthropic and Google protocols too, Vertex with a token.
+    for (id, file) in [
+        ("anthropic", "anthropic/text.sse"),
+        ("google", "gemini/text.sse"),
+        ("vertex", "gemini/vertex_text.sse"),
+    ] {
+        let server = Server::start(vec![Replay::sse(wire(file))]).await;
+        let config = rivulet_providers::ProviderConfig {
+            base_url: Some(server.url()),
+            api_key: Some(rivulet_core::ApiKey::new(KEY)),
+            ..Default::default()
+        };
+        let p: Arc<dyn rivulet_core::Provider> = if id == "vertex" {
+            let options = rivulet_providers::google::VertexOptions {
+                project: Some("p".into()),
+                ..Default::default()
+            };
+            Arc::new(rivulet_providers::Google::vertex_with(config, options).unwrap())
+        } else {
+            rivulet_providers::build(id, config).unwrap()
+        };
+        let out = run(p.as_ref(), &request("m")).await;
+        assert!(out.error.is_none(), "{id}: {:?}", out.error);
+    }
+    let text = log.lock().unwrap().clone();
+    assert!(
+        text.contains("Anthropic") && text.contains("Google"),
+        "{text}"
+    );
+    assert!(!text.contains(KEY), "{text}");
 }

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{base_url, compare, expectations, provider, request, run};
-use rivulet_testkit::{wire, wire_files, Replay, Server, Split};
+use common::{base_url, expectations, over_http, provider};
+use rivulet_testkit::{wire, wire_files, Replay, Split};
 use serde_json::Value;
 
 /// The transcript directories of the OpenAI-compatible family.
@@ -63,16 +63,14 @@ async fn check_all(split: Split) {
         } else {
             Replay::json(status, body)
         };
-        let server = Server::start(vec![replay.split(split)]).await;
-        let p = provider(&id, &base_url(&id, &server.url()));
-        let outcome = run(p.as_ref(), &request("test-model")).await;
-        let mut diffs = compare(&outcome, &want);
-        let reqs = server.requests();
-        if reqs.len() != 1 {
-            diffs.push(format!("{} requests", reqs.len()));
-        } else if reqs[0].path != expected_path(&id) {
-            diffs.push(format!("path {}", reqs[0].path));
-        }
+        let (_, _, diffs) = over_http(
+            replay.split(split),
+            |url| provider(&id, &base_url(&id, url)),
+            "test-model",
+            &want,
+            expected_path(&id),
+        )
+        .await;
         if !diffs.is_empty() {
             failures.push(format!("{file} ({split:?}):\n  {}", diffs.join("\n  ")));
         }

@@ -10,8 +10,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{check_grammar, compare, fold, provider, request, run, Outcome};
-use rivulet_core::{Chunk, ContentPart, ErrorKind, Response};
+use common::{check_grammar, compare, fold, over_http, provider, request, run};
+use rivulet_core::{Chunk, ErrorKind};
 use rivulet_providers::{bedrock, cohere, eventstream, responses};
 use rivulet_testkit::{wire, wire_files, Replay, Server, Split};
 use serde_json::{json, Value};
@@ -48,31 +48,6 @@ fn every_transcript_has_an_expectation() {
         "regenerate with python3 providers/tests/expected/generate_native.py"
     );
     assert_eq!(files.len(), 16);
-}
-
-/// The signature and redacted content of each thought, in order.
-fn thoughts_json(r: &Response) -> Value {
-    Value::Array(
-        r.content
-            .iter()
-            .filter_map(|p| match p {
-                ContentPart::Thought(t) => {
-                    Some(json!({"signature": t.signature, "redacted": t.redacted}))
-                }
-                _ => None,
-            })
-            .collect(),
-    )
-}
-
-/// Everything `common::compare` checks, plus the thoughts' signatures.
-fn differences(outcome: &Outcome, want: &Value) -> Vec<String> {
-    let mut diffs = compare(outcome, want);
-    let got = thoughts_json(&outcome.response);
-    if got != want["thoughts"] {
-        diffs.push(format!("thoughts: got {got}, want {}", want["thoughts"]));
-    }
-    diffs
 }
 
 fn base_url(id: &str, server: &str) -> String {
@@ -128,16 +103,14 @@ async fn check_all(split: Split) {
             Split::Lines if file.ends_with(".bin") => Split::Every(7),
             s => s,
         };
-        let server = Server::start(vec![replay(&file, status).split(split)]).await;
-        let p = provider(&id, &base_url(&id, &server.url()));
-        let outcome = run(p.as_ref(), &request(model(&id))).await;
-        let mut diffs = differences(&outcome, &want);
-        let reqs = server.requests();
-        if reqs.len() != 1 {
-            diffs.push(format!("{} requests", reqs.len()));
-        } else if reqs[0].path != expected_path(&id) {
-            diffs.push(format!("path {}", reqs[0].path));
-        }
+        let (_, _, diffs) = over_http(
+            replay(&file, status).split(split),
+            |url| provider(&id, &base_url(&id, url)),
+            model(&id),
+            &want,
+            expected_path(&id),
+        )
+        .await;
         if !diffs.is_empty() {
             failures.push(format!("{file} ({split:?}):\n  {}", diffs.join("\n  ")));
         }
@@ -187,7 +160,7 @@ fn hand_checked_expectations() {
         .unwrap()
         .starts_with("**Exploring prime numbers**"));
     assert_eq!(
-        r["thoughts"][2]["signature"],
+        r["content"][2]["signature"],
         "rs_0a1097cbfef27a8c00696afa2459008196a08a4261aba00f56"
     );
     assert_eq!(
@@ -242,11 +215,11 @@ fn hand_checked_expectations() {
         text("bedrock/converse_stream_reasoning.bin", 1),
         "Hello! It's nice to meet you. How can I help you today?"
     );
-    assert!(reasoning["thoughts"][0]["signature"]
+    assert!(reasoning["content"][0]["signature"]
         .as_str()
         .unwrap()
         .starts_with("Eu0CCkgIBxAB"));
-    let redacted = &e["bedrock/converse_stream_redacted_reasoning.bin"]["thoughts"];
+    let redacted = &e["bedrock/converse_stream_redacted_reasoning.bin"]["content"];
     assert!(redacted[0]["redacted"]
         .as_str()
         .unwrap()
@@ -281,7 +254,7 @@ fn every_split_point() {
         for file in wire_files(dir, ext) {
             let body = wire(&file);
             let whole = decode(&file, vec![&body[..]]);
-            let diffs = differences(&fold(whole.clone()), &want[&file]);
+            let diffs = compare(&fold(whole.clone()), &want[&file]);
             assert!(diffs.is_empty(), "{file}: {diffs:?}");
             if *ext == ".bin" {
                 // Every frame torn at every byte boundary reassembles.

@@ -56,12 +56,22 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
                 if let Some(s) = &t.signature {
                     v["signature"] = json!(s);
                 }
+                if let Some(r) = &t.redacted {
+                    v["redacted"] = json!(r);
+                }
                 v
             }
             ContentPart::ToolCall(c) => {
                 // Arguments as JSON when they parse; the raw text otherwise.
                 let args = c.args_json().unwrap_or_else(|_| json!(c.args));
-                json!({"type": "tool_call", "id": c.id, "name": c.name, "args": args})
+                let mut v = json!({"type": "tool_call", "id": c.id, "name": c.name, "args": args});
+                if let Some(s) = &c.signature {
+                    v["signature"] = json!(s);
+                }
+                v
+            }
+            ContentPart::Provider(p) => {
+                json!({"type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json})
             }
             ContentPart::ToolOutput(o) => {
                 json!({"type": "tool_output", "id": o.id, "name": o.name, "result": o.result})
@@ -114,12 +124,44 @@ mod tests {
     }
 
     #[test]
+    fn provider_parts_and_redacted_thoughts() {
+        let mut r = Response::default();
+        r.apply(&Chunk::ThoughtStart { part: 0 });
+        r.apply(&Chunk::ThoughtEnd {
+            part: 0,
+            signature: None,
+            redacted: Some("EqkE".into()),
+        });
+        r.apply(&Chunk::ProviderPart {
+            part: 1,
+            provider: "anthropic".into(),
+            kind: "server_tool_use".into(),
+            json: json!({"type": "server_tool_use", "id": "srvtoolu_1", "input": {"a": 1}}),
+        });
+        let v = response_json(&r, None);
+        assert_eq!(
+            v["content"][0],
+            json!({"type": "thought", "thought": "", "redacted": "EqkE"})
+        );
+        assert_eq!(
+            v["content"][1],
+            json!({
+                "type": "provider",
+                "provider": "anthropic",
+                "kind": "server_tool_use",
+                "json": {"type": "server_tool_use", "id": "srvtoolu_1", "input": {"a": 1}},
+            })
+        );
+    }
+
+    #[test]
     fn tool_call_args_are_parsed() {
         let mut r = Response::default();
         r.content.push(ContentPart::ToolCall(ToolCall {
             id: "call_1".into(),
             name: "sqrt".into(),
             args: r#"{"number": 4242}"#.into(),
+            signature: None,
         }));
         r.finish_reason = Some(FinishReason::ToolCalls);
         let v = response_json(&r, None);

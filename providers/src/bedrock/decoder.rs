@@ -271,18 +271,6 @@ impl Decoder {
         }
     }
 
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        let (ending, tools): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
-            .into_iter()
-            .partition(|b| b.kind != Kind::Tool);
-        self.blocks = tools;
-        for b in ending {
-            out.push(Ok(end_chunk(b)));
-        }
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
     fn on_exception(&mut self, kind: &str, payload: &str, out: &mut Decoded) {
         let message = serde_json::from_str::<ExceptionPayload>(payload)
             .ok()
@@ -301,10 +289,7 @@ fn end_chunk(b: Block) -> Chunk {
             signature: b.signature,
             redacted: b.redacted,
         },
-        Kind::Tool => Chunk::ToolCallEnd {
-            part: b.part,
-            id: b.id,
-        },
+        Kind::Tool => Chunk::tool_call_end(b.part, b.id),
     }
 }
 
@@ -412,12 +397,16 @@ impl EventDecoder for Decoder {
         out
     }
 
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        let (ending, tools): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .partition(|b| b.kind != Kind::Tool);
+        self.blocks = tools;
+        for b in ending {
+            out.push(Ok(end_chunk(b)));
         }
-        out
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {

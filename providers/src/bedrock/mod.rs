@@ -166,7 +166,7 @@ impl Bedrock {
                 Error::bad_request(format!("invalid AWS region {region:?}")).with_provider(ID)
             );
         }
-        let headers = http::request_headers(ID, EVENTSTREAM, &config.headers)?;
+        let headers = http::request_headers(ID, EVENTSTREAM, &config.headers, None)?;
         Ok(Bedrock {
             inner: Arc::new(Inner {
                 base,
@@ -274,7 +274,7 @@ impl Inner {
             Auth::Bearer(key) => {
                 headers.insert(
                     AUTHORIZATION,
-                    http::secret_header(ID, &format!("Bearer {}", key.expose()), invalid)?,
+                    http::secret_header(ID, &http::bearer(key), invalid)?,
                 );
             }
             Auth::SigV4(creds) => {
@@ -327,7 +327,7 @@ impl Inner {
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let url = self.url(&request.model)?;
-        let body = decode::to_body(&request::converse_request(request))?;
+        let body = http::json_body(&request::converse_request(request))?;
         let headers = self.headers(&url, &body)?;
         tracing::debug!(provider = ID, url = %url, "sending converse-stream request");
         let resp = http::post(ID, &self.client, url.as_str(), headers, body).await?;
@@ -341,7 +341,7 @@ impl Inner {
             let (err, _) = http::error_response(ID, resp).await;
             return Err(http_error(err, error_type));
         }
-        let resp = http::expect_stream(ID, resp, EVENTSTREAM).await?;
+        let resp = http::expect_stream(ID, resp, EVENTSTREAM, |_| None).await?;
         let messages = eventstream::messages(http::body_stream(ID, resp));
         let decoder = Decoder::new(ID).raw_events(request.raw_events);
         // Mid-stream errors are scrubbed of the main secret (the bearer

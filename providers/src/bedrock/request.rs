@@ -8,7 +8,7 @@ use super::wire::{
     ReasoningText, SystemBlock, Tool, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
     ToolUseBlock,
 };
-use crate::decode::thinking_budget;
+use crate::config::thinking_budget;
 
 /// The request body (the model is in the URL).
 ///
@@ -164,6 +164,7 @@ mod tests {
                             id: "tu_1".into(),
                             name: "f".into(),
                             args: r#"{"a":1}"#.into(),
+                            signature: None,
                         }),
                     ],
                 },

@@ -192,7 +192,7 @@ impl Decoder {
             StreamEvent::ToolCallEnd { index } => {
                 if let Some(pos) = self.calls.iter().position(|(i, _, _)| *i == index) {
                     let (_, id, part) = self.calls.remove(pos);
-                    out.push(Ok(Chunk::ToolCallEnd { part, id }));
+                    out.push(Ok(Chunk::tool_call_end(part, id)));
                 }
             }
             StreamEvent::MessageEnd { delta } => {
@@ -202,7 +202,7 @@ impl Decoder {
                 let reason = raw.as_deref().map(finish_reason);
                 if matches!(reason, Some(FinishReason::Stop | FinishReason::ToolCalls)) {
                     for (_, id, part) in std::mem::take(&mut self.calls) {
-                        out.push(Ok(Chunk::ToolCallEnd { part, id }));
+                        out.push(Ok(Chunk::tool_call_end(part, id)));
                     }
                 }
                 if let Some(u) = &delta.usage {
@@ -256,12 +256,6 @@ impl Decoder {
         for (_, kind, part) in std::mem::take(&mut self.contents) {
             out.push(Ok(end_chunk(kind, part)));
         }
-    }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_open(out);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
     }
 }
 
@@ -336,12 +330,10 @@ impl EventDecoder for Decoder {
         out
     }
 
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_open(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {

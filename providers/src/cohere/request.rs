@@ -6,7 +6,7 @@ use super::wire::{
     ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, ResponseFormat, Thinking, Tool,
     ToolCall,
 };
-use crate::decode::thinking_budget;
+use crate::config::thinking_budget;
 
 /// The streaming request body.
 ///
@@ -135,6 +135,7 @@ mod tests {
                             id: "weather_1".into(),
                             name: "weather".into(),
                             args: r#"{"location":"SF"}"#.into(),
+                            signature: None,
                         }),
                     ],
                 },

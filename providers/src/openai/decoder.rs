@@ -17,18 +17,18 @@
 //! On any error the open text or thought part is ended (so what arrived is
 //! kept), open tool calls are not (a cut-off call must never run).
 
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, RawEvent, Usage};
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 use serde_json::Value;
 
 use super::wire::{
     AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
     ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
 };
+use crate::decode::{error_from_code, push_raw, EventDecoder, Parts, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
-/// What the decoder returns per event: chunks, possibly ending with one error.
-pub type Decoded = Vec<Result<Chunk, Error>>;
+pub use crate::decode::Decoded;
 
 /// The kind of the open streaming part (tool calls and audio are tracked apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +60,7 @@ enum State {
 ///
 /// ```
 /// use rivulet_core::{Chunk, Response};
+/// use rivulet_providers::decode::EventDecoder;
 /// use rivulet_providers::openai::Decoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
@@ -82,15 +83,14 @@ enum State {
 pub struct Decoder {
     provider: String,
     raw_events: bool,
-    next_part: usize,
+    parts: Parts,
     current: Option<(Kind, usize)>,
     audio_part: Option<usize>,
     tools: Vec<ToolSlot>,
     metadata_sent: bool,
     finish_seen: bool,
     refusal_seen: bool,
-    /// The usage reported so far, to turn each report into a delta.
-    usage: Usage,
+    usage: UsageTracker,
     state: State,
 }
 
@@ -100,14 +100,14 @@ impl Decoder {
         Decoder {
             provider: provider.to_string(),
             raw_events: false,
-            next_part: 0,
+            parts: Parts::default(),
             current: None,
             audio_part: None,
             tools: Vec::new(),
             metadata_sent: false,
             finish_seen: false,
             refusal_seen: false,
-            usage: Usage::default(),
+            usage: UsageTracker::default(),
             state: State::Streaming,
         }
     }
@@ -117,108 +117,6 @@ impl Decoder {
     pub fn raw_events(mut self, on: bool) -> Self {
         self.raw_events = on;
         self
-    }
-
-    /// True once the stream is over (`[DONE]`, an error, or
-    /// [`Decoder::finish`]): further input is ignored, the caller can drop
-    /// the connection.
-    pub fn is_done(&self) -> bool {
-        self.state != State::Streaming
-    }
-
-    /// Decodes one event.
-    pub fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
-        // Trimmed: some servers pad their JSON or add a trailing space.
-        let data = event.data.trim();
-        if event.event == "error" {
-            // Groq: `event: error` after a 200, with no [DONE] after it.
-            let err = match serde_json::from_str::<ErrorEvent>(data) {
-                Ok(e) => {
-                    self.raw(&mut out, &event.data, Some(e.clone()));
-                    inband_error(&self.provider, &e.error)
-                }
-                Err(_) => {
-                    self.raw::<ErrorEvent>(&mut out, &event.data, None);
-                    Error::Server {
-                        status: 500,
-                        ctx: ErrorContext::new(format!("error event: {}", truncate(data, 300))),
-                    }
-                }
-            };
-            self.fail_into(&mut out, err);
-            return out;
-        }
-        if data.is_empty() {
-            return out;
-        }
-        if data == "[DONE]" {
-            self.raw::<ChatCompletionChunk>(&mut out, &event.data, None);
-            self.end_all(&mut out);
-            self.state = State::Done;
-            return out;
-        }
-        match serde_json::from_str::<ChatCompletionChunk>(data) {
-            Ok(chunk) => {
-                if self.raw_events {
-                    self.raw(&mut out, &event.data, Some(chunk.clone()));
-                }
-                self.on_chunk(&chunk, &mut out);
-            }
-            Err(e) => {
-                self.raw::<ChatCompletionChunk>(&mut out, &event.data, None);
-                let err = Error::protocol(format!(
-                    "malformed chat.completion.chunk ({e}): {}",
-                    truncate(data, 200)
-                ));
-                self.fail_into(&mut out, err);
-            }
-        }
-        out
-    }
-
-    /// The byte stream ended. After a finish reason this is a normal end
-    /// (some servers never send `[DONE]`); before one, the response was cut
-    /// short: [`Error::Protocol`].
-    pub fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
-        if self.finish_seen {
-            self.end_all(&mut out);
-            self.state = State::Done;
-        } else {
-            let err = Error::protocol(
-                "the stream ended without [DONE] and without a finish reason: the response is truncated",
-            );
-            self.fail_into(&mut out, err);
-        }
-        out
-    }
-
-    /// The transport failed with `err`: ends the open text or thought part
-    /// and returns the error (nothing if the stream was already over).
-    pub fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
-    }
-
-    fn raw<T: std::any::Any + Send + Sync>(&self, out: &mut Decoded, data: &str, typed: Option<T>) {
-        if !self.raw_events {
-            return;
-        }
-        let raw = match typed {
-            Some(t) => RawEvent::new(&self.provider, data, t),
-            None => RawEvent::untyped(&self.provider, data),
-        };
-        out.push(Ok(Chunk::Raw(raw)));
     }
 
     fn on_chunk(&mut self, chunk: &ChatCompletionChunk, out: &mut Decoded) {
@@ -301,12 +199,6 @@ impl Decoder {
         }
     }
 
-    fn take_part(&mut self) -> usize {
-        let p = self.next_part;
-        self.next_part += 1;
-        p
-    }
-
     /// Appends to the open part of `kind`, starting one if another kind is open.
     fn push_text(&mut self, kind: Kind, text: &str, out: &mut Decoded) {
         if text.is_empty() {
@@ -316,7 +208,7 @@ impl Decoder {
             Some((k, p)) if k == kind => p,
             _ => {
                 self.end_current(out);
-                let p = self.take_part();
+                let p = self.parts.take();
                 self.current = Some((kind, p));
                 out.push(Ok(match kind {
                     Kind::Thought => Chunk::ThoughtStart { part: p },
@@ -350,6 +242,7 @@ impl Decoder {
             out.push(Ok(Chunk::ToolCallEnd {
                 part: t.part,
                 id: t.id,
+                signature: None,
             }));
         }
     }
@@ -383,6 +276,7 @@ impl Decoder {
                             out.push(Ok(Chunk::ToolCallEnd {
                                 part: t.part,
                                 id: t.id,
+                                signature: None,
                             }));
                         }
                     }
@@ -399,7 +293,7 @@ impl Decoder {
                     // The id never came: make one up so the fragments still
                     // assemble into a call.
                     None => {
-                        let id = format!("call_{}", self.next_part);
+                        let id = format!("call_{}", self.parts.peek());
                         self.start_tool(id, call.index, name, out)
                     }
                 }
@@ -428,7 +322,7 @@ impl Decoder {
         name: Option<&str>,
         out: &mut Decoded,
     ) -> usize {
-        let part = self.take_part();
+        let part = self.parts.take();
         out.push(Ok(Chunk::ToolCallStart {
             part,
             id: id.clone(),
@@ -453,7 +347,7 @@ impl Decoder {
         let part = match self.audio_part {
             Some(p) => p,
             None => {
-                let p = self.take_part();
+                let p = self.parts.take();
                 self.audio_part = Some(p);
                 p
             }
@@ -485,27 +379,130 @@ impl Decoder {
     }
 
     fn on_usage(&mut self, wire: &CompletionUsage, out: &mut Decoded) {
-        let snapshot = usage_from_wire(wire);
-        let delta = snapshot.delta_since(&self.usage);
-        // Remember every field ever reported, so a later report that omits
-        // one does not make it count twice when it reappears.
-        let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
-        self.usage = Usage {
-            input_tokens: keep(snapshot.input_tokens, self.usage.input_tokens),
-            output_tokens: keep(snapshot.output_tokens, self.usage.output_tokens),
-            cache_read_tokens: keep(snapshot.cache_read_tokens, self.usage.cache_read_tokens),
-            cache_write_tokens: keep(snapshot.cache_write_tokens, self.usage.cache_write_tokens),
-            reasoning_tokens: keep(snapshot.reasoning_tokens, self.usage.reasoning_tokens),
-        };
-        if !delta.is_empty() {
-            out.push(Ok(Chunk::UsageDelta { usage: delta }));
+        self.usage.report(usage_from_wire(wire), out);
+    }
+}
+
+impl EventDecoder for Decoder {
+    type Event = SseEvent;
+
+    /// Decodes one event.
+    fn feed(&mut self, event: &SseEvent) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
         }
+        // Trimmed: some servers pad their JSON or add a trailing space.
+        let data = event.data.trim();
+        if event.event == "error" {
+            // Groq: `event: error` after a 200, with no [DONE] after it.
+            let err = match serde_json::from_str::<ErrorEvent>(data) {
+                Ok(e) => {
+                    push_raw(
+                        self.raw_events,
+                        &self.provider,
+                        &mut out,
+                        &event.data,
+                        Some(e.clone()),
+                    );
+                    inband_error(&self.provider, &e.error)
+                }
+                Err(_) => {
+                    push_raw::<ErrorEvent>(
+                        self.raw_events,
+                        &self.provider,
+                        &mut out,
+                        &event.data,
+                        None,
+                    );
+                    Error::Server {
+                        status: 500,
+                        ctx: ErrorContext::new(format!("error event: {}", truncate(data, 300))),
+                    }
+                }
+            };
+            self.fail_into(&mut out, err);
+            return out;
+        }
+        if data.is_empty() {
+            return out;
+        }
+        if data == "[DONE]" {
+            push_raw::<ChatCompletionChunk>(
+                self.raw_events,
+                &self.provider,
+                &mut out,
+                &event.data,
+                None,
+            );
+            self.end_all(&mut out);
+            self.state = State::Done;
+            return out;
+        }
+        match serde_json::from_str::<ChatCompletionChunk>(data) {
+            Ok(chunk) => {
+                if self.raw_events {
+                    push_raw(
+                        self.raw_events,
+                        &self.provider,
+                        &mut out,
+                        &event.data,
+                        Some(chunk.clone()),
+                    );
+                }
+                self.on_chunk(&chunk, &mut out);
+            }
+            Err(e) => {
+                push_raw::<ChatCompletionChunk>(
+                    self.raw_events,
+                    &self.provider,
+                    &mut out,
+                    &event.data,
+                    None,
+                );
+                let err = Error::protocol(format!(
+                    "malformed chat.completion.chunk ({e}): {}",
+                    truncate(data, 200)
+                ));
+                self.fail_into(&mut out, err);
+            }
+        }
+        out
     }
 
+    /// The byte stream ended. After a finish reason this is a normal end
+    /// (some servers never send `[DONE]`); before one, the response was cut
+    /// short: [`Error::Protocol`].
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        if self.finish_seen {
+            self.end_all(&mut out);
+            self.state = State::Done;
+        } else {
+            let err = Error::protocol(
+                "the stream ended without [DONE] and without a finish reason: the response is truncated",
+            );
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    /// The stream failed with `err`: ends the open text or thought part
+    /// and pushes the error.
     fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_current(out);
         self.state = State::Failed;
         out.push(Err(err.with_provider(&self.provider)));
+    }
+
+    /// True once the stream is over (`[DONE]`, an error, or
+    /// [`Decoder::finish`]): further input is ignored, the caller can drop
+    /// the connection.
+    fn is_done(&self) -> bool {
+        self.state != State::Streaming
     }
 }
 
@@ -560,8 +557,9 @@ pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
 /// Groq's `event: error`).
 ///
 /// The kind comes from the HTTP status the error stands for (`status_code`,
-/// or a numeric `code`), else from the code or type text; an error that says
-/// nothing recognizable is a server error.
+/// or a numeric `code`), else from the code or type text
+/// ([`error_from_code`]); an error that says nothing recognizable is a
+/// server error.
 pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
     let e = match body {
         ErrorBody::Object(e) => e,
@@ -589,28 +587,7 @@ pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
     if let Some(status) = status {
         return Error::from_status(provider, status, message, code, None);
     }
-    let mut ctx = ErrorContext::new(message).provider(provider);
-    ctx.code.clone_from(&code);
-    let code = code.unwrap_or_default().to_ascii_lowercase();
-    let has = |s: &str| code.contains(s);
-    if has("rate_limit") || has("quota") {
-        Error::RateLimit {
-            retry_after: None,
-            ctx,
-        }
-    } else if has("overload") {
-        Error::Overloaded { ctx }
-    } else if has("auth") || has("api_key") {
-        Error::Authentication { ctx }
-    } else if has("permission") {
-        Error::PermissionDenied { ctx }
-    } else if has("not_found") {
-        Error::NotFound { ctx }
-    } else if has("invalid_request") || has("bad_request") || has("context_length") {
-        Error::BadRequest { ctx }
-    } else {
-        Error::Server { status: 500, ctx }
-    }
+    error_from_code(provider, code.as_deref(), Some(&message))
 }
 
 #[cfg(test)]
@@ -693,7 +670,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 0,
-                    id: "a".into()
+                    id: "a".into(),
+                    signature: None,
                 },
                 Chunk::ToolCallStart {
                     part: 1,
@@ -712,7 +690,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 1,
-                    id: "b".into()
+                    id: "b".into(),
+                    signature: None,
                 },
             ]
         );
@@ -742,7 +721,8 @@ mod tests {
                 },
                 Chunk::ToolCallEnd {
                     part: 0,
-                    id: "call_0".into()
+                    id: "call_0".into(),
+                    signature: None,
                 },
                 Chunk::FinishReason {
                     reason: FinishReason::ToolCalls,

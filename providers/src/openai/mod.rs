@@ -9,26 +9,20 @@ pub mod decoder;
 pub mod request;
 pub mod wire;
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::{Stream, StreamExt};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use rivulet_core::{ApiKey, Chunk, ChunkStream, Error, OpenFuture, Provider, Request};
+use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
 
 pub use decoder::{Decoded, Decoder};
 
 use crate::config::{Endpoint, ProviderConfig};
+use crate::decode;
 use crate::family::{Auth, Family, UrlStyle};
-use crate::http::{self, BodyKind};
-use crate::sse::{self, SseStream};
-
-/// How much of a JSON body sent instead of a stream is read.
-const JSON_BODY_LIMIT: usize = 1024 * 1024;
+use crate::http;
+use crate::sse;
 
 /// A Chat Completions provider: one member of the OpenAI-compatible family
 /// ([`Family`]) with its endpoint, key and HTTP client.
@@ -57,35 +51,11 @@ impl OpenAiCompatible {
     /// or a header is invalid.
     pub fn new(family: &'static Family, config: ProviderConfig) -> Result<Self, Error> {
         let settings = crate::config::resolve(family, &config)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-        for (name, value) in &config.headers {
-            // The value is never echoed: custom headers often carry secrets.
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::bad_request(format!("invalid header name {name:?}")).with_provider(family.id)
-            })?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| {
-                Error::bad_request(format!("invalid value for header {name}"))
-                    .with_provider(family.id)
-            })?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        if let Some(key) = &settings.key {
-            let (name, value) = match family.auth {
-                Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.expose())),
-                Auth::ApiKeyHeader => {
-                    (HeaderName::from_static("api-key"), key.expose().to_string())
-                }
-            };
-            let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                Error::bad_request("the API key contains characters not allowed in a header")
-                    .with_provider(family.id)
-            })?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let auth = settings.key.as_ref().map(|key| match family.auth {
+            Auth::Bearer => (AUTHORIZATION, http::bearer(key)),
+            Auth::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
+        });
+        let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
         Ok(OpenAiCompatible {
             inner: Arc::new(Inner {
                 family,
@@ -112,12 +82,7 @@ impl OpenAiCompatible {
 impl fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
-        let extra: Vec<&str> = i
-            .headers
-            .keys()
-            .map(HeaderName::as_str)
-            .filter(|n| !matches!(*n, "authorization" | "api-key" | "content-type" | "accept"))
-            .collect();
+        let extra = http::extra_header_names(&i.headers, &["authorization", "api-key"]);
         f.debug_struct("OpenAiCompatible")
             .field("id", &i.family.id)
             .field("endpoint", &i.endpoint)
@@ -160,9 +125,7 @@ impl Inner {
         request: &Request,
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
-        let body = request::chat_request(self.family, request, include_usage);
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| Error::bad_request(format!("cannot encode the request: {e}")))?;
+        let body = http::json_body(&request::chat_request(self.family, request, include_usage))?;
         tracing::debug!(
             provider = self.family.id,
             url,
@@ -204,24 +167,11 @@ impl Inner {
                 return Err(err);
             }
         }
-        tracing::debug!(
-            provider = id,
-            status = resp.status().as_u16(),
-            "response head received"
-        );
-
-        match http::body_kind(resp.headers()) {
-            BodyKind::EventStream => {}
-            BodyKind::Json => {
-                let body = http::read_limited(resp, JSON_BODY_LIMIT).await;
-                return Err(json_instead_of_stream(id, &body));
-            }
-            BodyKind::Other(content_type) => {
-                return Err(Error::protocol(format!(
-                    "expected text/event-stream, got {content_type}"
-                )));
-            }
-        }
+        let resp = http::expect_stream(id, resp, "text/event-stream", |body| {
+            let e = serde_json::from_slice::<wire::ErrorEvent>(body).ok()?;
+            Some(decoder::inband_error(id, &e.error))
+        })
+        .await?;
         let events = sse::events(http::body_stream(id, resp));
         let decoder = Decoder::new(id).raw_events(request.raw_events);
         Ok(Box::pin(DecodeStream::new(
@@ -232,73 +182,8 @@ impl Inner {
     }
 }
 
-/// The error for a 2xx JSON answer to a streaming request: the provider's
-/// error if the body is one, else a protocol error.
-fn json_instead_of_stream(provider: &str, body: &[u8]) -> Error {
-    if let Ok(e) = serde_json::from_slice::<wire::ErrorEvent>(body) {
-        return decoder::inband_error(provider, &e.error);
-    }
-    Error::protocol(format!(
-        "expected an event stream, got a JSON body (did the server ignore \"stream\": true?): {}",
-        http::truncate(&String::from_utf8_lossy(body), 200)
-    ))
-}
-
-/// The chunk stream: SSE events through the decoder. It drops the body (and
-/// so closes the connection) as soon as the decoder is done, and when
-/// dropped itself.
-pub struct DecodeStream {
-    events: Option<SseStream>,
-    decoder: Decoder,
-    pending: VecDeque<Result<Chunk, Error>>,
-    key: Option<ApiKey>,
-}
-
-impl DecodeStream {
-    /// Decodes `events` with `decoder`; errors are scrubbed of `key`.
-    pub fn new(events: SseStream, decoder: Decoder, key: Option<ApiKey>) -> Self {
-        DecodeStream {
-            events: Some(events),
-            decoder,
-            pending: VecDeque::new(),
-            key,
-        }
-    }
-}
-
-impl Stream for DecodeStream {
-    type Item = Result<Chunk, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if let Some(item) = this.pending.pop_front() {
-                return Poll::Ready(Some(item.map_err(|e| http::redact(e, this.key.as_ref()))));
-            }
-            let Some(events) = this.events.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match events.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(event))) => this.pending.extend(this.decoder.feed(&event)),
-                Poll::Ready(Some(Err(e))) => this.pending.extend(this.decoder.fail(e)),
-                Poll::Ready(None) => {
-                    this.pending.extend(this.decoder.finish());
-                    this.events = None;
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-            if this.decoder.is_done() {
-                if let Some(mut events) = this.events.take() {
-                    // The body usually ends right behind `[DONE]`. One more
-                    // poll sees that end if it is already here, which lets
-                    // the connection go back to the pool; if it is not, the
-                    // connection is dropped rather than waited for.
-                    let _ = events.poll_next_unpin(cx);
-                }
-            }
-        }
-    }
-}
+/// The chunk stream: SSE events through the Chat Completions decoder.
+pub type DecodeStream = decode::DecodeStream<Decoder>;
 
 /// Decodes a body already in memory, delivered in `pieces`: the SSE parser
 /// and the decoder exactly as over HTTP, without the HTTP. For tests and
@@ -321,17 +206,5 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    let mut decoder = Decoder::new(provider).raw_events(raw_events);
-    let mut out = Vec::new();
-    for event in sse::parse_pieces(pieces) {
-        match event {
-            Ok(event) => out.extend(decoder.feed(&event)),
-            Err(e) => out.extend(decoder.fail(e)),
-        }
-        if decoder.is_done() {
-            return out;
-        }
-    }
-    out.extend(decoder.finish());
-    out
+    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
 }

@@ -209,6 +209,7 @@ mod tests {
                         id: "call_1".into(),
                         name: "weather".into(),
                         args: r#"{"city":"Paris"}"#.into(),
+                        signature: None,
                     })],
                 },
                 Message {

@@ -458,10 +458,7 @@ impl Decoder {
                 }));
             }
         }
-        out.push(Ok(Chunk::ToolCallEnd {
-            part: call.part,
-            id: call.call_id,
-        }));
+        out.push(Ok(Chunk::tool_call_end(call.part, call.call_id)));
     }
 
     fn end_texts(&mut self, out: &mut Decoded, which: impl Fn(&OpenText) -> bool) {
@@ -497,13 +494,6 @@ impl Decoder {
                 redacted,
             }));
         }
-    }
-
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        self.end_texts(out, |_| true);
-        self.end_thoughts(out, |_| true);
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
     }
 }
 
@@ -562,12 +552,11 @@ impl EventDecoder for Decoder {
         out
     }
 
-    fn fail(&mut self, err: Error) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            self.fail_into(&mut out, err);
-        }
-        out
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_texts(out, |_| true);
+        self.end_thoughts(out, |_| true);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {

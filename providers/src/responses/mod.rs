@@ -52,15 +52,12 @@ impl OpenAiResponses {
         let base = config::base_url(ID, &config, &[BASE_URL_VAR], DEFAULT_BASE_URL)?;
         let key = config::api_key(&config, &[KEY_VAR])
             .ok_or_else(|| Error::missing_api_key(ID, KEY_VAR))?;
-        let mut headers = http::request_headers(ID, "text/event-stream", &config.headers)?;
-        headers.insert(
-            AUTHORIZATION,
-            http::secret_header(
-                ID,
-                &format!("Bearer {}", key.expose()),
-                "the API key contains characters not allowed in a header",
-            )?,
-        );
+        let headers = http::request_headers(
+            ID,
+            "text/event-stream",
+            &config.headers,
+            Some((AUTHORIZATION, http::bearer(&key))),
+        )?;
         let url = if base.ends_with("/responses") {
             base
         } else {
@@ -110,7 +107,7 @@ impl Provider for OpenAiResponses {
 
 impl Inner {
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
-        let body = decode::to_body(&request::responses_request(request))?;
+        let body = http::json_body(&request::responses_request(request))?;
         tracing::debug!(provider = ID, url = %self.url, "sending responses request");
         let resp = http::open_stream(
             ID,
@@ -119,6 +116,7 @@ impl Inner {
             self.headers.clone(),
             body,
             "text/event-stream",
+            |_| None,
         )
         .await?;
         let events = sse::events(http::body_stream(ID, resp));

@@ -191,6 +191,7 @@ mod tests {
                             id: "call_1".into(),
                             name: "weather".into(),
                             args: String::new(),
+                            signature: None,
                         }),
                     ],
                 },

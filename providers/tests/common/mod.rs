@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use rivulet_core::{ApiKey, Chunk, ContentPart, Error, Message, Provider, Request, Response};
 use rivulet_providers::{build, ProviderConfig};
+use rivulet_testkit::{RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
 
 /// The key every test provider is built with.
@@ -42,6 +43,34 @@ pub fn request(model: &str) -> Request {
         messages: vec![Message::user("hi")],
         ..Default::default()
     }
+}
+
+/// One transcript over HTTP: `replay` served once by a loopback server,
+/// the provider `make` builds from the server's URL asked for `model`. The
+/// differences from `want` ([`compare`]), plus one if the server did not
+/// get exactly one request, or got it at another path than `path`; the
+/// outcome and the request come along for more checks.
+pub async fn over_http(
+    replay: Replay,
+    make: impl FnOnce(&str) -> Arc<dyn Provider>,
+    model: &str,
+    want: &Value,
+    path: &str,
+) -> (Outcome, Option<RecordedRequest>, Vec<String>) {
+    let server = Server::start(vec![replay]).await;
+    let p = make(&server.url());
+    let outcome = run(p.as_ref(), &request(model)).await;
+    let mut diffs = compare(&outcome, want);
+    let mut reqs = server.requests();
+    if reqs.len() != 1 {
+        diffs.push(format!("{} requests", reqs.len()));
+        return (outcome, None, diffs);
+    }
+    let req = reqs.remove(0);
+    if req.path != path {
+        diffs.push(format!("path {}", req.path));
+    }
+    (outcome, Some(req), diffs)
 }
 
 /// Everything a stream produced.
@@ -91,13 +120,31 @@ pub fn content_json(r: &Response) -> Value {
             .iter()
             .map(|p| match p {
                 ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
-                ContentPart::Thought(t) => json!({"type": "thought", "thought": t.thought}),
-                ContentPart::ToolCall(c) => json!({
-                    "type": "tool_call",
-                    "id": c.id,
-                    "name": c.name,
-                    "args_text": c.args,
-                    "args": c.args_json().unwrap_or(Value::String("<invalid JSON>".into())),
+                ContentPart::Thought(t) => {
+                    let mut v = json!({"type": "thought", "thought": t.thought});
+                    if let Some(s) = &t.signature {
+                        v["signature"] = json!(s);
+                    }
+                    if let Some(r) = &t.redacted {
+                        v["redacted"] = json!(r);
+                    }
+                    v
+                }
+                ContentPart::ToolCall(c) => {
+                    let mut v = json!({
+                        "type": "tool_call",
+                        "id": c.id,
+                        "name": c.name,
+                        "args_text": c.args,
+                        "args": c.args_json().unwrap_or(Value::String("<invalid JSON>".into())),
+                    });
+                    if let Some(s) = &c.signature {
+                        v["signature"] = json!(s);
+                    }
+                    v
+                }
+                ContentPart::Provider(p) => json!({
+                    "type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json,
                 }),
                 ContentPart::Audio(a) => json!({
                     "type": "audio", "id": a.id, "data": a.data, "transcript": a.transcript,
@@ -110,8 +157,9 @@ pub fn content_json(r: &Response) -> Value {
 
 /// Checks the chunk grammar every decoder must follow: parts numbered from
 /// 0 in order of first appearance; each part opens with its start chunk (or
-/// is audio), carries deltas of its own kind only, ends at most once and
-/// gets nothing after its end; metadata and finish reason at most once.
+/// is audio, or is a provider part, which is one chunk that starts and ends
+/// it), carries deltas of its own kind only, ends at most once and gets
+/// nothing after its end; metadata and finish reason at most once.
 pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
     #[derive(PartialEq, Clone, Copy, Debug)]
     enum K {
@@ -119,6 +167,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
         Thought,
         Tool,
         Audio,
+        Provider,
     }
     let mut parts: BTreeMap<usize, (K, bool)> = BTreeMap::new();
     let mut metadata = 0;
@@ -135,6 +184,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
             Chunk::ToolCall { part, .. } => (*part, K::Tool, false, false),
             Chunk::ToolCallEnd { part, .. } => (*part, K::Tool, false, true),
             Chunk::Audio { part, .. } => (*part, K::Audio, false, false),
+            Chunk::ProviderPart { part, .. } => (*part, K::Provider, true, true),
             Chunk::Metadata { .. } => {
                 metadata += 1;
                 continue;
@@ -183,7 +233,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
             Chunk::ToolCallStart { part, id, .. } => {
                 ids.insert(*part, id);
             }
-            Chunk::ToolCall { part, id, .. } | Chunk::ToolCallEnd { part, id }
+            Chunk::ToolCall { part, id, .. } | Chunk::ToolCallEnd { part, id, .. }
                 if ids.get(part) != Some(&id.as_str()) =>
             {
                 return Err(format!("tool chunk {c:?} does not carry its call's id"));
@@ -197,6 +247,12 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
 /// The expectations computed by `expected/generate.py`.
 pub fn expectations() -> BTreeMap<String, Value> {
     serde_json::from_str(include_str!("../expected/transcripts.json")).expect("transcripts.json")
+}
+
+/// The expectations computed by `expected/generate_anthropic_google.py`.
+pub fn anthropic_google_expectations() -> BTreeMap<String, Value> {
+    serde_json::from_str(include_str!("../expected/anthropic_google.json"))
+        .expect("anthropic_google.json")
 }
 
 /// Compares an outcome with its expectation; every difference is listed.

@@ -81,26 +81,28 @@ class Parts:
         return p
 
     def visible(self):
-        out, meta = [], []
+        out = []
         for p in self.parts:
             if p["type"] == "text":
                 out.append({"type": "text", "text": p["text"]})
             elif p["type"] == "thought" and p["closed"]:
-                out.append({"type": "thought", "thought": p["text"]})
-                meta.append({"signature": p.get("signature"), "redacted": p.get("redacted")})
+                t = {"type": "thought", "thought": p["text"]}
+                for k in ("signature", "redacted"):
+                    if p.get(k) is not None:
+                        t[k] = p[k]
+                out.append(t)
             elif p["type"] == "tool_call" and p["closed"]:
                 out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
                             "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
-        return out, meta
+        return out
 
     def incomplete_calls(self):
         return [p["id"] for p in self.parts if p["type"] == "tool_call" and not p["closed"]]
 
 
 def result(parts, meta_id, model, usage, finish, error):
-    content, thoughts = parts.visible()
     return {
-        "id": meta_id, "model": model, "content": content, "thoughts": thoughts,
+        "id": meta_id, "model": model, "content": parts.visible(),
         "incomplete_tool_calls": parts.incomplete_calls(),
         "usage": {k: v for k, v in (usage or {}).items() if v is not None},
         "finish_reason": finish[0] if finish else None,
@@ -413,7 +415,7 @@ def http_error(raw, status, provider):
     if provider == "bedrock":
         code = BEDROCK_HTTP_ERROR_TYPE
     return {
-        "id": None, "model": None, "content": [], "thoughts": [], "incomplete_tool_calls": [],
+        "id": None, "model": None, "content": [], "incomplete_tool_calls": [],
         "usage": {}, "finish_reason": None, "raw_finish_reason": None,
         "error": {"kind": status_kind(status), "message": e.get("message"),
                   "code": code, "status": status},

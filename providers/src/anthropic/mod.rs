@@ -1,0 +1,221 @@
+//! Anthropic Messages (`POST {base}/v1/messages`, streamed).
+//!
+//! - [`wire`]: the request and event types.
+//! - [`request`]: a core `Request` as a request body.
+//! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`Anthropic`]: the [`Provider`], over HTTP.
+
+pub mod decoder;
+pub mod request;
+pub mod wire;
+
+use std::fmt;
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
+
+pub use decoder::Decoder;
+pub use request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
+
+use crate::config::{self, ProviderConfig};
+use crate::decode::{self, DecodeStream, Decoded};
+use crate::{http, sse};
+
+/// The provider id.
+pub const ID: &str = "anthropic";
+/// The API when neither the config nor `ANTHROPIC_BASE_URL` gives one.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+/// The variable holding the key.
+pub const KEY_VAR: &str = "ANTHROPIC_API_KEY";
+/// The variable that overrides the base URL.
+pub const BASE_URL_VAR: &str = "ANTHROPIC_BASE_URL";
+/// The `anthropic-version` header sent (a caller's header of the same name wins).
+pub const API_VERSION: &str = "2023-06-01";
+
+/// The Anthropic Messages provider: endpoint, key and HTTP client.
+///
+/// Cheap to clone; clones share the client (and its connection pool).
+#[derive(Clone)]
+pub struct Anthropic {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    /// Kept to scrub it from error messages; it is sent from `headers`.
+    key: ApiKey,
+    /// `x-api-key` (sensitive), `anthropic-version`, content type and the
+    /// caller's extra headers (sensitive).
+    headers: HeaderMap,
+    client: reqwest::Client,
+}
+
+impl Anthropic {
+    /// Builds the provider from `config` and the environment (the config
+    /// wins). Fails without a key ([`Error::MissingApiKey`]) or with an
+    /// invalid base URL or header ([`Error::BadRequest`]).
+    pub fn new(config: ProviderConfig) -> Result<Self, Error> {
+        let base = config::base_url(ID, &config, &[BASE_URL_VAR], DEFAULT_BASE_URL)?;
+        let key = config::api_key(&config, &[KEY_VAR])
+            .ok_or_else(|| Error::missing_api_key(ID, KEY_VAR))?;
+        let mut headers = http::request_headers(
+            ID,
+            "text/event-stream",
+            &config.headers,
+            Some((
+                HeaderName::from_static("x-api-key"),
+                key.expose().to_string(),
+            )),
+        )?;
+        if !headers.contains_key("anthropic-version") {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(API_VERSION),
+            );
+        }
+        Ok(Anthropic {
+            inner: Arc::new(Inner {
+                url: messages_url(&base),
+                key,
+                headers,
+                client: http::client()?,
+            }),
+        })
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+}
+
+/// `{base}/v1/messages`; a base that already ends in `/v1` or
+/// `/v1/messages` is completed rather than doubled.
+fn messages_url(base: &str) -> String {
+    if base.ends_with("/v1/messages") {
+        base.to_string()
+    } else if base.ends_with("/v1") {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
+impl fmt::Debug for Anthropic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Anthropic")
+            .field("url", &i.url)
+            .field("key", &"***")
+            .field(
+                "extra_headers",
+                &http::extra_header_names(&i.headers, &["x-api-key", "anthropic-version"]),
+            )
+            .finish()
+    }
+}
+
+impl Provider for Anthropic {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn open(&self, request: &Request) -> OpenFuture {
+        let inner = self.inner.clone();
+        let request = request.clone();
+        Box::pin(async move {
+            inner
+                .open(&request)
+                .await
+                .map_err(|e| http::redact(e.with_provider(ID), Some(&inner.key)))
+        })
+    }
+}
+
+impl Inner {
+    async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
+        let body = http::json_body(&request::messages_request(ID, request))?;
+        tracing::debug!(provider = ID, url = %self.url, "sending messages request");
+        let resp = http::open_stream(
+            ID,
+            &self.client,
+            &self.url,
+            self.headers.clone(),
+            body,
+            "text/event-stream",
+            |body| error_body(body).map(|e| decoder::error_from_object(ID, &e.error)),
+        )
+        .await?;
+        let events = sse::events(http::body_stream(ID, resp));
+        let decoder = Decoder::new(ID)
+            .raw_events(request.raw_events)
+            .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
+        Ok(Box::pin(DecodeStream::new(
+            events,
+            decoder,
+            Some(self.key.clone()),
+        )))
+    }
+}
+
+/// An error body (`{"type":"error","error":{…}}`); only an object (serde
+/// would also read a list as the struct's fields in order).
+fn error_body(body: &[u8]) -> Option<wire::ErrorResponse> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    if !v.get("error").is_some_and(serde_json::Value::is_object) {
+        return None;
+    }
+    serde_json::from_value(v).ok()
+}
+
+/// Decodes a body already in memory, delivered in `pieces`: the SSE parser
+/// and the decoder exactly as over HTTP, without the HTTP.
+///
+/// ```
+/// use rivulet_core::Response;
+/// use rivulet_providers::anthropic::decode_pieces;
+///
+/// let body = concat!(
+///     "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+///     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hé\"}}\n\n",
+///     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+/// );
+/// let bytes = body.as_bytes();
+/// let mut r = Response::default();
+/// for c in decode_pieces("anthropic", false, [&bytes[..150], &bytes[150..]]) {
+///     r.apply(&c.unwrap());
+/// }
+/// assert_eq!(r.text(), "Hé");
+/// ```
+pub fn decode_pieces<I, B>(provider: &str, raw_events: bool, pieces: I) -> Decoded
+where
+    I: IntoIterator<Item = B>,
+    B: AsRef<[u8]>,
+{
+    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies() {
+        let e = error_body(br#"{"type":"error","error":{"type":"api_error","message":"m"}}"#);
+        assert_eq!(e.unwrap().error.kind.as_deref(), Some("api_error"));
+        assert!(error_body(br#"[{"type":"api_error"}]"#).is_none());
+        assert!(error_body(br#"{"id":"msg_1"}"#).is_none());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            messages_url("https://api.anthropic.com"),
+            "https://api.anthropic.com/v1/messages"
+        );
+        assert_eq!(messages_url("http://h/v1"), "http://h/v1/messages");
+        assert_eq!(messages_url("http://h/v1/messages"), "http://h/v1/messages");
+        assert_eq!(messages_url("http://h/proxy"), "http://h/proxy/v1/messages");
+    }
+}

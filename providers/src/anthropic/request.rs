@@ -1,0 +1,376 @@
+//! From a core [`Request`] to a Messages request body.
+
+use rivulet_core::{ContentPart, Message, Request, Role};
+use serde_json::Value;
+
+use super::wire::{
+    KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock,
+    ThinkingConfig, Tool, ToolChoice,
+};
+use crate::config::thinking_budget;
+
+/// `max_tokens` when the caller gives none: the API requires one.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// The name of the tool that carries structured output (`Request::format`).
+pub const FORMAT_TOOL: &str = "__rivulet_format__";
+
+/// The streaming request body for `request`, sent by provider `provider`
+/// (provider parts of other providers are not sent).
+///
+/// - system messages → `system` (joined with blank lines);
+/// - `Params::thinking` → `thinking: {type: enabled, budget_tokens}` with
+///   1024/4096/16384 tokens; `max_tokens` (default 4096) must exceed the
+///   budget, so when it does not the budget is added to it;
+/// - `Request::format` → a tool whose input is the structured output,
+///   forced with `tool_choice: {type: tool}` (`any` when there are other
+///   tools; left to the model, with an instruction in the system prompt,
+///   when thinking is on, since the API refuses forced tools then);
+/// - `Params::seed` has no Anthropic equivalent and is not sent.
+pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
+    let p = &request.params;
+    let budget = p.thinking.map(thinking_budget);
+    let mut max_tokens = p.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if let Some(b) = budget {
+        if max_tokens <= b {
+            max_tokens = max_tokens.saturating_add(b);
+        }
+    }
+
+    let mut system: Vec<String> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(Message::text)
+        .filter(|t| !t.is_empty())
+        .collect();
+
+    let mut tools: Vec<Tool> = request
+        .tools
+        .iter()
+        .map(|t| Tool {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            input_schema: t.parameters.clone(),
+        })
+        .collect();
+    let mut tool_choice = None;
+    if let Some(format) = &request.format {
+        tool_choice = if budget.is_some() {
+            system.push(format!(
+                "Always give your final answer by calling the {FORMAT_TOOL} tool."
+            ));
+            None
+        } else if tools.is_empty() {
+            Some(ToolChoice::Tool {
+                name: FORMAT_TOOL.into(),
+            })
+        } else {
+            Some(ToolChoice::Any)
+        };
+        tools.push(Tool {
+            name: FORMAT_TOOL.into(),
+            description: format!(
+                "Give the final answer as a {} object: the tool's input is the answer.",
+                format.name
+            ),
+            input_schema: format.schema.clone(),
+        });
+    }
+
+    MessagesRequest {
+        model: request.model.clone(),
+        max_tokens,
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        messages: request
+            .messages
+            .iter()
+            .filter_map(|m| message(provider, m))
+            .collect(),
+        tools,
+        tool_choice,
+        temperature: p.temperature,
+        top_p: p.top_p,
+        stop_sequences: p.stop.clone(),
+        thinking: budget.map(|budget_tokens| ThinkingConfig {
+            kind: "enabled".into(),
+            budget_tokens,
+        }),
+        stream: true,
+    }
+}
+
+/// One core message as a Messages turn; `None` for system messages and
+/// messages with nothing to send (the API rejects empty content).
+///
+/// User turns put tool results first, as the API requires. Assistant turns
+/// keep their order: thoughts with a signature (`thinking`) or redacted
+/// data (`redacted_thinking`), text, tool calls (`tool_use`) and this
+/// provider's parts, sent back as they came. Thoughts with neither cannot
+/// be sent back (the API checks signatures) and are dropped, as are audio
+/// parts and empty text.
+fn message(provider: &str, m: &Message) -> Option<WireMessage> {
+    let role = match m.role {
+        Role::System => return None,
+        Role::User | Role::Tool => "user",
+        Role::Assistant => "assistant",
+    };
+    let assistant = m.role == Role::Assistant;
+    let mut blocks: Vec<RequestBlock> = Vec::new();
+    if !assistant {
+        blocks.extend(m.content.iter().filter_map(|part| match part {
+            ContentPart::ToolOutput(o) => Some(RequestBlock::Known(KnownBlock::ToolResult {
+                tool_use_id: o.id.clone(),
+                content: o.result.clone(),
+                is_error: o.is_error,
+            })),
+            _ => None,
+        }));
+    }
+    for part in &m.content {
+        let block = match part {
+            ContentPart::Text(t) if !t.text.is_empty() => KnownBlock::Text {
+                text: t.text.clone(),
+            },
+            ContentPart::Thought(t) if assistant => match (&t.redacted, &t.signature) {
+                (Some(data), _) => KnownBlock::RedactedThinking { data: data.clone() },
+                (None, Some(signature)) => KnownBlock::Thinking {
+                    thinking: t.thought.clone(),
+                    signature: signature.clone(),
+                },
+                (None, None) => continue,
+            },
+            ContentPart::ToolCall(c) if assistant => KnownBlock::ToolUse {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                // The API wants an object; arguments that do not parse (a
+                // call cut off, or invalid JSON) are sent as `{}`.
+                input: match c.args_json() {
+                    Ok(v @ Value::Object(_)) => v,
+                    _ => Value::Object(Default::default()),
+                },
+            },
+            ContentPart::Provider(p) if p.provider == provider => {
+                blocks.push(RequestBlock::Raw(p.json.clone()));
+                continue;
+            }
+            _ => continue,
+        };
+        blocks.push(RequestBlock::Known(block));
+    }
+    let content = match blocks.as_slice() {
+        [] => return None,
+        [RequestBlock::Known(KnownBlock::Text { text })] => MessageContent::Text(text.clone()),
+        _ => MessageContent::Blocks(blocks),
+    };
+    Some(WireMessage {
+        role: role.into(),
+        content,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{
+        Format, Params, ProviderPart, ThinkingLevel, Thought, ToolCall, ToolDefinition, ToolOutput,
+    };
+    use serde_json::json;
+
+    fn body(request: &Request) -> Value {
+        serde_json::to_value(messages_request("anthropic", request)).unwrap()
+    }
+
+    #[test]
+    fn parameters_and_defaults() {
+        let request = Request {
+            model: "claude".into(),
+            messages: vec![Message::system("be brief"), Message::user("hi")],
+            params: Params {
+                temperature: Some(0.5),
+                top_p: Some(0.9),
+                seed: Some(7),
+                stop: vec!["END".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            body(&request),
+            json!({
+                "model": "claude",
+                "max_tokens": 4096,
+                "system": "be brief",
+                "messages": [{"role": "user", "content": "hi"}],
+                "temperature": 0.5,
+                "top_p": 0.9,
+                "stop_sequences": ["END"],
+                "stream": true,
+            })
+        );
+    }
+
+    #[test]
+    fn thinking_budgets_and_max_tokens() {
+        let with = |level, max| {
+            let mut r = Request {
+                model: "m".into(),
+                messages: vec![Message::user("q")],
+                ..Default::default()
+            };
+            r.params.thinking = Some(level);
+            r.params.max_tokens = max;
+            let b = body(&r);
+            (b["thinking"].clone(), b["max_tokens"].as_u64().unwrap())
+        };
+        assert_eq!(
+            with(ThinkingLevel::Low, None),
+            (json!({"type": "enabled", "budget_tokens": 1024}), 4096)
+        );
+        // The default does not exceed the budget: the budget is added.
+        assert_eq!(
+            with(ThinkingLevel::Medium, None),
+            (json!({"type": "enabled", "budget_tokens": 4096}), 8192)
+        );
+        assert_eq!(
+            with(ThinkingLevel::High, Some(20000)),
+            (json!({"type": "enabled", "budget_tokens": 16384}), 20000)
+        );
+        assert_eq!(with(ThinkingLevel::High, Some(1000)).1, 17384);
+    }
+
+    #[test]
+    fn history_with_thoughts_tools_and_provider_parts() {
+        let server_block = json!({"type": "server_tool_use", "id": "srvtoolu_1", "name": "bash_code_execution", "input": {"command": "ls"}});
+        let request = Request {
+            model: "m".into(),
+            messages: vec![
+                Message::user("q"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::Thought(Thought {
+                            thought: "hm".into(),
+                            signature: Some("sig".into()),
+                            redacted: None,
+                        }),
+                        ContentPart::Thought(Thought {
+                            redacted: Some("opaque".into()),
+                            ..Default::default()
+                        }),
+                        // Another provider's summary: cannot be sent.
+                        ContentPart::Thought(Thought {
+                            thought: "unsigned".into(),
+                            ..Default::default()
+                        }),
+                        ContentPart::text("calling"),
+                        ContentPart::Provider(ProviderPart {
+                            provider: "anthropic".into(),
+                            kind: "server_tool_use".into(),
+                            json: server_block.clone(),
+                        }),
+                        ContentPart::Provider(ProviderPart {
+                            provider: "google".into(),
+                            kind: "executableCode".into(),
+                            json: json!({"executableCode": {}}),
+                        }),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "toolu_1".into(),
+                            name: "f".into(),
+                            args: r#"{"x":1}"#.into(),
+                            signature: None,
+                        }),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "toolu_2".into(),
+                            name: "g".into(),
+                            args: String::new(),
+                            signature: None,
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        ContentPart::text("and?"),
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "toolu_1".into(),
+                            name: "f".into(),
+                            result: "2".into(),
+                            is_error: false,
+                        }),
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "toolu_2".into(),
+                            name: "g".into(),
+                            result: "boom".into(),
+                            is_error: true,
+                        }),
+                    ],
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            body(&request)["messages"],
+            json!([
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "hm", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "opaque"},
+                    {"type": "text", "text": "calling"},
+                    server_block,
+                    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": 1}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "g", "input": {}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "2"},
+                    {"type": "tool_result", "tool_use_id": "toolu_2", "content": "boom", "is_error": true},
+                    {"type": "text", "text": "and?"},
+                ]},
+            ])
+        );
+    }
+
+    #[test]
+    fn tools_and_format() {
+        let tool = ToolDefinition {
+            name: "weather".into(),
+            description: "Get the weather.".into(),
+            parameters: json!({"type": "object"}),
+        };
+        let format = Format {
+            name: "Book".into(),
+            schema: json!({"type": "object", "properties": {"title": {"type": "string"}}}),
+        };
+        let mut request = Request {
+            model: "m".into(),
+            messages: vec![Message::user("q")],
+            format: Some(format.clone()),
+            ..Default::default()
+        };
+        let b = body(&request);
+        assert_eq!(
+            b["tools"],
+            json!([{
+                "name": FORMAT_TOOL,
+                "description": "Give the final answer as a Book object: the tool's input is the answer.",
+                "input_schema": format.schema,
+            }])
+        );
+        assert_eq!(
+            b["tool_choice"],
+            json!({"type": "tool", "name": FORMAT_TOOL})
+        );
+
+        request.tools = vec![tool];
+        let b = body(&request);
+        assert_eq!(b["tools"][0]["name"], "weather");
+        assert_eq!(b["tools"][0]["input_schema"], json!({"type": "object"}));
+        assert_eq!(b["tools"][1]["name"], FORMAT_TOOL);
+        assert_eq!(b["tool_choice"], json!({"type": "any"}));
+
+        request.params.thinking = Some(ThinkingLevel::Low);
+        let b = body(&request);
+        assert!(b.get("tool_choice").is_none());
+        assert!(b["system"].as_str().unwrap().contains(FORMAT_TOOL));
+    }
+}

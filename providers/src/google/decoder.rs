@@ -1,0 +1,719 @@
+//! Gemini streaming decoding (Gemini API and Vertex AI): a pure state
+//! machine from SSE events to core [`Chunk`]s. No I/O.
+//!
+//! Each event is a whole `GenerateContentResponse`; candidate 0 is read
+//! (`index` absent counts as 0). The rules:
+//! 1. metadata (`responseId`, `modelVersion`) once, from the first event
+//!    that has either;
+//! 2. parts, in order: consecutive `text` fragments are one text part,
+//!    consecutive `thought: true` fragments one thought part, and a kind
+//!    change ends the open part;
+//!    - a `functionCall` arrives whole: start, one delta with the arguments
+//!      as JSON text, end; its id is the call's `id`, else `call_<part>`;
+//!    - `thoughtSignature` is kept where it came: a thought's ends the
+//!      thought with it; a function call's goes on the call's end chunk; a
+//!      text's becomes a thought with no text and that signature, right
+//!      after the text part (the request builder puts it back on the text);
+//!    - any other part (`executableCode`, `inlineData`, …) is a provider
+//!      part with the whole part's JSON;
+//! 3. `finishReason` (or a prompt `blockReason`) ends every part and gives
+//!    the finish reason, raw kept; `STOP` with function calls in the turn is
+//!    `tool_calls`;
+//! 4. `usageMetadata` comes on every event as running totals, and totals
+//!    can go down between events (gemini-2.0 restates the prompt count):
+//!    the last snapshot is what counts, so usage is reported when the finish
+//!    reason comes (and again if a later event adds to it), or before an
+//!    error;
+//! 5. there is no terminator: EOF after a finish reason is the normal end,
+//!    EOF before one a truncated stream ([`Error::Protocol`]);
+//! 6. an `error` object in the stream ends it with that error.
+
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+
+use super::wire::{ErrorBody, GenerateContentResponse, Part, UsageMetadata};
+use crate::decode::{push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::http::truncate;
+use crate::sse::SseEvent;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Thought,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Streaming,
+    Done,
+    Failed,
+}
+
+/// The Gemini decoder.
+///
+/// ```
+/// use rivulet_core::Response;
+/// use rivulet_providers::decode::EventDecoder;
+/// use rivulet_providers::google::Decoder;
+/// use rivulet_providers::sse::SseEvent;
+///
+/// let mut d = Decoder::new("google");
+/// let mut r = Response::default();
+/// for data in [
+///     r#"{"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":4},"responseId":"r1"}"#,
+///     r#"{"candidates":[{"content":{"parts":[{"text":"lo"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":2}}"#,
+/// ] {
+///     for c in d.feed(&SseEvent::message(data)) {
+///         r.apply(&c.unwrap());
+///     }
+/// }
+/// for c in d.finish() {
+///     r.apply(&c.unwrap());
+/// }
+/// assert_eq!(r.text(), "Hello");
+/// assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (Some(4), Some(2)));
+/// assert_eq!(r.raw_finish_reason.as_deref(), Some("STOP"));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    provider: String,
+    raw_events: bool,
+    parts: Parts,
+    current: Option<(Kind, usize)>,
+    /// Signatures that came on fragments of the open text part.
+    text_signatures: Vec<String>,
+    function_calls: usize,
+    metadata_sent: bool,
+    finish_seen: bool,
+    /// The latest usage snapshot.
+    usage: Option<Usage>,
+    sent: UsageTracker,
+    state: State,
+}
+
+impl Decoder {
+    /// A decoder for `provider` (`"google"` or `"vertex"`; used in errors,
+    /// raw events and provider parts).
+    pub fn new(provider: &str) -> Self {
+        Decoder {
+            provider: provider.to_string(),
+            raw_events: false,
+            parts: Parts::default(),
+            current: None,
+            text_signatures: Vec::new(),
+            function_calls: 0,
+            metadata_sent: false,
+            finish_seen: false,
+            usage: None,
+            sent: UsageTracker::default(),
+            state: State::Streaming,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each event (typed as
+    /// [`GenerateContentResponse`] where it parses).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.raw_events = on;
+        self
+    }
+
+    fn on_response(&mut self, r: GenerateContentResponse, out: &mut Decoded) {
+        if !self.metadata_sent {
+            let id = r.response_id.filter(|s| !s.is_empty());
+            let model = r.model_version.filter(|s| !s.is_empty());
+            if id.is_some() || model.is_some() {
+                self.metadata_sent = true;
+                out.push(Ok(Chunk::Metadata { id, model }));
+            }
+        }
+        if let Some(u) = &r.usage_metadata {
+            self.usage = Some(usage_from_wire(u));
+        }
+        if let Some(error) = &r.error {
+            let err = inband_error(&self.provider, error);
+            self.fail_into(out, err);
+            return;
+        }
+        let candidate = r
+            .candidates
+            .into_iter()
+            .flatten()
+            .find(|c| c.index.unwrap_or(0) == 0);
+        if let Some(c) = candidate {
+            for part in c.content.map(|c| c.parts).unwrap_or_default() {
+                self.on_part(part, out);
+            }
+            if let Some(reason) = c.finish_reason.filter(|r| !r.is_empty()) {
+                self.on_finish(&reason, false, out);
+            }
+        } else if let Some(reason) = r
+            .prompt_feedback
+            .and_then(|f| f.block_reason)
+            .filter(|r| !r.is_empty())
+        {
+            self.on_finish(&reason, true, out);
+        }
+        if self.finish_seen {
+            self.release_usage(out);
+        }
+    }
+
+    fn on_part(&mut self, part: Part, out: &mut Decoded) {
+        if let Some(call) = part.function_call {
+            self.end_current(out);
+            let p = self.parts.take();
+            self.function_calls += 1;
+            let id = call
+                .id
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| format!("call_{p}"));
+            let args = match call.args {
+                None | Some(serde_json::Value::Null) => "{}".to_string(),
+                Some(v) => v.to_string(),
+            };
+            out.push(Ok(Chunk::ToolCallStart {
+                part: p,
+                id: id.clone(),
+                name: call.name,
+            }));
+            out.push(Ok(Chunk::ToolCall {
+                part: p,
+                id: id.clone(),
+                delta: args,
+            }));
+            out.push(Ok(Chunk::ToolCallEnd {
+                part: p,
+                id,
+                signature: part.thought_signature.filter(|s| !s.is_empty()),
+            }));
+            return;
+        }
+        let signature = part.thought_signature.clone().filter(|s| !s.is_empty());
+        // A part with no data but a signature is read as an empty text (or
+        // thought): the signature alone.
+        let bare = part.other.is_empty() && part.function_response.is_none();
+        if part.text.is_some() || bare {
+            let text = part.text.as_deref().unwrap_or_default();
+            if part.thought == Some(true) {
+                self.push(Kind::Thought, text, out);
+                if let Some(sig) = signature {
+                    // The signature closes the thought it came with.
+                    let p = match self.current {
+                        Some((Kind::Thought, p)) => {
+                            self.current = None;
+                            p
+                        }
+                        _ => {
+                            self.end_current(out);
+                            let p = self.parts.take();
+                            out.push(Ok(Chunk::ThoughtStart { part: p }));
+                            p
+                        }
+                    };
+                    out.push(Ok(Chunk::ThoughtEnd {
+                        part: p,
+                        signature: Some(sig),
+                        redacted: None,
+                    }));
+                }
+            } else {
+                self.push(Kind::Text, text, out);
+                if let Some(sig) = signature {
+                    match self.current {
+                        // Kept for when the text part ends.
+                        Some((Kind::Text, _)) => self.text_signatures.push(sig),
+                        // An empty text with a signature: the signature alone.
+                        _ => {
+                            self.end_current(out);
+                            self.signature_only(sig, out);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        // Something else: kept whole.
+        self.end_current(out);
+        let kind = part
+            .other
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "part".to_string());
+        let json = serde_json::to_value(&part).unwrap_or_default();
+        let p = self.parts.take();
+        out.push(Ok(Chunk::ProviderPart {
+            part: p,
+            provider: self.provider.clone(),
+            kind,
+            json,
+        }));
+    }
+
+    /// Appends to the open part of `kind`, starting one if another kind is open.
+    fn push(&mut self, kind: Kind, text: &str, out: &mut Decoded) {
+        if text.is_empty() {
+            return;
+        }
+        let part = match self.current {
+            Some((k, p)) if k == kind => p,
+            _ => {
+                self.end_current(out);
+                let p = self.parts.take();
+                self.current = Some((kind, p));
+                out.push(Ok(match kind {
+                    Kind::Thought => Chunk::ThoughtStart { part: p },
+                    Kind::Text => Chunk::TextStart { part: p },
+                }));
+                p
+            }
+        };
+        out.push(Ok(match kind {
+            Kind::Thought => Chunk::Thought {
+                part,
+                delta: text.to_string(),
+            },
+            Kind::Text => Chunk::Text {
+                part,
+                delta: text.to_string(),
+            },
+        }));
+    }
+
+    /// A thought with no text that carries a text part's signature.
+    fn signature_only(&mut self, signature: String, out: &mut Decoded) {
+        let p = self.parts.take();
+        out.push(Ok(Chunk::ThoughtStart { part: p }));
+        out.push(Ok(Chunk::ThoughtEnd {
+            part: p,
+            signature: Some(signature),
+            redacted: None,
+        }));
+    }
+
+    fn end_current(&mut self, out: &mut Decoded) {
+        match self.current.take() {
+            Some((Kind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
+            Some((Kind::Text, part)) => {
+                out.push(Ok(Chunk::TextEnd { part }));
+                for sig in std::mem::take(&mut self.text_signatures) {
+                    self.signature_only(sig, out);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn on_finish(&mut self, raw: &str, prompt_blocked: bool, out: &mut Decoded) {
+        // Later events may repeat it; the first counts.
+        if self.finish_seen {
+            return;
+        }
+        self.finish_seen = true;
+        self.end_current(out);
+        let reason = if prompt_blocked {
+            FinishReason::ContentFilter
+        } else {
+            match finish_reason(raw) {
+                FinishReason::Stop if self.function_calls > 0 => FinishReason::ToolCalls,
+                other => other,
+            }
+        };
+        out.push(Ok(Chunk::FinishReason {
+            reason,
+            raw: raw.to_string(),
+        }));
+    }
+
+    fn release_usage(&mut self, out: &mut Decoded) {
+        if let Some(u) = self.usage {
+            self.sent.report(u, out);
+        }
+    }
+}
+
+impl EventDecoder for Decoder {
+    type Event = SseEvent;
+
+    /// Decodes one event.
+    fn feed(&mut self, event: &SseEvent) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        let data = event.data.trim();
+        if data.is_empty() {
+            return out;
+        }
+        let response = match serde_json::from_str::<GenerateContentResponse>(data) {
+            Ok(r) => r,
+            Err(e) => {
+                push_raw::<GenerateContentResponse>(
+                    self.raw_events,
+                    &self.provider,
+                    &mut out,
+                    &event.data,
+                    None,
+                );
+                let err = Error::protocol(format!(
+                    "malformed GenerateContentResponse ({e}): {}",
+                    truncate(data, 200)
+                ));
+                self.fail_into(&mut out, err);
+                return out;
+            }
+        };
+        if self.raw_events {
+            push_raw(
+                true,
+                &self.provider,
+                &mut out,
+                &event.data,
+                Some(response.clone()),
+            );
+        }
+        self.on_response(response, &mut out);
+        out
+    }
+
+    /// The byte stream ended, which is how a Gemini stream ends: fine after
+    /// a finish reason, a truncated response ([`Error::Protocol`]) before.
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        if self.finish_seen {
+            self.end_current(&mut out);
+            self.release_usage(&mut out);
+            self.state = State::Done;
+        } else {
+            let err = Error::protocol(
+                "the stream ended before a finish reason: the response is truncated",
+            );
+            self.fail_into(&mut out, err);
+        }
+        out
+    }
+
+    /// The stream failed with `err`: ends the open text or thought part,
+    /// reports the usage known so far and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.end_current(out);
+        self.release_usage(out);
+        self.state = State::Failed;
+        out.push(Err(err.with_provider(&self.provider)));
+    }
+
+    /// True once the stream is over (an error, or [`Decoder::finish`]).
+    fn is_done(&self) -> bool {
+        self.state != State::Streaming
+    }
+}
+
+/// The normalized finish reason of a `finishReason`.
+pub fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "STOP" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::MaxTokens,
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => FinishReason::ContentFilter,
+        // MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, LANGUAGE, OTHER, …
+        _ => FinishReason::Other,
+    }
+}
+
+/// Core [`Usage`] from `usageMetadata`: input is the prompt (tool-use
+/// prompt tokens included), output the candidates plus the thoughts
+/// (Gemini counts them apart; core's output includes reasoning), reasoning
+/// the thoughts, cache reads the cached content.
+pub fn usage_from_wire(u: &UsageMetadata) -> Usage {
+    let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+    };
+    Usage {
+        input_tokens: sum(u.prompt_token_count, u.tool_use_prompt_token_count),
+        output_tokens: sum(u.candidates_token_count, u.thoughts_token_count),
+        cache_read_tokens: u.cached_content_token_count,
+        cache_write_tokens: None,
+        reasoning_tokens: u.thoughts_token_count,
+    }
+}
+
+/// The error a Google error object stands for: by the HTTP status it names
+/// (`code`), except that an invalid API key (reason `API_KEY_INVALID`, or
+/// status `UNAUTHENTICATED`) is an authentication error whatever the status
+/// (Gemini answers a bad key with 400). The code kept is the reason when
+/// there is one, else the status (`NOT_FOUND`).
+pub fn google_error(
+    provider: &str,
+    http_status: Option<u16>,
+    e: &ErrorBody,
+    retry_after: Option<std::time::Duration>,
+) -> Error {
+    let message = e
+        .message
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "the provider reported an error".to_string());
+    let code = e
+        .reason()
+        .map(str::to_string)
+        .or_else(|| e.status.clone().filter(|s| !s.is_empty()));
+    let auth =
+        e.reason() == Some("API_KEY_INVALID") || e.status.as_deref() == Some("UNAUTHENTICATED");
+    let status = http_status.or(e.code).filter(|s| (400..=599).contains(s));
+    if auth {
+        let mut ctx = ErrorContext::new(message).provider(provider);
+        ctx.status = status;
+        ctx.code = code;
+        return Error::Authentication { ctx };
+    }
+    match status {
+        Some(status) => Error::from_status(provider, status, message, code, retry_after),
+        None => {
+            let mut ctx = ErrorContext::new(message).provider(provider);
+            ctx.code = code;
+            Error::Server { status: 500, ctx }
+        }
+    }
+}
+
+/// An `error` object sent inside the stream (after a 200): no HTTP status
+/// of its own, so its `code` decides.
+fn inband_error(provider: &str, e: &ErrorBody) -> Error {
+    let mut err = google_error(provider, None, e, None);
+    // The response itself was a 200: keep the status it stands for in the
+    // kind, not as the HTTP status.
+    err.context_mut().status = None;
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::ErrorKind;
+
+    fn feed_all(d: &mut Decoder, events: &[&str]) -> Decoded {
+        let mut out = Vec::new();
+        for e in events {
+            out.extend(d.feed(&SseEvent::message(*e)));
+        }
+        out
+    }
+
+    fn ok(v: Decoded) -> Vec<Chunk> {
+        v.into_iter().map(|c| c.unwrap()).collect()
+    }
+
+    #[test]
+    fn signatures_stay_where_they_came() {
+        let mut d = Decoder::new("google");
+        let mut out = feed_all(
+            &mut d,
+            &[
+                r#"{"candidates":[{"content":{"parts":[{"text":"a","thought":true},{"text":"b","thought":true,"thoughtSignature":"S1"},{"text":"c","thought":true}]}}]}"#,
+                r#"{"candidates":[{"content":{"parts":[{"text":"x"},{"text":"y","thoughtSignature":"S2"},{"text":"z"}]}}]}"#,
+                r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"k":1}},"thoughtSignature":"S3"},{"text":"","thoughtSignature":"S4"},{},{"thoughtSignature":"S5"}]},"finishReason":"STOP"}]}"#,
+            ],
+        );
+        out.extend(d.finish());
+        let chunks = ok(out);
+        let thought_end = |part, s: Option<&str>| Chunk::ThoughtEnd {
+            part,
+            signature: s.map(str::to_string),
+            redacted: None,
+        };
+        assert_eq!(
+            chunks,
+            vec![
+                Chunk::ThoughtStart { part: 0 },
+                Chunk::Thought {
+                    part: 0,
+                    delta: "a".into()
+                },
+                Chunk::Thought {
+                    part: 0,
+                    delta: "b".into()
+                },
+                thought_end(0, Some("S1")),
+                Chunk::ThoughtStart { part: 1 },
+                Chunk::Thought {
+                    part: 1,
+                    delta: "c".into()
+                },
+                thought_end(1, None),
+                Chunk::TextStart { part: 2 },
+                Chunk::text(2, "x"),
+                Chunk::text(2, "y"),
+                Chunk::text(2, "z"),
+                Chunk::TextEnd { part: 2 },
+                Chunk::ThoughtStart { part: 3 },
+                thought_end(3, Some("S2")),
+                Chunk::ToolCallStart {
+                    part: 4,
+                    id: "call_4".into(),
+                    name: "f".into()
+                },
+                Chunk::ToolCall {
+                    part: 4,
+                    id: "call_4".into(),
+                    delta: r#"{"k":1}"#.into()
+                },
+                Chunk::ToolCallEnd {
+                    part: 4,
+                    id: "call_4".into(),
+                    signature: Some("S3".into())
+                },
+                Chunk::ThoughtStart { part: 5 },
+                thought_end(5, Some("S4")),
+                Chunk::ThoughtStart { part: 6 },
+                thought_end(6, Some("S5")),
+                Chunk::FinishReason {
+                    reason: FinishReason::ToolCalls,
+                    raw: "STOP".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_is_the_last_snapshot() {
+        let mut d = Decoder::new("google");
+        let mut out = feed_all(
+            &mut d,
+            &[
+                r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":15}}"#,
+                r#"{"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"MAX_TOKENS"}],"usageMetadata":{"promptTokenCount":13,"candidatesTokenCount":8,"thoughtsTokenCount":2,"cachedContentTokenCount":4}}"#,
+            ],
+        );
+        out.extend(d.finish());
+        let mut total = Usage::default();
+        for c in ok(out) {
+            if let Chunk::UsageDelta { usage } = c {
+                total.add(&usage);
+            }
+        }
+        assert_eq!(
+            total,
+            Usage {
+                input_tokens: Some(13),
+                output_tokens: Some(10),
+                cache_read_tokens: Some(4),
+                cache_write_tokens: None,
+                reasoning_tokens: Some(2),
+            }
+        );
+    }
+
+    #[test]
+    fn eof_before_a_finish_reason_is_truncated_and_keeps_usage() {
+        let mut d = Decoder::new("vertex");
+        let mut out = feed_all(
+            &mut d,
+            &[
+                r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":3}}"#,
+            ],
+        );
+        out.extend(d.finish());
+        let err = out.pop().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert_eq!(err.provider(), Some("vertex"));
+        let chunks = ok(out);
+        assert_eq!(chunks[2], Chunk::TextEnd { part: 0 });
+        assert!(matches!(&chunks[3], Chunk::UsageDelta { usage } if usage.input_tokens == Some(3)));
+        assert!(d.is_done());
+        assert!(d.finish().is_empty());
+    }
+
+    #[test]
+    fn blocked_prompts_errors_and_other_parts() {
+        let mut d = Decoder::new("google");
+        let mut out = feed_all(
+            &mut d,
+            &[
+                r#"{"promptFeedback":{"blockReason":"PROHIBITED_CONTENT"},"usageMetadata":{"promptTokenCount":7}}"#,
+            ],
+        );
+        out.extend(d.finish());
+        let chunks = ok(out);
+        assert_eq!(
+            chunks[0],
+            Chunk::FinishReason {
+                reason: FinishReason::ContentFilter,
+                raw: "PROHIBITED_CONTENT".into()
+            }
+        );
+
+        let mut d = Decoder::new("google");
+        let out = feed_all(
+            &mut d,
+            &[
+                r#"{"candidates":[{"content":{"parts":[{"executableCode":{"language":"PYTHON","code":"1+1"}}]}}]}"#,
+                r#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}"#,
+            ],
+        );
+        assert_eq!(
+            out[0].as_ref().unwrap(),
+            &Chunk::ProviderPart {
+                part: 0,
+                provider: "google".into(),
+                kind: "executableCode".into(),
+                json: serde_json::json!({"executableCode": {"language": "PYTHON", "code": "1+1"}}),
+            }
+        );
+        let err = out[1].as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimit);
+        assert_eq!(err.code(), Some("RESOURCE_EXHAUSTED"));
+        assert_eq!(err.status(), None);
+
+        let mut d = Decoder::new("google");
+        let out = feed_all(&mut d, &["{oops"]);
+        assert_eq!(out[0].as_ref().unwrap_err().kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn finish_reasons() {
+        assert_eq!(finish_reason("STOP"), FinishReason::Stop);
+        assert_eq!(finish_reason("MAX_TOKENS"), FinishReason::MaxTokens);
+        for r in [
+            "SAFETY",
+            "RECITATION",
+            "BLOCKLIST",
+            "PROHIBITED_CONTENT",
+            "SPII",
+        ] {
+            assert_eq!(finish_reason(r), FinishReason::ContentFilter, "{r}");
+        }
+        assert_eq!(
+            finish_reason("MALFORMED_FUNCTION_CALL"),
+            FinishReason::Other
+        );
+        assert_eq!(finish_reason("OTHER"), FinishReason::Other);
+    }
+
+    #[test]
+    fn error_bodies() {
+        let body: ErrorBody = serde_json::from_str(
+            r#"{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}"#,
+        )
+        .unwrap();
+        let e = google_error("google", Some(400), &body, None);
+        assert_eq!(e.kind(), ErrorKind::Authentication);
+        assert_eq!(e.code(), Some("API_KEY_INVALID"));
+        assert_eq!(e.status(), Some(400));
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"code":404,"message":"no model","status":"NOT_FOUND"}"#)
+                .unwrap();
+        let e = google_error("google", Some(404), &body, None);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.code(), Some("NOT_FOUND"));
+        assert_eq!(e.message(), "no model");
+    }
+}

@@ -1,0 +1,391 @@
+//! From a core [`Request`] to a `generateContent` request body (Gemini API
+//! and Vertex AI alike).
+
+use rivulet_core::{ContentPart, Message, Request, Role};
+use serde_json::{json, Value};
+
+use super::wire::{
+    Content, FunctionCall, FunctionDeclaration, FunctionResponse, GenerateContentRequest,
+    GenerationConfig, Part, ThinkingConfig, Tool,
+};
+use crate::config::thinking_budget;
+
+/// The streaming request body for `request`, sent by provider `provider`
+/// (`google` or `vertex`: provider parts of either are sent back to both,
+/// others are not).
+///
+/// - system messages → `systemInstruction`;
+/// - `Params::thinking` → `thinkingConfig {includeThoughts: true,
+///   thinkingBudget}` with 1024/4096/16384 tokens;
+/// - `Request::format` → `responseMimeType: application/json` and
+///   `responseJsonSchema`;
+/// - tools → one `functionDeclarations` entry with JSON Schema parameters
+///   (`parametersJsonSchema`, taken as given).
+pub fn generate_content_request(provider: &str, request: &Request) -> GenerateContentRequest {
+    let p = &request.params;
+    let system: Vec<Part> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(Message::text)
+        .filter(|t| !t.is_empty())
+        .map(text_part)
+        .collect();
+    let config = GenerationConfig {
+        temperature: p.temperature,
+        top_p: p.top_p,
+        max_output_tokens: p.max_tokens,
+        seed: p.seed,
+        stop_sequences: p.stop.clone(),
+        thinking_config: p.thinking.map(|level| ThinkingConfig {
+            include_thoughts: true,
+            thinking_budget: thinking_budget(level),
+        }),
+        response_mime_type: request
+            .format
+            .as_ref()
+            .map(|_| "application/json".to_string()),
+        response_json_schema: request.format.as_ref().map(|f| f.schema.clone()),
+    };
+    let declarations: Vec<FunctionDeclaration> = request
+        .tools
+        .iter()
+        .map(|t| FunctionDeclaration {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters_json_schema: t.parameters.clone(),
+        })
+        .collect();
+    GenerateContentRequest {
+        contents: request
+            .messages
+            .iter()
+            .filter_map(|m| content(provider, m))
+            .collect(),
+        system_instruction: (!system.is_empty()).then(|| Content {
+            role: Some("user".into()),
+            parts: system,
+        }),
+        tools: if declarations.is_empty() {
+            Vec::new()
+        } else {
+            vec![Tool {
+                function_declarations: declarations,
+            }]
+        },
+        generation_config: (!config.is_empty()).then_some(config),
+    }
+}
+
+fn text_part(text: String) -> Part {
+    Part {
+        text: Some(text),
+        ..Default::default()
+    }
+}
+
+/// Whether a provider part from `from` is sent to `to`: the Gemini API and
+/// Vertex AI speak the same parts.
+fn same_family(from: &str, to: &str) -> bool {
+    let google = |p: &str| matches!(p, "google" | "vertex");
+    from == to || (google(from) && google(to))
+}
+
+/// One core message as a `Content`; `None` for system messages and
+/// messages with nothing to send.
+///
+/// User turns (and tool messages) put their tool outputs first, as
+/// `functionResponse` parts. Model turns keep their order: text, thoughts
+/// that carry a signature (as `thought: true` parts with it), function
+/// calls with their signature, and Google provider parts as they came. A
+/// thought with no text that only carries a signature stands for a
+/// signature that came on a text part: it goes back on the part before it
+/// (else the next one, else a part of its own). Unsigned thoughts are
+/// summaries no API needs back and are dropped, as are audio parts.
+fn content(provider: &str, m: &Message) -> Option<Content> {
+    let role = match m.role {
+        Role::System => return None,
+        Role::User | Role::Tool => "user",
+        Role::Assistant => "model",
+    };
+    let model = m.role == Role::Assistant;
+    let mut parts: Vec<Part> = Vec::new();
+    if !model {
+        parts.extend(m.content.iter().filter_map(|part| match part {
+            ContentPart::ToolOutput(o) => {
+                let value = serde_json::from_str::<Value>(&o.result)
+                    .unwrap_or_else(|_| Value::String(o.result.clone()));
+                let key = if o.is_error { "error" } else { "output" };
+                Some(Part {
+                    function_response: Some(FunctionResponse {
+                        id: None,
+                        name: o.name.clone(),
+                        response: json!({ key: value }),
+                    }),
+                    ..Default::default()
+                })
+            }
+            _ => None,
+        }));
+    }
+    // Signatures waiting for the next part.
+    let mut waiting: Vec<String> = Vec::new();
+    for part in &m.content {
+        let built = match part {
+            ContentPart::Text(t) if !t.text.is_empty() => text_part(t.text.clone()),
+            ContentPart::Thought(t) if model && t.redacted.is_none() => match &t.signature {
+                Some(sig) if t.thought.is_empty() => {
+                    match parts.last_mut().filter(|p| p.thought_signature.is_none()) {
+                        Some(previous) => previous.thought_signature = Some(sig.clone()),
+                        None => waiting.push(sig.clone()),
+                    }
+                    continue;
+                }
+                Some(sig) => Part {
+                    text: Some(t.thought.clone()),
+                    thought: Some(true),
+                    thought_signature: Some(sig.clone()),
+                    ..Default::default()
+                },
+                None => continue,
+            },
+            ContentPart::ToolCall(c) if model => Part {
+                function_call: Some(FunctionCall {
+                    // Ids are not sent: Gemini matches responses by name and
+                    // order, and most ids here were made up by the decoder.
+                    id: None,
+                    name: c.name.clone(),
+                    args: Some(match c.args_json() {
+                        Ok(v @ Value::Object(_)) => v,
+                        _ => Value::Object(Default::default()),
+                    }),
+                }),
+                thought_signature: c.signature.clone(),
+                ..Default::default()
+            },
+            ContentPart::Provider(p) if same_family(&p.provider, provider) => {
+                match serde_json::from_value::<Part>(p.json.clone()) {
+                    Ok(part) => part,
+                    Err(_) => continue,
+                }
+            }
+            _ => continue,
+        };
+        let mut built = built;
+        if built.thought_signature.is_none() && !waiting.is_empty() {
+            built.thought_signature = Some(waiting.remove(0));
+        }
+        parts.push(built);
+        // Any other waiting signature goes on a part of its own.
+        parts.extend(waiting.drain(..).map(signature_part));
+    }
+    parts.extend(waiting.into_iter().map(signature_part));
+    (!parts.is_empty()).then(|| Content {
+        role: Some(role.into()),
+        parts,
+    })
+}
+
+/// A part that only carries a signature (as Gemini itself sends at the end
+/// of some streams).
+fn signature_part(signature: String) -> Part {
+    Part {
+        text: Some(String::new()),
+        thought_signature: Some(signature),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rivulet_core::{
+        Format, Params, ProviderPart, ThinkingLevel, Thought, ToolCall, ToolDefinition, ToolOutput,
+    };
+
+    fn body(request: &Request) -> Value {
+        serde_json::to_value(generate_content_request("google", request)).unwrap()
+    }
+
+    fn sig_only(sig: &str) -> ContentPart {
+        ContentPart::Thought(Thought {
+            signature: Some(sig.into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn parameters_system_tools_and_format() {
+        let request = Request {
+            model: "gemini".into(),
+            messages: vec![Message::system("be brief"), Message::user("hi")],
+            params: Params {
+                temperature: Some(0.5),
+                max_tokens: Some(50),
+                top_p: Some(0.9),
+                seed: Some(7),
+                stop: vec!["END".into()],
+                thinking: Some(ThinkingLevel::Medium),
+            },
+            tools: vec![ToolDefinition {
+                name: "weather".into(),
+                description: "Get the weather.".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            format: Some(Format {
+                name: "Book".into(),
+                schema: json!({"type": "object"}),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            body(&request),
+            json!({
+                "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                "systemInstruction": {"role": "user", "parts": [{"text": "be brief"}]},
+                "tools": [{"functionDeclarations": [{
+                    "name": "weather",
+                    "description": "Get the weather.",
+                    "parametersJsonSchema": {"type": "object"},
+                }]}],
+                "generationConfig": {
+                    "temperature": 0.5,
+                    "topP": 0.9,
+                    "maxOutputTokens": 50,
+                    "seed": 7,
+                    "stopSequences": ["END"],
+                    "thinkingConfig": {"includeThoughts": true, "thinkingBudget": 4096},
+                    "responseMimeType": "application/json",
+                    "responseJsonSchema": {"type": "object"},
+                },
+            })
+        );
+        let bare = body(&Request {
+            model: "m".into(),
+            messages: vec![Message::user("q")],
+            ..Default::default()
+        });
+        assert_eq!(
+            bare,
+            json!({"contents": [{"role": "user", "parts": [{"text": "q"}]}]})
+        );
+    }
+
+    #[test]
+    fn history_with_signatures_calls_and_outputs() {
+        let request = Request {
+            model: "m".into(),
+            messages: vec![
+                Message::user("q"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::Thought(Thought {
+                            thought: "summary".into(),
+                            signature: Some("T".into()),
+                            redacted: None,
+                        }),
+                        ContentPart::Thought(Thought {
+                            thought: "unsigned".into(),
+                            ..Default::default()
+                        }),
+                        ContentPart::text("OK"),
+                        sig_only("S"),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "call_2".into(),
+                            name: "f".into(),
+                            args: r#"{"a":1}"#.into(),
+                            signature: Some("F".into()),
+                        }),
+                        ContentPart::Provider(ProviderPart {
+                            provider: "vertex".into(),
+                            kind: "executableCode".into(),
+                            json: json!({"executableCode": {"code": "1"}}),
+                        }),
+                        ContentPart::Provider(ProviderPart {
+                            provider: "anthropic".into(),
+                            kind: "server_tool_use".into(),
+                            json: json!({"type": "server_tool_use"}),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Tool,
+                    content: vec![
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "call_2".into(),
+                            name: "f".into(),
+                            result: r#"{"temp": 20}"#.into(),
+                            is_error: false,
+                        }),
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "call_3".into(),
+                            name: "g".into(),
+                            result: "boom".into(),
+                            is_error: true,
+                        }),
+                    ],
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            body(&request)["contents"],
+            json!([
+                {"role": "user", "parts": [{"text": "q"}]},
+                {"role": "model", "parts": [
+                    {"text": "summary", "thought": true, "thoughtSignature": "T"},
+                    {"text": "OK", "thoughtSignature": "S"},
+                    {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": "F"},
+                    {"executableCode": {"code": "1"}},
+                ]},
+                {"role": "user", "parts": [
+                    {"functionResponse": {"name": "f", "response": {"output": {"temp": 20}}}},
+                    {"functionResponse": {"name": "g", "response": {"error": "boom"}}},
+                ]},
+            ])
+        );
+    }
+
+    #[test]
+    fn lone_signatures() {
+        let turn = |content| {
+            body(&Request {
+                model: "m".into(),
+                messages: vec![Message {
+                    role: Role::Assistant,
+                    content,
+                }],
+                ..Default::default()
+            })["contents"][0]["parts"]
+                .clone()
+        };
+        // First in the turn: goes on the next part.
+        assert_eq!(
+            turn(vec![sig_only("S"), ContentPart::text("a")]),
+            json!([{"text": "a", "thoughtSignature": "S"}])
+        );
+        // Alone: a part of its own.
+        assert_eq!(
+            turn(vec![sig_only("S")]),
+            json!([{"text": "", "thoughtSignature": "S"}])
+        );
+        // After a signed call: the call keeps its own, the text gets it.
+        assert_eq!(
+            turn(vec![
+                ContentPart::ToolCall(ToolCall {
+                    id: "c".into(),
+                    name: "f".into(),
+                    args: String::new(),
+                    signature: Some("F".into()),
+                }),
+                sig_only("S"),
+                ContentPart::text("a"),
+            ]),
+            json!([
+                {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "F"},
+                {"text": "a", "thoughtSignature": "S"},
+            ])
+        );
+    }
+}

@@ -1,0 +1,477 @@
+//! The request bodies the anthropic, google and vertex providers send,
+//! against the bodies recorded beside the transcripts: each recorded body
+//! is read back into the core `Request` it stands for, that request is sent
+//! through the provider to the loopback server, and what arrives is
+//! compared with the recording as JSON values, after normalizing the
+//! differences that carry no meaning (listed per protocol below).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{request, run, KEY};
+use rivulet_core::{
+    ApiKey, ContentPart, Format, Message, Provider, Request, Role, ThinkingLevel, Thought,
+    ToolCall, ToolDefinition, ToolOutput,
+};
+use rivulet_providers::google::{Google, VertexOptions};
+use rivulet_providers::{build, ProviderConfig};
+use rivulet_testkit::{wire, wire_files, RecordedRequest, Replay, Server};
+use serde_json::{json, Map, Value};
+
+fn provider(id: &str, url: &str) -> Arc<dyn Provider> {
+    let config = ProviderConfig {
+        base_url: Some(url.to_string()),
+        api_key: Some(ApiKey::new(KEY)),
+        ..Default::default()
+    };
+    if id == "vertex" {
+        let options = VertexOptions {
+            project: Some("p".into()),
+            location: Some("global".into()),
+            service_account: None,
+        };
+        return Arc::new(Google::vertex_with(config, options).unwrap());
+    }
+    build(id, config).unwrap()
+}
+
+/// Sends `req` through provider `id` and returns what the server received.
+async fn sent(id: &str, req: &Request) -> RecordedRequest {
+    let ok = if id == "anthropic" {
+        "anthropic/text.sse"
+    } else {
+        "gemini/text.sse"
+    };
+    let server = Server::start(vec![Replay::sse(wire(ok))]).await;
+    let p = provider(id, &server.url());
+    let out = run(p.as_ref(), req).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    server.requests().remove(0)
+}
+
+fn level(budget: u64) -> Option<ThinkingLevel> {
+    match budget {
+        1024 => Some(ThinkingLevel::Low),
+        4096 => Some(ThinkingLevel::Medium),
+        16384 => Some(ThinkingLevel::High),
+        _ => None,
+    }
+}
+
+/// Removes `cache_control` everywhere (we never set it).
+fn strip_cache_control(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.remove("cache_control");
+            m.values_mut().for_each(strip_cache_control);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_cache_control),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------- Anthropic
+
+/// The core request a recorded Messages body stands for.
+fn anthropic_request(recorded: &Value) -> Request {
+    let blocks = |content: &Value| -> Vec<ContentPart> {
+        match content {
+            Value::String(s) => vec![ContentPart::text(s.clone())],
+            Value::Array(items) => items
+                .iter()
+                .map(|b| match b["type"].as_str().unwrap() {
+                    "text" => ContentPart::text(b["text"].as_str().unwrap()),
+                    "thinking" => ContentPart::Thought(Thought {
+                        thought: b["thinking"].as_str().unwrap().into(),
+                        signature: Some(b["signature"].as_str().unwrap().into()),
+                        redacted: None,
+                    }),
+                    "redacted_thinking" => ContentPart::Thought(Thought {
+                        redacted: Some(b["data"].as_str().unwrap().into()),
+                        ..Default::default()
+                    }),
+                    "tool_use" => ContentPart::ToolCall(ToolCall {
+                        id: b["id"].as_str().unwrap().into(),
+                        name: b["name"].as_str().unwrap().into(),
+                        args: b["input"].to_string(),
+                        signature: None,
+                    }),
+                    "tool_result" => ContentPart::ToolOutput(ToolOutput {
+                        id: b["tool_use_id"].as_str().unwrap().into(),
+                        result: b["content"].as_str().unwrap().into(),
+                        ..Default::default()
+                    }),
+                    other => panic!("block {other}"),
+                })
+                .collect(),
+            other => panic!("content {other}"),
+        }
+    };
+    let mut messages = Vec::new();
+    match &recorded["system"] {
+        Value::Null => {}
+        system => messages.push(Message {
+            role: Role::System,
+            content: blocks(system),
+        }),
+    }
+    for m in recorded["messages"].as_array().unwrap() {
+        let role = match m["role"].as_str().unwrap() {
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => panic!("role {other}"),
+        };
+        messages.push(Message {
+            role,
+            content: blocks(&m["content"]),
+        });
+    }
+    let tools = recorded["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        // Server tools (`{"type": "code_execution_…"}`) are not client tools.
+        .filter(|t| t.get("input_schema").is_some())
+        .map(|t| ToolDefinition {
+            name: t["name"].as_str().unwrap().into(),
+            description: t["description"].as_str().unwrap_or_default().into(),
+            parameters: t["input_schema"].clone(),
+        })
+        .collect();
+    let mut req = Request {
+        model: recorded["model"].as_str().unwrap().into(),
+        messages,
+        tools,
+        ..Default::default()
+    };
+    req.params.max_tokens = recorded["max_tokens"].as_u64().map(|n| n as u32);
+    req.params.temperature = recorded["temperature"].as_f64();
+    req.params.thinking = recorded["thinking"]["budget_tokens"]
+        .as_u64()
+        .and_then(level);
+    req
+}
+
+/// Meaningless differences: `cache_control` (not ours), a string content
+/// is a single text block, a system prompt as blocks is their text.
+fn anthropic_normal(body: &Value, not_ours: &[&str]) -> Value {
+    let mut v = body.clone();
+    strip_cache_control(&mut v);
+    let m = v.as_object_mut().unwrap();
+    for k in not_ours {
+        m.remove(*k);
+    }
+    if let Some(Value::Array(blocks)) = m.get("system") {
+        let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+        m.insert("system".into(), json!(text.join("\n\n")));
+    }
+    for msg in m["messages"].as_array_mut().unwrap() {
+        if let Value::String(s) = &msg["content"] {
+            msg["content"] = json!([{"type": "text", "text": s}]);
+        }
+    }
+    v
+}
+
+#[tokio::test]
+async fn anthropic_bodies_match_the_recorded_requests() {
+    let files = wire_files("anthropic", ".request.json");
+    assert_eq!(files.len(), 9);
+    for file in files {
+        let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        // Fields of the recording no core Request expresses.
+        let not_ours: &[&str] = if file.ends_with("server_tool_code_execution.request.json") {
+            // A server tool, its tool_choice, and a 3000-token budget.
+            &["tools", "tool_choice", "thinking"]
+        } else {
+            &[]
+        };
+        let req = anthropic_request(&recorded);
+        let got = sent("anthropic", &req).await;
+        assert_eq!(got.path, "/v1/messages", "{file}");
+        assert_eq!(got.header("anthropic-version"), Some("2023-06-01"));
+        assert_eq!(got.header("x-api-key"), Some(KEY));
+        assert_eq!(got.header("content-type"), Some("application/json"));
+        assert_eq!(
+            anthropic_normal(&got.json(), not_ours),
+            anthropic_normal(&recorded, not_ours),
+            "{file}"
+        );
+    }
+}
+
+/// The thinking request is a resumed conversation: the assistant turn sends
+/// its thinking block back with the signature, byte for byte.
+#[tokio::test]
+async fn anthropic_thinking_goes_back_with_its_signature() {
+    let recorded: Value = serde_json::from_slice(&wire("anthropic/thinking.request.json")).unwrap();
+    let got = sent("anthropic", &anthropic_request(&recorded))
+        .await
+        .json();
+    let block = &got["messages"][1]["content"][0];
+    assert_eq!(block["type"], "thinking");
+    assert_eq!(
+        block["signature"],
+        recorded["messages"][1]["content"][0]["signature"]
+    );
+    assert_eq!(
+        block["thinking"],
+        recorded["messages"][1]["content"][0]["thinking"]
+    );
+    assert_eq!(
+        got["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+}
+
+/// Structured output through a forced tool, whose streamed input comes out
+/// as text, with a `stop` finish.
+#[tokio::test]
+async fn anthropic_format_is_a_forced_tool_streamed_as_text() {
+    let stream = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_f\",\"model\":\"claude\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_f\",\"name\":\"__rivulet_format__\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"title\\\": \\\"Dune\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":12}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let server = Server::start(vec![Replay::sse(stream)]).await;
+    let p = provider("anthropic", &server.url());
+    let mut req = request("claude");
+    let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}});
+    req.format = Some(Format {
+        name: "Book".into(),
+        schema: schema.clone(),
+    });
+    let out = run(p.as_ref(), &req).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.response.text(), r#"{"title": "Dune"}"#);
+    assert!(out.response.tool_calls().is_empty());
+    assert_eq!(
+        out.response.finish_reason,
+        Some(rivulet_core::FinishReason::Stop)
+    );
+    assert_eq!(out.response.raw_finish_reason.as_deref(), Some("tool_use"));
+    let body = server.requests()[0].json();
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "__rivulet_format__"})
+    );
+    assert_eq!(body["tools"][0]["input_schema"], schema);
+}
+
+// -------------------------------------------------------------------- Gemini
+
+/// The core request a recorded generateContent body stands for.
+fn gemini_request(recorded: &Value) -> Request {
+    let text = |c: &Value| -> String {
+        c["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["text"].as_str().unwrap())
+            .collect()
+    };
+    let mut messages = Vec::new();
+    if !recorded["systemInstruction"].is_null() {
+        messages.push(Message::system(text(&recorded["systemInstruction"])));
+    }
+    for c in recorded["contents"].as_array().unwrap() {
+        let role = match c["role"].as_str().unwrap() {
+            "user" => Role::User,
+            "model" => Role::Assistant,
+            other => panic!("role {other}"),
+        };
+        messages.push(Message::new(role, text(c)));
+    }
+    let tools = recorded["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["functionDeclarations"].as_array().unwrap().iter())
+        .map(|f| ToolDefinition {
+            name: f["name"].as_str().unwrap().into(),
+            description: f["description"].as_str().unwrap_or_default().into(),
+            parameters: f
+                .get("parameters")
+                .or_else(|| f.get("parameters_json_schema"))
+                .cloned()
+                .unwrap(),
+        })
+        .collect();
+    let config = &recorded["generationConfig"];
+    let mut req = Request {
+        model: "test-model".into(),
+        messages,
+        tools,
+        ..Default::default()
+    };
+    req.params.temperature = config["temperature"].as_f64();
+    req.params.max_tokens = config["maxOutputTokens"].as_u64().map(|n| n as u32);
+    // A budget that is none of ours: thinking on all the same, and the
+    // budget left out of the comparison.
+    req.params.thinking = config["thinkingConfig"]["thinking_budget"]
+        .as_u64()
+        .map(|b| level(b).unwrap_or(ThinkingLevel::Medium));
+    req
+}
+
+/// Meaningless differences: the API takes snake_case and camelCase alike
+/// (proto JSON); an empty `generationConfig` is an absent one; we always
+/// send JSON Schema parameters (`parametersJsonSchema`), never the OpenAPI
+/// subset (`parameters`), whatever the schema holds.
+fn gemini_normal(body: &Value, not_ours: &[&str]) -> Value {
+    let mut v = body.clone();
+    let m = v.as_object_mut().unwrap();
+    if let Some(Value::Object(config)) = m.get_mut("generationConfig") {
+        if let Some(Value::Object(thinking)) = config.get_mut("thinkingConfig") {
+            rename(thinking, "include_thoughts", "includeThoughts");
+            rename(thinking, "thinking_budget", "thinkingBudget");
+        }
+        for path in not_ours {
+            if let Some(key) = path.strip_prefix("generationConfig.") {
+                match key.split_once('.') {
+                    Some((outer, inner)) => {
+                        if let Some(Value::Object(o)) = config.get_mut(outer) {
+                            o.remove(inner);
+                        }
+                    }
+                    None => {
+                        config.remove(key);
+                    }
+                }
+            }
+        }
+        if config.is_empty() {
+            m.remove("generationConfig");
+        }
+    }
+    for tool in m
+        .get_mut("tools")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        for f in tool["functionDeclarations"].as_array_mut().unwrap() {
+            let f = f.as_object_mut().unwrap();
+            rename(f, "parameters_json_schema", "parametersJsonSchema");
+            rename(f, "parameters", "parametersJsonSchema");
+        }
+    }
+    v
+}
+
+fn rename(m: &mut Map<String, Value>, from: &str, to: &str) {
+    if let Some(x) = m.remove(from) {
+        m.insert(to.into(), x);
+    }
+}
+
+#[tokio::test]
+async fn gemini_bodies_match_the_recorded_requests() {
+    let files = wire_files("gemini", ".request.json");
+    assert_eq!(files.len(), 9);
+    for file in files {
+        let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        let id = if file.contains("vertex") {
+            "vertex"
+        } else {
+            "google"
+        };
+        let not_ours: &[&str] = &[
+            // Sent by the recording clients; text is the default.
+            "generationConfig.responseModalities",
+            // thoughts.request.json asks for 6400 tokens, not one of our levels.
+            "generationConfig.thinkingConfig.thinkingBudget",
+        ];
+        let req = gemini_request(&recorded);
+        let got = sent(id, &req).await;
+        let want_path = if id == "vertex" {
+            "/v1/projects/p/locations/global/publishers/google/models/test-model:streamGenerateContent?alt=sse"
+        } else {
+            "/v1beta/models/test-model:streamGenerateContent?alt=sse"
+        };
+        assert_eq!(got.path, want_path, "{file}");
+        if id == "vertex" {
+            assert_eq!(
+                got.header("authorization"),
+                Some(format!("Bearer {KEY}").as_str())
+            );
+            assert_eq!(got.header("x-goog-api-key"), None);
+        } else {
+            assert_eq!(got.header("x-goog-api-key"), Some(KEY));
+            assert_eq!(got.header("authorization"), None);
+        }
+        assert_eq!(
+            gemini_normal(&got.json(), not_ours),
+            gemini_normal(&recorded, not_ours),
+            "{file}"
+        );
+    }
+    // The budget itself, for the levels.
+    let mut req = request("m");
+    req.params.thinking = Some(ThinkingLevel::High);
+    assert_eq!(
+        sent("google", &req).await.json()["generationConfig"]["thinkingConfig"],
+        json!({"includeThoughts": true, "thinkingBudget": 16384})
+    );
+}
+
+/// A decoded Gemini 3 function call goes back with its signature, and its
+/// result as a functionResponse.
+#[tokio::test]
+async fn gemini_signatures_go_back_in_history() {
+    let body = wire("gemini/function_call_thought_signature_gemini3.sse");
+    let out = common::fold(rivulet_providers::google::decode_pieces(
+        "google",
+        false,
+        [&body[..]],
+    ));
+    let call = out.response.tool_calls()[0].clone();
+    let signature = call.signature.clone().unwrap();
+    let mut req = request("gemini-3-pro-preview");
+    req.messages.extend(out.response.messages());
+    req.messages.push(Message {
+        role: Role::Tool,
+        content: vec![ContentPart::ToolOutput(ToolOutput {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            result: r#"{"country": "France"}"#.into(),
+            is_error: false,
+        })],
+    });
+    let got = sent("google", &req).await.json();
+    assert_eq!(
+        got["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "hi"}]},
+            {"role": "model", "parts": [
+                {"functionCall": {"name": "get_country", "args": {}}, "thoughtSignature": signature},
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "get_country", "response": {"output": {"country": "France"}}}},
+            ]},
+        ])
+    );
+
+    // A signature that came on a text part goes back on that text.
+    let body = wire("gemini/vertex_text.sse");
+    let out = common::fold(rivulet_providers::google::decode_pieces(
+        "vertex",
+        false,
+        [&body[..]],
+    ));
+    let mut req = request("m");
+    req.messages.extend(out.response.messages());
+    let got = sent("vertex", &req).await.json();
+    let part = &got["contents"][1]["parts"][0];
+    assert_eq!(part["text"], "OK");
+    assert!(part["thoughtSignature"]
+        .as_str()
+        .unwrap()
+        .starts_with("CiQBjz1rX"));
+    assert_eq!(got["contents"][1]["parts"].as_array().unwrap().len(), 1);
+}
