@@ -18,6 +18,7 @@
 //! kept), open tool calls are not (a cut-off call must never run).
 
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::wire::{
@@ -121,8 +122,16 @@ impl Decoder {
 
     fn on_chunk(&mut self, chunk: &ChatCompletionChunk, out: &mut Decoded) {
         if !self.metadata_sent {
-            let id = chunk.id.clone().filter(|s| !s.is_empty());
-            let model = chunk.model.clone().filter(|s| !s.is_empty());
+            let id = chunk
+                .id
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            let model = chunk
+                .model
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
             // Azure's first chunk has `"id":"","model":""`: wait for a real one.
             if id.is_some() || model.is_some() {
                 self.metadata_sent = true;
@@ -428,7 +437,7 @@ impl EventDecoder for Decoder {
             return out;
         }
         if data == "[DONE]" {
-            push_raw::<ChatCompletionChunk>(
+            push_raw::<ChatCompletionChunk<'static>>(
                 self.raw_events,
                 &self.provider,
                 &mut out,
@@ -442,18 +451,24 @@ impl EventDecoder for Decoder {
         match serde_json::from_str::<ChatCompletionChunk>(data) {
             Ok(chunk) => {
                 if self.raw_events {
+                    // The typed raw event must own its strings (it outlives
+                    // this event); a `Value` can deserialize into any
+                    // lifetime, so go through one. Opt-in, so off the hot path.
+                    let owned = serde_json::from_str::<serde_json::Value>(data)
+                        .and_then(ChatCompletionChunk::<'static>::deserialize)
+                        .ok();
                     push_raw(
                         self.raw_events,
                         &self.provider,
                         &mut out,
                         &event.data,
-                        Some(chunk.clone()),
+                        owned,
                     );
                 }
                 self.on_chunk(&chunk, &mut out);
             }
             Err(e) => {
-                push_raw::<ChatCompletionChunk>(
+                push_raw::<ChatCompletionChunk<'static>>(
                     self.raw_events,
                     &self.provider,
                     &mut out,

@@ -4,6 +4,8 @@
 //! ignored) because a dozen servers speak dialects of this format. They
 //! also serialize, so a raw chunk can be printed back.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -112,19 +114,19 @@ pub struct JsonSchemaFormat {
 
 /// One `chat.completion.chunk`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChatCompletionChunk {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
+pub struct ChatCompletionChunk<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Value>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_fingerprint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choices: Option<Vec<ChunkChoice>>,
+    pub choices: Option<Vec<ChunkChoice<'a>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<CompletionUsage>,
     /// OpenRouter: an error inside an otherwise normal chunk.
@@ -134,42 +136,42 @@ pub struct ChatCompletionChunk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_groq: Option<XGroq>,
     /// OpenRouter: the upstream provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Cow<'a, str>>,
 }
 
 /// One choice of a chunk.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChunkChoice {
+pub struct ChunkChoice<'a> {
     /// Missing on a few servers; means 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<ChoiceDelta>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finish_reason: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<ChoiceDelta<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<Cow<'a, str>>,
     /// OpenRouter: the upstream provider's own finish reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub native_finish_reason: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub native_finish_reason: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
 }
 
 /// What a choice adds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChoiceDelta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<DeltaContent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
+pub struct ChoiceDelta<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub content: Option<DeltaContent<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Cow<'a, str>>,
     /// DeepSeek, xAI, vLLM (older).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_content: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<Cow<'a, str>>,
     /// OpenRouter, Ollama, Groq, vLLM (newer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,11 +180,45 @@ pub struct ChoiceDelta {
 
 /// `delta.content`: a string, or (Mistral's reasoning models) a list of
 /// typed pieces.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialized by hand rather than as an untagged enum: serde buffers an
+/// untagged value into an intermediate tree before trying each variant,
+/// which on the hottest field of the stream cost an allocation and a copy
+/// per chunk. Text borrows from the event when it has no escapes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum DeltaContent {
-    Text(String),
+pub enum DeltaContent<'a> {
+    Text(Cow<'a, str>),
     Pieces(Vec<ContentPiece>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for DeltaContent<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = DeltaContent<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of content pieces")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(DeltaContent::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(DeltaContent::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(DeltaContent::Text(Cow::Owned(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<ContentPiece>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(DeltaContent::Pieces)
+            }
+        }
+        d.deserialize_any(Visit(std::marker::PhantomData))
+    }
 }
 
 /// One piece of an array `content` (Mistral).
