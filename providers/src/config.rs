@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use rivulet_core::{ApiKey, Error, ErrorContext, ThinkingLevel};
+use rivulet_core::{ApiKey, Error, ErrorContext, Format, ThinkingLevel};
 
 use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
 
@@ -130,6 +130,52 @@ pub fn thinking_budget(level: ThinkingLevel) -> u32 {
         ThinkingLevel::Medium => 4096,
         ThinkingLevel::High => 16384,
     }
+}
+
+/// The name of the tool that carries structured output (`Request::format`)
+/// for the APIs without a JSON-schema output mode (Anthropic Messages,
+/// Bedrock Converse): the tool's input is the answer.
+pub const FORMAT_TOOL: &str = "__rivulet_format__";
+
+/// How a request forces the [`FORMAT_TOOL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatChoice {
+    /// Force the format tool itself (no other tools).
+    Tool,
+    /// Force some tool call (there are other tools the model may call
+    /// first).
+    Any,
+    /// Leave the choice to the model and ask for the tool in the system
+    /// prompt: with extended thinking, Anthropic's models (direct or on
+    /// Bedrock) refuse every forced tool choice.
+    Instruct,
+}
+
+impl FormatChoice {
+    /// The choice for a request with thinking on or off and with or
+    /// without tools of its own.
+    pub fn new(thinking: bool, other_tools: bool) -> Self {
+        if thinking {
+            FormatChoice::Instruct
+        } else if other_tools {
+            FormatChoice::Any
+        } else {
+            FormatChoice::Tool
+        }
+    }
+}
+
+/// The format tool's description.
+pub fn format_tool_description(format: &Format) -> String {
+    format!(
+        "Give the final answer as a {} object: the tool's input is the answer.",
+        format.name
+    )
+}
+
+/// The system instruction sent with [`FormatChoice::Instruct`].
+pub fn format_instruction() -> String {
+    format!("Always give your final answer by calling the {FORMAT_TOOL} tool.")
 }
 
 /// Combines `config`, the environment and the family's defaults.

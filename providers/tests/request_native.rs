@@ -6,11 +6,12 @@ mod common;
 
 use common::{provider, request, run, KEY};
 use rivulet_core::{
-    ApiKey, ErrorKind, Format, Message, Request, Role, ThinkingLevel, ToolDefinition,
+    ApiKey, Chunk, ErrorKind, FinishReason, Format, Message, Request, Role, ThinkingLevel,
+    ToolDefinition,
 };
 use rivulet_providers::bedrock::{self, Auth, Bedrock};
 use rivulet_providers::sigv4::Credentials;
-use rivulet_providers::{Cohere, OpenAiResponses, ProviderConfig};
+use rivulet_providers::{eventstream, Cohere, OpenAiResponses, ProviderConfig};
 use rivulet_testkit::{wire, RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
 
@@ -428,4 +429,160 @@ async fn secrets_stay_out_of_prints_and_errors() {
     assert_eq!(e.kind(), ErrorKind::Authentication);
     assert!(!e.to_string().contains(KEY));
     assert_eq!(p.id(), "openai-responses");
+}
+
+// ------------------------------------------------- bedrock structured output
+
+fn book_format() -> Format {
+    Format {
+        name: "Book".into(),
+        schema: json!({
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "year": {"type": "integer"}},
+            "required": ["title", "year"],
+        }),
+    }
+}
+
+fn format_tool_spec() -> Value {
+    json!({"toolSpec": {
+        "name": "__rivulet_format__",
+        "description": "Give the final answer as a Book object: the tool's input is the answer.",
+        "inputSchema": {"json": book_format().schema},
+    }})
+}
+
+/// Converse has no JSON-schema mode: `Request.format` is a tool, forced
+/// with `toolChoice.tool` (`any` beside other tools; left to the model,
+/// with a system instruction, when thinking is on).
+#[tokio::test]
+async fn bedrock_format_is_a_forced_tool_in_the_body() {
+    let mut req = request("m");
+    req.format = Some(book_format());
+    let body = sent("bedrock", &req).await.json();
+    assert_eq!(
+        body["toolConfig"],
+        json!({
+            "tools": [format_tool_spec()],
+            "toolChoice": {"tool": {"name": "__rivulet_format__"}},
+        })
+    );
+    assert_eq!(body["system"], json!([]));
+
+    req.tools = vec![ToolDefinition {
+        name: "weather".into(),
+        description: "The weather".into(),
+        parameters: json!({"type": "object"}),
+    }];
+    let body = sent("bedrock", &req).await.json();
+    assert_eq!(
+        body["toolConfig"],
+        json!({
+            "tools": [
+                {"toolSpec": {
+                    "name": "weather",
+                    "description": "The weather",
+                    "inputSchema": {"json": {"type": "object"}},
+                }},
+                format_tool_spec(),
+            ],
+            "toolChoice": {"any": {}},
+        })
+    );
+
+    req.tools.clear();
+    req.params.thinking = Some(ThinkingLevel::Low);
+    let body = sent("bedrock", &req).await.json();
+    assert_eq!(body["toolConfig"], json!({"tools": [format_tool_spec()]}));
+    assert_eq!(
+        body["system"],
+        json!([{"text": "Always give your final answer by calling the __rivulet_format__ tool."}])
+    );
+}
+
+/// One ConverseStream event frame.
+fn bedrock_event(kind: &str, payload: Value) -> Vec<u8> {
+    eventstream::Message::new(
+        vec![
+            eventstream::Header::string(":event-type", kind),
+            eventstream::Header::string(":content-type", "application/json"),
+            eventstream::Header::string(":message-type", "event"),
+        ],
+        payload.to_string().into_bytes(),
+    )
+    .encode()
+}
+
+/// The format tool's input, in three `toolUse` deltas, comes out as the
+/// response's text; its `tool_use` stop is a `stop` (raw kept).
+#[tokio::test]
+async fn bedrock_format_tool_input_streams_as_text() {
+    let mut body = Vec::new();
+    body.extend(bedrock_event(
+        "messageStart",
+        json!({"role": "assistant", "p": "abcd"}),
+    ));
+    body.extend(bedrock_event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 0, "start": {"toolUse": {
+            "toolUseId": "tooluse_fmt", "name": "__rivulet_format__"}}}),
+    ));
+    for piece in [r#"{"title":"#, r#""Dune","#, r#""year":1965}"#] {
+        body.extend(bedrock_event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}),
+        ));
+    }
+    body.extend(bedrock_event(
+        "contentBlockStop",
+        json!({"contentBlockIndex": 0}),
+    ));
+    body.extend(bedrock_event(
+        "messageStop",
+        json!({"stopReason": "tool_use"}),
+    ));
+    body.extend(bedrock_event(
+        "metadata",
+        json!({"usage": {"inputTokens": 20, "outputTokens": 12, "totalTokens": 32}}),
+    ));
+    let server = Server::start(vec![
+        Replay::new(200, body).header("content-type", bedrock::EVENTSTREAM)
+    ])
+    .await;
+    let p = provider("bedrock", &server.url());
+    let mut req = request("m");
+    req.format = Some(book_format());
+    let out = run(p.as_ref(), &req).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert_eq!(out.response.text(), r#"{"title":"Dune","year":1965}"#);
+    assert!(out.response.tool_calls().is_empty());
+    assert_eq!(out.response.finish_reason, Some(FinishReason::Stop));
+    assert_eq!(out.response.raw_finish_reason.as_deref(), Some("tool_use"));
+    assert_eq!(
+        out.chunks
+            .iter()
+            .filter(|c| !matches!(c, Chunk::UsageDelta { .. }))
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec![
+            Chunk::TextStart { part: 0 },
+            Chunk::Text {
+                part: 0,
+                delta: r#"{"title":"#.into()
+            },
+            Chunk::Text {
+                part: 0,
+                delta: r#""Dune","#.into()
+            },
+            Chunk::Text {
+                part: 0,
+                delta: r#""year":1965}"#.into()
+            },
+            Chunk::TextEnd { part: 0 },
+            Chunk::FinishReason {
+                reason: FinishReason::Stop,
+                raw: "tool_use".into()
+            },
+        ]
+    );
 }

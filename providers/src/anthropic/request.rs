@@ -7,13 +7,11 @@ use super::wire::{
     KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock,
     ThinkingConfig, Tool, ToolChoice,
 };
-use crate::config::thinking_budget;
+pub use crate::config::FORMAT_TOOL;
+use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
 
 /// `max_tokens` when the caller gives none: the API requires one.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
-
-/// The name of the tool that carries structured output (`Request::format`).
-pub const FORMAT_TOOL: &str = "__rivulet_format__";
 
 /// The streaming request body for `request`, sent by provider `provider`
 /// (provider parts of other providers are not sent).
@@ -56,24 +54,19 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
         .collect();
     let mut tool_choice = None;
     if let Some(format) = &request.format {
-        tool_choice = if budget.is_some() {
-            system.push(format!(
-                "Always give your final answer by calling the {FORMAT_TOOL} tool."
-            ));
-            None
-        } else if tools.is_empty() {
-            Some(ToolChoice::Tool {
+        tool_choice = match FormatChoice::new(budget.is_some(), !tools.is_empty()) {
+            FormatChoice::Instruct => {
+                system.push(format_instruction());
+                None
+            }
+            FormatChoice::Any => Some(ToolChoice::Any),
+            FormatChoice::Tool => Some(ToolChoice::Tool {
                 name: FORMAT_TOOL.into(),
-            })
-        } else {
-            Some(ToolChoice::Any)
+            }),
         };
         tools.push(Tool {
             name: FORMAT_TOOL.into(),
-            description: format!(
-                "Give the final answer as a {} object: the tool's input is the answer.",
-                format.name
-            ),
+            description: format_tool_description(format),
             input_schema: format.schema.clone(),
         });
     }

@@ -8,10 +8,14 @@
 //!   `reasoningContent.text` → thought; `signature` and `redactedContent`
 //!   are kept for the thought's end, a redacted block is a thought without
 //!   text); `contentBlockStop` ends the block;
+//! - the structured-output tool (see [`Decoder::format_tool`]) is text:
+//!   its `toolUse` start is a text start, its `toolUse.input` deltas text
+//!   deltas (the JSON it writes), its end a text end;
 //! - `messageStop` → the finish reason (`end_turn`, `stop_sequence` →
 //!   `stop`; `tool_use` → `tool_calls`; `max_tokens`;
 //!   `guardrail_intervened`, `content_filtered` → `content_filter`;
-//!   `model_context_window_exceeded` → `context_length_exceeded`; raw kept);
+//!   `model_context_window_exceeded` → `context_length_exceeded`; raw kept;
+//!   `tool_use` when only the structured-output tool was called → `stop`);
 //! - `metadata` → usage, and the end of the stream; EOF after
 //!   `messageStop` is a normal end too, EOF before it a protocol error;
 //! - exception messages (`:message-type: exception`) → typed errors by
@@ -36,6 +40,8 @@ enum Kind {
     Text,
     Thought,
     Tool,
+    /// The structured-output tool: its input streamed as text.
+    Format,
 }
 
 #[derive(Clone, Debug)]
@@ -99,6 +105,11 @@ pub struct Decoder {
     blocks: Vec<Block>,
     usage: UsageTracker,
     state: State,
+    format_tool: Option<String>,
+    /// Tool calls started (the format tool's excluded).
+    tool_calls: usize,
+    /// Whether the format tool was called.
+    format_called: bool,
 }
 
 impl Decoder {
@@ -111,7 +122,19 @@ impl Decoder {
             blocks: Vec::new(),
             usage: UsageTracker::default(),
             state: State::Streaming,
+            format_tool: None,
+            tool_calls: 0,
+            format_called: false,
         }
+    }
+
+    /// The name of the tool that carries structured output
+    /// ([`crate::config::FORMAT_TOOL`] when the request has a format): its
+    /// calls come out as text chunks (the JSON it writes), and a
+    /// `tool_use` stop caused by it alone as `stop`.
+    pub fn format_tool(mut self, name: Option<&str>) -> Self {
+        self.format_tool = name.map(str::to_string);
+        self
     }
 
     /// Also emit a [`Chunk::Raw`] for each message, as the SDKs show it
@@ -129,13 +152,12 @@ impl Decoder {
                 start,
             }) => {
                 if let Some(tool) = start.and_then(|s| s.tool_use) {
-                    self.block(
-                        content_block_index,
-                        Kind::Tool,
-                        tool.tool_use_id,
-                        tool.name,
-                        out,
-                    );
+                    let kind = if tool.name.is_some() && tool.name == self.format_tool {
+                        Kind::Format
+                    } else {
+                        Kind::Tool
+                    };
+                    self.block(content_block_index, kind, tool.tool_use_id, tool.name, out);
                 }
             }
             StreamEvent::ContentBlockDelta(ContentBlockDelta {
@@ -158,7 +180,14 @@ impl Decoder {
                     return;
                 }
                 let raw = stop_reason.unwrap_or_default();
-                let reason = finish_reason(&raw);
+                let reason = match finish_reason(&raw) {
+                    // Only the structured-output tool was called: the
+                    // answer is done.
+                    FinishReason::ToolCalls if self.format_called && self.tool_calls == 0 => {
+                        FinishReason::Stop
+                    }
+                    other => other,
+                };
                 let clean = matches!(reason, FinishReason::Stop | FinishReason::ToolCalls);
                 let (ending, cut): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
                     .into_iter()
@@ -199,6 +228,11 @@ impl Decoder {
             return i;
         }
         let part = self.parts.take();
+        match kind {
+            Kind::Tool => self.tool_calls += 1,
+            Kind::Format => self.format_called = true,
+            Kind::Text | Kind::Thought => {}
+        }
         let id = match kind {
             Kind::Tool => id
                 .filter(|i| !i.is_empty())
@@ -206,7 +240,7 @@ impl Decoder {
             _ => String::new(),
         };
         out.push(Ok(match kind {
-            Kind::Text => Chunk::TextStart { part },
+            Kind::Text | Kind::Format => Chunk::TextStart { part },
             Kind::Thought => Chunk::ThoughtStart { part },
             Kind::Tool => Chunk::ToolCallStart {
                 part,
@@ -238,13 +272,24 @@ impl Decoder {
             .and_then(|t| t.input)
             .filter(|t| !t.is_empty())
         {
-            let i = self.block(index, Kind::Tool, None, None, out);
-            let b = &self.blocks[i];
-            out.push(Ok(Chunk::ToolCall {
-                part: b.part,
-                id: b.id.clone(),
-                delta: input,
-            }));
+            let format = self
+                .blocks
+                .iter()
+                .find(|b| b.index == index && b.kind == Kind::Format);
+            if let Some(b) = format {
+                out.push(Ok(Chunk::Text {
+                    part: b.part,
+                    delta: input,
+                }));
+            } else {
+                let i = self.block(index, Kind::Tool, None, None, out);
+                let b = &self.blocks[i];
+                out.push(Ok(Chunk::ToolCall {
+                    part: b.part,
+                    id: b.id.clone(),
+                    delta: input,
+                }));
+            }
         }
         if let Some(r) = delta.reasoning_content {
             if let Some(text) = r.text.filter(|t| !t.is_empty()) {
@@ -283,7 +328,7 @@ impl Decoder {
 
 fn end_chunk(b: Block) -> Chunk {
     match b.kind {
-        Kind::Text => Chunk::TextEnd { part: b.part },
+        Kind::Text | Kind::Format => Chunk::TextEnd { part: b.part },
         Kind::Thought => Chunk::ThoughtEnd {
             part: b.part,
             signature: b.signature,
@@ -584,6 +629,38 @@ mod tests {
             r#"{"contentBlockIndex":0,"delta":{"text":"a"}}"#,
         )]);
         assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn format_tool_beside_a_real_call_still_finishes_with_tool_calls() {
+        let mut d = Decoder::new("bedrock").format_tool(Some("__fmt"));
+        let mut r = Response::default();
+        for m in [
+            event(
+                "contentBlockStart",
+                r#"{"contentBlockIndex":0,"start":{"toolUse":{"toolUseId":"a","name":"__fmt"}}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{}"}}}"#,
+            ),
+            event(
+                "contentBlockStart",
+                r#"{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"b","name":"f"}}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{}"}}}"#,
+            ),
+            event("messageStop", r#"{"stopReason":"tool_use"}"#),
+        ] {
+            for c in d.feed(&m) {
+                r.apply(&c.unwrap());
+            }
+        }
+        assert_eq!(r.text(), "{}");
+        assert_eq!(r.tool_calls().len(), 1);
+        assert_eq!(r.finish_reason, Some(FinishReason::ToolCalls));
     }
 
     #[test]

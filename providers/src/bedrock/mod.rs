@@ -343,7 +343,9 @@ impl Inner {
         }
         let resp = http::expect_stream(ID, resp, EVENTSTREAM, |_| None).await?;
         let messages = eventstream::messages(http::body_stream(ID, resp));
-        let decoder = Decoder::new(ID).raw_events(request.raw_events);
+        let decoder = Decoder::new(ID)
+            .raw_events(request.raw_events)
+            .format_tool(request.format.as_ref().map(|_| crate::config::FORMAT_TOOL));
         // Mid-stream errors are scrubbed of the main secret (the bearer
         // token or the secret access key).
         let secret = self.auth.secrets().first().map(|k| (*k).clone());

@@ -4,11 +4,13 @@ use rivulet_core::{ContentPart, Request, Role};
 use serde_json::{json, Value};
 
 use super::wire::{
-    ContentBlock, ConverseRequest, InferenceConfig, InputSchema, Message, ReasoningBlock,
-    ReasoningText, SystemBlock, Tool, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
-    ToolUseBlock,
+    ContentBlock, ConverseRequest, Empty, InferenceConfig, InputSchema, Message, ReasoningBlock,
+    ReasoningText, SpecificTool, SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock,
+    ToolResultContent, ToolSpec, ToolUseBlock,
 };
-use crate::config::thinking_budget;
+use crate::config::{
+    format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
+};
 
 /// The request body (the model is in the URL).
 ///
@@ -21,8 +23,12 @@ use crate::config::thinking_budget;
 ///   signature; unsigned thoughts (another provider's) are not sent.
 /// - `Params.thinking` becomes Anthropic's
 ///   `additionalModelRequestFields.thinking` (a budget below `max_tokens`,
-///   at least 1024). `seed` and `Request.format` have no Converse
-///   equivalent and are not sent.
+///   at least 1024). `seed` has no Converse equivalent and is not sent.
+/// - `Request.format` (Converse has no JSON-schema output mode) becomes a
+///   tool whose input is the answer, [`FORMAT_TOOL`], as for Anthropic:
+///   forced with `toolChoice: {tool}` (`{any}` when there are other
+///   tools); with thinking on, Anthropic's models refuse a forced tool, so
+///   the choice is left to the model and the system prompt asks for it.
 pub fn converse_request(request: &Request) -> ConverseRequest {
     let p = &request.params;
     let mut system = Vec::new();
@@ -100,6 +106,41 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
         }
         json!({"thinking": {"type": "enabled", "budget_tokens": budget}})
     });
+    let tool = |name: &str, description: &str, schema: &Value| Tool {
+        tool_spec: ToolSpec {
+            name: name.into(),
+            description: description.into(),
+            input_schema: InputSchema {
+                json: schema.clone(),
+            },
+        },
+    };
+    let mut tools: Vec<Tool> = request
+        .tools
+        .iter()
+        .map(|t| tool(&t.name, &t.description, &t.parameters))
+        .collect();
+    let mut tool_choice = None;
+    if let Some(format) = &request.format {
+        tool_choice = match FormatChoice::new(p.thinking.is_some(), !tools.is_empty()) {
+            FormatChoice::Instruct => {
+                system.push(SystemBlock {
+                    text: format_instruction(),
+                });
+                None
+            }
+            FormatChoice::Any => Some(ToolChoice::Any(Empty {})),
+            FormatChoice::Tool => Some(ToolChoice::Tool(SpecificTool {
+                name: FORMAT_TOOL.into(),
+            })),
+        };
+        tools.push(tool(
+            FORMAT_TOOL,
+            &format_tool_description(format),
+            &format.schema,
+        ));
+    }
+    let tool_config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
     ConverseRequest {
         messages,
         system,
@@ -109,21 +150,7 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
             top_p: p.top_p,
             stop_sequences: p.stop.clone(),
         },
-        tool_config: (!request.tools.is_empty()).then(|| ToolConfig {
-            tools: request
-                .tools
-                .iter()
-                .map(|t| Tool {
-                    tool_spec: ToolSpec {
-                        name: t.name.clone(),
-                        description: t.description.clone(),
-                        input_schema: InputSchema {
-                            json: t.parameters.clone(),
-                        },
-                    },
-                })
-                .collect(),
-        }),
+        tool_config,
         additional_model_request_fields: additional,
     }
 }

@@ -106,8 +106,34 @@ pub struct InferenceConfig {
 
 /// `toolConfig`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToolConfig {
     pub tools: Vec<Tool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+}
+
+/// `toolChoice`: exactly one key, `{"auto": {}}`, `{"any": {}}` or
+/// `{"tool": {"name"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolChoice {
+    /// The model decides (the default).
+    Auto(Empty),
+    /// Some tool must be called.
+    Any(Empty),
+    /// This tool must be called.
+    Tool(SpecificTool),
+}
+
+/// `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// `{name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecificTool {
+    pub name: String,
 }
 
 /// `{toolSpec}`.
