@@ -338,26 +338,6 @@ pub(crate) fn body_stream(
         .map(move |r| r.map_err(|e| transport_error(&provider, &e, "reading the stream")))
 }
 
-/// Sends a streaming request and checks the response head: a non-2xx
-/// status becomes the provider's error ([`error_response`]); a 2xx body of
-/// another content type than `expected` is reported before any parsing
-/// ([`expect_stream`], which `json_error` serves).
-pub(crate) async fn open_stream(
-    provider: &str,
-    client: &reqwest::Client,
-    url: &str,
-    headers: HeaderMap,
-    body: Vec<u8>,
-    expected: &str,
-    json_error: impl FnOnce(&[u8]) -> Option<Error>,
-) -> Result<reqwest::Response, Error> {
-    let resp = post(provider, client, url, headers, body).await?;
-    if !resp.status().is_success() {
-        return Err(error_response(provider, resp).await.0);
-    }
-    expect_stream(provider, resp, expected, json_error).await
-}
-
 /// Checks that a successful response carries a body of content type
 /// `expected` (an essence: `text/event-stream`), before any parsing; a
 /// response without a content type is trusted.

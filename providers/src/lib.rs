@@ -32,6 +32,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod config;
 pub mod decode;
+mod endpoint;
 pub mod eventstream;
 pub mod family;
 pub mod google;

@@ -12,15 +12,16 @@ pub mod wire;
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
+use reqwest::header::{HeaderName, HeaderValue};
+use rivulet_core::{Error, OpenFuture, Provider, Request};
 
 pub use decoder::Decoder;
 pub use request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
 
 use crate::config::{self, ProviderConfig};
-use crate::decode::{self, DecodeStream, Decoded};
-use crate::{http, sse};
+use crate::decode::{self, Decoded};
+use crate::endpoint::Endpoint;
+use crate::http;
 
 /// The provider id.
 pub const ID: &str = "anthropic";
@@ -38,17 +39,9 @@ pub const API_VERSION: &str = "2023-06-01";
 /// Cheap to clone; clones share the client (and its connection pool).
 #[derive(Clone)]
 pub struct Anthropic {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    url: String,
-    /// Kept to scrub it from error messages; it is sent from `headers`.
-    key: ApiKey,
     /// `x-api-key` (sensitive), `anthropic-version`, content type and the
     /// caller's extra headers (sensitive).
-    headers: HeaderMap,
-    client: reqwest::Client,
+    endpoint: Arc<Endpoint>,
 }
 
 impl Anthropic {
@@ -74,19 +67,15 @@ impl Anthropic {
                 HeaderValue::from_static(API_VERSION),
             );
         }
+        let url = messages_url(&base);
         Ok(Anthropic {
-            inner: Arc::new(Inner {
-                url: messages_url(&base),
-                key,
-                headers,
-                client: http::client()?,
-            }),
+            endpoint: Arc::new(Endpoint::sse(ID, url, Some(key), headers)?),
         })
     }
 
     /// The URL requests go to.
     pub fn url(&self) -> &str {
-        &self.inner.url
+        self.endpoint.url()
     }
 }
 
@@ -104,15 +93,7 @@ fn messages_url(base: &str) -> String {
 
 impl fmt::Debug for Anthropic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = &self.inner;
-        f.debug_struct("Anthropic")
-            .field("url", &i.url)
-            .field("key", &"***")
-            .field(
-                "extra_headers",
-                &http::extra_header_names(&i.headers, &["x-api-key", "anthropic-version"]),
-            )
-            .finish()
+        f.debug_tuple("Anthropic").field(&self.endpoint).finish()
     }
 }
 
@@ -122,40 +103,13 @@ impl Provider for Anthropic {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let inner = self.inner.clone();
-        let request = request.clone();
-        Box::pin(async move {
-            inner
-                .open(&request)
-                .await
-                .map_err(|e| http::redact(e.with_provider(ID), Some(&inner.key)))
-        })
-    }
-}
-
-impl Inner {
-    async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
-        let body = http::json_body(&request::messages_request(ID, request))?;
-        tracing::debug!(provider = ID, url = %self.url, "sending messages request");
-        let resp = http::open_stream(
-            ID,
-            &self.client,
-            &self.url,
-            self.headers.clone(),
-            body,
-            "text/event-stream",
-            |body| error_body(body).map(|e| decoder::error_from_object(ID, &e.error)),
-        )
-        .await?;
-        let events = sse::events(http::body_stream(ID, resp));
+        let body = http::json_body(&request::messages_request(ID, request));
         let decoder = Decoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
-        Ok(Box::pin(DecodeStream::new(
-            events,
-            decoder,
-            Some(self.key.clone()),
-        )))
+        self.endpoint.open_sse(body, decoder, |body| {
+            error_body(body).map(|e| decoder::error_from_object(ID, &e.error))
+        })
     }
 }
 

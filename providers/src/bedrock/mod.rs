@@ -29,6 +29,7 @@ pub use decoder::Decoder;
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, DecodeStream, Decoded};
+use crate::endpoint::{self, Endpoint};
 use crate::eventstream::{self, Message};
 use crate::http;
 use crate::sigv4::{self, Credentials, SignableRequest};
@@ -91,8 +92,9 @@ struct Inner {
     base: Url,
     region: String,
     auth: Auth,
-    headers: HeaderMap,
-    client: reqwest::Client,
+    /// The unsigned headers, and the main secret (the bearer token or the
+    /// secret access key) mid-stream errors are scrubbed of.
+    http: Endpoint,
     /// The clock, replaceable in tests (the `x-amz-date` of a request).
     now: fn() -> SystemTime,
 }
@@ -167,13 +169,14 @@ impl Bedrock {
             );
         }
         let headers = http::request_headers(ID, EVENTSTREAM, &config.headers, None)?;
+        let secret = auth.secrets().first().map(|k| (*k).clone());
+        let http = Endpoint::new(ID, base.to_string(), secret, headers, EVENTSTREAM)?;
         Ok(Bedrock {
             inner: Arc::new(Inner {
                 base,
                 region,
                 auth,
-                headers,
-                client: http::client()?,
+                http,
                 now: SystemTime::now,
             }),
         })
@@ -199,8 +202,7 @@ impl Bedrock {
                 base: i.base.clone(),
                 region: i.region.clone(),
                 auth: i.auth.clone(),
-                headers: i.headers.clone(),
-                client: i.client.clone(),
+                http: i.http.clone(),
                 now,
             }),
         }
@@ -233,11 +235,9 @@ impl Provider for Bedrock {
     fn open(&self, request: &Request) -> OpenFuture {
         let inner = self.inner.clone();
         let request = request.clone();
-        Box::pin(async move {
-            inner
-                .open(&request)
-                .await
-                .map_err(|e| inner.redact(e.with_provider(ID)))
+        let scrub = self.inner.clone();
+        endpoint::boxed(async move { inner.open(&request).await }, move |e| {
+            scrub.redact(e.with_provider(ID))
         })
     }
 }
@@ -268,7 +268,7 @@ impl Inner {
 
     /// The request headers, signed when the auth is SigV4.
     fn headers(&self, url: &Url, body: &[u8]) -> Result<HeaderMap, Error> {
-        let mut headers = self.headers.clone();
+        let mut headers = self.http.headers().clone();
         let invalid = "a credential contains characters not allowed in a header";
         match &self.auth {
             Auth::Bearer(key) => {
@@ -329,8 +329,7 @@ impl Inner {
         let url = self.url(&request.model)?;
         let body = http::json_body(&request::converse_request(request))?;
         let headers = self.headers(&url, &body)?;
-        tracing::debug!(provider = ID, url = %url, "sending converse-stream request");
-        let resp = http::post(ID, &self.client, url.as_str(), headers, body).await?;
+        let resp = self.http.post(url.as_str(), headers, body).await?;
         if !resp.status().is_success() {
             let error_type = resp
                 .headers()
@@ -341,14 +340,13 @@ impl Inner {
             let (err, _) = http::error_response(ID, resp).await;
             return Err(http_error(err, error_type));
         }
-        let resp = http::expect_stream(ID, resp, EVENTSTREAM, |_| None).await?;
-        let messages = eventstream::messages(http::body_stream(ID, resp));
+        let resp = self.http.expect_stream(resp, |_| None).await?;
+        let messages = eventstream::messages(self.http.body(resp));
         let decoder = Decoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| crate::config::FORMAT_TOOL));
-        // Mid-stream errors are scrubbed of the main secret (the bearer
-        // token or the secret access key).
-        let secret = self.auth.secrets().first().map(|k| (*k).clone());
+        // Mid-stream errors are scrubbed of the main secret.
+        let secret = self.http.key().cloned();
         Ok(Box::pin(DecodeStream::new(messages, decoder, secret)))
     }
 }

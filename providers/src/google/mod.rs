@@ -24,8 +24,9 @@ pub use auth::ServiceAccount;
 pub use decoder::Decoder;
 
 use crate::config::{self, env, ProviderConfig};
-use crate::decode::{self, DecodeStream, Decoded};
-use crate::{http, sse};
+use crate::decode::{self, Decoded};
+use crate::endpoint::Endpoint;
+use crate::http;
 
 /// The Gemini API's provider id.
 pub const GOOGLE: &str = "google";
@@ -89,9 +90,9 @@ struct Inner {
     models_url: Url,
     auth: Auth,
     /// Content type, accept, the caller's extra headers (sensitive) and,
-    /// for static credentials, the key or token (sensitive).
-    headers: HeaderMap,
-    client: reqwest::Client,
+    /// for static credentials, the key or token (sensitive, and the key
+    /// errors are scrubbed of).
+    http: Endpoint,
 }
 
 impl Google {
@@ -220,13 +221,17 @@ impl Google {
         auth: Auth,
         headers: HeaderMap,
     ) -> Result<Self, Error> {
+        let key = match &auth {
+            Auth::Static(k) => Some(k.clone()),
+            Auth::ServiceAccount(_) => None,
+        };
+        let http = Endpoint::sse(id, models_url.to_string(), key, headers)?;
         Ok(Google {
             inner: Arc::new(Inner {
                 id,
                 models_url,
                 auth,
-                headers,
-                client: http::client()?,
+                http,
             }),
         })
     }
@@ -280,7 +285,7 @@ impl fmt::Debug for Google {
             .field("auth", &auth)
             .field(
                 "extra_headers",
-                &http::extra_header_names(&i.headers, &["x-goog-api-key", "authorization"]),
+                &http::extra_header_names(i.http.headers(), &["x-goog-api-key", "authorization"]),
             )
             .finish()
     }
@@ -294,17 +299,8 @@ impl Provider for Google {
     fn open(&self, request: &Request) -> OpenFuture {
         let inner = self.inner.clone();
         let request = request.clone();
-        Box::pin(async move {
-            let id = inner.id;
-            let key = match &inner.auth {
-                Auth::Static(k) => Some(k),
-                Auth::ServiceAccount(_) => None,
-            };
-            inner
-                .open(&request)
-                .await
-                .map_err(|e| http::redact(e.with_provider(id), key))
-        })
+        let http = &self.inner.http;
+        http.boxed(async move { inner.open(&request).await })
     }
 }
 
@@ -330,10 +326,10 @@ impl Inner {
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let id = self.id;
         let url = self.url(&request.model)?;
-        let mut headers = self.headers.clone();
+        let mut headers = self.http.headers().clone();
         let mut token = None;
         if let Auth::ServiceAccount(sa) = &self.auth {
-            let t = sa.access_token(id, &self.client).await?;
+            let t = sa.access_token(id, self.http.client()).await?;
             let what = "the access token is not a valid header value";
             headers.insert(
                 AUTHORIZATION,
@@ -342,25 +338,25 @@ impl Inner {
             token = Some(t);
         }
         let body = http::json_body(&request::generate_content_request(id, request))?;
-        tracing::debug!(provider = id, url = %url, "sending streamGenerateContent request");
-        let resp = http::post(id, &self.client, &url, headers, body).await?;
+        let resp = self.http.post(&url, headers, body).await?;
         if !resp.status().is_success() {
             // Gemini sends its errors as plain JSON, even under a
             // text/event-stream content type.
             let (err, body) = http::error_response(id, resp).await;
             return Err(refine_http_error(id, err, &body));
         }
-        let resp = http::expect_stream(id, resp, "text/event-stream", |body| {
-            error_body(body).map(|e| decoder::google_error(id, None, &e, None))
-        })
-        .await?;
-        let events = sse::events(http::body_stream(id, resp));
+        let resp = self
+            .http
+            .expect_stream(resp, |body| {
+                error_body(body).map(|e| decoder::google_error(id, None, &e, None))
+            })
+            .await?;
         let decoder = Decoder::new(id).raw_events(request.raw_events);
         let key = match &self.auth {
             Auth::Static(k) => Some(k.clone()),
             Auth::ServiceAccount(_) => token,
         };
-        Ok(Box::pin(DecodeStream::new(events, decoder, key)))
+        Ok(self.http.decode_sse(resp, decoder, key))
     }
 }
 

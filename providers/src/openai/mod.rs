@@ -13,16 +13,16 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
-use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
+use reqwest::header::{HeaderName, AUTHORIZATION};
+use rivulet_core::{ChunkStream, Error, OpenFuture, Provider, Request};
 
 pub use decoder::{Decoded, Decoder};
 
-use crate::config::{Endpoint, ProviderConfig};
+use crate::config::{self, ProviderConfig};
 use crate::decode;
+use crate::endpoint::Endpoint;
 use crate::family::{Auth, Family, UrlStyle};
 use crate::http;
-use crate::sse;
 
 /// A Chat Completions provider: one member of the OpenAI-compatible family
 /// ([`Family`]) with its endpoint, key and HTTP client.
@@ -35,12 +35,10 @@ pub struct OpenAiCompatible {
 
 struct Inner {
     family: &'static Family,
-    endpoint: Endpoint,
-    /// Kept to scrub it from error messages; it is sent from `headers`.
-    key: Option<ApiKey>,
-    /// Auth (marked sensitive), content type and the caller's extra headers.
-    headers: HeaderMap,
-    client: reqwest::Client,
+    endpoint: config::Endpoint,
+    /// The key, and the headers: auth (marked sensitive), content type and
+    /// the caller's extra headers.
+    http: Endpoint,
     /// Cleared for good once the server rejects `stream_options`.
     include_usage: AtomicBool,
 }
@@ -56,13 +54,12 @@ impl OpenAiCompatible {
             Auth::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
         });
         let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
+        let base = settings.endpoint.base.clone();
         Ok(OpenAiCompatible {
             inner: Arc::new(Inner {
                 family,
                 endpoint: settings.endpoint,
-                key: settings.key,
-                headers,
-                client: http::client()?,
+                http: Endpoint::sse(family.id, base, settings.key, headers)?,
                 include_usage: AtomicBool::new(true),
             }),
         })
@@ -82,11 +79,11 @@ impl OpenAiCompatible {
 impl fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
-        let extra = http::extra_header_names(&i.headers, &["authorization", "api-key"]);
+        let extra = http::extra_header_names(i.http.headers(), &["authorization", "api-key"]);
         f.debug_struct("OpenAiCompatible")
             .field("id", &i.family.id)
             .field("endpoint", &i.endpoint)
-            .field("key", &i.key.as_ref().map(|_| "***"))
+            .field("key", &i.http.key().map(|_| "***"))
             .field("extra_headers", &extra)
             .field("include_usage", &i.include_usage.load(Ordering::Relaxed))
             .finish()
@@ -101,13 +98,8 @@ impl Provider for OpenAiCompatible {
     fn open(&self, request: &Request) -> OpenFuture {
         let inner = self.inner.clone();
         let request = request.clone();
-        Box::pin(async move {
-            let id = inner.family.id;
-            inner
-                .open(&request)
-                .await
-                .map_err(|e| http::redact(e.with_provider(id), inner.key.as_ref()))
-        })
+        let http = &self.inner.http;
+        http.boxed(async move { inner.open(&request).await })
     }
 }
 
@@ -126,20 +118,8 @@ impl Inner {
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
         let body = http::json_body(&request::chat_request(self.family, request, include_usage))?;
-        tracing::debug!(
-            provider = self.family.id,
-            url,
-            include_usage,
-            "sending chat completions request"
-        );
-        http::post(
-            self.family.id,
-            &self.client,
-            url,
-            self.headers.clone(),
-            body,
-        )
-        .await
+        tracing::debug!(provider = self.family.id, include_usage, "chat completions");
+        self.http.post(url, self.http.headers().clone(), body).await
     }
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
@@ -167,18 +147,17 @@ impl Inner {
                 return Err(err);
             }
         }
-        let resp = http::expect_stream(id, resp, "text/event-stream", |body| {
-            let e = serde_json::from_slice::<wire::ErrorEvent>(body).ok()?;
-            Some(decoder::inband_error(id, &e.error))
-        })
-        .await?;
-        let events = sse::events(http::body_stream(id, resp));
+        let resp = self
+            .http
+            .expect_stream(resp, |body| {
+                let e = serde_json::from_slice::<wire::ErrorEvent>(body).ok()?;
+                Some(decoder::inband_error(id, &e.error))
+            })
+            .await?;
         let decoder = Decoder::new(id).raw_events(request.raw_events);
-        Ok(Box::pin(DecodeStream::new(
-            events,
-            decoder,
-            self.key.clone(),
-        )))
+        Ok(self
+            .http
+            .decode_sse(resp, decoder, self.http.key().cloned()))
     }
 }
 

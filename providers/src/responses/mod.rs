@@ -13,14 +13,14 @@ pub mod wire;
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, AUTHORIZATION};
-use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
+use rivulet_core::{Error, OpenFuture, Provider, Request};
 
 pub use decoder::Decoder;
 
-use crate::config::{self, ProviderConfig};
-use crate::decode::{self, DecodeStream, Decoded};
-use crate::{http, sse};
+use crate::config::ProviderConfig;
+use crate::decode::{self, Decoded};
+use crate::endpoint::Endpoint;
+use crate::http;
 
 /// The provider id.
 pub const ID: &str = "openai-responses";
@@ -34,56 +34,36 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The Responses API provider. Cheap to clone; clones share the client.
 #[derive(Clone)]
 pub struct OpenAiResponses {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    url: String,
-    /// Kept to scrub it from error messages; it is sent from `headers`.
-    key: ApiKey,
-    headers: HeaderMap,
-    client: reqwest::Client,
+    endpoint: Arc<Endpoint>,
 }
 
 impl OpenAiResponses {
     /// Builds the provider from `config` and the environment (the config
     /// wins): `OPENAI_API_KEY` (required), `OPENAI_BASE_URL`.
     pub fn new(config: ProviderConfig) -> Result<Self, Error> {
-        let base = config::base_url(ID, &config, &[BASE_URL_VAR], DEFAULT_BASE_URL)?;
-        let key = config::api_key(&config, &[KEY_VAR])
-            .ok_or_else(|| Error::missing_api_key(ID, KEY_VAR))?;
-        let headers = http::request_headers(
+        let endpoint = Endpoint::bearer_sse(
             ID,
-            "text/event-stream",
-            &config.headers,
-            Some((AUTHORIZATION, http::bearer(&key))),
+            &config,
+            &[BASE_URL_VAR],
+            DEFAULT_BASE_URL,
+            &[KEY_VAR],
+            "/responses",
         )?;
-        let url = if base.ends_with("/responses") {
-            base
-        } else {
-            format!("{base}/responses")
-        };
         Ok(OpenAiResponses {
-            inner: Arc::new(Inner {
-                url,
-                key,
-                headers,
-                client: http::client()?,
-            }),
+            endpoint: Arc::new(endpoint),
         })
     }
 
     /// The URL requests go to.
     pub fn url(&self) -> &str {
-        &self.inner.url
+        self.endpoint.url()
     }
 }
 
 impl fmt::Debug for OpenAiResponses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiResponses")
-            .field("url", &self.inner.url)
-            .field("key", &"***")
+        f.debug_tuple("OpenAiResponses")
+            .field(&self.endpoint)
             .finish()
     }
 }
@@ -94,38 +74,9 @@ impl Provider for OpenAiResponses {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let inner = self.inner.clone();
-        let request = request.clone();
-        Box::pin(async move {
-            inner
-                .open(&request)
-                .await
-                .map_err(|e| http::redact(e.with_provider(ID), Some(&inner.key)))
-        })
-    }
-}
-
-impl Inner {
-    async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
-        let body = http::json_body(&request::responses_request(request))?;
-        tracing::debug!(provider = ID, url = %self.url, "sending responses request");
-        let resp = http::open_stream(
-            ID,
-            &self.client,
-            &self.url,
-            self.headers.clone(),
-            body,
-            "text/event-stream",
-            |_| None,
-        )
-        .await?;
-        let events = sse::events(http::body_stream(ID, resp));
+        let body = http::json_body(&request::responses_request(request));
         let decoder = Decoder::new(ID).raw_events(request.raw_events);
-        Ok(Box::pin(DecodeStream::new(
-            events,
-            decoder,
-            Some(self.key.clone()),
-        )))
+        self.endpoint.open_sse(body, decoder, |_| None)
     }
 }
 
