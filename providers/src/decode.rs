@@ -211,6 +211,33 @@ pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
     out.push(Ok(Chunk::Raw(raw)));
 }
 
+/// Parses one event's data as `T`. With raw events on, also pushes the raw
+/// chunk: typed when the data parsed, as text when it did not. The serde
+/// error goes back to the caller, which words its own protocol error.
+pub(crate) fn parse_event<T>(
+    raw_events: bool,
+    provider: &str,
+    out: &mut Decoded,
+    json: &str,
+    data: &str,
+) -> Result<T, serde_json::Error>
+where
+    T: serde::de::DeserializeOwned + Clone + std::any::Any + Send + Sync,
+{
+    match serde_json::from_str::<T>(data) {
+        Ok(parsed) => {
+            if raw_events {
+                push_raw(true, provider, out, json, Some(parsed.clone()));
+            }
+            Ok(parsed)
+        }
+        Err(e) => {
+            push_raw::<T>(raw_events, provider, out, json, None);
+            Err(e)
+        }
+    }
+}
+
 /// A typed error from a provider's in-band error code (or type), for
 /// errors reported inside a 200 stream, where there is no HTTP status.
 ///

@@ -32,7 +32,7 @@ use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, TimeoutKind, Usage}
 use serde_json::Value;
 
 use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
-use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{error_from_code, parse_event, Decoded, EventDecoder, Parts, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -435,16 +435,15 @@ impl EventDecoder for Decoder {
         if data.is_empty() {
             return out;
         }
-        let parsed = match serde_json::from_str::<StreamEvent>(data) {
+        let parsed = match parse_event::<StreamEvent>(
+            self.raw_events,
+            &self.provider,
+            &mut out,
+            &event.data,
+            data,
+        ) {
             Ok(parsed) => parsed,
             Err(e) => {
-                push_raw::<StreamEvent>(
-                    self.raw_events,
-                    &self.provider,
-                    &mut out,
-                    &event.data,
-                    None,
-                );
                 let err = if event.event == "error" {
                     Error::Server {
                         status: 500,
@@ -461,15 +460,6 @@ impl EventDecoder for Decoder {
                 return out;
             }
         };
-        if self.raw_events {
-            push_raw(
-                self.raw_events,
-                &self.provider,
-                &mut out,
-                &event.data,
-                Some(parsed.clone()),
-            );
-        }
         match parsed {
             StreamEvent::MessageStart { message } => {
                 if !self.metadata_sent {

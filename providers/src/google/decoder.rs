@@ -31,7 +31,7 @@
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 
 use super::wire::{ErrorBody, GenerateContentResponse, Part, UsageMetadata};
-use crate::decode::{push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{parse_event, Decoded, EventDecoder, Parts, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -344,16 +344,15 @@ impl EventDecoder for Decoder {
         if data.is_empty() {
             return out;
         }
-        let response = match serde_json::from_str::<GenerateContentResponse>(data) {
+        let response = match parse_event::<GenerateContentResponse>(
+            self.raw_events,
+            &self.provider,
+            &mut out,
+            &event.data,
+            data,
+        ) {
             Ok(r) => r,
             Err(e) => {
-                push_raw::<GenerateContentResponse>(
-                    self.raw_events,
-                    &self.provider,
-                    &mut out,
-                    &event.data,
-                    None,
-                );
                 let err = Error::protocol(format!(
                     "malformed GenerateContentResponse ({e}): {}",
                     truncate(data, 200)
@@ -362,15 +361,6 @@ impl EventDecoder for Decoder {
                 return out;
             }
         };
-        if self.raw_events {
-            push_raw(
-                true,
-                &self.provider,
-                &mut out,
-                &event.data,
-                Some(response.clone()),
-            );
-        }
         self.on_response(response, &mut out);
         out
     }

@@ -33,7 +33,7 @@ use rivulet_core::{Chunk, Error, FinishReason, Usage};
 use serde_json::Value;
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
-use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{error_from_code, parse_event, Decoded, EventDecoder, Parts, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -509,27 +509,15 @@ impl EventDecoder for Decoder {
         if data.is_empty() || data == "[DONE]" {
             return out;
         }
-        match serde_json::from_str::<StreamEvent>(data) {
-            Ok(parsed) => {
-                if self.raw_events {
-                    push_raw(
-                        true,
-                        &self.provider,
-                        &mut out,
-                        &event.data,
-                        Some(parsed.clone()),
-                    );
-                }
-                self.on_event(parsed, &mut out);
-            }
+        match parse_event::<StreamEvent>(
+            self.raw_events,
+            &self.provider,
+            &mut out,
+            &event.data,
+            data,
+        ) {
+            Ok(parsed) => self.on_event(parsed, &mut out),
             Err(e) => {
-                push_raw::<StreamEvent>(
-                    self.raw_events,
-                    &self.provider,
-                    &mut out,
-                    &event.data,
-                    None,
-                );
                 let err = Error::protocol(format!(
                     "malformed {} event ({e}): {}",
                     event.event,
