@@ -297,12 +297,16 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("__client") => return client(&argv[1..]),
         Some("__latency") => return latency_client(&argv[1..]),
-        // For profiling one client alone: `bench __serve N` prints the URL
-        // and serves N-chunk streams until killed.
+        // For profiling one client alone: `bench __serve N [MS]` prints the
+        // URL and serves N-chunk streams, MS milliseconds apart, until killed.
         Some("__serve") => {
             let n = argv.get(1).and_then(|v| v.parse().ok()).unwrap_or(100_000);
-            let server =
-                Server::start_blocking(vec![Replay::generated(n, Duration::ZERO, CHUNK_TEXT)]);
+            let pace = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let server = Server::start_blocking(vec![Replay::generated(
+                n,
+                Duration::from_millis(pace),
+                CHUNK_TEXT,
+            )]);
             println!("{}", server.url());
             loop {
                 std::thread::park();

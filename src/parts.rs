@@ -89,7 +89,7 @@ impl Demux {
             | Chunk::Thought { part, delta }
             | Chunk::ToolCall { part, delta, .. } => {
                 if let Some(p) = self.parts.get_mut(part).filter(|p| !p.abandoned) {
-                    p.deltas.push_back(delta.clone());
+                    p.deltas.push_back(delta.to_string());
                 }
             }
             Chunk::TextEnd { part } => self.close(*part, Seal::default()),
@@ -518,12 +518,7 @@ mod tests {
                 redacted: Some("opaque".into()),
             },
             // A provider part gets no substream.
-            Chunk::ProviderPart {
-                part: 1,
-                provider: "anthropic".into(),
-                kind: "server_tool_use".into(),
-                json: serde_json::json!({}),
-            },
+            Chunk::provider_part(1, "anthropic", "server_tool_use", serde_json::json!({})),
             Chunk::ToolCallStart {
                 part: 2,
                 id: "c".into(),

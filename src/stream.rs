@@ -575,7 +575,7 @@ impl Render for TextRender {
                 self.seen_text = true;
                 (!first && !self.sep.is_empty()).then(|| self.sep.clone())
             }
-            Chunk::Text { delta, .. } if !delta.is_empty() => Some(delta.clone()),
+            Chunk::Text { delta, .. } if !delta.is_empty() => Some(delta.to_string()),
             _ => None,
         }
     }
@@ -606,35 +606,29 @@ impl Render for PrettyRender {
             Chunk::TextStart { .. } => self.start(""),
             Chunk::ThoughtStart { .. } => self.start("**Thinking:**\n"),
             Chunk::ToolCallStart { name, .. } => self.start(&format!("**ToolCall ({name}):** ")),
-            Chunk::ProviderPart {
-                provider,
-                kind,
-                json,
-                ..
-            } => self.start(&format!("**{provider} {kind}:** {json}")),
+            Chunk::ProviderPart { block, .. } => self.start(&format!(
+                "**{} {}:** {}",
+                block.provider, block.kind, block.json
+            )),
             Chunk::ThoughtEnd {
                 part,
                 redacted: Some(_),
                 ..
             } if !self.thoughts_shown.contains(part) => Some("(redacted)".to_string()),
-            Chunk::Audio {
-                part,
-                transcript_delta,
-                ..
-            } => {
+            Chunk::Audio { part, audio } => {
                 let mut out = String::new();
                 if self.audio_parts.insert(*part) {
                     out.push_str(&self.start("**Audio:** ").unwrap_or_default());
                 }
-                out.push_str(transcript_delta.as_deref().unwrap_or(""));
+                out.push_str(audio.transcript_delta.as_deref().unwrap_or(""));
                 (!out.is_empty()).then_some(out)
             }
             Chunk::Thought { part, delta } if !delta.is_empty() => {
                 self.thoughts_shown.insert(*part);
-                Some(delta.clone())
+                Some(delta.to_string())
             }
             Chunk::Text { delta, .. } | Chunk::ToolCall { delta, .. } if !delta.is_empty() => {
-                Some(delta.clone())
+                Some(delta.to_string())
             }
             _ => None,
         }
@@ -753,12 +747,12 @@ mod tests {
                 signature: None,
                 redacted: Some("opaque".into()),
             },
-            Chunk::ProviderPart {
-                part: 1,
-                provider: "anthropic".into(),
-                kind: "server_tool_use".into(),
-                json: serde_json::json!({"id": "s"}),
-            },
+            Chunk::provider_part(
+                1,
+                "anthropic",
+                "server_tool_use",
+                serde_json::json!({"id": "s"}),
+            ),
             Chunk::text_start(2),
             Chunk::text(2, "Done"),
             Chunk::text_end(2),

@@ -157,7 +157,7 @@ fn text_deltas(
         match item {
             Ok(c) => {
                 if let Chunk::Text { delta, .. } = &*c {
-                    deltas.push(delta.clone());
+                    deltas.push(delta.to_string());
                 }
             }
             Err(e) => return (deltas, Some(e)),

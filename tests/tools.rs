@@ -83,7 +83,7 @@ fn call_steps(part: usize, id: &str, name: &str, deltas: &[&str]) -> Vec<Step> {
         v.push(c(Chunk::ToolCall {
             part,
             id: id.into(),
-            delta: d.to_string(),
+            delta: (*d).into(),
         }));
     }
     v.push(c(Chunk::tool_call_end(part, id)));

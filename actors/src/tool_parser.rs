@@ -131,7 +131,7 @@ impl Parser {
                     *part,
                     Assembly {
                         call: ToolCall {
-                            id: id.clone(),
+                            id: id.to_string(),
                             name: name.clone(),
                             args: String::new(),
                             signature: None,

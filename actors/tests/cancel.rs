@@ -15,10 +15,10 @@ fn stalls_after(n: usize) -> Vec<Step> {
     let mut steps = numbered(n);
     steps.pop(); // no text_end: still generating
     steps.push(Step::Chunk(Chunk::UsageDelta {
-        usage: Usage {
+        usage: Box::new(Usage {
             input_tokens: Some(3),
             ..Default::default()
-        },
+        }),
     }));
     steps.push(Step::Stall);
     steps

@@ -133,10 +133,10 @@ fn chunks_before_a_retried_failure_are_not_duplicated() {
                 model: None,
             }),
             Step::Chunk(Chunk::UsageDelta {
-                usage: Usage {
+                usage: Box::new(Usage {
                     input_tokens: Some(10),
                     ..Default::default()
-                },
+                }),
             }),
         ]
     };

@@ -287,10 +287,10 @@ fn snapshot_folds_the_log_so_far() {
             model: Some("m-2024".into()),
         }),
         Step::Chunk(Chunk::UsageDelta {
-            usage: Usage {
+            usage: Box::new(Usage {
                 input_tokens: Some(7),
                 ..Default::default()
-            },
+            }),
         }),
     ];
     steps.extend(text_steps(&["Hel", "lo"]).into_iter().take(3));
@@ -425,10 +425,10 @@ fn a_provider_error_mid_stream_keeps_what_was_received() {
     let mut steps = text_steps(&["par", "tial"]);
     steps.truncate(3);
     steps.push(Step::Chunk(Chunk::UsageDelta {
-        usage: Usage {
+        usage: Box::new(Usage {
             output_tokens: Some(2),
             ..Default::default()
-        },
+        }),
     }));
     steps.push(Step::Fail(Error::protocol("garbage")));
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());

@@ -14,10 +14,10 @@ fn ms(n: u64) -> Duration {
 
 fn usage(n: u64) -> Step {
     Step::Chunk(Chunk::UsageDelta {
-        usage: Usage {
+        usage: Box::new(Usage {
             output_tokens: Some(n),
             ..Default::default()
-        },
+        }),
     })
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use crate::{FinishReason, Usage};
+use crate::{Delta, FinishReason, ProviderPart, Usage};
 
 /// One normalized event of a streamed response.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -31,7 +31,7 @@ pub enum Chunk {
     TextStart { part: usize },
     /// Incremental text.
     #[serde(rename = "text_chunk")]
-    Text { part: usize, delta: String },
+    Text { part: usize, delta: Delta },
     /// A text part ends.
     #[serde(rename = "text_end_chunk")]
     TextEnd { part: usize },
@@ -40,7 +40,7 @@ pub enum Chunk {
     ThoughtStart { part: usize },
     /// Incremental reasoning text.
     #[serde(rename = "thought_chunk")]
-    Thought { part: usize, delta: String },
+    Thought { part: usize, delta: Delta },
     /// A thought ends. `signature` is the provider's opaque token and
     /// `redacted` its encrypted or redacted reasoning (Bedrock's
     /// `redactedContent`, OpenAI's `encrypted_content`); both must be sent
@@ -57,15 +57,15 @@ pub enum Chunk {
     #[serde(rename = "tool_call_start_chunk")]
     ToolCallStart {
         part: usize,
-        id: String,
+        id: Arc<str>,
         name: String,
     },
     /// A fragment of the call's JSON arguments.
     #[serde(rename = "tool_call_chunk")]
     ToolCall {
         part: usize,
-        id: String,
-        delta: String,
+        id: Arc<str>,
+        delta: Delta,
     },
     /// The tool call's arguments are complete; `signature` is the
     /// provider's opaque token for the call (Gemini 3), to be sent back with
@@ -73,35 +73,31 @@ pub enum Chunk {
     #[serde(rename = "tool_call_end_chunk")]
     ToolCallEnd {
         part: usize,
-        id: String,
+        id: Arc<str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
     },
-    /// A piece of generated audio: base64 `data` and/or a transcript fragment.
+    /// A piece of generated audio: base64 `data` and/or a transcript
+    /// fragment (see [`AudioDelta`]).
     #[serde(rename = "audio_chunk")]
     Audio {
         part: usize,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        data: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        transcript_delta: Option<String>,
+        #[serde(flatten)]
+        audio: Box<AudioDelta>,
     },
-    /// A provider-specific block, whole: it starts and ends its part (see
-    /// [`crate::ProviderPart`]). `provider` is the id of the provider that
-    /// sent it, `kind` its name for the block, `json` the block itself.
+    /// A provider-specific block, whole: it starts and ends its part. The
+    /// block is the part itself (see [`crate::ProviderPart`]), boxed so a
+    /// rare, large chunk does not widen every chunk.
     #[serde(rename = "provider_part_chunk")]
     ProviderPart {
         part: usize,
-        provider: String,
-        kind: String,
-        json: serde_json::Value,
+        #[serde(flatten)]
+        block: Box<ProviderPart>,
     },
     /// Tokens to add to the response's usage. Decoders turn totals and
     /// cumulative snapshots into deltas, so consumers only ever add.
     #[serde(rename = "usage_delta_chunk")]
-    UsageDelta { usage: Usage },
+    UsageDelta { usage: Box<Usage> },
     /// Why generation stopped, normalized, with the provider's own value.
     #[serde(rename = "finish_reason_chunk")]
     FinishReason { reason: FinishReason, raw: String },
@@ -118,13 +114,34 @@ pub enum Chunk {
     Raw(RawEvent),
 }
 
+// Every chunk stays in its stream's replay log, behind one `Arc`, so its
+// size is the log's memory per chunk: 56 bytes makes the `Arc`'s allocation
+// 72 bytes, one 80-byte malloc chunk. Large, rare payloads are boxed and
+// deltas are inline `Delta`s to keep it there.
+const _: () = assert!(std::mem::size_of::<Chunk>() <= 56);
+
+/// The payload of an `audio_chunk`: base64 `data` and/or a transcript
+/// fragment. Boxed in [`Chunk::Audio`] so audio does not widen every chunk.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AudioDelta {
+    /// The provider's id for the audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A base64 piece of the audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// A piece of the audio's transcript.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_delta: Option<String>,
+}
+
 impl Chunk {
     /// `text_start_chunk` for `part`.
     pub fn text_start(part: usize) -> Self {
         Chunk::TextStart { part }
     }
     /// `text_chunk` for `part`.
-    pub fn text(part: usize, delta: impl Into<String>) -> Self {
+    pub fn text(part: usize, delta: impl Into<Delta>) -> Self {
         Chunk::Text {
             part,
             delta: delta.into(),
@@ -142,8 +159,24 @@ impl Chunk {
             redacted: None,
         }
     }
+    /// `provider_part_chunk` for `part`: a provider's block, whole.
+    pub fn provider_part(
+        part: usize,
+        provider: impl Into<String>,
+        kind: impl Into<String>,
+        json: serde_json::Value,
+    ) -> Self {
+        Chunk::ProviderPart {
+            part,
+            block: Box::new(ProviderPart {
+                provider: provider.into(),
+                kind: kind.into(),
+                json,
+            }),
+        }
+    }
     /// `tool_call_end_chunk` for call `id` in `part`, without signature.
-    pub fn tool_call_end(part: usize, id: impl Into<String>) -> Self {
+    pub fn tool_call_end(part: usize, id: impl Into<Arc<str>>) -> Self {
         Chunk::ToolCallEnd {
             part,
             id: id.into(),
@@ -340,9 +373,11 @@ mod tests {
         assert!(c.is_content());
         let c = Chunk::ProviderPart {
             part: 3,
-            provider: "anthropic".into(),
-            kind: "server_tool_use".into(),
-            json: serde_json::json!({"type": "server_tool_use"}),
+            block: Box::new(crate::ProviderPart {
+                provider: "anthropic".into(),
+                kind: "server_tool_use".into(),
+                json: serde_json::json!({"type": "server_tool_use"}),
+            }),
         };
         assert_eq!(
             serde_json::to_string(&c).unwrap(),

@@ -17,6 +17,7 @@
 
 pub mod chunk;
 pub mod content;
+pub mod delta;
 pub mod error;
 pub mod finish;
 pub mod partial_json;
@@ -26,10 +27,11 @@ pub mod response;
 pub mod secret;
 pub mod usage;
 
-pub use chunk::{Chunk, RawEvent};
+pub use chunk::{AudioDelta, Chunk, RawEvent};
 pub use content::{
     Audio, ContentPart, Message, ProviderPart, Role, Text, Thought, ToolCall, ToolOutput,
 };
+pub use delta::Delta;
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;
 pub use partial_json::{PartialJson, PartialJsonError};

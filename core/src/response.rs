@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    Audio, Chunk, ContentPart, FinishReason, Message, ProviderPart, Role, Text, Thought, ToolCall,
+    Audio, AudioDelta, Chunk, ContentPart, FinishReason, Message, Role, Text, Thought, ToolCall,
     Usage,
 };
 
@@ -141,7 +141,7 @@ impl Response {
                 self.open.insert(
                     *part,
                     OpenPart::ToolCall(ToolCall {
-                        id: id.clone(),
+                        id: id.to_string(),
                         name: name.clone(),
                         ..Default::default()
                     }),
@@ -152,12 +152,12 @@ impl Response {
                     c.args.push_str(delta);
                 }
             }
-            Chunk::Audio {
-                part,
-                id,
-                data,
-                transcript_delta,
-            } => {
+            Chunk::Audio { part, audio } => {
+                let AudioDelta {
+                    id,
+                    data,
+                    transcript_delta,
+                } = &**audio;
                 let at = self.ensure_visible(*part, || ContentPart::Audio(Audio::default()));
                 self.open.entry(*part).or_insert(OpenPart::Audio);
                 if let ContentPart::Audio(a) = &mut self.content[at] {
@@ -172,20 +172,8 @@ impl Response {
                     }
                 }
             }
-            Chunk::ProviderPart {
-                part,
-                provider,
-                kind,
-                json,
-            } => {
-                self.insert(
-                    *part,
-                    ContentPart::Provider(ProviderPart {
-                        provider: provider.clone(),
-                        kind: kind.clone(),
-                        json: json.clone(),
-                    }),
-                );
+            Chunk::ProviderPart { part, block } => {
+                self.insert(*part, ContentPart::Provider((**block).clone()));
             }
             Chunk::UsageDelta { usage } => self.usage.add(usage),
             Chunk::FinishReason { reason, raw } => {
@@ -442,9 +430,11 @@ mod tests {
             },
             Chunk::ProviderPart {
                 part: 2,
-                provider: "anthropic".into(),
-                kind: "server_tool_use".into(),
-                json: serde_json::json!({"type": "server_tool_use", "id": "s"}),
+                block: Box::new(crate::ProviderPart {
+                    provider: "anthropic".into(),
+                    kind: "server_tool_use".into(),
+                    json: serde_json::json!({"type": "server_tool_use", "id": "s"}),
+                }),
             },
         ]);
         assert_eq!(

@@ -188,7 +188,9 @@ impl UsageTracker {
         let delta = snapshot.delta_since(&self.sent);
         if !delta.is_empty() {
             self.sent.add(&delta);
-            out.push(Ok(Chunk::UsageDelta { usage: delta }));
+            out.push(Ok(Chunk::UsageDelta {
+                usage: Box::new(delta),
+            }));
         }
     }
 }
@@ -323,7 +325,7 @@ mod tests {
         let sent = |out: &mut Decoded| -> Vec<Usage> {
             out.drain(..)
                 .map(|c| match c {
-                    Ok(Chunk::UsageDelta { usage }) => usage,
+                    Ok(Chunk::UsageDelta { usage }) => *usage,
                     other => panic!("{other:?}"),
                 })
                 .collect()

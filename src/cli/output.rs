@@ -132,12 +132,12 @@ mod tests {
             signature: None,
             redacted: Some("EqkE".into()),
         });
-        r.apply(&Chunk::ProviderPart {
-            part: 1,
-            provider: "anthropic".into(),
-            kind: "server_tool_use".into(),
-            json: json!({"type": "server_tool_use", "id": "srvtoolu_1", "input": {"a": 1}}),
-        });
+        r.apply(&Chunk::provider_part(
+            1,
+            "anthropic",
+            "server_tool_use",
+            json!({"type": "server_tool_use", "id": "srvtoolu_1", "input": {"a": 1}}),
+        ));
         let v = response_json(&r, None);
         assert_eq!(
             v["content"][0],

@@ -27,8 +27,11 @@
 //! must never run).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, TimeoutKind, Usage};
+use rivulet_core::{
+    Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, TimeoutKind, Usage,
+};
 use serde_json::Value;
 
 use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
@@ -53,7 +56,7 @@ enum Block {
     },
     Tool {
         part: usize,
-        id: String,
+        id: Arc<str>,
         /// The block's own `input` when it was not `{}`, sent if no
         /// `input_json_delta` comes.
         initial: Option<String>,
@@ -198,6 +201,7 @@ impl Decoder {
                     Block::FormatText { part }
                 } else {
                     self.tool_calls += 1;
+                    let id: Arc<str> = id.into();
                     out.push(Ok(Chunk::ToolCallStart {
                         part,
                         id: id.clone(),
@@ -291,7 +295,7 @@ impl Decoder {
                     out.push(Ok(Chunk::ToolCall {
                         part: *part,
                         id: id.clone(),
-                        delta: partial_json.clone(),
+                        delta: Delta::new(partial_json),
                     }));
                 }
                 false
@@ -344,7 +348,7 @@ impl Decoder {
                     out.push(Ok(Chunk::ToolCall {
                         part,
                         id: id.clone(),
-                        delta: args,
+                        delta: args.into(),
                     }));
                 }
                 out.push(Ok(Chunk::ToolCallEnd {
@@ -368,9 +372,11 @@ impl Decoder {
                 }
                 out.push(Ok(Chunk::ProviderPart {
                     part,
-                    provider: self.provider.clone(),
-                    kind,
-                    json: block,
+                    block: Box::new(ProviderPart {
+                        provider: self.provider.clone(),
+                        kind,
+                        json: block,
+                    }),
                 }));
             }
         }
@@ -554,7 +560,7 @@ fn push_text(out: &mut Decoded, part: usize, text: &str) {
     if !text.is_empty() {
         out.push(Ok(Chunk::Text {
             part,
-            delta: text.to_string(),
+            delta: Delta::new(text),
         }));
     }
 }
@@ -563,7 +569,7 @@ fn push_thought(out: &mut Decoded, part: usize, text: &str) {
     if !text.is_empty() {
         out.push(Ok(Chunk::Thought {
             part,
-            delta: text.to_string(),
+            delta: Delta::new(text),
         }));
     }
 }

@@ -25,6 +25,8 @@
 //! `contentBlockStop` or a clean `messageStop` (never after `max_tokens` or
 //! an error: a cut-off call must never run).
 
+use std::sync::Arc;
+
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 
 use super::wire::{
@@ -50,7 +52,7 @@ struct Block {
     kind: Kind,
     part: usize,
     /// Tool calls: the call id.
-    id: String,
+    id: Arc<str>,
     signature: Option<String>,
     redacted: Option<String>,
 }
@@ -233,11 +235,12 @@ impl Decoder {
             Kind::Format => self.format_called = true,
             Kind::Text | Kind::Thought => {}
         }
-        let id = match kind {
+        let id: Arc<str> = match kind {
             Kind::Tool => id
                 .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| format!("tooluse_{index}")),
-            _ => String::new(),
+                .unwrap_or_else(|| format!("tooluse_{index}"))
+                .into(),
+            _ => Arc::from(""),
         };
         out.push(Ok(match kind {
             Kind::Text | Kind::Format => Chunk::TextStart { part },
@@ -264,7 +267,7 @@ impl Decoder {
             let i = self.block(index, Kind::Text, None, None, out);
             out.push(Ok(Chunk::Text {
                 part: self.blocks[i].part,
-                delta: text,
+                delta: text.into(),
             }));
         }
         if let Some(input) = delta
@@ -279,7 +282,7 @@ impl Decoder {
             if let Some(b) = format {
                 out.push(Ok(Chunk::Text {
                     part: b.part,
-                    delta: input,
+                    delta: input.into(),
                 }));
             } else {
                 let i = self.block(index, Kind::Tool, None, None, out);
@@ -287,7 +290,7 @@ impl Decoder {
                 out.push(Ok(Chunk::ToolCall {
                     part: b.part,
                     id: b.id.clone(),
-                    delta: input,
+                    delta: input.into(),
                 }));
             }
         }
@@ -296,7 +299,7 @@ impl Decoder {
                 let i = self.block(index, Kind::Thought, None, None, out);
                 out.push(Ok(Chunk::Thought {
                     part: self.blocks[i].part,
-                    delta: text,
+                    delta: text.into(),
                 }));
             }
             if let Some(sig) = r.signature.filter(|s| !s.is_empty()) {

@@ -21,7 +21,9 @@
 //! `tool-call-end` or a clean finish (never after `MAX_TOKENS`/`ERROR` or
 //! an error: a cut-off call must never run).
 
-use rivulet_core::{Chunk, Error, FinishReason, Usage};
+use std::sync::Arc;
+
+use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
 use super::wire::{ChatUsage, StreamEvent};
@@ -76,7 +78,7 @@ pub struct Decoder {
     /// The open tool-plan thought.
     plan: Option<usize>,
     /// Open tool calls: (index, id, part).
-    calls: Vec<(u64, String, usize)>,
+    calls: Vec<(u64, Arc<str>, usize)>,
     metadata_sent: bool,
     usage: UsageTracker,
     state: State,
@@ -154,7 +156,10 @@ impl Decoder {
                             p
                         }
                     };
-                    out.push(Ok(Chunk::Thought { part, delta: text }));
+                    out.push(Ok(Chunk::Thought {
+                        part,
+                        delta: text.into(),
+                    }));
                 }
             }
             StreamEvent::ToolCallStart { index, delta }
@@ -171,9 +176,10 @@ impl Decoder {
                     Some((_, id, part)) => (id.clone(), *part),
                     None => {
                         let part = self.parts.take();
-                        let id = id
+                        let id: Arc<str> = id
                             .filter(|i| !i.is_empty())
-                            .unwrap_or_else(|| format!("call_{index}"));
+                            .unwrap_or_else(|| format!("call_{index}"))
+                            .into();
                         out.push(Ok(Chunk::ToolCallStart {
                             part,
                             id: id.clone(),
@@ -187,7 +193,7 @@ impl Decoder {
                     out.push(Ok(Chunk::ToolCall {
                         part,
                         id: call_id,
-                        delta: args,
+                        delta: args.into(),
                     }));
                 }
             }
@@ -239,7 +245,7 @@ impl Decoder {
                 p
             }
         };
-        let delta = text.to_string();
+        let delta = Delta::new(text);
         out.push(Ok(match kind {
             Kind::Text => Chunk::Text { part, delta },
             Kind::Thought => Chunk::Thought { part, delta },

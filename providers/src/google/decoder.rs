@@ -28,7 +28,9 @@
 //!    EOF before one a truncated stream ([`Error::Protocol`]);
 //! 6. an `error` object in the stream ends it with that error.
 
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+use std::sync::Arc;
+
+use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, Usage};
 
 use super::wire::{ErrorBody, GenerateContentResponse, Part, UsageMetadata};
 use crate::decode::{parse_event, Decoded, EventDecoder, Parts, UsageTracker};
@@ -162,10 +164,11 @@ impl Decoder {
             self.end_current(out);
             let p = self.parts.take();
             self.function_calls += 1;
-            let id = call
+            let id: Arc<str> = call
                 .id
                 .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| format!("call_{p}"));
+                .unwrap_or_else(|| format!("call_{p}"))
+                .into();
             let args = match call.args {
                 None | Some(serde_json::Value::Null) => "{}".to_string(),
                 Some(v) => v.to_string(),
@@ -178,7 +181,7 @@ impl Decoder {
             out.push(Ok(Chunk::ToolCall {
                 part: p,
                 id: id.clone(),
-                delta: args,
+                delta: args.into(),
             }));
             out.push(Ok(Chunk::ToolCallEnd {
                 part: p,
@@ -243,9 +246,11 @@ impl Decoder {
         let p = self.parts.take();
         out.push(Ok(Chunk::ProviderPart {
             part: p,
-            provider: self.provider.clone(),
-            kind,
-            json,
+            block: Box::new(ProviderPart {
+                provider: self.provider.clone(),
+                kind,
+                json,
+            }),
         }));
     }
 
@@ -270,11 +275,11 @@ impl Decoder {
         out.push(Ok(match kind {
             Kind::Thought => Chunk::Thought {
                 part,
-                delta: text.to_string(),
+                delta: Delta::new(text),
             },
             Kind::Text => Chunk::Text {
                 part,
-                delta: text.to_string(),
+                delta: Delta::new(text),
             },
         }));
     }
@@ -653,9 +658,11 @@ mod tests {
             out[0].as_ref().unwrap(),
             &Chunk::ProviderPart {
                 part: 0,
-                provider: "google".into(),
-                kind: "executableCode".into(),
-                json: serde_json::json!({"executableCode": {"language": "PYTHON", "code": "1+1"}}),
+                block: Box::new(ProviderPart {
+                    provider: "google".into(),
+                    kind: "executableCode".into(),
+                    json: serde_json::json!({"executableCode": {"language": "PYTHON", "code": "1+1"}}),
+                }),
             }
         );
         let err = out[1].as_ref().unwrap_err();

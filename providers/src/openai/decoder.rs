@@ -17,7 +17,9 @@
 //! On any error the open text or thought part is ended (so what arrived is
 //! kept), open tool calls are not (a cut-off call must never run).
 
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+use std::sync::Arc;
+
+use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -43,7 +45,7 @@ enum Kind {
 /// An open tool call.
 #[derive(Clone, Debug)]
 struct ToolSlot {
-    id: String,
+    id: Arc<str>,
     index: Option<u32>,
     part: usize,
 }
@@ -229,11 +231,11 @@ impl Decoder {
         out.push(Ok(match kind {
             Kind::Thought => Chunk::Thought {
                 part,
-                delta: text.to_string(),
+                delta: Delta::new(text),
             },
             Kind::Text | Kind::Refusal => Chunk::Text {
                 part,
-                delta: text.to_string(),
+                delta: Delta::new(text),
             },
         }));
     }
@@ -269,7 +271,7 @@ impl Decoder {
             .and_then(|f| f.name.as_deref())
             .filter(|s| !s.is_empty());
         let slot = match id {
-            Some(id) => match self.tools.iter().position(|t| t.id == id) {
+            Some(id) => match self.tools.iter().position(|t| &*t.id == id) {
                 Some(i) => {
                     self.tools[i].index = self.tools[i].index.or(call.index);
                     i
@@ -289,7 +291,7 @@ impl Decoder {
                             }));
                         }
                     }
-                    self.start_tool(id.to_string(), call.index, name, out)
+                    self.start_tool(id.into(), call.index, name, out)
                 }
             },
             None => {
@@ -303,16 +305,16 @@ impl Decoder {
                     // assemble into a call.
                     None => {
                         let id = format!("call_{}", self.parts.peek());
-                        self.start_tool(id, call.index, name, out)
+                        self.start_tool(id.into(), call.index, name, out)
                     }
                 }
             }
         };
         let args = function.and_then(|f| match &f.arguments {
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(Delta::new(s)),
             Some(Value::Null) | None => None,
             // Whole-object arguments (some local servers): as JSON text.
-            Some(other) => Some(other.to_string()),
+            Some(other) => Some(Delta::from(other.to_string())),
         });
         if let Some(args) = args.filter(|a| !a.is_empty()) {
             let t = &self.tools[slot];
@@ -326,7 +328,7 @@ impl Decoder {
 
     fn start_tool(
         &mut self,
-        id: String,
+        id: Arc<str>,
         index: Option<u32>,
         name: Option<&str>,
         out: &mut Decoded,
@@ -363,9 +365,11 @@ impl Decoder {
         };
         out.push(Ok(Chunk::Audio {
             part,
-            id,
-            data,
-            transcript_delta: transcript,
+            audio: Box::new(rivulet_core::AudioDelta {
+                id,
+                data,
+                transcript_delta: transcript,
+            }),
         }));
     }
 

@@ -29,7 +29,9 @@
 //! kept), open function calls are not (a cut-off call must never run); the
 //! same holds for `response.incomplete`.
 
-use rivulet_core::{Chunk, Error, FinishReason, Usage};
+use std::sync::Arc;
+
+use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Value;
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
@@ -61,7 +63,7 @@ struct OpenThought {
 #[derive(Clone, Debug)]
 struct OpenCall {
     item_id: String,
-    call_id: String,
+    call_id: Arc<str>,
     part: usize,
     args: String,
 }
@@ -394,7 +396,7 @@ impl Decoder {
         };
         out.push(Ok(Chunk::Thought {
             part,
-            delta: delta.to_string(),
+            delta: Delta::new(delta),
         }));
     }
 
@@ -413,10 +415,7 @@ impl Decoder {
         let part = self.parts.take();
         // Tool outputs answer the `call_id`; the item id only stands in
         // when a server leaves it out.
-        let call_id = call_id
-            .filter(|c| !c.is_empty())
-            .unwrap_or(item_id)
-            .to_string();
+        let call_id: Arc<str> = call_id.filter(|c| !c.is_empty()).unwrap_or(item_id).into();
         out.push(Ok(Chunk::ToolCallStart {
             part,
             id: call_id.clone(),
@@ -440,7 +439,7 @@ impl Decoder {
         out.push(Ok(Chunk::ToolCall {
             part: call.part,
             id: call.call_id.clone(),
-            delta: delta.to_string(),
+            delta: Delta::new(delta),
         }));
     }
 
@@ -454,7 +453,7 @@ impl Decoder {
                 out.push(Ok(Chunk::ToolCall {
                     part: call.part,
                     id: call.call_id.clone(),
-                    delta: rest.to_string(),
+                    delta: Delta::new(rest),
                 }));
             }
         }

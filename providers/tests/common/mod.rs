@@ -234,7 +234,7 @@ pub fn check_grammar(chunks: &[Chunk]) -> Result<(), String> {
                 ids.insert(*part, id);
             }
             Chunk::ToolCall { part, id, .. } | Chunk::ToolCallEnd { part, id, .. }
-                if ids.get(part) != Some(&id.as_str()) =>
+                if ids.get(part) != Some(&&**id) =>
             {
                 return Err(format!("tool chunk {c:?} does not carry its call's id"));
             }
