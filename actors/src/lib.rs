@@ -45,6 +45,7 @@ pub use rivulet_core::{Chunk, Error, Provider, Request, Response, ToolCall};
 
 mod accumulator;
 mod handle;
+mod idle;
 mod log;
 mod messages;
 mod process;

@@ -209,25 +209,6 @@ impl Log {
         g.outcome.clone().map(Event::End)
     }
 
-    /// Waits for the next event (see [`Log::next_event`]).
-    pub(crate) async fn wait_event(&self, cursor: &mut u64) -> Event {
-        loop {
-            // Fast path: no waiter registration while there is data.
-            if let Some(ev) = self.next_event(cursor) {
-                return ev;
-            }
-            let notified = self.appended.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Register before re-checking, so an append between the check
-            // and the wait cannot be lost.
-            notified.as_mut().enable();
-            if let Some(ev) = self.next_event(cursor) {
-                return ev;
-            }
-            notified.await;
-        }
-    }
-
     /// Waits until there is something past `cursor` to read (or the end).
     pub(crate) async fn readable(&self, cursor: u64) {
         loop {

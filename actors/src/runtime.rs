@@ -69,7 +69,7 @@ impl Runtime {
             .name("rivulet-system".into())
             .spawn(move || {
                 let runner = System::new();
-                let arbiters: Vec<Arbiter> = (0..n).map(|_| Arbiter::new()).collect();
+                let arbiters: Vec<Arbiter> = (0..n).map(|_| new_arbiter()).collect();
                 let _ = tx.send((System::current(), arbiters, thread::current().id()));
                 let _ = runner.run();
             })
@@ -308,4 +308,17 @@ impl fmt::Debug for Runtime {
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// An arbiter whose runtime flushes deferred deliveries before it parks
+/// (see [`crate::idle`]).
+fn new_arbiter() -> Arbiter {
+    Arbiter::with_tokio_rt(|| {
+        crate::idle::install();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(crate::idle::flush)
+            .build()
+            .expect("rivulet: cannot build an arbiter's runtime")
+    })
 }

@@ -24,6 +24,7 @@ use rivulet_core::Error;
 use tokio::sync::{mpsc, Notify};
 
 use crate::handle::HandleInner;
+use crate::idle::idle;
 use crate::log::Progress;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::Shared;
@@ -55,6 +56,9 @@ async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
                 _ = log.readable(cursor) => {}
                 _ = tx.closed() => return,
             }
+            // Caught up and woken: deliver with the rest of this pass of
+            // the arbiter, one consumer wake-up for all (see `idle`).
+            idle().await;
         };
         let end = matches!(event, Event::End(_));
         permit.send(event);
@@ -72,7 +76,15 @@ async fn pump_blocking(
 ) {
     let mut cursor = 0u64;
     loop {
-        let mut event = shared.log.wait_event(&mut cursor).await;
+        let mut event = match shared.log.next_event(&mut cursor) {
+            Some(event) => event,
+            None => {
+                shared.log.readable(cursor).await;
+                // As for async consumers: one wake-up per pass (see `idle`).
+                idle().await;
+                continue;
+            }
+        };
         let end = matches!(event, Event::End(_));
         loop {
             match tx.try_send(event) {
