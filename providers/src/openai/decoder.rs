@@ -157,7 +157,7 @@ impl Decoder {
         // take one, never both.
         let usage = chunk
             .usage
-            .as_ref()
+            .as_deref()
             .or_else(|| chunk.x_groq.as_ref().and_then(|x| x.usage.as_ref()));
         if let Some(usage) = usage {
             self.on_usage(usage, out);

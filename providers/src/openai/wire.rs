@@ -128,13 +128,13 @@ pub struct ChatCompletionChunk<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<ChunkChoice<'a>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<CompletionUsage>,
+    pub usage: Option<Box<CompletionUsage>>,
     /// OpenRouter: an error inside an otherwise normal chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    pub error: Option<Box<ErrorBody>>,
     /// Groq: request id, and usage on the finish chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub x_groq: Option<XGroq>,
+    pub x_groq: Option<Box<XGroq>>,
     /// OpenRouter: the upstream provider.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Cow<'a, str>>,
@@ -154,7 +154,7 @@ pub struct ChunkChoice<'a> {
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub native_finish_reason: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<Value>,
+    pub logprobs: Option<Box<Value>>,
 }
 
 /// What a choice adds.
@@ -175,7 +175,7 @@ pub struct ChoiceDelta<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audio: Option<AudioDelta>,
+    pub audio: Option<Box<AudioDelta>>,
 }
 
 /// `delta.content`: a string, or (Mistral's reasoning models) a list of
