@@ -40,10 +40,29 @@ fn body() -> serde_json::Value {
     })
 }
 
-/// One floor stream: returns (text deltas, time from send to first delta).
-async fn floor_stream(client: &reqwest::Client, url: &str) -> (u64, Duration) {
+/// What one consumer saw of a stream.
+struct Seen {
+    deltas: u64,
+    /// The first text delta, and when it reached the consumer
+    /// (CLOCK_MONOTONIC, ns).
+    first: Option<(String, u64)>,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for the server and the client
+/// processes.
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the local struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// One floor stream.
+async fn floor_stream(client: &reqwest::Client, url: &str) -> Seen {
     use eventsource_stream::Eventsource;
-    let started = Instant::now();
     let resp = client
         .post(format!("{url}/v1/chat/completions"))
         .header("content-type", "application/json")
@@ -67,12 +86,14 @@ async fn floor_stream(client: &reqwest::Client, url: &str) -> (u64, Duration) {
             .next()
             .and_then(|c| c.delta.content)
         {
-            first.get_or_insert_with(|| started.elapsed());
+            if first.is_none() {
+                first = Some((c.clone(), mono_ns()));
+            }
             text.push_str(&c);
             deltas += 1;
         }
     }
-    (deltas, first.unwrap_or_default())
+    Seen { deltas, first }
 }
 
 fn model(url: &str) -> rivulet::Model {
@@ -82,10 +103,8 @@ fn model(url: &str) -> rivulet::Model {
         .retries(0)
 }
 
-/// One rivulet stream with `subs` consumers: (text deltas seen by the first
-/// consumer, time from stream() to its first delta).
-async fn rivulet_stream(m: &rivulet::Model, subs: usize) -> (u64, Duration) {
-    let started = Instant::now();
+/// One rivulet stream with `subs` consumers: what the first one saw.
+async fn rivulet_stream(m: &rivulet::Model, subs: usize) -> Seen {
     let response = m.stream("go");
     let mut others = Vec::new();
     for _ in 1..subs {
@@ -104,8 +123,10 @@ async fn rivulet_stream(m: &rivulet::Model, subs: usize) -> (u64, Duration) {
     let mut deltas = 0u64;
     let mut first = None;
     while let Some(c) = chunks.next().await {
-        if matches!(&*c.expect("chunk"), rivulet::Chunk::Text { .. }) {
-            first.get_or_insert_with(|| started.elapsed());
+        if let rivulet::Chunk::Text { delta, .. } = &*c.expect("chunk") {
+            if first.is_none() {
+                first = Some((delta.to_string(), mono_ns()));
+            }
             deltas += 1;
         }
     }
@@ -113,8 +134,12 @@ async fn rivulet_stream(m: &rivulet::Model, subs: usize) -> (u64, Duration) {
         assert_eq!(o.await.expect("subscriber"), deltas, "subscribers disagree");
     }
     let done = response.finish().await.expect("finish");
-    assert_eq!(done.text().len() as u64, deltas * CHUNK_TEXT.len() as u64);
-    (deltas, first.unwrap_or_default())
+    let first_len = first.as_ref().map_or(0, |(t, _)| t.len() as u64);
+    assert_eq!(
+        done.text().len() as u64,
+        first_len + deltas.saturating_sub(1) * CHUNK_TEXT.len() as u64
+    );
+    Seen { deltas, first }
 }
 
 /// Runs one client scenario in this (child) process and prints its figures.
@@ -130,7 +155,7 @@ fn client(args: &[String]) {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    let (deltas, latencies) = rt.block_on(async move {
+    let deltas = rt.block_on(async move {
         let floor_client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .build()
@@ -149,24 +174,21 @@ fn client(args: &[String]) {
             }));
         }
         let mut deltas = 0;
-        let mut latencies = Vec::new();
         for t in tasks {
-            let (d, l) = t.await.expect("task");
-            deltas += d;
-            latencies.push(l);
+            deltas += t.await.expect("task").deltas;
         }
-        (deltas, latencies)
+        deltas
     });
     let wall = started.elapsed();
-    let mut lat: Vec<u128> = latencies.iter().map(|d| d.as_micros()).collect();
-    lat.sort_unstable();
     println!(
         "{}",
-        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "first_delta_us": lat[lat.len() / 2] as u64})
+        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64})
     );
 }
 
-/// Sequential short streams, for the first-delta latency.
+/// Sequential streams from the stamping server (see [`stamp_server`]): the
+/// median time from the first event's write to the socket to its text in
+/// the consumer.
 fn latency_client(args: &[String]) {
     let scenario = args[0].as_str();
     let url = args[1].clone();
@@ -176,7 +198,7 @@ fn latency_client(args: &[String]) {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut lat: Vec<u128> = rt.block_on(async move {
+    let mut lat: Vec<u64> = rt.block_on(async move {
         let fc = reqwest::Client::builder()
             .tcp_nodelay(true)
             .build()
@@ -184,20 +206,96 @@ fn latency_client(args: &[String]) {
         let m = model(&url);
         let mut v = Vec::new();
         for _ in 0..n {
-            let (_, l) = if scenario == "floor" {
+            let seen = if scenario == "floor" {
                 floor_stream(&fc, &url).await
             } else {
                 rivulet_stream(&m, 1).await
             };
-            v.push(l.as_micros());
+            let (text, at) = seen.first.expect("a first delta");
+            let written: u64 = text.parse().expect("a stamped first delta");
+            v.push(at.saturating_sub(written));
         }
         v
     });
     lat.sort_unstable();
     println!(
         "{}",
-        serde_json::json!({"deltas": 0, "wall_us": 0, "first_delta_us": lat[lat.len() / 2] as u64})
+        serde_json::json!({"deltas": 0, "wall_us": 0, "first_delta_us": lat[lat.len() / 2] as f64 / 1e3})
     );
+}
+
+/// The server of the latency figure. It answers each request with the
+/// response head, waits 2 ms (so the client is waiting on the body), then
+/// writes one event whose text is the CLOCK_MONOTONIC time of the write,
+/// and 1 ms later the rest of a stream. Connections are closed after each response,
+/// so both clients connect the same way.
+async fn stamp_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const HEAD: &str = r#"data: {"id":"chatcmpl-stamp","object":"chat.completion.chunk","model":"stamp","choices":[{"index":0,"delta":"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the stamping server");
+    let url = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let _ = sock.set_nodelay(true);
+            tokio::spawn(async move {
+                // Read the whole request (head and body), so closing the
+                // socket afterwards cannot reset it.
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body_len = loop {
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        break (end + 4 + len).saturating_sub(req.len());
+                    }
+                };
+                let mut left = body_len;
+                while left > 0 {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => left = left.saturating_sub(n),
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let first = format!(
+                    "{HEAD}{{\"content\":\"{}\"}},\"finish_reason\":null}}]}}\n\n",
+                    mono_ns()
+                );
+                let _ = sock.write_all(first.as_bytes()).await;
+                // The first token comes alone, as a model's does.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                let mut rest = String::new();
+                for _ in 0..4 {
+                    rest.push_str(&format!(
+                        "{HEAD}{{\"content\":\"{CHUNK_TEXT}\"}},\"finish_reason\":null}}]}}\n\n"
+                    ));
+                }
+                rest.push_str(&format!(
+                    "{HEAD}{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n"
+                ));
+                let _ = sock.write_all(rest.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    url
 }
 
 fn raise_fd_limit() {
@@ -299,6 +397,14 @@ fn main() {
         Some("__latency") => return latency_client(&argv[1..]),
         // For profiling one client alone: `bench __serve N [MS]` prints the
         // URL and serves N-chunk streams, MS milliseconds apart, until killed.
+        // `bench __stamp`: the stamping server of the latency figure, alone.
+        Some("__stamp") => {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            println!("{}", rt.block_on(stamp_server()));
+            loop {
+                std::thread::park();
+            }
+        }
         Some("__serve") => {
             let n = argv.get(1).and_then(|v| v.parse().ok()).unwrap_or(100_000);
             let pace = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -332,11 +438,7 @@ fn main() {
         Duration::from_millis(2),
         CHUNK_TEXT,
     )]));
-    let short = rt.block_on(Server::start(vec![Replay::generated(
-        5,
-        Duration::ZERO,
-        CHUNK_TEXT,
-    )]));
+    let stamped = rt.block_on(stamp_server());
 
     println!("rivulet bench: {chunks} chunks of {CHUNK_TEXT:?}; {concurrent} streams x {concurrent_chunks} chunks 2 ms apart; medians of {runs} runs");
     let one = |scenario: &str, url: &str, streams: usize, subs: usize| {
@@ -354,19 +456,14 @@ fn main() {
     let riv_c1 = one("rivulet", &paced.url(), 1, 1);
     let lat_floor = measure(
         runs,
-        &[
-            s("__latency"),
-            s("floor"),
-            s(short.url()),
-            s(latency_streams),
-        ],
+        &[s("__latency"), s("floor"), s(&stamped), s(latency_streams)],
     );
     let lat_riv = measure(
         runs,
         &[
             s("__latency"),
             s("rivulet"),
-            s(short.url()),
+            s(&stamped),
             s(latency_streams),
         ],
     );
@@ -396,7 +493,7 @@ fn main() {
     );
     let lat_over = lat_riv.first_delta_us - lat_floor.first_delta_us;
     println!(
-        "\nfirst text delta, median of {latency_streams} sequential streams: floor {:.0} µs, rivulet {:.0} µs ({lat_over:+.0} µs)",
+        "\nfirst text delta, from its write to the socket to the consumer, median of {latency_streams} sequential streams:\n  floor {:.1} µs, rivulet {:.1} µs ({lat_over:+.1} µs)",
         lat_floor.first_delta_us, lat_riv.first_delta_us
     );
 
@@ -428,6 +525,6 @@ fn main() {
     );
     check(
         lat_over <= 50.0,
-        format!("first delta: {lat_over:+.0} µs <= +50 µs next to the floor"),
+        format!("first delta: {lat_over:+.1} µs <= +50 µs next to the floor"),
     );
 }
