@@ -99,6 +99,12 @@ where
     out
 }
 
+/// How big a piece [`BodyGuard`] hands eventsource-stream, at most (up to
+/// the next line end). Small enough that the parser's copy of the rest of
+/// its buffer after each line stays cheap, large enough that a few events
+/// go in one piece.
+const SEGMENT: usize = 512;
+
 /// Passes the body through unchanged, except:
 ///
 /// - it fails at the first byte sequence that is not UTF-8 and cannot become
@@ -133,24 +139,32 @@ impl<S> BodyGuard<S> {
         }
     }
 
-    /// Queues `piece` cut after each LF, as zero-copy slices.
+    /// Queues `piece` cut after an LF every [`SEGMENT`] bytes or so, as
+    /// zero-copy slices.
     ///
     /// eventsource-stream copies the rest of its buffer after every line it
     /// parses, so a read holding many events costs time quadratic in its
-    /// size; handed one line at a time its buffer stays one line long.
+    /// size. Cut into segments of about 512 bytes, that copy stays bounded,
+    /// while a read of one event (a model streaming at its own pace) passes
+    /// through whole, as it would without this guard.
     fn queue_lines(&mut self, mut piece: Bytes) {
-        while let Some(at) = memchr::memchr(b'\n', &piece) {
-            if at + 1 == piece.len() {
-                break;
+        while piece.len() > SEGMENT {
+            // The last line end in the first SEGMENT bytes, else the first
+            // one after (a line longer than a segment stays whole).
+            let cut = memchr::memrchr(b'\n', &piece[..SEGMENT])
+                .or_else(|| memchr::memchr(b'\n', &piece[SEGMENT..]).map(|at| at + SEGMENT));
+            match cut {
+                Some(at) if at + 1 < piece.len() => {
+                    self.queued.push_back(Ok(piece.split_to(at + 1)));
+                }
+                _ => break,
             }
-            self.queued.push_back(Ok(piece.split_to(at + 1)));
         }
         if !piece.is_empty() {
             self.queued.push_back(Ok(piece));
         }
     }
 
-    /// Checks one piece; queues what to pass on.
     fn check(&mut self, piece: Bytes) {
         if let Some(last) = piece.last() {
             self.ends_with_cr = *last == b'\r';
