@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::accumulator::Accumulator;
+use crate::idle;
 use crate::messages::CatchUp;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::Shared;
@@ -240,6 +241,9 @@ struct Driver<'a> {
     batch: u64,
     /// Chunks were appended since readers were last woken.
     dirty: bool,
+    /// The first content chunk was appended since: wake the readers now
+    /// rather than when the arbiter goes idle.
+    urgent: bool,
     ttfc: Option<Duration>,
     attempts: u32,
     /// The last chunk appended was a tool call's end.
@@ -268,6 +272,7 @@ impl<'a> Driver<'a> {
             since_nudge: 0,
             batch,
             dirty: false,
+            urgent: false,
             ttfc: None,
             attempts: 0,
             after_call_end: false,
@@ -372,15 +377,20 @@ impl<'a> Driver<'a> {
             let target = self.read_target();
             let raced = {
                 let next = pin!(stream.next());
-                let log = &shared.log;
+                let fin_shared = &self.fin.shared;
                 let dirty = &mut self.dirty;
+                let urgent = &mut self.urgent;
                 let streak = &mut streak;
                 race(next, &shared.ctl, &mut self.timer, target, || {
                     // About to wait for the network: the burst is over, so
-                    // wake the readers once for all of it.
+                    // wake the readers once for all of it. The first token
+                    // goes at once (it is the latency users feel); later
+                    // ones with the rest of the arbiter's pass (see `idle`).
                     *streak = 0;
-                    if std::mem::take(dirty) {
-                        log.notify();
+                    if std::mem::take(dirty)
+                        && (std::mem::take(urgent) || !idle::defer_notify(fin_shared))
+                    {
+                        shared.log.notify();
                     }
                 })
                 .await
@@ -452,6 +462,7 @@ impl<'a> Driver<'a> {
             let mut blocked = false;
             if !self.got_content {
                 self.got_content = true;
+                self.urgent = true;
                 self.ttfc = Some(now - self.start);
                 blocked = self.flush_pending();
             }
@@ -493,6 +504,7 @@ impl<'a> Driver<'a> {
     }
 
     fn wake_readers(&mut self) {
+        self.urgent = false;
         if std::mem::take(&mut self.dirty) {
             self.shared.log.notify();
         }

@@ -24,7 +24,6 @@ use rivulet_core::Error;
 use tokio::sync::{mpsc, Notify};
 
 use crate::handle::HandleInner;
-use crate::idle::idle;
 use crate::log::Progress;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::Shared;
@@ -38,18 +37,10 @@ pub(crate) enum Sink {
     Blocking(crossbeam_channel::Sender<Event>, Arc<Notify>),
 }
 
-/// Deliveries wait for the arbiter to go idle (see [`idle`]) only once the
-/// consumer has its first content chunk: the time to the first token is the
-/// latency users feel, and it stays one hand-off.
-fn is_content(event: &Event) -> bool {
-    matches!(event, Event::Chunk(c) if c.is_content())
-}
-
 /// Feeds an async consumer until the terminal event or until it leaves.
 async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
     let log = &shared.log;
     let mut cursor = 0u64;
-    let mut defer = false;
     loop {
         // Take a slot first, so an event is only read from the log when it
         // can be delivered (and a departed consumer is noticed).
@@ -64,14 +55,8 @@ async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
                 _ = log.readable(cursor) => {}
                 _ = tx.closed() => return,
             }
-            if defer {
-                // Caught up and woken: deliver with the rest of this pass
-                // of the arbiter, one consumer wake-up for all (see `idle`).
-                idle().await;
-            }
         };
         let end = matches!(event, Event::End(_));
-        defer |= is_content(&event);
         permit.send(event);
         if end {
             return;
@@ -86,20 +71,14 @@ async fn pump_blocking(
     space: Arc<Notify>,
 ) {
     let mut cursor = 0u64;
-    let mut defer = false;
     loop {
         let mut event = match shared.log.next_event(&mut cursor) {
             Some(event) => event,
             None => {
                 shared.log.readable(cursor).await;
-                if defer {
-                    // As for async consumers (see `idle`).
-                    idle().await;
-                }
                 continue;
             }
         };
-        defer |= is_content(&event);
         let end = matches!(event, Event::End(_));
         loop {
             match tx.try_send(event) {
