@@ -82,7 +82,7 @@ impl<T> Partial<T> {
 
 fn parse_error(message: impl Into<String>) -> Error {
     Error::Parse {
-        ctx: ErrorContext::new(message),
+        ctx: Box::new(ErrorContext::new(message)),
     }
 }
 

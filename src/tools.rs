@@ -221,7 +221,7 @@ impl Tool {
         };
         outcome.map_err(|message| Error::ToolExecution {
             tool: self.name.clone(),
-            ctx: ErrorContext::new(message),
+            ctx: Box::new(ErrorContext::new(message)),
         })
     }
 }

@@ -107,42 +107,54 @@ impl fmt::Display for TimeoutKind {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     #[error("authentication failed: {ctx}")]
-    Authentication { ctx: ErrorContext },
+    Authentication { ctx: Box<ErrorContext> },
     #[error("permission denied: {ctx}")]
-    PermissionDenied { ctx: ErrorContext },
+    PermissionDenied { ctx: Box<ErrorContext> },
     #[error("bad request: {ctx}")]
-    BadRequest { ctx: ErrorContext },
+    BadRequest { ctx: Box<ErrorContext> },
     #[error("not found: {ctx}")]
-    NotFound { ctx: ErrorContext },
+    NotFound { ctx: Box<ErrorContext> },
     #[error("rate limited: {ctx}{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
     RateLimit {
         retry_after: Option<Duration>,
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     #[error("server error {status}: {ctx}")]
-    Server { status: u16, ctx: ErrorContext },
+    Server { status: u16, ctx: Box<ErrorContext> },
     #[error("overloaded: {ctx}")]
-    Overloaded { ctx: ErrorContext },
+    Overloaded { ctx: Box<ErrorContext> },
     #[error("connection error: {ctx}")]
-    Connection { ctx: ErrorContext },
+    Connection { ctx: Box<ErrorContext> },
     #[error("{which} timeout: {ctx}")]
     Timeout {
         which: TimeoutKind,
-        ctx: ErrorContext,
+        ctx: Box<ErrorContext>,
     },
     #[error("malformed stream: {ctx}")]
-    Protocol { ctx: ErrorContext },
+    Protocol { ctx: Box<ErrorContext> },
     #[error("cancelled")]
-    Cancelled { ctx: ErrorContext },
+    Cancelled { ctx: Box<ErrorContext> },
     #[error("tool {tool} failed: {ctx}")]
-    ToolExecution { tool: String, ctx: ErrorContext },
+    ToolExecution {
+        tool: String,
+        ctx: Box<ErrorContext>,
+    },
     #[error("could not parse structured output: {ctx}")]
-    Parse { ctx: ErrorContext },
+    Parse { ctx: Box<ErrorContext> },
     #[error("missing API key: set {variable} ({ctx})")]
-    MissingApiKey { variable: String, ctx: ErrorContext },
+    MissingApiKey {
+        variable: String,
+        ctx: Box<ErrorContext>,
+    },
     #[error("unsupported: {ctx}")]
-    Unsupported { ctx: ErrorContext },
+    Unsupported { ctx: Box<ErrorContext> },
 }
+
+// Errors are rare and results are everywhere: every decoded chunk is a
+// `Result<Chunk, Error>`, and every subscription's channel is sized for its
+// terminal event. The context is boxed so an `Error` costs 40 bytes there,
+// not a hundred.
+const _: () = assert!(std::mem::size_of::<Error>() <= 40);
 
 /// The variant of an [`Error`] without its data, for tables and exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -309,14 +321,14 @@ impl Error {
     /// A malformed-stream error.
     pub fn protocol(message: impl Into<String>) -> Self {
         Error::Protocol {
-            ctx: ErrorContext::new(message),
+            ctx: Box::new(ErrorContext::new(message)),
         }
     }
 
     /// A connection error.
     pub fn connection(message: impl Into<String>) -> Self {
         Error::Connection {
-            ctx: ErrorContext::new(message),
+            ctx: Box::new(ErrorContext::new(message)),
         }
     }
 
@@ -324,28 +336,31 @@ impl Error {
     pub fn timeout(which: TimeoutKind) -> Self {
         Error::Timeout {
             which,
-            ctx: ErrorContext::new(format!("no {} within the limit", which_phrase(which))),
+            ctx: Box::new(ErrorContext::new(format!(
+                "no {} within the limit",
+                which_phrase(which)
+            ))),
         }
     }
 
     /// The stream was cancelled by its caller.
     pub fn cancelled() -> Self {
         Error::Cancelled {
-            ctx: ErrorContext::new("the stream was cancelled"),
+            ctx: Box::new(ErrorContext::new("the stream was cancelled")),
         }
     }
 
     /// An unsupported feature or configuration.
     pub fn unsupported(message: impl Into<String>) -> Self {
         Error::Unsupported {
-            ctx: ErrorContext::new(message),
+            ctx: Box::new(ErrorContext::new(message)),
         }
     }
 
     /// A bad request detected on our side (bad model id, bad parameter).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::BadRequest {
-            ctx: ErrorContext::new(message),
+            ctx: Box::new(ErrorContext::new(message)),
         }
     }
 
@@ -353,7 +368,9 @@ impl Error {
     pub fn missing_api_key(provider: &str, variable: &str) -> Self {
         Error::MissingApiKey {
             variable: variable.to_string(),
-            ctx: ErrorContext::new(format!("no API key for {provider}")).provider(provider),
+            ctx: Box::new(
+                ErrorContext::new(format!("no API key for {provider}")).provider(provider),
+            ),
         }
     }
 
@@ -368,12 +385,12 @@ impl Error {
         code: Option<String>,
         retry_after: Option<Duration>,
     ) -> Self {
-        let ctx = ErrorContext {
+        let ctx = Box::new(ErrorContext {
             provider: Some(provider.to_string()),
             status: Some(status),
             message: message.into(),
             code,
-        };
+        });
         let code = ctx.code.as_deref().unwrap_or("");
         match status {
             401 => Error::Authentication { ctx },

@@ -188,11 +188,13 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
         .or_else(|| family.default_base_url.map(String::from))
         .ok_or_else(|| Error::MissingApiKey {
             variable: family.base_url_var.to_string(),
-            ctx: ErrorContext::new(format!(
-                "no endpoint for {}: set {} or pass a base URL",
-                family.id, family.base_url_var
-            ))
-            .provider(family.id),
+            ctx: Box::new(
+                ErrorContext::new(format!(
+                    "no endpoint for {}: set {} or pass a base URL",
+                    family.id, family.base_url_var
+                ))
+                .provider(family.id),
+            ),
         })?;
     let base = checked_base(family.id, &base)?;
 

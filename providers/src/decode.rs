@@ -255,6 +255,7 @@ pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>
     let mut ctx = ErrorContext::new(message).provider(provider);
     let code_text = code.filter(|c| !c.is_empty());
     ctx.code = code_text.map(String::from);
+    let ctx = Box::new(ctx);
     let c = code_text.unwrap_or_default().to_ascii_lowercase();
     let has = |s: &str| c.contains(s);
     if has("insufficient_quota") || has("quota_exceeded") || has("billing") {

@@ -113,10 +113,10 @@ pub(crate) fn transport_error(provider: &str, e: &reqwest::Error, doing: &str) -
     if e.is_timeout() {
         Error::Timeout {
             which: rivulet_core::TimeoutKind::Connect,
-            ctx,
+            ctx: Box::new(ctx),
         }
     } else {
-        Error::Connection { ctx }
+        Error::Connection { ctx: Box::new(ctx) }
     }
 }
 

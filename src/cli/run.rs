@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(exit_code(&Error::bad_request("unknown provider")), 2);
         let in_band = Error::Server {
             status: 500,
-            ctx: ErrorContext::new("in-band"),
+            ctx: Box::new(ErrorContext::new("in-band")),
         };
         assert_eq!(exit_code(&in_band), 3);
     }

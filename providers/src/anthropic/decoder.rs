@@ -453,7 +453,10 @@ impl EventDecoder for Decoder {
                 let err = if event.event == "error" {
                     Error::Server {
                         status: 500,
-                        ctx: ErrorContext::new(format!("error event: {}", truncate(data, 300))),
+                        ctx: Box::new(ErrorContext::new(format!(
+                            "error event: {}",
+                            truncate(data, 300)
+                        ))),
                     }
                 } else {
                     Error::protocol(format!(
@@ -633,7 +636,7 @@ pub fn error_from_object(provider: &str, e: &ErrorObject) -> Error {
     if kind == Some("timeout_error") {
         return Error::Timeout {
             which: TimeoutKind::FirstChunk,
-            ctx: err.context().clone(),
+            ctx: Box::new(err.context().clone()),
         };
     }
     err

@@ -512,9 +512,11 @@ pub fn usage_from_wire(u: &TokenUsage) -> Usage {
 /// A typed error from an exception message (`:exception-type`) or an
 /// `x-amzn-errortype`.
 pub fn exception_error(provider: &str, kind: &str, message: &str) -> Error {
-    let ctx = ErrorContext::new(message)
-        .provider(provider)
-        .code(kind.to_string());
+    let ctx = Box::new(
+        ErrorContext::new(message)
+            .provider(provider)
+            .code(kind.to_string()),
+    );
     let name = kind.to_ascii_lowercase();
     match name.as_str() {
         "throttlingexception" => Error::RateLimit {

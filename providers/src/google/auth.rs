@@ -210,15 +210,20 @@ impl ServiceAccount {
             .status(status);
             ctx.code = text("error").map(str::to_string);
             return Err(if status >= 500 {
-                Error::Server { status, ctx }
+                Error::Server {
+                    status,
+                    ctx: Box::new(ctx),
+                }
             } else {
-                Error::Authentication { ctx }
+                Error::Authentication { ctx: Box::new(ctx) }
             });
         }
         let token = text("access_token").ok_or_else(|| Error::Authentication {
-            ctx: ErrorContext::new("the token endpoint's answer has no access_token")
-                .provider(provider)
-                .status(status),
+            ctx: Box::new(
+                ErrorContext::new("the token endpoint's answer has no access_token")
+                    .provider(provider)
+                    .status(status),
+            ),
         })?;
         let lifetime = v
             .get("expires_in")

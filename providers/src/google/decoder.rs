@@ -468,14 +468,17 @@ pub fn google_error(
         let mut ctx = ErrorContext::new(message).provider(provider);
         ctx.status = status;
         ctx.code = code;
-        return Error::Authentication { ctx };
+        return Error::Authentication { ctx: Box::new(ctx) };
     }
     match status {
         Some(status) => Error::from_status(provider, status, message, code, retry_after),
         None => {
             let mut ctx = ErrorContext::new(message).provider(provider);
             ctx.code = code;
-            Error::Server { status: 500, ctx }
+            Error::Server {
+                status: 500,
+                ctx: Box::new(ctx),
+            }
         }
     }
 }

@@ -160,10 +160,10 @@ impl Google {
                 None => {
                     return Err(Error::MissingApiKey {
                         variable: VERTEX_TOKEN_VAR.into(),
-                        ctx: ErrorContext::new(format!(
+                        ctx: Box::new(ErrorContext::new(format!(
                             "no credentials for vertex: set {VERTEX_TOKEN_VAR} or {VERTEX_CREDENTIALS_VAR}"
                         ))
-                        .provider(VERTEX),
+                        .provider(VERTEX)),
                     })
                 }
             },
@@ -178,10 +178,12 @@ impl Google {
             })
             .ok_or_else(|| Error::MissingApiKey {
                 variable: VERTEX_PROJECT_VAR.into(),
-                ctx: ErrorContext::new(format!(
-                    "no Google Cloud project for vertex: set {VERTEX_PROJECT_VAR}"
-                ))
-                .provider(VERTEX),
+                ctx: Box::new(
+                    ErrorContext::new(format!(
+                        "no Google Cloud project for vertex: set {VERTEX_PROJECT_VAR}"
+                    ))
+                    .provider(VERTEX),
+                ),
             })?;
         let location = options
             .location

@@ -430,7 +430,10 @@ impl EventDecoder for Decoder {
                     );
                     Error::Server {
                         status: 500,
-                        ctx: ErrorContext::new(format!("error event: {}", truncate(data, 300))),
+                        ctx: Box::new(ErrorContext::new(format!(
+                            "error event: {}",
+                            truncate(data, 300)
+                        ))),
                     }
                 }
             };
@@ -585,7 +588,7 @@ pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
         ErrorBody::Message(message) => {
             return Error::Server {
                 status: 500,
-                ctx: ErrorContext::new(message.clone()).provider(provider),
+                ctx: Box::new(ErrorContext::new(message.clone()).provider(provider)),
             }
         }
     };
