@@ -14,16 +14,19 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use actix::fut::{wrap_future, ActorFutureExt};
 use actix::{Actor, ActorContext, AsyncContext, Context};
 use crossbeam_channel::TrySendError;
+use futures::task::AtomicWaker;
 use rivulet_core::Error;
 use tokio::sync::{mpsc, Notify};
 
 use crate::handle::HandleInner;
+use crate::idle;
 use crate::log::Progress;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::Shared;
@@ -225,6 +228,9 @@ impl Drop for Consumer {
 pub struct Subscription {
     rx: mpsc::Receiver<Event>,
     consumer: Consumer,
+    /// What the channel wakes instead of the consumer's own waker.
+    wake: Arc<ConsumerWake>,
+    waker: Waker,
 }
 
 impl Subscription {
@@ -232,7 +238,46 @@ impl Subscription {
         let (consumer, capacity) = Consumer::new(handle.clone(), policy);
         let (tx, rx) = mpsc::channel(capacity);
         spawn(&handle.shared, Sink::Async(tx));
-        Subscription { rx, consumer }
+        let wake = Arc::new(ConsumerWake {
+            waker: AtomicWaker::new(),
+            urgent: AtomicBool::new(true),
+        });
+        let waker = Waker::from(wake.clone());
+        Subscription {
+            rx,
+            consumer,
+            wake,
+            waker,
+        }
+    }
+}
+
+/// The waker the subscription's channel sees. A delivery made on an
+/// arbiter wakes the consumer (on another thread) only at the end of the
+/// arbiter's pass, with every other delivery of that pass (see
+/// [`crate::idle`]): one wake-up of the consumer's runtime for many
+/// streams, instead of one per chunk. Until the consumer has its first
+/// content chunk it is woken at once: the time to the first token is the
+/// latency users feel.
+struct ConsumerWake {
+    waker: AtomicWaker,
+    urgent: AtomicBool,
+}
+
+impl Wake for ConsumerWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Some(waker) = self.waker.take() else {
+            return;
+        };
+        if self.urgent.load(Ordering::Relaxed) {
+            waker.wake();
+        } else if let Err(waker) = idle::defer_wake(waker) {
+            waker.wake();
+        }
     }
 }
 
@@ -244,8 +289,12 @@ impl futures::Stream for Subscription {
         if this.consumer.done {
             return Poll::Ready(None);
         }
-        match this.rx.poll_recv(cx) {
+        this.wake.waker.register(cx.waker());
+        match this.rx.poll_recv(&mut TaskContext::from_waker(&this.waker)) {
             Poll::Ready(Some(event)) => {
+                if matches!(&event, Event::Chunk(c) if c.is_content()) {
+                    this.wake.urgent.store(false, Ordering::Relaxed);
+                }
                 this.consumer.took(&event);
                 Poll::Ready(Some(event))
             }
