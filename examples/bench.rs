@@ -4,8 +4,9 @@
 //!
 //! The parent starts loopback OpenAI-format servers (testkit) and runs each
 //! client as a child process of this same binary, so each figure is a whole
-//! client process: CPU = user + sys and peak RSS as the kernel reports them
-//! through `wait4`, medians over `--runs` runs. The floor is raw reqwest +
+//! client process: CPU = user + sys as the kernel reports it through
+//! `wait4`, peak RSS as the client's own `VmHWM`, medians over `--runs`
+//! runs taken round-robin over the scenarios. The floor is raw reqwest +
 //! eventsource-stream + serde_json into a struct, no runtime.
 
 use std::process::Command;
@@ -182,8 +183,24 @@ fn client(args: &[String]) {
     let wall = started.elapsed();
     println!(
         "{}",
-        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64})
+        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "peak_rss_kib": peak_rss_kib()})
     );
+}
+
+/// This process's peak resident set size (`VmHWM`), in KiB.
+///
+/// Not `ru_maxrss` from `wait4`: Linux carries the high-water mark of the
+/// address space a child had before `exec` (a copy of the parent's) into
+/// it, so every client would report at least the bench parent's size.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .expect("VmHWM in /proc/self/status")
 }
 
 /// Sequential streams from the stamping server (see [`stamp_server`]): the
@@ -352,7 +369,7 @@ fn run_child(args: &[String]) -> Figures {
     let v: serde_json::Value = serde_json::from_str(text.trim()).expect("client figures");
     Figures {
         cpu_us: tv(usage.ru_utime) + tv(usage.ru_stime),
-        max_rss_kib: usage.ru_maxrss as f64,
+        max_rss_kib: v["peak_rss_kib"].as_f64().unwrap_or(0.0),
         wall_us: v["wall_us"].as_f64().unwrap_or(0.0),
         first_delta_us: v["first_delta_us"].as_f64().unwrap_or(0.0),
         deltas: v["deltas"].as_f64().unwrap_or(0.0),
@@ -364,17 +381,29 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Medians of `runs` runs of one scenario.
-fn measure(runs: usize, args: &[String]) -> Figures {
-    let all: Vec<Figures> = (0..runs).map(|_| run_child(args)).collect();
-    let m = |f: fn(&Figures) -> f64| median(all.iter().map(f).collect());
-    Figures {
-        cpu_us: m(|f| f.cpu_us),
-        max_rss_kib: m(|f| f.max_rss_kib),
-        wall_us: m(|f| f.wall_us),
-        first_delta_us: m(|f| f.first_delta_us),
-        deltas: m(|f| f.deltas),
+/// Medians of `runs` runs of each scenario. The runs go round-robin over
+/// the scenarios, so a floor and the rivulet runs it is compared with are
+/// measured close together: on a shared machine, a slow minute then skews
+/// both sides of a ratio rather than one.
+fn measure(runs: usize, scenarios: &[Vec<String>]) -> Vec<Figures> {
+    let mut all: Vec<Vec<Figures>> = vec![Vec::new(); scenarios.len()];
+    for _ in 0..runs {
+        for (i, args) in scenarios.iter().enumerate() {
+            all[i].push(run_child(args));
+        }
     }
+    all.iter()
+        .map(|runs| {
+            let m = |f: fn(&Figures) -> f64| median(runs.iter().map(f).collect());
+            Figures {
+                cpu_us: m(|f| f.cpu_us),
+                max_rss_kib: m(|f| f.max_rss_kib),
+                wall_us: m(|f| f.wall_us),
+                first_delta_us: m(|f| f.first_delta_us),
+                deltas: m(|f| f.deltas),
+            }
+        })
+        .collect()
 }
 
 fn arg(flag: &str, default: usize) -> usize {
@@ -441,32 +470,27 @@ fn main() {
     let stamped = rt.block_on(stamp_server());
 
     println!("rivulet bench: {chunks} chunks of {CHUNK_TEXT:?}; {concurrent} streams x {concurrent_chunks} chunks 2 ms apart; medians of {runs} runs");
-    let one = |scenario: &str, url: &str, streams: usize, subs: usize| {
-        measure(
-            runs,
-            &[s("__client"), s(scenario), s(url), s(streams), s(subs)],
-        )
+    let client = |scenario: &str, url: &str, streams: usize, subs: usize| {
+        vec![s("__client"), s(scenario), s(url), s(streams), s(subs)]
     };
-
-    let floor = one("floor", &fast.url(), 1, 1);
-    let riv1 = one("rivulet", &fast.url(), 1, 1);
-    let riv8 = one("rivulet", &fast.url(), 1, 8);
-    let floor_c = one("floor", &paced.url(), concurrent, 1);
-    let riv_c = one("rivulet", &paced.url(), concurrent, 1);
-    let riv_c1 = one("rivulet", &paced.url(), 1, 1);
-    let lat_floor = measure(
-        runs,
-        &[s("__latency"), s("floor"), s(&stamped), s(latency_streams)],
-    );
-    let lat_riv = measure(
+    let latency =
+        |scenario: &str| vec![s("__latency"), s(scenario), s(&stamped), s(latency_streams)];
+    let figures = measure(
         runs,
         &[
-            s("__latency"),
-            s("rivulet"),
-            s(&stamped),
-            s(latency_streams),
+            client("floor", &fast.url(), 1, 1),
+            client("rivulet", &fast.url(), 1, 1),
+            client("rivulet", &fast.url(), 1, 8),
+            client("floor", &paced.url(), concurrent, 1),
+            client("rivulet", &paced.url(), concurrent, 1),
+            client("rivulet", &paced.url(), 1, 1),
+            latency("floor"),
+            latency("rivulet"),
         ],
     );
+    let [floor, riv1, riv8, floor_c, riv_c, riv_c1, lat_floor, lat_riv] = figures[..] else {
+        unreachable!("one figure per scenario")
+    };
 
     let per_chunk = |f: &Figures| f.cpu_us / f.deltas.max(1.0);
     let row = |name: &str, f: &Figures, floor: &Figures| {
