@@ -557,7 +557,7 @@ mod tests {
     #[test]
     fn a_failure_mid_part_reaches_the_open_substream_once() {
         let chunks = vec![Chunk::text_start(0), Chunk::text(0, "par")];
-        let mut it = streams(chunks, Outcome::Failed(Error::connection("reset")));
+        let mut it = streams(chunks, Outcome::failed(Error::connection("reset")));
         let mut text = it.next().unwrap().unwrap();
         assert_eq!(text.next().unwrap().unwrap(), "par");
         assert_eq!(

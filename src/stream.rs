@@ -510,7 +510,7 @@ impl<S> Chunks<S> {
             }
             Some(Event::End(Outcome::Failed(e))) => {
                 self.done = true;
-                Some(Some(Err(e)))
+                Some(Some(Err(Arc::unwrap_or_clone(e))))
             }
         }
     }

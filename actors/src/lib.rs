@@ -137,8 +137,21 @@ pub enum Outcome {
     /// The provider ended the stream normally.
     Finished,
     /// It failed, was cancelled (`Error::Cancelled`) or timed out (`Error::Timeout`).
-    Failed(Error),
+    ///
+    /// Shared, so an `Event` is 16 bytes: every subscription's channel is
+    /// sized in events, and the outcome is cloned once per consumer.
+    Failed(Arc<Error>),
 }
+
+impl Outcome {
+    /// `Failed` with `error`.
+    pub fn failed(error: Error) -> Outcome {
+        Outcome::Failed(Arc::new(error))
+    }
+}
+
+// See `Outcome::Failed`.
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]

@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(log.len(), 11);
 
         assert!(log.finish(Outcome::Finished));
-        assert!(!log.finish(Outcome::Failed(rivulet_core::Error::cancelled())));
+        assert!(!log.finish(Outcome::failed(rivulet_core::Error::cancelled())));
         assert!(log.follow(Follower::Accumulator, &mut a, &mut buf));
         assert_eq!(buf.len(), 1);
     }

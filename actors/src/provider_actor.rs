@@ -76,7 +76,7 @@ impl Finisher {
 
 impl Drop for Finisher {
     fn drop(&mut self) {
-        if self.shared.finish(Outcome::Failed(Error::cancelled())) {
+        if self.shared.finish(Outcome::failed(Error::cancelled())) {
             self.nudge_followers();
         }
     }
@@ -122,11 +122,11 @@ impl Job {
                         let _ = shared.input.set(r.messages.clone());
                         r
                     }
-                    Raced::Done(Err(e)) => return finisher.end(Outcome::Failed(e)),
-                    Raced::Cancelled => return finisher.end(Outcome::Failed(Error::cancelled())),
-                    Raced::Timeout(k) => return finisher.end(Outcome::Failed(Error::timeout(k))),
+                    Raced::Done(Err(e)) => return finisher.end(Outcome::failed(e)),
+                    Raced::Cancelled => return finisher.end(Outcome::failed(Error::cancelled())),
+                    Raced::Timeout(k) => return finisher.end(Outcome::failed(Error::timeout(k))),
                     Raced::Panicked => {
-                        return finisher.end(Outcome::Failed(Error::protocol(
+                        return finisher.end(Outcome::failed(Error::protocol(
                             "building the request panicked",
                         )))
                     }
@@ -154,13 +154,15 @@ impl Job {
 fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Finished => "finished",
-        Outcome::Failed(Error::Timeout { which, .. }) => match which {
-            TimeoutKind::Connect => "timeout_connect",
-            TimeoutKind::FirstChunk => "timeout_first_chunk",
-            TimeoutKind::Idle => "timeout_idle",
-            TimeoutKind::Total => "timeout_total",
+        Outcome::Failed(e) => match &**e {
+            Error::Timeout { which, .. } => match which {
+                TimeoutKind::Connect => "timeout_connect",
+                TimeoutKind::FirstChunk => "timeout_first_chunk",
+                TimeoutKind::Idle => "timeout_idle",
+                TimeoutKind::Total => "timeout_total",
+            },
+            e => e.kind().as_str(),
         },
-        Outcome::Failed(e) => e.kind().as_str(),
     }
 }
 
@@ -424,9 +426,9 @@ impl<'a> Driver<'a> {
                     return self.failed(e);
                 }
                 Raced::Done(None) => Outcome::Finished,
-                Raced::Cancelled => Outcome::Failed(Error::cancelled()),
-                Raced::Timeout(k) => Outcome::Failed(Error::timeout(k)),
-                Raced::Panicked => Outcome::Failed(panicked()),
+                Raced::Cancelled => Outcome::failed(Error::cancelled()),
+                Raced::Timeout(k) => Outcome::failed(Error::timeout(k)),
+                Raced::Panicked => Outcome::failed(panicked()),
             };
             // Drop the stream (and with it the HTTP body and the socket)
             // before anything else.
@@ -450,7 +452,7 @@ impl<'a> Driver<'a> {
     /// on the response).
     fn fail(&mut self, e: Error) -> Outcome {
         self.flush_pending();
-        Outcome::Failed(e)
+        Outcome::failed(e)
     }
 
     /// Takes one chunk from the provider. Returns whether a lossless

@@ -260,7 +260,7 @@ impl Shared {
             let response = s.response.get()?;
             match s.log.outcome()? {
                 Outcome::Finished => Some(Ok(response.clone())),
-                Outcome::Failed(e) => Some(Err(e)),
+                Outcome::Failed(e) => Some(Err(Arc::unwrap_or_clone(e))),
             }
         })
         .await

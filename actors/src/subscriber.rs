@@ -199,7 +199,7 @@ impl Consumer {
             .shared
             .log
             .outcome()
-            .unwrap_or(Outcome::Failed(Error::cancelled()));
+            .unwrap_or_else(|| Outcome::failed(Error::cancelled()));
         Some(Event::End(outcome))
     }
 

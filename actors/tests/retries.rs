@@ -100,7 +100,7 @@ fn no_retry_after_a_content_chunk() {
     let provider = ScriptedProvider::attempts(vec![first, text_steps(&["whole"])]);
     let handle = rt.start(provider.clone(), request(), retrying());
     let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
-    assert_eq!(end_of(&events), Outcome::Failed(server_error()));
+    assert_eq!(end_of(&events), Outcome::failed(server_error()));
     assert_eq!(text_of(&events), "half");
     assert_eq!(handle.snapshot_blocking().text(), "half");
     assert_eq!(provider.probe.opens(), 1);

@@ -43,7 +43,7 @@ fn connect_timeout_when_open_never_resolves() {
     let elapsed = t0.elapsed();
     assert_eq!(
         end_of(&events),
-        Outcome::Failed(Error::timeout(TimeoutKind::Connect))
+        Outcome::failed(Error::timeout(TimeoutKind::Connect))
     );
     assert_eq!(events.len(), 1);
     assert!(elapsed >= ms(100), "{elapsed:?}");
@@ -141,7 +141,7 @@ fn idle_timeout_is_not_reset_by_non_content_chunks() {
     let idle = provider.probe.state().last_content_at.unwrap().elapsed();
     assert_eq!(
         end_of(&events),
-        Outcome::Failed(Error::timeout(TimeoutKind::Idle))
+        Outcome::failed(Error::timeout(TimeoutKind::Idle))
     );
     assert!(idle >= ms(150), "{idle:?}");
     assert!(idle < ms(550), "{idle:?}");

@@ -5,8 +5,6 @@
 //! has ended, so a cut-off call can never be mistaken for a complete one.
 //! Parts are ordered by their part index whatever order they end in.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::{
@@ -66,7 +64,56 @@ pub struct Response {
     #[serde(skip)]
     order: Vec<usize>,
     #[serde(skip)]
-    open: BTreeMap<usize, OpenPart>,
+    open: OpenParts,
+}
+
+/// The parts that have started and not ended, by part index, in order.
+///
+/// A sorted `Vec`: a stream has one or a few parts open at a time, and a
+/// `BTreeMap`'s first node (eleven `OpenPart`s, about 1.2 KB) was a large
+/// share of an idle stream's memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct OpenParts(Vec<(usize, OpenPart)>);
+
+impl OpenParts {
+    fn position(&self, part: usize) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&part, |(p, _)| *p)
+    }
+
+    fn insert(&mut self, part: usize, open: OpenPart) {
+        match self.position(part) {
+            Ok(i) => self.0[i].1 = open,
+            Err(i) => self.0.insert(i, (part, open)),
+        }
+    }
+
+    fn remove(&mut self, part: &usize) -> Option<OpenPart> {
+        self.position(*part).ok().map(|i| self.0.remove(i).1)
+    }
+
+    fn get_mut(&mut self, part: &usize) -> Option<&mut OpenPart> {
+        let i = self.position(*part).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    fn get_or_insert_with(
+        &mut self,
+        part: usize,
+        open: impl FnOnce() -> OpenPart,
+    ) -> &mut OpenPart {
+        let i = match self.position(part) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (part, open()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    fn values(&self) -> impl Iterator<Item = &OpenPart> {
+        self.0.iter().map(|(_, open)| open)
+    }
 }
 
 impl Response {
@@ -131,8 +178,7 @@ impl Response {
             Chunk::Thought { part, delta } => {
                 if let OpenPart::Thought(t) = self
                     .open
-                    .entry(*part)
-                    .or_insert_with(|| OpenPart::Thought(Thought::default()))
+                    .get_or_insert_with(*part, || OpenPart::Thought(Thought::default()))
                 {
                     t.thought.push_str(delta);
                 }
@@ -159,7 +205,7 @@ impl Response {
                     transcript_delta,
                 } = &**audio;
                 let at = self.ensure_visible(*part, || ContentPart::Audio(Audio::default()));
-                self.open.entry(*part).or_insert(OpenPart::Audio);
+                self.open.get_or_insert_with(*part, || OpenPart::Audio);
                 if let ContentPart::Audio(a) = &mut self.content[at] {
                     if a.id.is_none() {
                         a.id.clone_from(id);

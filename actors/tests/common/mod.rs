@@ -322,5 +322,5 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Whether an outcome is `Failed(Cancelled)`.
 pub fn is_cancelled(o: &Outcome) -> bool {
-    matches!(o, Outcome::Failed(Error::Cancelled { .. }))
+    matches!(o, Outcome::Failed(e) if matches!(**e, Error::Cancelled { .. }))
 }
