@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use actix::{Actor, ActorContext, Context, Handler, MessageResult};
-use rivulet_core::{Chunk, Response};
+use rivulet_core::Response;
 
 use crate::log::Follower;
 use crate::messages::{CatchUp, Snapshot};
@@ -23,8 +23,6 @@ pub(crate) struct Fold {
     shared: Arc<Shared>,
     response: Response,
     cursor: u64,
-    /// Reused between catch-ups: no allocation per batch once it has grown.
-    buf: Vec<Arc<Chunk>>,
     published: bool,
 }
 
@@ -34,7 +32,6 @@ impl Fold {
             shared,
             response,
             cursor: 0,
-            buf: Vec::new(),
             published: false,
         }
     }
@@ -48,14 +45,14 @@ impl Fold {
                 self.response.input.clone_from(input);
             }
         }
-        let ended = self
-            .shared
+        // Folded under the log's lock: no copy of the batch, no reference
+        // count touched per chunk.
+        let response = &mut self.response;
+        self.shared
             .log
-            .follow(Follower::Accumulator, &mut self.cursor, &mut self.buf);
-        for chunk in self.buf.drain(..) {
-            self.response.apply(&chunk);
-        }
-        ended
+            .follow(Follower::Accumulator, &mut self.cursor, |chunk| {
+                response.apply(chunk)
+            })
     }
 
     fn publish(&mut self) {

@@ -7,7 +7,8 @@
 //! subscriber.
 //!
 //! The lock is a plain `std::sync::Mutex`, held only to push or clone a few
-//! `Arc`s and never across an `.await`. All actors of one stream live on the
+//! `Arc`s (or for the accumulator's fold, see [`Log::follow`]) and never
+//! across an `.await`. All actors of one stream live on the
 //! same arbiter thread, so it is almost never contended. Readers that have
 //! caught up wait on a tokio [`Notify`], which works across threads and
 //! needs no runtime, instead of receiving a mailbox message per chunk.
@@ -225,20 +226,24 @@ impl Log {
         }
     }
 
-    /// For the followers: clones every entry from `cursor` to the end into
-    /// `buf` (reference counts only) and moves the cursor to the end.
-    /// Returns whether the stream has ended and everything has been read.
+    /// For the followers: hands every entry from `cursor` to the end to
+    /// `each`, under the lock, and moves the cursor to the end. Returns
+    /// whether the stream has ended and everything has been read.
+    ///
+    /// `each` must be quick and must not touch the log: the accumulator
+    /// folds in it (pure string pushes), the tool parser clones the `Arc`s
+    /// it will look at once the lock is released.
     pub(crate) fn follow(
         &self,
         who: Follower,
         cursor: &mut u64,
-        buf: &mut Vec<Arc<Chunk>>,
+        mut each: impl FnMut(&Arc<Chunk>),
     ) -> bool {
         let mut g = lock(&self.inner);
         // Followers hold back trimming, so their cursor is never below base.
         let from = (*cursor).max(g.base);
         let skip = (from - g.base) as usize;
-        buf.extend(g.entries.iter().skip(skip).cloned());
+        g.entries.iter().skip(skip).for_each(&mut each);
         *cursor = g.end();
         g.followers[who as usize] = *cursor;
         g.outcome.is_some()
@@ -268,22 +273,22 @@ mod tests {
             Some(Event::Chunk(Arc::new(text(7))))
         );
 
-        let mut buf = Vec::new();
+        let mut seen = 0;
         let (mut a, mut t) = (0, 0);
-        assert!(!log.follow(Follower::Accumulator, &mut a, &mut buf));
-        assert_eq!(buf.len(), 10);
-        buf.clear();
-        assert!(!log.follow(Follower::ToolParser, &mut t, &mut buf));
-        assert_eq!(buf.len(), 10);
-        buf.clear();
+        assert!(!log.follow(Follower::Accumulator, &mut a, |_| seen += 1));
+        assert_eq!(seen, 10);
+        seen = 0;
+        assert!(!log.follow(Follower::ToolParser, &mut t, |_| seen += 1));
+        assert_eq!(seen, 10);
+        seen = 0;
         log.append(text(10));
         assert_eq!(lock(&log.inner).entries.len(), 3);
         assert_eq!(log.len(), 11);
 
         assert!(log.finish(Outcome::Finished));
         assert!(!log.finish(Outcome::failed(rivulet_core::Error::cancelled())));
-        assert!(log.follow(Follower::Accumulator, &mut a, &mut buf));
-        assert_eq!(buf.len(), 1);
+        assert!(log.follow(Follower::Accumulator, &mut a, |_| seen += 1));
+        assert_eq!(seen, 1);
     }
 
     #[test]

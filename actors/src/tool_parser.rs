@@ -97,7 +97,6 @@ fn check(call: &ToolCall, json: &PartialJson) -> Result<Value, String> {
 pub(crate) struct Parser {
     shared: Arc<Shared>,
     cursor: u64,
-    buf: Vec<Arc<Chunk>>,
     /// Every call seen, by part index (the order of the response's content).
     calls: BTreeMap<usize, Assembly>,
     /// Calls that ended since the last chunk that was not a call end: a
@@ -111,7 +110,6 @@ impl Parser {
         Parser {
             shared,
             cursor: 0,
-            buf: Vec::new(),
             calls: BTreeMap::new(),
             recent_ends: Vec::new(),
             published: false,
@@ -200,16 +198,20 @@ impl Parser {
     /// Parses every entry up to the log's end and hands newly complete
     /// calls to the watchers; returns whether the stream has ended.
     fn catch_up(&mut self) -> bool {
+        // Looked at after the log's lock is released: applying may hand
+        // calls to watchers. A new batch each time rather than a buffer
+        // kept for the stream's life: catch-ups come once per batch of
+        // chunks, and the buffer would sit in every idle stream.
+        let mut batch = Vec::new();
         let ended = self
             .shared
             .log
-            .follow(Follower::ToolParser, &mut self.cursor, &mut self.buf);
-        let buf = std::mem::take(&mut self.buf);
-        for chunk in &buf {
+            .follow(Follower::ToolParser, &mut self.cursor, |chunk| {
+                batch.push(chunk.clone())
+            });
+        for chunk in &batch {
             self.apply(chunk);
         }
-        self.buf = buf;
-        self.buf.clear();
         self.dispatch(ended);
         ended
     }
