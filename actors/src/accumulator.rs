@@ -121,7 +121,14 @@ impl Handler<Snapshot> for Accumulator {
         if self.fold.published {
             // Only reachable if a snapshot was queued behind the final
             // catch-up; the published value is the answer.
-            return MessageResult(self.fold.shared.response.get().cloned().unwrap_or_default());
+            return MessageResult(
+                self.fold
+                    .shared
+                    .response
+                    .get()
+                    .map(|r| (**r).clone())
+                    .unwrap_or_default(),
+            );
         }
         let ended = self.fold.catch_up();
         let response = self.fold.response.clone();

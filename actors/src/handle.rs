@@ -90,13 +90,17 @@ impl StreamHandle {
     pub async fn snapshot(&self) -> Response {
         let shared = self.shared();
         if let Some(r) = shared.response.get() {
-            return r.clone();
+            return (**r).clone();
         }
         match self.inner.acc.send(Snapshot).await {
             Ok(r) => r,
             // The accumulator has stopped; it publishes before it goes (or
             // when it is dropped), so the final response is there or coming.
-            Err(_) => shared.wait_for(|s| s.response.get().cloned()).await,
+            Err(_) => {
+                shared
+                    .wait_for(|s| s.response.get().map(|r| (**r).clone()))
+                    .await
+            }
         }
     }
 

@@ -159,7 +159,9 @@ pub(crate) struct Shared {
     pub(crate) ctl: Control,
     /// The accumulator's final response, published when the stream ends
     /// (so `snapshot()`/`finish()` after the end need no actor).
-    pub(crate) response: OnceLock<Response>,
+    /// Boxed: empty for the whole life of the stream, it would otherwise
+    /// hold a `Response`'s worth of bytes in every open stream.
+    pub(crate) response: OnceLock<Box<Response>>,
     /// The tool parser's final lists.
     pub(crate) tools: OnceLock<ToolsFinal>,
     /// Complete tool calls handed out so far, and who watches them.
@@ -231,7 +233,7 @@ impl Shared {
     }
 
     pub(crate) fn publish_response(&self, response: Response) {
-        let _ = self.response.set(response);
+        let _ = self.response.set(Box::new(response));
         self.changed.notify_waiters();
     }
 
@@ -259,7 +261,7 @@ impl Shared {
         self.wait_for(|s| {
             let response = s.response.get()?;
             match s.log.outcome()? {
-                Outcome::Finished => Some(Ok(response.clone())),
+                Outcome::Finished => Some(Ok((**response).clone())),
                 Outcome::Failed(e) => Some(Err(Arc::unwrap_or_clone(e))),
             }
         })
