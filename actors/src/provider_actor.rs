@@ -112,15 +112,17 @@ impl Job {
             provider = %options.provider_id,
             model = %options.model
         );
-        let request = match request {
-            RequestSource::Ready(r) => *r,
+        // Kept boxed: this future lives as long as the stream, and an inline
+        // `Request` would widen it by the request's size in every stream.
+        let request: Box<Request> = match request {
+            RequestSource::Ready(r) => r,
             RequestSource::Deferred(mut prepare) => {
                 let shared = &finisher.shared;
                 let mut timer = Timer::default();
                 match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {}).await {
                     Raced::Done(Ok(r)) => {
                         let _ = shared.input.set(r.messages.clone());
-                        r
+                        Box::new(r)
                     }
                     Raced::Done(Err(e)) => return finisher.end(Outcome::failed(e)),
                     Raced::Cancelled => return finisher.end(Outcome::failed(Error::cancelled())),
@@ -332,10 +334,12 @@ impl<'a> Driver<'a> {
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
             );
-            let sleep = pin!(tokio::time::sleep(delay));
+            // Boxed: the backoff is the cold path, and a `Sleep` inline
+            // would widen this future, which lives as long as the stream.
+            let mut sleep = Box::pin(tokio::time::sleep(delay));
             let target = earliest(self.first(), self.total());
             let shared = self.shared;
-            match race(sleep, &shared.ctl, &mut self.timer, target, || {}).await {
+            match race(sleep.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
                 Raced::Done(()) => {}
                 Raced::Cancelled => return self.fail(Error::cancelled()),
                 Raced::Timeout(k) => return self.fail(Error::timeout(k)),
