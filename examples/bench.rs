@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rivulet_testkit::{Replay, Server};
+use rivulet_testkit::{Generated, Replay, Server};
 
 const CHUNK_TEXT: &str = "abcd";
 
@@ -248,7 +248,6 @@ fn latency_client(args: &[String]) {
 /// so both clients connect the same way.
 async fn stamp_server() -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    const HEAD: &str = r#"data: {"id":"chatcmpl-stamp","object":"chat.completion.chunk","model":"stamp","choices":[{"index":0,"delta":"#;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the stamping server");
@@ -291,23 +290,22 @@ async fn stamp_server() -> String {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
-                let first = format!(
-                    "{HEAD}{{\"content\":\"{}\"}},\"finish_reason\":null}}]}}\n\n",
-                    mono_ns()
-                );
-                let _ = sock.write_all(first.as_bytes()).await;
+                // The events are testkit's generated stream (the bench's
+                // other server), its first chunk's text replaced by the stamp.
+                let stamp = Generated {
+                    n_chunks: 1,
+                    chunk_text: mono_ns().to_string(),
+                };
+                let first = stamp.event(0).unwrap_or_default();
+                let _ = sock.write_all(&first).await;
                 // The first token comes alone, as a model's does.
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                let mut rest = String::new();
-                for _ in 0..4 {
-                    rest.push_str(&format!(
-                        "{HEAD}{{\"content\":\"{CHUNK_TEXT}\"}},\"finish_reason\":null}}]}}\n\n"
-                    ));
-                }
-                rest.push_str(&format!(
-                    "{HEAD}{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n"
-                ));
-                let _ = sock.write_all(rest.as_bytes()).await;
+                let stream = Generated {
+                    n_chunks: 5,
+                    chunk_text: CHUNK_TEXT.to_string(),
+                };
+                let rest: Vec<u8> = (1..).map_while(|i| stream.event(i)).flatten().collect();
+                let _ = sock.write_all(&rest).await;
                 let _ = sock.shutdown().await;
             });
         }
