@@ -101,27 +101,27 @@ pub(crate) fn defer_notify(shared: &Arc<Shared>) -> bool {
 /// deliveries of one pass wake the consumer's runtime once. Gives the
 /// waker back where no runtime flushes: the caller must wake it now.
 pub(crate) fn defer_wake(waker: Waker) -> Result<(), Waker> {
+    // The waker moves into the queue only where there is one; otherwise
+    // it stays here and goes back to the caller.
     let mut waker = Some(waker);
     let full = DEFERRED
-        .try_with(|d| match (d.borrow_mut().as_mut(), waker.take()) {
-            (Some(d), Some(w)) => {
-                d.consumers.push(w);
-                Some(d.consumers.len() >= MAX_DEFERRED)
-            }
-            (_, w) => {
-                waker = w;
-                None
-            }
+        .try_with(|d| {
+            let mut d = d.borrow_mut();
+            let queue = d.as_mut()?;
+            queue.consumers.extend(waker.take());
+            Some(queue.consumers.len() >= MAX_DEFERRED)
         })
         .ok()
         .flatten();
-    let Some(full) = full else {
-        return Err(waker.expect("the waker was not queued"));
-    };
-    if full {
-        flush();
+    match waker {
+        Some(waker) => Err(waker),
+        None => {
+            if full == Some(true) {
+                flush();
+            }
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 /// Wakes the readers of every stream, and every consumer, queued on this
