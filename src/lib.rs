@@ -46,8 +46,8 @@ pub use tools::{Tool, ToolDefinitions, Toolkit};
 
 pub use rivulet_actors::{
     Event, Outcome, ParsedToolCall, PartialToolCall, Policy, ProcessHandle, ProcessPhase,
-    ProcessSpec, ProcessStatus, Runtime, RuntimeConfig, RuntimeStats, StreamOptions, ToolCallState,
-    ToolCallWatch,
+    ProcessSpec, ProcessStatus, Runtime, RuntimeConfig, RuntimeStats, SharedChunk, StreamOptions,
+    ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use rivulet_actors::{BlockingSubscription, Event, Subscription};
+use rivulet_actors::{BlockingSubscription, Event, SharedChunk, Subscription};
 use rivulet_core::{Chunk, ContentPart, Error, Text, Thought, ToolCall};
 
 use crate::stream::Chunks;
@@ -64,7 +64,7 @@ struct Demux {
 }
 
 impl Demux {
-    fn push(&mut self, item: Option<Result<Arc<Chunk>, Error>>) {
+    fn push(&mut self, item: Option<Result<SharedChunk, Error>>) {
         let chunk = match item {
             Some(Ok(c)) => c,
             Some(Err(e)) => {
@@ -396,7 +396,7 @@ mod tests {
     fn events(chunks: Vec<Chunk>, end: Outcome) -> std::vec::IntoIter<Event> {
         let mut v: Vec<Event> = chunks
             .into_iter()
-            .map(|c| Event::Chunk(Arc::new(c)))
+            .map(|c| Event::Chunk(SharedChunk::new(c)))
             .collect();
         v.push(Event::End(end));
         v.into_iter()

@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use rivulet_actors::{
-    BlockingSubscription, Event, Outcome, ParsedToolCall, PartialToolCall, Policy, StreamHandle,
-    Subscription,
+    BlockingSubscription, Event, Outcome, ParsedToolCall, PartialToolCall, Policy, SharedChunk,
+    StreamHandle, Subscription,
 };
 use rivulet_core::{Chunk, ContentPart, Error, Message, Response, Role, ToolOutput};
 use serde::de::DeserializeOwned;
@@ -498,7 +498,7 @@ impl<S> Chunks<S> {
     }
 
     // One mapping for both the Iterator and the Stream impls.
-    fn map(&mut self, event: Option<Event>) -> Option<Option<Result<Arc<Chunk>, Error>>> {
+    fn map(&mut self, event: Option<Event>) -> Option<Option<Result<SharedChunk, Error>>> {
         match event {
             Some(Event::Chunk(c)) => Some(Some(Ok(c))),
             // Only detached subscribers with a window miss chunks; the
@@ -517,7 +517,7 @@ impl<S> Chunks<S> {
 }
 
 impl<S: Iterator<Item = Event>> Iterator for Chunks<S> {
-    type Item = Result<Arc<Chunk>, Error>;
+    type Item = Result<SharedChunk, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             let event = self.events.next();
@@ -530,7 +530,7 @@ impl<S: Iterator<Item = Event>> Iterator for Chunks<S> {
 }
 
 impl<S: Stream<Item = Event> + Unpin> Stream for Chunks<S> {
-    type Item = Result<Arc<Chunk>, Error>;
+    type Item = Result<SharedChunk, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         while !self.done {
             let event = match Pin::new(&mut self.events).poll_next(cx) {

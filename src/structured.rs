@@ -9,11 +9,10 @@
 //! deserialized into `T` when it fits.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use rivulet_actors::Event;
+use rivulet_actors::{Event, SharedChunk};
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, PartialJson, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -172,7 +171,7 @@ impl<S, T> StructuredStream<S, T> {
 impl<S, T: DeserializeOwned> StructuredStream<S, T> {
     fn map(
         &mut self,
-        item: Option<Result<Arc<Chunk>, Error>>,
+        item: Option<Result<SharedChunk, Error>>,
     ) -> Option<Option<Result<Partial<T>, Error>>> {
         match item {
             Some(Ok(chunk)) => match self.state.push(&chunk)? {

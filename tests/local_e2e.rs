@@ -150,7 +150,7 @@ fn signal(pid: u32, sig: i32) {
 
 /// The text deltas of a stream, as they arrived, and how it ended.
 fn text_deltas(
-    chunks: impl Iterator<Item = Result<std::sync::Arc<Chunk>, rivulet::Error>>,
+    chunks: impl Iterator<Item = Result<rivulet::SharedChunk, rivulet::Error>>,
 ) -> (Vec<String>, Option<rivulet::Error>) {
     let mut deltas = Vec::new();
     for item in chunks {

@@ -18,7 +18,7 @@ fn model(server: &Server) -> Model {
 
 /// Reads content chunks until `n` text deltas have arrived.
 async fn read_deltas(
-    stream: &mut (impl futures::Stream<Item = Result<std::sync::Arc<Chunk>, Error>> + Unpin),
+    stream: &mut (impl futures::Stream<Item = Result<rivulet::SharedChunk, Error>> + Unpin),
     n: usize,
 ) {
     let mut seen = 0;

@@ -51,6 +51,7 @@ mod messages;
 mod process;
 mod provider_actor;
 mod runtime;
+mod segment;
 mod stats;
 mod stream;
 mod subscriber;
@@ -60,6 +61,7 @@ mod tool_parser;
 pub use handle::{StreamHandle, ToolCallWatch};
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus, ProcessSupervisor};
 pub use runtime::Runtime;
+pub use segment::SharedChunk;
 pub use subscriber::{BlockingSubscription, Subscription};
 
 /// A request still to be built, for [`Runtime::start_deferred`].
@@ -138,8 +140,9 @@ pub enum Outcome {
     Finished,
     /// It failed, was cancelled (`Error::Cancelled`) or timed out (`Error::Timeout`).
     ///
-    /// Shared, so an `Event` is 16 bytes: every subscription's channel is
-    /// sized in events, and the outcome is cloned once per consumer.
+    /// Shared, so an `Event` stays at 24 bytes: every subscription's
+    /// channel is sized in events, and the outcome is cloned once per
+    /// consumer.
     Failed(Arc<Error>),
 }
 
@@ -151,13 +154,13 @@ impl Outcome {
 }
 
 // See `Outcome::Failed`.
-const _: () = assert!(std::mem::size_of::<Event>() <= 16);
+const _: () = assert!(std::mem::size_of::<Event>() <= 24);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// The next chunk (shared with every other consumer, never copied).
-    Chunk(Arc<Chunk>),
+    Chunk(SharedChunk),
     /// The subscriber fell out of the log's window; this many chunks were lost to it.
     Missed(u64),
     /// The terminal event; nothing follows.

@@ -2,12 +2,13 @@
 //!
 //! The provider actor is the only writer. Every reader (subscriber actors,
 //! the accumulator, the tool parser) keeps its own cursor, an absolute index
-//! into the log, so a chunk is stored once as an `Arc<Chunk>` and handed to
-//! each consumer by bumping its reference count: nothing is copied per
-//! subscriber.
+//! into the log, so a chunk is stored once, in a shared [`Segment`], and
+//! handed to each consumer as a [`SharedChunk`] by bumping the segment's
+//! reference count: nothing is copied per subscriber.
 //!
-//! The lock is a plain `std::sync::Mutex`, held only to push or clone a few
-//! `Arc`s (or for the accumulator's fold, see [`Log::follow`]) and never
+//! The lock is a plain `std::sync::Mutex`, held only to store a chunk or
+//! clone a few references (or for the followers' reading in place, see
+//! [`Log::follow`]) and never
 //! across an `.await`. All actors of one stream live on the
 //! same arbiter thread, so it is almost never contended. Readers that have
 //! caught up wait on a tokio [`Notify`], which works across threads and
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use rivulet_core::Chunk;
 use tokio::sync::Notify;
 
+use crate::segment::{Segment, SharedChunk, SLOTS};
 use crate::stats::lock;
 use crate::{Event, Outcome};
 
@@ -61,9 +63,17 @@ pub(crate) enum Follower {
 }
 
 struct Inner {
-    entries: VecDeque<Arc<Chunk>>,
-    /// Absolute index of `entries[0]`.
+    /// The entries still kept, [`SLOTS`] to a segment; the last one is
+    /// being filled.
+    segments: VecDeque<Arc<Segment>>,
+    /// Absolute index of the first slot of `segments[0]`, a multiple of
+    /// [`SLOTS`].
+    segment_base: u64,
+    /// Absolute index of the oldest entry kept: trimming to a window moves
+    /// it, and frees a segment once all of it is below.
     base: u64,
+    /// Number of entries appended so far.
+    end: u64,
     window: Option<u64>,
     outcome: Option<Outcome>,
     lossless: Vec<Arc<Progress>>,
@@ -74,7 +84,30 @@ struct Inner {
 
 impl Inner {
     fn end(&self) -> u64 {
-        self.base + self.entries.len() as u64
+        self.end
+    }
+
+    /// Stores the next entry, starting a segment when the last one is full.
+    fn push(&mut self, chunk: Chunk) {
+        // SAFETY (both pushes): the log's segments are pushed to only here,
+        // under the log's lock, so there is never a second writer.
+        let chunk = match self.segments.back() {
+            Some(last) => unsafe { last.push(chunk) },
+            None => Err(chunk),
+        };
+        if let Err(chunk) = chunk {
+            let segment = Segment::new();
+            let _fresh = unsafe { segment.push(chunk) };
+            self.segments.push_back(segment);
+        }
+        self.end += 1;
+    }
+
+    /// The entry at absolute index `at`, shared, if it is still kept.
+    fn share(&self, at: u64) -> Option<SharedChunk> {
+        let offset = at.checked_sub(self.segment_base)?;
+        let segment = self.segments.get((offset / SLOTS as u64) as usize)?;
+        segment.share((offset % SLOTS as u64) as usize)
     }
 
     /// The oldest entry a subscriber may still read. With a window, entries
@@ -100,9 +133,10 @@ impl Inner {
             .saturating_sub(w)
             .min(self.followers[0])
             .min(self.followers[1]);
-        while self.base < keep_from {
-            self.entries.pop_front();
-            self.base += 1;
+        self.base = self.base.max(keep_from);
+        while self.segment_base + SLOTS as u64 <= self.base && !self.segments.is_empty() {
+            self.segments.pop_front();
+            self.segment_base += SLOTS as u64;
         }
     }
 }
@@ -118,8 +152,10 @@ impl Log {
     pub(crate) fn new(window: Option<usize>) -> Self {
         Log {
             inner: Mutex::new(Inner {
-                entries: VecDeque::new(),
+                segments: VecDeque::new(),
+                segment_base: 0,
                 base: 0,
+                end: 0,
                 window: window.map(|w| w.max(1) as u64),
                 outcome: None,
                 lossless: Vec::new(),
@@ -136,9 +172,8 @@ impl Log {
     /// with [`Log::notify`] before it goes idle, so a burst of chunks costs
     /// one wake-up per reader rather than one per chunk.
     pub(crate) fn append(&self, chunk: Chunk) -> bool {
-        let chunk = Arc::new(chunk);
         let mut g = lock(&self.inner);
-        g.entries.push_back(chunk);
+        g.push(chunk);
         g.trim();
         g.blocked()
     }
@@ -202,8 +237,7 @@ impl Log {
             *cursor = visible;
             return Some(Event::Missed(missed));
         }
-        if *cursor < g.end() {
-            let chunk = g.entries[(*cursor - g.base) as usize].clone();
+        if let Some(chunk) = g.share(*cursor) {
             *cursor += 1;
             return Some(Event::Chunk(chunk));
         }
@@ -231,19 +265,23 @@ impl Log {
     /// whether the stream has ended and everything has been read.
     ///
     /// `each` must be quick and must not touch the log: the accumulator
-    /// folds in it (pure string pushes), the tool parser clones the `Arc`s
-    /// it will look at once the lock is released.
+    /// folds in it and the tool parser feeds its JSON parsers (string
+    /// pushes and a scan of each new delta).
     pub(crate) fn follow(
         &self,
         who: Follower,
         cursor: &mut u64,
-        mut each: impl FnMut(&Arc<Chunk>),
+        mut each: impl FnMut(&Chunk),
     ) -> bool {
         let mut g = lock(&self.inner);
         // Followers hold back trimming, so their cursor is never below base.
-        let from = (*cursor).max(g.base);
-        let skip = (from - g.base) as usize;
-        g.entries.iter().skip(skip).for_each(&mut each);
+        let from = (*cursor).max(g.base) - g.segment_base;
+        let first = (from / SLOTS as u64) as usize;
+        let mut slot = (from % SLOTS as u64) as usize;
+        for segment in g.segments.iter().skip(first) {
+            segment.iter_from(slot).for_each(&mut each);
+            slot = 0;
+        }
         *cursor = g.end();
         g.followers[who as usize] = *cursor;
         g.outcome.is_some()
@@ -270,7 +308,7 @@ mod tests {
         assert_eq!(log.next_event(&mut cursor), Some(Event::Missed(7)));
         assert_eq!(
             log.next_event(&mut cursor),
-            Some(Event::Chunk(Arc::new(text(7))))
+            Some(Event::Chunk(SharedChunk::new(text(7))))
         );
 
         let mut seen = 0;
@@ -282,13 +320,69 @@ mod tests {
         assert_eq!(seen, 10);
         seen = 0;
         log.append(text(10));
-        assert_eq!(lock(&log.inner).entries.len(), 3);
+        assert_eq!(lock(&log.inner).base, 8);
         assert_eq!(log.len(), 11);
+        // A segment is freed once the window has left all of it behind.
+        assert_eq!(lock(&log.inner).segments.len(), 1);
+        for i in 11..40 {
+            log.append(text(i));
+        }
+        log.follow(Follower::Accumulator, &mut a, |_| ());
+        log.follow(Follower::ToolParser, &mut t, |_| ());
+        log.append(text(40));
+        let g = lock(&log.inner);
+        assert_eq!((g.base, g.segment_base, g.segments.len()), (38, 32, 1));
+        drop(g);
+        let mut late = 0;
+        assert_eq!(log.next_event(&mut late), Some(Event::Missed(38)));
+        assert_eq!(
+            log.next_event(&mut late),
+            Some(Event::Chunk(SharedChunk::new(text(38))))
+        );
 
         assert!(log.finish(Outcome::Finished));
         assert!(!log.finish(Outcome::failed(rivulet_core::Error::cancelled())));
         assert!(log.follow(Follower::Accumulator, &mut a, |_| seen += 1));
         assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn readers_on_other_threads_see_every_chunk_while_it_is_written() {
+        // Chunks are read from a segment while later slots of it are being
+        // written (run under `cargo miri test` to check the unsafe code).
+        let log = Arc::new(Log::new(None));
+        let n = 3 * SLOTS + 5;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    let (mut cursor, mut got) = (0, Vec::new());
+                    loop {
+                        match log.next_event(&mut cursor) {
+                            Some(Event::Chunk(c)) => got.push(c),
+                            Some(_) => return got,
+                            None => std::thread::yield_now(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..n {
+            log.append(text(i));
+        }
+        log.finish(Outcome::Finished);
+        let all: Vec<Vec<SharedChunk>> = readers
+            .into_iter()
+            .map(|r| r.join().unwrap_or_default())
+            .collect();
+        drop(log);
+        let want: Vec<SharedChunk> = (0..n).map(|i| SharedChunk::new(text(i))).collect();
+        assert_eq!(all[0], want);
+        assert_eq!(all[1], want);
+        assert!(all[0]
+            .iter()
+            .zip(&all[1])
+            .all(|(a, b)| SharedChunk::ptr_eq(a, b)));
     }
 
     #[test]

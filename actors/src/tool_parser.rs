@@ -198,20 +198,15 @@ impl Parser {
     /// Parses every entry up to the log's end and hands newly complete
     /// calls to the watchers; returns whether the stream has ended.
     fn catch_up(&mut self) -> bool {
-        // Looked at after the log's lock is released: applying may hand
-        // calls to watchers. A new batch each time rather than a buffer
-        // kept for the stream's life: catch-ups come once per batch of
-        // chunks, and the buffer would sit in every idle stream.
-        let mut batch = Vec::new();
-        let ended = self
-            .shared
+        // Applied under the log's lock, in place: applying only updates
+        // this actor's assemblies (watchers get calls in `dispatch`, after
+        // the lock is released), and no chunk is cloned or buffered.
+        let shared = Arc::clone(&self.shared);
+        let mut cursor = self.cursor;
+        let ended = shared
             .log
-            .follow(Follower::ToolParser, &mut self.cursor, |chunk| {
-                batch.push(chunk.clone())
-            });
-        for chunk in &batch {
-            self.apply(chunk);
-        }
+            .follow(Follower::ToolParser, &mut cursor, |chunk| self.apply(chunk));
+        self.cursor = cursor;
         self.dispatch(ended);
         ended
     }

@@ -2,13 +2,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use futures::StreamExt;
 use rivulet_actors::{
-    Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, StreamOptions,
+    Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, SharedChunk,
+    StreamOptions,
 };
 use rivulet_core::{Chunk, Error, ToolCall, Usage};
 
@@ -76,7 +76,7 @@ fn sixteen_mixed_subscribers_see_identical_chunks_and_one_end() {
         assert_eq!(chunks.len(), first.len());
         // Not only equal: the very same allocation, shared by every consumer.
         for (a, b) in chunks.iter().zip(&first) {
-            assert!(Arc::ptr_eq(a, b));
+            assert!(SharedChunk::ptr_eq(a, b));
         }
         assert!(!events.iter().any(|e| matches!(e, Event::Missed(_))));
     }

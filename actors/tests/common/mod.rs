@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use rivulet_actors::{Event, Outcome, StreamOptions};
+use rivulet_actors::{Event, Outcome, SharedChunk, StreamOptions};
 use rivulet_core::{Chunk, ChunkStream, Error, OpenFuture, Provider, Request};
 
 /// One step of a script.
@@ -285,7 +285,7 @@ pub fn text_of(events: &[Event]) -> String {
 }
 
 /// The chunks of a list of events.
-pub fn chunks_of(events: &[Event]) -> Vec<Arc<Chunk>> {
+pub fn chunks_of(events: &[Event]) -> Vec<SharedChunk> {
     events
         .iter()
         .filter_map(|e| match e {
