@@ -140,9 +140,8 @@ pub enum Outcome {
     Finished,
     /// It failed, was cancelled (`Error::Cancelled`) or timed out (`Error::Timeout`).
     ///
-    /// Shared, so an `Event` stays at 24 bytes: every subscription's
-    /// channel is sized in events, and the outcome is cloned once per
-    /// consumer.
+    /// Shared, so an `Event` is 16 bytes: every subscription's channel is
+    /// sized in events, and the outcome is cloned once per consumer.
     Failed(Arc<Error>),
 }
 
@@ -154,7 +153,7 @@ impl Outcome {
 }
 
 // See `Outcome::Failed`.
-const _: () = assert!(std::mem::size_of::<Event>() <= 24);
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]

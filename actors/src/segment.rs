@@ -30,6 +30,44 @@ use rivulet_core::Chunk;
 /// per chunk.
 pub(crate) const SLOTS: usize = 16;
 
+/// A slot number, below [`SLOTS`]. An enum rather than a `u8` so the
+/// compiler knows the other 240 values are never used and can keep
+/// [`Event`](crate::Event)'s tag in them: an `Event` stays 16 bytes, and
+/// every subscription's channel is sized in events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Slot {
+    S0,
+    S1,
+    S2,
+    S3,
+    S4,
+    S5,
+    S6,
+    S7,
+    S8,
+    S9,
+    S10,
+    S11,
+    S12,
+    S13,
+    S14,
+    S15,
+}
+
+impl Slot {
+    const ALL: [Slot; SLOTS] = {
+        use Slot::*;
+        [
+            S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15,
+        ]
+    };
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A run of [`SLOTS`] log entries, filled in order. See the module docs.
 pub(crate) struct Segment {
     /// How many slots hold a chunk. Only the writer stores here.
@@ -74,7 +112,7 @@ impl Segment {
     pub(crate) fn share(self: &Arc<Self>, slot: usize) -> Option<SharedChunk> {
         (slot < self.filled.load(Ordering::Acquire)).then(|| SharedChunk {
             segment: Arc::clone(self),
-            slot: slot as u32,
+            slot: Slot::ALL[slot],
         })
     }
 
@@ -120,7 +158,7 @@ impl Drop for Segment {
 #[derive(Clone)]
 pub struct SharedChunk {
     segment: Arc<Segment>,
-    slot: u32,
+    slot: Slot,
 }
 
 impl SharedChunk {
@@ -131,7 +169,10 @@ impl SharedChunk {
         // SAFETY: the segment was just made and nobody else has it.
         let pushed = unsafe { segment.push(chunk) };
         debug_assert!(pushed.is_ok());
-        SharedChunk { segment, slot: 0 }
+        SharedChunk {
+            segment,
+            slot: Slot::S0,
+        }
     }
 
     /// Whether both are the same chunk of the same log, not merely equal.
@@ -146,7 +187,7 @@ impl Deref for SharedChunk {
     fn deref(&self) -> &Chunk {
         // SAFETY: a `SharedChunk` is only made for a filled slot (`share`,
         // `new`), which is never written again while the segment lives.
-        unsafe { (*self.segment.slots[self.slot as usize].get()).assume_init_ref() }
+        unsafe { (*self.segment.slots[self.slot.index()].get()).assume_init_ref() }
     }
 }
 
