@@ -87,6 +87,8 @@ pub struct StreamOptions {
     pub run_to_completion: bool,
     /// Keep at most this many chunks in the log; older ones are dropped and a
     /// subscriber that falls out of the window is told how many it missed.
+    /// Memory is freed 16 chunks at a time (the log's segments), so up to
+    /// 15 chunks beyond the window may stay resident until then.
     pub window: Option<usize>,
     /// The provider id and model name, for tracing and the Response.
     pub provider_id: String,

@@ -147,6 +147,10 @@ impl Drop for Segment {
 /// A chunk in a stream's log, shared by every consumer: cloning it bumps a
 /// reference count and never copies the chunk. It derefs to [`Chunk`].
 ///
+/// It keeps alive the segment of the log it lives in (up to 16 chunks), so
+/// holding one chunk of a windowed stream holds its neighbours too; clone
+/// the [`Chunk`] itself to keep it apart.
+///
 /// ```
 /// use rivulet_actors::{Chunk, SharedChunk};
 ///
