@@ -69,10 +69,14 @@ impl Slot {
 }
 
 /// A run of [`SLOTS`] log entries, filled in order. See the module docs.
+// `repr(C)` to keep `filled`, which the writer stores to on every push,
+// away from the reference counts at the front of the allocation, which
+// every consumer updates for every chunk.
+#[repr(C)]
 pub(crate) struct Segment {
+    slots: [UnsafeCell<MaybeUninit<Chunk>>; SLOTS],
     /// How many slots hold a chunk. Only the writer stores here.
     filled: AtomicUsize,
-    slots: [UnsafeCell<MaybeUninit<Chunk>>; SLOTS],
 }
 
 // SAFETY: the slots are written only by `push`, whose contract makes the
@@ -85,8 +89,8 @@ unsafe impl Sync for Segment {}
 impl Segment {
     pub(crate) fn new() -> Arc<Segment> {
         Arc::new(Segment {
-            filled: AtomicUsize::new(0),
             slots: [const { UnsafeCell::new(MaybeUninit::uninit()) }; SLOTS],
+            filled: AtomicUsize::new(0),
         })
     }
 
