@@ -89,16 +89,14 @@ impl Inner {
 
     /// Stores the next entry, starting a segment when the last one is full.
     fn push(&mut self, chunk: Chunk) {
-        // SAFETY (both pushes): the log's segments are pushed to only here,
-        // under the log's lock, so there is never a second writer.
         let chunk = match self.segments.back() {
+            // SAFETY: the log's segments are pushed to only here, under the
+            // log's lock, so there is never a second writer.
             Some(last) => unsafe { last.push(chunk) },
             None => Err(chunk),
         };
         if let Err(chunk) = chunk {
-            let segment = Segment::new();
-            let _fresh = unsafe { segment.push(chunk) };
-            self.segments.push_back(segment);
+            self.segments.push_back(Segment::starting_with(chunk));
         }
         self.end += 1;
     }

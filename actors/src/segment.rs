@@ -87,10 +87,13 @@ pub(crate) struct Segment {
 unsafe impl Sync for Segment {}
 
 impl Segment {
-    pub(crate) fn new() -> Arc<Segment> {
+    /// A segment whose first slot holds `chunk`.
+    pub(crate) fn starting_with(chunk: Chunk) -> Arc<Segment> {
+        let mut slots = [const { UnsafeCell::new(MaybeUninit::uninit()) }; SLOTS];
+        slots[0].get_mut().write(chunk);
         Arc::new(Segment {
-            slots: [const { UnsafeCell::new(MaybeUninit::uninit()) }; SLOTS],
-            filled: AtomicUsize::new(0),
+            slots,
+            filled: AtomicUsize::new(1),
         })
     }
 
@@ -173,12 +176,8 @@ impl SharedChunk {
     /// Wraps a chunk that is not in any log, e.g. to feed a consumer in a
     /// test. (It takes a whole segment; the log packs its chunks.)
     pub fn new(chunk: Chunk) -> SharedChunk {
-        let segment = Segment::new();
-        // SAFETY: the segment was just made and nobody else has it.
-        let pushed = unsafe { segment.push(chunk) };
-        debug_assert!(pushed.is_ok());
         SharedChunk {
-            segment,
+            segment: Segment::starting_with(chunk),
             slot: Slot::S0,
         }
     }
@@ -235,34 +234,26 @@ mod tests {
 
     #[test]
     fn a_full_segment_gives_the_chunk_back() {
-        let segment = Segment::new();
-        for i in 0..SLOTS {
+        let segment = Segment::starting_with(Chunk::text(0, "0"));
+        for i in 1..SLOTS {
             assert!(unsafe { segment.push(Chunk::text(0, i.to_string())) }.is_ok());
         }
         let back = unsafe { segment.push(Chunk::text(0, "x")) };
         assert_eq!(back, Err(Chunk::text(0, "x")));
         assert_eq!(segment.get(3), Some(&Chunk::text(0, "3")));
         assert!(segment.share(SLOTS).is_none());
-        let texts: Vec<String> = segment
-            .iter_from(14)
-            .map(|c| serde_json::to_string(c).unwrap_or_default())
-            .collect();
-        assert_eq!(texts.len(), 2);
+        let tail: Vec<Chunk> = segment.iter_from(14).cloned().collect();
+        assert_eq!(tail, vec![Chunk::text(0, "14"), Chunk::text(0, "15")]);
     }
 
     #[test]
     fn shared_chunks_keep_their_segment_and_drop_it_once() {
-        let segment = Segment::new();
         let id: Arc<str> = Arc::from("call_1");
-        unsafe {
-            segment
-                .push(Chunk::ToolCallEnd {
-                    part: 0,
-                    id: id.clone(),
-                    signature: None,
-                })
-                .unwrap_or_else(|_| unreachable!());
-        }
+        let segment = Segment::starting_with(Chunk::ToolCallEnd {
+            part: 0,
+            id: id.clone(),
+            signature: None,
+        });
         let shared = segment.share(0).unwrap_or_else(|| unreachable!());
         drop(segment);
         assert_eq!(Arc::strong_count(&id), 2);
