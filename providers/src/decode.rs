@@ -20,6 +20,19 @@ use crate::http;
 /// What a decoder returns per event: chunks, possibly ending with one error.
 pub type Decoded = Vec<Result<Chunk, Error>>;
 
+/// Where a decoder is in its stream. Once it leaves `Streaming` it stays
+/// out: [`EventDecoder::is_done`] is true and further input is ignored.
+/// (Bedrock's decoder has a phase of its own between these, so it keeps its
+/// own enum.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Streaming,
+    /// The protocol's terminal event, or a clean end of the byte stream.
+    Done,
+    /// An error was returned; nothing follows it.
+    Failed,
+}
+
 /// A wire decoder: events in, chunks out.
 ///
 /// After [`EventDecoder::is_done`] turns true (a terminal event, an error,

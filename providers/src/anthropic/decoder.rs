@@ -35,7 +35,9 @@ use rivulet_core::{
 use serde_json::Value;
 
 use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
-use crate::decode::{error_from_code, parse_event, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{
+    error_from_code, parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker,
+};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -72,15 +74,6 @@ enum Block {
         block: Value,
         input: String,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    /// `message_stop` seen.
-    Done,
-    /// An error was returned; nothing follows it.
-    Failed,
 }
 
 /// The Anthropic Messages decoder.
@@ -126,7 +119,7 @@ pub struct Decoder {
     /// The latest value of every usage field reported so far.
     usage: wire::Usage,
     sent: UsageTracker,
-    state: State,
+    state: Phase,
 }
 
 impl Decoder {
@@ -144,7 +137,7 @@ impl Decoder {
             tool_calls: 0,
             usage: wire::Usage::default(),
             sent: UsageTracker::default(),
-            state: State::Streaming,
+            state: Phase::Streaming,
         }
     }
 
@@ -505,7 +498,7 @@ impl EventDecoder for Decoder {
             }
             StreamEvent::MessageStop => {
                 self.end_all(&mut out);
-                self.state = State::Done;
+                self.state = Phase::Done;
             }
             StreamEvent::Error { error, .. } => {
                 let err = error_from_object(&self.provider, &error);
@@ -548,14 +541,14 @@ impl EventDecoder for Decoder {
         for (_, block) in ending {
             self.end_block(block, out);
         }
-        self.state = State::Failed;
+        self.state = Phase::Failed;
         out.push(Err(err.with_provider(&self.provider)));
     }
 
     /// True once the stream is over (`message_stop`, an error, or
     /// [`Decoder::finish`]).
     fn is_done(&self) -> bool {
-        self.state != State::Streaming
+        self.state != Phase::Streaming
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::Number;
 
 use super::wire::{ChatUsage, StreamEvent};
 use crate::decode::{
-    error_from_code, parse_event, push_raw, Decoded, EventDecoder, Parts, UsageTracker,
+    error_from_code, parse_event, push_raw, Decoded, EventDecoder, Parts, Phase, UsageTracker,
 };
 use crate::http::{provider_message, truncate};
 use crate::sse::SseEvent;
@@ -37,13 +37,6 @@ use crate::sse::SseEvent;
 enum Kind {
     Text,
     Thought,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    Done,
-    Failed,
 }
 
 /// The Cohere v2 decoder.
@@ -81,7 +74,7 @@ pub struct Decoder {
     calls: Vec<(u64, Arc<str>, usize)>,
     metadata_sent: bool,
     usage: UsageTracker,
-    state: State,
+    state: Phase,
 }
 
 impl Decoder {
@@ -96,7 +89,7 @@ impl Decoder {
             calls: Vec::new(),
             metadata_sent: false,
             usage: UsageTracker::default(),
-            state: State::Streaming,
+            state: Phase::Streaming,
         }
     }
 
@@ -219,7 +212,7 @@ impl Decoder {
                 if let (Some(reason), Some(raw)) = (reason, raw) {
                     out.push(Ok(Chunk::FinishReason { reason, raw }));
                 }
-                self.state = State::Done;
+                self.state = Phase::Done;
             }
             StreamEvent::Unknown => {}
         }
@@ -328,12 +321,12 @@ impl EventDecoder for Decoder {
 
     fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_open(out);
-        self.state = State::Failed;
+        self.state = Phase::Failed;
         out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {
-        self.state != State::Streaming
+        self.state != Phase::Streaming
     }
 }
 

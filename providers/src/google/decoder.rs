@@ -33,7 +33,7 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, Usage};
 
 use super::wire::{ErrorBody, GenerateContentResponse, Part, UsageMetadata};
-use crate::decode::{parse_event, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -41,13 +41,6 @@ use crate::sse::SseEvent;
 enum Kind {
     Text,
     Thought,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    Done,
-    Failed,
 }
 
 /// The Gemini decoder.
@@ -89,7 +82,7 @@ pub struct Decoder {
     /// The latest usage snapshot.
     usage: Option<Usage>,
     sent: UsageTracker,
-    state: State,
+    state: Phase,
 }
 
 impl Decoder {
@@ -107,7 +100,7 @@ impl Decoder {
             finish_seen: false,
             usage: None,
             sent: UsageTracker::default(),
-            state: State::Streaming,
+            state: Phase::Streaming,
         }
     }
 
@@ -380,7 +373,7 @@ impl EventDecoder for Decoder {
         if self.finish_seen {
             self.end_current(&mut out);
             self.release_usage(&mut out);
-            self.state = State::Done;
+            self.state = Phase::Done;
         } else {
             let err = Error::protocol(
                 "the stream ended before a finish reason: the response is truncated",
@@ -395,13 +388,13 @@ impl EventDecoder for Decoder {
     fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_current(out);
         self.release_usage(out);
-        self.state = State::Failed;
+        self.state = Phase::Failed;
         out.push(Err(err.with_provider(&self.provider)));
     }
 
     /// True once the stream is over (an error, or [`Decoder::finish`]).
     fn is_done(&self) -> bool {
-        self.state != State::Streaming
+        self.state != Phase::Streaming
     }
 }
 

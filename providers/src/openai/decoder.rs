@@ -27,7 +27,7 @@ use super::wire::{
     AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
     ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
 };
-use crate::decode::{error_from_code, push_raw, EventDecoder, Parts, UsageTracker};
+use crate::decode::{error_from_code, push_raw, EventDecoder, Parts, Phase, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -48,15 +48,6 @@ struct ToolSlot {
     id: Arc<str>,
     index: Option<u32>,
     part: usize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    /// `[DONE]` seen, or a clean end of stream after a finish reason.
-    Done,
-    /// An error was returned; nothing follows it.
-    Failed,
 }
 
 /// The Chat Completions decoder.
@@ -94,7 +85,7 @@ pub struct Decoder {
     finish_seen: bool,
     refusal_seen: bool,
     usage: UsageTracker,
-    state: State,
+    state: Phase,
 }
 
 impl Decoder {
@@ -111,7 +102,7 @@ impl Decoder {
             finish_seen: false,
             refusal_seen: false,
             usage: UsageTracker::default(),
-            state: State::Streaming,
+            state: Phase::Streaming,
         }
     }
 
@@ -452,7 +443,7 @@ impl EventDecoder for Decoder {
                 None,
             );
             self.end_all(&mut out);
-            self.state = State::Done;
+            self.state = Phase::Done;
             return out;
         }
         match serde_json::from_str::<ChatCompletionChunk>(data) {
@@ -502,7 +493,7 @@ impl EventDecoder for Decoder {
         }
         if self.finish_seen {
             self.end_all(&mut out);
-            self.state = State::Done;
+            self.state = Phase::Done;
         } else {
             let err = Error::protocol(
                 "the stream ended without [DONE] and without a finish reason: the response is truncated",
@@ -516,7 +507,7 @@ impl EventDecoder for Decoder {
     /// and pushes the error.
     fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_current(out);
-        self.state = State::Failed;
+        self.state = Phase::Failed;
         out.push(Err(err.with_provider(&self.provider)));
     }
 
@@ -524,7 +515,7 @@ impl EventDecoder for Decoder {
     /// [`Decoder::finish`]): further input is ignored, the caller can drop
     /// the connection.
     fn is_done(&self) -> bool {
-        self.state != State::Streaming
+        self.state != Phase::Streaming
     }
 }
 

@@ -35,7 +35,9 @@ use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Value;
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
-use crate::decode::{error_from_code, parse_event, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{
+    error_from_code, parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker,
+};
 use crate::http::truncate;
 use crate::sse::SseEvent;
 
@@ -66,13 +68,6 @@ struct OpenCall {
     call_id: Arc<str>,
     part: usize,
     args: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    Done,
-    Failed,
 }
 
 /// The Responses API decoder.
@@ -116,7 +111,7 @@ pub struct Decoder {
     refusal_seen: bool,
     call_seen: bool,
     usage: UsageTracker,
-    state: State,
+    state: Phase,
 }
 
 impl Decoder {
@@ -135,7 +130,7 @@ impl Decoder {
             refusal_seen: false,
             call_seen: false,
             usage: UsageTracker::default(),
-            state: State::Streaming,
+            state: Phase::Streaming,
         }
     }
 
@@ -218,7 +213,7 @@ impl Decoder {
                 };
                 let raw = response.status.unwrap_or_else(|| "completed".into());
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
-                self.state = State::Done;
+                self.state = Phase::Done;
             }
             StreamEvent::Incomplete { response } => {
                 self.metadata(&response, out);
@@ -236,7 +231,7 @@ impl Decoder {
                     _ => FinishReason::Other,
                 };
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
-                self.state = State::Done;
+                self.state = Phase::Done;
             }
             StreamEvent::Failed { response } => {
                 let e = response.error.unwrap_or_default();
@@ -542,12 +537,12 @@ impl EventDecoder for Decoder {
     fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_texts(out, |_| true);
         self.end_thoughts(out, |_| true);
-        self.state = State::Failed;
+        self.state = Phase::Failed;
         out.push(Err(err.with_provider(&self.provider)));
     }
 
     fn is_done(&self) -> bool {
-        self.state != State::Streaming
+        self.state != Phase::Streaming
     }
 }
 
