@@ -37,10 +37,24 @@ pub struct ToolCall {
 impl ToolCall {
     /// The arguments as JSON; an error when the model wrote invalid JSON.
     pub fn args_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.args_text())
+    }
+
+    /// The arguments' JSON text as sent back to a provider: `{}` for a call
+    /// the model made without arguments, since APIs want an object.
+    ///
+    /// ```
+    /// use rivulet_core::ToolCall;
+    ///
+    /// let call = ToolCall { name: "now".into(), ..Default::default() };
+    /// assert_eq!(call.args_text(), "{}");
+    /// ```
+    pub fn args_text(&self) -> &str {
         if self.args.trim().is_empty() {
-            return Ok(serde_json::Value::Object(Default::default()));
+            "{}"
+        } else {
+            &self.args
         }
-        serde_json::from_str(&self.args)
     }
 }
 

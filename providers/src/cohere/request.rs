@@ -81,11 +81,7 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
                 kind: "function".into(),
                 function: FunctionCall {
                     name: c.name.clone(),
-                    arguments: if c.args.trim().is_empty() {
-                        "{}".into()
-                    } else {
-                        c.args.clone()
-                    },
+                    arguments: c.args_text().to_string(),
                 },
             }),
             _ => None,

@@ -97,12 +97,7 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
                 kind: "function".into(),
                 function: FunctionCall {
                     name: c.name.clone(),
-                    // The API wants a JSON object; a call without arguments is `{}`.
-                    arguments: if c.args.trim().is_empty() {
-                        "{}".into()
-                    } else {
-                        c.args.clone()
-                    },
+                    arguments: c.args_text().to_string(),
                 },
             }),
             _ => None,

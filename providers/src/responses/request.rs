@@ -142,11 +142,7 @@ fn items(message: &Message, out: &mut Vec<InputItem>) {
                 out.push(InputItem::FunctionCall {
                     call_id: c.id.clone(),
                     name: c.name.clone(),
-                    arguments: if c.args.trim().is_empty() {
-                        "{}".into()
-                    } else {
-                        c.args.clone()
-                    },
+                    arguments: c.args_text().to_string(),
                 });
             }
             _ => {}
