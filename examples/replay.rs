@@ -22,7 +22,7 @@ fn main() {
     let server = rt.block_on(Server::start(vec![Replay::sse(wire(transcript))
         .split(Split::Lines)
         .delay(Duration::from_millis(40))]));
-    eprintln!("replaying shared/wire/{transcript} from {}", server.url());
+    eprintln!("replaying testdata/wire/{transcript} from {}", server.url());
 
     let mut argv = vec![
         "rivulet".to_string(),

@@ -5,7 +5,7 @@
 //! an accumulator actor folds the log into the [`Response`]; a tool-parser
 //! actor turns tool-call chunks into complete calls; subscriber actors hand
 //! chunks to their consumers over channels (tokio for async code, crossbeam
-//! for blocking code). See `shared/DESIGN.md`.
+//! for blocking code). See `docs/DESIGN.md`.
 //!
 //! This file is the crate's public surface (the contract the root crate
 //! builds on); the implementation lives in the modules below.

@@ -1,4 +1,4 @@
-//! Every OpenAI-family transcript in shared/wire, served byte for byte by
+//! Every OpenAI-family transcript in testdata/wire, served byte for byte by
 //! the loopback server (whole, line by line, byte by byte) through the real
 //! provider over HTTP, folded with `Response::apply` and compared with the
 //! expectations computed independently by `expected/generate.py`.

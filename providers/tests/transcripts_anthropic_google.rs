@@ -1,4 +1,4 @@
-//! Every Anthropic and Gemini transcript in shared/wire, served by the
+//! Every Anthropic and Gemini transcript in testdata/wire, served by the
 //! loopback server (whole, line by line, byte by byte) through the real
 //! providers over HTTP, folded with `Response::apply` and compared with the
 //! expectations computed independently by

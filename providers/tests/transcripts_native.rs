@@ -1,4 +1,4 @@
-//! Every OpenAI Responses, Cohere and Bedrock transcript in shared/wire,
+//! Every OpenAI Responses, Cohere and Bedrock transcript in testdata/wire,
 //! served by the loopback server (whole, by lines — fixed 7-byte pieces for
 //! the binary Bedrock bodies — and byte by byte) through the real provider
 //! over HTTP, folded with `Response::apply` and compared with the

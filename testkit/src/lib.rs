@@ -5,7 +5,7 @@
 //!   stalls and aborts ([`After`]), and records what it received.
 //! - [`Replay::generated`]: a lazily generated OpenAI chat-completion stream
 //!   of any length, for runtime tests (backpressure, cancellation).
-//! - [`wire`]: the recorded transcripts of `shared/wire/`.
+//! - [`wire`]: the recorded transcripts of `testdata/wire/`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -1,10 +1,10 @@
-//! The recorded transcripts in `shared/wire/`.
+//! The recorded transcripts in the repository's `testdata/wire/`.
 
 use std::path::{Path, PathBuf};
 
-/// The `shared/wire` directory: `$RIVULET_WIRE_DIR` when set, else the first
-/// `shared/wire` found next to the crate or one of its ancestors (the
-/// workspace is `/work/main` and the transcripts `/work/shared/wire`).
+/// The `testdata/wire` directory of the workspace: `$RIVULET_WIRE_DIR` when
+/// set, else `testdata/wire` in this crate's workspace (the parent of
+/// `testkit/`), so a fresh clone needs nothing beside it.
 ///
 /// # Panics
 /// When no such directory exists.
@@ -12,19 +12,20 @@ pub fn wire_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("RIVULET_WIRE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared").join("wire"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/wire directory above {}; set RIVULET_WIRE_DIR",
-                env!("CARGO_MANIFEST_DIR")
-            )
-        })
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let dir = workspace.join("testdata").join("wire");
+    if !dir.is_dir() {
+        panic!(
+            "no testdata/wire directory in {}; set RIVULET_WIRE_DIR",
+            workspace.display()
+        );
+    }
+    dir
 }
 
-/// The bytes of `shared/wire/<path>`, e.g. `wire("groq/tool_call.sse")`.
+/// The bytes of `testdata/wire/<path>`, e.g. `wire("groq/tool_call.sse")`.
 ///
 /// # Panics
 /// When the file cannot be read.
@@ -33,8 +34,8 @@ pub fn wire(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
 }
 
-/// The files of `shared/wire/<dir>` whose names end with `suffix`, as paths
-/// relative to `shared/wire` (`"groq/tool_call.sse"`), sorted.
+/// The files of `testdata/wire/<dir>` whose names end with `suffix`, as paths
+/// relative to `testdata/wire` (`"groq/tool_call.sse"`), sorted.
 ///
 /// # Panics
 /// When the directory cannot be read.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent reference for the transcript tests.
 
-Reads every OpenAI-compatible transcript in shared/wire and writes what the
+Reads every OpenAI-compatible transcript in testdata/wire and writes what the
 folded `Response` must contain to `transcripts.json`. It is a second, separate
 reading of the wire format (its own SSE parser and its own fold), written from
 FORMATS.md and the transcripts, never from the Rust decoder's output.
@@ -25,7 +25,7 @@ Rules it encodes (the same spec the decoder follows):
   the open text/thought part (tool calls stay incomplete);
 - EOF without [DONE] is fine after a finish reason, a protocol error before.
 
-Run: python3 generate.py [WIRE_DIR]  (default: ../../../../shared/wire)
+Run: python3 generate.py [WIRE_DIR]  (default: ../../../testdata/wire)
 """
 import json
 import os
@@ -34,7 +34,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIRE = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(
-    os.path.join(HERE, "..", "..", "..", "..", "shared", "wire"))
+    os.path.join(HERE, "..", "..", "..", "testdata", "wire"))
 
 DIRS = {
     "openai-chat": "openai",

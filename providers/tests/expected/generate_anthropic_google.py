@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent reference for the Anthropic and Gemini transcript tests.
 
-Reads every transcript in shared/wire/anthropic and shared/wire/gemini and
+Reads every transcript in testdata/wire/anthropic and testdata/wire/gemini and
 writes what the folded `Response` must contain to `anthropic_google.json`.
 It is a second, separate reading of the two wire formats (the SSE parser of
 generate.py and its own fold), written from FORMATS.md §3-4 and the
@@ -66,7 +66,7 @@ sys.path.insert(0, HERE)
 from generate import sse_events, status_kind  # noqa: E402  (the shared SSE reading)
 
 WIRE = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(
-    os.path.join(HERE, "..", "..", "..", "..", "shared", "wire"))
+    os.path.join(HERE, "..", "..", "..", "testdata", "wire"))
 
 
 def content_entry(p):

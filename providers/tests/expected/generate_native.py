@@ -2,7 +2,7 @@
 """Independent reference for the OpenAI Responses, Cohere and Bedrock
 transcript tests.
 
-Reads every transcript in shared/wire/openai-responses, cohere and bedrock
+Reads every transcript in testdata/wire/openai-responses, cohere and bedrock
 and writes what the folded `Response` must contain to `native.json`. It is a
 second, separate reading of the wire formats (its own SSE reader from
 generate.py, its own eventstream reader with its own CRC checks, its own
@@ -49,7 +49,7 @@ Bedrock
 HTTP error bodies: kind by status; message and code from the body (Bedrock:
 code = the x-amzn-errortype the test server sends, ValidationException).
 
-Run: python3 generate_native.py [WIRE_DIR]  (default: ../../../../shared/wire)
+Run: python3 generate_native.py [WIRE_DIR]  (default: ../../../testdata/wire)
 """
 import json
 import os
@@ -63,7 +63,7 @@ sys.path.insert(0, HERE)
 from generate import sse_events, status_kind  # noqa: E402
 
 WIRE = sys.argv[1] if len(sys.argv) > 1 else os.path.normpath(
-    os.path.join(HERE, "..", "..", "..", "..", "shared", "wire"))
+    os.path.join(HERE, "..", "..", "..", "testdata", "wire"))
 
 BEDROCK_HTTP_ERROR_TYPE = "ValidationException"
 
