@@ -51,8 +51,9 @@ pub use rivulet_actors::{
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
-    Message, Params, PartialJson, PartialJsonError, ProviderPart, RawEvent, Request, Response,
-    Role, Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition, ToolOutput, Usage,
+    Message, Params, PartialJson, PartialJsonError, PartialJsonErrorKind, ProviderPart, RawEvent,
+    Request, Response, Role, Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition,
+    ToolOutput, Usage,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
 

@@ -7,13 +7,22 @@
 //! as far as they have streamed, numbers and literals once complete, keys
 //! once their value has started, open containers closed) and that JSON
 //! deserialized into `T` when it fits.
+//!
+//! Nesting is bounded as serde_json bounds it
+//! ([`PartialJson::MAX_DEPTH`](rivulet_core::PartialJson::MAX_DEPTH)): a
+//! text nested deeper is an `Error::Parse` saying so, for the partials and
+//! for `parse` alike, and no value deeper than the bound is ever built, so
+//! a model's output cannot overflow a stack.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
 use rivulet_actors::{Event, SharedChunk};
-use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, PartialJson, Response};
+use rivulet_core::{
+    Chunk, Error, ErrorContext, FinishReason, PartialJson, PartialJsonError, PartialJsonErrorKind,
+    Response,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -85,14 +94,37 @@ fn parse_error(message: impl Into<String>) -> Error {
     }
 }
 
+/// The incremental parser's error as the user sees it.
+fn partial_error(e: &PartialJsonError) -> Error {
+    match e.kind() {
+        PartialJsonErrorKind::TooDeep => parse_error(format!("the output is {e}")),
+        _ => parse_error(format!("the output is not JSON: {e}")),
+    }
+}
+
+/// serde_json's error as the user sees it. Its recursion limit (the same
+/// bound as `PartialJson::MAX_DEPTH`) shows only in its message, which
+/// does not say what it means.
+fn serde_error(e: serde_json::Error) -> Error {
+    let m = e.to_string();
+    if m.starts_with("recursion limit exceeded") {
+        return parse_error(format!(
+            "the output is nested too deeply: more than {} arrays and objects inside each other ({m})",
+            PartialJson::MAX_DEPTH
+        ));
+    }
+    parse_error(m)
+}
+
 /// Parses a whole structured output: `Error::Parse` with serde's message
-/// when the text is not a `T` (or with the refusal when the model refused).
+/// when the text is not a `T` (or with the refusal when the model refused,
+/// or with "nested too deeply" past serde_json's recursion limit).
 pub(crate) fn parse_response<T: DeserializeOwned>(response: &Response) -> Result<T, Error> {
     let text = response.text();
     if response.finish_reason == Some(FinishReason::Refusal) {
         return Err(parse_error(format!("the model refused: {text}")));
     }
-    serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))
+    serde_json::from_str(&text).map_err(serde_error)
 }
 
 /// The text parts of a stream fed to an incremental parser, reporting the
@@ -113,7 +145,7 @@ impl PartialText {
             return None;
         };
         if let Err(e) = self.parser.feed(delta) {
-            return Some(Err(parse_error(format!("the output is not JSON: {e}"))));
+            return Some(Err(partial_error(&e)));
         }
         if self.parser.version() == self.version {
             return None;
@@ -130,7 +162,7 @@ impl PartialText {
     /// The partial JSON so far (`Null` before anything is visible).
     pub(crate) fn current(&self) -> Result<Value, Error> {
         if let Some(e) = self.parser.error() {
-            return Err(parse_error(format!("the output is not JSON: {e}")));
+            return Err(partial_error(e));
         }
         Ok(self.parser.snapshot().unwrap_or(Value::Null))
     }
@@ -148,8 +180,10 @@ impl PartialText {
 
 /// Partial structured outputs, one per change: a `Stream` (async) or an
 /// `Iterator` (blocking), by subscription type. A text that turns out not to
-/// be JSON yields one `Error::Parse`; a failed stream yields its error; then
-/// it ends. Identical consecutive partials are never yielded.
+/// be JSON, or nests deeper than
+/// [`PartialJson::MAX_DEPTH`](rivulet_core::PartialJson::MAX_DEPTH), yields
+/// one `Error::Parse`; a failed stream yields its error; then it ends.
+/// Identical consecutive partials are never yielded.
 pub struct StructuredStream<S, T> {
     chunks: Chunks<S>,
     state: PartialText,

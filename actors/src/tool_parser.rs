@@ -10,9 +10,13 @@
 //!   without re-parsing.
 //! - When a call's `tool_call_end_chunk` arrives, its JSON syntax is checked
 //!   (an empty argument text is `{}`; anything else must be one complete
-//!   JSON object). The call is then complete, valid or not, and is listed
-//!   by `tool_calls()`. Validation against the tool's own argument type is
-//!   the toolkit's job, at execution.
+//!   JSON object, nested at most
+//!   [`PartialJson::MAX_DEPTH`](rivulet_core::PartialJson::MAX_DEPTH) deep,
+//!   as serde_json allows). The call is then complete, valid or not, and is
+//!   listed by `tool_calls()`. Arguments nested deeper fail at the first
+//!   bracket too many, so no value this actor builds, clones or drops is
+//!   deeper than that bound, whatever the model sends. Validation against
+//!   the tool's own argument type is the toolkit's job, at execution.
 //! - A call cut off by `max_tokens` is invalid: its JSON is incomplete, or,
 //!   when a provider ends it at the finish with no argument text at all, the
 //!   finish reason says so. A call still open when the stream ends

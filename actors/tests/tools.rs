@@ -314,3 +314,94 @@ async fn a_deferred_request_starts_when_it_is_ready() {
     assert!(matches!(handle.outcome(), Some(Outcome::Failed(_))));
     rt.shutdown();
 }
+
+/// `text` cut into pieces of `size` bytes (ASCII only).
+fn pieces(text: &str, size: usize) -> Vec<&str> {
+    text.as_bytes()
+        .chunks(size)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn arguments_nested_too_deep_make_that_call_invalid_and_nothing_else() {
+    // 20,000 arrays inside each other (40 KB of brackets): snapshots, clones
+    // and drops of such a value used to overflow the arbiter's stack.
+    let rt = runtime();
+    let g = gate();
+    let deep = format!("{{\"a\": {}{}}}", "[".repeat(20_000), "]".repeat(20_000));
+    let deep_pieces = pieces(&deep, 64);
+    let (first, rest) = deep_pieces.split_at(deep_pieces.len() / 4);
+    let mut steps = vec![
+        start(0, "deep", "f"),
+        start(1, "ok", "weather"),
+        delta(1, "ok", "{\"city\": \"Edin"),
+    ];
+    steps.extend(first.iter().map(|p| delta(0, "deep", p)));
+    let before_gate = steps.len();
+    steps.push(Step::Gate(g.clone()));
+    steps.push(delta(1, "ok", "burgh\", \"days\": [[1, 2], [3]]}"));
+    steps.extend(rest.iter().map(|p| delta(0, "deep", p)));
+    steps.extend([
+        end(1, "ok"),
+        end(0, "deep"),
+        finish(FinishReason::ToolCalls, "tool_calls"),
+    ]);
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let mut watch = handle.watch_tool_calls();
+
+    // Mid-stream, about 10,000 levels in: the partial arguments stop at the
+    // bound.
+    let h = handle.clone();
+    let waited = tokio::task::spawn_blocking(move || {
+        wait_until(Duration::from_secs(10), || h.len() == before_gate)
+    });
+    assert!(waited.await.unwrap());
+    let p = handle.partial_tool_calls().await;
+    assert_eq!(p[0].state, ToolCallState::Streaming);
+    // The object and 126 arrays: 127 levels.
+    let shown = format!("{{\"a\":{}{}}}", "[".repeat(126), "]".repeat(126));
+    assert_eq!(p[0].args.as_ref().unwrap().to_string(), shown);
+    assert_eq!(p[1].args, Some(json!({"city": "Edin"})));
+    g.add_permits(1);
+
+    let done = handle.finish().await.unwrap();
+    assert_eq!(done.tool_calls()[0].args, deep);
+    let why = "invalid JSON arguments: nested too deeply: more than 127 arrays and objects \
+               inside each other at byte 132"
+        .to_string();
+    let ok_args = "{\"city\": \"Edinburgh\", \"days\": [[1, 2], [3]]}";
+    let expected = vec![
+        ParsedToolCall {
+            call: ToolCall {
+                id: "deep".into(),
+                name: "f".into(),
+                args: deep.clone(),
+                signature: None,
+            },
+            args: Err(why.clone()),
+        },
+        ParsedToolCall {
+            call: ToolCall {
+                id: "ok".into(),
+                name: "weather".into(),
+                args: ok_args.into(),
+                signature: None,
+            },
+            args: Ok(json!({"city": "Edinburgh", "days": [[1, 2], [3]]})),
+        },
+    ];
+    assert_eq!(handle.tool_calls().await, expected);
+    let p = handle.partial_tool_calls().await;
+    assert_eq!(p[0].state, ToolCallState::Invalid(why));
+    assert_eq!(p[0].args.as_ref().unwrap().to_string(), shown);
+    assert_eq!(p[1].state, ToolCallState::Ended);
+    // Watchers get both (in the order the actor saw them end).
+    let mut watched = Vec::new();
+    while let Some(c) = watch.next_call().await {
+        watched.push(c);
+    }
+    watched.sort_by(|a, b| a.call.id.cmp(&b.call.id));
+    assert_eq!(watched, expected);
+    rt.shutdown();
+}

@@ -181,3 +181,26 @@ impl Message {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_arguments_are_an_error_not_a_stack_overflow() {
+        // serde_json bounds the recursion (127 containers), as PartialJson does.
+        let call = |args: String| ToolCall {
+            args,
+            ..Default::default()
+        };
+        let ok = "[".repeat(127) + &"]".repeat(127);
+        assert!(call(ok).args_json().is_ok());
+        for n in [128, 20_000, 100_000] {
+            let e = call("[".repeat(n)).args_json().unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "recursion limit exceeded at line 1 column 128"
+            );
+        }
+    }
+}

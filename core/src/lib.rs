@@ -34,7 +34,7 @@ pub use content::{
 pub use delta::Delta;
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;
-pub use partial_json::{PartialJson, PartialJsonError};
+pub use partial_json::{PartialJson, PartialJsonError, PartialJsonErrorKind};
 pub use provider::{ChunkStream, OpenFuture, Provider};
 pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};
 pub use response::Response;

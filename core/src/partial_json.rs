@@ -24,6 +24,14 @@
 //! control characters in strings), and the final value equals what
 //! `serde_json::from_str::<Value>` returns for the whole text.
 //!
+//! Nesting is bounded as serde_json bounds it: at most
+//! [`PartialJson::MAX_DEPTH`] (127) arrays and objects inside each other.
+//! A deeper document is an error of kind
+//! [`TooDeep`](PartialJsonErrorKind::TooDeep) at the first bracket too many,
+//! never a stack overflow: every value the parser builds is at most that
+//! deep, so cloning, comparing, serializing or dropping it recurses at most
+//! that far.
+//!
 //! ```
 //! use rivulet_core::PartialJson;
 //! use serde_json::json;
@@ -51,10 +59,24 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+/// What kind of error a [`PartialJsonError`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartialJsonErrorKind {
+    /// The text is not JSON.
+    Syntax,
+    /// The text is the start of a JSON document but not a whole one (only
+    /// from [`PartialJson::finish`]: more text could still complete it).
+    Eof,
+    /// Arrays and objects nested deeper than [`PartialJson::MAX_DEPTH`].
+    TooDeep,
+}
+
 /// Why a document is not valid JSON (or not complete, from
 /// [`PartialJson::finish`]), and the byte offset where that became certain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartialJsonError {
+    kind: PartialJsonErrorKind,
     message: String,
     offset: usize,
 }
@@ -62,9 +84,35 @@ pub struct PartialJsonError {
 impl PartialJsonError {
     fn new(message: impl Into<String>, offset: usize) -> Self {
         PartialJsonError {
+            kind: PartialJsonErrorKind::Syntax,
             message: message.into(),
             offset,
         }
+    }
+
+    fn eof(message: &str, offset: usize) -> Self {
+        PartialJsonError {
+            kind: PartialJsonErrorKind::Eof,
+            ..PartialJsonError::new(message, offset)
+        }
+    }
+
+    fn too_deep(offset: usize) -> Self {
+        PartialJsonError {
+            kind: PartialJsonErrorKind::TooDeep,
+            ..PartialJsonError::new(
+                format!(
+                    "nested too deeply: more than {} arrays and objects inside each other",
+                    PartialJson::MAX_DEPTH
+                ),
+                offset,
+            )
+        }
+    }
+
+    /// Invalid, incomplete or too deep.
+    pub fn kind(&self) -> PartialJsonErrorKind {
+        self.kind
     }
 
     /// What is wrong (`"expected value"`, `"EOF while parsing an object"`, …).
@@ -203,6 +251,26 @@ fn hex(b: u8) -> Option<u32> {
 }
 
 impl PartialJson {
+    /// The most arrays and objects that may be open inside each other.
+    ///
+    /// The same bound as `serde_json`'s (its recursion limit of 128 admits
+    /// 127 nested containers), so both accept the same documents. A deeper
+    /// document fails at its first bracket too many with an error of kind
+    /// [`PartialJsonErrorKind::TooDeep`]: a value this deep is still safe to
+    /// clone, compare, serialize and drop (all recursive) on any thread's
+    /// stack, where thousands of levels would overflow it.
+    ///
+    /// ```
+    /// use rivulet_core::{PartialJson, PartialJsonErrorKind};
+    ///
+    /// let ok = "[".repeat(PartialJson::MAX_DEPTH) + &"]".repeat(PartialJson::MAX_DEPTH);
+    /// assert!(PartialJson::new().feed(&ok).is_ok());
+    /// let e = PartialJson::new().feed(&"[".repeat(20_000)).unwrap_err();
+    /// assert_eq!(e.kind(), PartialJsonErrorKind::TooDeep);
+    /// assert_eq!(e.offset(), PartialJson::MAX_DEPTH); // the first `[` too many
+    /// ```
+    pub const MAX_DEPTH: usize = 127;
+
     /// A parser waiting for the first byte.
     pub fn new() -> Self {
         PartialJson {
@@ -309,13 +377,13 @@ impl PartialJson {
         match self.token {
             // A top-level number ends with the text.
             Token::Num(n) if self.stack.is_empty() && n.terminal() => number(&self.buf, at),
-            Token::Str { .. } => Err(PartialJsonError::new("EOF while parsing a string", at)),
+            Token::Str { .. } => Err(PartialJsonError::eof("EOF while parsing a string", at)),
             _ => match self.stack.last() {
                 Some(Frame::Object { .. }) => {
-                    Err(PartialJsonError::new("EOF while parsing an object", at))
+                    Err(PartialJsonError::eof("EOF while parsing an object", at))
                 }
-                Some(Frame::Array(_)) => Err(PartialJsonError::new("EOF while parsing a list", at)),
-                None => Err(PartialJsonError::new("EOF while parsing a value", at)),
+                Some(Frame::Array(_)) => Err(PartialJsonError::eof("EOF while parsing a list", at)),
+                None => Err(PartialJsonError::eof("EOF while parsing a value", at)),
             },
         }
     }
@@ -461,6 +529,9 @@ impl PartialJson {
     }
 
     fn start_value(&mut self, b: u8, at: usize) -> Result<(), PartialJsonError> {
+        if matches!(b, b'{' | b'[') && self.stack.len() >= Self::MAX_DEPTH {
+            return Err(PartialJsonError::too_deep(at));
+        }
         match b {
             b'{' => {
                 self.stack.push(Frame::Object {
@@ -732,6 +803,139 @@ mod tests {
         assert_eq!(e.offset(), 3);
         // Sticky.
         assert_eq!(p.feed("1]").unwrap_err(), e);
+    }
+
+    /// `n` arrays inside each other, closed when `close`.
+    fn nested(n: usize, close: bool) -> String {
+        let mut s = "[".repeat(n);
+        if close {
+            s.push_str(&"]".repeat(n));
+        }
+        s
+    }
+
+    /// `{"a":{"a":…{}…}}`: `n` objects inside each other.
+    fn nested_objects(n: usize) -> String {
+        "{\"a\":".repeat(n - 1) + "{}" + &"}".repeat(n - 1)
+    }
+
+    /// Feeds `text` in pieces of `size` bytes (all ASCII here).
+    fn feed_in(text: &str, size: usize) -> (PartialJson, Result<(), PartialJsonError>) {
+        let mut p = PartialJson::new();
+        for piece in text.as_bytes().chunks(size) {
+            if let Err(e) = p.feed(std::str::from_utf8(piece).unwrap()) {
+                return (p, Err(e));
+            }
+        }
+        (p, Ok(()))
+    }
+
+    /// How deeply arrays and objects nest in `v`, counted without recursion.
+    fn depth(v: &Value) -> usize {
+        let mut deepest = 0;
+        let mut todo = vec![(v, 0)];
+        while let Some((v, d)) = todo.pop() {
+            let children: Vec<&Value> = match v {
+                Value::Array(items) => items.iter().collect(),
+                Value::Object(map) => map.values().collect(),
+                _ => continue,
+            };
+            deepest = deepest.max(d + 1);
+            todo.extend(children.into_iter().map(|c| (c, d + 1)));
+        }
+        deepest
+    }
+
+    #[test]
+    fn nesting_is_bounded_exactly_where_serde_json_bounds_it() {
+        let max = PartialJson::MAX_DEPTH;
+        for doc in [nested(max, true), nested_objects(max)] {
+            let ours = parse(&doc).unwrap();
+            assert_eq!(ours, serde_json::from_str::<Value>(&doc).unwrap());
+            assert_eq!(depth(&ours), max);
+        }
+        for doc in [nested(max + 1, true), nested_objects(max + 1)] {
+            let e = parse(&doc).unwrap_err();
+            assert_eq!(e.kind(), PartialJsonErrorKind::TooDeep);
+            assert_eq!(
+                e.message(),
+                "nested too deeply: more than 127 arrays and objects inside each other"
+            );
+            let serde = serde_json::from_str::<Value>(&doc).unwrap_err();
+            assert_eq!(
+                serde.to_string(),
+                format!(
+                    "recursion limit exceeded at line 1 column {}",
+                    e.offset() + 1
+                )
+            );
+        }
+        // The bracket too many is the 128th open one, wherever it is.
+        assert_eq!(parse(&nested(max + 1, true)).unwrap_err().offset(), 127);
+        // An object, an array and arrays inside: `max` levels, then one more.
+        let mixed = format!("{{\"k\": [1, {}, \"x\"]}}", nested(max - 2, true));
+        assert_eq!(
+            parse(&mixed).unwrap(),
+            serde_json::from_str::<Value>(&mixed).unwrap()
+        );
+        let mixed = format!("{{\"k\": [1, {}, \"x\"]}}", nested(max - 1, true));
+        assert_eq!(
+            parse(&mixed).unwrap_err().kind(),
+            PartialJsonErrorKind::TooDeep
+        );
+        assert!(serde_json::from_str::<Value>(&mixed).is_err());
+        // Depth is the containers open at once, not how many there are.
+        let wide = format!("[{}]", vec![nested(max - 1, true); 1000].join(","));
+        assert_eq!(parse(&wide).unwrap().as_array().unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn thousands_of_levels_are_an_error_not_a_stack_overflow() {
+        // A thread with a small stack: a recursion over 20,000 levels
+        // (a snapshot's clone, a comparison, a drop) would overflow it,
+        // one over 127 levels does not.
+        std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(|| {
+                for n in [20_000, 100_000] {
+                    for close in [false, true] {
+                        let doc = nested(n, close);
+                        for size in [doc.len(), 1, 7, 4096] {
+                            let (mut p, fed) = feed_in(&doc, size);
+                            let e = fed.unwrap_err();
+                            assert_eq!(e.kind(), PartialJsonErrorKind::TooDeep, "{n} by {size}");
+                            assert_eq!(e.offset(), PartialJson::MAX_DEPTH);
+                            // Sticky, and the value so far stops changing.
+                            let version = p.version();
+                            assert_eq!(p.feed("]").unwrap_err(), e);
+                            assert_eq!(p.version(), version);
+                            assert_eq!(p.finish().unwrap_err(), e);
+                            let snap = p.snapshot().unwrap();
+                            assert_eq!(depth(&snap), PartialJson::MAX_DEPTH);
+                            assert_eq!(snap.clone(), snap);
+                            assert_eq!(snap.to_string(), nested(PartialJson::MAX_DEPTH, true));
+                            assert_eq!(p.clone().into_value().unwrap_err(), e);
+                        }
+                    }
+                }
+                let deep_objects = "{\"a\":".repeat(20_000);
+                let (p, fed) = feed_in(&deep_objects, 3);
+                assert_eq!(fed.unwrap_err().kind(), PartialJsonErrorKind::TooDeep);
+                assert_eq!(depth(&p.snapshot().unwrap()), PartialJson::MAX_DEPTH);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn error_kinds() {
+        assert_eq!(
+            parse("[1,]").unwrap_err().kind(),
+            PartialJsonErrorKind::Syntax
+        );
+        assert_eq!(parse("[1,").unwrap_err().kind(), PartialJsonErrorKind::Eof);
+        assert_eq!(parse("\"ab").unwrap_err().kind(), PartialJsonErrorKind::Eof);
     }
 
     #[test]
