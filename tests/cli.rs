@@ -13,10 +13,46 @@ struct Run {
     stderr: String,
 }
 
+impl Run {
+    /// Fails unless stderr contains `text`.
+    fn says(&self, text: &str) {
+        assert!(
+            self.stderr.contains(text),
+            "{text:?} not in stderr: {}",
+            self.stderr
+        );
+    }
+}
+
 /// Runs the CLI with a clean environment: no key or model leaks in from the
 /// machine, and a fake key unless the test removes it.
 async fn rivulet(args: &[&str], key: bool) -> Run {
+    let mut env = vec![];
+    if key {
+        env.push(("OPENAI_API_KEY", "sk-test-not-a-real-key"));
+        env.push(("GROQ_API_KEY", "gsk-test-not-a-real-key"));
+    }
+    rivulet_with(args, &env, None, HANG).await
+}
+
+/// Longer than any run of the CLI in these tests: a run that takes longer
+/// has hung, and fails its test instead of hanging it.
+const HANG: Duration = Duration::from_secs(120);
+
+/// Runs the CLI with a clean environment plus `env`, `stdin` piped in (or
+/// none), and kills it if it has not exited after `limit`.
+async fn rivulet_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+    limit: Duration,
+) -> Run {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let stdin = stdin.map(<[u8]>::to_vec);
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rivulet"));
         cmd.args(&args)
@@ -25,16 +61,58 @@ async fn rivulet(args: &[&str], key: bool) -> Run {
             .env_remove("OPENAI_BASE_URL")
             .env_remove("GROQ_API_KEY")
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        if key {
-            cmd.env("OPENAI_API_KEY", "sk-test-not-a-real-key")
-                .env("GROQ_API_KEY", "gsk-test-not-a-real-key");
+            .envs(env)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run rivulet");
+        use std::io::Read;
+        // Fed and drained on threads of their own, so a full pipe never
+        // stalls the CLI (or this test).
+        let feed = child.stdin.take().map(|mut pipe| {
+            let input = stdin.unwrap_or_default();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(&input);
+            })
+        });
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut text);
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for rivulet") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "rivulet {args:?} hung: still running after {limit:?}; stderr: {}",
+                    stderr.join().unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(feed) = feed {
+            let _ = feed.join();
         }
-        let out = cmd.output().expect("run rivulet");
         Run {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: status.code().unwrap_or(-1),
+            stdout: stdout.join().expect("stdout"),
+            stderr: stderr.join().expect("stderr"),
         }
     })
     .await
@@ -583,4 +661,35 @@ async fn the_default_local_model_without_setup_names_the_setup_command() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("scripts/setup-local.sh"), "{stderr}");
     assert!(stderr.contains("/nonexistent/llama-server"), "{stderr}");
+}
+
+// ---- Logging ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_trace_neither_hangs_nor_changes_the_output() {
+    // The runtime's threads log while the CLI prints and reports on the same
+    // stderr: no lock may be held across the run.
+    let s =
+        serve(Replay::sse(wire("openai-chat/text_include_usage.sse")).split(Split::Lines)).await;
+    let url = base(&s);
+    let r = rivulet_with(
+        &["-m", "openai/gpt-4o", "--base-url", &url, "--stats", "q"],
+        &[
+            ("OPENAI_API_KEY", "sk-test-not-a-real-key"),
+            ("RUST_LOG", "trace"),
+        ],
+        None,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("{TEXT}\n"));
+    assert!(r.stderr.contains("TRACE"), "no trace logs: {}", r.stderr);
+    r.says("sending streaming request");
+    r.says("usage: input 16 output 10");
+    assert!(!r.stderr.contains('\x1b'), "colour codes in a pipe");
+    assert!(
+        !r.stderr.contains("sk-test-not-a-real-key"),
+        "the key leaked"
+    );
 }
