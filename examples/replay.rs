@@ -41,7 +41,10 @@ fn main() {
     // Not locked for the whole run: the runtime's threads may log to stderr.
     let status = rivulet::cli::run(
         args,
-        &mut std::io::stdin().lock(),
+        rivulet::cli::Stdin {
+            reader: &mut std::io::stdin(),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        },
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     );

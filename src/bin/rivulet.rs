@@ -16,11 +16,16 @@ fn main() {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = rivulet::cli::Args::parse();
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
     // Neither stdout nor stderr is locked for the whole run: each write
     // takes the lock for itself.
     let status = rivulet::cli::run(
         args,
-        &mut std::io::stdin().lock(),
+        rivulet::cli::Stdin {
+            reader: &mut stdin.lock(),
+            terminal,
+        },
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     );
