@@ -38,11 +38,15 @@ fn main() {
     }
     argv.extend(user);
     let args = rivulet::cli::Args::parse_from(argv);
+    // Not locked for the whole run: the runtime's threads may log to stderr.
     let status = rivulet::cli::run(
         args,
-        &mut std::io::stdin().lock(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        rivulet::cli::Stdin {
+            reader: &mut std::io::stdin(),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        },
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
     std::process::exit(status);
 }

@@ -367,7 +367,13 @@ pub(crate) async fn expect_stream(
     };
     let untyped = resp.headers().get(CONTENT_TYPE).is_none();
     if untyped || essence == expected {
-        return Ok(resp);
+        return match content_encoding(resp.headers()) {
+            None => Ok(resp),
+            Some(encoding) => Err(Error::protocol(format!(
+                "the stream came with Content-Encoding: {encoding}, which rivulet cannot read \
+                 (it decodes no compression: events must not wait for a compressed block)"
+            ))),
+        };
     }
     if essence == "application/json" {
         let body = read_limited(resp, ERROR_BODY_LIMIT).await;
@@ -386,6 +392,16 @@ pub(crate) async fn expect_stream(
     Err(Error::protocol(format!(
         "expected {expected}, got {essence}"
     )))
+}
+
+/// A response's `Content-Encoding` other than `identity`, as it came (cut
+/// short): [`client`] asks for none and decodes none, so a stream encoded
+/// anyway (gzip from a proxy, br, zstd) is unreadable.
+fn content_encoding(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_ENCODING)?;
+    let value = String::from_utf8_lossy(value.as_bytes());
+    let value = value.trim();
+    (!value.is_empty() && !value.eq_ignore_ascii_case("identity")).then(|| truncate(value, 40))
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.

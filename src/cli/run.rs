@@ -1,20 +1,21 @@
 //! Drives one stream for the CLI and maps its outcome to an exit status.
 
-use std::io::{Read, Write};
-use std::time::Instant;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-use rivulet_core::{Error, ErrorKind, Format, Message, ThinkingLevel, ToolDefinition};
+use futures::StreamExt;
+use rivulet_core::{Error, ErrorKind, Message, Response};
 use serde_json::Value;
 
-use super::args::{Args, OutputMode, Thinking};
+use super::args::{Args, OutputMode};
+use super::config::{model_from, model_id, UsageError};
 use super::exit;
-use super::output::{chunk_line, error_line, response_json};
-use crate::stream::{PrettyRender, Render, TextRender};
+use super::fanout::FanOut;
+use super::output::{chunk_line, error_line, response_json, TextOutput};
+use super::prompt::{prompt, Stdin};
+use crate::stream::{PrettyRender, Render};
 use crate::structured::{parse_response, PartialText};
-use crate::Model;
-
-/// The model used when neither `-m` nor `$RIVULET_MODEL` names one.
-pub const DEFAULT_MODEL: &str = "local";
+use crate::StreamResponse;
 
 /// The exit status for a stream that ended with `error`.
 pub fn exit_code(error: &Error) -> i32 {
@@ -27,217 +28,191 @@ pub fn exit_code(error: &Error) -> i32 {
         ErrorKind::Timeout => exit::TIMEOUT,
         ErrorKind::Connection => exit::CONNECTION,
         ErrorKind::Protocol => exit::MALFORMED,
+        // The response arrived whole; it is not what --format asked for.
+        ErrorKind::Parse => exit::FORMAT,
         _ => exit::PROVIDER,
     }
 }
 
-fn usage_error(err: &mut dyn Write, message: &str) -> i32 {
-    let _ = writeln!(err, "rivulet: {message}");
+fn usage_error(err: &mut dyn Write, e: &UsageError) -> i32 {
+    let _ = writeln!(err, "rivulet: {}", e.message);
+    if e.model {
+        model_hint(err);
+    }
     exit::USAGE
 }
 
-fn read_json(path: &std::path::Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// Printed only when the model is the problem.
+fn model_hint(err: &mut dyn Write) {
+    let _ = writeln!(
+        err,
+        "rivulet: choose a model with -m provider/model (providers: {}, {})",
+        crate::local::PROVIDER_ID,
+        crate::PROVIDER_IDS.join(", ")
+    );
 }
 
-/// Tool definitions from a file: an array of `{name, description, parameters}`
-/// or of OpenAI's `{"type":"function","function":{…}}`.
-fn parse_tools(v: Value) -> Result<Vec<ToolDefinition>, String> {
-    let items = match v {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    items
-        .into_iter()
-        .map(|item| {
-            let item = match item.get("function") {
-                Some(f) => f.clone(),
-                None => item,
-            };
-            serde_json::from_value::<ToolDefinition>(item)
-                .map_err(|e| format!("tool definition: {e}"))
-        })
-        .collect()
-}
-
-/// Builds the model from the flags.
-fn model_from(args: &Args) -> Result<Model, String> {
-    let id = args
-        .model
-        .clone()
-        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
-    let mut model = Model::new(&id);
-    if let Some(u) = &args.base_url {
-        model = model.base_url(u.clone());
-    }
-    if let Some(n) = args.max_tokens {
-        model = model.max_tokens(n);
-    }
-    if let Some(t) = args.temperature {
-        model = model.temperature(t);
-    }
-    if let Some(s) = args.seed {
-        model = model.seed(s);
-    }
-    if let Some(t) = args.thinking {
-        model = model.thinking(match t {
-            Thinking::Low => ThinkingLevel::Low,
-            Thinking::Medium => ThinkingLevel::Medium,
-            Thinking::High => ThinkingLevel::High,
-        });
-    }
-    if let Some(d) = args.connect_timeout {
-        model = model.connect_timeout(d);
-    }
-    if let Some(d) = args.first_chunk_timeout {
-        model = model.first_chunk_timeout(d);
-    }
-    if let Some(d) = args.idle_timeout {
-        model = model.idle_timeout(d);
-    }
-    if let Some(d) = args.total_timeout {
-        model = model.total_timeout(d);
-    }
-    if let Some(n) = args.retries {
-        model = model.retries(n);
-    }
-    if let Some(path) = &args.tools {
-        model = model.tools(parse_tools(read_json(path)?)?);
-    }
-    if let Some(path) = &args.format {
-        let schema = read_json(path)?;
-        let name = schema
-            .get("title")
-            .and_then(Value::as_str)
-            .unwrap_or("output")
-            .to_string();
-        model = model.format_schema(Format { name, schema });
-    }
-    Ok(model)
-}
-
-/// Runs the CLI; returns the exit status. `stdin` is read only when no
-/// prompt is given.
-pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Runs the CLI; returns the exit status. See [`Stdin`] for when standard
+/// input is read. It blocks (it runs its own small tokio runtime for the
+/// `--subscribers` consumers): call it from synchronous code, not from an
+/// async task.
+///
+/// `out` and `err` are written a line or a delta at a time; give it
+/// writers that lock per write (`std::io::stdout()`, not a `StdoutLock`
+/// held for the whole run), so that log lines from other threads are never
+/// kept waiting on them.
+pub fn run(args: Args, stdin: Stdin<'_>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if args.output == OutputMode::Partials && args.format.is_none() {
-        return usage_error(err, "-o partials needs --format SCHEMA.json");
+        let e = UsageError::new("-o partials needs --format SCHEMA.json".into());
+        return usage_error(err, &e);
     }
     let model = match model_from(&args) {
         Ok(m) => m,
         Err(e) => return usage_error(err, &e),
     };
-    let prompt = match &args.prompt {
-        Some(p) => p.clone(),
-        None => {
-            let mut s = String::new();
-            if let Err(e) = stdin.read_to_string(&mut s) {
-                return usage_error(err, &format!("reading the prompt from stdin: {e}"));
-            }
-            s
-        }
+    let prompt = match prompt(args.prompt.as_deref(), stdin) {
+        Ok(p) => p,
+        Err(message) => return usage_error(err, &UsageError::new(message)),
     };
-    if prompt.trim().is_empty() {
-        return usage_error(err, "no prompt: pass one as an argument or on stdin");
-    }
     let mut messages = Vec::new();
     if let Some(s) = &args.system {
         messages.push(Message::system(s.clone()));
     }
     messages.push(Message::user(prompt));
 
+    // One thread: the printing consumer and the --subscribers tasks take
+    // turns on it; the stream itself runs on the rivulet runtime's threads.
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(err, "rivulet: cannot start a tokio runtime: {e}");
+            return exit::USAGE;
+        }
+    };
     let started = Instant::now();
     let response = model.stream(messages);
+    let fan_out = (args.subscribers > 1).then(|| {
+        let _in_runtime = rt.enter();
+        FanOut::start(&response, args.subscribers)
+    });
+    let (ending, counts) = rt.block_on(print(&args, &response, fan_out.as_ref(), out));
+    let elapsed = started.elapsed();
+    let snapshot = rt.block_on(response.snapshot());
+    let mut status = finish(&args, &snapshot, ending, out, err);
+    if let Some(fan_out) = fan_out {
+        if !rt.block_on(fan_out.report(err)) {
+            status = exit::MISMATCH;
+        }
+    }
+    if args.stats {
+        print_stats(err, &snapshot, &counts, elapsed);
+    }
+    status
+}
 
-    // Extra consumers for --subscribers: each its own subscription, read on
-    // its own thread, rendered to the same lines as `-o chunks`.
-    let fan_out: Vec<_> = (1..args.subscribers)
-        .map(|_| {
-            let chunks = response.chunk_stream_blocking();
-            std::thread::spawn(move || {
-                chunks
-                    .map(|r| match r {
-                        Ok(c) => chunk_line(&c),
-                        Err(e) => error_line(&e),
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut seen = Vec::new();
+/// Counts for `--stats`.
+#[derive(Default)]
+struct Counts {
+    chunks: u64,
+    content_chunks: u64,
+    first_chunk: Option<Duration>,
+}
 
-    let mut text = TextRender::new("\n");
+/// How the printing consumer's stream ended.
+#[derive(Default)]
+struct Ending {
+    /// How the stream failed, if it did.
+    failure: Option<Error>,
+    /// With `-o partials`: the text stopped parsing as JSON.
+    parse_failure: Option<Error>,
+    /// Something was printed (text and pretty modes end with a newline).
+    printed: bool,
+}
+
+/// Reads the stream to its end, printing each chunk as `-o` says.
+async fn print(
+    args: &Args,
+    response: &StreamResponse,
+    fan_out: Option<&FanOut>,
+    out: &mut dyn Write,
+) -> (Ending, Counts) {
+    let started = Instant::now();
+    let mut text = TextOutput::default();
     let mut pretty = PrettyRender::default();
     let mut partials = PartialText::default();
-    let mut parse_failure = None;
-    let mut printed = false;
-    let mut chunks = 0u64;
-    let mut content_chunks = 0u64;
-    let mut first_chunk = None;
-    let mut failure = None;
-    for item in response.chunk_stream_blocking() {
-        match item {
-            Ok(chunk) => {
-                chunks += 1;
-                if args.subscribers > 1 {
-                    seen.push(chunk_line(&chunk));
-                }
-                let rendered = match args.output {
-                    OutputMode::Text => text.render(&chunk),
-                    OutputMode::Pretty => pretty.render(&chunk),
-                    OutputMode::Chunks => Some(chunk_line(&chunk) + "\n"),
-                    OutputMode::Partials if parse_failure.is_none() => {
-                        match partials.push(&chunk) {
-                            Some(Ok(json)) => Some(json.to_string() + "\n"),
-                            Some(Err(e)) => {
-                                parse_failure = Some(e);
-                                None
-                            }
-                            None => None,
-                        }
-                    }
-                    OutputMode::Json | OutputMode::Partials => None,
-                };
-                if let Some(s) = rendered {
-                    printed = true;
-                    let _ = out.write_all(s.as_bytes());
-                    let _ = out.flush();
-                }
-                if chunk.is_content() {
-                    content_chunks += 1;
-                    first_chunk.get_or_insert_with(|| started.elapsed());
-                    if args.cancel_after == Some(content_chunks) {
-                        response.cancel();
-                    }
-                }
-            }
+    let mut p = Ending::default();
+    let mut counts = Counts::default();
+    let mut chunks = response.chunk_stream();
+    while let Some(item) = chunks.next().await {
+        let chunk = match item {
+            Ok(chunk) => chunk,
             Err(e) => {
-                if args.subscribers > 1 {
-                    seen.push(error_line(&e));
+                p.failure = Some(e);
+                continue;
+            }
+        };
+        counts.chunks += 1;
+        if let Some(f) = fan_out {
+            f.saw(&chunk);
+        }
+        let rendered = match args.output {
+            OutputMode::Text => text.render(&chunk),
+            OutputMode::Pretty => pretty.render(&chunk),
+            OutputMode::Chunks => Some(chunk_line(&chunk) + "\n"),
+            OutputMode::Partials if p.parse_failure.is_none() => match partials.push(&chunk) {
+                Some(Ok(json)) => Some(json.to_string() + "\n"),
+                Some(Err(e)) => {
+                    p.parse_failure = Some(e);
+                    None
                 }
-                failure = Some(e);
+                None => None,
+            },
+            OutputMode::Json | OutputMode::Partials => None,
+        };
+        if let Some(s) = rendered {
+            p.printed = true;
+            let _ = out.write_all(s.as_bytes());
+            let _ = out.flush();
+        }
+        if chunk.is_content() {
+            counts.content_chunks += 1;
+            counts.first_chunk.get_or_insert_with(|| started.elapsed());
+            if args.cancel_after == Some(counts.content_chunks) {
+                response.cancel();
             }
         }
     }
-    let elapsed = started.elapsed();
-    let snapshot = response.snapshot_blocking();
+    if let Some(f) = fan_out {
+        f.ended(p.failure.as_ref());
+    }
+    (p, counts)
+}
+
+/// Prints the ending (the closing line, the `-o json` object, the error)
+/// and returns the exit status.
+fn finish(
+    args: &Args,
+    snapshot: &Response,
+    ending: Ending,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let Ending {
+        failure,
+        parse_failure,
+        printed,
+    } = ending;
     // With --format: the final object, or why there is none. A stream that
     // failed has no final object, and its own error wins.
-    let parsed = match (&args.format, &failure) {
-        (Some(_), None) => match parse_response::<Value>(&snapshot) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                // The final text decides (a refusal says so).
-                parse_failure = Some(e);
-                None
-            }
+    let (parsed, parse_failure) = match (&args.format, &failure) {
+        (Some(_), None) => match parse_response::<Value>(snapshot) {
+            Ok(v) => (Some(v), parse_failure),
+            // The final text decides (a refusal says so).
+            Err(e) => (None, Some(e)),
         },
-        _ => None,
+        _ => (None, parse_failure),
     };
-    if failure.is_none() {
-        failure = parse_failure;
-    }
-
+    let failure = failure.or(parse_failure);
     match (args.output, &failure) {
         (OutputMode::Text | OutputMode::Pretty, _) if printed => {
             let _ = writeln!(out);
@@ -246,7 +221,7 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
             let _ = writeln!(out, "{}", error_line(e));
         }
         (OutputMode::Json, _) => {
-            let mut v = response_json(&snapshot, failure.as_ref());
+            let mut v = response_json(snapshot, failure.as_ref());
             if args.format.is_some() {
                 v["parsed"] = parsed.unwrap_or(Value::Null);
             }
@@ -260,87 +235,57 @@ pub fn run(args: Args, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn 
     }
     let _ = out.flush();
 
-    let mut status = failure.as_ref().map(exit_code).unwrap_or(exit::OK);
-    if let Some(e) = &failure {
-        if e.kind() != ErrorKind::Cancelled
-            && !matches!(
-                args.output,
-                OutputMode::Json | OutputMode::Chunks | OutputMode::Partials
-            )
-        {
-            let _ = writeln!(err, "rivulet: {e}");
-        }
-        if e.kind() == ErrorKind::MissingApiKey
-            || (e.kind() == ErrorKind::BadRequest && e.status().is_none())
-        {
+    let Some(e) = &failure else {
+        return exit::OK;
+    };
+    if e.kind() != ErrorKind::Cancelled
+        && !matches!(
+            args.output,
+            OutputMode::Json | OutputMode::Chunks | OutputMode::Partials
+        )
+    {
+        let _ = writeln!(err, "rivulet: {e}");
+    }
+    // The local model not set up: another model is the way out.
+    if e.kind() == ErrorKind::Unsupported
+        && model_id(args).split('/').next() == Some(crate::local::PROVIDER_ID)
+    {
+        model_hint(err);
+    }
+    exit_code(e)
+}
+
+fn print_stats(err: &mut dyn Write, snapshot: &Response, c: &Counts, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let u = &snapshot.usage;
+    let show = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+    let _ = writeln!(
+        err,
+        "stats: first chunk {}, {} chunks ({} content) in {:.3}s = {:.1} chunks/s; usage: input {} output {} reasoning {} cache read {}",
+        c.first_chunk
+            .map(|d| format!("{:.1}ms", d.as_secs_f64() * 1000.0))
+            .unwrap_or_else(|| "never".into()),
+        c.chunks,
+        c.content_chunks,
+        secs,
+        c.chunks as f64 / secs,
+        show(u.input_tokens),
+        show(u.output_tokens),
+        show(u.reasoning_tokens),
+        show(u.cache_read_tokens),
+    );
+    // Generation speed: output tokens after the first one, over the time
+    // since the first content chunk (so startup and prompt time do not count).
+    if let (Some(out), Some(first)) = (u.output_tokens, c.first_chunk) {
+        let gen = elapsed.saturating_sub(first).as_secs_f64();
+        if out > 1 && gen > 0.0 {
             let _ = writeln!(
                 err,
-                "rivulet: choose a model with -m provider/model (providers: {}, {})",
-                crate::local::PROVIDER_ID,
-                crate::PROVIDER_IDS.join(", ")
+                "stats: {:.1} output tokens/s after the first chunk",
+                (out - 1) as f64 / gen
             );
         }
     }
-
-    for (i, handle) in fan_out.into_iter().enumerate() {
-        match handle.join() {
-            Ok(lines) if lines == seen => {}
-            Ok(lines) => {
-                let _ = writeln!(
-                    err,
-                    "rivulet: subscriber {} saw {} chunks, the first saw {}: fan-out mismatch",
-                    i + 2,
-                    lines.len(),
-                    seen.len()
-                );
-                status = exit::MISMATCH;
-            }
-            Err(_) => {
-                let _ = writeln!(err, "rivulet: subscriber {} panicked", i + 2);
-                status = exit::MISMATCH;
-            }
-        }
-    }
-    if args.subscribers > 1 && status != exit::MISMATCH {
-        let _ = writeln!(
-            err,
-            "rivulet: {} subscribers saw the same {} chunks",
-            args.subscribers,
-            seen.len()
-        );
-    }
-
-    if args.stats {
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        let u = &snapshot.usage;
-        let show = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
-        let _ = writeln!(
-            err,
-            "stats: first chunk {}, {chunks} chunks ({content_chunks} content) in {:.3}s = {:.1} chunks/s; usage: input {} output {} reasoning {} cache read {}",
-            first_chunk
-                .map(|d| format!("{:.1}ms", d.as_secs_f64() * 1000.0))
-                .unwrap_or_else(|| "never".into()),
-            secs,
-            chunks as f64 / secs,
-            show(u.input_tokens),
-            show(u.output_tokens),
-            show(u.reasoning_tokens),
-            show(u.cache_read_tokens),
-        );
-        // Generation speed: output tokens after the first one, over the time
-        // since the first content chunk (so startup and prompt time do not count).
-        if let (Some(out), Some(first)) = (u.output_tokens, first_chunk) {
-            let gen = elapsed.saturating_sub(first).as_secs_f64();
-            if out > 1 && gen > 0.0 {
-                let _ = writeln!(
-                    err,
-                    "stats: {:.1} output tokens/s after the first chunk",
-                    (out - 1) as f64 / gen
-                );
-            }
-        }
-    }
-    status
 }
 
 #[cfg(test)]
@@ -367,22 +312,14 @@ mod tests {
         assert_eq!(exit_code(&Error::protocol("garbage")), 6);
         assert_eq!(exit_code(&Error::cancelled()), 0);
         assert_eq!(exit_code(&Error::bad_request("unknown provider")), 2);
+        let not_json = Error::Parse {
+            ctx: Box::new(ErrorContext::new("expected value at line 1 column 1")),
+        };
+        assert_eq!(exit_code(&not_json), 7);
         let in_band = Error::Server {
             status: 500,
             ctx: Box::new(ErrorContext::new("in-band")),
         };
         assert_eq!(exit_code(&in_band), 3);
-    }
-
-    #[test]
-    fn tools_file_accepts_both_shapes() {
-        let v = serde_json::json!([
-            {"name": "a", "description": "A", "parameters": {"type": "object"}},
-            {"type": "function", "function": {"name": "b", "parameters": {"type": "object"}}}
-        ]);
-        let tools = parse_tools(v).unwrap();
-        assert_eq!(tools[0].name, "a");
-        assert_eq!(tools[1].name, "b");
-        assert_eq!(tools[1].description, "");
     }
 }
