@@ -17,12 +17,21 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// The client every provider of this crate builds once and shares across its
 /// calls: rustls, `TCP_NODELAY` (events are small and must not wait for
-/// Nagle), and no transparent gzip (decompression would hold events back
-/// until a compressed block fills).
+/// Nagle), no transparent gzip (decompression would hold events back
+/// until a compressed block fills), and no redirects.
+///
+/// Redirects are refused because following one leaks the credentials and
+/// loses the request: reqwest drops only `Authorization` on a redirect to
+/// another origin, so `x-api-key`, `x-goog-api-key`, `api-key` and
+/// `x-amz-security-token` would go to whoever the `Location` names, and a
+/// 301/302 turns the streaming POST into a GET without its body. Provider
+/// APIs do not redirect their streaming endpoints; [`post`] reports a 3xx
+/// as an error instead.
 pub fn client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .no_gzip()
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
@@ -88,7 +97,9 @@ pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) ->
         .collect()
 }
 
-/// Sends a JSON POST and returns the response head, whatever its status.
+/// Sends a JSON POST and returns the response head, whatever its status,
+/// except a redirect: the client does not follow them ([`client`]), and a
+/// 3xx is a [`redirect_error`].
 pub(crate) async fn post(
     provider: &str,
     client: &reqwest::Client,
@@ -96,13 +107,50 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<reqwest::Response, Error> {
-    client
+    let resp = client
         .post(url)
         .headers(headers)
         .body(body)
         .send()
         .await
-        .map_err(|e| transport_error(provider, &e, "sending the request"))
+        .map_err(|e| transport_error(provider, &e, "sending the request"))?;
+    if resp.status().is_redirection() {
+        return Err(redirect_error(provider, &resp));
+    }
+    Ok(resp)
+}
+
+/// A 3xx answer to a streaming request, as an [`Error::BadRequest`] with
+/// its status: the base URL is not the API's, and a retry cannot help.
+/// The message names the origin the `Location` points to (scheme, host,
+/// port), never its path or query, which may carry a credential.
+pub(crate) fn redirect_error(provider: &str, resp: &reqwest::Response) -> Error {
+    let status = resp.status().as_u16();
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| resp.url().join(location.trim()).ok());
+    let to = match target {
+        Some(to) if to.origin() == resp.url().origin() => {
+            format!("to another path of the same origin ({})", origin(&to))
+        }
+        Some(to) => format!("to another origin ({})", origin(&to)),
+        None => "without a usable Location".to_string(),
+    };
+    let message = format!(
+        "the server answered with a redirect {to}; rivulet does not follow redirects \
+         (the request would lose its body, or its credentials would go elsewhere): \
+         set the base URL to the API's own address"
+    );
+    Error::BadRequest {
+        ctx: Box::new(ErrorContext::new(message).provider(provider).status(status)),
+    }
+}
+
+/// `scheme://host[:port]`, without the path, query or any user info.
+fn origin(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// A reqwest failure as an [`Error`]: `Timeout` when reqwest timed out,
