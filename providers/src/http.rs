@@ -25,7 +25,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// another origin, so `x-api-key`, `x-goog-api-key`, `api-key` and
 /// `x-amz-security-token` would go to whoever the `Location` names, and a
 /// 301/302 turns the streaming POST into a GET without its body. Provider
-/// APIs do not redirect their streaming endpoints; [`post`] reports a 3xx
+/// APIs do not redirect their streaming endpoints; a 3xx is reported
 /// as an error instead.
 pub fn client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
