@@ -67,6 +67,32 @@ async fn http_429_with_retry_after_date() {
     );
 }
 
+/// `Retry-After` and `retry-after-ms` count on an unavailable (503) or
+/// overloaded (529) server too, not only on a 429.
+#[tokio::test]
+async fn retry_after_on_503_and_529() {
+    let e = open_error(
+        Replay::json(503, r#"{"error":{"message":"down for a moment"}}"#)
+            .header("retry-after-ms", "1500"),
+    )
+    .await;
+    assert!(matches!(e, Error::Server { status: 503, .. }), "{e:?}");
+    assert_eq!(e.retry_after(), Some(Duration::from_millis(1500)));
+    assert!(e.to_string().ends_with("(retry after 1.5s)"), "{e}");
+
+    let server = Server::start(vec![Replay::json(
+        529,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    )
+    .header("retry-after", "4")])
+    .await;
+    let p = provider("anthropic", &server.url());
+    let e = p.open(&request("m")).await.err().expect("an error");
+    assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+    assert!(e.is_retryable());
+}
+
 #[tokio::test]
 async fn server_errors() {
     let e =
