@@ -212,9 +212,32 @@ impl Model {
         self.options.retries = n;
         self
     }
-    /// First retry backoff (doubled each time; `Retry-After` wins when larger).
+    /// First retry backoff (doubled each time, up to
+    /// [`Model::max_retry_wait`]; `Retry-After` wins when larger).
     pub fn backoff(mut self, d: Duration) -> Self {
         self.options.backoff = d;
+        self
+    }
+    /// The longest wait before a retry: 60 s unless set here.
+    ///
+    /// A server that answers 429, 503 or 529 may say how long to wait
+    /// (`Retry-After`, `retry-after-ms`); rivulet waits that long before
+    /// retrying when it is at most this. When the server asks for more, the
+    /// stream fails at once with the server's error (a
+    /// [`Error::RateLimit`] for a 429) instead of sleeping, and
+    /// [`Error::retry_after`] says how long the server asked for: the
+    /// caller decides whether to come back later. Backoff delays never
+    /// exceed it either.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini")
+    ///     .retries(3)
+    ///     .max_retry_wait(Duration::from_secs(5));
+    /// # let _ = model;
+    /// ```
+    pub fn max_retry_wait(mut self, d: Duration) -> Self {
+        self.options.max_retry_wait = d;
         self
     }
     /// Keep generating when every handle is dropped.

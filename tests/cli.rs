@@ -383,6 +383,28 @@ async fn exit_5_for_a_refused_connection() {
     r.says("connection error");
 }
 
+/// A stream that ends before its terminal event was cut short (a clean
+/// close and a cut connection look the same): exit 5, what came is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_5_for_a_stream_that_ends_before_its_end() {
+    // Role chunk, "420", "0": then the server closes, with no finish
+    // reason and no [DONE].
+    let s = serve(Replay::sse(first_events(
+        "openai-chat/text_include_usage.sse",
+        3,
+    )))
+    .await;
+    let r = against(&s, "openai/gpt-4o", &["-o", "json", "q"]).await;
+    assert_eq!(r.status, 5, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["content"], json!([{"type": "text", "text": "4200"}]));
+    assert_eq!(v["error"]["kind"], "connection");
+    assert_eq!(
+        v["error"]["message"],
+        "the stream ended before [DONE] or a finish reason: the response is truncated (the connection was probably cut)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_6_for_a_malformed_stream() {
     let mut body = first_events("openai-chat/text_include_usage.sse", 2);

@@ -266,22 +266,93 @@ async fn total_timeout_fires_on_a_slow_stream_keeping_the_text() {
     );
 }
 
+/// The wait a 429 or a 503 asks for (`Retry-After: 1`) is honoured before
+/// the retry.
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured_before_the_first_chunk() {
+    let unavailable = br#"{"error":{"message":"Service unavailable","type":"server_error"}}"#;
+    for (status, body) in [(429, RATE_LIMITED), (503, &unavailable[..])] {
+        let server = Server::start(vec![
+            Replay::json(status, body.to_vec()).header("Retry-After", "1"),
+            Replay::sse(wire("openai-chat/text_include_usage.sse")),
+        ])
+        .await;
+        let m = model(&server).retries(1).backoff(Duration::from_millis(10));
+        let started = Instant::now();
+        let r = m.call("go").await.unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(1), "{status}: {waited:?}");
+        assert!(waited < Duration::from_secs(10), "{status}: {waited:?}");
+        assert_eq!(r.text(), "4200 + 42 equals 4242.");
+        assert_eq!(server.connections(), 2);
+    }
+}
+
+const RATE_LIMITED: &[u8] =
+    br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+
+/// A server that asks for an absurd wait is not waited for: one request,
+/// then the RateLimit error at once, carrying the wait it asked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absurd_retry_after_fails_at_once() {
+    let cases = [
+        ("Retry-After", "999999", Duration::from_secs(999_999)),
+        // Used to panic in Duration::from_secs_f64 (reported as a
+        // malformed stream); now it is the longest wait there is.
+        (
+            "retry-after-ms",
+            "1e300",
+            rivulet_providers::http::RETRY_AFTER_LIMIT,
+        ),
+    ];
+    for (header, value, asked) in cases {
+        let server = Server::start(vec![
+            Replay::json(429, RATE_LIMITED.to_vec()).header(header, value),
+            Replay::sse(wire("openai-chat/text_include_usage.sse")),
+        ])
+        .await;
+        let m = model(&server).retries(3);
+        let started = Instant::now();
+        let err = m.call("go").await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.kind(), ErrorKind::RateLimit, "{header}: {err}");
+        assert_eq!(err.retry_after(), Some(asked), "{header}");
+        assert_eq!(err.message(), "Rate limit reached");
+        assert_eq!(server.connections(), 1, "{header}");
+    }
+}
+
+/// A date in the year 9999 is a wait of 8,000 years: not waited for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_date_in_9999_fails_at_once() {
+    let server = Server::start(vec![Replay::json(429, RATE_LIMITED.to_vec())
+        .header("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")])
+    .await;
+    let err = model(&server).retries(3).call("go").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimit);
+    let years = err.retry_after().unwrap().as_secs() / (365 * 86_400);
+    assert!((7_900..8_000).contains(&years), "{years}");
+    assert_eq!(server.connections(), 1);
+}
+
+/// The limit is the caller's: with `max_retry_wait(500 ms)`, a 429 that
+/// asks for 2 s fails at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_retry_wait_is_the_callers() {
     let server = Server::start(vec![
-        Replay::json(429, br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.to_vec())
-            .header("Retry-After", "1"),
+        Replay::json(429, RATE_LIMITED.to_vec()).header("Retry-After", "2"),
         Replay::sse(wire("openai-chat/text_include_usage.sse")),
     ])
     .await;
-    let m = model(&server).retries(1).backoff(Duration::from_millis(10));
-    let started = Instant::now();
-    let r = m.call("go").await.unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(r.text(), "4200 + 42 equals 4242.");
-    assert_eq!(server.connections(), 2);
+    let m = model(&server)
+        .retries(1)
+        .max_retry_wait(Duration::from_millis(500));
+    let err = m.call("go").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimit);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(server.connections(), 1);
 }

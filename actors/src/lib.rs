@@ -68,6 +68,9 @@ pub use subscriber::{BlockingSubscription, Subscription};
 pub type DeferredRequest =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Request, Error>> + Send>>;
 
+/// The default [`StreamOptions::max_retry_wait`]: a minute.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
 /// Per-stream limits and policies.
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
@@ -81,8 +84,15 @@ pub struct StreamOptions {
     pub total_timeout: Option<Duration>,
     /// How many times to retry a retryable error before the first content chunk.
     pub retries: u32,
-    /// First backoff delay; doubled each retry. `Retry-After` wins when larger.
+    /// First backoff delay; doubled each retry, up to `max_retry_wait`.
+    /// `Retry-After` wins when larger.
     pub backoff: Duration,
+    /// The longest wait before a retry ([`DEFAULT_MAX_RETRY_WAIT`], 60 s,
+    /// by default). A server that asks for more (`Retry-After` or
+    /// `retry-after-ms` on a 429, 503 or 529) is not waited for: the
+    /// stream fails at once with the server's error, whose
+    /// [`Error::retry_after`] is the wait it asked for.
+    pub max_retry_wait: Duration,
     /// Keep generating when every handle has been dropped.
     pub run_to_completion: bool,
     /// Keep at most this many chunks in the log; older ones are dropped and a
@@ -105,6 +115,7 @@ impl Default for StreamOptions {
             total_timeout: None,
             retries: 2,
             backoff: Duration::from_millis(500),
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
             run_to_completion: false,
             window: None,
             provider_id: String::new(),

@@ -323,10 +323,24 @@ impl<'a> Driver<'a> {
             if self.attempts > self.opts.retries {
                 return self.fail(err);
             }
+            let max_wait = self.opts.max_retry_wait;
+            let asked = err.retry_after().unwrap_or_default();
+            if asked > max_wait {
+                // Waiting that long would look like a hang (a server once
+                // asked for 11 days): the caller gets the error, with the
+                // wait it asked for, and decides.
+                tracing::debug!(
+                    attempt = self.attempts,
+                    asked_ms = asked.as_millis() as u64,
+                    max_ms = max_wait.as_millis() as u64,
+                    "the server asks to wait longer than max_retry_wait: not retrying"
+                );
+                return self.fail(err);
+            }
             // What the failed attempt sent before failing is not kept: the
             // next attempt will send it again.
             self.pending.clear();
-            let delay = backoff.max(err.retry_after().unwrap_or_default());
+            let delay = backoff.min(max_wait).max(asked);
             backoff = backoff.saturating_mul(2);
             tracing::debug!(
                 attempt = self.attempts,

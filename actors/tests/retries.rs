@@ -75,19 +75,81 @@ fn backoff_doubles() {
     rt.shutdown();
 }
 
+/// The wait a server asks for wins over a shorter backoff: on a rate
+/// limit (429), and on an unavailable (503) or overloaded (529) server.
 #[test]
 fn retry_after_is_honoured_when_larger() {
     let rt = Runtime::new(RuntimeConfig::default());
-    let limited = Error::from_status("scripted", 429, "slow down", None, Some(ms(300)));
-    let provider =
-        ScriptedProvider::attempts(vec![vec![Step::OpenFail(limited)], text_steps(&["ok"])]);
+    for status in [429, 503, 529] {
+        let busy = Error::from_status("scripted", status, "slow down", None, Some(ms(300)));
+        let provider =
+            ScriptedProvider::attempts(vec![vec![Step::OpenFail(busy)], text_steps(&["ok"])]);
+        let t0 = Instant::now();
+        let handle = rt.start(provider.clone(), request(), retrying());
+        assert_eq!(handle.finish_blocking().unwrap().text(), "ok");
+        let elapsed = t0.elapsed();
+        assert!(elapsed >= ms(300), "{status}: {elapsed:?}");
+        assert!(elapsed < ms(1500), "{status}: {elapsed:?}");
+        assert_eq!(provider.probe.opens(), 2);
+    }
+    rt.shutdown();
+}
+
+/// A server that asks for a longer wait than `max_retry_wait` is not
+/// waited for: the stream fails at once with its error, which keeps the
+/// wait it asked for, after one request.
+#[test]
+fn a_retry_after_beyond_the_limit_fails_at_once() {
+    let rt = Runtime::new(RuntimeConfig::default());
+    let asked = Duration::from_secs(999_999);
+    let limited = Error::from_status("scripted", 429, "slow down", None, Some(asked));
+    let overloaded = Error::from_status("scripted", 529, "overloaded", None, Some(ms(400)));
+    for (error, options) in [
+        (limited, retrying()),
+        // The limit is the caller's: 400 ms is too long for 300.
+        (
+            overloaded,
+            StreamOptions {
+                max_retry_wait: ms(300),
+                ..retrying()
+            },
+        ),
+    ] {
+        let provider = ScriptedProvider::attempts(vec![
+            vec![Step::OpenFail(error.clone())],
+            text_steps(&["never"]),
+        ]);
+        let t0 = Instant::now();
+        let handle = rt.start(provider.clone(), request(), options);
+        let err = handle.finish_blocking().unwrap_err();
+        assert_eq!(err, error);
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert_eq!(provider.probe.opens(), 1);
+    }
+    rt.shutdown();
+}
+
+/// Doubling backoffs stop growing at `max_retry_wait`.
+#[test]
+fn backoff_is_capped_by_the_limit() {
+    let rt = Runtime::new(RuntimeConfig::default());
+    let provider = ScriptedProvider::new(vec![Step::OpenFail(server_error())]);
     let t0 = Instant::now();
-    let handle = rt.start(provider.clone(), request(), retrying());
-    assert_eq!(handle.finish_blocking().unwrap().text(), "ok");
+    let handle = rt.start(
+        provider.clone(),
+        request(),
+        StreamOptions {
+            retries: 3,
+            backoff: Duration::from_secs(3600),
+            max_retry_wait: ms(50),
+            ..opts()
+        },
+    );
+    assert_eq!(handle.finish_blocking().unwrap_err(), server_error());
     let elapsed = t0.elapsed();
-    assert!(elapsed >= ms(300), "{elapsed:?}");
-    assert!(elapsed < ms(1500), "{elapsed:?}");
-    assert_eq!(provider.probe.opens(), 2);
+    assert!(elapsed >= ms(150), "{elapsed:?}");
+    assert!(elapsed < ms(2000), "{elapsed:?}");
+    assert_eq!(provider.probe.opens(), 4);
     rt.shutdown();
 }
 

@@ -15,6 +15,11 @@ pub struct ErrorContext {
     pub message: String,
     /// The provider's machine-readable code or type (`"invalid_api_key"`, …).
     pub code: Option<String>,
+    /// How long the server asked to wait before sending the request again
+    /// (`Retry-After`, `retry-after-ms`), on any error but
+    /// [`Error::RateLimit`], which carries it in its own field: a 503 or
+    /// a 529 (overloaded) may ask too. Read it with [`Error::retry_after`].
+    pub retry_after: Option<Duration>,
 }
 
 impl ErrorContext {
@@ -114,14 +119,14 @@ pub enum Error {
     BadRequest { ctx: Box<ErrorContext> },
     #[error("not found: {ctx}")]
     NotFound { ctx: Box<ErrorContext> },
-    #[error("rate limited: {ctx}{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    #[error("rate limited: {ctx}{}", retry_note(*retry_after))]
     RateLimit {
         retry_after: Option<Duration>,
         ctx: Box<ErrorContext>,
     },
-    #[error("server error {status}: {ctx}")]
+    #[error("server error {status}: {ctx}{}", retry_note(ctx.retry_after))]
     Server { status: u16, ctx: Box<ErrorContext> },
-    #[error("overloaded: {ctx}")]
+    #[error("overloaded: {ctx}{}", retry_note(ctx.retry_after))]
     Overloaded { ctx: Box<ErrorContext> },
     #[error("connection error: {ctx}")]
     Connection { ctx: Box<ErrorContext> },
@@ -310,11 +315,16 @@ impl Error {
         )
     }
 
-    /// How long the provider asked us to wait, for rate limits.
+    /// How long the server asked us to wait before sending the request
+    /// again (`Retry-After` or `retry-after-ms`): on a rate limit (429),
+    /// and on any other status that carried one, such as an unavailable
+    /// (503) or overloaded (529) server. The runtime honours it when it
+    /// retries, and does not retry when it asks for more than its
+    /// `max_retry_wait`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::RateLimit { retry_after, .. } => *retry_after,
-            _ => None,
+            other => other.context().retry_after,
         }
     }
 
@@ -378,6 +388,8 @@ impl Error {
     ///
     /// `code` is the provider's error code or type; some providers signal
     /// overload or rate limits with a code on an otherwise generic status.
+    /// `retry_after` is the wait the response asked for, kept on any status
+    /// ([`Error::retry_after`]).
     pub fn from_status(
         provider: &str,
         status: u16,
@@ -385,12 +397,16 @@ impl Error {
         code: Option<String>,
         retry_after: Option<Duration>,
     ) -> Self {
-        let ctx = Box::new(ErrorContext {
+        let mut ctx = Box::new(ErrorContext {
             provider: Some(provider.to_string()),
             status: Some(status),
             message: message.into(),
             code,
+            retry_after: None,
         });
+        if status != 429 {
+            ctx.retry_after = retry_after;
+        }
         let code = ctx.code.as_deref().unwrap_or("");
         match status {
             401 => Error::Authentication { ctx },
@@ -408,6 +424,13 @@ impl Error {
             _ => Error::BadRequest { ctx },
         }
     }
+}
+
+/// `" (retry after 7s)"` when the server asked for a wait, else nothing.
+fn retry_note(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!(" (retry after {d:?})"))
+        .unwrap_or_default()
 }
 
 fn which_phrase(which: TimeoutKind) -> &'static str {
@@ -433,6 +456,29 @@ mod tests {
         assert_eq!(k(429), ErrorKind::RateLimit);
         assert_eq!(k(500), ErrorKind::Server);
         assert_eq!(k(529), ErrorKind::Overloaded);
+    }
+
+    #[test]
+    fn retry_after_is_kept_on_every_status() {
+        let wait = Some(Duration::from_secs(7));
+        let e = Error::from_status("p", 429, "slow down", None, wait);
+        assert!(matches!(e, Error::RateLimit { retry_after, .. } if retry_after == wait));
+        assert_eq!(e.retry_after(), wait);
+        assert_eq!(e.context().retry_after, None, "one home per error");
+        for (status, kind) in [(503, ErrorKind::Server), (529, ErrorKind::Overloaded)] {
+            let e = Error::from_status("p", status, "busy", None, wait);
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.retry_after(), wait, "{status}");
+            assert!(e.to_string().ends_with("(retry after 7s)"), "{e}");
+        }
+        let e = Error::from_status("p", 503, "busy", Some("overloaded".into()), wait);
+        assert_eq!(e.kind(), ErrorKind::Overloaded);
+        assert_eq!(e.retry_after(), wait);
+        assert_eq!(
+            Error::from_status("p", 500, "m", None, None).retry_after(),
+            None
+        );
+        assert_eq!(Error::connection("cut").retry_after(), None);
     }
 
     #[test]

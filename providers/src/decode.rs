@@ -45,7 +45,7 @@ pub trait EventDecoder: Send + 'static {
     fn feed(&mut self, event: &Self::Event) -> Decoded;
 
     /// The body ended: a normal end after the terminal event, else
-    /// [`Error::Protocol`] (the response was cut short).
+    /// [`cut_short`]'s [`Error::Connection`] (the response was cut short).
     fn finish(&mut self) -> Decoded;
 
     /// The stream failed with `err` (in the transport, or in an event the
@@ -66,6 +66,24 @@ pub trait EventDecoder: Send + 'static {
         }
         out
     }
+}
+
+/// The error of a body that ended before `terminal`, the protocol's
+/// terminal event (`"message_stop"`): an [`Error::Connection`], never
+/// [`Error::Protocol`].
+///
+/// Every byte that came parsed; what is missing is the rest. Streaming
+/// bodies are close-delimited or chunked, so a connection cut by a proxy, a
+/// load balancer or the network looks exactly like a clean close: the
+/// client cannot tell them apart, and a cut connection is what such an end
+/// almost always is. Users retry a connection error (and the runtime does,
+/// before the first content chunk) but not a malformed stream, which stays
+/// for bytes that do not parse. What arrived before the end is kept, as
+/// with any failure ([`EventDecoder::fail_into`]).
+pub fn cut_short(terminal: &str) -> Error {
+    Error::connection(format!(
+        "the stream ended before {terminal}: the response is truncated (the connection was probably cut)"
+    ))
 }
 
 /// A stream of parsed wire events.

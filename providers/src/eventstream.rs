@@ -10,8 +10,8 @@
 //! Both checksums are verified: a corrupted message is an
 //! [`Error::Protocol`] and ends the stream, it is never skipped (the bytes
 //! after it cannot be trusted to start a message). Messages torn across
-//! reads are reassembled; a body that ends inside a message is a protocol
-//! error too.
+//! reads are reassembled; a body that ends inside a message was cut short,
+//! an [`Error::Connection`].
 //!
 //! Written over `crc32fast` rather than `aws-smithy-eventstream`, which
 //! brings in `aws-smithy-types` and its own dependencies (time,
@@ -375,9 +375,7 @@ impl Stream for MessageStream {
                     this.done = true;
                     let left = this.decoder.buffered();
                     if left > 0 {
-                        return Poll::Ready(Some(Err(Error::protocol(format!(
-                            "the stream ended inside an eventstream message ({left} bytes of it received)"
-                        )))));
+                        return Poll::Ready(Some(Err(cut_inside_a_message(left))));
                     }
                     return Poll::Ready(None);
                 }
@@ -385,6 +383,15 @@ impl Stream for MessageStream {
             }
         }
     }
+}
+
+/// A body that ended inside a message, `received` bytes of it in: cut
+/// short, like any body that ends before its terminal event
+/// ([`crate::decode::cut_short`]).
+fn cut_inside_a_message(received: usize) -> Error {
+    crate::decode::cut_short(&format!(
+        "the end of an eventstream message ({received} bytes of it received)"
+    ))
 }
 
 /// Decodes a body already in memory, delivered in `pieces` (as a network
@@ -410,10 +417,7 @@ where
         }
     }
     if decoder.buffered() > 0 {
-        out.push(Err(Error::protocol(format!(
-            "the stream ended inside an eventstream message ({} bytes of it received)",
-            decoder.buffered()
-        ))));
+        out.push(Err(cut_inside_a_message(decoder.buffered())));
     }
     out
 }
@@ -478,7 +482,9 @@ mod tests {
     fn truncation_and_bad_lengths() {
         let bytes = sample().encode();
         let out = decode_pieces([&bytes[..bytes.len() - 1]]);
-        assert!(matches!(&out[..], [Err(e)] if e.kind() == ErrorKind::Protocol));
+        assert!(matches!(&out[..], [Err(e)] if e.kind() == ErrorKind::Connection));
+        let message = out[0].as_ref().unwrap_err().message();
+        assert!(message.contains("eventstream message"), "{message}");
         // A length below the overhead, with a valid prelude checksum.
         let mut prelude = Vec::new();
         prelude.extend_from_slice(&8u32.to_be_bytes());

@@ -17,12 +17,21 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// The client every provider of this crate builds once and shares across its
 /// calls: rustls, `TCP_NODELAY` (events are small and must not wait for
-/// Nagle), and no transparent gzip (decompression would hold events back
-/// until a compressed block fills).
+/// Nagle), no transparent gzip (decompression would hold events back
+/// until a compressed block fills), and no redirects.
+///
+/// Redirects are refused because following one leaks the credentials and
+/// loses the request: reqwest drops only `Authorization` on a redirect to
+/// another origin, so `x-api-key`, `x-goog-api-key`, `api-key` and
+/// `x-amz-security-token` would go to whoever the `Location` names, and a
+/// 301/302 turns the streaming POST into a GET without its body. Provider
+/// APIs do not redirect their streaming endpoints; a 3xx is reported
+/// as an error instead.
 pub fn client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .no_gzip()
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
@@ -88,7 +97,9 @@ pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) ->
         .collect()
 }
 
-/// Sends a JSON POST and returns the response head, whatever its status.
+/// Sends a JSON POST and returns the response head, whatever its status,
+/// except a redirect: the client does not follow them ([`client`]), and a
+/// 3xx is a [`redirect_error`].
 pub(crate) async fn post(
     provider: &str,
     client: &reqwest::Client,
@@ -96,13 +107,50 @@ pub(crate) async fn post(
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<reqwest::Response, Error> {
-    client
+    let resp = client
         .post(url)
         .headers(headers)
         .body(body)
         .send()
         .await
-        .map_err(|e| transport_error(provider, &e, "sending the request"))
+        .map_err(|e| transport_error(provider, &e, "sending the request"))?;
+    if resp.status().is_redirection() {
+        return Err(redirect_error(provider, &resp));
+    }
+    Ok(resp)
+}
+
+/// A 3xx answer to a streaming request, as an [`Error::BadRequest`] with
+/// its status: the base URL is not the API's, and a retry cannot help.
+/// The message names the origin the `Location` points to (scheme, host,
+/// port), never its path or query, which may carry a credential.
+pub(crate) fn redirect_error(provider: &str, resp: &reqwest::Response) -> Error {
+    let status = resp.status().as_u16();
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| resp.url().join(location.trim()).ok());
+    let to = match target {
+        Some(to) if to.origin() == resp.url().origin() => {
+            format!("to another path of the same origin ({})", origin(&to))
+        }
+        Some(to) => format!("to another origin ({})", origin(&to)),
+        None => "without a usable Location".to_string(),
+    };
+    let message = format!(
+        "the server answered with a redirect {to}; rivulet does not follow redirects \
+         (the request would lose its body, or its credentials would go elsewhere): \
+         set the base URL to the API's own address"
+    );
+    Error::BadRequest {
+        ctx: Box::new(ErrorContext::new(message).provider(provider).status(status)),
+    }
+}
+
+/// `scheme://host[:port]`, without the path, query or any user info.
+fn origin(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// A reqwest failure as an [`Error`]: `Timeout` when reqwest timed out,
@@ -259,8 +307,21 @@ fn detail_text(v: &Value) -> Option<String> {
     }
 }
 
+/// The longest wait [`retry_after`] reports: anything longer (a huge
+/// number, infinity, a date in the year 9999) is reported as this, about
+/// 584 million years. Every consumer can then count it in `u64`
+/// milliseconds or compare it without overflowing; the runtime never
+/// sleeps that long (it fails at once when a server asks for more than
+/// its `max_retry_wait`).
+pub const RETRY_AFTER_LIMIT: Duration = Duration::from_millis(u64::MAX);
+
 /// How long the server asked us to wait: `retry-after-ms` (OpenAI), else
 /// `Retry-After` as seconds or as an HTTP-date (relative to `now`).
+///
+/// Never panics, whatever the headers hold: a value that is not a
+/// non-negative number or a date (`NaN`, `-5`, `soon`) is ignored, a date
+/// in the past means no wait, and huge values saturate at
+/// [`RETRY_AFTER_LIMIT`].
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| {
         headers
@@ -268,22 +329,47 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    if let Some(wait) = header("retry-after-ms").and_then(|v| wait_of(v, Unit::Millis)) {
+        return Some(wait);
     }
     let value = header("retry-after")?;
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
-        }
+    if let Some(wait) = wait_of(value, Unit::Seconds) {
+        return Some(wait);
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+    Some(wait.min(RETRY_AFTER_LIMIT))
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// A count of `unit`s as a wait: integers exactly, decimals (`1.5`,
+/// `1e300`) to the nanosecond; saturating at [`RETRY_AFTER_LIMIT`] (so an
+/// infinity is "longer than anyone waits"). `None` for anything else:
+/// NaN, negative numbers, text.
+fn wait_of(value: &str, unit: Unit) -> Option<Duration> {
+    let wait = if let Ok(n) = value.parse::<u64>() {
+        match unit {
+            Unit::Seconds => Duration::from_secs(n),
+            Unit::Millis => Duration::from_millis(n),
+        }
+    } else {
+        let n = value.parse::<f64>().ok()?;
+        if n.is_nan() || n < 0.0 {
+            return None;
+        }
+        let secs = match unit {
+            Unit::Seconds => n,
+            Unit::Millis => n / 1000.0,
+        };
+        // Fails only for values too large for a Duration (and infinity).
+        Duration::try_from_secs_f64(secs).unwrap_or(RETRY_AFTER_LIMIT)
+    };
+    Some(wait.min(RETRY_AFTER_LIMIT))
 }
 
 /// What a successful response carries, judged by its `Content-Type`.
@@ -534,6 +620,56 @@ mod tests {
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    /// Nothing a server sends makes the parser panic; absurd waits are
+    /// reported (capped at the limit), nonsense is ignored.
+    #[test]
+    fn absurd_retry_after_values() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let ms = |v: &'static str| retry_after(&headers(&[("retry-after-ms", v)]), now);
+        let secs = |v: &'static str| retry_after(&headers(&[("retry-after", v)]), now);
+        let limit = Some(RETRY_AFTER_LIMIT);
+        // Used to panic in Duration::from_secs_f64.
+        assert_eq!(ms("1e300"), limit);
+        assert_eq!(ms("1e309"), limit, "parses as infinity");
+        assert_eq!(ms("inf"), limit);
+        assert_eq!(ms("18446744073709551615"), limit);
+        assert_eq!(ms("18446744073709551616"), limit);
+        assert_eq!(ms("0.5"), Some(Duration::from_micros(500)));
+        assert_eq!(ms("-0"), Some(Duration::ZERO));
+        for junk in ["NaN", "-1", "-inf", "", "1s", "0x10"] {
+            assert_eq!(ms(junk), None, "{junk:?}");
+        }
+        assert_eq!(secs("999999"), Some(Duration::from_secs(999_999)));
+        assert_eq!(secs("18446744073709551615"), limit);
+        assert_eq!(secs("1e300"), limit);
+        assert_eq!(secs("Infinity"), limit);
+        for junk in [
+            "NaN",
+            "-5",
+            "-1.5",
+            "Sun, 06 Nov 1994",
+            "99999999999999999999999x",
+        ] {
+            assert_eq!(secs(junk), None, "{junk:?}");
+        }
+        // A date in the year 9999: reported as it is (about 8,000 years).
+        let far = secs("Fri, 31 Dec 9999 23:59:59 GMT").unwrap();
+        assert!(far > Duration::from_secs(7_900 * 365 * 86_400), "{far:?}");
+        assert!(far < RETRY_AFTER_LIMIT);
+        // Garbage in retry-after-ms leaves Retry-After to speak.
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after-ms", "NaN"), ("retry-after", "3")]),
+                now
+            ),
+            Some(Duration::from_secs(3))
+        );
+        // Bytes that are not text.
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        assert_eq!(retry_after(&h, now), None);
     }
 
     #[test]

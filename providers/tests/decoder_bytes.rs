@@ -177,10 +177,17 @@ fn malformed_json_keeps_what_came_before() {
 }
 
 #[test]
-fn truncated_without_done_is_a_protocol_error() {
+fn truncated_without_done_is_a_connection_error() {
+    // Cut mid-event: the bytes that came all parse, the rest is missing.
     let body = five_events_then(b"data: {\"choices\":[{\"delta\":{\"con");
     let out = fold(decode_pieces("openai", false, [&body[..]]));
-    assert_eq!(out.error.unwrap().kind(), ErrorKind::Protocol);
+    let err = out.error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert!(err.is_retryable());
+    assert_eq!(
+        err.message(),
+        "the stream ended before [DONE] or a finish reason: the response is truncated (the connection was probably cut)"
+    );
     assert_eq!(out.response.texts(), ["4200 + "]);
 }
 

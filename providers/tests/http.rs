@@ -2,11 +2,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{provider, request, run, KEY};
 use futures::StreamExt;
-use rivulet_core::{Chunk, Error, ErrorKind};
+use rivulet_core::{Chunk, Error, ErrorKind, Provider};
 use rivulet_testkit::{wire, After, Replay, Server, Split};
 
 async fn serve(replays: Vec<Replay>) -> (Server, std::sync::Arc<dyn rivulet_core::Provider>) {
@@ -64,6 +65,32 @@ async fn http_429_with_retry_after_date() {
         wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
         "{wait:?}"
     );
+}
+
+/// `Retry-After` and `retry-after-ms` count on an unavailable (503) or
+/// overloaded (529) server too, not only on a 429.
+#[tokio::test]
+async fn retry_after_on_503_and_529() {
+    let e = open_error(
+        Replay::json(503, r#"{"error":{"message":"down for a moment"}}"#)
+            .header("retry-after-ms", "1500"),
+    )
+    .await;
+    assert!(matches!(e, Error::Server { status: 503, .. }), "{e:?}");
+    assert_eq!(e.retry_after(), Some(Duration::from_millis(1500)));
+    assert!(e.to_string().ends_with("(retry after 1.5s)"), "{e}");
+
+    let server = Server::start(vec![Replay::json(
+        529,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    )
+    .header("retry-after", "4")])
+    .await;
+    let p = provider("anthropic", &server.url());
+    let e = p.open(&request("m")).await.err().expect("an error");
+    assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+    assert!(e.is_retryable());
 }
 
 #[tokio::test]
@@ -272,4 +299,134 @@ async fn many_streams_leave_no_connection_open() {
     }
     assert_eq!(server.connections(), 120);
     assert!(server.wait_all_closed(Duration::from_secs(5)).await);
+}
+
+/// Provider `id` pointed at `url`, the header its credential travels in,
+/// and a stream it would accept (the redirect's target serves it, so a
+/// followed redirect would end in a success). Bedrock signs with SigV4 and
+/// a session token.
+fn redirect_case(id: &str, url: &str) -> (Arc<dyn Provider>, &'static str, Replay) {
+    use rivulet_core::ApiKey;
+    use rivulet_providers::bedrock::{self, Auth, Bedrock};
+    use rivulet_providers::sigv4::Credentials;
+    use rivulet_providers::ProviderConfig;
+
+    let openai = || Replay::sse(wire("openai-chat/text_include_usage.sse"));
+    match id {
+        "openai" => (
+            provider("openai", &format!("{url}/v1")),
+            "authorization",
+            openai(),
+        ),
+        "anthropic" => (
+            provider("anthropic", url),
+            "x-api-key",
+            Replay::sse(wire("anthropic/text.sse")),
+        ),
+        "google" => (
+            provider("google", url),
+            "x-goog-api-key",
+            Replay::sse(wire("gemini/text.sse")),
+        ),
+        "azure" => (provider("azure", url), "api-key", openai()),
+        "bedrock" => {
+            let config = ProviderConfig {
+                base_url: Some(url.to_string()),
+                ..Default::default()
+            };
+            let auth = Auth::SigV4(Credentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: ApiKey::new(AWS_SECRET),
+                session_token: Some(ApiKey::new(SESSION_TOKEN)),
+            });
+            (
+                Arc::new(Bedrock::with_auth(config, Some("us-east-1"), auth).unwrap()),
+                "x-amz-security-token",
+                Replay::new(200, wire("bedrock/converse_stream_text.bin"))
+                    .header("content-type", bedrock::EVENTSTREAM),
+            )
+        }
+        _ => unreachable!("{id}"),
+    }
+}
+
+const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const SESSION_TOKEN: &str = "session-token-secret-9f3e";
+
+/// A redirect to another origin is refused: nothing reaches that origin
+/// (no credential, no request at all), and the stream fails with a typed
+/// error naming the status and the target's origin, never a key nor the
+/// target's path and query.
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_with_every_credential() {
+    for status in [301, 302, 307, 308] {
+        for id in ["openai", "anthropic", "google", "azure", "bedrock"] {
+            // The origin a redirect points to: it records what it gets.
+            let ok = redirect_case(id, "http://127.0.0.1:9").2;
+            let elsewhere = Server::start(vec![ok]).await;
+            let location = format!("{}/collect?token=sk-leaked", elsewhere.url());
+            let origin = Server::start(vec![
+                Replay::new(status, "moved").header("location", location.as_str())
+            ])
+            .await;
+            let (p, header, _) = redirect_case(id, &origin.url());
+            let out = run(p.as_ref(), &request("m")).await;
+
+            assert!(
+                elsewhere.requests().is_empty(),
+                "{id} {status}: {:?}",
+                elsewhere.requests()
+            );
+            assert_eq!(elsewhere.connections(), 0, "{id} {status}");
+            let sent = origin.requests();
+            assert_eq!(sent.len(), 1, "{id} {status}");
+            assert_eq!(sent[0].method, "POST");
+            assert!(sent[0].header(header).is_some(), "{id}: no {header}");
+
+            let e = out.error.expect("the redirect must fail the stream");
+            assert_eq!(e.kind(), ErrorKind::BadRequest, "{id} {status}: {e}");
+            assert_eq!(e.status(), Some(status), "{id}");
+            assert_eq!(e.provider(), Some(id));
+            assert!(!e.is_retryable());
+            assert!(
+                e.message()
+                    .contains(&format!("to another origin ({})", elsewhere.url())),
+                "{id}: {e}"
+            );
+            assert!(e.message().contains("does not follow redirects"), "{e}");
+            for text in [e.to_string(), format!("{e:?}")] {
+                for secret in [KEY, AWS_SECRET, SESSION_TOKEN, "sk-leaked", "/collect"] {
+                    assert!(!text.contains(secret), "{id}: {text}");
+                }
+            }
+            assert!(out.chunks.is_empty());
+        }
+    }
+}
+
+/// A redirect within the same origin is refused too (a 301/302 would turn
+/// the POST into a GET without its body), and says so.
+#[tokio::test]
+async fn redirects_within_the_origin_are_refused() {
+    let (server, p) = serve(vec![
+        Replay::new(301, "").header("location", "/v2/chat/completions"),
+        Replay::sse(wire("openai-chat/text_include_usage.sse")),
+    ])
+    .await;
+    let e = p.open(&request("m")).await.err().expect("an error");
+    assert_eq!(e.kind(), ErrorKind::BadRequest, "{e}");
+    assert_eq!(e.status(), Some(301));
+    assert!(
+        e.message().contains(&format!(
+            "to another path of the same origin ({})",
+            server.url()
+        )),
+        "{e}"
+    );
+    assert_eq!(server.connections(), 1);
+
+    // Without a Location there is nowhere to go.
+    let e = open_error(Replay::new(308, "")).await;
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(e.message().contains("without a usable Location"), "{e}");
 }

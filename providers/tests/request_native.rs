@@ -312,7 +312,8 @@ async fn bedrock_http_errors_use_the_error_type() {
             .header("x-amzn-errortype", "ThrottlingException")
             .header("retry-after", "3"),
         Replay::json(503, r#"{"message":"Bedrock is unable to process your request."}"#)
-            .header("x-amzn-errortype", "ServiceUnavailableException"),
+            .header("x-amzn-errortype", "ServiceUnavailableException")
+            .header("retry-after", "2"),
         Replay::json(403, r#"{"message":"You don't have access to the model with the specified model ID."}"#)
             .header("x-amzn-errortype", "AccessDeniedException"),
     ])
@@ -328,6 +329,10 @@ async fn bedrock_http_errors_use_the_error_type() {
         assert!(!e.message().is_empty());
         if e.kind() == ErrorKind::RateLimit {
             assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(3)));
+        }
+        if e.kind() == ErrorKind::Overloaded {
+            // The wait a 503 asks for stays on the overload.
+            assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(2)));
         }
     }
     assert_eq!(

@@ -185,9 +185,11 @@ fn hand_checked_expectations() {
         (err["kind"].clone(), err["message"].clone()),
         ("bad_request".into(), "Token limit reached".into())
     );
+    // A fragment: the recording stops before any finish reason, as a cut
+    // connection would.
     assert_eq!(
         e["openai-chat/audio_fragment.sse"]["error"]["kind"],
-        "protocol"
+        "connection"
     );
     assert_eq!(
         e["llamacpp/ik_llama_no_done_fragment.sse"]["error"],

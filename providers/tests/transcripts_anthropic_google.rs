@@ -417,7 +417,7 @@ async fn mid_stream_errors_keep_prior_content() {
 /// A stream cut before `message_stop` keeps its text; the cut-off tool call
 /// stays incomplete and is never listed as a call.
 #[tokio::test]
-async fn truncated_streams_are_protocol_errors() {
+async fn truncated_streams_are_connection_errors() {
     let body = wire("anthropic/tool_use_parallel.sse");
     let text = String::from_utf8(body).unwrap();
     let cut = text.find("\"partial_json\":\"rd").unwrap();
@@ -425,7 +425,9 @@ async fn truncated_streams_are_protocol_errors() {
     let server = Server::start(vec![Replay::sse(text[..cut].to_string())]).await;
     let p = provider("anthropic", &server.url());
     let out = run(p.as_ref(), &request("m")).await;
-    assert_eq!(out.error.unwrap().kind(), ErrorKind::Protocol);
+    let err = out.error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert!(err.message().contains("ended before message_stop"), "{err}");
     assert_eq!(
         out.response.text(),
         "I'll retrieve the secrets for both passwords you provided."
@@ -439,7 +441,12 @@ async fn truncated_streams_are_protocol_errors() {
     let server = Server::start(vec![Replay::sse(body[..first].to_string())]).await;
     let p = provider("google", &server.url());
     let out = run(p.as_ref(), &request("m")).await;
-    assert_eq!(out.error.unwrap().kind(), ErrorKind::Protocol);
+    let err = out.error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert!(
+        err.message().contains("ended before a finish reason"),
+        "{err}"
+    );
     assert!(out.response.text().starts_with("To find the sum"));
     // Usage known so far stays.
     assert_eq!(out.response.usage.input_tokens, Some(13));

@@ -322,15 +322,24 @@ fn a_flipped_crc_bit_is_a_protocol_error_never_skipped() {
 }
 
 #[test]
-fn a_body_cut_inside_a_frame_is_a_protocol_error() {
+fn a_body_cut_inside_a_frame_is_a_connection_error() {
     let body = wire("bedrock/converse_stream_text.bin");
     let starts = frame_starts(&body);
     let out = fold(bedrock::decode_pieces(false, [&body[..starts[4] + 20]]));
-    assert_eq!(out.error.unwrap().kind(), ErrorKind::Protocol);
+    let err = out.error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert!(
+        err.message()
+            .contains("ended before the end of an eventstream message (20 bytes of it received)"),
+        "{err}"
+    );
     assert_eq!(out.response.texts(), [FIRST_THREE_DELTAS]);
     // Cut between two frames, before messageStop: truncated too.
     let out = fold(bedrock::decode_pieces(false, [&body[..starts[4]]]));
-    assert_eq!(out.error.unwrap().kind(), ErrorKind::Protocol);
+    let err = out.error.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Connection);
+    assert!(err.message().contains("ended before messageStop"), "{err}");
+    assert_eq!(out.response.texts(), [FIRST_THREE_DELTAS]);
 }
 
 /// An eventstream frame built by hand from the format's description

@@ -510,12 +510,11 @@ impl EventDecoder for Decoder {
     }
 
     /// The byte stream ended: fine after `message_stop`, a truncated
-    /// response ([`Error::Protocol`]) before it.
+    /// response ([`Error::Connection`]) before it.
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if !self.is_done() {
-            let err =
-                Error::protocol("the stream ended without message_stop: the response is truncated");
+            let err = crate::decode::cut_short("message_stop");
             self.fail_into(&mut out, err);
         }
         out
@@ -812,13 +811,13 @@ mod tests {
             ]),
             Some(ErrorKind::Protocol)
         );
-        // EOF before message_stop, even after a stop reason.
+        // EOF before message_stop, even after a stop reason: cut short.
         assert_eq!(
             kind(&[(
                 "message_delta",
                 r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#
             )]),
-            Some(ErrorKind::Protocol)
+            Some(ErrorKind::Connection)
         );
         // Unknown events and deltas are fine.
         assert_eq!(

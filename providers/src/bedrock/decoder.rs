@@ -17,7 +17,7 @@
 //!   `model_context_window_exceeded` → `context_length_exceeded`; raw kept;
 //!   `tool_use` when only the structured-output tool was called → `stop`);
 //! - `metadata` → usage, and the end of the stream; EOF after
-//!   `messageStop` is a normal end too, EOF before it a protocol error;
+//!   `messageStop` is a normal end too, EOF before it a cut-short stream (a connection error);
 //! - exception messages (`:message-type: exception`) → typed errors by
 //!   `:exception-type`, keeping everything before them.
 //!
@@ -435,9 +435,7 @@ impl EventDecoder for Decoder {
         match self.state {
             State::Stopped => self.state = State::Done,
             State::Streaming => {
-                let err = Error::protocol(
-                    "the stream ended before messageStop: the response is truncated",
-                );
+                let err = crate::decode::cut_short("messageStop");
                 self.fail_into(&mut out, err);
             }
             State::Done | State::Failed => {}
@@ -633,7 +631,7 @@ mod tests {
             "contentBlockDelta",
             r#"{"contentBlockIndex":0,"delta":{"text":"a"}}"#,
         )]);
-        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Connection);
     }
 
     #[test]

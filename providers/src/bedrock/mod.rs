@@ -371,7 +371,12 @@ fn http_error(err: Error, error_type: Option<String>) -> Error {
     let retry_after = err.retry_after();
     let typed = decoder::exception_error(ID, &kind, &message);
     let mut out = match typed.kind() {
-        rivulet_core::ErrorKind::Authentication | rivulet_core::ErrorKind::Overloaded => typed,
+        rivulet_core::ErrorKind::Authentication | rivulet_core::ErrorKind::Overloaded => {
+            let mut typed = typed;
+            // The wait a 503 asked for stays on the overload.
+            typed.context_mut().retry_after = retry_after;
+            typed
+        }
         _ => Error::from_status(ID, status, message, Some(kind), retry_after),
     };
     out.context_mut().status = Some(status);

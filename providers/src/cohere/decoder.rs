@@ -312,8 +312,7 @@ impl EventDecoder for Decoder {
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if !self.is_done() {
-            let err =
-                Error::protocol("the stream ended before message-end: the response is truncated");
+            let err = crate::decode::cut_short("message-end");
             self.fail_into(&mut out, err);
         }
         out
@@ -424,7 +423,9 @@ mod tests {
             "content-delta",
             r#"{"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"a"}}}}"#,
         )]);
-        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        let err = err.unwrap();
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert!(err.message().contains("before message-end"), "{err}");
         assert_eq!(r.text(), "a");
         let (_, err) = run(&[(
             "error",

@@ -25,7 +25,7 @@
 //!    reason comes (and again if a later event adds to it), or before an
 //!    error;
 //! 5. there is no terminator: EOF after a finish reason is the normal end,
-//!    EOF before one a truncated stream ([`Error::Protocol`]);
+//!    EOF before one a truncated stream ([`Error::Connection`]);
 //! 6. an `error` object in the stream ends it with that error.
 
 use std::sync::Arc;
@@ -364,7 +364,7 @@ impl EventDecoder for Decoder {
     }
 
     /// The byte stream ended, which is how a Gemini stream ends: fine after
-    /// a finish reason, a truncated response ([`Error::Protocol`]) before.
+    /// a finish reason, a truncated response ([`Error::Connection`]) before.
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if self.is_done() {
@@ -375,9 +375,7 @@ impl EventDecoder for Decoder {
             self.release_usage(&mut out);
             self.state = Phase::Done;
         } else {
-            let err = Error::protocol(
-                "the stream ended before a finish reason: the response is truncated",
-            );
+            let err = crate::decode::cut_short("a finish reason");
             self.fail_into(&mut out, err);
         }
         out
@@ -614,7 +612,7 @@ mod tests {
         );
         out.extend(d.finish());
         let err = out.pop().unwrap().unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert_eq!(err.kind(), ErrorKind::Connection);
         assert_eq!(err.provider(), Some("vertex"));
         let chunks = ok(out);
         assert_eq!(chunks[2], Chunk::TextEnd { part: 0 });

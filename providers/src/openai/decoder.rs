@@ -485,7 +485,7 @@ impl EventDecoder for Decoder {
 
     /// The byte stream ended. After a finish reason this is a normal end
     /// (some servers never send `[DONE]`); before one, the response was cut
-    /// short: [`Error::Protocol`].
+    /// short: [`Error::Connection`].
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if self.is_done() {
@@ -495,9 +495,7 @@ impl EventDecoder for Decoder {
             self.end_all(&mut out);
             self.state = Phase::Done;
         } else {
-            let err = Error::protocol(
-                "the stream ended without [DONE] and without a finish reason: the response is truncated",
-            );
+            let err = crate::decode::cut_short("[DONE] or a finish reason");
             self.fail_into(&mut out, err);
         }
         out
@@ -757,7 +755,12 @@ mod tests {
         );
         out.extend(d.finish());
         let err = out.pop().unwrap().unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Protocol);
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert!(
+            err.message()
+                .starts_with("the stream ended before [DONE] or a finish reason"),
+            "{err}"
+        );
         assert_eq!(err.provider(), Some("x"));
         let chunks = ok(out);
         assert!(chunks.contains(&Chunk::TextEnd { part: 0 }));

@@ -526,8 +526,8 @@ impl EventDecoder for Decoder {
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if !self.is_done() {
-            let err = Error::protocol(
-                "the stream ended before response.completed, response.incomplete or response.failed: the response is truncated",
+            let err = crate::decode::cut_short(
+                "response.completed, response.incomplete or response.failed",
             );
             self.fail_into(&mut out, err);
         }
@@ -712,12 +712,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_events_are_ignored_and_eof_is_a_protocol_error() {
+    fn unknown_events_are_ignored_and_eof_is_cut_short() {
         let (chunks, err) = run(&[
             r#"{"type":"response.web_search_call.searching","item_id":"ws","output_index":0,"delta":{"odd":true}}"#,
             r#"{"type":"response.output_text.delta","item_id":"m","content_index":0,"delta":"x"}"#,
         ]);
-        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Connection);
         assert_eq!(fold(&chunks).text(), "x");
     }
 

@@ -23,7 +23,9 @@ Rules it encodes (the same spec the decoder follows):
   (xAI), completion excludes reasoning and output is completion + reasoning;
 - an `error` (event or field) ends the stream with an error, after closing
   the open text/thought part (tool calls stay incomplete);
-- EOF without [DONE] is fine after a finish reason, a protocol error before.
+- EOF without [DONE] is fine after a finish reason; before one the stream
+  was cut short: a connection error (a protocol error is for bytes that do
+  not parse).
 
 Run: python3 generate.py [WIRE_DIR]  (default: ../../../testdata/wire)
 """
@@ -268,7 +270,7 @@ def decode(raw):
             f.close_cur()
             f.close_tools()
         else:
-            error = {"kind": "protocol", "message": None, "code": None, "status": None}
+            error = {"kind": "connection", "message": None, "code": None, "status": None}
             f.close_cur()
     assert f.usage_chunks <= 1, "usage is sent once in every recorded transcript"
     return {

@@ -28,7 +28,8 @@ Anthropic rules:
   unknown -> server), the message is error.message, the code error.type,
   no HTTP status; open text and thought parts are kept, open tool calls and
   provider blocks are not;
-- EOF before message_stop is a protocol error.
+- EOF before message_stop means the stream was cut short: a connection
+  error.
 
 Gemini rules:
 - candidate 0 (a missing index is 0); id = responseId, model =
@@ -49,7 +50,8 @@ Gemini rules:
 - usage = the last usageMetadata: input = promptTokenCount, output =
   candidatesTokenCount + thoughtsTokenCount, reasoning =
   thoughtsTokenCount, cache_read = cachedContentTokenCount;
-- EOF ends the stream; before any finishReason it is a protocol error;
+- EOF ends the stream; before any finishReason it was cut short (a
+  connection error);
 - HTTP errors are JSON under any content type: kind from the HTTP status,
   except reason API_KEY_INVALID (or status UNAUTHENTICATED) ->
   authentication; code = details' reason, else error.status.
@@ -216,7 +218,7 @@ def anthropic(raw):
             stopped = True
             break
     if not stopped and error is None:
-        error = {"kind": "protocol", "message": None, "code": None, "status": None}
+        error = {"kind": "connection", "message": None, "code": None, "status": None}
         close_kept()
     return {
         "id": meta[0] if meta else None, "model": meta[1] if meta else None,
@@ -338,7 +340,7 @@ def gemini(raw, provider):
     error = None
     if finish is None:
         close_open()
-        error = {"kind": "protocol", "message": None, "code": None, "status": None}
+        error = {"kind": "connection", "message": None, "code": None, "status": None}
     return {
         "id": meta[0] if meta else None, "model": meta[1] if meta else None,
         "content": visible(parts), "incomplete_tool_calls": incomplete(parts),

@@ -231,7 +231,7 @@ def responses(raw):
             close_thoughts(lambda k: True)
             break
     else:
-        error = {"kind": "protocol", "message": None, "code": None, "status": None}
+        error = {"kind": "connection", "message": None, "code": None, "status": None}
         close_texts(lambda k: True)
         close_thoughts(lambda k: True)
     return result(parts, meta[0] if meta else None, meta[1] if meta else None,
@@ -308,7 +308,7 @@ def cohere(raw):
         end_plan()
         for p in contents.values():
             p["closed"] = True
-        error = {"kind": "protocol", "message": None, "code": None, "status": None}
+        error = {"kind": "connection", "message": None, "code": None, "status": None}
     for p in parts.parts:
         if p["type"] == "thought":
             p.setdefault("signature", None)
@@ -404,7 +404,7 @@ def bedrock(raw):
             usage = {"input_tokens": inp, "output_tokens": u["outputTokens"],
                      "cache_read_tokens": cr, "cache_write_tokens": cw}
     if not stopped:
-        error = {"kind": "protocol", "message": None, "code": None, "status": None}
+        error = {"kind": "connection", "message": None, "code": None, "status": None}
     return result(parts, None, None, usage, finish, error)
 
 
