@@ -15,13 +15,15 @@
 //! actor knows nothing of what the process is: the root crate gives it a
 //! [`ProcessSpec`] (its `local` provider runs `llama-server` this way).
 
+mod spec;
+mod status;
+
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +34,9 @@ use rivulet_core::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
+pub use spec::ProcessSpec;
+pub use status::{ProcessPhase, ProcessStatus};
+
 use crate::stats::lock;
 
 /// How often the supervisor looks at its child (exit, health while starting).
@@ -40,169 +45,6 @@ const POLL: Duration = Duration::from_millis(100);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many lines of the child's log an error message quotes.
 const LOG_TAIL_LINES: usize = 12;
-
-/// What to run and how to tell it is up. Built with [`ProcessSpec::new`]
-/// and the builder methods.
-///
-/// ```
-/// use std::time::Duration;
-/// use rivulet_actors::ProcessSpec;
-///
-/// let spec = ProcessSpec::new("echo-server", "/usr/bin/my-server")
-///     .args(["--host", "127.0.0.1", "--port", "{port}"])
-///     .health_path("/health")
-///     .startup_timeout(Duration::from_secs(30))
-///     .hint("run scripts/setup.sh");
-/// assert_eq!(spec.name, "echo-server");
-/// ```
-#[derive(Clone, Debug)]
-pub struct ProcessSpec {
-    /// Names the process in logs, errors and the runtime's registry (one
-    /// supervised process per name and runtime).
-    pub name: String,
-    /// The executable.
-    pub program: PathBuf,
-    /// Arguments; every `{port}` in them becomes the chosen loopback port.
-    pub args: Vec<OsString>,
-    /// Extra environment variables (`{port}` in a value is replaced too).
-    pub env: Vec<(OsString, OsString)>,
-    /// The path polled with `GET` until it answers `200`.
-    pub health_path: String,
-    /// How long a start may take until the health check passes.
-    pub startup_timeout: Duration,
-    /// The first delay before a restart; doubled after each failed start.
-    pub backoff: Duration,
-    /// The longest delay before a restart.
-    pub max_backoff: Duration,
-    /// Consecutive failed starts after which the supervisor gives up (until
-    /// the next [`ProcessHandle::ready`]).
-    pub max_failed_starts: u32,
-    /// Where the child's stdout and stderr go (truncated at each start).
-    /// `None`: read through pipes and discarded, keeping the last lines.
-    /// Either way, errors quote the last lines.
-    pub log_file: Option<PathBuf>,
-    /// Appended to error messages, e.g. the command that installs the program.
-    pub hint: String,
-}
-
-impl ProcessSpec {
-    /// A spec with defaults: no arguments, `/health`, 120 s to start,
-    /// 250 ms first backoff (up to 10 s), 3 failed starts before giving up.
-    pub fn new(name: impl Into<String>, program: impl Into<PathBuf>) -> Self {
-        ProcessSpec {
-            name: name.into(),
-            program: program.into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            health_path: "/health".into(),
-            startup_timeout: Duration::from_secs(120),
-            backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(10),
-            max_failed_starts: 3,
-            log_file: None,
-            hint: String::new(),
-        }
-    }
-    /// Appends arguments (`{port}` is replaced by the port).
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-    /// Adds an environment variable.
-    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-    /// The health path (default `/health`).
-    pub fn health_path(mut self, path: impl Into<String>) -> Self {
-        self.health_path = path.into();
-        self
-    }
-    /// How long a start may take (default 120 s).
-    pub fn startup_timeout(mut self, d: Duration) -> Self {
-        self.startup_timeout = d;
-        self
-    }
-    /// The first restart delay (default 250 ms).
-    pub fn backoff(mut self, d: Duration) -> Self {
-        self.backoff = d;
-        self
-    }
-    /// Consecutive failed starts before giving up (default 3, at least 1).
-    pub fn max_failed_starts(mut self, n: u32) -> Self {
-        self.max_failed_starts = n.max(1);
-        self
-    }
-    /// Sends the child's output to this file.
-    pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.log_file = Some(path.into());
-        self
-    }
-    /// Text appended to error messages.
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = hint.into();
-        self
-    }
-
-    fn with_hint(&self, message: String) -> String {
-        if self.hint.is_empty() {
-            message
-        } else {
-            format!("{message}; {}", self.hint)
-        }
-    }
-}
-
-/// Where a supervised process is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcessPhase {
-    /// Not started yet (nothing is spawned before the first `ready`).
-    Idle,
-    /// Spawned, waiting for the health check.
-    Starting,
-    /// Healthy.
-    Ready,
-    /// Waiting before a restart.
-    Backoff,
-    /// Gave up; the next `ready` tries again.
-    Failed,
-    /// Stopped for good (the handle was stopped or the runtime shut down).
-    Stopped,
-}
-
-/// A snapshot of a supervised process.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProcessStatus {
-    /// The phase.
-    pub phase: ProcessPhase,
-    /// The current child's pid, while there is one.
-    pub pid: Option<u32>,
-    /// The loopback address of the current (or last) child.
-    pub addr: Option<SocketAddr>,
-    /// How many times a child was spawned.
-    pub starts: u64,
-    /// How many of those were restarts after a child died or failed to start.
-    pub restarts: u64,
-    /// Why the last start failed or the last child died.
-    pub last_error: Option<Error>,
-}
-
-impl Default for ProcessStatus {
-    fn default() -> Self {
-        ProcessStatus {
-            phase: ProcessPhase::Idle,
-            pid: None,
-            addr: None,
-            starts: 0,
-            restarts: 0,
-            last_error: None,
-        }
-    }
-}
 
 type Waiter = oneshot::Sender<Result<SocketAddr, Error>>;
 
