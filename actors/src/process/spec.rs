@@ -40,9 +40,9 @@ pub struct ProcessSpec {
     /// Consecutive failed starts after which the supervisor gives up (until
     /// the next [`ProcessHandle::ready`](crate::ProcessHandle::ready)).
     pub max_failed_starts: u32,
-    /// Where the child's stdout and stderr go (truncated at each start).
-    /// `None`: read through pipes and discarded, keeping the last lines.
-    /// Either way, errors quote the last lines.
+    /// A copy of the child's stdout and stderr, line by line (truncated at
+    /// each start). The output is read through pipes either way, and errors
+    /// quote its last lines either way.
     pub log_file: Option<PathBuf>,
     /// Appended to error messages, e.g. the command that installs the program.
     pub hint: String,
@@ -100,7 +100,7 @@ impl ProcessSpec {
         self.max_failed_starts = n.max(1);
         self
     }
-    /// Sends the child's output to this file.
+    /// Copies the child's output to this file (see [`ProcessSpec::log_file`]).
     pub fn log_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.log_file = Some(path.into());
         self
