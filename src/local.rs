@@ -1,11 +1,11 @@
 //! The `local` provider: a real model on this machine, nothing to configure.
 //!
 //! SmolLM2-135M-Instruct (a GGUF file) served by llama.cpp's `llama-server`,
-//! which the runtime supervises as one more actor
-//! ([`Runtime::supervise`]): started on a free loopback port on first use,
-//! health-checked, restarted if it dies, killed when the runtime shuts
-//! down. Requests then go through the `llamacpp` provider (OpenAI Chat
-//! Completions) at that address.
+//! which the runtime supervises on a thread of its own, apart from the
+//! threads that carry the streams ([`Runtime::supervise`]): started on a
+//! free loopback port on first use, health-checked, restarted if it dies,
+//! killed when the runtime shuts down. Requests then go through the
+//! `llamacpp` provider (OpenAI Chat Completions) at that address.
 //!
 //! [`SETUP_COMMAND`] builds the server from source and fetches the model,
 //! both from PyPI, into `~/.cache/rivulet/` (see [`LocalConfig::from_env`]

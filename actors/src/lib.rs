@@ -59,7 +59,7 @@ mod timer;
 mod tool_parser;
 
 pub use handle::{StreamHandle, ToolCallWatch};
-pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus, ProcessSupervisor};
+pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 pub use runtime::Runtime;
 pub use segment::SharedChunk;
 pub use subscriber::{BlockingSubscription, Subscription};

@@ -197,8 +197,9 @@ impl Runtime {
         StreamHandle::new(self.clone(), shared, acc, tools)
     }
 
-    /// Supervises a child process (a local model server) as one more actor
-    /// of this runtime; see [`ProcessSpec`]. One process per name: while
+    /// Supervises a child process (a local model server) on a thread of its
+    /// own, never on the arbiters that carry the streams; see
+    /// [`ProcessSpec`]. One process per name: while
     /// the process named `spec.name` is supervised, this returns its handle
     /// and ignores `spec`. Nothing is spawned before the first
     /// [`ProcessHandle::ready`]. The process is killed when the handle is
@@ -214,13 +215,12 @@ impl Runtime {
                 return handle.clone();
             }
         }
-        let arbiter =
-            &inner.arbiters[inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len()];
         let name = spec.name.clone();
-        let handle = process::start(spec, arbiter);
+        let handle = process::start(spec);
         if inner.closed.load(Ordering::SeqCst) {
-            // After shutdown: the actor never runs; its handle says so.
+            // After shutdown: stopped before it starts anything.
             handle.stop();
+            handle.join();
         } else {
             processes.insert(name, handle.clone());
         }
@@ -262,9 +262,8 @@ impl RuntimeInner {
             return;
         };
         self.closed.store(true, Ordering::SeqCst);
-        // Supervised processes: killed by their actors (or, if the arbiter
-        // is gone first, by their child guards as the actors are dropped;
-        // joining the arbiters below waits for that).
+        // Supervised processes: killed on their own threads, in parallel
+        // with the streams' cancels; joined below.
         let processes: Vec<ProcessHandle> = lock(&self.processes).drain().map(|(_, h)| h).collect();
         for process in &processes {
             process.stop();
@@ -291,6 +290,9 @@ impl RuntimeInner {
                 let _ = arbiter.join();
             }
             let _ = system.join();
+        }
+        for process in &processes {
+            process.join();
         }
     }
 }

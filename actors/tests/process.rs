@@ -2,13 +2,16 @@
 //! itself, re-executed as a tiny health server (see `child_health_server`),
 //! and `/bin/sh` for children that fail.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rivulet_actors::{ProcessPhase, ProcessSpec, Runtime, RuntimeConfig};
-use rivulet_core::ErrorKind;
+use common::{opts, request, ScriptedProvider, Step};
+use rivulet_actors::{Event, Policy, ProcessPhase, ProcessSpec, Runtime, RuntimeConfig};
+use rivulet_core::{Chunk, ErrorKind};
 
 const PORT_VAR: &str = "RIVULET_TEST_CHILD_PORT";
 
@@ -185,6 +188,10 @@ fn a_child_that_exits_fails_with_its_output() {
     let status = handle.status();
     assert_eq!(status.phase, ProcessPhase::Failed);
     assert_eq!((status.starts, status.restarts), (2, 1));
+    // The log file holds the last start's output.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.starts_with("boom on port "), "{logged}");
+    assert_eq!(logged.lines().count(), 1, "{logged}");
     rt.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -231,4 +238,83 @@ fn a_child_that_never_gets_healthy_is_killed() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(!alive(pid), "the unhealthy child was killed and reaped");
     rt.shutdown();
+}
+
+/// The supervisor never stalls the streams. One arbiter carries a stream
+/// that sends a chunk every 5 ms while the server is killed and restarted,
+/// and the first restart fails: the stand-in exits at once, leaving behind
+/// a helper that holds its output pipes open (as a wrapper script's
+/// background job would), so the supervisor must not wait for their end
+/// before it quotes the output. Every gap between two chunks the consumer
+/// receives stays small: well under the 500 ms that the supervisor, when it
+/// ran on the arbiters, held them for while it waited for that output.
+#[test]
+fn streams_keep_their_pace_while_a_killed_server_is_restarted() {
+    let dir = std::env::temp_dir().join(format!("rivulet-process-pace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let count = dir.join("starts");
+    // Start 1 and 3 serve; start 2 fails.
+    let script = r#"n=$(cat "$COUNT" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$COUNT"
+if [ "$n" = 1 ]; then
+  sleep 3 &
+  echo "error: failed to load the model" >&2
+  exit 1
+fi
+exec "$SERVER" child_health_server --exact --nocapture --test-threads=1"#;
+    let rt = Runtime::new(RuntimeConfig { arbiters: 1 });
+    let server = rt.supervise(
+        ProcessSpec::new("paced", "/bin/sh")
+            .args(["-c", script])
+            .env("COUNT", &count)
+            .env("SERVER", std::env::current_exe().unwrap())
+            .env(PORT_VAR, "{port}")
+            .startup_timeout(Duration::from_secs(30))
+            .backoff(Duration::from_millis(50)),
+    );
+    server.ready_blocking().unwrap();
+    let first = server.status().pid.unwrap();
+
+    let mut steps = vec![Step::Chunk(Chunk::text_start(0))];
+    for i in 0..6000 {
+        steps.push(Step::Chunk(Chunk::text(0, format!("w{i} "))));
+        steps.push(Step::Sleep(Duration::from_millis(5)));
+    }
+    let stream = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let events = stream.subscribe_blocking(Policy::default());
+    let consumer = std::thread::spawn(move || {
+        let mut arrivals = Vec::new();
+        for event in events {
+            if let Event::Chunk(_) = event {
+                arrivals.push(Instant::now());
+            }
+        }
+        arrivals
+    });
+
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(first as i32, libc::SIGKILL) };
+    wait_for("two restarts", Duration::from_secs(30), || {
+        let s = server.status();
+        s.restarts == 2 && s.phase == ProcessPhase::Ready
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    stream.cancel();
+    let arrivals = consumer.join().unwrap();
+
+    let status = server.status();
+    assert_eq!(status.starts, 3);
+    let why = status.last_error.unwrap().to_string();
+    assert!(why.contains("before it was healthy"), "{why}");
+    assert!(why.contains("error: failed to load the model"), "{why}");
+    assert!(arrivals.len() > 50, "{} chunks", arrivals.len());
+    let max_gap = arrivals.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        max_gap < Duration::from_millis(250),
+        "a chunk waited {max_gap:?} while the server restarted"
+    );
+    let second = status.pid.unwrap();
+    rt.shutdown();
+    assert!(!alive(second));
+    let _ = std::fs::remove_dir_all(dir);
 }
