@@ -47,7 +47,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_native.py"
     );
-    assert_eq!(files.len(), 16);
+    assert_eq!(files.len(), 17);
 }
 
 fn base_url(id: &str, server: &str) -> String {
@@ -232,6 +232,30 @@ fn hand_checked_expectations() {
         e["bedrock/converse_stream_tool_use.bin"]["usage"],
         json!({"input_tokens": 471, "output_tokens": 91})
     );
+
+    // Read off converse_stream_server_tool_code_interpreter.decoded.txt:
+    // the server's code interpreter call and its result are provider
+    // parts; only final_result is a tool call.
+    let server = &e["bedrock/converse_stream_server_tool_code_interpreter.bin"];
+    assert_eq!(
+        server["content"][0],
+        json!({"type": "provider", "provider": "bedrock", "kind": "server_tool_use",
+               "json": {"toolUse": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og",
+                                    "name": "nova_code_interpreter", "type": "server_tool_use",
+                                    "input": {"snippet": "1234 * 5678"}}}})
+    );
+    assert_eq!(
+        server["content"][1],
+        json!({"type": "provider", "provider": "bedrock", "kind": "nova_code_interpreter_result",
+               "json": {"toolResult": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og",
+                                       "status": "success", "type": "nova_code_interpreter_result",
+                                       "content": [{"json": {"stdOut": "7006652", "stdErr": "",
+                                                             "exitCode": 0, "isError": false}}]}}})
+    );
+    assert_eq!(server["content"][2]["name"], "final_result");
+    assert_eq!(server["content"][2]["args_text"], "{\"result\":7006652.0}");
+    assert_eq!(server["content"].as_array().unwrap().len(), 3);
+    assert_eq!(server["finish_reason"], "tool_calls");
 }
 
 // ----------------------------------------------------- bytes, no HTTP

@@ -38,6 +38,13 @@ Cohere
 
 Bedrock
 - every message's prelude and message CRC-32 must match (asserted);
+- a toolUse start with type server_tool_use (the server runs the tool,
+  e.g. nova_code_interpreter), a toolResult start, or a start of any other
+  kind: a server block, not a tool call; toolUse input deltas and
+  toolResult deltas (lists of content pieces) go to it; it is a provider
+  part when it stops (or at messageStop): json = {key: start fields +
+  input (parsed; {} if none) for toolUse, + content (the pieces) for
+  toolResult}, kind = the block's type, else its key;
 - blocks by contentBlockIndex: toolUse start -> tool call; text delta ->
   text; reasoningContent text -> thought, signature / redactedContent kept
   for the thought; contentBlockStop closes; messageStop gives the finish
@@ -75,8 +82,8 @@ class Parts:
     def __init__(self):
         self.parts = []
 
-    def open(self, kind, **extra):
-        p = {"type": kind, "text": "", "closed": False, **extra}
+    def open(self, part_type, **extra):
+        p = {"type": part_type, "text": "", "closed": False, **extra}
         self.parts.append(p)
         return p
 
@@ -94,7 +101,14 @@ class Parts:
             elif p["type"] == "tool_call" and p["closed"]:
                 out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
                             "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
+            elif p["type"] == "provider":
+                out.append({"type": "provider", "provider": p["provider"],
+                            "kind": p["kind"], "json": p["json"]})
         return out
+
+    def provider(self, provider, kind, value):
+        """A provider part: whole, so opened closed."""
+        self.open("provider", provider=provider, kind=kind, json=value)["closed"] = True
 
     def incomplete_calls(self):
         return [p["id"] for p in self.parts if p["type"] == "tool_call" and not p["closed"]]
@@ -348,9 +362,32 @@ BEDROCK_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool
                   "content_filtered": "content_filter"}
 
 
+def server_json(b):
+    """A server block as Converse shows it, with what its deltas carried."""
+    fields = dict(b["fields"])
+    if b["key"] == "toolUse":
+        text = b["input"]
+        try:
+            fields["input"] = json.loads(text) if text.strip() else {}
+        except ValueError:
+            fields["input"] = text
+    elif b["key"] == "toolResult" or b["content"]:
+        fields["content"] = b["content"]
+    return {b["key"]: fields}
+
+
 def bedrock(raw):
     parts = Parts()
     blocks = {}
+    server = {}
+
+    def end_server(index=None):
+        for k in [k for k in server if index is None or k == index]:
+            b = server.pop(k)
+            parts.provider("bedrock", b["fields"].get("type") or b["key"], server_json(b))
+
+    def server_block(index, key, fields):
+        server[index] = {"key": key, "fields": fields, "input": "", "content": []}
     usage = finish = error = None
     stopped = False
 
@@ -368,14 +405,28 @@ def bedrock(raw):
         j = json.loads(payload)
         j.pop("p", None)
         if et == "contentBlockStart":
-            tu = j["start"]["toolUse"]
-            block(j["contentBlockIndex"], "tool_call", id=tu["toolUseId"], name=tu["name"])
+            idx, start = j["contentBlockIndex"], j["start"]
+            tu = start.get("toolUse")
+            if tu is not None and tu.get("type") == "server_tool_use":
+                server_block(idx, "toolUse", tu)
+            elif tu is not None:
+                block(idx, "tool_call", id=tu["toolUseId"], name=tu["name"])
+            else:
+                (key, fields), = start.items()
+                server_block(idx, key, fields)
         elif et == "contentBlockDelta":
             d, idx = j["delta"], j["contentBlockIndex"]
             if d.get("text"):
                 block(idx, "text")["text"] += d["text"]
+            if "toolResult" in d:
+                if idx not in server:
+                    server_block(idx, "toolResult", {})
+                server[idx]["content"] += d["toolResult"]
             if d.get("toolUse", {}).get("input"):
-                block(idx, "tool_call")["text"] += d["toolUse"]["input"]
+                if idx in server:
+                    server[idx]["input"] += d["toolUse"]["input"]
+                else:
+                    block(idx, "tool_call")["text"] += d["toolUse"]["input"]
             rc = d.get("reasoningContent") or {}
             if rc.get("text"):
                 block(idx, "thought")["text"] += rc["text"]
@@ -388,11 +439,13 @@ def bedrock(raw):
         elif et == "contentBlockStop":
             for k in [k for k in blocks if k[0] == j["contentBlockIndex"]]:
                 blocks.pop(k)["closed"] = True
+            end_server(j["contentBlockIndex"])
         elif et == "messageStop":
             finish = (BEDROCK_FINISH.get(j["stopReason"], "other"), j["stopReason"])
             for p in blocks.values():
                 if p["type"] != "tool_call" or finish[0] in ("stop", "tool_calls"):
                     p["closed"] = True
+            end_server()
             stopped = True
         elif et == "metadata":
             u = j["usage"]
