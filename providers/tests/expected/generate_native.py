@@ -21,7 +21,18 @@ Responses
   signature and the item's encrypted_content on the item's last thought;
 - function calls: opened by output_item.added (id = call_id), arguments are
   the deltas, closed by function_call_arguments.done / output_item.done;
-- response.completed: stop / tool_calls (a function call was seen) /
+- custom (freeform) tool calls (custom_tool_call items): tool calls too,
+  input from custom_tool_call_input.delta, closed by
+  custom_tool_call_input.done / output_item.done; their input is free
+  text, so the arguments are {"input": <the text>} (args_text: that object
+  written compactly, the text escaped as JSON escapes it) and the
+  signature is the item id;
+- every other output item type (web_search_call, file_search_call,
+  code_interpreter_call, mcp_call, mcp_list_tools, ..., unknown ones): a
+  provider part at its output_item.done, json = the done item, kind = its
+  type; one announced by output_item.added and never done is a provider
+  part (json as announced) at response.completed / response.incomplete;
+- response.completed: stop / tool_calls (a function or custom call was seen) /
   refusal, raw = response.status; usage from response.usage;
 - response.incomplete: incomplete_details.reason (max_output_tokens ->
   max_tokens, content_filter), open calls stay open;
@@ -99,8 +110,14 @@ class Parts:
                         t[k] = p[k]
                 out.append(t)
             elif p["type"] == "tool_call" and p["closed"]:
-                out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
-                            "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
+                if p.get("custom"):
+                    args_text = '{"input":' + json.dumps(p["text"], ensure_ascii=False) + '}'
+                    out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
+                                "args_text": args_text, "args": json.loads(args_text),
+                                "signature": p["item_id"]})
+                else:
+                    out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
+                                "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
             elif p["type"] == "provider":
                 out.append({"type": "provider", "provider": p["provider"],
                             "kind": p["kind"], "json": p["json"]})
@@ -145,6 +162,7 @@ def responses(raw):
     parts = Parts()
     texts, thoughts, calls = {}, {}, {}
     encrypted = {}
+    announced = {}
     meta = None
     refusal = call_seen = False
     usage = finish = error = None
@@ -170,12 +188,17 @@ def responses(raw):
             meta = (j["response"].get("id"), j["response"].get("model"))
         elif t == "response.output_item.added":
             item = j["item"]
-            if item["type"] == "function_call":
+            if item["type"] in ("function_call", "custom_tool_call"):
                 call_seen = True
-                calls[item["id"]] = parts.open("tool_call", id=item["call_id"], name=item["name"])
-                calls[item["id"]]["text"] += item.get("arguments") or ""
-            elif item["type"] == "reasoning" and item.get("encrypted_content"):
-                encrypted[item["id"]] = item["encrypted_content"]
+                custom = item["type"] == "custom_tool_call"
+                calls[item["id"]] = parts.open("tool_call", id=item["call_id"], name=item["name"],
+                                               custom=custom, item_id=item["id"])
+                calls[item["id"]]["text"] += item.get("input" if custom else "arguments") or ""
+            elif item["type"] == "reasoning":
+                if item.get("encrypted_content"):
+                    encrypted[item["id"]] = item["encrypted_content"]
+            elif item["type"] != "message":
+                announced[item["id"]] = item
         elif t in ("response.output_text.delta", "response.refusal.delta"):
             if t == "response.refusal.delta":
                 refusal = True
@@ -194,20 +217,24 @@ def responses(raw):
                 if k not in thoughts:
                     thoughts[k] = parts.open("thought")
                 thoughts[k]["text"] += j["delta"]
-        elif t == "response.function_call_arguments.delta":
+        elif t in ("response.function_call_arguments.delta",
+                   "response.custom_tool_call_input.delta"):
             calls[j["item_id"]]["text"] += j["delta"]
-        elif t == "response.function_call_arguments.done":
+        elif t in ("response.function_call_arguments.done",
+                   "response.custom_tool_call_input.done"):
             c = calls.pop(j["item_id"])
-            assert c["text"] == j["arguments"], "the deltas add up to the arguments"
+            full = j["arguments"] if "arguments" in t else j["input"]
+            assert c["text"] == full, "the deltas add up to the arguments"
             c["closed"] = True
         elif t == "response.output_item.done":
             item = j["item"]
             if item["type"] == "message":
                 close_texts(lambda k: k[0] == item["id"])
-            elif item["type"] == "function_call" and item["id"] in calls:
-                c = calls.pop(item["id"])
-                assert c["text"] == item["arguments"]
-                c["closed"] = True
+            elif item["type"] in ("function_call", "custom_tool_call"):
+                if item["id"] in calls:
+                    c = calls.pop(item["id"])
+                    assert c["text"] == item["input" if c["custom"] else "arguments"]
+                    c["closed"] = True
             elif item["type"] == "reasoning":
                 if item.get("encrypted_content"):
                     encrypted[item["id"]] = item["encrypted_content"]
@@ -216,10 +243,15 @@ def responses(raw):
                 elif item["id"] in encrypted:
                     p = parts.open("thought")
                     p.update(closed=True, signature=item["id"], redacted=encrypted.pop(item["id"]))
+            else:
+                announced.pop(item.get("id"), None)
+                parts.provider("openai-responses", item["type"], item)
         elif t in ("response.completed", "response.incomplete"):
             r = j["response"]
             close_texts(lambda k: True)
             close_thoughts(lambda k: True)
+            for item in announced.values():
+                parts.provider("openai-responses", item["type"], item)
             if t == "response.completed":
                 for c in calls.values():
                     c["closed"] = True
