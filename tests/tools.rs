@@ -476,6 +476,61 @@ async fn parallel_calls_run_and_resume_over_http() {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct HtmlArgs {
+    input: String,
+}
+
+/// A custom (freeform) tool call of the Responses API, recorded: its free
+/// text reaches the tool as `input`, the tool runs, and the resumed request
+/// sends the call and its output back as custom items.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_tool_call_runs_and_resumes_over_http() {
+    let server = Server::start(vec![
+        Replay::sse(wire("openai-responses/custom_tool_call_text.sse")).split(Split::Bytes),
+        Replay::sse(wire("openai-responses/text.sse")),
+    ])
+    .await;
+    let toolkit = Toolkit::new().with(Tool::new(
+        "setHtml",
+        "Return the requested HTML verbatim as freeform text.",
+        |a: HtmlArgs| Ok::<_, String>(format!("rendered {} bytes", a.input.len())),
+    ));
+    let model = Model::new("openai-responses/gpt-5.2-codex")
+        .base_url(format!("{}/v1", server.url()))
+        .api_key("sk-test")
+        .retries(0);
+    let response = model.stream("Render HTML.");
+    let outputs = response.execute_tools(&toolkit).await;
+    let html =
+        "<main><h1>Streaming custom tool input</h1><p>This must arrive progressively.</p></main>";
+    assert_eq!(
+        outputs,
+        vec![output(
+            "call_g8yRNFvYwhYY5Eb3rGIAxf8l",
+            "setHtml",
+            &format!("rendered {} bytes", html.len()),
+            false
+        )]
+    );
+    let next = response.resume(outputs);
+    assert_eq!(
+        next.finish().await.unwrap().text(),
+        "4200 + 42 equals 4242."
+    );
+    let second = server.requests()[1].json();
+    assert_eq!(
+        second["input"],
+        json!([
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Render HTML."}]},
+            {"type": "custom_tool_call", "call_id": "call_g8yRNFvYwhYY5Eb3rGIAxf8l",
+             "name": "setHtml", "input": html},
+            {"type": "custom_tool_call_output", "call_id": "call_g8yRNFvYwhYY5Eb3rGIAxf8l",
+             "output": "rendered 87 bytes"}
+        ])
+    );
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[allow(dead_code)]
 struct WeatherArgs {
     city: String,

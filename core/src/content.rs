@@ -25,6 +25,12 @@ pub struct Thought {
 /// `signature` is the provider's opaque token for the call (Gemini 3 signs
 /// its function calls); like a thought's, it must be sent back unchanged
 /// when the conversation resumes.
+///
+/// A call to a freeform tool, whose input is free text rather than JSON
+/// (OpenAI Responses' custom tools), has the text wrapped as
+/// `{"input": "<the text>"}` in `args`, so arguments are always one JSON
+/// object; its `signature` is the provider's id for the call (`ctc_…`),
+/// which tells the request builder to send it back as a custom call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,

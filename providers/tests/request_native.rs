@@ -303,6 +303,58 @@ async fn bedrock_bodies_match_the_recorded_requests() {
     }
 }
 
+/// A conversation resumed after `converse_stream_server_tool_code_interpreter.bin`
+/// sends the server's code interpreter call and result back as Bedrock
+/// gave them, in the assistant message, beside the client tool call: the
+/// shape of the second request recorded in pydantic-ai's
+/// `test_bedrock_model_with_code_execution_tool.yaml` (see SOURCES.md),
+/// which Bedrock answered with 200.
+#[tokio::test]
+async fn bedrock_server_tool_blocks_go_back_unchanged() {
+    let body = wire("bedrock/converse_stream_server_tool_code_interpreter.bin");
+    let out = common::fold(bedrock::decode_pieces(false, [&body[..]]));
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let mut req = request("us.amazon.nova-2-lite-v1:0");
+    req.messages = vec![Message::user("What is 1234 * 5678?")];
+    req.messages.push(Message {
+        role: Role::Assistant,
+        content: out.response.content.clone(),
+    });
+    req.messages.push(Message {
+        role: Role::Tool,
+        content: vec![rivulet_core::ContentPart::ToolOutput(
+            rivulet_core::ToolOutput {
+                id: "tooluse_ptgCcZ0uQu-UUMz0abqoWw".into(),
+                name: "final_result".into(),
+                result: "Final result processed.".into(),
+                is_error: false,
+            },
+        )],
+    });
+    req.messages.push(Message::user("Now multiply that by 2"));
+    let sent = sent("bedrock", &req).await.json();
+    assert_eq!(
+        sent["messages"],
+        json!([
+            {"role": "user", "content": [{"text": "What is 1234 * 5678?"}]},
+            {"role": "assistant", "content": [
+                {"toolUse": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og", "name": "nova_code_interpreter",
+                             "input": {"snippet": "1234 * 5678"}, "type": "server_tool_use"}},
+                {"toolResult": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og",
+                                "content": [{"json": {"stdOut": "7006652", "stdErr": "", "exitCode": 0, "isError": false}}],
+                                "type": "nova_code_interpreter_result", "status": "success"}},
+                {"toolUse": {"toolUseId": "tooluse_ptgCcZ0uQu-UUMz0abqoWw", "name": "final_result",
+                             "input": {"result": 7006652.0}}}
+            ]},
+            {"role": "user", "content": [
+                {"toolResult": {"toolUseId": "tooluse_ptgCcZ0uQu-UUMz0abqoWw",
+                                "content": [{"text": "Final result processed."}]}},
+                {"text": "Now multiply that by 2"}
+            ]}
+        ])
+    );
+}
+
 #[tokio::test]
 async fn bedrock_http_errors_use_the_error_type() {
     let server = Server::start(vec![

@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{check_grammar, compare, fold, over_http, provider, request, run};
-use rivulet_core::{Chunk, ErrorKind};
+use rivulet_core::{Chunk, ErrorKind, PartialJson};
 use rivulet_providers::{bedrock, cohere, eventstream, responses};
 use rivulet_testkit::{wire, wire_files, Replay, Server, Split};
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_native.py"
     );
-    assert_eq!(files.len(), 16);
+    assert_eq!(files.len(), 22);
 }
 
 fn base_url(id: &str, server: &str) -> String {
@@ -232,6 +232,153 @@ fn hand_checked_expectations() {
         e["bedrock/converse_stream_tool_use.bin"]["usage"],
         json!({"input_tokens": 471, "output_tokens": 91})
     );
+
+    // Read off converse_stream_server_tool_code_interpreter.decoded.txt:
+    // the server's code interpreter call and its result are provider
+    // parts; only final_result is a tool call.
+    let server = &e["bedrock/converse_stream_server_tool_code_interpreter.bin"];
+    assert_eq!(
+        server["content"][0],
+        json!({"type": "provider", "provider": "bedrock", "kind": "server_tool_use",
+               "json": {"toolUse": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og",
+                                    "name": "nova_code_interpreter", "type": "server_tool_use",
+                                    "input": {"snippet": "1234 * 5678"}}}})
+    );
+    assert_eq!(
+        server["content"][1],
+        json!({"type": "provider", "provider": "bedrock", "kind": "nova_code_interpreter_result",
+               "json": {"toolResult": {"toolUseId": "tooluse_VQNZJRUFMoqZzszVsRd4og",
+                                       "status": "success", "type": "nova_code_interpreter_result",
+                                       "content": [{"json": {"stdOut": "7006652", "stdErr": "",
+                                                             "exitCode": 0, "isError": false}}]}}})
+    );
+    assert_eq!(server["content"][2]["name"], "final_result");
+    assert_eq!(server["content"][2]["args_text"], "{\"result\":7006652.0}");
+    assert_eq!(server["content"].as_array().unwrap().len(), 3);
+    assert_eq!(server["finish_reason"], "tool_calls");
+
+    // The custom tool's input, joined from the 24 deltas of
+    // custom_tool_call_text.sse, wrapped as {"input": …}.
+    let custom = &e["openai-responses/custom_tool_call_text.sse"];
+    assert_eq!(
+        custom["content"],
+        json!([{"type": "tool_call", "id": "call_g8yRNFvYwhYY5Eb3rGIAxf8l", "name": "setHtml",
+                "args_text": r#"{"input":"<main><h1>Streaming custom tool input</h1><p>This must arrive progressively.</p></main>"}"#,
+                "args": {"input": "<main><h1>Streaming custom tool input</h1><p>This must arrive progressively.</p></main>"},
+                "signature": "ctc_0bbd8ccbe12a7c9b006a61f8e3d35c8192a57844f5fbd26f2d"}])
+    );
+    assert_eq!(custom["finish_reason"], "tool_calls");
+
+    // Server-run items: provider parts, never tool calls.
+    let kinds = |f: &str| -> Vec<String> {
+        e[f]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["kind"]
+                    .as_str()
+                    .unwrap_or(p["type"].as_str().unwrap())
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds("openai-responses/web_search_call.sse"),
+        ["thought", "web_search_call", "thought", "text"]
+    );
+    let search = &e["openai-responses/web_search_call.sse"]["content"][1]["json"];
+    assert_eq!(
+        search["id"],
+        "ws_00a60507bf41223d0068c9d30021d081a0962d80d50c12e317"
+    );
+    assert_eq!(search["action"]["query"], "weather: San Francisco, CA");
+    assert_eq!(
+        kinds("openai-responses/file_search_call.sse"),
+        ["file_search_call", "text"]
+    );
+    assert_eq!(
+        e["openai-responses/file_search_call.sse"]["content"][0]["json"]["queries"],
+        json!(["What is the capital of France?"])
+    );
+    assert_eq!(
+        kinds("openai-responses/code_interpreter_call.sse"),
+        [
+            "thought",
+            "code_interpreter_call",
+            "code_interpreter_call",
+            "code_interpreter_call",
+            "text"
+        ]
+    );
+    let code: Vec<&str> = e["openai-responses/code_interpreter_call.sse"]["content"]
+        .as_array()
+        .unwrap()[1..4]
+        .iter()
+        .map(|p| p["json"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        code,
+        [
+            "n = pow(123456, 123)\nlen(str(n))",
+            "str(n)[:100], str(n)[-100:]",
+            "n"
+        ]
+    );
+    assert_eq!(
+        kinds("openai-responses/mcp_call.sse"),
+        ["mcp_list_tools", "thought", "mcp_call", "thought", "text"]
+    );
+    let mcp = &e["openai-responses/mcp_call.sse"]["content"][2]["json"];
+    assert_eq!(
+        (mcp["name"].clone(), mcp["arguments"].clone()),
+        (
+            "ask_question".into(),
+            r#"{"repoName":"pydantic/pydantic-ai","question":"What is the pydantic/pydantic-ai repository about?"}"#.into()
+        )
+    );
+    for f in [
+        "openai-responses/web_search_call.sse",
+        "openai-responses/file_search_call.sse",
+        "openai-responses/code_interpreter_call.sse",
+        "openai-responses/mcp_call.sse",
+    ] {
+        assert_eq!(e[f]["finish_reason"], "stop", "{f}");
+    }
+}
+
+/// A custom tool's free-text input streams as the arguments
+/// `{"input": "…"}`: at every chunk the arguments so far parse as a
+/// partial JSON object whose `input` is the text received so far, and the
+/// whole is one JSON object, which the tool parser accepts.
+#[test]
+fn custom_tool_input_streams_as_a_json_object() {
+    let body = wire("openai-responses/custom_tool_call_text.sse");
+    let chunks: Vec<Chunk> = responses::decode_pieces(false, [&body[..]])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut json = PartialJson::new();
+    let mut args = String::new();
+    let mut inputs = Vec::new();
+    for c in &chunks {
+        if let Chunk::ToolCall { delta, .. } = c {
+            args.push_str(delta);
+            json.feed(delta).unwrap();
+            inputs.push(json.snapshot().unwrap()["input"].clone());
+        }
+    }
+    // The opening `{"input":"`, the 24 pieces, the closing `"}`.
+    assert_eq!(inputs.len(), 26);
+    assert_eq!(inputs[0], "");
+    assert_eq!(inputs[1], "<");
+    assert_eq!(inputs[7], "<main><h1>Streaming");
+    let whole =
+        "<main><h1>Streaming custom tool input</h1><p>This must arrive progressively.</p></main>";
+    assert_eq!(inputs[24], whole);
+    assert_eq!(inputs[25], whole);
+    assert_eq!(json.finish().unwrap(), json!({ "input": whole }));
+    assert_eq!(responses::decoder::custom_input(&args), whole);
 }
 
 // ----------------------------------------------------- bytes, no HTTP

@@ -8,6 +8,14 @@
 //!   `reasoningContent.text` → thought; `signature` and `redactedContent`
 //!   are kept for the thought's end, a redacted block is a thought without
 //!   text); `contentBlockStop` ends the block;
+//! - a server tool (`toolUse` with `type: "server_tool_use"`, e.g.
+//!   Nova's `nova_code_interpreter`: the server runs it) and its
+//!   `toolResult` are not tool calls: each is one `provider_part_chunk`
+//!   when its block stops, holding the block as Converse shows it
+//!   (`{"toolUse": {…, "input": <the streamed input, parsed>}}`,
+//!   `{"toolResult": {…, "content": [<the streamed pieces>]}}`), with the
+//!   block's `type` as kind; a block of a kind added after this was written
+//!   is kept the same way;
 //! - the structured-output tool (see [`Decoder::format_tool`]) is text:
 //!   its `toolUse` start is a text start, its `toolUse.input` deltas text
 //!   deltas (the JSON it writes), its end a text end;
@@ -23,15 +31,18 @@
 //!
 //! Open text and thoughts end on an error; tool calls end only at their
 //! `contentBlockStop` or a clean `messageStop` (never after `max_tokens` or
-//! an error: a cut-off call must never run).
+//! an error: a cut-off call must never run). Server blocks end at their
+//! `contentBlockStop` or at `messageStop`, never on an error (as
+//! Anthropic's provider blocks).
 
 use std::sync::Arc;
 
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
+use serde_json::{Map, Value};
 
 use super::wire::{
-    BlockDelta, ContentBlockDelta, ContentBlockStart, ContentBlockStop, ExceptionPayload,
-    MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
+    BlockDelta, BlockStart, ContentBlockDelta, ContentBlockStart, ContentBlockStop,
+    ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
 };
 use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
 use crate::eventstream::Message;
@@ -55,6 +66,65 @@ struct Block {
     id: Arc<str>,
     signature: Option<String>,
     redacted: Option<String>,
+}
+
+/// A block the server produced and ran itself (a server tool's `toolUse`,
+/// its `toolResult`, or a kind of block this decoder does not know): kept
+/// whole, as a provider part, when it stops.
+#[derive(Clone, Debug)]
+struct ServerBlock {
+    index: u64,
+    /// The block's key in Converse: `toolUse`, `toolResult`, …
+    key: String,
+    /// The provider part's kind: the block's `type`, else its key.
+    kind: String,
+    /// The block's fields from its start.
+    fields: Value,
+    /// `toolUse`: the input's JSON text, from the deltas.
+    input: String,
+    /// `toolResult`: the content pieces, from the deltas.
+    content: Vec<Value>,
+}
+
+impl ServerBlock {
+    fn new(index: u64, key: &str, fields: Value) -> Self {
+        let kind = fields
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .unwrap_or(key)
+            .to_string();
+        ServerBlock {
+            index,
+            key: key.to_string(),
+            kind,
+            fields,
+            input: String::new(),
+            content: Vec::new(),
+        }
+    }
+
+    /// The block as Converse shows it, with what its deltas carried.
+    fn into_json(self) -> Value {
+        let mut fields = self.fields;
+        if let Value::Object(m) = &mut fields {
+            if self.key == "toolUse" {
+                // A document, as a client tool's input: `{}` when nothing
+                // came, the raw text when it is not JSON.
+                let input = if self.input.trim().is_empty() {
+                    Value::Object(Map::new())
+                } else {
+                    serde_json::from_str(&self.input).unwrap_or(Value::String(self.input))
+                };
+                m.insert("input".into(), input);
+            } else if self.key == "toolResult" || !self.content.is_empty() {
+                m.insert("content".into(), Value::Array(self.content));
+            }
+        }
+        let mut block = Map::new();
+        block.insert(self.key, fields);
+        Value::Object(block)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +175,8 @@ pub struct Decoder {
     raw_events: bool,
     parts: Parts,
     blocks: Vec<Block>,
+    /// Open server blocks (see [`ServerBlock`]).
+    server: Vec<ServerBlock>,
     usage: UsageTracker,
     state: State,
     format_tool: Option<String>,
@@ -122,6 +194,7 @@ impl Decoder {
             raw_events: false,
             parts: Parts::default(),
             blocks: Vec::new(),
+            server: Vec::new(),
             usage: UsageTracker::default(),
             state: State::Streaming,
             format_tool: None,
@@ -153,13 +226,8 @@ impl Decoder {
                 content_block_index,
                 start,
             }) => {
-                if let Some(tool) = start.and_then(|s| s.tool_use) {
-                    let kind = if tool.name.is_some() && tool.name == self.format_tool {
-                        Kind::Format
-                    } else {
-                        Kind::Tool
-                    };
-                    self.block(content_block_index, kind, tool.tool_use_id, tool.name, out);
+                if let Some(start) = start {
+                    self.start(content_block_index, start, out);
                 }
             }
             StreamEvent::ContentBlockDelta(ContentBlockDelta {
@@ -176,6 +244,7 @@ impl Decoder {
                 for b in done {
                     out.push(Ok(end_chunk(b)));
                 }
+                self.end_server(out, |b| b.index == content_block_index);
             }
             StreamEvent::MessageStop(MessageStop { stop_reason, .. }) => {
                 if self.state != State::Streaming {
@@ -199,6 +268,8 @@ impl Decoder {
                 for b in ending {
                     out.push(Ok(end_chunk(b)));
                 }
+                // What the server ran is done whatever the stop.
+                self.end_server(out, |_| true);
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
                 self.state = State::Stopped;
             }
@@ -210,6 +281,57 @@ impl Decoder {
                     self.state = State::Done;
                 }
             }
+        }
+    }
+
+    /// A `contentBlockStart`: a client tool call (the format tool's as
+    /// text), or a server block.
+    fn start(&mut self, index: u64, start: BlockStart, out: &mut Decoded) {
+        if let Some(tool) = start.tool_use {
+            if tool.kind.as_deref() == Some("server_tool_use") {
+                let mut fields = tool.other;
+                if let Some(id) = tool.tool_use_id {
+                    fields.insert("toolUseId".into(), Value::String(id));
+                }
+                if let Some(name) = tool.name {
+                    fields.insert("name".into(), Value::String(name));
+                }
+                fields.insert("type".into(), Value::String("server_tool_use".into()));
+                self.server
+                    .push(ServerBlock::new(index, "toolUse", Value::Object(fields)));
+                return;
+            }
+            let kind = if tool.name.is_some() && tool.name == self.format_tool {
+                Kind::Format
+            } else {
+                Kind::Tool
+            };
+            self.block(index, kind, tool.tool_use_id, tool.name, out);
+        } else if let Some(result) = start.tool_result {
+            self.server
+                .push(ServerBlock::new(index, "toolResult", Value::Object(result)));
+        } else if let Some((key, fields)) = start.other.into_iter().next() {
+            self.server.push(ServerBlock::new(index, &key, fields));
+        }
+    }
+
+    /// Ends the server blocks `which` selects: one provider part each.
+    fn end_server(&mut self, out: &mut Decoded, which: impl Fn(&ServerBlock) -> bool) {
+        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.server)
+            .into_iter()
+            .partition(|b| which(b));
+        self.server = open;
+        for b in done {
+            // Numbered when it ends: it is one chunk, so its part cannot
+            // come before a part that already showed.
+            let part = self.parts.take();
+            let kind = b.kind.clone();
+            out.push(Ok(Chunk::provider_part(
+                part,
+                self.provider.as_str(),
+                kind,
+                b.into_json(),
+            )));
         }
     }
 
@@ -270,16 +392,38 @@ impl Decoder {
                 delta: text.into(),
             }));
         }
+        if let Some(result) = delta.tool_result {
+            let i = match self.server.iter().position(|b| b.index == index) {
+                Some(i) => i,
+                // A result that never started: kept all the same.
+                None => {
+                    self.server.push(ServerBlock::new(
+                        index,
+                        "toolResult",
+                        Value::Object(Map::new()),
+                    ));
+                    self.server.len() - 1
+                }
+            };
+            match result {
+                Value::Array(pieces) => self.server[i].content.extend(pieces),
+                Value::Null => {}
+                piece => self.server[i].content.push(piece),
+            }
+        }
         if let Some(input) = delta
             .tool_use
             .and_then(|t| t.input)
             .filter(|t| !t.is_empty())
         {
+            let server = self.server.iter_mut().find(|b| b.index == index);
             let format = self
                 .blocks
                 .iter()
                 .find(|b| b.index == index && b.kind == Kind::Format);
-            if let Some(b) = format {
+            if let Some(b) = server {
+                b.input.push_str(&input);
+            } else if let Some(b) = format {
                 out.push(Ok(Chunk::Text {
                     part: b.part,
                     delta: input.into(),
@@ -664,6 +808,76 @@ mod tests {
         assert_eq!(r.text(), "{}");
         assert_eq!(r.tool_calls().len(), 1);
         assert_eq!(r.finish_reason, Some(FinishReason::ToolCalls));
+    }
+
+    #[test]
+    fn server_blocks_are_provider_parts_and_never_calls() {
+        let (r, err) = run(&[
+            event(
+                "contentBlockStart",
+                r#"{"contentBlockIndex":0,"start":{"toolUse":{"name":"nova_grounding","toolUseId":"t1","type":"server_tool_use"}}}"#,
+            ),
+            // No input came: `{}`.
+            event("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+            // A result whose start never came, in two pieces.
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolResult":[{"text":"a"}]}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"toolResult":[{"text":"b"}]}}"#,
+            ),
+            event("contentBlockStop", r#"{"contentBlockIndex":1}"#),
+            // A kind of block from the future, still open at messageStop.
+            event(
+                "contentBlockStart",
+                r#"{"contentBlockIndex":2,"start":{"hologram":{"depth":3}}}"#,
+            ),
+            event("messageStop", r#"{"stopReason":"end_turn"}"#),
+        ]);
+        assert!(err.is_none(), "{err:?}");
+        let parts: Vec<_> = r
+            .content
+            .iter()
+            .map(|p| match p {
+                rivulet_core::ContentPart::Provider(p) => (p.kind.as_str(), p.json.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                (
+                    "server_tool_use",
+                    serde_json::json!({"toolUse": {"name": "nova_grounding", "toolUseId": "t1",
+                                                   "type": "server_tool_use", "input": {}}})
+                ),
+                (
+                    "toolResult",
+                    serde_json::json!({"toolResult": {"content": [{"text": "a"}, {"text": "b"}]}})
+                ),
+                ("hologram", serde_json::json!({"hologram": {"depth": 3}})),
+            ]
+        );
+        assert_eq!(r.finish_reason, Some(FinishReason::Stop));
+    }
+
+    #[test]
+    fn a_server_block_cut_by_an_exception_is_not_kept() {
+        let (r, err) = run(&[
+            event(
+                "contentBlockStart",
+                r#"{"contentBlockIndex":0,"start":{"toolUse":{"name":"nova_code_interpreter","toolUseId":"t1","type":"server_tool_use"}}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"toolUse":{"input":"{\"snippet\":"}}}"#,
+            ),
+            exception("modelStreamErrorException", r#"{"message":"boom"}"#),
+        ]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Server);
+        assert!(r.content.is_empty());
     }
 
     #[test]

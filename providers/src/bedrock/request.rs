@@ -18,6 +18,9 @@ use crate::config::{
 ///   blocks of a user message; consecutive messages of one role are merged
 ///   (Converse wants the roles to alternate); empty text is left out (it
 ///   is rejected).
+/// - Bedrock's own provider parts (a server tool's `toolUse` and
+///   `toolResult` blocks) go back unchanged in the assistant message, as
+///   Converse accepts them; other providers' are not sent.
 /// - Thoughts go back as `reasoningContent`: redacted ones as
 ///   `redactedContent`, signed ones as `reasoningText` with their
 ///   signature; unsigned thoughts (another provider's) are not sent.
@@ -92,6 +95,9 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
                         .args_json()
                         .unwrap_or_else(|_| Value::String(c.args.clone())),
                 }),
+                ContentPart::Provider(p) if assistant && p.provider == super::ID => {
+                    ContentBlock::Raw(p.json.clone())
+                }
                 _ => continue,
             };
             push(role, block);

@@ -6,7 +6,7 @@
 //! Every payload carries a random-length `"p"` padding field: ignored.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------- request
 
@@ -44,6 +44,10 @@ pub enum ContentBlock {
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
     ReasoningContent(ReasoningBlock),
+    /// A block sent back as Bedrock gave it (a provider part: a server
+    /// tool's `toolUse` or `toolResult`).
+    #[serde(untagged)]
+    Raw(Value),
 }
 
 /// `{toolUseId, name, input}`; `input` is a JSON document.
@@ -189,15 +193,23 @@ pub struct ContentBlockStart {
     pub start: Option<BlockStart>,
 }
 
-/// `start`.
+/// `start`: one key, naming the kind of block.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockStart {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_use: Option<ToolUseStart>,
+    /// A server tool's result (`{toolUseId, status, type}`, e.g. `type:
+    /// "nova_code_interpreter_result"`); its content follows in deltas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_result: Option<Map<String, Value>>,
+    /// A kind of block added after this was written, kept whole.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
-/// `{toolUseId, name}`.
+/// `{toolUseId, name, type?}`: `type` is `"server_tool_use"` for a tool
+/// the server runs itself (Nova's `nova_code_interpreter`, …).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolUseStart {
@@ -205,6 +217,11 @@ pub struct ToolUseStart {
     pub tool_use_id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Any other field, kept for a server tool's provider part.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 /// `contentBlockDelta`.
@@ -217,7 +234,7 @@ pub struct ContentBlockDelta {
     pub delta: Option<BlockDelta>,
 }
 
-/// `delta`: one of `text`, `toolUse`, `reasoningContent`.
+/// `delta`: one of `text`, `toolUse`, `reasoningContent`, `toolResult`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockDelta {
@@ -227,6 +244,9 @@ pub struct BlockDelta {
     pub tool_use: Option<ToolUseDelta>,
     #[serde(default)]
     pub reasoning_content: Option<ReasoningDelta>,
+    /// Pieces of a server tool's result content (`[{json: {…}}]`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_result: Option<Value>,
 }
 
 /// `{input}`: a fragment of the JSON arguments.

@@ -17,6 +17,23 @@
 //!   they start at `output_item.added` (tool call id = `call_id`) and end at
 //!   `function_call_arguments.done` or `output_item.done`, whose full
 //!   arguments fill in whatever the deltas missed;
+//! - custom (freeform) tool calls (`custom_tool_call` items, filled by
+//!   `custom_tool_call_input.delta`) are tool calls the same way, ending at
+//!   `custom_tool_call_input.done` or `output_item.done`. Their input is
+//!   free text, not JSON: the call's arguments are `{"input": "<the
+//!   text>"}` (see [`custom_args`]), streamed as such (the opening
+//!   `{"input":"` with the start, each piece JSON-escaped, the closing `"}`
+//!   at the end), so they are always one JSON object and a toolkit does not
+//!   reject them; the end chunk's `signature` is the `ctc_…` item id, which
+//!   tells the request builder to send the call back as a custom one;
+//! - every other output item (`web_search_call`, `file_search_call`,
+//!   `code_interpreter_call`, `image_generation_call`, `mcp_call`,
+//!   `mcp_list_tools`, `computer_call`, …, and item types added after this
+//!   was written) is one `provider_part_chunk` at its `output_item.done`,
+//!   holding the item as sent, with its `type` as kind. An item announced
+//!   by `output_item.added` whose `.done` never came is kept as announced
+//!   at `response.completed` / `response.incomplete`. None is a tool call:
+//!   the server ran them;
 //! - `response.completed` → `stop` (`refusal` after a refusal, `tool_calls`
 //!   after a function call), raw `completed`; `response.incomplete` →
 //!   `incomplete_details.reason` (`max_output_tokens` → `max_tokens`,
@@ -26,13 +43,14 @@
 //!   error.
 //!
 //! On an error the open text and thought parts are ended (what arrived is
-//! kept), open function calls are not (a cut-off call must never run); the
-//! same holds for `response.incomplete`.
+//! kept), open tool calls are not (a cut-off call must never run); the
+//! same holds for `response.incomplete`. Announced items whose `.done`
+//! never came are not kept on an error.
 
 use std::sync::Arc;
 
 use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
 use crate::decode::{
@@ -67,7 +85,52 @@ struct OpenCall {
     item_id: String,
     call_id: Arc<str>,
     part: usize,
+    /// A custom tool's call: `args` is free text, sent wrapped.
+    custom: bool,
+    /// The arguments received so far (a custom call's: its free text).
     args: String,
+}
+
+/// The key a custom (freeform) tool call's free-text input is wrapped in:
+/// its arguments are `{"input": "<the text>"}`.
+pub const CUSTOM_INPUT_KEY: &str = "input";
+
+/// The arguments of a custom tool call whose input is `input`:
+/// `{"input": "<input>"}`, as the decoder streams them.
+///
+/// ```
+/// use rivulet_providers::responses::decoder::{custom_args, custom_input};
+///
+/// let args = custom_args("SELECT \"a\"\nFROM t");
+/// assert_eq!(args, r#"{"input":"SELECT \"a\"\nFROM t"}"#);
+/// assert_eq!(custom_input(&args), "SELECT \"a\"\nFROM t");
+/// ```
+pub fn custom_args(input: &str) -> String {
+    format!("{CUSTOM_ARGS_OPEN}{}{CUSTOM_ARGS_CLOSE}", escape(input))
+}
+
+/// The free-text input of a custom tool call from its arguments: the
+/// `input` string of `{"input": …}`, or the arguments themselves when they
+/// are not in that form (a call made by hand with the bare text).
+pub fn custom_input(args: &str) -> String {
+    match serde_json::from_str::<Map<String, Value>>(args) {
+        Ok(m) if m.len() == 1 => match m.get(CUSTOM_INPUT_KEY) {
+            Some(Value::String(s)) => s.clone(),
+            _ => args.to_string(),
+        },
+        _ => args.to_string(),
+    }
+}
+
+/// What a custom call's arguments start and end with.
+const CUSTOM_ARGS_OPEN: &str = r#"{"input":""#;
+const CUSTOM_ARGS_CLOSE: &str = r#""}"#;
+
+/// `text` as the inside of a JSON string. JSON escapes character by
+/// character, so pieces escaped one by one join into the escaped whole.
+fn escape(text: &str) -> String {
+    let quoted = Value::String(text.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
 }
 
 /// The Responses API decoder.
@@ -107,6 +170,9 @@ pub struct Decoder {
     /// Item ids of the calls that ended: later events about them (the
     /// `output_item.done` after `function_call_arguments.done`) are no news.
     ended_calls: Vec<String>,
+    /// Other items announced by `output_item.added` and not done yet, by
+    /// id, as announced.
+    announced: Vec<(String, OutputItem)>,
     metadata_sent: bool,
     refusal_seen: bool,
     call_seen: bool,
@@ -126,6 +192,7 @@ impl Decoder {
             encrypted: Vec::new(),
             calls: Vec::new(),
             ended_calls: Vec::new(),
+            announced: Vec::new(),
             metadata_sent: false,
             refusal_seen: false,
             call_seen: false,
@@ -188,10 +255,21 @@ impl Decoder {
                 if self.ended_calls.contains(&item_id) {
                     return;
                 }
-                let i = self.call(&item_id, None, None, out);
+                let i = self.call(&item_id, None, None, false, out);
                 self.call_args(i, &delta, out);
             }
-            StreamEvent::FunctionCallArgumentsDone { item_id, arguments } => {
+            StreamEvent::CustomToolCallInputDelta { item_id, delta, .. } => {
+                if self.ended_calls.contains(&item_id) {
+                    return;
+                }
+                let i = self.call(&item_id, None, None, true, out);
+                self.call_args(i, &delta, out);
+            }
+            StreamEvent::FunctionCallArgumentsDone { item_id, arguments }
+            | StreamEvent::CustomToolCallInputDone {
+                item_id,
+                input: arguments,
+            } => {
                 if let Some(i) = self.calls.iter().position(|c| c.item_id == item_id) {
                     self.finish_call(i, arguments.as_deref(), out);
                 }
@@ -203,6 +281,7 @@ impl Decoder {
                 while !self.calls.is_empty() {
                     self.finish_call(0, None, out);
                 }
+                self.end_announced(out);
                 self.usage(response.usage.as_ref(), out);
                 let reason = if self.refusal_seen {
                     FinishReason::Refusal
@@ -219,6 +298,7 @@ impl Decoder {
                 self.metadata(&response, out);
                 self.end_texts(out, |_| true);
                 self.end_thoughts(out, |_| true);
+                self.end_announced(out);
                 self.usage(response.usage.as_ref(), out);
                 let raw = response
                     .incomplete_details
@@ -279,9 +359,19 @@ impl Decoder {
     fn item_added(&mut self, item: OutputItem, out: &mut Decoded) {
         let Some(id) = item.id.clone() else { return };
         match item.kind.as_str() {
-            "function_call" => {
-                let i = self.call(&id, item.call_id.as_deref(), item.name.as_deref(), out);
-                if let Some(args) = item.arguments.as_deref() {
+            "function_call" | "custom_tool_call" => {
+                if self.ended_calls.contains(&id) {
+                    return;
+                }
+                let (custom, args) = call_fields(&item);
+                let i = self.call(
+                    &id,
+                    item.call_id.as_deref(),
+                    item.name.as_deref(),
+                    custom,
+                    out,
+                );
+                if let Some(args) = args {
                     self.call_args(i, args, out);
                 }
             }
@@ -290,24 +380,47 @@ impl Decoder {
                     self.encrypted.push((id, enc));
                 }
             }
-            _ => {}
+            "message" => {}
+            _ => {
+                self.announced.retain(|(i, _)| *i != id);
+                self.announced.push((id, item));
+            }
         }
     }
 
     fn item_done(&mut self, item: OutputItem, out: &mut Decoded) {
+        let known = matches!(
+            item.kind.as_str(),
+            "message" | "function_call" | "custom_tool_call" | "reasoning"
+        );
+        if !known {
+            // Kept whole, with or without an id.
+            if let Some(id) = &item.id {
+                self.announced.retain(|(i, _)| i != id);
+            }
+            self.provider_part(item, out);
+            return;
+        }
         let Some(id) = item.id.clone() else { return };
         match item.kind.as_str() {
             "message" => self.end_texts(out, |t| t.item_id == id),
-            "function_call" => {
+            "function_call" | "custom_tool_call" => {
                 if self.ended_calls.contains(&id) {
                     return;
                 }
+                let (custom, full) = call_fields(&item);
                 let i = match self.calls.iter().position(|c| c.item_id == id) {
                     Some(i) => i,
                     // Never announced: start it now, from the full item.
-                    None => self.call(&id, item.call_id.as_deref(), item.name.as_deref(), out),
+                    None => self.call(
+                        &id,
+                        item.call_id.as_deref(),
+                        item.name.as_deref(),
+                        custom,
+                        out,
+                    ),
                 };
-                self.finish_call(i, item.arguments.as_deref(), out);
+                self.finish_call(i, full, out);
             }
             "reasoning" => {
                 if let Some(enc) = item.encrypted_content.clone().filter(|e| !e.is_empty()) {
@@ -395,12 +508,32 @@ impl Decoder {
         }));
     }
 
-    /// The open call of `item_id`, started if it is not open yet.
+    /// An item the decoder does not interpret, whole: one provider part.
+    fn provider_part(&mut self, item: OutputItem, out: &mut Decoded) {
+        let part = self.parts.take();
+        out.push(Ok(Chunk::provider_part(
+            part,
+            self.provider.as_str(),
+            item.kind,
+            item.json,
+        )));
+    }
+
+    /// The announced items whose `.done` never came, as announced.
+    fn end_announced(&mut self, out: &mut Decoded) {
+        for (_, item) in std::mem::take(&mut self.announced) {
+            self.provider_part(item, out);
+        }
+    }
+
+    /// The open call of `item_id`, started if it is not open yet (a custom
+    /// tool's when `custom`).
     fn call(
         &mut self,
         item_id: &str,
         call_id: Option<&str>,
         name: Option<&str>,
+        custom: bool,
         out: &mut Decoded,
     ) -> usize {
         if let Some(i) = self.calls.iter().position(|c| c.item_id == item_id) {
@@ -416,10 +549,18 @@ impl Decoder {
             id: call_id.clone(),
             name: name.unwrap_or_default().to_string(),
         }));
+        if custom {
+            out.push(Ok(Chunk::ToolCall {
+                part,
+                id: call_id.clone(),
+                delta: Delta::new(CUSTOM_ARGS_OPEN),
+            }));
+        }
         self.calls.push(OpenCall {
             item_id: item_id.to_string(),
             call_id,
             part,
+            custom,
             args: String::new(),
         });
         self.calls.len() - 1
@@ -431,28 +572,45 @@ impl Decoder {
         }
         let call = &mut self.calls[i];
         call.args.push_str(delta);
+        let delta = if call.custom {
+            Delta::new(&escape(delta))
+        } else {
+            Delta::new(delta)
+        };
         out.push(Ok(Chunk::ToolCall {
             part: call.part,
             id: call.call_id.clone(),
-            delta: Delta::new(delta),
+            delta,
         }));
     }
 
-    /// Ends call `i`; `full` (the arguments of a `.done` event) fills in
-    /// what the deltas did not carry.
+    /// Ends call `i`; `full` (the arguments of a `.done` event, a custom
+    /// call's input) fills in what the deltas did not carry.
     fn finish_call(&mut self, i: usize, full: Option<&str>, out: &mut Decoded) {
-        let call = self.calls.remove(i);
-        self.ended_calls.push(call.item_id.clone());
-        if let Some(rest) = full.and_then(|f| f.strip_prefix(call.args.as_str())) {
+        if let Some(rest) = full.and_then(|f| f.strip_prefix(self.calls[i].args.as_str())) {
             if !rest.is_empty() {
-                out.push(Ok(Chunk::ToolCall {
-                    part: call.part,
-                    id: call.call_id.clone(),
-                    delta: Delta::new(rest),
-                }));
+                let rest = rest.to_string();
+                self.call_args(i, &rest, out);
             }
         }
-        out.push(Ok(Chunk::tool_call_end(call.part, call.call_id)));
+        let call = self.calls.remove(i);
+        self.ended_calls.push(call.item_id.clone());
+        if call.custom {
+            out.push(Ok(Chunk::ToolCall {
+                part: call.part,
+                id: call.call_id.clone(),
+                delta: Delta::new(CUSTOM_ARGS_CLOSE),
+            }));
+            // The item id marks the call as a custom tool's for the
+            // request builder.
+            out.push(Ok(Chunk::ToolCallEnd {
+                part: call.part,
+                id: call.call_id,
+                signature: Some(call.item_id),
+            }));
+        } else {
+            out.push(Ok(Chunk::tool_call_end(call.part, call.call_id)));
+        }
     }
 
     fn end_texts(&mut self, out: &mut Decoded, which: impl Fn(&OpenText) -> bool) {
@@ -544,6 +702,14 @@ impl EventDecoder for Decoder {
     fn is_done(&self) -> bool {
         self.state != Phase::Streaming
     }
+}
+
+/// Of a `function_call` or `custom_tool_call` item: whether it is a custom
+/// tool's, and its arguments (a custom call's input).
+fn call_fields(item: &OutputItem) -> (bool, Option<&str>) {
+    let custom = item.kind == "custom_tool_call";
+    let args = if custom { &item.input } else { &item.arguments };
+    (custom, args.as_deref())
 }
 
 /// Core [`Usage`] from a Responses `usage` object.
@@ -719,6 +885,101 @@ mod tests {
         ]);
         assert_eq!(err.unwrap().kind(), ErrorKind::Connection);
         assert_eq!(fold(&chunks).text(), "x");
+    }
+
+    #[test]
+    fn custom_tool_input_is_escaped_and_filled_in_by_done() {
+        let (chunks, err) = run(&[
+            r#"{"type":"response.output_item.added","item":{"id":"ctc_1","type":"custom_tool_call","status":"in_progress","call_id":"call_1","input":"","name":"exec"}}"#,
+            r#"{"type":"response.custom_tool_call_input.delta","delta":"echo \"h\u00e9\"\n","item_id":"ctc_1","output_index":0}"#,
+            r#"{"type":"response.custom_tool_call_input.done","input":"echo \"h\u00e9\"\nls\t\\","item_id":"ctc_1","output_index":0}"#,
+            r#"{"type":"response.output_item.done","item":{"id":"ctc_1","type":"custom_tool_call","status":"completed","call_id":"call_1","input":"echo \"h\u00e9\"\nls\t\\","name":"exec"}}"#,
+            r#"{"type":"response.completed","response":{"status":"completed"}}"#,
+        ]);
+        assert!(err.is_none(), "{err:?}");
+        let deltas: Vec<&str> = chunks
+            .iter()
+            .filter_map(|c| match c {
+                Chunk::ToolCall { delta, .. } => Some(&**delta),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deltas,
+            [r#"{"input":""#, r#"echo \"hé\"\n"#, r#"ls\t\\"#, r#""}"#]
+        );
+        let r = fold(&chunks);
+        let call = r.tool_calls()[0];
+        assert_eq!(call.args, r#"{"input":"echo \"hé\"\nls\t\\"}"#);
+        assert_eq!(
+            call.args_json().unwrap(),
+            serde_json::json!({"input": "echo \"hé\"\nls\t\\"})
+        );
+        assert_eq!(call.signature.as_deref(), Some("ctc_1"));
+        assert_eq!(custom_input(&call.args), "echo \"hé\"\nls\t\\");
+        assert_eq!(r.finish_reason, Some(FinishReason::ToolCalls));
+    }
+
+    #[test]
+    fn a_custom_call_cut_off_stays_open() {
+        let (chunks, err) = run(&[
+            r#"{"type":"response.output_item.added","item":{"id":"ctc_1","type":"custom_tool_call","call_id":"call_1","name":"exec"}}"#,
+            r#"{"type":"response.custom_tool_call_input.delta","delta":"rm -rf /tmp/x","item_id":"ctc_1"}"#,
+        ]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        let r = fold(&chunks);
+        assert!(r.tool_calls().is_empty());
+        assert_eq!(
+            r.incomplete_tool_calls()[0].args,
+            r#"{"input":"rm -rf /tmp/x"#
+        );
+    }
+
+    #[test]
+    fn other_items_are_provider_parts_never_dropped() {
+        let (chunks, err) = run(&[
+            // Announced, never done: kept as announced at the end.
+            r#"{"type":"response.output_item.added","item":{"id":"ig_1","type":"image_generation_call","status":"generating"}}"#,
+            // A field named as one the decoder reads, of another shape.
+            r#"{"type":"response.output_item.done","item":{"id":"ts_1","type":"tool_search_call","arguments":{"q":1},"input":[1]}}"#,
+            // No id, a type from the future.
+            r#"{"type":"response.output_item.done","item":{"type":"hologram_call","depth":3}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","content_index":0,"delta":"ok"}"#,
+            r#"{"type":"response.completed","response":{"status":"completed"}}"#,
+        ]);
+        assert!(err.is_none(), "{err:?}");
+        let r = fold(&chunks);
+        let provider: Vec<(&str, serde_json::Value)> = r
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                rivulet_core::ContentPart::Provider(p) => {
+                    assert_eq!(p.provider, "openai-responses");
+                    Some((p.kind.as_str(), p.json.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            provider,
+            [
+                (
+                    "tool_search_call",
+                    serde_json::json!({"id":"ts_1","type":"tool_search_call","arguments":{"q":1},"input":[1]})
+                ),
+                (
+                    "hologram_call",
+                    serde_json::json!({"type":"hologram_call","depth":3})
+                ),
+                (
+                    "image_generation_call",
+                    serde_json::json!({"id":"ig_1","type":"image_generation_call","status":"generating"})
+                ),
+            ]
+        );
+        assert_eq!(r.text(), "ok");
+        assert!(r.tool_calls().is_empty());
+        assert_eq!(r.finish_reason, Some(FinishReason::Stop));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! From a core [`Request`] to a Responses API request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Message, Request, Role, ToolCall};
 
+use super::decoder::custom_input;
 use super::wire::{
     FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig, ResponsesRequest,
     SummaryText, TextConfig,
@@ -15,6 +16,15 @@ use super::wire::{
 ///   are `function_call` items (without their `fc_` item id, so they never
 ///   need their reasoning item beside them), tool outputs
 ///   `function_call_output` items.
+/// - A custom (freeform) tool's call, which the decoder marks with its
+///   `ctc_…` item id as signature, goes back as a `custom_tool_call` item
+///   (without that id, as function calls) whose `input` is the free text
+///   unwrapped from the call's `{"input": …}` arguments (see
+///   [`custom_input`]); its outputs as `custom_tool_call_output` items.
+/// - Provider parts (the items the server ran: `web_search_call`, …) are
+///   not sent: with their ids the API wants their reasoning items beside
+///   them, and a reasoning item without summary or encrypted content is
+///   not kept.
 /// - Thoughts whose signature is a reasoning item id (`rs_…`, as this
 ///   decoder sets it) go back as `reasoning` items (consecutive thoughts of
 ///   one item together, with the encrypted content); other thoughts (another
@@ -32,9 +42,20 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
         .map(Message::text)
         .filter(|t| !t.is_empty())
         .collect();
+    // The calls made to custom tools: their outputs are custom too.
+    let custom: Vec<&str> = request
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .flat_map(|m| &m.content)
+        .filter_map(|p| match p {
+            ContentPart::ToolCall(c) if is_custom(c) => Some(c.id.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut input = Vec::new();
     for m in &request.messages[leading_system..] {
-        items(m, &mut input);
+        items(m, &custom, &mut input);
     }
     ResponsesRequest {
         model: request.model.clone(),
@@ -69,14 +90,26 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
     }
 }
 
-/// One core message as input items, in order.
-fn items(message: &Message, out: &mut Vec<InputItem>) {
+/// Whether `call` was made to a custom (freeform) tool: the decoder sets
+/// its `ctc_…` item id as the signature.
+fn is_custom(call: &ToolCall) -> bool {
+    call.signature
+        .as_deref()
+        .is_some_and(|s| s.starts_with("ctc_"))
+}
+
+/// One core message as input items, in order; `custom` lists the ids of
+/// the custom tools' calls.
+fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
     // Tool outputs answer the previous assistant turn: they go first.
     for part in &message.content {
         if let ContentPart::ToolOutput(o) = part {
-            out.push(InputItem::FunctionCallOutput {
-                call_id: o.id.clone(),
-                output: o.result.clone(),
+            let call_id = o.id.clone();
+            let output = o.result.clone();
+            out.push(if custom.contains(&o.id.as_str()) {
+                InputItem::CustomToolCallOutput { call_id, output }
+            } else {
+                InputItem::FunctionCallOutput { call_id, output }
             });
         }
     }
@@ -135,6 +168,14 @@ fn items(message: &Message, out: &mut Vec<InputItem>) {
                     id: id.to_string(),
                     summary: summary.into_iter().collect(),
                     encrypted_content: t.redacted.clone(),
+                });
+            }
+            ContentPart::ToolCall(c) if assistant && is_custom(c) => {
+                flush(&mut texts, out);
+                out.push(InputItem::CustomToolCall {
+                    call_id: c.id.clone(),
+                    name: c.name.clone(),
+                    input: custom_input(&c.args),
                 });
             }
             ContentPart::ToolCall(c) if assistant => {
@@ -229,6 +270,67 @@ mod tests {
                 "reasoning": {"effort":"high","summary":"auto"},
                 "stream": true
             })
+        );
+    }
+
+    #[test]
+    fn custom_tool_calls_and_their_outputs_go_back_as_custom_items() {
+        let request = Request {
+            model: "gpt-5".into(),
+            messages: vec![
+                Message::user("html?"),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        ContentPart::ToolCall(ToolCall {
+                            id: "call_c".into(),
+                            name: "setHtml".into(),
+                            args: r#"{"input":"<p>\"hi\"</p>\n"}"#.into(),
+                            signature: Some("ctc_1".into()),
+                        }),
+                        ContentPart::ToolCall(ToolCall {
+                            id: "call_f".into(),
+                            name: "weather".into(),
+                            args: r#"{"input":"x"}"#.into(),
+                            signature: None,
+                        }),
+                        ContentPart::Provider(rivulet_core::ProviderPart {
+                            provider: "openai-responses".into(),
+                            kind: "web_search_call".into(),
+                            json: json!({"id": "ws_1", "type": "web_search_call"}),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Tool,
+                    content: vec![
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "call_c".into(),
+                            name: "setHtml".into(),
+                            result: "rendered".into(),
+                            is_error: false,
+                        }),
+                        ContentPart::ToolOutput(ToolOutput {
+                            id: "call_f".into(),
+                            name: "weather".into(),
+                            result: "sunny".into(),
+                            is_error: false,
+                        }),
+                    ],
+                },
+            ],
+            ..Default::default()
+        };
+        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        assert_eq!(
+            body["input"],
+            json!([
+                {"type":"message","role":"user","content":[{"type":"input_text","text":"html?"}]},
+                {"type":"custom_tool_call","call_id":"call_c","name":"setHtml","input":"<p>\"hi\"</p>\n"},
+                {"type":"function_call","call_id":"call_f","name":"weather","arguments":"{\"input\":\"x\"}"},
+                {"type":"custom_tool_call_output","call_id":"call_c","output":"rendered"},
+                {"type":"function_call_output","call_id":"call_f","output":"sunny"}
+            ])
         );
     }
 }

@@ -1,9 +1,10 @@
 //! OpenAI Responses API wire types: plain serde structs, nothing else.
 //!
 //! Stream events are a tagged enum on `type`; event types this crate does
-//! not use (web search, MCP, image generation, …) parse as
-//! [`StreamEvent::Unknown`] and are ignored. Every field a decoder does not
-//! need to trust is optional.
+//! not use (web search progress, MCP, image generation, …) parse as
+//! [`StreamEvent::Unknown`] and are ignored: the items they are about are
+//! read whole from `response.output_item.done`. Every field a decoder does
+//! not need to trust is optional.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,6 +51,15 @@ pub enum InputItem {
     },
     /// A tool's result.
     FunctionCallOutput { call_id: String, output: String },
+    /// A custom (freeform) tool call the model made earlier: its input is
+    /// free text.
+    CustomToolCall {
+        call_id: String,
+        name: String,
+        input: String,
+    },
+    /// A custom tool's result.
+    CustomToolCallOutput { call_id: String, output: String },
     /// Reasoning sent back: its id, summary and encrypted content.
     Reasoning {
         id: String,
@@ -192,6 +202,20 @@ pub enum StreamEvent {
         #[serde(default)]
         arguments: Option<String>,
     },
+    /// A piece of a custom (freeform) tool call's input: free text.
+    #[serde(rename = "response.custom_tool_call_input.delta")]
+    CustomToolCallInputDelta {
+        item_id: String,
+        #[serde(default)]
+        output_index: Option<u64>,
+        delta: String,
+    },
+    #[serde(rename = "response.custom_tool_call_input.done")]
+    CustomToolCallInputDone {
+        item_id: String,
+        #[serde(default)]
+        input: Option<String>,
+    },
     #[serde(rename = "response.completed")]
     Completed { response: ResponseObject },
     #[serde(rename = "response.incomplete")]
@@ -283,25 +307,58 @@ pub struct OutputTokensDetails {
     pub reasoning_tokens: Option<u64>,
 }
 
-/// An output item (`message`, `function_call`, `reasoning`, …), only the
-/// fields the decoder reads.
+/// An output item (`message`, `function_call`, `custom_tool_call`,
+/// `reasoning`, `web_search_call`, …): the fields the decoder reads, and
+/// the whole item as the server sent it in [`OutputItem::json`] (it
+/// serializes back to that), so an item the decoder does not interpret is
+/// kept unchanged.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
 pub struct OutputItem {
-    #[serde(rename = "type")]
+    /// `type`.
     pub kind: String,
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    /// `function_call`: the id tool outputs answer.
-    #[serde(default)]
+    /// `function_call`, `custom_tool_call`: the id tool outputs answer.
     pub call_id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    /// `function_call`: the JSON arguments.
     pub arguments: Option<String>,
+    /// `custom_tool_call`: the free-text input.
+    pub input: Option<String>,
     /// `reasoning`: the encrypted reasoning, when the request included
     /// `reasoning.encrypted_content`.
-    #[serde(default)]
     pub encrypted_content: Option<String>,
+    /// The whole item, as sent.
+    pub json: Value,
+}
+
+impl TryFrom<Value> for OutputItem {
+    type Error = String;
+
+    /// Only `type` must be there; a field of another shape than the
+    /// decoder reads (an item type it does not know may use the same names
+    /// differently) is left out of the typed fields, never an error.
+    fn try_from(json: Value) -> Result<Self, Self::Error> {
+        let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_string);
+        let kind =
+            text("type").ok_or_else(|| "an output item without a string `type`".to_string())?;
+        Ok(OutputItem {
+            kind,
+            id: text("id"),
+            status: text("status"),
+            call_id: text("call_id"),
+            name: text("name"),
+            arguments: text("arguments"),
+            input: text("input"),
+            encrypted_content: text("encrypted_content"),
+            json,
+        })
+    }
+}
+
+impl From<OutputItem> for Value {
+    fn from(item: OutputItem) -> Value {
+        item.json
+    }
 }

@@ -21,7 +21,18 @@ Responses
   signature and the item's encrypted_content on the item's last thought;
 - function calls: opened by output_item.added (id = call_id), arguments are
   the deltas, closed by function_call_arguments.done / output_item.done;
-- response.completed: stop / tool_calls (a function call was seen) /
+- custom (freeform) tool calls (custom_tool_call items): tool calls too,
+  input from custom_tool_call_input.delta, closed by
+  custom_tool_call_input.done / output_item.done; their input is free
+  text, so the arguments are {"input": <the text>} (args_text: that object
+  written compactly, the text escaped as JSON escapes it) and the
+  signature is the item id;
+- every other output item type (web_search_call, file_search_call,
+  code_interpreter_call, mcp_call, mcp_list_tools, ..., unknown ones): a
+  provider part at its output_item.done, json = the done item, kind = its
+  type; one announced by output_item.added and never done is a provider
+  part (json as announced) at response.completed / response.incomplete;
+- response.completed: stop / tool_calls (a function or custom call was seen) /
   refusal, raw = response.status; usage from response.usage;
 - response.incomplete: incomplete_details.reason (max_output_tokens ->
   max_tokens, content_filter), open calls stay open;
@@ -38,6 +49,13 @@ Cohere
 
 Bedrock
 - every message's prelude and message CRC-32 must match (asserted);
+- a toolUse start with type server_tool_use (the server runs the tool,
+  e.g. nova_code_interpreter), a toolResult start, or a start of any other
+  kind: a server block, not a tool call; toolUse input deltas and
+  toolResult deltas (lists of content pieces) go to it; it is a provider
+  part when it stops (or at messageStop): json = {key: start fields +
+  input (parsed; {} if none) for toolUse, + content (the pieces) for
+  toolResult}, kind = the block's type, else its key;
 - blocks by contentBlockIndex: toolUse start -> tool call; text delta ->
   text; reasoningContent text -> thought, signature / redactedContent kept
   for the thought; contentBlockStop closes; messageStop gives the finish
@@ -75,8 +93,8 @@ class Parts:
     def __init__(self):
         self.parts = []
 
-    def open(self, kind, **extra):
-        p = {"type": kind, "text": "", "closed": False, **extra}
+    def open(self, part_type, **extra):
+        p = {"type": part_type, "text": "", "closed": False, **extra}
         self.parts.append(p)
         return p
 
@@ -92,9 +110,22 @@ class Parts:
                         t[k] = p[k]
                 out.append(t)
             elif p["type"] == "tool_call" and p["closed"]:
-                out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
-                            "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
+                if p.get("custom"):
+                    args_text = '{"input":' + json.dumps(p["text"], ensure_ascii=False) + '}'
+                    out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
+                                "args_text": args_text, "args": json.loads(args_text),
+                                "signature": p["item_id"]})
+                else:
+                    out.append({"type": "tool_call", "id": p["id"], "name": p["name"],
+                                "args_text": p["text"], "args": json.loads(p["text"] or "{}")})
+            elif p["type"] == "provider":
+                out.append({"type": "provider", "provider": p["provider"],
+                            "kind": p["kind"], "json": p["json"]})
         return out
+
+    def provider(self, provider, kind, value):
+        """A provider part: whole, so opened closed."""
+        self.open("provider", provider=provider, kind=kind, json=value)["closed"] = True
 
     def incomplete_calls(self):
         return [p["id"] for p in self.parts if p["type"] == "tool_call" and not p["closed"]]
@@ -131,6 +162,7 @@ def responses(raw):
     parts = Parts()
     texts, thoughts, calls = {}, {}, {}
     encrypted = {}
+    announced = {}
     meta = None
     refusal = call_seen = False
     usage = finish = error = None
@@ -156,12 +188,17 @@ def responses(raw):
             meta = (j["response"].get("id"), j["response"].get("model"))
         elif t == "response.output_item.added":
             item = j["item"]
-            if item["type"] == "function_call":
+            if item["type"] in ("function_call", "custom_tool_call"):
                 call_seen = True
-                calls[item["id"]] = parts.open("tool_call", id=item["call_id"], name=item["name"])
-                calls[item["id"]]["text"] += item.get("arguments") or ""
-            elif item["type"] == "reasoning" and item.get("encrypted_content"):
-                encrypted[item["id"]] = item["encrypted_content"]
+                custom = item["type"] == "custom_tool_call"
+                calls[item["id"]] = parts.open("tool_call", id=item["call_id"], name=item["name"],
+                                               custom=custom, item_id=item["id"])
+                calls[item["id"]]["text"] += item.get("input" if custom else "arguments") or ""
+            elif item["type"] == "reasoning":
+                if item.get("encrypted_content"):
+                    encrypted[item["id"]] = item["encrypted_content"]
+            elif item["type"] != "message":
+                announced[item["id"]] = item
         elif t in ("response.output_text.delta", "response.refusal.delta"):
             if t == "response.refusal.delta":
                 refusal = True
@@ -180,20 +217,24 @@ def responses(raw):
                 if k not in thoughts:
                     thoughts[k] = parts.open("thought")
                 thoughts[k]["text"] += j["delta"]
-        elif t == "response.function_call_arguments.delta":
+        elif t in ("response.function_call_arguments.delta",
+                   "response.custom_tool_call_input.delta"):
             calls[j["item_id"]]["text"] += j["delta"]
-        elif t == "response.function_call_arguments.done":
+        elif t in ("response.function_call_arguments.done",
+                   "response.custom_tool_call_input.done"):
             c = calls.pop(j["item_id"])
-            assert c["text"] == j["arguments"], "the deltas add up to the arguments"
+            full = j["arguments"] if "arguments" in t else j["input"]
+            assert c["text"] == full, "the deltas add up to the arguments"
             c["closed"] = True
         elif t == "response.output_item.done":
             item = j["item"]
             if item["type"] == "message":
                 close_texts(lambda k: k[0] == item["id"])
-            elif item["type"] == "function_call" and item["id"] in calls:
-                c = calls.pop(item["id"])
-                assert c["text"] == item["arguments"]
-                c["closed"] = True
+            elif item["type"] in ("function_call", "custom_tool_call"):
+                if item["id"] in calls:
+                    c = calls.pop(item["id"])
+                    assert c["text"] == item["input" if c["custom"] else "arguments"]
+                    c["closed"] = True
             elif item["type"] == "reasoning":
                 if item.get("encrypted_content"):
                     encrypted[item["id"]] = item["encrypted_content"]
@@ -202,10 +243,15 @@ def responses(raw):
                 elif item["id"] in encrypted:
                     p = parts.open("thought")
                     p.update(closed=True, signature=item["id"], redacted=encrypted.pop(item["id"]))
+            else:
+                announced.pop(item.get("id"), None)
+                parts.provider("openai-responses", item["type"], item)
         elif t in ("response.completed", "response.incomplete"):
             r = j["response"]
             close_texts(lambda k: True)
             close_thoughts(lambda k: True)
+            for item in announced.values():
+                parts.provider("openai-responses", item["type"], item)
             if t == "response.completed":
                 for c in calls.values():
                     c["closed"] = True
@@ -348,9 +394,32 @@ BEDROCK_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool
                   "content_filtered": "content_filter"}
 
 
+def server_json(b):
+    """A server block as Converse shows it, with what its deltas carried."""
+    fields = dict(b["fields"])
+    if b["key"] == "toolUse":
+        text = b["input"]
+        try:
+            fields["input"] = json.loads(text) if text.strip() else {}
+        except ValueError:
+            fields["input"] = text
+    elif b["key"] == "toolResult" or b["content"]:
+        fields["content"] = b["content"]
+    return {b["key"]: fields}
+
+
 def bedrock(raw):
     parts = Parts()
     blocks = {}
+    server = {}
+
+    def end_server(index=None):
+        for k in [k for k in server if index is None or k == index]:
+            b = server.pop(k)
+            parts.provider("bedrock", b["fields"].get("type") or b["key"], server_json(b))
+
+    def server_block(index, key, fields):
+        server[index] = {"key": key, "fields": fields, "input": "", "content": []}
     usage = finish = error = None
     stopped = False
 
@@ -368,14 +437,28 @@ def bedrock(raw):
         j = json.loads(payload)
         j.pop("p", None)
         if et == "contentBlockStart":
-            tu = j["start"]["toolUse"]
-            block(j["contentBlockIndex"], "tool_call", id=tu["toolUseId"], name=tu["name"])
+            idx, start = j["contentBlockIndex"], j["start"]
+            tu = start.get("toolUse")
+            if tu is not None and tu.get("type") == "server_tool_use":
+                server_block(idx, "toolUse", tu)
+            elif tu is not None:
+                block(idx, "tool_call", id=tu["toolUseId"], name=tu["name"])
+            else:
+                (key, fields), = start.items()
+                server_block(idx, key, fields)
         elif et == "contentBlockDelta":
             d, idx = j["delta"], j["contentBlockIndex"]
             if d.get("text"):
                 block(idx, "text")["text"] += d["text"]
+            if "toolResult" in d:
+                if idx not in server:
+                    server_block(idx, "toolResult", {})
+                server[idx]["content"] += d["toolResult"]
             if d.get("toolUse", {}).get("input"):
-                block(idx, "tool_call")["text"] += d["toolUse"]["input"]
+                if idx in server:
+                    server[idx]["input"] += d["toolUse"]["input"]
+                else:
+                    block(idx, "tool_call")["text"] += d["toolUse"]["input"]
             rc = d.get("reasoningContent") or {}
             if rc.get("text"):
                 block(idx, "thought")["text"] += rc["text"]
@@ -388,11 +471,13 @@ def bedrock(raw):
         elif et == "contentBlockStop":
             for k in [k for k in blocks if k[0] == j["contentBlockIndex"]]:
                 blocks.pop(k)["closed"] = True
+            end_server(j["contentBlockIndex"])
         elif et == "messageStop":
             finish = (BEDROCK_FINISH.get(j["stopReason"], "other"), j["stopReason"])
             for p in blocks.values():
                 if p["type"] != "tool_call" or finish[0] in ("stop", "tool_calls"):
                     p["closed"] = True
+            end_server()
             stopped = True
         elif et == "metadata":
             u = j["usage"]
