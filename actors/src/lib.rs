@@ -57,6 +57,7 @@ mod stream;
 mod subscriber;
 mod timer;
 mod tool_parser;
+mod trim;
 
 pub use handle::{StreamHandle, ToolCallWatch};
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use crate::RuntimeStats;
 
 /// Locks a mutex, ignoring poisoning: every critical section in this crate
@@ -28,6 +30,10 @@ pub(crate) struct Counters {
     tasks: AtomicUsize,
     idle_lock: Mutex<()>,
     idle: Condvar,
+    /// The most streams alive at once since [`Counters::take_peak`].
+    peak: AtomicUsize,
+    /// Notified (one permit) each time the live streams drop to zero.
+    streams_idle: Notify,
 }
 
 impl Counters {
@@ -44,13 +50,29 @@ impl Counters {
         self.snapshot() == RuntimeStats::default()
     }
 
-    fn dec(&self, counter: &AtomicUsize) {
+    /// Decrements `counter`; returns whether it dropped to zero.
+    fn dec(&self, counter: &AtomicUsize) -> bool {
         if counter.fetch_sub(1, Ordering::SeqCst) == 1 {
             // Taking the lock before notifying closes the window between a
             // waiter's check and its wait: the waiter holds the lock there.
             let _g = lock(&self.idle_lock);
             self.idle.notify_all();
+            return true;
         }
+        false
+    }
+
+    /// Waits until the live streams have dropped to zero since the last
+    /// call returned (one waiter: the runtime's memory trimmer).
+    pub(crate) async fn went_idle(&self) {
+        self.streams_idle.notified().await;
+    }
+
+    /// The most streams alive at once since the last call; starts over
+    /// from those alive now.
+    pub(crate) fn take_peak(&self) -> usize {
+        let now = self.streams.load(Ordering::SeqCst);
+        self.peak.swap(now, Ordering::SeqCst)
     }
 
     /// Called from every actor's `started`.
@@ -109,14 +131,18 @@ pub(crate) struct StreamLife(Arc<Counters>);
 
 impl StreamLife {
     pub(crate) fn new(counters: &Arc<Counters>) -> Arc<Self> {
-        counters.streams.fetch_add(1, Ordering::SeqCst);
+        let live = counters.streams.fetch_add(1, Ordering::SeqCst) + 1;
+        counters.peak.fetch_max(live, Ordering::SeqCst);
         Arc::new(StreamLife(counters.clone()))
     }
 }
 
 impl Drop for StreamLife {
     fn drop(&mut self) {
-        self.0.dec(&self.0.streams);
+        if self.0.dec(&self.0.streams) {
+            // A permit: a trimmer that is busy sleeping sees it next time.
+            self.0.streams_idle.notify_one();
+        }
     }
 }
 
@@ -145,5 +171,32 @@ impl Member {
 
     pub(crate) fn stopped(&self) {
         self.counters.actor_stopped();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    #[test]
+    fn the_peak_and_the_idle_signal_follow_the_live_streams() {
+        let counters = Arc::new(Counters::default());
+        assert!(counters.went_idle().now_or_never().is_none());
+        let burst: Vec<_> = (0..3).map(|_| StreamLife::new(&counters)).collect();
+        assert!(counters.went_idle().now_or_never().is_none());
+        drop(burst);
+        let next = StreamLife::new(&counters);
+        // The drop to zero left its signal for a waiter that comes later.
+        assert!(counters.went_idle().now_or_never().is_some());
+        assert!(counters.went_idle().now_or_never().is_none());
+        assert_eq!(counters.take_peak(), 3);
+        // It starts over from the streams alive now.
+        assert_eq!(counters.take_peak(), 1);
+        drop(next);
+        assert!(counters.went_idle().now_or_never().is_some());
+        assert_eq!(counters.take_peak(), 1);
+        assert_eq!(counters.take_peak(), 0);
     }
 }
