@@ -64,9 +64,13 @@ async fn pings_do_not_reset_the_idle_timeout() {
         ),
         "{err:?}"
     );
-    // Fired after the last content chunk plus the limit, before the end.
+    // Fired after the last content chunk plus the limit, not at a ping.
+    // That it fired before the end (message_stop, 960 ms after the text) is
+    // what the Timeout kind above says: the upper bound here only catches a
+    // hang, as a busy machine can delay the waking consumer by far more
+    // than the 260 ms between the deadline and message_stop.
     assert!(elapsed >= Duration::from_millis(2300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(2560), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     // The text received is kept.
     let partial = response.snapshot().await;
     assert_eq!(partial.text(), "4200 + 42 = 4242");
