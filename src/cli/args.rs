@@ -81,6 +81,14 @@ Environment:
   RIVULET_LLAMA_SERVER, RIVULET_LOCAL_MODEL, RIVULET_CACHE
                                       the local model's server, GGUF file, cache";
 
+/// Subcommands. Without one, `rivulet` streams its prompt.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
+    #[cfg(feature = "server")]
+    Serve(super::serve::ServeArgs),
+}
+
 /// Stream an LLM response.
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -90,6 +98,10 @@ Environment:
     after_help = AFTER_HELP
 )]
 pub struct Args {
+    /// A subcommand instead of a prompt (`rivulet serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The prompt; piped standard input is appended after a blank line (read alone when no prompt is given).
     pub prompt: Option<String>,
 

@@ -38,26 +38,21 @@ pub fn model_id(args: &Args) -> &str {
 }
 
 /// Checks a `provider/model` id before anything is built: a known
-/// provider, and a model name (the local model needs none).
-fn check_model_id(id: &str) -> Result<(), UsageError> {
-    let (provider, name) = id.split_once('/').unwrap_or((id, ""));
-    let problem = if provider == crate::local::PROVIDER_ID {
-        None
+/// provider, and a model name (the local model needs none). `name` is how
+/// the caller names the setting (`"-m "`, a request's `"model "`): the
+/// error starts with it and the id (`"-m gpt-4o: unknown provider …"`).
+pub(crate) fn check_model_id(name: &str, id: &str) -> Result<(), String> {
+    let (provider, model) = id.split_once('/').unwrap_or((id, ""));
+    if provider == crate::local::PROVIDER_ID {
+        Ok(())
     } else if !crate::PROVIDER_IDS.contains(&provider) {
-        Some(format!("-m {id}: unknown provider {provider:?}"))
-    } else if name.trim().is_empty() {
-        Some(format!(
-            "-m {id}: no model name (use -m {provider}/MODEL, e.g. -m openai/gpt-4o-mini)"
+        Err(format!("{name}{id}: unknown provider {provider:?}"))
+    } else if model.trim().is_empty() {
+        Err(format!(
+            "{name}{id}: no model name (use {name}{provider}/MODEL, e.g. {name}openai/gpt-4o-mini)"
         ))
     } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(UsageError {
-            message,
-            model: true,
-        }),
-        None => Ok(()),
+        Ok(())
     }
 }
 
@@ -122,7 +117,10 @@ fn kind_of(v: &Value) -> &'static str {
 /// Builds the model from the flags.
 pub fn model_from(args: &Args) -> Result<Model, UsageError> {
     let id = model_id(args);
-    check_model_id(id)?;
+    check_model_id("-m ", id).map_err(|message| UsageError {
+        message,
+        model: true,
+    })?;
     let mut model = Model::new(id);
     // A zero limit is none: the model's own default (no limit) stays.
     if let Some(d) = limit(args.connect_timeout) {
@@ -219,9 +217,9 @@ mod tests {
 
     #[test]
     fn model_ids_need_a_known_provider_and_a_model_name() {
-        assert_eq!(check_model_id("openai/gpt-4o"), Ok(()));
-        assert_eq!(check_model_id("openrouter/anthropic/claude"), Ok(()));
-        assert_eq!(check_model_id("local"), Ok(()));
+        assert_eq!(check_model_id("-m ", "openai/gpt-4o"), Ok(()));
+        assert_eq!(check_model_id("-m ", "openrouter/anthropic/claude"), Ok(()));
+        assert_eq!(check_model_id("-m ", "local"), Ok(()));
         for (id, says) in [
             ("openai", "-m openai: no model name"),
             ("openai/", "-m openai/: no model name"),
@@ -229,7 +227,8 @@ mod tests {
             ("gpt-4o", "-m gpt-4o: unknown provider \"gpt-4o\""),
             ("", "unknown provider \"\""),
         ] {
-            let e = check_model_id(id).unwrap_err();
+            let args = <Args as clap::Parser>::parse_from(["rivulet", "-m", id, "hi"]);
+            let e = model_from(&args).unwrap_err();
             assert!(e.model, "{id}");
             assert!(e.message.contains(says), "{id}: {}", e.message);
         }

@@ -12,8 +12,12 @@ mod fanout;
 pub mod output;
 mod prompt;
 mod run;
+#[cfg(feature = "server")]
+pub mod serve;
 
-pub use args::{Args, OutputMode};
+pub use args::{Args, Command, OutputMode};
+#[cfg(feature = "server")]
+pub(crate) use config::{check_model_id, parse_tools};
 pub use prompt::Stdin;
 pub use run::{exit_code, run};
 

@@ -62,6 +62,10 @@ fn model_hint(err: &mut dyn Write) {
 /// held for the whole run), so that log lines from other threads are never
 /// kept waiting on them.
 pub fn run(args: Args, stdin: Stdin<'_>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    #[cfg(feature = "server")]
+    if let Some(super::args::Command::Serve(s)) = &args.command {
+        return super::serve::run(s, err);
+    }
     if args.output == OutputMode::Partials && args.format.is_none() {
         let e = UsageError::new("-o partials needs --format SCHEMA.json".into());
         return usage_error(err, &e);

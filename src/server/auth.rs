@@ -1,0 +1,33 @@
+//! The bearer token: every request must carry `Authorization: Bearer TOKEN`
+//! when the server has one. Compared in constant time, so the answer's
+//! timing does not tell how much of a guess was right.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, App};
+
+/// Refuses requests without the server's token (a no-op without one).
+pub(crate) async fn require_token(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &app.config.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return ApiError::unauthorized().into_response();
+        }
+    }
+    next.run(request).await
+}

@@ -1,0 +1,172 @@
+//! The streams the server knows: in flight, and finished ones kept for
+//! their retention time.
+//!
+//! The registry holds each stream's `StreamResponse` (a handle), so a
+//! stream runs to completion whoever is attached; dropping the entry after
+//! the retention frees it. The map is behind a std mutex held only for
+//! short, non-async sections.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use rivulet_core::{Error, ErrorKind};
+
+use crate::{Outcome, StreamResponse};
+
+/// One stream.
+pub struct Entry {
+    /// Its id.
+    pub id: String,
+    /// `provider/model`.
+    pub model: String,
+    /// The handle that keeps it running.
+    pub response: StreamResponse,
+    /// When it started.
+    pub started: SystemTime,
+    attachers: AtomicUsize,
+    /// When it ended, once a watcher saw it end.
+    ended: Mutex<Option<Instant>>,
+}
+
+/// `running`, `finished`, `failed` or `cancelled`.
+pub fn status(outcome: Option<&Outcome>) -> &'static str {
+    match outcome {
+        None => "running",
+        Some(Outcome::Finished) => "finished",
+        Some(Outcome::Failed(e)) if e.kind() == ErrorKind::Cancelled => "cancelled",
+        Some(Outcome::Failed(_)) => "failed",
+    }
+}
+
+/// How the stream failed, if it did (a cancel included).
+pub fn failure(outcome: Option<&Outcome>) -> Option<&Error> {
+    match outcome {
+        Some(Outcome::Failed(e)) => Some(e),
+        _ => None,
+    }
+}
+
+impl Entry {
+    /// SSE clients attached now.
+    pub fn attachers(&self) -> usize {
+        self.attachers.load(Ordering::SeqCst)
+    }
+
+    /// Counts one more attacher unless `max` are attached; the guard
+    /// counts it off when dropped.
+    pub fn attach(self: &Arc<Self>, max: usize) -> Option<Attached> {
+        self.attachers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Attached(self.clone()))
+    }
+
+    fn ended_at(&self) -> Option<Instant> {
+        *lock(&self.ended)
+    }
+}
+
+/// One attacher, counted while it lives.
+pub struct Attached(Arc<Entry>);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.0.attachers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every stream by id.
+#[derive(Default)]
+pub struct Registry {
+    streams: Mutex<HashMap<String, Arc<Entry>>>,
+    next: AtomicU64,
+}
+
+impl Registry {
+    /// Registers `response` unless `max_running` streams are running, and
+    /// watches it so that its end is timed for the retention.
+    pub fn insert(
+        &self,
+        model: String,
+        response: StreamResponse,
+        max_running: usize,
+    ) -> Option<Arc<Entry>> {
+        let started = SystemTime::now();
+        // Unique within the process, and not a bare counter: ids from a
+        // restarted server do not collide with ones a client still holds.
+        let nanos = started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let entry = Arc::new(Entry {
+            id: format!("st_{nanos:x}_{n}"),
+            model,
+            response,
+            started,
+            attachers: AtomicUsize::new(0),
+            ended: Mutex::new(None),
+        });
+        {
+            let mut streams = lock(&self.streams);
+            let running = streams
+                .values()
+                .filter(|e| e.response.outcome().is_none())
+                .count();
+            if running >= max_running {
+                // Dropping the response cancels the stream before it sends.
+                return None;
+            }
+            streams.insert(entry.id.clone(), entry.clone());
+        }
+        let watched = entry.clone();
+        tokio::spawn(async move {
+            let _ = watched.response.finish().await;
+            *lock(&watched.ended) = Some(Instant::now());
+        });
+        Some(entry)
+    }
+
+    /// The stream `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        lock(&self.streams).get(id).cloned()
+    }
+
+    /// Every stream, oldest first.
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = lock(&self.streams).values().cloned().collect();
+        all.sort_by_key(|e| e.started);
+        all
+    }
+
+    /// Frees the streams that ended more than `retention` ago. Attachers
+    /// still reading one keep it (their subscriptions hold it) until they
+    /// are done.
+    pub fn sweep(&self, retention: Duration) {
+        let now = Instant::now();
+        lock(&self.streams).retain(|_, e| {
+            !matches!(e.ended_at(), Some(t) if now.saturating_duration_since(t) >= retention)
+        });
+    }
+
+    /// Waits up to `grace` for every stream to end, then cancels the rest;
+    /// returns once all have ended.
+    pub async fn drain(&self, grace: Duration) {
+        let all = self.all();
+        let ended = futures::future::join_all(all.iter().map(|e| e.response.finish()));
+        if tokio::time::timeout(grace, ended).await.is_err() {
+            for e in &all {
+                e.response.cancel();
+            }
+            futures::future::join_all(all.iter().map(|e| e.response.finish())).await;
+        }
+    }
+}
