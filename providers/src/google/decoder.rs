@@ -588,7 +588,7 @@ mod tests {
         let mut total = Usage::default();
         for c in ok(out) {
             if let Chunk::UsageDelta { usage } = c {
-                total.add(&usage);
+                total.apply(&usage);
             }
         }
         assert_eq!(
