@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 20);
+    assert_eq!(files.len(), 21);
 }
 
 async fn check_all(split: Split) {
@@ -379,6 +379,52 @@ fn hand_checked_expectations() {
         "not_found"
     );
     assert_eq!(e["gemini/thoughts.sse"]["content"][1]["text"], "3");
+
+    // Server-side compaction: message_start says input 100 + cache read
+    // 55,096; the final message_delta 181 and 0, which is the answer.
+    assert_eq!(
+        e["anthropic/compaction_usage_falls.sse"]["usage"],
+        json!({"input_tokens": 181, "output_tokens": 8, "cache_read_tokens": 0, "cache_write_tokens": 0})
+    );
+    assert_eq!(
+        content("anthropic/compaction_usage_falls.sse")[1]["text"],
+        "Hello! 👋"
+    );
+}
+
+/// Usage follows every cumulative snapshot of a real stream, down as well
+/// as up: after each event the folded usage is the provider's numbers at
+/// that event (read off the recordings by hand).
+#[test]
+fn usage_follows_every_snapshot() {
+    use rivulet_core::{Response, Usage};
+    use rivulet_providers::decode::EventDecoder;
+    use rivulet_providers::sse::{parse_pieces, SseEvent};
+
+    fn usage_per_event(file: &str, mut d: impl EventDecoder<Event = SseEvent>) -> Vec<Usage> {
+        let mut r = Response::default();
+        let mut seen = Vec::new();
+        for event in parse_pieces([wire(file)]) {
+            for c in d.feed(&event.unwrap()) {
+                r.apply(&c.unwrap());
+            }
+            seen.push(r.usage);
+        }
+        seen
+    }
+    let seen = usage_per_event(
+        "anthropic/compaction_usage_falls.sse",
+        anthropic::Decoder::new("anthropic"),
+    );
+    let anthropic_usage = |input, output, cache_read| Usage {
+        input_tokens: Some(input),
+        output_tokens: Some(output),
+        cache_read_tokens: Some(cache_read),
+        cache_write_tokens: Some(0),
+        reasoning_tokens: None,
+    };
+    assert_eq!(seen[0], anthropic_usage(100 + 55_096, 7, 55_096));
+    assert_eq!(seen.last(), Some(&anthropic_usage(181, 8, 0)));
 }
 
 /// The mid-stream error fragments keep what came before the error, over

@@ -11,7 +11,9 @@ Anthropic rules:
 - `message_start` gives id and model and a usage snapshot; `message_delta`
   gives the stop reason and another; snapshots are cumulative, fields a
   snapshot omits keep their last value, the response's usage is the last
-  snapshot: input = input_tokens + cache_creation_input_tokens +
+  snapshot, even where it is lower than an earlier one (after server-side
+  compaction the final message_delta's input and cache read are below
+  message_start's): input = input_tokens + cache_creation_input_tokens +
   cache_read_input_tokens, cache_read/cache_write = the cache fields,
   output = output_tokens (a field the provider sent, even 0, is known);
 - one part per content block, in block order: text; thinking (thinking
@@ -19,7 +21,8 @@ Anthropic rules:
   (a thought with empty text and `redacted` = data); tool_use (id, name,
   input_json_delta pieces joined); any other type is a provider part whose
   json is the block with `input` replaced by the parsed joined
-  input_json_delta pieces, when there are any;
+  input_json_delta pieces, when there are any (other deltas on such a
+  block, e.g. compaction_delta, are not kept);
 - a text or thinking delta for a block that never started opens one;
 - stop reasons: end_turn/stop_sequence -> stop, max_tokens, tool_use ->
   tool_calls, refusal, model_context_window_exceeded ->
