@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 21);
+    assert_eq!(files.len(), 23);
 }
 
 async fn check_all(split: Split) {
@@ -390,6 +390,17 @@ fn hand_checked_expectations() {
         content("anthropic/compaction_usage_falls.sse")[1]["text"],
         "Hello! 👋"
     );
+    // Gemini's last snapshot: 147 prompt + 360 tool-use prompt, 108
+    // candidates + 168 thoughts (thoughts went 101, gone, 67, 168).
+    assert_eq!(
+        e["gemini/code_execution_usage_falls.sse"]["usage"],
+        json!({"input_tokens": 507, "output_tokens": 276, "reasoning_tokens": 168})
+    );
+    // The last snapshot leaves out the candidates count (21 before): zero.
+    assert_eq!(
+        e["gemini/builtin_tools_usage_omitted.sse"]["usage"],
+        json!({"input_tokens": 87, "output_tokens": 78, "reasoning_tokens": 78})
+    );
 }
 
 /// Usage follows every cumulative snapshot of a real stream, down as well
@@ -412,6 +423,30 @@ fn usage_follows_every_snapshot() {
         }
         seen
     }
+    let u = |input, output, reasoning| Usage {
+        input_tokens: Some(input),
+        output_tokens: Some(output),
+        reasoning_tokens: Some(reasoning),
+        ..Default::default()
+    };
+
+    let seen = usage_per_event(
+        "gemini/code_execution_usage_falls.sse",
+        google::Decoder::new("google"),
+    );
+    assert_eq!(
+        seen,
+        [
+            u(46, 51 + 101, 101),
+            // The candidate and thought counts left out: zero.
+            u(46, 0, 0),
+            u(46, 22 + 67, 67),
+            u(46, 46 + 67, 67),
+            u(46, 57 + 67, 67),
+            u(147 + 360, 108 + 168, 168),
+        ]
+    );
+
     let seen = usage_per_event(
         "anthropic/compaction_usage_falls.sse",
         anthropic::Decoder::new("anthropic"),

@@ -19,11 +19,14 @@
 //! 3. `finishReason` (or a prompt `blockReason`) ends every part and gives
 //!    the finish reason, raw kept; `STOP` with function calls in the turn is
 //!    `tool_calls`;
-//! 4. `usageMetadata` comes on every event as running totals, and totals
-//!    can go down between events (gemini-2.0 restates the prompt count):
-//!    the last snapshot is what counts, so usage is reported when the finish
-//!    reason comes (and again if a later event adds to it), or before an
-//!    error;
+//! 4. `usageMetadata` comes on most events as running totals, reported as
+//!    they come. Totals can go down between events (gemini-2.0 restates the
+//!    prompt count; around built-in tools the candidate and thought counts
+//!    restart), and the last snapshot is what counts: the deltas are signed.
+//!    A count reported before and missing from a later snapshot is zero
+//!    there (proto3 JSON leaves zeros out); one never reported stays
+//!    unknown, and a `usageMetadata` with no counts at all (Vertex's
+//!    `trafficType` alone) is not a snapshot;
 //! 5. there is no terminator: EOF after a finish reason is the normal end,
 //!    EOF before one a truncated stream ([`Error::Protocol`]);
 //! 6. an `error` object in the stream ends it with that error.
@@ -79,6 +82,8 @@ pub struct Decoder {
     function_calls: usize,
     metadata_sent: bool,
     finish_seen: bool,
+    /// The latest usage snapshot, as on the wire (zeros filled in).
+    wire_usage: Option<UsageMetadata>,
     /// The latest usage snapshot.
     usage: Option<Usage>,
     sent: UsageTracker,
@@ -98,6 +103,7 @@ impl Decoder {
             function_calls: 0,
             metadata_sent: false,
             finish_seen: false,
+            wire_usage: None,
             usage: None,
             sent: UsageTracker::default(),
             state: Phase::Streaming,
@@ -121,7 +127,10 @@ impl Decoder {
             }
         }
         if let Some(u) = &r.usage_metadata {
-            self.usage = Some(usage_from_wire(u));
+            if let Some(snapshot) = restate(self.wire_usage.as_ref(), u) {
+                self.usage = Some(usage_from_wire(&snapshot));
+                self.wire_usage = Some(snapshot);
+            }
         }
         if let Some(error) = &r.error {
             let err = inband_error(&self.provider, error);
@@ -147,9 +156,7 @@ impl Decoder {
         {
             self.on_finish(&reason, true, out);
         }
-        if self.finish_seen {
-            self.release_usage(out);
-        }
+        self.release_usage(out);
     }
 
     fn on_part(&mut self, part: Part, out: &mut Decoded) {
@@ -322,6 +329,8 @@ impl Decoder {
         }));
     }
 
+    /// Reports the latest usage snapshot (nothing when it was reported
+    /// already).
     fn release_usage(&mut self, out: &mut Decoded) {
         if let Some(u) = self.usage {
             self.sent.report(u, out);
@@ -414,6 +423,46 @@ pub fn finish_reason(raw: &str) -> FinishReason {
         // MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, LANGUAGE, OTHER, …
         _ => FinishReason::Other,
     }
+}
+
+/// The snapshot `now` stands for after `before`: `None` when it has no
+/// count at all; otherwise `now`, where a count `before` had and `now`
+/// leaves out is zero (proto3 JSON leaves zeros out).
+fn restate(before: Option<&UsageMetadata>, now: &UsageMetadata) -> Option<UsageMetadata> {
+    let counts = |u: &UsageMetadata| {
+        [
+            u.prompt_token_count,
+            u.candidates_token_count,
+            u.thoughts_token_count,
+            u.cached_content_token_count,
+            u.tool_use_prompt_token_count,
+            u.total_token_count,
+        ]
+    };
+    if counts(now).iter().all(Option::is_none) {
+        return None;
+    }
+    let Some(before) = before else {
+        return Some(*now);
+    };
+    let zero_if_gone = |now: Option<u64>, before: Option<u64>| now.or(before.map(|_| 0));
+    Some(UsageMetadata {
+        prompt_token_count: zero_if_gone(now.prompt_token_count, before.prompt_token_count),
+        candidates_token_count: zero_if_gone(
+            now.candidates_token_count,
+            before.candidates_token_count,
+        ),
+        thoughts_token_count: zero_if_gone(now.thoughts_token_count, before.thoughts_token_count),
+        cached_content_token_count: zero_if_gone(
+            now.cached_content_token_count,
+            before.cached_content_token_count,
+        ),
+        tool_use_prompt_token_count: zero_if_gone(
+            now.tool_use_prompt_token_count,
+            before.tool_use_prompt_token_count,
+        ),
+        total_token_count: zero_if_gone(now.total_token_count, before.total_token_count),
+    })
 }
 
 /// Core [`Usage`] from `usageMetadata`: input is the prompt (tool-use
@@ -603,6 +652,68 @@ mod tests {
         );
     }
 
+    /// The folded usage after each event.
+    fn usage_per_event(events: &[&str]) -> Vec<Usage> {
+        let mut d = Decoder::new("google");
+        let mut total = Usage::default();
+        let mut seen = Vec::new();
+        for e in events {
+            for c in ok(d.feed(&SseEvent::message(*e))) {
+                if let Chunk::UsageDelta { usage } = c {
+                    total.apply(&usage);
+                }
+            }
+            seen.push(total);
+        }
+        seen
+    }
+
+    fn counts(input: u64, output: u64, reasoning: Option<u64>) -> Usage {
+        Usage {
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            reasoning_tokens: reasoning,
+            ..Default::default()
+        }
+    }
+
+    /// Usage is reported as it comes, and a later snapshot that is lower
+    /// (even after the finish reason) is the truth: the deltas go down.
+    #[test]
+    fn usage_follows_every_snapshot_down_as_well_as_up() {
+        let seen = usage_per_event(&[
+            r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":15,"candidatesTokenCount":5,"thoughtsTokenCount":9}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":13,"candidatesTokenCount":3,"thoughtsTokenCount":4}}"#,
+            r#"{"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":2,"thoughtsTokenCount":1}}"#,
+        ]);
+        assert_eq!(
+            seen,
+            [
+                counts(15, 14, Some(9)),
+                counts(13, 7, Some(4)),
+                counts(12, 3, Some(1))
+            ]
+        );
+    }
+
+    /// A count reported before and missing later is zero (proto3 JSON
+    /// leaves zeros out); usage with no count at all is not a snapshot;
+    /// a count never reported stays unknown.
+    #[test]
+    fn counts_that_disappear_are_zero() {
+        let seen = usage_per_event(&[
+            r#"{"usageMetadata":{"trafficType":"ON_DEMAND"}}"#,
+            r#"{"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":21,"thoughtsTokenCount":35}}"#,
+            r#"{"usageMetadata":{"trafficType":"ON_DEMAND"}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":87,"thoughtsTokenCount":78}}"#,
+        ]);
+        assert_eq!(seen[0], Usage::default());
+        assert_eq!(seen[1], counts(9, 56, Some(35)));
+        assert_eq!(seen[2], counts(9, 56, Some(35)));
+        assert_eq!(seen[3], counts(87, 78, Some(78)));
+        assert_eq!(seen[3].cache_read_tokens, None);
+    }
+
     #[test]
     fn eof_before_a_finish_reason_is_truncated_and_keeps_usage() {
         let mut d = Decoder::new("vertex");
@@ -617,8 +728,9 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Protocol);
         assert_eq!(err.provider(), Some("vertex"));
         let chunks = ok(out);
-        assert_eq!(chunks[2], Chunk::TextEnd { part: 0 });
-        assert!(matches!(&chunks[3], Chunk::UsageDelta { usage } if usage.input_tokens == Some(3)));
+        // Usage is reported as it comes, before the text part ends.
+        assert!(matches!(&chunks[2], Chunk::UsageDelta { usage } if usage.input_tokens == Some(3)));
+        assert_eq!(chunks[3], Chunk::TextEnd { part: 0 });
         assert!(d.is_done());
         assert!(d.finish().is_empty());
     }

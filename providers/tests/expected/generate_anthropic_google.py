@@ -42,6 +42,9 @@ Gemini rules:
   `call_<n>` with n the call's part position; args = the args object as
   compact JSON (`{}` when absent); thoughtSignature on the call is the
   call's signature;
+- any other part (executableCode, codeExecutionResult, toolCall, ...) ends
+  the open text or thought and is a provider part: kind = its first key
+  other than thought/thoughtSignature (in sorted order), json = the part;
 - a thoughtSignature on a thought fragment ends that thought with it (a
   thought of its own when none is open); on a text fragment it becomes a
   thought with empty text and that signature, placed right after the text
@@ -49,7 +52,10 @@ Gemini rules:
 - finishReason: STOP -> stop (tool_calls when the turn has function
   calls), MAX_TOKENS -> max_tokens, SAFETY/RECITATION/BLOCKLIST/
   PROHIBITED_CONTENT/SPII -> content_filter, others -> other;
-- usage = the last usageMetadata: input = promptTokenCount, output =
+- usage = the last usageMetadata that has any count (even when its counts
+  are lower than earlier ones), where a count an earlier snapshot had and
+  this one leaves out is 0 (proto3 JSON omits zeros): input =
+  promptTokenCount + toolUsePromptTokenCount, output =
   candidatesTokenCount + thoughtsTokenCount, reasoning =
   thoughtsTokenCount, cache_read = cachedContentTokenCount;
 - EOF ends the stream; before any finishReason it is a protocol error;
@@ -250,16 +256,34 @@ def gemini_finish(reason, calls):
     return "content_filter" if reason in GEMINI_FILTER else "other"
 
 
+GEMINI_COUNTS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
+                 "cachedContentTokenCount", "toolUsePromptTokenCount", "totalTokenCount")
+
+
+def gemini_snapshot(before, u):
+    """The counts of usageMetadata `u` after snapshot `before` (None: no count)."""
+    counts = {k: u.get(k) for k in GEMINI_COUNTS}
+    if all(v is None for v in counts.values()):
+        return before
+    if before is not None:
+        for k in GEMINI_COUNTS:
+            if counts[k] is None and before[k] is not None:
+                counts[k] = 0
+    return counts
+
+
 def gemini_usage(u):
     if not u:
         return {}
-    cand, thoughts = u.get("candidatesTokenCount"), u.get("thoughtsTokenCount")
-    out = None
-    if cand is not None or thoughts is not None:
-        out = (cand or 0) + (thoughts or 0)
-    return known({"input_tokens": u.get("promptTokenCount"), "output_tokens": out,
+
+    def plus(a, b):
+        return None if a is None and b is None else (a or 0) + (b or 0)
+    thoughts = u.get("thoughtsTokenCount")
+    return known({"input_tokens": plus(u.get("promptTokenCount"), u.get("toolUsePromptTokenCount")),
+                  "output_tokens": plus(u.get("candidatesTokenCount"), thoughts),
                   "cache_read_tokens": u.get("cachedContentTokenCount"),
                   "reasoning_tokens": thoughts})
+
 
 
 def gemini(raw, provider):
@@ -296,7 +320,7 @@ def gemini(raw, provider):
         if meta is None and (j.get("responseId") or j.get("modelVersion")):
             meta = (j.get("responseId"), j.get("modelVersion"))
         if j.get("usageMetadata"):
-            last_usage = j["usageMetadata"]
+            last_usage = gemini_snapshot(last_usage, j["usageMetadata"])
         cand = next((c for c in j.get("candidates") or [] if c.get("index", 0) == 0), None)
         if cand is None:
             continue
@@ -333,7 +357,10 @@ def gemini(raw, provider):
                         close_open()
                         sig_thought(sig)
             else:
-                raise ValueError("no transcript sends other parts")
+                close_open()
+                kind = sorted(k for k in part if k not in ("thought", "thoughtSignature"))[0]
+                parts.append({"type": "provider", "provider": provider, "kind": kind,
+                              "json": part, "closed": True})
         reason = cand.get("finishReason")
         if reason and finish is None:
             close_open()
