@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 23);
+    assert_eq!(files.len(), 27);
 }
 
 async fn check_all(split: Split) {
@@ -401,6 +401,42 @@ fn hand_checked_expectations() {
         e["gemini/builtin_tools_usage_omitted.sse"]["usage"],
         json!({"input_tokens": 87, "output_tokens": 78, "reasoning_tokens": 78})
     );
+    // Streamed arguments (partialArgs), assembled.
+    let args = |f: &str, i: usize| content(f)[i]["args_text"].clone();
+    assert_eq!(
+        args("gemini/vertex_stream_args.sse", 0),
+        r#"{"location":"Boston"}"#
+    );
+    assert_eq!(
+        args("gemini/vertex_stream_args.sse", 1),
+        r#"{"location":"San Francisco"}"#
+    );
+    assert_eq!(
+        args("gemini/vertex_stream_args_no_terminal.sse", 0),
+        r#"{"operations":[{"action":"add","description":"Fresh red apple","itemid":"apple_001","price":0.5},{"action":"add","description":"Ripe yellow banana","itemid":"banana_001","price":0.3}]}"#
+    );
+    let nested = content("gemini/vertex_stream_args_nested.sse");
+    assert_eq!(nested[0]["name"], "cookRecipe");
+    assert_eq!(
+        nested[0]["args"]["recipe"]["ingredients"][9],
+        json!({"amount": "1/2 tsp", "name": "Pepper"})
+    );
+    assert_eq!(
+        nested[0]["args"]["recipe"]["steps"][0],
+        "Preheat oven to 375°F (190°C)."
+    );
+    assert_eq!(
+        nested[0]["args"]["recipe"]["steps"][4],
+        "In a 9x13 baking dish, spread a thin layer of meat sauce."
+    );
+    let screens = content("gemini/vertex_stream_args_after_no_args_call.sse");
+    assert_eq!(
+        (screens[1]["name"].clone(), screens[1]["args_text"].clone()),
+        (json!("read_theme"), json!("{}"))
+    );
+    for (i, id) in [(2, "A"), (3, "B"), (4, "C")] {
+        assert_eq!(screens[i]["args"], json!({"id": id}));
+    }
 }
 
 /// Usage follows every cumulative snapshot of a real stream, down as well

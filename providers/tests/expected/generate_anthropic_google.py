@@ -38,10 +38,18 @@ Gemini rules:
   modelVersion, from the first event with either;
 - consecutive text fragments are one text part, consecutive thought
   fragments (thought: true) one thought part; empty text adds nothing;
-- functionCall parts are whole tool calls: id = functionCall.id, else
-  `call_<n>` with n the call's part position; args = the args object as
-  compact JSON (`{}` when absent); thoughtSignature on the call is the
-  call's signature;
+- a functionCall part with a name starts a tool call (and ends a streamed
+  call still open): id = functionCall.id, else `call_<n>` with n the
+  call's part position; thoughtSignature on the call is the call's
+  signature. Without willContinue and partialArgs it is whole: args = the
+  args object as compact JSON (`{}` when absent);
+- otherwise the call is streamed: its partialArgs, and those of the parts
+  after it that have no name, set values in an arguments tree by JSON path
+  ($.a.b[0]; string pieces at the path of a string whose last piece had
+  willContinue are appended); the first part without willContinue (often a
+  bare {}) ends the call, whose args are the tree as compact JSON, keys in
+  order of first appearance (`{}` when empty); a call still open at the
+  end stays incomplete; a bare {} with no call open is nothing;
 - any other part (executableCode, codeExecutionResult, toolCall, ...) ends
   the open text or thought and is a provider part: kind = its first key
   other than thought/thoughtSignature (in sorted order), json = the part;
@@ -285,10 +293,72 @@ def gemini_usage(u):
                   "reasoning_tokens": thoughts})
 
 
+PATH_STEP = re.compile(r"""\.([^.\[\]'"]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")
+
+
+def json_path(path):
+    """'$.a[0].b' -> ['a', 0, 'b']."""
+    assert path.startswith("$"), path
+    steps, at = [], 1
+    while at < len(path):
+        m = PATH_STEP.match(path, at)
+        assert m, path
+        name, index, q1, q2 = m.groups()
+        steps.append(int(index) if index is not None else next(
+            x for x in (name, q1, q2) if x is not None))
+        at = m.end()
+    assert steps, path
+    return steps
+
+
+class StreamedArgs:
+    """A streamed call's arguments: a tree of dicts and lists by JSON path."""
+
+    def __init__(self):
+        self.tree, self.open_string = {}, None
+
+    def set(self, arg):
+        steps = json_path(arg["jsonPath"])
+        more = arg.get("willContinue") is True
+        if "stringValue" in arg:
+            value = arg["stringValue"]
+        elif "numberValue" in arg:
+            value = arg["numberValue"]
+        elif "boolValue" in arg:
+            value = arg["boolValue"]
+        elif "nullValue" in arg:
+            value = None
+        else:
+            return
+        node = self.tree
+        for step, nxt in zip(steps, steps[1:]):
+            empty = [] if isinstance(nxt, int) else {}
+            if isinstance(node, list):
+                if step == len(node):
+                    node.append(empty)
+            else:
+                node.setdefault(step, empty)
+            node = node[step]
+        last = steps[-1]
+        if self.open_string == steps and isinstance(value, str):
+            node[last] += value
+        elif isinstance(node, list):
+            assert last == len(node), arg
+            node.append(value)
+        else:
+            assert last not in node, arg
+            node[last] = value
+        self.open_string = steps if isinstance(value, str) and more else None
+
+    def text(self):
+        return json.dumps(self.tree, separators=(",", ":"), ensure_ascii=False)
+
 
 def gemini(raw, provider):
     parts = []
-    state = {"open": None, "sigs": []}  # open text/thought part index; text signatures
+    # open text/thought part index; text signatures; the streamed call
+    # (part index, StreamedArgs) whose arguments are still coming
+    state = {"open": None, "sigs": [], "streamed": None}
     calls, meta, finish, last_usage = 0, None, None, None
 
     def sig_thought(sig):
@@ -304,6 +374,13 @@ def gemini(raw, provider):
             for sig in state["sigs"]:
                 sig_thought(sig)
             state["sigs"] = []
+
+    def end_streamed():
+        if state["streamed"] is not None:
+            i, args = state["streamed"]
+            parts[i]["args"] = args.text()
+            parts[i]["closed"] = True
+            state["streamed"] = None
 
     def push(kind, s):
         if not s:
@@ -327,15 +404,30 @@ def gemini(raw, provider):
         for part in (cand.get("content") or {}).get("parts") or []:
             sig = part.get("thoughtSignature") or None
             if "functionCall" in part:
-                close_open()
                 fc = part["functionCall"]
-                n = len(parts)
-                parts.append({"type": "tool_call", "id": fc.get("id") or f"call_{n}",
-                              "name": fc["name"],
-                              "args": json.dumps(fc.get("args", {}), separators=(",", ":"),
-                                                 ensure_ascii=False),
-                              "signature": sig, "closed": True})
-                calls += 1
+                streaming = bool(fc.get("partialArgs")) or fc.get("willContinue") is True
+                if fc.get("name"):
+                    end_streamed()
+                    close_open()
+                    n = len(parts)
+                    parts.append({"type": "tool_call", "id": fc.get("id") or f"call_{n}",
+                                  "name": fc["name"], "signature": sig, "closed": False})
+                    calls += 1
+                    if not streaming:
+                        parts[n]["args"] = json.dumps(fc.get("args") or {}, separators=(",", ":"),
+                                                      ensure_ascii=False)
+                        parts[n]["closed"] = True
+                        continue
+                    state["streamed"] = (n, StreamedArgs())
+                elif state["streamed"] is None:
+                    assert not fc.get("partialArgs") and "args" not in fc, part
+                    continue
+                elif parts[state["streamed"][0]]["signature"] is None:
+                    parts[state["streamed"][0]]["signature"] = sig
+                for arg in fc.get("partialArgs") or []:
+                    state["streamed"][1].set(arg)
+                if fc.get("willContinue") is not True:
+                    end_streamed()
             elif part.get("thought") is True and set(part) <= {"text", "thought", "thoughtSignature"}:
                 push("thought", part.get("text", ""))
                 if sig:
