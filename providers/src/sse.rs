@@ -158,10 +158,12 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 /// An incremental event-stream parser: bytes in, in frames cut anywhere
 /// (inside a line, a CRLF or a UTF-8 character), events out.
 ///
-/// Each frame is scanned once for line ends (memchr); the lines it holds
-/// whole are parsed in place, and only the start of a line that the frame's
-/// end cuts is copied, to be joined with the rest from the next frames.
-/// Time and memory are linear in the input whatever the line lengths.
+/// Each frame is checked for UTF-8 once and scanned for line ends once
+/// (memchr); the lines it holds whole are parsed in place, and only the
+/// start of a line that the frame's end cuts is copied, to be joined with
+/// the rest from the next frames (a cut `data` line opening its event then
+/// becomes the event's data without another copy). Time and memory are
+/// linear in the input whatever the line lengths.
 ///
 /// ```
 /// use rivulet_providers::sse::{SseEvent, SseParser};
@@ -176,11 +178,11 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 /// ```
 #[derive(Debug, Default)]
 pub struct SseParser {
+    /// The first bytes of a UTF-8 character cut by the end of a frame.
+    torn: [u8; 3],
+    torn_len: usize,
     /// The start of a line cut by the end of a frame.
-    partial: Vec<u8>,
-    /// How much of `partial` is known to be UTF-8; the rest (at most 3
-    /// bytes) is a character that the next frame completes.
-    checked: usize,
+    partial: String,
     /// The last frame ended with a CR: an LF opening the next one belongs to
     /// the same line end.
     after_cr: bool,
@@ -198,6 +200,15 @@ pub struct SseParser {
     failed: bool,
 }
 
+/// A line's meaning.
+enum Line<'a> {
+    /// Dispatches the event.
+    Blank,
+    Comment,
+    /// A field's name and value.
+    Field(&'a str, &'a str),
+}
+
 impl SseParser {
     /// A parser at the start of a stream.
     pub fn new() -> Self {
@@ -212,35 +223,12 @@ impl SseParser {
     /// the end of its line; the events completed before it are appended.
     /// After an error, further input is ignored.
     pub fn feed(&mut self, frame: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
-        if self.failed || frame.is_empty() {
+        if self.failed {
             return Ok(());
         }
-        let mut rest = frame;
-        if std::mem::take(&mut self.after_cr) && rest[0] == b'\n' {
-            rest = &rest[1..];
-        }
-        while let Some(at) = memchr::memchr2(b'\n', b'\r', rest) {
-            let mut next = at + 1;
-            if rest[at] == b'\r' {
-                match rest.get(next) {
-                    Some(b'\n') => next += 1,
-                    Some(_) => {}
-                    None => self.after_cr = true,
-                }
-            }
-            let line = &rest[..at];
-            let result = if self.partial.is_empty() {
-                self.line(line, out)
-            } else {
-                self.cut_line(line, out)
-            };
-            if let Err(e) = result {
-                self.failed = true;
-                return Err(e);
-            }
-            rest = &rest[next..];
-        }
-        self.keep(rest)
+        let result = self.decode(frame, out);
+        self.failed = result.is_err();
+        result
     }
 
     /// The body ended. Fails with [`Error::Protocol`] if it ended inside a
@@ -250,9 +238,8 @@ impl SseParser {
         if self.failed {
             return Ok(());
         }
-        let torn = self.checked < self.partial.len();
-        self.partial = Vec::new();
-        self.checked = 0;
+        let torn = std::mem::take(&mut self.torn_len) > 0;
+        self.partial = String::new();
         self.event.clear();
         self.data.clear();
         if torn {
@@ -267,78 +254,143 @@ impl SseParser {
         self.retry
     }
 
-    /// Keeps the cut start of a line, checking the bytes it adds are UTF-8
-    /// (or the start of a character the next frame completes).
-    fn keep(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if bytes.is_empty() {
-            return Ok(());
+    /// Passes the text of `frame` on to [`SseParser::text`], in one piece
+    /// unless a character is torn at either end or the frame holds bytes
+    /// that are not UTF-8 (the error, after the text before them).
+    fn decode(&mut self, mut frame: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
+        if self.torn_len > 0 {
+            // Complete the character the last frame cut.
+            let mut char = [0; 4];
+            let have = self.torn_len;
+            char[..have].copy_from_slice(&self.torn[..have]);
+            let take = (utf8_width(char[0]) - have).min(frame.len());
+            char[have..have + take].copy_from_slice(&frame[..take]);
+            frame = &frame[take..];
+            self.torn_len = 0;
+            match std::str::from_utf8(&char[..have + take]) {
+                Ok(text) => self.text(text, out),
+                Err(e) if e.error_len().is_none() => self.keep_torn(&char[..have + take]),
+                Err(_) => return Err(not_utf8()),
+            }
         }
-        self.partial.extend_from_slice(bytes);
-        match std::str::from_utf8(&self.partial[self.checked..]) {
-            Ok(_) => self.checked = self.partial.len(),
-            Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
-            Err(_) => {
-                self.failed = true;
+        let mut at = 0;
+        for chunk in frame.utf8_chunks() {
+            self.text(chunk.valid(), out);
+            let bad = chunk.invalid();
+            at += chunk.valid().len() + bad.len();
+            if bad.is_empty() {
+                continue;
+            }
+            let incomplete = std::str::from_utf8(bad).is_err_and(|e| e.error_len().is_none());
+            if at == frame.len() && incomplete {
+                self.keep_torn(bad);
+            } else {
                 return Err(not_utf8());
             }
         }
         Ok(())
     }
 
-    /// Parses the line that `partial` started and `end` completes.
-    fn cut_line(&mut self, end: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
-        let mut line = std::mem::take(&mut self.partial);
-        line.extend_from_slice(end);
-        let result = self.line(&line, out);
-        line.clear();
-        if line.capacity() <= KEEP_CAPACITY {
-            self.partial = line;
-        }
-        self.checked = 0;
-        result
+    /// Keeps the start of a character cut by the end of a frame.
+    fn keep_torn(&mut self, bytes: &[u8]) {
+        self.torn[..bytes.len()].copy_from_slice(bytes);
+        self.torn_len = bytes.len();
     }
 
-    /// Parses one line (without its line end).
-    fn line(&mut self, line: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
-        let mut line = std::str::from_utf8(line).map_err(|_| not_utf8())?;
+    /// Splits the next piece of text into lines.
+    fn text(&mut self, text: &str, out: &mut impl Extend<SseEvent>) {
+        if text.is_empty() {
+            return;
+        }
+        let mut rest = text;
+        if std::mem::take(&mut self.after_cr) {
+            rest = rest.strip_prefix('\n').unwrap_or(rest);
+        }
+        while let Some(at) = memchr::memchr2(b'\n', b'\r', rest.as_bytes()) {
+            let mut next = at + 1;
+            if rest.as_bytes()[at] == b'\r' {
+                match rest.as_bytes().get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+            if self.partial.is_empty() {
+                let line = self.split(&rest[..at]);
+                self.apply(line, out);
+            } else {
+                self.cut_line(&rest[..at], out);
+            }
+            rest = &rest[next..];
+        }
+        self.partial.push_str(rest);
+    }
+
+    /// Parses the line that `partial` started and `end` completes.
+    fn cut_line(&mut self, end: &str, out: &mut impl Extend<SseEvent>) {
+        let mut line = std::mem::take(&mut self.partial);
+        line.push_str(end);
+        let value_at = match self.split(&line) {
+            // The first `data` line of its event (a long one is usually the
+            // only one): its buffer becomes the data buffer, uncopied.
+            Line::Field("data", value) if self.data.is_empty() => line.len() - value.len(),
+            other => {
+                self.apply(other, out);
+                line.clear();
+                if line.capacity() <= KEEP_CAPACITY {
+                    self.partial = line;
+                }
+                return;
+            }
+        };
+        line.drain(..value_at);
+        line.push('\n');
+        self.data = line;
+    }
+
+    /// What `line` (without its line end) means.
+    fn split<'a>(&mut self, mut line: &'a str) -> Line<'a> {
         if !std::mem::replace(&mut self.started, true) {
             line = line.strip_prefix('\u{feff}').unwrap_or(line);
         }
-        if line.is_empty() {
-            self.dispatch(out);
-            return Ok(());
-        }
-        let (name, value) = match line.find(':') {
-            // A comment.
-            Some(0) => return Ok(()),
+        match line.find(':') {
+            _ if line.is_empty() => Line::Blank,
+            Some(0) => Line::Comment,
             Some(at) => {
                 let value = &line[at + 1..];
-                (&line[..at], value.strip_prefix(' ').unwrap_or(value))
+                Line::Field(&line[..at], value.strip_prefix(' ').unwrap_or(value))
             }
-            None => (line, ""),
-        };
-        match name {
-            "event" => {
+            None => Line::Field(line, ""),
+        }
+    }
+
+    fn apply(&mut self, line: Line<'_>, out: &mut impl Extend<SseEvent>) {
+        match line {
+            Line::Blank => self.dispatch(out),
+            Line::Comment => {}
+            Line::Field("event", value) => {
                 self.event.clear();
                 self.event.push_str(value);
             }
-            "data" => {
+            Line::Field("data", value) => {
+                self.data.reserve(value.len() + 1);
                 self.data.push_str(value);
                 self.data.push('\n');
             }
-            "id" if !value.contains('\0') => {
+            Line::Field("id", value) if !value.contains('\0') => {
                 self.id.clear();
                 self.id.push_str(value);
             }
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+            Line::Field("retry", value)
+                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 // More digits than a u64 holds is no time anyone means.
                 if let Ok(ms) = value.parse() {
                     self.retry = Some(Duration::from_millis(ms));
                 }
             }
-            _ => {}
+            Line::Field(..) => {}
         }
-        Ok(())
     }
 
     /// A blank line: the event buffered so far, if it has data.
@@ -357,6 +409,15 @@ impl SseParser {
             data,
             id: self.id.clone(),
         }));
+    }
+}
+
+/// The length of the UTF-8 sequence `lead` starts (a lead byte).
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
     }
 }
 
@@ -635,17 +696,22 @@ mod tests {
 
     #[test]
     fn a_long_cut_line_is_not_kept_once_parsed() {
-        let mut p = SseParser::new();
-        let mut out = Vec::new();
-        let line = format!("data: {}", "x".repeat(1 << 20));
-        for frame in line.as_bytes().chunks(1000) {
-            p.feed(frame, &mut out).unwrap();
+        for field in ["data: ", "data: a\ndata: ", ": ", "event: ", "id: "] {
+            let mut p = SseParser::new();
+            let mut out = Vec::new();
+            let body = format!("{field}{}", "x".repeat(1 << 20));
+            for frame in body.as_bytes().chunks(1000) {
+                p.feed(frame, &mut out).unwrap();
+            }
+            assert!(p.partial.capacity() >= 1 << 20, "{field:?}");
+            p.feed(b"\n\n", &mut out).unwrap();
+            assert!(p.partial.capacity() <= KEEP_CAPACITY, "{field:?}");
+            assert!(p.data.capacity() <= KEEP_CAPACITY, "{field:?}");
+            assert!(p.event.capacity() <= KEEP_CAPACITY, "{field:?}");
+            if field.starts_with("data") {
+                assert_eq!(out.len(), 1);
+                assert!(out[0].data.ends_with(&"x".repeat(1 << 20)));
+            }
         }
-        assert!(p.partial.capacity() >= 1 << 20);
-        p.feed(b"\n\n", &mut out).unwrap();
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].data.len(), 1 << 20);
-        assert!(p.partial.capacity() <= KEEP_CAPACITY);
-        assert!(p.data.capacity() <= KEEP_CAPACITY);
     }
 }
