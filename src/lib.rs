@@ -55,7 +55,7 @@ pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
     Message, Params, PartialJson, PartialJsonError, PartialJsonErrorKind, ProviderPart, RawEvent,
     Request, Response, Role, Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition,
-    ToolOutput, Usage,
+    ToolOutput, Usage, UsageDelta,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
 

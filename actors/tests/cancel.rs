@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use futures::StreamExt;
 use rivulet_actors::{Event, Outcome, Policy, Runtime, RuntimeConfig, RuntimeStats, StreamOptions};
-use rivulet_core::{Chunk, Error, Usage};
+use rivulet_core::{Chunk, Error, UsageDelta};
 
 /// `start`, `n` words, then a usage delta, then the stream stalls (a server
 /// still generating, slowly).
@@ -15,7 +15,7 @@ fn stalls_after(n: usize) -> Vec<Step> {
     let mut steps = numbered(n);
     steps.pop(); // no text_end: still generating
     steps.push(Step::Chunk(Chunk::UsageDelta {
-        usage: Box::new(Usage {
+        usage: Box::new(UsageDelta {
             input_tokens: Some(3),
             ..Default::default()
         }),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rivulet_actors::{Event, Outcome, Policy, Runtime, RuntimeConfig, StreamOptions};
-use rivulet_core::{Chunk, Error, ErrorKind, Usage};
+use rivulet_core::{Chunk, Error, ErrorKind, UsageDelta};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -195,7 +195,7 @@ fn chunks_before_a_retried_failure_are_not_duplicated() {
                 model: None,
             }),
             Step::Chunk(Chunk::UsageDelta {
-                usage: Box::new(Usage {
+                usage: Box::new(UsageDelta {
                     input_tokens: Some(10),
                     ..Default::default()
                 }),

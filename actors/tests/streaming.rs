@@ -10,7 +10,7 @@ use rivulet_actors::{
     Event, Outcome, ParsedToolCall, Policy, Runtime, RuntimeConfig, RuntimeStats, SharedChunk,
     StreamOptions,
 };
-use rivulet_core::{Chunk, Error, ToolCall, Usage};
+use rivulet_core::{Chunk, Error, ToolCall, UsageDelta};
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig { arbiters: 2 })
@@ -287,7 +287,7 @@ fn snapshot_folds_the_log_so_far() {
             model: Some("m-2024".into()),
         }),
         Step::Chunk(Chunk::UsageDelta {
-            usage: Box::new(Usage {
+            usage: Box::new(UsageDelta {
                 input_tokens: Some(7),
                 ..Default::default()
             }),
@@ -425,7 +425,7 @@ fn a_provider_error_mid_stream_keeps_what_was_received() {
     let mut steps = text_steps(&["par", "tial"]);
     steps.truncate(3);
     steps.push(Step::Chunk(Chunk::UsageDelta {
-        usage: Box::new(Usage {
+        usage: Box::new(UsageDelta {
             output_tokens: Some(2),
             ..Default::default()
         }),

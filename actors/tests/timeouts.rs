@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rivulet_actors::{Event, Outcome, Policy, Runtime, RuntimeConfig, StreamOptions};
-use rivulet_core::{Chunk, Error, TimeoutKind, Usage};
+use rivulet_core::{Chunk, Error, TimeoutKind, UsageDelta};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn usage(n: u64) -> Step {
+fn usage(n: i64) -> Step {
     Step::Chunk(Chunk::UsageDelta {
-        usage: Box::new(Usage {
+        usage: Box::new(UsageDelta {
             output_tokens: Some(n),
             ..Default::default()
         }),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use crate::{Delta, FinishReason, ProviderPart, Usage};
+use crate::{Delta, FinishReason, ProviderPart, UsageDelta};
 
 /// One normalized event of a streamed response.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -94,10 +94,12 @@ pub enum Chunk {
         #[serde(flatten)]
         block: Box<ProviderPart>,
     },
-    /// Tokens to add to the response's usage. Decoders turn totals and
-    /// cumulative snapshots into deltas, so consumers only ever add.
+    /// A signed change to the response's usage ([`UsageDelta`]). Decoders
+    /// turn totals and cumulative snapshots into deltas, so consumers only
+    /// ever add them up; a delta is negative where the provider's latest
+    /// snapshot is below its earlier one (the last snapshot is the truth).
     #[serde(rename = "usage_delta_chunk")]
-    UsageDelta { usage: Box<Usage> },
+    UsageDelta { usage: Box<UsageDelta> },
     /// Why generation stopped, normalized, with the provider's own value.
     #[serde(rename = "finish_reason_chunk")]
     FinishReason { reason: FinishReason, raw: String },

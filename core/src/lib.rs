@@ -39,4 +39,4 @@ pub use provider::{ChunkStream, OpenFuture, Provider};
 pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};
 pub use response::Response;
 pub use secret::ApiKey;
-pub use usage::Usage;
+pub use usage::{Usage, UsageDelta};

@@ -221,7 +221,7 @@ impl Response {
             Chunk::ProviderPart { part, block } => {
                 self.insert(*part, ContentPart::Provider((**block).clone()));
             }
-            Chunk::UsageDelta { usage } => self.usage.add(usage),
+            Chunk::UsageDelta { usage } => self.usage.apply(usage),
             Chunk::FinishReason { reason, raw } => {
                 self.finish_reason = Some(*reason);
                 self.raw_finish_reason = Some(raw.clone());
@@ -368,6 +368,23 @@ mod tests {
             r.apply(c);
         }
         r
+    }
+
+    /// Usage deltas are signed: a correction below the earlier snapshot
+    /// gives the provider's final numbers, not the largest ever seen.
+    #[test]
+    fn usage_deltas_fold_to_the_last_snapshot() {
+        let delta = |input, cache_read| Chunk::UsageDelta {
+            usage: Box::new(crate::UsageDelta {
+                input_tokens: Some(input),
+                cache_read_tokens: Some(cache_read),
+                ..Default::default()
+            }),
+        };
+        let r = fold(&[delta(55_196, 55_096), delta(-55_015, -55_096)]);
+        assert_eq!(r.usage.input_tokens, Some(181));
+        assert_eq!(r.usage.cache_read_tokens, Some(0));
+        assert_eq!(r.usage.output_tokens, None);
     }
 
     #[test]

@@ -1,4 +1,12 @@
 //! Token usage. Unknown is not zero: every count is an `Option`.
+//!
+//! A response's [`Usage`] is built from [`UsageDelta`]s, one per
+//! `usage_delta_chunk`. A delta is signed: providers that report cumulative
+//! snapshots (Anthropic, Gemini) may report less than before (Anthropic's
+//! final `message_delta` after server-side compaction, Gemini's counts
+//! restarting mid-stream), and the last snapshot is the truth. Decoders
+//! send the difference to what they sent so far ([`Usage::delta_since`]),
+//! so the deltas always add up to the provider's latest numbers.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,13 +18,15 @@ use serde::{Deserialize, Serialize};
 /// to the prompt cache, as the provider reports them.
 ///
 /// ```
-/// use rivulet_core::Usage;
+/// use rivulet_core::{Usage, UsageDelta};
 ///
 /// let mut total = Usage::default();
 /// assert_eq!(total.input_tokens, None);
-/// total.add(&Usage { input_tokens: Some(12), ..Default::default() });
-/// total.add(&Usage { output_tokens: Some(3), ..Default::default() });
-/// assert_eq!((total.input_tokens, total.output_tokens), (Some(12), Some(3)));
+/// total.apply(&UsageDelta { input_tokens: Some(12), ..Default::default() });
+/// total.apply(&UsageDelta { output_tokens: Some(3), ..Default::default() });
+/// // A correction: the provider's later snapshot said 10 input tokens.
+/// total.apply(&UsageDelta { input_tokens: Some(-2), ..Default::default() });
+/// assert_eq!((total.input_tokens, total.output_tokens), (Some(10), Some(3)));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
@@ -32,37 +42,87 @@ pub struct Usage {
     pub reasoning_tokens: Option<u64>,
 }
 
-fn add_field(total: &mut Option<u64>, delta: Option<u64>) {
-    if let Some(d) = delta {
-        *total = Some(total.unwrap_or(0).saturating_add(d));
+/// A signed change to a [`Usage`]: what a `usage_delta_chunk` carries.
+///
+/// `None` leaves a field as it is; `Some(d)` adds `d`, which is negative
+/// when the provider's latest snapshot is below what was reported before.
+/// Adding every delta of a stream gives the provider's final numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDelta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<i64>,
+}
+
+impl UsageDelta {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == UsageDelta::default()
     }
 }
 
-fn sub_field(now: Option<u64>, before: Option<u64>) -> Option<u64> {
-    match (now, before) {
-        (Some(n), Some(b)) if n >= b => Some(n - b).filter(|d| *d > 0),
-        // A snapshot that went down is the provider restating, not a delta.
-        (Some(_), Some(_)) => None,
-        (Some(n), None) => Some(n),
-        (None, _) => None,
+fn add_field(total: &mut Option<u64>, more: Option<u64>) {
+    if let Some(m) = more {
+        *total = Some(total.unwrap_or(0).saturating_add(m));
     }
+}
+
+fn apply_field(total: &mut Option<u64>, delta: Option<i64>) {
+    if let Some(d) = delta {
+        // Deltas made by `delta_since` never take a total below zero; a
+        // hand-made one that would stops at zero.
+        *total = Some(total.unwrap_or(0).saturating_add_signed(d));
+    }
+}
+
+/// The signed change from `before` to `now`; `None` when `now` is unknown
+/// (nothing reported: nothing changes) or equal to a known `before`. A
+/// known zero over an unknown `before` is `Some(0)`: it makes the field known.
+fn sub_field(now: Option<u64>, before: Option<u64>) -> Option<i64> {
+    let now = i128::from(now?);
+    let d = match before {
+        Some(b) if i128::from(b) == now => return None,
+        Some(b) => now - i128::from(b),
+        None => now,
+    };
+    // Token counts beyond i64 are not real; clamp rather than wrap.
+    Some(i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX }))
 }
 
 impl Usage {
-    /// Adds a delta; a field the delta knows turns an unknown total into a known one.
-    pub fn add(&mut self, delta: &Usage) {
-        add_field(&mut self.input_tokens, delta.input_tokens);
-        add_field(&mut self.output_tokens, delta.output_tokens);
-        add_field(&mut self.cache_read_tokens, delta.cache_read_tokens);
-        add_field(&mut self.cache_write_tokens, delta.cache_write_tokens);
-        add_field(&mut self.reasoning_tokens, delta.reasoning_tokens);
+    /// Adds another response's counts (totals, not deltas): a field either
+    /// side knows turns an unknown total into a known one.
+    pub fn add(&mut self, more: &Usage) {
+        add_field(&mut self.input_tokens, more.input_tokens);
+        add_field(&mut self.output_tokens, more.output_tokens);
+        add_field(&mut self.cache_read_tokens, more.cache_read_tokens);
+        add_field(&mut self.cache_write_tokens, more.cache_write_tokens);
+        add_field(&mut self.reasoning_tokens, more.reasoning_tokens);
     }
 
-    /// The delta that takes cumulative snapshot `before` to snapshot `self`.
-    /// Decoders of providers that send cumulative usage (Anthropic, Gemini)
-    /// use it so that consumers only ever add.
-    pub fn delta_since(&self, before: &Usage) -> Usage {
-        Usage {
+    /// Applies a signed delta (a `usage_delta_chunk`): a field the delta
+    /// knows turns an unknown total into a known one.
+    pub fn apply(&mut self, delta: &UsageDelta) {
+        apply_field(&mut self.input_tokens, delta.input_tokens);
+        apply_field(&mut self.output_tokens, delta.output_tokens);
+        apply_field(&mut self.cache_read_tokens, delta.cache_read_tokens);
+        apply_field(&mut self.cache_write_tokens, delta.cache_write_tokens);
+        apply_field(&mut self.reasoning_tokens, delta.reasoning_tokens);
+    }
+
+    /// The delta that takes `before` to `self`, field by field: a field
+    /// `self` does not know is left as it is; one it knows becomes exactly
+    /// its value, up or down. Decoders of providers that report cumulative
+    /// snapshots use it, so the deltas add up to the last snapshot.
+    pub fn delta_since(&self, before: &Usage) -> UsageDelta {
+        UsageDelta {
             input_tokens: sub_field(self.input_tokens, before.input_tokens),
             output_tokens: sub_field(self.output_tokens, before.output_tokens),
             cache_read_tokens: sub_field(self.cache_read_tokens, before.cache_read_tokens),
@@ -82,27 +142,115 @@ impl Usage {
     }
 }
 
+impl From<Usage> for UsageDelta {
+    /// The delta that takes an empty usage to `usage` (a provider's one
+    /// report of its totals).
+    fn from(usage: Usage) -> Self {
+        usage.delta_since(&Usage::default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn usage(input: u64, output: u64, cache_read: u64) -> Usage {
+        Usage {
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            cache_read_tokens: Some(cache_read),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn cumulative_snapshots_become_deltas() {
-        let first = Usage {
-            input_tokens: Some(10),
-            output_tokens: Some(1),
-            ..Default::default()
-        };
-        let last = Usage {
-            input_tokens: Some(10),
-            output_tokens: Some(25),
-            ..Default::default()
-        };
+        // A known zero is known: the cache read stays `Some(0)`.
+        let first = usage(10, 1, 0);
+        let last = usage(10, 25, 0);
         let mut total = Usage::default();
-        total.add(&first.delta_since(&Usage::default()));
-        total.add(&last.delta_since(&first));
+        total.apply(&first.delta_since(&Usage::default()));
+        total.apply(&last.delta_since(&first));
         assert_eq!(total, last);
         assert!(last.delta_since(&last).is_empty());
+    }
+
+    /// Anthropic after server-side compaction: `message_start` says
+    /// 100 + 55,096 cache read, the final `message_delta` 181 and 0. The
+    /// last snapshot is the answer.
+    #[test]
+    fn snapshots_that_go_down_give_negative_deltas() {
+        let start = usage(55_196, 7, 55_096);
+        let end = usage(181, 8, 0);
+        let delta = end.delta_since(&start);
+        assert_eq!(delta.input_tokens, Some(-55_015));
+        assert_eq!(delta.cache_read_tokens, Some(-55_096));
+        assert_eq!(delta.output_tokens, Some(1));
+        let mut total = Usage::default();
+        total.apply(&UsageDelta::from(start));
+        total.apply(&delta);
+        assert_eq!(total, end);
+        // Serialized, the correction is a plain negative number.
+        assert_eq!(
+            serde_json::to_string(&delta).unwrap(),
+            r#"{"input_tokens":-55015,"output_tokens":1,"cache_read_tokens":-55096}"#
+        );
+    }
+
+    #[test]
+    fn unknown_fields_stay_as_they_are() {
+        let before = usage(10, 5, 3);
+        let now = Usage {
+            output_tokens: Some(2),
+            ..Default::default()
+        };
+        let delta = now.delta_since(&before);
+        assert_eq!(
+            delta,
+            UsageDelta {
+                output_tokens: Some(-3),
+                ..Default::default()
+            }
+        );
+        let mut total = before;
+        total.apply(&delta);
+        assert_eq!(total, usage(10, 2, 3));
+    }
+
+    #[test]
+    fn absurd_values_saturate_instead_of_wrapping() {
+        let huge = Usage {
+            input_tokens: Some(u64::MAX),
+            ..Default::default()
+        };
+        assert_eq!(UsageDelta::from(huge).input_tokens, Some(i64::MAX));
+        assert_eq!(
+            Usage::default().delta_since(&huge).input_tokens,
+            None,
+            "an unknown field changes nothing"
+        );
+        let mut total = Usage {
+            input_tokens: Some(5),
+            ..Default::default()
+        };
+        total.apply(&UsageDelta {
+            input_tokens: Some(-9),
+            ..Default::default()
+        });
+        assert_eq!(total.input_tokens, Some(0));
+    }
+
+    #[test]
+    fn totals_add() {
+        let mut total = usage(1, 2, 0);
+        total.add(&Usage {
+            input_tokens: Some(4),
+            reasoning_tokens: Some(1),
+            ..Default::default()
+        });
+        assert_eq!(total.input_tokens, Some(5));
+        assert_eq!(total.output_tokens, Some(2));
+        assert_eq!(total.reasoning_tokens, Some(1));
     }
 
     #[test]

@@ -202,23 +202,25 @@ impl Parts {
 
 /// Turns usage reports into the deltas core expects, whether the provider
 /// sends one total (OpenAI), cumulative snapshots (Anthropic, Gemini) or
-/// reports that omit fields: consumers only ever add, and snapshots are
-/// never summed ([`Usage::delta_since`]).
+/// reports that omit fields: consumers only ever add, and what they add up
+/// to is always the latest value of every field reported
+/// ([`Usage::delta_since`]). A snapshot below the one before is the
+/// provider correcting itself, and its delta is negative.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct UsageTracker {
-    /// What the deltas sent so far add up to: per field, the largest value
+    /// What the deltas sent so far add up to: per field, the latest value
     /// reported. A field a report omits keeps its value (it does not count
-    /// twice when it reappears); a snapshot that goes down adds nothing.
+    /// twice when it reappears).
     sent: Usage,
 }
 
 impl UsageTracker {
-    /// Pushes the delta that brings what was sent up to `snapshot`, as a
-    /// chunk (none when it adds nothing).
+    /// Pushes the delta that brings what was sent to `snapshot`, as a
+    /// chunk (none when it changes nothing).
     pub(crate) fn report(&mut self, snapshot: Usage, out: &mut Decoded) {
         let delta = snapshot.delta_since(&self.sent);
         if !delta.is_empty() {
-            self.sent.add(&delta);
+            self.sent.apply(&delta);
             out.push(Ok(Chunk::UsageDelta {
                 usage: Box::new(delta),
             }));
@@ -323,7 +325,7 @@ pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rivulet_core::ErrorKind;
+    use rivulet_core::{ErrorKind, UsageDelta};
 
     #[test]
     fn codes_map_to_kinds() {
@@ -354,7 +356,12 @@ mod tests {
             output_tokens: o,
             ..Default::default()
         };
-        let sent = |out: &mut Decoded| -> Vec<Usage> {
+        let delta = |i, o| UsageDelta {
+            input_tokens: i,
+            output_tokens: o,
+            ..Default::default()
+        };
+        let sent = |out: &mut Decoded| -> Vec<UsageDelta> {
             out.drain(..)
                 .map(|c| match c {
                     Ok(Chunk::UsageDelta { usage }) => *usage,
@@ -362,24 +369,41 @@ mod tests {
                 })
                 .collect()
         };
+        let mut total = Usage::default();
+        let mut fold = |deltas: &[UsageDelta]| {
+            for d in deltas {
+                total.apply(d);
+            }
+            total
+        };
         t.report(snap(15, None), &mut out);
-        assert_eq!(sent(&mut out), [snap(15, None)]);
+        let d = sent(&mut out);
+        assert_eq!(d, [delta(Some(15), None)]);
+        assert_eq!(fold(&d), snap(15, None));
         // Nothing new: nothing sent.
         t.report(snap(15, None), &mut out);
         assert!(out.is_empty());
-        // Output appears; input went down, which adds nothing.
+        // Output appears; input went down: the provider corrected itself,
+        // and the last snapshot is the truth.
         t.report(snap(13, Some(8)), &mut out);
+        let d = sent(&mut out);
+        assert_eq!(d, [delta(Some(-2), Some(8))]);
+        assert_eq!(fold(&d), snap(13, Some(8)));
+        // Growth after a dip counts from the dip.
+        t.report(snap(16, Some(8)), &mut out);
+        let d = sent(&mut out);
+        assert_eq!(d, [delta(Some(3), None)]);
+        assert_eq!(fold(&d), snap(16, Some(8)));
+        // A report that omits the input leaves it as it is, and does not
+        // make it count again when it reappears.
         let output = |o| Usage {
             output_tokens: Some(o),
             ..Default::default()
         };
-        assert_eq!(sent(&mut out), [output(8)]);
-        // Growth after a dip counts from the largest value sent.
-        t.report(snap(16, Some(8)), &mut out);
-        assert_eq!(sent(&mut out), [snap(1, None)]);
-        // A report that omits the input does not make it count again.
         t.report(output(10), &mut out);
         t.report(snap(16, Some(10)), &mut out);
-        assert_eq!(sent(&mut out), [output(2)]);
+        let d = sent(&mut out);
+        assert_eq!(d, [delta(None, Some(2))]);
+        assert_eq!(fold(&d), snap(16, Some(10)));
     }
 }

@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 20);
+    assert_eq!(files.len(), 27);
 }
 
 async fn check_all(split: Split) {
@@ -379,6 +379,123 @@ fn hand_checked_expectations() {
         "not_found"
     );
     assert_eq!(e["gemini/thoughts.sse"]["content"][1]["text"], "3");
+
+    // Server-side compaction: message_start says input 100 + cache read
+    // 55,096; the final message_delta 181 and 0, which is the answer.
+    assert_eq!(
+        e["anthropic/compaction_usage_falls.sse"]["usage"],
+        json!({"input_tokens": 181, "output_tokens": 8, "cache_read_tokens": 0, "cache_write_tokens": 0})
+    );
+    assert_eq!(
+        content("anthropic/compaction_usage_falls.sse")[1]["text"],
+        "Hello! 👋"
+    );
+    // Gemini's last snapshot: 147 prompt + 360 tool-use prompt, 108
+    // candidates + 168 thoughts (thoughts went 101, gone, 67, 168).
+    assert_eq!(
+        e["gemini/code_execution_usage_falls.sse"]["usage"],
+        json!({"input_tokens": 507, "output_tokens": 276, "reasoning_tokens": 168})
+    );
+    // The last snapshot leaves out the candidates count (21 before): zero.
+    assert_eq!(
+        e["gemini/builtin_tools_usage_omitted.sse"]["usage"],
+        json!({"input_tokens": 87, "output_tokens": 78, "reasoning_tokens": 78})
+    );
+    // Streamed arguments (partialArgs), assembled.
+    let args = |f: &str, i: usize| content(f)[i]["args_text"].clone();
+    assert_eq!(
+        args("gemini/vertex_stream_args.sse", 0),
+        r#"{"location":"Boston"}"#
+    );
+    assert_eq!(
+        args("gemini/vertex_stream_args.sse", 1),
+        r#"{"location":"San Francisco"}"#
+    );
+    assert_eq!(
+        args("gemini/vertex_stream_args_no_terminal.sse", 0),
+        r#"{"operations":[{"action":"add","description":"Fresh red apple","itemid":"apple_001","price":0.5},{"action":"add","description":"Ripe yellow banana","itemid":"banana_001","price":0.3}]}"#
+    );
+    let nested = content("gemini/vertex_stream_args_nested.sse");
+    assert_eq!(nested[0]["name"], "cookRecipe");
+    assert_eq!(
+        nested[0]["args"]["recipe"]["ingredients"][9],
+        json!({"amount": "1/2 tsp", "name": "Pepper"})
+    );
+    assert_eq!(
+        nested[0]["args"]["recipe"]["steps"][0],
+        "Preheat oven to 375°F (190°C)."
+    );
+    assert_eq!(
+        nested[0]["args"]["recipe"]["steps"][4],
+        "In a 9x13 baking dish, spread a thin layer of meat sauce."
+    );
+    let screens = content("gemini/vertex_stream_args_after_no_args_call.sse");
+    assert_eq!(
+        (screens[1]["name"].clone(), screens[1]["args_text"].clone()),
+        (json!("read_theme"), json!("{}"))
+    );
+    for (i, id) in [(2, "A"), (3, "B"), (4, "C")] {
+        assert_eq!(screens[i]["args"], json!({"id": id}));
+    }
+}
+
+/// Usage follows every cumulative snapshot of a real stream, down as well
+/// as up: after each event the folded usage is the provider's numbers at
+/// that event (read off the recordings by hand).
+#[test]
+fn usage_follows_every_snapshot() {
+    use rivulet_core::{Response, Usage};
+    use rivulet_providers::decode::EventDecoder;
+    use rivulet_providers::sse::{parse_pieces, SseEvent};
+
+    fn usage_per_event(file: &str, mut d: impl EventDecoder<Event = SseEvent>) -> Vec<Usage> {
+        let mut r = Response::default();
+        let mut seen = Vec::new();
+        for event in parse_pieces([wire(file)]) {
+            for c in d.feed(&event.unwrap()) {
+                r.apply(&c.unwrap());
+            }
+            seen.push(r.usage);
+        }
+        seen
+    }
+    let u = |input, output, reasoning| Usage {
+        input_tokens: Some(input),
+        output_tokens: Some(output),
+        reasoning_tokens: Some(reasoning),
+        ..Default::default()
+    };
+
+    let seen = usage_per_event(
+        "gemini/code_execution_usage_falls.sse",
+        google::Decoder::new("google"),
+    );
+    assert_eq!(
+        seen,
+        [
+            u(46, 51 + 101, 101),
+            // The candidate and thought counts left out: zero.
+            u(46, 0, 0),
+            u(46, 22 + 67, 67),
+            u(46, 46 + 67, 67),
+            u(46, 57 + 67, 67),
+            u(147 + 360, 108 + 168, 168),
+        ]
+    );
+
+    let seen = usage_per_event(
+        "anthropic/compaction_usage_falls.sse",
+        anthropic::Decoder::new("anthropic"),
+    );
+    let anthropic_usage = |input, output, cache_read| Usage {
+        input_tokens: Some(input),
+        output_tokens: Some(output),
+        cache_read_tokens: Some(cache_read),
+        cache_write_tokens: Some(0),
+        reasoning_tokens: None,
+    };
+    assert_eq!(seen[0], anthropic_usage(100 + 55_096, 7, 55_096));
+    assert_eq!(seen.last(), Some(&anthropic_usage(181, 8, 0)));
 }
 
 /// The mid-stream error fragments keep what came before the error, over

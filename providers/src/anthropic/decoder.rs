@@ -16,7 +16,10 @@
 //!      `provider_part_chunk` when the block stops, with the block's JSON
 //!      (and its streamed `input` parsed in);
 //! 3. `message_delta`: the finish reason (`stop_reason`, raw kept) and a
-//!    usage snapshot. Snapshots are cumulative: each becomes a delta;
+//!    usage snapshot. Snapshots are cumulative and the last one is the
+//!    truth: each becomes a signed delta, negative where a count went down
+//!    (after server-side compaction the final `message_delta` reports the
+//!    last iteration's input and no cache read, below `message_start`'s);
 //! 4. `ping` emits nothing (a raw chunk only when asked for), so it never
 //!    counts as progress;
 //! 5. `message_stop` ends the stream; EOF before it is a truncated stream;

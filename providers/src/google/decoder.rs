@@ -8,8 +8,16 @@
 //! 2. parts, in order: consecutive `text` fragments are one text part,
 //!    consecutive `thought: true` fragments one thought part, and a kind
 //!    change ends the open part;
-//!    - a `functionCall` arrives whole: start, one delta with the arguments
-//!      as JSON text, end; its id is the call's `id`, else `call_<part>`;
+//!    - a `functionCall` with a name and no `willContinue` arrives whole:
+//!      start, one delta with the arguments as JSON text, end; its id is
+//!      the call's `id`, else `call_<part>`;
+//!    - a `functionCall` with a name and `willContinue: true` (or
+//!      `partialArgs`) starts a streamed call (Gemini 3's
+//!      `streamFunctionCallArguments`): the parts after it carry no name
+//!      and `partialArgs`, which become tool-call deltas as they come (see
+//!      [`ArgsWriter`]); the first part without `willContinue` (often a
+//!      bare `{}`) ends the call. A call still open when the finish reason
+//!      comes stays incomplete;
 //!    - `thoughtSignature` is kept where it came: a thought's ends the
 //!      thought with it; a function call's goes on the call's end chunk; a
 //!      text's becomes a thought with no text and that signature, right
@@ -19,11 +27,14 @@
 //! 3. `finishReason` (or a prompt `blockReason`) ends every part and gives
 //!    the finish reason, raw kept; `STOP` with function calls in the turn is
 //!    `tool_calls`;
-//! 4. `usageMetadata` comes on every event as running totals, and totals
-//!    can go down between events (gemini-2.0 restates the prompt count):
-//!    the last snapshot is what counts, so usage is reported when the finish
-//!    reason comes (and again if a later event adds to it), or before an
-//!    error;
+//! 4. `usageMetadata` comes on most events as running totals, reported as
+//!    they come. Totals can go down between events (gemini-2.0 restates the
+//!    prompt count; around built-in tools the candidate and thought counts
+//!    restart), and the last snapshot is what counts: the deltas are signed.
+//!    A count reported before and missing from a later snapshot is zero
+//!    there (proto3 JSON leaves zeros out); one never reported stays
+//!    unknown, and a `usageMetadata` with no counts at all (Vertex's
+//!    `trafficType` alone) is not a snapshot;
 //! 5. there is no terminator: EOF after a finish reason is the normal end,
 //!    EOF before one a truncated stream ([`Error::Connection`]);
 //! 6. an `error` object in the stream ends it with that error.
@@ -32,7 +43,8 @@ use std::sync::Arc;
 
 use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, Usage};
 
-use super::wire::{ErrorBody, GenerateContentResponse, Part, UsageMetadata};
+use super::partial_args::ArgsWriter;
+use super::wire::{ErrorBody, FunctionCall, GenerateContentResponse, Part, UsageMetadata};
 use crate::decode::{parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker};
 use crate::http::truncate;
 use crate::sse::SseEvent;
@@ -41,6 +53,15 @@ use crate::sse::SseEvent;
 enum Kind {
     Text,
     Thought,
+}
+
+/// A function call whose arguments are still arriving (`partialArgs`).
+#[derive(Debug)]
+struct StreamedCall {
+    part: usize,
+    id: Arc<str>,
+    signature: Option<String>,
+    args: ArgsWriter,
 }
 
 /// The Gemini decoder.
@@ -79,6 +100,10 @@ pub struct Decoder {
     function_calls: usize,
     metadata_sent: bool,
     finish_seen: bool,
+    /// The function call whose arguments are streaming.
+    streamed: Option<StreamedCall>,
+    /// The latest usage snapshot, as on the wire (zeros filled in).
+    wire_usage: Option<UsageMetadata>,
     /// The latest usage snapshot.
     usage: Option<Usage>,
     sent: UsageTracker,
@@ -98,6 +123,8 @@ impl Decoder {
             function_calls: 0,
             metadata_sent: false,
             finish_seen: false,
+            streamed: None,
+            wire_usage: None,
             usage: None,
             sent: UsageTracker::default(),
             state: Phase::Streaming,
@@ -121,7 +148,10 @@ impl Decoder {
             }
         }
         if let Some(u) = &r.usage_metadata {
-            self.usage = Some(usage_from_wire(u));
+            if let Some(snapshot) = restate(self.wire_usage.as_ref(), u) {
+                self.usage = Some(usage_from_wire(&snapshot));
+                self.wire_usage = Some(snapshot);
+            }
         }
         if let Some(error) = &r.error {
             let err = inband_error(&self.provider, error);
@@ -136,6 +166,9 @@ impl Decoder {
         if let Some(c) = candidate {
             for part in c.content.map(|c| c.parts).unwrap_or_default() {
                 self.on_part(part, out);
+                if self.is_done() {
+                    return;
+                }
             }
             if let Some(reason) = c.finish_reason.filter(|r| !r.is_empty()) {
                 self.on_finish(&reason, false, out);
@@ -147,40 +180,15 @@ impl Decoder {
         {
             self.on_finish(&reason, true, out);
         }
-        if self.finish_seen {
-            self.release_usage(out);
-        }
+        self.release_usage(out);
     }
 
     fn on_part(&mut self, part: Part, out: &mut Decoded) {
         if let Some(call) = part.function_call {
-            self.end_current(out);
-            let p = self.parts.take();
-            self.function_calls += 1;
-            let id: Arc<str> = call
-                .id
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| format!("call_{p}"))
-                .into();
-            let args = match call.args {
-                None | Some(serde_json::Value::Null) => "{}".to_string(),
-                Some(v) => v.to_string(),
-            };
-            out.push(Ok(Chunk::ToolCallStart {
-                part: p,
-                id: id.clone(),
-                name: call.name,
-            }));
-            out.push(Ok(Chunk::ToolCall {
-                part: p,
-                id: id.clone(),
-                delta: args.into(),
-            }));
-            out.push(Ok(Chunk::ToolCallEnd {
-                part: p,
-                id,
-                signature: part.thought_signature.filter(|s| !s.is_empty()),
-            }));
+            let signature = part.thought_signature.filter(|s| !s.is_empty());
+            if let Err(reason) = self.on_function_call(call, signature, out) {
+                self.fail_into(out, Error::protocol(reason));
+            }
             return;
         }
         let signature = part.thought_signature.clone().filter(|s| !s.is_empty());
@@ -245,6 +253,112 @@ impl Decoder {
                 json,
             }),
         }));
+    }
+
+    /// A `functionCall` part: a whole call, or the start, a piece or the
+    /// end of a streamed one. An error is the reason the part does not fit.
+    fn on_function_call(
+        &mut self,
+        call: FunctionCall,
+        signature: Option<String>,
+        out: &mut Decoded,
+    ) -> Result<(), String> {
+        let streaming = !call.partial_args.is_empty() || call.will_continue == Some(true);
+        match call.name.filter(|n| !n.is_empty()) {
+            // A new call: one still streaming has had its last part.
+            Some(name) => {
+                self.end_streamed(out);
+                self.end_current(out);
+                let p = self.parts.take();
+                self.function_calls += 1;
+                let id: Arc<str> = call
+                    .id
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| format!("call_{p}"))
+                    .into();
+                out.push(Ok(Chunk::ToolCallStart {
+                    part: p,
+                    id: id.clone(),
+                    name,
+                }));
+                if !streaming {
+                    let args = match call.args {
+                        None | Some(serde_json::Value::Null) => "{}".to_string(),
+                        Some(v) => v.to_string(),
+                    };
+                    out.push(Ok(Chunk::ToolCall {
+                        part: p,
+                        id: id.clone(),
+                        delta: args.into(),
+                    }));
+                    out.push(Ok(Chunk::ToolCallEnd {
+                        part: p,
+                        id,
+                        signature,
+                    }));
+                    return Ok(());
+                }
+                if call.args.is_some() {
+                    return Err("a functionCall with both args and streamed arguments".into());
+                }
+                self.streamed = Some(StreamedCall {
+                    part: p,
+                    id,
+                    signature,
+                    args: ArgsWriter::default(),
+                });
+            }
+            None => {
+                let Some(open) = self.streamed.as_mut() else {
+                    if !call.partial_args.is_empty() || call.args.is_some() {
+                        return Err(
+                            "a functionCall without a name, and no call is streaming".into()
+                        );
+                    }
+                    // A closing `{}` with nothing open closes nothing.
+                    return Ok(());
+                };
+                if call.args.is_some() {
+                    return Err("a functionCall with both args and streamed arguments".into());
+                }
+                if open.signature.is_none() {
+                    open.signature = signature;
+                }
+            }
+        }
+        if let Some(open) = self.streamed.as_mut() {
+            for arg in &call.partial_args {
+                let text = open.args.push(arg)?;
+                if !text.is_empty() {
+                    out.push(Ok(Chunk::ToolCall {
+                        part: open.part,
+                        id: open.id.clone(),
+                        delta: text.into(),
+                    }));
+                }
+            }
+        }
+        if call.will_continue != Some(true) {
+            self.end_streamed(out);
+        }
+        Ok(())
+    }
+
+    /// Ends the streamed call, if one is open: the rest of its arguments'
+    /// text (closing quotes and brackets), then its end.
+    fn end_streamed(&mut self, out: &mut Decoded) {
+        if let Some(mut call) = self.streamed.take() {
+            out.push(Ok(Chunk::ToolCall {
+                part: call.part,
+                id: call.id.clone(),
+                delta: call.args.finish().into(),
+            }));
+            out.push(Ok(Chunk::ToolCallEnd {
+                part: call.part,
+                id: call.id,
+                signature: call.signature,
+            }));
+        }
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
@@ -322,6 +436,8 @@ impl Decoder {
         }));
     }
 
+    /// Reports the latest usage snapshot (nothing when it was reported
+    /// already).
     fn release_usage(&mut self, out: &mut Decoded) {
         if let Some(u) = self.usage {
             self.sent.report(u, out);
@@ -412,6 +528,46 @@ pub fn finish_reason(raw: &str) -> FinishReason {
         // MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, LANGUAGE, OTHER, …
         _ => FinishReason::Other,
     }
+}
+
+/// The snapshot `now` stands for after `before`: `None` when it has no
+/// count at all; otherwise `now`, where a count `before` had and `now`
+/// leaves out is zero (proto3 JSON leaves zeros out).
+fn restate(before: Option<&UsageMetadata>, now: &UsageMetadata) -> Option<UsageMetadata> {
+    let counts = |u: &UsageMetadata| {
+        [
+            u.prompt_token_count,
+            u.candidates_token_count,
+            u.thoughts_token_count,
+            u.cached_content_token_count,
+            u.tool_use_prompt_token_count,
+            u.total_token_count,
+        ]
+    };
+    if counts(now).iter().all(Option::is_none) {
+        return None;
+    }
+    let Some(before) = before else {
+        return Some(*now);
+    };
+    let zero_if_gone = |now: Option<u64>, before: Option<u64>| now.or(before.map(|_| 0));
+    Some(UsageMetadata {
+        prompt_token_count: zero_if_gone(now.prompt_token_count, before.prompt_token_count),
+        candidates_token_count: zero_if_gone(
+            now.candidates_token_count,
+            before.candidates_token_count,
+        ),
+        thoughts_token_count: zero_if_gone(now.thoughts_token_count, before.thoughts_token_count),
+        cached_content_token_count: zero_if_gone(
+            now.cached_content_token_count,
+            before.cached_content_token_count,
+        ),
+        tool_use_prompt_token_count: zero_if_gone(
+            now.tool_use_prompt_token_count,
+            before.tool_use_prompt_token_count,
+        ),
+        total_token_count: zero_if_gone(now.total_token_count, before.total_token_count),
+    })
 }
 
 /// Core [`Usage`] from `usageMetadata`: input is the prompt (tool-use
@@ -586,7 +742,7 @@ mod tests {
         let mut total = Usage::default();
         for c in ok(out) {
             if let Chunk::UsageDelta { usage } = c {
-                total.add(&usage);
+                total.apply(&usage);
             }
         }
         assert_eq!(
@@ -599,6 +755,220 @@ mod tests {
                 reasoning_tokens: Some(2),
             }
         );
+    }
+
+    /// The folded usage after each event.
+    fn usage_per_event(events: &[&str]) -> Vec<Usage> {
+        let mut d = Decoder::new("google");
+        let mut total = Usage::default();
+        let mut seen = Vec::new();
+        for e in events {
+            for c in ok(d.feed(&SseEvent::message(*e))) {
+                if let Chunk::UsageDelta { usage } = c {
+                    total.apply(&usage);
+                }
+            }
+            seen.push(total);
+        }
+        seen
+    }
+
+    fn counts(input: u64, output: u64, reasoning: Option<u64>) -> Usage {
+        Usage {
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            reasoning_tokens: reasoning,
+            ..Default::default()
+        }
+    }
+
+    /// Usage is reported as it comes, and a later snapshot that is lower
+    /// (even after the finish reason) is the truth: the deltas go down.
+    #[test]
+    fn usage_follows_every_snapshot_down_as_well_as_up() {
+        let seen = usage_per_event(&[
+            r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":15,"candidatesTokenCount":5,"thoughtsTokenCount":9}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"b"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":13,"candidatesTokenCount":3,"thoughtsTokenCount":4}}"#,
+            r#"{"usageMetadata":{"promptTokenCount":12,"candidatesTokenCount":2,"thoughtsTokenCount":1}}"#,
+        ]);
+        assert_eq!(
+            seen,
+            [
+                counts(15, 14, Some(9)),
+                counts(13, 7, Some(4)),
+                counts(12, 3, Some(1))
+            ]
+        );
+    }
+
+    /// A count reported before and missing later is zero (proto3 JSON
+    /// leaves zeros out); usage with no count at all is not a snapshot;
+    /// a count never reported stays unknown.
+    #[test]
+    fn counts_that_disappear_are_zero() {
+        let seen = usage_per_event(&[
+            r#"{"usageMetadata":{"trafficType":"ON_DEMAND"}}"#,
+            r#"{"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":21,"thoughtsTokenCount":35}}"#,
+            r#"{"usageMetadata":{"trafficType":"ON_DEMAND"}}"#,
+            r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":87,"thoughtsTokenCount":78}}"#,
+        ]);
+        assert_eq!(seen[0], Usage::default());
+        assert_eq!(seen[1], counts(9, 56, Some(35)));
+        assert_eq!(seen[2], counts(9, 56, Some(35)));
+        assert_eq!(seen[3], counts(87, 78, Some(78)));
+        assert_eq!(seen[3].cache_read_tokens, None);
+    }
+
+    /// The tool-call chunks of a decoded stream: (part, kind, text).
+    fn calls(chunks: &[Chunk]) -> Vec<(usize, &'static str, String)> {
+        chunks
+            .iter()
+            .filter_map(|c| match c {
+                Chunk::ToolCallStart { part, id, name } => {
+                    Some((*part, "start", format!("{id} {name}")))
+                }
+                Chunk::ToolCall { part, delta, .. } => Some((*part, "delta", delta.to_string())),
+                Chunk::ToolCallEnd {
+                    part, signature, ..
+                } => Some((*part, "end", signature.clone().unwrap_or_default())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn call_part(body: &str) -> String {
+        format!(r#"{{"candidates":[{{"content":{{"parts":[{body}]}}}}]}}"#)
+    }
+
+    /// Streamed arguments (`partialArgs`) become deltas as they come; the
+    /// first part without `willContinue` ends the call.
+    #[test]
+    fn streamed_arguments_become_deltas() {
+        let events = [
+            call_part(
+                r#"{"functionCall":{"name":"f","willContinue":true},"thoughtSignature":"S"}"#,
+            ),
+            call_part(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.city","stringValue":"San ","willContinue":true}],"willContinue":true}}"#,
+            ),
+            call_part(r#"{"functionCall":{"willContinue":true}}"#),
+            call_part(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.city","stringValue":"José"},{"jsonPath":"$.days","numberValue":3}],"willContinue":true}}"#,
+            ),
+            call_part(r#"{"functionCall":{}}"#),
+            // Nothing open: a closing part closes nothing.
+            call_part(r#"{"functionCall":{}}"#),
+            // A one-part streamed call, ended by its own last piece.
+            call_part(
+                r#"{"functionCall":{"name":"g","partialArgs":[{"jsonPath":"$.ok","boolValue":true}]}}"#,
+            ),
+            r#"{"candidates":[{"content":{"parts":[{"text":""}]},"finishReason":"STOP"}]}"#
+                .to_string(),
+        ];
+        let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+        let mut d = Decoder::new("google");
+        let mut out = feed_all(&mut d, &refs);
+        out.extend(d.finish());
+        let chunks = ok(out);
+        let s = |p, k, t: &str| (p, k, t.to_string());
+        assert_eq!(
+            calls(&chunks),
+            [
+                s(0, "start", "call_0 f"),
+                s(0, "delta", r#"{"city":"San "#),
+                s(0, "delta", "José\""),
+                s(0, "delta", r#","days":3"#),
+                s(0, "delta", "}"),
+                s(0, "end", "S"),
+                s(1, "start", "call_1 g"),
+                s(1, "delta", r#"{"ok":true"#),
+                s(1, "delta", "}"),
+                s(1, "end", ""),
+            ]
+        );
+        let mut r = rivulet_core::Response::default();
+        for c in &chunks {
+            r.apply(c);
+        }
+        let calls = r.tool_calls();
+        assert_eq!(calls[0].args, r#"{"city":"San José","days":3}"#);
+        assert_eq!(calls[1].args, r#"{"ok":true}"#);
+        assert_eq!(r.finish_reason, Some(FinishReason::ToolCalls));
+    }
+
+    /// A new named call ends the one streaming; a call still streaming at
+    /// the finish reason stays incomplete (it must never run).
+    #[test]
+    fn streamed_calls_end_by_a_new_call_or_stay_incomplete() {
+        let events = [
+            call_part(r#"{"functionCall":{"name":"f","id":"a","willContinue":true}}"#),
+            call_part(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.x[0]","stringValue":"1","willContinue":true}],"willContinue":true}}"#,
+            ),
+            call_part(r#"{"functionCall":{"name":"g","id":"b","args":{"y":2}}}"#),
+            call_part(r#"{"functionCall":{"name":"h","id":"c","willContinue":true}}"#),
+            call_part(
+                r#"{"functionCall":{"partialArgs":[{"jsonPath":"$.z","stringValue":"cut"}],"willContinue":true}}"#,
+            ),
+            r#"{"candidates":[{"finishReason":"MAX_TOKENS"}]}"#.to_string(),
+        ];
+        let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+        let mut d = Decoder::new("google");
+        let mut out = feed_all(&mut d, &refs);
+        out.extend(d.finish());
+        let mut r = rivulet_core::Response::default();
+        for c in ok(out) {
+            r.apply(&c);
+        }
+        let done: Vec<(&str, &str)> = r
+            .tool_calls()
+            .iter()
+            .map(|c| (&*c.id, c.args.as_str()))
+            .collect();
+        assert_eq!(done, [("a", r#"{"x":["1"]}"#), ("b", r#"{"y":2}"#)]);
+        let cut = r.incomplete_tool_calls();
+        assert_eq!(cut.len(), 1);
+        assert_eq!((&*cut[0].id, cut[0].args.as_str()), ("c", r#"{"z":"cut""#));
+    }
+
+    /// Pieces that do not fit are protocol errors, not wrong arguments.
+    #[test]
+    fn streamed_arguments_that_do_not_fit_are_protocol_errors() {
+        let kind = |events: &[String]| {
+            let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+            let mut d = Decoder::new("google");
+            let out = feed_all(&mut d, &refs);
+            out.into_iter().find_map(Result::err).map(|e| e.kind())
+        };
+        let start = call_part(r#"{"functionCall":{"name":"f","willContinue":true}}"#);
+        let piece = |path: &str| {
+            call_part(&format!(
+                r#"{{"functionCall":{{"partialArgs":[{{"jsonPath":"{path}","stringValue":"v"}}],"willContinue":true}}}}"#
+            ))
+        };
+        // Pieces with no call streaming.
+        assert_eq!(kind(&[piece("$.a")]), Some(ErrorKind::Protocol));
+        // A value set twice; a path that goes back; a path that is not one.
+        for bad in [
+            vec![start.clone(), piece("$.a"), piece("$.a")],
+            vec![
+                start.clone(),
+                piece("$.a[0].b"),
+                piece("$.a[1].b"),
+                piece("$.a[0].c"),
+            ],
+            vec![start.clone(), piece("a.b")],
+        ] {
+            assert_eq!(kind(&bad), Some(ErrorKind::Protocol), "{bad:?}");
+        }
+        // Whole args on a streamed call.
+        assert_eq!(
+            kind(&[call_part(
+                r#"{"functionCall":{"name":"f","args":{},"willContinue":true}}"#
+            )]),
+            Some(ErrorKind::Protocol)
+        );
+        assert_eq!(kind(&[start, piece("$.a"), piece("$.b")]), None);
     }
 
     #[test]
@@ -615,8 +985,9 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Connection);
         assert_eq!(err.provider(), Some("vertex"));
         let chunks = ok(out);
-        assert_eq!(chunks[2], Chunk::TextEnd { part: 0 });
-        assert!(matches!(&chunks[3], Chunk::UsageDelta { usage } if usage.input_tokens == Some(3)));
+        // Usage is reported as it comes, before the text part ends.
+        assert!(matches!(&chunks[2], Chunk::UsageDelta { usage } if usage.input_tokens == Some(3)));
+        assert_eq!(chunks[3], Chunk::TextEnd { part: 0 });
         assert!(d.is_done());
         assert!(d.finish().is_empty());
     }

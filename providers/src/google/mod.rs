@@ -4,11 +4,13 @@
 //! - [`wire`]: the request and response types.
 //! - [`request`]: a core `Request` as a request body.
 //! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`partial_args`]: streamed function-call arguments as JSON text.
 //! - [`auth`]: Vertex service-account credentials.
 //! - [`Google`]: the [`Provider`] for both, over HTTP.
 
 pub mod auth;
 pub mod decoder;
+pub mod partial_args;
 pub mod request;
 pub mod wire;
 

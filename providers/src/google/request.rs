@@ -154,11 +154,12 @@ fn content(provider: &str, m: &Message) -> Option<Content> {
                     // Ids are not sent: Gemini matches responses by name and
                     // order, and most ids here were made up by the decoder.
                     id: None,
-                    name: c.name.clone(),
+                    name: Some(c.name.clone()),
                     args: Some(match c.args_json() {
                         Ok(v @ Value::Object(_)) => v,
                         _ => Value::Object(Default::default()),
                     }),
+                    ..Default::default()
                 }),
                 thought_signature: c.signature.clone(),
                 ..Default::default()

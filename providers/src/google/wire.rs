@@ -53,14 +53,56 @@ pub struct Part {
     pub other: Map<String, Value>,
 }
 
-/// A call the model asks for; always whole, never streamed in pieces.
+/// A call the model asks for: whole (`name` and `args`), or, with Gemini
+/// 3's `streamFunctionCallArguments`, in pieces: a first part with `name`
+/// and `willContinue: true`, then parts with no name carrying
+/// `partialArgs`, the last one without `willContinue` (often a bare `{}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FunctionCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    pub name: String,
+    /// Absent on the follow-up parts of a streamed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
+    /// Pieces of the arguments, by JSON path, in document order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_args: Vec<PartialArg>,
+    /// True when another part of this call follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will_continue: Option<bool>,
+}
+
+/// One piece of a streamed call's arguments: the value at `jsonPath`
+/// (`$.recipe.steps[1]`). A string may come in several pieces at the same
+/// path, all but the last with `willContinue: true`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialArg {
+    pub json_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_value: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bool_value: Option<bool>,
+    /// Present (as `"NULL_VALUE"` or `null`) when the value is JSON `null`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub null_value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will_continue: Option<bool>,
+}
+
+/// `Some` whenever the field is there, even as `null` (serde's `Option`
+/// would read a `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A tool's result, sent back.

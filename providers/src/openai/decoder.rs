@@ -811,7 +811,7 @@ mod tests {
         let mut total = Usage::default();
         for c in &chunks {
             if let Chunk::UsageDelta { usage } = c {
-                total.add(usage);
+                total.apply(usage);
             }
         }
         assert_eq!(chunks.len(), 2);

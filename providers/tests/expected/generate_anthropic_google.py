@@ -11,7 +11,9 @@ Anthropic rules:
 - `message_start` gives id and model and a usage snapshot; `message_delta`
   gives the stop reason and another; snapshots are cumulative, fields a
   snapshot omits keep their last value, the response's usage is the last
-  snapshot: input = input_tokens + cache_creation_input_tokens +
+  snapshot, even where it is lower than an earlier one (after server-side
+  compaction the final message_delta's input and cache read are below
+  message_start's): input = input_tokens + cache_creation_input_tokens +
   cache_read_input_tokens, cache_read/cache_write = the cache fields,
   output = output_tokens (a field the provider sent, even 0, is known);
 - one part per content block, in block order: text; thinking (thinking
@@ -19,7 +21,8 @@ Anthropic rules:
   (a thought with empty text and `redacted` = data); tool_use (id, name,
   input_json_delta pieces joined); any other type is a provider part whose
   json is the block with `input` replaced by the parsed joined
-  input_json_delta pieces, when there are any;
+  input_json_delta pieces, when there are any (other deltas on such a
+  block, e.g. compaction_delta, are not kept);
 - a text or thinking delta for a block that never started opens one;
 - stop reasons: end_turn/stop_sequence -> stop, max_tokens, tool_use ->
   tool_calls, refusal, model_context_window_exceeded ->
@@ -36,10 +39,21 @@ Gemini rules:
   modelVersion, from the first event with either;
 - consecutive text fragments are one text part, consecutive thought
   fragments (thought: true) one thought part; empty text adds nothing;
-- functionCall parts are whole tool calls: id = functionCall.id, else
-  `call_<n>` with n the call's part position; args = the args object as
-  compact JSON (`{}` when absent); thoughtSignature on the call is the
-  call's signature;
+- a functionCall part with a name starts a tool call (and ends a streamed
+  call still open): id = functionCall.id, else `call_<n>` with n the
+  call's part position; thoughtSignature on the call is the call's
+  signature. Without willContinue and partialArgs it is whole: args = the
+  args object as compact JSON (`{}` when absent);
+- otherwise the call is streamed: its partialArgs, and those of the parts
+  after it that have no name, set values in an arguments tree by JSON path
+  ($.a.b[0]; string pieces at the path of a string whose last piece had
+  willContinue are appended); the first part without willContinue (often a
+  bare {}) ends the call, whose args are the tree as compact JSON, keys in
+  order of first appearance (`{}` when empty); a call still open at the
+  end stays incomplete; a bare {} with no call open is nothing;
+- any other part (executableCode, codeExecutionResult, toolCall, ...) ends
+  the open text or thought and is a provider part: kind = its first key
+  other than thought/thoughtSignature (in sorted order), json = the part;
 - a thoughtSignature on a thought fragment ends that thought with it (a
   thought of its own when none is open); on a text fragment it becomes a
   thought with empty text and that signature, placed right after the text
@@ -47,7 +61,10 @@ Gemini rules:
 - finishReason: STOP -> stop (tool_calls when the turn has function
   calls), MAX_TOKENS -> max_tokens, SAFETY/RECITATION/BLOCKLIST/
   PROHIBITED_CONTENT/SPII -> content_filter, others -> other;
-- usage = the last usageMetadata: input = promptTokenCount, output =
+- usage = the last usageMetadata that has any count (even when its counts
+  are lower than earlier ones), where a count an earlier snapshot had and
+  this one leaves out is 0 (proto3 JSON omits zeros): input =
+  promptTokenCount + toolUsePromptTokenCount, output =
   candidatesTokenCount + thoughtsTokenCount, reasoning =
   thoughtsTokenCount, cache_read = cachedContentTokenCount;
 - EOF ends the stream; before any finishReason it was cut short (a
@@ -249,21 +266,101 @@ def gemini_finish(reason, calls):
     return "content_filter" if reason in GEMINI_FILTER else "other"
 
 
+GEMINI_COUNTS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
+                 "cachedContentTokenCount", "toolUsePromptTokenCount", "totalTokenCount")
+
+
+def gemini_snapshot(before, u):
+    """The counts of usageMetadata `u` after snapshot `before` (None: no count)."""
+    counts = {k: u.get(k) for k in GEMINI_COUNTS}
+    if all(v is None for v in counts.values()):
+        return before
+    if before is not None:
+        for k in GEMINI_COUNTS:
+            if counts[k] is None and before[k] is not None:
+                counts[k] = 0
+    return counts
+
+
 def gemini_usage(u):
     if not u:
         return {}
-    cand, thoughts = u.get("candidatesTokenCount"), u.get("thoughtsTokenCount")
-    out = None
-    if cand is not None or thoughts is not None:
-        out = (cand or 0) + (thoughts or 0)
-    return known({"input_tokens": u.get("promptTokenCount"), "output_tokens": out,
+
+    def plus(a, b):
+        return None if a is None and b is None else (a or 0) + (b or 0)
+    thoughts = u.get("thoughtsTokenCount")
+    return known({"input_tokens": plus(u.get("promptTokenCount"), u.get("toolUsePromptTokenCount")),
+                  "output_tokens": plus(u.get("candidatesTokenCount"), thoughts),
                   "cache_read_tokens": u.get("cachedContentTokenCount"),
                   "reasoning_tokens": thoughts})
 
 
+PATH_STEP = re.compile(r"""\.([^.\[\]'"]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")
+
+
+def json_path(path):
+    """'$.a[0].b' -> ['a', 0, 'b']."""
+    assert path.startswith("$"), path
+    steps, at = [], 1
+    while at < len(path):
+        m = PATH_STEP.match(path, at)
+        assert m, path
+        name, index, q1, q2 = m.groups()
+        steps.append(int(index) if index is not None else next(
+            x for x in (name, q1, q2) if x is not None))
+        at = m.end()
+    assert steps, path
+    return steps
+
+
+class StreamedArgs:
+    """A streamed call's arguments: a tree of dicts and lists by JSON path."""
+
+    def __init__(self):
+        self.tree, self.open_string = {}, None
+
+    def set(self, arg):
+        steps = json_path(arg["jsonPath"])
+        more = arg.get("willContinue") is True
+        if "stringValue" in arg:
+            value = arg["stringValue"]
+        elif "numberValue" in arg:
+            value = arg["numberValue"]
+        elif "boolValue" in arg:
+            value = arg["boolValue"]
+        elif "nullValue" in arg:
+            value = None
+        else:
+            return
+        node = self.tree
+        for step, nxt in zip(steps, steps[1:]):
+            empty = [] if isinstance(nxt, int) else {}
+            if isinstance(node, list):
+                if step == len(node):
+                    node.append(empty)
+            else:
+                node.setdefault(step, empty)
+            node = node[step]
+        last = steps[-1]
+        if self.open_string == steps and isinstance(value, str):
+            node[last] += value
+        elif isinstance(node, list):
+            assert last == len(node), arg
+            node.append(value)
+        else:
+            assert last not in node, arg
+            node[last] = value
+        self.open_string = steps if isinstance(value, str) and more else None
+
+    def text(self):
+        return json.dumps(self.tree, separators=(",", ":"), ensure_ascii=False)
+
+
 def gemini(raw, provider):
     parts = []
-    state = {"open": None, "sigs": []}  # open text/thought part index; text signatures
+    # open text/thought part index; text signatures; the streamed call
+    # (part index, StreamedArgs) whose arguments are still coming
+    state = {"open": None, "sigs": [], "streamed": None}
     calls, meta, finish, last_usage = 0, None, None, None
 
     def sig_thought(sig):
@@ -280,6 +377,13 @@ def gemini(raw, provider):
                 sig_thought(sig)
             state["sigs"] = []
 
+    def end_streamed():
+        if state["streamed"] is not None:
+            i, args = state["streamed"]
+            parts[i]["args"] = args.text()
+            parts[i]["closed"] = True
+            state["streamed"] = None
+
     def push(kind, s):
         if not s:
             return
@@ -295,22 +399,37 @@ def gemini(raw, provider):
         if meta is None and (j.get("responseId") or j.get("modelVersion")):
             meta = (j.get("responseId"), j.get("modelVersion"))
         if j.get("usageMetadata"):
-            last_usage = j["usageMetadata"]
+            last_usage = gemini_snapshot(last_usage, j["usageMetadata"])
         cand = next((c for c in j.get("candidates") or [] if c.get("index", 0) == 0), None)
         if cand is None:
             continue
         for part in (cand.get("content") or {}).get("parts") or []:
             sig = part.get("thoughtSignature") or None
             if "functionCall" in part:
-                close_open()
                 fc = part["functionCall"]
-                n = len(parts)
-                parts.append({"type": "tool_call", "id": fc.get("id") or f"call_{n}",
-                              "name": fc["name"],
-                              "args": json.dumps(fc.get("args", {}), separators=(",", ":"),
-                                                 ensure_ascii=False),
-                              "signature": sig, "closed": True})
-                calls += 1
+                streaming = bool(fc.get("partialArgs")) or fc.get("willContinue") is True
+                if fc.get("name"):
+                    end_streamed()
+                    close_open()
+                    n = len(parts)
+                    parts.append({"type": "tool_call", "id": fc.get("id") or f"call_{n}",
+                                  "name": fc["name"], "signature": sig, "closed": False})
+                    calls += 1
+                    if not streaming:
+                        parts[n]["args"] = json.dumps(fc.get("args") or {}, separators=(",", ":"),
+                                                      ensure_ascii=False)
+                        parts[n]["closed"] = True
+                        continue
+                    state["streamed"] = (n, StreamedArgs())
+                elif state["streamed"] is None:
+                    assert not fc.get("partialArgs") and "args" not in fc, part
+                    continue
+                elif parts[state["streamed"][0]]["signature"] is None:
+                    parts[state["streamed"][0]]["signature"] = sig
+                for arg in fc.get("partialArgs") or []:
+                    state["streamed"][1].set(arg)
+                if fc.get("willContinue") is not True:
+                    end_streamed()
             elif part.get("thought") is True and set(part) <= {"text", "thought", "thoughtSignature"}:
                 push("thought", part.get("text", ""))
                 if sig:
@@ -332,7 +451,10 @@ def gemini(raw, provider):
                         close_open()
                         sig_thought(sig)
             else:
-                raise ValueError("no transcript sends other parts")
+                close_open()
+                kind = sorted(k for k in part if k not in ("thought", "thoughtSignature"))[0]
+                parts.append({"type": "provider", "provider": provider, "kind": kind,
+                              "json": part, "closed": True})
         reason = cand.get("finishReason")
         if reason and finish is None:
             close_open()
