@@ -462,6 +462,14 @@ async fn each_error_status(token: Option<&str>) {
             let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
             assert_error(status, &v, 401, "invalid_token");
         }
+        // The scheme is case-insensitive; the token is not.
+        let r = anon
+            .get(format!("{}/v1/streams", server.base))
+            .header("authorization", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
     }
     server.stop().await;
 }
@@ -546,4 +554,100 @@ async fn finished_streams_are_freed_after_the_retention() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_stream_gets_keep_alive_comments() {
+    let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
+    let server = Running::start(ServeConfig {
+        keep_alive: Duration::from_millis(50),
+        ..config(&upstream)
+    })
+    .await;
+    let id = server.start_stream().await;
+    let r = server
+        .req(reqwest::Method::GET, &format!("/v1/streams/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = r.bytes_stream();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(bytes) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+            // A comment line: a line that starts with ':'.
+            if seen.starts_with(':') || seen.contains("\n:") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no keep-alive comment in {seen:?}");
+    drop(body);
+    server.post(&format!("/v1/streams/{id}/cancel"), "").await;
+    server.stop().await;
+}
+
+/// The `rivulet serve` command itself: serves, and on SIGTERM cancels what
+/// is still running after --drain, gives the attacher its end, exits 0.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_serves_and_sigterm_ends_every_attacher() {
+    use std::io::BufRead;
+    let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["serve", "--addr", "127.0.0.1:0", "-m", "openai/gpt-4o-mini"])
+        .args(["--drain", "100ms"])
+        .env_clear()
+        .env("OPENAI_BASE_URL", format!("{}/v1", upstream.url()))
+        .env("OPENAI_API_KEY", "sk-test")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    /// Kills the server should the test fail before it exits.
+    struct Reap(Option<std::process::Child>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(c) = &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let pid = child.id() as i32;
+    let mut reap = Reap(Some(child));
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("rivulet serve: listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    let server = Running {
+        base,
+        stop: None,
+        done: tokio::spawn(async { Ok(()) }),
+        client: reqwest::Client::new(),
+        token: None,
+    };
+    let id = server.start_stream().await;
+    let mut events = server.events(&id, None).await;
+    assert_eq!(events.next().await.unwrap().id, "0");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut last = None;
+    while let Some(e) = events.next().await {
+        last = Some(e);
+    }
+    let end = last.unwrap();
+    assert_eq!(
+        (end.event.as_str(), end.data.as_str()),
+        ("end", r#"{"status":"cancelled"}"#)
+    );
+    let mut child = reap.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
 }

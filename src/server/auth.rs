@@ -23,8 +23,10 @@ pub(crate) async fn require_token(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            // The scheme is case-insensitive (RFC 9110); the token is not.
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
         if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
             return ApiError::unauthorized().into_response();
         }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use rivulet_core::{Error, ErrorKind};
+use tokio::sync::watch;
 
 use crate::{Outcome, StreamResponse};
 
@@ -26,8 +27,10 @@ pub struct Entry {
     /// When it started.
     pub started: SystemTime,
     attachers: AtomicUsize,
-    /// When it ended, once a watcher saw it end.
-    ended: Mutex<Option<Instant>>,
+    /// When it ended, set once its final response is published (the log's
+    /// outcome comes a moment before: a snapshot taken in between may
+    /// still miss the last chunks).
+    ended: watch::Sender<Option<Instant>>,
 }
 
 /// `running`, `finished`, `failed` or `cancelled`.
@@ -66,7 +69,19 @@ impl Entry {
     }
 
     fn ended_at(&self) -> Option<Instant> {
-        *lock(&self.ended)
+        *self.ended.borrow()
+    }
+
+    /// How it ended, once its final response is published (`None` while
+    /// it runs): after that, a snapshot is the whole response.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.ended_at()?;
+        self.response.outcome()
+    }
+
+    /// Waits until [`Entry::outcome`] is known.
+    pub async fn ended(&self) {
+        let _ = self.ended.subscribe().wait_for(Option::is_some).await;
     }
 }
 
@@ -91,12 +106,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers `response` unless `max_running` streams are running, and
+    /// Starts a stream with `start` unless `max_running` streams are
+    /// running (then `None`, and nothing is started), registers it, and
     /// watches it so that its end is timed for the retention.
     pub fn insert(
         &self,
         model: String,
-        response: StreamResponse,
+        start: impl FnOnce() -> StreamResponse,
         max_running: usize,
     ) -> Option<Arc<Entry>> {
         let started = SystemTime::now();
@@ -107,30 +123,33 @@ impl Registry {
             .unwrap_or_default()
             .as_nanos() as u64;
         let n = self.next.fetch_add(1, Ordering::SeqCst);
-        let entry = Arc::new(Entry {
-            id: format!("st_{nanos:x}_{n}"),
-            model,
-            response,
-            started,
-            attachers: AtomicUsize::new(0),
-            ended: Mutex::new(None),
-        });
-        {
+        let entry = {
             let mut streams = lock(&self.streams);
             let running = streams
                 .values()
                 .filter(|e| e.response.outcome().is_none())
                 .count();
             if running >= max_running {
-                // Dropping the response cancels the stream before it sends.
                 return None;
             }
+            // Started under the lock (it only spawns the stream's actors,
+            // it does not wait), so two requests cannot both take the last
+            // place.
+            let entry = Arc::new(Entry {
+                id: format!("st_{nanos:x}_{n}"),
+                model,
+                response: start(),
+                started,
+                attachers: AtomicUsize::new(0),
+                ended: watch::Sender::new(None),
+            });
             streams.insert(entry.id.clone(), entry.clone());
-        }
+            entry
+        };
         let watched = entry.clone();
         tokio::spawn(async move {
             let _ = watched.response.finish().await;
-            *lock(&watched.ended) = Some(Instant::now());
+            watched.ended.send_replace(Some(Instant::now()));
         });
         Some(entry)
     }

@@ -41,7 +41,7 @@ fn summary(e: &Entry) -> Summary {
     Summary {
         id: e.id.clone(),
         model: e.model.clone(),
-        status: status(e.response.outcome().as_ref()),
+        status: status(e.outcome().as_ref()),
         chunks: e.response.handle().len(),
         attachers: e.attachers(),
         started: humantime::format_rfc3339_millis(e.started).to_string(),
@@ -72,10 +72,9 @@ async fn start(
         ApiError::bad_request(format!("the body is not a valid stream request: {e}"))
     })?;
     let (id, model, messages) = build(&app, request)?;
-    let response = model.stream(messages);
     let entry = app
         .registry
-        .insert(id, response, app.config.max_streams)
+        .insert(id, || model.stream(messages), app.config.max_streams)
         .ok_or_else(|| {
             ApiError::busy(
                 format!(
@@ -168,9 +167,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = lookup(&app, &id)?;
-    // The outcome before the snapshot: a snapshot taken after the end
-    // holds everything, one taken before may hold less, never more.
-    let outcome = entry.response.outcome();
+    // The outcome before the snapshot: once it is known the snapshot is
+    // the final response; while running it is what has arrived so far.
+    let outcome = entry.outcome();
     let snapshot = entry.response.snapshot().await;
     let mut v = json!(summary(&entry));
     v["response"] = response_json(&snapshot, failure(outcome.as_ref()));
@@ -194,7 +193,11 @@ async fn attach(
     // `Last-Event-ID` wins: a browser's EventSource resends it on reconnect
     // to the same URL, `?from=` included.
     let resume = match headers.get("last-event-id") {
-        Some(v) => Some(v.to_str().unwrap_or("").to_string()),
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?
+                .to_string(),
+        ),
         None => query.from,
     };
     let after = match resume.as_deref().map(str::trim) {
@@ -227,6 +230,6 @@ async fn cancel(
 ) -> Result<Json<Summary>, ApiError> {
     let entry = lookup(&app, &id)?;
     entry.response.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), entry.response.finish()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), entry.ended()).await;
     Ok(Json(summary(&entry)))
 }
