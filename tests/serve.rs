@@ -175,6 +175,20 @@ impl Running {
     }
 }
 
+/// The last event before the connection closes (within 10 s).
+async fn last_event(mut events: impl futures::Stream<Item = Sse> + Unpin) -> Sse {
+    let mut last = None;
+    let read = async {
+        while let Some(e) = events.next().await {
+            last = Some(e);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the events ended within 10 s");
+    last.expect("at least one event")
+}
+
 /// One server-sent event.
 #[derive(Clone, Debug, PartialEq)]
 struct Sse {
@@ -355,13 +369,7 @@ async fn cancel_from_another_client_ends_every_attacher_and_closes_the_upstream(
         // Each has seen the stream start before the cancel.
         let first = events.next().await.unwrap();
         assert_eq!(first.id, "0");
-        attachers.push(tokio::spawn(async move {
-            let mut last = None;
-            while let Some(e) = events.next().await {
-                last = Some(e);
-            }
-            last.unwrap()
-        }));
+        attachers.push(tokio::spawn(last_event(events)));
     }
     let cancelled_at = Instant::now();
     let (status, _, v) = server.post(&format!("/v1/streams/{id}/cancel"), "").await;
@@ -519,13 +527,7 @@ async fn shutdown_drains_then_cancels_and_every_attacher_gets_its_end() {
     let id = server.start_stream().await;
     let mut events = server.events(&id, None).await;
     assert_eq!(events.next().await.unwrap().id, "0");
-    let reader = tokio::spawn(async move {
-        let mut last = None;
-        while let Some(e) = events.next().await {
-            last = Some(e);
-        }
-        last.unwrap()
-    });
+    let reader = tokio::spawn(last_event(events));
     server.stop().await;
     let end = reader.await.unwrap();
     assert_eq!(end.event, "end");
@@ -636,11 +638,7 @@ async fn the_command_serves_and_sigterm_ends_every_attacher() {
     assert_eq!(events.next().await.unwrap().id, "0");
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut last = None;
-    while let Some(e) = events.next().await {
-        last = Some(e);
-    }
-    let end = last.unwrap();
+    let end = last_event(events).await;
     assert_eq!(
         (end.event.as_str(), end.data.as_str()),
         ("end", r#"{"status":"cancelled"}"#)
