@@ -12,14 +12,14 @@ use futures::StreamExt;
 use rivulet::providers::openai::decode_pieces;
 use rivulet::{Chunk, Policy, Request, Response, Runtime, RuntimeConfig, StreamOptions};
 use rivulet_core::{OpenFuture, Provider};
-use rivulet_testkit::{wire, Replay};
+use rivulet_testkit::{wire, Framing, Generated};
 
-/// A generated OpenAI stream of `n` chunks of 4 characters, as the bench
-/// program's server sends it.
+/// A generated OpenAI stream of `n` content chunks shaped as the real API
+/// sends them (every field, the padding, tokens of a few characters), as
+/// the bench program's server sends it.
 fn generated_body(n: usize) -> Vec<u8> {
-    let g = Replay::generated(n, Duration::ZERO, "abcd");
-    let g = g.generated.expect("generated");
-    (0..n + 2)
+    let g = Generated::openai(n, Framing::Events);
+    (0..g.events())
         .flat_map(|i| g.event(i).unwrap_or_default())
         .collect()
 }

@@ -23,7 +23,7 @@ mod request;
 mod server;
 mod wire;
 
-pub use replay::{After, Generated, Replay, Split};
+pub use replay::{After, Framing, Generated, Replay, Split, Writes};
 pub use request::RecordedRequest;
 pub use server::Server;
 pub use wire::{wire, wire_dir, wire_files};

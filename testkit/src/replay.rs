@@ -37,13 +37,267 @@ pub enum After {
     Abort,
 }
 
-/// A lazily generated OpenAI chat-completion stream (see [`Replay::generated`]).
+/// How a generated body is cut into writes (see [`Generated::framing`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Framing {
+    /// One event per write: a server that sends each token as the model
+    /// generates it.
+    #[default]
+    Events,
+    /// Pieces of this many bytes, cut wherever the count falls (inside an
+    /// event as often as not): a fast server whose events fill whole TLS
+    /// records, 16 KiB each. `Frames(0)` is `Events`.
+    Frames(usize),
+}
+
+/// The recorded chunk's constant fields (`openai-chat/text_include_usage.sse`).
+const CREATED: u64 = 1766084435;
+const MODEL: &str = "gpt-4o-2024-08-06";
+const SERVICE_TIER: &str = "default";
+const SYSTEM_FINGERPRINT: &str = "fp_deacdd5f6f";
+/// `obfuscation` pads a chunk's delta to about this many characters: in the
+/// recordings a content delta plus its padding comes to 16.
+const PADDED_DELTA: usize = 16;
+/// The `prompt_tokens` of the usage chunk.
+const PROMPT_TOKENS: usize = 16;
+
+/// The text of [`Generated::openai`]: English cut into tokens as a GPT
+/// tokenizer cuts it (1 to 8 characters, mostly a leading space and a
+/// word), with a paragraph break, a quote and a non-ASCII word among them so
+/// that some deltas carry JSON escapes, as real text does.
+const TOKENS: &[&str] = &[
+    " The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".", " It",
+    "'s", " a", " \"", "caf", "é", "\"", " story", ",", " told", " in", " short", " pieces",
+    ".\n\n", "Each", " token", " arrives", " alone", ":", " one", " to", " eight", " letters", ".",
+];
+
+/// A lazily generated OpenAI chat-completion stream (see
+/// [`Replay::generated`] and [`Replay::from_generated`]).
+///
+/// Every chunk carries every field a real one does (as recorded in
+/// `testdata/wire/openai-chat/text_include_usage.sse`): `id`, `object`,
+/// `created`, `model`, `service_tier`, `system_fingerprint`,
+/// `choices[].logprobs: null`, `usage: null`, and an `obfuscation` string
+/// that pads the delta to about 16 characters, as the API pads it.
+///
+/// The events are content chunk `i` with text [`Generated::token`]`(i)` for
+/// `i` in `0..n_chunks`, a finish chunk (`finish_reason: "stop"`, empty
+/// delta) and `data: [DONE]`; with `role_and_usage`, a role chunk comes
+/// first and a usage chunk (`choices: []`) before `[DONE]`, as the API sends
+/// them when asked for usage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generated {
-    /// Number of content chunks before the finish chunk.
+    /// Number of content chunks.
     pub n_chunks: usize,
-    /// The `delta.content` of every content chunk.
-    pub chunk_text: String,
+    /// Content chunk `i` carries `tokens[i % tokens.len()]` (an empty list
+    /// gives empty deltas).
+    pub tokens: Vec<String>,
+    /// The chunks' `id`.
+    pub id: String,
+    /// A role chunk first (`delta: {"role":"assistant","content":"","refusal":null}`)
+    /// and a usage chunk last (`prompt_tokens` 16, `completion_tokens`
+    /// `n_chunks`).
+    pub role_and_usage: bool,
+    /// How the body is cut into writes.
+    pub framing: Framing,
+    /// Each write goes out as one HTTP/1.1 chunk (`transfer-encoding:
+    /// chunked`), as API servers send a stream; hyper then hands a client
+    /// the body one HTTP chunk at a time however the kernel merged the
+    /// writes. Without it the body is close-delimited and a client reads
+    /// whatever has arrived.
+    pub chunked: bool,
+}
+
+impl Generated {
+    /// `n_chunks` content chunks all carrying `chunk_text`, id
+    /// `chatcmpl-gen`, no role or usage chunk, one event per write,
+    /// close-delimited: the stream of [`Replay::generated`].
+    pub fn new(n_chunks: usize, chunk_text: &str) -> Self {
+        Generated {
+            n_chunks,
+            tokens: vec![chunk_text.to_string()],
+            id: "chatcmpl-gen".into(),
+            role_and_usage: false,
+            framing: Framing::Events,
+            chunked: false,
+        }
+    }
+
+    /// A stream shaped as the real API sends it: `n_chunks` content chunks
+    /// of English tokens (1 to 8 characters), an id as long as a real one,
+    /// the role and usage chunks, chunked transfer coding, and `framing`.
+    pub fn openai(n_chunks: usize, framing: Framing) -> Self {
+        Generated {
+            n_chunks,
+            tokens: TOKENS.iter().map(|t| t.to_string()).collect(),
+            id: "chatcmpl-GenXqWlR3sT0pE9vN2bY7cKd4hJ8u".into(),
+            role_and_usage: true,
+            framing,
+            chunked: true,
+        }
+    }
+
+    /// The text of content chunk `i`.
+    pub fn token(&self, i: usize) -> &str {
+        match self.tokens.len() {
+            0 => "",
+            n => &self.tokens[i % n],
+        }
+    }
+
+    /// The whole text of the stream: what a client must end up with.
+    pub fn text(&self) -> String {
+        (0..self.n_chunks).map(|i| self.token(i)).collect()
+    }
+
+    /// The number of events, `[DONE]` included.
+    pub fn events(&self) -> usize {
+        self.n_chunks + if self.role_and_usage { 4 } else { 2 }
+    }
+
+    /// The `i`-th event of the stream, or `None` past the end.
+    pub fn event(&self, i: usize) -> Option<Vec<u8>> {
+        let first = usize::from(self.role_and_usage);
+        let finish = first + self.n_chunks;
+        let (choices, usage, padded) = if i >= first && i < finish {
+            let text = self.token(i - first);
+            (
+                format!(
+                    r#"[{{"index":0,"delta":{{"content":{}}},"logprobs":null,"finish_reason":null}}]"#,
+                    json_string(text)
+                ),
+                "null".to_string(),
+                text.chars().count(),
+            )
+        } else if i == finish {
+            (
+                r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#.to_string(),
+                "null".to_string(),
+                6,
+            )
+        } else if self.role_and_usage && i == 0 {
+            (
+                r#"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]"#.to_string(),
+                "null".to_string(),
+                2,
+            )
+        } else if self.role_and_usage && i == finish + 1 {
+            let (p, c) = (PROMPT_TOKENS, self.n_chunks);
+            (
+                "[]".to_string(),
+                format!(
+                    r#"{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},"completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}}"#,
+                    p + c
+                ),
+                1,
+            )
+        } else if i == self.events() - 1 {
+            return Some(b"data: [DONE]\n\n".to_vec());
+        } else {
+            return None;
+        };
+        Some(
+            format!(
+                r#"data: {{"id":{},"object":"chat.completion.chunk","created":{CREATED},"model":"{MODEL}","service_tier":"{SERVICE_TIER}","system_fingerprint":"{SYSTEM_FINGERPRINT}","choices":{choices},"usage":{usage},"obfuscation":"{}"}}"#,
+                json_string(&self.id),
+                obfuscation(i, PADDED_DELTA.saturating_sub(padded).max(1)),
+            )
+            .into_bytes()
+            .into_iter()
+            .chain(*b"\n\n")
+            .collect(),
+        )
+    }
+
+    /// The body as the server writes it: one `Vec` per write, framed as
+    /// `framing` and `chunked` say (the chunked body's terminator rides on
+    /// the last write).
+    pub fn writes(&self) -> Writes<'_> {
+        Writes {
+            generated: self,
+            next: 0,
+            pending: Vec::new(),
+            done: false,
+        }
+    }
+}
+
+/// The writes of a [`Generated`] body, produced as they are asked for.
+#[derive(Debug)]
+pub struct Writes<'a> {
+    generated: &'a Generated,
+    /// The next event to produce.
+    next: usize,
+    /// Bytes of produced events not yet written (`Frames` only).
+    pending: Vec<u8>,
+    done: bool,
+}
+
+impl Iterator for Writes<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let g = self.generated;
+        let piece = match g.framing {
+            Framing::Frames(size) if size > 0 => {
+                while self.pending.len() < size {
+                    let Some(event) = g.event(self.next) else {
+                        break;
+                    };
+                    self.pending.extend_from_slice(&event);
+                    self.next += 1;
+                }
+                let take = size.min(self.pending.len());
+                self.pending.drain(..take).collect()
+            }
+            _ => {
+                let event = g.event(self.next).unwrap_or_default();
+                self.next += 1;
+                event
+            }
+        };
+        self.done = self.next >= g.events() && self.pending.is_empty();
+        if !g.chunked {
+            return (!piece.is_empty()).then_some(piece);
+        }
+        let mut out = Vec::with_capacity(piece.len() + 16);
+        if !piece.is_empty() {
+            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            out.extend_from_slice(&piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        if self.done {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        Some(out)
+    }
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// `len` letters and digits that look random and are the same on every run
+/// (the API's padding is random; its content does not matter, its length
+/// does).
+fn obfuscation(seed: usize, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // splitmix64
+    let mut x = seed as u64;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ALPHABET[(z % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
 }
 
 /// One scripted HTTP response.
@@ -75,8 +329,9 @@ pub struct Replay {
     pub delay: Duration,
     /// What happens after the body.
     pub then: After,
-    /// When set, the body is an endless-looking generated stream produced
-    /// lazily, one event per write; `body` and `split` are ignored.
+    /// When set, the body is a generated stream produced lazily and
+    /// written as [`Generated::writes`] cuts it; `body` and `split` are
+    /// ignored, `delay` comes between two writes.
     pub generated: Option<Generated>,
 }
 
@@ -106,16 +361,36 @@ impl Replay {
 
     /// An OpenAI chat-completion SSE stream of `n_chunks` content chunks of
     /// `chunk_text`, then a finish chunk (`finish_reason: "stop"`) and
-    /// `data: [DONE]`, one event per write with `delay` between events.
+    /// `data: [DONE]`, one event per write with `delay` between events
+    /// ([`Generated::new`]).
     ///
     /// The events are produced as they are written, so `n_chunks` can be
     /// huge; [`crate::Server::bytes_written`] shows how far the client read.
     pub fn generated(n_chunks: usize, delay: Duration, chunk_text: &str) -> Self {
-        let mut r = Replay::sse(Vec::new()).delay(delay);
-        r.generated = Some(Generated {
-            n_chunks,
-            chunk_text: chunk_text.to_string(),
-        });
+        Replay::from_generated(Generated::new(n_chunks, chunk_text)).delay(delay)
+    }
+
+    /// `200` with `content-type: text/event-stream` and the body
+    /// `generated` (adding `transfer-encoding: chunked` when it is chunked).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rivulet_testkit::{Framing, Generated, Replay};
+    ///
+    /// // As a fast server sends it: 16 KiB HTTP chunks.
+    /// let r = Replay::from_generated(Generated::openai(100_000, Framing::Frames(16 * 1024)));
+    /// assert!(r.headers.iter().any(|(k, v)| k == "transfer-encoding" && v == "chunked"));
+    /// // As a model generates it: one event per write, 20 ms apart.
+    /// let r = Replay::from_generated(Generated::openai(200, Framing::Events))
+    ///     .delay(Duration::from_millis(20));
+    /// # drop(r);
+    /// ```
+    pub fn from_generated(generated: Generated) -> Self {
+        let mut r = Replay::sse(Vec::new());
+        if generated.chunked {
+            r = r.header("transfer-encoding", "chunked");
+        }
+        r.generated = Some(generated);
         r
     }
 
@@ -155,27 +430,6 @@ impl Replay {
             Split::Every(n) => self.body.chunks(n).collect(),
             Split::Bytes => self.body.chunks(1).collect(),
             Split::Lines => self.body.split_inclusive(|b| *b == b'\n').collect(),
-        }
-    }
-}
-
-impl Generated {
-    /// The `i`-th event of the stream, or `None` past the end. Events
-    /// `0..n_chunks` carry the text, then come the finish chunk and `[DONE]`.
-    pub fn event(&self, i: usize) -> Option<Vec<u8>> {
-        const HEAD: &str = r#"data: {"id":"chatcmpl-gen","object":"chat.completion.chunk","model":"gen","choices":[{"index":0,"delta":"#;
-        if i < self.n_chunks {
-            let text = serde_json::to_string(&self.chunk_text).unwrap_or_else(|_| "\"\"".into());
-            Some(
-                format!("{HEAD}{{\"content\":{text}}},\"finish_reason\":null}}]}}\n\n")
-                    .into_bytes(),
-            )
-        } else if i == self.n_chunks {
-            Some(format!("{HEAD}{{}},\"finish_reason\":\"stop\"}}]}}\n\n").into_bytes())
-        } else if i == self.n_chunks + 1 {
-            Some(b"data: [DONE]\n\n".to_vec())
-        } else {
-            None
         }
     }
 }
@@ -224,10 +478,7 @@ mod tests {
 
     #[test]
     fn generated_events_are_valid_json() {
-        let g = Generated {
-            n_chunks: 2,
-            chunk_text: "a \"quoted\" é".into(),
-        };
+        let g = Generated::new(2, "a \"quoted\" é");
         for i in 0..3 {
             let ev = String::from_utf8(g.event(i).unwrap()).unwrap();
             let data = ev.strip_prefix("data: ").unwrap().trim_end();
@@ -238,6 +489,126 @@ mod tests {
         assert_eq!(first["choices"][0]["delta"]["content"], "a \"quoted\" é");
         assert_eq!(g.event(3).unwrap(), b"data: [DONE]\n\n");
         assert_eq!(g.event(4), None);
+    }
+
+    /// The data of each `data: {...}` event of an SSE body.
+    fn chunks(body: &[u8]) -> Vec<serde_json::Value> {
+        String::from_utf8(body.to_vec())
+            .unwrap()
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: {"))
+            .map(|d| serde_json::from_str(&format!("{{{d}")).unwrap())
+            .collect()
+    }
+
+    /// A value with every string, number and boolean replaced by its type,
+    /// so that two chunks compare by the fields they carry.
+    fn shape(v: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+            Value::String(_) => "string".into(),
+            Value::Number(_) => "number".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Null => Value::Null,
+        }
+    }
+
+    /// Undoes chunked transfer coding; panics on a malformed body.
+    fn dechunk(mut body: &[u8]) -> (Vec<u8>, usize) {
+        let (mut out, mut n) = (Vec::new(), 0);
+        loop {
+            let eol = body.windows(2).position(|w| w == b"\r\n").unwrap();
+            let len =
+                usize::from_str_radix(std::str::from_utf8(&body[..eol]).unwrap(), 16).unwrap();
+            body = &body[eol + 2..];
+            if len == 0 {
+                assert_eq!(body, b"\r\n");
+                return (out, n);
+            }
+            out.extend_from_slice(&body[..len]);
+            assert_eq!(&body[len..len + 2], b"\r\n");
+            body = &body[len + 2..];
+            n += 1;
+        }
+    }
+
+    #[test]
+    fn openai_chunks_carry_every_field_of_a_recorded_one() {
+        let recorded = chunks(&crate::wire("openai-chat/text_include_usage.sse"));
+        let g = Generated::openai(40, Framing::Events);
+        let body: Vec<u8> = (0..g.events()).flat_map(|i| g.event(i).unwrap()).collect();
+        let generated = chunks(&body);
+        assert_eq!(generated.len(), 40 + 3);
+        // Role chunk, content chunks, finish chunk, usage chunk: each has
+        // the fields of its recorded counterpart, no more, no fewer.
+        let last = recorded.len() - 1;
+        assert_eq!(shape(&generated[0]), shape(&recorded[0]));
+        for c in &generated[1..41] {
+            assert_eq!(shape(c), shape(&recorded[1]));
+        }
+        assert_eq!(shape(&generated[41]), shape(&recorded[last - 1]));
+        assert_eq!(shape(&generated[42]), shape(&recorded[last]));
+        assert_eq!(generated[42]["usage"]["completion_tokens"], 40);
+        assert_eq!(generated[42]["usage"]["total_tokens"], 56);
+        assert!(body.ends_with(b"data: [DONE]\n\n"));
+        assert_eq!(g.event(g.events()), None);
+
+        // The text is the tokens', a few characters each, and the padding
+        // tops a delta up to 16 characters as the API's does.
+        let mut text = String::new();
+        for c in &generated[1..41] {
+            let delta = c["choices"][0]["delta"]["content"].as_str().unwrap();
+            let pad = c["obfuscation"].as_str().unwrap();
+            assert!((1..=8).contains(&delta.chars().count()), "{delta:?}");
+            assert_eq!(delta.chars().count() + pad.len(), 16, "{delta:?} {pad:?}");
+            text.push_str(delta);
+        }
+        assert_eq!(text, g.text());
+        assert!(text.contains("\n\n") && text.contains('"') && text.contains('é'));
+        // Real ids are this long.
+        assert_eq!(g.id.len(), "chatcmpl-CoDWl5rS0pF10P0W0TDVgY3NA26dk".len());
+    }
+
+    #[test]
+    fn frames_are_16_kib_http_chunks_cut_anywhere() {
+        let g = Generated::openai(1_000, Framing::Frames(16 * 1024));
+        let events: Vec<u8> = (0..g.events()).flat_map(|i| g.event(i).unwrap()).collect();
+        let writes: Vec<Vec<u8>> = g.writes().collect();
+        let (body, n) = dechunk(&writes.concat());
+        assert_eq!(body, events);
+        assert_eq!(n, events.len().div_ceil(16 * 1024));
+        assert_eq!(writes.len(), n);
+        for w in &writes[..n - 1] {
+            assert!(w.starts_with(b"4000\r\n"), "{:?}", &w[..8]);
+        }
+        // An event straddles the first frame's end.
+        assert!(!writes[0].ends_with(b"\n\n\r\n"));
+    }
+
+    #[test]
+    fn events_are_one_http_chunk_per_write() {
+        let g = Generated::openai(3, Framing::Events);
+        let writes: Vec<Vec<u8>> = g.writes().collect();
+        assert_eq!(writes.len(), g.events());
+        let (last, others) = writes.split_last().unwrap();
+        for (i, w) in others.iter().enumerate() {
+            // One whole HTTP chunk holding one event.
+            let terminated = [&w[..], b"0\r\n\r\n"].concat();
+            assert_eq!(dechunk(&terminated), (g.event(i).unwrap(), 1));
+        }
+        // The last carries the terminator.
+        assert_eq!(dechunk(last), (b"data: [DONE]\n\n".to_vec(), 1));
+        // Close-delimited, as `Replay::generated` sends it: the bare events.
+        let plain = Generated::new(3, "hi");
+        let writes: Vec<Vec<u8>> = plain.writes().collect();
+        assert_eq!(
+            writes,
+            (0..5).map(|i| plain.event(i).unwrap()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

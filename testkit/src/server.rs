@@ -360,13 +360,11 @@ async fn write_response<W: AsyncWrite + Unpin>(
     wr.write_all(head.as_bytes()).await?;
 
     if let Some(generated) = &replay.generated {
-        let mut i = 0;
-        while let Some(event) = generated.event(i) {
+        for (i, piece) in generated.writes().enumerate() {
             if i > 0 && !replay.delay.is_zero() {
                 tokio::time::sleep(replay.delay).await;
             }
-            write_counted(wr, &event, conn).await?;
-            i += 1;
+            write_counted(wr, &piece, conn).await?;
         }
         return Ok(());
     }

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use rivulet_testkit::{After, Replay, Server, Split};
+use rivulet_testkit::{After, Framing, Generated, Replay, Server, Split};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -195,6 +195,20 @@ async fn generated_stream_ends_with_finish_and_done() {
     assert!(events[0].contains(r#""delta":{"content":"hi"}"#));
     assert!(events[3].contains(r#""finish_reason":"stop""#));
     assert_eq!(events[4], "data: [DONE]");
+    assert_eq!(server.bytes_written(0), body.len() as u64);
+}
+
+#[tokio::test]
+async fn a_generated_openai_stream_goes_out_as_its_writes() {
+    let g = Generated::openai(2_000, Framing::Frames(16 * 1024));
+    let server = Server::start(vec![Replay::from_generated(g.clone())]).await;
+    let mut s = send(&server).await;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let (head, body) = split_response(&raw);
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert_eq!(body, g.writes().collect::<Vec<_>>().concat());
+    assert!(body.ends_with(b"data: [DONE]\n\n\r\n0\r\n\r\n"));
     assert_eq!(server.bytes_written(0), body.len() as u64);
 }
 

@@ -926,7 +926,7 @@ mod tests {
             r#"{"type":"response.output_item.added","item":{"id":"ctc_1","type":"custom_tool_call","call_id":"call_1","name":"exec"}}"#,
             r#"{"type":"response.custom_tool_call_input.delta","delta":"rm -rf /tmp/x","item_id":"ctc_1"}"#,
         ]);
-        assert_eq!(err.unwrap().kind(), ErrorKind::Protocol);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Connection);
         let r = fold(&chunks);
         assert!(r.tool_calls().is_empty());
         assert_eq!(
