@@ -95,7 +95,9 @@ pub enum Command {
     name = "rivulet",
     version,
     about = "Stream LLM responses: every provider, fan-out, cancellation, timeouts.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    // `rivulet help` stays a prompt, as before there were subcommands.
+    disable_help_subcommand = true
 )]
 pub struct Args {
     /// A subcommand instead of a prompt (`rivulet serve`).
@@ -232,6 +234,26 @@ mod tests {
         let help = Args::command().render_long_help().to_string();
         let cap = format!("at most {MAX_SUBSCRIBERS}");
         assert!(help.contains(&cap), "--subscribers should say {cap}");
+    }
+
+    #[test]
+    fn serve_is_a_subcommand_and_other_words_stay_prompts() {
+        let a = parse(&["help"]).unwrap();
+        assert_eq!(a.prompt.as_deref(), Some("help"));
+        assert!(a.command.is_none());
+        let a = parse(&["-m", "openai/gpt-4o", "Tell me a story."]).unwrap();
+        assert_eq!(a.prompt.as_deref(), Some("Tell me a story."));
+        #[cfg(feature = "server")]
+        {
+            let a = parse(&["serve", "--addr", "127.0.0.1:9000", "--token", "s3cret"]).unwrap();
+            let Some(Command::Serve(s)) = &a.command else {
+                panic!("{a:?}")
+            };
+            assert_eq!(s.addr.port(), 9000);
+            assert_eq!(s.token.as_ref().map(|t| t.expose()), Some("s3cret"));
+            // The token is a secret: no Debug print shows it.
+            assert!(!format!("{a:?}").contains("s3cret"), "{a:?}");
+        }
     }
 
     #[test]

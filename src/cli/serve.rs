@@ -15,6 +15,27 @@ fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 500ms, 30s, 10m)"))
 }
 
+/// The bearer token: a secret, so its `Debug` print hides it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+fn token(s: &str) -> Result<Token, String> {
+    Ok(Token(s.to_string()))
+}
+
 /// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
 #[derive(Clone, Debug, ClapArgs)]
 pub struct ServeArgs {
@@ -27,9 +48,10 @@ pub struct ServeArgs {
         long,
         env = "RIVULET_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = token
     )]
-    pub token: Option<String>,
+    pub token: Option<Token>,
 
     /// The model when a request names none [default: $RIVULET_MODEL, else local: the embedded model].
     #[arg(short, long, env = "RIVULET_MODEL", value_name = "PROVIDER/MODEL")]
@@ -73,7 +95,11 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
     }
     let (connect, idle) = (limit(args.connect_timeout), limit(args.idle_timeout));
     let config = ServeConfig {
-        token: args.token.clone().filter(|t| !t.is_empty()),
+        token: args
+            .token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .filter(|t| !t.is_empty()),
         default_model,
         prepare: Some(std::sync::Arc::new(move |mut m: crate::Model| {
             if let Some(d) = connect {
