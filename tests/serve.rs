@@ -649,3 +649,77 @@ async fn the_command_serves_and_sigterm_ends_every_attacher() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_stream_ends_with_its_error_kind_and_message() {
+    let upstream = Server::start(vec![Replay::json(
+        401,
+        wire("openai-chat/error_http401_invalid_key.json"),
+    )])
+    .await;
+    let server = Running::start(config(&upstream)).await;
+    let id = server.start_stream().await;
+    let events = server.read_all(&id, None).await;
+    let [end] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(end.event, "end");
+    let data: Value = serde_json::from_str(&end.data).unwrap();
+    assert_eq!(data["status"], json!("failed"));
+    assert_eq!(data["kind"], json!("authentication"));
+    let message = data["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Incorrect API key provided"),
+        "{message}"
+    );
+    assert_eq!(data["error"]["status"], json!(401));
+    let v = server.wait_status(&id, "failed").await;
+    assert_eq!(v["response"]["error"]["kind"], json!("authentication"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_fields_reach_the_provider() {
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(config(&upstream)).await;
+    let body = json!({
+        "model": "openai/gpt-4o",
+        "system": "Be brief.",
+        "messages": [
+            {"role": "user", "content": "What is 2+2?"},
+            {"role": "assistant", "content": "4"},
+            {"role": "user", "content": "And 3+3?"}
+        ],
+        "max_tokens": 50,
+        "temperature": 0.5,
+        "tools": [{"name": "add", "description": "Adds", "parameters": {"type": "object"}}],
+        "format": {"title": "answer", "type": "object", "properties": {"n": {"type": "integer"}}}
+    });
+    let (status, _, v) = server.post("/v1/streams", &body.to_string()).await;
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().unwrap();
+    server.wait_status(id, "finished").await;
+    let sent = upstream.requests()[0].json();
+    assert_eq!(sent["model"], json!("gpt-4o"));
+    assert_eq!(
+        sent["max_tokens"]
+            .as_u64()
+            .or(sent["max_completion_tokens"].as_u64()),
+        Some(50)
+    );
+    assert_eq!(sent["temperature"], json!(0.5));
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(sent["messages"][0]["content"], json!("Be brief."));
+    assert_eq!(sent["tools"][0]["function"]["name"], json!("add"));
+    assert_eq!(
+        sent["response_format"]["json_schema"]["name"],
+        json!("answer")
+    );
+    server.stop().await;
+}
