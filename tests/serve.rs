@@ -454,6 +454,16 @@ async fn each_error_status(token: Option<&str>) {
     let (status, v) = server.get(&format!("/v1/streams/{id}/events")).await;
     assert_error(status, &v, 429, "limit_reached");
     drop(attached);
+    // The place is given back once the server sees the client go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get(&format!("/v1/streams/{id}")).await.1["attachers"] != json!(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the attacher was never counted off"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server.events(&id, None).await);
     let (status, v) = server
         .get(&format!("/v1/streams/{id}/events?from=minus-one"))
         .await;
@@ -722,4 +732,27 @@ async fn the_request_fields_reach_the_provider() {
         json!("answer")
     );
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_lets_a_stream_finish_within_the_drain() {
+    let lines = expected_lines().await;
+    let upstream = Server::start(vec![transcript(Duration::from_millis(20))]).await;
+    let server = Running::start(ServeConfig {
+        drain: Duration::from_secs(8),
+        ..config(&upstream)
+    })
+    .await;
+    let id = server.start_stream().await;
+    let mut events = server.events(&id, None).await;
+    let first = events.next().await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut all = vec![first];
+        while let Some(e) = events.next().await {
+            all.push(e);
+        }
+        all
+    });
+    server.stop().await;
+    assert_chunks(&reader.await.unwrap(), &lines, 0);
 }
