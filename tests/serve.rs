@@ -529,17 +529,8 @@ fn a_non_loopback_address_is_refused_without_a_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_drains_then_cancels_and_every_attacher_gets_its_end() {
     let upstream = Server::start(vec![transcript(Duration::from_millis(200))]).await;
-    let server = Running::start(ServeConfig {
-        drain: Duration::from_millis(300),
-        ..config(&upstream)
-    })
-    .await;
-    let id = server.start_stream().await;
-    let mut events = server.events(&id, None).await;
-    assert_eq!(events.next().await.unwrap().id, "0");
-    let reader = tokio::spawn(last_event(events));
-    server.stop().await;
-    let end = reader.await.unwrap();
+    let seen = events_across_shutdown(&upstream, Duration::from_millis(300)).await;
+    let end = seen.last().unwrap();
     assert_eq!(end.event, "end");
     assert_eq!(end.data, r#"{"status":"cancelled"}"#);
     assert!(upstream.wait_all_closed(Duration::from_secs(5)).await);
@@ -738,14 +729,22 @@ async fn the_request_fields_reach_the_provider() {
 async fn shutdown_lets_a_stream_finish_within_the_drain() {
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(20))]).await;
+    let seen = events_across_shutdown(&upstream, Duration::from_secs(8)).await;
+    assert_chunks(&seen, &lines, 0);
+}
+
+/// Starts a stream, attaches, stops the server (with `drain`) once the
+/// first event arrived, and returns every event the attacher saw.
+async fn events_across_shutdown(upstream: &Server, drain: Duration) -> Vec<Sse> {
     let server = Running::start(ServeConfig {
-        drain: Duration::from_secs(8),
-        ..config(&upstream)
+        drain,
+        ..config(upstream)
     })
     .await;
     let id = server.start_stream().await;
     let mut events = server.events(&id, None).await;
     let first = events.next().await.unwrap();
+    assert_eq!(first.id, "0");
     let reader = tokio::spawn(async move {
         let mut all = vec![first];
         while let Some(e) = events.next().await {
@@ -754,5 +753,5 @@ async fn shutdown_lets_a_stream_finish_within_the_drain() {
         all
     });
     server.stop().await;
-    assert_chunks(&reader.await.unwrap(), &lines, 0);
+    reader.await.unwrap()
 }
