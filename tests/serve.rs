@@ -681,7 +681,8 @@ async fn a_failed_stream_ends_with_its_error_kind_and_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_request_fields_reach_the_provider() {
-    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let upstream =
+        Server::start(vec![transcript(Duration::ZERO), transcript(Duration::ZERO)]).await;
     let server = Running::start(config(&upstream)).await;
     let body = json!({
         "model": "openai/gpt-4o",
@@ -722,6 +723,26 @@ async fn the_request_fields_reach_the_provider() {
         sent["response_format"]["json_schema"]["name"],
         json!("answer")
     );
+    // The next request to the same model carries only its own fields.
+    let (status, _, v) = server
+        .post("/v1/streams", r#"{"model":"openai/gpt-4o","prompt":"hi"}"#)
+        .await;
+    assert_eq!(status, 201, "{v}");
+    server
+        .wait_status(v["id"].as_str().unwrap(), "finished")
+        .await;
+    let sent = upstream.requests()[1].json();
+    assert_eq!(sent["model"], json!("gpt-4o"));
+    for field in [
+        "tools",
+        "response_format",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+    ] {
+        assert!(sent.get(field).is_none(), "{field} in {sent}");
+    }
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
 

@@ -20,10 +20,11 @@ mod registry;
 mod routes;
 mod wire;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -103,6 +104,32 @@ pub(crate) struct App {
     registry: registry::Registry,
     /// Set on shutdown: nothing new starts.
     draining: AtomicBool,
+    /// A model per id, prepared once: its clones share one provider, so
+    /// streams of one model reuse its HTTP client and connections.
+    models: Mutex<HashMap<String, Model>>,
+}
+
+/// Model ids the server keeps prepared; ids beyond (ids are free-form, a
+/// client could send endless ones) get a model of their own each time.
+const MAX_MODELS: usize = 64;
+
+impl App {
+    /// The prepared model `id` (a clone: setting parameters on it changes
+    /// no other stream's).
+    fn model(&self, id: &str) -> Model {
+        let mut models = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = models.get(id) {
+            return m.clone();
+        }
+        let mut model = Model::new(id);
+        if let Some(prepare) = &self.config.prepare {
+            model = prepare(model);
+        }
+        if models.len() < MAX_MODELS {
+            models.insert(id.to_string(), model.clone());
+        }
+        model
+    }
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` completes; then
@@ -123,6 +150,7 @@ pub async fn serve(
         config,
         registry: registry::Registry::default(),
         draining: AtomicBool::new(false),
+        models: Mutex::default(),
     });
     let sweeper = tokio::spawn(sweep(app.clone()));
     let draining = app.clone();

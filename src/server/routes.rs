@@ -96,10 +96,7 @@ async fn start(
 fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), ApiError> {
     let id = r.model.unwrap_or_else(|| app.config.default_model.clone());
     crate::cli::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
-    let mut model = Model::new(&id);
-    if let Some(prepare) = &app.config.prepare {
-        model = prepare(model);
-    }
+    let mut model = app.model(&id);
     if let Some(n) = r.max_tokens {
         if n == 0 {
             return Err(ApiError::bad_request("max_tokens must be 1 or more"));
