@@ -468,6 +468,11 @@ async fn each_error_status(token: Option<&str>) {
         .get(&format!("/v1/streams/{id}/events?from=minus-one"))
         .await;
     assert_error(status, &v, 400, "bad_request");
+    // A stream that ends gives its place back.
+    let (status, _, v) = server.post(&format!("/v1/streams/{id}/cancel"), "").await;
+    assert_eq!((status, &v["status"]), (200, &json!("cancelled")));
+    let (status, _, v) = server.post("/v1/streams", r#"{"prompt":"hi"}"#).await;
+    assert_eq!(status, 201, "{v}");
     if let Some(token) = token {
         let anon = reqwest::Client::new();
         for auth in [None, Some("wrong"), Some(&token[1..])] {

@@ -103,6 +103,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Registry {
     streams: Mutex<HashMap<String, Arc<Entry>>>,
     next: AtomicU64,
+    /// Streams started and not yet ended (their places in the limit).
+    running: Arc<AtomicUsize>,
 }
 
 impl Registry {
@@ -123,32 +125,27 @@ impl Registry {
             .unwrap_or_default()
             .as_nanos() as u64;
         let n = self.next.fetch_add(1, Ordering::SeqCst);
-        let entry = {
-            let mut streams = lock(&self.streams);
-            let running = streams
-                .values()
-                .filter(|e| e.response.outcome().is_none())
-                .count();
-            if running >= max_running {
-                return None;
-            }
-            // Started under the lock (it only spawns the stream's actors,
-            // it does not wait), so two requests cannot both take the last
-            // place.
-            let entry = Arc::new(Entry {
-                id: format!("st_{nanos:x}_{n}"),
-                model,
-                response: start(),
-                started,
-                attachers: AtomicUsize::new(0),
-                ended: watch::Sender::new(None),
-            });
-            streams.insert(entry.id.clone(), entry.clone());
-            entry
-        };
+        // Take a place first, so two requests cannot both take the last.
+        self.running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                (r < max_running).then_some(r + 1)
+            })
+            .ok()?;
+        let entry = Arc::new(Entry {
+            id: format!("st_{nanos:x}_{n}"),
+            model,
+            response: start(),
+            started,
+            attachers: AtomicUsize::new(0),
+            ended: watch::Sender::new(None),
+        });
+        lock(&self.streams).insert(entry.id.clone(), entry.clone());
         let watched = entry.clone();
+        let running = self.running.clone();
         tokio::spawn(async move {
             let _ = watched.response.finish().await;
+            // The place first: whoever waits for the end may start another.
+            running.fetch_sub(1, Ordering::SeqCst);
             watched.ended.send_replace(Some(Instant::now()));
         });
         Some(entry)
