@@ -23,11 +23,13 @@ pub fn prompt(arg: Option<&str>, stdin: Stdin<'_>) -> Result<String, String> {
         (Some(_), true) => String::new(),
         _ => {
             let mut s = String::new();
-            stdin
-                .reader
-                .read_to_string(&mut s)
-                .map_err(|e| format!("reading the prompt from stdin: {e}"))?;
-            s
+            match stdin.reader.read_to_string(&mut s) {
+                Ok(_) => s,
+                // A closed or unreadable stdin (a service manager, a CI
+                // runner) adds nothing to a prompt the argument gives.
+                Err(_) if arg.is_some() => String::new(),
+                Err(e) => return Err(format!("reading the prompt from stdin: {e}")),
+            }
         }
     };
     let prompt = match arg {
@@ -54,6 +56,30 @@ mod tests {
                 terminal,
             },
         )
+    }
+
+    /// A reader that fails, as a closed file descriptor 0 does.
+    struct Closed;
+    impl Read for Closed {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(9))
+        }
+    }
+
+    #[test]
+    fn an_unreadable_stdin_leaves_the_argument_alone() {
+        fn closed(reader: &mut Closed) -> Stdin<'_> {
+            Stdin {
+                reader,
+                terminal: false,
+            }
+        }
+        assert_eq!(
+            prompt(Some("hi"), closed(&mut Closed)),
+            Ok("hi".to_string())
+        );
+        let err = prompt(None, closed(&mut Closed)).unwrap_err();
+        assert!(err.starts_with("reading the prompt from stdin: "), "{err}");
     }
 
     #[test]
