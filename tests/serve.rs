@@ -334,7 +334,11 @@ async fn a_stalled_client_does_not_stop_the_generation_or_the_others() {
         &"x".repeat(4000),
     )])
     .await;
-    let server = Running::start(config(&upstream)).await;
+    let server = Running::start(ServeConfig {
+        drain: Duration::from_millis(300),
+        ..config(&upstream)
+    })
+    .await;
     let id = server.start_stream().await;
     // The stalled client: a tiny receive buffer, and it never reads.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -354,8 +358,10 @@ async fn a_stalled_client_does_not_stop_the_generation_or_the_others() {
     let v = server.wait_status(&id, "finished").await;
     // The stalled client is still attached, far behind.
     assert_eq!(v["attachers"], json!(1));
-    drop(stalled);
+    // Nor does it keep the server from stopping: after the drain, a client
+    // that does not read its end in time is let go.
     server.stop().await;
+    drop(stalled);
 }
 
 #[tokio::test(flavor = "multi_thread")]

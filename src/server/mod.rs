@@ -135,7 +135,9 @@ impl App {
 /// Serves the HTTP API on `listener` until `shutdown` completes; then
 /// accepts nothing more, lets in-flight streams run for up to
 /// `config.drain`, cancels the rest (every attacher gets its `end` event)
-/// and returns once every connection has closed.
+/// and returns once every connection has closed, or `config.drain` after
+/// the last stream ended (a client that stopped reading cannot hold the
+/// shutdown; its connection task ends when it goes or with the runtime).
 ///
 /// Refuses (`InvalidInput`) a listener on a non-loopback address without a
 /// token. Call it inside a tokio runtime.
@@ -154,6 +156,7 @@ pub async fn serve(
     });
     let sweeper = tokio::spawn(sweep(app.clone()));
     let draining = app.clone();
+    let (drained, on_drained) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
         shutdown.await;
         draining.draining.store(true, Ordering::SeqCst);
@@ -161,11 +164,26 @@ pub async fn serve(
         // the open connections, which end once every stream has ended.
         tokio::spawn(async move {
             draining.registry.drain(draining.config.drain).await;
+            let _ = drained.send(());
         });
     };
-    let result = axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(stop)
-        .await;
+    let grace = app.config.drain;
+    let server = axum::serve(listener, routes::router(app)).with_graceful_shutdown(stop);
+    // Once every stream has ended, clients get `drain` again to read their
+    // `end`; one that does not read (its socket full) would otherwise hold
+    // the shutdown forever. Its connection task is left to end when the
+    // client goes (or with the runtime).
+    let lingering = async {
+        if on_drained.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r,
+        _ = lingering => Ok(()),
+    };
     sweeper.abort();
     result
 }
