@@ -444,6 +444,8 @@ async fn each_error_status(token: Option<&str>) {
     }
     let (status, _, v) = server.post("/v1/streams/st_nope/cancel", "").await;
     assert_error(status, &v, 404, "not_found");
+    let (status, _, v) = server.post("/v1/streams/st_nope", "").await;
+    assert_error(status, &v, 405, "method_not_allowed");
     // Limits: one stream running, one attacher each.
     let id = server
         .post(

@@ -60,6 +60,16 @@ impl ApiError {
         )
     }
 
+    /// 405: the route exists, not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+            "this route does not take that method".into(),
+        )
+    }
+
     /// 413: the body is larger than the limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

@@ -29,6 +29,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}/events", get(attach))
         .route("/v1/streams/{id}/cancel", post(cancel))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,
