@@ -27,8 +27,8 @@ struct Run {
     sse: Vec<u8>,
 }
 
-async fn run(model: &str, transcript: &str) -> Run {
-    let server = Server::start(vec![Replay::sse(wire(transcript))]).await;
+/// `model` ("provider/name") against the replay server.
+fn model(model: &str, server: &Server) -> Model {
     // OpenAI-compatible providers take the `/v1` prefix in their base URL,
     // Anthropic adds it itself.
     let base = if model.starts_with("anthropic/") {
@@ -36,11 +36,15 @@ async fn run(model: &str, transcript: &str) -> Run {
     } else {
         format!("{}/v1", server.url())
     };
-    let response = Model::new(model)
+    Model::new(model)
         .base_url(base)
         .api_key("sk-test")
         .retries(0)
-        .stream("q");
+}
+
+async fn run(name: &str, transcript: &str) -> Run {
+    let server = Server::start(vec![Replay::sse(wire(transcript))]).await;
+    let response = model(name, &server).stream("q");
     let mut subscription = response.subscribe(Policy::default());
     let mut encoder = Encoder::new("msg-1");
     let mut sse = Vec::new();
@@ -247,4 +251,83 @@ async fn an_error_mid_stream_arrives_as_the_error_part_after_the_partial_text() 
     assert_eq!(text, rivulet_texts(&run.snapshot));
     assert!(!text.is_empty() && text[0].ends_with("maybe"), "{text:?}");
     assert_eq!(texts(message, "reasoning"), rivulet_thoughts(&run.snapshot));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_stream_ends_in_abort_which_the_sdk_accepts() {
+    let server = Server::start(vec![Replay::generated(
+        100_000,
+        std::time::Duration::from_millis(2),
+        "abcd",
+    )])
+    .await;
+    let response = model("openai/gen", &server).stream("q");
+    let mut subscription = response.subscribe(Policy::default());
+    let mut encoder = Encoder::new("msg-1");
+    let mut sse = Vec::new();
+    let mut deltas = 0;
+    while let Some(event) = subscription.next().await {
+        if let Event::Chunk(chunk) = &event {
+            if matches!(&**chunk, rivulet::Chunk::Text { .. }) {
+                deltas += 1;
+                if deltas == 5 {
+                    response.cancel();
+                }
+            }
+        }
+        encoder.push_event(&event, &mut sse);
+        if matches!(event, Event::End(_)) {
+            break;
+        }
+    }
+    let frames = String::from_utf8(sse.clone()).expect("UTF-8");
+    assert!(
+        frames.ends_with("\"}\n\ndata: [DONE]\n\n") && frames.contains("{\"type\":\"abort\""),
+        "{frames}"
+    );
+    let snapshot = response.snapshot().await;
+    let Some(read) = read_with_ai_sdk(&sse) else {
+        return;
+    };
+    assert_eq!(read["errors"], json!([]), "{read}");
+    let text = texts(&read["message"], "text");
+    assert_eq!(text, rivulet_texts(&snapshot));
+    assert!(text[0].starts_with("abcdabcdabcdabcdabcd"), "{text:?}");
+}
+
+#[test]
+fn arguments_that_are_not_json_reach_the_sdk_as_a_failed_call() {
+    use rivulet::{Chunk, Outcome};
+    let mut encoder = Encoder::new("msg-1");
+    let mut sse = Vec::new();
+    for chunk in [
+        Chunk::ToolCallStart {
+            part: 0,
+            id: "call_1".into(),
+            name: "lookup".into(),
+        },
+        Chunk::ToolCall {
+            part: 0,
+            id: "call_1".into(),
+            delta: "{\"q\": ".into(),
+        },
+        Chunk::tool_call_end(0, "call_1"),
+    ] {
+        encoder.push_chunk(&chunk, &mut sse);
+    }
+    encoder.push_end(&Outcome::Finished, &mut sse);
+    let Some(read) = read_with_ai_sdk(&sse) else {
+        return;
+    };
+    assert_eq!(read["errors"], json!([]), "{read}");
+    let call = &parts(&read["message"])[1];
+    assert_eq!(call["type"], "tool-lookup", "{call}");
+    assert_eq!(call["toolCallId"], "call_1");
+    assert_eq!(call["state"], "output-error");
+    assert_eq!(call["rawInput"], "{\"q\": ");
+    let error = call["errorText"].as_str().expect("an error text");
+    assert!(
+        error.starts_with("the model's arguments are not valid JSON"),
+        "{error}"
+    );
 }
