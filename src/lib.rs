@@ -28,6 +28,8 @@ pub mod local;
 mod model;
 mod parts;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod server;
 mod stream;
 mod structured;
 mod tools;
