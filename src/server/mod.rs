@@ -12,10 +12,16 @@
 //! - `POST /v1/streams/{id}/cancel`
 //!
 //! [`serve`] runs it on a listener until a shutdown future completes.
+//!
+//! Also here, the encodings a stream leaves the process in and the
+//! OpenAI-compatible endpoint: [`ai_sdk`] and [`openai_compat`] (not yet
+//! mounted on [`serve`]'s router).
 
+pub mod ai_sdk;
 mod auth;
 mod error;
 mod events;
+pub mod openai_compat;
 mod registry;
 mod routes;
 mod wire;
