@@ -501,8 +501,10 @@ impl<S> Chunks<S> {
     fn map(&mut self, event: Option<Event>) -> Option<Option<Result<SharedChunk, Error>>> {
         match event {
             Some(Event::Chunk(c)) => Some(Some(Ok(c))),
-            // Only detached subscribers with a window miss chunks; the
-            // typed iterators are lossless, so there is nothing to report.
+            // Only a stream with a window (started on a runtime, not by a
+            // Model) can drop chunks before a detached reader gets them;
+            // the typed iterators skip the gap (documented on
+            // StreamResponse), `subscribe` reports it.
             Some(Event::Missed(_)) => None,
             Some(Event::End(Outcome::Finished)) | None => {
                 self.done = true;

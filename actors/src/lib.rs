@@ -124,25 +124,40 @@ impl Default for StreamOptions {
     }
 }
 
-/// How a subscriber keeps up.
+/// How a subscriber keeps up with its stream.
+///
+/// The default is `Detached { capacity: 64 }`: a subscriber that is kept but
+/// not read stalls nobody.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
-    /// Never loses a chunk; when it is more than `capacity` chunks behind, the
-    /// provider actor stops reading the socket, so TCP slows the server.
+    /// Backpressure: when its consumer is `capacity` chunks behind, the
+    /// provider actor stops reading the socket, so TCP slows the server,
+    /// and the stream stops for every other consumer too. It never loses a
+    /// chunk (with a window: as long as `capacity` is within the window).
+    ///
+    /// Use it when the consumer must throttle the provider: the log has a
+    /// window (so a detached reader that falls behind would miss chunks),
+    /// or memory must stay bounded by how fast the slowest consumer is. A
+    /// lossless subscription must be read (or dropped): one left unread
+    /// stops the stream.
     Lossless {
         /// How many chunks its consumer may be behind the provider (at least 1).
         capacity: usize,
     },
-    /// Never slows the stream; reads behind from the log at its own pace.
+    /// Never slows the stream: it reads behind from the log at its own
+    /// pace, so while the log holds the whole response (no window, the
+    /// default) it loses nothing. With a window it may fall out of it, and
+    /// is then told how much it missed ([`Event::Missed`]).
     Detached {
-        /// The size of its channel (at least 1).
+        /// How many events its channel holds ready for the consumer (at
+        /// least 1); it never bounds how far behind the consumer may be.
         capacity: usize,
     },
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy::Lossless { capacity: 64 }
+        Policy::Detached { capacity: 64 }
     }
 }
 
