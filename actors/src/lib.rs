@@ -180,18 +180,31 @@ impl Outcome {
     }
 }
 
-// See `Outcome::Failed`.
+// See `Outcome::Failed`. A chunk's offset is in its segment, not in the
+// event (see `SharedChunk::offset`).
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// The next chunk (shared with every other consumer, never copied).
+    /// The next chunk (shared with every other consumer, never copied),
+    /// with its offset in the log ([`SharedChunk::offset`]).
     Chunk(SharedChunk),
     /// The subscriber fell out of the log's window; this many chunks were lost to it.
     Missed(u64),
     /// The terminal event; nothing follows.
     End(Outcome),
+}
+
+impl Event {
+    /// The chunk's offset in the stream's log, for a chunk; to resume
+    /// after it, pass it to `subscribe_from`.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Event::Chunk(chunk) => Some(chunk.offset()),
+            _ => None,
+        }
+    }
 }
 
 /// Configuration of a runtime.
