@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rivulet::providers::openai::wire::ChatCompletionChunk;
-use rivulet::{Chunk, ContentPart, ContentType, FinishReason, Model, ToolCall};
+use rivulet::{
+    Chunk, ContentPart, ContentType, Event, FinishReason, Model, Outcome, Policy, SharedChunk,
+    ToolCall,
+};
 use rivulet_testkit::{wire, Replay, Server, Split};
 
 const TEXT: &str = "4200 + 42 equals 4242.";
@@ -222,4 +225,28 @@ async fn iterators_kept_but_never_polled_stall_nobody() {
     assert_eq!(late, "ab".repeat(N));
     let late = tokio::task::spawn_blocking(move || idle.5.map(Result::unwrap).collect::<String>());
     assert_eq!(late.await.unwrap(), "ab".repeat(N));
+}
+
+#[tokio::test]
+async fn chunks_carry_their_offsets_and_subscribe_from_resumes_after_one() {
+    let server = text_server().await;
+    let response = model(&server).stream("q");
+    let all: Vec<SharedChunk> = response.chunk_stream().map(Result::unwrap).collect().await;
+    let offsets: Vec<u64> = all.iter().map(SharedChunk::offset).collect();
+    assert_eq!(offsets, (0..all.len() as u64).collect::<Vec<u64>>());
+    for k in [0, all.len() as u64 / 2, all.len() as u64 - 1] {
+        let rest: Vec<Event> = response
+            .subscribe_from(k, Policy::default())
+            .collect()
+            .await;
+        let want: Vec<Event> = all[k as usize + 1..]
+            .iter()
+            .cloned()
+            .map(Event::Chunk)
+            .chain([Event::End(Outcome::Finished)])
+            .collect();
+        assert_eq!(rest, want, "from {k}");
+        let rest_offsets: Vec<u64> = rest.iter().filter_map(Event::offset).collect();
+        assert_eq!(rest_offsets, offsets[k as usize + 1..], "from {k}");
+    }
 }
