@@ -46,10 +46,32 @@ pub use stream::{
 pub use structured::{Partial, StructuredStream};
 pub use tools::{Tool, ToolDefinitions, Toolkit};
 
+// A stream's consumers. Rustdoc shows each line's doc above the item's
+// own, which comes from `rivulet_actors`.
+
+/// A raw blocking subscription (an `Iterator`), from
+/// [`StreamResponse::subscribe_blocking`] or
+/// [`StreamResponse::subscribe_from_blocking`].
+pub use rivulet_actors::BlockingSubscription;
+/// What a [`Subscription`] yields: each chunk with its offset in the
+/// stream's log, [`Event::Missed`] on a windowed stream, one terminal
+/// [`Event::End`].
+pub use rivulet_actors::Event;
+/// How a stream ended: what every consumer's [`Event::End`] carries.
+pub use rivulet_actors::Outcome;
+/// How a subscription keeps up: detached (the default; stalls nobody) or
+/// lossless (backpressure). See [`StreamResponse::subscribe`].
+pub use rivulet_actors::Policy;
+/// The runtime's handle to one stream, under a [`StreamResponse`]
+/// ([`StreamResponse::handle`]; [`StreamResponse::new`] wraps one).
+pub use rivulet_actors::StreamHandle;
+/// A raw async subscription to a stream's events, from
+/// [`StreamResponse::subscribe`] or [`StreamResponse::subscribe_from`].
+pub use rivulet_actors::Subscription;
+
 pub use rivulet_actors::{
-    Event, Outcome, ParsedToolCall, PartialToolCall, Policy, ProcessHandle, ProcessPhase,
-    ProcessSpec, ProcessStatus, Runtime, RuntimeConfig, RuntimeStats, SharedChunk, StreamOptions,
-    ToolCallState, ToolCallWatch,
+    ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus,
+    Runtime, RuntimeConfig, RuntimeStats, SharedChunk, StreamOptions, ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

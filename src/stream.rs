@@ -2,7 +2,8 @@
 //!
 //! Every iterator here is its own subscription to the stream's log, so each
 //! one replays what was already received and then continues live, and any
-//! number of them can run at once (one generation, many consumers).
+//! number of them can run at once (one generation, many consumers). They
+//! are detached: one that is kept but not polled stalls nobody.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +30,34 @@ use crate::{Input, Model, Toolkit};
 /// for synchronous code. Items are `Result`s: a failed stream yields its
 /// error once, then ends; what was received before stays in
 /// [`StreamResponse::snapshot`].
+///
+/// # Replay
+/// The stream's chunks go into one append-only log. Every iterator and
+/// subscription reads it with a cursor of its own: one made late first
+/// replays every chunk from the start, then follows live, so any number of
+/// consumers see the same chunks, whenever they start. `snapshot`, `finish`
+/// and the tool-call methods fold the whole log. Each chunk has an offset,
+/// its position in the log (0, 1, 2, …: [`SharedChunk::offset`]);
+/// [`subscribe_from`](StreamResponse::subscribe_from) resumes right after
+/// one.
+///
+/// # Policy
+/// The iterators are *detached* ([`Policy::default`]): one that is kept but
+/// not polled never slows the stream or any other consumer. It reads behind
+/// from the log, which holds the whole response, so it loses nothing. (On a
+/// stream started on a [`Runtime`](crate::Runtime) with a window, a
+/// consumer that falls out of the window loses chunks: the iterators skip
+/// them, [`subscribe`](StreamResponse::subscribe) reports them as
+/// [`Event::Missed`].) Backpressure, a consumer that throttles the
+/// provider, is opt-in: [`subscribe`](StreamResponse::subscribe) with
+/// [`Policy::Lossless`].
+///
+/// # Dropping
+/// Clones are cheap and share one stream. Every clone, every iterator and
+/// every subscription holds the stream: when the last of them is dropped,
+/// the stream is cancelled (the provider's connection closes at once),
+/// unless the model runs to completion ([`Model::run_to_completion`]).
+/// Dropping one iterator ends only that iterator.
 #[derive(Clone)]
 pub struct StreamResponse {
     handle: StreamHandle,
@@ -41,6 +70,7 @@ pub struct StreamResponse {
 impl StreamResponse {
     /// Wraps a runtime handle. A response built this way cannot `resume`
     /// (it does not know its model); [`Model::stream`] makes ones that can.
+    /// It holds the stream like the handle does (see [Dropping](#dropping)).
     pub fn new(handle: StreamHandle) -> Self {
         StreamResponse {
             handle,
@@ -56,79 +86,131 @@ impl StreamResponse {
         }
     }
 
-    /// The runtime handle underneath.
+    /// The runtime handle underneath (clone it to hold the stream without
+    /// this response).
     pub fn handle(&self) -> &StreamHandle {
         &self.handle
     }
 
-    /// A raw subscription with its own backpressure policy.
+    /// A raw subscription: every [`Event`] (each chunk with its offset,
+    /// [`Event::Missed`] on a windowed stream, one terminal
+    /// [`Event::End`]), with the `policy` you choose.
+    ///
+    /// It replays from the start, then follows live. [`Policy::Detached`]
+    /// (the default, as the iterators) never slows the stream;
+    /// [`Policy::Lossless`] is backpressure: while its consumer is
+    /// `capacity` chunks behind, the provider stops reading the connection
+    /// and the stream stops for everyone, so use it only for a consumer
+    /// that must throttle the provider (or must not lose a chunk of a
+    /// windowed stream), and read it (or drop it). Dropping it ends only
+    /// this subscription (see [Dropping](#dropping)).
     pub fn subscribe(&self, policy: Policy) -> Subscription {
         self.handle.subscribe(policy)
     }
 
-    /// A raw blocking subscription with its own backpressure policy.
+    /// [`StreamResponse::subscribe`] for synchronous code (an `Iterator`):
+    /// the same replay, policy and drop rules.
     pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
         self.handle.subscribe_blocking(policy)
     }
 
-    /// Every chunk, typed (match on [`Chunk`]).
+    /// A raw subscription that resumes right after the chunk at `offset`
+    /// (an [`Event::offset`] or [`SharedChunk::offset`] a consumer saw):
+    /// nothing lost, nothing repeated. An offset beyond the end waits for
+    /// it; one that fell out of a window first gives [`Event::Missed`]
+    /// with how many chunks are gone. Otherwise as
+    /// [`subscribe`](StreamResponse::subscribe): the same policy and drop
+    /// rules. This is what an SSE server answers `Last-Event-ID` with.
+    pub fn subscribe_from(&self, offset: u64, policy: Policy) -> Subscription {
+        self.handle.subscribe_from(offset, policy)
+    }
+
+    /// [`StreamResponse::subscribe_from`] for synchronous code.
+    pub fn subscribe_from_blocking(&self, offset: u64, policy: Policy) -> BlockingSubscription {
+        self.handle.subscribe_from_blocking(offset, policy)
+    }
+
+    /// Every chunk, typed (match on [`Chunk`]; each knows its
+    /// [offset](SharedChunk::offset)). Replays from the start, then follows
+    /// live; detached, so leaving it unpolled stalls nobody; dropping it
+    /// ends only this iterator (see [the type's docs](StreamResponse)).
     pub fn chunk_stream(&self) -> Chunks<Subscription> {
         Chunks::new(self.handle.subscribe(Policy::default()))
     }
 
-    /// [`StreamResponse::chunk_stream`] for synchronous code.
+    /// [`StreamResponse::chunk_stream`] for synchronous code: the same
+    /// replay, policy and drop rules.
     pub fn chunk_stream_blocking(&self) -> Chunks<BlockingSubscription> {
         Chunks::new(self.handle.subscribe_blocking(Policy::default()))
     }
 
-    /// Text deltas only, with `sep` between text parts.
+    /// Text deltas only, with `sep` between text parts. Replays from the
+    /// start, then follows live; detached, so leaving it unpolled stalls
+    /// nobody; dropping it ends only this iterator (see
+    /// [the type's docs](StreamResponse)).
     pub fn text_stream(&self, sep: &str) -> Rendered<Subscription, TextRender> {
         Rendered::new(self.chunk_stream(), TextRender::new(sep))
     }
 
-    /// [`StreamResponse::text_stream`] for synchronous code.
+    /// [`StreamResponse::text_stream`] for synchronous code: the same
+    /// replay, policy and drop rules.
     pub fn text_stream_blocking(&self, sep: &str) -> Rendered<BlockingSubscription, TextRender> {
         Rendered::new(self.chunk_stream_blocking(), TextRender::new(sep))
     }
 
     /// Every part rendered readably (thoughts and tool calls included), the
-    /// streaming form of [`Response::pretty`].
+    /// streaming form of [`Response::pretty`]. Replays from the start, then
+    /// follows live; detached, so leaving it unpolled stalls nobody;
+    /// dropping it ends only this iterator (see
+    /// [the type's docs](StreamResponse)).
     pub fn pretty_stream(&self) -> Rendered<Subscription, PrettyRender> {
         Rendered::new(self.chunk_stream(), PrettyRender::default())
     }
 
-    /// [`StreamResponse::pretty_stream`] for synchronous code.
+    /// [`StreamResponse::pretty_stream`] for synchronous code: the same
+    /// replay, policy and drop rules.
     pub fn pretty_stream_blocking(&self) -> Rendered<BlockingSubscription, PrettyRender> {
         Rendered::new(self.chunk_stream_blocking(), PrettyRender::default())
     }
 
-    /// One substream per content part (text, thought, tool call).
+    /// One substream per content part (text, thought, tool call), all over
+    /// one detached subscription: it replays from the start, then follows
+    /// live, and neither it nor its substreams stall anyone when left
+    /// unpolled. A substream skipped or dropped stops buffering (its part
+    /// still reaches the final response); dropping them all ends the
+    /// subscription (see [the type's docs](StreamResponse)).
     pub fn streams(&self) -> PartStreams {
         PartStreams::new(self.chunk_stream())
     }
 
-    /// [`StreamResponse::streams`] for synchronous code.
+    /// [`StreamResponse::streams`] for synchronous code: the same replay,
+    /// policy and drop rules.
     pub fn streams_blocking(&self) -> BlockingPartStreams {
         BlockingPartStreams::new(self.chunk_stream_blocking())
     }
 
-    /// Waits for the end: the final response, or the error (the partial
-    /// response stays in [`StreamResponse::snapshot`]).
+    /// Waits for the end: the final response (the whole log, however late
+    /// it is called), or the error (the partial response stays in
+    /// [`StreamResponse::snapshot`]). Waiting never holds the stream back,
+    /// and dropping the future does not cancel it.
     pub async fn finish(&self) -> Result<Response, Error> {
         self.handle.finish().await
     }
 
-    /// [`StreamResponse::finish`] for synchronous code.
+    /// [`StreamResponse::finish`] for synchronous code. Do not call it
+    /// from an async task (it blocks the thread).
     pub fn finish_blocking(&self) -> Result<Response, Error> {
         self.handle.finish_blocking()
     }
 
-    /// The response as received so far.
+    /// The response as received so far: the whole log folded, from the
+    /// start, whenever it is called. It never holds the stream back.
     pub async fn snapshot(&self) -> Response {
         self.handle.snapshot().await
     }
 
-    /// [`StreamResponse::snapshot`] for synchronous code.
+    /// [`StreamResponse::snapshot`] for synchronous code. Do not call it
+    /// from an async task (it blocks the thread).
     pub fn snapshot_blocking(&self) -> Response {
         self.handle.snapshot_blocking()
     }
@@ -136,7 +218,7 @@ impl StreamResponse {
     /// Complete tool calls with parsed arguments, as far as the stream has
     /// come: calls that have ended (`args: Err` for invalid ones). A call
     /// still streaming or cut off is not listed; after [`finish`](Self::finish)
-    /// this is every call of the response.
+    /// this is every call of the response. Never holds the stream back.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
         self.handle.tool_calls().await
     }
@@ -149,7 +231,8 @@ impl StreamResponse {
     /// Every tool call so far with its arguments as far as they have
     /// streamed (partial JSON, open strings and containers closed) and its
     /// state: streaming, ended, or invalid (cut off by `max_tokens`, a cancel
-    /// or a failure: such a call is never executed).
+    /// or a failure: such a call is never executed). Never holds the stream
+    /// back.
     pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
         self.handle.partial_tool_calls().await
     }
@@ -164,6 +247,8 @@ impl StreamResponse {
     /// order. Never fails: a call with invalid arguments, an unknown tool,
     /// a tool that errors or panics gives an output with `is_error: true`
     /// that the model sees. Calls cut off before their end are never run.
+    /// Waiting never holds the stream back; dropping the future before the
+    /// end runs nothing.
     ///
     /// ```no_run
     /// # use rivulet::{Model, Tool, Toolkit};
@@ -200,7 +285,12 @@ impl StreamResponse {
     /// [`EagerTools`] (or [`EagerTools::wait`] in blocking code) for the
     /// outputs, in the calls' order, once the stream has ended and every
     /// call has run. The same rules as [`execute_tools`](Self::execute_tools)
-    /// apply: invalid or cut-off calls are never run.
+    /// apply: invalid or cut-off calls are never run. It replays the calls
+    /// that ended before it was called and never holds the stream back.
+    /// Its thread holds the stream until the stream ends: dropping every
+    /// other clone does not cancel it meanwhile (call
+    /// [`cancel`](Self::cancel)), and dropping the [`EagerTools`] does not
+    /// stop the calls.
     ///
     /// ```no_run
     /// # async fn f(model: rivulet::Model, toolkit: rivulet::Toolkit) {
@@ -267,6 +357,9 @@ impl StreamResponse {
     ///
     /// A response not started by a [`Model`] cannot resume: the new stream
     /// fails with `Error::Unsupported`.
+    ///
+    /// The new response holds this stream until it ends (it waits for its
+    /// history), then only its own: dropping it is as for any response.
     pub fn resume(&self, content: impl Into<Resume>) -> StreamResponse {
         let content = content.into();
         let Some(model) = self.model.clone() else {
@@ -288,7 +381,9 @@ impl StreamResponse {
     }
 
     /// Every partial structured output, each time the partial object
-    /// changes (see [`Partial`]). Replays from the start, like every iterator.
+    /// changes (see [`Partial`]). Replays from the start, then follows
+    /// live; detached, so leaving it unpolled stalls nobody; dropping it
+    /// ends only this iterator (see [the type's docs](StreamResponse)).
     ///
     /// ```no_run
     /// # #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
@@ -307,7 +402,8 @@ impl StreamResponse {
         StructuredStream::new(self.chunk_stream())
     }
 
-    /// [`StreamResponse::structured_stream`] for synchronous code.
+    /// [`StreamResponse::structured_stream`] for synchronous code: the
+    /// same replay, policy and drop rules.
     pub fn structured_stream_blocking<T: DeserializeOwned>(
         &self,
     ) -> StructuredStream<BlockingSubscription, T> {
@@ -316,12 +412,14 @@ impl StreamResponse {
 
     /// Waits for the end and parses the text as a `T`: `Error::Parse` with
     /// serde's message when it is not one (or the refusal, when the model
-    /// refused); the stream's error when it failed.
+    /// refused); the stream's error when it failed. Like
+    /// [`finish`](Self::finish), it never holds the stream back.
     pub async fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
         parse_response(&self.finish().await?)
     }
 
-    /// [`StreamResponse::parse`] for synchronous code.
+    /// [`StreamResponse::parse`] for synchronous code. Do not call it from
+    /// an async task (it blocks the thread).
     pub fn parse_blocking<T: DeserializeOwned>(&self) -> Result<T, Error> {
         parse_response(&self.finish_blocking()?)
     }
@@ -329,13 +427,15 @@ impl StreamResponse {
     /// The structured output as far as it has streamed, at any moment
     /// (during the stream or after it). The text is parsed incrementally:
     /// each call feeds only what arrived since the previous one.
-    /// `Error::Parse` once the text is known not to be JSON.
+    /// `Error::Parse` once the text is known not to be JSON. It reads the
+    /// [`snapshot`](Self::snapshot), so it never holds the stream back.
     pub async fn parse_partial<T: DeserializeOwned>(&self) -> Result<Partial<T>, Error> {
         let text = self.snapshot().await.text();
         self.partial_of(&text)
     }
 
-    /// [`StreamResponse::parse_partial`] for synchronous code.
+    /// [`StreamResponse::parse_partial`] for synchronous code. Do not call
+    /// it from an async task (it blocks the thread).
     pub fn parse_partial_blocking<T: DeserializeOwned>(&self) -> Result<Partial<T>, Error> {
         let text = self.snapshot_blocking().text();
         self.partial_of(&text)
@@ -354,12 +454,15 @@ impl StreamResponse {
     }
 
     /// Stops the generation: the connection closes at once. Whatever was
-    /// received (usage included) stays; consumers end with `Error::Cancelled`.
+    /// received (usage included) stays; every consumer, late ones included,
+    /// gets the chunks received before, then ends with `Error::Cancelled`.
+    /// A no-op once the stream has ended. Dropping the last clone, iterator
+    /// and subscription does the same (see [Dropping](#dropping)).
     pub fn cancel(&self) {
         self.handle.cancel()
     }
 
-    /// How the stream ended, once it has.
+    /// How the stream ended, once it has (`None` while it runs).
     pub fn outcome(&self) -> Option<Outcome> {
         self.handle.outcome()
     }
@@ -501,8 +604,10 @@ impl<S> Chunks<S> {
     fn map(&mut self, event: Option<Event>) -> Option<Option<Result<SharedChunk, Error>>> {
         match event {
             Some(Event::Chunk(c)) => Some(Some(Ok(c))),
-            // Only detached subscribers with a window miss chunks; the
-            // typed iterators are lossless, so there is nothing to report.
+            // Only a stream with a window (started on a runtime, not by a
+            // Model) can drop chunks before a detached reader gets them;
+            // the typed iterators skip the gap (documented on
+            // StreamResponse), `subscribe` reports it.
             Some(Event::Missed(_)) => None,
             Some(Event::End(Outcome::Finished)) | None => {
                 self.done = true;

@@ -1,9 +1,14 @@
 //! The public API over real loopback HTTP: the async iterators and their
 //! blocking twins, substreams, replay after the end, raw events, `call`.
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use rivulet::providers::openai::wire::ChatCompletionChunk;
-use rivulet::{Chunk, ContentPart, ContentType, FinishReason, Model, ToolCall};
+use rivulet::{
+    Chunk, ContentPart, ContentType, Event, FinishReason, Model, Outcome, Policy, SharedChunk,
+    ToolCall,
+};
 use rivulet_testkit::{wire, Replay, Server, Split};
 
 const TEXT: &str = "4200 + 42 equals 4242.";
@@ -184,4 +189,64 @@ async fn a_missing_key_surfaces_while_iterating() {
     assert_eq!(err.kind(), rivulet::ErrorKind::MissingApiKey);
     assert!(err.to_string().contains("GROQ_API_KEY"), "{err}");
     assert!(text.next().await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterators_kept_but_never_polled_stall_nobody() {
+    // Far more chunks than any channel holds, so an iterator that held the
+    // stream back would stop it long before the end.
+    const N: usize = 2_000;
+    let server = Server::start(vec![Replay::generated(N, Duration::ZERO, "ab")]).await;
+    let response = model(&server).stream("go");
+    // Made before the first chunk, kept to the end, never polled.
+    let idle = (
+        response.text_stream(""),
+        response.chunk_stream(),
+        response.pretty_stream(),
+        response.streams(),
+        response.structured_stream::<serde_json::Value>(),
+        response.text_stream_blocking(""),
+        response.chunk_stream_blocking(),
+        response.pretty_stream_blocking(),
+        response.streams_blocking(),
+        response.structured_stream_blocking::<serde_json::Value>(),
+    );
+    let read = response
+        .text_stream("")
+        .map(Result::unwrap)
+        .collect::<String>();
+    let read = tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the stream stalled behind iterators nobody polls");
+    assert_eq!(read, "ab".repeat(N));
+    assert_eq!(response.finish().await.unwrap().text(), "ab".repeat(N));
+    // The idle ones lost nothing: they read behind, from the log.
+    let late: String = idle.0.map(Result::unwrap).collect().await;
+    assert_eq!(late, "ab".repeat(N));
+    let late = tokio::task::spawn_blocking(move || idle.5.map(Result::unwrap).collect::<String>());
+    assert_eq!(late.await.unwrap(), "ab".repeat(N));
+}
+
+#[tokio::test]
+async fn chunks_carry_their_offsets_and_subscribe_from_resumes_after_one() {
+    let server = text_server().await;
+    let response = model(&server).stream("q");
+    let all: Vec<SharedChunk> = response.chunk_stream().map(Result::unwrap).collect().await;
+    let offsets: Vec<u64> = all.iter().map(SharedChunk::offset).collect();
+    assert_eq!(offsets, (0..all.len() as u64).collect::<Vec<u64>>());
+    for k in [0, all.len() as u64 / 2, all.len() as u64 - 1] {
+        let rest: Vec<Event> = response
+            .subscribe_from(k, Policy::default())
+            .collect()
+            .await;
+        let want: Vec<Event> = all[k as usize + 1..]
+            .iter()
+            .cloned()
+            .map(Event::Chunk)
+            .chain([Event::End(Outcome::Finished)])
+            .collect();
+        assert_eq!(rest, want, "from {k}");
+        let rest_offsets: Vec<u64> = rest.iter().filter_map(Event::offset).collect();
+        assert_eq!(rest_offsets, offsets[k as usize + 1..], "from {k}");
+    }
 }

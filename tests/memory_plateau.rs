@@ -189,7 +189,11 @@ fn rounds_of_concurrent_streams_give_their_memory_back() {
         // The runtime trims once it has been quiet for a moment: wait for
         // the memory to come back, up to a generous bound.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while rss() > rss_start + 8 * MIB && Instant::now() < deadline {
+        // The bound is what the trim leaves (2-3 MiB above the start), not
+        // what a burst holds before it (15+ MiB): with a looser one the
+        // loop could stop before the trim and the rounds would compare a
+        // trimmed process with an untrimmed one.
+        while rss() > rss_start + 4 * MIB && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         live_after.push(live_heap());
@@ -201,7 +205,7 @@ fn rounds_of_concurrent_streams_give_their_memory_back() {
             live_after[round] / 1024,
         );
         assert!(
-            rss_after[round] <= rss_start + 8 * MIB,
+            rss_after[round] <= rss_start + 4 * MIB,
             "round {round}: RSS stayed at {:.1} MiB, {:.1} MiB above the start, 10 s after \
              the last stream ended",
             mib(rss_after[round]),

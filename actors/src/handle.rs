@@ -34,9 +34,20 @@ impl Drop for HandleInner {
     }
 }
 
-/// A handle to one stream. A cheap clone; when the last handle (and every
-/// subscription) is dropped, the stream is cancelled unless
-/// `run_to_completion` was set.
+/// A handle to one stream: subscribe to its chunks, read its response,
+/// cancel it.
+///
+/// - **Replay**: the stream's chunks go into one append-only log. Every
+///   subscription reads it with a cursor of its own, so one made late first
+///   replays what was received so far, then follows live; `snapshot`,
+///   `finish` and the tool-call methods fold the whole log. Every chunk has
+///   an offset, its position in the log (0, 1, 2, …), and
+///   [`subscribe_from`](StreamHandle::subscribe_from) resumes right after one.
+/// - **Drop**: cloning is cheap. Every clone and every subscription (and
+///   [`ToolCallWatch`]) holds the stream; when the last of them is dropped,
+///   the stream is cancelled (the provider's connection closes at once)
+///   unless `run_to_completion` was set. Futures returned by its methods
+///   borrow the handle and hold nothing more.
 #[derive(Clone)]
 pub struct StreamHandle {
     inner: Arc<HandleInner>,
@@ -63,30 +74,89 @@ impl StreamHandle {
         &self.inner.shared
     }
 
-    /// A new subscriber for async code: replays the log from the start, then
-    /// follows live.
+    /// A new subscriber for async code: it replays the log from the start
+    /// (offset 0), then follows live, and ends with one
+    /// [`Event::End`](crate::Event::End).
     ///
-    /// A lossless subscription holds the stream back while its consumer is
-    /// `capacity` chunks behind, so it must be read (or dropped). With a
-    /// window, a subscriber that starts or falls behind the window first
-    /// receives [`Event::Missed`](crate::Event::Missed).
+    /// `policy` says whether it may hold the stream back:
+    /// [`Policy::Detached`] (the default) never does, however long it is
+    /// left unread; [`Policy::Lossless`] holds the provider back while its
+    /// consumer is `capacity` chunks behind, so it must be read (or
+    /// dropped). With a window, a subscriber that starts or falls behind
+    /// the window first receives [`Event::Missed`](crate::Event::Missed).
+    /// Dropping it ends this subscription; see [`Subscription`] for how it
+    /// holds the stream alive.
     pub fn subscribe(&self, policy: Policy) -> Subscription {
-        Subscription::start(&self.inner, policy)
+        Subscription::start(&self.inner, policy, 0)
     }
 
-    /// A new subscriber for blocking code, over a crossbeam channel.
+    /// [`StreamHandle::subscribe`] for blocking code, over a crossbeam
+    /// channel: the same replay, policy and drop rules.
     pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
-        BlockingSubscription::start(&self.inner, policy)
+        BlockingSubscription::start(&self.inner, policy, 0)
+    }
+
+    /// A new subscriber that resumes right after the chunk at `offset`
+    /// (see [`SharedChunk::offset`](crate::SharedChunk::offset)): its first
+    /// chunk is the one at `offset + 1`, so a consumer that saw everything
+    /// up to `offset` loses nothing and sees nothing twice. It then follows
+    /// live, as [`StreamHandle::subscribe`], with the same policy and drop
+    /// rules.
+    ///
+    /// - An offset beyond the end waits for it: the chunks up to and
+    ///   including `offset` are skipped as they arrive. A stream that ends
+    ///   before reaching it gives just the terminal event.
+    /// - With a window, an offset that has fallen out of it first gives
+    ///   [`Event::Missed`](crate::Event::Missed) with how many chunks after
+    ///   `offset` are gone, then the oldest chunk still kept.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use futures::stream;
+    /// # use rivulet_actors::{Event, Policy, Runtime, RuntimeConfig, StreamOptions};
+    /// # use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
+    /// # struct Hello;
+    /// # impl Provider for Hello {
+    /// #     fn id(&self) -> &str { "hello" }
+    /// #     fn open(&self, _: &Request) -> OpenFuture {
+    /// #         let chunks: ChunkStream = Box::pin(stream::iter(
+    /// #             [Chunk::text_start(0), Chunk::text(0, "Hello"), Chunk::text_end(0)].map(Ok),
+    /// #         ));
+    /// #         Box::pin(async move { Ok(chunks) })
+    /// #     }
+    /// # }
+    /// # let rt = Runtime::new(RuntimeConfig::default());
+    /// let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
+    /// // A consumer that saw the chunk at offset 0 resumes with offset 1.
+    /// let rest: Vec<u64> = stream
+    ///     .subscribe_from_blocking(0, Policy::default())
+    ///     .filter_map(|event| event.offset())
+    ///     .collect();
+    /// assert_eq!(rest, [1, 2]);
+    /// # rt.shutdown();
+    /// ```
+    pub fn subscribe_from(&self, offset: u64, policy: Policy) -> Subscription {
+        Subscription::start(&self.inner, policy, offset.saturating_add(1))
+    }
+
+    /// [`StreamHandle::subscribe_from`] for blocking code.
+    pub fn subscribe_from_blocking(&self, offset: u64, policy: Policy) -> BlockingSubscription {
+        BlockingSubscription::start(&self.inner, policy, offset.saturating_add(1))
     }
 
     /// Cancels the stream: the HTTP body is dropped at once, so the
-    /// connection closes. Usage and content received so far stay.
-    /// A no-op once the stream has ended.
+    /// connection closes. Usage and content received so far stay, and
+    /// every subscriber (late ones included) ends with `Error::Cancelled`
+    /// after the chunks received before. A no-op once the stream has ended.
+    /// Dropping every handle and subscription does the same (unless the
+    /// stream runs to completion).
     pub fn cancel(&self) {
         self.shared().ctl.cancel();
     }
 
-    /// The response as accumulated so far (the whole log folded).
+    /// The response as accumulated so far: the whole log folded, from the
+    /// start, whenever it is called (no subscription, no policy: it never
+    /// holds the stream back).
     pub async fn snapshot(&self) -> Response {
         let shared = self.shared();
         if let Some(r) = shared.response.get() {
@@ -110,8 +180,10 @@ impl StreamHandle {
         futures::executor::block_on(self.snapshot())
     }
 
-    /// Waits for the end. `Ok` with the final response, or the error; the
-    /// partial response stays available from `snapshot()`.
+    /// Waits for the end. `Ok` with the final response (the whole log,
+    /// however late it is called), or the error; the partial response stays
+    /// available from `snapshot()`. Waiting never holds the stream back, and
+    /// dropping the future does not cancel it.
     pub async fn finish(&self) -> Result<Response, Error> {
         self.shared().wait_end().await
     }
@@ -122,7 +194,7 @@ impl StreamHandle {
         futures::executor::block_on(self.finish())
     }
 
-    /// The outcome, once the stream has ended.
+    /// The outcome, once the stream has ended (`None` while it runs).
     pub fn outcome(&self) -> Option<Outcome> {
         self.shared().log.outcome()
     }
@@ -130,7 +202,7 @@ impl StreamHandle {
     /// Complete tool calls with their arguments parsed, as the tool-parser
     /// actor has them now: calls that have ended, in content order, valid
     /// (`args: Ok`) or not (`args: Err` with why). A call still streaming, or
-    /// cut off before its end, is not listed.
+    /// cut off before its end, is not listed. Never holds the stream back.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
         let shared = self.shared();
         if let Some(t) = shared.tools.get() {
@@ -148,7 +220,8 @@ impl StreamHandle {
 
     /// Every tool call seen so far, with its arguments parsed as far as
     /// they have streamed and its state: streaming, ended, or invalid (cut
-    /// off calls included, with their raw text).
+    /// off calls included, with their raw text). Never holds the stream
+    /// back.
     pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
         let shared = self.shared();
         if let Some(t) = shared.tools.get() {
@@ -174,6 +247,10 @@ impl StreamHandle {
     /// the calls that ended before, then follows live, and ends with the
     /// stream. Calls come in the order they end; invalid ones come too
     /// (`args: Err`), so a consumer sees every call the model completed.
+    ///
+    /// It never holds the stream back (calls queue up unread), and it
+    /// holds the stream alive like a handle: dropping it stops watching,
+    /// and cancels the stream if it was the last handle.
     pub fn watch_tool_calls(&self) -> ToolCallWatch {
         let rx = lock(&self.shared().tool_watch).subscribe();
         // Calls may have ended since the parser last looked at the log.
@@ -189,7 +266,8 @@ impl StreamHandle {
         futures::executor::block_on(self.tool_calls())
     }
 
-    /// Number of chunks appended so far.
+    /// Number of chunks appended so far (those a window dropped included):
+    /// the offset the next chunk will have.
     pub fn len(&self) -> usize {
         self.shared().log.len() as usize
     }

@@ -125,25 +125,40 @@ impl Default for StreamOptions {
     }
 }
 
-/// How a subscriber keeps up.
+/// How a subscriber keeps up with its stream.
+///
+/// The default is `Detached { capacity: 64 }`: a subscriber that is kept but
+/// not read stalls nobody.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
-    /// Never loses a chunk; when it is more than `capacity` chunks behind, the
-    /// provider actor stops reading the socket, so TCP slows the server.
+    /// Backpressure: when its consumer is `capacity` chunks behind, the
+    /// provider actor stops reading the socket, so TCP slows the server,
+    /// and the stream stops for every other consumer too. It never loses a
+    /// chunk (with a window: as long as `capacity` is within the window).
+    ///
+    /// Use it when the consumer must throttle the provider: the log has a
+    /// window (so a detached reader that falls behind would miss chunks),
+    /// or memory must stay bounded by how fast the slowest consumer is. A
+    /// lossless subscription must be read (or dropped): one left unread
+    /// stops the stream.
     Lossless {
         /// How many chunks its consumer may be behind the provider (at least 1).
         capacity: usize,
     },
-    /// Never slows the stream; reads behind from the log at its own pace.
+    /// Never slows the stream: it reads behind from the log at its own
+    /// pace, so while the log holds the whole response (no window, the
+    /// default) it loses nothing. With a window it may fall out of it, and
+    /// is then told how much it missed ([`Event::Missed`]).
     Detached {
-        /// The size of its channel (at least 1).
+        /// How many events its channel holds ready for the consumer (at
+        /// least 1); it never bounds how far behind the consumer may be.
         capacity: usize,
     },
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy::Lossless { capacity: 64 }
+        Policy::Detached { capacity: 64 }
     }
 }
 
@@ -166,18 +181,31 @@ impl Outcome {
     }
 }
 
-// See `Outcome::Failed`.
+// See `Outcome::Failed`. A chunk's offset is in its segment, not in the
+// event (see `SharedChunk::offset`).
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// The next chunk (shared with every other consumer, never copied).
+    /// The next chunk (shared with every other consumer, never copied),
+    /// with its offset in the log ([`SharedChunk::offset`]).
     Chunk(SharedChunk),
     /// The subscriber fell out of the log's window; this many chunks were lost to it.
     Missed(u64),
     /// The terminal event; nothing follows.
     End(Outcome),
+}
+
+impl Event {
+    /// The chunk's offset in the stream's log, for a chunk; to resume
+    /// after it, pass it to `subscribe_from`.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Event::Chunk(chunk) => Some(chunk.offset()),
+            _ => None,
+        }
+    }
 }
 
 /// Configuration of a runtime.

@@ -38,9 +38,11 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+    /// A consumer that starts reading at log entry `from` (0 unless it
+    /// resumes after an offset).
+    pub(crate) fn new(capacity: usize, from: u64) -> Arc<Self> {
         Arc::new(Progress {
-            consumed: AtomicU64::new(0),
+            consumed: AtomicU64::new(from),
             capacity: capacity.max(1) as u64,
         })
     }
@@ -96,7 +98,10 @@ impl Inner {
             None => Err(chunk),
         };
         if let Err(chunk) = chunk {
-            self.segments.push_back(Segment::starting_with(chunk));
+            // Segments are filled before the next starts, so `end` is the
+            // new segment's first offset.
+            self.segments
+                .push_back(Segment::starting_with(chunk, self.end));
         }
         self.end += 1;
     }
@@ -304,10 +309,9 @@ mod tests {
         // subscriber only sees the window.
         let mut cursor = 0;
         assert_eq!(log.next_event(&mut cursor), Some(Event::Missed(7)));
-        assert_eq!(
-            log.next_event(&mut cursor),
-            Some(Event::Chunk(SharedChunk::new(text(7))))
-        );
+        let seventh = log.next_event(&mut cursor);
+        assert_eq!(seventh, Some(Event::Chunk(SharedChunk::new(text(7)))));
+        assert_eq!(seventh.and_then(|e| e.offset()), Some(7));
 
         let mut seen = 0;
         let (mut a, mut t) = (0, 0);
@@ -333,10 +337,10 @@ mod tests {
         drop(g);
         let mut late = 0;
         assert_eq!(log.next_event(&mut late), Some(Event::Missed(38)));
-        assert_eq!(
-            log.next_event(&mut late),
-            Some(Event::Chunk(SharedChunk::new(text(38))))
-        );
+        let next = log.next_event(&mut late);
+        assert_eq!(next, Some(Event::Chunk(SharedChunk::new(text(38)))));
+        // Offsets count the trimmed chunks: the log's, not the window's.
+        assert_eq!(next.and_then(|e| e.offset()), Some(38));
 
         assert!(log.finish(Outcome::Finished));
         assert!(!log.finish(Outcome::failed(rivulet_core::Error::cancelled())));
@@ -386,7 +390,7 @@ mod tests {
     #[test]
     fn lossless_consumers_block_at_their_capacity() {
         let log = Log::new(None);
-        let p = Progress::new(2);
+        let p = Progress::new(2, 0);
         log.add_lossless(&p);
         assert!(!log.append(text(0)));
         assert!(log.append(text(1)));

@@ -77,6 +77,9 @@ pub(crate) struct Segment {
     slots: [UnsafeCell<MaybeUninit<Chunk>>; SLOTS],
     /// How many slots hold a chunk. Only the writer stores here.
     filled: AtomicUsize,
+    /// The log offset of slot 0, so a [`SharedChunk`] knows its offset
+    /// without carrying it: an `Event` stays 16 bytes.
+    base: u64,
 }
 
 // SAFETY: the slots are written only by `push`, whose contract makes the
@@ -87,13 +90,14 @@ pub(crate) struct Segment {
 unsafe impl Sync for Segment {}
 
 impl Segment {
-    /// A segment whose first slot holds `chunk`.
-    pub(crate) fn starting_with(chunk: Chunk) -> Arc<Segment> {
+    /// A segment whose first slot holds `chunk`, the log's entry `base`.
+    pub(crate) fn starting_with(chunk: Chunk, base: u64) -> Arc<Segment> {
         let mut slots = [const { UnsafeCell::new(MaybeUninit::uninit()) }; SLOTS];
         slots[0].get_mut().write(chunk);
         Arc::new(Segment {
             slots,
             filled: AtomicUsize::new(1),
+            base,
         })
     }
 
@@ -152,7 +156,8 @@ impl Drop for Segment {
 }
 
 /// A chunk in a stream's log, shared by every consumer: cloning it bumps a
-/// reference count and never copies the chunk. It derefs to [`Chunk`].
+/// reference count and never copies the chunk. It derefs to [`Chunk`], and
+/// knows its [offset](SharedChunk::offset) in the log.
 ///
 /// It keeps alive the segment of the log it lives in (up to 16 chunks), so
 /// holding one chunk of a windowed stream holds its neighbours too; clone
@@ -165,7 +170,12 @@ impl Drop for Segment {
 /// let again = shared.clone();
 /// assert!(SharedChunk::ptr_eq(&shared, &again));
 /// assert!(matches!(&*again, Chunk::Text { delta, .. } if delta.as_str() == "Hello"));
+/// assert_eq!(again.offset(), 0);
 /// ```
+///
+/// `==` compares the chunks, not where they are: the same chunk at two
+/// offsets is equal. Compare [`offset`](SharedChunk::offset)s too when the
+/// position matters.
 #[derive(Clone)]
 pub struct SharedChunk {
     segment: Arc<Segment>,
@@ -174,12 +184,25 @@ pub struct SharedChunk {
 
 impl SharedChunk {
     /// Wraps a chunk that is not in any log, e.g. to feed a consumer in a
-    /// test. (It takes a whole segment; the log packs its chunks.)
+    /// test; its offset is 0. (It takes a whole segment; the log packs its
+    /// chunks.)
     pub fn new(chunk: Chunk) -> SharedChunk {
+        SharedChunk::at(0, chunk)
+    }
+
+    /// Like [`SharedChunk::new`], at `offset`.
+    pub fn at(offset: u64, chunk: Chunk) -> SharedChunk {
         SharedChunk {
-            segment: Segment::starting_with(chunk),
+            segment: Segment::starting_with(chunk, offset),
             slot: Slot::S0,
         }
+    }
+
+    /// The chunk's offset: its position in the stream's log (0, 1, 2, …),
+    /// counting chunks a window has since dropped. Pass it to
+    /// `subscribe_from` to resume right after this chunk.
+    pub fn offset(&self) -> u64 {
+        self.segment.base + self.slot.index() as u64
     }
 
     /// Whether both are the same chunk of the same log, not merely equal.
@@ -234,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_full_segment_gives_the_chunk_back() {
-        let segment = Segment::starting_with(Chunk::text(0, "0"));
+        let segment = Segment::starting_with(Chunk::text(0, "0"), 32);
         for i in 1..SLOTS {
             assert!(unsafe { segment.push(Chunk::text(0, i.to_string())) }.is_ok());
         }
@@ -244,16 +267,21 @@ mod tests {
         assert!(segment.share(SLOTS).is_none());
         let tail: Vec<Chunk> = segment.iter_from(14).cloned().collect();
         assert_eq!(tail, vec![Chunk::text(0, "14"), Chunk::text(0, "15")]);
+        let third = segment.share(3).unwrap_or_else(|| unreachable!());
+        assert_eq!(third.offset(), 35);
     }
 
     #[test]
     fn shared_chunks_keep_their_segment_and_drop_it_once() {
         let id: Arc<str> = Arc::from("call_1");
-        let segment = Segment::starting_with(Chunk::ToolCallEnd {
-            part: 0,
-            id: id.clone(),
-            signature: None,
-        });
+        let segment = Segment::starting_with(
+            Chunk::ToolCallEnd {
+                part: 0,
+                id: id.clone(),
+                signature: None,
+            },
+            0,
+        );
         let shared = segment.share(0).unwrap_or_else(|| unreachable!());
         drop(segment);
         assert_eq!(Arc::strong_count(&id), 2);

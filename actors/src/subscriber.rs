@@ -1,8 +1,8 @@
 //! Subscriber actors and the consumer ends they feed.
 //!
 //! One subscriber actor per `subscribe*` call. It reads the log from the
-//! start with its own cursor (so a late joiner replays, then follows live)
-//! and pushes each event into a bounded channel: a tokio channel for async
+//! start (or right after the offset given to `subscribe_from*`) with its
+//! own cursor, so a late joiner replays, then follows live, and pushes each event into a bounded channel: a tokio channel for async
 //! consumers ([`Subscription`]), a crossbeam channel for blocking ones
 //! ([`BlockingSubscription`]). It waits on the log's `Notify` when it has
 //! caught up, not on a mailbox message per chunk, and stops after it has
@@ -40,10 +40,10 @@ pub(crate) enum Sink {
     Blocking(crossbeam_channel::Sender<Event>, Arc<Notify>),
 }
 
-/// Feeds an async consumer until the terminal event or until it leaves.
-async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
+/// Feeds an async consumer, from log entry `cursor` on, until the terminal
+/// event or until it leaves.
+async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>, mut cursor: u64) {
     let log = &shared.log;
-    let mut cursor = 0u64;
     loop {
         // Take a slot first, so an event is only read from the log when it
         // can be delivered (and a departed consumer is noticed).
@@ -67,13 +67,14 @@ async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>) {
     }
 }
 
-/// Feeds a blocking consumer until the terminal event or until it leaves.
+/// Feeds a blocking consumer, from log entry `cursor` on, until the
+/// terminal event or until it leaves.
 async fn pump_blocking(
     shared: Arc<Shared>,
     tx: crossbeam_channel::Sender<Event>,
     space: Arc<Notify>,
+    mut cursor: u64,
 ) {
-    let mut cursor = 0u64;
     loop {
         let mut event = match shared.log.next_event(&mut cursor) {
             Some(event) => event,
@@ -104,14 +105,15 @@ async fn pump_blocking(
 
 /// The subscriber actor. See the module docs.
 pub(crate) struct SubscriberActor {
-    feed: Option<(Arc<Shared>, Sink)>,
+    /// The stream, the consumer's end and the first log entry to deliver.
+    feed: Option<(Arc<Shared>, Sink, u64)>,
     member: Member,
 }
 
 impl SubscriberActor {
-    pub(crate) fn new(shared: Arc<Shared>, sink: Sink, member: Member) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, sink: Sink, from: u64, member: Member) -> Self {
         SubscriberActor {
-            feed: Some((shared, sink)),
+            feed: Some((shared, sink, from)),
             member,
         }
     }
@@ -122,7 +124,7 @@ impl Actor for SubscriberActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.member.started();
-        let Some((shared, sink)) = self.feed.take() else {
+        let Some((shared, sink, from)) = self.feed.take() else {
             ctx.stop();
             return;
         };
@@ -130,8 +132,8 @@ impl Actor for SubscriberActor {
         let pump = async move {
             let _task = task;
             match sink {
-                Sink::Async(tx) => pump_async(shared, tx).await,
-                Sink::Blocking(tx, space) => pump_blocking(shared, tx, space).await,
+                Sink::Async(tx) => pump_async(shared, tx, from).await,
+                Sink::Blocking(tx, space) => pump_blocking(shared, tx, space, from).await,
             }
         };
         ctx.spawn(wrap_future(pump).map(|(), _act, ctx: &mut Context<Self>| ctx.stop()));
@@ -151,10 +153,10 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn new(handle: Arc<HandleInner>, policy: Policy) -> (Self, usize) {
+    fn new(handle: Arc<HandleInner>, policy: Policy, from: u64) -> (Self, usize) {
         let (capacity, progress) = match policy {
             Policy::Lossless { capacity } => {
-                let p = Progress::new(capacity);
+                let p = Progress::new(capacity, from);
                 handle.shared.log.add_lossless(&p);
                 (capacity, Some(p))
             }
@@ -218,13 +220,30 @@ impl Drop for Consumer {
     }
 }
 
-/// An async subscription: a `futures::Stream` of [`Event`]s ending with `Event::End`.
+/// An async subscription to one stream: a `futures::Stream` of [`Event`]s
+/// ending with exactly one [`Event::End`]; after it the stream yields `None`.
 ///
-/// It replays the log from the start (or the window's start, after an
-/// [`Event::Missed`]), then follows live. Exactly one `Event::End` is
-/// yielded; after it the stream yields `None`. Dropping it releases its
-/// hold on the stream (and cancels the stream if it was the last handle,
-/// unless `run_to_completion` was set).
+/// Made by [`StreamHandle::subscribe`](crate::StreamHandle::subscribe) and
+/// [`StreamHandle::subscribe_from`](crate::StreamHandle::subscribe_from).
+///
+/// - **Replay**: it reads the stream's log with a cursor of its own, from
+///   the start (a late subscriber first replays every chunk received so
+///   far, then follows live) or right after the offset given to
+///   `subscribe_from`. Each [`Event::Chunk`] carries its offset
+///   ([`SharedChunk::offset`](crate::SharedChunk::offset)): 0, 1, 2, … with
+///   no gap, unless the log has a window and the subscriber fell out of it,
+///   which it is told first by [`Event::Missed`].
+/// - **Policy**: the [`Policy`] it was made with. A detached one never slows
+///   the stream, however long it is left unread; a lossless one holds the
+///   provider back while its consumer is `capacity` chunks behind, so it
+///   must be read (or dropped).
+/// - **Drop**: dropping it ends this subscription only; a lossless one stops
+///   holding the stream back. While it lives it keeps the stream alive
+///   like a [`StreamHandle`](crate::StreamHandle): when the last handle and
+///   subscription of a stream are dropped, the stream is cancelled (unless
+///   it runs to completion).
+/// - If the runtime shuts down underneath it, it still ends with one
+///   `Event::End` (the stream's outcome, or cancelled).
 pub struct Subscription {
     rx: mpsc::Receiver<Event>,
     consumer: Consumer,
@@ -234,10 +253,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy) -> Subscription {
-        let (consumer, capacity) = Consumer::new(handle.clone(), policy);
+    /// Subscribes from log entry `from` (0: the start).
+    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy, from: u64) -> Subscription {
+        let (consumer, capacity) = Consumer::new(handle.clone(), policy, from);
         let (tx, rx) = mpsc::channel(capacity);
-        spawn(&handle.shared, Sink::Async(tx));
+        spawn(&handle.shared, Sink::Async(tx), from);
         let wake = Arc::new(ConsumerWake {
             waker: AtomicWaker::new(),
             urgent: AtomicBool::new(true),
@@ -312,11 +332,15 @@ impl fmt::Debug for Subscription {
     }
 }
 
-/// A blocking subscription: an `Iterator` of [`Event`]s ending with `Event::End`.
+/// A blocking subscription to one stream: an `Iterator` of [`Event`]s
+/// ending with exactly one [`Event::End`].
 ///
-/// The blocking twin of [`Subscription`], over a crossbeam channel; the
-/// same replay, terminal-event and drop rules apply. Call it from plain
-/// threads (or `spawn_blocking`), not from an async task.
+/// The blocking twin of [`Subscription`], over a crossbeam channel, made by
+/// [`StreamHandle::subscribe_blocking`](crate::StreamHandle::subscribe_blocking)
+/// and [`StreamHandle::subscribe_from_blocking`](crate::StreamHandle::subscribe_from_blocking).
+/// The same replay, offset, policy and drop rules apply. Call it from plain
+/// threads (or `spawn_blocking`), not from an async task: `next` blocks the
+/// thread.
 pub struct BlockingSubscription {
     rx: Option<crossbeam_channel::Receiver<Event>>,
     space: Arc<Notify>,
@@ -324,11 +348,16 @@ pub struct BlockingSubscription {
 }
 
 impl BlockingSubscription {
-    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy) -> BlockingSubscription {
-        let (consumer, capacity) = Consumer::new(handle.clone(), policy);
+    /// Subscribes from log entry `from` (0: the start).
+    pub(crate) fn start(
+        handle: &Arc<HandleInner>,
+        policy: Policy,
+        from: u64,
+    ) -> BlockingSubscription {
+        let (consumer, capacity) = Consumer::new(handle.clone(), policy, from);
         let (tx, rx) = crossbeam_channel::bounded(capacity);
         let space = Arc::new(Notify::new());
-        spawn(&handle.shared, Sink::Blocking(tx, space.clone()));
+        spawn(&handle.shared, Sink::Blocking(tx, space.clone()), from);
         BlockingSubscription {
             rx: Some(rx),
             space,
@@ -344,7 +373,8 @@ impl BlockingSubscription {
     }
 
     /// Like [`Iterator::next`], but gives up after `timeout` (returning
-    /// `None` without ending the subscription).
+    /// `None` without ending the subscription: call it again to go on).
+    /// `None` after the terminal event, as `next`.
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Event> {
         if self.consumer.done {
             return None;
@@ -393,8 +423,8 @@ impl fmt::Debug for BlockingSubscription {
 /// Starts a subscriber actor on the stream's arbiter. If the runtime has
 /// been shut down the actor never starts; its channel then closes and the
 /// consumer gets the stream's outcome as its terminal event.
-fn spawn(shared: &Arc<Shared>, sink: Sink) {
+fn spawn(shared: &Arc<Shared>, sink: Sink, from: u64) {
     let member = Member::new(shared.counters.clone(), shared.life());
-    let actor = SubscriberActor::new(shared.clone(), sink, member);
+    let actor = SubscriberActor::new(shared.clone(), sink, from, member);
     SubscriberActor::start_in_arbiter(&shared.arbiter, move |_| actor);
 }
