@@ -4,7 +4,8 @@
 //! the start and then follows live, at its own pace, so a slow or stalled
 //! client never holds the generation (or anyone else) back. Event ids are
 //! chunk offsets (0, 1, 2, … in the stream's log): a client resuming with
-//! `Last-Event-ID: k` (or `?from=k`) gets the chunks after offset k.
+//! `Last-Event-ID: k` (or `?from=k`) gets a subscription from right after
+//! offset k (`subscribe_from`), nothing before it replayed.
 
 use std::convert::Infallible;
 
@@ -39,36 +40,28 @@ pub fn events(
     after: Option<u64>,
     attached: Attached,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
-    let subscription = entry
-        .response
-        .subscribe(Policy::Detached { capacity: BUFFER });
-    // (offset of the next chunk, ended, the attacher's guard)
-    let state = (0u64, false, attached);
+    let policy = Policy::Detached { capacity: BUFFER };
+    let subscription = match after {
+        Some(k) => entry.response.subscribe_from(k, policy),
+        None => entry.response.subscribe(policy),
+    };
+    // (ended, the attacher's guard)
+    let state = (false, attached);
     subscription
-        .scan(state, move |(next, ended, _attached), event| {
+        .scan(state, move |(ended, _attached), event| {
             if *ended {
                 return futures::future::ready(None);
             }
             let out = match event {
-                Event::Chunk(chunk) => {
-                    let offset = *next;
-                    *next += 1;
-                    match after {
-                        Some(k) if offset <= k => None,
-                        _ => Some(
-                            SseEvent::default()
-                                .id(offset.to_string())
-                                .event(chunk.type_name())
-                                .data(chunk_line(&chunk)),
-                        ),
-                    }
-                }
-                // Only a windowed log loses chunks; the server's logs are
-                // whole, but keep the offsets right should one be windowed.
-                Event::Missed(n) => {
-                    *next += n;
-                    None
-                }
+                Event::Chunk(chunk) => Some(
+                    SseEvent::default()
+                        .id(chunk.offset().to_string())
+                        .event(chunk.type_name())
+                        .data(chunk_line(&chunk)),
+                ),
+                // Only a windowed log loses chunks, and the server's logs
+                // are whole; the next chunk's id shows the gap should one be.
+                Event::Missed(_) => None,
                 Event::End(outcome) => {
                     *ended = true;
                     Some(
