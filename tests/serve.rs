@@ -45,6 +45,18 @@ async fn expected_lines() -> Vec<String> {
     lines
 }
 
+/// A response's server-sent events.
+fn sse(r: reqwest::Response) -> impl futures::Stream<Item = Sse> + Unpin {
+    Box::pin(r.bytes_stream().eventsource().map(|e| {
+        let e = e.expect("well-formed SSE");
+        Sse {
+            id: e.id,
+            event: e.event,
+            data: e.data,
+        }
+    }))
+}
+
 /// A running server and how to stop it.
 struct Running {
     base: String,
@@ -125,14 +137,7 @@ impl Running {
         let r = r.send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.headers()["content-type"], "text/event-stream");
-        Box::pin(r.bytes_stream().eventsource().map(|e| {
-            let e = e.expect("well-formed SSE");
-            Sse {
-                id: e.id,
-                event: e.event,
-                data: e.data,
-            }
-        }))
+        sse(r)
     }
 
     /// Every event of the stream (after `last_id`), up to and with `end`.
@@ -306,19 +311,7 @@ async fn a_client_resumes_after_the_last_event_id_with_nothing_lost_or_repeated(
         .send()
         .await
         .unwrap();
-    let from: Vec<Sse> = r
-        .bytes_stream()
-        .eventsource()
-        .map(|e| {
-            let e = e.unwrap();
-            Sse {
-                id: e.id,
-                event: e.event,
-                data: e.data,
-            }
-        })
-        .collect()
-        .await;
+    let from: Vec<Sse> = sse(r).collect().await;
     assert_chunks(&from, &lines, k + 1);
     server.stop().await;
 }
@@ -788,4 +781,151 @@ async fn events_across_shutdown(upstream: &Server, drain: Duration) -> Vec<Sse> 
     });
     server.stop().await;
     reader.await.unwrap()
+}
+
+/// The value of the exposition line `series` (name and labels).
+fn metric(text: &str, series: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+        .to_string()
+}
+
+async fn scrape(server: &Running) -> String {
+    let r = server
+        .req(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    r.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_streams_chunks_attachers_and_the_first_chunk() {
+    let lines = expected_lines().await;
+    let upstream = Server::start(vec![
+        transcript(Duration::ZERO),
+        transcript(Duration::from_millis(100)),
+    ])
+    .await;
+    let server = Running::start(ServeConfig {
+        token: Some("s3cret".into()),
+        ..config(&upstream)
+    })
+    .await;
+    // Without the token: refused, as every route.
+    let r = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+
+    let done = server.start_stream().await;
+    assert_chunks(&server.read_all(&done, None).await, &lines, 0);
+    // A slow one, attached to and running while scraped, then cancelled.
+    let slow = server.start_stream().await;
+    let mut events = server.events(&slow, None).await;
+    assert_eq!(events.next().await.unwrap().id, "0");
+    // The finished stream's end is counted once its status shows it.
+    let (_, v) = server.get(&format!("/v1/streams/{done}")).await;
+    assert_eq!(v["status"], json!("finished"));
+    let text = scrape(&server).await;
+    assert_eq!(metric(&text, "rivulet_streams_in_flight"), "1");
+    assert_eq!(metric(&text, "rivulet_attachers"), "1");
+    assert_eq!(
+        metric(&text, r#"rivulet_streams_total{outcome="finished"}"#),
+        "1"
+    );
+    assert_eq!(
+        metric(&text, r#"rivulet_streams_total{outcome="cancelled"}"#),
+        "0"
+    );
+
+    let (status, _, v) = server.post(&format!("/v1/streams/{slow}/cancel"), "").await;
+    assert_eq!(status, 200, "{v}");
+    let slow_chunks = v["chunks"].as_u64().unwrap();
+    assert_eq!(last_event(events).await.event, "end");
+    // The attacher is counted off once the server has closed its response,
+    // a moment after the client read `end`.
+    let mut text = scrape(&server).await;
+    for _ in 0..100 {
+        if metric(&text, "rivulet_attachers") == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = scrape(&server).await;
+    }
+    assert_eq!(metric(&text, "rivulet_streams_in_flight"), "0");
+    assert_eq!(metric(&text, "rivulet_attachers"), "0");
+    for (outcome, n) in [("finished", "1"), ("failed", "0"), ("cancelled", "1")] {
+        let series = format!(r#"rivulet_streams_total{{outcome="{outcome}"}}"#);
+        assert_eq!(metric(&text, &series), n, "{outcome}");
+    }
+    assert_eq!(
+        metric(&text, "rivulet_chunks_total"),
+        (lines.len() as u64 + slow_chunks).to_string()
+    );
+    // Both streams had a first chunk; every one within 30 s.
+    assert_eq!(
+        metric(&text, "rivulet_time_to_first_chunk_seconds_count"),
+        "2"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"rivulet_time_to_first_chunk_seconds_bucket{le="30"}"#
+        ),
+        "2"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"rivulet_time_to_first_chunk_seconds_bucket{le="+Inf"}"#
+        ),
+        "2"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_is_served_and_the_events_take_the_token_in_the_query() {
+    let lines = expected_lines().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(ServeConfig {
+        token: Some("s3cret".into()),
+        ..config(&upstream)
+    })
+    .await;
+    // The page holds no data: served without the token.
+    let r = reqwest::get(format!("{}/", server.base)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("<title>rivulet serve</title>"));
+
+    let id = server.start_stream().await;
+    let events = |query: &str| {
+        let url = format!("{}/v1/streams/{id}/events{query}", server.base);
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    for bad in ["", "?token=", "?token=s3cre", "?token=s3cret2"] {
+        assert_eq!(events(bad).await.status().as_u16(), 401, "{bad:?}");
+    }
+    let r = events("?token=s3cret").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let read: Vec<Sse> = sse(r).collect().await;
+    assert_chunks(&read, &lines, 0);
+    // Only the events route takes it: elsewhere it is the header or nothing.
+    let r = reqwest::get(format!("{}/v1/streams?token=s3cret", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    server.stop().await;
 }

@@ -10,6 +10,8 @@
 //! - `GET /v1/streams/{id}` — status and the `-o json` snapshot
 //! - `GET /v1/streams` — streams in flight and recently finished
 //! - `POST /v1/streams/{id}/cancel`
+//! - `GET /metrics` — Prometheus text
+//! - `GET /` — a web page: the streams, start one, watch one, cancel
 //!
 //! [`serve`] runs it on a listener until a shutdown future completes.
 //!
@@ -21,7 +23,9 @@ pub mod ai_sdk;
 mod auth;
 mod error;
 mod events;
+mod metrics;
 pub mod openai_compat;
+mod page;
 mod registry;
 mod routes;
 mod wire;

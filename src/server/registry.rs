@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rivulet_core::{Error, ErrorKind};
 use tokio::sync::watch;
 
-use crate::{Outcome, StreamResponse};
+use super::metrics::{Gauges, Metrics};
+use crate::{Event, Outcome, Policy, StreamResponse};
 
 /// One stream.
 pub struct Entry {
@@ -105,6 +106,8 @@ pub struct Registry {
     next: AtomicU64,
     /// Streams started and not yet ended (their places in the limit).
     running: Arc<AtomicUsize>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Registry {
@@ -142,8 +145,30 @@ impl Registry {
         lock(&self.streams).insert(entry.id.clone(), entry.clone());
         let watched = entry.clone();
         let running = self.running.clone();
+        let metrics = self.metrics.clone();
+        let t0 = Instant::now();
         tokio::spawn(async move {
+            // Counts the chunks as they come (a detached subscription holds
+            // nothing back) and times the first.
+            let mut chunks = watched
+                .response
+                .subscribe(Policy::Detached { capacity: 64 });
+            let mut first = true;
+            while let Some(event) = futures::StreamExt::next(&mut chunks).await {
+                match event {
+                    Event::Chunk(_) if first => {
+                        first = false;
+                        metrics.first_chunk(t0.elapsed());
+                        metrics.chunk();
+                    }
+                    Event::Chunk(_) => metrics.chunk(),
+                    Event::Missed(_) => {}
+                    Event::End(_) => break,
+                }
+            }
+            drop(chunks);
             let _ = watched.response.finish().await;
+            metrics.ended(status(watched.response.outcome().as_ref()));
             // The place first: whoever waits for the end may start another.
             running.fetch_sub(1, Ordering::SeqCst);
             watched.ended.send_replace(Some(Instant::now()));
@@ -171,6 +196,15 @@ impl Registry {
         lock(&self.streams).retain(|_, e| {
             !matches!(e.ended_at(), Some(t) if now.saturating_duration_since(t) >= retention)
         });
+    }
+
+    /// The `/metrics` exposition text.
+    pub fn metrics(&self) -> String {
+        let attachers = lock(&self.streams).values().map(|e| e.attachers()).sum();
+        self.metrics.render(Gauges {
+            in_flight: self.running.load(Ordering::SeqCst),
+            attachers,
+        })
     }
 
     /// Waits up to `grace` for every stream to end, then cancels the rest;

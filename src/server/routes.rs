@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::registry::{failure, status, Entry};
 use super::wire::{StartRequest, Started, Summary};
-use super::{auth, events, ApiError, App};
+use super::{auth, events, page, ApiError, App};
 use crate::cli::output::response_json;
 use crate::{Format, Message, Model};
 
@@ -28,12 +28,16 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}", get(show))
         .route("/v1/streams/{id}/events", get(attach))
         .route("/v1/streams/{id}/cancel", post(cancel))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,
         ))
+        // The page is static and holds no data: served without the token
+        // (it asks for it in its own URL, `/?token=`).
+        .route("/", get(page::index))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
         .with_state(app)
 }
@@ -230,4 +234,15 @@ async fn cancel(
     entry.response.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), entry.ended()).await;
     Ok(Json(summary(&entry)))
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.registry.metrics(),
+    )
 }
