@@ -682,6 +682,17 @@ async fn a_failed_stream_ends_with_its_error_kind_and_message() {
     assert_eq!(data["error"]["status"], json!(401));
     let v = server.wait_status(&id, "failed").await;
     assert_eq!(v["response"]["error"]["kind"], json!("authentication"));
+    // Counted as failed, with no chunk and no first chunk.
+    let text = scrape(&server).await;
+    for (outcome, n) in [("finished", "0"), ("failed", "1"), ("cancelled", "0")] {
+        let series = format!(r#"rivulet_streams_total{{outcome="{outcome}"}}"#);
+        assert_eq!(metric(&text, &series), n, "{outcome}");
+    }
+    assert_eq!(metric(&text, "rivulet_chunks_total"), "0");
+    assert_eq!(
+        metric(&text, "rivulet_time_to_first_chunk_seconds_count"),
+        "0"
+    );
     server.stop().await;
 }
 
