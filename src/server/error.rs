@@ -127,3 +127,14 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The same error as `POST /v1/chat/completions` answers it.
+impl From<ApiError> for super::openai_compat::CompatError {
+    fn from(e: ApiError) -> Self {
+        let mut error = Self::invalid(e.message, None);
+        error.status = e.status.as_u16();
+        error.kind = e.kind;
+        error.code = Some(e.code);
+        error
+    }
+}

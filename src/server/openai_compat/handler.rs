@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,11 @@ pub struct StartedChat {
     pub stream_id: String,
     /// The stream.
     pub response: StreamResponse,
+    /// Held while the client reads (dropped when it goes): the server's
+    /// registry counts the client as an attacher with it, and cancels the
+    /// generation when its last attacher goes. `None` when nothing needs
+    /// to know.
+    pub guard: Option<Box<dyn Send>>,
 }
 
 /// How the handler starts a generation: the server's registry (which
@@ -71,7 +77,20 @@ pub fn router(start: Arc<dyn StartChat>) -> axum::Router {
 ///
 /// The stream is read at its own pace; a client that goes away drops its
 /// subscription (and the generation, when nobody else holds it).
-pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Bytes) -> Response {
+///
+/// A body over the router's limit gets a 413 in the same shape.
+pub async fn chat_completions(
+    State(start): State<Arc<dyn StartChat>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let mut error = CompatError::invalid(e.body_text(), None);
+            error.status = e.status().as_u16();
+            return error_response(&error);
+        }
+    };
     let call = match parse_request(&body) {
         Ok(call) => call,
         Err(e) => return error_response(&e),
@@ -89,8 +108,11 @@ pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Byt
 
     let mut response = if call.stream {
         let encoder = ChunkEncoder::new(&id, &model_name, created, call.include_usage);
-        sse_response(started.response, encoder)
+        sse_response(started.response, encoder, started.guard)
     } else {
+        // The guard lives until the answer is ready, or until the client
+        // goes and this future is dropped.
+        let _guard = started.guard;
         match started.response.finish().await {
             Ok(done) => json_response(
                 StatusCode::OK,
@@ -105,10 +127,15 @@ pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Byt
     response
 }
 
-fn sse_response(stream: StreamResponse, encoder: ChunkEncoder) -> Response {
+fn sse_response(
+    stream: StreamResponse,
+    encoder: ChunkEncoder,
+    guard: Option<Box<dyn Send>>,
+) -> Response {
     let chunks = stream.chunk_stream();
-    // The state carries the StreamResponse so the generation lives as long
-    // as the client reads.
+    // The state carries the StreamResponse (and the guard) so the
+    // generation lives as long as the client reads.
+    let stream = (stream, guard);
     let body = futures::stream::unfold(Some((chunks, encoder, stream)), |state| async move {
         let (mut chunks, mut encoder, stream) = state?;
         let mut out = String::new();
@@ -131,14 +158,7 @@ fn sse_response(stream: StreamResponse, encoder: ChunkEncoder) -> Response {
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    super::super::events::event_stream(Body::from_stream(body))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
