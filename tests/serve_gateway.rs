@@ -79,6 +79,10 @@ fn point(model: Model, upstream: &Server) -> Model {
 
 /// The server on a loopback port, every model pointed at `upstream`.
 async fn start_server(upstream: &Server) -> String {
+    start_with(upstream, ServeConfig::default()).await
+}
+
+async fn start_with(upstream: &Server, config: ServeConfig) -> String {
     let url = upstream.url();
     let config = ServeConfig {
         default_model: MODEL.into(),
@@ -87,7 +91,7 @@ async fn start_server(upstream: &Server) -> String {
                 .api_key("sk-test")
                 .retries(0)
         })),
-        ..ServeConfig::default()
+        ..config
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -264,6 +268,45 @@ async fn the_chat_client_leaving_alone_cancels_the_upstream() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the stream was not cancelled: {}", status(&base, &id).await);
+}
+
+/// The chat route sits behind the token and the body limit, and refuses in
+/// the same OpenAI shape as the other routes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_route_takes_the_token_and_the_body_limit() {
+    let upstream = Server::start(vec![Replay::sse(wire(TEXT))]).await;
+    let config = ServeConfig {
+        token: Some("T".into()),
+        body_limit: 64,
+        ..ServeConfig::default()
+    };
+    let base = start_with(&upstream, config).await;
+    let body = json!({"model": MODEL, "messages": [{"role": "user", "content": "go"}]});
+    let send = |token: &'static str, body: String| {
+        reqwest::Client::new()
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (token, body, want, code) in [
+        ("wrong", body.to_string(), 401, "invalid_token"),
+        ("T", "x".repeat(65), 413, "body_too_large"),
+        ("T", "{".into(), 400, "null"),
+    ] {
+        let r = send(token, body).await.unwrap();
+        assert_eq!(r.status(), want);
+        let v: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            v["error"]["code"].to_string().trim_matches('"'),
+            code,
+            "{v}"
+        );
+        assert!(v["error"]["type"].is_string(), "{v}");
+        assert!(v["error"].get("param").is_some(), "{v}");
+    }
+    assert!(upstream.requests().is_empty());
 }
 
 /// `?format=ai-sdk` read by the `ai` package reaches rivulet's final text

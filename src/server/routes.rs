@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::openai_compat::{self, CompatError, StartedChat};
+use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
 use super::wire::{StartRequest, Started, Summary};
 use super::{auth, events, ApiError, App};
@@ -45,9 +45,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 /// the chat client as its first attacher, and cancelled when its last
 /// attacher goes.
 impl openai_compat::StartChat for App {
-    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, CompatError> {
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError> {
         if self.draining.load(Ordering::SeqCst) {
-            return Err(ApiError::draining().into());
+            return Err(ApiError::draining());
         }
         let id = format!("{}/{}", model.provider_id(), model.model_name());
         let model = match &self.config.prepare {

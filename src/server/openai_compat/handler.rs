@@ -13,8 +13,8 @@ use futures::StreamExt;
 use rivulet_core::Message;
 
 use super::encode::{completion_json, ChunkEncoder};
-use super::error::CompatError;
 use super::request::parse_request;
+use crate::server::ApiError;
 use crate::{Model, StreamResponse};
 
 /// The response header naming the generation, so other clients can attach
@@ -39,18 +39,18 @@ pub struct StartedChat {
 /// applies its own settings to the model, counts streams and may refuse
 /// with a 429) or, in tests, a closure.
 ///
-/// Any `Fn(Model, Vec<Message>) -> Result<StartedChat, CompatError>` is one.
+/// Any `Fn(Model, Vec<Message>) -> Result<StartedChat, ApiError>` is one.
 pub trait StartChat: Send + Sync + 'static {
     /// Starts streaming `messages` to `model` (the request's parameters,
     /// tools and format are already on it).
-    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, CompatError>;
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError>;
 }
 
 impl<F> StartChat for F
 where
-    F: Fn(Model, Vec<Message>) -> Result<StartedChat, CompatError> + Send + Sync + 'static,
+    F: Fn(Model, Vec<Message>) -> Result<StartedChat, ApiError> + Send + Sync + 'static,
 {
-    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, CompatError> {
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError> {
         self(model, messages)
     }
 }
@@ -72,7 +72,7 @@ pub fn router(start: Arc<dyn StartChat>) -> axum::Router {
 /// the generation ends. Both carry `x-rivulet-stream-id`. A bad body gets
 /// OpenAI's 400 error object; a generation that fails before answering
 /// gets its error object with a status saying whose fault it was
-/// ([`CompatError::from_error`]); a streamed one that fails midway ends
+/// ([`ApiError::from_error`]); a streamed one that fails midway ends
 /// with an `{"error": ...}` event.
 ///
 /// The stream is read at its own pace; a client that goes away drops its
@@ -86,19 +86,22 @@ pub async fn chat_completions(
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            let mut error = CompatError::invalid(e.body_text(), None);
+            let mut error = ApiError::invalid(e.body_text(), None);
             error.status = e.status().as_u16();
-            return error_response(&error);
+            if error.status == 413 {
+                error.code = Some("body_too_large");
+            }
+            return error.into_response();
         }
     };
     let call = match parse_request(&body) {
         Ok(call) => call,
-        Err(e) => return error_response(&e),
+        Err(e) => return e.into_response(),
     };
     let model_name = call.model.model_name().to_string();
     let started = match start.start(call.model, call.messages) {
         Ok(s) => s,
-        Err(e) => return error_response(&e),
+        Err(e) => return e.into_response(),
     };
     let id = format!("chatcmpl-{}", started.stream_id);
     let created = SystemTime::now()
@@ -118,7 +121,7 @@ pub async fn chat_completions(
                 StatusCode::OK,
                 completion_json(&id, &model_name, created, &done),
             ),
-            Err(e) => error_response(&CompatError::from_error(&e)),
+            Err(e) => ApiError::from_error(&e).into_response(),
         }
     };
     if let Some(v) = stream_id {
@@ -171,10 +174,4 @@ fn json_response(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-/// An error as OpenAI answers one.
-pub fn error_response(e: &CompatError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, e.to_json())
 }
