@@ -48,6 +48,7 @@ async fn gateway(
         Ok(StartedChat {
             stream_id: "s1".into(),
             response,
+            guard: None,
         })
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

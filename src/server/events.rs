@@ -9,10 +9,14 @@
 
 use std::convert::Infallible;
 
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
 use axum::response::sse::Event as SseEvent;
+use axum::response::Response;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 
+use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
 use super::registry::{failure, status, Attached, Entry};
 use crate::cli::output::{chunk_line, error_json};
 use crate::{Event, Outcome, Policy};
@@ -74,4 +78,47 @@ pub fn events(
             futures::future::ready(Some(out))
         })
         .filter_map(|e| futures::future::ready(e.map(Ok)))
+}
+
+/// `?format=ai-sdk`: the whole stream, from its first chunk (the encoder
+/// needs all of it; `Last-Event-ID` is ignored), as the AI SDK's UI message
+/// stream. `attached` is held until the client goes.
+pub fn ai_sdk(entry: &Entry, attached: Attached) -> Response {
+    let subscription = entry
+        .response
+        .subscribe(Policy::Detached { capacity: BUFFER });
+    let mut encoder = Encoder::new(format!("msg-{}", entry.id));
+    let mut start = Vec::new();
+    encoder.push_start(&mut start);
+    let first = futures::stream::once(futures::future::ready(start));
+    let rest = subscription
+        .scan((encoder, attached), |(encoder, _attached), event| {
+            if encoder.is_ended() {
+                return futures::future::ready(None);
+            }
+            let mut out = Vec::new();
+            encoder.push_event(&event, &mut out);
+            futures::future::ready(Some(out))
+        })
+        .filter(|out| futures::future::ready(!out.is_empty()));
+    let mut response = event_stream(Body::from_stream(
+        first.chain(rest).map(Ok::<_, Infallible>),
+    ));
+    response
+        .headers_mut()
+        .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));
+    response
+}
+
+/// A `text/event-stream` response (not cached) with `body`: for streams
+/// written as ready SSE frames.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }

@@ -6,18 +6,21 @@
 //! is in README.md and docs/DESIGN.md:
 //!
 //! - `POST /v1/streams` starts a generation → `201 {"id","events_url"}`
-//! - `GET /v1/streams/{id}/events` — SSE, resumable (`Last-Event-ID`, `?from=`)
+//! - `GET /v1/streams/{id}/events` — SSE, resumable (`Last-Event-ID`, `?from=`);
+//!   `?format=ai-sdk`: the AI SDK's UI message stream, always from the start
 //! - `GET /v1/streams/{id}` — status and the `-o json` snapshot
 //! - `GET /v1/streams` — streams in flight and recently finished
 //! - `POST /v1/streams/{id}/cancel`
+//! - `POST /v1/chat/completions` — OpenAI-compatible; the generation is a
+//!   registered stream (`x-rivulet-stream-id`), cancelled when its last
+//!   attacher goes
 //! - `GET /metrics` — Prometheus text
 //! - `GET /` — a web page: the streams, start one, watch one, cancel
 //!
 //! [`serve`] runs it on a listener until a shutdown future completes.
 //!
-//! Also here, the encodings a stream leaves the process in and the
-//! OpenAI-compatible endpoint: [`ai_sdk`] and [`openai_compat`] (not yet
-//! mounted on [`serve`]'s router).
+//! The encodings a stream leaves the process in and the OpenAI-compatible
+//! endpoint are in [`ai_sdk`] and [`openai_compat`].
 
 pub mod ai_sdk;
 mod auth;

@@ -2,7 +2,7 @@
 //! any rivulet provider, so OpenAI clients use rivulet as a gateway.
 //!
 //! - [`parse_request`]: a request body → a [`crate::Model`] and messages,
-//!   or an OpenAI-style 400 ([`CompatError`]).
+//!   or an OpenAI-style 400 ([`crate::server::ApiError`]).
 //! - [`ChunkEncoder`]: a stream's chunks → `chat.completion.chunk` SSE
 //!   frames, as OpenAI sends them (reasoning as `reasoning_content`, as
 //!   DeepSeek, xAI and vLLM do).
@@ -10,16 +10,12 @@
 //! - [`chat_completions`]: the axum handler, given a [`StartChat`].
 
 mod encode;
-mod error;
 mod handler;
 mod request;
 mod wire;
 
 pub use encode::{completion_json, finish_reason, ChunkEncoder};
-pub use error::CompatError;
-pub use handler::{
-    chat_completions, error_response, router, StartChat, StartedChat, STREAM_ID_HEADER,
-};
+pub use handler::{chat_completions, router, StartChat, StartedChat, STREAM_ID_HEADER};
 pub use request::{parse_request, ChatCall};
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub struct Entry {
     /// When it started.
     pub started: SystemTime,
     attachers: AtomicUsize,
+    /// Cancel it when its last attacher goes (a chat completion's
+    /// generation: nobody asked for it to outlive its readers).
+    cancel_unattached: bool,
     /// When it ended, set once its final response is published (the log's
     /// outcome comes a moment before: a snapshot taken in between may
     /// still miss the last chunks).
@@ -91,7 +94,11 @@ pub struct Attached(Arc<Entry>);
 
 impl Drop for Attached {
     fn drop(&mut self) {
-        self.0.attachers.fetch_sub(1, Ordering::SeqCst);
+        let before = self.0.attachers.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 && self.0.cancel_unattached {
+            // A no-op once the stream has ended.
+            self.0.response.cancel();
+        }
     }
 }
 
@@ -113,12 +120,15 @@ pub struct Registry {
 impl Registry {
     /// Starts a stream with `start` unless `max_running` streams are
     /// running (then `None`, and nothing is started), registers it, and
-    /// watches it so that its end is timed for the retention.
+    /// watches it so that its end is timed for the retention. With
+    /// `cancel_unattached`, the stream is cancelled when its last attacher
+    /// goes (the caller attaches first, so it starts with one).
     pub fn insert(
         &self,
         model: String,
         start: impl FnOnce() -> StreamResponse,
         max_running: usize,
+        cancel_unattached: bool,
     ) -> Option<Arc<Entry>> {
         let started = SystemTime::now();
         // Unique within the process, and not a bare counter: ids from a
@@ -140,6 +150,7 @@ impl Registry {
             response: start(),
             started,
             attachers: AtomicUsize::new(0),
+            cancel_unattached,
             ended: watch::Sender::new(None),
         });
         lock(&self.streams).insert(entry.id.clone(), entry.clone());

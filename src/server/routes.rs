@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
 use super::wire::{StartRequest, Started, Summary};
 use super::{auth, events, page, ApiError, App};
@@ -29,6 +30,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}/events", get(attach))
         .route("/v1/streams/{id}/cancel", post(cancel))
         .route("/metrics", get(metrics))
+        .with_state(app.clone())
+        .merge(openai_compat::router(app.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(
@@ -39,7 +42,43 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         // (it asks for it in its own URL, `/?token=`).
         .route("/", get(page::index))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
-        .with_state(app)
+}
+
+/// `POST /v1/chat/completions` starts its generation here: registered like
+/// `POST /v1/streams` (others attach, list and cancel it by its id), with
+/// the chat client as its first attacher, and cancelled when its last
+/// attacher goes.
+impl openai_compat::StartChat for App {
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(ApiError::draining());
+        }
+        let id = format!("{}/{}", model.provider_id(), model.model_name());
+        let model = match &self.config.prepare {
+            Some(prepare) => prepare(model),
+            None => model,
+        };
+        let busy = || {
+            ApiError::busy(
+                format!(
+                    "{} streams are running, the most this server runs at once",
+                    self.config.max_streams
+                ),
+                self.config.retry_after,
+            )
+        };
+        let entry = self
+            .registry
+            .insert(id, || model.stream(messages), self.config.max_streams, true)
+            .ok_or_else(busy)?;
+        // The first attacher of a new stream: only a limit of 0 refuses it.
+        let attached = entry.attach(self.config.max_attachers.max(1));
+        Ok(StartedChat {
+            stream_id: entry.id.clone(),
+            response: entry.response.clone(),
+            guard: attached.map(|a| Box::new(a) as Box<dyn Send>),
+        })
+    }
 }
 
 fn summary(e: &Entry) -> Summary {
@@ -79,7 +118,7 @@ async fn start(
     let (id, model, messages) = build(&app, request)?;
     let entry = app
         .registry
-        .insert(id, || model.stream(messages), app.config.max_streams)
+        .insert(id, || model.stream(messages), app.config.max_streams, false)
         .ok_or_else(|| {
             ApiError::busy(
                 format!(
@@ -178,10 +217,11 @@ async fn show(
     Ok(Json(v))
 }
 
-/// `?from=N` on the events route.
+/// `?from=N` and `?format=ai-sdk` on the events route.
 #[derive(Deserialize)]
 struct From {
     from: Option<String>,
+    format: Option<String>,
 }
 
 /// `GET /v1/streams/{id}/events`.
@@ -192,9 +232,19 @@ async fn attach(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = lookup(&app, &id)?;
+    let ai_sdk = match query.format.as_deref() {
+        None | Some("sse") => false,
+        Some("ai-sdk") => true,
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "format must be ai-sdk (or absent), not {f:?}"
+            )))
+        }
+    };
     // `Last-Event-ID` wins: a browser's EventSource resends it on reconnect
     // to the same URL, `?from=` included.
     let resume = match headers.get("last-event-id") {
+        _ if ai_sdk => None,
         Some(v) => Some(
             v.to_str()
                 .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?
@@ -219,6 +269,12 @@ async fn attach(
             app.config.retry_after,
         )
     })?;
+    if ai_sdk {
+        // The encoder needs the whole stream: it always replays from the
+        // start (the AI SDK resumes by replaying), whatever the client
+        // resumes from.
+        return Ok(events::ai_sdk(&entry, attached));
+    }
     let events = events::events(&entry, after, attached);
     let keep_alive = KeepAlive::new().interval(app.config.keep_alive);
     Ok(Sse::new(events).keep_alive(keep_alive).into_response())

@@ -88,3 +88,20 @@ pub struct Summary {
     /// When it started (RFC 3339, UTC).
     pub started: String,
 }
+
+/// `{"error": {...}}`: the body of an error answer, and the event a stream
+/// that fails midway ends with.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// The error itself.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    pub message: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub param: Option<&'a str>,
+    pub code: Option<&'a str>,
+}

@@ -4,12 +4,12 @@
 use rivulet_core::{Chunk, ContentPart, Error, FinishReason, Response, Usage};
 use serde::Serialize;
 
-use super::error::CompatError;
 use super::wire::{
     ChunkChoice, ChunkDelta, Completion, CompletionChoice, CompletionChunk, CompletionDetails,
     CompletionMessage, FunctionDelta, PromptDetails, ToolCallDelta, WireFunction, WireToolCall,
     WireUsage,
 };
+use crate::server::ApiError;
 
 /// Turns one stream's chunks into SSE frames, as OpenAI streams a chat
 /// completion: a role chunk first, then content, `reasoning_content` and
@@ -141,7 +141,7 @@ impl ChunkEncoder {
     /// The stream failed (or was cancelled): appends the `{"error": {...}}`
     /// event that ends it. What was sent before stays with the client.
     pub fn fail(&mut self, error: &Error, out: &mut String) {
-        let e = CompatError::from_error(error);
+        let e = ApiError::from_error(error);
         out.push_str("data: ");
         out.push_str(&e.to_json());
         out.push_str("\n\n");

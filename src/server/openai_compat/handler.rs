@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,8 +13,8 @@ use futures::StreamExt;
 use rivulet_core::Message;
 
 use super::encode::{completion_json, ChunkEncoder};
-use super::error::CompatError;
 use super::request::parse_request;
+use crate::server::ApiError;
 use crate::{Model, StreamResponse};
 
 /// The response header naming the generation, so other clients can attach
@@ -27,24 +28,29 @@ pub struct StartedChat {
     pub stream_id: String,
     /// The stream.
     pub response: StreamResponse,
+    /// Held while the client reads (dropped when it goes): the server's
+    /// registry counts the client as an attacher with it, and cancels the
+    /// generation when its last attacher goes. `None` when nothing needs
+    /// to know.
+    pub guard: Option<Box<dyn Send>>,
 }
 
 /// How the handler starts a generation: the server's registry (which
 /// applies its own settings to the model, counts streams and may refuse
 /// with a 429) or, in tests, a closure.
 ///
-/// Any `Fn(Model, Vec<Message>) -> Result<StartedChat, CompatError>` is one.
+/// Any `Fn(Model, Vec<Message>) -> Result<StartedChat, ApiError>` is one.
 pub trait StartChat: Send + Sync + 'static {
     /// Starts streaming `messages` to `model` (the request's parameters,
     /// tools and format are already on it).
-    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, CompatError>;
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError>;
 }
 
 impl<F> StartChat for F
 where
-    F: Fn(Model, Vec<Message>) -> Result<StartedChat, CompatError> + Send + Sync + 'static,
+    F: Fn(Model, Vec<Message>) -> Result<StartedChat, ApiError> + Send + Sync + 'static,
 {
-    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, CompatError> {
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError> {
         self(model, messages)
     }
 }
@@ -66,20 +72,36 @@ pub fn router(start: Arc<dyn StartChat>) -> axum::Router {
 /// the generation ends. Both carry `x-rivulet-stream-id`. A bad body gets
 /// OpenAI's 400 error object; a generation that fails before answering
 /// gets its error object with a status saying whose fault it was
-/// ([`CompatError::from_error`]); a streamed one that fails midway ends
+/// ([`ApiError::from_error`]); a streamed one that fails midway ends
 /// with an `{"error": ...}` event.
 ///
 /// The stream is read at its own pace; a client that goes away drops its
 /// subscription (and the generation, when nobody else holds it).
-pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Bytes) -> Response {
+///
+/// A body over the router's limit gets a 413 in the same shape.
+pub async fn chat_completions(
+    State(start): State<Arc<dyn StartChat>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let mut error = ApiError::invalid(e.body_text(), None);
+            error.status = e.status().as_u16();
+            if error.status == 413 {
+                error.code = Some("body_too_large");
+            }
+            return error.into_response();
+        }
+    };
     let call = match parse_request(&body) {
         Ok(call) => call,
-        Err(e) => return error_response(&e),
+        Err(e) => return e.into_response(),
     };
     let model_name = call.model.model_name().to_string();
     let started = match start.start(call.model, call.messages) {
         Ok(s) => s,
-        Err(e) => return error_response(&e),
+        Err(e) => return e.into_response(),
     };
     let id = format!("chatcmpl-{}", started.stream_id);
     let created = SystemTime::now()
@@ -89,14 +111,17 @@ pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Byt
 
     let mut response = if call.stream {
         let encoder = ChunkEncoder::new(&id, &model_name, created, call.include_usage);
-        sse_response(started.response, encoder)
+        sse_response(started.response, encoder, started.guard)
     } else {
+        // The guard lives until the answer is ready, or until the client
+        // goes and this future is dropped.
+        let _guard = started.guard;
         match started.response.finish().await {
             Ok(done) => json_response(
                 StatusCode::OK,
                 completion_json(&id, &model_name, created, &done),
             ),
-            Err(e) => error_response(&CompatError::from_error(&e)),
+            Err(e) => ApiError::from_error(&e).into_response(),
         }
     };
     if let Some(v) = stream_id {
@@ -105,10 +130,15 @@ pub async fn chat_completions(State(start): State<Arc<dyn StartChat>>, body: Byt
     response
 }
 
-fn sse_response(stream: StreamResponse, encoder: ChunkEncoder) -> Response {
+fn sse_response(
+    stream: StreamResponse,
+    encoder: ChunkEncoder,
+    guard: Option<Box<dyn Send>>,
+) -> Response {
     let chunks = stream.chunk_stream();
-    // The state carries the StreamResponse so the generation lives as long
-    // as the client reads.
+    // The state carries the StreamResponse (and the guard) so the
+    // generation lives as long as the client reads.
+    let stream = (stream, guard);
     let body = futures::stream::unfold(Some((chunks, encoder, stream)), |state| async move {
         let (mut chunks, mut encoder, stream) = state?;
         let mut out = String::new();
@@ -131,14 +161,7 @@ fn sse_response(stream: StreamResponse, encoder: ChunkEncoder) -> Response {
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    super::super::events::event_stream(Body::from_stream(body))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -151,10 +174,4 @@ fn json_response(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-/// An error as OpenAI answers one.
-pub fn error_response(e: &CompatError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, e.to_json())
 }

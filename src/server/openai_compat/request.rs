@@ -7,8 +7,8 @@ use rivulet_core::{
     ContentPart, Format, Message, Role, Text, ThinkingLevel, ToolCall, ToolDefinition, ToolOutput,
 };
 
-use super::error::CompatError;
 use super::wire::{self, ChatMessage, ChatRequest, Content, ResponseFormat, Stop};
+use crate::server::ApiError;
 use crate::Model;
 
 /// A parsed request: what to stream and how to answer.
@@ -36,24 +36,24 @@ pub struct ChatCall {
 /// let bad = parse_request(br#"{"model": "openai/gpt-4o", "messages": "hi"}"#).unwrap_err();
 /// assert_eq!(bad.param.as_deref(), Some("messages"));
 /// ```
-pub fn parse_request(body: &[u8]) -> Result<ChatCall, CompatError> {
+pub fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let request: ChatRequest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         // `.` is serde_path_to_error's name for the root.
         let param = (path != ".").then_some(path);
-        CompatError::invalid(format!("invalid request body: {}", e.inner()), param)
+        ApiError::invalid(format!("invalid request body: {}", e.inner()), param)
     })?;
     convert(request)
 }
 
-fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
+fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
     let model = model_of(&r.model)?;
     if r.n.is_some_and(|n| n != 1) {
-        return Err(CompatError::unsupported("n", "only n = 1 is supported"));
+        return Err(ApiError::unsupported("n", "only n = 1 is supported"));
     }
     if r.logprobs == Some(true) {
-        return Err(CompatError::unsupported(
+        return Err(ApiError::unsupported(
             "logprobs",
             "log probabilities are not supported",
         ));
@@ -63,7 +63,7 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
         None => {}
         Some(v) if v == "auto" => {}
         Some(_) => {
-            return Err(CompatError::unsupported(
+            return Err(ApiError::unsupported(
                 "tool_choice",
                 "only tool_choice \"auto\" is supported",
             ))
@@ -78,7 +78,7 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
         ..Default::default()
     };
     if let Some(t) = r.temperature.filter(|t| !(t.is_finite() && *t >= 0.0)) {
-        return Err(CompatError::invalid(
+        return Err(ApiError::invalid(
             format!("temperature must be a number of 0 or more, not {t}"),
             Some("temperature".into()),
         ));
@@ -94,7 +94,7 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
         Some("medium") => Some(ThinkingLevel::Medium),
         Some("high") => Some(ThinkingLevel::High),
         Some(other) => {
-            return Err(CompatError::unsupported(
+            return Err(ApiError::unsupported(
                 "reasoning_effort",
                 &format!("reasoning_effort {other:?} is not supported (low, medium, high)"),
             ))
@@ -106,7 +106,7 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
         let mut defs = Vec::with_capacity(tools.len());
         for (i, t) in tools.into_iter().enumerate() {
             if t.kind != "function" {
-                return Err(CompatError::unsupported(
+                return Err(ApiError::unsupported(
                     &format!("tools[{i}].type"),
                     &format!("tool type {:?} is not supported (function)", t.kind),
                 ));
@@ -126,14 +126,14 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
     match r.response_format {
         None | Some(ResponseFormat::Text) => {}
         Some(ResponseFormat::JsonObject) => {
-            return Err(CompatError::unsupported(
+            return Err(ApiError::unsupported(
                 "response_format.type",
                 "response_format json_object is not supported; use json_schema",
             ))
         }
         Some(ResponseFormat::JsonSchema { json_schema }) => {
             let Some(schema) = json_schema.schema else {
-                return Err(CompatError::invalid(
+                return Err(ApiError::invalid(
                     "response_format.json_schema.schema is required".into(),
                     Some("response_format.json_schema.schema".into()),
                 ));
@@ -157,14 +157,14 @@ fn convert(r: ChatRequest) -> Result<ChatCall, CompatError> {
 }
 
 /// `provider/model`, for a provider rivulet knows (or `local`).
-fn model_of(id: &str) -> Result<Model, CompatError> {
+fn model_of(id: &str) -> Result<Model, ApiError> {
     let model = Model::new(id);
     let known = model.provider_id() == crate::local::PROVIDER_ID
         || crate::PROVIDER_IDS.contains(&model.provider_id());
     if !known || (model.model_name().is_empty() && model.provider_id() != "local") {
-        return Err(CompatError {
+        return Err(ApiError {
             code: Some("model_not_found"),
-            ..CompatError::invalid(
+            ..ApiError::invalid(
                 format!(
                     "model {id:?} is not \"provider/model\" for a known provider ({}, local)",
                     crate::PROVIDER_IDS.join(", ")
@@ -176,9 +176,9 @@ fn model_of(id: &str) -> Result<Model, CompatError> {
     Ok(model)
 }
 
-fn messages(wire: Vec<ChatMessage>) -> Result<Vec<Message>, CompatError> {
+fn messages(wire: Vec<ChatMessage>) -> Result<Vec<Message>, ApiError> {
     if wire.is_empty() {
-        return Err(CompatError::invalid(
+        return Err(ApiError::invalid(
             "messages must not be empty".into(),
             Some("messages".into()),
         ));
@@ -227,7 +227,7 @@ fn messages(wire: Vec<ChatMessage>) -> Result<Vec<Message>, CompatError> {
                 tool_call_id,
             } => {
                 let Some(name) = names.get(&tool_call_id).cloned() else {
-                    return Err(CompatError::invalid(
+                    return Err(ApiError::invalid(
                         format!("tool_call_id {tool_call_id:?} answers no earlier tool call"),
                         param("tool_call_id"),
                     ));
@@ -260,20 +260,20 @@ fn messages(wire: Vec<ChatMessage>) -> Result<Vec<Message>, CompatError> {
     Ok(out)
 }
 
-fn text_parts(content: Content, param: Option<String>) -> Result<Vec<ContentPart>, CompatError> {
+fn text_parts(content: Content, param: Option<String>) -> Result<Vec<ContentPart>, ApiError> {
     match content {
         Content::Text(text) => Ok(vec![ContentPart::Text(Text { text })]),
         Content::Parts(parts) => parts
             .into_iter()
             .map(|p: wire::ContentPart| match (p.kind.as_str(), p.text) {
                 ("text", Some(text)) => Ok(ContentPart::Text(Text { text })),
-                ("text", None) => Err(CompatError::invalid(
+                ("text", None) => Err(ApiError::invalid(
                     "a text content part needs its text".into(),
                     param.clone(),
                 )),
-                (other, _) => Err(CompatError {
+                (other, _) => Err(ApiError {
                     code: Some("unsupported_value"),
-                    ..CompatError::invalid(
+                    ..ApiError::invalid(
                         format!("content part type {other:?} is not supported (text)"),
                         param.clone(),
                     )

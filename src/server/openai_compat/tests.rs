@@ -8,8 +8,9 @@ use rivulet_core::{
 };
 
 use super::*;
+use crate::server::ApiError;
 
-fn parse(body: serde_json::Value) -> Result<ChatCall, CompatError> {
+fn parse(body: serde_json::Value) -> Result<ChatCall, ApiError> {
     parse_request(body.to_string().as_bytes())
 }
 
