@@ -239,7 +239,17 @@ async fn a_second_client_attaches_to_the_chat_completion_stream() {
     // The chat client read its whole answer meanwhile.
     let body = chat.text().await.unwrap();
     assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
-    let list = get_json(format!("{base}/v1/streams")).await;
+    // The status turns from `running` once the final response is published,
+    // a moment after the log's end reached the attachers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let list = loop {
+        let list = get_json(format!("{base}/v1/streams")).await;
+        if list["streams"][0]["status"] != json!("running") || std::time::Instant::now() > deadline
+        {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(list["streams"][0]["id"], json!(id));
     assert_eq!(list["streams"][0]["model"], json!(MODEL));
     assert_eq!(list["streams"][0]["status"], json!("finished"));
