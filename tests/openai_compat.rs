@@ -11,6 +11,9 @@ use rivulet::{Message, Model, Response, StreamResponse};
 use rivulet_testkit::{wire, Replay, Server};
 use serde_json::{json, Value};
 
+#[path = "support/openai_sdk.rs"]
+mod openai_sdk;
+
 /// True when python's `openai` module is importable. Missing, the tests
 /// skip with a message, unless `CI` is set: then they fail.
 fn sdk_available() -> bool {
@@ -57,27 +60,6 @@ async fn gateway(
     addr
 }
 
-async fn python(args: Vec<String>) -> Value {
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/python/openai_chat.py"
-            ))
-            .args(args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "the SDK failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// What the SDK must have accumulated, from rivulet's own response.
 fn expected(r: &Response, finish_reason: &str) -> Value {
     let texts = r.texts();
@@ -110,7 +92,7 @@ async fn through_sdk(transcript: &str, model: &str, path: &str, finish_reason: &
         let upstream = Server::start(vec![Replay::sse(wire(transcript))]).await;
         let started = Arc::new(Mutex::new(None));
         let addr = gateway(format!("{}{path}", upstream.url()), started.clone()).await;
-        let got = python(vec![
+        let got = openai_sdk::run(vec![
             format!("http://{addr}/v1"),
             model.to_string(),
             mode.to_string(),

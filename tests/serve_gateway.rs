@@ -24,6 +24,9 @@ use rivulet::{Model, Response};
 use rivulet_testkit::{wire, Replay, Server, Split};
 use serde_json::{json, Value};
 
+#[path = "support/openai_sdk.rs"]
+mod openai_sdk;
+
 const MODEL: &str = "openai/gpt-4o";
 const TOOLS: &str = "openai-chat/parallel_tool_calls.sse";
 const TEXT: &str = "openai-chat/text_include_usage.sse";
@@ -176,25 +179,13 @@ async fn the_openai_sdk_streams_through_the_server_as_a_direct_run() {
     let base = start_server(&upstream).await;
     let tools = json!([{"type": "function", "function": {
         "name": "f", "parameters": {"type": "object", "properties": {}}}}]);
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/python/openai_chat.py"
-            ))
-            .args([format!("{base}/v1"), MODEL.into(), "stream".into()])
-            .arg(tools.to_string())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "the SDK failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got = openai_sdk::run(vec![
+        format!("{base}/v1"),
+        MODEL.into(),
+        "stream".into(),
+        tools.to_string(),
+    ])
+    .await;
     let id = got["id"].take();
     assert!(id.as_str().unwrap().starts_with("chatcmpl-st_"), "{id}");
     let u = &done.usage;
