@@ -95,7 +95,8 @@ impl Model {
         self
     }
 
-    /// Sampling temperature.
+    /// Sampling temperature: a finite number, 0 or more (the CLI and the
+    /// server refuse others).
     pub fn temperature(mut self, t: f64) -> Self {
         self.params.temperature = Some(t);
         self
@@ -396,4 +397,11 @@ impl Provider for FailedProvider {
         let e = self.error.clone();
         Box::pin(async move { Err(e) })
     }
+}
+
+/// Whether `t` can be a sampling temperature: finite and 0 or more. The
+/// one rule the CLI's `--temperature`, `POST /v1/streams` and
+/// `/v1/chat/completions` check, each with its own message.
+pub(crate) fn valid_temperature(t: f64) -> bool {
+    t.is_finite() && t >= 0.0
 }

@@ -148,7 +148,7 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
         model = model.max_tokens(n);
     }
     if let Some(t) = r.temperature {
-        if !t.is_finite() || t < 0.0 {
+        if !crate::model::valid_temperature(t) {
             return Err(ApiError::bad_request(
                 "temperature must be a finite number, 0 or more",
             ));

@@ -77,7 +77,10 @@ fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
         seed: r.seed,
         ..Default::default()
     };
-    if let Some(t) = r.temperature.filter(|t| !(t.is_finite() && *t >= 0.0)) {
+    if let Some(t) = r
+        .temperature
+        .filter(|t| !crate::model::valid_temperature(*t))
+    {
         return Err(ApiError::invalid(
             format!("temperature must be a number of 0 or more, not {t}"),
             Some("temperature".into()),
