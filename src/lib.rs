@@ -22,20 +22,18 @@
 //! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
 //! (wire decoders) and [`rivulet_actors`] (the runtime).
 
-pub mod cli;
 mod input;
+pub mod json;
 pub mod local;
 mod model;
 mod parts;
 pub mod schema;
-#[cfg(feature = "server")]
-pub mod server;
 mod stream;
 mod structured;
 mod tools;
 
 pub use input::Input;
-pub use model::Model;
+pub use model::{check_model_id, valid_temperature, Model};
 pub use parts::{
     BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreamOf, PartStreams,
     PartStreamsOf,
@@ -43,8 +41,8 @@ pub use parts::{
 pub use stream::{
     Chunks, EagerTools, PrettyRender, Render, Rendered, Resume, StreamResponse, TextRender,
 };
-pub use structured::{Partial, StructuredStream};
-pub use tools::{Tool, ToolDefinitions, Toolkit};
+pub use structured::{parse_response, Partial, PartialText, StructuredStream};
+pub use tools::{tool_definitions_from_json, Tool, ToolDefinitions, Toolkit};
 
 // A stream's consumers. Rustdoc shows each line's doc above the item's
 // own, which comes from `rivulet_actors`.

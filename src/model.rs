@@ -402,6 +402,25 @@ impl Provider for FailedProvider {
 /// Whether `t` can be a sampling temperature: finite and 0 or more. The
 /// one rule the CLI's `--temperature`, `POST /v1/streams` and
 /// `/v1/chat/completions` check, each with its own message.
-pub(crate) fn valid_temperature(t: f64) -> bool {
+pub fn valid_temperature(t: f64) -> bool {
     t.is_finite() && t >= 0.0
+}
+
+/// Checks a `provider/model` id before anything is built: a known
+/// provider, and a model name (the local model needs none). `name` is how
+/// the caller names the setting (`"-m "`, a request's `"model "`): the
+/// error starts with it and the id (`"-m gpt-4o: unknown provider …"`).
+pub fn check_model_id(name: &str, id: &str) -> Result<(), String> {
+    let (provider, model) = id.split_once('/').unwrap_or((id, ""));
+    if provider == crate::local::PROVIDER_ID {
+        Ok(())
+    } else if !crate::PROVIDER_IDS.contains(&provider) {
+        Err(format!("{name}{id}: unknown provider {provider:?}"))
+    } else if model.trim().is_empty() {
+        Err(format!(
+            "{name}{id}: no model name (use {name}{provider}/MODEL, e.g. {name}openai/gpt-4o-mini)"
+        ))
+    } else {
+        Ok(())
+    }
 }

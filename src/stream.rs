@@ -593,7 +593,9 @@ pub struct Chunks<S> {
 }
 
 impl<S> Chunks<S> {
-    pub(crate) fn new(events: S) -> Self {
+    /// The chunks of any [`Event`] source: a subscription, or events
+    /// that came another way (another node, a test).
+    pub fn new(events: S) -> Self {
         Chunks {
             events,
             done: false,

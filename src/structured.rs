@@ -119,7 +119,7 @@ fn serde_error(e: serde_json::Error) -> Error {
 /// Parses a whole structured output: `Error::Parse` with serde's message
 /// when the text is not a `T` (or with the refusal when the model refused,
 /// or with "nested too deeply" past serde_json's recursion limit).
-pub(crate) fn parse_response<T: DeserializeOwned>(response: &Response) -> Result<T, Error> {
+pub fn parse_response<T: DeserializeOwned>(response: &Response) -> Result<T, Error> {
     let text = response.text();
     if response.finish_reason == Some(FinishReason::Refusal) {
         return Err(parse_error(format!("the model refused: {text}")));
@@ -128,10 +128,19 @@ pub(crate) fn parse_response<T: DeserializeOwned>(response: &Response) -> Result
 }
 
 /// The text parts of a stream fed to an incremental parser, reporting the
-/// partial JSON each time it changes. Shared by `structured_stream` and the
-/// CLI's `-o partials`.
+/// partial JSON each time it changes: what `structured_stream` is made of,
+/// for code that walks the chunks itself (the CLI's `-o partials`).
+///
+/// ```
+/// use rivulet::{Chunk, PartialText};
+/// use serde_json::json;
+///
+/// let mut partial = PartialText::default();
+/// assert_eq!(partial.push(&Chunk::text(0, r#"{"title": "The H"#)), Some(Ok(json!({"title": "The H"}))));
+/// assert_eq!(partial.push(&Chunk::text_end(0)), None);
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct PartialText {
+pub struct PartialText {
     parser: PartialJson,
     version: u64,
     last: Option<Value>,
@@ -140,7 +149,7 @@ pub(crate) struct PartialText {
 impl PartialText {
     /// Folds one chunk in: `Some(Ok(json))` when the partial JSON changed,
     /// `Some(Err)` once the text is known not to be JSON.
-    pub(crate) fn push(&mut self, chunk: &Chunk) -> Option<Result<Value, Error>> {
+    pub fn push(&mut self, chunk: &Chunk) -> Option<Result<Value, Error>> {
         let Chunk::Text { delta, .. } = chunk else {
             return None;
         };
@@ -160,7 +169,7 @@ impl PartialText {
     }
 
     /// The partial JSON so far (`Null` before anything is visible).
-    pub(crate) fn current(&self) -> Result<Value, Error> {
+    pub fn current(&self) -> Result<Value, Error> {
         if let Some(e) = self.parser.error() {
             return Err(partial_error(e));
         }
@@ -168,12 +177,12 @@ impl PartialText {
     }
 
     /// Feeds text known to extend what was fed before.
-    pub(crate) fn feed_text(&mut self, text: &str) {
+    pub fn feed_text(&mut self, text: &str) {
         let _ = self.parser.feed(text);
     }
 
     /// Bytes fed so far.
-    pub(crate) fn fed(&self) -> usize {
+    pub fn fed(&self) -> usize {
         self.parser.len()
     }
 }

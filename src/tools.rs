@@ -402,3 +402,25 @@ pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
         Err(_) => futures::executor::block_on(f),
     }
 }
+
+/// Tool definitions from JSON (a `--tools` file, a request's `"tools"`): an array of `{name, description, parameters}`
+/// or of OpenAI's `{"type":"function","function":{…}}`, or one of them.
+/// Errors name the definition (1-based).
+pub fn tool_definitions_from_json(v: Value) -> Result<Vec<ToolDefinition>, String> {
+    let items = match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let item = match item.get("function") {
+                Some(f) => f.clone(),
+                None => item,
+            };
+            serde_json::from_value::<ToolDefinition>(item)
+                .map_err(|e| format!("tool definition {}: {e}", i + 1))
+        })
+        .collect()
+}

@@ -1,0 +1,151 @@
+//! `rivulet serve`: the HTTP/SSE server's flags, and running it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args as ClapArgs;
+
+use super::args::limit;
+use super::config::DEFAULT_MODEL;
+use super::exit;
+use rivulet::check_model_id;
+use rivulet_server::{serve, shutdown_signal, ServeConfig};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 500ms, 30s, 10m)"))
+}
+
+/// The bearer token: a secret, so its `Debug` print hides it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+fn token(s: &str) -> Result<Token, String> {
+    Ok(Token(s.to_string()))
+}
+
+/// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
+#[derive(Clone, Debug, ClapArgs)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback needs --token.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "IP:PORT")]
+    pub addr: SocketAddr,
+
+    /// Bearer token every request must carry (Authorization: Bearer TOKEN).
+    #[arg(
+        long,
+        env = "RIVULET_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        value_parser = token
+    )]
+    pub token: Option<Token>,
+
+    /// The model when a request names none [default: $RIVULET_MODEL, else local: the embedded model].
+    #[arg(short, long, env = "RIVULET_MODEL", value_name = "PROVIDER/MODEL")]
+    pub model: Option<String>,
+
+    /// Streams running at once; more are refused with 429.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams: u32,
+
+    /// SSE clients attached to one stream at once; more are refused with 429.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attachers: u32,
+
+    /// The largest request body in bytes; larger is refused with 413.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub body_limit: usize,
+
+    /// How long a finished stream stays readable before it is freed.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = duration)]
+    pub retention: Duration,
+
+    /// On SIGTERM or ctrl-c, how long in-flight streams may run before they are cancelled.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration)]
+    pub drain: Duration,
+
+    /// Limit on connecting and receiving the response head (0: none).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10s")]
+    pub connect_timeout: Duration,
+
+    /// Limit between two content chunks (0: none).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "120s")]
+    pub idle_timeout: Duration,
+}
+
+/// Runs the server until SIGTERM or ctrl-c; returns the exit status.
+pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
+    let default_model = args.model.clone().unwrap_or_else(|| DEFAULT_MODEL.into());
+    if let Err(e) = check_model_id("-m ", &default_model) {
+        let _ = writeln!(err, "rivulet serve: {e}");
+        return exit::USAGE;
+    }
+    let (connect, idle) = (limit(args.connect_timeout), limit(args.idle_timeout));
+    let config = ServeConfig {
+        token: args
+            .token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .filter(|t| !t.is_empty()),
+        default_model,
+        prepare: Some(std::sync::Arc::new(move |mut m: rivulet::Model| {
+            if let Some(d) = connect {
+                m = m.connect_timeout(d);
+            }
+            if let Some(d) = idle {
+                m = m.idle_timeout(d);
+            }
+            m
+        })),
+        max_streams: args.max_streams as usize,
+        max_attachers: args.max_attachers as usize,
+        body_limit: args.body_limit,
+        retention: args.retention,
+        drain: args.drain,
+        ..ServeConfig::default()
+    };
+    // Refused before binding: nothing listens on an exposed address, even
+    // for a moment, without a token.
+    if let Err(e) = rivulet_server::check_exposure(args.addr, config.token.as_deref()) {
+        let _ = writeln!(err, "rivulet serve: {e}");
+        return exit::USAGE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "rivulet serve: cannot start the runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let addr = args.addr;
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        eprintln!("rivulet serve: listening on http://{local}");
+        serve(listener, config, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            let _ = writeln!(err, "rivulet serve: {addr}: {e}");
+            exit::USAGE
+        }
+    }
+}

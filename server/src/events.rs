@@ -1,0 +1,124 @@
+//! `GET /v1/streams/{id}/events`: one stream's chunks as server-sent events.
+//!
+//! Each attacher has its own detached subscription: it replays the log from
+//! the start and then follows live, at its own pace, so a slow or stalled
+//! client never holds the generation (or anyone else) back. Event ids are
+//! chunk offsets (0, 1, 2, … in the stream's log): a client resuming with
+//! `Last-Event-ID: k` (or `?from=k`) gets a subscription from right after
+//! offset k (`subscribe_from`), nothing before it replayed.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue};
+use axum::response::sse::Event as SseEvent;
+use axum::response::Response;
+use futures::{Stream, StreamExt};
+use serde_json::{json, Value};
+
+use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
+use super::registry::{failure, status, Attached, Entry};
+use rivulet::json::{chunk_line, error_json};
+use rivulet::{Event, Outcome, Policy};
+
+/// How many events a subscription buffers before its reader: a detached
+/// subscription past this reads behind from the log, losing nothing.
+const BUFFER: usize = 64;
+
+/// The `end` event's data: `{"status":"finished"}`,
+/// `{"status":"cancelled"}` or `{"status":"failed","kind","message","error"}`.
+pub fn end_data(outcome: Option<&Outcome>) -> Value {
+    let mut v = json!({"status": status(outcome)});
+    if let (Some(e), "failed") = (failure(outcome), status(outcome)) {
+        v["kind"] = json!(e.kind().as_str());
+        v["message"] = json!(e.message());
+        v["error"] = error_json(e);
+    }
+    v
+}
+
+/// The events of `entry` after offset `after` (all of them when `None`),
+/// then `end`. `attached` is held until the client goes.
+pub fn events(
+    entry: &Entry,
+    after: Option<u64>,
+    attached: Attached,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
+    let policy = Policy::Detached { capacity: BUFFER };
+    let subscription = match after {
+        Some(k) => entry.response.subscribe_from(k, policy),
+        None => entry.response.subscribe(policy),
+    };
+    // (ended, the attacher's guard)
+    let state = (false, attached);
+    subscription
+        .scan(state, move |(ended, _attached), event| {
+            if *ended {
+                return futures::future::ready(None);
+            }
+            let out = match event {
+                Event::Chunk(chunk) => Some(
+                    SseEvent::default()
+                        .id(chunk.offset().to_string())
+                        .event(chunk.type_name())
+                        .data(chunk_line(&chunk)),
+                ),
+                // Only a windowed log loses chunks, and the server's logs
+                // are whole; the next chunk's id shows the gap should one be.
+                Event::Missed(_) => None,
+                Event::End(outcome) => {
+                    *ended = true;
+                    Some(
+                        SseEvent::default()
+                            .event("end")
+                            .data(end_data(Some(&outcome)).to_string()),
+                    )
+                }
+            };
+            futures::future::ready(Some(out))
+        })
+        .filter_map(|e| futures::future::ready(e.map(Ok)))
+}
+
+/// `?format=ai-sdk`: the whole stream, from its first chunk (the encoder
+/// needs all of it; `Last-Event-ID` is ignored), as the AI SDK's UI message
+/// stream. `attached` is held until the client goes.
+pub fn ai_sdk(entry: &Entry, attached: Attached) -> Response {
+    let subscription = entry
+        .response
+        .subscribe(Policy::Detached { capacity: BUFFER });
+    let mut encoder = Encoder::new(format!("msg-{}", entry.id));
+    let mut start = Vec::new();
+    encoder.push_start(&mut start);
+    let first = futures::stream::once(futures::future::ready(start));
+    let rest = subscription
+        .scan((encoder, attached), |(encoder, _attached), event| {
+            if encoder.is_ended() {
+                return futures::future::ready(None);
+            }
+            let mut out = Vec::new();
+            encoder.push_event(&event, &mut out);
+            futures::future::ready(Some(out))
+        })
+        .filter(|out| futures::future::ready(!out.is_empty()));
+    let mut response = event_stream(Body::from_stream(
+        first.chain(rest).map(Ok::<_, Infallible>),
+    ));
+    response
+        .headers_mut()
+        .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));
+    response
+}
+
+/// A `text/event-stream` response (not cached) with `body`: for streams
+/// written as ready SSE frames.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

@@ -1,0 +1,233 @@
+//! The streams the server knows: in flight, and finished ones kept for
+//! their retention time.
+//!
+//! The registry holds each stream's `StreamResponse` (a handle), so a
+//! stream runs to completion whoever is attached; dropping the entry after
+//! the retention frees it. The map is behind a std mutex held only for
+//! short, non-async sections.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use rivulet_core::{Error, ErrorKind};
+use tokio::sync::watch;
+
+use super::metrics::{Gauges, Metrics};
+use rivulet::{Event, Outcome, Policy, StreamResponse};
+
+/// One stream.
+pub struct Entry {
+    /// Its id.
+    pub id: String,
+    /// `provider/model`.
+    pub model: String,
+    /// The handle that keeps it running.
+    pub response: StreamResponse,
+    /// When it started.
+    pub started: SystemTime,
+    attachers: AtomicUsize,
+    /// Cancel it when its last attacher goes (a chat completion's
+    /// generation: nobody asked for it to outlive its readers).
+    cancel_unattached: bool,
+    /// When it ended, set once its final response is published (the log's
+    /// outcome comes a moment before: a snapshot taken in between may
+    /// still miss the last chunks).
+    ended: watch::Sender<Option<Instant>>,
+}
+
+/// `running`, `finished`, `failed` or `cancelled`.
+pub fn status(outcome: Option<&Outcome>) -> &'static str {
+    match outcome {
+        None => "running",
+        Some(Outcome::Finished) => "finished",
+        Some(Outcome::Failed(e)) if e.kind() == ErrorKind::Cancelled => "cancelled",
+        Some(Outcome::Failed(_)) => "failed",
+    }
+}
+
+/// How the stream failed, if it did (a cancel included).
+pub fn failure(outcome: Option<&Outcome>) -> Option<&Error> {
+    match outcome {
+        Some(Outcome::Failed(e)) => Some(e),
+        _ => None,
+    }
+}
+
+impl Entry {
+    /// SSE clients attached now.
+    pub fn attachers(&self) -> usize {
+        self.attachers.load(Ordering::SeqCst)
+    }
+
+    /// Counts one more attacher unless `max` are attached; the guard
+    /// counts it off when dropped.
+    pub fn attach(self: &Arc<Self>, max: usize) -> Option<Attached> {
+        self.attachers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Attached(self.clone()))
+    }
+
+    fn ended_at(&self) -> Option<Instant> {
+        *self.ended.borrow()
+    }
+
+    /// How it ended, once its final response is published (`None` while
+    /// it runs): after that, a snapshot is the whole response.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.ended_at()?;
+        self.response.outcome()
+    }
+
+    /// Waits until [`Entry::outcome`] is known.
+    pub async fn ended(&self) {
+        let _ = self.ended.subscribe().wait_for(Option::is_some).await;
+    }
+}
+
+/// One attacher, counted while it lives.
+pub struct Attached(Arc<Entry>);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let before = self.0.attachers.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 && self.0.cancel_unattached {
+            // A no-op once the stream has ended.
+            self.0.response.cancel();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every stream by id.
+#[derive(Default)]
+pub struct Registry {
+    streams: Mutex<HashMap<String, Arc<Entry>>>,
+    next: AtomicU64,
+    /// Streams started and not yet ended (their places in the limit).
+    running: Arc<AtomicUsize>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Registry {
+    /// Starts a stream with `start` unless `max_running` streams are
+    /// running (then `None`, and nothing is started), registers it, and
+    /// watches it so that its end is timed for the retention. With
+    /// `cancel_unattached`, the stream is cancelled when its last attacher
+    /// goes (the caller attaches first, so it starts with one).
+    pub fn insert(
+        &self,
+        model: String,
+        start: impl FnOnce() -> StreamResponse,
+        max_running: usize,
+        cancel_unattached: bool,
+    ) -> Option<Arc<Entry>> {
+        let started = SystemTime::now();
+        // Unique within the process, and not a bare counter: ids from a
+        // restarted server do not collide with ones a client still holds.
+        let nanos = started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        // Take a place first, so two requests cannot both take the last.
+        self.running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+                (r < max_running).then_some(r + 1)
+            })
+            .ok()?;
+        let entry = Arc::new(Entry {
+            id: format!("st_{nanos:x}_{n}"),
+            model,
+            response: start(),
+            started,
+            attachers: AtomicUsize::new(0),
+            cancel_unattached,
+            ended: watch::Sender::new(None),
+        });
+        lock(&self.streams).insert(entry.id.clone(), entry.clone());
+        let watched = entry.clone();
+        let running = self.running.clone();
+        let metrics = self.metrics.clone();
+        let t0 = Instant::now();
+        tokio::spawn(async move {
+            // Counts the chunks as they come (a detached subscription holds
+            // nothing back) and times the first.
+            let mut chunks = watched
+                .response
+                .subscribe(Policy::Detached { capacity: 64 });
+            let mut first = true;
+            while let Some(event) = futures::StreamExt::next(&mut chunks).await {
+                match event {
+                    Event::Chunk(_) if first => {
+                        first = false;
+                        metrics.first_chunk(t0.elapsed());
+                        metrics.chunk();
+                    }
+                    Event::Chunk(_) => metrics.chunk(),
+                    Event::Missed(_) => {}
+                    Event::End(_) => break,
+                }
+            }
+            drop(chunks);
+            let _ = watched.response.finish().await;
+            metrics.ended(status(watched.response.outcome().as_ref()));
+            // The place first: whoever waits for the end may start another.
+            running.fetch_sub(1, Ordering::SeqCst);
+            watched.ended.send_replace(Some(Instant::now()));
+        });
+        Some(entry)
+    }
+
+    /// The stream `id`.
+    pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
+        lock(&self.streams).get(id).cloned()
+    }
+
+    /// Every stream, oldest first.
+    pub fn all(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<_> = lock(&self.streams).values().cloned().collect();
+        all.sort_by_key(|e| e.started);
+        all
+    }
+
+    /// Frees the streams that ended more than `retention` ago. Attachers
+    /// still reading one keep it (their subscriptions hold it) until they
+    /// are done.
+    pub fn sweep(&self, retention: Duration) {
+        let now = Instant::now();
+        lock(&self.streams).retain(|_, e| {
+            !matches!(e.ended_at(), Some(t) if now.saturating_duration_since(t) >= retention)
+        });
+    }
+
+    /// The `/metrics` exposition text.
+    pub fn metrics(&self) -> String {
+        let attachers = lock(&self.streams).values().map(|e| e.attachers()).sum();
+        self.metrics.render(Gauges {
+            in_flight: self.running.load(Ordering::SeqCst),
+            attachers,
+        })
+    }
+
+    /// Waits up to `grace` for every stream to end, then cancels the rest;
+    /// returns once all have ended.
+    pub async fn drain(&self, grace: Duration) {
+        let all = self.all();
+        let ended = futures::future::join_all(all.iter().map(|e| e.response.finish()));
+        if tokio::time::timeout(grace, ended).await.is_err() {
+            for e in &all {
+                e.response.cancel();
+            }
+            futures::future::join_all(all.iter().map(|e| e.response.finish())).await;
+        }
+    }
+}

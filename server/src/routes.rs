@@ -1,0 +1,304 @@
+//! The HTTP routes and their handlers.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::openai_compat::{self, StartedChat};
+use super::registry::{failure, status, Entry};
+use super::wire::{StartRequest, Started, Summary};
+use super::{auth, events, page, ApiError, App};
+use rivulet::json::response_json;
+use rivulet::{Format, Message, Model};
+
+/// Every route, behind the token check and the body limit.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/streams", post(start).get(list))
+        .route("/v1/streams/{id}", get(show))
+        .route("/v1/streams/{id}/events", get(attach))
+        .route("/v1/streams/{id}/cancel", post(cancel))
+        .route("/metrics", get(metrics))
+        .with_state(app.clone())
+        .merge(openai_compat::router(app.clone()))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_token,
+        ))
+        // The page is static and holds no data: served without the token
+        // (it asks for it in its own URL, `/?token=`).
+        .route("/", get(page::index))
+        .layer(DefaultBodyLimit::max(app.config.body_limit))
+}
+
+/// `POST /v1/chat/completions` starts its generation here: registered like
+/// `POST /v1/streams` (others attach, list and cancel it by its id), with
+/// the chat client as its first attacher, and cancelled when its last
+/// attacher goes.
+impl openai_compat::StartChat for App {
+    fn start(&self, model: Model, messages: Vec<Message>) -> Result<StartedChat, ApiError> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err(ApiError::draining());
+        }
+        let id = format!("{}/{}", model.provider_id(), model.model_name());
+        let model = match &self.config.prepare {
+            Some(prepare) => prepare(model),
+            None => model,
+        };
+        let busy = || {
+            ApiError::busy(
+                format!(
+                    "{} streams are running, the most this server runs at once",
+                    self.config.max_streams
+                ),
+                self.config.retry_after,
+            )
+        };
+        let entry = self
+            .registry
+            .insert(id, || model.stream(messages), self.config.max_streams, true)
+            .ok_or_else(busy)?;
+        // The first attacher of a new stream: only a limit of 0 refuses it.
+        let attached = entry.attach(self.config.max_attachers.max(1));
+        Ok(StartedChat {
+            stream_id: entry.id.clone(),
+            response: entry.response.clone(),
+            guard: attached.map(|a| Box::new(a) as Box<dyn Send>),
+        })
+    }
+}
+
+fn summary(e: &Entry) -> Summary {
+    Summary {
+        id: e.id.clone(),
+        model: e.model.clone(),
+        status: status(e.outcome().as_ref()),
+        chunks: e.response.handle().len(),
+        attachers: e.attachers(),
+        started: humantime::format_rfc3339_millis(e.started).to_string(),
+    }
+}
+
+fn lookup(app: &App, id: &str) -> Result<Arc<Entry>, ApiError> {
+    app.registry.get(id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no stream {id:?} (never started, or freed after its retention)"
+        ))
+    })
+}
+
+/// `POST /v1/streams`.
+async fn start(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(app.config.body_limit),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
+    if app.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::draining());
+    }
+    let request: StartRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the body is not a valid stream request: {e}"))
+    })?;
+    let (id, model, messages) = build(&app, request)?;
+    let entry = app
+        .registry
+        .insert(id, || model.stream(messages), app.config.max_streams, false)
+        .ok_or_else(|| {
+            ApiError::busy(
+                format!(
+                    "{} streams are running, the most this server runs at once",
+                    app.config.max_streams
+                ),
+                app.config.retry_after,
+            )
+        })?;
+    let started = Started {
+        events_url: format!("/v1/streams/{}/events", entry.id),
+        id: entry.id.clone(),
+    };
+    Ok((StatusCode::CREATED, Json(started)).into_response())
+}
+
+/// The model and messages a start request asks for; every refusal names
+/// the field.
+fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), ApiError> {
+    let id = r.model.unwrap_or_else(|| app.config.default_model.clone());
+    rivulet::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
+    let mut model = app.model(&id);
+    if let Some(n) = r.max_tokens {
+        if n == 0 {
+            return Err(ApiError::bad_request("max_tokens must be 1 or more"));
+        }
+        model = model.max_tokens(n);
+    }
+    if let Some(t) = r.temperature {
+        if !rivulet::valid_temperature(t) {
+            return Err(ApiError::bad_request(
+                "temperature must be a finite number, 0 or more",
+            ));
+        }
+        model = model.temperature(t);
+    }
+    if let Some(s) = r.seed {
+        model = model.seed(s);
+    }
+    if let Some(tools) = r.tools {
+        let tools = rivulet::tool_definitions_from_json(tools)
+            .map_err(|e| ApiError::bad_request(format!("tools: {e}")))?;
+        model = model.tools(tools);
+    }
+    if let Some(schema) = r.format {
+        if !schema.is_object() {
+            return Err(ApiError::bad_request("format must be a JSON Schema object"));
+        }
+        let name = schema
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("output")
+            .to_string();
+        model = model.format_schema(Format { name, schema });
+    }
+    let mut messages = Vec::new();
+    if let Some(s) = r.system {
+        messages.push(Message::system(s));
+    }
+    match (r.messages, r.prompt) {
+        (Some(m), None) if !m.is_empty() => messages.extend(m.into_iter().map(Message::from)),
+        (None, Some(p)) => messages.push(Message::user(p)),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give either messages or prompt, not both",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give messages (a non-empty array) or prompt",
+            ))
+        }
+    }
+    Ok((id, model, messages))
+}
+
+/// `GET /v1/streams`.
+async fn list(State(app): State<Arc<App>>) -> Json<Value> {
+    let streams: Vec<Summary> = app.registry.all().iter().map(|e| summary(e)).collect();
+    Json(json!({ "streams": streams }))
+}
+
+/// `GET /v1/streams/{id}`: the summary, and the response so far as
+/// `rivulet -o json` prints it.
+async fn show(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = lookup(&app, &id)?;
+    // The outcome before the snapshot: once it is known the snapshot is
+    // the final response; while running it is what has arrived so far.
+    let outcome = entry.outcome();
+    let snapshot = entry.response.snapshot().await;
+    let mut v = json!(summary(&entry));
+    v["response"] = response_json(&snapshot, failure(outcome.as_ref()));
+    Ok(Json(v))
+}
+
+/// `?from=N` and `?format=ai-sdk` on the events route.
+#[derive(Deserialize)]
+struct From {
+    from: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /v1/streams/{id}/events`.
+async fn attach(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<From>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let entry = lookup(&app, &id)?;
+    let ai_sdk = match query.format.as_deref() {
+        None | Some("sse") => false,
+        Some("ai-sdk") => true,
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "format must be ai-sdk (or absent), not {f:?}"
+            )))
+        }
+    };
+    // `Last-Event-ID` wins: a browser's EventSource resends it on reconnect
+    // to the same URL, `?from=` included.
+    let resume = match headers.get("last-event-id") {
+        _ if ai_sdk => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?
+                .to_string(),
+        ),
+        None => query.from,
+    };
+    let after = match resume.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "Last-Event-ID / from must be a chunk offset (0, 1, 2, …), not {s:?}"
+            ))
+        })?),
+    };
+    let attached = entry.attach(app.config.max_attachers).ok_or_else(|| {
+        ApiError::busy(
+            format!(
+                "{} clients are attached to this stream, the most it takes",
+                app.config.max_attachers
+            ),
+            app.config.retry_after,
+        )
+    })?;
+    if ai_sdk {
+        // The encoder needs the whole stream: it always replays from the
+        // start (the AI SDK resumes by replaying), whatever the client
+        // resumes from.
+        return Ok(events::ai_sdk(&entry, attached));
+    }
+    let events = events::events(&entry, after, attached);
+    let keep_alive = KeepAlive::new().interval(app.config.keep_alive);
+    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+}
+
+/// `POST /v1/streams/{id}/cancel`: cancels, waits (briefly) for the end,
+/// and answers with the stream's summary.
+async fn cancel(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<Summary>, ApiError> {
+    let entry = lookup(&app, &id)?;
+    entry.response.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), entry.ended()).await;
+    Ok(Json(summary(&entry)))
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.registry.metrics(),
+    )
+}
