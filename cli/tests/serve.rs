@@ -18,6 +18,11 @@ use tokio::sync::oneshot;
 
 const TRANSCRIPT: &str = "openai-chat/text_include_usage.sse";
 
+/// The tests that compare times (the stalled client, the cancel) run alone:
+/// they take this lock for writing, every other test for reading, so no
+/// other test's load lands in the middle of a measurement.
+static TIMED: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// The transcript, a line per write, `delay` apart.
 fn transcript(delay: Duration) -> Replay {
     Replay::sse(wire(TRANSCRIPT))
@@ -233,6 +238,7 @@ fn assert_chunks(events: &[Sse], lines: &[String], from: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_clients_see_the_transcript() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(5))]).await;
     let server = Arc::new(Running::start(config(&upstream)).await);
@@ -253,6 +259,7 @@ async fn fifty_clients_see_the_transcript() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_joiner_gets_everything_and_the_snapshot_is_the_json_output() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
     let server = Running::start(config(&upstream)).await;
@@ -283,6 +290,7 @@ async fn a_late_joiner_gets_everything_and_the_snapshot_is_the_json_output() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_resumes_after_the_last_event_id_with_nothing_lost_or_repeated() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(5))]).await;
     let server = Running::start(config(&upstream)).await;
@@ -317,7 +325,8 @@ async fn a_client_resumes_after_the_last_event_id_with_nothing_lost_or_repeated(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_stalled_client_does_not_stop_the_generation_or_the_others() {
+async fn a_stalled_client_delays_neither_the_generation_nor_the_others() {
+    let _alone = TIMED.write().await;
     // A long stream (testkit's generated OpenAI stream, ~12 MB of SSE) so
     // that the stalled client's socket buffers fill and its writes block.
     let n = 3000;
@@ -327,38 +336,82 @@ async fn a_stalled_client_does_not_stop_the_generation_or_the_others() {
         &"x".repeat(4000),
     )])
     .await;
-    let server = Running::start(ServeConfig {
-        drain: Duration::from_millis(300),
-        ..config(&upstream)
-    })
-    .await;
-    let id = server.start_stream().await;
-    // The stalled client: a tiny receive buffer, and it never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket
-        .connect(server.base.trim_start_matches("http://").parse().unwrap())
-        .await
-        .unwrap();
-    stalled
-        .write_all(format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let events = server.read_all(&id, None).await;
-    let texts = events.iter().filter(|e| e.event == "text_chunk").count();
-    assert_eq!(texts, n);
-    assert_eq!(events.last().unwrap().data, r#"{"status":"finished"}"#);
-    let v = server.wait_status(&id, "finished").await;
-    // The stalled client is still attached, far behind.
-    assert_eq!(v["attachers"], json!(1));
+    let server = Arc::new(
+        Running::start(ServeConfig {
+            drain: Duration::from_millis(300),
+            ..config(&upstream)
+        })
+        .await,
+    );
+    // The same stream twice, read by three clients: first alone, then with
+    // a stalled client attached before them.
+    let (alone, _) = three_clients_read(&server, n, false).await;
+    let (beside, stalled) = three_clients_read(&server, n, true).await;
+    eprintln!(
+        "three clients read {n} chunks in {alone:?} alone, {beside:?} beside a stalled client"
+    );
+    // Scheduling noise aside, the stalled client costs the others nothing;
+    // a server that waited for it would never finish (the read bound is 10 s).
+    assert!(
+        beside <= alone * 2 + Duration::from_millis(250),
+        "{beside:?} beside a stalled client against {alone:?} alone"
+    );
     // Nor does it keep the server from stopping: after the drain, a client
     // that does not read its end in time is let go.
-    server.stop().await;
+    Arc::into_inner(server).unwrap().stop().await;
     drop(stalled);
+}
+
+/// Starts a stream of `n` text chunks, optionally attaches a client that
+/// never reads (returned, to keep it attached), then three clients that
+/// read it all; returns how long the slowest of them took from the start.
+async fn three_clients_read(
+    server: &Arc<Running>,
+    n: usize,
+    stall: bool,
+) -> (Duration, Option<tokio::net::TcpStream>) {
+    let started = Instant::now();
+    let id = server.start_stream().await;
+    let stalled = if stall {
+        // A tiny receive buffer, and it never reads.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stalled = socket
+            .connect(server.base.trim_start_matches("http://").parse().unwrap())
+            .await
+            .unwrap();
+        stalled
+            .write_all(
+                format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        Some(stalled)
+    } else {
+        None
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (server, id) = (server.clone(), id.clone());
+            tokio::spawn(async move { server.read_all(&id, None).await })
+        })
+        .collect();
+    for r in readers {
+        let events = r.await.unwrap();
+        let texts = events.iter().filter(|e| e.event == "text_chunk").count();
+        assert_eq!(texts, n);
+        assert_eq!(events.last().unwrap().data, r#"{"status":"finished"}"#);
+    }
+    let took = started.elapsed();
+    let v = server.wait_status(&id, "finished").await;
+    // The stalled client is still attached, far behind.
+    assert_eq!(v["attachers"], json!(u8::from(stall)));
+    (took, stalled)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_from_another_client_ends_every_attacher_and_closes_the_upstream() {
+    let _alone = TIMED.write().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(100))]).await;
     let server = Arc::new(Running::start(config(&upstream)).await);
     let id = server.start_stream().await;
@@ -383,8 +436,13 @@ async fn cancel_from_another_client_ends_every_attacher_and_closes_the_upstream(
         .wait_client_closed(Duration::from_secs(5))
         .await
         .expect("the upstream connection closed");
-    // Generous: a hang guard, not a timing test.
-    assert!(closed.saturating_duration_since(cancelled_at) < Duration::from_secs(2));
+    // From sending the cancel to the provider seeing its connection close
+    // (measured here: ~1.5 ms with the other tests running).
+    let took = closed.saturating_duration_since(cancelled_at);
+    assert!(
+        took < Duration::from_millis(100),
+        "the upstream closed {took:?} after the cancel"
+    );
     assert!(upstream.wait_all_closed(Duration::from_secs(5)).await);
     Arc::into_inner(server).unwrap().stop().await;
 }
@@ -500,11 +558,13 @@ async fn each_error_status(token: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_error_status_without_a_token() {
+    let _shared = TIMED.read().await;
     each_error_status(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_error_status_with_a_token() {
+    let _shared = TIMED.read().await;
     each_error_status(Some("s3cret-token")).await;
 }
 
@@ -534,6 +594,7 @@ fn a_non_loopback_address_is_refused_without_a_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_drains_then_cancels_and_every_attacher_gets_its_end() {
+    let _shared = TIMED.read().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(200))]).await;
     let seen = events_across_shutdown(&upstream, Duration::from_millis(300)).await;
     let end = seen.last().unwrap();
@@ -544,6 +605,7 @@ async fn shutdown_drains_then_cancels_and_every_attacher_gets_its_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn finished_streams_are_freed_after_the_retention() {
+    let _shared = TIMED.read().await;
     let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
     let server = Running::start(ServeConfig {
         retention: Duration::from_millis(200),
@@ -567,6 +629,7 @@ async fn finished_streams_are_freed_after_the_retention() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_stream_gets_keep_alive_comments() {
+    let _shared = TIMED.read().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
     let server = Running::start(ServeConfig {
         keep_alive: Duration::from_millis(50),
@@ -602,6 +665,7 @@ async fn an_idle_stream_gets_keep_alive_comments() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_serves_and_sigterm_ends_every_attacher() {
+    let _shared = TIMED.read().await;
     use std::io::BufRead;
     let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
@@ -659,6 +723,7 @@ async fn the_command_serves_and_sigterm_ends_every_attacher() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_stream_ends_with_its_error_kind_and_message() {
+    let _shared = TIMED.read().await;
     let upstream = Server::start(vec![Replay::json(
         401,
         wire("openai-chat/error_http401_invalid_key.json"),
@@ -698,6 +763,7 @@ async fn a_failed_stream_ends_with_its_error_kind_and_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_request_fields_reach_the_provider() {
+    let _shared = TIMED.read().await;
     let upstream =
         Server::start(vec![transcript(Duration::ZERO), transcript(Duration::ZERO)]).await;
     let server = Running::start(config(&upstream)).await;
@@ -765,6 +831,7 @@ async fn the_request_fields_reach_the_provider() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_lets_a_stream_finish_within_the_drain() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(20))]).await;
     let seen = events_across_shutdown(&upstream, Duration::from_secs(8)).await;
@@ -818,6 +885,7 @@ async fn scrape(server: &Running) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_streams_chunks_attachers_and_the_first_chunk() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![
         transcript(Duration::ZERO),
@@ -904,6 +972,7 @@ async fn metrics_count_streams_chunks_attachers_and_the_first_chunk() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_is_served_and_the_events_take_the_token_in_the_query() {
+    let _shared = TIMED.read().await;
     let lines = expected_lines().await;
     let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
     let server = Running::start(ServeConfig {
