@@ -298,6 +298,98 @@ fn a_cancel_stops_the_servers_generation() {
     );
 }
 
+/// The same through `rivulet serve`: a stream started over HTTP and
+/// cancelled by another HTTP client stops the model's generation too (the
+/// server's own `/metrics`), and the attached client gets `end: cancelled`.
+#[test]
+fn a_cancel_through_rivulet_serve_stops_the_servers_generation() {
+    use futures::StreamExt;
+    let _g = serial();
+    let s = shared();
+    let prompt = "Count from 1 to 500, one number per line.";
+    settle(s.addr);
+    let before = metric(s.addr, "tokens_predicted_total");
+    let tokio_rt = tokio::runtime::Runtime::new().unwrap();
+    let (content, end) = tokio_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let rt = s.rt.clone();
+        let config = rivulet_server::ServeConfig {
+            prepare: Some(std::sync::Arc::new(move |m: Model| {
+                m.runtime(rt.clone()).temperature(0.0).seed(42)
+            })),
+            ..rivulet_server::ServeConfig::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(rivulet_server::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        let started: Value = client
+            .post(format!("{base}/v1/streams"))
+            .header("content-type", "application/json")
+            .body(json!({"prompt": prompt, "max_tokens": 400}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        let id = started["id"].as_str().expect("a stream id").to_string();
+        let events = client
+            .get(format!("{base}/v1/streams/{id}/events"))
+            .send()
+            .await
+            .unwrap();
+        let mut frames = events.bytes_stream();
+        let (mut buf, mut content, mut end) = (String::new(), 0, None);
+        let read = async {
+            while let Some(frame) = frames.next().await {
+                buf.push_str(&String::from_utf8_lossy(&frame.unwrap()));
+                while let Some(at) = buf.find("\n\n") {
+                    let event: String = buf.drain(..at + 2).collect();
+                    if event.contains("event: text_chunk\n") {
+                        content += 1;
+                        if content == 5 {
+                            // Another client cancels.
+                            let r = reqwest::Client::new()
+                                .post(format!("{base}/v1/streams/{id}/cancel"))
+                                .send()
+                                .await
+                                .unwrap();
+                            assert_eq!(r.status().as_u16(), 200);
+                        }
+                    } else if event.contains("event: end\n") {
+                        end = event
+                            .lines()
+                            .find_map(|l| l.strip_prefix("data: "))
+                            .map(String::from);
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), read)
+            .await
+            .expect("the events ended");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        (content, end)
+    });
+    assert!(content >= 5, "{content} text chunks before the end");
+    assert_eq!(end.as_deref(), Some(r#"{"status":"cancelled"}"#));
+    std::thread::sleep(Duration::from_secs(1));
+    settle(s.addr);
+    let grew = metric(s.addr, "tokens_predicted_total") - before;
+    eprintln!("cancel through the server at 5 text chunks: the model generated {grew} tokens");
+    // Left alone the prompt runs to max_tokens (400; the test above checks
+    // that it runs long).
+    assert!(
+        grew < 100.0,
+        "the model generated {grew} tokens after a cancel at 5 chunks"
+    );
+}
+
 #[test]
 fn a_json_schema_request_streams_a_valid_object() {
     let _g = serial();
