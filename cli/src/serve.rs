@@ -74,6 +74,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = duration)]
     pub retention: Duration,
 
+    /// Finished streams kept at most (the oldest-ended is freed first), whatever the retention.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_kept: usize,
+
     /// On SIGTERM or ctrl-c, how long in-flight streams may run before they are cancelled.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration)]
     pub drain: Duration,
@@ -115,6 +119,7 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
         max_attachers: args.max_attachers as usize,
         body_limit: args.body_limit,
         retention: args.retention,
+        max_kept: args.max_kept,
         drain: args.drain,
         ..ServeConfig::default()
     };

@@ -628,6 +628,41 @@ async fn finished_streams_are_freed_after_the_retention() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn past_max_kept_the_oldest_finished_stream_is_freed_first() {
+    let _shared = TIMED.read().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(ServeConfig {
+        max_kept: 2,
+        ..config(&upstream)
+    })
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = server.start_stream().await;
+        server.wait_status(&id, "finished").await;
+        ids.push(id);
+    }
+    // Kept: the two that ended last. The third was started while two had
+    // ended, so nothing was over the limit until the next start.
+    let id = server.start_stream().await;
+    server.wait_status(&id, "finished").await;
+    let (status, v) = server.get(&format!("/v1/streams/{}", ids[0])).await;
+    assert_error(status, &v, 404, "not_found");
+    let (status, _) = server.get(&format!("/v1/streams/{}", ids[1])).await;
+    assert_eq!(status, 200);
+    let (status, list) = server.get("/v1/streams").await;
+    assert_eq!(status, 200);
+    let listed: Vec<&str> = list["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [&ids[1], &ids[2], &id]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_idle_stream_gets_keep_alive_comments() {
     let _shared = TIMED.read().await;
     let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;

@@ -69,6 +69,9 @@ pub struct ServeConfig {
     pub body_limit: usize,
     /// How long a finished stream stays readable before it is freed.
     pub retention: Duration,
+    /// Finished streams kept at most, retention or not: past it the
+    /// oldest-ended is freed first (each keeps its whole log).
+    pub max_kept: usize,
     /// On shutdown, how long in-flight streams may run before they are
     /// cancelled.
     pub drain: Duration,
@@ -88,6 +91,7 @@ impl Default for ServeConfig {
             max_attachers: 256,
             body_limit: 1 << 20,
             retention: Duration::from_secs(600),
+            max_kept: 1000,
             drain: Duration::from_secs(30),
             keep_alive: Duration::from_secs(15),
             retry_after: Duration::from_secs(1),
@@ -105,6 +109,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_attachers", &self.max_attachers)
             .field("body_limit", &self.body_limit)
             .field("retention", &self.retention)
+            .field("max_kept", &self.max_kept)
             .field("drain", &self.drain)
             .field("keep_alive", &self.keep_alive)
             .finish_non_exhaustive()
@@ -162,8 +167,8 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     check_exposure(addr, config.token.as_deref())?;
     let app = Arc::new(App {
+        registry: registry::Registry::new(config.max_kept),
         config,
-        registry: registry::Registry::default(),
         draining: AtomicBool::new(false),
         models: Mutex::default(),
     });

@@ -102,6 +102,21 @@ impl Drop for Attached {
     }
 }
 
+/// Frees the oldest-ended finished streams beyond `max_kept`.
+fn free_beyond(streams: &mut HashMap<String, Arc<Entry>>, max_kept: usize) {
+    let mut ended: Vec<(Instant, String)> = streams
+        .values()
+        .filter_map(|e| Some((e.ended_at()?, e.id.clone())))
+        .collect();
+    if ended.len() <= max_kept {
+        return;
+    }
+    ended.sort_unstable();
+    for (_, id) in &ended[..ended.len() - max_kept] {
+        streams.remove(id);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -110,6 +125,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct Registry {
     streams: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Finished streams kept at most (the oldest-ended are freed first):
+    /// the retention alone would let a burst of short streams hold every
+    /// log for ten minutes.
+    max_kept: usize,
     next: AtomicU64,
     /// Streams started and not yet ended (their places in the limit).
     running: Arc<AtomicUsize>,
@@ -118,6 +137,14 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry that keeps at most `max_kept` finished streams.
+    pub fn new(max_kept: usize) -> Self {
+        Registry {
+            max_kept,
+            ..Registry::default()
+        }
+    }
+
     /// Starts a stream with `start` unless `max_running` streams are
     /// running (then `None`, and nothing is started), registers it, and
     /// watches it so that its end is timed for the retention. With
@@ -153,7 +180,11 @@ impl Registry {
             cancel_unattached,
             ended: watch::Sender::new(None),
         });
-        lock(&self.streams).insert(entry.id.clone(), entry.clone());
+        {
+            let mut streams = lock(&self.streams);
+            free_beyond(&mut streams, self.max_kept);
+            streams.insert(entry.id.clone(), entry.clone());
+        }
         let watched = entry.clone();
         let running = self.running.clone();
         let metrics = self.metrics.clone();
@@ -204,9 +235,11 @@ impl Registry {
     /// are done.
     pub fn sweep(&self, retention: Duration) {
         let now = Instant::now();
-        lock(&self.streams).retain(|_, e| {
+        let mut streams = lock(&self.streams);
+        streams.retain(|_, e| {
             !matches!(e.ended_at(), Some(t) if now.saturating_duration_since(t) >= retention)
         });
+        free_beyond(&mut streams, self.max_kept);
     }
 
     /// The `/metrics` exposition text.
