@@ -10,6 +10,13 @@
 //! model wrote arguments that are not JSON), `finish-step`, `finish`,
 //! `error` and `abort`.
 //!
+//! The protocol has no usage part; the AI SDK's own servers send usage in
+//! `finish`'s `messageMetadata` when the app asks for it. rivulet always
+//! does, as `{"usage": {...}}` in the SDK's `LanguageModelUsage` names
+//! (`inputTokens`, `outputTokens`, `totalTokens`, `reasoningTokens`,
+//! `cachedInputTokens`; a count the provider did not report is left out), so
+//! the client's `message.metadata.usage` is the stream's usage.
+//!
 //! [`Encoder`] is pure: it turns the chunks a subscriber sees, and the
 //! stream's end, into frame bytes, and does no I/O. One encoder serves one
 //! client and must see the stream from its first chunk (the AI SDK resumes a
@@ -37,7 +44,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use rivulet::{Chunk, ErrorKind, Event, FinishReason, Outcome};
+use rivulet::{Chunk, ErrorKind, Event, FinishReason, Outcome, Usage};
 
 /// The response header that marks a UI message stream; its value is
 /// [`HEADER_VALUE`]. The AI SDK's own server sets it beside
@@ -68,6 +75,7 @@ pub struct Encoder {
     open_reasoning: BTreeSet<usize>,
     calls: BTreeMap<usize, OpenCall>,
     finish_reason: Option<FinishReason>,
+    usage: Usage,
 }
 
 /// A tool call between its start and its end.
@@ -90,6 +98,7 @@ impl Encoder {
             open_reasoning: BTreeSet::new(),
             calls: BTreeMap::new(),
             finish_reason: None,
+            usage: Usage::default(),
         }
     }
 
@@ -130,7 +139,8 @@ impl Encoder {
     }
 
     /// Encodes one chunk. Usage, metadata and raw chunks have no UI part and
-    /// write nothing (the finish reason is kept for `finish`); so do audio
+    /// write nothing (the finish reason and the usage are kept for
+    /// `finish`); so do audio
     /// and provider-specific parts, which the protocol has no part for.
     pub fn push_chunk(&mut self, chunk: &Chunk, out: &mut Vec<u8>) {
         if self.ended {
@@ -210,9 +220,9 @@ impl Encoder {
                 }
             }
             Chunk::FinishReason { reason, .. } => self.finish_reason = Some(*reason),
+            Chunk::UsageDelta { usage } => self.usage.apply(usage),
             Chunk::Audio { .. }
             | Chunk::ProviderPart { .. }
-            | Chunk::UsageDelta { .. }
             | Chunk::Metadata { .. }
             | Chunk::Raw(_) => {}
         }
@@ -221,7 +231,8 @@ impl Encoder {
     /// Encodes the stream's end and [`DONE`]:
     /// - finished: the parts still open end, then `finish-step` and
     ///   `finish` with the finish reason in the protocol's names (`stop`,
-    ///   `length`, `tool-calls`, `content-filter`, `other`);
+    ///   `length`, `tool-calls`, `content-filter`, `other`) and the usage
+    ///   in its `messageMetadata` (see the module's doc);
     /// - failed: `error` with the error's text (its kind and message, as
     ///   rivulet prints it), `finish-step`, `finish` with reason `error`; the
     ///   parts received so far stay in the client's message, unfinished;
@@ -246,6 +257,9 @@ impl Encoder {
                     out,
                     &Part::Finish {
                         finish_reason: self.finish_reason.map(finish_reason),
+                        message_metadata: (!self.usage.is_empty()).then(|| Metadata {
+                            usage: SdkUsage::from(&self.usage),
+                        }),
                     },
                 );
             }
@@ -261,6 +275,7 @@ impl Encoder {
                     out,
                     &Part::Finish {
                         finish_reason: Some("error"),
+                        message_metadata: None,
                     },
                 );
             }
@@ -430,6 +445,8 @@ enum Part<'a> {
     Finish {
         #[serde(skip_serializing_if = "Option::is_none")]
         finish_reason: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message_metadata: Option<Metadata>,
     },
     Error {
         error_text: &'a str,
@@ -437,6 +454,40 @@ enum Part<'a> {
     Abort {
         reason: &'a str,
     },
+}
+
+/// `finish`'s `messageMetadata`.
+#[derive(Debug, Serialize)]
+struct Metadata {
+    usage: SdkUsage,
+}
+
+/// Usage in the AI SDK's `LanguageModelUsage` names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SdkUsage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cached_input_tokens: Option<u64>,
+}
+
+impl From<&Usage> for SdkUsage {
+    fn from(u: &Usage) -> Self {
+        SdkUsage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            total_tokens: u.total_tokens(),
+            reasoning_tokens: u.reasoning_tokens,
+            cached_input_tokens: u.cache_read_tokens,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -188,6 +188,17 @@ async fn a_text_stream_reads_as_the_same_text() {
         assert_eq!(part["state"], "done", "{part}");
     }
     assert!(tool_calls(message).is_empty());
+    // The transcript's usage, in the SDK's names, as the message's metadata.
+    assert_eq!(
+        message["metadata"],
+        json!({"usage": {
+            "inputTokens": 16,
+            "outputTokens": 10,
+            "totalTokens": 26,
+            "reasoningTokens": 0,
+            "cachedInputTokens": 0,
+        }})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
