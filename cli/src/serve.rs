@@ -70,6 +70,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub body_limit: usize,
 
+    /// A client must send its request head within this of connecting.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = duration)]
+    pub header_timeout: Duration,
+
+    /// And its request body within this; later is refused with 408.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration)]
+    pub body_timeout: Duration,
+
     /// How long a finished stream stays readable before it is freed.
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = duration)]
     pub retention: Duration,
@@ -118,6 +126,8 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
         max_streams: args.max_streams as usize,
         max_attachers: args.max_attachers as usize,
         body_limit: args.body_limit,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
         retention: args.retention,
         max_kept: args.max_kept,
         drain: args.drain,

@@ -662,6 +662,79 @@ async fn past_max_kept_the_oldest_finished_stream_is_freed_first() {
     server.stop().await;
 }
 
+/// Reads from `socket` until the server closes it (within 5 s); what it
+/// sent.
+async fn read_until_closed(socket: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut got))
+        .await
+        .expect("the server closed the connection within 5 s")
+        .expect("a clean close");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_a_request_head_is_let_go_after_the_header_timeout() {
+    let _shared = TIMED.read().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(ServeConfig {
+        header_timeout: Duration::from_millis(300),
+        ..config(&upstream)
+    })
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Nothing at all, and half a head (slowloris).
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /v1/streams HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        .await
+        .unwrap();
+    read_until_closed(&mut silent).await;
+    read_until_closed(&mut half).await;
+    // The server still answers everyone else.
+    let (status, _) = server.get("/v1/streams").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    let _shared = TIMED.read().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(ServeConfig {
+        body_timeout: Duration::from_millis(300),
+        ..config(&upstream)
+    })
+    .await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    for path in ["/v1/streams", "/v1/chat/completions"] {
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        slow.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                 content-length: 100\r\n\r\n{{\"prompt\": "
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let answer = read_until_closed(&mut slow).await;
+        assert!(answer.starts_with("HTTP/1.1 408 "), "{path}: {answer}");
+        let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+        assert_error(408, &v, 408, "request_timeout");
+        assert_eq!(
+            v["error"]["message"],
+            json!("the request body did not arrive within 0.3 s")
+        );
+    }
+    // Nothing was started.
+    let (_, list) = server.get("/v1/streams").await;
+    assert_eq!(list["streams"], json!([]));
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_stream_gets_keep_alive_comments() {
     let _shared = TIMED.read().await;

@@ -94,6 +94,19 @@ impl ApiError {
         )
     }
 
+    /// 408: the request body did not arrive within the deadline.
+    pub fn body_timeout(deadline: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs_f64()
+            ),
+        )
+    }
+
     /// 429 with `Retry-After`: a limit is reached.
     pub fn busy(message: impl Into<String>, retry_after: Duration) -> Self {
         ApiError {

@@ -22,8 +22,10 @@
 //! The encodings a stream leaves the process in and the OpenAI-compatible
 //! endpoint are in [`ai_sdk`] and [`openai_compat`].
 
+mod accept;
 pub mod ai_sdk;
 mod auth;
+mod body;
 mod error;
 mod events;
 mod metrics;
@@ -67,6 +69,11 @@ pub struct ServeConfig {
     pub max_attachers: usize,
     /// The largest request body, in bytes; larger gets 413.
     pub body_limit: usize,
+    /// A client must send its request head within this of connecting
+    /// (slowloris: otherwise half a head holds a connection forever).
+    pub header_timeout: Duration,
+    /// And its whole request body within this; later gets 408.
+    pub body_timeout: Duration,
     /// How long a finished stream stays readable before it is freed.
     pub retention: Duration,
     /// Finished streams kept at most, retention or not: past it the
@@ -90,6 +97,8 @@ impl Default for ServeConfig {
             max_streams: 64,
             max_attachers: 256,
             body_limit: 1 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             retention: Duration::from_secs(600),
             max_kept: 1000,
             drain: Duration::from_secs(30),
@@ -108,6 +117,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_streams", &self.max_streams)
             .field("max_attachers", &self.max_attachers)
             .field("body_limit", &self.body_limit)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("retention", &self.retention)
             .field("max_kept", &self.max_kept)
             .field("drain", &self.drain)
@@ -186,7 +197,8 @@ pub async fn serve(
         });
     };
     let grace = app.config.drain;
-    let server = axum::serve(listener, routes::router(app)).with_graceful_shutdown(stop);
+    let header_timeout = app.config.header_timeout;
+    let server = accept::serve(listener, routes::router(app), header_timeout, stop);
     // Once every stream has ended, clients get `drain` again to read their
     // `end`; one that does not read (its socket full) would otherwise hold
     // the shutdown forever. Its connection task is left to end when the

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
 use super::wire::{StartRequest, Started, Summary};
-use super::{auth, events, page, ApiError, App};
+use super::{auth, body, events, page, ApiError, App};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
 
@@ -34,6 +34,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(openai_compat::router(app.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        // Bodies are read whole, within the deadline, after the token check.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            body::read_whole,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,
