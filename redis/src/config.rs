@@ -49,7 +49,9 @@ pub struct Config {
     /// owner's lease: the delay, beyond the lease, in noticing a dead owner.
     pub poll: Duration,
     /// The most entries one pipeline (one round trip) carries. A mirror
-    /// sends whatever chunks are ready as one pipeline, up to this many.
+    /// sends whatever chunks are ready as one pipeline, up to this many;
+    /// its subscription holds up to this many events ready (up to 1,024),
+    /// and a follower reads up to this many entries per `XREAD`.
     pub batch: usize,
 }
 

@@ -578,3 +578,19 @@ async fn ids_unknown_or_owned_elsewhere() {
     first.cancel();
     second.cancel();
 }
+
+#[tokio::test]
+async fn a_url_that_is_not_redis_is_refused_without_repeating_it() {
+    for url in [
+        "http://app:s3cret@10.0.0.5:6379",
+        "s3cret",
+        "redis://app:s3cret@[::1",
+    ] {
+        let error = Node::start(Config::new(url)).unwrap_err();
+        assert!(matches!(error, Error::Url(_)), "{error:?}");
+        assert!(
+            !format!("{error} {error:?}").contains("s3cret"),
+            "{error:?}"
+        );
+    }
+}
