@@ -10,7 +10,9 @@
 # - the official `openai` Python SDK, pinned in server/tests/python/requirements.txt
 #   (server/tests/openai_compat.rs streams through /v1/chat/completions with it);
 # - Debian's headless Chromium and its WebDriver (server/tests/browser.rs drives the
-#   page of `rivulet serve`), installed when missing.
+#   page of `rivulet serve`), installed when missing;
+# - Debian's redis-server (redis/tests start their own, on a free loopback
+#   port, without persistence), installed when missing.
 # Tests that need a client skip when it is missing, unless CI is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,16 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
   else
     say "chromium and chromedriver are missing: apt-get install chromium chromium-driver"
+    exit 1
+  fi
+fi
+
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+  else
+    say "redis-server is missing: apt-get install redis-server"
     exit 1
   fi
 fi

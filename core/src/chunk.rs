@@ -18,12 +18,26 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Delta, FinishReason, ProviderPart, UsageDelta};
 
 /// One normalized event of a streamed response.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// It serializes as one JSON object tagged by `type` (the line `-o chunks`
+/// prints) and deserializes from the same, so a chunk can cross a process
+/// boundary: serializing the parsed chunk again gives the same text. A
+/// [`Chunk::Raw`] comes back untyped (see [`RawEvent`]'s `Deserialize`).
+///
+/// ```
+/// use rivulet_core::Chunk;
+///
+/// let line = r#"{"type":"text_chunk","part":0,"delta":"Hel"}"#;
+/// let chunk: Chunk = serde_json::from_str(line).unwrap();
+/// assert_eq!(chunk, Chunk::text(0, "Hel"));
+/// assert_eq!(serde_json::to_string(&chunk).unwrap(), line);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Chunk {
     /// A text part starts.
@@ -124,7 +138,7 @@ const _: () = assert!(std::mem::size_of::<Chunk>() <= 56);
 
 /// The payload of an `audio_chunk`: base64 `data` and/or a transcript
 /// fragment. Boxed in [`Chunk::Audio`] so audio does not widen every chunk.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AudioDelta {
     /// The provider's id for the audio.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,6 +334,34 @@ impl Serialize for RawEvent {
     }
 }
 
+/// Reads what [`RawEvent`]'s `Serialize` writes, `{"provider", "event"}`,
+/// into an untyped event (the typed wire value stays with the decoder that
+/// made it), so that serializing it again gives the same text.
+///
+/// `Serialize` writes the event as a JSON value when its text parses and as
+/// a string otherwise. So a string that parses as JSON can only have been a
+/// JSON string literal (its text is the quoted string); any other string is
+/// the event's own text.
+impl<'de> Deserialize<'de> for RawEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            provider: String,
+            event: serde_json::Value,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        let json = match wire.event {
+            serde_json::Value::String(s)
+                if serde_json::from_str::<serde_json::Value>(&s).is_err() =>
+            {
+                s
+            }
+            event => event.to_string(),
+        };
+        Ok(RawEvent::untyped(&wire.provider, &json))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +439,103 @@ mod tests {
             serde_json::to_string(&c).unwrap(),
             r#"{"type":"raw_chunk","provider":"openai","event":{"a":1}}"#
         );
+    }
+
+    /// Every kind of chunk parses back from its line, and the parsed chunk
+    /// prints the same line again.
+    #[test]
+    fn every_chunk_kind_round_trips_through_its_line() {
+        let chunks = vec![
+            Chunk::text_start(0),
+            Chunk::text(0, "a delta longer than the twenty-four inline bytes"),
+            Chunk::text_end(0),
+            Chunk::ThoughtStart { part: 1 },
+            Chunk::Thought {
+                part: 1,
+                delta: "hmm".into(),
+            },
+            Chunk::ThoughtEnd {
+                part: 1,
+                signature: Some("sig".into()),
+                redacted: None,
+            },
+            Chunk::ToolCallStart {
+                part: 2,
+                id: "call_1".into(),
+                name: "f".into(),
+            },
+            Chunk::ToolCall {
+                part: 2,
+                id: "call_1".into(),
+                delta: "{\"x\":".into(),
+            },
+            Chunk::tool_call_end(2, "call_1"),
+            Chunk::Audio {
+                part: 3,
+                audio: Box::new(AudioDelta {
+                    id: Some("au_1".into()),
+                    data: None,
+                    transcript_delta: Some("hi".into()),
+                }),
+            },
+            Chunk::provider_part(
+                4,
+                "anthropic",
+                "server_tool_use",
+                serde_json::json!({"type": "server_tool_use", "id": "s1"}),
+            ),
+            Chunk::UsageDelta {
+                usage: Box::new(crate::UsageDelta {
+                    input_tokens: Some(12),
+                    output_tokens: Some(-3),
+                    ..Default::default()
+                }),
+            },
+            Chunk::FinishReason {
+                reason: crate::FinishReason::MaxTokens,
+                raw: "length".into(),
+            },
+            Chunk::Metadata {
+                id: Some("chatcmpl-1".into()),
+                model: None,
+            },
+        ];
+        for chunk in chunks {
+            let line = serde_json::to_string(&chunk).unwrap();
+            let back: Chunk = serde_json::from_str(&line).unwrap();
+            assert_eq!(back, chunk, "{line}");
+            assert_eq!(serde_json::to_string(&back).unwrap(), line);
+        }
+    }
+
+    /// A raw event comes back untyped with the same line, whether its text
+    /// was JSON, a JSON string literal, or not JSON at all.
+    #[test]
+    fn raw_chunks_round_trip_through_their_line() {
+        // (the event's text, the text it comes back with): a JSON string
+        // literal whose content is not JSON prints as the bare text would.
+        for (json, back_json) in [
+            (r#"{"a":[1,2.5,"x"]}"#, r#"{"a":[1,2.5,"x"]}"#),
+            (r#""{}""#, r#""{}""#),
+            ("ping", "ping"),
+            (r#""pong""#, "pong"),
+        ] {
+            let chunk = Chunk::Raw(RawEvent::new("openai", json, 7u8));
+            let line = serde_json::to_string(&chunk).unwrap();
+            let back: Chunk = serde_json::from_str(&line).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), line, "{json}");
+            let Chunk::Raw(raw) = back else {
+                panic!("not raw: {line}")
+            };
+            assert_eq!(raw.provider(), "openai");
+            assert_eq!(raw.json(), back_json);
+            assert_eq!(raw.downcast_ref::<u8>(), None);
+        }
+    }
+
+    #[test]
+    fn a_line_of_an_unknown_type_is_an_error() {
+        let e = serde_json::from_str::<Chunk>(r#"{"type":"nope","part":0}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `nope`"), "{e}");
     }
 }

@@ -1,0 +1,642 @@
+//! The mirror: one task per mirrored stream, copying it into Redis.
+//!
+//! The task owns everything it needs (the stream's handle and a detached
+//! subscription, its keys, its place in the log); [`Mirror`] is a cheap
+//! handle that watches it. One loop:
+//!
+//! 1. claim the id (a Lua script: the lease and the meta hash, unless
+//!    another node owns the id), then
+//! 2. wait for the next event (or the lease's refresh time), take every
+//!    other event that is ready without waiting, and send them as one
+//!    pipeline, with the lease refresh and the cancel check riding along:
+//!    one round trip per batch, however busy the stream;
+//! 3. after the end's pipeline, stop.
+//!
+//! Every write is idempotent (entries carry their offsets as ids; `XADD`
+//! of an id already there is refused and counts as done), so a pipeline
+//! whose reply was lost is simply sent again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{FutureExt, StreamExt};
+use redis::{Pipeline, Value};
+use rivulet::{Event, Outcome, Policy, StreamHandle, Subscription};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::sleep;
+
+use crate::error::within;
+use crate::keys::{entry_id, Keys};
+use crate::listener::Command;
+use crate::metrics::Counters;
+use crate::record::{chunk_json, EndRecord, CHUNK, END, TYPE};
+use crate::Node;
+
+/// Claims stream `ARGV[6]` for node `ARGV[1]`: takes the lease and writes
+/// the meta hash and the index entry, unless another node holds the lease
+/// or is named in an existing meta hash. Returns nil when claimed (again,
+/// for a retry whose reply was lost), or the other owner.
+const CLAIM: &str = r"
+local lease = redis.call('GET', KEYS[1])
+if lease and lease ~= ARGV[1] then return lease end
+local owner = redis.call('HGET', KEYS[2], 'owner')
+if owner and owner ~= ARGV[1] then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[2], 'model', ARGV[3], 'owner', ARGV[1], 'started', ARGV[4], 'status', 'running')
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+return false
+";
+
+/// Closes the copy of a mirror that gave up: appends the failed end after
+/// whatever made it into the log (which may be more than was confirmed: a
+/// pipeline whose reply was lost), sets the status and expiry and lets the
+/// lease go. Idempotent (a log that already ends is left alone) and only
+/// for the copy this node registered: a Redis that lost it (restarted
+/// empty) gets no stray keys. Returns 1 when it closed the copy, 2 when
+/// the copy already ended (an earlier try whose reply was lost), 0 when
+/// the copy is not this node's.
+const CLOSE_LOST: &str = r"
+if redis.call('HGET', KEYS[2], 'owner') ~= ARGV[1] then return 0 end
+local seq = 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  if last[2][1] == 'end' then return 2 end
+  seq = tonumber(string.match(last[1], '^0%-(%d+)$')) or 0
+end
+redis.call('XADD', KEYS[1], '0-' .. (seq + 1), 'end', ARGV[2])
+redis.call('HSET', KEYS[2], 'status', 'failed', 'ended', ARGV[3], 'chunks', seq)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('DEL', KEYS[3])
+return 1
+";
+
+/// How a mirror ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MirrorEnd {
+    /// Every chunk and the stream's end are in Redis.
+    Complete,
+    /// Another node owns this id; nothing was written.
+    Refused {
+        /// The node that owns it.
+        owner: String,
+    },
+    /// It gave up ([`Config::max_lag`](crate::Config::max_lag) or
+    /// [`Config::max_outage`](crate::Config::max_outage)); the local stream
+    /// went on unaffected.
+    Lost {
+        /// Why, as the failure in Redis says.
+        reason: String,
+        /// Whether that failure made it into Redis as the copy's end (if
+        /// not, other nodes see the lease expire instead, or, when Redis
+        /// lost the copy, nothing).
+        recorded: bool,
+    },
+    /// [`Mirror::abort`] stopped it: nothing more was written, so other
+    /// nodes see the lease expire, as for a node that died.
+    Aborted,
+}
+
+/// Where a mirror is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MirrorState {
+    /// Claiming the id in Redis.
+    Starting,
+    /// Registered: other nodes can find, follow and cancel the stream.
+    Registered,
+    /// Done; nothing more is written.
+    Ended(MirrorEnd),
+}
+
+/// What one mirror has done so far (see [`Mirror::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MirrorStats {
+    /// Chunks Redis has confirmed.
+    pub chunks: u64,
+    /// Requests sent (pipelines and the claim, retries included): the
+    /// round trips this stream cost.
+    pub round_trips: u64,
+    /// Chunks in the local log not yet confirmed, at the last step.
+    pub lag: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    /// The claim succeeded (set before the state says so).
+    registered: AtomicBool,
+    chunks: AtomicU64,
+    round_trips: AtomicU64,
+    lag: AtomicU64,
+}
+
+/// A handle on one stream's mirror, from [`Node::mirror`]. Cheap to clone;
+/// dropping it does not stop the mirror.
+#[derive(Clone)]
+pub struct Mirror {
+    state: watch::Receiver<MirrorState>,
+    stats: Arc<Stats>,
+    task: AbortHandle,
+}
+
+impl Mirror {
+    /// Where the mirror is now.
+    pub fn state(&self) -> MirrorState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the stream is registered in Redis (other nodes can then
+    /// find it; `Ok` also when the mirror has ended since), or the mirror
+    /// ended without registering it (the reason). While Redis is down this
+    /// waits up to [`Config::max_outage`](crate::Config::max_outage): bound
+    /// it with a timeout where a caller is waiting.
+    pub async fn registered(&self) -> Result<(), MirrorEnd> {
+        let mut state = self.state.clone();
+        let seen = state
+            .wait_for(|s| !matches!(s, MirrorState::Starting))
+            .await
+            .map(|s| s.clone());
+        match seen {
+            _ if self.stats.registered.load(Ordering::Acquire) => Ok(()),
+            Ok(MirrorState::Ended(end)) => Err(end),
+            Ok(_) => Ok(()),
+            // The task is gone without a word: it was aborted.
+            Err(_) => Err(MirrorEnd::Aborted),
+        }
+    }
+
+    /// Waits until the mirror is done, and says how it ended.
+    pub async fn done(&self) -> MirrorEnd {
+        let mut state = self.state.clone();
+        let seen = state
+            .wait_for(|s| matches!(s, MirrorState::Ended(_)))
+            .await
+            .map(|s| s.clone());
+        match seen {
+            Ok(MirrorState::Ended(end)) => end,
+            _ => MirrorEnd::Aborted,
+        }
+    }
+
+    /// What it has done so far.
+    pub fn stats(&self) -> MirrorStats {
+        MirrorStats {
+            chunks: self.stats.chunks.load(Ordering::Relaxed),
+            round_trips: self.stats.round_trips.load(Ordering::Relaxed),
+            lag: self.stats.lag.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops mirroring at once, writing nothing more: not the end, not the
+    /// lease. Other nodes then see what they would see if this node died:
+    /// the lease expires and their followers end with a failure naming this
+    /// node. The local stream is unaffected.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror")
+            .field("state", &self.state())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+pub(crate) fn spawn(node: Node, id: &str, model: &str, stream: StreamHandle) -> Mirror {
+    let (state_tx, state) = watch::channel(MirrorState::Starting);
+    let stats = Arc::new(Stats::default());
+    let capacity = node.config().batch.clamp(1, 1024);
+    node.counters()
+        .mirrors_running
+        .fetch_add(1, Ordering::Relaxed);
+    node.tell_listener(Command::Register(id.to_string(), stream.clone()));
+    let task = Task {
+        keys: Keys::new(&node.config().prefix, id),
+        id: id.to_string(),
+        model: model.to_string(),
+        subscription: Some(stream.subscribe(Policy::Detached { capacity })),
+        stream: Some(stream),
+        next_offset: 0,
+        confirmed: 0,
+        reported_lag: 0,
+        settled: false,
+        stats: stats.clone(),
+        state: state_tx,
+        node,
+    };
+    let handle = tokio::spawn(task.run());
+    Mirror {
+        state,
+        stats,
+        task: handle.abort_handle(),
+    }
+}
+
+/// The mirror task's state. Its `Drop` does the bookkeeping, so an aborted
+/// task leaves the node's gauges and listener right too.
+struct Task {
+    node: Node,
+    keys: Keys,
+    id: String,
+    model: String,
+    /// Dropped when the mirror gives up, so the stream is no longer held.
+    stream: Option<StreamHandle>,
+    subscription: Option<Subscription>,
+    /// The offset after the last chunk taken from the subscription.
+    next_offset: u64,
+    /// Chunks Redis has confirmed (the offset after the last one).
+    confirmed: u64,
+    /// The lag last added to the node's gauge.
+    reported_lag: u64,
+    /// Taken off the node's books (see `settle`).
+    settled: bool,
+    stats: Arc<Stats>,
+    state: watch::Sender<MirrorState>,
+}
+
+/// Why a mirror gives up, and whether to close its copy in Redis.
+struct Loss {
+    reason: String,
+    record: bool,
+}
+
+impl Loss {
+    /// Gave up on a bound: the copy is closed with a failure.
+    fn gave_up(reason: impl Into<String>) -> Loss {
+        Loss {
+            reason: reason.into(),
+            record: true,
+        }
+    }
+}
+
+/// What one pipeline carries.
+#[derive(Default)]
+struct Batch {
+    /// (offset, type name, JSON line)
+    chunks: Vec<(u64, &'static str, String)>,
+    end: Option<Outcome>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let end = match self.mirror().await {
+            Ok(end) => end,
+            Err(loss) => self.lose(loss).await,
+        };
+        // The books first: whoever sees the end sees them right.
+        self.settle();
+        self.state.send_replace(MirrorState::Ended(end));
+    }
+
+    /// Takes this mirror off the node's gauges and the listener's map,
+    /// once.
+    fn settle(&mut self) {
+        if self.settled {
+            return;
+        }
+        self.settled = true;
+        let counters = self.node.counters();
+        counters
+            .lag_chunks
+            .fetch_sub(self.reported_lag as i64, Ordering::Relaxed);
+        self.reported_lag = 0;
+        counters.mirrors_running.fetch_sub(1, Ordering::Relaxed);
+        self.node
+            .tell_listener(Command::Unregister(self.id.clone()));
+    }
+
+    /// Claims the id, then copies the stream to its end. `Err` is why it
+    /// gave up.
+    async fn mirror(&mut self) -> Result<MirrorEnd, Loss> {
+        if let Some(owner) = self.claim().await? {
+            return Ok(MirrorEnd::Refused { owner });
+        }
+        self.stats.registered.store(true, Ordering::Release);
+        self.state.send_replace(MirrorState::Registered);
+        let refresh = self.node.config().lease / 3;
+        loop {
+            let mut batch = Batch::default();
+            let Some(subscription) = self.subscription.as_mut() else {
+                return Err(Loss::gave_up("the subscription is gone"));
+            };
+            let first = tokio::select! {
+                event = subscription.next() => Some(event),
+                // Nothing to write for a while: refresh the lease alone.
+                _ = sleep(refresh) => None,
+            };
+            if let Some(event) = first {
+                self.take(&mut batch, event);
+            }
+            let cap = self.node.config().batch.max(1);
+            while batch.end.is_none() && batch.chunks.len() < cap {
+                let Some(subscription) = self.subscription.as_mut() else {
+                    break;
+                };
+                match subscription.next().now_or_never() {
+                    Some(event) => self.take(&mut batch, event),
+                    None => break,
+                }
+            }
+            let ended = batch.end.is_some();
+            self.send(batch).await?;
+            if ended {
+                return Ok(MirrorEnd::Complete);
+            }
+        }
+    }
+
+    /// Adds one event to the batch.
+    fn take(&mut self, batch: &mut Batch, event: Option<Event>) {
+        match event {
+            Some(Event::Chunk(chunk)) => {
+                self.next_offset = chunk.offset() + 1;
+                batch
+                    .chunks
+                    .push((chunk.offset(), chunk.type_name(), chunk_json(&chunk)));
+            }
+            // Only a windowed log loses chunks; the offsets written show
+            // the gap.
+            Some(Event::Missed(_)) => {}
+            Some(Event::End(outcome)) => batch.end = Some(outcome),
+            // A subscription ends after its end event; this is defensive.
+            None => {
+                batch.end = Some(Outcome::failed(rivulet::Error::connection(
+                    "the stream's log closed without an end",
+                )))
+            }
+        }
+    }
+
+    /// Runs the claim script until it answers (or the mirror gives up):
+    /// `None` when this node owns the id.
+    async fn claim(&mut self) -> Result<Option<String>, Loss> {
+        let config = self.node.config();
+        let mut pipe = pipeline();
+        pipe.cmd("EVAL")
+            .arg(CLAIM)
+            .arg(3)
+            .arg(&self.keys.owner)
+            .arg(&self.keys.meta)
+            .arg(crate::keys::index(&config.prefix))
+            .arg(&config.node_id)
+            .arg(millis(config.lease))
+            .arg(&self.model)
+            .arg(now_ms())
+            .arg(millis(config.retention))
+            .arg(&self.id);
+        let reply = self.request(&pipe).await?;
+        Ok(reply.first().and_then(crate::record::text))
+    }
+
+    /// Sends one batch with the lease refresh (or, with the end, the
+    /// closing writes), until Redis confirms it or the mirror gives up.
+    async fn send(&mut self, batch: Batch) -> Result<(), Loss> {
+        let config = self.node.config();
+        let lease = millis(config.lease);
+        let mut pipe = pipeline();
+        for (offset, type_name, json) in &batch.chunks {
+            pipe.cmd("XADD")
+                .arg(&self.keys.log)
+                .arg(entry_id(*offset))
+                .arg(TYPE)
+                .arg(*type_name)
+                .arg(CHUNK)
+                .arg(json);
+        }
+        let sent = batch.chunks.len() as u64;
+        let last = batch.chunks.last().map_or(self.confirmed, |c| c.0 + 1);
+        match &batch.end {
+            Some(outcome) => {
+                let record = EndRecord::new(outcome);
+                pipe.cmd("XADD")
+                    .arg(&self.keys.log)
+                    .arg(entry_id(self.next_offset))
+                    .arg(END)
+                    .arg(record.to_json());
+                self.close(&mut pipe, &record.status, self.next_offset);
+            }
+            None => {
+                pipe.cmd("SET")
+                    .arg(&self.keys.owner)
+                    .arg(&config.node_id)
+                    .arg("PX")
+                    .arg(lease);
+                self.expire(&mut pipe);
+                // Whether Redis still has the copy (one restarted without
+                // persistence has lost it).
+                pipe.cmd("EXISTS")
+                    .arg(&self.keys.meta)
+                    // The fallback for a cancel whose message was missed.
+                    .cmd("HGET")
+                    .arg(&self.keys.meta)
+                    .arg("cancel");
+            }
+        }
+        let reply = self.request(&pipe).await?;
+        self.confirmed = last;
+        self.stats.chunks.fetch_add(sent, Ordering::Relaxed);
+        Counters::add(&self.node.counters().chunks_mirrored, sent);
+        self.report_lag();
+        if batch.end.is_none() {
+            if let [.., exists, cancel] = reply.as_slice() {
+                if matches!(exists, Value::Int(0)) {
+                    return Err(Loss {
+                        reason: "its copy vanished from Redis (restarted empty, or evicted)".into(),
+                        record: false,
+                    });
+                }
+                if crate::record::text(cancel).as_deref() == Some("1") {
+                    if let Some(stream) = &self.stream {
+                        tracing::debug!(stream = %self.id, "cancel found in the meta hash");
+                        stream.cancel();
+                    }
+                }
+            }
+        }
+        if self.lag() > self.node.config().max_lag {
+            return Err(Loss::gave_up(format!(
+                "it fell more than {} chunks behind",
+                self.node.config().max_lag
+            )));
+        }
+        Ok(())
+    }
+
+    /// The closing writes after the terminal entry: the status, the
+    /// retention, and the lease let go.
+    fn close(&self, pipe: &mut Pipeline, status: &str, chunks: u64) {
+        pipe.cmd("HSET")
+            .arg(&self.keys.meta)
+            .arg("status")
+            .arg(status)
+            .arg("ended")
+            .arg(now_ms())
+            .arg("chunks")
+            .arg(chunks);
+        self.expire(pipe);
+        pipe.cmd("DEL").arg(&self.keys.owner);
+    }
+
+    /// The log and the meta hash expire the retention after this write.
+    fn expire(&self, pipe: &mut Pipeline) {
+        let retention = millis(self.node.config().retention);
+        pipe.cmd("PEXPIRE")
+            .arg(&self.keys.log)
+            .arg(retention)
+            .cmd("PEXPIRE")
+            .arg(&self.keys.meta)
+            .arg(retention);
+    }
+
+    /// Sends `pipe` until Redis takes all of it, with backoff (50 ms
+    /// doubling to 1 s); `Err` once the mirror is past its lag or outage
+    /// bound.
+    async fn request(&mut self, pipe: &Pipeline) -> Result<Vec<Value>, Loss> {
+        let (timeout, max_outage, max_lag) = {
+            let c = self.node.config();
+            (c.request_timeout, c.max_outage, c.max_lag)
+        };
+        let mut backoff = Duration::from_millis(50);
+        let mut failing_since: Option<Instant> = None;
+        loop {
+            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+            Counters::add(&self.node.counters().round_trips, 1);
+            let mut conn = self.node.conn();
+            let failure = match within(timeout, pipe.query_async::<Vec<Value>>(&mut conn)).await {
+                Ok(reply) => match refused(&reply) {
+                    None => return Ok(reply),
+                    Some(refusal) => refusal,
+                },
+                Err(e) => e.to_string(),
+            };
+            Counters::add(&self.node.counters().errors, 1);
+            tracing::debug!(stream = %self.id, "mirror write failed: {failure}");
+            let since = *failing_since.get_or_insert_with(Instant::now);
+            self.report_lag();
+            if since.elapsed() >= max_outage {
+                return Err(Loss::gave_up(format!(
+                    "Redis failed for {max_outage:?} (last: {failure})"
+                )));
+            }
+            if self.lag() > max_lag {
+                return Err(Loss::gave_up(format!(
+                    "it fell more than {max_lag} chunks behind (last: {failure})"
+                )));
+            }
+            sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Gives up: lets the stream go, and closes the copy in Redis with a
+    /// failure saying why, if Redis takes it within another outage bound.
+    async fn lose(&mut self, loss: Loss) -> MirrorEnd {
+        let Loss { reason, record } = loss;
+        tracing::warn!(stream = %self.id, "mirror lost: {reason}");
+        Counters::add(&self.node.counters().mirrors_lost, 1);
+        self.subscription = None;
+        self.stream = None;
+        self.node
+            .tell_listener(Command::Unregister(self.id.clone()));
+        if !record {
+            return MirrorEnd::Lost {
+                reason,
+                recorded: false,
+            };
+        }
+        let config = self.node.config();
+        let error = rivulet::Error::connection(format!(
+            "the mirror of this stream on node {} was lost: {reason}; the rest of the stream is \
+             not in the shared log",
+            config.node_id,
+        ));
+        let mut pipe = pipeline();
+        pipe.cmd("EVAL")
+            .arg(CLOSE_LOST)
+            .arg(3)
+            .arg(&self.keys.log)
+            .arg(&self.keys.meta)
+            .arg(&self.keys.owner)
+            .arg(&config.node_id)
+            .arg(EndRecord::new(&Outcome::failed(error)).to_json())
+            .arg(now_ms())
+            .arg(millis(config.retention));
+        let recorded = matches!(
+            self.request(&pipe).await.as_deref(),
+            Ok([Value::Int(1 | 2)])
+        );
+        MirrorEnd::Lost { reason, recorded }
+    }
+
+    /// Chunks in the local log not yet confirmed.
+    fn lag(&self) -> u64 {
+        let len = self.stream.as_ref().map_or(0, |s| s.len() as u64);
+        len.saturating_sub(self.confirmed)
+    }
+
+    /// Moves the node's lag gauge by this mirror's change.
+    fn report_lag(&mut self) {
+        let lag = self.lag();
+        self.stats.lag.store(lag, Ordering::Relaxed);
+        let delta = lag as i64 - self.reported_lag as i64;
+        self.node
+            .counters()
+            .lag_chunks
+            .fetch_add(delta, Ordering::Relaxed);
+        self.reported_lag = lag;
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.settle();
+        // Dropped before `run` set an end: aborted.
+        self.state.send_if_modified(|s| {
+            if matches!(s, MirrorState::Ended(_)) {
+                false
+            } else {
+                *s = MirrorState::Ended(MirrorEnd::Aborted);
+                true
+            }
+        });
+    }
+}
+
+/// A pipeline whose reply holds every command's result, errors included
+/// (see [`refused`]).
+fn pipeline() -> Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    pipe
+}
+
+/// The first error in a pipeline's reply that is not an `XADD` refusing an
+/// entry that is already there (sent by an earlier try whose reply was
+/// lost).
+fn refused(reply: &[Value]) -> Option<String> {
+    reply.iter().find_map(|v| match v {
+        Value::ServerError(e) => {
+            let already_there = e
+                .details()
+                .is_some_and(|d| d.contains("equal or smaller than the target stream top item"));
+            (!already_there).then(|| e.to_string())
+        }
+        _ => None,
+    })
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().max(1) as u64
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
