@@ -37,6 +37,15 @@ fn token(s: &str) -> Result<Token, String> {
     Ok(Token(s.to_string()))
 }
 
+/// `--redis URL`: kept as the shared log's config, whose `Debug` print
+/// hides the URL's password.
+fn redis(s: &str) -> Result<rivulet_redis::Config, String> {
+    if !(s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://")) {
+        return Err("a Redis URL: redis://HOST:PORT[/DB]".into());
+    }
+    Ok(rivulet_redis::Config::new(s))
+}
+
 /// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
 #[derive(Clone, Debug, ClapArgs)]
 pub struct ServeArgs {
@@ -86,6 +95,26 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_kept: usize,
 
+    /// Share streams with other `rivulet serve` nodes through Redis Streams: each stream started here is
+    /// mirrored, and any node's stream can be followed, resumed and cancelled here.
+    #[arg(
+        long,
+        env = "RIVULET_REDIS",
+        value_name = "redis://HOST:PORT[/DB]",
+        hide_env_values = true,
+        value_parser = redis
+    )]
+    pub redis: Option<rivulet_redis::Config>,
+
+    /// With --redis: how long this node's hold on a running stream lasts unrefreshed; other nodes'
+    /// attachers get `end: failed` this long after the node dies.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration)]
+    pub lease: Duration,
+
+    /// With --redis: this node's name in the shared log [default: host, process and start time].
+    #[arg(long, value_name = "NAME")]
+    pub node_id: Option<String>,
+
     /// On SIGTERM or ctrl-c, how long in-flight streams may run before they are cancelled.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = duration)]
     pub drain: Duration,
@@ -131,6 +160,14 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
         retention: args.retention,
         max_kept: args.max_kept,
         drain: args.drain,
+        redis: args.redis.clone().map(|mut redis| {
+            redis.lease = args.lease;
+            redis.retention = args.retention;
+            if let Some(id) = &args.node_id {
+                redis.node_id = id.clone();
+            }
+            redis
+        }),
         ..ServeConfig::default()
     };
     // Refused before binding: nothing listens on an exposed address, even

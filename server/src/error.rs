@@ -120,6 +120,17 @@ impl ApiError {
         }
     }
 
+    /// 503: the shared log (Redis) cannot be asked about another node's
+    /// stream now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "shared_log_unavailable",
+            message.into(),
+        )
+    }
+
     /// 503: the server is shutting down and starts nothing new.
     pub fn draining() -> Self {
         Self::new(

@@ -32,6 +32,7 @@ mod metrics;
 pub mod openai_compat;
 mod page;
 mod registry;
+mod remote;
 mod routes;
 mod wire;
 
@@ -86,6 +87,9 @@ pub struct ServeConfig {
     pub keep_alive: Duration,
     /// `Retry-After` on a 429.
     pub retry_after: Duration,
+    /// The shared log (`--redis`): every stream started here is mirrored
+    /// into it, and streams of other nodes are served from it.
+    pub redis: Option<rivulet_redis::Config>,
 }
 
 impl Default for ServeConfig {
@@ -104,6 +108,7 @@ impl Default for ServeConfig {
             drain: Duration::from_secs(30),
             keep_alive: Duration::from_secs(15),
             retry_after: Duration::from_secs(1),
+            redis: None,
         }
     }
 }
@@ -123,6 +128,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_kept", &self.max_kept)
             .field("drain", &self.drain)
             .field("keep_alive", &self.keep_alive)
+            .field("redis", &self.redis)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +137,8 @@ impl std::fmt::Debug for ServeConfig {
 pub(crate) struct App {
     config: ServeConfig,
     registry: registry::Registry,
+    /// With `--redis`: the shared log.
+    remote: Option<remote::Remote>,
     /// Set on shutdown: nothing new starts.
     draining: AtomicBool,
     /// A model per id, prepared once: its clones share one provider, so
@@ -177,7 +185,15 @@ pub async fn serve(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     check_exposure(addr, config.token.as_deref())?;
+    let remote = match &config.redis {
+        Some(redis) => Some(remote::Remote::new(
+            rivulet_redis::Node::start(redis.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+        )),
+        None => None,
+    };
     let app = Arc::new(App {
+        remote,
         registry: registry::Registry::new(config.max_kept),
         config,
         draining: AtomicBool::new(false),

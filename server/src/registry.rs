@@ -172,7 +172,7 @@ impl Registry {
             })
             .ok()?;
         let entry = Arc::new(Entry {
-            id: format!("st_{nanos:x}_{n}"),
+            id: format!("st_{nanos:x}_{:x}_{n}", std::process::id()),
             model,
             response: start(),
             started,

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
+use super::remote::Remote;
 use super::wire::{StartRequest, Started, Summary};
 use super::{auth, body, events, page, ApiError, App};
 use rivulet::json::response_json;
@@ -76,6 +77,10 @@ impl openai_compat::StartChat for App {
             .registry
             .insert(id, || model.stream(messages), self.config.max_streams, true)
             .ok_or_else(busy)?;
+        if let Some(remote) = &self.remote {
+            // Not waited for: the chat client reads this stream here.
+            remote.mirror(&entry);
+        }
         // The first attacher of a new stream: only a limit of 0 refuses it.
         let attached = entry.attach(self.config.max_attachers.max(1));
         Ok(StartedChat {
@@ -86,7 +91,7 @@ impl openai_compat::StartChat for App {
     }
 }
 
-fn summary(e: &Entry) -> Summary {
+fn summary(app: &App, e: &Entry) -> Summary {
     Summary {
         id: e.id.clone(),
         model: e.model.clone(),
@@ -94,15 +99,14 @@ fn summary(e: &Entry) -> Summary {
         chunks: e.response.handle().len(),
         attachers: e.attachers(),
         started: humantime::format_rfc3339_millis(e.started).to_string(),
+        owner: app.remote.as_ref().map(|r| r.node.id().to_string()),
     }
 }
 
-fn lookup(app: &App, id: &str) -> Result<Arc<Entry>, ApiError> {
-    app.registry.get(id).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no stream {id:?} (never started, or freed after its retention)"
-        ))
-    })
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no stream {id:?} (never started, or freed after its retention)"
+    ))
 }
 
 /// `POST /v1/streams`.
@@ -133,6 +137,11 @@ async fn start(
                 app.config.retry_after,
             )
         })?;
+    if let Some(remote) = &app.remote {
+        // Answered once other nodes can find it (or after a bound).
+        let mirror = remote.mirror(&entry);
+        Remote::registered(&entry, &mirror).await;
+    }
     let started = Started {
         events_url: format!("/v1/streams/{}/events", entry.id),
         id: entry.id.clone(),
@@ -202,7 +211,25 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
 
 /// `GET /v1/streams`.
 async fn list(State(app): State<Arc<App>>) -> Json<Value> {
-    let streams: Vec<Summary> = app.registry.all().iter().map(|e| summary(e)).collect();
+    let mut streams: Vec<Summary> = app
+        .registry
+        .all()
+        .iter()
+        .map(|e| summary(&app, e))
+        .collect();
+    if let Some(remote) = &app.remote {
+        // Every node's streams; this node's own as it knows them.
+        let here: std::collections::HashSet<String> =
+            streams.iter().map(|s| s.id.clone()).collect();
+        let mut others: Vec<Summary> = remote
+            .list()
+            .await
+            .into_iter()
+            .filter(|s| !here.contains(&s.id))
+            .collect();
+        streams.append(&mut others);
+        streams.sort_by(|a, b| a.started.cmp(&b.started));
+    }
     Json(json!({ "streams": streams }))
 }
 
@@ -212,12 +239,16 @@ async fn show(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let entry = lookup(&app, &id)?;
+    let entry = match (app.registry.get(&id), &app.remote) {
+        (Some(entry), _) => entry,
+        (None, Some(remote)) => return remote.show(&id).await.map(Json),
+        (None, None) => return Err(not_found(&id)),
+    };
     // The outcome before the snapshot: once it is known the snapshot is
     // the final response; while running it is what has arrived so far.
     let outcome = entry.outcome();
     let snapshot = entry.response.snapshot().await;
-    let mut v = json!(summary(&entry));
+    let mut v = json!(summary(&app, &entry));
     v["response"] = response_json(&snapshot, failure(outcome.as_ref()));
     Ok(Json(v))
 }
@@ -236,7 +267,7 @@ async fn attach(
     Query(query): Query<From>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let entry = lookup(&app, &id)?;
+    let local = app.registry.get(&id);
     let ai_sdk = match query.format.as_deref() {
         None | Some("sse") => false,
         Some("ai-sdk") => true,
@@ -265,6 +296,20 @@ async fn attach(
             ))
         })?),
     };
+    let keep_alive = KeepAlive::new().interval(app.config.keep_alive);
+    let entry = match (local, &app.remote) {
+        (Some(entry), _) => entry,
+        (None, Some(remote)) => {
+            // Another node's stream, from the shared log.
+            let (max, retry) = (app.config.max_attachers, app.config.retry_after);
+            if ai_sdk {
+                return remote.ai_sdk(&id, max, retry).await;
+            }
+            let events = remote.events(&id, after, max, retry).await?;
+            return Ok(Sse::new(events).keep_alive(keep_alive).into_response());
+        }
+        (None, None) => return Err(not_found(&id)),
+    };
     let attached = entry.attach(app.config.max_attachers).ok_or_else(|| {
         ApiError::busy(
             format!(
@@ -281,7 +326,6 @@ async fn attach(
         return Ok(events::ai_sdk(&entry, attached));
     }
     let events = events::events(&entry, after, attached);
-    let keep_alive = KeepAlive::new().interval(app.config.keep_alive);
     Ok(Sse::new(events).keep_alive(keep_alive).into_response())
 }
 
@@ -291,10 +335,14 @@ async fn cancel(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<Summary>, ApiError> {
-    let entry = lookup(&app, &id)?;
+    let entry = match (app.registry.get(&id), &app.remote) {
+        (Some(entry), _) => entry,
+        (None, Some(remote)) => return remote.cancel(&id).await.map(Json),
+        (None, None) => return Err(not_found(&id)),
+    };
     entry.response.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), entry.ended()).await;
-    Ok(Json(summary(&entry)))
+    Ok(Json(summary(&app, &entry)))
 }
 
 /// `GET /metrics`: Prometheus text.
@@ -304,6 +352,9 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.registry.metrics(),
+        match &app.remote {
+            Some(remote) => app.registry.metrics() + &remote.metrics(),
+            None => app.registry.metrics(),
+        },
     )
 }

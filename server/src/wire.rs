@@ -87,6 +87,9 @@ pub struct Summary {
     pub attachers: usize,
     /// When it started (RFC 3339, UTC).
     pub started: String,
+    /// With `--redis`: the node that runs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// `{"error": {...}}`: the body of an error answer, and the event a stream

@@ -18,11 +18,13 @@
 //! # }
 //! ```
 
+mod redis_server;
 mod replay;
 mod request;
 mod server;
 mod wire;
 
+pub use redis_server::RedisServer;
 pub use replay::{After, Framing, Generated, Replay, Split, Writes};
 pub use request::RecordedRequest;
 pub use server::Server;

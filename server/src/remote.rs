@@ -1,0 +1,351 @@
+//! Streams across nodes (`rivulet serve --redis`): every stream this node
+//! starts is mirrored into the shared log (rivulet-redis), and a stream
+//! this node does not hold is served from there: replayed and followed
+//! from any offset, shown, listed and cancelled, whichever node owns it.
+//!
+//! Redis trouble never touches local streams (the mirror reads them
+//! detached); it only makes the other nodes' streams unavailable here, with
+//! a 503 or an `end: failed` naming the shared log.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::HeaderValue;
+use axum::response::sse::Event as SseEvent;
+use axum::response::Response;
+use futures::{Stream, StreamExt};
+use rivulet_redis::{Node, RemoteEvent, StreamStatus};
+use serde_json::{json, Value};
+
+use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
+use super::events::{end_data, event_stream};
+use super::registry::{failure, Entry};
+use super::wire::Summary;
+use super::ApiError;
+use rivulet::json::response_json;
+use rivulet::{Error, Outcome};
+
+/// How long `POST /v1/streams` waits for the mirror to register a new
+/// stream, so that another node finds it at once. Past it the stream runs
+/// and answers anyway (Redis is slow or down: it is mirrored when it can
+/// be, or not at all).
+const REGISTER_WAIT: Duration = Duration::from_secs(1);
+
+/// How many streams of other nodes `GET /v1/streams` lists.
+const LIST_LIMIT: usize = 1000;
+
+/// This node's handle on the shared log, and the clients following other
+/// nodes' streams through it.
+pub(crate) struct Remote {
+    pub node: Node,
+    /// Followers attached here, by stream id: each holds a Redis
+    /// connection of its own (an `XREAD BLOCK` holds its connection), so
+    /// they count against `max_attachers` like local attachers.
+    followers: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One follower, counted while it lives.
+pub(crate) struct Following {
+    followers: Arc<Mutex<HashMap<String, usize>>>,
+    id: String,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        let mut followers = lock(&self.followers);
+        if let Some(n) = followers.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                followers.remove(&self.id);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Remote {
+    pub fn new(node: Node) -> Self {
+        Remote {
+            node,
+            followers: Arc::default(),
+        }
+    }
+
+    /// Mirrors a stream this node just started (at once: the mirror is a
+    /// task of its own, and dropping the handle does not stop it).
+    pub fn mirror(&self, entry: &Entry) -> rivulet_redis::Mirror {
+        self.node
+            .mirror(&entry.id, &entry.model, entry.response.handle())
+    }
+
+    /// Returns once other nodes can find the stream `mirror` copies, or
+    /// after [`REGISTER_WAIT`].
+    pub async fn registered(entry: &Entry, mirror: &rivulet_redis::Mirror) {
+        match tokio::time::timeout(REGISTER_WAIT, mirror.registered()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(end)) => {
+                tracing::warn!(id = %entry.id, ?end, "the stream is not mirrored");
+            }
+            Err(_) => {
+                tracing::warn!(id = %entry.id, "the shared log is slow: mirroring continues");
+            }
+        }
+    }
+
+    /// Counts one more follower of `id` unless `max` follow it here.
+    fn follow_slot(&self, id: &str, max: usize) -> Option<Following> {
+        let mut followers = lock(&self.followers);
+        let n = followers.entry(id.to_string()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Following {
+            followers: self.followers.clone(),
+            id: id.to_string(),
+        })
+    }
+
+    fn followers_of(&self, id: &str) -> usize {
+        lock(&self.followers).get(id).copied().unwrap_or(0)
+    }
+
+    /// The shared log's series for `/metrics` (Prometheus text).
+    pub fn metrics(&self) -> String {
+        let m = self.node.metrics();
+        let followers: usize = lock(&self.followers).values().sum();
+        let series: [(&str, &str, &str, u64); 8] = [
+            (
+                "rivulet_redis_mirrors_running",
+                "gauge",
+                "Streams of this node being mirrored now.",
+                m.mirrors_running,
+            ),
+            (
+                "rivulet_redis_mirror_lag_chunks",
+                "gauge",
+                "Chunks the mirrors have yet to write, over every stream.",
+                m.lag_chunks,
+            ),
+            (
+                "rivulet_redis_chunks_mirrored_total",
+                "counter",
+                "Chunks written to the shared log.",
+                m.chunks_mirrored,
+            ),
+            (
+                "rivulet_redis_round_trips_total",
+                "counter",
+                "Pipelines sent by the mirrors.",
+                m.round_trips,
+            ),
+            (
+                "rivulet_redis_errors_total",
+                "counter",
+                "Failed requests to the shared log.",
+                m.errors,
+            ),
+            (
+                "rivulet_redis_reconnects_total",
+                "counter",
+                "Reconnections to Redis.",
+                m.reconnects,
+            ),
+            (
+                "rivulet_redis_mirrors_lost_total",
+                "counter",
+                "Mirrors given up (past the lag or outage bound).",
+                m.mirrors_lost,
+            ),
+            (
+                "rivulet_redis_followers",
+                "gauge",
+                "SSE clients here following another node's stream.",
+                followers as u64,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in series {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        }
+        out
+    }
+
+    /// Opens a follower of `id` after offset `after`, counted against
+    /// `max` followers of that stream on this node.
+    async fn open(
+        &self,
+        id: &str,
+        after: Option<u64>,
+        max: usize,
+        retry_after: Duration,
+    ) -> Result<(rivulet_redis::Follower, Following), ApiError> {
+        let slot = self.follow_slot(id, max).ok_or_else(|| {
+            ApiError::busy(
+                format!("{max} clients follow this stream here, the most it takes"),
+                retry_after,
+            )
+        })?;
+        let follower = self
+            .node
+            .follow(id, after)
+            .await
+            .map_err(not_found_or_503)?;
+        Ok((follower, slot))
+    }
+
+    /// `GET /v1/streams/{id}/events` for another node's stream: the same
+    /// events a client of the owner gets (ids are the same offsets).
+    pub async fn events(
+        &self,
+        id: &str,
+        after: Option<u64>,
+        max: usize,
+        retry_after: Duration,
+    ) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static, ApiError> {
+        let (follower, slot) = self.open(id, after, max, retry_after).await?;
+        Ok(follower.scan((false, slot), |(ended, _slot), event| {
+            if *ended {
+                return futures::future::ready(None);
+            }
+            let out = match event {
+                Ok(RemoteEvent::Chunk(c)) => SseEvent::default()
+                    .id(c.offset().to_string())
+                    .event(c.type_name())
+                    .data(c.json()),
+                Ok(RemoteEvent::End(outcome)) => {
+                    *ended = true;
+                    end_event(&outcome)
+                }
+                Err(e) => {
+                    *ended = true;
+                    end_event(&Outcome::failed(e.to_stream_error()))
+                }
+            };
+            futures::future::ready(Some(Ok(out)))
+        }))
+    }
+
+    /// `?format=ai-sdk` for another node's stream: the whole stream through
+    /// an encoder, as for a local one.
+    pub async fn ai_sdk(
+        &self,
+        id: &str,
+        max: usize,
+        retry_after: Duration,
+    ) -> Result<Response, ApiError> {
+        let (follower, slot) = self.open(id, None, max, retry_after).await?;
+        let mut encoder = Encoder::new(format!("msg-{id}"));
+        let mut start = Vec::new();
+        encoder.push_start(&mut start);
+        let first = futures::stream::once(futures::future::ready(start));
+        let rest = follower
+            .scan((encoder, slot), |(encoder, _slot), event| {
+                if encoder.is_ended() {
+                    return futures::future::ready(None);
+                }
+                let mut out = Vec::new();
+                match event {
+                    Ok(RemoteEvent::Chunk(c)) => match c.parse() {
+                        Ok(chunk) => encoder.push_chunk(&chunk, &mut out),
+                        Err(e) => encoder.push_end(
+                            &Outcome::failed(Error::protocol(format!(
+                                "the shared log holds a chunk that does not parse: {e}"
+                            ))),
+                            &mut out,
+                        ),
+                    },
+                    Ok(RemoteEvent::End(outcome)) => encoder.push_end(&outcome, &mut out),
+                    Err(e) => encoder.push_end(&Outcome::failed(e.to_stream_error()), &mut out),
+                }
+                futures::future::ready(Some(out))
+            })
+            .filter(|out| futures::future::ready(!out.is_empty()));
+        let mut response = event_stream(Body::from_stream(
+            first.chain(rest).map(Ok::<_, Infallible>),
+        ));
+        response
+            .headers_mut()
+            .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));
+        Ok(response)
+    }
+
+    /// `GET /v1/streams/{id}` for another node's stream: its status and
+    /// the response folded from the shared log.
+    pub async fn show(&self, id: &str) -> Result<Value, ApiError> {
+        let snapshot = self.node.snapshot(id).await.map_err(not_found_or_503)?;
+        let mut v = json!(self.summary(&snapshot.status));
+        v["response"] = response_json(
+            &snapshot.response,
+            failure(snapshot.status.outcome.as_ref()),
+        );
+        Ok(v)
+    }
+
+    /// The streams of every node the shared log knows, newest first
+    /// excluded: oldest first, as the local list. Empty when Redis does not
+    /// answer (the local streams are listed anyway).
+    pub async fn list(&self) -> Vec<Summary> {
+        match self.node.list(LIST_LIMIT).await {
+            Ok(all) => all.iter().map(|s| self.summary(s)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared log did not list its streams");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `POST /v1/streams/{id}/cancel` for another node's stream: asks the
+    /// owner, then waits (up to 5 s) for the shared log to show the end.
+    pub async fn cancel(&self, id: &str) -> Result<Summary, ApiError> {
+        self.node.cancel(id).await.map_err(not_found_or_503)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = self.node.status(id).await.map_err(not_found_or_503)?;
+            if status.outcome.is_some() || tokio::time::Instant::now() >= deadline {
+                return Ok(self.summary(&status));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn summary(&self, s: &StreamStatus) -> Summary {
+        Summary {
+            id: s.id.clone(),
+            model: s.model.clone(),
+            status: s.status(),
+            chunks: s.chunks as usize,
+            attachers: self.followers_of(&s.id),
+            started: humantime::format_rfc3339_millis(
+                UNIX_EPOCH + Duration::from_millis(s.started_ms),
+            )
+            .to_string(),
+            owner: Some(s.owner.clone()),
+        }
+    }
+}
+
+fn end_event(outcome: &Outcome) -> SseEvent {
+    SseEvent::default()
+        .event("end")
+        .data(end_data(Some(outcome)).to_string())
+}
+
+/// 404 for a stream the shared log does not have; 503 when it cannot be
+/// asked.
+fn not_found_or_503(e: rivulet_redis::Error) -> ApiError {
+    match e {
+        rivulet_redis::Error::NotFound(id) => ApiError::not_found(format!(
+            "no stream {id:?} here or in the shared log (never started, or freed after its retention)"
+        )),
+        e => ApiError::unavailable(e.to_string()),
+    }
+}
