@@ -236,6 +236,15 @@ async fn b_follows_a_stream_of_a_mid_stream_and_a_client_resumes_on_a_after_b() 
     assert_eq!(on_b["chunks"], on_a["chunks"]);
     assert_eq!(on_b["response"]["content"], on_a["response"]["content"]);
     assert_eq!(on_b["response"]["usage"], on_a["response"]["usage"]);
+    // And the AI SDK's form of it: byte for byte what A sends.
+    let ai_sdk = |node: &Node| {
+        let url = format!("{}/v1/streams/{id}/events?format=ai-sdk", node.base);
+        let client = node.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let (from_a, from_b) = (ai_sdk(&a).await, ai_sdk(&b).await);
+    assert!(from_a.ends_with("data: [DONE]\n\n"), "{from_a}");
+    assert_eq!(from_b, from_a);
     let (_, list) = b.get("/v1/streams").await;
     let listed: Vec<&Value> = list["streams"].as_array().unwrap().iter().collect();
     assert!(
