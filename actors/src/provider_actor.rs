@@ -23,9 +23,10 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::accumulator::Accumulator;
+use crate::fallback::{Fallback, Routing, Skipped};
 use crate::idle;
 use crate::messages::CatchUp;
-use crate::stats::{Member, TaskGuard};
+use crate::stats::{lock, Member, TaskGuard};
 use crate::stream::Shared;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
 use crate::tool_parser::ToolParser;
@@ -135,6 +136,13 @@ impl Job {
                 }
             }
         };
+        if !options.fallbacks.is_empty() {
+            *lock(&finisher.shared.routing) = Some(Box::new(Routing {
+                provider_id: options.provider_id.clone(),
+                model: options.model.clone(),
+                skipped: Vec::new(),
+            }));
+        }
         let mut driver = Driver::new(&options, &finisher);
         let outcome = driver
             .drive(&*provider, &request)
@@ -308,34 +316,111 @@ impl<'a> Driver<'a> {
         earliest(earliest(self.first(), self.idle()), self.total())
     }
 
-    /// Runs the call to its outcome: attempts and backoffs.
+    /// Runs the call to its outcome: the stream's own model with its
+    /// retries, then each fallback in turn while the failure before the
+    /// first content chunk is one a retry could help with.
     async fn drive(&mut self, provider: &dyn Provider, request: &Request) -> Outcome {
-        let mut backoff = self.opts.backoff;
-        loop {
+        let opts = self.opts;
+        let mut err = match self
+            .drive_model(provider, request, opts.retries, opts.backoff)
+            .await
+        {
+            Ok(outcome) => return outcome,
+            Err(e) => e,
+        };
+        for fallback in &opts.fallbacks {
             if self.shared.ctl.is_cancelled() {
                 return self.fail(Error::cancelled());
             }
+            // Nothing the failed model sent before failing is kept.
+            self.pending.clear();
+            self.fall_back(fallback, err);
+            let swapped;
+            let request = match &fallback.request {
+                Some(r) => &**r,
+                None => {
+                    let mut r = request.clone();
+                    r.model.clone_from(&fallback.model);
+                    swapped = r;
+                    &swapped
+                }
+            };
+            err = match self
+                .drive_model(
+                    &*fallback.provider,
+                    request,
+                    fallback.retries,
+                    fallback.backoff,
+                )
+                .await
+            {
+                Ok(outcome) => return outcome,
+                Err(e) => e,
+            };
+        }
+        self.fail(err)
+    }
+
+    /// Records that the model tried so far failed with `err` and that
+    /// `next` is tried now.
+    fn fall_back(&mut self, next: &Fallback, err: Error) {
+        let mut routing = lock(&self.shared.routing);
+        let routing = routing.get_or_insert_with(Default::default);
+        tracing::info!(
+            from = %routing.model,
+            to = %next.model,
+            error = err.kind().as_str(),
+            "falling back"
+        );
+        let failed = Skipped {
+            provider_id: std::mem::take(&mut routing.provider_id),
+            model: std::mem::take(&mut routing.model),
+            error: Arc::new(err),
+        };
+        routing.skipped.push(failed);
+        routing.provider_id.clone_from(&next.provider_id);
+        routing.model.clone_from(&next.model);
+    }
+
+    /// One model's attempts and backoffs. `Ok` is the stream's outcome;
+    /// `Err` a retryable failure before any content chunk, once the
+    /// model's retries are spent (or the server asked to wait longer than
+    /// `max_retry_wait`): the next fallback may answer instead.
+    async fn drive_model(
+        &mut self,
+        provider: &dyn Provider,
+        request: &Request,
+        retries: u32,
+        first_backoff: Duration,
+    ) -> Result<Outcome, Error> {
+        let mut backoff = first_backoff;
+        let mut attempts = 0u32;
+        loop {
+            if self.shared.ctl.is_cancelled() {
+                return Ok(self.fail(Error::cancelled()));
+            }
             self.attempts += 1;
+            attempts += 1;
             let err = match self.attempt(provider, request).await {
-                Attempt::Done(outcome) => return outcome,
+                Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Retry(e) => e,
             };
-            if self.attempts > self.opts.retries {
-                return self.fail(err);
+            if attempts > retries {
+                return Err(err);
             }
             let max_wait = self.opts.max_retry_wait;
             let asked = err.retry_after().unwrap_or_default();
             if asked > max_wait {
                 // Waiting that long would look like a hang (a server once
                 // asked for 11 days): the caller gets the error, with the
-                // wait it asked for, and decides.
+                // wait it asked for, and decides (or a fallback answers).
                 tracing::debug!(
                     attempt = self.attempts,
                     asked_ms = asked.as_millis() as u64,
                     max_ms = max_wait.as_millis() as u64,
                     "the server asks to wait longer than max_retry_wait: not retrying"
                 );
-                return self.fail(err);
+                return Err(err);
             }
             // What the failed attempt sent before failing is not kept: the
             // next attempt will send it again.
@@ -355,9 +440,9 @@ impl<'a> Driver<'a> {
             let shared = self.shared;
             match race(sleep.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
                 Raced::Done(()) => {}
-                Raced::Cancelled => return self.fail(Error::cancelled()),
-                Raced::Timeout(k) => return self.fail(Error::timeout(k)),
-                Raced::Panicked => return self.fail(panicked()),
+                Raced::Cancelled => return Ok(self.fail(Error::cancelled())),
+                Raced::Timeout(k) => return Ok(self.fail(Error::timeout(k))),
+                Raced::Panicked => return Ok(self.fail(panicked())),
             }
         }
     }
