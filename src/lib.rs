@@ -68,9 +68,9 @@ pub use rivulet_actors::StreamHandle;
 pub use rivulet_actors::Subscription;
 
 pub use rivulet_actors::{
-    Fallback, ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase, ProcessSpec,
-    ProcessStatus, Routing, Runtime, RuntimeConfig, RuntimeStats, SharedChunk, Skipped,
-    StreamOptions, ToolCallState, ToolCallWatch,
+    Fallback, LimitStats, ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase,
+    ProcessSpec, ProcessStatus, Routing, Runtime, RuntimeConfig, RuntimeStats, SharedChunk,
+    Skipped, StreamOptions, ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

@@ -47,6 +47,7 @@ mod accumulator;
 mod fallback;
 mod handle;
 mod idle;
+mod limits;
 mod log;
 mod messages;
 mod process;
@@ -62,6 +63,7 @@ mod trim;
 
 pub use fallback::{Fallback, Routing, Skipped};
 pub use handle::{StreamHandle, ToolCallWatch};
+pub use limits::LimitStats;
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 pub use runtime::Runtime;
 pub use segment::SharedChunk;

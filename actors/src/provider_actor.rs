@@ -25,6 +25,7 @@ use tracing::Instrument;
 use crate::accumulator::Accumulator;
 use crate::fallback::{Fallback, Routing, Skipped};
 use crate::idle;
+use crate::limits::Limits;
 use crate::messages::CatchUp;
 use crate::stats::{lock, Member, TaskGuard};
 use crate::stream::Shared;
@@ -97,6 +98,8 @@ pub(crate) struct Job {
     pub(crate) request: RequestSource,
     pub(crate) options: StreamOptions,
     pub(crate) finisher: Finisher,
+    /// The runtime's per-provider limits.
+    pub(crate) limits: Arc<Limits>,
 }
 
 impl Job {
@@ -106,6 +109,7 @@ impl Job {
             request,
             options,
             finisher,
+            limits,
         } = self;
         // Provider and model only: never the request's contents or keys.
         let span = tracing::info_span!(
@@ -143,7 +147,7 @@ impl Job {
                 skipped: Vec::new(),
             }));
         }
-        let mut driver = Driver::new(&options, &finisher);
+        let mut driver = Driver::new(&options, &finisher, &limits);
         let outcome = driver
             .drive(&*provider, &request)
             .instrument(span.clone())
@@ -237,6 +241,9 @@ fn drop_quietly<T>(value: T) {
 struct Driver<'a> {
     opts: &'a StreamOptions,
     fin: &'a Finisher,
+    limits: &'a Limits,
+    /// The provider id of the model being tried (a fallback's, once one is).
+    provider_id: &'a str,
     shared: &'a Shared,
     start: Instant,
     timer: Timer,
@@ -263,7 +270,7 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(opts: &'a StreamOptions, fin: &'a Finisher) -> Self {
+    fn new(opts: &'a StreamOptions, fin: &'a Finisher, limits: &'a Limits) -> Self {
         let start = Instant::now();
         // With a window the log cannot trim past the followers, so nudge
         // them often enough that it stays close to its size.
@@ -274,6 +281,8 @@ impl<'a> Driver<'a> {
         Driver {
             opts,
             fin,
+            limits,
+            provider_id: &opts.provider_id,
             shared: &fin.shared,
             start,
             timer: Timer::default(),
@@ -335,6 +344,7 @@ impl<'a> Driver<'a> {
             // Nothing the failed model sent before failing is kept.
             self.pending.clear();
             self.fall_back(fallback, err);
+            self.provider_id = &fallback.provider_id;
             let swapped;
             let request = match &fallback.request {
                 Some(r) => &**r,
@@ -405,11 +415,23 @@ impl<'a> Driver<'a> {
                 Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Retry(e) => e,
             };
+            let max_wait = self.opts.max_retry_wait;
+            let asked = err.retry_after().unwrap_or_default();
+            if let Error::RateLimit {
+                retry_after: Some(wait),
+                ..
+            } = &err
+            {
+                // The provider is limiting this client, not this stream:
+                // every new attempt to it waits that long. A wait this
+                // stream would not honour is not imposed on the others.
+                if *wait <= max_wait {
+                    self.limits.pause(self.provider_id, *wait);
+                }
+            }
             if attempts > retries {
                 return Err(err);
             }
-            let max_wait = self.opts.max_retry_wait;
-            let asked = err.retry_after().unwrap_or_default();
             if asked > max_wait {
                 // Waiting that long would look like a hang (a server once
                 // asked for 11 days): the caller gets the error, with the
@@ -447,20 +469,35 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// One `open` and the reading of its stream.
+    /// One `open` and the reading of its stream, holding a slot of the
+    /// provider's limit from before the connection until the end.
     async fn attempt(&mut self, provider: &dyn Provider, request: &Request) -> Attempt {
         let shared = self.shared;
         let opened_at = Instant::now();
-        let mut open = match catch_unwind(AssertUnwindSafe(|| provider.open(request))) {
-            Ok(open) => open,
-            Err(_) => return Attempt::Done(self.fail(panicked())),
-        };
         let connect = self
             .opts
             .connect_timeout
             .and_then(|d| after(opened_at, d))
             .map(|t| (t, TimeoutKind::Connect));
         let target = earliest(earliest(connect, self.first()), self.total());
+        // Waiting for a slot (or for a 429's pause to end) is part of
+        // connecting: the connect timeout counts it.
+        let _slot = {
+            let mut enter = Box::pin(self.limits.enter(self.provider_id, &request.model));
+            match race(enter.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
+                Raced::Done(slot) => slot,
+                Raced::Timeout(TimeoutKind::Connect) => {
+                    return self.failed(Error::timeout(TimeoutKind::Connect))
+                }
+                Raced::Timeout(k) => return Attempt::Done(self.fail(Error::timeout(k))),
+                Raced::Cancelled => return Attempt::Done(self.fail(Error::cancelled())),
+                Raced::Panicked => return Attempt::Done(self.fail(panicked())),
+            }
+        };
+        let mut open = match catch_unwind(AssertUnwindSafe(|| provider.open(request))) {
+            Ok(open) => open,
+            Err(_) => return Attempt::Done(self.fail(panicked())),
+        };
         let opened = race(open.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await;
         drop_quietly(open);
         let mut stream = match opened {
