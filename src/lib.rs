@@ -30,6 +30,7 @@ mod parts;
 pub mod schema;
 mod stream;
 mod structured;
+pub mod telemetry;
 mod tools;
 
 pub use input::Input;

@@ -57,6 +57,7 @@ mod segment;
 mod stats;
 mod stream;
 mod subscriber;
+pub mod telemetry;
 mod timer;
 mod tool_parser;
 mod trim;

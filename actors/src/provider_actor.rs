@@ -29,6 +29,7 @@ use crate::limits::Limits;
 use crate::messages::CatchUp;
 use crate::stats::{lock, Member, TaskGuard};
 use crate::stream::Shared;
+use crate::telemetry::ChatTelemetry;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
 use crate::tool_parser::ToolParser;
 use crate::{Outcome, StreamOptions};
@@ -111,12 +112,6 @@ impl Job {
             finisher,
             limits,
         } = self;
-        // Provider and model only: never the request's contents or keys.
-        let span = tracing::info_span!(
-            "stream",
-            provider = %options.provider_id,
-            model = %options.model
-        );
         // Kept boxed: this future lives as long as the stream, and an inline
         // `Request` would widen it by the request's size in every stream.
         let request: Box<Request> = match request {
@@ -147,7 +142,11 @@ impl Job {
                 skipped: Vec::new(),
             }));
         }
-        let mut driver = Driver::new(&options, &finisher, &limits);
+        // The GenAI span (see `telemetry`): the request's parameters, and
+        // its messages only when content capture is on; never keys.
+        let telemetry = ChatTelemetry::start(&options, &request);
+        let span = telemetry.span().clone();
+        let mut driver = Driver::new(&options, &finisher, &limits, telemetry);
         let outcome = driver
             .drive(&*provider, &request)
             .instrument(span.clone())
@@ -161,6 +160,19 @@ impl Job {
                 "stream ended"
             )
         });
+        let answered = lock(&finisher.shared.routing)
+            .as_ref()
+            .map(|r| (r.provider_id.clone(), r.model.clone()));
+        let (provider_id, model) =
+            answered.unwrap_or_else(|| (options.provider_id.clone(), options.model.clone()));
+        let error = match &outcome {
+            Outcome::Failed(e) => Some(&**e),
+            Outcome::Finished => None,
+        };
+        let (ttfc, elapsed) = (driver.ttfc, driver.start.elapsed());
+        driver
+            .telemetry
+            .end(&provider_id, &model, ttfc, elapsed, error);
         finisher.end(outcome);
     }
 }
@@ -244,6 +256,8 @@ struct Driver<'a> {
     limits: &'a Limits,
     /// The provider id of the model being tried (a fallback's, once one is).
     provider_id: &'a str,
+    /// The stream's GenAI span and what it records at the end.
+    telemetry: ChatTelemetry,
     shared: &'a Shared,
     start: Instant,
     timer: Timer,
@@ -270,7 +284,12 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(opts: &'a StreamOptions, fin: &'a Finisher, limits: &'a Limits) -> Self {
+    fn new(
+        opts: &'a StreamOptions,
+        fin: &'a Finisher,
+        limits: &'a Limits,
+        telemetry: ChatTelemetry,
+    ) -> Self {
         let start = Instant::now();
         // With a window the log cannot trim past the followers, so nudge
         // them often enough that it stays close to its size.
@@ -283,6 +302,7 @@ impl<'a> Driver<'a> {
             fin,
             limits,
             provider_id: &opts.provider_id,
+            telemetry,
             shared: &fin.shared,
             start,
             timer: Timer::default(),
@@ -634,6 +654,7 @@ impl<'a> Driver<'a> {
             self.fin.nudge_tools();
         }
         self.after_call_end = call_end;
+        self.telemetry.saw(&chunk);
         let blocked = self.shared.log.append(chunk);
         self.appended += 1;
         self.dirty = true;
