@@ -22,6 +22,7 @@
 //! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
 //! (wire decoders) and [`rivulet_actors`] (the runtime).
 
+mod hooks;
 mod input;
 pub mod json;
 pub mod local;
@@ -32,7 +33,9 @@ mod stream;
 mod structured;
 pub mod telemetry;
 mod tools;
+pub mod transform;
 
+pub use hooks::{HookKind, HookPanic, HookReport, HookRun, Hooks};
 pub use input::Input;
 pub use model::{check_model_id, valid_temperature, Model};
 pub use parts::{
