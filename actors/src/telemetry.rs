@@ -138,15 +138,43 @@ fn parts(content: &[ContentPart]) -> Vec<Value> {
 /// A stream's GenAI span and what it needs to fill in at the end.
 pub(crate) struct ChatTelemetry {
     span: Span,
-    /// The span is recorded by some subscriber: worth tracking chunks for.
-    on: bool,
+    /// Set when some subscriber records the span: boxed, so a stream
+    /// nobody traces (the stream's future holds this for its whole life)
+    /// pays one pointer.
+    seen: Option<Box<Seen>>,
+}
+
+/// What the end records, noted from the chunks as they are appended.
+#[derive(Default)]
+struct Seen {
     /// Content capture is on: the response is folded here for
     /// `gen_ai.output.messages`.
-    output: Option<Box<Response>>,
+    output: Option<Response>,
     usage: Usage,
     response_id: Option<String>,
     response_model: Option<String>,
     finish_reason: Option<&'static str>,
+}
+
+impl Seen {
+    fn saw(&mut self, chunk: &Chunk) {
+        match chunk {
+            Chunk::UsageDelta { usage } => self.usage.apply(usage),
+            Chunk::Metadata { id, model } => {
+                if id.is_some() {
+                    self.response_id.clone_from(id);
+                }
+                if model.is_some() {
+                    self.response_model.clone_from(model);
+                }
+            }
+            Chunk::FinishReason { reason, .. } => self.finish_reason = Some(reason.as_str()),
+            _ => {}
+        }
+        if let Some(r) = &mut self.output {
+            r.apply(chunk);
+        }
+    }
 }
 
 impl ChatTelemetry {
@@ -213,15 +241,13 @@ impl ChatTelemetry {
                 );
             }
         }
-        ChatTelemetry {
-            span,
-            on,
-            output: capture.then(Box::default),
-            usage: Usage::default(),
-            response_id: None,
-            response_model: None,
-            finish_reason: None,
-        }
+        let seen = on.then(|| {
+            Box::new(Seen {
+                output: capture.then(Response::default),
+                ..Seen::default()
+            })
+        });
+        ChatTelemetry { span, seen }
     }
 
     /// The span, to run the stream in.
@@ -232,25 +258,10 @@ impl ChatTelemetry {
     /// Takes note of a chunk appended to the log (a cheap no-op unless the
     /// span is recorded).
     pub(crate) fn saw(&mut self, chunk: &Chunk) {
-        if !self.on {
+        let Some(seen) = &mut self.seen else {
             return;
-        }
-        match chunk {
-            Chunk::UsageDelta { usage } => self.usage.apply(usage),
-            Chunk::Metadata { id, model } => {
-                if id.is_some() {
-                    self.response_id.clone_from(id);
-                }
-                if model.is_some() {
-                    self.response_model.clone_from(model);
-                }
-            }
-            Chunk::FinishReason { reason, .. } => self.finish_reason = Some(reason.as_str()),
-            _ => {}
-        }
-        if let Some(r) = &mut self.output {
-            r.apply(chunk);
-        }
+        };
+        seen.saw(chunk);
     }
 
     /// Records the end: response attributes, usage, time to first chunk,
@@ -264,17 +275,17 @@ impl ChatTelemetry {
         elapsed: Duration,
         error: Option<&Error>,
     ) {
-        if !self.on {
+        let Some(seen) = self.seen else {
             return;
-        }
+        };
         let span = &self.span;
         let provider = provider_name(provider_id);
-        let response_model = self.response_model.as_deref().unwrap_or(model);
+        let response_model = seen.response_model.as_deref().unwrap_or(model);
         span.record("gen_ai.response.model", response_model);
-        if let Some(id) = &self.response_id {
+        if let Some(id) = &seen.response_id {
             span.record("gen_ai.response.id", id.as_str());
         }
-        if let Some(reason) = self.finish_reason {
+        if let Some(reason) = seen.finish_reason {
             span.record(
                 "gen_ai.response.finish_reasons",
                 json!([reason]).to_string().as_str(),
@@ -283,7 +294,7 @@ impl ChatTelemetry {
         if let Some(t) = ttfc {
             span.record("gen_ai.response.time_to_first_chunk", t.as_secs_f64());
         }
-        let u = &self.usage;
+        let u = &seen.usage;
         let fields = [
             ("gen_ai.usage.input_tokens", u.input_tokens),
             ("gen_ai.usage.output_tokens", u.output_tokens),
@@ -301,9 +312,9 @@ impl ChatTelemetry {
                 span.record(field, i64::try_from(v).unwrap_or(i64::MAX));
             }
         }
-        if let Some(r) = &self.output {
+        if let Some(r) = &seen.output {
             let mut message = json!({"role": "assistant", "parts": parts(&r.content)});
-            if let Some(reason) = self.finish_reason {
+            if let Some(reason) = seen.finish_reason {
                 message["finish_reason"] = reason.into();
             }
             span.record(
