@@ -25,7 +25,8 @@
 //! The attribute names are those of the GenAI conventions
 //! (open-telemetry/semantic-conventions-genai, `gen-ai-spans.md` and
 //! `gen-ai-metrics.md`). Any `tracing` subscriber sees them; the `otel`
-//! feature adds [`otel`], which wires them to an OpenTelemetry exporter.
+//! feature adds `telemetry::otel`, which wires them to an OpenTelemetry
+//! exporter over OTLP.
 //!
 //! Prompts, outputs and tool arguments and results are recorded only when
 //! content capture is on ([`set_capture_content`], or
