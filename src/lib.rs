@@ -22,6 +22,7 @@
 //! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
 //! (wire decoders) and [`rivulet_actors`] (the runtime).
 
+mod hooks;
 mod input;
 pub mod json;
 pub mod local;
@@ -30,8 +31,11 @@ mod parts;
 pub mod schema;
 mod stream;
 mod structured;
+pub mod telemetry;
 mod tools;
+pub mod transform;
 
+pub use hooks::{HookKind, HookPanic, HookReport, HookRun, Hooks};
 pub use input::Input;
 pub use model::{check_model_id, valid_temperature, Model};
 pub use parts::{
@@ -68,8 +72,9 @@ pub use rivulet_actors::StreamHandle;
 pub use rivulet_actors::Subscription;
 
 pub use rivulet_actors::{
-    ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus,
-    Runtime, RuntimeConfig, RuntimeStats, SharedChunk, StreamOptions, ToolCallState, ToolCallWatch,
+    Fallback, LimitStats, ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase,
+    ProcessSpec, ProcessStatus, Routing, Runtime, RuntimeConfig, RuntimeStats, SharedChunk,
+    Skipped, StreamOptions, ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
     ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,

@@ -40,6 +40,8 @@ pub struct Model {
     options: StreamOptions,
     runtime: Option<Runtime>,
     provider: Arc<OnceLock<Result<Arc<dyn Provider>, Error>>>,
+    /// Models to try when this one cannot answer (see [`Model::fallback`]).
+    fallbacks: Vec<FallbackModel>,
 }
 
 impl std::fmt::Debug for Model {
@@ -76,6 +78,7 @@ impl Model {
             options: StreamOptions::default(),
             runtime: None,
             provider: Arc::new(OnceLock::new()),
+            fallbacks: Vec::new(),
         }
     }
 
@@ -328,43 +331,54 @@ impl Model {
     /// Starts streaming and returns at once; nothing has been sent yet and
     /// errors surface while iterating.
     pub fn stream(&self, input: impl Into<Input>) -> StreamResponse {
-        self.stream_request(self.request(input))
+        let input = input.into();
+        let mut options = self.stream_options();
+        options.fallbacks = self.fallback_options(Some(&input));
+        self.start(self.request(input), options)
     }
 
-    /// Streams a request built by hand (or by [`Model::request`]).
+    /// Streams a request built by hand (or by [`Model::request`]). A
+    /// fallback model gets the same request under its own model name.
     pub fn stream_request(&self, request: Request) -> StreamResponse {
-        let (options, runtime) = self.options_and_runtime();
+        self.start(request, self.stream_options())
+    }
+
+    fn start(&self, request: Request, options: StreamOptions) -> StreamResponse {
         StreamResponse::with_model(
-            runtime.start(self.provider(), request, options),
+            self.runtime_ref().start(self.provider(), request, options),
             self.clone(),
         )
     }
 
-    fn options_and_runtime(&self) -> (StreamOptions, &Runtime) {
+    /// The stream options: this model's limits, names and fallbacks (each
+    /// sent this stream's request under its own name).
+    fn stream_options(&self) -> StreamOptions {
         let mut options = self.options.clone();
         options.provider_id = self.provider_id.clone();
         options.model = self.model.clone();
-        (options, self.runtime_ref())
+        options.fallbacks = self.fallback_options(None);
+        options
     }
 
     /// Streams a request built later by `prepare` (the next turn, once the
     /// previous one has ended).
     pub(crate) fn stream_after(&self, prepare: rivulet_actors::DeferredRequest) -> StreamResponse {
-        let (options, runtime) = self.options_and_runtime();
         StreamResponse::with_model(
-            runtime.start_deferred(self.provider(), prepare, options),
+            self.runtime_ref()
+                .start_deferred(self.provider(), prepare, self.stream_options()),
             self.clone(),
         )
     }
 
     /// A stream that fails at once with `error`.
     pub(crate) fn stream_failing(&self, error: Error) -> StreamResponse {
-        let (options, runtime) = self.options_and_runtime();
+        let mut options = self.stream_options();
+        options.fallbacks.clear();
         let provider = Arc::new(FailedProvider {
             id: self.provider_id.clone(),
             error,
         });
-        StreamResponse::new(runtime.start(
+        StreamResponse::new(self.runtime_ref().start(
             provider,
             self.request(Vec::<rivulet_core::Message>::new()),
             options,
@@ -379,6 +393,109 @@ impl Model {
     /// [`Model::call`] for synchronous code.
     pub fn call_blocking(&self, input: impl Into<Input>) -> Result<Response, Error> {
         self.stream(input).finish_blocking()
+    }
+}
+
+/// A fallback of a [`Model`]: another model, and whether it takes the
+/// first model's call parameters (one named by id) or has its own.
+#[derive(Clone)]
+struct FallbackModel {
+    model: Model,
+    /// Named by id ([`Model::fallback`]): it is sent the stream's request
+    /// under its own name, with the first model's retries, and served by
+    /// the first model's provider when the provider is the same.
+    by_id: bool,
+}
+
+// Fallback models: kept in a block of their own.
+impl Model {
+    /// Models to try, in order, when this one cannot answer: on a
+    /// retryable error (overloaded, 5xx, 429, a failed connection) before
+    /// the first content chunk, once this model's own retries are spent,
+    /// the stream moves on to the next model. A failure after content
+    /// never falls back (what consumers have seen cannot be taken back),
+    /// nor does one a retry cannot help (a bad key, a bad request).
+    ///
+    /// Each fallback is sent the same request (messages, parameters,
+    /// tools, format) under its own model name, with this model's
+    /// retries; one at this model's provider uses this model's provider
+    /// settings (base URL, key) and connections, one at another provider
+    /// that provider's settings from the environment. For a fallback with
+    /// settings or parameters of its own, use [`Model::fallback_to`].
+    ///
+    /// Everything else behaves as for one model: every consumer sees the
+    /// answering model's chunks only (nothing of a model that failed
+    /// reaches the stream), the first-chunk and total timeouts cover all
+    /// the models tried, and a cancel stops whichever is being tried.
+    /// [`StreamResponse::routing`] says which model answered and why the
+    /// others did not; the response's `provider` and `model` are the
+    /// answering model's.
+    ///
+    /// ```
+    /// let model = rivulet::Model::new("anthropic/claude-sonnet-4-5")
+    ///     .retries(1)
+    ///     .fallback(["anthropic/claude-haiku-4-5", "openai/gpt-5-mini"]);
+    /// # let _ = model;
+    /// ```
+    pub fn fallback(mut self, ids: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        for id in ids {
+            let mut model = Model::new(id.as_ref());
+            model.runtime.clone_from(&self.runtime);
+            self.fallbacks.push(FallbackModel { model, by_id: true });
+        }
+        self
+    }
+
+    /// Fallback models with settings of their own: each is sent its own
+    /// request (its own parameters over the same messages; tools and
+    /// format as it was built with) through its own provider settings,
+    /// with its own retries. Otherwise as [`Model::fallback`]; the
+    /// fallbacks of these models are not used.
+    ///
+    /// ```
+    /// use rivulet::Model;
+    /// let backup = Model::new("openai/gpt-5-mini").base_url("https://proxy.example/v1");
+    /// let model = Model::new("anthropic/claude-sonnet-4-5").fallback_to([backup]);
+    /// # let _ = model;
+    /// ```
+    pub fn fallback_to(mut self, models: impl IntoIterator<Item = Model>) -> Self {
+        self.fallbacks
+            .extend(models.into_iter().map(|model| FallbackModel {
+                model,
+                by_id: false,
+            }));
+        self
+    }
+
+    /// The fallbacks as the runtime takes them; `input` builds the request
+    /// of those with parameters of their own (without it they are sent the
+    /// stream's request under their name).
+    fn fallback_options(&self, input: Option<&Input>) -> Vec<rivulet_actors::Fallback> {
+        self.fallbacks
+            .iter()
+            .map(|f| {
+                let m = &f.model;
+                let (provider, request, retries, backoff) = if f.by_id {
+                    let provider = if m.provider_id == self.provider_id {
+                        self.provider()
+                    } else {
+                        m.provider()
+                    };
+                    (provider, None, self.options.retries, self.options.backoff)
+                } else {
+                    let request = input.map(|i| Box::new(m.request(i.clone())));
+                    (m.provider(), request, m.options.retries, m.options.backoff)
+                };
+                rivulet_actors::Fallback {
+                    provider,
+                    provider_id: m.provider_id.clone(),
+                    model: m.model.clone(),
+                    request,
+                    retries,
+                    backoff,
+                }
+            })
+            .collect()
     }
 }
 

@@ -189,6 +189,13 @@ impl StreamResponse {
         BlockingPartStreams::new(self.chunk_stream_blocking())
     }
 
+    /// For a model with fallbacks ([`Model::fallback`]): which model
+    /// answered (or is being tried now) and why each one tried before it
+    /// did not. `None` when the model has no fallbacks.
+    pub fn routing(&self) -> Option<rivulet_actors::Routing> {
+        self.handle.routing()
+    }
+
     /// Waits for the end: the final response (the whole log, however late
     /// it is called), or the error (the partial response stays in
     /// [`StreamResponse::snapshot`]). Waiting never holds the stream back,

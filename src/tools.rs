@@ -23,6 +23,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 type Outcome = Result<String, String>;
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -324,7 +325,19 @@ impl Toolkit {
     /// (the call's JSON, or the tool's type: serde's message), an error the
     /// tool returns or a panic become an output with `is_error: true`, which
     /// the model sees.
+    ///
+    /// Each call is an `execute_tool {name}` span (OpenTelemetry GenAI
+    /// conventions, target `rivulet::gen_ai`; see [`crate::telemetry`]),
+    /// with `error.type` when the output is an error; its arguments and
+    /// result only when content capture is on.
     pub async fn execute(&self, call: &ParsedToolCall) -> ToolOutput {
+        let span = crate::telemetry::execute_tool_span(&call.call, self.get(&call.call.name));
+        let output = self.execute_in(call).instrument(span.clone()).await;
+        crate::telemetry::tool_done(&span, call, &output);
+        output
+    }
+
+    async fn execute_in(&self, call: &ParsedToolCall) -> ToolOutput {
         let ToolCall { id, name, .. } = &call.call;
         let output = |result: String, is_error: bool| ToolOutput {
             id: id.clone(),

@@ -277,9 +277,17 @@ async fn retry_after_is_honoured_before_the_first_chunk() {
             Replay::sse(wire("openai-chat/text_include_usage.sse")),
         ])
         .await;
-        let m = model(&server).retries(1).backoff(Duration::from_millis(10));
+        // A runtime of its own: a 429's Retry-After pauses every new
+        // stream to the provider in the runtime, which would hold up the
+        // other tests of this binary on the global one.
+        let rt = rivulet::Runtime::new(rivulet::RuntimeConfig::default());
+        let m = model(&server)
+            .retries(1)
+            .backoff(Duration::from_millis(10))
+            .runtime(rt.clone());
         let started = Instant::now();
         let r = m.call("go").await.unwrap();
+        rt.shutdown();
         let waited = started.elapsed();
         assert!(waited >= Duration::from_secs(1), "{status}: {waited:?}");
         assert!(waited < Duration::from_secs(10), "{status}: {waited:?}");

@@ -13,7 +13,7 @@ use rivulet_core::Response;
 
 use crate::log::Follower;
 use crate::messages::{CatchUp, Snapshot};
-use crate::stats::Member;
+use crate::stats::{lock, Member};
 use crate::stream::Shared;
 
 /// The fold itself, separate from the actor so that it publishes whatever
@@ -43,6 +43,15 @@ impl Fold {
         if self.response.input.is_empty() {
             if let Some(input) = self.shared.input.get() {
                 self.response.input.clone_from(input);
+            }
+        }
+        // Before the first chunk the model may still change (a fallback
+        // answering): the response names the one being tried. Once chunks
+        // arrive it cannot change, and the wire's own model name wins.
+        if self.cursor == 0 {
+            if let Some(r) = lock(&self.shared.routing).as_deref() {
+                self.response.provider.clone_from(&r.provider_id);
+                self.response.model.clone_from(&r.model);
             }
         }
         // Folded under the log's lock: no copy of the batch, no reference

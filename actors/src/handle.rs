@@ -13,7 +13,7 @@ use crate::stats::lock;
 use crate::stream::Shared;
 use crate::subscriber::{BlockingSubscription, Subscription};
 use crate::tool_parser::ToolParser;
-use crate::{Outcome, ParsedToolCall, PartialToolCall, Policy};
+use crate::{Outcome, ParsedToolCall, PartialToolCall, Policy, Routing};
 
 /// What every handle clone and every subscription of one stream hold.
 /// When the last of them goes, the stream is cancelled (unless it runs to
@@ -192,6 +192,15 @@ impl StreamHandle {
     /// async task (it blocks the thread).
     pub fn finish_blocking(&self) -> Result<Response, Error> {
         futures::executor::block_on(self.finish())
+    }
+
+    /// For a stream with fallback models
+    /// ([`StreamOptions::fallbacks`](crate::StreamOptions::fallbacks)):
+    /// which model answers (or is being tried now) and why the ones tried
+    /// before it did not. `None` for a stream without fallbacks: its own
+    /// model is the only one it tries.
+    pub fn routing(&self) -> Option<Routing> {
+        lock(&self.shared().routing).as_deref().cloned()
     }
 
     /// The outcome, once the stream has ended (`None` while it runs).

@@ -44,8 +44,10 @@ use std::time::Duration;
 pub use rivulet_core::{Chunk, Error, Provider, Request, Response, ToolCall};
 
 mod accumulator;
+mod fallback;
 mod handle;
 mod idle;
+mod limits;
 mod log;
 mod messages;
 mod process;
@@ -55,11 +57,14 @@ mod segment;
 mod stats;
 mod stream;
 mod subscriber;
+pub mod telemetry;
 mod timer;
 mod tool_parser;
 mod trim;
 
+pub use fallback::{Fallback, Routing, Skipped};
 pub use handle::{StreamHandle, ToolCallWatch};
+pub use limits::LimitStats;
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 pub use runtime::Runtime;
 pub use segment::SharedChunk;
@@ -105,6 +110,13 @@ pub struct StreamOptions {
     pub provider_id: String,
     /// The model name (see `provider_id`).
     pub model: String,
+    /// Models to try, in order, when this one fails with a retryable error
+    /// before the first content chunk, after its own `retries` (see
+    /// [`Fallback`]). Timeouts still count from the start of the stream:
+    /// the first-chunk and total timeouts cover every model tried, the
+    /// connect timeout each attempt. [`StreamHandle::routing`] says which
+    /// model answered and why the others did not.
+    pub fallbacks: Vec<Fallback>,
 }
 
 impl Default for StreamOptions {
@@ -121,6 +133,7 @@ impl Default for StreamOptions {
             window: None,
             provider_id: String::new(),
             model: String::new(),
+            fallbacks: Vec::new(),
         }
     }
 }

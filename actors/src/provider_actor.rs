@@ -23,10 +23,13 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::accumulator::Accumulator;
+use crate::fallback::{Fallback, Routing, Skipped};
 use crate::idle;
+use crate::limits::Limits;
 use crate::messages::CatchUp;
-use crate::stats::{Member, TaskGuard};
+use crate::stats::{lock, Member, TaskGuard};
 use crate::stream::Shared;
+use crate::telemetry::ChatTelemetry;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
 use crate::tool_parser::ToolParser;
 use crate::{Outcome, StreamOptions};
@@ -96,6 +99,8 @@ pub(crate) struct Job {
     pub(crate) request: RequestSource,
     pub(crate) options: StreamOptions,
     pub(crate) finisher: Finisher,
+    /// The runtime's per-provider limits.
+    pub(crate) limits: Arc<Limits>,
 }
 
 impl Job {
@@ -105,13 +110,8 @@ impl Job {
             request,
             options,
             finisher,
+            limits,
         } = self;
-        // Provider and model only: never the request's contents or keys.
-        let span = tracing::info_span!(
-            "stream",
-            provider = %options.provider_id,
-            model = %options.model
-        );
         // Kept boxed: this future lives as long as the stream, and an inline
         // `Request` would widen it by the request's size in every stream.
         let request: Box<Request> = match request {
@@ -135,7 +135,18 @@ impl Job {
                 }
             }
         };
-        let mut driver = Driver::new(&options, &finisher);
+        if !options.fallbacks.is_empty() {
+            *lock(&finisher.shared.routing) = Some(Box::new(Routing {
+                provider_id: options.provider_id.clone(),
+                model: options.model.clone(),
+                skipped: Vec::new(),
+            }));
+        }
+        // The GenAI span (see `telemetry`): the request's parameters, and
+        // its messages only when content capture is on; never keys.
+        let telemetry = ChatTelemetry::start(&options, &request);
+        let span = telemetry.span().clone();
+        let mut driver = Driver::new(&options, &finisher, &limits, telemetry);
         let outcome = driver
             .drive(&*provider, &request)
             .instrument(span.clone())
@@ -149,6 +160,19 @@ impl Job {
                 "stream ended"
             )
         });
+        let answered = lock(&finisher.shared.routing)
+            .as_ref()
+            .map(|r| (r.provider_id.clone(), r.model.clone()));
+        let (provider_id, model) =
+            answered.unwrap_or_else(|| (options.provider_id.clone(), options.model.clone()));
+        let error = match &outcome {
+            Outcome::Failed(e) => Some(&**e),
+            Outcome::Finished => None,
+        };
+        let (ttfc, elapsed) = (driver.ttfc, driver.start.elapsed());
+        driver
+            .telemetry
+            .end(&provider_id, &model, ttfc, elapsed, error);
         finisher.end(outcome);
     }
 }
@@ -229,6 +253,11 @@ fn drop_quietly<T>(value: T) {
 struct Driver<'a> {
     opts: &'a StreamOptions,
     fin: &'a Finisher,
+    limits: &'a Limits,
+    /// The provider id of the model being tried (a fallback's, once one is).
+    provider_id: &'a str,
+    /// The stream's GenAI span and what it records at the end.
+    telemetry: ChatTelemetry,
     shared: &'a Shared,
     start: Instant,
     timer: Timer,
@@ -255,7 +284,12 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(opts: &'a StreamOptions, fin: &'a Finisher) -> Self {
+    fn new(
+        opts: &'a StreamOptions,
+        fin: &'a Finisher,
+        limits: &'a Limits,
+        telemetry: ChatTelemetry,
+    ) -> Self {
         let start = Instant::now();
         // With a window the log cannot trim past the followers, so nudge
         // them often enough that it stays close to its size.
@@ -266,6 +300,9 @@ impl<'a> Driver<'a> {
         Driver {
             opts,
             fin,
+            limits,
+            provider_id: &opts.provider_id,
+            telemetry,
             shared: &fin.shared,
             start,
             timer: Timer::default(),
@@ -308,34 +345,124 @@ impl<'a> Driver<'a> {
         earliest(earliest(self.first(), self.idle()), self.total())
     }
 
-    /// Runs the call to its outcome: attempts and backoffs.
+    /// Runs the call to its outcome: the stream's own model with its
+    /// retries, then each fallback in turn while the failure before the
+    /// first content chunk is one a retry could help with.
     async fn drive(&mut self, provider: &dyn Provider, request: &Request) -> Outcome {
-        let mut backoff = self.opts.backoff;
-        loop {
+        let opts = self.opts;
+        let mut err = match self
+            .drive_model(provider, request, opts.retries, opts.backoff)
+            .await
+        {
+            Ok(outcome) => return outcome,
+            Err(e) => e,
+        };
+        for fallback in &opts.fallbacks {
             if self.shared.ctl.is_cancelled() {
                 return self.fail(Error::cancelled());
             }
+            // Nothing the failed model sent before failing is kept.
+            self.pending.clear();
+            self.fall_back(fallback, err);
+            self.provider_id = &fallback.provider_id;
+            let swapped;
+            let request = match &fallback.request {
+                Some(r) => &**r,
+                None => {
+                    let mut r = request.clone();
+                    r.model.clone_from(&fallback.model);
+                    swapped = r;
+                    &swapped
+                }
+            };
+            err = match self
+                .drive_model(
+                    &*fallback.provider,
+                    request,
+                    fallback.retries,
+                    fallback.backoff,
+                )
+                .await
+            {
+                Ok(outcome) => return outcome,
+                Err(e) => e,
+            };
+        }
+        self.fail(err)
+    }
+
+    /// Records that the model tried so far failed with `err` and that
+    /// `next` is tried now.
+    fn fall_back(&mut self, next: &Fallback, err: Error) {
+        let mut routing = lock(&self.shared.routing);
+        let routing = routing.get_or_insert_with(Default::default);
+        tracing::info!(
+            from = %routing.model,
+            to = %next.model,
+            error = err.kind().as_str(),
+            "falling back"
+        );
+        let failed = Skipped {
+            provider_id: std::mem::take(&mut routing.provider_id),
+            model: std::mem::take(&mut routing.model),
+            error: Arc::new(err),
+        };
+        routing.skipped.push(failed);
+        routing.provider_id.clone_from(&next.provider_id);
+        routing.model.clone_from(&next.model);
+    }
+
+    /// One model's attempts and backoffs. `Ok` is the stream's outcome;
+    /// `Err` a retryable failure before any content chunk, once the
+    /// model's retries are spent (or the server asked to wait longer than
+    /// `max_retry_wait`): the next fallback may answer instead.
+    async fn drive_model(
+        &mut self,
+        provider: &dyn Provider,
+        request: &Request,
+        retries: u32,
+        first_backoff: Duration,
+    ) -> Result<Outcome, Error> {
+        let mut backoff = first_backoff;
+        let mut attempts = 0u32;
+        loop {
+            if self.shared.ctl.is_cancelled() {
+                return Ok(self.fail(Error::cancelled()));
+            }
             self.attempts += 1;
+            attempts += 1;
             let err = match self.attempt(provider, request).await {
-                Attempt::Done(outcome) => return outcome,
+                Attempt::Done(outcome) => return Ok(outcome),
                 Attempt::Retry(e) => e,
             };
-            if self.attempts > self.opts.retries {
-                return self.fail(err);
-            }
             let max_wait = self.opts.max_retry_wait;
             let asked = err.retry_after().unwrap_or_default();
+            if let Error::RateLimit {
+                retry_after: Some(wait),
+                ..
+            } = &err
+            {
+                // The provider is limiting this client, not this stream:
+                // every new attempt to it waits that long. A wait this
+                // stream would not honour is not imposed on the others.
+                if *wait <= max_wait {
+                    self.limits.pause(self.provider_id, *wait);
+                }
+            }
+            if attempts > retries {
+                return Err(err);
+            }
             if asked > max_wait {
                 // Waiting that long would look like a hang (a server once
                 // asked for 11 days): the caller gets the error, with the
-                // wait it asked for, and decides.
+                // wait it asked for, and decides (or a fallback answers).
                 tracing::debug!(
                     attempt = self.attempts,
                     asked_ms = asked.as_millis() as u64,
                     max_ms = max_wait.as_millis() as u64,
                     "the server asks to wait longer than max_retry_wait: not retrying"
                 );
-                return self.fail(err);
+                return Err(err);
             }
             // What the failed attempt sent before failing is not kept: the
             // next attempt will send it again.
@@ -355,27 +482,42 @@ impl<'a> Driver<'a> {
             let shared = self.shared;
             match race(sleep.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
                 Raced::Done(()) => {}
-                Raced::Cancelled => return self.fail(Error::cancelled()),
-                Raced::Timeout(k) => return self.fail(Error::timeout(k)),
-                Raced::Panicked => return self.fail(panicked()),
+                Raced::Cancelled => return Ok(self.fail(Error::cancelled())),
+                Raced::Timeout(k) => return Ok(self.fail(Error::timeout(k))),
+                Raced::Panicked => return Ok(self.fail(panicked())),
             }
         }
     }
 
-    /// One `open` and the reading of its stream.
+    /// One `open` and the reading of its stream, holding a slot of the
+    /// provider's limit from before the connection until the end.
     async fn attempt(&mut self, provider: &dyn Provider, request: &Request) -> Attempt {
         let shared = self.shared;
         let opened_at = Instant::now();
-        let mut open = match catch_unwind(AssertUnwindSafe(|| provider.open(request))) {
-            Ok(open) => open,
-            Err(_) => return Attempt::Done(self.fail(panicked())),
-        };
         let connect = self
             .opts
             .connect_timeout
             .and_then(|d| after(opened_at, d))
             .map(|t| (t, TimeoutKind::Connect));
         let target = earliest(earliest(connect, self.first()), self.total());
+        // Waiting for a slot (or for a 429's pause to end) is part of
+        // connecting: the connect timeout counts it.
+        let _slot = {
+            let mut enter = Box::pin(self.limits.enter(self.provider_id, &request.model));
+            match race(enter.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
+                Raced::Done(slot) => slot,
+                Raced::Timeout(TimeoutKind::Connect) => {
+                    return self.failed(Error::timeout(TimeoutKind::Connect))
+                }
+                Raced::Timeout(k) => return Attempt::Done(self.fail(Error::timeout(k))),
+                Raced::Cancelled => return Attempt::Done(self.fail(Error::cancelled())),
+                Raced::Panicked => return Attempt::Done(self.fail(panicked())),
+            }
+        };
+        let mut open = match catch_unwind(AssertUnwindSafe(|| provider.open(request))) {
+            Ok(open) => open,
+            Err(_) => return Attempt::Done(self.fail(panicked())),
+        };
         let opened = race(open.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await;
         drop_quietly(open);
         let mut stream = match opened {
@@ -512,6 +654,7 @@ impl<'a> Driver<'a> {
             self.fin.nudge_tools();
         }
         self.after_call_end = call_end;
+        self.telemetry.saw(&chunk);
         let blocked = self.shared.log.append(chunk);
         self.appended += 1;
         self.dirty = true;

@@ -22,6 +22,7 @@ use rivulet_core::{Provider, Request, Response};
 
 use crate::accumulator::{Accumulator, Fold};
 use crate::handle::StreamHandle;
+use crate::limits::{LimitStats, Limits};
 use crate::process::{self, ProcessHandle, ProcessSpec};
 use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
 use crate::stats::{lock, Counters, Member};
@@ -64,6 +65,8 @@ struct RuntimeInner {
     /// Supervised child processes, by name.
     processes: Mutex<HashMap<String, ProcessHandle>>,
     closed: AtomicBool,
+    /// Streams in flight per provider (and model), and 429 pauses.
+    limits: Arc<Limits>,
 }
 
 impl Runtime {
@@ -108,6 +111,7 @@ impl Runtime {
                 registry: Arc::new(Registry::default()),
                 processes: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
+                limits: Arc::new(Limits::default()),
             }),
         }
     }
@@ -198,6 +202,7 @@ impl Runtime {
             request,
             options,
             finisher: Finisher::new(shared.clone(), acc.clone(), tools.clone()),
+            limits: inner.limits.clone(),
         };
         let provider_actor = ProviderActor::new(job, member());
         ProviderActor::start_in_arbiter(&arbiter, move |_| provider_actor);
@@ -238,6 +243,47 @@ impl Runtime {
     /// The supervised process named `name`, if there is one.
     pub fn process(&self, name: &str) -> Option<ProcessHandle> {
         lock(&self.inner.processes).get(name).cloned()
+    }
+
+    /// Limits the streams of `provider` (a provider id: `"openai"`) in
+    /// flight at once, across this runtime, to `max` (`None` lifts the
+    /// limit). A stream holds a slot from before it connects until its
+    /// connection is done with, each retry and fallback taking one anew
+    /// (a fallback at another provider takes that provider's); one
+    /// without a free slot waits for it, and the wait counts against its
+    /// connect timeout (and its first-chunk and total timeouts; a cancel
+    /// ends it). A new limit applies to slots taken after it is set.
+    ///
+    /// Independently of any limit, a 429 with `Retry-After` (within the
+    /// stream's `max_retry_wait`) pauses every new attempt to that
+    /// provider until then. [`Runtime::limit_stats`] counts what waits.
+    ///
+    /// ```
+    /// use rivulet_actors::{Runtime, RuntimeConfig};
+    /// let rt = Runtime::new(RuntimeConfig::default());
+    /// rt.limit("openai", Some(4));
+    /// assert_eq!(rt.limit_stats("openai").limit, Some(4));
+    /// # rt.shutdown();
+    /// ```
+    pub fn limit(&self, provider: &str, max: Option<usize>) {
+        self.inner.limits.set(provider, None, max);
+    }
+
+    /// [`Runtime::limit`] for one model of a provider, as the request names
+    /// it (`"gpt-4o"`); its streams also count against the provider's limit.
+    pub fn limit_model(&self, provider: &str, model: &str, max: Option<usize>) {
+        self.inner.limits.set(provider, Some(model), max);
+    }
+
+    /// A provider's limit, its streams in flight, how many wait for a slot
+    /// or for a 429's pause to end, and how long that pause still runs.
+    pub fn limit_stats(&self, provider: &str) -> LimitStats {
+        self.inner.limits.stats(provider, None)
+    }
+
+    /// [`Runtime::limit_stats`] for a model with a limit of its own.
+    pub fn model_limit_stats(&self, provider: &str, model: &str) -> LimitStats {
+        self.inner.limits.stats(provider, Some(model))
     }
 
     /// What is alive now.

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::log::Log;
 use crate::stats::{lock, Counters, StreamLife};
-use crate::{Outcome, ParsedToolCall, PartialToolCall};
+use crate::{Outcome, ParsedToolCall, PartialToolCall, Routing};
 
 /// The provider actor's wake-up line: cancel requests and "a lossless
 /// consumer made room" both arrive here, from any thread, without a mailbox
@@ -182,6 +182,9 @@ pub(crate) struct Shared {
     /// known ([`crate::Runtime::start_deferred`]); the accumulator takes them
     /// as the response's input.
     pub(crate) input: OnceLock<Vec<Message>>,
+    /// Set when a fallback model is tried (`None`: the stream's own model).
+    /// Boxed and optional: most streams never fall back.
+    pub(crate) routing: Mutex<Option<Box<Routing>>>,
     /// Signalled when the outcome is set or a final value is published.
     changed: Notify,
     /// The arbiter every actor of this stream runs on: one thread per
@@ -210,6 +213,7 @@ impl Shared {
             tools: OnceLock::new(),
             tool_watch: Mutex::new(ToolWatch::default()),
             input: OnceLock::new(),
+            routing: Mutex::new(None),
             changed: Notify::new(),
             arbiter,
             counters,

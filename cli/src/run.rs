@@ -279,6 +279,16 @@ fn print_stats(err: &mut dyn Write, snapshot: &Response, c: &Counts, elapsed: Du
         show(u.reasoning_tokens),
         show(u.cache_read_tokens),
     );
+    // Cost from the usage known (so far, for a cancelled or failed
+    // stream); unknown when the model is not priced or usage is missing.
+    let _ = match snapshot.cost() {
+        Some(c) => writeln!(
+            err,
+            "stats: cost ${:.6} (prices: {}, read {})",
+            c.total, c.source, c.date
+        ),
+        None => writeln!(err, "stats: cost unknown"),
+    };
     // Generation speed: output tokens after the first one, over the time
     // since the first content chunk (so startup and prompt time do not count).
     if let (Some(out), Some(first)) = (u.output_tokens, c.first_chunk) {

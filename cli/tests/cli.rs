@@ -489,6 +489,17 @@ async fn stats_go_to_stderr() {
     assert_eq!(r.stdout, format!("{TEXT}\n"));
     r.says("usage: input 16 output 10");
     r.says("first chunk");
+    // gpt-4o-2024-08-06 at gpt-4o's prices: 16 × $2.50 + 10 × $10 per million.
+    r.says("stats: cost $0.000140 (prices: https://docs.sim.ai/");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_say_when_the_cost_is_unknown() {
+    let s = serve(Replay::sse(wire("groq/tool_call.sse"))).await;
+    let r = against(&s, "groq/llama-3.3-70b-versatile", &["--stats", "q"]).await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    r.says("usage: input 210 output 15");
+    r.says("stats: cost unknown");
 }
 
 // ---- Tools and formats ----

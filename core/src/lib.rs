@@ -17,6 +17,7 @@
 
 pub mod chunk;
 pub mod content;
+pub mod cost;
 pub mod delta;
 pub mod error;
 pub mod finish;
@@ -31,6 +32,7 @@ pub use chunk::{AudioDelta, Chunk, RawEvent};
 pub use content::{
     Audio, ContentPart, Message, ProviderPart, Role, Text, Thought, ToolCall, ToolOutput,
 };
+pub use cost::{Cost, Price, PriceRow, PriceTable};
 pub use delta::Delta;
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;

@@ -17,14 +17,30 @@ use crate::replay::{reason_phrase, After, Replay};
 use crate::request::{read_request, RecordedRequest};
 
 /// What the server knows about one accepted connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Conn {
+    /// When it was accepted.
+    accepted: Instant,
     /// Body bytes the kernel accepted so far.
     bytes_written: AtomicU64,
     /// When the server noticed the client had gone.
     client_closed: Mutex<Option<Instant>>,
     /// Closed by either side.
     closed: AtomicBool,
+    /// Its response is written whole, or the client has gone.
+    done: AtomicBool,
+}
+
+impl Conn {
+    fn new() -> Self {
+        Conn {
+            accepted: Instant::now(),
+            bytes_written: AtomicU64::new(0),
+            client_closed: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +49,10 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     conns: Mutex<Vec<Arc<Conn>>>,
     open: AtomicUsize,
+    /// Connections accepted whose response is not written whole yet (and
+    /// whose client has not gone), and the most there were at once.
+    active: AtomicUsize,
+    max_active: AtomicUsize,
     /// Woken whenever a connection closes or a client goes.
     changed: Notify,
 }
@@ -151,6 +171,21 @@ impl Server {
         self.shared.open.load(Ordering::SeqCst)
     }
 
+    /// The most connections there were at once between being accepted
+    /// and the end of their response (its last byte written, or the
+    /// client gone). A client cannot be done with a connection before
+    /// then, so this never counts one the client had already finished
+    /// with (the socket's close may come a moment later): it is how many
+    /// connections the client had in use at once, at least.
+    pub fn max_active_connections(&self) -> usize {
+        self.shared.max_active.load(Ordering::SeqCst)
+    }
+
+    /// When connection `conn` was accepted (`None` for an unknown one).
+    pub fn accepted_at(&self, conn: usize) -> Option<Instant> {
+        lock(&self.shared.conns).get(conn).map(|c| c.accepted)
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         lock(&self.shared.conns).len()
@@ -246,13 +281,15 @@ fn serve(shared: Arc<Shared>, ready: oneshot::Sender<SocketAddr>, shutdown: ones
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let conn = Arc::new(Conn::default());
+                let conn = Arc::new(Conn::new());
                 let index = {
                     let mut conns = lock(&shared.conns);
                     conns.push(conn.clone());
                     conns.len() - 1
                 };
                 shared.open.fetch_add(1, Ordering::SeqCst);
+                let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
+                shared.max_active.fetch_max(active, Ordering::SeqCst);
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     handle(stream, index, &conn, &shared).await;
@@ -268,7 +305,15 @@ fn serve(shared: Arc<Shared>, ready: oneshot::Sender<SocketAddr>, shutdown: ones
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 
+/// The connection's response is over (written whole, or its client gone).
+fn done(conn: &Conn, shared: &Shared) {
+    if !conn.done.swap(true, Ordering::SeqCst) {
+        shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn close(conn: &Conn, shared: &Shared) {
+    done(conn, shared);
     if !conn.closed.swap(true, Ordering::SeqCst) {
         shared.open.fetch_sub(1, Ordering::SeqCst);
     }
@@ -276,6 +321,7 @@ fn close(conn: &Conn, shared: &Shared) {
 }
 
 fn client_gone(conn: &Conn, shared: &Shared) {
+    done(conn, shared);
     lock(&conn.client_closed).get_or_insert_with(Instant::now);
     shared.changed.notify_waiters();
 }
@@ -320,6 +366,7 @@ async fn handle(stream: TcpStream, index: usize, conn: &Conn, shared: &Shared) {
         client_gone(conn, shared);
         return;
     }
+    done(conn, shared);
     match replay.then {
         After::Close => {
             let _ = wr.shutdown().await;
