@@ -82,6 +82,10 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
             ContentPart::Audio(a) => {
                 json!({"type": "audio", "id": a.id, "transcript": a.transcript, "data": a.data})
             }
+            // The part's own JSON form: `{"type": "image", "url" | "data", …}`.
+            ContentPart::Image(_) | ContentPart::File(_) => {
+                serde_json::to_value(part).unwrap_or(Value::Null)
+            }
         })
         .collect();
     let u = &response.usage;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Media;
+
 /// Generated or given text.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Text {
@@ -123,12 +125,25 @@ pub enum ContentPart {
     Audio(Audio),
     /// A provider-specific block (`{"type": "provider", …}`).
     Provider(ProviderPart),
+    /// An image sent to the model (`{"type": "image", "url" | "data", …}`).
+    Image(Media),
+    /// A file sent to the model: a PDF or another document
+    /// (`{"type": "file", "url" | "data", …}`).
+    File(Media),
 }
 
 impl ContentPart {
     /// A text part.
     pub fn text(text: impl Into<String>) -> Self {
         ContentPart::Text(Text { text: text.into() })
+    }
+
+    /// The image or file this part sends, if it is one.
+    pub fn media(&self) -> Option<&Media> {
+        match self {
+            ContentPart::Image(m) | ContentPart::File(m) => Some(m),
+            _ => None,
+        }
     }
 }
 

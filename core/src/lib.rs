@@ -20,6 +20,7 @@ pub mod content;
 pub mod delta;
 pub mod error;
 pub mod finish;
+pub mod media;
 pub mod partial_json;
 pub mod provider;
 pub mod request;
@@ -34,6 +35,7 @@ pub use content::{
 pub use delta::Delta;
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;
+pub use media::{Media, MediaSource};
 pub use partial_json::{PartialJson, PartialJsonError, PartialJsonErrorKind};
 pub use provider::{ChunkStream, OpenFuture, Provider};
 pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};

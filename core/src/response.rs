@@ -352,6 +352,8 @@ impl Response {
                 ContentPart::Provider(p) => {
                     out.push_str(&format!("**{} {}:** {}", p.provider, p.kind, p.json));
                 }
+                ContentPart::Image(m) => out.push_str(&format!("**Image:** {}", m.describe())),
+                ContentPart::File(m) => out.push_str(&format!("**File:** {}", m.describe())),
             }
         }
         out

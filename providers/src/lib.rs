@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Layout: [`http`] (client, request headers, error responses,
-//! `Retry-After`), [`sse`] (event-stream parsing), [`eventstream`] (AWS
+//! `Retry-After`), [`media`] (images and files: refusals, media types),
+//! [`sse`] (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
 //! body, usage deltas, raw chunks, in-band error codes), one folder per
@@ -37,6 +38,7 @@ pub mod eventstream;
 pub mod family;
 pub mod google;
 pub mod http;
+pub mod media;
 pub mod openai;
 pub mod responses;
 pub mod sigv4;

@@ -9,9 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{request, run, KEY};
+use common::{base64_any, request, run, standard_base64, KEY};
 use rivulet_core::{
-    ApiKey, ContentPart, Format, Message, Provider, Request, Role, ThinkingLevel, Thought,
+    ApiKey, ContentPart, Format, Media, Message, Provider, Request, Role, ThinkingLevel, Thought,
     ToolCall, ToolDefinition, ToolOutput,
 };
 use rivulet_providers::google::{Google, VertexOptions};
@@ -36,14 +36,19 @@ fn provider(id: &str, url: &str) -> Arc<dyn Provider> {
     build(id, config).unwrap()
 }
 
-/// Sends `req` through provider `id` and returns what the server received.
-async fn sent(id: &str, req: &Request) -> RecordedRequest {
+/// A loopback server that answers one stream in `id`'s protocol.
+async fn server_for(id: &str) -> Server {
     let ok = if id == "anthropic" {
         "anthropic/text.sse"
     } else {
         "gemini/text.sse"
     };
-    let server = Server::start(vec![Replay::sse(wire(ok))]).await;
+    Server::start(vec![Replay::sse(wire(ok))]).await
+}
+
+/// Sends `req` through provider `id` and returns what the server received.
+async fn sent(id: &str, req: &Request) -> RecordedRequest {
+    let server = server_for(id).await;
     let p = provider(id, &server.url());
     let out = run(p.as_ref(), req).await;
     assert!(out.error.is_none(), "{:?}", out.error);
@@ -102,6 +107,22 @@ fn anthropic_request(recorded: &Value) -> Request {
                         result: b["content"].as_str().unwrap().into(),
                         ..Default::default()
                     }),
+                    kind @ ("image" | "document") => {
+                        let source = &b["source"];
+                        let media_type = || source["media_type"].as_str().unwrap();
+                        let data = source["data"].as_str().unwrap_or_default();
+                        let media = match source["type"].as_str().unwrap() {
+                            "url" => Media::url(source["url"].as_str().unwrap()),
+                            "base64" => Media::data(media_type(), base64_any(data)),
+                            "text" => Media::data(media_type(), data.as_bytes().to_vec()),
+                            other => panic!("source {other}"),
+                        };
+                        if kind == "image" {
+                            ContentPart::Image(media)
+                        } else {
+                            ContentPart::File(media)
+                        }
+                    }
                     other => panic!("block {other}"),
                 })
                 .collect(),
@@ -177,7 +198,7 @@ fn anthropic_normal(body: &Value, not_ours: &[&str]) -> Value {
 #[tokio::test]
 async fn anthropic_bodies_match_the_recorded_requests() {
     let files = wire_files("anthropic", ".request.json");
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 15);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         // Fields of the recording no core Request expresses.
@@ -187,6 +208,9 @@ async fn anthropic_bodies_match_the_recorded_requests() {
         } else if file.ends_with("compaction_usage_falls.request.json") {
             // Server-side compaction.
             &["context_management"]
+        } else if file.ends_with("_input.request.json") {
+            // Images and documents, recorded without streaming (we stream).
+            &["stream"]
         } else {
             &[]
         };
@@ -201,6 +225,7 @@ async fn anthropic_bodies_match_the_recorded_requests() {
             anthropic_normal(&recorded, not_ours),
             "{file}"
         );
+        assert_eq!(got.json()["stream"], true, "{file}");
     }
 }
 
@@ -278,6 +303,44 @@ fn gemini_request(recorded: &Value) -> Request {
             .map(|p| p["text"].as_str().unwrap())
             .collect()
     };
+    // Text parts joined, as one text part; images and files as theirs.
+    let parts = |c: &Value| -> Vec<ContentPart> {
+        let mut out = vec![ContentPart::text(String::new())];
+        for p in c["parts"].as_array().unwrap() {
+            let field = |camel: &str, snake: &str| p.get(camel).or_else(|| p.get(snake)).cloned();
+            let media = if let Some(blob) = field("inlineData", "inline_data") {
+                let mime = blob.get("mimeType").or_else(|| blob.get("mime_type"));
+                Media::data(
+                    mime.unwrap().as_str().unwrap(),
+                    base64_any(blob["data"].as_str().unwrap()),
+                )
+            } else if let Some(file) = field("fileData", "file_data") {
+                let uri = file.get("fileUri").or_else(|| file.get("file_uri"));
+                let mime = file.get("mimeType").or_else(|| file.get("mime_type"));
+                let m = Media::url(uri.unwrap().as_str().unwrap());
+                match mime {
+                    Some(mime) => m.with_media_type(mime.as_str().unwrap()),
+                    None => m,
+                }
+            } else {
+                if let ContentPart::Text(t) = &mut out[0] {
+                    t.text.push_str(p["text"].as_str().unwrap());
+                }
+                continue;
+            };
+            let image = media
+                .media_type
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("image/");
+            out.push(if image {
+                ContentPart::Image(media)
+            } else {
+                ContentPart::File(media)
+            });
+        }
+        out
+    };
     let mut messages = Vec::new();
     if !recorded["systemInstruction"].is_null() {
         messages.push(Message::system(text(&recorded["systemInstruction"])));
@@ -288,7 +351,10 @@ fn gemini_request(recorded: &Value) -> Request {
             "model" => Role::Assistant,
             other => panic!("role {other}"),
         };
-        messages.push(Message::new(role, text(c)));
+        messages.push(Message {
+            role,
+            content: parts(c),
+        });
     }
     let tools = recorded["tools"]
         .as_array()
@@ -361,19 +427,40 @@ fn gemini_normal(body: &Value, not_ours: &[&str]) -> Value {
             m.remove("generationConfig");
         }
     }
-    for tool in m
-        .get_mut("tools")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
+    for tool in items(m, "tools") {
         for f in tool["functionDeclarations"].as_array_mut().unwrap() {
             let f = f.as_object_mut().unwrap();
             rename(f, "parameters_json_schema", "parametersJsonSchema");
             rename(f, "parameters", "parametersJsonSchema");
         }
     }
+    // Images and files: snake_case as camelCase, base64 in the standard
+    // alphabet (google-genai sends the URL-safe one).
+    for content in items(m, "contents") {
+        for part in content["parts"].as_array_mut().unwrap() {
+            let part = part.as_object_mut().unwrap();
+            rename(part, "inline_data", "inlineData");
+            rename(part, "file_data", "fileData");
+            for key in ["inlineData", "fileData"] {
+                if let Some(Value::Object(o)) = part.get_mut(key) {
+                    rename(o, "mime_type", "mimeType");
+                    rename(o, "file_uri", "fileUri");
+                    if let Some(Value::String(data)) = o.get_mut("data") {
+                        *data = standard_base64(data);
+                    }
+                }
+            }
+        }
+    }
     v
+}
+
+/// The entries of the array at `key`, if there is one.
+fn items<'a>(m: &'a mut Map<String, Value>, key: &str) -> impl Iterator<Item = &'a mut Value> {
+    m.get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
 }
 
 fn rename(m: &mut Map<String, Value>, from: &str, to: &str) {
@@ -385,7 +472,7 @@ fn rename(m: &mut Map<String, Value>, from: &str, to: &str) {
 #[tokio::test]
 async fn gemini_bodies_match_the_recorded_requests() {
     let files = wire_files("gemini", ".request.json");
-    assert_eq!(files.len(), 11);
+    assert_eq!(files.len(), 15);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         let id = if file.contains("vertex") {
@@ -491,4 +578,40 @@ async fn gemini_signatures_go_back_in_history() {
         .unwrap()
         .starts_with("CiQBjz1rX"));
     assert_eq!(got["contents"][1]["parts"].as_array().unwrap().len(), 1);
+}
+
+/// Kinds Anthropic and Gemini cannot take are refused before sending.
+#[tokio::test]
+async fn unsupported_media_is_refused_before_sending() {
+    let untyped = Media {
+        media_type: None,
+        ..Media::data("image/png", b"\x89PNG".to_vec())
+    };
+    let cases: Vec<(&str, ContentPart, &str)> = vec![
+        (
+            "anthropic",
+            ContentPart::Image(Media::data("image/tiff", b"II*".to_vec())),
+            "anthropic cannot take an image of type image/tiff (it takes JPEG, PNG, GIF and WebP)",
+        ),
+        (
+            "anthropic",
+            ContentPart::File(Media::data("text/csv", b"a,b".to_vec())),
+            "anthropic cannot take a file of type text/csv (it takes PDF and plain text)",
+        ),
+        (
+            "google",
+            ContentPart::Image(untyped),
+            "google cannot take an image without a media type (unknown type, 4 bytes)",
+        ),
+    ];
+    for (id, part, message) in cases {
+        let server = server_for(id).await;
+        let p = provider(id, &server.url());
+        let mut req = request("m");
+        req.messages[0].content.push(part);
+        let e = run(p.as_ref(), &req).await.error.expect("an error");
+        assert_eq!(e.kind(), rivulet_core::ErrorKind::Unsupported, "{id}");
+        assert_eq!(e.message(), message, "{id}");
+        assert!(server.requests().is_empty(), "{id}: a request was sent");
+    }
 }

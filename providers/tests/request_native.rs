@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{provider, request, run, KEY};
+use common::{base64_any, media_from_url, provider, request, run, KEY};
 use rivulet_core::{
-    ApiKey, Chunk, ErrorKind, FinishReason, Format, Message, Request, Role, ThinkingLevel,
-    ToolDefinition,
+    ApiKey, Chunk, ContentPart, ErrorKind, FinishReason, Format, Media, Message, Request, Role,
+    ThinkingLevel, ToolDefinition,
 };
 use rivulet_providers::bedrock::{self, Auth, Bedrock};
 use rivulet_providers::sigv4::Credentials;
@@ -68,7 +68,11 @@ fn responses_core_request(recorded: &Value) -> Request {
                 "user" => Role::User,
                 other => panic!("role {other}"),
             };
-            Message::new(role, m["content"].as_str().unwrap())
+            let content = match &m["content"] {
+                Value::Array(parts) => parts.iter().map(responses_part).collect(),
+                text => vec![ContentPart::text(text.as_str().unwrap())],
+            };
+            Message { role, content }
         })
         .collect();
     let tools = recorded["tools"]
@@ -104,6 +108,25 @@ fn responses_core_request(recorded: &Value) -> Request {
     req
 }
 
+/// A recorded input part as the core part it stands for.
+fn responses_part(part: &Value) -> ContentPart {
+    match part["type"].as_str().unwrap() {
+        "input_text" => ContentPart::text(part["text"].as_str().unwrap()),
+        "input_image" => {
+            assert_eq!(part["detail"], "auto");
+            ContentPart::Image(media_from_url(part["image_url"].as_str().unwrap()))
+        }
+        "input_file" => match part["file_url"].as_str() {
+            Some(url) => ContentPart::File(Media::url(url)),
+            None => ContentPart::File(
+                media_from_url(part["file_data"].as_str().unwrap())
+                    .with_filename(part["filename"].as_str().unwrap()),
+            ),
+        },
+        other => panic!("part {other}"),
+    }
+}
+
 /// The recorded body in the equivalent form we send: string contents as
 /// `input_text` parts of `message` items; the leading developer message as
 /// `instructions`; tools without `strict` (which we do not send).
@@ -125,14 +148,27 @@ fn responses_normalized(recorded: &Value) -> Value {
         input[lead..]
             .iter()
             .map(|m| {
-                json!({
-                    "type": "message",
-                    "role": m["role"],
-                    "content": [{"type": "input_text", "text": m["content"]}],
-                })
+                let content = match &m["content"] {
+                    Value::Array(parts) => json!(parts),
+                    text => json!([{"type": "input_text", "text": text}]),
+                };
+                json!({"type": "message", "role": m["role"], "content": content})
             })
             .collect(),
     );
+    // Recorded without streaming (`stream` false or absent), by a client
+    // that sends an empty
+    // `instructions` and a null `previous_response_id`: none of ours.
+    let m = v.as_object_mut().unwrap();
+    if matches!(m.get("stream"), None | Some(Value::Bool(false))) {
+        m.insert("stream".into(), json!(true));
+    }
+    if m.get("instructions") == Some(&json!("")) {
+        m.remove("instructions");
+    }
+    if m.get("previous_response_id") == Some(&Value::Null) {
+        m.remove("previous_response_id");
+    }
     if let Some(tools) = v.get_mut("tools").and_then(Value::as_array_mut) {
         for t in tools {
             t.as_object_mut().unwrap().remove("strict");
@@ -144,7 +180,7 @@ fn responses_normalized(recorded: &Value) -> Value {
 #[tokio::test]
 async fn responses_bodies_match_the_recorded_requests() {
     let files = rivulet_testkit::wire_files("openai-responses", ".request.json");
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 9);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         let req = sent("openai-responses", &responses_core_request(&recorded)).await;
@@ -211,6 +247,97 @@ async fn cohere_request_and_auth() {
     );
 }
 
+/// Cohere's images (`image_url`, a URL or a `data:` URL), against the
+/// request of Cohere's own API reference (no recorded Cohere request with
+/// an image was found; see SOURCES.md). `detail` is left out: `auto` is
+/// its default and rivulet does not send it.
+#[tokio::test]
+async fn cohere_images_match_the_documented_request() {
+    let file = "cohere/image_url_input.request.json";
+    let documented: Value = serde_json::from_slice(&wire(file)).unwrap();
+    let mut message = documented["messages"][0].clone();
+    let image = message["content"][1]["image_url"].as_object_mut().unwrap();
+    assert_eq!(image.remove("detail"), Some(json!("auto")));
+    let req = Request {
+        model: documented["model"].as_str().unwrap().into(),
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![
+                ContentPart::text("Describe the logo!"),
+                ContentPart::Image(Media::url("https://cohere.com/favicon-32x32.png")),
+            ],
+        }],
+        ..Default::default()
+    };
+    let body = sent("cohere", &req).await.json();
+    assert_eq!(body["messages"], json!([message]));
+    assert_eq!(body["model"], documented["model"]);
+    // Bytes go as a `data:` URL; files are refused before sending.
+    let mut req = request("command-a-vision-07-2025");
+    req.messages[0].content.push(ContentPart::Image(Media::data(
+        "image/png",
+        b"\x89PNG".to_vec(),
+    )));
+    let body = sent("cohere", &req).await.json();
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([{"type": "text", "text": "hi"},
+               {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}])
+    );
+}
+
+/// Kinds a native provider cannot take are refused before anything is
+/// sent, naming the provider and the kind.
+#[tokio::test]
+async fn unsupported_media_is_refused_before_sending() {
+    let cases: Vec<(&str, ContentPart, &str)> = vec![
+        (
+            "cohere",
+            ContentPart::File(Media::data("application/pdf", b"%PDF".to_vec())),
+            "cohere cannot take files",
+        ),
+        (
+            "bedrock",
+            ContentPart::Image(Media::url("https://x/y.png").with_media_type("image/png")),
+            "bedrock cannot take an image by URL (https://x/y.png); send its bytes or an s3:// URI",
+        ),
+        (
+            "bedrock",
+            ContentPart::Image(Media::data("image/tiff", b"II*".to_vec())),
+            "bedrock cannot take an image of type image/tiff (it takes PNG, JPEG, GIF and WebP)",
+        ),
+        (
+            "bedrock",
+            ContentPart::File(Media::url("s3://b/k")),
+            "bedrock cannot take a file without a media type (s3://b/k)",
+        ),
+    ];
+    for (id, part, message) in cases {
+        let server = Server::start(vec![ok_stream(id)]).await;
+        let p = provider(id, &base(id, &server));
+        let mut req = request("m");
+        req.messages[0].content.push(part);
+        let e = run(p.as_ref(), &req).await.error.expect("an error");
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
+        assert_eq!(e.message(), message, "{id}");
+        assert!(server.requests().is_empty(), "{id}: a request was sent");
+    }
+    // An S3 object with its type goes as `s3Location`, a named file by its
+    // stem in the characters Converse allows.
+    let mut req = request("m");
+    req.messages[0].content.push(ContentPart::File(
+        Media::url("s3://bucket/q3.pdf")
+            .with_media_type("application/pdf")
+            .with_filename("Q3 report, final.v2.pdf"),
+    ));
+    let body = sent("bedrock", &req).await.json();
+    assert_eq!(
+        body["messages"][0]["content"][1],
+        json!({"document": {"format": "pdf", "name": "Q3 report final v2",
+                            "source": {"s3Location": {"uri": "s3://bucket/q3.pdf"}}}})
+    );
+}
+
 // -------------------------------------------------------------- bedrock
 
 /// The model of each recorded Bedrock request, as encoded in its recorded
@@ -243,13 +370,34 @@ fn bedrock_core_request(model: &str, recorded: &Value) -> Request {
         .collect();
     for m in recorded["messages"].as_array().unwrap() {
         assert_eq!(m["role"], "user");
-        let text: String = m["content"]
+        let content = m["content"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["text"].as_str().unwrap())
+            .map(|c| {
+                if let Some(image) = c.get("image") {
+                    let format = image["format"].as_str().unwrap();
+                    let data = base64_any(image["source"]["bytes"].as_str().unwrap());
+                    ContentPart::Image(Media::data(format!("image/{format}"), data))
+                } else if let Some(doc) = c.get("document") {
+                    let media_type = match doc["format"].as_str().unwrap() {
+                        "pdf" => "application/pdf",
+                        "txt" => "text/plain",
+                        other => panic!("format {other}"),
+                    };
+                    let data = base64_any(doc["source"]["bytes"].as_str().unwrap());
+                    // Named by us: `Document N` for a file without a name.
+                    assert_eq!(doc["name"], "Document 1");
+                    ContentPart::File(Media::data(media_type, data))
+                } else {
+                    ContentPart::text(c["text"].as_str().unwrap())
+                }
+            })
             .collect();
-        messages.push(Message::user(text));
+        messages.push(Message {
+            role: Role::User,
+            content,
+        });
     }
     let tools = recorded["toolConfig"]["tools"]
         .as_array()
@@ -286,7 +434,7 @@ fn bedrock_core_request(model: &str, recorded: &Value) -> Request {
 #[tokio::test]
 async fn bedrock_bodies_match_the_recorded_requests() {
     let files = rivulet_testkit::wire_files("bedrock", ".request.json");
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 8);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         let (model, encoded) = bedrock_model(&file);

@@ -1,14 +1,15 @@
 //! From a core [`Request`] to a Messages request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, MediaSource, Message, Request, Role};
 use serde_json::Value;
 
 use super::wire::{
-    KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock,
+    KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock, Source,
     ThinkingConfig, Tool, ToolChoice,
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
+use crate::media;
 
 /// `max_tokens` when the caller gives none: the API requires one.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -24,8 +25,13 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 ///   forced with `tool_choice: {type: tool}` (`any` when there are other
 ///   tools; left to the model, with an instruction in the system prompt,
 ///   when thinking is on, since the API refuses forced tools then);
-/// - `Params::seed` has no Anthropic equivalent and is not sent.
-pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
+/// - `Params::seed` has no Anthropic equivalent and is not sent;
+/// - images → `image` blocks (JPEG, PNG, GIF or WebP bytes, or a URL),
+///   files → `document` blocks (a PDF's bytes, plain text, or a URL); any
+///   other media type, or either outside a user turn, is refused with
+///   [`Error::Unsupported`].
+pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesRequest, Error> {
+    media::only_in_user_turns(provider, &request.messages)?;
     let p = &request.params;
     let budget = p.thinking.map(thinking_budget);
     let mut max_tokens = p.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
@@ -71,15 +77,15 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
         });
     }
 
-    MessagesRequest {
+    let mut messages = Vec::new();
+    for m in &request.messages {
+        messages.extend(message(provider, m)?);
+    }
+    Ok(MessagesRequest {
         model: request.model.clone(),
         max_tokens,
         system: (!system.is_empty()).then(|| system.join("\n\n")),
-        messages: request
-            .messages
-            .iter()
-            .filter_map(|m| message(provider, m))
-            .collect(),
+        messages,
         tools,
         tool_choice,
         temperature: p.temperature,
@@ -90,7 +96,62 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
             budget_tokens,
         }),
         stream: true,
-    }
+    })
+}
+
+/// The image types the API reads.
+const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// An image as an `image` block.
+fn image(provider: &str, m: &Media) -> Result<KnownBlock, Error> {
+    let source = match m.as_url() {
+        Some(url) => Source::Url { url: url.into() },
+        None => {
+            let media_type = media::essence(media::media_type(provider, "an image", m)?);
+            if !IMAGE_TYPES.contains(&media_type.as_str()) {
+                return Err(media::unsupported(
+                    provider,
+                    format_args!(
+                        "an image of type {media_type} (it takes JPEG, PNG, GIF and WebP)"
+                    ),
+                ));
+            }
+            Source::Base64 {
+                media_type,
+                data: m.base64().unwrap_or_default(),
+            }
+        }
+    };
+    Ok(KnownBlock::Image { source })
+}
+
+/// A file as a `document` block: a URL, a PDF's bytes, or plain text.
+fn document(provider: &str, m: &Media) -> Result<KnownBlock, Error> {
+    let source = match &m.source {
+        MediaSource::Url { url } => Source::Url { url: url.clone() },
+        MediaSource::Data { data } => {
+            let media_type = media::essence(media::media_type(provider, "a file", m)?);
+            match media_type.as_str() {
+                "application/pdf" => Source::Base64 {
+                    media_type,
+                    data: m.base64().unwrap_or_default(),
+                },
+                "text/plain" => Source::Text {
+                    media_type,
+                    data: String::from_utf8(data.to_vec()).map_err(|_| {
+                        media::unsupported(provider, "a text/plain file that is not UTF-8")
+                    })?,
+                },
+                other => {
+                    return Err(media::unsupported(
+                        provider,
+                        format_args!("a file of type {other} (it takes PDF and plain text)"),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(KnownBlock::Document { source })
 }
 
 /// One core message as a Messages turn; `None` for system messages and
@@ -102,9 +163,9 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
 /// provider's parts, sent back as they came. Thoughts with neither cannot
 /// be sent back (the API checks signatures) and are dropped, as are audio
 /// parts and empty text.
-fn message(provider: &str, m: &Message) -> Option<WireMessage> {
+fn message(provider: &str, m: &Message) -> Result<Option<WireMessage>, Error> {
     let role = match m.role {
-        Role::System => return None,
+        Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
         Role::Assistant => "assistant",
     };
@@ -147,19 +208,21 @@ fn message(provider: &str, m: &Message) -> Option<WireMessage> {
                 blocks.push(RequestBlock::Raw(p.json.clone()));
                 continue;
             }
+            ContentPart::Image(m) => image(provider, m)?,
+            ContentPart::File(m) => document(provider, m)?,
             _ => continue,
         };
         blocks.push(RequestBlock::Known(block));
     }
     let content = match blocks.as_slice() {
-        [] => return None,
+        [] => return Ok(None),
         [RequestBlock::Known(KnownBlock::Text { text })] => MessageContent::Text(text.clone()),
         _ => MessageContent::Blocks(blocks),
     };
-    Some(WireMessage {
+    Ok(Some(WireMessage {
         role: role.into(),
         content,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -171,7 +234,7 @@ mod tests {
     use serde_json::json;
 
     fn body(request: &Request) -> Value {
-        serde_json::to_value(messages_request("anthropic", request)).unwrap()
+        serde_json::to_value(messages_request("anthropic", request).unwrap()).unwrap()
     }
 
     #[test]

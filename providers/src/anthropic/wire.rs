@@ -86,6 +86,26 @@ pub enum KnownBlock {
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
+    /// An image: its bytes (JPEG, PNG, GIF or WebP) or a URL.
+    Image {
+        source: Source,
+    },
+    /// A document: a PDF's bytes, plain text, or a URL.
+    Document {
+        source: Source,
+    },
+}
+
+/// Where an image's or a document's content is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source {
+    /// Bytes in base64.
+    Base64 { media_type: String, data: String },
+    /// A URL the API fetches.
+    Url { url: String },
+    /// A plain-text document, as text.
+    Text { media_type: String, data: String },
 }
 
 fn is_false(b: &bool) -> bool {

@@ -1,16 +1,17 @@
 //! From a core [`Request`] to a Converse request body.
 
-use rivulet_core::{ContentPart, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Request, Role};
 use serde_json::{json, Value};
 
 use super::wire::{
-    ContentBlock, ConverseRequest, Empty, InferenceConfig, InputSchema, Message, ReasoningBlock,
-    ReasoningText, SpecificTool, SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock,
-    ToolResultContent, ToolSpec, ToolUseBlock,
+    ContentBlock, ConverseRequest, DocumentBlock, Empty, ImageBlock, InferenceConfig, InputSchema,
+    MediaSource, Message, ReasoningBlock, ReasoningText, S3Location, SpecificTool, SystemBlock,
+    Tool, ToolChoice, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
 };
 use crate::config::{
     format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
 };
+use crate::media;
 
 /// The request body (the model is in the URL).
 ///
@@ -32,8 +33,16 @@ use crate::config::{
 ///   forced with `toolChoice: {tool}` (`{any}` when there are other
 ///   tools); with thinking on, Anthropic's models refuse a forced tool, so
 ///   the choice is left to the model and the system prompt asks for it.
-pub fn converse_request(request: &Request) -> ConverseRequest {
+/// - Images become `image` blocks (PNG, JPEG, GIF or WebP), files
+///   `document` blocks (PDF, CSV, Word, Excel, HTML, plain text, Markdown)
+///   named by their file name (its stem, in the characters Converse
+///   allows) or `Document N`; the content is their bytes or an `s3://`
+///   URI. Other URLs, other types and media outside user turns are
+///   refused with [`Error::Unsupported`].
+pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
+    media::only_in_user_turns(super::ID, &request.messages)?;
     let p = &request.params;
+    let mut documents = 0;
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     let mut push = |role: &str, block: ContentBlock| match messages.last_mut() {
@@ -98,6 +107,11 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
                 ContentPart::Provider(p) if assistant && p.provider == super::ID => {
                     ContentBlock::Raw(p.json.clone())
                 }
+                ContentPart::Image(m) => image(m)?,
+                ContentPart::File(m) => {
+                    documents += 1;
+                    document(m, documents)?
+                }
                 _ => continue,
             };
             push(role, block);
@@ -147,7 +161,7 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
         ));
     }
     let tool_config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
-    ConverseRequest {
+    Ok(ConverseRequest {
         messages,
         system,
         inference_config: InferenceConfig {
@@ -158,6 +172,88 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
         },
         tool_config,
         additional_model_request_fields: additional,
+    })
+}
+
+/// The content of `media`: its bytes, or the S3 object it names.
+fn source(what: &str, m: &Media) -> Result<MediaSource, Error> {
+    match m.as_url() {
+        Some(uri) if uri.starts_with("s3://") => {
+            Ok(MediaSource::S3Location(S3Location { uri: uri.into() }))
+        }
+        Some(url) => Err(media::unsupported(
+            super::ID,
+            format_args!("{what} by URL ({url}); send its bytes or an s3:// URI"),
+        )),
+        None => Ok(MediaSource::Bytes(m.base64().unwrap_or_default())),
+    }
+}
+
+/// An image as an `image` block.
+fn image(m: &Media) -> Result<ContentBlock, Error> {
+    let media_type = media::essence(media::media_type(super::ID, "an image", m)?);
+    let format = match media_type.as_str() {
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpeg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        other => {
+            return Err(media::unsupported(
+                super::ID,
+                format_args!("an image of type {other} (it takes PNG, JPEG, GIF and WebP)"),
+            ))
+        }
+    };
+    Ok(ContentBlock::Image(ImageBlock {
+        format: format.into(),
+        source: source("an image", m)?,
+    }))
+}
+
+/// A file as a `document` block; `n` numbers the request's documents.
+fn document(m: &Media, n: usize) -> Result<ContentBlock, Error> {
+    let media_type = media::media_type(super::ID, "a file", m)?;
+    let format = match media::document_extension(media_type) {
+        Some(ext) if ext != "json" => ext,
+        _ => {
+            return Err(media::unsupported(
+                super::ID,
+                format_args!(
+                    "a file of type {} (it takes PDF, CSV, Word, Excel, HTML, text and Markdown)",
+                    media::essence(media_type)
+                ),
+            ))
+        }
+    };
+    Ok(ContentBlock::Document(DocumentBlock {
+        format: format.into(),
+        name: document_name(m.filename.as_deref(), n),
+        source: source("a file", m)?,
+    }))
+}
+
+/// A document's name as Converse allows it: letters, digits, single
+/// spaces, hyphens, parentheses and square brackets. The file name's stem,
+/// other characters as spaces; `Document N` when nothing is left.
+fn document_name(filename: Option<&str>, n: usize) -> String {
+    let stem = filename
+        .map(|f| f.rsplit_once('.').map_or(f, |(stem, _)| stem))
+        .unwrap_or_default();
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '(' | ')' | '[' | ']') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let name = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        format!("Document {n}")
+    } else {
+        name
     }
 }
 
@@ -220,7 +316,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let body = serde_json::to_value(converse_request(&request)).unwrap();
+        let body = serde_json::to_value(converse_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({

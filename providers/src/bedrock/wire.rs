@@ -44,10 +44,43 @@ pub enum ContentBlock {
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
     ReasoningContent(ReasoningBlock),
+    Image(ImageBlock),
+    Document(DocumentBlock),
     /// A block sent back as Bedrock gave it (a provider part: a server
     /// tool's `toolUse` or `toolResult`).
     #[serde(untagged)]
     Raw(Value),
+}
+
+/// `{format, source}`: `png`, `jpeg`, `gif` or `webp`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBlock {
+    pub format: String,
+    pub source: MediaSource,
+}
+
+/// `{format, name, source}`: `pdf`, `csv`, `doc`, `docx`, `xls`, `xlsx`,
+/// `html`, `txt` or `md`, with a name the model sees.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentBlock {
+    pub format: String,
+    pub name: String,
+    pub source: MediaSource,
+}
+
+/// Where an image's or a document's content is: bytes (base64 in JSON)
+/// or an S3 object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MediaSource {
+    Bytes(String),
+    S3Location(S3Location),
+}
+
+/// `{uri: "s3://bucket/key"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Location {
+    pub uri: String,
 }
 
 /// `{toolUseId, name, input}`; `input` is a JSON document.

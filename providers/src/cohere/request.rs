@@ -1,10 +1,10 @@
 //! From a core [`Request`] to a Cohere v2 chat request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Message, Request, Role};
 
 use super::wire::{
-    ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, ResponseFormat, Thinking, Tool,
-    ToolCall,
+    self, ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, MessageContent,
+    ResponseFormat, Thinking, Tool, ToolCall,
 };
 use crate::config::thinking_budget;
 
@@ -13,12 +13,19 @@ use crate::config::thinking_budget;
 /// Tool outputs become `tool` messages (before the rest of their message:
 /// they answer the previous assistant turn). An assistant turn's thoughts
 /// go back as its `tool_plan` when it calls tools (that is what Cohere's
-/// plan is), and are not sent otherwise.
-pub fn chat_request(request: &Request) -> ChatRequest {
+/// plan is), and are not sent otherwise. Images in user turns go as
+/// `image_url` parts (a URL or a `data:` URL); Cohere takes no files, and
+/// no images elsewhere: those are refused with [`Error::Unsupported`].
+pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
+    crate::media::only_in_user_turns(super::ID, &request.messages)?;
     let p = &request.params;
-    ChatRequest {
+    let mut chat_messages = Vec::new();
+    for m in &request.messages {
+        chat_messages.extend(messages(m)?);
+    }
+    Ok(ChatRequest {
         model: request.model.clone(),
-        messages: request.messages.iter().flat_map(messages).collect(),
+        messages: chat_messages,
         tools: request
             .tools
             .iter()
@@ -45,17 +52,50 @@ pub fn chat_request(request: &Request) -> ChatRequest {
             token_budget: thinking_budget(t),
         }),
         stream: true,
-    }
+    })
 }
 
-fn messages(message: &Message) -> Vec<ChatMessage> {
+/// The user content with its images: parts in order; `None` without
+/// images (the text goes as a string).
+fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
+    if !message
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::Image(_) | ContentPart::File(_)))
+    {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for part in &message.content {
+        out.push(match part {
+            ContentPart::Text(t) if !t.text.is_empty() => wire::ContentPart::Text {
+                text: t.text.clone(),
+            },
+            ContentPart::Image(m) => wire::ContentPart::ImageUrl {
+                image_url: wire::ImageUrl {
+                    url: m.url_or_data_url().ok_or_else(|| {
+                        crate::media::unsupported(
+                            super::ID,
+                            format_args!("an image without a media type ({})", m.describe()),
+                        )
+                    })?,
+                },
+            },
+            ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),
+            _ => continue,
+        });
+    }
+    Ok(Some(out))
+}
+
+fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
     let mut out: Vec<ChatMessage> = message
         .content
         .iter()
         .filter_map(|part| match part {
             ContentPart::ToolOutput(o) => Some(ChatMessage {
                 role: "tool".into(),
-                content: Some(o.result.clone()),
+                content: Some(o.result.clone().into()),
                 tool_call_id: Some(o.id.clone()),
                 ..Default::default()
             }),
@@ -66,7 +106,7 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => return out,
+        Role::Tool => return Ok(out),
     };
     let has_text = message
         .content
@@ -95,16 +135,21 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
             _ => None,
         })
         .collect();
-    if has_text || !tool_calls.is_empty() {
+    let parts = parts(message)?;
+    if has_text || parts.is_some() || !tool_calls.is_empty() {
+        let content = match parts {
+            Some(parts) => Some(MessageContent::Parts(parts)),
+            None => has_text.then(|| message.text().into()),
+        };
         out.push(ChatMessage {
             role: role.into(),
-            content: has_text.then(|| message.text()),
+            content,
             tool_plan: (!tool_calls.is_empty() && !plan.is_empty()).then_some(plan),
             tool_calls,
             tool_call_id: None,
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -164,7 +209,7 @@ mod tests {
             }),
             raw_events: false,
         };
-        let body = serde_json::to_value(chat_request(&request)).unwrap();
+        let body = serde_json::to_value(chat_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({

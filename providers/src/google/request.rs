@@ -1,12 +1,12 @@
 //! From a core [`Request`] to a `generateContent` request body (Gemini API
 //! and Vertex AI alike).
 
-use rivulet_core::{ContentPart, Message, Request, Role};
-use serde_json::{json, Value};
+use rivulet_core::{ContentPart, Error, Media, MediaSource, Message, Request, Role};
+use serde_json::{json, Map, Value};
 
 use super::wire::{
-    Content, FunctionCall, FunctionDeclaration, FunctionResponse, GenerateContentRequest,
-    GenerationConfig, Part, ThinkingConfig, Tool,
+    Blob, Content, FileData, FunctionCall, FunctionDeclaration, FunctionResponse,
+    GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
 };
 use crate::config::thinking_budget;
 
@@ -20,8 +20,15 @@ use crate::config::thinking_budget;
 /// - `Request::format` → `responseMimeType: application/json` and
 ///   `responseJsonSchema`;
 /// - tools → one `functionDeclarations` entry with JSON Schema parameters
-///   (`parametersJsonSchema`, taken as given).
-pub fn generate_content_request(provider: &str, request: &Request) -> GenerateContentRequest {
+///   (`parametersJsonSchema`, taken as given);
+/// - images and files → `inlineData` (bytes with their media type) or
+///   `fileData` (a URI), in user turns only ([`Error::Unsupported`]
+///   elsewhere, and for bytes of no media type).
+pub fn generate_content_request(
+    provider: &str,
+    request: &Request,
+) -> Result<GenerateContentRequest, Error> {
+    crate::media::only_in_user_turns(provider, &request.messages)?;
     let p = &request.params;
     let system: Vec<Part> = request
         .messages
@@ -56,12 +63,12 @@ pub fn generate_content_request(provider: &str, request: &Request) -> GenerateCo
             parameters_json_schema: t.parameters.clone(),
         })
         .collect();
-    GenerateContentRequest {
-        contents: request
-            .messages
-            .iter()
-            .filter_map(|m| content(provider, m))
-            .collect(),
+    let mut contents = Vec::new();
+    for m in &request.messages {
+        contents.extend(content(provider, m)?);
+    }
+    Ok(GenerateContentRequest {
+        contents,
         system_instruction: (!system.is_empty()).then(|| Content {
             role: Some("user".into()),
             parts: system,
@@ -74,7 +81,32 @@ pub fn generate_content_request(provider: &str, request: &Request) -> GenerateCo
             }]
         },
         generation_config: (!config.is_empty()).then_some(config),
-    }
+    })
+}
+
+/// An image or a file as an `inlineData` or `fileData` part.
+fn media_part(provider: &str, what: &str, m: &Media) -> Result<Part, Error> {
+    let (key, value) = match &m.source {
+        MediaSource::Url { url } => (
+            "fileData",
+            serde_json::to_value(FileData {
+                mime_type: m.media_type.clone(),
+                file_uri: url.clone(),
+            }),
+        ),
+        MediaSource::Data { .. } => (
+            "inlineData",
+            serde_json::to_value(Blob {
+                mime_type: crate::media::media_type(provider, what, m)?.to_string(),
+                data: m.base64().unwrap_or_default(),
+            }),
+        ),
+    };
+    let value = value.map_err(|e| Error::bad_request(format!("cannot encode {what}: {e}")))?;
+    Ok(Part {
+        other: Map::from_iter([(key.to_string(), value)]),
+        ..Default::default()
+    })
 }
 
 fn text_part(text: String) -> Part {
@@ -102,9 +134,9 @@ fn same_family(from: &str, to: &str) -> bool {
 /// signature that came on a text part: it goes back on the part before it
 /// (else the next one, else a part of its own). Unsigned thoughts are
 /// summaries no API needs back and are dropped, as are audio parts.
-fn content(provider: &str, m: &Message) -> Option<Content> {
+fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
     let role = match m.role {
-        Role::System => return None,
+        Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
         Role::Assistant => "model",
     };
@@ -170,6 +202,8 @@ fn content(provider: &str, m: &Message) -> Option<Content> {
                     Err(_) => continue,
                 }
             }
+            ContentPart::Image(media) => media_part(provider, "an image", media)?,
+            ContentPart::File(media) => media_part(provider, "a file", media)?,
             _ => continue,
         };
         let mut built = built;
@@ -181,10 +215,10 @@ fn content(provider: &str, m: &Message) -> Option<Content> {
         parts.extend(waiting.drain(..).map(signature_part));
     }
     parts.extend(waiting.into_iter().map(signature_part));
-    (!parts.is_empty()).then(|| Content {
+    Ok((!parts.is_empty()).then(|| Content {
         role: Some(role.into()),
         parts,
-    })
+    }))
 }
 
 /// A part that only carries a signature (as Gemini itself sends at the end
@@ -205,7 +239,7 @@ mod tests {
     };
 
     fn body(request: &Request) -> Value {
-        serde_json::to_value(generate_content_request("google", request)).unwrap()
+        serde_json::to_value(generate_content_request("google", request).unwrap()).unwrap()
     }
 
     fn sig_only(sig: &str) -> ContentPart {

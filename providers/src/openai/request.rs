@@ -1,27 +1,42 @@
 //! From a core [`Request`] to a Chat Completions request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role};
 
 use super::wire::{
-    ChatMessage, ChatRequest, ChatTool, ChatToolCall, FunctionCall, FunctionDefinition,
-    JsonSchemaFormat, ResponseFormat, StreamOptions,
+    self, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, FileData, FunctionCall,
+    FunctionDefinition, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions,
 };
-use crate::family::{Family, MaxTokensField};
+use crate::family::{Family, FileInput, MaxTokensField};
+use crate::media;
 
 /// The streaming request body for `family`.
 ///
 /// `include_usage` adds `stream_options: {include_usage: true}`, which
 /// makes OpenAI send the usage chunk; it is dropped for servers that reject
 /// it.
-pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> ChatRequest {
+///
+/// Images go as `image_url` parts (a URL, or the bytes as a `data:` URL)
+/// and files in the family member's form ([`FileInput`]); a member that
+/// cannot take one, or a file URL where only bytes go, is refused with
+/// [`Error::Unsupported`], as is an image or file outside a user turn.
+pub fn chat_request(
+    family: &Family,
+    request: &Request,
+    include_usage: bool,
+) -> Result<ChatRequest, Error> {
+    media::only_in_user_turns(family.id, &request.messages)?;
     let p = &request.params;
     let (max_tokens, max_completion_tokens) = match family.max_tokens_field {
         MaxTokensField::MaxTokens => (p.max_tokens, None),
         MaxTokensField::MaxCompletionTokens => (None, p.max_tokens),
     };
-    ChatRequest {
+    let mut chat_messages = Vec::new();
+    for m in &request.messages {
+        chat_messages.extend(messages(family, m)?);
+    }
+    Ok(ChatRequest {
         model: request.model.clone(),
-        messages: request.messages.iter().flat_map(messages).collect(),
+        messages: chat_messages,
         temperature: p.temperature,
         max_tokens,
         max_completion_tokens,
@@ -56,7 +71,49 @@ pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> 
         stream_options: include_usage.then_some(StreamOptions {
             include_usage: true,
         }),
-    }
+    })
+}
+
+/// An image or a file as a content part in `family`'s form.
+fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+    let id = family.id;
+    let url = |what: &str, m: &Media| {
+        m.url_or_data_url().ok_or_else(|| {
+            media::unsupported(
+                id,
+                format_args!("{what} without a media type ({})", m.describe()),
+            )
+        })
+    };
+    Ok(Some(match part {
+        ContentPart::Image(m) if family.images => wire::ContentPart::ImageUrl {
+            image_url: ImageUrl {
+                url: url("an image", m)?,
+            },
+        },
+        ContentPart::File(m) => match family.files {
+            FileInput::FilePart { urls } if urls || m.as_url().is_none() => {
+                wire::ContentPart::File {
+                    file: FileData {
+                        filename: media::filename(m),
+                        file_data: url("a file", m)?,
+                    },
+                }
+            }
+            FileInput::FilePart { .. } => {
+                return Err(media::unsupported(
+                    id,
+                    format_args!("a file by URL ({}); send its bytes", m.describe()),
+                ))
+            }
+            FileInput::DocumentUrl => wire::ContentPart::DocumentUrl {
+                document_url: url("a file", m)?,
+            },
+            FileInput::None => return Err(media::unsupported(id, "files")),
+        },
+        ContentPart::Image(_) => return Err(media::unsupported(id, "images")),
+        _ => return Ok(None),
+    }))
 }
 
 /// One core message as Chat Completions messages.
@@ -65,14 +122,16 @@ pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> 
 /// the message, since they answer the previous assistant turn). Thoughts
 /// are not sent back: Chat Completions has no field for them, and DeepSeek
 /// rejects `reasoning_content` in input. Audio parts are not sent either.
-fn messages(message: &Message) -> Vec<ChatMessage> {
+/// Text alone is sent as a string; with images or files the content is a
+/// list of parts, in the message's order.
+fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Error> {
     let mut out: Vec<ChatMessage> = message
         .content
         .iter()
         .filter_map(|part| match part {
             ContentPart::ToolOutput(o) => Some(ChatMessage {
                 role: "tool".into(),
-                content: Some(o.result.clone()),
+                content: Some(o.result.clone().into()),
                 tool_call_id: Some(o.id.clone()),
                 ..Default::default()
             }),
@@ -80,13 +139,12 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
         })
         .collect();
 
-    let text = message.text();
     let role = match message.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         // A tool message's outputs went out above; stray text has nowhere to go.
-        Role::Tool => return out,
+        Role::Tool => return Ok(out),
     };
     let tool_calls: Vec<ChatToolCall> = message
         .content
@@ -103,20 +161,42 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
             _ => None,
         })
         .collect();
+    let mut media_parts = false;
+    let mut parts = Vec::new();
+    for part in &message.content {
+        match part {
+            ContentPart::Text(t) if !t.text.is_empty() => parts.push(wire::ContentPart::Text {
+                text: t.text.clone(),
+            }),
+            _ => {
+                if let Some(p) = media_part(family, part)? {
+                    media_parts = true;
+                    parts.push(p);
+                }
+            }
+        }
+    }
     let has_text = message
         .content
         .iter()
         .any(|p| matches!(p, ContentPart::Text(_)));
-    if has_text || !tool_calls.is_empty() {
+    let content = if media_parts {
+        Some(ChatContent::Parts(parts))
+    } else if has_text || tool_calls.is_empty() {
+        Some(message.text().into())
+    } else {
+        // An assistant turn that only calls tools has `content: null`.
+        None
+    };
+    if has_text || media_parts || !tool_calls.is_empty() {
         out.push(ChatMessage {
             role: role.into(),
-            // An assistant turn that only calls tools has `content: null`.
-            content: (has_text || tool_calls.is_empty()).then_some(text),
+            content,
             tool_calls,
             tool_call_id: None,
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -127,12 +207,8 @@ mod tests {
     use serde_json::json;
 
     fn body(family_id: &str, request: &Request) -> serde_json::Value {
-        serde_json::to_value(chat_request(
-            family::find(family_id).unwrap(),
-            request,
-            true,
-        ))
-        .unwrap()
+        serde_json::to_value(chat_request(family::find(family_id).unwrap(), request, true).unwrap())
+            .unwrap()
     }
 
     #[test]
@@ -257,8 +333,10 @@ mod tests {
             model: "m".into(),
             ..Default::default()
         };
-        let b = serde_json::to_value(chat_request(family::find("vllm").unwrap(), &request, false))
-            .unwrap();
+        let b = serde_json::to_value(
+            chat_request(family::find("vllm").unwrap(), &request, false).unwrap(),
+        )
+        .unwrap();
         assert!(b.get("stream_options").is_none());
         assert_eq!(b["stream"], true);
     }

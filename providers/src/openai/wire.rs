@@ -50,13 +50,62 @@ pub struct StreamOptions {
 pub struct ChatMessage {
     /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// Text; `null` for an assistant turn that only calls tools.
-    pub content: Option<String>,
+    /// Text, or parts when the message carries images or files; `null`
+    /// for an assistant turn that only calls tools.
+    pub content: Option<ChatContent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ChatToolCall>,
     /// For `tool` messages: the call this answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+}
+
+/// A message's content: plain text, or parts (text, images, files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChatContent {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+impl From<String> for ChatContent {
+    fn from(text: String) -> Self {
+        ChatContent::Text(text)
+    }
+}
+
+/// One part of a message's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text {
+        text: String,
+    },
+    /// An image: a URL or a `data:` URL.
+    ImageUrl {
+        image_url: ImageUrl,
+    },
+    /// A file (OpenAI): its name and its bytes as a `data:` URL.
+    File {
+        file: FileData,
+    },
+    /// A document (Mistral): a URL or a `data:` URL.
+    DocumentUrl {
+        document_url: String,
+    },
+}
+
+/// `image_url: {url}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
+}
+
+/// `file: {filename, file_data}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileData {
+    pub filename: String,
+    pub file_data: String,
 }
 
 /// A tool call in an assistant message.

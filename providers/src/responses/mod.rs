@@ -74,7 +74,7 @@ impl Provider for OpenAiResponses {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = http::json_body(&request::responses_request(request));
+        let body = request::responses_request(request).and_then(|r| http::json_body(&r));
         let decoder = Decoder::new(ID).raw_events(request.raw_events);
         self.endpoint.open_sse(body, decoder, |_| None)
     }

@@ -1,6 +1,6 @@
 //! From a core [`Request`] to a Responses API request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role, ToolCall};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall};
 
 use super::decoder::custom_input;
 use super::wire::{
@@ -29,8 +29,13 @@ use super::wire::{
 ///   decoder sets it) go back as `reasoning` items (consecutive thoughts of
 ///   one item together, with the encrypted content); other thoughts (another
 ///   provider's) have no id the API would accept and are not sent.
+/// - Images are `input_image` parts (a URL or a `data:` URL, `detail:
+///   auto`), files `input_file` parts (`file_url`, or `filename` and the
+///   bytes as a `data:` URL in `file_data`). Either outside a user turn is
+///   refused ([`Error::Unsupported`]).
 /// - `seed` and `stop` have no Responses equivalent and are not sent.
-pub fn responses_request(request: &Request) -> ResponsesRequest {
+pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
+    crate::media::only_in_user_turns(super::ID, &request.messages)?;
     let p = &request.params;
     let leading_system = request
         .messages
@@ -55,9 +60,9 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
         .collect();
     let mut input = Vec::new();
     for m in &request.messages[leading_system..] {
-        items(m, &custom, &mut input);
+        items(m, &custom, &mut input)?;
     }
-    ResponsesRequest {
+    Ok(ResponsesRequest {
         model: request.model.clone(),
         input,
         instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
@@ -87,7 +92,17 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
             summary: "auto".into(),
         }),
         stream: true,
-    }
+    })
+}
+
+/// The bytes of `media` as a `data:` URL; refused without a media type.
+fn data_url(what: &str, media: &Media) -> Result<String, Error> {
+    media.url_or_data_url().ok_or_else(|| {
+        crate::media::unsupported(
+            super::ID,
+            format_args!("{what} without a media type ({})", media.describe()),
+        )
+    })
 }
 
 /// Whether `call` was made to a custom (freeform) tool: the decoder sets
@@ -100,7 +115,7 @@ fn is_custom(call: &ToolCall) -> bool {
 
 /// One core message as input items, in order; `custom` lists the ids of
 /// the custom tools' calls.
-fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
+fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) -> Result<(), Error> {
     // Tool outputs answer the previous assistant turn: they go first.
     for part in &message.content {
         if let ContentPart::ToolOutput(o) = part {
@@ -117,7 +132,7 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
         Role::System => "developer",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => return,
+        Role::Tool => return Ok(()),
     };
     let assistant = message.role == Role::Assistant;
     let mut texts: Vec<InputContent> = Vec::new();
@@ -186,10 +201,27 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
                     arguments: c.args_text().to_string(),
                 });
             }
+            ContentPart::Image(m) => texts.push(InputContent::InputImage {
+                image_url: data_url("an image", m)?,
+                detail: "auto".into(),
+            }),
+            ContentPart::File(m) => texts.push(match m.as_url() {
+                Some(url) => InputContent::InputFile {
+                    file_url: Some(url.into()),
+                    filename: None,
+                    file_data: None,
+                },
+                None => InputContent::InputFile {
+                    file_url: None,
+                    filename: Some(crate::media::filename(m)),
+                    file_data: Some(data_url("a file", m)?),
+                },
+            }),
             _ => {}
         }
     }
     flush(&mut texts, out);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -252,7 +284,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        let body = serde_json::to_value(responses_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({
@@ -321,7 +353,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        let body = serde_json::to_value(responses_request(&request).unwrap()).unwrap();
         assert_eq!(
             body["input"],
             json!([

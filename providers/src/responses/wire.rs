@@ -73,8 +73,27 @@ pub enum InputItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputContent {
-    InputText { text: String },
-    OutputText { text: String },
+    InputText {
+        text: String,
+    },
+    OutputText {
+        text: String,
+    },
+    /// An image: a URL or a `data:` URL; `detail` is required (`auto`).
+    InputImage {
+        image_url: String,
+        detail: String,
+    },
+    /// A file: at a URL (`file_url`), or its bytes as a `data:` URL in
+    /// `file_data` with its `filename`.
+    InputFile {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_data: Option<String>,
+    },
 }
 
 /// `{type: "summary_text", text}`.

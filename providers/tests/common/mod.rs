@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine as _;
 use futures::StreamExt;
-use rivulet_core::{ApiKey, Chunk, ContentPart, Error, Message, Provider, Request, Response};
+use rivulet_core::{
+    ApiKey, Chunk, ContentPart, Error, Media, Message, Provider, Request, Response,
+};
 use rivulet_providers::{build, ProviderConfig};
 use rivulet_testkit::{RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
@@ -33,6 +37,32 @@ pub fn base_url(id: &str, server_url: &str) -> String {
         server_url.to_string()
     } else {
         format!("{server_url}/v1")
+    }
+}
+
+/// Base64 in either alphabet (google-genai sends the URL-safe one, every
+/// other client the standard one; the APIs take both).
+pub fn base64_any(text: &str) -> Vec<u8> {
+    STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
+        .unwrap_or_else(|e| panic!("not base64: {e}"))
+}
+
+/// The same bytes in standard base64.
+pub fn standard_base64(text: &str) -> String {
+    STANDARD.encode(base64_any(text))
+}
+
+/// A recorded URL as the core media it stands for: a `data:` URL is its
+/// bytes with their media type, any other URL is itself.
+pub fn media_from_url(url: &str) -> Media {
+    match url
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"))
+    {
+        Some((media_type, data)) => Media::data(media_type, base64_any(data)),
+        None => Media::url(url),
     }
 }
 
@@ -150,6 +180,8 @@ pub fn content_json(r: &Response) -> Value {
                     "type": "audio", "id": a.id, "data": a.data, "transcript": a.transcript,
                 }),
                 ContentPart::ToolOutput(_) => json!({"type": "tool_output"}),
+                // Input only: no decoder makes one.
+                ContentPart::Image(_) | ContentPart::File(_) => json!({"type": "media"}),
             })
             .collect(),
     )
