@@ -83,7 +83,14 @@ pub fn run(args: Args, stdin: Stdin<'_>, out: &mut dyn Write, err: &mut dyn Writ
     if let Some(s) = &args.system {
         messages.push(Message::system(s.clone()));
     }
-    messages.push(Message::user(prompt));
+    let mut user = Message::user(prompt);
+    for a in &args.attach {
+        match super::attach::attachment(a) {
+            Ok(part) => user.content.push(part),
+            Err(message) => return usage_error(err, &UsageError::new(message)),
+        }
+    }
+    messages.push(user);
 
     // One thread: the printing consumer and the --subscribers tasks take
     // turns on it; the stream itself runs on the rivulet runtime's threads.

@@ -253,3 +253,50 @@ async fn vertex_with_a_token_and_a_project() {
         Some("Bearer ya29.cli")
     );
 }
+
+/// `-a` with a URL and with a local PDF through Anthropic: the messages
+/// sent are those of real recorded requests (`anthropic/image_url_input`
+/// and `anthropic/document_pdf_base64_input`), the PDF typed from its bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_attach_sends_the_recorded_blocks() {
+    let image: Value =
+        serde_json::from_slice(&wire("anthropic/image_url_input.request.json")).unwrap();
+    let pdf: Value =
+        serde_json::from_slice(&wire("anthropic/document_pdf_base64_input.request.json")).unwrap();
+    let pdf_b64 = pdf["messages"][0]["content"][1]["source"]["data"]
+        .as_str()
+        .unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(pdf_b64)
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("rivulet-cli-{}-dummy", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+
+    for (recorded, attach) in [
+        (
+            &image,
+            image["messages"][0]["content"][1]["source"]["url"]
+                .as_str()
+                .unwrap(),
+        ),
+        (&pdf, path.to_str().unwrap()),
+    ] {
+        let s = Server::start(vec![Replay::sse(wire("anthropic/text.sse"))]).await;
+        let url = s.url();
+        let model = format!("anthropic/{}", recorded["model"].as_str().unwrap());
+        let prompt = recorded["messages"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap();
+        let r = rivulet(
+            &["-m", &model, "--base-url", &url, "-a", attach, prompt],
+            &[("ANTHROPIC_API_KEY", "sk-ant-test")],
+        )
+        .await;
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let sent = s.requests()[0].json();
+        assert_eq!(sent["messages"], recorded["messages"], "{attach}");
+        assert_eq!(sent["max_tokens"], recorded["max_tokens"]);
+    }
+    let _ = std::fs::remove_file(&path);
+}
