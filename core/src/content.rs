@@ -86,6 +86,38 @@ pub struct Audio {
     pub transcript: String,
 }
 
+impl Audio {
+    /// The audio itself: `data` decoded from base64.
+    ///
+    /// Providers send the audio in pieces, each its own base64 string; a
+    /// piece whose length is not a multiple of three bytes ends in `=`
+    /// padding, so the concatenation is decoded piece by piece, splitting
+    /// after each run of padding. An error when the data is not base64.
+    ///
+    /// ```
+    /// use rivulet_core::Audio;
+    /// // "RIFF" then "WAVE" + "f", sent as two padded pieces.
+    /// let a = Audio { data: "UklGRg==V0FWRWY=".into(), ..Default::default() };
+    /// assert_eq!(a.bytes().unwrap(), b"RIFFWAVEf");
+    /// ```
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut out = Vec::with_capacity(self.data.len() / 4 * 3);
+        let mut rest = self.data.as_str();
+        while !rest.is_empty() {
+            // A piece ends after its padding, or at the end.
+            let end = match rest.find('=') {
+                Some(i) => i + rest[i..].bytes().take_while(|b| *b == b'=').count(),
+                None => rest.len(),
+            };
+            engine.decode_vec(&rest[..end], &mut out)?;
+            rest = &rest[end..];
+        }
+        Ok(out)
+    }
+}
+
 /// A provider-specific block kept as the provider sent it: Anthropic's
 /// server-tool blocks (`server_tool_use`, `*_tool_result`) and block types
 /// rivulet does not know, Gemini's parts other than text and function calls

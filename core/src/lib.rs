@@ -38,7 +38,10 @@ pub use finish::FinishReason;
 pub use media::{Media, MediaSource};
 pub use partial_json::{PartialJson, PartialJsonError, PartialJsonErrorKind};
 pub use provider::{ChunkStream, OpenFuture, Provider};
-pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};
+pub use request::{
+    AudioOutput, CacheBreakpoints, CacheTtl, Format, Params, Request, ThinkingLevel, ToolChoice,
+    ToolDefinition,
+};
 pub use response::Response;
 pub use secret::ApiKey;
 pub use usage::{Usage, UsageDelta};

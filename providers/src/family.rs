@@ -75,6 +75,11 @@ pub struct Family {
     pub images: bool,
     /// How it takes files.
     pub files: FileInput,
+    /// Its `tool_choice` value for "some tool must be called": `required`
+    /// (OpenAI), `any` (Mistral).
+    pub required_tool_choice: &'static str,
+    /// Whether it speaks (`modalities: ["text", "audio"]`).
+    pub audio_output: bool,
 }
 
 const fn family(
@@ -97,6 +102,8 @@ const fn family(
         // error); files only where the server documents a form for them.
         images: true,
         files: FileInput::None,
+        required_tool_choice: "required",
+        audio_output: false,
     }
 }
 
@@ -130,6 +137,7 @@ pub const FAMILIES: &[Family] = &[
         ));
         f.max_tokens_field = MaxTokensField::MaxCompletionTokens;
         f.files = FileInput::FilePart { urls: false };
+        f.audio_output = true;
         f
     },
     with_reasoning_effort(required_key(
@@ -149,13 +157,17 @@ pub const FAMILIES: &[Family] = &[
         f.images = false;
         f
     },
-    with_files(
-        required_key(
-            family("mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
-            "MISTRAL_API_KEY",
-        ),
-        FileInput::DocumentUrl,
-    ),
+    {
+        let mut f = with_files(
+            required_key(
+                family("mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
+                "MISTRAL_API_KEY",
+            ),
+            FileInput::DocumentUrl,
+        );
+        f.required_tool_choice = "any";
+        f
+    },
     Family {
         id: "azure",
         base_url_var: "AZURE_OPENAI_ENDPOINT",
@@ -168,6 +180,8 @@ pub const FAMILIES: &[Family] = &[
         reasoning_effort: false,
         images: true,
         files: FileInput::FilePart { urls: false },
+        required_tool_choice: "required",
+        audio_output: true,
     },
     with_files(
         with_reasoning_effort(required_key(

@@ -19,7 +19,8 @@
 //!
 //! Layout: [`http`] (client, request headers, error responses,
 //! `Retry-After`), [`media`] (images and files: refusals, media types),
-//! [`sse`] (event-stream parsing), [`eventstream`] (AWS
+//! [`options`] (request options: checks, `extra_body`), [`sse`]
+//! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
 //! body, usage deltas, raw chunks, in-band error codes), one folder per
@@ -40,6 +41,7 @@ pub mod google;
 pub mod http;
 pub mod media;
 pub mod openai;
+pub mod options;
 pub mod responses;
 pub mod sigv4;
 pub mod sse;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use common::{base64_any, request, run, standard_base64, KEY};
 use rivulet_core::{
-    ApiKey, ContentPart, Format, Media, Message, Provider, Request, Role, ThinkingLevel, Thought,
-    ToolCall, ToolDefinition, ToolOutput,
+    ApiKey, CacheBreakpoints, CacheTtl, ContentPart, Format, Media, Message, Provider, Request,
+    Role, ThinkingLevel, Thought, ToolCall, ToolChoice, ToolDefinition, ToolOutput,
 };
 use rivulet_providers::google::{Google, VertexOptions};
 use rivulet_providers::{build, ProviderConfig};
@@ -61,18 +61,6 @@ fn level(budget: u64) -> Option<ThinkingLevel> {
         4096 => Some(ThinkingLevel::Medium),
         16384 => Some(ThinkingLevel::High),
         _ => None,
-    }
-}
-
-/// Removes `cache_control` everywhere (we never set it).
-fn strip_cache_control(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.remove("cache_control");
-            m.values_mut().for_each(strip_cache_control);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_cache_control),
-        _ => {}
     }
 }
 
@@ -168,24 +156,61 @@ fn anthropic_request(recorded: &Value) -> Request {
     };
     req.params.max_tokens = recorded["max_tokens"].as_u64().map(|n| n as u32);
     req.params.temperature = recorded["temperature"].as_f64();
+    req.params.tool_choice = match recorded["tool_choice"]["type"].as_str() {
+        Some("auto") => Some(ToolChoice::Auto),
+        Some("none") => Some(ToolChoice::None),
+        Some("any") => Some(ToolChoice::Required),
+        Some("tool") => Some(ToolChoice::Tool(
+            recorded["tool_choice"]["name"].as_str().unwrap().into(),
+        )),
+        _ => None,
+    };
+    req.cache = anthropic_cache(recorded);
     req.params.thinking = recorded["thinking"]["budget_tokens"]
         .as_u64()
         .and_then(level);
     req
 }
 
-/// Meaningless differences: `cache_control` (not ours), a string content
-/// is a single text block, a system prompt as blocks is their text.
+/// The cache breakpoints a recorded body carries: `cache_control` on the
+/// system prompt, on the last tool, on the last block of the last message
+/// (a breakpoint anywhere else has no rivulet form: the test would fail).
+fn anthropic_cache(recorded: &Value) -> Option<CacheBreakpoints> {
+    let control = |v: &Value| v.get("cache_control").cloned();
+    let last = |v: &Value| v.as_array().and_then(|a| a.last()).cloned();
+    let system = recorded["system"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find_map(control));
+    let tools = last(&recorded["tools"]).and_then(|t| control(&t));
+    let messages = last(&recorded["messages"])
+        .and_then(|m| last(&m["content"]))
+        .and_then(|b| control(&b));
+    let any = system.as_ref().or(tools.as_ref()).or(messages.as_ref())?;
+    Some(CacheBreakpoints {
+        system: system.is_some(),
+        tools: tools.is_some(),
+        messages: messages.is_some(),
+        ttl: any["ttl"].as_str().map(|t| match t {
+            "5m" => CacheTtl::FiveMinutes,
+            "1h" => CacheTtl::OneHour,
+            other => panic!("ttl {other}"),
+        }),
+    })
+}
+
+/// Meaningless differences: a string content is a single text block, a
+/// system prompt as one block without `cache_control` is its text.
 fn anthropic_normal(body: &Value, not_ours: &[&str]) -> Value {
     let mut v = body.clone();
-    strip_cache_control(&mut v);
     let m = v.as_object_mut().unwrap();
     for k in not_ours {
         m.remove(*k);
     }
     if let Some(Value::Array(blocks)) = m.get("system") {
-        let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
-        m.insert("system".into(), json!(text.join("\n\n")));
+        if blocks.iter().all(|b| b.get("cache_control").is_none()) {
+            let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+            m.insert("system".into(), json!(text.join("\n\n")));
+        }
     }
     for msg in m["messages"].as_array_mut().unwrap() {
         if let Value::String(s) = &msg["content"] {
@@ -198,22 +223,25 @@ fn anthropic_normal(body: &Value, not_ours: &[&str]) -> Value {
 #[tokio::test]
 async fn anthropic_bodies_match_the_recorded_requests() {
     let files = wire_files("anthropic", ".request.json");
-    assert_eq!(files.len(), 15);
+    assert_eq!(files.len(), 20);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         // Fields of the recording no core Request expresses.
-        let not_ours: &[&str] = if file.ends_with("server_tool_code_execution.request.json") {
+        let mut not_ours: Vec<&str> = if file.ends_with("server_tool_code_execution.request.json") {
             // A server tool, its tool_choice, and a 3000-token budget.
-            &["tools", "tool_choice", "thinking"]
+            vec!["tools", "tool_choice", "thinking"]
         } else if file.ends_with("compaction_usage_falls.request.json") {
-            // Server-side compaction.
-            &["context_management"]
-        } else if file.ends_with("_input.request.json") {
-            // Images and documents, recorded without streaming (we stream).
-            &["stream"]
+            // Server-side compaction, and automatic caching (a top-level
+            // `cache_control`; rivulet marks the blocks themselves).
+            vec!["context_management", "cache_control"]
         } else {
-            &[]
+            vec![]
         };
+        if recorded["stream"] == false {
+            // Recorded without streaming (we stream).
+            not_ours.push("stream");
+        }
+        let not_ours = &not_ours[..];
         let req = anthropic_request(&recorded);
         let got = sent("anthropic", &req).await;
         assert_eq!(got.path, "/v1/messages", "{file}");
@@ -386,6 +414,16 @@ fn gemini_request(recorded: &Value) -> Request {
     });
     req.params.temperature = config["temperature"].as_f64();
     req.params.max_tokens = config["maxOutputTokens"].as_u64().map(|n| n as u32);
+    let calling = &recorded["toolConfig"]["functionCallingConfig"];
+    req.params.tool_choice = match (calling["mode"].as_str(), &calling["allowedFunctionNames"]) {
+        (Some("AUTO"), _) => Some(ToolChoice::Auto),
+        (Some("NONE"), _) => Some(ToolChoice::None),
+        (Some("ANY"), Value::Array(names)) if names.len() == 1 => {
+            Some(ToolChoice::Tool(names[0].as_str().unwrap().into()))
+        }
+        (Some("ANY"), _) => Some(ToolChoice::Required),
+        _ => None,
+    };
     // A budget that is none of ours: thinking on all the same, and the
     // budget left out of the comparison.
     req.params.thinking = config["thinkingConfig"]["thinking_budget"]
@@ -472,7 +510,7 @@ fn rename(m: &mut Map<String, Value>, from: &str, to: &str) {
 #[tokio::test]
 async fn gemini_bodies_match_the_recorded_requests() {
     let files = wire_files("gemini", ".request.json");
-    assert_eq!(files.len(), 15);
+    assert_eq!(files.len(), 18);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         let id = if file.contains("vertex") {
@@ -614,4 +652,77 @@ async fn unsupported_media_is_refused_before_sending() {
         assert_eq!(e.message(), message, "{id}");
         assert!(server.requests().is_empty(), "{id}: a request was sent");
     }
+}
+
+/// Options without a recorded request (SOURCES.md), in the shapes the
+/// providers document: Anthropic's `disable_parallel_tool_use` and a 1h
+/// cache on the system prompt and the last tool; the caller's tool choice
+/// over a format's forced tool; Gemini's `candidateCount`, and its refusal
+/// of `parallel_tool_calls: false`.
+#[tokio::test]
+async fn options_in_their_documented_shapes() {
+    let tool = |name: &str| ToolDefinition {
+        name: name.into(),
+        description: String::new(),
+        parameters: json!({"type": "object"}),
+    };
+    let mut req = request("claude");
+    req.messages.insert(0, Message::system("Be brief."));
+    req.tools = vec![tool("a"), tool("b")];
+    req.params.parallel_tool_calls = Some(false);
+    req.cache = Some(CacheBreakpoints {
+        system: true,
+        tools: true,
+        messages: false,
+        ttl: Some(CacheTtl::OneHour),
+    });
+    let body = sent("anthropic", &req).await.json();
+    let hour = json!({"type": "ephemeral", "ttl": "1h"});
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "auto", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(
+        body["system"],
+        json!([{"type": "text", "text": "Be brief.", "cache_control": hour}])
+    );
+    assert!(body["tools"][0].get("cache_control").is_none());
+    assert_eq!(body["tools"][1]["cache_control"], hour);
+    assert_eq!(body["messages"], json!([{"role": "user", "content": "hi"}]));
+
+    // A format and a caller's choice: the choice wins, the format is asked
+    // for in the system prompt; `none` with a format cannot work.
+    req.cache = None;
+    req.params.parallel_tool_calls = None;
+    req.params.tool_choice = Some(ToolChoice::Tool("a".into()));
+    req.format = Some(Format {
+        name: "Book".into(),
+        schema: json!({"type": "object"}),
+    });
+    let body = sent("anthropic", &req).await.json();
+    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "a"}));
+    assert!(body["system"]
+        .as_str()
+        .unwrap()
+        .contains("__rivulet_format__"));
+    req.params.tool_choice = Some(ToolChoice::None);
+    let server = server_for("anthropic").await;
+    let p = provider("anthropic", &server.url());
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(e.kind(), rivulet_core::ErrorKind::BadRequest);
+    assert!(server.requests().is_empty());
+
+    let mut req = request("gemini-2.5-flash");
+    req.params.n = Some(3);
+    let body = sent("google", &req).await.json();
+    assert_eq!(body["generationConfig"], json!({"candidateCount": 3}));
+    req.params.parallel_tool_calls = Some(false);
+    let server = server_for("google").await;
+    let p = provider("google", &server.url());
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(
+        e.message(),
+        "google cannot take parallel_tool_calls: false (it has no switch for it)"
+    );
+    assert!(server.requests().is_empty());
 }

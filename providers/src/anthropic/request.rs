@@ -1,11 +1,14 @@
 //! From a core [`Request`] to a Messages request body.
 
-use rivulet_core::{ContentPart, Error, Media, MediaSource, Message, Request, Role};
+use rivulet_core::{
+    CacheBreakpoints, ContentPart, Error, Media, MediaSource, Message, Request, Role,
+    ToolChoice as Choice,
+};
 use serde_json::Value;
 
 use super::wire::{
-    KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock, Source,
-    ThinkingConfig, Tool, ToolChoice,
+    CacheControl, CachedBlock, KnownBlock, Message as WireMessage, MessageContent, MessagesRequest,
+    RequestBlock, Source, SystemBlock, SystemPrompt, ThinkingConfig, Tool, ToolChoice,
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
@@ -29,10 +32,29 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// - images → `image` blocks (JPEG, PNG, GIF or WebP bytes, or a URL),
 ///   files → `document` blocks (a PDF's bytes, plain text, or a URL); any
 ///   other media type, or either outside a user turn, is refused with
-///   [`Error::Unsupported`].
+///   [`Error::Unsupported`];
+/// - `Params::tool_choice` → `tool_choice` (`auto`, `none`, `any`, `tool`
+///   with its name); it wins over the format's forced tool (the format is
+///   then asked for in the system prompt), and `none` with a format is
+///   refused, since the format's answer is a tool call;
+///   `parallel_tool_calls: false` → `disable_parallel_tool_use: true`;
+/// - `Request::cache` → `cache_control` on the system prompt (sent as a
+///   text block), on the last tool and on the last block of the last
+///   message, with its `ttl` when given;
+/// - more than one choice (`n`) and spoken output are refused.
 pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesRequest, Error> {
     media::only_in_user_turns(provider, &request.messages)?;
+    crate::options::check_tool_choice(provider, request)?;
+    crate::options::check_unsupported(provider, &request.params, true, false)?;
+    crate::options::check_no_audio(provider, request)?;
     let p = &request.params;
+    if p.tool_choice == Some(Choice::None) && request.format.is_some() {
+        return Err(Error::bad_request(
+            "tool_choice none leaves no way to give the format's answer (a tool call)",
+        )
+        .with_provider(provider));
+    }
+    let cache = request.cache.unwrap_or_default();
     let budget = p.thinking.map(thinking_budget);
     let mut max_tokens = p.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     if let Some(b) = budget {
@@ -56,35 +78,66 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
             name: t.name.clone(),
             description: t.description.clone(),
             input_schema: t.parameters.clone(),
+            cache_control: None,
         })
         .collect();
-    let mut tool_choice = None;
+    let mut tool_choice = p.tool_choice.as_ref().map(|c| match c {
+        Choice::Auto => ToolChoice::kind("auto"),
+        Choice::None => ToolChoice::kind("none"),
+        Choice::Required => ToolChoice::kind("any"),
+        Choice::Tool(name) => ToolChoice::tool(name),
+    });
     if let Some(format) = &request.format {
-        tool_choice = match FormatChoice::new(budget.is_some(), !tools.is_empty()) {
-            FormatChoice::Instruct => {
-                system.push(format_instruction());
-                None
-            }
-            FormatChoice::Any => Some(ToolChoice::Any),
-            FormatChoice::Tool => Some(ToolChoice::Tool {
-                name: FORMAT_TOOL.into(),
-            }),
+        let choice = match tool_choice {
+            // The caller's choice wins: the format is asked for in words.
+            Some(_) => FormatChoice::Instruct,
+            None => FormatChoice::new(budget.is_some(), !tools.is_empty()),
         };
+        match choice {
+            FormatChoice::Instruct => system.push(format_instruction()),
+            FormatChoice::Any => tool_choice = Some(ToolChoice::kind("any")),
+            FormatChoice::Tool => tool_choice = Some(ToolChoice::tool(FORMAT_TOOL)),
+        }
         tools.push(Tool {
             name: FORMAT_TOOL.into(),
             description: format_tool_description(format),
             input_schema: format.schema.clone(),
+            cache_control: None,
         });
+    }
+    if p.parallel_tool_calls == Some(false) && !tools.is_empty() {
+        tool_choice
+            .get_or_insert_with(|| ToolChoice::kind("auto"))
+            .disable_parallel_tool_use = true;
+    }
+    let control = cache_control(&cache);
+    if cache.tools {
+        if let Some(last) = tools.last_mut() {
+            last.cache_control = control.clone();
+        }
     }
 
     let mut messages = Vec::new();
     for m in &request.messages {
         messages.extend(message(provider, m)?);
     }
+    if cache.messages {
+        if let Some(last) = messages.last_mut() {
+            mark_last_block(last, control.clone());
+        }
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
     Ok(MessagesRequest {
         model: request.model.clone(),
         max_tokens,
-        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        system: system.map(|text| match &control {
+            Some(c) if cache.system => SystemPrompt::Blocks(vec![SystemBlock {
+                kind: "text".into(),
+                text,
+                cache_control: Some(c.clone()),
+            }]),
+            _ => SystemPrompt::Text(text),
+        }),
         messages,
         tools,
         tool_choice,
@@ -97,6 +150,43 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         }),
         stream: true,
     })
+}
+
+/// `cache_control` for breakpoints of `cache`, `None` when there are none.
+fn cache_control(cache: &CacheBreakpoints) -> Option<CacheControl> {
+    (cache.system || cache.tools || cache.messages).then(|| CacheControl {
+        kind: "ephemeral".into(),
+        ttl: cache.ttl.map(|t| t.as_str().into()),
+    })
+}
+
+/// Puts `control` on the last block of `message` (a text content becomes
+/// a text block to carry it).
+fn mark_last_block(message: &mut WireMessage, control: Option<CacheControl>) {
+    let Some(control) = control else { return };
+    if let MessageContent::Text(text) = &message.content {
+        message.content = MessageContent::Blocks(vec![RequestBlock::Known(KnownBlock::Text {
+            text: text.clone(),
+        })]);
+    }
+    let MessageContent::Blocks(blocks) = &mut message.content else {
+        return;
+    };
+    let Some(last) = blocks.pop() else { return };
+    blocks.push(match last {
+        RequestBlock::Known(block) | RequestBlock::Cached(CachedBlock { block, .. }) => {
+            RequestBlock::Cached(CachedBlock {
+                block,
+                cache_control: control,
+            })
+        }
+        RequestBlock::Raw(mut v) => {
+            if let (Some(o), Ok(c)) = (v.as_object_mut(), serde_json::to_value(&control)) {
+                o.insert("cache_control".into(), c);
+            }
+            RequestBlock::Raw(v)
+        }
+    });
 }
 
 /// The image types the API reads.

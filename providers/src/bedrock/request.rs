@@ -1,12 +1,13 @@
 //! From a core [`Request`] to a Converse request body.
 
-use rivulet_core::{ContentPart, Error, Media, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Request, Role, ToolChoice as Choice};
 use serde_json::{json, Value};
 
 use super::wire::{
-    ContentBlock, ConverseRequest, DocumentBlock, Empty, ImageBlock, InferenceConfig, InputSchema,
-    MediaSource, Message, ReasoningBlock, ReasoningText, S3Location, SpecificTool, SystemBlock,
-    Tool, ToolChoice, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec, ToolUseBlock,
+    CachePoint, ContentBlock, ConverseRequest, DocumentBlock, Empty, ImageBlock, InferenceConfig,
+    InputSchema, MediaSource, Message, ReasoningBlock, ReasoningText, S3Location, SpecificTool,
+    SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
+    ToolUseBlock,
 };
 use crate::config::{
     format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
@@ -39,8 +40,22 @@ use crate::media;
 ///   allows) or `Document N`; the content is their bytes or an `s3://`
 ///   URI. Other URLs, other types and media outside user turns are
 ///   refused with [`Error::Unsupported`].
+/// - `Params::tool_choice` → `toolChoice` (`auto`, `any`, `tool`); `none`
+///   has no Converse form, so the tools are not sent (with a format its
+///   tool stays, as the format needs it). The caller's choice wins over
+///   the format's forced tool (the format is then asked for in the system
+///   prompt).
+/// - `Request::cache` → `cachePoint` blocks after the system prompt, after
+///   the tools and at the end of the last message (Converse takes no
+///   TTL: the cache lives its default time).
+/// - `parallel_tool_calls: false`, more than one choice and spoken output
+///   are refused: Converse has no switch for them.
 pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
     media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
+    let cache = request.cache.unwrap_or_default();
     let p = &request.params;
     let mut documents = 0;
     let mut system = Vec::new();
@@ -69,7 +84,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
             Role::System => {
                 let text = m.text();
                 if !text.is_empty() {
-                    system.push(SystemBlock { text });
+                    system.push(SystemBlock::Text(text));
                 }
                 continue;
             }
@@ -126,39 +141,60 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         }
         json!({"thinking": {"type": "enabled", "budget_tokens": budget}})
     });
-    let tool = |name: &str, description: &str, schema: &Value| Tool {
-        tool_spec: ToolSpec {
+    let tool = |name: &str, description: &str, schema: &Value| {
+        Tool::ToolSpec(ToolSpec {
             name: name.into(),
             description: description.into(),
             input_schema: InputSchema {
                 json: schema.clone(),
             },
-        },
+        })
     };
+    let none = p.tool_choice == Some(Choice::None);
     let mut tools: Vec<Tool> = request
         .tools
         .iter()
+        .filter(|_| !none)
         .map(|t| tool(&t.name, &t.description, &t.parameters))
         .collect();
-    let mut tool_choice = None;
+    let mut tool_choice = match &p.tool_choice {
+        None | Some(Choice::None) => None,
+        Some(Choice::Auto) => Some(ToolChoice::Auto(Empty {})),
+        Some(Choice::Required) => Some(ToolChoice::Any(Empty {})),
+        Some(Choice::Tool(name)) => Some(ToolChoice::Tool(SpecificTool { name: name.clone() })),
+    };
     if let Some(format) = &request.format {
-        tool_choice = match FormatChoice::new(p.thinking.is_some(), !tools.is_empty()) {
-            FormatChoice::Instruct => {
-                system.push(SystemBlock {
-                    text: format_instruction(),
-                });
-                None
-            }
-            FormatChoice::Any => Some(ToolChoice::Any(Empty {})),
-            FormatChoice::Tool => Some(ToolChoice::Tool(SpecificTool {
-                name: FORMAT_TOOL.into(),
-            })),
+        let choice = match p.tool_choice {
+            // The caller's choice wins: the format is asked for in words.
+            Some(_) => FormatChoice::Instruct,
+            None => FormatChoice::new(p.thinking.is_some(), !tools.is_empty()),
         };
+        match choice {
+            FormatChoice::Instruct => system.push(SystemBlock::Text(format_instruction())),
+            FormatChoice::Any => tool_choice = Some(ToolChoice::Any(Empty {})),
+            FormatChoice::Tool => {
+                tool_choice = Some(ToolChoice::Tool(SpecificTool {
+                    name: FORMAT_TOOL.into(),
+                }))
+            }
+        }
         tools.push(tool(
             FORMAT_TOOL,
             &format_tool_description(format),
             &format.schema,
         ));
+    }
+    if cache.system && !system.is_empty() {
+        system.push(SystemBlock::CachePoint(CachePoint::default()));
+    }
+    if cache.tools && !tools.is_empty() {
+        tools.push(Tool::CachePoint(CachePoint::default()));
+    }
+    if cache.messages {
+        if let Some(last) = messages.last_mut() {
+            last.content
+                .push(ContentBlock::CachePoint(CachePoint::default()));
+        }
     }
     let tool_config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
     Ok(ConverseRequest {

@@ -30,10 +30,28 @@ pub struct Message {
     pub content: Vec<ContentBlock>,
 }
 
-/// `{text}`.
+/// A system block: `{text}`, or a cache point after the ones before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemBlock {
-    pub text: String,
+#[serde(rename_all = "camelCase")]
+pub enum SystemBlock {
+    Text(String),
+    CachePoint(CachePoint),
+}
+
+/// `{type: "default"}`: the prompt may be cached up to here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachePoint {
+    /// Always `"default"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Default for CachePoint {
+    fn default() -> Self {
+        CachePoint {
+            kind: "default".into(),
+        }
+    }
 }
 
 /// A content block: exactly one key.
@@ -46,6 +64,7 @@ pub enum ContentBlock {
     ReasoningContent(ReasoningBlock),
     Image(ImageBlock),
     Document(DocumentBlock),
+    CachePoint(CachePoint),
     /// A block sent back as Bedrock gave it (a provider part: a server
     /// tool's `toolUse` or `toolResult`).
     #[serde(untagged)]
@@ -173,11 +192,12 @@ pub struct SpecificTool {
     pub name: String,
 }
 
-/// `{toolSpec}`.
+/// `{toolSpec}`, or a cache point after the tools before it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
-    pub tool_spec: ToolSpec,
+pub enum Tool {
+    ToolSpec(ToolSpec),
+    CachePoint(CachePoint),
 }
 
 /// `{name, description, inputSchema: {json}}`.
@@ -185,6 +205,8 @@ pub struct Tool {
 #[serde(rename_all = "camelCase")]
 pub struct ToolSpec {
     pub name: String,
+    /// Left out when empty: Converse rejects an empty description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub input_schema: InputSchema,
 }

@@ -1,6 +1,6 @@
 //! From a core [`Request`] to a Cohere v2 chat request body.
 
-use rivulet_core::{ContentPart, Error, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolChoice};
 
 use super::wire::{
     self, ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, MessageContent,
@@ -16,9 +16,21 @@ use crate::config::thinking_budget;
 /// plan is), and are not sent otherwise. Images in user turns go as
 /// `image_url` parts (a URL or a `data:` URL); Cohere takes no files, and
 /// no images elsewhere: those are refused with [`Error::Unsupported`].
+///
+/// `Params::tool_choice`: `REQUIRED` or `NONE` (auto is the default and
+/// not sent); a named tool, which Cohere cannot name, is sent as the only
+/// tool with `REQUIRED`. `parallel_tool_calls: false`, more than one
+/// choice and spoken output are refused.
 pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
     crate::media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
     let p = &request.params;
+    let only = match &p.tool_choice {
+        Some(ToolChoice::Tool(name)) => Some(name.as_str()),
+        _ => None,
+    };
     let mut chat_messages = Vec::new();
     for m in &request.messages {
         chat_messages.extend(messages(m)?);
@@ -29,6 +41,10 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
         tools: request
             .tools
             .iter()
+            .filter(|t| match only {
+                Some(name) => t.name == name,
+                None => true,
+            })
             .map(|t| Tool {
                 kind: "function".into(),
                 function: FunctionDefinition {
@@ -51,6 +67,11 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
             kind: "enabled".into(),
             token_budget: thinking_budget(t),
         }),
+        tool_choice: match p.tool_choice {
+            None | Some(ToolChoice::Auto) => None,
+            Some(ToolChoice::None) => Some("NONE".into()),
+            Some(ToolChoice::Required | ToolChoice::Tool(_)) => Some("REQUIRED".into()),
+        },
         stream: true,
     })
 }
@@ -197,6 +218,7 @@ mod tests {
                 seed: Some(5),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::Low),
+                ..Default::default()
             },
             tools: vec![ToolDefinition {
                 name: "weather".into(),
@@ -207,7 +229,7 @@ mod tests {
                 name: "A".into(),
                 schema: json!({"type":"object"}),
             }),
-            raw_events: false,
+            ..Default::default()
         };
         let body = serde_json::to_value(chat_request(&request).unwrap()).unwrap();
         assert_eq!(

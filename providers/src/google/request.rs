@@ -1,12 +1,15 @@
 //! From a core [`Request`] to a `generateContent` request body (Gemini API
 //! and Vertex AI alike).
 
-use rivulet_core::{ContentPart, Error, Media, MediaSource, Message, Request, Role};
+use rivulet_core::{
+    ContentPart, Error, Media, MediaSource, Message, Request, Role, ToolChoice as Choice,
+};
 use serde_json::{json, Map, Value};
 
 use super::wire::{
-    Blob, Content, FileData, FunctionCall, FunctionDeclaration, FunctionResponse,
-    GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
+    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
+    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
+    ToolConfig,
 };
 use crate::config::thinking_budget;
 
@@ -23,12 +26,19 @@ use crate::config::thinking_budget;
 ///   (`parametersJsonSchema`, taken as given);
 /// - images and files → `inlineData` (bytes with their media type) or
 ///   `fileData` (a URI), in user turns only ([`Error::Unsupported`]
-///   elsewhere, and for bytes of no media type).
+///   elsewhere, and for bytes of no media type);
+/// - `Params::tool_choice` → `toolConfig.functionCallingConfig` (`AUTO`,
+///   `NONE`, `ANY`, `ANY` with `allowedFunctionNames` for a named tool);
+///   `Params::n` → `candidateCount` (the first candidate is streamed);
+///   `parallel_tool_calls: false` and spoken output are refused.
 pub fn generate_content_request(
     provider: &str,
     request: &Request,
 ) -> Result<GenerateContentRequest, Error> {
     crate::media::only_in_user_turns(provider, &request.messages)?;
+    crate::options::check_tool_choice(provider, request)?;
+    crate::options::check_unsupported(provider, &request.params, false, true)?;
+    crate::options::check_no_audio(provider, request)?;
     let p = &request.params;
     let system: Vec<Part> = request
         .messages
@@ -53,7 +63,22 @@ pub fn generate_content_request(
             .as_ref()
             .map(|_| "application/json".to_string()),
         response_json_schema: request.format.as_ref().map(|f| f.schema.clone()),
+        candidate_count: p.n,
     };
+    let tool_config = p.tool_choice.as_ref().map(|c| {
+        let (mode, allowed) = match c {
+            Choice::Auto => ("AUTO", Vec::new()),
+            Choice::None => ("NONE", Vec::new()),
+            Choice::Required => ("ANY", Vec::new()),
+            Choice::Tool(name) => ("ANY", vec![name.clone()]),
+        };
+        ToolConfig {
+            function_calling_config: FunctionCallingConfig {
+                mode: mode.into(),
+                allowed_function_names: allowed,
+            },
+        }
+    });
     let declarations: Vec<FunctionDeclaration> = request
         .tools
         .iter()
@@ -80,6 +105,7 @@ pub fn generate_content_request(
                 function_declarations: declarations,
             }]
         },
+        tool_config,
         generation_config: (!config.is_empty()).then_some(config),
     })
 }
@@ -261,6 +287,7 @@ mod tests {
                 seed: Some(7),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::Medium),
+                ..Default::default()
             },
             tools: vec![ToolDefinition {
                 name: "weather".into(),

@@ -1,10 +1,11 @@
 //! From a core [`Request`] to a Chat Completions request body.
 
-use rivulet_core::{ContentPart, Error, Media, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolChoice};
 
 use super::wire::{
-    self, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, FileData, FunctionCall,
-    FunctionDefinition, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions,
+    self, AudioParam, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, FileData,
+    FunctionCall, FunctionDefinition, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions,
+    ToolName,
 };
 use crate::family::{Family, FileInput, MaxTokensField};
 use crate::media;
@@ -19,12 +20,22 @@ use crate::media;
 /// and files in the family member's form ([`FileInput`]); a member that
 /// cannot take one, or a file URL where only bytes go, is refused with
 /// [`Error::Unsupported`], as is an image or file outside a user turn.
+///
+/// `tool_choice`, `parallel_tool_calls` and `n` are sent as given (a
+/// named tool as `{type: function, function: {name}}`, "required" as the
+/// member's word for it); spoken output as `modalities: ["text",
+/// "audio"]` and `audio: {voice, format}`, by the members that speak
+/// (refused by the others).
 pub fn chat_request(
     family: &Family,
     request: &Request,
     include_usage: bool,
 ) -> Result<ChatRequest, Error> {
     media::only_in_user_turns(family.id, &request.messages)?;
+    crate::options::check_tool_choice(family.id, request)?;
+    if !family.audio_output {
+        crate::options::check_no_audio(family.id, request)?;
+    }
     let p = &request.params;
     let (max_tokens, max_completion_tokens) = match family.max_tokens_field {
         MaxTokensField::MaxTokens => (p.max_tokens, None),
@@ -67,6 +78,25 @@ pub fn chat_request(
             .thinking
             .filter(|_| family.reasoning_effort)
             .map(|t| t.as_str().to_string()),
+        tool_choice: p.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => wire::ToolChoice::Mode("auto".into()),
+            ToolChoice::None => wire::ToolChoice::Mode("none".into()),
+            ToolChoice::Required => wire::ToolChoice::Mode(family.required_tool_choice.into()),
+            ToolChoice::Tool(name) => wire::ToolChoice::Function {
+                kind: "function".into(),
+                function: ToolName { name: name.clone() },
+            },
+        }),
+        parallel_tool_calls: p.parallel_tool_calls,
+        n: p.n,
+        modalities: match request.audio {
+            Some(_) => vec!["text".into(), "audio".into()],
+            None => Vec::new(),
+        },
+        audio: request.audio.as_ref().map(|a| AudioParam {
+            voice: a.voice.clone(),
+            format: a.format.clone(),
+        }),
         stream: true,
         stream_options: include_usage.then_some(StreamOptions {
             include_usage: true,
@@ -223,6 +253,7 @@ mod tests {
                 seed: Some(7),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::High),
+                ..Default::default()
             },
             ..Default::default()
         };

@@ -1,6 +1,6 @@
 //! From a core [`Request`] to a Responses API request body.
 
-use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, ToolChoice};
 
 use super::decoder::custom_input;
 use super::wire::{
@@ -33,9 +33,15 @@ use super::wire::{
 ///   auto`), files `input_file` parts (`file_url`, or `filename` and the
 ///   bytes as a `data:` URL in `file_data`). Either outside a user turn is
 ///   refused ([`Error::Unsupported`]).
+/// - `tool_choice` and `parallel_tool_calls` are sent as given (a named
+///   tool as `{type: function, name}`); more than one choice (`n`) and
+///   spoken output are refused ([`Error::Unsupported`]).
 /// - `seed` and `stop` have no Responses equivalent and are not sent.
 pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
     crate::media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, true, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
     let p = &request.params;
     let leading_system = request
         .messages
@@ -91,6 +97,19 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
             effort: t.as_str().into(),
             summary: "auto".into(),
         }),
+        tool_choice: p.tool_choice.as_ref().map(|c| {
+            let mode = |m: &str| super::wire::ToolChoice::Mode(m.into());
+            match c {
+                ToolChoice::Auto => mode("auto"),
+                ToolChoice::None => mode("none"),
+                ToolChoice::Required => mode("required"),
+                ToolChoice::Tool(name) => super::wire::ToolChoice::Function {
+                    kind: "function".into(),
+                    name: name.clone(),
+                },
+            }
+        }),
+        parallel_tool_calls: p.parallel_tool_calls,
         stream: true,
     })
 }
