@@ -52,8 +52,16 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
     let content: Vec<Value> = response
         .content
         .iter()
-        .map(|part| match part {
-            ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
+        .enumerate()
+        .map(|(i, part)| match part {
+            ContentPart::Text(t) => {
+                let mut v = json!({"type": "text", "text": t.text});
+                let citations = response.citations(i);
+                if !citations.is_empty() {
+                    v["citations"] = json!(citations);
+                }
+                v
+            }
             ContentPart::Thought(t) => {
                 let mut v = json!({"type": "thought", "thought": t.thought});
                 if let Some(s) = &t.signature {

@@ -300,3 +300,64 @@ async fn anthropic_attach_sends_the_recorded_blocks() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// Citations (the recorded `anthropic/web_search_citations.sse`) in
+/// `-o json`, on the text entries they belong to, and in `-o pretty`, each
+/// source after its text, as the final response renders them.
+#[tokio::test(flavor = "multi_thread")]
+async fn citations_in_json_and_pretty_output() {
+    let run = |mode: &'static str| async move {
+        let s = Server::start(vec![Replay::sse(wire(
+            "anthropic/web_search_citations.sse",
+        ))
+        .split(Split::Lines)])
+        .await;
+        let url = s.url();
+        rivulet(
+            &[
+                "-m",
+                "anthropic/claude-sonnet-4-5",
+                "--base-url",
+                &url,
+                "-o",
+                mode,
+                "q",
+            ],
+            &[("ANTHROPIC_API_KEY", "sk-ant-test")],
+        )
+        .await
+    };
+    let r = run("json").await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let v = json_out(&r);
+    let cited: Vec<&Value> = v["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("citations").is_some())
+        .collect();
+    assert_eq!(cited.len(), 5);
+    assert!(cited.iter().all(|c| c["type"] == "text"));
+    let first = &cited[0]["citations"][0];
+    assert_eq!(first["kind"], "url");
+    assert_eq!(
+        first["url"],
+        "https://www.accuweather.com/en/us/san-francisco/94103/september-weather/347629"
+    );
+    assert_eq!(
+        first["title"],
+        "San Francisco, CA Monthly Weather | AccuWeather"
+    );
+    assert_eq!(first["json"]["type"], "web_search_result_location");
+    let text = cited[0]["text"].as_str().unwrap().to_string();
+
+    let r = run("pretty").await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let source = "[source: San Francisco, CA Monthly Weather | AccuWeather <https://www.accuweather.com/en/us/san-francisco/94103/september-weather/347629>]";
+    assert!(
+        r.stdout.contains(&format!("{text}\n{source}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("[source: ").count(), 7);
+}

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod chunk;
+pub mod citation;
 pub mod content;
 pub mod delta;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod secret;
 pub mod usage;
 
 pub use chunk::{AudioDelta, Chunk, RawEvent};
+pub use citation::{Citation, CitationKind};
 pub use content::{
     Audio, ContentPart, Message, ProviderPart, Role, Text, Thought, ToolCall, ToolOutput,
 };

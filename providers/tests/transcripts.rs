@@ -40,7 +40,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate.py"
     );
-    assert_eq!(files.len(), 34);
+    assert_eq!(files.len(), 35);
 }
 
 /// The expected request path for a provider behind the testkit server.

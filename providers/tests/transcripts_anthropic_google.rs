@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 27);
+    assert_eq!(files.len(), 29);
 }
 
 async fn check_all(split: Split) {

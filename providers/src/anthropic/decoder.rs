@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rivulet_core::{
-    Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, TimeoutKind, Usage,
+    Chunk, Citation, CitationKind, Delta, Error, ErrorContext, FinishReason, ProviderPart,
+    TimeoutKind, Usage,
 };
 use serde_json::Value;
 
@@ -304,7 +305,15 @@ impl Decoder {
                 input.push_str(partial_json);
                 false
             }
-            // Citations are not kept; unknown deltas are ignored.
+            (Block::Text { part }, BlockDelta::CitationsDelta { citation }) => {
+                out.push(Ok(Chunk::Citation {
+                    part: *part,
+                    citation: Box::new(citation_of(citation)),
+                }));
+                false
+            }
+            // Citations elsewhere have no text to belong to; unknown
+            // deltas are ignored.
             (_, BlockDelta::CitationsDelta { .. } | BlockDelta::Other) => false,
             // A provider block's other deltas have nowhere to go.
             (Block::Provider { .. }, _) => false,
@@ -569,6 +578,28 @@ fn push_thought(out: &mut Decoded, part: usize, text: &str) {
             part,
             delta: Delta::new(text),
         }));
+    }
+}
+
+/// An Anthropic citation as a [`Citation`]: `web_search_result_location`
+/// (a URL), `char_location`, `page_location` and `content_block_location`
+/// (a span of a document in the request), `search_result_location`; the
+/// whole text block is what it supports.
+fn citation_of(json: &Value) -> Citation {
+    let text = |key: &str| crate::decode::str_field(json, key);
+    let kind = match json.get("type").and_then(Value::as_str) {
+        Some("web_search_result_location") => CitationKind::Url,
+        Some("char_location" | "page_location" | "content_block_location") => {
+            CitationKind::Document
+        }
+        Some("search_result_location") => CitationKind::SearchResult,
+        _ => CitationKind::Other,
+    };
+    Citation {
+        url: text("url").or_else(|| text("source")),
+        title: text("title").or_else(|| text("document_title")),
+        cited_text: text("cited_text"),
+        ..Citation::new(kind, json.clone())
     }
 }
 

@@ -243,6 +243,12 @@ pub struct Candidate {
     /// Absent on gemini-2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// With built-in search or retrieval: `groundingChunks` (the
+    /// sources), `groundingSupports` (which text each supports),
+    /// `webSearchQueries`; `{}` on the chunks before the last. Kept as
+    /// JSON: only the decoder's citations read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounding_metadata: Option<Value>,
 }
 
 /// `promptFeedback`.

@@ -224,6 +224,10 @@ pub struct ChatCompletionChunk<'a> {
     /// OpenRouter: the upstream provider.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Cow<'a, str>>,
+    /// Perplexity: the URLs the answer cites (`[1]` is the first), the
+    /// whole list repeated on every chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<String>>,
 }
 
 /// One choice of a chunk.
@@ -262,6 +266,9 @@ pub struct ChoiceDelta<'a> {
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Box<AudioDelta>>,
+    /// OpenRouter (web search): `url_citation` annotations of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Value>>,
 }
 
 /// `delta.content`: a string, or (Mistral's reasoning models) a list of

@@ -251,6 +251,16 @@ pub enum StreamEvent {
         #[serde(default)]
         input: Option<String>,
     },
+    /// A citation of the text of `item_id`'s part `content_index`:
+    /// `url_citation`, `file_citation`, `container_file_citation`,
+    /// `file_path` (kept as JSON).
+    #[serde(rename = "response.output_text.annotation.added")]
+    OutputTextAnnotationAdded {
+        item_id: String,
+        #[serde(default)]
+        content_index: u64,
+        annotation: Value,
+    },
     #[serde(rename = "response.completed")]
     Completed { response: ResponseObject },
     #[serde(rename = "response.incomplete")]
