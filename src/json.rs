@@ -82,7 +82,12 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
                 v
             }
             ContentPart::Provider(p) => {
-                json!({"type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json})
+                let mut v = json!({"type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json});
+                // A tool the provider ran, read the same on every provider.
+                if let Some(tool) = p.server_tool() {
+                    v["server_tool"] = json!(tool);
+                }
+                v
             }
             ContentPart::ToolOutput(o) => {
                 json!({"type": "tool_output", "id": o.id, "name": o.name, "result": o.result})

@@ -104,9 +104,21 @@ async fn anthropic_json_shows_thoughts_and_provider_parts() {
                 "name": "bash_code_execution",
                 "input": {"command": "echo \"65465-6544 * 65464-6+1.02255\" | bc -l"},
             },
+            // The same block read as a server tool, as on every provider.
+            "server_tool": {
+                "name": "bash_code_execution",
+                "id": "srvtoolu_01MwXaweAHve88x6s3Fc8x6Q",
+                "phase": "call",
+                "input": {"command": "echo \"65465-6544 * 65464-6+1.02255\" | bc -l"},
+            },
         })
     );
     assert_eq!(content[3]["kind"], "bash_code_execution_tool_result");
+    assert_eq!(content[3]["server_tool"]["phase"], "result");
+    assert_eq!(
+        content[3]["server_tool"]["id"],
+        "srvtoolu_01MwXaweAHve88x6s3Fc8x6Q"
+    );
     assert_eq!(s.requests()[0].path, "/v1/messages");
     assert_eq!(s.requests()[0].header("x-api-key"), Some("sk-ant-test"));
 }

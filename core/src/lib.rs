@@ -27,6 +27,7 @@ pub mod provider;
 pub mod request;
 pub mod response;
 pub mod secret;
+pub mod server_tool;
 pub mod usage;
 
 pub use chunk::{AudioDelta, Chunk, RawEvent};
@@ -46,4 +47,5 @@ pub use request::{
 };
 pub use response::Response;
 pub use secret::ApiKey;
+pub use server_tool::{ServerTool, ServerToolPhase};
 pub use usage::{Usage, UsageDelta};

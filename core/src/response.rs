@@ -320,6 +320,35 @@ impl Response {
             .collect()
     }
 
+    /// The tools the provider ran itself, in order: each provider part
+    /// read as a [`ServerTool`](crate::ServerTool) call or result. Never
+    /// among [`Response::tool_calls`].
+    pub fn server_tools(&self) -> Vec<crate::ServerTool> {
+        let mut tools: Vec<crate::ServerTool> = self
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Provider(p) => p.server_tool(),
+                _ => None,
+            })
+            .collect();
+        // A result that does not name its tool (Gemini's `toolResponse`)
+        // takes the name of the call with its id.
+        for i in 0..tools.len() {
+            if tools[i].name.is_empty() {
+                let id = tools[i].id.clone();
+                if let Some(name) = tools[..i]
+                    .iter()
+                    .find(|t| id.is_some() && t.id == id)
+                    .map(|t| t.name.clone())
+                {
+                    tools[i].name = name;
+                }
+            }
+        }
+        tools
+    }
+
     /// Tool calls that started and never ended, with the raw argument text
     /// received so far. They are never run.
     pub fn incomplete_tool_calls(&self) -> Vec<&ToolCall> {
