@@ -101,24 +101,41 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
             }
         })
         .collect();
-    let u = &response.usage;
     json!({
         "provider": response.provider,
         "model": response.model,
         "id": response.id,
         "finish_reason": response.finish_reason.map(|f| f.as_str()),
         "raw_finish_reason": response.raw_finish_reason,
-        "usage": {
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "cache_read_tokens": u.cache_read_tokens,
-            "cache_write_tokens": u.cache_write_tokens,
-            "reasoning_tokens": u.reasoning_tokens,
-            "total_tokens": u.total_tokens(),
-        },
+        "usage": usage_json(&response.usage),
         "content": content,
         "error": error.map(error_json),
     })
+}
+
+/// The usage object of `-o json`: the five main counts always (`null`
+/// when unknown) and their total, then whatever else the provider reported
+/// (cache writes by lifetime, tokens by modality, server-tool requests,
+/// its price as `cost_nano_usd` and `cost_usd`).
+fn usage_json(u: &rivulet_core::Usage) -> Value {
+    let mut v = json!({
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_read_tokens": u.cache_read_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "total_tokens": u.total_tokens(),
+    });
+    // The known details: `Usage` serializes only the fields it knows.
+    if let (Value::Object(all), Some(out)) = (json!(u), v.as_object_mut()) {
+        for (k, x) in all {
+            out.entry(k).or_insert(x);
+        }
+    }
+    if let Some(cost) = u.cost_usd() {
+        v["cost_usd"] = json!(cost);
+    }
+    v
 }
 
 #[cfg(test)]

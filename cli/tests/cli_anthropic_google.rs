@@ -362,6 +362,12 @@ async fn citations_in_json_and_pretty_output() {
     );
     assert_eq!(first["json"]["type"], "web_search_result_location");
     let text = cited[0]["text"].as_str().unwrap().to_string();
+    // Usage keeps the extras the stream reported: two searches, and the
+    // (empty) cache writes split by lifetime.
+    assert_eq!(v["usage"]["web_search_requests"], 2);
+    assert_eq!(v["usage"]["web_fetch_requests"], 0);
+    assert_eq!(v["usage"]["cache_write_5m_tokens"], 0);
+    assert_eq!(v["usage"]["cache_write_1h_tokens"], 0);
 
     let r = run("pretty").await;
     assert_eq!(r.status, 0, "{}", r.stderr);

@@ -62,6 +62,9 @@ fn anthropic_server_tools_link_call_and_result() {
         r.tool_calls().is_empty(),
         "server tools are not client calls"
     );
+    // Usage counts the searches (`usage.server_tool_use`).
+    assert_eq!(r.usage.web_search_requests, Some(2));
+    assert_eq!(r.usage.web_fetch_requests, Some(0));
 
     let r = decode("anthropic/server_tool_code_execution.sse");
     let tools = r.server_tools();

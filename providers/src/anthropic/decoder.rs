@@ -427,6 +427,8 @@ impl Decoder {
                 u.cache_read_input_tokens,
                 self.usage.cache_read_input_tokens,
             ),
+            cache_creation: u.cache_creation.or(self.usage.cache_creation),
+            server_tool_use: u.server_tool_use.or(self.usage.server_tool_use),
         };
         self.sent.report(usage_from_wire(&self.usage), out);
     }
@@ -642,12 +644,18 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
             .flatten()
             .fold(0u64, |a, b| a.saturating_add(*b))
     });
+    let creation = u.cache_creation.unwrap_or_default();
+    let tools = u.server_tool_use.unwrap_or_default();
     Usage {
         input_tokens: input,
         output_tokens: u.output_tokens,
         cache_read_tokens: u.cache_read_input_tokens,
         cache_write_tokens: u.cache_creation_input_tokens,
-        reasoning_tokens: None,
+        cache_write_5m_tokens: creation.ephemeral_5m_input_tokens,
+        cache_write_1h_tokens: creation.ephemeral_1h_input_tokens,
+        web_search_requests: tools.web_search_requests,
+        web_fetch_requests: tools.web_fetch_requests,
+        ..Default::default()
     }
 }
 
@@ -925,10 +933,20 @@ mod tests {
             output_tokens: Some(3),
             cache_creation_input_tokens: Some(100),
             cache_read_input_tokens: Some(1000),
+            cache_creation: Some(wire::CacheCreation {
+                ephemeral_5m_input_tokens: Some(40),
+                ephemeral_1h_input_tokens: Some(60),
+            }),
+            server_tool_use: None,
         });
         assert_eq!(u.input_tokens, Some(1110));
         assert_eq!(u.cache_read_tokens, Some(1000));
         assert_eq!(u.cache_write_tokens, Some(100));
+        assert_eq!(
+            (u.cache_write_5m_tokens, u.cache_write_1h_tokens),
+            (Some(40), Some(60))
+        );
+        assert_eq!(u.web_search_requests, None);
         assert_eq!(usage_from_wire(&wire::Usage::default()), Usage::default());
     }
 }

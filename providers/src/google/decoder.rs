@@ -666,6 +666,15 @@ fn restate(before: Option<&UsageMetadata>, now: &UsageMetadata) -> Option<UsageM
             before.tool_use_prompt_token_count,
         ),
         total_token_count: zero_if_gone(now.total_token_count, before.total_token_count),
+        // The lists are whole in each snapshot that has them.
+        prompt_tokens_details: match now.prompt_tokens_details.is_empty() {
+            true => before.prompt_tokens_details,
+            false => now.prompt_tokens_details,
+        },
+        candidates_tokens_details: match now.candidates_tokens_details.is_empty() {
+            true => before.candidates_tokens_details,
+            false => now.candidates_tokens_details,
+        },
     })
 }
 
@@ -682,8 +691,15 @@ pub fn usage_from_wire(u: &UsageMetadata) -> Usage {
         input_tokens: sum(u.prompt_token_count, u.tool_use_prompt_token_count),
         output_tokens: sum(u.candidates_token_count, u.thoughts_token_count),
         cache_read_tokens: u.cached_content_token_count,
-        cache_write_tokens: None,
         reasoning_tokens: u.thoughts_token_count,
+        input_text_tokens: u.prompt_tokens_details.text,
+        input_image_tokens: u.prompt_tokens_details.image,
+        input_audio_tokens: u.prompt_tokens_details.audio,
+        input_video_tokens: u.prompt_tokens_details.video,
+        output_text_tokens: u.candidates_tokens_details.text,
+        output_image_tokens: u.candidates_tokens_details.image,
+        output_audio_tokens: u.candidates_tokens_details.audio,
+        ..Default::default()
     }
 }
 
@@ -850,8 +866,8 @@ mod tests {
                 input_tokens: Some(13),
                 output_tokens: Some(10),
                 cache_read_tokens: Some(4),
-                cache_write_tokens: None,
                 reasoning_tokens: Some(2),
+                ..Default::default()
             }
         );
     }

@@ -275,6 +275,81 @@ pub struct UsageMetadata {
     pub tool_use_prompt_token_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_token_count: Option<u64>,
+    /// `promptTokensDetails`: the prompt's tokens by modality.
+    #[serde(default, skip_serializing_if = "Modalities::is_empty")]
+    pub prompt_tokens_details: Modalities,
+    /// `candidatesTokensDetails`: the answer's tokens by modality.
+    #[serde(default, skip_serializing_if = "Modalities::is_empty")]
+    pub candidates_tokens_details: Modalities,
+}
+
+/// A `[{modality, tokenCount}]` list, read into one count per modality
+/// (so that a usage snapshot stays a small `Copy` value). Modalities other
+/// than these four are not kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Modalities {
+    pub text: Option<u64>,
+    pub image: Option<u64>,
+    pub audio: Option<u64>,
+    pub video: Option<u64>,
+}
+
+impl Modalities {
+    /// True when no modality was listed.
+    pub fn is_empty(&self) -> bool {
+        *self == Modalities::default()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalityTokenCount {
+    #[serde(default)]
+    modality: String,
+    #[serde(default)]
+    token_count: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for Modalities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Option::<Vec<ModalityTokenCount>>::deserialize(d)?.unwrap_or_default();
+        let mut m = Modalities::default();
+        for item in list {
+            let slot = match item.modality.as_str() {
+                "TEXT" => &mut m.text,
+                "IMAGE" => &mut m.image,
+                "AUDIO" => &mut m.audio,
+                "VIDEO" => &mut m.video,
+                _ => continue,
+            };
+            // Absent `tokenCount` is zero (proto JSON leaves zeros out).
+            *slot = Some(
+                slot.unwrap_or(0)
+                    .saturating_add(item.token_count.unwrap_or(0)),
+            );
+        }
+        Ok(m)
+    }
+}
+
+impl Serialize for Modalities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<ModalityTokenCount> = [
+            ("TEXT", self.text),
+            ("IMAGE", self.image),
+            ("AUDIO", self.audio),
+            ("VIDEO", self.video),
+        ]
+        .into_iter()
+        .filter_map(|(modality, n)| {
+            n.map(|n| ModalityTokenCount {
+                modality: modality.into(),
+                token_count: Some(n),
+            })
+        })
+        .collect();
+        list.serialize(s)
+    }
 }
 
 /// `{"error": {…}}`, as an HTTP error body or in the stream.

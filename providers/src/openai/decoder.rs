@@ -609,6 +609,7 @@ pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
             output = c.checked_add(r);
         }
     }
+    let completion_details = u.completion_tokens_details.as_ref();
     Usage {
         input_tokens: u.prompt_tokens,
         output_tokens: output,
@@ -617,7 +618,26 @@ pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
             .or(u.prompt_cache_hit_tokens),
         cache_write_tokens: prompt_details.and_then(|d| d.cache_write_tokens),
         reasoning_tokens: reasoning,
+        input_text_tokens: prompt_details.and_then(|d| d.text_tokens),
+        input_audio_tokens: prompt_details.and_then(|d| d.audio_tokens),
+        input_image_tokens: prompt_details.and_then(|d| d.image_tokens),
+        input_video_tokens: prompt_details.and_then(|d| d.video_tokens),
+        output_audio_tokens: completion_details.and_then(|d| d.audio_tokens),
+        output_image_tokens: completion_details.and_then(|d| d.image_tokens),
+        // xAI's ticks are 1e-10 dollars; OpenRouter's cost is dollars.
+        cost_nano_usd: u
+            .cost_in_usd_ticks
+            .map(|ticks| ticks / 10)
+            .or_else(|| u.cost.and_then(nano_usd)),
+        ..Default::default()
     }
+}
+
+/// Dollars as whole billionths; `None` for a price that is negative or
+/// not a finite number.
+fn nano_usd(dollars: f64) -> Option<u64> {
+    let nanos = (dollars * 1e9).round();
+    (nanos.is_finite() && nanos >= 0.0 && nanos < u64::MAX as f64).then_some(nanos as u64)
 }
 
 /// A typed error from an in-band `error` object (OpenRouter's error chunk,

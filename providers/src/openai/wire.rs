@@ -432,6 +432,16 @@ pub struct CompletionUsage {
         skip_serializing_if = "Option::is_none"
     )]
     pub prompt_cache_miss_tokens: Option<u64>,
+    /// OpenRouter: the price in US dollars (credits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// xAI: the price in ticks of 1e-10 US dollars.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cost_in_usd_ticks: Option<u64>,
 }
 
 /// `usage.prompt_tokens_details`.
@@ -456,6 +466,27 @@ pub struct PromptTokensDetails {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio_tokens: Option<u64>,
+    /// xAI.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub text_tokens: Option<u64>,
+    /// xAI.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_tokens: Option<u64>,
+    /// OpenRouter.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub video_tokens: Option<u64>,
 }
 
 /// `usage.completion_tokens_details`.
@@ -473,6 +504,13 @@ pub struct CompletionTokensDetails {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio_tokens: Option<u64>,
+    /// OpenRouter.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_tokens: Option<u64>,
 }
 
 /// Groq's extension object.

@@ -749,11 +749,11 @@ pub fn usage_from_wire(u: &ResponseUsage) -> Usage {
             .input_tokens_details
             .as_ref()
             .and_then(|d| d.cached_tokens),
-        cache_write_tokens: None,
         reasoning_tokens: u
             .output_tokens_details
             .as_ref()
             .and_then(|d| d.reasoning_tokens),
+        ..Default::default()
     }
 }
 
