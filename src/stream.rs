@@ -473,7 +473,7 @@ impl StreamResponse {
 ///
 /// ```
 /// use rivulet::{Resume, ToolOutput};
-/// let outputs = vec![ToolOutput { id: "call_1".into(), name: "sqrt_tool".into(), result: "65.13".into(), is_error: false }];
+/// let outputs = vec![ToolOutput { id: "call_1".into(), name: "sqrt_tool".into(), result: "65.13".into(), is_error: false, attachments: vec![] }];
 /// let r: Resume = outputs.clone().into();
 /// assert_eq!(r.clone().into_messages().len(), 1);
 /// let both = Resume::from(outputs).user("Now round it.");

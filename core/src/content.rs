@@ -67,6 +67,13 @@ impl ToolCall {
 }
 
 /// The result of running a tool, sent back to the model.
+///
+/// `attachments` are the images and files the tool returned beside its
+/// text (`ContentPart::Image` and `ContentPart::File`; other parts are
+/// not sent). Providers that take them in a tool result send them there
+/// (Anthropic, Responses, Gemini, Bedrock); Chat Completions and Cohere,
+/// whose tool messages are text only, send them in a user message right
+/// after the tool messages, introduced by the call's id.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutput {
     pub id: String,
@@ -74,6 +81,8 @@ pub struct ToolOutput {
     pub result: String,
     #[serde(default)]
     pub is_error: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ContentPart>,
 }
 
 /// Generated audio: the base64 pieces as received, and the transcript.

@@ -2,7 +2,7 @@
 //! of a kind a provider cannot take (before anything is sent), and the
 //! facts about media types that several wire formats need.
 
-use rivulet_core::{ContentPart, Error, Media, Message, Role};
+use rivulet_core::{ContentPart, Error, Media, Message, Role, ToolOutput};
 
 /// `"an image"` or `"a file"`, for messages; `None` for other parts.
 pub fn kind(part: &ContentPart) -> Option<&'static str> {
@@ -47,6 +47,20 @@ pub fn only_in_user_turns(provider: &str, messages: &[Message]) -> Result<(), Er
         }
     }
     Ok(())
+}
+
+/// The tool outputs of `message` that carry images or files, each with
+/// the text that introduces them where a protocol must send them apart
+/// from the tool message (Chat Completions, Cohere: a user message after
+/// the tool messages).
+pub fn tool_attachments(message: &Message) -> impl Iterator<Item = (String, &ToolOutput)> {
+    message.content.iter().filter_map(|part| match part {
+        ContentPart::ToolOutput(o) if !o.attachments.is_empty() => Some((
+            format!("Attachments of tool call {} ({}):", o.id, o.name),
+            o,
+        )),
+        _ => None,
+    })
 }
 
 /// The media type without parameters, lower case: `text/plain;

@@ -11,29 +11,14 @@ use std::sync::Arc;
 
 use common::{base64_any, request, run, standard_base64, KEY};
 use rivulet_core::{
-    ApiKey, CacheBreakpoints, CacheTtl, ContentPart, Format, Media, Message, Provider, Request,
-    Role, ThinkingLevel, Thought, ToolCall, ToolChoice, ToolDefinition, ToolOutput,
+    CacheBreakpoints, CacheTtl, ContentPart, Format, Media, Message, Provider, Request, Role,
+    ThinkingLevel, Thought, ToolCall, ToolChoice, ToolDefinition, ToolOutput,
 };
-use rivulet_providers::google::{Google, VertexOptions};
-use rivulet_providers::{build, ProviderConfig};
 use rivulet_testkit::{wire, wire_files, RecordedRequest, Replay, Server};
 use serde_json::{json, Map, Value};
 
 fn provider(id: &str, url: &str) -> Arc<dyn Provider> {
-    let config = ProviderConfig {
-        base_url: Some(url.to_string()),
-        api_key: Some(ApiKey::new(KEY)),
-        ..Default::default()
-    };
-    if id == "vertex" {
-        let options = VertexOptions {
-            project: Some("p".into()),
-            location: Some("global".into()),
-            service_account: None,
-        };
-        return Arc::new(Google::vertex_with(config, options).unwrap());
-    }
-    build(id, config).unwrap()
+    common::provider_or_vertex(id, url)
 }
 
 /// A loopback server that answers one stream in `id`'s protocol.
@@ -583,6 +568,7 @@ async fn gemini_signatures_go_back_in_history() {
             name: call.name.clone(),
             result: r#"{"country": "France"}"#.into(),
             is_error: false,
+            attachments: Vec::new(),
         })],
     });
     let got = sent("google", &req).await.json();

@@ -543,6 +543,7 @@ async fn bedrock_server_tool_blocks_go_back_unchanged() {
                 name: "final_result".into(),
                 result: "Final result processed.".into(),
                 is_error: false,
+                attachments: Vec::new(),
             },
         )],
     });

@@ -2,13 +2,14 @@
 
 use rivulet_core::{
     CacheBreakpoints, ContentPart, Error, Media, MediaSource, Message, Request, Role,
-    ToolChoice as Choice,
+    ToolChoice as Choice, ToolOutput,
 };
 use serde_json::Value;
 
 use super::wire::{
     CacheControl, CachedBlock, KnownBlock, Message as WireMessage, MessageContent, MessagesRequest,
     RequestBlock, Source, SystemBlock, SystemPrompt, ThinkingConfig, Tool, ToolChoice,
+    ToolResultContent,
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
@@ -189,6 +190,34 @@ fn mark_last_block(message: &mut WireMessage, control: Option<CacheControl>) {
     });
 }
 
+/// A tool output as a `tool_result` block: its text, or (with images or
+/// files) blocks: the text, then the media.
+fn tool_result(provider: &str, o: &ToolOutput) -> Result<KnownBlock, Error> {
+    let content = if o.attachments.is_empty() {
+        ToolResultContent::Text(o.result.clone())
+    } else {
+        let mut blocks = Vec::new();
+        if !o.result.is_empty() {
+            blocks.push(KnownBlock::Text {
+                text: o.result.clone(),
+            });
+        }
+        for a in &o.attachments {
+            match a {
+                ContentPart::Image(m) => blocks.push(image(provider, m)?),
+                ContentPart::File(m) => blocks.push(document(provider, m)?),
+                _ => {}
+            }
+        }
+        ToolResultContent::Blocks(blocks)
+    };
+    Ok(KnownBlock::ToolResult {
+        tool_use_id: o.id.clone(),
+        content,
+        is_error: o.is_error,
+    })
+}
+
 /// The image types the API reads.
 const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
 
@@ -262,14 +291,11 @@ fn message(provider: &str, m: &Message) -> Result<Option<WireMessage>, Error> {
     let assistant = m.role == Role::Assistant;
     let mut blocks: Vec<RequestBlock> = Vec::new();
     if !assistant {
-        blocks.extend(m.content.iter().filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => Some(RequestBlock::Known(KnownBlock::ToolResult {
-                tool_use_id: o.id.clone(),
-                content: o.result.clone(),
-                is_error: o.is_error,
-            })),
-            _ => None,
-        }));
+        for part in &m.content {
+            if let ContentPart::ToolOutput(o) = part {
+                blocks.push(RequestBlock::Known(tool_result(provider, o)?));
+            }
+        }
     }
     for part in &m.content {
         let block = match part {
@@ -443,12 +469,14 @@ mod tests {
                             name: "f".into(),
                             result: "2".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "toolu_2".into(),
                             name: "g".into(),
                             result: "boom".into(),
                             is_error: true,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },

@@ -123,7 +123,7 @@ pub enum KnownBlock {
     },
     ToolResult {
         tool_use_id: String,
-        content: String,
+        content: ToolResultContent,
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
@@ -135,6 +135,15 @@ pub enum KnownBlock {
     Document {
         source: Source,
     },
+}
+
+/// A tool result's content: its text, or blocks (text, images, documents)
+/// when the tool returned media.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolResultContent {
+    Text(String),
+    Blocks(Vec<KnownBlock>),
 }
 
 /// Where an image's or a document's content is.

@@ -70,11 +70,27 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
     for m in &request.messages {
         for part in &m.content {
             if let ContentPart::ToolOutput(o) = part {
+                // The text (left out when empty beside media: Converse
+                // rejects a blank text), then the images and documents.
+                let mut content = Vec::new();
+                if !o.result.is_empty() || o.attachments.is_empty() {
+                    content.push(ToolResultContent::Text(o.result.clone()));
+                }
+                for a in &o.attachments {
+                    match a {
+                        ContentPart::Image(m) => content.push(ToolResultContent::Image(image(m)?)),
+                        ContentPart::File(m) => {
+                            documents += 1;
+                            content.push(ToolResultContent::Document(document(m, documents)?));
+                        }
+                        _ => {}
+                    }
+                }
                 push(
                     "user",
                     ContentBlock::ToolResult(ToolResultBlock {
                         tool_use_id: o.id.clone(),
-                        content: vec![ToolResultContent::Text(o.result.clone())],
+                        content,
                         status: o.is_error.then(|| "error".into()),
                     }),
                 );
@@ -122,10 +138,10 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
                 ContentPart::Provider(p) if assistant && p.provider == super::ID => {
                     ContentBlock::Raw(p.json.clone())
                 }
-                ContentPart::Image(m) => image(m)?,
+                ContentPart::Image(m) => ContentBlock::Image(image(m)?),
                 ContentPart::File(m) => {
                     documents += 1;
-                    document(m, documents)?
+                    ContentBlock::Document(document(m, documents)?)
                 }
                 _ => continue,
             };
@@ -226,7 +242,7 @@ fn source(what: &str, m: &Media) -> Result<MediaSource, Error> {
 }
 
 /// An image as an `image` block.
-fn image(m: &Media) -> Result<ContentBlock, Error> {
+fn image(m: &Media) -> Result<ImageBlock, Error> {
     let media_type = media::essence(media::media_type(super::ID, "an image", m)?);
     let format = match media_type.as_str() {
         "image/png" => "png",
@@ -240,14 +256,14 @@ fn image(m: &Media) -> Result<ContentBlock, Error> {
             ))
         }
     };
-    Ok(ContentBlock::Image(ImageBlock {
+    Ok(ImageBlock {
         format: format.into(),
         source: source("an image", m)?,
-    }))
+    })
 }
 
 /// A file as a `document` block; `n` numbers the request's documents.
-fn document(m: &Media, n: usize) -> Result<ContentBlock, Error> {
+fn document(m: &Media, n: usize) -> Result<DocumentBlock, Error> {
     let media_type = media::media_type(super::ID, "a file", m)?;
     let format = match media::document_extension(media_type) {
         Some(ext) if ext != "json" => ext,
@@ -261,11 +277,11 @@ fn document(m: &Media, n: usize) -> Result<ContentBlock, Error> {
             ))
         }
     };
-    Ok(ContentBlock::Document(DocumentBlock {
+    Ok(DocumentBlock {
         format: format.into(),
         name: document_name(m.filename.as_deref(), n),
         source: source("a file", m)?,
-    }))
+    })
 }
 
 /// A document's name as Converse allows it: letters, digits, single
@@ -340,6 +356,7 @@ mod tests {
                         name: "f".into(),
                         result: "boom".into(),
                         is_error: true,
+                        attachments: Vec::new(),
                     })],
                 },
                 CoreMessage::user("and?"),

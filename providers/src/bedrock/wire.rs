@@ -127,6 +127,8 @@ pub struct ToolResultBlock {
 #[serde(rename_all = "camelCase")]
 pub enum ToolResultContent {
     Text(String),
+    Image(ImageBlock),
+    Document(DocumentBlock),
 }
 
 /// Reasoning sent back: its text and signature, or the redacted bytes.

@@ -88,25 +88,33 @@ fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
     }
     let mut out = Vec::new();
     for part in &message.content {
-        out.push(match part {
-            ContentPart::Text(t) if !t.text.is_empty() => wire::ContentPart::Text {
+        match part {
+            ContentPart::Text(t) if !t.text.is_empty() => out.push(wire::ContentPart::Text {
                 text: t.text.clone(),
-            },
-            ContentPart::Image(m) => wire::ContentPart::ImageUrl {
-                image_url: wire::ImageUrl {
-                    url: m.url_or_data_url().ok_or_else(|| {
-                        crate::media::unsupported(
-                            super::ID,
-                            format_args!("an image without a media type ({})", m.describe()),
-                        )
-                    })?,
-                },
-            },
-            ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),
-            _ => continue,
-        });
+            }),
+            _ => out.extend(image_part(part)?),
+        }
     }
     Ok(Some(out))
+}
+
+/// An image as an `image_url` part (a URL or a `data:` URL); files are
+/// refused; `None` for other parts.
+fn image_part(part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+    Ok(Some(match part {
+        ContentPart::Image(m) => wire::ContentPart::ImageUrl {
+            image_url: wire::ImageUrl {
+                url: m.url_or_data_url().ok_or_else(|| {
+                    crate::media::unsupported(
+                        super::ID,
+                        format_args!("an image without a media type ({})", m.describe()),
+                    )
+                })?,
+            },
+        },
+        ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),
+        _ => return Ok(None),
+    }))
 }
 
 fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
@@ -123,6 +131,22 @@ fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
             _ => None,
         })
         .collect();
+    // Tool messages take text and documents, not images: those a tool
+    // returned go in a user message right after, introduced by the call.
+    let mut attached = Vec::new();
+    for (intro, o) in crate::media::tool_attachments(message) {
+        attached.push(wire::ContentPart::Text { text: intro });
+        for a in &o.attachments {
+            attached.extend(image_part(a)?);
+        }
+    }
+    if !attached.is_empty() {
+        out.push(ChatMessage {
+            role: "user".into(),
+            content: Some(MessageContent::Parts(attached)),
+            ..Default::default()
+        });
+    }
     let role = match message.role {
         Role::System => "system",
         Role::User => "user",
@@ -208,6 +232,7 @@ mod tests {
                         name: "weather".into(),
                         result: "sunny".into(),
                         is_error: false,
+                        attachments: Vec::new(),
                     })],
                 },
             ],

@@ -169,22 +169,37 @@ fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
     let model = m.role == Role::Assistant;
     let mut parts: Vec<Part> = Vec::new();
     if !model {
-        parts.extend(m.content.iter().filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => {
-                let value = serde_json::from_str::<Value>(&o.result)
-                    .unwrap_or_else(|_| Value::String(o.result.clone()));
-                let key = if o.is_error { "error" } else { "output" };
-                Some(Part {
-                    function_response: Some(FunctionResponse {
-                        id: None,
-                        name: o.name.clone(),
-                        response: json!({ key: value }),
-                    }),
-                    ..Default::default()
-                })
+        for part in &m.content {
+            let ContentPart::ToolOutput(o) = part else {
+                continue;
+            };
+            let value = serde_json::from_str::<Value>(&o.result)
+                .unwrap_or_else(|_| Value::String(o.result.clone()));
+            let key = if o.is_error { "error" } else { "output" };
+            let mut media = Vec::new();
+            for a in &o.attachments {
+                match a {
+                    ContentPart::Image(m) => media.push(media_part(provider, "an image", m)?),
+                    ContentPart::File(m) => media.push(media_part(provider, "a file", m)?),
+                    _ => {}
+                }
             }
-            _ => None,
-        }));
+            // A tool that only returned media answers with an empty object.
+            let response = if o.result.is_empty() && !media.is_empty() {
+                json!({})
+            } else {
+                json!({ key: value })
+            };
+            parts.push(Part {
+                function_response: Some(FunctionResponse {
+                    id: None,
+                    name: o.name.clone(),
+                    response,
+                    parts: media,
+                }),
+                ..Default::default()
+            });
+        }
     }
     // Signatures waiting for the next part.
     let mut waiting: Vec<String> = Vec::new();
@@ -379,12 +394,14 @@ mod tests {
                             name: "f".into(),
                             result: r#"{"temp": 20}"#.into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "call_3".into(),
                             name: "g".into(),
                             result: "boom".into(),
                             is_error: true,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },

@@ -150,6 +150,9 @@ pub struct FunctionResponse {
     pub name: String,
     /// An object: `{"output": …}` or `{"error": …}`.
     pub response: Value,
+    /// Images and files the tool returned (`inlineData`, `fileData`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
 }
 
 /// `tools[]`.

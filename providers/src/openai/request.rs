@@ -149,7 +149,8 @@ fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::Conten
 /// One core message as Chat Completions messages.
 ///
 /// Tool outputs become `tool` messages (one per output, before the rest of
-/// the message, since they answer the previous assistant turn). Thoughts
+/// the message, since they answer the previous assistant turn); images and
+/// files a tool returned follow in a user message. Thoughts
 /// are not sent back: Chat Completions has no field for them, and DeepSeek
 /// rejects `reasoning_content` in input. Audio parts are not sent either.
 /// Text alone is sent as a string; with images or files the content is a
@@ -168,6 +169,22 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
             _ => None,
         })
         .collect();
+    // Tool messages take text only: what the tools returned beside it goes
+    // in a user message right after them, each call's introduced by its id.
+    let mut attached = Vec::new();
+    for (intro, o) in media::tool_attachments(message) {
+        attached.push(wire::ContentPart::Text { text: intro });
+        for a in &o.attachments {
+            attached.extend(media_part(family, a)?);
+        }
+    }
+    if !attached.is_empty() {
+        out.push(ChatMessage {
+            role: "user".into(),
+            content: Some(ChatContent::Parts(attached)),
+            ..Default::default()
+        });
+    }
 
     let role = match message.role {
         Role::System => "system",
@@ -322,6 +339,7 @@ mod tests {
                             name: "weather".into(),
                             result: "sunny".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::text("thanks"),
                     ],

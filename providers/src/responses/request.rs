@@ -4,8 +4,8 @@ use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, 
 
 use super::decoder::custom_input;
 use super::wire::{
-    FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig, ResponsesRequest,
-    SummaryText, TextConfig,
+    FunctionOutput, FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig,
+    ResponsesRequest, SummaryText, TextConfig,
 };
 
 /// The streaming request body.
@@ -114,6 +114,30 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
     })
 }
 
+/// An image as `input_image`, a file as `input_file` (`file_url`, or
+/// `filename` and the bytes as a `data:` URL); `None` for other parts.
+fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
+    Ok(Some(match part {
+        ContentPart::Image(m) => InputContent::InputImage {
+            image_url: data_url("an image", m)?,
+            detail: "auto".into(),
+        },
+        ContentPart::File(m) => match m.as_url() {
+            Some(url) => InputContent::InputFile {
+                file_url: Some(url.into()),
+                filename: None,
+                file_data: None,
+            },
+            None => InputContent::InputFile {
+                file_url: None,
+                filename: Some(crate::media::filename(m)),
+                file_data: Some(data_url("a file", m)?),
+            },
+        },
+        _ => return Ok(None),
+    }))
+}
+
 /// The bytes of `media` as a `data:` URL; refused without a media type.
 fn data_url(what: &str, media: &Media) -> Result<String, Error> {
     media.url_or_data_url().ok_or_else(|| {
@@ -142,8 +166,24 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) -> Result
             let output = o.result.clone();
             out.push(if custom.contains(&o.id.as_str()) {
                 InputItem::CustomToolCallOutput { call_id, output }
+            } else if o.attachments.is_empty() {
+                InputItem::FunctionCallOutput {
+                    call_id,
+                    output: FunctionOutput::Text(output),
+                }
             } else {
-                InputItem::FunctionCallOutput { call_id, output }
+                // Text first (when there is any), then the media.
+                let mut parts = Vec::new();
+                if !output.is_empty() {
+                    parts.push(InputContent::InputText { text: output });
+                }
+                for a in &o.attachments {
+                    parts.extend(media_content(a)?);
+                }
+                InputItem::FunctionCallOutput {
+                    call_id,
+                    output: FunctionOutput::Parts(parts),
+                }
             });
         }
     }
@@ -220,22 +260,7 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) -> Result
                     arguments: c.args_text().to_string(),
                 });
             }
-            ContentPart::Image(m) => texts.push(InputContent::InputImage {
-                image_url: data_url("an image", m)?,
-                detail: "auto".into(),
-            }),
-            ContentPart::File(m) => texts.push(match m.as_url() {
-                Some(url) => InputContent::InputFile {
-                    file_url: Some(url.into()),
-                    filename: None,
-                    file_data: None,
-                },
-                None => InputContent::InputFile {
-                    file_url: None,
-                    filename: Some(crate::media::filename(m)),
-                    file_data: Some(data_url("a file", m)?),
-                },
-            }),
+            ContentPart::Image(_) | ContentPart::File(_) => texts.extend(media_content(part)?),
             _ => {}
         }
     }
@@ -290,6 +315,7 @@ mod tests {
                         name: "weather".into(),
                         result: "sunny".into(),
                         is_error: false,
+                        attachments: Vec::new(),
                     })],
                 },
                 Message::system("Answer in French."),
@@ -360,12 +386,14 @@ mod tests {
                             name: "setHtml".into(),
                             result: "rendered".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "call_f".into(),
                             name: "weather".into(),
                             result: "sunny".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },

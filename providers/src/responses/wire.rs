@@ -66,7 +66,10 @@ pub enum InputItem {
         arguments: String,
     },
     /// A tool's result.
-    FunctionCallOutput { call_id: String, output: String },
+    FunctionCallOutput {
+        call_id: String,
+        output: FunctionOutput,
+    },
     /// A custom (freeform) tool call the model made earlier: its input is
     /// free text.
     CustomToolCall {
@@ -83,6 +86,15 @@ pub enum InputItem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encrypted_content: Option<String>,
     },
+}
+
+/// A function call's output: text, or parts (text, images, files) when
+/// the tool returned media.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FunctionOutput {
+    Text(String),
+    Parts(Vec<InputContent>),
 }
 
 /// A part of an input message.

@@ -30,6 +30,25 @@ pub fn provider(id: &str, base_url: &str) -> Arc<dyn Provider> {
     .unwrap_or_else(|e| panic!("cannot build {id}: {e}"))
 }
 
+/// Like [`provider`], with Vertex built for project `p` in `global` (its
+/// key as a bearer token).
+pub fn provider_or_vertex(id: &str, base_url: &str) -> Arc<dyn Provider> {
+    if id != "vertex" {
+        return provider(id, base_url);
+    }
+    let config = ProviderConfig {
+        base_url: Some(base_url.to_string()),
+        api_key: Some(ApiKey::new(KEY)),
+        ..Default::default()
+    };
+    let options = rivulet_providers::google::VertexOptions {
+        project: Some("p".into()),
+        location: Some("global".into()),
+        service_account: None,
+    };
+    Arc::new(rivulet_providers::google::Google::vertex_with(config, options).unwrap())
+}
+
 /// The base URL a provider needs for a testkit server: the server root
 /// plus `/v1`, except for Azure whose endpoint is the root.
 pub fn base_url(id: &str, server_url: &str) -> String {
