@@ -52,8 +52,16 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
     let content: Vec<Value> = response
         .content
         .iter()
-        .map(|part| match part {
-            ContentPart::Text(t) => json!({"type": "text", "text": t.text}),
+        .enumerate()
+        .map(|(i, part)| match part {
+            ContentPart::Text(t) => {
+                let mut v = json!({"type": "text", "text": t.text});
+                let citations = response.citations(i);
+                if !citations.is_empty() {
+                    v["citations"] = json!(citations);
+                }
+                v
+            }
             ContentPart::Thought(t) => {
                 let mut v = json!({"type": "thought", "thought": t.thought});
                 if let Some(s) = &t.signature {
@@ -74,7 +82,12 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
                 v
             }
             ContentPart::Provider(p) => {
-                json!({"type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json})
+                let mut v = json!({"type": "provider", "provider": p.provider, "kind": p.kind, "json": p.json});
+                // A tool the provider ran, read the same on every provider.
+                if let Some(tool) = p.server_tool() {
+                    v["server_tool"] = json!(tool);
+                }
+                v
             }
             ContentPart::ToolOutput(o) => {
                 json!({"type": "tool_output", "id": o.id, "name": o.name, "result": o.result})
@@ -82,26 +95,47 @@ pub fn response_json(response: &Response, error: Option<&Error>) -> Value {
             ContentPart::Audio(a) => {
                 json!({"type": "audio", "id": a.id, "transcript": a.transcript, "data": a.data})
             }
+            // The part's own JSON form: `{"type": "image", "url" | "data", …}`.
+            ContentPart::Image(_) | ContentPart::File(_) => {
+                serde_json::to_value(part).unwrap_or(Value::Null)
+            }
         })
         .collect();
-    let u = &response.usage;
     json!({
         "provider": response.provider,
         "model": response.model,
         "id": response.id,
         "finish_reason": response.finish_reason.map(|f| f.as_str()),
         "raw_finish_reason": response.raw_finish_reason,
-        "usage": {
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "cache_read_tokens": u.cache_read_tokens,
-            "cache_write_tokens": u.cache_write_tokens,
-            "reasoning_tokens": u.reasoning_tokens,
-            "total_tokens": u.total_tokens(),
-        },
+        "usage": usage_json(&response.usage),
         "content": content,
         "error": error.map(error_json),
     })
+}
+
+/// The usage object of `-o json`: the five main counts always (`null`
+/// when unknown) and their total, then whatever else the provider reported
+/// (cache writes by lifetime, tokens by modality, server-tool requests,
+/// its price as `cost_nano_usd` and `cost_usd`).
+fn usage_json(u: &rivulet_core::Usage) -> Value {
+    let mut v = json!({
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_read_tokens": u.cache_read_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "total_tokens": u.total_tokens(),
+    });
+    // The known details: `Usage` serializes only the fields it knows.
+    if let (Value::Object(all), Some(out)) = (json!(u), v.as_object_mut()) {
+        for (k, x) in all {
+            out.entry(k).or_insert(x);
+        }
+    }
+    if let Some(cost) = u.cost_usd() {
+        v["cost_usd"] = json!(cost);
+    }
+    v
 }
 
 #[cfg(test)]

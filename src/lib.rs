@@ -77,10 +77,10 @@ pub use rivulet_actors::{
     Skipped, StreamOptions, ToolCallState, ToolCallWatch,
 };
 pub use rivulet_core::{
-    ApiKey, Audio, Chunk, ContentPart, Error, ErrorContext, ErrorKind, FinishReason, Format,
-    Message, Params, PartialJson, PartialJsonError, PartialJsonErrorKind, ProviderPart, RawEvent,
-    Request, Response, Role, Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolDefinition,
-    ToolOutput, Usage, UsageDelta,
+    ApiKey, Audio, CacheBreakpoints, CacheTtl, Chunk, ContentPart, Error, ErrorContext, ErrorKind,
+    FinishReason, Format, Media, Message, Params, PartialJson, PartialJsonError,
+    PartialJsonErrorKind, ProviderPart, RawEvent, Request, Response, Role, Text, ThinkingLevel,
+    Thought, TimeoutKind, ToolCall, ToolChoice, ToolDefinition, ToolOutput, Usage, UsageDelta,
 };
 pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rivulet_actors::{Runtime, StreamOptions};
 use rivulet_core::{
-    ApiKey, Error, Format, OpenFuture, Params, Provider, Request, Response, ThinkingLevel,
-    ToolDefinition,
+    ApiKey, AudioOutput, CacheBreakpoints, Error, Format, Message, OpenFuture, Params, Provider,
+    Request, Response, ThinkingLevel, ToolChoice, ToolDefinition,
 };
 use rivulet_providers::ProviderConfig;
 
@@ -36,6 +36,10 @@ pub struct Model {
     tools: Vec<ToolDefinition>,
     format: Option<Format>,
     raw_events: bool,
+    system: Option<String>,
+    cache: Option<CacheBreakpoints>,
+    audio: Option<AudioOutput>,
+    extra_body: Option<serde_json::Value>,
     config: ProviderConfig,
     options: StreamOptions,
     runtime: Option<Runtime>,
@@ -74,6 +78,10 @@ impl Model {
             tools: Vec::new(),
             format: None,
             raw_events: false,
+            system: None,
+            cache: None,
+            audio: None,
+            extra_body: None,
             config: ProviderConfig::default(),
             options: StreamOptions::default(),
             runtime: None,
@@ -128,6 +136,106 @@ impl Model {
     pub fn thinking(mut self, level: ThinkingLevel) -> Self {
         self.params.thinking = Some(level);
         self
+    }
+    /// Whether and which tool the model must call: [`ToolChoice::Auto`]
+    /// (the default), `None`, `Required`, or `Tool(name)`, which must name
+    /// one of the model's tools (else the stream fails with
+    /// `BadRequest` before anything is sent). Each provider sends it in
+    /// its own form; where the provider cannot name a tool (Cohere) the
+    /// named tool is sent alone and required, and where it cannot forbid
+    /// tools (Bedrock) `None` sends no tools. With a
+    /// [`format`](Model::format) on Anthropic or Bedrock, whose answer is
+    /// a tool call, the choice wins over the format's forced tool (the
+    /// format is asked for in the system prompt) and `None` is refused.
+    ///
+    /// ```
+    /// use rivulet::{Model, ToolChoice};
+    /// let model = Model::new("openai/gpt-4o-mini").tool_choice(ToolChoice::Required);
+    /// assert_eq!(model.request("q").params.tool_choice, Some(ToolChoice::Required));
+    /// ```
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.params.tool_choice = Some(choice);
+        self
+    }
+    /// `false`: at most one tool call per turn (OpenAI and Responses
+    /// `parallel_tool_calls`, Anthropic `disable_parallel_tool_use`).
+    /// Providers with no such switch (Gemini, Bedrock, Cohere) fail the
+    /// stream with `Unsupported` for `false`; `true` is everyone's default.
+    pub fn parallel_tool_calls(mut self, on: bool) -> Self {
+        self.params.parallel_tool_calls = Some(on);
+        self
+    }
+    /// How many choices to generate (OpenAI-compatible `n`, Gemini
+    /// `candidateCount`). The response is the first choice (index 0): the
+    /// others are generated and billed but not streamed, so this is only
+    /// useful with a provider that caches or logs them. Providers without
+    /// it fail the stream with `Unsupported` for more than one.
+    pub fn n(mut self, n: u32) -> Self {
+        self.params.n = Some(n);
+        self
+    }
+    /// A system prompt sent first with every request of this model
+    /// (unless the messages already start with the same one, as a resumed
+    /// conversation's do).
+    ///
+    /// ```
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini").system("Be brief.");
+    /// let request = model.request("Hi");
+    /// assert_eq!(request.messages[0], rivulet::Message::system("Be brief."));
+    /// assert_eq!(model.request(request.messages.clone()).messages.len(), 2);
+    /// ```
+    pub fn system(mut self, text: impl Into<String>) -> Self {
+        self.system = Some(text.into());
+        self
+    }
+    /// Prompt-cache breakpoints ([`CacheBreakpoints`]): Anthropic
+    /// `cache_control`, Bedrock `cachePoint`; other providers cache on
+    /// their own and ignore them.
+    ///
+    /// ```
+    /// use rivulet::{CacheBreakpoints, Model};
+    /// let model = Model::new("anthropic/claude-sonnet-4-5")
+    ///     .cache(CacheBreakpoints { system: true, tools: true, ..Default::default() });
+    /// assert!(model.request("q").cache.unwrap().system);
+    /// ```
+    pub fn cache(mut self, breakpoints: CacheBreakpoints) -> Self {
+        self.cache = Some(breakpoints);
+        self
+    }
+    /// Spoken output (OpenAI Chat Completions, Azure, LiteLLM):
+    /// `modalities: ["text", "audio"]` with `voice` (`alloy`, …) and
+    /// `format` (`wav`, `mp3`, `pcm16`, …). The audio streams as
+    /// `audio_chunk`s into an [`Audio`](rivulet_core::Audio) part, whose
+    /// [`bytes`](rivulet_core::Audio::bytes) are the decoded audio. Other
+    /// providers fail the stream with `Unsupported`.
+    pub fn audio(mut self, voice: impl Into<String>, format: impl Into<String>) -> Self {
+        self.audio = Some(AudioOutput {
+            voice: voice.into(),
+            format: format.into(),
+        });
+        self
+    }
+    /// A JSON object merged into every request body last, as a JSON merge
+    /// patch (RFC 7386: objects merge key by key, `null` removes a key,
+    /// anything else replaces): for provider fields rivulet does not
+    /// model. Anything but an object fails the stream with `BadRequest`.
+    ///
+    /// ```
+    /// let model = rivulet::Model::new("openai/gpt-4o-mini")
+    ///     .extra_body(serde_json::json!({"service_tier": "flex"}));
+    /// assert_eq!(model.request("q").extra_body.unwrap()["service_tier"], "flex");
+    /// ```
+    pub fn extra_body(mut self, body: serde_json::Value) -> Self {
+        self.extra_body = Some(body);
+        self
+    }
+    /// An HTTP header sent with every request, beside the provider's own
+    /// (an invalid name or value fails the stream with `BadRequest`).
+    /// `Debug` prints header values as given: a secret belongs in
+    /// [`api_key`](Model::api_key), which it hides.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.headers.push((name.into(), value.into()));
+        self.reset_provider()
     }
     /// All call parameters at once.
     pub fn params(mut self, params: Params) -> Self {
@@ -318,13 +426,23 @@ impl Model {
 
     /// The request `stream` would send for `input`.
     pub fn request(&self, input: impl Into<Input>) -> Request {
+        let mut messages = input.into().into_messages();
+        if let Some(system) = &self.system {
+            let system = Message::system(system.clone());
+            if messages.first() != Some(&system) {
+                messages.insert(0, system);
+            }
+        }
         Request {
             model: self.model.clone(),
-            messages: input.into().into_messages(),
+            messages,
             params: self.params.clone(),
             tools: self.tools.clone(),
             format: self.format.clone(),
             raw_events: self.raw_events,
+            cache: self.cache,
+            audio: self.audio.clone(),
+            extra_body: self.extra_body.clone(),
         }
     }
 

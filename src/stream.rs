@@ -480,7 +480,7 @@ impl StreamResponse {
 ///
 /// ```
 /// use rivulet::{Resume, ToolOutput};
-/// let outputs = vec![ToolOutput { id: "call_1".into(), name: "sqrt_tool".into(), result: "65.13".into(), is_error: false }];
+/// let outputs = vec![ToolOutput { id: "call_1".into(), name: "sqrt_tool".into(), result: "65.13".into(), is_error: false, attachments: vec![] }];
 /// let r: Resume = outputs.clone().into();
 /// assert_eq!(r.clone().into_messages().len(), 1);
 /// let both = Resume::from(outputs).user("Now round it.");
@@ -703,6 +703,9 @@ pub struct PrettyRender {
     /// Thoughts that showed some text (a redacted thought without any
     /// shows `(redacted)`, as [`Response::pretty`] does).
     thoughts_shown: std::collections::HashSet<usize>,
+    /// Citations of text parts still open: shown when the part ends, after
+    /// its text, as [`Response::pretty`] shows them.
+    sources: std::collections::HashMap<usize, String>,
 }
 
 impl PrettyRender {
@@ -744,6 +747,12 @@ impl Render for PrettyRender {
             Chunk::Text { delta, .. } | Chunk::ToolCall { delta, .. } if !delta.is_empty() => {
                 Some(delta.to_string())
             }
+            Chunk::Citation { part, citation } => {
+                let line = format!("\n[source: {}]", citation.label());
+                self.sources.entry(*part).or_default().push_str(&line);
+                None
+            }
+            Chunk::TextEnd { part } => self.sources.remove(part),
             _ => None,
         }
     }

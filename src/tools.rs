@@ -344,6 +344,7 @@ impl Toolkit {
             name: name.clone(),
             result,
             is_error,
+            attachments: Vec::new(),
         };
         let Some(tool) = self.get(name) else {
             return output(format!("unknown tool: {name}"), true);

@@ -250,3 +250,53 @@ async fn chunks_carry_their_offsets_and_subscribe_from_resumes_after_one() {
         assert_eq!(rest_offsets, offsets[k as usize + 1..], "from {k}");
     }
 }
+
+/// The request options set on a `Model` reach the wire: the system prompt
+/// (once, also in a resumed conversation), a header, `extra_body`,
+/// `tool_choice`, `parallel_tool_calls` and `n`; and the answer streams.
+#[tokio::test]
+async fn model_request_options_reach_the_wire() {
+    let server = Server::start(vec![
+        Replay::sse(wire("openai-chat/text_include_usage.sse")),
+        Replay::sse(wire("openai-chat/text_include_usage.sse")),
+    ])
+    .await;
+    let model = model(&server)
+        .system("Be brief.")
+        .header("X-Title", "rivulet-tests")
+        .extra_body(serde_json::json!({"service_tier": "flex"}))
+        .tools(vec![rivulet::ToolDefinition {
+            name: "now".into(),
+            description: "The time".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }])
+        .tool_choice(rivulet::ToolChoice::Tool("now".into()))
+        .parallel_tool_calls(false)
+        .n(1);
+    let response = model.stream("What is 4200 + 42?");
+    assert_eq!(response.finish().await.unwrap().text(), TEXT);
+    let req = &server.requests()[0];
+    assert_eq!(req.header("x-title"), Some("rivulet-tests"));
+    let body = req.json();
+    assert_eq!(
+        body["messages"],
+        serde_json::json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is 4200 + 42?"},
+        ])
+    );
+    assert_eq!(body["service_tier"], "flex");
+    assert_eq!(
+        body["tool_choice"],
+        serde_json::json!({"type": "function", "function": {"name": "now"}})
+    );
+    assert_eq!(body["parallel_tool_calls"], false);
+    assert_eq!(body["n"], 1);
+    // A resumed conversation keeps its one system prompt.
+    let next = response.resume("And doubled?").finish().await.unwrap();
+    assert_eq!(next.text(), TEXT);
+    let messages = server.requests()[1].json()["messages"].clone();
+    assert_eq!(messages.as_array().unwrap().len(), 4, "{messages}");
+    assert_eq!(messages[0]["role"], "system");
+    assert_eq!(messages[1]["role"], "user");
+}

@@ -81,9 +81,9 @@ async fn anthropic_text() {
     // 17 × $3 + 15 × $15 = 276 per million.
     let cost = r.cost().expect("claude-sonnet-4 is priced");
     assert_usd(cost.total, 0.000276);
-    assert_usd(cost.input, 0.000051);
-    assert_usd(cost.output, 0.000225);
-    assert_eq!(cost.cache_read, 0.0);
+    assert_usd(cost.parts.as_ref().unwrap().input, 0.000051);
+    assert_usd(cost.parts.as_ref().unwrap().output, 0.000225);
+    assert_eq!(cost.parts.as_ref().unwrap().cache_read, 0.0);
     assert!(
         cost.source.contains("platform.claude.com"),
         "{}",
@@ -124,7 +124,7 @@ async fn a_cancelled_stream_has_its_cost_so_far() {
     // 100 × $3 + 55,096 × $0.30 + 7 × $15 = 16,933.8 per million.
     let cost = snapshot.cost().expect("usage so far is priced");
     assert_usd(cost.total, 0.0169338);
-    assert_usd(cost.cache_read, 0.0165288);
+    assert_usd(cost.parts.as_ref().unwrap().cache_read, 0.0165288);
 }
 
 /// Anthropic's cache writes, in the wire's own usage shape (no recorded
@@ -141,8 +141,8 @@ fn anthropic_cache_writes_and_reads() {
     // 10 × $3 + 100 × $3.75 + 1,000 × $0.30 + 50 × $15 = 1,455 per million.
     let cost = r.cost().unwrap();
     assert_usd(cost.total, 0.001455);
-    assert_usd(cost.cache_write, 0.000375);
-    assert_usd(cost.cache_read, 0.0003);
+    assert_usd(cost.parts.as_ref().unwrap().cache_write, 0.000375);
+    assert_usd(cost.parts.as_ref().unwrap().cache_read, 0.0003);
 }
 
 /// OpenAI Chat Completions, a reasoning model cut off by max_tokens: all
@@ -160,8 +160,8 @@ async fn openai_reasoning_tokens() {
     // 13 × $0.25 + 50 × $2 = 103.25 per million.
     let cost = r.cost().unwrap();
     assert_usd(cost.total, 0.00010325);
-    assert_usd(cost.reasoning, 0.0001);
-    assert_eq!(cost.output, 0.0);
+    assert_usd(cost.parts.as_ref().unwrap().reasoning, 0.0001);
+    assert_eq!(cost.parts.as_ref().unwrap().output, 0.0);
 }
 
 /// OpenAI Chat Completions and the Responses API, same model and shape.
@@ -188,7 +188,10 @@ async fn gemini_thoughts() {
     assert_eq!(r.usage.output_tokens, Some(1947));
     // 30 × $0.30 + 1,947 × $2.50 = 4,876.5 per million.
     assert_usd(r.cost().unwrap().total, 0.0048765);
-    assert_usd(r.cost().unwrap().reasoning, 1947.0 * 2.5 / 1e6);
+    assert_usd(
+        r.cost().unwrap().parts.unwrap().reasoning,
+        1947.0 * 2.5 / 1e6,
+    );
 }
 
 /// A model the table does not price has no cost, not a cost of 0.
@@ -208,4 +211,31 @@ async fn usage_not_reported_yet_gives_no_cost() {
     assert!(!snapshot.text().is_empty());
     assert!(snapshot.usage.is_empty(), "{:?}", snapshot.usage);
     assert_eq!(snapshot.cost(), None);
+}
+
+/// A cost the provider reports on the wire wins over the table: OpenRouter
+/// bills `usage.cost` (here $0.000222 for 12 + 5 tokens of Claude 3.5
+/// Sonnet through Bedrock), xAI `cost_in_usd_ticks` (1,721,250 ticks of
+/// 1e-10 USD: $0.000172125), whatever any price row says.
+#[tokio::test]
+async fn a_cost_the_provider_reports_wins_over_the_table() {
+    let r = finished(
+        "openrouter/anthropic/claude-3.5-sonnet",
+        "openrouter/anthropic_via_openrouter.sse",
+        |s| format!("{}/v1", s.url()),
+    )
+    .await;
+    let cost = r.cost().expect("reported");
+    assert_usd(cost.total, 0.000222);
+    assert_eq!(cost.parts, None);
+    assert_eq!(cost.source, "reported by openrouter");
+    assert_eq!(cost.date, None);
+
+    let r = finished("xai/grok-3-mini", "xai/text_reasoning_content.sse", |s| {
+        format!("{}/v1", s.url())
+    })
+    .await;
+    let cost = r.cost().expect("reported");
+    assert_usd(cost.total, 0.000172125);
+    assert_eq!(cost.source, "reported by xai");
 }

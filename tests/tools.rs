@@ -126,6 +126,7 @@ fn output(id: &str, name: &str, result: &str, is_error: bool) -> ToolOutput {
         name: name.into(),
         result: result.into(),
         is_error,
+        attachments: Vec::new(),
     }
 }
 

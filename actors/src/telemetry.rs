@@ -385,6 +385,7 @@ mod tests {
                     name: "get_weather".into(),
                     result: "rainy, 57°F".into(),
                     is_error: false,
+                    attachments: Vec::new(),
                 })],
             },
         ];

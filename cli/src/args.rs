@@ -119,6 +119,10 @@ pub struct Args {
     #[arg(short, long, value_name = "TEXT")]
     pub system: Option<String>,
 
+    /// Attach an image or file (repeatable): a local path (type read from its content) or an http(s)/gs/s3 URL.
+    #[arg(short = 'a', long = "attach", value_name = "PATH|URL")]
+    pub attach: Vec<String>,
+
     /// The most tokens to generate (1 or more).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tokens: Option<u32>,

@@ -1,12 +1,14 @@
 //! The `rivulet` command line: `rivulet [OPTIONS] [PROMPT]`.
 //!
 //! [`args`] (flags, parsed by clap), [`config`] (from flags to a model),
-//! [`prompt`] (the argument and standard input), [`output`] (how chunks
+//! [`prompt`] (the argument and standard input), `attach` (`-a`: images
+//! and files), [`output`] (how chunks
 //! and responses are printed in each `-o` mode), [`fanout`]
 //! (`--subscribers`) and [`run`] (drives one stream and returns the exit
 //! status).
 
 pub mod args;
+mod attach;
 mod config;
 mod fanout;
 pub mod output;

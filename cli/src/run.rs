@@ -83,7 +83,14 @@ pub fn run(args: Args, stdin: Stdin<'_>, out: &mut dyn Write, err: &mut dyn Writ
     if let Some(s) = &args.system {
         messages.push(Message::system(s.clone()));
     }
-    messages.push(Message::user(prompt));
+    let mut user = Message::user(prompt);
+    for a in &args.attach {
+        match super::attach::attachment(a) {
+            Ok(part) => user.content.push(part),
+            Err(message) => return usage_error(err, &UsageError::new(message)),
+        }
+    }
+    messages.push(user);
 
     // One thread: the printing consumer and the --subscribers tasks take
     // turns on it; the stream itself runs on the rivulet runtime's threads.
@@ -282,11 +289,14 @@ fn print_stats(err: &mut dyn Write, snapshot: &Response, c: &Counts, elapsed: Du
     // Cost from the usage known (so far, for a cancelled or failed
     // stream); unknown when the model is not priced or usage is missing.
     let _ = match snapshot.cost() {
-        Some(c) => writeln!(
-            err,
-            "stats: cost ${:.6} (prices: {}, read {})",
-            c.total, c.source, c.date
-        ),
+        Some(c) => match &c.date {
+            Some(date) => writeln!(
+                err,
+                "stats: cost ${:.6} (prices: {}, read {date})",
+                c.total, c.source
+            ),
+            None => writeln!(err, "stats: cost ${:.6} ({})", c.total, c.source),
+        },
         None => writeln!(err, "stats: cost unknown"),
     };
     // Generation speed: output tokens after the first one, over the time

@@ -961,3 +961,72 @@ async fn help_lists_every_exit_status_and_the_key_variables() {
     assert!(help.contains("[default: 10s]"), "{help}");
     assert!(help.contains("[default: 120s]"), "{help}");
 }
+
+/// `-a` with a local JPEG and an image URL: the CLI sends the user message
+/// of a real recorded request (`openai-chat/image_base64_input.request.json`:
+/// the prompt, then the image as a `data:` URL, typed from its bytes even
+/// though the file is named `.bin`), then the URL as an `image_url`.
+#[tokio::test(flavor = "multi_thread")]
+async fn attach_sends_a_local_image_and_a_url() {
+    use base64::Engine as _;
+    let recorded: Value =
+        serde_json::from_slice(&wire("openai-chat/image_base64_input.request.json")).unwrap();
+    let message = &recorded["messages"][0];
+    let data_url = message["content"][1]["image_url"]["url"].as_str().unwrap();
+    let b64 = data_url.strip_prefix("data:image/jpeg;base64,").unwrap();
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let path =
+        std::env::temp_dir().join(format!("rivulet-cli-{}-vegetable.bin", std::process::id()));
+    std::fs::write(&path, &jpeg).unwrap();
+    let url =
+        "https://t3.ftcdn.net/jpg/00/85/79/92/360_F_85799278_0BBGV9OAdQDTLnKwAPBCcg1J7QtiieJY.jpg";
+
+    let s = serve(Replay::sse(wire("openai-chat/text_include_usage.sse"))).await;
+    let prompt = message["content"][0]["text"].as_str().unwrap();
+    let file = path.to_str().unwrap();
+    let r = against(
+        &s,
+        "openai/gpt-4.1-nano",
+        &["-a", file, "--attach", url, prompt],
+    )
+    .await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("{TEXT}\n"));
+    let sent = s.requests()[0].json();
+    let mut want = message.clone();
+    want["content"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "image_url", "image_url": {"url": url}}));
+    assert_eq!(sent["messages"], json!([want]));
+    assert_eq!(sent["model"], recorded["model"]);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A file that cannot be read, and a kind the provider cannot take, are
+/// refused before anything is sent: a usage error naming `-a`, and the
+/// provider's `unsupported` error.
+#[tokio::test(flavor = "multi_thread")]
+async fn attach_refusals_send_nothing() {
+    let s = serve(Replay::sse(wire("openai-chat/text_include_usage.sse"))).await;
+    let r = against(&s, "openai/gpt-4o", &["-a", "/no/such/photo.png", "hi"]).await;
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    r.says("-a /no/such/photo.png: ");
+    let url = base(&s);
+    let args = [
+        "-m",
+        "deepseek/deepseek-chat",
+        "--base-url",
+        &url,
+        "-a",
+        "https://x.org/a.png",
+        "hi",
+    ];
+    let key = [("DEEPSEEK_API_KEY", "sk-test")];
+    let r = rivulet_with(&args, &key, None, HANG).await;
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    r.says("deepseek cannot take images");
+    assert!(s.requests().is_empty());
+}

@@ -104,9 +104,21 @@ async fn anthropic_json_shows_thoughts_and_provider_parts() {
                 "name": "bash_code_execution",
                 "input": {"command": "echo \"65465-6544 * 65464-6+1.02255\" | bc -l"},
             },
+            // The same block read as a server tool, as on every provider.
+            "server_tool": {
+                "name": "bash_code_execution",
+                "id": "srvtoolu_01MwXaweAHve88x6s3Fc8x6Q",
+                "phase": "call",
+                "input": {"command": "echo \"65465-6544 * 65464-6+1.02255\" | bc -l"},
+            },
         })
     );
     assert_eq!(content[3]["kind"], "bash_code_execution_tool_result");
+    assert_eq!(content[3]["server_tool"]["phase"], "result");
+    assert_eq!(
+        content[3]["server_tool"]["id"],
+        "srvtoolu_01MwXaweAHve88x6s3Fc8x6Q"
+    );
     assert_eq!(s.requests()[0].path, "/v1/messages");
     assert_eq!(s.requests()[0].header("x-api-key"), Some("sk-ant-test"));
 }
@@ -252,4 +264,118 @@ async fn vertex_with_a_token_and_a_project() {
         s.requests()[0].header("authorization"),
         Some("Bearer ya29.cli")
     );
+}
+
+/// `-a` with a URL and with a local PDF through Anthropic: the messages
+/// sent are those of real recorded requests (`anthropic/image_url_input`
+/// and `anthropic/document_pdf_base64_input`), the PDF typed from its bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn anthropic_attach_sends_the_recorded_blocks() {
+    let image: Value =
+        serde_json::from_slice(&wire("anthropic/image_url_input.request.json")).unwrap();
+    let pdf: Value =
+        serde_json::from_slice(&wire("anthropic/document_pdf_base64_input.request.json")).unwrap();
+    let pdf_b64 = pdf["messages"][0]["content"][1]["source"]["data"]
+        .as_str()
+        .unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(pdf_b64)
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("rivulet-cli-{}-dummy", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+
+    for (recorded, attach) in [
+        (
+            &image,
+            image["messages"][0]["content"][1]["source"]["url"]
+                .as_str()
+                .unwrap(),
+        ),
+        (&pdf, path.to_str().unwrap()),
+    ] {
+        let s = Server::start(vec![Replay::sse(wire("anthropic/text.sse"))]).await;
+        let url = s.url();
+        let model = format!("anthropic/{}", recorded["model"].as_str().unwrap());
+        let prompt = recorded["messages"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap();
+        let r = rivulet(
+            &["-m", &model, "--base-url", &url, "-a", attach, prompt],
+            &[("ANTHROPIC_API_KEY", "sk-ant-test")],
+        )
+        .await;
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let sent = s.requests()[0].json();
+        assert_eq!(sent["messages"], recorded["messages"], "{attach}");
+        assert_eq!(sent["max_tokens"], recorded["max_tokens"]);
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Citations (the recorded `anthropic/web_search_citations.sse`) in
+/// `-o json`, on the text entries they belong to, and in `-o pretty`, each
+/// source after its text, as the final response renders them.
+#[tokio::test(flavor = "multi_thread")]
+async fn citations_in_json_and_pretty_output() {
+    let run = |mode: &'static str| async move {
+        let s = Server::start(vec![Replay::sse(wire(
+            "anthropic/web_search_citations.sse",
+        ))
+        .split(Split::Lines)])
+        .await;
+        let url = s.url();
+        rivulet(
+            &[
+                "-m",
+                "anthropic/claude-sonnet-4-5",
+                "--base-url",
+                &url,
+                "-o",
+                mode,
+                "q",
+            ],
+            &[("ANTHROPIC_API_KEY", "sk-ant-test")],
+        )
+        .await
+    };
+    let r = run("json").await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let v = json_out(&r);
+    let cited: Vec<&Value> = v["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("citations").is_some())
+        .collect();
+    assert_eq!(cited.len(), 5);
+    assert!(cited.iter().all(|c| c["type"] == "text"));
+    let first = &cited[0]["citations"][0];
+    assert_eq!(first["kind"], "url");
+    assert_eq!(
+        first["url"],
+        "https://www.accuweather.com/en/us/san-francisco/94103/september-weather/347629"
+    );
+    assert_eq!(
+        first["title"],
+        "San Francisco, CA Monthly Weather | AccuWeather"
+    );
+    assert_eq!(first["json"]["type"], "web_search_result_location");
+    let text = cited[0]["text"].as_str().unwrap().to_string();
+    // Usage keeps the extras the stream reported: two searches, and the
+    // (empty) cache writes split by lifetime.
+    assert_eq!(v["usage"]["web_search_requests"], 2);
+    assert_eq!(v["usage"]["web_fetch_requests"], 0);
+    assert_eq!(v["usage"]["cache_write_5m_tokens"], 0);
+    assert_eq!(v["usage"]["cache_write_1h_tokens"], 0);
+
+    let r = run("pretty").await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let source = "[source: San Francisco, CA Monthly Weather | AccuWeather <https://www.accuweather.com/en/us/san-francisco/94103/september-weather/347629>]";
+    assert!(
+        r.stdout.contains(&format!("{text}\n{source}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("[source: ").count(), 7);
 }

@@ -164,12 +164,14 @@ async fn a_tool_call_nested_20000_deep_is_invalid_and_never_runs() {
                 name: "GetWeatherArgs".into(),
                 result: format!("invalid arguments for GetWeatherArgs: {why}"),
                 is_error: true,
+                attachments: Vec::new(),
             },
             ToolOutput {
                 id: "call_DNYTawLBoN8fj3KN6qU9N1Ou".into(),
                 name: "get_stock_price".into(),
                 result: "AAPL on NASDAQ: 187.5".into(),
                 is_error: false,
+                attachments: Vec::new(),
             },
         ]
     );

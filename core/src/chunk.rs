@@ -5,9 +5,10 @@
 //! `audio_chunk` and the bookkeeping chunks (`usage_delta_chunk`,
 //! `finish_reason_chunk`, `metadata_chunk` and the opt-in `raw_chunk`).
 //!
-//! One content chunk has no Mirascope counterpart: `provider_part_chunk`, a
-//! provider-specific block that must be kept and sent back (whole, in one
-//! chunk: its part starts and ends with it). A redacted (encrypted) thought
+//! Two content chunks have no Mirascope counterpart: `provider_part_chunk`,
+//! a provider-specific block that must be kept and sent back (whole, in one
+//! chunk: its part starts and ends with it), and `citation_chunk`, a source
+//! the text of a part cites (it neither starts nor ends the part). A redacted (encrypted) thought
 //! is a thought whose `thought_end_chunk` carries `redacted`.
 //!
 //! Every content chunk carries `part`: the position of its part in the final
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Delta, FinishReason, ProviderPart, UsageDelta};
+use crate::{Citation, Delta, FinishReason, ProviderPart, UsageDelta};
 
 /// One normalized event of a streamed response.
 ///
@@ -107,6 +108,14 @@ pub enum Chunk {
         part: usize,
         #[serde(flatten)]
         block: Box<ProviderPart>,
+    },
+    /// A source the text of `part` cites, as soon as the provider says
+    /// it ([`Citation`]; boxed, as it is large and rare).
+    #[serde(rename = "citation_chunk")]
+    Citation {
+        part: usize,
+        #[serde(flatten)]
+        citation: Box<Citation>,
     },
     /// A signed change to the response's usage ([`UsageDelta`]). Decoders
     /// turn totals and cumulative snapshots into deltas, so consumers only
@@ -214,6 +223,7 @@ impl Chunk {
             Chunk::ToolCallEnd { .. } => "tool_call_end_chunk",
             Chunk::Audio { .. } => "audio_chunk",
             Chunk::ProviderPart { .. } => "provider_part_chunk",
+            Chunk::Citation { .. } => "citation_chunk",
             Chunk::UsageDelta { .. } => "usage_delta_chunk",
             Chunk::FinishReason { .. } => "finish_reason_chunk",
             Chunk::Metadata { .. } => "metadata_chunk",
@@ -234,7 +244,8 @@ impl Chunk {
             | Chunk::ToolCall { part, .. }
             | Chunk::ToolCallEnd { part, .. }
             | Chunk::Audio { part, .. }
-            | Chunk::ProviderPart { part, .. } => Some(*part),
+            | Chunk::ProviderPart { part, .. }
+            | Chunk::Citation { part, .. } => Some(*part),
             _ => None,
         }
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Media;
+
 /// Generated or given text.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Text {
@@ -65,6 +67,13 @@ impl ToolCall {
 }
 
 /// The result of running a tool, sent back to the model.
+///
+/// `attachments` are the images and files the tool returned beside its
+/// text (`ContentPart::Image` and `ContentPart::File`; other parts are
+/// not sent). Providers that take them in a tool result send them there
+/// (Anthropic, Responses, Gemini, Bedrock); Chat Completions and Cohere,
+/// whose tool messages are text only, send them in a user message right
+/// after the tool messages, introduced by the call's id.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutput {
     pub id: String,
@@ -72,6 +81,8 @@ pub struct ToolOutput {
     pub result: String,
     #[serde(default)]
     pub is_error: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ContentPart>,
 }
 
 /// Generated audio: the base64 pieces as received, and the transcript.
@@ -82,6 +93,38 @@ pub struct Audio {
     /// Base64 data, concatenated piece by piece as the provider sent it.
     pub data: String,
     pub transcript: String,
+}
+
+impl Audio {
+    /// The audio itself: `data` decoded from base64.
+    ///
+    /// Providers send the audio in pieces, each its own base64 string; a
+    /// piece whose length is not a multiple of three bytes ends in `=`
+    /// padding, so the concatenation is decoded piece by piece, splitting
+    /// after each run of padding. An error when the data is not base64.
+    ///
+    /// ```
+    /// use rivulet_core::Audio;
+    /// // "RIFF" then "WAVE" + "f", sent as two padded pieces.
+    /// let a = Audio { data: "UklGRg==V0FWRWY=".into(), ..Default::default() };
+    /// assert_eq!(a.bytes().unwrap(), b"RIFFWAVEf");
+    /// ```
+    pub fn bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut out = Vec::with_capacity(self.data.len() / 4 * 3);
+        let mut rest = self.data.as_str();
+        while !rest.is_empty() {
+            // A piece ends after its padding, or at the end.
+            let end = match rest.find('=') {
+                Some(i) => i + rest[i..].bytes().take_while(|b| *b == b'=').count(),
+                None => rest.len(),
+            };
+            engine.decode_vec(&rest[..end], &mut out)?;
+            rest = &rest[end..];
+        }
+        Ok(out)
+    }
 }
 
 /// A provider-specific block kept as the provider sent it: Anthropic's
@@ -123,12 +166,25 @@ pub enum ContentPart {
     Audio(Audio),
     /// A provider-specific block (`{"type": "provider", …}`).
     Provider(ProviderPart),
+    /// An image sent to the model (`{"type": "image", "url" | "data", …}`).
+    Image(Media),
+    /// A file sent to the model: a PDF or another document
+    /// (`{"type": "file", "url" | "data", …}`).
+    File(Media),
 }
 
 impl ContentPart {
     /// A text part.
     pub fn text(text: impl Into<String>) -> Self {
         ContentPart::Text(Text { text: text.into() })
+    }
+
+    /// The image or file this part sends, if it is one.
+    pub fn media(&self) -> Option<&Media> {
+        match self {
+            ContentPart::Image(m) | ContentPart::File(m) => Some(m),
+            _ => None,
+        }
     }
 }
 

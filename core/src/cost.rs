@@ -199,12 +199,26 @@ fn without_date(model: &str) -> Option<&str> {
     None
 }
 
-/// What a response cost, USD, by kind of token, and where the prices came
-/// from.
+/// What a response cost, USD, and where the figure came from: computed
+/// from a price row (with the parts by kind of token), or reported by the
+/// provider on the wire (OpenRouter's `usage.cost`, xAI's ticks), which
+/// wins over the table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cost {
-    /// Everything below added up.
+    /// The whole cost.
     pub total: f64,
+    /// By kind of token, when computed from a price row; `None` when the
+    /// provider reported the total (the wire gives no breakdown).
+    pub parts: Option<CostParts>,
+    /// The price row's source page, or `"reported by PROVIDER"`.
+    pub source: String,
+    /// The date the row's prices were read; `None` for a reported cost.
+    pub date: Option<String>,
+}
+
+/// A computed [`Cost`] by kind of token, USD.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CostParts {
     /// Input tokens not read from or written to the cache.
     pub input: f64,
     /// Input tokens read from the cache.
@@ -215,10 +229,6 @@ pub struct Cost {
     pub output: f64,
     /// Reasoning tokens.
     pub reasoning: f64,
-    /// The price row's source.
-    pub source: String,
-    /// The date its prices were read.
-    pub date: String,
 }
 
 impl Cost {
@@ -251,13 +261,15 @@ impl Cost {
         let reasoning_usd = priced(reasoning, Some(p.reasoning.unwrap_or(p.output)))?;
         Some(Cost {
             total: input_usd + read_usd + write_usd + output_usd + reasoning_usd,
-            input: input_usd,
-            cache_read: read_usd,
-            cache_write: write_usd,
-            output: output_usd,
-            reasoning: reasoning_usd,
+            parts: Some(CostParts {
+                input: input_usd,
+                cache_read: read_usd,
+                cache_write: write_usd,
+                output: output_usd,
+                reasoning: reasoning_usd,
+            }),
             source: row.source.clone(),
-            date: row.date.clone(),
+            date: Some(row.date.clone()),
         })
     }
 }
@@ -274,9 +286,9 @@ impl Response {
     /// cache tokens without a cache price, or more input than the price
     /// holds for. Never a made-up 0.
     ///
-    /// A cost the provider reports itself is to win over the table once
-    /// [`Usage`] carries one; today none does, so this is always the
-    /// table's figure.
+    /// A cost the provider reports itself ([`Usage::cost_nano_usd`]:
+    /// OpenRouter, xAI) wins over the table: it is what the provider
+    /// bills, whatever the table says.
     ///
     /// ```
     /// use rivulet_core::{Response, Usage};
@@ -293,6 +305,14 @@ impl Response {
 
     /// [`Response::cost`] with the prices of `table`.
     pub fn cost_with(&self, table: &PriceTable) -> Option<Cost> {
+        if let Some(total) = self.usage.cost_usd() {
+            return Some(Cost {
+                total,
+                parts: None,
+                source: format!("reported by {}", self.provider),
+                date: None,
+            });
+        }
         let row = table.lookup(&self.provider, &self.model)?;
         Cost::of(&self.usage, row)
     }
@@ -414,7 +434,8 @@ mod tests {
             ..Default::default()
         };
         let c = Cost::of(&u, &r).unwrap();
-        assert_eq!((c.input, c.output, c.reasoning), (1.0, 4.0, 4.0));
+        let p = c.parts.unwrap();
+        assert_eq!((p.input, p.output, p.reasoning), (1.0, 4.0, 4.0));
         assert_eq!(c.total, 9.0);
     }
 

@@ -16,29 +16,38 @@
 //! ```
 
 pub mod chunk;
+pub mod citation;
 pub mod content;
 pub mod cost;
 pub mod delta;
 pub mod error;
 pub mod finish;
+pub mod media;
 pub mod partial_json;
 pub mod provider;
 pub mod request;
 pub mod response;
 pub mod secret;
+pub mod server_tool;
 pub mod usage;
 
 pub use chunk::{AudioDelta, Chunk, RawEvent};
+pub use citation::{Citation, CitationKind};
 pub use content::{
     Audio, ContentPart, Message, ProviderPart, Role, Text, Thought, ToolCall, ToolOutput,
 };
-pub use cost::{Cost, Price, PriceRow, PriceTable};
+pub use cost::{Cost, CostParts, Price, PriceRow, PriceTable};
 pub use delta::Delta;
 pub use error::{Error, ErrorContext, ErrorKind, TimeoutKind};
 pub use finish::FinishReason;
+pub use media::{Media, MediaSource};
 pub use partial_json::{PartialJson, PartialJsonError, PartialJsonErrorKind};
 pub use provider::{ChunkStream, OpenFuture, Provider};
-pub use request::{Format, Params, Request, ThinkingLevel, ToolDefinition};
+pub use request::{
+    AudioOutput, CacheBreakpoints, CacheTtl, Format, Params, Request, ThinkingLevel, ToolChoice,
+    ToolDefinition,
+};
 pub use response::Response;
 pub use secret::ApiKey;
+pub use server_tool::{ServerTool, ServerToolPhase};
 pub use usage::{Usage, UsageDelta};

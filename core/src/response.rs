@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::{
-    Audio, AudioDelta, Chunk, ContentPart, FinishReason, Message, Role, Text, Thought, ToolCall,
-    Usage,
+    Audio, AudioDelta, Chunk, Citation, ContentPart, FinishReason, Message, Role, Text, Thought,
+    ToolCall, Usage,
 };
 
 /// A part that has started and not ended yet, and is not visible in
@@ -57,6 +57,11 @@ pub struct Response {
     pub finish_reason: Option<FinishReason>,
     /// The provider's own finish reason.
     pub raw_finish_reason: Option<String>,
+    /// The sources the text cites, with the part index each belongs to,
+    /// in the order they came. [`Response::citations`] gives a content
+    /// entry's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<(usize, Citation)>,
     /// The conversation sent with the request.
     #[serde(skip)]
     pub input: Vec<Message>,
@@ -221,6 +226,9 @@ impl Response {
             Chunk::ProviderPart { part, block } => {
                 self.insert(*part, ContentPart::Provider((**block).clone()));
             }
+            Chunk::Citation { part, citation } => {
+                self.citations.push((*part, (**citation).clone()));
+            }
             Chunk::UsageDelta { usage } => self.usage.apply(usage),
             Chunk::FinishReason { reason, raw } => {
                 self.finish_reason = Some(*reason);
@@ -258,6 +266,19 @@ impl Response {
                 self.content.insert(at, content);
             }
         }
+    }
+
+    /// The sources cited by `content[index]` (a text part), in the order
+    /// they came.
+    pub fn citations(&self, index: usize) -> Vec<&Citation> {
+        let Some(part) = self.order.get(index) else {
+            return Vec::new();
+        };
+        self.citations
+            .iter()
+            .filter(|(p, _)| p == part)
+            .map(|(_, c)| c)
+            .collect()
     }
 
     /// The text parts, in order.
@@ -299,6 +320,35 @@ impl Response {
             .collect()
     }
 
+    /// The tools the provider ran itself, in order: each provider part
+    /// read as a [`ServerTool`](crate::ServerTool) call or result. Never
+    /// among [`Response::tool_calls`].
+    pub fn server_tools(&self) -> Vec<crate::ServerTool> {
+        let mut tools: Vec<crate::ServerTool> = self
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Provider(p) => p.server_tool(),
+                _ => None,
+            })
+            .collect();
+        // A result that does not name its tool (Gemini's `toolResponse`)
+        // takes the name of the call with its id.
+        for i in 0..tools.len() {
+            if tools[i].name.is_empty() {
+                let id = tools[i].id.clone();
+                if let Some(name) = tools[..i]
+                    .iter()
+                    .find(|t| id.is_some() && t.id == id)
+                    .map(|t| t.name.clone())
+                {
+                    tools[i].name = name;
+                }
+            }
+        }
+        tools
+    }
+
     /// Tool calls that started and never ended, with the raw argument text
     /// received so far. They are never run.
     pub fn incomplete_tool_calls(&self) -> Vec<&ToolCall> {
@@ -331,7 +381,12 @@ impl Response {
                 out.push_str("\n\n");
             }
             match part {
-                ContentPart::Text(t) => out.push_str(&t.text),
+                ContentPart::Text(t) => {
+                    out.push_str(&t.text);
+                    for c in self.citations(i) {
+                        out.push_str(&format!("\n[source: {}]", c.label()));
+                    }
+                }
                 ContentPart::Thought(t) => {
                     out.push_str("**Thinking:**\n");
                     if t.thought.is_empty() && t.redacted.is_some() {
@@ -352,6 +407,8 @@ impl Response {
                 ContentPart::Provider(p) => {
                     out.push_str(&format!("**{} {}:** {}", p.provider, p.kind, p.json));
                 }
+                ContentPart::Image(m) => out.push_str(&format!("**Image:** {}", m.describe())),
+                ContentPart::File(m) => out.push_str(&format!("**File:** {}", m.describe())),
             }
         }
         out

@@ -10,55 +10,116 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Token counts of one response. `None` means the provider did not say.
-///
-/// `output_tokens` is what the provider bills as output, reasoning included;
-/// `reasoning_tokens` is the part of it spent on thoughts. `cache_read_tokens`
-/// and `cache_write_tokens` are the parts of the input served from or written
-/// to the prompt cache, as the provider reports them.
-///
-/// ```
-/// use rivulet_core::{Usage, UsageDelta};
-///
-/// let mut total = Usage::default();
-/// assert_eq!(total.input_tokens, None);
-/// total.apply(&UsageDelta { input_tokens: Some(12), ..Default::default() });
-/// total.apply(&UsageDelta { output_tokens: Some(3), ..Default::default() });
-/// // A correction: the provider's later snapshot said 10 input tokens.
-/// total.apply(&UsageDelta { input_tokens: Some(-2), ..Default::default() });
-/// assert_eq!((total.input_tokens, total.output_tokens), (Some(10), Some(3)));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_read_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_write_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning_tokens: Option<u64>,
+/// Declares [`Usage`] and [`UsageDelta`] with the same fields, and the
+/// field-by-field arithmetic between them, from one list: a field added
+/// here is summed, applied and diffed like every other.
+macro_rules! usage {
+    ($( $(#[$doc:meta])* $field:ident, )*) => {
+        /// Token counts of one response, and what else the provider
+        /// reports about its cost. `None` means the provider did not say.
+        ///
+        /// `output_tokens` is what the provider bills as output, reasoning
+        /// included; `reasoning_tokens` is the part of it spent on
+        /// thoughts. `cache_read_tokens` and `cache_write_tokens` are the
+        /// parts of the input served from or written to the prompt cache,
+        /// as the provider reports them. The rest are the details some
+        /// providers add: cache writes by lifetime, tokens by modality,
+        /// server-tool requests and the provider's own price.
+        ///
+        /// ```
+        /// use rivulet_core::{Usage, UsageDelta};
+        ///
+        /// let mut total = Usage::default();
+        /// assert_eq!(total.input_tokens, None);
+        /// total.apply(&UsageDelta { input_tokens: Some(12), ..Default::default() });
+        /// total.apply(&UsageDelta { output_tokens: Some(3), ..Default::default() });
+        /// // A correction: the provider's later snapshot said 10 input tokens.
+        /// total.apply(&UsageDelta { input_tokens: Some(-2), ..Default::default() });
+        /// assert_eq!((total.input_tokens, total.output_tokens), (Some(10), Some(3)));
+        /// ```
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Usage {
+            $(
+                $(#[$doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<u64>,
+            )*
+        }
+
+        /// A signed change to a [`Usage`]: what a `usage_delta_chunk` carries.
+        ///
+        /// `None` leaves a field as it is; `Some(d)` adds `d`, which is negative
+        /// when the provider's latest snapshot is below what was reported before.
+        /// Adding every delta of a stream gives the provider's final numbers.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct UsageDelta {
+            $(
+                $(#[$doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<i64>,
+            )*
+        }
+
+        impl Usage {
+            /// Adds another response's counts (totals, not deltas): a field either
+            /// side knows turns an unknown total into a known one.
+            pub fn add(&mut self, more: &Usage) {
+                $( add_field(&mut self.$field, more.$field); )*
+            }
+
+            /// Applies a signed delta (a `usage_delta_chunk`): a field the delta
+            /// knows turns an unknown total into a known one.
+            pub fn apply(&mut self, delta: &UsageDelta) {
+                $( apply_field(&mut self.$field, delta.$field); )*
+            }
+
+            /// The delta that takes `before` to `self`, field by field: a field
+            /// `self` does not know is left as it is; one it knows becomes exactly
+            /// its value, up or down. Decoders of providers that report cumulative
+            /// snapshots use it, so the deltas add up to the last snapshot.
+            pub fn delta_since(&self, before: &Usage) -> UsageDelta {
+                UsageDelta {
+                    $( $field: sub_field(self.$field, before.$field), )*
+                }
+            }
+        }
+    };
 }
 
-/// A signed change to a [`Usage`]: what a `usage_delta_chunk` carries.
-///
-/// `None` leaves a field as it is; `Some(d)` adds `d`, which is negative
-/// when the provider's latest snapshot is below what was reported before.
-/// Adding every delta of a stream gives the provider's final numbers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageDelta {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_read_tokens: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_write_tokens: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning_tokens: Option<i64>,
+usage! {
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    reasoning_tokens,
+    /// The part of `cache_write_tokens` cached for 5 minutes (Anthropic
+    /// `cache_creation.ephemeral_5m_input_tokens`).
+    cache_write_5m_tokens,
+    /// The part of `cache_write_tokens` cached for an hour (Anthropic
+    /// `cache_creation.ephemeral_1h_input_tokens`).
+    cache_write_1h_tokens,
+    /// Input tokens by modality (OpenAI `prompt_tokens_details`, Gemini
+    /// `promptTokensDetails`).
+    input_text_tokens,
+    input_audio_tokens,
+    input_image_tokens,
+    input_video_tokens,
+    /// Output tokens by modality (OpenAI `completion_tokens_details`,
+    /// Gemini `candidatesTokensDetails`).
+    output_text_tokens,
+    output_audio_tokens,
+    output_image_tokens,
+    /// Searches a server tool ran (Anthropic
+    /// `server_tool_use.web_search_requests`).
+    web_search_requests,
+    /// Pages a server tool fetched (Anthropic
+    /// `server_tool_use.web_fetch_requests`).
+    web_fetch_requests,
+    /// The provider's own price for the response, in billionths of a US
+    /// dollar (OpenRouter `usage.cost`, xAI `usage.cost_in_usd_ticks`):
+    /// an integer, so that deltas add up exactly. [`Usage::cost_usd`]
+    /// gives dollars.
+    cost_nano_usd,
 }
 
 impl UsageDelta {
@@ -97,40 +158,6 @@ fn sub_field(now: Option<u64>, before: Option<u64>) -> Option<i64> {
 }
 
 impl Usage {
-    /// Adds another response's counts (totals, not deltas): a field either
-    /// side knows turns an unknown total into a known one.
-    pub fn add(&mut self, more: &Usage) {
-        add_field(&mut self.input_tokens, more.input_tokens);
-        add_field(&mut self.output_tokens, more.output_tokens);
-        add_field(&mut self.cache_read_tokens, more.cache_read_tokens);
-        add_field(&mut self.cache_write_tokens, more.cache_write_tokens);
-        add_field(&mut self.reasoning_tokens, more.reasoning_tokens);
-    }
-
-    /// Applies a signed delta (a `usage_delta_chunk`): a field the delta
-    /// knows turns an unknown total into a known one.
-    pub fn apply(&mut self, delta: &UsageDelta) {
-        apply_field(&mut self.input_tokens, delta.input_tokens);
-        apply_field(&mut self.output_tokens, delta.output_tokens);
-        apply_field(&mut self.cache_read_tokens, delta.cache_read_tokens);
-        apply_field(&mut self.cache_write_tokens, delta.cache_write_tokens);
-        apply_field(&mut self.reasoning_tokens, delta.reasoning_tokens);
-    }
-
-    /// The delta that takes `before` to `self`, field by field: a field
-    /// `self` does not know is left as it is; one it knows becomes exactly
-    /// its value, up or down. Decoders of providers that report cumulative
-    /// snapshots use it, so the deltas add up to the last snapshot.
-    pub fn delta_since(&self, before: &Usage) -> UsageDelta {
-        UsageDelta {
-            input_tokens: sub_field(self.input_tokens, before.input_tokens),
-            output_tokens: sub_field(self.output_tokens, before.output_tokens),
-            cache_read_tokens: sub_field(self.cache_read_tokens, before.cache_read_tokens),
-            cache_write_tokens: sub_field(self.cache_write_tokens, before.cache_write_tokens),
-            reasoning_tokens: sub_field(self.reasoning_tokens, before.reasoning_tokens),
-        }
-    }
-
     /// True when no field is known.
     pub fn is_empty(&self) -> bool {
         *self == Usage::default()
@@ -139,6 +166,16 @@ impl Usage {
     /// Input plus output, when both are known.
     pub fn total_tokens(&self) -> Option<u64> {
         Some(self.input_tokens? + self.output_tokens?)
+    }
+
+    /// The provider's price in US dollars, when it reported one.
+    ///
+    /// ```
+    /// let u = rivulet_core::Usage { cost_nano_usd: Some(222_000), ..Default::default() };
+    /// assert_eq!(u.cost_usd(), Some(0.000222));
+    /// ```
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.cost_nano_usd.map(|n| n as f64 / 1e9)
     }
 }
 

@@ -228,6 +228,17 @@ impl UsageTracker {
     }
 }
 
+/// `v[key]` as text, when it is a string (citation objects, whose
+/// fields vary by kind, are read this way rather than typed).
+pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
+    v.get(key)?.as_str().map(str::to_owned)
+}
+
+/// `v[key]` as an index, when it is a non-negative integer that fits.
+pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
+    usize::try_from(v.get(key)?.as_u64()?).ok()
+}
+
 /// Pushes a raw chunk when `on`: typed when the event parsed.
 pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
     on: bool,

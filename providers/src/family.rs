@@ -35,6 +35,20 @@ pub enum MaxTokensField {
     MaxTokens,
 }
 
+/// How a member of the family takes files (PDFs and other documents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileInput {
+    /// It does not: a file part is refused before sending.
+    None,
+    /// OpenAI's `{"type": "file", "file": {filename, file_data}}`, with the
+    /// bytes as a `data:` URL in `file_data`; `urls`: a URL there works too
+    /// (OpenRouter).
+    FilePart { urls: bool },
+    /// Mistral's `{"type": "document_url", "document_url": URL}`, a `data:`
+    /// URL for bytes.
+    DocumentUrl,
+}
+
 /// One provider of the family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Family {
@@ -57,6 +71,15 @@ pub struct Family {
     pub max_tokens_field: MaxTokensField,
     /// Whether `Params::thinking` becomes `reasoning_effort`.
     pub reasoning_effort: bool,
+    /// Whether it takes images (`image_url` parts).
+    pub images: bool,
+    /// How it takes files.
+    pub files: FileInput,
+    /// Its `tool_choice` value for "some tool must be called": `required`
+    /// (OpenAI), `any` (Mistral).
+    pub required_tool_choice: &'static str,
+    /// Whether it speaks (`modalities: ["text", "audio"]`).
+    pub audio_output: bool,
 }
 
 const fn family(
@@ -74,7 +97,19 @@ const fn family(
         url_style: UrlStyle::ChatCompletions,
         max_tokens_field: MaxTokensField::MaxTokens,
         reasoning_effort: false,
+        // Images go as `image_url`, which every vision-capable server of
+        // the family reads (a model without vision answers with its own
+        // error); files only where the server documents a form for them.
+        images: true,
+        files: FileInput::None,
+        required_tool_choice: "required",
+        audio_output: false,
     }
+}
+
+const fn with_files(mut f: Family, files: FileInput) -> Family {
+    f.files = files;
+    f
 }
 
 const fn required_key(mut f: Family, var: &'static str) -> Family {
@@ -101,6 +136,8 @@ pub const FAMILIES: &[Family] = &[
             "OPENAI_API_KEY",
         ));
         f.max_tokens_field = MaxTokensField::MaxCompletionTokens;
+        f.files = FileInput::FilePart { urls: false };
+        f.audio_output = true;
         f
     },
     with_reasoning_effort(required_key(
@@ -111,14 +148,26 @@ pub const FAMILIES: &[Family] = &[
         family("xai", "XAI_BASE_URL", "https://api.x.ai/v1"),
         "XAI_API_KEY",
     )),
-    required_key(
-        family("deepseek", "DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
-        "DEEPSEEK_API_KEY",
-    ),
-    required_key(
-        family("mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
-        "MISTRAL_API_KEY",
-    ),
+    {
+        // DeepSeek's chat API reads text only.
+        let mut f = required_key(
+            family("deepseek", "DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
+            "DEEPSEEK_API_KEY",
+        );
+        f.images = false;
+        f
+    },
+    {
+        let mut f = with_files(
+            required_key(
+                family("mistral", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1"),
+                "MISTRAL_API_KEY",
+            ),
+            FileInput::DocumentUrl,
+        );
+        f.required_tool_choice = "any";
+        f
+    },
     Family {
         id: "azure",
         base_url_var: "AZURE_OPENAI_ENDPOINT",
@@ -129,18 +178,28 @@ pub const FAMILIES: &[Family] = &[
         url_style: UrlStyle::AzureDeployment,
         max_tokens_field: MaxTokensField::MaxTokens,
         reasoning_effort: false,
+        images: true,
+        files: FileInput::FilePart { urls: false },
+        required_tool_choice: "required",
+        audio_output: true,
     },
-    with_reasoning_effort(required_key(
-        family(
-            "openrouter",
-            "OPENROUTER_BASE_URL",
-            "https://openrouter.ai/api/v1",
+    with_files(
+        with_reasoning_effort(required_key(
+            family(
+                "openrouter",
+                "OPENROUTER_BASE_URL",
+                "https://openrouter.ai/api/v1",
+            ),
+            "OPENROUTER_API_KEY",
+        )),
+        FileInput::FilePart { urls: true },
+    ),
+    with_files(
+        optional_key(
+            family("litellm", "LITELLM_BASE_URL", "http://localhost:4000"),
+            "LITELLM_API_KEY",
         ),
-        "OPENROUTER_API_KEY",
-    )),
-    optional_key(
-        family("litellm", "LITELLM_BASE_URL", "http://localhost:4000"),
-        "LITELLM_API_KEY",
+        FileInput::FilePart { urls: false },
     ),
     family("ollama", "OLLAMA_BASE_URL", "http://localhost:11434/v1"),
     optional_key(

@@ -81,12 +81,6 @@ pub(crate) fn secret_header(provider: &str, value: &str, what: &str) -> Result<H
     Ok(value)
 }
 
-/// The streaming request body as JSON bytes.
-pub(crate) fn json_body<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(body)
-        .map_err(|e| Error::bad_request(format!("cannot encode the request: {e}")))
-}
-
 /// The names of `headers` other than the standard ones and `hidden` (the
 /// credentials), for `Debug` prints.
 pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) -> Vec<&'a str> {

@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Layout: [`http`] (client, request headers, error responses,
-//! `Retry-After`), [`sse`] (event-stream parsing), [`eventstream`] (AWS
+//! `Retry-After`), [`media`] (images and files: refusals, media types),
+//! [`options`] (request options: checks, `extra_body`), [`sse`]
+//! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
 //! body, usage deltas, raw chunks, in-band error codes), one folder per
@@ -37,7 +39,9 @@ pub mod eventstream;
 pub mod family;
 pub mod google;
 pub mod http;
+pub mod media;
 pub mod openai;
+pub mod options;
 pub mod responses;
 pub mod sigv4;
 pub mod sse;

@@ -6,8 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{provider, request, run, KEY};
-use rivulet_core::{ApiKey, ErrorKind, Format, Message, Role, ThinkingLevel, ToolDefinition};
+use common::{media_from_url, provider, request, run, KEY};
+use rivulet_core::{
+    ApiKey, ContentPart, ErrorKind, Format, Message, Role, ThinkingLevel, ToolCall, ToolChoice,
+    ToolDefinition, ToolOutput,
+};
 use rivulet_providers::{family, OpenAiCompatible, ProviderConfig};
 use rivulet_testkit::{wire, RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
@@ -37,9 +40,30 @@ fn core_request(recorded: &Value) -> rivulet_core::Request {
                 "system" => Role::System,
                 "user" => Role::User,
                 "assistant" => Role::Assistant,
+                "tool" => Role::Tool,
                 other => panic!("role {other}"),
             };
-            Message::new(role, m["content"].as_str().unwrap())
+            let mut content = match &m["content"] {
+                Value::String(text) if role == Role::Tool => {
+                    vec![ContentPart::ToolOutput(ToolOutput {
+                        id: m["tool_call_id"].as_str().unwrap().into(),
+                        result: text.clone(),
+                        ..Default::default()
+                    })]
+                }
+                Value::String(text) => vec![ContentPart::text(text.clone())],
+                Value::Array(parts) => parts.iter().map(chat_part).collect(),
+                _ => Vec::new(),
+            };
+            for call in m["tool_calls"].as_array().into_iter().flatten() {
+                content.push(ContentPart::ToolCall(ToolCall {
+                    id: call["id"].as_str().unwrap().into(),
+                    name: call["function"]["name"].as_str().unwrap().into(),
+                    args: call["function"]["arguments"].as_str().unwrap().into(),
+                    signature: None,
+                }));
+            }
+            Message { role, content }
         })
         .collect();
     let tools = recorded["tools"]
@@ -75,7 +99,61 @@ fn core_request(recorded: &Value) -> rivulet_core::Request {
         .as_u64()
         .or(recorded["max_tokens"].as_u64())
         .map(|n| n as u32);
+    req.params.tool_choice = match &recorded["tool_choice"] {
+        Value::String(mode) => match mode.as_str() {
+            "auto" => Some(ToolChoice::Auto),
+            "none" => Some(ToolChoice::None),
+            "required" | "any" => Some(ToolChoice::Required),
+            other => panic!("tool_choice {other}"),
+        },
+        Value::Object(named) => Some(ToolChoice::Tool(
+            named["function"]["name"].as_str().unwrap().into(),
+        )),
+        _ => None,
+    };
     req
+}
+
+/// A recorded content part as the core part it stands for.
+fn chat_part(part: &Value) -> ContentPart {
+    match part["type"].as_str().unwrap() {
+        "text" => ContentPart::text(part["text"].as_str().unwrap()),
+        "image_url" => {
+            let url = &part["image_url"];
+            ContentPart::Image(media_from_url(
+                url["url"].as_str().or(url.as_str()).unwrap(),
+            ))
+        }
+        "file" => {
+            let file = &part["file"];
+            ContentPart::File(
+                media_from_url(file["file_data"].as_str().unwrap())
+                    .with_filename(file["filename"].as_str().unwrap()),
+            )
+        }
+        "document_url" => ContentPart::File(media_from_url(part["document_url"].as_str().unwrap())),
+        other => panic!("part {other}"),
+    }
+}
+
+/// The recorded messages in the equivalent form we send: content that is
+/// all text as one string (what we send for text), an assistant turn that
+/// only calls tools with `content: null`.
+fn normal_messages(messages: &mut Value) {
+    for m in messages.as_array_mut().unwrap() {
+        let text_only: Option<String> = m["content"].as_array().and_then(|parts| {
+            parts
+                .iter()
+                .map(|p| (p["type"] == "text").then(|| p["text"].as_str().unwrap()))
+                .collect()
+        });
+        if let Some(text) = text_only {
+            m["content"] = json!(text);
+        }
+        if m["role"] == "assistant" && m.get("content").is_none() {
+            m["content"] = Value::Null;
+        }
+    }
 }
 
 /// Compares our body with the recorded one field by field. `not_ours`:
@@ -89,6 +167,7 @@ fn compare_bodies(
     only_ours: &[&str],
 ) {
     let mut recorded = recorded.clone();
+    normal_messages(&mut recorded["messages"]);
     // We do not send `strict` on tool definitions.
     if let Some(tools) = recorded.get_mut("tools").and_then(Value::as_array_mut) {
         for t in tools {
@@ -177,19 +256,63 @@ async fn bodies_match_the_recorded_requests() {
         (
             "groq/error_event_after_text.request.json",
             "groq",
-            &["n", "tool_choice"],
+            &["n"],
             &["stream_options"],
         ),
         (
             "groq/error_event_tool_use_failed.request.json",
             "groq",
-            &["n", "tool_choice"],
+            &["n"],
             &["stream_options"],
         ),
         (
             "groq/reasoning_tool_call_x_groq_usage.request.json",
             "groq",
-            &["n", "tool_choice"],
+            &["n"],
+            &["stream_options"],
+        ),
+        // Images and files, recorded without streaming.
+        (
+            "openai-chat/image_base64_input.request.json",
+            "openai",
+            &["stream"],
+            &["stream_options"],
+        ),
+        (
+            "openai-chat/file_pdf_base64_input.request.json",
+            "openai",
+            &["stream", "n"],
+            &["stream_options"],
+        ),
+        (
+            "openai-chat/image_url_after_tool_output.request.json",
+            "openai",
+            &["stream", "n"],
+            &["stream_options"],
+        ),
+        // tool_choice: required, a named tool, none.
+        (
+            "openai-chat/tool_choice_required.request.json",
+            "openai",
+            &["stream"],
+            &["stream_options"],
+        ),
+        (
+            "openai-chat/tool_choice_named.request.json",
+            "openai",
+            &["stream"],
+            &["stream_options"],
+        ),
+        (
+            "openai-chat/tool_choice_none.request.json",
+            "openai",
+            &["stream"],
+            &["stream_options"],
+        ),
+        (
+            "groq/image_url_input.request.json",
+            "groq",
+            &["stream", "n"],
             &["stream_options"],
         ),
     ];
@@ -393,4 +516,156 @@ async fn other_400s_are_not_retried() {
     assert_eq!(e.kind(), ErrorKind::BadRequest);
     assert_eq!(e.message(), "messages: field required");
     assert_eq!(server.requests().len(), 1);
+}
+
+/// Mistral's documents (`document_url`, a URL or a `data:` URL) and images,
+/// against the user messages of recorded requests (each recorded after a
+/// tool call whose turn carries fields of that client only: the message
+/// with the media is compared, field by field).
+#[tokio::test]
+async fn mistral_documents_and_images_match_the_recorded_messages() {
+    for file in [
+        "mistral/document_url_after_tool_output.request.json",
+        "mistral/document_base64_after_tool_output.request.json",
+        "mistral/image_url_after_tool_output.request.json",
+    ] {
+        let recorded: Value = serde_json::from_slice(&wire(file)).unwrap();
+        let last = recorded["messages"].as_array().unwrap().last().unwrap();
+        let req = rivulet_core::Request {
+            model: recorded["model"].as_str().unwrap().into(),
+            messages: vec![Message {
+                role: Role::User,
+                content: last["content"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(chat_part)
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        let body = sent("mistral", &req).await.json();
+        assert_eq!(body["messages"], json!([last]), "{file}");
+        assert_eq!(body["model"], recorded["model"], "{file}");
+    }
+}
+
+/// A member of the family that cannot take a kind says so before anything
+/// is sent: no request reaches the server.
+#[tokio::test]
+async fn unsupported_media_is_refused_before_sending() {
+    let image = ContentPart::Image(rivulet_core::Media::url("https://x/y.png"));
+    let pdf = ContentPart::File(rivulet_core::Media::data(
+        "application/pdf",
+        b"%PDF".to_vec(),
+    ));
+    let pdf_url = ContentPart::File(rivulet_core::Media::url("https://x/y.pdf"));
+    let cases: &[(&str, &ContentPart, &str)] = &[
+        ("deepseek", &image, "deepseek cannot take images"),
+        ("groq", &pdf, "groq cannot take files"),
+        ("vllm", &pdf, "vllm cannot take files"),
+        (
+            "openai",
+            &pdf_url,
+            "openai cannot take a file by URL (https://x/y.pdf); send its bytes",
+        ),
+    ];
+    for (id, part, message) in cases {
+        let server = Server::start(vec![ok_stream()]).await;
+        let p = provider(id, &common::base_url(id, &server.url()));
+        let mut req = request("m");
+        req.messages[0].content.push((*part).clone());
+        let e = run(p.as_ref(), &req).await.error.expect("an error");
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
+        assert_eq!(e.message(), *message, "{id}");
+        assert_eq!(e.provider(), Some(*id));
+        assert!(server.requests().is_empty(), "{id}: a request was sent");
+    }
+    // OpenRouter takes a file by URL in `file_data`; an image in a
+    // system message goes nowhere.
+    let mut req = request("m");
+    req.messages[0].content.push(pdf_url.clone());
+    let body = sent("openrouter", &req).await.json();
+    assert_eq!(
+        body["messages"][0]["content"][1],
+        json!({"type": "file", "file": {"filename": "file", "file_data": "https://x/y.pdf"}})
+    );
+    let server = Server::start(vec![ok_stream()]).await;
+    let p = provider("openai", &common::base_url("openai", &server.url()));
+    let mut req = request("m");
+    req.messages.insert(
+        0,
+        Message {
+            role: Role::System,
+            content: vec![image.clone()],
+        },
+    );
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(
+        e.message(),
+        "openai cannot take an image in a system message"
+    );
+    assert!(server.requests().is_empty());
+}
+
+/// Mistral's word for "some tool must be called" is `any`, as recorded.
+#[tokio::test]
+async fn mistral_required_tool_choice_is_any() {
+    let file = "mistral/tool_choice_required.request.json";
+    let recorded: Value = serde_json::from_slice(&wire(file)).unwrap();
+    assert_eq!(recorded["tool_choice"], "any");
+    let mut req = core_request(&recorded);
+    req.params.tool_choice = Some(ToolChoice::Required);
+    let body = sent("mistral", &req).await.json();
+    assert_eq!(body["tool_choice"], recorded["tool_choice"]);
+    assert_eq!(body["messages"], recorded["messages"]);
+    // Its tools have no `type`: Mistral takes both forms, we send OpenAI's.
+    assert_eq!(
+        body["tools"][0]["function"],
+        recorded["tools"][0]["function"]
+    );
+}
+
+/// `parallel_tool_calls`, `n`, spoken output and `extra_body`, as the
+/// OpenAI API documents them (no recorded request with them was found:
+/// SOURCES.md); a member that does not speak refuses audio before sending.
+#[tokio::test]
+async fn parallel_tool_calls_n_audio_and_extra_body() {
+    let mut req = request("gpt-4o-audio-preview");
+    req.params.parallel_tool_calls = Some(false);
+    req.params.n = Some(2);
+    req.audio = Some(rivulet_core::AudioOutput {
+        voice: "alloy".into(),
+        format: "wav".into(),
+    });
+    req.extra_body = Some(json!({"service_tier": "flex", "stream_options": null}));
+    let body = sent("openai", &req).await.json();
+    assert_eq!(body["parallel_tool_calls"], false);
+    assert_eq!(body["n"], 2);
+    assert_eq!(body["modalities"], json!(["text", "audio"]));
+    assert_eq!(body["audio"], json!({"voice": "alloy", "format": "wav"}));
+    assert_eq!(body["service_tier"], "flex");
+    // `null` removes a field (a JSON merge patch).
+    assert!(body.get("stream_options").is_none(), "{body}");
+
+    let server = Server::start(vec![ok_stream()]).await;
+    let p = provider("groq", &common::base_url("groq", &server.url()));
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert_eq!(e.message(), "groq cannot take audio output");
+    req.audio = None;
+    req.extra_body = Some(json!("flex"));
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert_eq!(
+        e.message(),
+        "extra_body must be a JSON object, not \"flex\""
+    );
+    assert!(server.requests().is_empty());
+    // A named tool that is not one of the request's tools.
+    req.extra_body = None;
+    req.params.tool_choice = Some(ToolChoice::Tool("nope".into()));
+    let e = run(p.as_ref(), &req).await.error.expect("an error");
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(server.requests().is_empty());
 }

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{provider, request, run, KEY};
+use common::{base64_any, media_from_url, provider, request, run, KEY};
 use rivulet_core::{
-    ApiKey, Chunk, ErrorKind, FinishReason, Format, Message, Request, Role, ThinkingLevel,
-    ToolDefinition,
+    ApiKey, CacheBreakpoints, Chunk, ContentPart, ErrorKind, FinishReason, Format, Media, Message,
+    Request, Role, ThinkingLevel, ToolChoice, ToolDefinition,
 };
 use rivulet_providers::bedrock::{self, Auth, Bedrock};
 use rivulet_providers::sigv4::Credentials;
@@ -68,7 +68,11 @@ fn responses_core_request(recorded: &Value) -> Request {
                 "user" => Role::User,
                 other => panic!("role {other}"),
             };
-            Message::new(role, m["content"].as_str().unwrap())
+            let content = match &m["content"] {
+                Value::Array(parts) => parts.iter().map(responses_part).collect(),
+                text => vec![ContentPart::text(text.as_str().unwrap())],
+            };
+            Message { role, content }
         })
         .collect();
     let tools = recorded["tools"]
@@ -96,12 +100,41 @@ fn responses_core_request(recorded: &Value) -> Request {
         ..Default::default()
     };
     req.params.max_tokens = recorded["max_output_tokens"].as_u64().map(|n| n as u32);
+    req.params.tool_choice = match &recorded["tool_choice"] {
+        Value::String(mode) => match mode.as_str() {
+            "auto" => Some(ToolChoice::Auto),
+            "none" => Some(ToolChoice::None),
+            "required" => Some(ToolChoice::Required),
+            other => panic!("tool_choice {other}"),
+        },
+        Value::Object(named) => Some(ToolChoice::Tool(named["name"].as_str().unwrap().into())),
+        _ => None,
+    };
     req.params.thinking = recorded["reasoning"]["effort"].as_str().map(|e| match e {
         "low" => ThinkingLevel::Low,
         "medium" => ThinkingLevel::Medium,
         _ => ThinkingLevel::High,
     });
     req
+}
+
+/// A recorded input part as the core part it stands for.
+fn responses_part(part: &Value) -> ContentPart {
+    match part["type"].as_str().unwrap() {
+        "input_text" => ContentPart::text(part["text"].as_str().unwrap()),
+        "input_image" => {
+            assert_eq!(part["detail"], "auto");
+            ContentPart::Image(media_from_url(part["image_url"].as_str().unwrap()))
+        }
+        "input_file" => match part["file_url"].as_str() {
+            Some(url) => ContentPart::File(Media::url(url)),
+            None => ContentPart::File(
+                media_from_url(part["file_data"].as_str().unwrap())
+                    .with_filename(part["filename"].as_str().unwrap()),
+            ),
+        },
+        other => panic!("part {other}"),
+    }
 }
 
 /// The recorded body in the equivalent form we send: string contents as
@@ -125,14 +158,29 @@ fn responses_normalized(recorded: &Value) -> Value {
         input[lead..]
             .iter()
             .map(|m| {
-                json!({
-                    "type": "message",
-                    "role": m["role"],
-                    "content": [{"type": "input_text", "text": m["content"]}],
-                })
+                let content = match &m["content"] {
+                    Value::Array(parts) => json!(parts),
+                    text => json!([{"type": "input_text", "text": text}]),
+                };
+                json!({"type": "message", "role": m["role"], "content": content})
             })
             .collect(),
     );
+    // Recorded without streaming (`stream` false or absent), by a client
+    // that sends an empty
+    // `instructions` and a null `previous_response_id`: none of ours.
+    let m = v.as_object_mut().unwrap();
+    if matches!(m.get("stream"), None | Some(Value::Bool(false))) {
+        m.insert("stream".into(), json!(true));
+    }
+    if m.get("instructions") == Some(&json!("")) {
+        m.remove("instructions");
+    }
+    if m.get("previous_response_id") == Some(&Value::Null) {
+        m.remove("previous_response_id");
+    }
+    // The recording client asks for encrypted reasoning; rivulet does not.
+    m.remove("include");
     if let Some(tools) = v.get_mut("tools").and_then(Value::as_array_mut) {
         for t in tools {
             t.as_object_mut().unwrap().remove("strict");
@@ -144,7 +192,7 @@ fn responses_normalized(recorded: &Value) -> Value {
 #[tokio::test]
 async fn responses_bodies_match_the_recorded_requests() {
     let files = rivulet_testkit::wire_files("openai-responses", ".request.json");
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 12);
     for file in files {
         let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
         let req = sent("openai-responses", &responses_core_request(&recorded)).await;
@@ -211,6 +259,97 @@ async fn cohere_request_and_auth() {
     );
 }
 
+/// Cohere's images (`image_url`, a URL or a `data:` URL), against the
+/// request of Cohere's own API reference (no recorded Cohere request with
+/// an image was found; see SOURCES.md). `detail` is left out: `auto` is
+/// its default and rivulet does not send it.
+#[tokio::test]
+async fn cohere_images_match_the_documented_request() {
+    let file = "cohere/image_url_input.request.json";
+    let documented: Value = serde_json::from_slice(&wire(file)).unwrap();
+    let mut message = documented["messages"][0].clone();
+    let image = message["content"][1]["image_url"].as_object_mut().unwrap();
+    assert_eq!(image.remove("detail"), Some(json!("auto")));
+    let req = Request {
+        model: documented["model"].as_str().unwrap().into(),
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![
+                ContentPart::text("Describe the logo!"),
+                ContentPart::Image(Media::url("https://cohere.com/favicon-32x32.png")),
+            ],
+        }],
+        ..Default::default()
+    };
+    let body = sent("cohere", &req).await.json();
+    assert_eq!(body["messages"], json!([message]));
+    assert_eq!(body["model"], documented["model"]);
+    // Bytes go as a `data:` URL; files are refused before sending.
+    let mut req = request("command-a-vision-07-2025");
+    req.messages[0].content.push(ContentPart::Image(Media::data(
+        "image/png",
+        b"\x89PNG".to_vec(),
+    )));
+    let body = sent("cohere", &req).await.json();
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([{"type": "text", "text": "hi"},
+               {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}])
+    );
+}
+
+/// Kinds a native provider cannot take are refused before anything is
+/// sent, naming the provider and the kind.
+#[tokio::test]
+async fn unsupported_media_is_refused_before_sending() {
+    let cases: Vec<(&str, ContentPart, &str)> = vec![
+        (
+            "cohere",
+            ContentPart::File(Media::data("application/pdf", b"%PDF".to_vec())),
+            "cohere cannot take files",
+        ),
+        (
+            "bedrock",
+            ContentPart::Image(Media::url("https://x/y.png").with_media_type("image/png")),
+            "bedrock cannot take an image by URL (https://x/y.png); send its bytes or an s3:// URI",
+        ),
+        (
+            "bedrock",
+            ContentPart::Image(Media::data("image/tiff", b"II*".to_vec())),
+            "bedrock cannot take an image of type image/tiff (it takes PNG, JPEG, GIF and WebP)",
+        ),
+        (
+            "bedrock",
+            ContentPart::File(Media::url("s3://b/k")),
+            "bedrock cannot take a file without a media type (s3://b/k)",
+        ),
+    ];
+    for (id, part, message) in cases {
+        let server = Server::start(vec![ok_stream(id)]).await;
+        let p = provider(id, &base(id, &server));
+        let mut req = request("m");
+        req.messages[0].content.push(part);
+        let e = run(p.as_ref(), &req).await.error.expect("an error");
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
+        assert_eq!(e.message(), message, "{id}");
+        assert!(server.requests().is_empty(), "{id}: a request was sent");
+    }
+    // An S3 object with its type goes as `s3Location`, a named file by its
+    // stem in the characters Converse allows.
+    let mut req = request("m");
+    req.messages[0].content.push(ContentPart::File(
+        Media::url("s3://bucket/q3.pdf")
+            .with_media_type("application/pdf")
+            .with_filename("Q3 report, final.v2.pdf"),
+    ));
+    let body = sent("bedrock", &req).await.json();
+    assert_eq!(
+        body["messages"][0]["content"][1],
+        json!({"document": {"format": "pdf", "name": "Q3 report final v2",
+                            "source": {"s3Location": {"uri": "s3://bucket/q3.pdf"}}}})
+    );
+}
+
 // -------------------------------------------------------------- bedrock
 
 /// The model of each recorded Bedrock request, as encoded in its recorded
@@ -233,42 +372,117 @@ fn bedrock_model(file: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The recorded body in the form we send: tools without `strict` (which
+/// we do not send), and without the cache points inside a message (a
+/// breakpoint mid-message has no rivulet form; the last one, at the end of
+/// the last message, stays).
+fn bedrock_normal(recorded: &mut Value) {
+    let tools = recorded
+        .get_mut("toolConfig")
+        .and_then(|c| c.get_mut("tools"))
+        .and_then(Value::as_array_mut);
+    for t in tools.into_iter().flatten() {
+        if let Some(spec) = t.get_mut("toolSpec").and_then(Value::as_object_mut) {
+            spec.remove("strict");
+        }
+    }
+    for m in recorded["messages"].as_array_mut().unwrap() {
+        let content = m["content"].as_array_mut().unwrap();
+        let n = content.len();
+        let mut i = 0;
+        content.retain(|b| {
+            i += 1;
+            i == n || b.get("cachePoint").is_none()
+        });
+    }
+}
+
 /// The core request a recorded Converse body stands for.
 fn bedrock_core_request(model: &str, recorded: &Value) -> Request {
     let mut messages: Vec<Message> = recorded["system"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| Message::system(s["text"].as_str().unwrap()))
+        .filter_map(|s| s["text"].as_str())
+        .map(Message::system)
         .collect();
     for m in recorded["messages"].as_array().unwrap() {
         assert_eq!(m["role"], "user");
-        let text: String = m["content"]
+        let content = m["content"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["text"].as_str().unwrap())
+            // Breakpoints: read from the body below.
+            .filter(|c| c.get("cachePoint").is_none())
+            .map(|c| {
+                if let Some(image) = c.get("image") {
+                    let format = image["format"].as_str().unwrap();
+                    let data = base64_any(image["source"]["bytes"].as_str().unwrap());
+                    ContentPart::Image(Media::data(format!("image/{format}"), data))
+                } else if let Some(doc) = c.get("document") {
+                    let media_type = match doc["format"].as_str().unwrap() {
+                        "pdf" => "application/pdf",
+                        "txt" => "text/plain",
+                        other => panic!("format {other}"),
+                    };
+                    let data = base64_any(doc["source"]["bytes"].as_str().unwrap());
+                    // Named by us: `Document N` for a file without a name.
+                    assert_eq!(doc["name"], "Document 1");
+                    ContentPart::File(Media::data(media_type, data))
+                } else {
+                    ContentPart::text(c["text"].as_str().unwrap())
+                }
+            })
             .collect();
-        messages.push(Message::user(text));
+        messages.push(Message {
+            role: Role::User,
+            content,
+        });
     }
     let tools = recorded["toolConfig"]["tools"]
         .as_array()
         .map(|tools| {
             tools
                 .iter()
+                .filter_map(|t| t.get("toolSpec"))
                 .map(|t| ToolDefinition {
-                    name: t["toolSpec"]["name"].as_str().unwrap().into(),
-                    description: t["toolSpec"]["description"].as_str().unwrap().into(),
-                    parameters: t["toolSpec"]["inputSchema"]["json"].clone(),
+                    name: t["name"].as_str().unwrap().into(),
+                    description: t["description"].as_str().unwrap_or_default().into(),
+                    parameters: t["inputSchema"]["json"].clone(),
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let point = |v: &Value| {
+        v.as_array()
+            .and_then(|a| a.last())
+            .is_some_and(|b| b.get("cachePoint").is_some())
+    };
+    let cache = CacheBreakpoints {
+        system: point(&recorded["system"]),
+        tools: point(&recorded["toolConfig"]["tools"]),
+        messages: recorded["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .is_some_and(|m| point(&m["content"])),
+        ttl: None,
+    };
+    let choice = &recorded["toolConfig"]["toolChoice"];
     let mut req = Request {
         model: model.into(),
         messages,
         tools,
+        cache: (cache != CacheBreakpoints::default()).then_some(cache),
         ..Default::default()
+    };
+    req.params.tool_choice = if choice.get("auto").is_some() {
+        Some(ToolChoice::Auto)
+    } else if choice.get("any").is_some() {
+        Some(ToolChoice::Required)
+    } else {
+        choice["tool"]["name"]
+            .as_str()
+            .map(|name| ToolChoice::Tool(name.into()))
     };
     let ic = &recorded["inferenceConfig"];
     req.params.temperature = ic["temperature"].as_f64();
@@ -286,9 +500,10 @@ fn bedrock_core_request(model: &str, recorded: &Value) -> Request {
 #[tokio::test]
 async fn bedrock_bodies_match_the_recorded_requests() {
     let files = rivulet_testkit::wire_files("bedrock", ".request.json");
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 11);
     for file in files {
-        let recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        let mut recorded: Value = serde_json::from_slice(&wire(&file)).unwrap();
+        bedrock_normal(&mut recorded);
         let (model, encoded) = bedrock_model(&file);
         let req = sent("bedrock", &bedrock_core_request(model, &recorded)).await;
         assert_eq!(req.method, "POST");
@@ -328,6 +543,7 @@ async fn bedrock_server_tool_blocks_go_back_unchanged() {
                 name: "final_result".into(),
                 result: "Final result processed.".into(),
                 is_error: false,
+                attachments: Vec::new(),
             },
         )],
     });
@@ -642,4 +858,114 @@ async fn bedrock_format_tool_input_streams_as_text() {
             },
         ]
     );
+}
+
+/// Cohere's tool choices against the recorded requests: `REQUIRED`,
+/// `NONE`, and a named tool (which Cohere cannot name) sent alone with
+/// `REQUIRED` — the request carries a second tool, which is left out.
+#[tokio::test]
+async fn cohere_tool_choice_matches_the_recorded_requests() {
+    for (file, choice) in [
+        (
+            "cohere/tool_choice_required.request.json",
+            ToolChoice::Required,
+        ),
+        ("cohere/tool_choice_none.request.json", ToolChoice::None),
+        (
+            "cohere/tool_choice_named.request.json",
+            ToolChoice::Tool("get_weather".into()),
+        ),
+    ] {
+        let recorded: Value = serde_json::from_slice(&wire(file)).unwrap();
+        let mut tools: Vec<ToolDefinition> = recorded["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| ToolDefinition {
+                name: t["function"]["name"].as_str().unwrap().into(),
+                description: t["function"]["description"].as_str().unwrap().into(),
+                parameters: t["function"]["parameters"].clone(),
+            })
+            .collect();
+        tools.push(ToolDefinition {
+            name: "get_time".into(),
+            description: "Get time in a timezone".into(),
+            parameters: json!({"type": "object"}),
+        });
+        let mut req = Request {
+            model: recorded["model"].as_str().unwrap().into(),
+            messages: vec![Message::user(
+                recorded["messages"][0]["content"].as_str().unwrap(),
+            )],
+            tools,
+            ..Default::default()
+        };
+        req.params.tool_choice = Some(choice.clone());
+        let mut body = sent("cohere", &req).await.json();
+        assert_eq!(body["stream"], true);
+        if choice != ToolChoice::Tool("get_weather".into()) {
+            // Only the named choice leaves the other tool out.
+            assert_eq!(body["tools"][1]["function"]["name"], "get_time");
+            body["tools"].as_array_mut().unwrap().pop();
+        }
+        body["stream"] = recorded["stream"].clone();
+        assert_eq!(body, recorded, "{file}");
+    }
+}
+
+/// What Converse, Cohere and the Responses API cannot honour is refused
+/// before sending; Bedrock's `none` sends no tools.
+#[tokio::test]
+async fn options_a_provider_cannot_take_are_refused() {
+    type Set = fn(&mut Request);
+    let cases: &[(&str, Set, &str)] = &[
+        (
+            "bedrock",
+            |r| r.params.parallel_tool_calls = Some(false),
+            "bedrock cannot take parallel_tool_calls: false (it has no switch for it)",
+        ),
+        (
+            "cohere",
+            |r| r.params.n = Some(2),
+            "cohere cannot take more than one choice (n)",
+        ),
+        (
+            "openai-responses",
+            |r| {
+                r.audio = Some(rivulet_core::AudioOutput {
+                    voice: "alloy".into(),
+                    format: "wav".into(),
+                })
+            },
+            "openai-responses cannot take audio output",
+        ),
+    ];
+    for (id, set, message) in cases {
+        let server = Server::start(vec![ok_stream(id)]).await;
+        let p = provider(id, &base(id, &server));
+        let mut req = request("m");
+        set(&mut req);
+        let e = run(p.as_ref(), &req).await.error.expect("an error");
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{id}");
+        assert_eq!(e.message(), *message, "{id}");
+        assert!(server.requests().is_empty(), "{id}");
+    }
+    let mut req = request("m");
+    req.tools.push(ToolDefinition {
+        name: "f".into(),
+        description: String::new(),
+        parameters: json!({"type": "object"}),
+    });
+    req.params.tool_choice = Some(ToolChoice::None);
+    let body = sent("bedrock", &req).await.json();
+    assert!(body.get("toolConfig").is_none(), "{body}");
+    // Responses: parallel_tool_calls and a named tool as given.
+    req.params.tool_choice = Some(ToolChoice::Tool("f".into()));
+    req.params.parallel_tool_calls = Some(false);
+    let body = sent("openai-responses", &req).await.json();
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "function", "name": "f"})
+    );
+    assert_eq!(body["parallel_tool_calls"], false);
 }

@@ -40,7 +40,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate.py"
     );
-    assert_eq!(files.len(), 34);
+    assert_eq!(files.len(), 35);
 }
 
 /// The expected request path for a provider behind the testkit server.
@@ -158,7 +158,8 @@ fn hand_checked_expectations() {
     let usage = |f: &str| e[f]["usage"].clone();
     assert_eq!(
         usage("openai-chat/text_include_usage.sse"),
-        serde_json::json!({"input_tokens": 16, "output_tokens": 10, "cache_read_tokens": 0, "reasoning_tokens": 0})
+        serde_json::json!({"input_tokens": 16, "output_tokens": 10, "cache_read_tokens": 0, "reasoning_tokens": 0,
+                           "input_audio_tokens": 0, "output_audio_tokens": 0})
     );
     assert_eq!(
         usage("deepseek/tool_call.sse"),
@@ -171,6 +172,26 @@ fn hand_checked_expectations() {
     assert_eq!(
         usage("xai/text_reasoning_content.sse")["output_tokens"],
         342
+    );
+    // The provider's price: xAI's 1,721,250 ticks of 1e-10 dollars, and
+    // OpenRouter's 0.000222 and 0.0076509169000000005 dollars, in
+    // billionths of a dollar.
+    assert_eq!(
+        usage("xai/text_reasoning_content.sse")["cost_nano_usd"],
+        172_125
+    );
+    assert_eq!(
+        usage("openrouter/anthropic_via_openrouter.sse")["cost_nano_usd"],
+        222_000
+    );
+    assert_eq!(
+        usage("openrouter/web_search_annotations.sse")["cost_nano_usd"],
+        7_650_917
+    );
+    // xAI's prompt by modality.
+    assert_eq!(
+        usage("xai/text_reasoning_content.sse")["input_text_tokens"],
+        12
     );
 
     let err = &e["groq/error_event_after_text.sse"]["error"];

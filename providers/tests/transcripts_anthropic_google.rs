@@ -88,7 +88,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_anthropic_google.py"
     );
-    assert_eq!(files.len(), 27);
+    assert_eq!(files.len(), 29);
 }
 
 async fn check_all(split: Split) {
@@ -273,7 +273,8 @@ fn hand_checked_expectations() {
     );
     assert_eq!(
         e["anthropic/text.sse"]["usage"],
-        json!({"input_tokens": 17, "output_tokens": 15, "cache_read_tokens": 0, "cache_write_tokens": 0})
+        json!({"input_tokens": 17, "output_tokens": 15, "cache_read_tokens": 0, "cache_write_tokens": 0,
+               "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0})
     );
     // Cumulative: message_delta's 4714 input replaces message_start's 2293.
     assert_eq!(
@@ -344,11 +345,14 @@ fn hand_checked_expectations() {
     // The last snapshot: the prompt count went from 15 down to 13.
     assert_eq!(
         e["gemini/text_gemini2_no_index.sse"]["usage"],
-        json!({"input_tokens": 13, "output_tokens": 8})
+        json!({"input_tokens": 13, "output_tokens": 8,
+               // All of it text, by the last snapshot's details.
+               "input_text_tokens": 13, "output_text_tokens": 8})
     );
     assert_eq!(
         e["gemini/text.sse"]["usage"],
-        json!({"input_tokens": 13, "output_tokens": 138, "reasoning_tokens": 75})
+        json!({"input_tokens": 13, "output_tokens": 138, "reasoning_tokens": 75,
+               "input_text_tokens": 13})
     );
     let calls = content("gemini/function_call_parallel.sse");
     assert_eq!(
@@ -384,7 +388,8 @@ fn hand_checked_expectations() {
     // 55,096; the final message_delta 181 and 0, which is the answer.
     assert_eq!(
         e["anthropic/compaction_usage_falls.sse"]["usage"],
-        json!({"input_tokens": 181, "output_tokens": 8, "cache_read_tokens": 0, "cache_write_tokens": 0})
+        json!({"input_tokens": 181, "output_tokens": 8, "cache_read_tokens": 0, "cache_write_tokens": 0,
+               "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0})
     );
     assert_eq!(
         content("anthropic/compaction_usage_falls.sse")[1]["text"],
@@ -394,12 +399,15 @@ fn hand_checked_expectations() {
     // candidates + 168 thoughts (thoughts went 101, gone, 67, 168).
     assert_eq!(
         e["gemini/code_execution_usage_falls.sse"]["usage"],
-        json!({"input_tokens": 507, "output_tokens": 276, "reasoning_tokens": 168})
+        json!({"input_tokens": 507, "output_tokens": 276, "reasoning_tokens": 168,
+               // The prompt's own text; the tool-use prompt is not detailed.
+               "input_text_tokens": 147})
     );
     // The last snapshot leaves out the candidates count (21 before): zero.
     assert_eq!(
         e["gemini/builtin_tools_usage_omitted.sse"]["usage"],
-        json!({"input_tokens": 87, "output_tokens": 78, "reasoning_tokens": 78})
+        json!({"input_tokens": 87, "output_tokens": 78, "reasoning_tokens": 78,
+               "input_text_tokens": 87})
     );
     // Streamed arguments (partialArgs), assembled.
     let args = |f: &str, i: usize| content(f)[i]["args_text"].clone();
@@ -459,10 +467,12 @@ fn usage_follows_every_snapshot() {
         }
         seen
     }
-    let u = |input, output, reasoning| Usage {
+    // `prompt` is the prompt's TEXT count in `promptTokensDetails`.
+    let u = |input, output, reasoning, prompt| Usage {
         input_tokens: Some(input),
         output_tokens: Some(output),
         reasoning_tokens: Some(reasoning),
+        input_text_tokens: Some(prompt),
         ..Default::default()
     };
 
@@ -473,13 +483,13 @@ fn usage_follows_every_snapshot() {
     assert_eq!(
         seen,
         [
-            u(46, 51 + 101, 101),
+            u(46, 51 + 101, 101, 46),
             // The candidate and thought counts left out: zero.
-            u(46, 0, 0),
-            u(46, 22 + 67, 67),
-            u(46, 46 + 67, 67),
-            u(46, 57 + 67, 67),
-            u(147 + 360, 108 + 168, 168),
+            u(46, 0, 0, 46),
+            u(46, 22 + 67, 67, 46),
+            u(46, 46 + 67, 67, 46),
+            u(46, 57 + 67, 67, 46),
+            u(147 + 360, 108 + 168, 168, 147),
         ]
     );
 
@@ -492,7 +502,10 @@ fn usage_follows_every_snapshot() {
         output_tokens: Some(output),
         cache_read_tokens: Some(cache_read),
         cache_write_tokens: Some(0),
-        reasoning_tokens: None,
+        // `cache_creation` splits the (no) cache writes by lifetime.
+        cache_write_5m_tokens: Some(0),
+        cache_write_1h_tokens: Some(0),
+        ..Default::default()
     };
     assert_eq!(seen[0], anthropic_usage(100 + 55_096, 7, 55_096));
     assert_eq!(seen.last(), Some(&anthropic_usage(181, 8, 0)));

@@ -47,7 +47,7 @@ fn every_transcript_has_an_expectation() {
         files, keys,
         "regenerate with python3 providers/tests/expected/generate_native.py"
     );
-    assert_eq!(files.len(), 22);
+    assert_eq!(files.len(), 23);
 }
 
 fn base_url(id: &str, server: &str) -> String {

@@ -223,6 +223,7 @@ impl Encoder {
             Chunk::UsageDelta { usage } => self.usage.apply(usage),
             Chunk::Audio { .. }
             | Chunk::ProviderPart { .. }
+            | Chunk::Citation { .. }
             | Chunk::Metadata { .. }
             | Chunk::Raw(_) => {}
         }

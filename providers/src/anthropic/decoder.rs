@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rivulet_core::{
-    Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, TimeoutKind, Usage,
+    Chunk, Citation, CitationKind, Delta, Error, ErrorContext, FinishReason, ProviderPart,
+    TimeoutKind, Usage,
 };
 use serde_json::Value;
 
@@ -304,7 +305,15 @@ impl Decoder {
                 input.push_str(partial_json);
                 false
             }
-            // Citations are not kept; unknown deltas are ignored.
+            (Block::Text { part }, BlockDelta::CitationsDelta { citation }) => {
+                out.push(Ok(Chunk::Citation {
+                    part: *part,
+                    citation: Box::new(citation_of(citation)),
+                }));
+                false
+            }
+            // Citations elsewhere have no text to belong to; unknown
+            // deltas are ignored.
             (_, BlockDelta::CitationsDelta { .. } | BlockDelta::Other) => false,
             // A provider block's other deltas have nowhere to go.
             (Block::Provider { .. }, _) => false,
@@ -418,6 +427,8 @@ impl Decoder {
                 u.cache_read_input_tokens,
                 self.usage.cache_read_input_tokens,
             ),
+            cache_creation: u.cache_creation.or(self.usage.cache_creation),
+            server_tool_use: u.server_tool_use.or(self.usage.server_tool_use),
         };
         self.sent.report(usage_from_wire(&self.usage), out);
     }
@@ -572,6 +583,28 @@ fn push_thought(out: &mut Decoded, part: usize, text: &str) {
     }
 }
 
+/// An Anthropic citation as a [`Citation`]: `web_search_result_location`
+/// (a URL), `char_location`, `page_location` and `content_block_location`
+/// (a span of a document in the request), `search_result_location`; the
+/// whole text block is what it supports.
+fn citation_of(json: &Value) -> Citation {
+    let text = |key: &str| crate::decode::str_field(json, key);
+    let kind = match json.get("type").and_then(Value::as_str) {
+        Some("web_search_result_location") => CitationKind::Url,
+        Some("char_location" | "page_location" | "content_block_location") => {
+            CitationKind::Document
+        }
+        Some("search_result_location") => CitationKind::SearchResult,
+        _ => CitationKind::Other,
+    };
+    Citation {
+        url: text("url").or_else(|| text("source")),
+        title: text("title").or_else(|| text("document_title")),
+        cited_text: text("cited_text"),
+        ..Citation::new(kind, json.clone())
+    }
+}
+
 fn delta_name(delta: &BlockDelta) -> &'static str {
     match delta {
         BlockDelta::TextDelta { .. } => "text_delta",
@@ -611,12 +644,18 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
             .flatten()
             .fold(0u64, |a, b| a.saturating_add(*b))
     });
+    let creation = u.cache_creation.unwrap_or_default();
+    let tools = u.server_tool_use.unwrap_or_default();
     Usage {
         input_tokens: input,
         output_tokens: u.output_tokens,
         cache_read_tokens: u.cache_read_input_tokens,
         cache_write_tokens: u.cache_creation_input_tokens,
-        reasoning_tokens: None,
+        cache_write_5m_tokens: creation.ephemeral_5m_input_tokens,
+        cache_write_1h_tokens: creation.ephemeral_1h_input_tokens,
+        web_search_requests: tools.web_search_requests,
+        web_fetch_requests: tools.web_fetch_requests,
+        ..Default::default()
     }
 }
 
@@ -894,10 +933,20 @@ mod tests {
             output_tokens: Some(3),
             cache_creation_input_tokens: Some(100),
             cache_read_input_tokens: Some(1000),
+            cache_creation: Some(wire::CacheCreation {
+                ephemeral_5m_input_tokens: Some(40),
+                ephemeral_1h_input_tokens: Some(60),
+            }),
+            server_tool_use: None,
         });
         assert_eq!(u.input_tokens, Some(1110));
         assert_eq!(u.cache_read_tokens, Some(1000));
         assert_eq!(u.cache_write_tokens, Some(100));
+        assert_eq!(
+            (u.cache_write_5m_tokens, u.cache_write_1h_tokens),
+            (Some(40), Some(60))
+        );
+        assert_eq!(u.web_search_requests, None);
         assert_eq!(usage_from_wire(&wire::Usage::default()), Usage::default());
     }
 }

@@ -103,7 +103,8 @@ impl Provider for Anthropic {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = http::json_body(&request::messages_request(ID, request));
+        let body = request::messages_request(ID, request)
+            .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
         let decoder = Decoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));

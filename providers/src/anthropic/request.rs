@@ -1,14 +1,19 @@
 //! From a core [`Request`] to a Messages request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{
+    CacheBreakpoints, ContentPart, Error, Media, MediaSource, Message, Request, Role,
+    ToolChoice as Choice, ToolOutput,
+};
 use serde_json::Value;
 
 use super::wire::{
-    KnownBlock, Message as WireMessage, MessageContent, MessagesRequest, RequestBlock,
-    ThinkingConfig, Tool, ToolChoice,
+    CacheControl, CachedBlock, KnownBlock, Message as WireMessage, MessageContent, MessagesRequest,
+    RequestBlock, Source, SystemBlock, SystemPrompt, ThinkingConfig, Tool, ToolChoice,
+    ToolResultContent,
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
+use crate::media;
 
 /// `max_tokens` when the caller gives none: the API requires one.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -24,9 +29,33 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 ///   forced with `tool_choice: {type: tool}` (`any` when there are other
 ///   tools; left to the model, with an instruction in the system prompt,
 ///   when thinking is on, since the API refuses forced tools then);
-/// - `Params::seed` has no Anthropic equivalent and is not sent.
-pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
+/// - `Params::seed` has no Anthropic equivalent and is not sent;
+/// - images → `image` blocks (JPEG, PNG, GIF or WebP bytes, or a URL),
+///   files → `document` blocks (a PDF's bytes, plain text, or a URL); any
+///   other media type, or either outside a user turn, is refused with
+///   [`Error::Unsupported`];
+/// - `Params::tool_choice` → `tool_choice` (`auto`, `none`, `any`, `tool`
+///   with its name); it wins over the format's forced tool (the format is
+///   then asked for in the system prompt), and `none` with a format is
+///   refused, since the format's answer is a tool call;
+///   `parallel_tool_calls: false` → `disable_parallel_tool_use: true`;
+/// - `Request::cache` → `cache_control` on the system prompt (sent as a
+///   text block), on the last tool and on the last block of the last
+///   message, with its `ttl` when given;
+/// - more than one choice (`n`) and spoken output are refused.
+pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesRequest, Error> {
+    media::only_in_user_turns(provider, &request.messages)?;
+    crate::options::check_tool_choice(provider, request)?;
+    crate::options::check_unsupported(provider, &request.params, true, false)?;
+    crate::options::check_no_audio(provider, request)?;
     let p = &request.params;
+    if p.tool_choice == Some(Choice::None) && request.format.is_some() {
+        return Err(Error::bad_request(
+            "tool_choice none leaves no way to give the format's answer (a tool call)",
+        )
+        .with_provider(provider));
+    }
+    let cache = request.cache.unwrap_or_default();
     let budget = p.thinking.map(thinking_budget);
     let mut max_tokens = p.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     if let Some(b) = budget {
@@ -50,36 +79,67 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
             name: t.name.clone(),
             description: t.description.clone(),
             input_schema: t.parameters.clone(),
+            cache_control: None,
         })
         .collect();
-    let mut tool_choice = None;
+    let mut tool_choice = p.tool_choice.as_ref().map(|c| match c {
+        Choice::Auto => ToolChoice::kind("auto"),
+        Choice::None => ToolChoice::kind("none"),
+        Choice::Required => ToolChoice::kind("any"),
+        Choice::Tool(name) => ToolChoice::tool(name),
+    });
     if let Some(format) = &request.format {
-        tool_choice = match FormatChoice::new(budget.is_some(), !tools.is_empty()) {
-            FormatChoice::Instruct => {
-                system.push(format_instruction());
-                None
-            }
-            FormatChoice::Any => Some(ToolChoice::Any),
-            FormatChoice::Tool => Some(ToolChoice::Tool {
-                name: FORMAT_TOOL.into(),
-            }),
+        let choice = match tool_choice {
+            // The caller's choice wins: the format is asked for in words.
+            Some(_) => FormatChoice::Instruct,
+            None => FormatChoice::new(budget.is_some(), !tools.is_empty()),
         };
+        match choice {
+            FormatChoice::Instruct => system.push(format_instruction()),
+            FormatChoice::Any => tool_choice = Some(ToolChoice::kind("any")),
+            FormatChoice::Tool => tool_choice = Some(ToolChoice::tool(FORMAT_TOOL)),
+        }
         tools.push(Tool {
             name: FORMAT_TOOL.into(),
             description: format_tool_description(format),
             input_schema: format.schema.clone(),
+            cache_control: None,
         });
     }
+    if p.parallel_tool_calls == Some(false) && !tools.is_empty() {
+        tool_choice
+            .get_or_insert_with(|| ToolChoice::kind("auto"))
+            .disable_parallel_tool_use = true;
+    }
+    let control = cache_control(&cache);
+    if cache.tools {
+        if let Some(last) = tools.last_mut() {
+            last.cache_control = control.clone();
+        }
+    }
 
-    MessagesRequest {
+    let mut messages = Vec::new();
+    for m in &request.messages {
+        messages.extend(message(provider, m)?);
+    }
+    if cache.messages {
+        if let Some(last) = messages.last_mut() {
+            mark_last_block(last, control.clone());
+        }
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    Ok(MessagesRequest {
         model: request.model.clone(),
         max_tokens,
-        system: (!system.is_empty()).then(|| system.join("\n\n")),
-        messages: request
-            .messages
-            .iter()
-            .filter_map(|m| message(provider, m))
-            .collect(),
+        system: system.map(|text| match &control {
+            Some(c) if cache.system => SystemPrompt::Blocks(vec![SystemBlock {
+                kind: "text".into(),
+                text,
+                cache_control: Some(c.clone()),
+            }]),
+            _ => SystemPrompt::Text(text),
+        }),
+        messages,
         tools,
         tool_choice,
         temperature: p.temperature,
@@ -90,7 +150,127 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
             budget_tokens,
         }),
         stream: true,
+    })
+}
+
+/// `cache_control` for breakpoints of `cache`, `None` when there are none.
+fn cache_control(cache: &CacheBreakpoints) -> Option<CacheControl> {
+    (cache.system || cache.tools || cache.messages).then(|| CacheControl {
+        kind: "ephemeral".into(),
+        ttl: cache.ttl.map(|t| t.as_str().into()),
+    })
+}
+
+/// Puts `control` on the last block of `message` (a text content becomes
+/// a text block to carry it).
+fn mark_last_block(message: &mut WireMessage, control: Option<CacheControl>) {
+    let Some(control) = control else { return };
+    if let MessageContent::Text(text) = &message.content {
+        message.content = MessageContent::Blocks(vec![RequestBlock::Known(KnownBlock::Text {
+            text: text.clone(),
+        })]);
     }
+    let MessageContent::Blocks(blocks) = &mut message.content else {
+        return;
+    };
+    let Some(last) = blocks.pop() else { return };
+    blocks.push(match last {
+        RequestBlock::Known(block) | RequestBlock::Cached(CachedBlock { block, .. }) => {
+            RequestBlock::Cached(CachedBlock {
+                block,
+                cache_control: control,
+            })
+        }
+        RequestBlock::Raw(mut v) => {
+            if let (Some(o), Ok(c)) = (v.as_object_mut(), serde_json::to_value(&control)) {
+                o.insert("cache_control".into(), c);
+            }
+            RequestBlock::Raw(v)
+        }
+    });
+}
+
+/// A tool output as a `tool_result` block: its text, or (with images or
+/// files) blocks: the text, then the media.
+fn tool_result(provider: &str, o: &ToolOutput) -> Result<KnownBlock, Error> {
+    let content = if o.attachments.is_empty() {
+        ToolResultContent::Text(o.result.clone())
+    } else {
+        let mut blocks = Vec::new();
+        if !o.result.is_empty() {
+            blocks.push(KnownBlock::Text {
+                text: o.result.clone(),
+            });
+        }
+        for a in &o.attachments {
+            match a {
+                ContentPart::Image(m) => blocks.push(image(provider, m)?),
+                ContentPart::File(m) => blocks.push(document(provider, m)?),
+                _ => {}
+            }
+        }
+        ToolResultContent::Blocks(blocks)
+    };
+    Ok(KnownBlock::ToolResult {
+        tool_use_id: o.id.clone(),
+        content,
+        is_error: o.is_error,
+    })
+}
+
+/// The image types the API reads.
+const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// An image as an `image` block.
+fn image(provider: &str, m: &Media) -> Result<KnownBlock, Error> {
+    let source = match m.as_url() {
+        Some(url) => Source::Url { url: url.into() },
+        None => {
+            let media_type = media::essence(media::media_type(provider, "an image", m)?);
+            if !IMAGE_TYPES.contains(&media_type.as_str()) {
+                return Err(media::unsupported(
+                    provider,
+                    format_args!(
+                        "an image of type {media_type} (it takes JPEG, PNG, GIF and WebP)"
+                    ),
+                ));
+            }
+            Source::Base64 {
+                media_type,
+                data: m.base64().unwrap_or_default(),
+            }
+        }
+    };
+    Ok(KnownBlock::Image { source })
+}
+
+/// A file as a `document` block: a URL, a PDF's bytes, or plain text.
+fn document(provider: &str, m: &Media) -> Result<KnownBlock, Error> {
+    let source = match &m.source {
+        MediaSource::Url { url } => Source::Url { url: url.clone() },
+        MediaSource::Data { data } => {
+            let media_type = media::essence(media::media_type(provider, "a file", m)?);
+            match media_type.as_str() {
+                "application/pdf" => Source::Base64 {
+                    media_type,
+                    data: m.base64().unwrap_or_default(),
+                },
+                "text/plain" => Source::Text {
+                    media_type,
+                    data: String::from_utf8(data.to_vec()).map_err(|_| {
+                        media::unsupported(provider, "a text/plain file that is not UTF-8")
+                    })?,
+                },
+                other => {
+                    return Err(media::unsupported(
+                        provider,
+                        format_args!("a file of type {other} (it takes PDF and plain text)"),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(KnownBlock::Document { source })
 }
 
 /// One core message as a Messages turn; `None` for system messages and
@@ -102,23 +282,20 @@ pub fn messages_request(provider: &str, request: &Request) -> MessagesRequest {
 /// provider's parts, sent back as they came. Thoughts with neither cannot
 /// be sent back (the API checks signatures) and are dropped, as are audio
 /// parts and empty text.
-fn message(provider: &str, m: &Message) -> Option<WireMessage> {
+fn message(provider: &str, m: &Message) -> Result<Option<WireMessage>, Error> {
     let role = match m.role {
-        Role::System => return None,
+        Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
         Role::Assistant => "assistant",
     };
     let assistant = m.role == Role::Assistant;
     let mut blocks: Vec<RequestBlock> = Vec::new();
     if !assistant {
-        blocks.extend(m.content.iter().filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => Some(RequestBlock::Known(KnownBlock::ToolResult {
-                tool_use_id: o.id.clone(),
-                content: o.result.clone(),
-                is_error: o.is_error,
-            })),
-            _ => None,
-        }));
+        for part in &m.content {
+            if let ContentPart::ToolOutput(o) = part {
+                blocks.push(RequestBlock::Known(tool_result(provider, o)?));
+            }
+        }
     }
     for part in &m.content {
         let block = match part {
@@ -147,19 +324,21 @@ fn message(provider: &str, m: &Message) -> Option<WireMessage> {
                 blocks.push(RequestBlock::Raw(p.json.clone()));
                 continue;
             }
+            ContentPart::Image(m) => image(provider, m)?,
+            ContentPart::File(m) => document(provider, m)?,
             _ => continue,
         };
         blocks.push(RequestBlock::Known(block));
     }
     let content = match blocks.as_slice() {
-        [] => return None,
+        [] => return Ok(None),
         [RequestBlock::Known(KnownBlock::Text { text })] => MessageContent::Text(text.clone()),
         _ => MessageContent::Blocks(blocks),
     };
-    Some(WireMessage {
+    Ok(Some(WireMessage {
         role: role.into(),
         content,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -171,7 +350,7 @@ mod tests {
     use serde_json::json;
 
     fn body(request: &Request) -> Value {
-        serde_json::to_value(messages_request("anthropic", request)).unwrap()
+        serde_json::to_value(messages_request("anthropic", request).unwrap()).unwrap()
     }
 
     #[test]
@@ -290,12 +469,14 @@ mod tests {
                             name: "f".into(),
                             result: "2".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "toolu_2".into(),
                             name: "g".into(),
                             result: "boom".into(),
                             is_error: true,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },

@@ -16,7 +16,7 @@ pub struct MessagesRequest {
     /// Required by the API.
     pub max_tokens: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
+    pub system: Option<SystemPrompt>,
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
@@ -31,6 +31,37 @@ pub struct MessagesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<ThinkingConfig>,
     pub stream: bool,
+}
+
+/// The system prompt: text, or text blocks (to mark a cache breakpoint).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SystemPrompt {
+    Text(String),
+    Blocks(Vec<SystemBlock>),
+}
+
+/// `{type: "text", text, cache_control?}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemBlock {
+    /// Always `"text"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<CacheControl>,
+}
+
+/// `cache_control: {type: "ephemeral", ttl?}`: the prompt may be cached
+/// up to and including the block it is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheControl {
+    /// Always `"ephemeral"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `5m` or `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
 }
 
 /// One turn of the conversation.
@@ -56,7 +87,17 @@ pub enum MessageContent {
 #[serde(untagged)]
 pub enum RequestBlock {
     Known(KnownBlock),
+    /// A block with a cache breakpoint on it.
+    Cached(CachedBlock),
     Raw(Value),
+}
+
+/// A block and its `cache_control`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CachedBlock {
+    #[serde(flatten)]
+    pub block: KnownBlock,
+    pub cache_control: CacheControl,
 }
 
 /// The request blocks rivulet builds.
@@ -82,10 +123,39 @@ pub enum KnownBlock {
     },
     ToolResult {
         tool_use_id: String,
-        content: String,
+        content: ToolResultContent,
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
+    /// An image: its bytes (JPEG, PNG, GIF or WebP) or a URL.
+    Image {
+        source: Source,
+    },
+    /// A document: a PDF's bytes, plain text, or a URL.
+    Document {
+        source: Source,
+    },
+}
+
+/// A tool result's content: its text, or blocks (text, images, documents)
+/// when the tool returned media.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolResultContent {
+    Text(String),
+    Blocks(Vec<KnownBlock>),
+}
+
+/// Where an image's or a document's content is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source {
+    /// Bytes in base64.
+    Base64 { media_type: String, data: String },
+    /// A URL the API fetches.
+    Url { url: String },
+    /// A plain-text document, as text.
+    Text { media_type: String, data: String },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -99,19 +169,41 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub input_schema: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<CacheControl>,
 }
 
-/// `tool_choice`.
+/// `tool_choice: {type, name?, disable_parallel_tool_use?}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ToolChoice {
-    Auto,
-    /// Some tool must be called.
-    Any,
-    /// This tool must be called.
-    Tool {
-        name: String,
-    },
+pub struct ToolChoice {
+    /// `auto`, `any` (some tool must be called), `tool` (`name` must be
+    /// called) or `none`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// At most one tool call.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disable_parallel_tool_use: bool,
+}
+
+impl ToolChoice {
+    /// A choice of `kind` (`auto`, `any`, `none`).
+    pub fn kind(kind: &str) -> Self {
+        ToolChoice {
+            kind: kind.into(),
+            name: None,
+            disable_parallel_tool_use: false,
+        }
+    }
+
+    /// `{type: "tool", name}`.
+    pub fn tool(name: &str) -> Self {
+        ToolChoice {
+            name: Some(name.into()),
+            ..ToolChoice::kind("tool")
+        }
+    }
 }
 
 /// `thinking: {type: "enabled", budget_tokens}`.
@@ -245,6 +337,30 @@ pub struct Usage {
     pub cache_creation_input_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_input_tokens: Option<u64>,
+    /// `cache_creation_input_tokens` by cache lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreation>,
+    /// Requests the server tools made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tool_use: Option<ServerToolUse>,
+}
+
+/// `usage.cache_creation`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCreation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// `usage.server_tool_use`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerToolUse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_fetch_requests: Option<u64>,
 }
 
 /// `error` of an error event or an HTTP error body.

@@ -647,7 +647,7 @@ pub fn usage_from_wire(u: &TokenUsage) -> Usage {
         output_tokens: u.output_tokens,
         cache_read_tokens: read,
         cache_write_tokens: write,
-        reasoning_tokens: None,
+        ..Default::default()
     }
 }
 

@@ -327,7 +327,10 @@ impl Inner {
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let url = self.url(&request.model)?;
-        let body = http::json_body(&request::converse_request(request))?;
+        let body = crate::options::json_body(
+            &request::converse_request(request)?,
+            request.extra_body.as_ref(),
+        )?;
         let headers = self.headers(&url, &body)?;
         let resp = self.http.post(url.as_str(), headers, body).await?;
         if !resp.status().is_success() {

@@ -1,16 +1,18 @@
 //! From a core [`Request`] to a Converse request body.
 
-use rivulet_core::{ContentPart, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Request, Role, ToolChoice as Choice};
 use serde_json::{json, Value};
 
 use super::wire::{
-    ContentBlock, ConverseRequest, Empty, InferenceConfig, InputSchema, Message, ReasoningBlock,
-    ReasoningText, SpecificTool, SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock,
-    ToolResultContent, ToolSpec, ToolUseBlock,
+    CachePoint, ContentBlock, ConverseRequest, DocumentBlock, Empty, ImageBlock, InferenceConfig,
+    InputSchema, MediaSource, Message, ReasoningBlock, ReasoningText, S3Location, SpecificTool,
+    SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
+    ToolUseBlock,
 };
 use crate::config::{
     format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
 };
+use crate::media;
 
 /// The request body (the model is in the URL).
 ///
@@ -32,8 +34,30 @@ use crate::config::{
 ///   forced with `toolChoice: {tool}` (`{any}` when there are other
 ///   tools); with thinking on, Anthropic's models refuse a forced tool, so
 ///   the choice is left to the model and the system prompt asks for it.
-pub fn converse_request(request: &Request) -> ConverseRequest {
+/// - Images become `image` blocks (PNG, JPEG, GIF or WebP), files
+///   `document` blocks (PDF, CSV, Word, Excel, HTML, plain text, Markdown)
+///   named by their file name (its stem, in the characters Converse
+///   allows) or `Document N`; the content is their bytes or an `s3://`
+///   URI. Other URLs, other types and media outside user turns are
+///   refused with [`Error::Unsupported`].
+/// - `Params::tool_choice` → `toolChoice` (`auto`, `any`, `tool`); `none`
+///   has no Converse form, so the tools are not sent (with a format its
+///   tool stays, as the format needs it). The caller's choice wins over
+///   the format's forced tool (the format is then asked for in the system
+///   prompt).
+/// - `Request::cache` → `cachePoint` blocks after the system prompt, after
+///   the tools and at the end of the last message (Converse takes no
+///   TTL: the cache lives its default time).
+/// - `parallel_tool_calls: false`, more than one choice and spoken output
+///   are refused: Converse has no switch for them.
+pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
+    media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
+    let cache = request.cache.unwrap_or_default();
     let p = &request.params;
+    let mut documents = 0;
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     let mut push = |role: &str, block: ContentBlock| match messages.last_mut() {
@@ -46,11 +70,27 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
     for m in &request.messages {
         for part in &m.content {
             if let ContentPart::ToolOutput(o) = part {
+                // The text (left out when empty beside media: Converse
+                // rejects a blank text), then the images and documents.
+                let mut content = Vec::new();
+                if !o.result.is_empty() || o.attachments.is_empty() {
+                    content.push(ToolResultContent::Text(o.result.clone()));
+                }
+                for a in &o.attachments {
+                    match a {
+                        ContentPart::Image(m) => content.push(ToolResultContent::Image(image(m)?)),
+                        ContentPart::File(m) => {
+                            documents += 1;
+                            content.push(ToolResultContent::Document(document(m, documents)?));
+                        }
+                        _ => {}
+                    }
+                }
                 push(
                     "user",
                     ContentBlock::ToolResult(ToolResultBlock {
                         tool_use_id: o.id.clone(),
-                        content: vec![ToolResultContent::Text(o.result.clone())],
+                        content,
                         status: o.is_error.then(|| "error".into()),
                     }),
                 );
@@ -60,7 +100,7 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
             Role::System => {
                 let text = m.text();
                 if !text.is_empty() {
-                    system.push(SystemBlock { text });
+                    system.push(SystemBlock::Text(text));
                 }
                 continue;
             }
@@ -98,6 +138,11 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
                 ContentPart::Provider(p) if assistant && p.provider == super::ID => {
                     ContentBlock::Raw(p.json.clone())
                 }
+                ContentPart::Image(m) => ContentBlock::Image(image(m)?),
+                ContentPart::File(m) => {
+                    documents += 1;
+                    ContentBlock::Document(document(m, documents)?)
+                }
                 _ => continue,
             };
             push(role, block);
@@ -112,42 +157,63 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
         }
         json!({"thinking": {"type": "enabled", "budget_tokens": budget}})
     });
-    let tool = |name: &str, description: &str, schema: &Value| Tool {
-        tool_spec: ToolSpec {
+    let tool = |name: &str, description: &str, schema: &Value| {
+        Tool::ToolSpec(ToolSpec {
             name: name.into(),
             description: description.into(),
             input_schema: InputSchema {
                 json: schema.clone(),
             },
-        },
+        })
     };
+    let none = p.tool_choice == Some(Choice::None);
     let mut tools: Vec<Tool> = request
         .tools
         .iter()
+        .filter(|_| !none)
         .map(|t| tool(&t.name, &t.description, &t.parameters))
         .collect();
-    let mut tool_choice = None;
+    let mut tool_choice = match &p.tool_choice {
+        None | Some(Choice::None) => None,
+        Some(Choice::Auto) => Some(ToolChoice::Auto(Empty {})),
+        Some(Choice::Required) => Some(ToolChoice::Any(Empty {})),
+        Some(Choice::Tool(name)) => Some(ToolChoice::Tool(SpecificTool { name: name.clone() })),
+    };
     if let Some(format) = &request.format {
-        tool_choice = match FormatChoice::new(p.thinking.is_some(), !tools.is_empty()) {
-            FormatChoice::Instruct => {
-                system.push(SystemBlock {
-                    text: format_instruction(),
-                });
-                None
-            }
-            FormatChoice::Any => Some(ToolChoice::Any(Empty {})),
-            FormatChoice::Tool => Some(ToolChoice::Tool(SpecificTool {
-                name: FORMAT_TOOL.into(),
-            })),
+        let choice = match p.tool_choice {
+            // The caller's choice wins: the format is asked for in words.
+            Some(_) => FormatChoice::Instruct,
+            None => FormatChoice::new(p.thinking.is_some(), !tools.is_empty()),
         };
+        match choice {
+            FormatChoice::Instruct => system.push(SystemBlock::Text(format_instruction())),
+            FormatChoice::Any => tool_choice = Some(ToolChoice::Any(Empty {})),
+            FormatChoice::Tool => {
+                tool_choice = Some(ToolChoice::Tool(SpecificTool {
+                    name: FORMAT_TOOL.into(),
+                }))
+            }
+        }
         tools.push(tool(
             FORMAT_TOOL,
             &format_tool_description(format),
             &format.schema,
         ));
     }
+    if cache.system && !system.is_empty() {
+        system.push(SystemBlock::CachePoint(CachePoint::default()));
+    }
+    if cache.tools && !tools.is_empty() {
+        tools.push(Tool::CachePoint(CachePoint::default()));
+    }
+    if cache.messages {
+        if let Some(last) = messages.last_mut() {
+            last.content
+                .push(ContentBlock::CachePoint(CachePoint::default()));
+        }
+    }
     let tool_config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
-    ConverseRequest {
+    Ok(ConverseRequest {
         messages,
         system,
         inference_config: InferenceConfig {
@@ -158,6 +224,88 @@ pub fn converse_request(request: &Request) -> ConverseRequest {
         },
         tool_config,
         additional_model_request_fields: additional,
+    })
+}
+
+/// The content of `media`: its bytes, or the S3 object it names.
+fn source(what: &str, m: &Media) -> Result<MediaSource, Error> {
+    match m.as_url() {
+        Some(uri) if uri.starts_with("s3://") => {
+            Ok(MediaSource::S3Location(S3Location { uri: uri.into() }))
+        }
+        Some(url) => Err(media::unsupported(
+            super::ID,
+            format_args!("{what} by URL ({url}); send its bytes or an s3:// URI"),
+        )),
+        None => Ok(MediaSource::Bytes(m.base64().unwrap_or_default())),
+    }
+}
+
+/// An image as an `image` block.
+fn image(m: &Media) -> Result<ImageBlock, Error> {
+    let media_type = media::essence(media::media_type(super::ID, "an image", m)?);
+    let format = match media_type.as_str() {
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpeg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        other => {
+            return Err(media::unsupported(
+                super::ID,
+                format_args!("an image of type {other} (it takes PNG, JPEG, GIF and WebP)"),
+            ))
+        }
+    };
+    Ok(ImageBlock {
+        format: format.into(),
+        source: source("an image", m)?,
+    })
+}
+
+/// A file as a `document` block; `n` numbers the request's documents.
+fn document(m: &Media, n: usize) -> Result<DocumentBlock, Error> {
+    let media_type = media::media_type(super::ID, "a file", m)?;
+    let format = match media::document_extension(media_type) {
+        Some(ext) if ext != "json" => ext,
+        _ => {
+            return Err(media::unsupported(
+                super::ID,
+                format_args!(
+                    "a file of type {} (it takes PDF, CSV, Word, Excel, HTML, text and Markdown)",
+                    media::essence(media_type)
+                ),
+            ))
+        }
+    };
+    Ok(DocumentBlock {
+        format: format.into(),
+        name: document_name(m.filename.as_deref(), n),
+        source: source("a file", m)?,
+    })
+}
+
+/// A document's name as Converse allows it: letters, digits, single
+/// spaces, hyphens, parentheses and square brackets. The file name's stem,
+/// other characters as spaces; `Document N` when nothing is left.
+fn document_name(filename: Option<&str>, n: usize) -> String {
+    let stem = filename
+        .map(|f| f.rsplit_once('.').map_or(f, |(stem, _)| stem))
+        .unwrap_or_default();
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '(' | ')' | '[' | ']') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let name = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        format!("Document {n}")
+    } else {
+        name
     }
 }
 
@@ -208,6 +356,7 @@ mod tests {
                         name: "f".into(),
                         result: "boom".into(),
                         is_error: true,
+                        attachments: Vec::new(),
                     })],
                 },
                 CoreMessage::user("and?"),
@@ -220,7 +369,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let body = serde_json::to_value(converse_request(&request)).unwrap();
+        let body = serde_json::to_value(converse_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({

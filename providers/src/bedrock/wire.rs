@@ -30,10 +30,28 @@ pub struct Message {
     pub content: Vec<ContentBlock>,
 }
 
-/// `{text}`.
+/// A system block: `{text}`, or a cache point after the ones before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemBlock {
-    pub text: String,
+#[serde(rename_all = "camelCase")]
+pub enum SystemBlock {
+    Text(String),
+    CachePoint(CachePoint),
+}
+
+/// `{type: "default"}`: the prompt may be cached up to here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachePoint {
+    /// Always `"default"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Default for CachePoint {
+    fn default() -> Self {
+        CachePoint {
+            kind: "default".into(),
+        }
+    }
 }
 
 /// A content block: exactly one key.
@@ -44,10 +62,44 @@ pub enum ContentBlock {
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
     ReasoningContent(ReasoningBlock),
+    Image(ImageBlock),
+    Document(DocumentBlock),
+    CachePoint(CachePoint),
     /// A block sent back as Bedrock gave it (a provider part: a server
     /// tool's `toolUse` or `toolResult`).
     #[serde(untagged)]
     Raw(Value),
+}
+
+/// `{format, source}`: `png`, `jpeg`, `gif` or `webp`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBlock {
+    pub format: String,
+    pub source: MediaSource,
+}
+
+/// `{format, name, source}`: `pdf`, `csv`, `doc`, `docx`, `xls`, `xlsx`,
+/// `html`, `txt` or `md`, with a name the model sees.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentBlock {
+    pub format: String,
+    pub name: String,
+    pub source: MediaSource,
+}
+
+/// Where an image's or a document's content is: bytes (base64 in JSON)
+/// or an S3 object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MediaSource {
+    Bytes(String),
+    S3Location(S3Location),
+}
+
+/// `{uri: "s3://bucket/key"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Location {
+    pub uri: String,
 }
 
 /// `{toolUseId, name, input}`; `input` is a JSON document.
@@ -75,6 +127,8 @@ pub struct ToolResultBlock {
 #[serde(rename_all = "camelCase")]
 pub enum ToolResultContent {
     Text(String),
+    Image(ImageBlock),
+    Document(DocumentBlock),
 }
 
 /// Reasoning sent back: its text and signature, or the redacted bytes.
@@ -140,11 +194,12 @@ pub struct SpecificTool {
     pub name: String,
 }
 
-/// `{toolSpec}`.
+/// `{toolSpec}`, or a cache point after the tools before it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
-    pub tool_spec: ToolSpec,
+pub enum Tool {
+    ToolSpec(ToolSpec),
+    CachePoint(CachePoint),
 }
 
 /// `{name, description, inputSchema: {json}}`.
@@ -152,6 +207,8 @@ pub struct Tool {
 #[serde(rename_all = "camelCase")]
 pub struct ToolSpec {
     pub name: String,
+    /// Left out when empty: Converse rejects an empty description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub input_schema: InputSchema,
 }

@@ -363,8 +363,7 @@ pub fn usage_from_wire(u: &ChatUsage) -> Usage {
         input_tokens: counts.and_then(|c| count(&c.input_tokens)),
         output_tokens: counts.and_then(|c| count(&c.output_tokens)),
         cache_read_tokens: count(&u.cached_tokens),
-        cache_write_tokens: None,
-        reasoning_tokens: None,
+        ..Default::default()
     }
 }
 

@@ -19,7 +19,6 @@ pub use decoder::Decoder;
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
 use crate::endpoint::Endpoint;
-use crate::http;
 
 /// The provider id.
 pub const ID: &str = "cohere";
@@ -74,7 +73,8 @@ impl Provider for Cohere {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = http::json_body(&request::chat_request(request));
+        let body = request::chat_request(request)
+            .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
         let decoder = Decoder::new(ID).raw_events(request.raw_events);
         self.endpoint.open_sse(body, decoder, |_| None)
     }

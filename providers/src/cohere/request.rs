@@ -1,10 +1,10 @@
 //! From a core [`Request`] to a Cohere v2 chat request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolChoice};
 
 use super::wire::{
-    ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, ResponseFormat, Thinking, Tool,
-    ToolCall,
+    self, ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, MessageContent,
+    ResponseFormat, Thinking, Tool, ToolCall,
 };
 use crate::config::thinking_budget;
 
@@ -13,15 +13,38 @@ use crate::config::thinking_budget;
 /// Tool outputs become `tool` messages (before the rest of their message:
 /// they answer the previous assistant turn). An assistant turn's thoughts
 /// go back as its `tool_plan` when it calls tools (that is what Cohere's
-/// plan is), and are not sent otherwise.
-pub fn chat_request(request: &Request) -> ChatRequest {
+/// plan is), and are not sent otherwise. Images in user turns go as
+/// `image_url` parts (a URL or a `data:` URL); Cohere takes no files, and
+/// no images elsewhere: those are refused with [`Error::Unsupported`].
+///
+/// `Params::tool_choice`: `REQUIRED` or `NONE` (auto is the default and
+/// not sent); a named tool, which Cohere cannot name, is sent as the only
+/// tool with `REQUIRED`. `parallel_tool_calls: false`, more than one
+/// choice and spoken output are refused.
+pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
+    crate::media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
     let p = &request.params;
-    ChatRequest {
+    let only = match &p.tool_choice {
+        Some(ToolChoice::Tool(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let mut chat_messages = Vec::new();
+    for m in &request.messages {
+        chat_messages.extend(messages(m)?);
+    }
+    Ok(ChatRequest {
         model: request.model.clone(),
-        messages: request.messages.iter().flat_map(messages).collect(),
+        messages: chat_messages,
         tools: request
             .tools
             .iter()
+            .filter(|t| match only {
+                Some(name) => t.name == name,
+                None => true,
+            })
             .map(|t| Tool {
                 kind: "function".into(),
                 function: FunctionDefinition {
@@ -44,29 +67,91 @@ pub fn chat_request(request: &Request) -> ChatRequest {
             kind: "enabled".into(),
             token_budget: thinking_budget(t),
         }),
+        tool_choice: match p.tool_choice {
+            None | Some(ToolChoice::Auto) => None,
+            Some(ToolChoice::None) => Some("NONE".into()),
+            Some(ToolChoice::Required | ToolChoice::Tool(_)) => Some("REQUIRED".into()),
+        },
         stream: true,
-    }
+    })
 }
 
-fn messages(message: &Message) -> Vec<ChatMessage> {
+/// The user content with its images: parts in order; `None` without
+/// images (the text goes as a string).
+fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
+    if !message
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::Image(_) | ContentPart::File(_)))
+    {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for part in &message.content {
+        match part {
+            ContentPart::Text(t) if !t.text.is_empty() => out.push(wire::ContentPart::Text {
+                text: t.text.clone(),
+            }),
+            _ => out.extend(image_part(part)?),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// An image as an `image_url` part (a URL or a `data:` URL); files are
+/// refused; `None` for other parts.
+fn image_part(part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+    Ok(Some(match part {
+        ContentPart::Image(m) => wire::ContentPart::ImageUrl {
+            image_url: wire::ImageUrl {
+                url: m.url_or_data_url().ok_or_else(|| {
+                    crate::media::unsupported(
+                        super::ID,
+                        format_args!("an image without a media type ({})", m.describe()),
+                    )
+                })?,
+            },
+        },
+        ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),
+        _ => return Ok(None),
+    }))
+}
+
+fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
     let mut out: Vec<ChatMessage> = message
         .content
         .iter()
         .filter_map(|part| match part {
             ContentPart::ToolOutput(o) => Some(ChatMessage {
                 role: "tool".into(),
-                content: Some(o.result.clone()),
+                content: Some(o.result.clone().into()),
                 tool_call_id: Some(o.id.clone()),
                 ..Default::default()
             }),
             _ => None,
         })
         .collect();
+    // Tool messages take text and documents, not images: those a tool
+    // returned go in a user message right after, introduced by the call.
+    let mut attached = Vec::new();
+    for (intro, o) in crate::media::tool_attachments(message) {
+        attached.push(wire::ContentPart::Text { text: intro });
+        for a in &o.attachments {
+            attached.extend(image_part(a)?);
+        }
+    }
+    if !attached.is_empty() {
+        out.push(ChatMessage {
+            role: "user".into(),
+            content: Some(MessageContent::Parts(attached)),
+            ..Default::default()
+        });
+    }
     let role = match message.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => return out,
+        Role::Tool => return Ok(out),
     };
     let has_text = message
         .content
@@ -95,16 +180,21 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
             _ => None,
         })
         .collect();
-    if has_text || !tool_calls.is_empty() {
+    let parts = parts(message)?;
+    if has_text || parts.is_some() || !tool_calls.is_empty() {
+        let content = match parts {
+            Some(parts) => Some(MessageContent::Parts(parts)),
+            None => has_text.then(|| message.text().into()),
+        };
         out.push(ChatMessage {
             role: role.into(),
-            content: has_text.then(|| message.text()),
+            content,
             tool_plan: (!tool_calls.is_empty() && !plan.is_empty()).then_some(plan),
             tool_calls,
             tool_call_id: None,
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -142,6 +232,7 @@ mod tests {
                         name: "weather".into(),
                         result: "sunny".into(),
                         is_error: false,
+                        attachments: Vec::new(),
                     })],
                 },
             ],
@@ -152,6 +243,7 @@ mod tests {
                 seed: Some(5),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::Low),
+                ..Default::default()
             },
             tools: vec![ToolDefinition {
                 name: "weather".into(),
@@ -162,9 +254,9 @@ mod tests {
                 name: "A".into(),
                 schema: json!({"type":"object"}),
             }),
-            raw_events: false,
+            ..Default::default()
         };
-        let body = serde_json::to_value(chat_request(&request)).unwrap();
+        let body = serde_json::to_value(chat_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({

@@ -41,7 +41,10 @@
 
 use std::sync::Arc;
 
-use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, ProviderPart, Usage};
+use rivulet_core::{
+    Chunk, Citation, CitationKind, Delta, Error, ErrorContext, FinishReason, ProviderPart, Usage,
+};
+use serde_json::Value;
 
 use super::partial_args::ArgsWriter;
 use super::wire::{ErrorBody, FunctionCall, GenerateContentResponse, Part, UsageMetadata};
@@ -95,6 +98,8 @@ pub struct Decoder {
     raw_events: bool,
     parts: Parts,
     current: Option<(Kind, usize)>,
+    /// The latest text part: grounding citations belong to it.
+    last_text: Option<usize>,
     /// Signatures that came on fragments of the open text part.
     text_signatures: Vec<String>,
     function_calls: usize,
@@ -119,6 +124,7 @@ impl Decoder {
             raw_events: false,
             parts: Parts::default(),
             current: None,
+            last_text: None,
             text_signatures: Vec::new(),
             function_calls: 0,
             metadata_sent: false,
@@ -169,6 +175,9 @@ impl Decoder {
                 if self.is_done() {
                     return;
                 }
+            }
+            if let Some(grounding) = &c.grounding_metadata {
+                self.on_grounding(grounding, out);
             }
             if let Some(reason) = c.finish_reason.filter(|r| !r.is_empty()) {
                 self.on_finish(&reason, false, out);
@@ -374,7 +383,10 @@ impl Decoder {
                 self.current = Some((kind, p));
                 out.push(Ok(match kind {
                     Kind::Thought => Chunk::ThoughtStart { part: p },
-                    Kind::Text => Chunk::TextStart { part: p },
+                    Kind::Text => {
+                        self.last_text = Some(p);
+                        Chunk::TextStart { part: p }
+                    }
                 }));
                 p
             }
@@ -389,6 +401,93 @@ impl Decoder {
                 delta: Delta::new(text),
             },
         }));
+    }
+
+    /// Grounding metadata: one citation per source a support names (the
+    /// span it supports, the source's URI and title), then one per source
+    /// no support names; all belong to the latest text part (a text part
+    /// opens for them when there is none). Each citation's `json` holds
+    /// the source (`chunk`), the support (`support`) and the search
+    /// queries (`webSearchQueries`). The empty `{}` of earlier chunks
+    /// gives nothing.
+    fn on_grounding(&mut self, g: &Value, out: &mut Decoded) {
+        let list = |key: &str| {
+            g.get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let sources = list("groundingChunks");
+        let supports = list("groundingSupports");
+        if sources.is_empty() && supports.is_empty() {
+            return;
+        }
+        let queries = g.get("webSearchQueries").cloned().unwrap_or(Value::Null);
+        let part = match self.last_text {
+            Some(p) => p,
+            None => {
+                self.end_current(out);
+                let p = self.parts.take();
+                self.current = Some((Kind::Text, p));
+                self.last_text = Some(p);
+                out.push(Ok(Chunk::TextStart { part: p }));
+                p
+            }
+        };
+        let mut cited = vec![false; sources.len()];
+        let push = |chunk: &Value, support: Option<&Value>, out: &mut Decoded| {
+            let source = chunk
+                .get("web")
+                .or_else(|| chunk.get("retrievedContext"))
+                .or_else(|| chunk.get("maps"));
+            let text = |key: &str| source.and_then(|s| crate::decode::str_field(s, key));
+            let kind = if chunk.get("web").is_some() || chunk.get("maps").is_some() {
+                CitationKind::Url
+            } else if chunk.get("retrievedContext").is_some() {
+                CitationKind::Document
+            } else {
+                CitationKind::Other
+            };
+            let segment = support.and_then(|s| s.get("segment"));
+            let index = |key: &str| segment.and_then(|s| crate::decode::index_field(s, key));
+            let mut json = serde_json::json!({"chunk": chunk});
+            if let Some(s) = support {
+                json["support"] = s.clone();
+            }
+            if !queries.is_null() {
+                json["webSearchQueries"] = queries.clone();
+            }
+            let citation = Citation {
+                url: text("uri"),
+                title: text("title"),
+                cited_text: segment.and_then(|s| crate::decode::str_field(s, "text")),
+                // A segment at the start of the text has no startIndex.
+                start: segment.map(|_| index("startIndex").unwrap_or(0)),
+                end: index("endIndex"),
+                ..Citation::new(kind, json)
+            };
+            out.push(Ok(Chunk::Citation {
+                part,
+                citation: Box::new(citation),
+            }));
+        };
+        for support in &supports {
+            let indices = support
+                .get("groundingChunkIndices")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for i in indices.iter().filter_map(Value::as_u64) {
+                let Some(i) = usize::try_from(i).ok().filter(|i| *i < sources.len()) else {
+                    continue;
+                };
+                cited[i] = true;
+                push(&sources[i], Some(support), out);
+            }
+        }
+        for (chunk, _) in sources.iter().zip(&cited).filter(|(_, c)| !**c) {
+            push(chunk, None, out);
+        }
     }
 
     /// A thought with no text that carries a text part's signature.
@@ -567,6 +666,15 @@ fn restate(before: Option<&UsageMetadata>, now: &UsageMetadata) -> Option<UsageM
             before.tool_use_prompt_token_count,
         ),
         total_token_count: zero_if_gone(now.total_token_count, before.total_token_count),
+        // The lists are whole in each snapshot that has them.
+        prompt_tokens_details: match now.prompt_tokens_details.is_empty() {
+            true => before.prompt_tokens_details,
+            false => now.prompt_tokens_details,
+        },
+        candidates_tokens_details: match now.candidates_tokens_details.is_empty() {
+            true => before.candidates_tokens_details,
+            false => now.candidates_tokens_details,
+        },
     })
 }
 
@@ -583,8 +691,15 @@ pub fn usage_from_wire(u: &UsageMetadata) -> Usage {
         input_tokens: sum(u.prompt_token_count, u.tool_use_prompt_token_count),
         output_tokens: sum(u.candidates_token_count, u.thoughts_token_count),
         cache_read_tokens: u.cached_content_token_count,
-        cache_write_tokens: None,
         reasoning_tokens: u.thoughts_token_count,
+        input_text_tokens: u.prompt_tokens_details.text,
+        input_image_tokens: u.prompt_tokens_details.image,
+        input_audio_tokens: u.prompt_tokens_details.audio,
+        input_video_tokens: u.prompt_tokens_details.video,
+        output_text_tokens: u.candidates_tokens_details.text,
+        output_image_tokens: u.candidates_tokens_details.image,
+        output_audio_tokens: u.candidates_tokens_details.audio,
+        ..Default::default()
     }
 }
 
@@ -751,8 +866,8 @@ mod tests {
                 input_tokens: Some(13),
                 output_tokens: Some(10),
                 cache_read_tokens: Some(4),
-                cache_write_tokens: None,
                 reasoning_tokens: Some(2),
+                ..Default::default()
             }
         );
     }

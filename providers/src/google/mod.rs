@@ -341,7 +341,10 @@ impl Inner {
             );
             token = Some(t);
         }
-        let body = http::json_body(&request::generate_content_request(id, request))?;
+        let body = crate::options::json_body(
+            &request::generate_content_request(id, request)?,
+            request.extra_body.as_ref(),
+        )?;
         let resp = self.http.post(&url, headers, body).await?;
         if !resp.status().is_success() {
             // Gemini sends its errors as plain JSON, even under a

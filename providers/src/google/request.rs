@@ -1,12 +1,15 @@
 //! From a core [`Request`] to a `generateContent` request body (Gemini API
 //! and Vertex AI alike).
 
-use rivulet_core::{ContentPart, Message, Request, Role};
-use serde_json::{json, Value};
+use rivulet_core::{
+    ContentPart, Error, Media, MediaSource, Message, Request, Role, ToolChoice as Choice,
+};
+use serde_json::{json, Map, Value};
 
 use super::wire::{
-    Content, FunctionCall, FunctionDeclaration, FunctionResponse, GenerateContentRequest,
-    GenerationConfig, Part, ThinkingConfig, Tool,
+    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
+    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
+    ToolConfig,
 };
 use crate::config::thinking_budget;
 
@@ -20,8 +23,22 @@ use crate::config::thinking_budget;
 /// - `Request::format` → `responseMimeType: application/json` and
 ///   `responseJsonSchema`;
 /// - tools → one `functionDeclarations` entry with JSON Schema parameters
-///   (`parametersJsonSchema`, taken as given).
-pub fn generate_content_request(provider: &str, request: &Request) -> GenerateContentRequest {
+///   (`parametersJsonSchema`, taken as given);
+/// - images and files → `inlineData` (bytes with their media type) or
+///   `fileData` (a URI), in user turns only ([`Error::Unsupported`]
+///   elsewhere, and for bytes of no media type);
+/// - `Params::tool_choice` → `toolConfig.functionCallingConfig` (`AUTO`,
+///   `NONE`, `ANY`, `ANY` with `allowedFunctionNames` for a named tool);
+///   `Params::n` → `candidateCount` (the first candidate is streamed);
+///   `parallel_tool_calls: false` and spoken output are refused.
+pub fn generate_content_request(
+    provider: &str,
+    request: &Request,
+) -> Result<GenerateContentRequest, Error> {
+    crate::media::only_in_user_turns(provider, &request.messages)?;
+    crate::options::check_tool_choice(provider, request)?;
+    crate::options::check_unsupported(provider, &request.params, false, true)?;
+    crate::options::check_no_audio(provider, request)?;
     let p = &request.params;
     let system: Vec<Part> = request
         .messages
@@ -46,7 +63,22 @@ pub fn generate_content_request(provider: &str, request: &Request) -> GenerateCo
             .as_ref()
             .map(|_| "application/json".to_string()),
         response_json_schema: request.format.as_ref().map(|f| f.schema.clone()),
+        candidate_count: p.n,
     };
+    let tool_config = p.tool_choice.as_ref().map(|c| {
+        let (mode, allowed) = match c {
+            Choice::Auto => ("AUTO", Vec::new()),
+            Choice::None => ("NONE", Vec::new()),
+            Choice::Required => ("ANY", Vec::new()),
+            Choice::Tool(name) => ("ANY", vec![name.clone()]),
+        };
+        ToolConfig {
+            function_calling_config: FunctionCallingConfig {
+                mode: mode.into(),
+                allowed_function_names: allowed,
+            },
+        }
+    });
     let declarations: Vec<FunctionDeclaration> = request
         .tools
         .iter()
@@ -56,12 +88,12 @@ pub fn generate_content_request(provider: &str, request: &Request) -> GenerateCo
             parameters_json_schema: t.parameters.clone(),
         })
         .collect();
-    GenerateContentRequest {
-        contents: request
-            .messages
-            .iter()
-            .filter_map(|m| content(provider, m))
-            .collect(),
+    let mut contents = Vec::new();
+    for m in &request.messages {
+        contents.extend(content(provider, m)?);
+    }
+    Ok(GenerateContentRequest {
+        contents,
         system_instruction: (!system.is_empty()).then(|| Content {
             role: Some("user".into()),
             parts: system,
@@ -73,8 +105,34 @@ pub fn generate_content_request(provider: &str, request: &Request) -> GenerateCo
                 function_declarations: declarations,
             }]
         },
+        tool_config,
         generation_config: (!config.is_empty()).then_some(config),
-    }
+    })
+}
+
+/// An image or a file as an `inlineData` or `fileData` part.
+fn media_part(provider: &str, what: &str, m: &Media) -> Result<Part, Error> {
+    let (key, value) = match &m.source {
+        MediaSource::Url { url } => (
+            "fileData",
+            serde_json::to_value(FileData {
+                mime_type: m.media_type.clone(),
+                file_uri: url.clone(),
+            }),
+        ),
+        MediaSource::Data { .. } => (
+            "inlineData",
+            serde_json::to_value(Blob {
+                mime_type: crate::media::media_type(provider, what, m)?.to_string(),
+                data: m.base64().unwrap_or_default(),
+            }),
+        ),
+    };
+    let value = value.map_err(|e| Error::bad_request(format!("cannot encode {what}: {e}")))?;
+    Ok(Part {
+        other: Map::from_iter([(key.to_string(), value)]),
+        ..Default::default()
+    })
 }
 
 fn text_part(text: String) -> Part {
@@ -102,31 +160,46 @@ fn same_family(from: &str, to: &str) -> bool {
 /// signature that came on a text part: it goes back on the part before it
 /// (else the next one, else a part of its own). Unsigned thoughts are
 /// summaries no API needs back and are dropped, as are audio parts.
-fn content(provider: &str, m: &Message) -> Option<Content> {
+fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
     let role = match m.role {
-        Role::System => return None,
+        Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
         Role::Assistant => "model",
     };
     let model = m.role == Role::Assistant;
     let mut parts: Vec<Part> = Vec::new();
     if !model {
-        parts.extend(m.content.iter().filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => {
-                let value = serde_json::from_str::<Value>(&o.result)
-                    .unwrap_or_else(|_| Value::String(o.result.clone()));
-                let key = if o.is_error { "error" } else { "output" };
-                Some(Part {
-                    function_response: Some(FunctionResponse {
-                        id: None,
-                        name: o.name.clone(),
-                        response: json!({ key: value }),
-                    }),
-                    ..Default::default()
-                })
+        for part in &m.content {
+            let ContentPart::ToolOutput(o) = part else {
+                continue;
+            };
+            let value = serde_json::from_str::<Value>(&o.result)
+                .unwrap_or_else(|_| Value::String(o.result.clone()));
+            let key = if o.is_error { "error" } else { "output" };
+            let mut media = Vec::new();
+            for a in &o.attachments {
+                match a {
+                    ContentPart::Image(m) => media.push(media_part(provider, "an image", m)?),
+                    ContentPart::File(m) => media.push(media_part(provider, "a file", m)?),
+                    _ => {}
+                }
             }
-            _ => None,
-        }));
+            // A tool that only returned media answers with an empty object.
+            let response = if o.result.is_empty() && !media.is_empty() {
+                json!({})
+            } else {
+                json!({ key: value })
+            };
+            parts.push(Part {
+                function_response: Some(FunctionResponse {
+                    id: None,
+                    name: o.name.clone(),
+                    response,
+                    parts: media,
+                }),
+                ..Default::default()
+            });
+        }
     }
     // Signatures waiting for the next part.
     let mut waiting: Vec<String> = Vec::new();
@@ -170,6 +243,8 @@ fn content(provider: &str, m: &Message) -> Option<Content> {
                     Err(_) => continue,
                 }
             }
+            ContentPart::Image(media) => media_part(provider, "an image", media)?,
+            ContentPart::File(media) => media_part(provider, "a file", media)?,
             _ => continue,
         };
         let mut built = built;
@@ -181,10 +256,10 @@ fn content(provider: &str, m: &Message) -> Option<Content> {
         parts.extend(waiting.drain(..).map(signature_part));
     }
     parts.extend(waiting.into_iter().map(signature_part));
-    (!parts.is_empty()).then(|| Content {
+    Ok((!parts.is_empty()).then(|| Content {
         role: Some(role.into()),
         parts,
-    })
+    }))
 }
 
 /// A part that only carries a signature (as Gemini itself sends at the end
@@ -205,7 +280,7 @@ mod tests {
     };
 
     fn body(request: &Request) -> Value {
-        serde_json::to_value(generate_content_request("google", request)).unwrap()
+        serde_json::to_value(generate_content_request("google", request).unwrap()).unwrap()
     }
 
     fn sig_only(sig: &str) -> ContentPart {
@@ -227,6 +302,7 @@ mod tests {
                 seed: Some(7),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::Medium),
+                ..Default::default()
             },
             tools: vec![ToolDefinition {
                 name: "weather".into(),
@@ -318,12 +394,14 @@ mod tests {
                             name: "f".into(),
                             result: r#"{"temp": 20}"#.into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "call_3".into(),
                             name: "g".into(),
                             result: "boom".into(),
                             is_error: true,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },

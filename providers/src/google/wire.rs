@@ -18,7 +18,25 @@ pub struct GenerateContentRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<ToolConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_config: Option<GenerationConfig>,
+}
+
+/// `toolConfig: {functionCallingConfig}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolConfig {
+    pub function_calling_config: FunctionCallingConfig,
+}
+
+/// `{mode: AUTO | NONE | ANY, allowedFunctionNames?}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCallingConfig {
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_function_names: Vec<String>,
 }
 
 /// A turn (request) or a candidate's content (response).
@@ -105,6 +123,25 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
+/// `inlineData`: bytes in base64 with their media type. Sent in a part's
+/// `other` fields, so that parts the model sends with it stay provider
+/// parts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blob {
+    pub mime_type: String,
+    pub data: String,
+}
+
+/// `fileData`: content at a URI (`gs://…`, `https://…`, a Files API URI).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    pub file_uri: String,
+}
+
 /// A tool's result, sent back.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionResponse {
@@ -113,6 +150,9 @@ pub struct FunctionResponse {
     pub name: String,
     /// An object: `{"output": …}` or `{"error": …}`.
     pub response: Value,
+    /// Images and files the tool returned (`inlineData`, `fileData`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
 }
 
 /// `tools[]`.
@@ -151,6 +191,9 @@ pub struct GenerationConfig {
     pub response_mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<Value>,
+    /// How many candidates to generate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_count: Option<u32>,
 }
 
 impl GenerationConfig {
@@ -203,6 +246,12 @@ pub struct Candidate {
     /// Absent on gemini-2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// With built-in search or retrieval: `groundingChunks` (the
+    /// sources), `groundingSupports` (which text each supports),
+    /// `webSearchQueries`; `{}` on the chunks before the last. Kept as
+    /// JSON: only the decoder's citations read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounding_metadata: Option<Value>,
 }
 
 /// `promptFeedback`.
@@ -229,6 +278,81 @@ pub struct UsageMetadata {
     pub tool_use_prompt_token_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_token_count: Option<u64>,
+    /// `promptTokensDetails`: the prompt's tokens by modality.
+    #[serde(default, skip_serializing_if = "Modalities::is_empty")]
+    pub prompt_tokens_details: Modalities,
+    /// `candidatesTokensDetails`: the answer's tokens by modality.
+    #[serde(default, skip_serializing_if = "Modalities::is_empty")]
+    pub candidates_tokens_details: Modalities,
+}
+
+/// A `[{modality, tokenCount}]` list, read into one count per modality
+/// (so that a usage snapshot stays a small `Copy` value). Modalities other
+/// than these four are not kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Modalities {
+    pub text: Option<u64>,
+    pub image: Option<u64>,
+    pub audio: Option<u64>,
+    pub video: Option<u64>,
+}
+
+impl Modalities {
+    /// True when no modality was listed.
+    pub fn is_empty(&self) -> bool {
+        *self == Modalities::default()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalityTokenCount {
+    #[serde(default)]
+    modality: String,
+    #[serde(default)]
+    token_count: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for Modalities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Option::<Vec<ModalityTokenCount>>::deserialize(d)?.unwrap_or_default();
+        let mut m = Modalities::default();
+        for item in list {
+            let slot = match item.modality.as_str() {
+                "TEXT" => &mut m.text,
+                "IMAGE" => &mut m.image,
+                "AUDIO" => &mut m.audio,
+                "VIDEO" => &mut m.video,
+                _ => continue,
+            };
+            // Absent `tokenCount` is zero (proto JSON leaves zeros out).
+            *slot = Some(
+                slot.unwrap_or(0)
+                    .saturating_add(item.token_count.unwrap_or(0)),
+            );
+        }
+        Ok(m)
+    }
+}
+
+impl Serialize for Modalities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<ModalityTokenCount> = [
+            ("TEXT", self.text),
+            ("IMAGE", self.image),
+            ("AUDIO", self.audio),
+            ("VIDEO", self.video),
+        ]
+        .into_iter()
+        .filter_map(|(modality, n)| {
+            n.map(|n| ModalityTokenCount {
+                modality: modality.into(),
+                token_count: Some(n),
+            })
+        })
+        .collect();
+        list.serialize(s)
+    }
 }
 
 /// `{"error": {…}}`, as an HTTP error body or in the stream.

@@ -19,7 +19,9 @@
 
 use std::sync::Arc;
 
-use rivulet_core::{Chunk, Delta, Error, ErrorContext, FinishReason, Usage};
+use rivulet_core::{
+    Chunk, Citation, CitationKind, Delta, Error, ErrorContext, FinishReason, Usage,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -84,6 +86,10 @@ pub struct Decoder {
     metadata_sent: bool,
     finish_seen: bool,
     refusal_seen: bool,
+    /// A choice other than the first was seen (and logged once).
+    other_choices_seen: bool,
+    /// How many of Perplexity's `citations` were passed on.
+    cited_urls: usize,
     usage: UsageTracker,
     state: Phase,
 }
@@ -101,6 +107,8 @@ impl Decoder {
             metadata_sent: false,
             finish_seen: false,
             refusal_seen: false,
+            other_choices_seen: false,
+            cited_urls: 0,
             usage: UsageTracker::default(),
             state: Phase::Streaming,
         }
@@ -131,18 +139,28 @@ impl Decoder {
                 out.push(Ok(Chunk::Metadata { id, model }));
             }
         }
-        let choice = chunk
-            .choices
-            .iter()
-            .flatten()
-            .find(|c| c.index.unwrap_or(0) == 0);
+        // The response is the first choice; with `n` > 1 the others are
+        // generated and dropped (said once in the log, not silently).
+        let choices = chunk.choices.as_deref().unwrap_or_default();
+        if !self.other_choices_seen && choices.iter().any(|c| c.index.unwrap_or(0) != 0) {
+            self.other_choices_seen = true;
+            tracing::debug!(
+                provider = %self.provider,
+                "choices other than index 0 are not kept (the response is choice 0)"
+            );
+        }
+        let choice = choices.iter().find(|c| c.index.unwrap_or(0) == 0);
         if let Some(choice) = choice {
             if let Some(delta) = &choice.delta {
                 self.on_delta(delta, out);
             }
+            // Before the finish, which ends the text they belong to.
+            self.on_cited_urls(chunk.citations.as_deref(), out);
             if let Some(reason) = choice.finish_reason.as_deref().filter(|r| !r.is_empty()) {
                 self.on_finish(reason, out);
             }
+        } else {
+            self.on_cited_urls(chunk.citations.as_deref(), out);
         }
         // Groq puts usage in `x_groq`, and newer Groq also at the top level:
         // take one, never both.
@@ -199,6 +217,44 @@ impl Decoder {
         if let Some(audio) = &delta.audio {
             self.on_audio(audio, out);
         }
+        for annotation in delta.annotations.iter().flatten() {
+            let citation = annotation_citation(annotation);
+            self.cite(citation, out);
+        }
+    }
+
+    /// Perplexity's cited URLs, each once: the list repeats on every chunk
+    /// and may grow.
+    fn on_cited_urls(&mut self, urls: Option<&[String]>, out: &mut Decoded) {
+        let Some(urls) = urls else { return };
+        for (i, url) in urls.iter().enumerate().skip(self.cited_urls) {
+            let mut c = Citation::new(
+                CitationKind::Url,
+                serde_json::json!({"index": i + 1, "url": url}),
+            );
+            c.url = Some(url.clone());
+            self.cite(c, out);
+        }
+        self.cited_urls = self.cited_urls.max(urls.len());
+    }
+
+    /// A citation of the open text part; one opens (and takes the text
+    /// that follows) when none is.
+    fn cite(&mut self, citation: Citation, out: &mut Decoded) {
+        let part = match self.current {
+            Some((Kind::Text, p)) => p,
+            _ => {
+                self.end_current(out);
+                let p = self.parts.take();
+                self.current = Some((Kind::Text, p));
+                out.push(Ok(Chunk::TextStart { part: p }));
+                p
+            }
+        };
+        out.push(Ok(Chunk::Citation {
+            part,
+            citation: Box::new(citation),
+        }));
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
@@ -553,6 +609,7 @@ pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
             output = c.checked_add(r);
         }
     }
+    let completion_details = u.completion_tokens_details.as_ref();
     Usage {
         input_tokens: u.prompt_tokens,
         output_tokens: output,
@@ -561,7 +618,26 @@ pub fn usage_from_wire(u: &CompletionUsage) -> Usage {
             .or(u.prompt_cache_hit_tokens),
         cache_write_tokens: prompt_details.and_then(|d| d.cache_write_tokens),
         reasoning_tokens: reasoning,
+        input_text_tokens: prompt_details.and_then(|d| d.text_tokens),
+        input_audio_tokens: prompt_details.and_then(|d| d.audio_tokens),
+        input_image_tokens: prompt_details.and_then(|d| d.image_tokens),
+        input_video_tokens: prompt_details.and_then(|d| d.video_tokens),
+        output_audio_tokens: completion_details.and_then(|d| d.audio_tokens),
+        output_image_tokens: completion_details.and_then(|d| d.image_tokens),
+        // xAI's ticks are 1e-10 dollars; OpenRouter's cost is dollars.
+        cost_nano_usd: u
+            .cost_in_usd_ticks
+            .map(|ticks| ticks / 10)
+            .or_else(|| u.cost.and_then(nano_usd)),
+        ..Default::default()
     }
+}
+
+/// Dollars as whole billionths; `None` for a price that is negative or
+/// not a finite number.
+fn nano_usd(dollars: f64) -> Option<u64> {
+    let nanos = (dollars * 1e9).round();
+    (nanos.is_finite() && nanos >= 0.0 && nanos < u64::MAX as f64).then_some(nanos as u64)
 }
 
 /// A typed error from an in-band `error` object (OpenRouter's error chunk,
@@ -599,6 +675,32 @@ pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
         return Error::from_status(provider, status, message, code, None);
     }
     error_from_code(provider, code.as_deref(), Some(&message))
+}
+
+/// An OpenRouter annotation: `{type: "url_citation", url_citation: {url,
+/// title, content, start_index, end_index}}`.
+fn annotation_citation(annotation: &Value) -> Citation {
+    let inner = annotation.get("url_citation").unwrap_or(annotation);
+    let text = |key: &str| crate::decode::str_field(inner, key);
+    let index = |key: &str| crate::decode::index_field(inner, key);
+    let kind = match annotation.get("type").and_then(Value::as_str) {
+        Some("url_citation") => CitationKind::Url,
+        Some("file_citation" | "file") => CitationKind::File,
+        _ => CitationKind::Other,
+    };
+    // OpenRouter sends 0..0 when it cannot place the citation in the text.
+    let (start, end) = match (index("start_index"), index("end_index")) {
+        (Some(0), Some(0)) => (None, None),
+        span => span,
+    };
+    Citation {
+        url: text("url"),
+        title: text("title"),
+        cited_text: text("content"),
+        start,
+        end,
+        ..Citation::new(kind, annotation.clone())
+    }
 }
 
 #[cfg(test)]

@@ -117,7 +117,10 @@ impl Inner {
         request: &Request,
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
-        let body = http::json_body(&request::chat_request(self.family, request, include_usage))?;
+        let body = crate::options::json_body(
+            &request::chat_request(self.family, request, include_usage)?,
+            request.extra_body.as_ref(),
+        )?;
         tracing::debug!(provider = self.family.id, include_usage, "chat completions");
         self.http.post(url, self.http.headers().clone(), body).await
     }

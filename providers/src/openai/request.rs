@@ -1,27 +1,53 @@
 //! From a core [`Request`] to a Chat Completions request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolChoice};
 
 use super::wire::{
-    ChatMessage, ChatRequest, ChatTool, ChatToolCall, FunctionCall, FunctionDefinition,
-    JsonSchemaFormat, ResponseFormat, StreamOptions,
+    self, AudioParam, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, FileData,
+    FunctionCall, FunctionDefinition, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions,
+    ToolName,
 };
-use crate::family::{Family, MaxTokensField};
+use crate::family::{Family, FileInput, MaxTokensField};
+use crate::media;
 
 /// The streaming request body for `family`.
 ///
 /// `include_usage` adds `stream_options: {include_usage: true}`, which
 /// makes OpenAI send the usage chunk; it is dropped for servers that reject
 /// it.
-pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> ChatRequest {
+///
+/// Images go as `image_url` parts (a URL, or the bytes as a `data:` URL)
+/// and files in the family member's form ([`FileInput`]); a member that
+/// cannot take one, or a file URL where only bytes go, is refused with
+/// [`Error::Unsupported`], as is an image or file outside a user turn.
+///
+/// `tool_choice`, `parallel_tool_calls` and `n` are sent as given (a
+/// named tool as `{type: function, function: {name}}`, "required" as the
+/// member's word for it); spoken output as `modalities: ["text",
+/// "audio"]` and `audio: {voice, format}`, by the members that speak
+/// (refused by the others).
+pub fn chat_request(
+    family: &Family,
+    request: &Request,
+    include_usage: bool,
+) -> Result<ChatRequest, Error> {
+    media::only_in_user_turns(family.id, &request.messages)?;
+    crate::options::check_tool_choice(family.id, request)?;
+    if !family.audio_output {
+        crate::options::check_no_audio(family.id, request)?;
+    }
     let p = &request.params;
     let (max_tokens, max_completion_tokens) = match family.max_tokens_field {
         MaxTokensField::MaxTokens => (p.max_tokens, None),
         MaxTokensField::MaxCompletionTokens => (None, p.max_tokens),
     };
-    ChatRequest {
+    let mut chat_messages = Vec::new();
+    for m in &request.messages {
+        chat_messages.extend(messages(family, m)?);
+    }
+    Ok(ChatRequest {
         model: request.model.clone(),
-        messages: request.messages.iter().flat_map(messages).collect(),
+        messages: chat_messages,
         temperature: p.temperature,
         max_tokens,
         max_completion_tokens,
@@ -52,41 +78,120 @@ pub fn chat_request(family: &Family, request: &Request, include_usage: bool) -> 
             .thinking
             .filter(|_| family.reasoning_effort)
             .map(|t| t.as_str().to_string()),
+        tool_choice: p.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => wire::ToolChoice::Mode("auto".into()),
+            ToolChoice::None => wire::ToolChoice::Mode("none".into()),
+            ToolChoice::Required => wire::ToolChoice::Mode(family.required_tool_choice.into()),
+            ToolChoice::Tool(name) => wire::ToolChoice::Function {
+                kind: "function".into(),
+                function: ToolName { name: name.clone() },
+            },
+        }),
+        parallel_tool_calls: p.parallel_tool_calls,
+        n: p.n,
+        modalities: match request.audio {
+            Some(_) => vec!["text".into(), "audio".into()],
+            None => Vec::new(),
+        },
+        audio: request.audio.as_ref().map(|a| AudioParam {
+            voice: a.voice.clone(),
+            format: a.format.clone(),
+        }),
         stream: true,
         stream_options: include_usage.then_some(StreamOptions {
             include_usage: true,
         }),
-    }
+    })
+}
+
+/// An image or a file as a content part in `family`'s form.
+fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+    let id = family.id;
+    let url = |what: &str, m: &Media| {
+        m.url_or_data_url().ok_or_else(|| {
+            media::unsupported(
+                id,
+                format_args!("{what} without a media type ({})", m.describe()),
+            )
+        })
+    };
+    Ok(Some(match part {
+        ContentPart::Image(m) if family.images => wire::ContentPart::ImageUrl {
+            image_url: ImageUrl {
+                url: url("an image", m)?,
+            },
+        },
+        ContentPart::File(m) => match family.files {
+            FileInput::FilePart { urls } if urls || m.as_url().is_none() => {
+                wire::ContentPart::File {
+                    file: FileData {
+                        filename: media::filename(m),
+                        file_data: url("a file", m)?,
+                    },
+                }
+            }
+            FileInput::FilePart { .. } => {
+                return Err(media::unsupported(
+                    id,
+                    format_args!("a file by URL ({}); send its bytes", m.describe()),
+                ))
+            }
+            FileInput::DocumentUrl => wire::ContentPart::DocumentUrl {
+                document_url: url("a file", m)?,
+            },
+            FileInput::None => return Err(media::unsupported(id, "files")),
+        },
+        ContentPart::Image(_) => return Err(media::unsupported(id, "images")),
+        _ => return Ok(None),
+    }))
 }
 
 /// One core message as Chat Completions messages.
 ///
 /// Tool outputs become `tool` messages (one per output, before the rest of
-/// the message, since they answer the previous assistant turn). Thoughts
+/// the message, since they answer the previous assistant turn); images and
+/// files a tool returned follow in a user message. Thoughts
 /// are not sent back: Chat Completions has no field for them, and DeepSeek
 /// rejects `reasoning_content` in input. Audio parts are not sent either.
-fn messages(message: &Message) -> Vec<ChatMessage> {
+/// Text alone is sent as a string; with images or files the content is a
+/// list of parts, in the message's order.
+fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Error> {
     let mut out: Vec<ChatMessage> = message
         .content
         .iter()
         .filter_map(|part| match part {
             ContentPart::ToolOutput(o) => Some(ChatMessage {
                 role: "tool".into(),
-                content: Some(o.result.clone()),
+                content: Some(o.result.clone().into()),
                 tool_call_id: Some(o.id.clone()),
                 ..Default::default()
             }),
             _ => None,
         })
         .collect();
+    // Tool messages take text only: what the tools returned beside it goes
+    // in a user message right after them, each call's introduced by its id.
+    let mut attached = Vec::new();
+    for (intro, o) in media::tool_attachments(message) {
+        attached.push(wire::ContentPart::Text { text: intro });
+        for a in &o.attachments {
+            attached.extend(media_part(family, a)?);
+        }
+    }
+    if !attached.is_empty() {
+        out.push(ChatMessage {
+            role: "user".into(),
+            content: Some(ChatContent::Parts(attached)),
+            ..Default::default()
+        });
+    }
 
-    let text = message.text();
     let role = match message.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         // A tool message's outputs went out above; stray text has nowhere to go.
-        Role::Tool => return out,
+        Role::Tool => return Ok(out),
     };
     let tool_calls: Vec<ChatToolCall> = message
         .content
@@ -103,20 +208,42 @@ fn messages(message: &Message) -> Vec<ChatMessage> {
             _ => None,
         })
         .collect();
+    let mut media_parts = false;
+    let mut parts = Vec::new();
+    for part in &message.content {
+        match part {
+            ContentPart::Text(t) if !t.text.is_empty() => parts.push(wire::ContentPart::Text {
+                text: t.text.clone(),
+            }),
+            _ => {
+                if let Some(p) = media_part(family, part)? {
+                    media_parts = true;
+                    parts.push(p);
+                }
+            }
+        }
+    }
     let has_text = message
         .content
         .iter()
         .any(|p| matches!(p, ContentPart::Text(_)));
-    if has_text || !tool_calls.is_empty() {
+    let content = if media_parts {
+        Some(ChatContent::Parts(parts))
+    } else if has_text || tool_calls.is_empty() {
+        Some(message.text().into())
+    } else {
+        // An assistant turn that only calls tools has `content: null`.
+        None
+    };
+    if has_text || media_parts || !tool_calls.is_empty() {
         out.push(ChatMessage {
             role: role.into(),
-            // An assistant turn that only calls tools has `content: null`.
-            content: (has_text || tool_calls.is_empty()).then_some(text),
+            content,
             tool_calls,
             tool_call_id: None,
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -127,12 +254,8 @@ mod tests {
     use serde_json::json;
 
     fn body(family_id: &str, request: &Request) -> serde_json::Value {
-        serde_json::to_value(chat_request(
-            family::find(family_id).unwrap(),
-            request,
-            true,
-        ))
-        .unwrap()
+        serde_json::to_value(chat_request(family::find(family_id).unwrap(), request, true).unwrap())
+            .unwrap()
     }
 
     #[test]
@@ -147,6 +270,7 @@ mod tests {
                 seed: Some(7),
                 stop: vec!["END".into()],
                 thinking: Some(ThinkingLevel::High),
+                ..Default::default()
             },
             ..Default::default()
         };
@@ -215,6 +339,7 @@ mod tests {
                             name: "weather".into(),
                             result: "sunny".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::text("thanks"),
                     ],
@@ -257,8 +382,10 @@ mod tests {
             model: "m".into(),
             ..Default::default()
         };
-        let b = serde_json::to_value(chat_request(family::find("vllm").unwrap(), &request, false))
-            .unwrap();
+        let b = serde_json::to_value(
+            chat_request(family::find("vllm").unwrap(), &request, false).unwrap(),
+        )
+        .unwrap();
         assert!(b.get("stream_options").is_none());
         assert_eq!(b["stream"], true);
     }

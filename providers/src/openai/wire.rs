@@ -34,9 +34,46 @@ pub struct ChatRequest {
     pub response_format: Option<ResponseFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// `["text", "audio"]` for spoken output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modalities: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioParam>,
     pub stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
+}
+
+/// `tool_choice`: a mode (`auto`, `none`, `required`, Mistral's `any`) or
+/// `{type: "function", function: {name}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(String),
+    Function {
+        #[serde(rename = "type")]
+        kind: String,
+        function: ToolName,
+    },
+}
+
+/// `{name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolName {
+    pub name: String,
+}
+
+/// `audio: {voice, format}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudioParam {
+    pub voice: String,
+    pub format: String,
 }
 
 /// `stream_options`.
@@ -50,13 +87,62 @@ pub struct StreamOptions {
 pub struct ChatMessage {
     /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// Text; `null` for an assistant turn that only calls tools.
-    pub content: Option<String>,
+    /// Text, or parts when the message carries images or files; `null`
+    /// for an assistant turn that only calls tools.
+    pub content: Option<ChatContent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ChatToolCall>,
     /// For `tool` messages: the call this answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+}
+
+/// A message's content: plain text, or parts (text, images, files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChatContent {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+impl From<String> for ChatContent {
+    fn from(text: String) -> Self {
+        ChatContent::Text(text)
+    }
+}
+
+/// One part of a message's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text {
+        text: String,
+    },
+    /// An image: a URL or a `data:` URL.
+    ImageUrl {
+        image_url: ImageUrl,
+    },
+    /// A file (OpenAI): its name and its bytes as a `data:` URL.
+    File {
+        file: FileData,
+    },
+    /// A document (Mistral): a URL or a `data:` URL.
+    DocumentUrl {
+        document_url: String,
+    },
+}
+
+/// `image_url: {url}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
+}
+
+/// `file: {filename, file_data}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileData {
+    pub filename: String,
+    pub file_data: String,
 }
 
 /// A tool call in an assistant message.
@@ -138,6 +224,10 @@ pub struct ChatCompletionChunk<'a> {
     /// OpenRouter: the upstream provider.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Cow<'a, str>>,
+    /// Perplexity: the URLs the answer cites (`[1]` is the first), the
+    /// whole list repeated on every chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<String>>,
 }
 
 /// One choice of a chunk.
@@ -176,6 +266,9 @@ pub struct ChoiceDelta<'a> {
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Box<AudioDelta>>,
+    /// OpenRouter (web search): `url_citation` annotations of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Value>>,
 }
 
 /// `delta.content`: a string, or (Mistral's reasoning models) a list of
@@ -339,6 +432,16 @@ pub struct CompletionUsage {
         skip_serializing_if = "Option::is_none"
     )]
     pub prompt_cache_miss_tokens: Option<u64>,
+    /// OpenRouter: the price in US dollars (credits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    /// xAI: the price in ticks of 1e-10 US dollars.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cost_in_usd_ticks: Option<u64>,
 }
 
 /// `usage.prompt_tokens_details`.
@@ -363,6 +466,27 @@ pub struct PromptTokensDetails {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio_tokens: Option<u64>,
+    /// xAI.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub text_tokens: Option<u64>,
+    /// xAI.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_tokens: Option<u64>,
+    /// OpenRouter.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub video_tokens: Option<u64>,
 }
 
 /// `usage.completion_tokens_details`.
@@ -380,6 +504,13 @@ pub struct CompletionTokensDetails {
         skip_serializing_if = "Option::is_none"
     )]
     pub audio_tokens: Option<u64>,
+    /// OpenRouter.
+    #[serde(
+        default,
+        deserialize_with = "count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_tokens: Option<u64>,
 }
 
 /// Groq's extension object.

@@ -49,7 +49,7 @@
 
 use std::sync::Arc;
 
-use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
+use rivulet_core::{Chunk, Citation, CitationKind, Delta, Error, FinishReason, Usage};
 use serde_json::{Map, Value};
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
@@ -162,6 +162,9 @@ pub struct Decoder {
     raw_events: bool,
     parts: Parts,
     texts: Vec<OpenText>,
+    /// Every text part so far, open or ended: annotations can come after
+    /// their text's end.
+    text_parts: Vec<OpenText>,
     thoughts: Vec<OpenThought>,
     /// Reasoning items whose thoughts already ended, and their encrypted
     /// content announced by `output_item.added`.
@@ -188,6 +191,7 @@ impl Decoder {
             raw_events: false,
             parts: Parts::default(),
             texts: Vec::new(),
+            text_parts: Vec::new(),
             thoughts: Vec::new(),
             encrypted: Vec::new(),
             calls: Vec::new(),
@@ -241,6 +245,25 @@ impl Decoder {
             } => self.end_texts(out, |t| {
                 t.item_id == item_id && t.content_index == content_index
             }),
+            StreamEvent::OutputTextAnnotationAdded {
+                item_id,
+                content_index,
+                annotation,
+            } => {
+                let part = match self
+                    .text_parts
+                    .iter()
+                    .find(|t| t.item_id == item_id && t.content_index == content_index)
+                {
+                    Some(t) => t.part,
+                    // Cited before any of its text: the part opens now.
+                    None => self.text_part(&item_id, content_index, out),
+                };
+                out.push(Ok(Chunk::Citation {
+                    part,
+                    citation: Box::new(citation_of(annotation)),
+                }));
+            }
             StreamEvent::ReasoningSummaryTextDelta {
                 item_id,
                 summary_index,
@@ -459,18 +482,23 @@ impl Decoder {
             .find(|t| t.item_id == item_id && t.content_index == content_index)
         {
             Some(t) => t.part,
-            None => {
-                let part = self.parts.take();
-                self.texts.push(OpenText {
-                    item_id: item_id.to_string(),
-                    content_index,
-                    part,
-                });
-                out.push(Ok(Chunk::TextStart { part }));
-                part
-            }
+            None => self.text_part(item_id, content_index, out),
         };
         out.push(Ok(Chunk::text(part, delta)));
+    }
+
+    /// Opens the text part of `item_id`'s part `content_index`.
+    fn text_part(&mut self, item_id: &str, content_index: u64, out: &mut Decoded) -> usize {
+        let part = self.parts.take();
+        let open = OpenText {
+            item_id: item_id.to_string(),
+            content_index,
+            part,
+        };
+        self.texts.push(open.clone());
+        self.text_parts.push(open);
+        out.push(Ok(Chunk::TextStart { part }));
+        part
     }
 
     fn thought(
@@ -721,11 +749,11 @@ pub fn usage_from_wire(u: &ResponseUsage) -> Usage {
             .input_tokens_details
             .as_ref()
             .and_then(|d| d.cached_tokens),
-        cache_write_tokens: None,
         reasoning_tokens: u
             .output_tokens_details
             .as_ref()
             .and_then(|d| d.reasoning_tokens),
+        ..Default::default()
     }
 }
 
@@ -751,6 +779,28 @@ fn object_error(provider: &str, e: &ErrorObject, fallback: &str) -> Error {
         .filter(|m| !m.is_empty())
         .unwrap_or(fallback);
     error_from_code(provider, code.as_deref(), Some(message))
+}
+
+/// A Responses annotation as a [`Citation`]: `url_citation` (a span of
+/// the text citing a URL), `file_citation` and `container_file_citation`
+/// (a file; `index` is where in the text), `file_path`.
+fn citation_of(annotation: Value) -> Citation {
+    let text = |key: &str| crate::decode::str_field(&annotation, key);
+    let index = |key: &str| crate::decode::index_field(&annotation, key);
+    let kind = match annotation.get("type").and_then(Value::as_str) {
+        Some("url_citation") => CitationKind::Url,
+        Some("file_citation" | "container_file_citation" | "file_path") => CitationKind::File,
+        _ => CitationKind::Other,
+    };
+    Citation {
+        url: text("url"),
+        title: text("title"),
+        file_id: text("file_id"),
+        filename: text("filename"),
+        start: index("start_index").or_else(|| index("index")),
+        end: index("end_index"),
+        ..Citation::new(kind, annotation.clone())
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! From a core [`Request`] to a Responses API request body.
 
-use rivulet_core::{ContentPart, Message, Request, Role, ToolCall};
+use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, ToolChoice};
 
 use super::decoder::custom_input;
 use super::wire::{
-    FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig, ResponsesRequest,
-    SummaryText, TextConfig,
+    FunctionOutput, FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig,
+    ResponsesRequest, SummaryText, TextConfig,
 };
 
 /// The streaming request body.
@@ -29,8 +29,19 @@ use super::wire::{
 ///   decoder sets it) go back as `reasoning` items (consecutive thoughts of
 ///   one item together, with the encrypted content); other thoughts (another
 ///   provider's) have no id the API would accept and are not sent.
+/// - Images are `input_image` parts (a URL or a `data:` URL, `detail:
+///   auto`), files `input_file` parts (`file_url`, or `filename` and the
+///   bytes as a `data:` URL in `file_data`). Either outside a user turn is
+///   refused ([`Error::Unsupported`]).
+/// - `tool_choice` and `parallel_tool_calls` are sent as given (a named
+///   tool as `{type: function, name}`); more than one choice (`n`) and
+///   spoken output are refused ([`Error::Unsupported`]).
 /// - `seed` and `stop` have no Responses equivalent and are not sent.
-pub fn responses_request(request: &Request) -> ResponsesRequest {
+pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
+    crate::media::only_in_user_turns(super::ID, &request.messages)?;
+    crate::options::check_tool_choice(super::ID, request)?;
+    crate::options::check_unsupported(super::ID, &request.params, true, false)?;
+    crate::options::check_no_audio(super::ID, request)?;
     let p = &request.params;
     let leading_system = request
         .messages
@@ -55,9 +66,9 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
         .collect();
     let mut input = Vec::new();
     for m in &request.messages[leading_system..] {
-        items(m, &custom, &mut input);
+        items(m, &custom, &mut input)?;
     }
-    ResponsesRequest {
+    Ok(ResponsesRequest {
         model: request.model.clone(),
         input,
         instructions: (!instructions.is_empty()).then(|| instructions.join("\n\n")),
@@ -86,8 +97,55 @@ pub fn responses_request(request: &Request) -> ResponsesRequest {
             effort: t.as_str().into(),
             summary: "auto".into(),
         }),
+        tool_choice: p.tool_choice.as_ref().map(|c| {
+            let mode = |m: &str| super::wire::ToolChoice::Mode(m.into());
+            match c {
+                ToolChoice::Auto => mode("auto"),
+                ToolChoice::None => mode("none"),
+                ToolChoice::Required => mode("required"),
+                ToolChoice::Tool(name) => super::wire::ToolChoice::Function {
+                    kind: "function".into(),
+                    name: name.clone(),
+                },
+            }
+        }),
+        parallel_tool_calls: p.parallel_tool_calls,
         stream: true,
-    }
+    })
+}
+
+/// An image as `input_image`, a file as `input_file` (`file_url`, or
+/// `filename` and the bytes as a `data:` URL); `None` for other parts.
+fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
+    Ok(Some(match part {
+        ContentPart::Image(m) => InputContent::InputImage {
+            image_url: data_url("an image", m)?,
+            detail: "auto".into(),
+        },
+        ContentPart::File(m) => match m.as_url() {
+            Some(url) => InputContent::InputFile {
+                file_url: Some(url.into()),
+                filename: None,
+                file_data: None,
+            },
+            None => InputContent::InputFile {
+                file_url: None,
+                filename: Some(crate::media::filename(m)),
+                file_data: Some(data_url("a file", m)?),
+            },
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// The bytes of `media` as a `data:` URL; refused without a media type.
+fn data_url(what: &str, media: &Media) -> Result<String, Error> {
+    media.url_or_data_url().ok_or_else(|| {
+        crate::media::unsupported(
+            super::ID,
+            format_args!("{what} without a media type ({})", media.describe()),
+        )
+    })
 }
 
 /// Whether `call` was made to a custom (freeform) tool: the decoder sets
@@ -100,7 +158,7 @@ fn is_custom(call: &ToolCall) -> bool {
 
 /// One core message as input items, in order; `custom` lists the ids of
 /// the custom tools' calls.
-fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
+fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) -> Result<(), Error> {
     // Tool outputs answer the previous assistant turn: they go first.
     for part in &message.content {
         if let ContentPart::ToolOutput(o) = part {
@@ -108,8 +166,24 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
             let output = o.result.clone();
             out.push(if custom.contains(&o.id.as_str()) {
                 InputItem::CustomToolCallOutput { call_id, output }
+            } else if o.attachments.is_empty() {
+                InputItem::FunctionCallOutput {
+                    call_id,
+                    output: FunctionOutput::Text(output),
+                }
             } else {
-                InputItem::FunctionCallOutput { call_id, output }
+                // Text first (when there is any), then the media.
+                let mut parts = Vec::new();
+                if !output.is_empty() {
+                    parts.push(InputContent::InputText { text: output });
+                }
+                for a in &o.attachments {
+                    parts.extend(media_content(a)?);
+                }
+                InputItem::FunctionCallOutput {
+                    call_id,
+                    output: FunctionOutput::Parts(parts),
+                }
             });
         }
     }
@@ -117,7 +191,7 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
         Role::System => "developer",
         Role::User => "user",
         Role::Assistant => "assistant",
-        Role::Tool => return,
+        Role::Tool => return Ok(()),
     };
     let assistant = message.role == Role::Assistant;
     let mut texts: Vec<InputContent> = Vec::new();
@@ -186,10 +260,12 @@ fn items(message: &Message, custom: &[&str], out: &mut Vec<InputItem>) {
                     arguments: c.args_text().to_string(),
                 });
             }
+            ContentPart::Image(_) | ContentPart::File(_) => texts.extend(media_content(part)?),
             _ => {}
         }
     }
     flush(&mut texts, out);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -239,6 +315,7 @@ mod tests {
                         name: "weather".into(),
                         result: "sunny".into(),
                         is_error: false,
+                        attachments: Vec::new(),
                     })],
                 },
                 Message::system("Answer in French."),
@@ -252,7 +329,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        let body = serde_json::to_value(responses_request(&request).unwrap()).unwrap();
         assert_eq!(
             body,
             json!({
@@ -309,19 +386,21 @@ mod tests {
                             name: "setHtml".into(),
                             result: "rendered".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                         ContentPart::ToolOutput(ToolOutput {
                             id: "call_f".into(),
                             name: "weather".into(),
                             result: "sunny".into(),
                             is_error: false,
+                            attachments: Vec::new(),
                         }),
                     ],
                 },
             ],
             ..Default::default()
         };
-        let body = serde_json::to_value(responses_request(&request)).unwrap();
+        let body = serde_json::to_value(responses_request(&request).unwrap()).unwrap();
         assert_eq!(
             body["input"],
             json!([

@@ -30,7 +30,23 @@ pub struct ResponsesRequest {
     pub text: Option<TextConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<ReasoningConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
     pub stream: bool,
+}
+
+/// `tool_choice`: `auto`, `none`, `required`, or `{type: "function", name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(String),
+    Function {
+        #[serde(rename = "type")]
+        kind: String,
+        name: String,
+    },
 }
 
 /// One input item.
@@ -50,7 +66,10 @@ pub enum InputItem {
         arguments: String,
     },
     /// A tool's result.
-    FunctionCallOutput { call_id: String, output: String },
+    FunctionCallOutput {
+        call_id: String,
+        output: FunctionOutput,
+    },
     /// A custom (freeform) tool call the model made earlier: its input is
     /// free text.
     CustomToolCall {
@@ -69,12 +88,40 @@ pub enum InputItem {
     },
 }
 
+/// A function call's output: text, or parts (text, images, files) when
+/// the tool returned media.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FunctionOutput {
+    Text(String),
+    Parts(Vec<InputContent>),
+}
+
 /// A part of an input message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputContent {
-    InputText { text: String },
-    OutputText { text: String },
+    InputText {
+        text: String,
+    },
+    OutputText {
+        text: String,
+    },
+    /// An image: a URL or a `data:` URL; `detail` is required (`auto`).
+    InputImage {
+        image_url: String,
+        detail: String,
+    },
+    /// A file: at a URL (`file_url`), or its bytes as a `data:` URL in
+    /// `file_data` with its `filename`.
+    InputFile {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_data: Option<String>,
+    },
 }
 
 /// `{type: "summary_text", text}`.
@@ -215,6 +262,16 @@ pub enum StreamEvent {
         item_id: String,
         #[serde(default)]
         input: Option<String>,
+    },
+    /// A citation of the text of `item_id`'s part `content_index`:
+    /// `url_citation`, `file_citation`, `container_file_citation`,
+    /// `file_path` (kept as JSON).
+    #[serde(rename = "response.output_text.annotation.added")]
+    OutputTextAnnotationAdded {
+        item_id: String,
+        #[serde(default)]
+        content_index: u64,
+        annotation: Value,
     },
     #[serde(rename = "response.completed")]
     Completed { response: ResponseObject },

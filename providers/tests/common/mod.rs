@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine as _;
 use futures::StreamExt;
-use rivulet_core::{ApiKey, Chunk, ContentPart, Error, Message, Provider, Request, Response};
+use rivulet_core::{
+    ApiKey, Chunk, ContentPart, Error, Media, Message, Provider, Request, Response,
+};
 use rivulet_providers::{build, ProviderConfig};
 use rivulet_testkit::{RecordedRequest, Replay, Server};
 use serde_json::{json, Value};
@@ -26,6 +30,25 @@ pub fn provider(id: &str, base_url: &str) -> Arc<dyn Provider> {
     .unwrap_or_else(|e| panic!("cannot build {id}: {e}"))
 }
 
+/// Like [`provider`], with Vertex built for project `p` in `global` (its
+/// key as a bearer token).
+pub fn provider_or_vertex(id: &str, base_url: &str) -> Arc<dyn Provider> {
+    if id != "vertex" {
+        return provider(id, base_url);
+    }
+    let config = ProviderConfig {
+        base_url: Some(base_url.to_string()),
+        api_key: Some(ApiKey::new(KEY)),
+        ..Default::default()
+    };
+    let options = rivulet_providers::google::VertexOptions {
+        project: Some("p".into()),
+        location: Some("global".into()),
+        service_account: None,
+    };
+    Arc::new(rivulet_providers::google::Google::vertex_with(config, options).unwrap())
+}
+
 /// The base URL a provider needs for a testkit server: the server root
 /// plus `/v1`, except for Azure whose endpoint is the root.
 pub fn base_url(id: &str, server_url: &str) -> String {
@@ -33,6 +56,32 @@ pub fn base_url(id: &str, server_url: &str) -> String {
         server_url.to_string()
     } else {
         format!("{server_url}/v1")
+    }
+}
+
+/// Base64 in either alphabet (google-genai sends the URL-safe one, every
+/// other client the standard one; the APIs take both).
+pub fn base64_any(text: &str) -> Vec<u8> {
+    STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
+        .unwrap_or_else(|e| panic!("not base64: {e}"))
+}
+
+/// The same bytes in standard base64.
+pub fn standard_base64(text: &str) -> String {
+    STANDARD.encode(base64_any(text))
+}
+
+/// A recorded URL as the core media it stands for: a `data:` URL is its
+/// bytes with their media type, any other URL is itself.
+pub fn media_from_url(url: &str) -> Media {
+    match url
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"))
+    {
+        Some((media_type, data)) => Media::data(media_type, base64_any(data)),
+        None => Media::url(url),
     }
 }
 
@@ -150,6 +199,8 @@ pub fn content_json(r: &Response) -> Value {
                     "type": "audio", "id": a.id, "data": a.data, "transcript": a.transcript,
                 }),
                 ContentPart::ToolOutput(_) => json!({"type": "tool_output"}),
+                // Input only: no decoder makes one.
+                ContentPart::Image(_) | ContentPart::File(_) => json!({"type": "media"}),
             })
             .collect(),
     )

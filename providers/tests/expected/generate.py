@@ -111,6 +111,18 @@ def norm_usage(u):
         out = c + r
     usage = {"input_tokens": p, "output_tokens": out, "cache_read_tokens": cache,
              "cache_write_tokens": ptd.get("cache_write_tokens"), "reasoning_tokens": r}
+    # Tokens by modality, as the details list them.
+    for side, details in (("input", ptd), ("output", ctd)):
+        for modality in ("text", "audio", "image", "video"):
+            usage[f"{side}_{modality}_tokens"] = details.get(f"{modality}_tokens")
+    # No text count on the output side; no video one either.
+    usage.pop("output_text_tokens"); usage.pop("output_video_tokens")
+    # The provider's price in billionths of a dollar: xAI's ticks are
+    # 1e-10 dollars, OpenRouter's cost is dollars.
+    if u.get("cost_in_usd_ticks") is not None:
+        usage["cost_nano_usd"] = u["cost_in_usd_ticks"] // 10
+    elif isinstance(u.get("cost"), (int, float)) and u["cost"] >= 0:
+        usage["cost_nano_usd"] = round(u["cost"] * 1e9)
     return {k: v for k, v in usage.items() if v is not None}
 
 

@@ -143,9 +143,15 @@ def anthropic_usage(u):
     parts = [u.get("input_tokens"), u.get("cache_creation_input_tokens"),
              u.get("cache_read_input_tokens")]
     inp = sum(x for x in parts if x is not None) if any(x is not None for x in parts) else None
+    creation = u.get("cache_creation") or {}
+    tools = u.get("server_tool_use") or {}
     return known({"input_tokens": inp, "output_tokens": u.get("output_tokens"),
                   "cache_read_tokens": u.get("cache_read_input_tokens"),
-                  "cache_write_tokens": u.get("cache_creation_input_tokens")})
+                  "cache_write_tokens": u.get("cache_creation_input_tokens"),
+                  "cache_write_5m_tokens": creation.get("ephemeral_5m_input_tokens"),
+                  "cache_write_1h_tokens": creation.get("ephemeral_1h_input_tokens"),
+                  "web_search_requests": tools.get("web_search_requests"),
+                  "web_fetch_requests": tools.get("web_fetch_requests")})
 
 
 def anthropic(raw):
@@ -155,7 +161,7 @@ def anthropic(raw):
 
     def merge_usage(u):
         for k in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                  "cache_read_input_tokens"):
+                  "cache_read_input_tokens", "cache_creation", "server_tool_use"):
             if (u or {}).get(k) is not None:
                 usage[k] = u[k]
 
@@ -279,6 +285,9 @@ def gemini_snapshot(before, u):
         for k in GEMINI_COUNTS:
             if counts[k] is None and before[k] is not None:
                 counts[k] = 0
+    # The modality lists are whole in each snapshot that has them.
+    for k in ("promptTokensDetails", "candidatesTokensDetails"):
+        counts[k] = u.get(k) or (before or {}).get(k)
     return counts
 
 
@@ -289,10 +298,17 @@ def gemini_usage(u):
     def plus(a, b):
         return None if a is None and b is None else (a or 0) + (b or 0)
     thoughts = u.get("thoughtsTokenCount")
-    return known({"input_tokens": plus(u.get("promptTokenCount"), u.get("toolUsePromptTokenCount")),
-                  "output_tokens": plus(u.get("candidatesTokenCount"), thoughts),
-                  "cache_read_tokens": u.get("cachedContentTokenCount"),
-                  "reasoning_tokens": thoughts})
+    usage = {"input_tokens": plus(u.get("promptTokenCount"), u.get("toolUsePromptTokenCount")),
+             "output_tokens": plus(u.get("candidatesTokenCount"), thoughts),
+             "cache_read_tokens": u.get("cachedContentTokenCount"),
+             "reasoning_tokens": thoughts}
+    # Tokens by modality: each listed modality's tokenCount (absent: 0).
+    for side, key, modalities in (("input", "promptTokensDetails", ("TEXT", "IMAGE", "AUDIO", "VIDEO")),
+                                  ("output", "candidatesTokensDetails", ("TEXT", "IMAGE", "AUDIO"))):
+        for m in modalities:
+            counts = [d.get("tokenCount", 0) for d in u.get(key) or [] if d.get("modality") == m]
+            usage[f"{side}_{m.lower()}_tokens"] = sum(counts) if counts else None
+    return known(usage)
 
 
 PATH_STEP = re.compile(r"""\.([^.\[\]'"]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]""")

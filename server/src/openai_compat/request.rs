@@ -244,6 +244,7 @@ fn messages(wire: Vec<ChatMessage>) -> Result<Vec<Message>, ApiError> {
                     name,
                     result,
                     is_error: false,
+                    attachments: Vec::new(),
                 });
                 // Outputs of one turn's calls travel together, as
                 // `StreamResponse::resume` sends them.

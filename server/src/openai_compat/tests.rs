@@ -65,6 +65,7 @@ fn a_full_request_becomes_a_model_and_messages() {
             name: name.into(),
             result: result.into(),
             is_error: false,
+            attachments: Vec::new(),
         })
     };
     assert_eq!(
