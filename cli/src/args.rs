@@ -143,6 +143,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE.json")]
     pub tools: Option<std::path::PathBuf>,
 
+    /// Which tool the model may call: auto, none, required, or a tool's name (needs --tools).
+    #[arg(long, value_name = "auto|none|required|NAME")]
+    pub tool_choice: Option<String>,
+
+    /// JSON object merged into the provider's request body (a JSON merge patch), for options rivulet has no flag for.
+    #[arg(long, value_name = "JSON")]
+    pub extra_body: Option<String>,
+
     /// JSON Schema (an object) the response must follow; see -o partials and exit status 7.
     #[arg(long, value_name = "SCHEMA.json")]
     pub format: Option<std::path::PathBuf>,

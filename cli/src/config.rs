@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rivulet_core::{Format, ThinkingLevel};
+use rivulet_core::{Format, ThinkingLevel, ToolChoice};
 use serde_json::Value;
 
 use super::args::{limit, Args, Thinking};
@@ -60,6 +60,30 @@ fn format_from(path: &Path) -> Result<Format, UsageError> {
         .unwrap_or("output")
         .to_string();
     Ok(Format { name, schema })
+}
+
+/// `--tool-choice`: a mode, or the name of one of the `--tools`.
+fn tool_choice_from(choice: &str, args: &Args) -> Result<ToolChoice, UsageError> {
+    match choice {
+        "auto" => return Ok(ToolChoice::Auto),
+        "none" => return Ok(ToolChoice::None),
+        "required" => return Ok(ToolChoice::Required),
+        _ => {}
+    }
+    let Some(path) = &args.tools else {
+        return Err(UsageError::new(format!(
+            "--tool-choice {choice}: naming a tool needs --tools (or use auto, none, required)"
+        )));
+    };
+    let tools = tool_definitions_from_json(read_json("--tools", path)?)
+        .map_err(|e| UsageError::new(format!("--tools {}: {e}", path.display())))?;
+    if !tools.iter().any(|t| t.name == choice) {
+        return Err(UsageError::new(format!(
+            "--tool-choice {choice}: no such tool in {} (or use auto, none, required)",
+            path.display()
+        )));
+    }
+    Ok(ToolChoice::Tool(choice.to_string()))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -120,6 +144,20 @@ pub fn model_from(args: &Args) -> Result<Model, UsageError> {
         let tools = tool_definitions_from_json(read_json("--tools", path)?)
             .map_err(|e| UsageError::new(format!("--tools {}: {e}", path.display())))?;
         model = model.tools(tools);
+    }
+    if let Some(choice) = &args.tool_choice {
+        model = model.tool_choice(tool_choice_from(choice, args)?);
+    }
+    if let Some(body) = &args.extra_body {
+        let body: Value = serde_json::from_str(body)
+            .map_err(|e| UsageError::new(format!("--extra-body: not JSON: {e}")))?;
+        if !body.is_object() {
+            return Err(UsageError::new(format!(
+                "--extra-body: must be a JSON object, not {}",
+                kind_of(&body)
+            )));
+        }
+        model = model.extra_body(body);
     }
     if let Some(path) = &args.format {
         model = model.format_schema(format_from(path)?);

@@ -704,6 +704,54 @@ async fn tools_file_sends_the_definitions_and_calls_are_printed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn tool_choice_and_extra_body_reach_the_request() {
+    let s = serve(Replay::sse(wire("openai-chat/parallel_tool_calls.sse"))).await;
+    let tools = json!([{"name": "get_stock_price", "description": "A stock's price.", "parameters": {
+        "type": "object", "properties": {"ticker": {"type": "string"}}, "required": ["ticker"]
+    }}]);
+    let file = temp_json("choice_tools.json", &tools);
+    let args = [
+        "--tools",
+        &file,
+        "--tool-choice",
+        "get_stock_price",
+        "--extra-body",
+        r#"{"service_tier": "flex", "metadata": {"run": "7"}}"#,
+        "q",
+    ];
+    let r = against(&s, "openai/gpt-4o", &args).await;
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let sent = s.requests()[0].json();
+    assert_eq!(
+        sent["tool_choice"],
+        json!({"type": "function", "function": {"name": "get_stock_price"}})
+    );
+    assert_eq!(sent["service_tier"], json!("flex"));
+    assert_eq!(sent["metadata"], json!({"run": "7"}));
+
+    for (args, says) in [
+        (
+            vec!["--tool-choice", "nope", "--tools", &file, "q"],
+            "--tool-choice nope: no such tool in ",
+        ),
+        (
+            vec!["--tool-choice", "get_stock_price", "q"],
+            "--tool-choice get_stock_price: naming a tool needs --tools",
+        ),
+        (
+            vec!["--extra-body", "[1]", "q"],
+            "--extra-body: must be a JSON object, not an array",
+        ),
+    ] {
+        let r = against(&s, "openai/gpt-4o", &args).await;
+        assert_eq!(r.status, 2, "{}", r.stderr);
+        r.says(says);
+    }
+    // The refusals sent nothing.
+    assert_eq!(s.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_default_local_model_without_setup_names_the_setup_command() {
     let r = rivulet_with(
         &["hi"],
