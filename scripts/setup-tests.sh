@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything `cargo test --workspace` needs beyond cargo, on a machine that
+# Everything `cargo test --workspace --all-features` needs beyond cargo, on a machine that
 # has only this repository (the README's test command runs it first; so
 # does .ci/run). Idempotent: a second run only checks.
 #
