@@ -64,8 +64,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rivulet_testkit::bench::{
-    self, arg, cpu_us, load_average, mono_ns, raise_fd_limit, reap, self_cpu_us, stamp_server,
-    status_kib, thousands, Seen, Stamping, Stat,
+    self, arg, cpu_us, load_average, mono_ns, raise_fd_limit, reap, run_delay_us, self_cpu_us,
+    stamp_server, status_kib, thousands, Seen, Stamping, Stat,
 };
 use rivulet_testkit::{Framing, Generated, Replay, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -468,7 +468,10 @@ fn latency_client(args: &[String]) {
     let (slots, rounds, chunks, stagger) = (n(2), n(3), n(4), n(5) as u64);
     raise_fd_limit();
     let rest = Arc::new(text_after_stamp(chunks));
-    let samples = runtime().block_on(async move {
+    let rt = runtime();
+    let (cpu_before, started) = (self_cpu_us(), Instant::now());
+    let wait_before = run_delay_us("self").unwrap_or(f64::NAN);
+    let samples = rt.block_on(async move {
         let m = model(&target);
         let tasks: Vec<_> = (0..slots)
             .map(|slot| {
@@ -500,15 +503,21 @@ fn latency_client(args: &[String]) {
         for t in tasks {
             all.extend(t.await.expect("slot"));
         }
+        tokio::time::sleep(SETTLE).await;
         all
     });
+    let (cpu, wall) = (self_cpu_us() - cpu_before, started.elapsed() - SETTLE);
+    let wait = run_delay_us("self").unwrap_or(f64::NAN) - wait_before;
     let lat: Vec<u64> = samples.iter().map(|s| s.0).collect();
     let post: Vec<u64> = samples.iter().map(|s| s.1).collect();
     let attach: Vec<u64> = samples.iter().map(|s| s.2).collect();
     let late = samples.iter().filter(|s| s.3).count();
     println!(
         "{}",
-        serde_json::json!({"lat_ns": lat, "post_ns": post, "attach_ns": attach, "late": late})
+        serde_json::json!({
+            "lat_ns": lat, "post_ns": post, "attach_ns": attach, "late": late,
+            "phase_cpu_us": cpu, "wall_us": wall.as_micros() as u64, "wait_us": wait,
+        })
     );
 }
 
@@ -789,6 +798,11 @@ impl Serve {
         cpu_us(self.pid()).expect("the server's /proc/PID/stat")
     }
 
+    /// How long its threads have waited for a core, µs.
+    fn run_delay_us(&self) -> f64 {
+        run_delay_us(&self.pid().to_string()).expect("the server's schedstat")
+    }
+
     /// Its resident memory now, KiB.
     fn rss_kib(&self) -> f64 {
         status_kib(&self.pid().to_string(), "VmRSS").expect("the server's VmRSS") as f64
@@ -919,8 +933,17 @@ struct Figures {
     rss_idle: f64,
     /// Fan-out: the server's CPU to take every attacher, µs.
     attach_cpu_us: f64,
-    /// Fan-out: from the provider's release to the last `end`, ms.
+    /// Fan-out: from the provider's release to the last `end`; latency:
+    /// the client's streams, from the first start to the last end; ms.
     wall_ms: f64,
+    /// Latency through the server: the SSE client's own CPU over its
+    /// streams, µs.
+    client_cpu_us: f64,
+    /// Latency: how long the threads of the in-process client, or of the
+    /// server, waited for a core over the streams, µs.
+    wait_us: f64,
+    /// Latency through the server: the same for the SSE client.
+    client_wait_us: f64,
 }
 
 /// A warning when a server's CPU figure (µs) is too small for the 10 ms
@@ -1040,6 +1063,8 @@ fn main() {
                 .as_ref()
                 .map_or(stamped.clone(), |srv| srv.addr.clone());
             let how = if inproc { "inproc" } else { "sse" };
+            let before = server.as_ref().map(Serve::cpu_us);
+            let wait_before = server.as_ref().map(Serve::run_delay_us);
             let run = bench::run_child(&[
                 s("__latency"),
                 s(how),
@@ -1049,10 +1074,31 @@ fn main() {
                 s(lat_chunks),
                 s(stagger_us),
             ]);
+            let phase_cpu = run.output["phase_cpu_us"].as_f64().unwrap_or(f64::NAN);
+            let phase_wait = run.output["wait_us"].as_f64().unwrap_or(f64::NAN);
+            let wait_us = match (&server, wait_before) {
+                (Some(srv), Some(before)) => srv.run_delay_us() - before,
+                _ => phase_wait,
+            };
+            // The in-process client's CPU is the stream's; the server's is,
+            // when there is one (the SSE client's is its own).
+            let cpu_us = match (&server, before) {
+                (Some(srv), Some(before)) => {
+                    let after = srv.cpu_us();
+                    (after.0 + after.1) - (before.0 + before.1)
+                }
+                _ => phase_cpu,
+            };
             if let Some(srv) = server {
                 srv.stop();
             }
             Figures {
+                cpu_us,
+                client_cpu_us: if inproc { 0.0 } else { phase_cpu },
+                wait_us,
+                client_wait_us: if inproc { 0.0 } else { phase_wait },
+                chunks: (lat_streams * lat_rounds * lat_chunks) as f64,
+                wall_ms: run.output["wall_us"].as_f64().unwrap_or(f64::NAN) / 1e3,
                 lat: u64s(&run.output["lat_ns"]),
                 post: u64s(&run.output["post_ns"]),
                 attach: u64s(&run.output["attach_ns"]),
@@ -1257,18 +1303,39 @@ fn report(r: &Report) {
             let _ = writeln!(out, "  {name:<30} p50 {p50}  p99 {p99}");
             let _ = writeln!(md, "| {md_name} | {p50} | {p99} |");
         }
+        let per_chunk = |sc: Sc| stat(&|run| fig(sc, run).cpu_us / fig(sc, run).chunks);
+        let cores = |sc: Sc| stat(&|run| fig(sc, run).cpu_us / 1e3 / fig(sc, run).wall_ms);
+        let client = stat(&|run| {
+            let f = fig(Sc::LatencyServe, run);
+            f.client_cpu_us / f.chunks
+        });
+        let waited = |g: &dyn Fn(&Figures) -> f64, sc: Sc| {
+            stat(&|run| g(fig(sc, run)) / fig(sc, run).wall_ms)
+        };
+        let cpu_line = format!(
+            "CPU per chunk: in-process {} ({} cores busy), the server process {} ({} cores busy) and its SSE client {}. Threads runnable but waiting for a core (`/proc/PID/task/*/schedstat`), ms per second of streams: in-process {}, the server {}, its SSE client {}",
+            per_chunk(Sc::LatencyInProcess).show(2, " µs"),
+            cores(Sc::LatencyInProcess).show(2, ""),
+            per_chunk(Sc::LatencyServe).show(2, " µs"),
+            cores(Sc::LatencyServe).show(2, ""),
+            client.show(2, " µs"),
+            waited(&|f| f.wait_us, Sc::LatencyInProcess).show(0, ""),
+            waited(&|f| f.wait_us, Sc::LatencyServe).show(0, ""),
+            waited(&|f| f.client_wait_us, Sc::LatencyServe).show(0, ""),
+        );
         let (d50, d99) = (diff(50.0).show(0, " µs"), diff(99.0).show(0, " µs"));
         let _ = writeln!(
             out,
             "  through the server, above in-process: p50 {d50}  p99 {d99}"
         );
         let _ = writeln!(out, "  not in the figures: {aside}");
+        let _ = writeln!(out, "  {cpu_line}");
         let _ = writeln!(
             md,
             "| through the server, above in-process | {d50} | {d99} |"
         );
         let _ = writeln!(md);
-        let _ = writeln!(md, "Not in those figures (the SSE client attaches before the provider's first content chunk, 20 ms after its response head): {aside}.");
+        let _ = writeln!(md, "Not in those figures (the SSE client attaches before the provider's first content chunk, 20 ms after its response head): {aside}. {cpu_line}.");
         let _ = writeln!(md);
         targets.push((
             format!(

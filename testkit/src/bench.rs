@@ -120,6 +120,18 @@ pub fn cpu_us(pid: u32) -> Option<(f64, f64)> {
     (hz > 0).then(|| (us(utime), us(stime)))
 }
 
+/// How long the threads of process `pid` (may be `self`) alive now have
+/// waited, runnable, for a core, in µs (`/proc/{pid}/task/*/schedstat`):
+/// what a machine with too few cores adds to a stream's latency.
+pub fn run_delay_us(pid: &str) -> Option<f64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    Some(ns as f64 / 1e3)
+}
+
 /// The CPU time (user + system, every thread) this process has used so
 /// far, in µs (`getrusage`): for a figure over one phase of a process.
 pub fn self_cpu_us() -> f64 {
@@ -472,6 +484,7 @@ mod tests {
         assert!(status_kib("self", "VmRSS").is_some());
         assert!(cpu_us(std::process::id()).is_some());
         assert!(self_cpu_us() > 0.0);
+        assert!(run_delay_us("self").is_some());
     }
 
     #[tokio::test(flavor = "current_thread")]
