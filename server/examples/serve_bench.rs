@@ -506,7 +506,12 @@ fn latency_client(args: &[String]) {
         tokio::time::sleep(SETTLE).await;
         all
     });
-    let (cpu, wall) = (self_cpu_us() - cpu_before, started.elapsed() - SETTLE);
+    let cpu_after = self_cpu_us();
+    let wall = started.elapsed() - SETTLE;
+    let (cpu, sys) = (
+        (cpu_after.0 + cpu_after.1) - (cpu_before.0 + cpu_before.1),
+        cpu_after.1 - cpu_before.1,
+    );
     let wait = run_delay_us("self").unwrap_or(f64::NAN) - wait_before;
     let lat: Vec<u64> = samples.iter().map(|s| s.0).collect();
     let post: Vec<u64> = samples.iter().map(|s| s.1).collect();
@@ -516,7 +521,8 @@ fn latency_client(args: &[String]) {
         "{}",
         serde_json::json!({
             "lat_ns": lat, "post_ns": post, "attach_ns": attach, "late": late,
-            "phase_cpu_us": cpu, "wall_us": wall.as_micros() as u64, "wait_us": wait,
+            "phase_cpu_us": cpu, "phase_sys_us": sys, "wall_us": wall.as_micros() as u64,
+            "wait_us": wait,
         })
     );
 }
@@ -704,11 +710,15 @@ fn inproc_many_client(args: &[String]) {
         tokio::time::sleep(SETTLE).await;
         deltas
     });
-    let cpu = self_cpu_us() - before;
+    let after = self_cpu_us();
+    let (cpu, sys) = (
+        (after.0 + after.1) - (before.0 + before.1),
+        after.1 - before.1,
+    );
     assert_eq!(deltas, n * chunks, "deltas");
     println!(
         "{}",
-        serde_json::json!({ "deltas": deltas, "phase_cpu_us": cpu })
+        serde_json::json!({ "deltas": deltas, "phase_cpu_us": cpu, "phase_sys_us": sys })
     );
 }
 
@@ -921,7 +931,7 @@ struct Figures {
     /// CPU over the measured phase, µs (the server's, or the in-process
     /// client's).
     cpu_us: f64,
-    /// The part of it in the kernel, µs (the server's only).
+    /// The part of it in the kernel, µs.
     sys_us: f64,
     /// Content chunks over the phase (per attacher for the fan-out).
     chunks: f64,
@@ -1082,18 +1092,23 @@ fn main() {
             };
             // The in-process client's CPU is the stream's; the server's is,
             // when there is one (the SSE client's is its own).
-            let cpu_us = match (&server, before) {
+            let phase_sys = run.output["phase_sys_us"].as_f64().unwrap_or(f64::NAN);
+            let (cpu_us, sys_us) = match (&server, before) {
                 (Some(srv), Some(before)) => {
                     let after = srv.cpu_us();
-                    (after.0 + after.1) - (before.0 + before.1)
+                    (
+                        (after.0 + after.1) - (before.0 + before.1),
+                        after.1 - before.1,
+                    )
                 }
-                _ => phase_cpu,
+                _ => (phase_cpu, phase_sys),
             };
             if let Some(srv) = server {
                 srv.stop();
             }
             Figures {
                 cpu_us,
+                sys_us,
                 client_cpu_us: if inproc { 0.0 } else { phase_cpu },
                 wait_us,
                 client_wait_us: if inproc { 0.0 } else { phase_wait },
@@ -1111,6 +1126,7 @@ fn main() {
                 bench::run_child(&[s("__inproc_many"), s(&paced), s(gw_streams), s(gw_chunks)]);
             Figures {
                 cpu_us: run.output["phase_cpu_us"].as_f64().unwrap_or(f64::NAN),
+                sys_us: run.output["phase_sys_us"].as_f64().unwrap_or(f64::NAN),
                 chunks: run.output["deltas"].as_f64().unwrap_or(f64::NAN),
                 ..Figures::default()
             }
@@ -1312,11 +1328,14 @@ fn report(r: &Report) {
         let waited = |g: &dyn Fn(&Figures) -> f64, sc: Sc| {
             stat(&|run| g(fig(sc, run)) / fig(sc, run).wall_ms)
         };
+        let sys = |sc: Sc| stat(&|run| fig(sc, run).sys_us / fig(sc, run).chunks);
         let cpu_line = format!(
-            "CPU per chunk: in-process {} ({} cores busy), the server process {} ({} cores busy) and its SSE client {}. Threads runnable but waiting for a core (`/proc/PID/task/*/schedstat`), ms per second of streams: in-process {}, the server {}, its SSE client {}",
+            "CPU per chunk: in-process {} ({} in the kernel; {} cores busy), the server process {} ({} in the kernel; {} cores busy) and its SSE client {}. Threads runnable but waiting for a core (`/proc/PID/task/*/schedstat`), ms per second of streams: in-process {}, the server {}, its SSE client {}",
             per_chunk(Sc::LatencyInProcess).show(2, " µs"),
+            sys(Sc::LatencyInProcess).show(2, " µs"),
             cores(Sc::LatencyInProcess).show(2, ""),
             per_chunk(Sc::LatencyServe).show(2, " µs"),
+            sys(Sc::LatencyServe).show(2, " µs"),
             cores(Sc::LatencyServe).show(2, ""),
             client.show(2, " µs"),
             waited(&|f| f.wait_us, Sc::LatencyInProcess).show(0, ""),
@@ -1352,7 +1371,7 @@ fn report(r: &Report) {
     if has(Sc::Fanout) {
         let fan = |g: &dyn Fn(&Figures) -> f64| stat(&|run| g(fig(Sc::Fanout, run)));
         let fan_cpu = fan(&|f| f.cpu_us / (f.chunks * f.attachers));
-        let fan_sys = fan(&|f| f.sys_us / f.cpu_us);
+        let fan_sys = fan(&|f| f.sys_us / (f.chunks * f.attachers));
         let fan_mem = fan(&|f| (f.rss_idle - f.rss_before) / f.attachers);
         let fan_attach = fan(&|f| f.attach_cpu_us / f.attachers);
         let fan_wall = fan(&|f| f.wall_ms);
@@ -1364,9 +1383,9 @@ fn report(r: &Report) {
         );
         let _ = writeln!(
             out,
-            "  server CPU per chunk per attacher {} ({} of it in the kernel)  to attach one {}  wall {} (the stream alone: {} ms)",
+            "  server CPU per chunk per attacher {} ({} in the kernel)  to attach one {}  wall {} (the stream alone: {} ms)",
             fan_cpu.show(2, " µs"),
-            fan_sys.show(2, ""),
+            fan_sys.show(2, " µs"),
             fan_attach.show(0, " µs"),
             fan_wall.show(0, " ms"),
             (r.fan_pace * chunks as u32).as_millis()
@@ -1385,9 +1404,9 @@ fn report(r: &Report) {
         );
         let _ = writeln!(
             md_rows,
-            "| one stream of {chunks} chunks {pace} ms apart, {a_str} SSE attachers: CPU per chunk per attacher (from the provider's first chunk to the last `end`) | {} ({} of it in the kernel) |",
+            "| one stream of {chunks} chunks {pace} ms apart, {a_str} SSE attachers: CPU per chunk per attacher (from the provider's first chunk to the last `end`) | {} ({} in the kernel) |",
             fan_cpu.show(2, " µs"),
-            fan_sys.show(2, ""),
+            fan_sys.show(2, " µs"),
         );
         let _ = writeln!(
             md_rows,
@@ -1416,22 +1435,20 @@ fn report(r: &Report) {
             let (g, i) = (fig(Sc::GatewayServe, run), fig(Sc::GatewayInProcess, run));
             (g.cpu_us / g.chunks) / (i.cpu_us / i.chunks)
         });
-        let gw_sys = stat(&|run| {
-            let g = fig(Sc::GatewayServe, run);
-            g.sys_us / g.cpu_us
-        });
+        let sys = |sc: Sc| stat(&|run| fig(sc, run).sys_us / fig(sc, run).chunks);
         let (chunks, pace) = (r.gw_chunks, r.gw_pace.as_millis());
         let _ = writeln!(out, "\n{g_str} streams × {chunks} chunks {pace} ms apart");
         let _ = writeln!(
             out,
-            "  in-process (Model::stream)                         CPU per chunk {}",
-            per_chunk(Sc::GatewayInProcess).show(2, " µs")
+            "  in-process (Model::stream)                         CPU per chunk {} ({} in the kernel)",
+            per_chunk(Sc::GatewayInProcess).show(2, " µs"),
+            sys(Sc::GatewayInProcess).show(2, " µs"),
         );
         let _ = writeln!(
             out,
-            "  /v1/chat/completions (stream: true), server process CPU per chunk {} ({} of it in the kernel): {} in-process",
+            "  /v1/chat/completions (stream: true), server process CPU per chunk {} ({} in the kernel): {} in-process",
             per_chunk(Sc::GatewayServe).show(2, " µs"),
-            gw_sys.show(2, ""),
+            sys(Sc::GatewayServe).show(2, " µs"),
             gw_ratio.show(2, "×")
         );
         for (name, sc) in [
@@ -1448,11 +1465,12 @@ fn report(r: &Report) {
         }
         let _ = writeln!(
             md_rows,
-            "| {g_str} streams × {chunks} chunks {pace} ms apart through `/v1/chat/completions` (`stream: true`): CPU per chunk | {} ({} of it in the kernel): {} the same streams in-process ({}) |",
+            "| {g_str} streams × {chunks} chunks {pace} ms apart through `/v1/chat/completions` (`stream: true`): CPU per chunk | {} ({} in the kernel): {} the same streams in-process ({}, {} in the kernel) |",
             per_chunk(Sc::GatewayServe).show(2, " µs"),
-            gw_sys.show(2, ""),
+            sys(Sc::GatewayServe).show(2, " µs"),
             gw_ratio.show(2, "×"),
             per_chunk(Sc::GatewayInProcess).show(2, " µs"),
+            sys(Sc::GatewayInProcess).show(2, " µs"),
         );
         targets.push((
             format!("/v1/chat/completions, {g_str} streams: server CPU per chunk over in-process"),

@@ -132,16 +132,16 @@ pub fn run_delay_us(pid: &str) -> Option<f64> {
     Some(ns as f64 / 1e3)
 }
 
-/// The CPU time (user + system, every thread) this process has used so
-/// far, in µs (`getrusage`): for a figure over one phase of a process.
-pub fn self_cpu_us() -> f64 {
+/// The CPU time this process has used so far (every thread), user and
+/// system, in µs (`getrusage`): for a figure over one phase of a process.
+pub fn self_cpu_us() -> (f64, f64) {
     // SAFETY: getrusage writes into the local struct.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
     };
-    timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime)
+    (timeval_us(usage.ru_utime), timeval_us(usage.ru_stime))
 }
 
 fn timeval_us(t: libc::timeval) -> f64 {
@@ -483,7 +483,8 @@ mod tests {
         assert!(peak_rss_kib() > 0);
         assert!(status_kib("self", "VmRSS").is_some());
         assert!(cpu_us(std::process::id()).is_some());
-        assert!(self_cpu_us() > 0.0);
+        let (user, sys) = self_cpu_us();
+        assert!(user + sys > 0.0);
         assert!(run_delay_us("self").is_some());
     }
 
