@@ -31,10 +31,13 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use rivulet_testkit::bench::{
+    self, arg, load_average, mono_ns, peak_rss_kib, raise_fd_limit, stamp_server, thousands, Seen,
+    Stamping, Stat,
+};
 use rivulet_testkit::{Framing, Generated, Replay, Server};
 
 /// A fast server's frame: a full TLS record.
@@ -107,44 +110,6 @@ fn body() -> String {
         "messages": [{"role": "user", "content": "go"}],
     })
     .to_string()
-}
-
-/// What one consumer saw of a stream.
-#[derive(Default)]
-struct Seen {
-    /// Non-empty text deltas.
-    deltas: u64,
-    /// The first text delta, and when it reached the consumer
-    /// (CLOCK_MONOTONIC, ns).
-    first: Option<(String, u64)>,
-    /// The whole text (the floors keep it themselves; rivulet's accumulator
-    /// keeps it for its consumer).
-    text: String,
-}
-
-impl Seen {
-    fn delta(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        if self.first.is_none() {
-            self.first = Some((text.to_string(), mono_ns()));
-        }
-        self.text.push_str(text);
-        self.deltas += 1;
-    }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: one clock for the server and the client
-/// processes.
-fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the local struct.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 async fn post(client: &reqwest::Client, url: &str) -> reqwest::Response {
@@ -368,23 +333,7 @@ fn client(args: &[String]) {
     );
 }
 
-/// This process's peak resident set size (`VmHWM`), in KiB.
-///
-/// Not `ru_maxrss` from `wait4`: Linux carries the high-water mark of the
-/// address space a child had before `exec` (a copy of the parent's) into
-/// it, so every client would report at least the bench parent's size.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .expect("VmHWM in /proc/self/status")
-}
-
-/// Sequential streams from the stamping server (see [`stamp_server`]): the
+/// Sequential streams from the stamping server (see [`stamped_server`]): the
 /// median time from the first text event's write to the socket to its text
 /// in the consumer. `__latency CLIENT URL STREAMS`.
 fn latency_client(args: &[String]) {
@@ -419,80 +368,16 @@ const STAMPED_CHUNKS: usize = 6;
 /// CLOCK_MONOTONIC time of the write, and 1 ms later the rest of the stream.
 /// Connections are closed after each response, so every client connects
 /// the same way.
-async fn stamp_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the stamping server");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let _ = sock.set_nodelay(true);
-            tokio::spawn(async move {
-                // Read the whole request (head and body), so closing the
-                // socket afterwards cannot reset it.
-                let mut req = Vec::new();
-                let mut buf = [0u8; 4096];
-                let body_len = loop {
-                    let Ok(n) = sock.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    req.extend_from_slice(&buf[..n]);
-                    if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        break (end + 4 + len).saturating_sub(req.len());
-                    }
-                };
-                let mut left = body_len;
-                while left > 0 {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => left = left.saturating_sub(n),
-                    }
-                }
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
-                if sock.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                // testkit's generated stream (the bench's other servers'),
-                // its first token replaced by the stamp.
-                let mut g = Generated::openai(STAMPED_CHUNKS, Framing::Events);
-                g.tokens[0] = mono_ns().to_string();
-                let mut writes = g.writes();
-                let first: Vec<u8> = writes.by_ref().take(2).flatten().collect();
-                let _ = sock.write_all(&first).await;
-                // The first token comes alone, as a model's does.
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                let rest: Vec<u8> = writes.flatten().collect();
-                let _ = sock.write_all(&rest).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    url
-}
-
-fn raise_fd_limit() {
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
+async fn stamped_server() -> String {
+    stamp_server(Stamping {
+        chunks: STAMPED_CHUNKS,
+        lead: Duration::from_millis(2),
+        pace: None,
+        stamp: true,
+        gate: None,
+    })
+    .await
+    .url
 }
 
 // ---------------------------------------------------------------- parent
@@ -513,35 +398,13 @@ impl Figures {
     }
 }
 
-/// Runs a child client and reads its rusage with wait4.
-// The child is reaped by wait4 below (std's wait() would not give rusage).
-#[allow(clippy::zombie_processes)]
+/// Runs a child client: its CPU from wait4, its other figures from what it
+/// printed.
 fn run_child(args: &[String]) -> Figures {
-    let exe = std::env::current_exe().expect("current exe");
-    let child = Command::new(exe)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let pid = child.id() as libc::pid_t;
-    let mut out = child.stdout.expect("stdout");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut out, &mut text).expect("read client output");
-    let mut status = 0;
-    // SAFETY: wait4 on our own child, with valid pointers.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::wait4(pid, &mut status, 0, &mut usage);
-        usage
-    };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "client {args:?} failed"
-    );
-    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("client figures");
+    let run = bench::run_child(args);
+    let v = &run.output;
     Figures {
-        cpu_us: tv(usage.ru_utime) + tv(usage.ru_stime),
+        cpu_us: run.cpu_us,
         peak_rss_kib: v["peak_rss_kib"].as_f64().unwrap_or(0.0),
         wall_us: v["wall_us"].as_f64().unwrap_or(0.0),
         first_delta_us: v["first_delta_us"].as_f64().unwrap_or(0.0),
@@ -549,91 +412,13 @@ fn run_child(args: &[String]) -> Figures {
     }
 }
 
-/// The median of a figure over the runs, and its range.
-#[derive(Clone, Copy, Debug)]
-struct Stat {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Stat {
-    fn of(mut v: Vec<f64>) -> Stat {
-        v.sort_by(|a, b| a.total_cmp(b));
-        let n = v.len();
-        Stat {
-            // The middle one, or the mean of the middle two.
-            median: (v[(n - 1) / 2] + v[n / 2]) / 2.0,
-            min: v[0],
-            max: v[v.len() - 1],
-        }
-    }
-
-    /// The range around the median, as a fraction of it.
-    fn spread(&self) -> f64 {
-        (self.max - self.min) / self.median.abs().max(f64::MIN_POSITIVE)
-    }
-
-    /// `median (min–max)` with `prec` decimals and `unit` after each number.
-    fn show(&self, prec: usize, unit: &str) -> String {
-        format!(
-            "{:.prec$}{unit} ({:.prec$}–{:.prec$})",
-            self.median, self.min, self.max
-        )
-    }
-}
-
-/// Every run of every scenario, `[scenario][run]`. The runs go round-robin
-/// over the scenarios, so a floor and the rivulet runs it is compared with
-/// are measured close together: on a shared machine, a slow minute then
-/// skews both sides of a ratio rather than one.
+/// Every run of every scenario, `[scenario][run]`, round-robin.
 fn measure(runs: usize, scenarios: &[Vec<String>]) -> Vec<Vec<Figures>> {
-    let mut all: Vec<Vec<Figures>> = vec![Vec::new(); scenarios.len()];
-    for run in 0..runs {
-        eprint!("run {}/{runs}: ", run + 1);
-        for (i, args) in scenarios.iter().enumerate() {
-            all[i].push(run_child(args));
-            eprint!(".");
-        }
-        eprintln!();
-    }
-    all
-}
-
-fn arg(flag: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().expect("a number"))
-        .unwrap_or(default)
-}
-
-/// `n` with a comma every three digits, as the README writes numbers.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let first = match digits.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    let mut out = digits[..first].to_string();
-    for group in digits.as_bytes()[first..].chunks(3) {
-        out.push(',');
-        out.push_str(std::str::from_utf8(group).unwrap_or_default());
-    }
-    out
+    bench::round_robin(runs, scenarios.len(), |i| run_child(&scenarios[i]))
 }
 
 fn s(v: impl ToString) -> String {
     v.to_string()
-}
-
-/// The 1-minute load average, from `/proc/loadavg`.
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(f64::NAN)
 }
 
 /// The scenarios, by name, in the order they run.
@@ -689,7 +474,7 @@ fn main() {
         // `bench __stamp`: the stamping server of the latency figure, alone.
         Some("__stamp") => {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
-            println!("{}", rt.block_on(stamp_server()));
+            println!("{}", rt.block_on(stamped_server()));
             loop {
                 std::thread::park();
             }
@@ -729,7 +514,7 @@ fn main() {
     let frames = serve(chunks, Framing::Frames(FRAME), Duration::ZERO);
     let events = serve(chunks, Framing::Events, Duration::ZERO);
     let paced = serve(concurrent_chunks, Framing::Events, Duration::from_millis(2));
-    let stamped = rt.block_on(stamp_server());
+    let stamped = rt.block_on(stamped_server());
 
     // The content chunks' average size, over a cycle of the tokens and more.
     let sample = Generated::openai(1000, Framing::Events);
@@ -922,15 +707,7 @@ fn main() {
         "\ntargets of the benchmarks issue, against the floor (median, min–max over the runs):"
     );
     for (what, stat, bound, unit, prec) in &targets {
-        let verdict = if stat.median <= *bound {
-            "met"
-        } else {
-            "NOT MET"
-        };
-        let line = format!(
-            "{what}: {} ≤ {bound}{unit}: {verdict}",
-            stat.show(*prec, unit)
-        );
+        let line = stat.judge(what, *bound, unit, *prec);
         println!("  {line}");
         let _ = writeln!(md_targets, "- {line}");
         if *unit == "×" {

@@ -6,6 +6,9 @@
 //! - [`Replay::generated`]: a lazily generated OpenAI chat-completion stream
 //!   of any length, for runtime tests (backpressure, cancellation).
 //! - [`wire`]: the recorded transcripts of `testdata/wire/`.
+//! - [`bench`]: what the bench programs share: CPU and memory as the
+//!   kernel counts them, medians over round-robin runs, and a server that
+//!   stamps a stream's first chunk with the time of its write.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -18,6 +21,7 @@
 //! # }
 //! ```
 
+pub mod bench;
 mod redis_server;
 mod replay;
 mod request;
