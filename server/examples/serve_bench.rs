@@ -51,6 +51,8 @@
 //! the targets as met or not and a block ready for the README.
 //!
 //! `--only latency,gateway,fanout` runs some of the scenarios;
+//! `--only redis` runs issue 13's instead (`rivulet serve --redis`, two
+//! nodes and a redis-server: see `serve_bench/redis.rs`);
 //! `--server-prefix "valgrind --tool=callgrind"` runs the server under a
 //! profiler (its CPU and memory figures then mean nothing).
 
@@ -70,6 +72,10 @@ use rivulet_testkit::bench::{
 use rivulet_testkit::{Framing, Generated, Replay, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+// Issue 13's scenarios (`--only redis`), in a file of their own.
+#[path = "serve_bench/redis.rs"]
+mod redis;
 
 /// The model every stream asks for; the server's `-m` too.
 const MODEL: &str = "openai/bench";
@@ -416,6 +422,14 @@ async fn in_process(m: &rivulet::Model) -> Seen {
 /// attach's time to the response head (ns), and when the attach was done.
 async fn through_server(addr: &str) -> (Seen, u64, u64, u64) {
     let t0 = mono_ns();
+    let path = start_stream(addr).await;
+    let t1 = mono_ns();
+    let (seen, t2) = follow(addr, &path).await;
+    (seen, t1 - t0, t2 - t1, t2)
+}
+
+/// `POST /v1/streams` on `addr`; the path of the stream's events.
+async fn start_stream(addr: &str) -> String {
     let body = format!(r#"{{"model":"{MODEL}","prompt":"go"}}"#);
     let posted = send(addr, "POST", "/v1/streams", &body)
         .await
@@ -423,12 +437,15 @@ async fn through_server(addr: &str) -> (Seen, u64, u64, u64) {
     assert_eq!(posted.status, 201, "POST /v1/streams");
     let started: Started =
         serde_json::from_slice(&posted.body().await.expect("201 body")).expect("201 JSON");
-    let t1 = mono_ns();
-    let events = send(addr, "GET", &started.events_url, "")
-        .await
-        .expect("GET events");
-    assert_eq!(events.status, 200, "GET events");
-    let t2 = mono_ns();
+    started.events_url
+}
+
+/// One SSE client of a stream on `addr`, to its `end` (checked to be
+/// `finished`): what it saw, and when its response head came.
+async fn follow(addr: &str, path: &str) -> (Seen, u64) {
+    let events = send(addr, "GET", path, "").await.expect("GET events");
+    assert_eq!(events.status, 200, "GET events on {addr}");
+    let attached = mono_ns();
     let mut seen = Seen::default();
     let mut sse = Sse::default();
     let mut end = String::new();
@@ -449,14 +466,45 @@ async fn through_server(addr: &str) -> (Seen, u64, u64, u64) {
         })
         .await
         .expect("events");
-    assert_eq!(end, r#"{"status":"finished"}"#, "end event");
-    (seen, t1 - t0, t2 - t1, t2)
+    assert_eq!(end, r#"{"status":"finished"}"#, "end event on {addr}");
+    (seen, attached)
 }
 
 /// The text of content chunks 1.. of a stamped stream.
 fn text_after_stamp(chunks: usize) -> String {
     let g = Generated::openai(chunks, Framing::Events);
     (1..chunks).map(|i| g.token(i)).collect()
+}
+
+/// `slots` tasks at once on a runtime of its own, slot `i` starting
+/// `i × stagger_us` µs in and running `f()` `rounds` times in a row: every
+/// result.
+fn staggered<T, F, Fut>(slots: usize, rounds: usize, stagger_us: u64, f: F) -> Vec<T>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    runtime().block_on(async move {
+        let tasks: Vec<_> = (0..slots)
+            .map(|slot| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_micros(slot as u64 * stagger_us)).await;
+                    let mut out = Vec::with_capacity(rounds);
+                    for _ in 0..rounds {
+                        out.push(f().await);
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("slot"));
+        }
+        all
+    })
 }
 
 /// The first-chunk scenario's client: `SLOTS` streams at once, slot `i`
@@ -468,44 +516,29 @@ fn latency_client(args: &[String]) {
     let (slots, rounds, chunks, stagger) = (n(2), n(3), n(4), n(5) as u64);
     raise_fd_limit();
     let rest = Arc::new(text_after_stamp(chunks));
-    let rt = runtime();
+    let m = model(&target);
     let (cpu_before, started) = (self_cpu_us(), Instant::now());
     let wait_before = run_delay_us("self").unwrap_or(f64::NAN);
-    let samples = rt.block_on(async move {
-        let m = model(&target);
-        let tasks: Vec<_> = (0..slots)
-            .map(|slot| {
-                let (how, target, m, rest) = (how.clone(), target.clone(), m.clone(), rest.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_micros(slot as u64 * stagger)).await;
-                    let mut out = Vec::new();
-                    for _ in 0..rounds {
-                        out.push(if how == "inproc" {
-                            let seen = in_process(&m).await;
-                            (latency(&seen, chunks, &rest), 0, 0, false)
-                        } else {
-                            let (seen, post, attach, attached) = through_server(&target).await;
-                            let stamp: u64 =
-                                seen.first.as_ref().map_or(0, |f| f.0.parse().unwrap_or(0));
-                            (
-                                latency(&seen, chunks, &rest),
-                                post,
-                                attach,
-                                attached > stamp,
-                            )
-                        });
-                    }
-                    out
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.expect("slot"));
+    let samples = staggered(slots, rounds, stagger, move || {
+        let (how, target, m, rest) = (how.clone(), target.clone(), m.clone(), rest.clone());
+        async move {
+            if how == "inproc" {
+                let seen = in_process(&m).await;
+                (latency(&seen, chunks, &rest), 0, 0, false)
+            } else {
+                let (seen, post, attach, attached) = through_server(&target).await;
+                let stamp: u64 = seen.first.as_ref().map_or(0, |f| f.0.parse().unwrap_or(0));
+                (
+                    latency(&seen, chunks, &rest),
+                    post,
+                    attach,
+                    attached > stamp,
+                )
+            }
         }
-        tokio::time::sleep(SETTLE).await;
-        all
     });
+    // Whatever the streams left running settles before the CPU is read.
+    std::thread::sleep(SETTLE);
     let cpu_after = self_cpu_us();
     let wall = started.elapsed() - SETTLE;
     let (cpu, sys) = (
@@ -740,6 +773,17 @@ impl Serve {
     /// Starts `rivulet serve` on a free loopback port with `MODEL` pointed
     /// at `provider`, and waits for it to listen.
     fn start(rivulet: &str, provider: &str, max_streams: usize, max_attachers: usize) -> Serve {
+        Serve::start_with(rivulet, provider, max_streams, max_attachers, &[])
+    }
+
+    /// As [`Serve::start`], with `extra` arguments to `rivulet serve`.
+    fn start_with(
+        rivulet: &str,
+        provider: &str,
+        max_streams: usize,
+        max_attachers: usize,
+        extra: &[String],
+    ) -> Serve {
         // `--server-prefix "valgrind --tool=callgrind"`: run it under a
         // profiler.
         let mut command: Vec<String> = str_arg("--server-prefix")
@@ -759,6 +803,7 @@ impl Serve {
             ])
             .args(["--max-streams", &max_streams.to_string()])
             .args(["--max-attachers", &max_attachers.to_string()])
+            .args(extra)
             .env("OPENAI_BASE_URL", format!("{provider}/v1"))
             .env("OPENAI_API_KEY", "bench")
             .env_remove("RUST_LOG")
@@ -1006,6 +1051,7 @@ fn main() {
         Some("__fanout") => return fanout_client(&argv[1..]),
         Some("__gateway") => return gateway_client(&argv[1..]),
         Some("__inproc_many") => return inproc_many_client(&argv[1..]),
+        Some("__xnode") => return redis::xnode_client(&argv[1..]),
         _ => {}
     }
     let runs = arg("--runs", 5).max(1);
@@ -1026,6 +1072,9 @@ fn main() {
         std::process::exit(2);
     }
     raise_fd_limit();
+    if str_arg("--only").as_deref() == Some("redis") {
+        return redis::bench(&rivulet);
+    }
 
     // The providers. Latency: stamped, 2 ms apart after a 20 ms lead (the
     // bench program's stamping server). Gateway: the bench program's paced
