@@ -87,17 +87,35 @@ pub fn ai_sdk(entry: &Entry, attached: Attached) -> Response {
     let subscription = entry
         .response
         .subscribe(Policy::Detached { capacity: BUFFER });
-    let mut encoder = Encoder::new(format!("msg-{}", entry.id));
+    ai_sdk_response(
+        format!("msg-{}", entry.id),
+        subscription,
+        attached,
+        |encoder, event, out| encoder.push_event(&event, out),
+    )
+}
+
+/// The AI SDK's UI message stream of `items` for the message `message_id`:
+/// `start` at once, then what `push` encodes of each item, until the
+/// encoder has ended. `guard` is held until the client goes. Shared by a
+/// local stream's events and another node's (`remote`).
+pub(crate) fn ai_sdk_response<T: Send + 'static, G: Send + 'static>(
+    message_id: String,
+    items: impl Stream<Item = T> + Send + 'static,
+    guard: G,
+    push: fn(&mut Encoder, T, &mut Vec<u8>),
+) -> Response {
+    let mut encoder = Encoder::new(message_id);
     let mut start = Vec::new();
     encoder.push_start(&mut start);
     let first = futures::stream::once(futures::future::ready(start));
-    let rest = subscription
-        .scan((encoder, attached), |(encoder, _attached), event| {
+    let rest = items
+        .scan((encoder, guard), move |(encoder, _guard), item| {
             if encoder.is_ended() {
                 return futures::future::ready(None);
             }
             let mut out = Vec::new();
-            encoder.push_event(&event, &mut out);
+            push(encoder, item, &mut out);
             futures::future::ready(Some(out))
         })
         .filter(|out| futures::future::ready(!out.is_empty()));

@@ -104,6 +104,11 @@ impl Drop for Attached {
 
 /// Frees the oldest-ended finished streams beyond `max_kept`.
 fn free_beyond(streams: &mut HashMap<String, Arc<Entry>>, max_kept: usize) {
+    // Counted first: every start calls this, and only past the cap is a
+    // list worth building.
+    if streams.values().filter(|e| e.ended_at().is_some()).count() <= max_kept {
+        return;
+    }
     let mut ended: Vec<(Instant, String)> = streams
         .values()
         .filter_map(|e| Some((e.ended_at()?, e.id.clone())))

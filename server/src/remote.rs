@@ -12,16 +12,13 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
-use axum::body::Body;
-use axum::http::HeaderValue;
 use axum::response::sse::Event as SseEvent;
 use axum::response::Response;
 use futures::{Stream, StreamExt};
 use rivulet_redis::{Node, RemoteEvent, StreamStatus};
 use serde_json::{json, Value};
 
-use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
-use super::events::{end_data, event_stream};
+use super::events::{ai_sdk_response, end_data};
 use super::registry::{failure, Entry};
 use super::wire::Summary;
 use super::ApiError;
@@ -243,39 +240,24 @@ impl Remote {
         retry_after: Duration,
     ) -> Result<Response, ApiError> {
         let (follower, slot) = self.open(id, None, max, retry_after).await?;
-        let mut encoder = Encoder::new(format!("msg-{id}"));
-        let mut start = Vec::new();
-        encoder.push_start(&mut start);
-        let first = futures::stream::once(futures::future::ready(start));
-        let rest = follower
-            .scan((encoder, slot), |(encoder, _slot), event| {
-                if encoder.is_ended() {
-                    return futures::future::ready(None);
-                }
-                let mut out = Vec::new();
-                match event {
-                    Ok(RemoteEvent::Chunk(c)) => match c.parse() {
-                        Ok(chunk) => encoder.push_chunk(&chunk, &mut out),
-                        Err(e) => encoder.push_end(
-                            &Outcome::failed(Error::protocol(format!(
-                                "the shared log holds a chunk that does not parse: {e}"
-                            ))),
-                            &mut out,
-                        ),
-                    },
-                    Ok(RemoteEvent::End(outcome)) => encoder.push_end(&outcome, &mut out),
-                    Err(e) => encoder.push_end(&Outcome::failed(e.to_stream_error()), &mut out),
-                }
-                futures::future::ready(Some(out))
-            })
-            .filter(|out| futures::future::ready(!out.is_empty()));
-        let mut response = event_stream(Body::from_stream(
-            first.chain(rest).map(Ok::<_, Infallible>),
-        ));
-        response
-            .headers_mut()
-            .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));
-        Ok(response)
+        Ok(ai_sdk_response(
+            format!("msg-{id}"),
+            follower,
+            slot,
+            |encoder, event, out| match event {
+                Ok(RemoteEvent::Chunk(c)) => match c.parse() {
+                    Ok(chunk) => encoder.push_chunk(&chunk, out),
+                    Err(e) => encoder.push_end(
+                        &Outcome::failed(Error::protocol(format!(
+                            "the shared log holds a chunk that does not parse: {e}"
+                        ))),
+                        out,
+                    ),
+                },
+                Ok(RemoteEvent::End(outcome)) => encoder.push_end(&outcome, out),
+                Err(e) => encoder.push_end(&Outcome::failed(e.to_stream_error()), out),
+            },
+        ))
     }
 
     /// `GET /v1/streams/{id}` for another node's stream: its status and
