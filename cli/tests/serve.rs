@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
+#[path = "support/serve_process.rs"]
+mod serve_process;
+use serve_process::ServeProcess;
+
 const TRANSCRIPT: &str = "openai-chat/text_include_usage.sse";
 
 /// The tests that compare times (the stalled client, the cancel) run alone:
@@ -774,39 +778,11 @@ async fn an_idle_stream_gets_keep_alive_comments() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_serves_and_sigterm_ends_every_attacher() {
     let _shared = TIMED.read().await;
-    use std::io::BufRead;
     let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["serve", "--addr", "127.0.0.1:0", "-m", "openai/gpt-4o-mini"])
-        .args(["--drain", "100ms"])
-        .env_clear()
-        .env("OPENAI_BASE_URL", format!("{}/v1", upstream.url()))
-        .env("OPENAI_API_KEY", "sk-test")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    /// Kills the server should the test fail before it exits.
-    struct Reap(Option<std::process::Child>);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            if let Some(c) = &mut self.0 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let pid = child.id() as i32;
-    let mut reap = Reap(Some(child));
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("rivulet serve: listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    let mut process = ServeProcess::start(&upstream.url(), &["--drain", "100ms"]);
+    let pid = process.pid() as i32;
     let server = Running {
-        base,
+        base: process.base.clone(),
         stop: None,
         done: tokio::spawn(async { Ok(()) }),
         client: reqwest::Client::new(),
@@ -822,7 +798,7 @@ async fn the_command_serves_and_sigterm_ends_every_attacher() {
         (end.event.as_str(), end.data.as_str()),
         ("end", r#"{"status":"cancelled"}"#)
     );
-    let mut child = reap.0.take().unwrap();
+    let mut child = process.take();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

@@ -4,14 +4,16 @@
 //! event per write, 2 ms apart. Each stream is started on A; B has never
 //! seen it but through Redis.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use rivulet_testkit::{Framing, Generated, RedisServer, Replay, Server};
 use serde_json::{json, Value};
+
+#[path = "support/serve_process.rs"]
+mod serve_process;
+use serve_process::ServeProcess;
 
 /// One server-sent event.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,9 +23,9 @@ struct Sse {
     data: String,
 }
 
-/// A `rivulet serve` process, killed (SIGKILL) when dropped.
+/// A `rivulet serve --redis` node.
 struct Node {
-    child: Option<Child>,
+    process: ServeProcess,
     base: String,
     client: reqwest::Client,
 }
@@ -32,41 +34,31 @@ impl Node {
     /// Starts `rivulet serve --redis` as node `name`, its default model
     /// pointed at `upstream`.
     fn start(name: &str, redis: &RedisServer, upstream: &Server, lease: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-            .args(["serve", "--addr", "127.0.0.1:0", "-m", "openai/gpt-4o-mini"])
-            .args(["--redis", &redis.url(), "--node-id", name, "--lease", lease])
-            .args(["--max-streams", "400", "--drain", "100ms"])
-            .env_clear()
-            .env("OPENAI_BASE_URL", format!("{}/v1", upstream.url()))
-            .env("OPENAI_API_KEY", "sk-test")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run rivulet serve");
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("rivulet serve: listening on ")
-            .unwrap_or_else(|| panic!("{name}: {line:?}"))
-            .to_string();
-        // Whatever else it says must not fill the pipe and block it.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let process = ServeProcess::start(
+            &upstream.url(),
+            &[
+                "--redis",
+                &redis.url(),
+                "--node-id",
+                name,
+                "--lease",
+                lease,
+                "--max-streams",
+                "400",
+                "--drain",
+                "100ms",
+            ],
+        );
         Node {
-            child: Some(child),
-            base,
+            base: process.base.clone(),
+            process,
             client: reqwest::Client::new(),
         }
     }
 
     /// Kills it at once (SIGKILL), as a crash.
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process.kill();
     }
 
     async fn post(&self, path: &str, body: &str) -> (u16, Value) {
@@ -129,12 +121,6 @@ impl Node {
     /// Every event (after `last_id`) up to and with `end`.
     async fn read_all(&self, id: &str, last_id: Option<&str>) -> Vec<Sse> {
         read_to_end(self.events(id, last_id).await, Vec::new()).await
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
