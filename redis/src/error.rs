@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// A failure of the shared log, as opposed to a failure of a stream (which
 /// a stream's [`Outcome`](rivulet::Outcome) reports).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The URL in the [`Config`](crate::Config) is not a Redis URL (the URL
     /// itself is not repeated: it may hold a password).

@@ -1,12 +1,13 @@
 //! [`Follower`]: one stream read from the shared log, from any node.
 //!
-//! It replays with `XREAD` from the requested offset and follows live with
-//! `XREAD BLOCK` on a connection of its own. A block that times out with
-//! nothing new checks the owner's lease: once the lease is gone, whatever
-//! the owner managed to write is read, and if the stream's end is not among
-//! it, the follower ends with a failure naming the owner. So a follower
-//! never hangs on a dead owner: it ends within about the lease plus
-//! [`Config::poll`](crate::Config::poll) of the owner's last refresh.
+//! It replays from the requested offset and follows live through the node's
+//! tail (`tail.rs`: one `XREAD BLOCK` over every followed stream). When a
+//! whole poll brings nothing new it checks the owner's lease: once the
+//! lease is gone, whatever the owner managed to write is read, and if the
+//! stream's end is not among it, the follower ends with a failure naming
+//! the owner. So a follower never hangs on a dead owner: it ends within
+//! about the lease plus twice [`Config::poll`](crate::Config::poll) of the
+//! owner's last refresh.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -15,14 +16,14 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::Stream;
-use redis::aio::MultiplexedConnection;
+use redis::aio::ConnectionManager;
 use redis::streams::{StreamRangeReply, StreamReadReply};
-use redis::AsyncConnectionConfig;
 use rivulet::{Chunk, Outcome};
 
 use crate::error::{within, Error};
-use crate::keys::{cursor, Keys};
+use crate::keys::{sequence, Keys};
 use crate::record::Entry;
+use crate::tail::{Delivery, Watching};
 use crate::Node;
 
 /// What a [`Follower`] yields: the owner's chunks, with their offsets, then
@@ -82,7 +83,7 @@ impl RemoteChunk {
 /// timing out, an entry it cannot read) it yields that one `Err` instead
 /// and ends: the stream may well still be running on its owner, and a
 /// client can resume from the last offset it saw, through another node if
-/// need be. Dropping it closes its connection.
+/// need be. Dropping it stops the node's reads for it.
 pub struct Follower {
     id: String,
     owner: String,
@@ -128,16 +129,7 @@ impl std::fmt::Debug for Follower {
 pub(crate) async fn open(node: &Node, id: &str, after: Option<u64>) -> Result<Follower, Error> {
     let config = node.config();
     let timeout = config.request_timeout;
-    let poll = config.poll.max(Duration::from_millis(1));
-    let connection = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(poll + timeout));
-    let mut conn = within(
-        timeout,
-        node.client()
-            .get_multiplexed_async_connection_with_config(&connection),
-    )
-    .await?;
+    let mut conn = node.conn();
     let keys = Keys::new(&config.prefix, id);
     let meta: HashMap<String, String> = within(
         timeout,
@@ -147,16 +139,17 @@ pub(crate) async fn open(node: &Node, id: &str, after: Option<u64>) -> Result<Fo
     let (Some(owner), Some(model)) = (meta.get("owner"), meta.get("model")) else {
         return Err(Error::NotFound(id.to_string()));
     };
+    let seq = after.map_or(0, |k| k + 1);
     let reader = Reader {
+        watching: node.tail().watch(keys.log.clone(), seq),
         conn,
         keys,
-        cursor: cursor(after),
+        seq,
         pending: VecDeque::new(),
         done: false,
         failure: None,
         id: id.to_string(),
         owner: owner.clone(),
-        poll,
         timeout,
         batch: config.batch.max(1),
     };
@@ -172,12 +165,16 @@ pub(crate) async fn open(node: &Node, id: &str, after: Option<u64>) -> Result<Fo
     })
 }
 
-/// The follower's state: its connection and where it is in the log.
+/// The follower's state: its place in the node's tail, and where it is in
+/// the log.
 struct Reader {
-    conn: MultiplexedConnection,
+    watching: Watching,
+    /// The node's shared connection, for the lease check and the last
+    /// reads after it.
+    conn: ConnectionManager,
     keys: Keys,
-    /// The id of the last entry read (`XREAD` returns what follows it).
-    cursor: String,
+    /// The sequence number of the last entry taken (offset + 1; 0: none).
+    seq: u64,
     /// Events read and not yet yielded.
     pending: VecDeque<RemoteEvent>,
     /// The end (or an error) was read: nothing more to read.
@@ -186,7 +183,6 @@ struct Reader {
     failure: Option<Error>,
     id: String,
     owner: String,
-    poll: Duration,
     timeout: Duration,
     batch: usize,
 }
@@ -211,11 +207,31 @@ impl Reader {
         }
     }
 
-    /// Reads what comes next, waiting up to `poll`; with nothing new,
-    /// checks the owner's lease.
+    /// Takes what the tail delivers next; when it says a poll went by
+    /// with nothing new, checks the owner's lease.
     async fn step(&mut self) -> Result<(), Error> {
-        if self.read(Some(self.poll)).await? > 0 {
-            return Ok(());
+        match self.watching.next().await {
+            Some(Delivery::Entries(batch)) => {
+                for (seq, entry) in batch.iter() {
+                    // Entries another follower of the stream on this node
+                    // needed, or read again after a full channel.
+                    if *seq <= self.seq && entry.is_ok() {
+                        continue;
+                    }
+                    self.take(*seq, entry.clone().map_err(Error::Corrupt)?);
+                    if self.done {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+            Some(Delivery::Idle) => {}
+            Some(Delivery::Failed(e)) => return Err(e),
+            None => {
+                return Err(Error::Corrupt(
+                    "the node's reader of the shared log stopped".into(),
+                ))
+            }
         }
         let alive: bool = within(
             self.timeout,
@@ -230,7 +246,7 @@ impl Reader {
         // The lease is gone: the owner ended the stream (its end is then
         // in the log: the end is written before the lease is let go) or
         // died. Read what is left.
-        while !self.done && self.read(None).await? > 0 {}
+        while !self.done && self.read().await? > 0 {}
         if !self.done {
             self.done = true;
             let outcome = match self.last_end().await? {
@@ -264,42 +280,54 @@ impl Reader {
         }
     }
 
-    /// One `XREAD` (blocking up to `block` when given): how many entries
-    /// it returned. Chunks go to `pending`; the end too, and stops reading.
-    async fn read(&mut self, block: Option<Duration>) -> Result<usize, Error> {
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(self.batch);
-        if let Some(block) = block {
-            cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
-        }
-        cmd.arg("STREAMS").arg(&self.keys.log).arg(&self.cursor);
-        let limit = block.unwrap_or_default() + self.timeout;
-        let reply: Option<StreamReadReply> = within(limit, cmd.query_async(&mut self.conn)).await?;
+    /// One `XREAD` of what follows the cursor, without blocking: how many
+    /// entries it returned.
+    async fn read(&mut self) -> Result<usize, Error> {
+        let reply: Option<StreamReadReply> = within(
+            self.timeout,
+            redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(self.batch)
+                .arg("STREAMS")
+                .arg(&self.keys.log)
+                .arg(format!("0-{}", self.seq))
+                .query_async(&mut self.conn),
+        )
+        .await?;
         let entries = reply
             .into_iter()
             .flat_map(|r| r.keys)
             .flat_map(|k| k.ids)
             .collect::<Vec<_>>();
         for entry in &entries {
-            self.cursor.clone_from(&entry.id);
-            match Entry::parse(entry).map_err(Error::Corrupt)? {
-                Entry::Chunk {
-                    offset,
-                    type_name,
-                    json,
-                } => self.pending.push_back(RemoteEvent::Chunk(RemoteChunk {
-                    offset,
-                    type_name,
-                    json,
-                })),
-                Entry::End { outcome, .. } => {
-                    self.pending.push_back(RemoteEvent::End(outcome));
-                    self.done = true;
-                    break;
-                }
+            let seq = sequence(&entry.id).unwrap_or(0);
+            self.take(seq, Entry::parse(entry).map_err(Error::Corrupt)?);
+            if self.done {
+                break;
             }
         }
         Ok(entries.len())
+    }
+
+    /// Takes entry `seq`: a chunk goes to `pending`; the end too, and
+    /// stops reading.
+    fn take(&mut self, seq: u64, entry: Entry) {
+        self.seq = seq;
+        match entry {
+            Entry::Chunk {
+                offset,
+                type_name,
+                json,
+            } => self.pending.push_back(RemoteEvent::Chunk(RemoteChunk {
+                offset,
+                type_name,
+                json,
+            })),
+            Entry::End { outcome, .. } => {
+                self.pending.push_back(RemoteEvent::End(outcome));
+                self.done = true;
+            }
+        }
     }
 }
 

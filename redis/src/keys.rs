@@ -48,15 +48,6 @@ pub(crate) fn entry_id(offset: u64) -> String {
     format!("0-{}", offset + 1)
 }
 
-/// The `XREAD` cursor for the entries after the chunk at `after` (all of
-/// them for `None`).
-pub(crate) fn cursor(after: Option<u64>) -> String {
-    match after {
-        Some(k) => entry_id(k),
-        None => "0-0".into(),
-    }
-}
-
 /// The sequence number `N` of an entry id `0-N` (N ≥ 1); `None` for an id
 /// this crate did not write.
 pub(crate) fn sequence(entry_id: &str) -> Option<u64> {
@@ -72,8 +63,6 @@ mod tests {
     fn offsets_and_entry_ids() {
         assert_eq!(entry_id(0), "0-1");
         assert_eq!(entry_id(41), "0-42");
-        assert_eq!(cursor(None), "0-0");
-        assert_eq!(cursor(Some(41)), "0-42");
         assert_eq!(sequence("0-42"), Some(42));
         assert_eq!(sequence("0-0"), None);
         assert_eq!(sequence("1700000000000-0"), None);

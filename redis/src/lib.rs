@@ -72,8 +72,9 @@
 //! `ConnectionManager`, RESP3: it reconnects with backoff and resubscribes
 //! the cancel channel) among all its mirrors, reads and its cancel
 //! listener: pipelines of many streams interleave on it, each answered in
-//! order. Each [`Follower`] opens a connection of its own, because an
-//! `XREAD BLOCK` holds its connection until it answers.
+//! order. The followers of a node share a second connection: one task (the
+//! tail) reads the live end of every followed stream with one `XREAD
+//! BLOCK` over all their keys, which holds its connection until it answers.
 
 #![warn(missing_docs)]
 
@@ -87,6 +88,7 @@ mod mirror;
 mod node;
 mod record;
 mod status;
+mod tail;
 
 pub use config::{Config, DEFAULT_LEASE, DEFAULT_RETENTION};
 pub use error::Error;

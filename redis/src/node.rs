@@ -15,6 +15,7 @@ use crate::metrics::{Counters, Metrics};
 use crate::mirror::{self, Mirror};
 use crate::record::text;
 use crate::status::{self, Snapshot, StreamStatus};
+use crate::tail::{self, Tail};
 use crate::Config;
 
 /// This node's handle on the shared log: mirror local streams into it,
@@ -31,9 +32,10 @@ pub struct Node {
 
 struct Inner {
     config: Config,
-    /// RESP2, for the followers' own connections: an `XREAD BLOCK` holds
-    /// its connection, so it cannot share the multiplexed one.
-    client: Client,
+    /// The followers' reads of the live log, all of them in one `XREAD
+    /// BLOCK` on a connection of its own (it holds its connection, so it
+    /// cannot share the multiplexed one).
+    tail: Tail,
     /// RESP3 (pub/sub pushes on the same connection), reconnecting with
     /// backoff: the mirrors' writes, reads, and the cancel listener.
     conn: ConnectionManager,
@@ -103,10 +105,17 @@ impl Node {
             counters: counters.clone(),
             timeout: config.request_timeout,
         }));
+        let tail = Tail::spawn(tail::Settings {
+            client,
+            shared: conn.clone(),
+            poll: config.poll.max(std::time::Duration::from_millis(1)),
+            timeout: config.request_timeout,
+            batch: config.batch.max(1),
+        });
         Ok(Node {
             inner: Arc::new(Inner {
                 config,
-                client,
+                tail,
                 conn,
                 counters,
                 listener,
@@ -159,7 +168,7 @@ impl Node {
     /// chunk at offset `after` (from the start for `None`; an SSE
     /// `Last-Event-ID`), replayed from Redis, then live as the owner writes
     /// them, then the end. See [`Follower`] for what it yields and how it
-    /// ends. Opens a connection of its own (its `XREAD BLOCK` holds it).
+    /// ends. Its live reads go through the node's tail: one `XREAD BLOCK` for every follower.
     ///
     /// Errors: [`Error::NotFound`] for an unknown (or expired) id, or the
     /// failure to reach Redis.
@@ -233,8 +242,8 @@ impl Node {
         self.inner.conn.clone()
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.inner.client
+    pub(crate) fn tail(&self) -> &Tail {
+        &self.inner.tail
     }
 
     pub(crate) fn counters(&self) -> &Counters {

@@ -515,6 +515,89 @@ async fn two_hundred_streams_followed_lose_duplicate_and_reorder_nothing() {
         .all(|s| s.status() == "finished" && s.owner == "node-a"));
 }
 
+/// `INFO clients`: how many connections redis-server has.
+fn connected_clients(redis: &RedisServer) -> u64 {
+    let info = redis.command("INFO clients");
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO clients names connected_clients")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nodes_followers_share_one_connection_and_their_reads() {
+    const STREAMS: usize = 50;
+    let redis = RedisServer::start();
+    let (a, b) = nodes(&redis);
+    a.ping().await.unwrap();
+    b.ping().await.unwrap();
+    let server = Server::start(vec![paced(TOOLS)]).await;
+    let model = model("openai", &server.url());
+    let mut runs = Vec::new();
+    for i in 0..STREAMS {
+        let id = format!("st_{i}");
+        let response = model.stream("Weather?");
+        let mirror = a.mirror(&id, "openai/test-model", response.handle());
+        mirror.registered().await.unwrap();
+        runs.push((id, response, mirror));
+    }
+    let before = connected_clients(&redis);
+    let reads_before = redis.calls("xread");
+    let mut followers = Vec::new();
+    for (id, _, _) in &runs {
+        let mut follower = b.follow(id, None).await.unwrap();
+        followers.push(tokio::spawn(
+            async move { remote_lines(&mut follower).await },
+        ));
+    }
+    // Every follower is reading now: one connection more for all of them
+    // (B's tail), not one each.
+    let during = connected_clients(&redis);
+    assert!(
+        during <= before + 1,
+        "{before} connections before {STREAMS} followers, {during} with them"
+    );
+    let mut chunks = 0;
+    for ((id, response, _mirror), remote) in runs.iter().zip(followers) {
+        let (lines, end) = remote.await.unwrap();
+        assert_eq!(end.unwrap(), Outcome::Finished, "{id}");
+        assert_eq!(lines.len(), response.handle().len(), "{id}");
+        chunks += lines.len() as u64;
+    }
+    // One read serves many streams: far fewer reads than chunks (a read
+    // per follower per wake-up would be about one per chunk).
+    let reads = redis.calls("xread") - reads_before;
+    assert!(
+        reads * 4 < chunks,
+        "{reads} XREADs for {chunks} chunks of {STREAMS} streams"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_follower_holds_back_no_other_follower_of_its_stream() {
+    let redis = RedisServer::start();
+    let (a, b) = nodes(&redis);
+    let Owned {
+        server: _provider,
+        response,
+        mirror,
+    } = owned(&a, "st_9", paced(LONG)).await;
+    let local = spawn_local(&response);
+    // Two followers of one stream on B: one is never read until the end.
+    let mut stalled = b.follow("st_9", None).await.unwrap();
+    let mut reading = b.follow("st_9", None).await.unwrap();
+    let (lines, end) = remote_lines(&mut reading).await;
+    let (local, outcome) = local.await.unwrap();
+    assert_eq!(outcome, Outcome::Finished);
+    assert_eq!(end.unwrap(), Outcome::Finished);
+    assert_eq!(lines, local, "the reading follower got everything, live");
+    assert_eq!(mirror.done().await, MirrorEnd::Complete);
+    // The stalled one lost nothing meanwhile.
+    let (late, end) = remote_lines(&mut stalled).await;
+    assert_eq!(late, local);
+    assert_eq!(end.unwrap(), Outcome::Finished);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_stream_costs_at_most_one_round_trip_per_32_chunks() {
     let redis = RedisServer::start();
