@@ -46,7 +46,7 @@ fn main() -> Result<(), rivulet::Error> {
     // Create a loop for tool calling.
     loop {
         // Stream text and thoughts; tool call streams complete silently.
-        for stream in response.streams_blocking() {
+        for stream in response.blocking().streams() {
             let stream = stream?;
             match stream.content_type() {
                 ContentType::Text => {
@@ -67,10 +67,10 @@ fn main() -> Result<(), rivulet::Error> {
                 ContentType::ToolCall => {}
             }
         }
-        if response.tool_calls_blocking().is_empty() {
+        if response.blocking().tool_calls().is_empty() {
             break;
         }
-        let outputs = response.execute_tools_blocking(&toolkit);
+        let outputs = response.blocking().execute_tools(&toolkit);
         for o in &outputs {
             eprintln!(
                 "[{} -> {}{}]",
@@ -81,7 +81,7 @@ fn main() -> Result<(), rivulet::Error> {
         }
         response = response.resume(outputs);
     }
-    let done = response.finish_blocking()?;
+    let done = response.blocking().finish()?;
     eprintln!(
         "[{} messages; usage {:?}]",
         done.messages().len(),

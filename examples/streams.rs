@@ -17,10 +17,12 @@ fn main() -> Result<(), rivulet::Error> {
     let response = Model::new(&id).max_tokens(400).stream(prompt.as_str());
 
     // A second consumer of the same generation: it never slows the first.
-    let log = response.subscribe_blocking(Policy::Detached { capacity: 256 });
+    let log = response
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 256 });
     let logger = std::thread::spawn(move || log.count());
 
-    for stream in response.streams_blocking() {
+    for stream in response.blocking().streams() {
         let stream = stream?;
         match stream.content_type() {
             ContentType::Text => {
@@ -41,7 +43,7 @@ fn main() -> Result<(), rivulet::Error> {
             ContentType::ToolCall => {}
         }
     }
-    let done = response.finish_blocking()?;
+    let done = response.blocking().finish()?;
     for call in done.tool_calls() {
         println!("tool call {}({})", call.name, call.args);
     }

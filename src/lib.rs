@@ -10,10 +10,10 @@
 //! # fn main() -> Result<(), rivulet::Error> {
 //! let model = Model::new("openai/gpt-4o-mini").max_tokens(200);
 //! let response = model.stream("Recommend a fantasy book.");
-//! for delta in response.text_stream_blocking("\n") {
+//! for delta in response.blocking().text_stream("\n") {
 //!     print!("{}", delta?);
 //! }
-//! let done = response.finish_blocking()?;
+//! let done = response.blocking().finish()?;
 //! println!("\n{:?} tokens out", done.usage.output_tokens);
 //! # Ok(())
 //! # }
@@ -22,12 +22,15 @@
 //! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
 //! (wire decoders) and [`rivulet_actors`] (the runtime).
 
+mod blocking;
+mod consume;
 mod hooks;
 mod input;
 pub mod json;
 pub mod local;
 mod model;
 mod parts;
+mod render;
 pub mod schema;
 mod stream;
 mod structured;
@@ -35,6 +38,8 @@ pub mod telemetry;
 mod tools;
 pub mod transform;
 
+pub use blocking::Blocking;
+pub use consume::{ChunkConsumer, Chunks, Consume, Consumer, Step};
 pub use hooks::{HookKind, HookPanic, HookReport, HookRun, Hooks};
 pub use input::Input;
 pub use model::{check_model_id, valid_temperature, Model};
@@ -42,18 +47,17 @@ pub use parts::{
     BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreamOf, PartStreams,
     PartStreamsOf,
 };
-pub use stream::{
-    Chunks, EagerTools, PrettyRender, Render, Rendered, Resume, StreamResponse, TextRender,
-};
-pub use structured::{parse_response, Partial, PartialText, StructuredStream};
+pub use render::{PrettyRender, Render, RenderConsumer, Rendered, TextRender};
+pub use stream::{EagerTools, Resume, StreamResponse};
+pub use structured::{parse_response, Partial, PartialConsumer, PartialText, StructuredStream};
 pub use tools::{tool_definitions_from_json, Tool, ToolDefinitions, Toolkit};
 
 // A stream's consumers. Rustdoc shows each line's doc above the item's
 // own, which comes from `rivulet_actors`.
 
 /// A raw blocking subscription (an `Iterator`), from
-/// [`StreamResponse::subscribe_blocking`] or
-/// [`StreamResponse::subscribe_from_blocking`].
+/// [`Blocking::subscribe`] or [`Blocking::subscribe_from`]
+/// (`response.blocking()`).
 pub use rivulet_actors::BlockingSubscription;
 /// What a [`Subscription`] yields: each chunk with its offset in the
 /// stream's log, [`Event::Missed`] on a windowed stream, one terminal

@@ -510,7 +510,7 @@ impl Model {
 
     /// [`Model::call`] for synchronous code.
     pub fn call_blocking(&self, input: impl Into<Input>) -> Result<Response, Error> {
-        self.stream(input).finish_blocking()
+        self.stream(input).blocking().finish()
     }
 }
 

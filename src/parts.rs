@@ -15,7 +15,7 @@ use futures::Stream;
 use rivulet_actors::{BlockingSubscription, Event, SharedChunk, Subscription};
 use rivulet_core::{Chunk, ContentPart, Error, Text, Thought, ToolCall};
 
-use crate::stream::Chunks;
+use crate::consume::Chunks;
 
 /// What a substream carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,7 +167,7 @@ pub struct PartStreamsOf<S> {
 
 /// Async substreams ([`crate::StreamResponse::streams`]).
 pub type PartStreams = PartStreamsOf<Subscription>;
-/// Blocking substreams ([`crate::StreamResponse::streams_blocking`]).
+/// Blocking substreams ([`crate::Blocking::streams`]).
 pub type BlockingPartStreams = PartStreamsOf<BlockingSubscription>;
 /// One async substream.
 pub type PartStream = PartStreamOf<Subscription>;

@@ -10,26 +10,42 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use futures::Stream;
 use rivulet_actors::{
-    BlockingSubscription, Event, Outcome, ParsedToolCall, PartialToolCall, Policy, SharedChunk,
-    StreamHandle, Subscription,
+    Outcome, ParsedToolCall, PartialToolCall, Policy, StreamHandle, Subscription,
 };
-use rivulet_core::{Chunk, ContentPart, Error, Message, Response, Role, ToolOutput};
+use rivulet_core::{ContentPart, Error, Message, Response, Role, ToolOutput};
 use serde::de::DeserializeOwned;
 
-use crate::parts::{BlockingPartStreams, PartStreams};
+// Named only in the docs' links.
+#[cfg(doc)]
+use rivulet_actors::{Event, SharedChunk};
+
+use crate::blocking::Blocking;
+use crate::consume::Chunks;
+use crate::parts::PartStreams;
+use crate::render::{PrettyRender, Rendered, TextRender};
 use crate::structured::{parse_response, Partial, PartialText, StructuredStream};
 use crate::{Input, Model, Toolkit};
 
 /// A streaming response. Returned at once by [`crate::Model::stream`];
 /// errors surface while iterating.
 ///
-/// Async iterators (`text_stream`, `chunk_stream`, …) implement
-/// `futures::Stream`; each has a `_blocking` twin implementing `Iterator`
-/// for synchronous code. Items are `Result`s: a failed stream yields its
-/// error once, then ends; what was received before stays in
-/// [`StreamResponse::snapshot`].
+/// Its iterators (`text_stream`, `chunk_stream`, …) implement
+/// `futures::Stream`, and its waits (`finish`, `snapshot`, …) are `async`.
+/// Synchronous code reaches the same methods, as `Iterator`s and blocking
+/// calls, through one view: [`StreamResponse::blocking`]. Items are
+/// `Result`s: a failed stream yields its error once, then ends; what was
+/// received before stays in [`StreamResponse::snapshot`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), rivulet::Error> {
+/// let response = rivulet::Model::new("openai/gpt-4o-mini").stream("Hello");
+/// for text in response.blocking().text_stream("") {
+///     print!("{}", text?);
+/// }
+/// println!("\n{:?}", response.blocking().finish()?.usage);
+/// # Ok(()) }
+/// ```
 ///
 /// # Replay
 /// The stream's chunks go into one append-only log. Every iterator and
@@ -108,12 +124,6 @@ impl StreamResponse {
         self.handle.subscribe(policy)
     }
 
-    /// [`StreamResponse::subscribe`] for synchronous code (an `Iterator`):
-    /// the same replay, policy and drop rules.
-    pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
-        self.handle.subscribe_blocking(policy)
-    }
-
     /// A raw subscription that resumes right after the chunk at `offset`
     /// (an [`Event::offset`] or [`SharedChunk::offset`] a consumer saw):
     /// nothing lost, nothing repeated. An offset beyond the end waits for
@@ -125,11 +135,6 @@ impl StreamResponse {
         self.handle.subscribe_from(offset, policy)
     }
 
-    /// [`StreamResponse::subscribe_from`] for synchronous code.
-    pub fn subscribe_from_blocking(&self, offset: u64, policy: Policy) -> BlockingSubscription {
-        self.handle.subscribe_from_blocking(offset, policy)
-    }
-
     /// Every chunk, typed (match on [`Chunk`]; each knows its
     /// [offset](SharedChunk::offset)). Replays from the start, then follows
     /// live; detached, so leaving it unpolled stalls nobody; dropping it
@@ -138,24 +143,15 @@ impl StreamResponse {
         Chunks::new(self.handle.subscribe(Policy::default()))
     }
 
-    /// [`StreamResponse::chunk_stream`] for synchronous code: the same
-    /// replay, policy and drop rules.
-    pub fn chunk_stream_blocking(&self) -> Chunks<BlockingSubscription> {
-        Chunks::new(self.handle.subscribe_blocking(Policy::default()))
-    }
-
     /// Text deltas only, with `sep` between text parts. Replays from the
     /// start, then follows live; detached, so leaving it unpolled stalls
     /// nobody; dropping it ends only this iterator (see
     /// [the type's docs](StreamResponse)).
     pub fn text_stream(&self, sep: &str) -> Rendered<Subscription, TextRender> {
-        Rendered::new(self.chunk_stream(), TextRender::new(sep))
-    }
-
-    /// [`StreamResponse::text_stream`] for synchronous code: the same
-    /// replay, policy and drop rules.
-    pub fn text_stream_blocking(&self, sep: &str) -> Rendered<BlockingSubscription, TextRender> {
-        Rendered::new(self.chunk_stream_blocking(), TextRender::new(sep))
+        Rendered::new(
+            self.handle.subscribe(Policy::default()),
+            TextRender::new(sep),
+        )
     }
 
     /// Every part rendered readably (thoughts and tool calls included), the
@@ -164,13 +160,10 @@ impl StreamResponse {
     /// dropping it ends only this iterator (see
     /// [the type's docs](StreamResponse)).
     pub fn pretty_stream(&self) -> Rendered<Subscription, PrettyRender> {
-        Rendered::new(self.chunk_stream(), PrettyRender::default())
-    }
-
-    /// [`StreamResponse::pretty_stream`] for synchronous code: the same
-    /// replay, policy and drop rules.
-    pub fn pretty_stream_blocking(&self) -> Rendered<BlockingSubscription, PrettyRender> {
-        Rendered::new(self.chunk_stream_blocking(), PrettyRender::default())
+        Rendered::new(
+            self.handle.subscribe(Policy::default()),
+            PrettyRender::default(),
+        )
     }
 
     /// One substream per content part (text, thought, tool call), all over
@@ -181,12 +174,6 @@ impl StreamResponse {
     /// subscription (see [the type's docs](StreamResponse)).
     pub fn streams(&self) -> PartStreams {
         PartStreams::new(self.chunk_stream())
-    }
-
-    /// [`StreamResponse::streams`] for synchronous code: the same replay,
-    /// policy and drop rules.
-    pub fn streams_blocking(&self) -> BlockingPartStreams {
-        BlockingPartStreams::new(self.chunk_stream_blocking())
     }
 
     /// For a model with fallbacks ([`Model::fallback`]): which model
@@ -204,22 +191,10 @@ impl StreamResponse {
         self.handle.finish().await
     }
 
-    /// [`StreamResponse::finish`] for synchronous code. Do not call it
-    /// from an async task (it blocks the thread).
-    pub fn finish_blocking(&self) -> Result<Response, Error> {
-        self.handle.finish_blocking()
-    }
-
     /// The response as received so far: the whole log folded, from the
     /// start, whenever it is called. It never holds the stream back.
     pub async fn snapshot(&self) -> Response {
         self.handle.snapshot().await
-    }
-
-    /// [`StreamResponse::snapshot`] for synchronous code. Do not call it
-    /// from an async task (it blocks the thread).
-    pub fn snapshot_blocking(&self) -> Response {
-        self.handle.snapshot_blocking()
     }
 
     /// Complete tool calls with parsed arguments, as far as the stream has
@@ -230,11 +205,6 @@ impl StreamResponse {
         self.handle.tool_calls().await
     }
 
-    /// [`StreamResponse::tool_calls`] for synchronous code.
-    pub fn tool_calls_blocking(&self) -> Vec<ParsedToolCall> {
-        self.handle.tool_calls_blocking()
-    }
-
     /// Every tool call so far with its arguments as far as they have
     /// streamed (partial JSON, open strings and containers closed) and its
     /// state: streaming, ended, or invalid (cut off by `max_tokens`, a cancel
@@ -242,11 +212,6 @@ impl StreamResponse {
     /// back.
     pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
         self.handle.partial_tool_calls().await
-    }
-
-    /// [`StreamResponse::partial_tool_calls`] for synchronous code.
-    pub fn partial_tool_calls_blocking(&self) -> Vec<PartialToolCall> {
-        self.handle.partial_tool_calls_blocking()
     }
 
     /// Waits for the end, then runs every complete tool call with
@@ -277,12 +242,6 @@ impl StreamResponse {
         let _ = self.handle.finish().await;
         let calls = self.handle.tool_calls().await;
         toolkit.execute_all(&calls).await
-    }
-
-    /// [`StreamResponse::execute_tools`] for synchronous code: async tools
-    /// run on a runtime of its own. Do not call it from async code.
-    pub fn execute_tools_blocking(&self, toolkit: &Toolkit) -> Vec<ToolOutput> {
-        crate::tools::block_on(self.execute_tools(toolkit))
     }
 
     /// Starts running tool calls now, each as soon as its
@@ -399,22 +358,14 @@ impl StreamResponse {
     /// # fn main() -> Result<(), rivulet::Error> {
     /// let model = rivulet::Model::new("openai/gpt-4o-mini").format::<Book>();
     /// let response = model.stream("Recommend a fantasy book.");
-    /// for partial in response.structured_stream_blocking::<Book>() {
+    /// for partial in response.blocking().structured_stream::<Book>() {
     ///     println!("{:?}", partial?.get()); // fields not received yet are empty
     /// }
-    /// let book: Book = response.parse_blocking()?;
+    /// let book: Book = response.blocking().parse()?;
     /// # Ok(()) }
     /// ```
     pub fn structured_stream<T: DeserializeOwned>(&self) -> StructuredStream<Subscription, T> {
-        StructuredStream::new(self.chunk_stream())
-    }
-
-    /// [`StreamResponse::structured_stream`] for synchronous code: the
-    /// same replay, policy and drop rules.
-    pub fn structured_stream_blocking<T: DeserializeOwned>(
-        &self,
-    ) -> StructuredStream<BlockingSubscription, T> {
-        StructuredStream::new(self.chunk_stream_blocking())
+        StructuredStream::new(self.handle.subscribe(Policy::default()))
     }
 
     /// Waits for the end and parses the text as a `T`: `Error::Parse` with
@@ -423,12 +374,6 @@ impl StreamResponse {
     /// [`finish`](Self::finish), it never holds the stream back.
     pub async fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
         parse_response(&self.finish().await?)
-    }
-
-    /// [`StreamResponse::parse`] for synchronous code. Do not call it from
-    /// an async task (it blocks the thread).
-    pub fn parse_blocking<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        parse_response(&self.finish_blocking()?)
     }
 
     /// The structured output as far as it has streamed, at any moment
@@ -441,14 +386,7 @@ impl StreamResponse {
         self.partial_of(&text)
     }
 
-    /// [`StreamResponse::parse_partial`] for synchronous code. Do not call
-    /// it from an async task (it blocks the thread).
-    pub fn parse_partial_blocking<T: DeserializeOwned>(&self) -> Result<Partial<T>, Error> {
-        let text = self.snapshot_blocking().text();
-        self.partial_of(&text)
-    }
-
-    fn partial_of<T: DeserializeOwned>(&self, text: &str) -> Result<Partial<T>, Error> {
+    pub(crate) fn partial_of<T: DeserializeOwned>(&self, text: &str) -> Result<Partial<T>, Error> {
         let mut state = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         let fed = state.fed();
         // Text only grows; should it not, start over.
@@ -472,6 +410,23 @@ impl StreamResponse {
     /// How the stream ended, once it has (`None` while it runs).
     pub fn outcome(&self) -> Option<Outcome> {
         self.handle.outcome()
+    }
+
+    /// This response for synchronous code: the same iterators as
+    /// `Iterator`s and the same waits as blocking calls, with the same
+    /// replay, policy and drop rules as the methods they mirror. Do not
+    /// call its waits from an async task (they block the thread).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), rivulet::Error> {
+    /// let response = rivulet::Model::new("openai/gpt-4o-mini").stream("Hello");
+    /// for chunk in response.blocking().chunk_stream() {
+    ///     println!("{} {}", chunk?.offset(), "…");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn blocking(&self) -> Blocking<'_> {
+        Blocking::new(self)
     }
 }
 
@@ -589,303 +544,5 @@ impl Future for EagerTools {
         Pin::new(&mut self.rx)
             .poll(cx)
             .map(|r| r.unwrap_or_default())
-    }
-}
-
-/// Chunks of a subscription as `Result`s: `Ok(chunk)` for each chunk, one
-/// `Err` if the stream failed, then the end.
-pub struct Chunks<S> {
-    events: S,
-    done: bool,
-}
-
-impl<S> Chunks<S> {
-    /// The chunks of any [`Event`] source: a subscription, or events
-    /// that came another way (another node, a test).
-    pub fn new(events: S) -> Self {
-        Chunks {
-            events,
-            done: false,
-        }
-    }
-
-    // One mapping for both the Iterator and the Stream impls.
-    fn map(&mut self, event: Option<Event>) -> Option<Option<Result<SharedChunk, Error>>> {
-        match event {
-            Some(Event::Chunk(c)) => Some(Some(Ok(c))),
-            // Only a stream with a window (started on a runtime, not by a
-            // Model) can drop chunks before a detached reader gets them;
-            // the typed iterators skip the gap (documented on
-            // StreamResponse), `subscribe` reports it.
-            Some(Event::Missed(_)) => None,
-            Some(Event::End(Outcome::Finished)) | None => {
-                self.done = true;
-                Some(None)
-            }
-            Some(Event::End(Outcome::Failed(e))) => {
-                self.done = true;
-                Some(Some(Err(Arc::unwrap_or_clone(e))))
-            }
-        }
-    }
-}
-
-impl<S: Iterator<Item = Event>> Iterator for Chunks<S> {
-    type Item = Result<SharedChunk, Error>;
-    fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            let event = self.events.next();
-            if let Some(item) = self.map(event) {
-                return item;
-            }
-        }
-        None
-    }
-}
-
-impl<S: Stream<Item = Event> + Unpin> Stream for Chunks<S> {
-    type Item = Result<SharedChunk, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        while !self.done {
-            let event = match Pin::new(&mut self.events).poll_next(cx) {
-                Poll::Ready(e) => e,
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(item) = self.map(event) {
-                return Poll::Ready(item);
-            }
-        }
-        Poll::Ready(None)
-    }
-}
-
-/// Turns chunks into strings for display.
-pub trait Render {
-    /// The string to show for `chunk`, if any.
-    fn render(&mut self, chunk: &Chunk) -> Option<String>;
-}
-
-/// Text deltas, with a separator between text parts.
-pub struct TextRender {
-    sep: String,
-    seen_text: bool,
-}
-
-impl TextRender {
-    /// Renders text deltas with `sep` between text parts.
-    pub fn new(sep: &str) -> Self {
-        TextRender {
-            sep: sep.to_string(),
-            seen_text: false,
-        }
-    }
-}
-
-impl Render for TextRender {
-    fn render(&mut self, chunk: &Chunk) -> Option<String> {
-        match chunk {
-            Chunk::TextStart { .. } => {
-                let first = !self.seen_text;
-                self.seen_text = true;
-                (!first && !self.sep.is_empty()).then(|| self.sep.clone())
-            }
-            Chunk::Text { delta, .. } if !delta.is_empty() => Some(delta.to_string()),
-            _ => None,
-        }
-    }
-}
-
-/// Every part readably: the same text as [`Response::pretty`], streamed.
-#[derive(Default)]
-pub struct PrettyRender {
-    parts: usize,
-    audio_parts: std::collections::HashSet<usize>,
-    /// Thoughts that showed some text (a redacted thought without any
-    /// shows `(redacted)`, as [`Response::pretty`] does).
-    thoughts_shown: std::collections::HashSet<usize>,
-    /// Citations of text parts still open: shown when the part ends, after
-    /// its text, as [`Response::pretty`] shows them.
-    sources: std::collections::HashMap<usize, String>,
-}
-
-impl PrettyRender {
-    fn start(&mut self, header: &str) -> Option<String> {
-        let sep = if self.parts > 0 { "\n\n" } else { "" };
-        self.parts += 1;
-        let s = format!("{sep}{header}");
-        (!s.is_empty()).then_some(s)
-    }
-}
-
-impl Render for PrettyRender {
-    fn render(&mut self, chunk: &Chunk) -> Option<String> {
-        match chunk {
-            Chunk::TextStart { .. } => self.start(""),
-            Chunk::ThoughtStart { .. } => self.start("**Thinking:**\n"),
-            Chunk::ToolCallStart { name, .. } => self.start(&format!("**ToolCall ({name}):** ")),
-            Chunk::ProviderPart { block, .. } => self.start(&format!(
-                "**{} {}:** {}",
-                block.provider, block.kind, block.json
-            )),
-            Chunk::ThoughtEnd {
-                part,
-                redacted: Some(_),
-                ..
-            } if !self.thoughts_shown.contains(part) => Some("(redacted)".to_string()),
-            Chunk::Audio { part, audio } => {
-                let mut out = String::new();
-                if self.audio_parts.insert(*part) {
-                    out.push_str(&self.start("**Audio:** ").unwrap_or_default());
-                }
-                out.push_str(audio.transcript_delta.as_deref().unwrap_or(""));
-                (!out.is_empty()).then_some(out)
-            }
-            Chunk::Thought { part, delta } if !delta.is_empty() => {
-                self.thoughts_shown.insert(*part);
-                Some(delta.to_string())
-            }
-            Chunk::Text { delta, .. } | Chunk::ToolCall { delta, .. } if !delta.is_empty() => {
-                Some(delta.to_string())
-            }
-            Chunk::Citation { part, citation } => {
-                let line = format!("\n[source: {}]", citation.label());
-                self.sources.entry(*part).or_default().push_str(&line);
-                None
-            }
-            Chunk::TextEnd { part } => self.sources.remove(part),
-            _ => None,
-        }
-    }
-}
-
-/// A chunk iterator or stream rendered to strings.
-pub struct Rendered<S, R> {
-    chunks: Chunks<S>,
-    render: R,
-}
-
-impl<S, R> Rendered<S, R> {
-    fn new(chunks: Chunks<S>, render: R) -> Self {
-        Rendered { chunks, render }
-    }
-}
-
-impl<S: Iterator<Item = Event>, R: Render> Iterator for Rendered<S, R> {
-    type Item = Result<String, Error>;
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.chunks.next()? {
-                Ok(c) => {
-                    if let Some(s) = self.render.render(&c) {
-                        return Some(Ok(s));
-                    }
-                }
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-}
-
-impl<S: Stream<Item = Event> + Unpin, R: Render + Unpin> Stream for Rendered<S, R> {
-    type Item = Result<String, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            match Pin::new(&mut this.chunks).poll_next(cx) {
-                Poll::Ready(Some(Ok(c))) => {
-                    if let Some(s) = this.render.render(&c) {
-                        return Poll::Ready(Some(Ok(s)));
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn render(r: &mut impl Render, chunks: &[Chunk]) -> String {
-        chunks.iter().filter_map(|c| r.render(c)).collect()
-    }
-
-    fn two_texts_and_a_call() -> Vec<Chunk> {
-        vec![
-            Chunk::text_start(0),
-            Chunk::text(0, "Hello"),
-            Chunk::text_end(0),
-            Chunk::ToolCallStart {
-                part: 1,
-                id: "c".into(),
-                name: "sqrt".into(),
-            },
-            Chunk::ToolCall {
-                part: 1,
-                id: "c".into(),
-                delta: "{\"number\":4}".into(),
-            },
-            Chunk::ToolCallEnd {
-                part: 1,
-                id: "c".into(),
-                signature: None,
-            },
-            Chunk::text_start(2),
-            Chunk::text(2, "World"),
-            Chunk::text_end(2),
-        ]
-    }
-
-    #[test]
-    fn text_render_separates_text_parts_only() {
-        let chunks = two_texts_and_a_call();
-        assert_eq!(render(&mut TextRender::new("\n"), &chunks), "Hello\nWorld");
-        assert_eq!(
-            render(&mut TextRender::new(" | "), &chunks),
-            "Hello | World"
-        );
-    }
-
-    #[test]
-    fn pretty_render_matches_response_pretty() {
-        let chunks = two_texts_and_a_call();
-        let mut r = Response::default();
-        chunks.iter().for_each(|c| r.apply(c));
-        assert_eq!(render(&mut PrettyRender::default(), &chunks), r.pretty());
-        assert_eq!(
-            r.pretty(),
-            "Hello\n\n**ToolCall (sqrt):** {\"number\":4}\n\nWorld"
-        );
-    }
-
-    #[test]
-    fn pretty_render_of_redacted_thoughts_and_provider_parts() {
-        let chunks = vec![
-            Chunk::ThoughtStart { part: 0 },
-            Chunk::ThoughtEnd {
-                part: 0,
-                signature: None,
-                redacted: Some("opaque".into()),
-            },
-            Chunk::provider_part(
-                1,
-                "anthropic",
-                "server_tool_use",
-                serde_json::json!({"id": "s"}),
-            ),
-            Chunk::text_start(2),
-            Chunk::text(2, "Done"),
-            Chunk::text_end(2),
-        ];
-        let mut r = Response::default();
-        chunks.iter().for_each(|c| r.apply(c));
-        assert_eq!(render(&mut PrettyRender::default(), &chunks), r.pretty());
-        assert_eq!(
-            r.pretty(),
-            "**Thinking:**\n(redacted)\n\n**anthropic server_tool_use:** {\"id\":\"s\"}\n\nDone"
-        );
     }
 }

@@ -14,10 +14,6 @@
 //! for `parse` alike, and no value deeper than the bound is ever built, so
 //! a model's output cannot overflow a stack.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::Stream;
 use rivulet_actors::{Event, SharedChunk};
 use rivulet_core::{
     Chunk, Error, ErrorContext, FinishReason, PartialJson, PartialJsonError, PartialJsonErrorKind,
@@ -26,7 +22,7 @@ use rivulet_core::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::stream::Chunks;
+use crate::consume::{on_chunks, ChunkStep, Consume, Consumer, Step};
 
 /// A structured output as far as it has streamed: the partial JSON (strings
 /// as far as they have streamed, numbers and literals once complete, keys
@@ -187,81 +183,51 @@ impl PartialText {
     }
 }
 
-/// Partial structured outputs, one per change: a `Stream` (async) or an
-/// `Iterator` (blocking), by subscription type. A text that turns out not to
-/// be JSON, or nests deeper than
+/// Partial structured outputs, one per change: a `futures::Stream` over an
+/// async subscription, an `Iterator` over a blocking one (see
+/// [`Consume`]). A text that turns out not to be JSON, or nests deeper than
 /// [`PartialJson::MAX_DEPTH`](rivulet_core::PartialJson::MAX_DEPTH), yields
 /// one `Error::Parse`; a failed stream yields its error; then it ends.
 /// Identical consecutive partials are never yielded.
-pub struct StructuredStream<S, T> {
-    chunks: Chunks<S>,
+pub type StructuredStream<S, T> = Consume<S, PartialConsumer<T>>;
+
+impl<S, T> StructuredStream<S, T> {
+    /// The partial structured outputs of `events`.
+    pub fn new(events: S) -> Self {
+        Consume::with(
+            events,
+            PartialConsumer {
+                state: PartialText::default(),
+                _t: std::marker::PhantomData,
+            },
+        )
+    }
+}
+
+/// The step of [`StructuredStream`]: the text deltas through a
+/// [`PartialText`], a [`Partial`] each time the JSON changes.
+pub struct PartialConsumer<T> {
     state: PartialText,
-    done: bool,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<S, T> StructuredStream<S, T> {
-    pub(crate) fn new(chunks: Chunks<S>) -> Self {
-        StructuredStream {
-            chunks,
-            state: PartialText::default(),
-            done: false,
-            _t: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<S, T: DeserializeOwned> StructuredStream<S, T> {
-    fn map(
-        &mut self,
-        item: Option<Result<SharedChunk, Error>>,
-    ) -> Option<Option<Result<Partial<T>, Error>>> {
-        match item {
-            Some(Ok(chunk)) => match self.state.push(&chunk)? {
-                Ok(json) => Some(Some(Ok(Partial::new(json)))),
-                Err(e) => {
-                    self.done = true;
-                    Some(Some(Err(e)))
-                }
-            },
-            Some(Err(e)) => {
-                self.done = true;
-                Some(Some(Err(e)))
-            }
-            None => {
-                self.done = true;
-                Some(None)
-            }
-        }
-    }
-}
-
-impl<S: Iterator<Item = Event>, T: DeserializeOwned> Iterator for StructuredStream<S, T> {
+impl<T: DeserializeOwned> ChunkStep for PartialConsumer<T> {
     type Item = Result<Partial<T>, Error>;
-    fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            let item = self.chunks.next();
-            if let Some(out) = self.map(item) {
-                return out;
-            }
+    fn chunk(&mut self, chunk: SharedChunk) -> Step<Self::Item> {
+        match self.state.push(&chunk) {
+            Some(Ok(json)) => Step::Yield(Ok(Partial::new(json))),
+            Some(Err(e)) => Step::Last(Err(e)),
+            None => Step::Skip,
         }
-        None
+    }
+    fn error(&mut self, e: Error) -> Self::Item {
+        Err(e)
     }
 }
 
-impl<S: Stream<Item = Event> + Unpin, T: DeserializeOwned> Stream for StructuredStream<S, T> {
+impl<T: DeserializeOwned> Consumer for PartialConsumer<T> {
     type Item = Result<Partial<T>, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        while !this.done {
-            let item = match Pin::new(&mut this.chunks).poll_next(cx) {
-                Poll::Ready(item) => item,
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(out) = this.map(item) {
-                return Poll::Ready(out);
-            }
-        }
-        Poll::Ready(None)
+    fn step(&mut self, event: Option<Event>) -> Step<Self::Item> {
+        on_chunks(self, event)
     }
 }

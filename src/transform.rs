@@ -15,7 +15,7 @@ use futures::Stream;
 use rivulet_actors::SharedChunk;
 use rivulet_core::{Chunk, Error};
 
-use crate::stream::Chunks;
+use crate::consume::Chunks;
 use crate::{Render, TextRender};
 
 /// The methods of [`ItemsExt`] and [`StreamItemsExt`]: one body for both.
@@ -39,7 +39,7 @@ macro_rules! item_methods {
 }
 
 /// Map and filter for any of a stream's blocking iterators
-/// (`text_stream_blocking`, `chunk_stream_blocking`, … and the adapters
+/// (`response.blocking().text_stream(…)`, `.chunk_stream()`, … and the adapters
 /// here; [`StreamItemsExt`] does the same for the async ones), item by
 /// item. Only `Ok` items are mapped or filtered: an error always reaches
 /// the consumer, as the iterator's last item.
@@ -62,7 +62,8 @@ macro_rules! item_methods {
 /// # }
 /// # let response = Model::new("echo/v1").with_provider(Arc::new(Echo)).stream("hi");
 /// let shouted: Vec<String> = response
-///     .text_stream_blocking("")
+///     .blocking()
+///     .text_stream("")
 ///     .map_items(|t| t.to_uppercase())
 ///     .filter_items(|t| !t.trim().is_empty())
 ///     .collect::<Result<_, _>>()

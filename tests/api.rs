@@ -63,16 +63,18 @@ fn blocking_twins_from_a_plain_thread() {
     ))]);
     let response = model(&server).stream("q");
     let text: String = response
-        .text_stream_blocking("\n")
+        .blocking()
+        .text_stream("\n")
         .map(Result::unwrap)
         .collect();
     assert_eq!(text, TEXT);
     let pretty: String = response
-        .pretty_stream_blocking()
+        .blocking()
+        .pretty_stream()
         .map(Result::unwrap)
         .collect();
     assert_eq!(pretty, TEXT);
-    assert_eq!(response.snapshot_blocking().text(), TEXT);
+    assert_eq!(response.blocking().snapshot().text(), TEXT);
     assert_eq!(model(&server).call_blocking("again").unwrap().text(), TEXT);
 }
 
@@ -205,11 +207,11 @@ async fn iterators_kept_but_never_polled_stall_nobody() {
         response.pretty_stream(),
         response.streams(),
         response.structured_stream::<serde_json::Value>(),
-        response.text_stream_blocking(""),
-        response.chunk_stream_blocking(),
-        response.pretty_stream_blocking(),
-        response.streams_blocking(),
-        response.structured_stream_blocking::<serde_json::Value>(),
+        response.blocking().text_stream(""),
+        response.blocking().chunk_stream(),
+        response.blocking().pretty_stream(),
+        response.blocking().streams(),
+        response.blocking().structured_stream::<serde_json::Value>(),
     );
     let read = response
         .text_stream("")

@@ -209,7 +209,8 @@ async fn map_and_filter_keep_the_error() {
     let blocking = response.clone();
     let last = tokio::task::spawn_blocking(move || {
         blocking
-            .text_stream_blocking("")
+            .blocking()
+            .text_stream("")
             .filter_items(|_| false)
             .collect::<Vec<_>>()
     })
@@ -245,7 +246,8 @@ async fn smooth_recuts_the_text_by_word() {
     let blocking = response.clone();
     let chunks = tokio::task::spawn_blocking(move || {
         blocking
-            .chunk_stream_blocking()
+            .blocking()
+            .chunk_stream()
             .smooth(Smooth::words())
             .collect::<Result<Vec<_>, _>>()
             .unwrap()

@@ -172,11 +172,11 @@ fn blocking_twins_and_parse_partial_mid_stream() {
     let response = model(&server).stream("q");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let expected = r#"{"title":"The Hobbit","author":"J. R. R. Tol"#;
-    while response.snapshot_blocking().text() != expected {
+    while response.blocking().snapshot().text() != expected {
         assert!(std::time::Instant::now() < deadline, "the text never came");
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let p = response.parse_partial_blocking::<Book>().unwrap();
+    let p = response.blocking().parse_partial::<Book>().unwrap();
     assert_eq!(
         p.json(),
         &json!({"title": "The Hobbit", "author": "J. R. R. Tol"})
@@ -191,22 +191,23 @@ fn blocking_twins_and_parse_partial_mid_stream() {
     );
     response.cancel();
     assert_eq!(
-        response.parse_blocking::<Book>().unwrap_err().kind(),
+        response.blocking().parse::<Book>().unwrap_err().kind(),
         ErrorKind::Cancelled
     );
     // Still there after the cancel.
     assert_eq!(
-        response.parse_partial_blocking::<Value>().unwrap().json(),
+        response.blocking().parse_partial::<Value>().unwrap().json(),
         &json!({"title": "The Hobbit", "author": "J. R. R. Tol"})
     );
 
     let response = model(&server).stream("q");
     let partials: Vec<Value> = response
-        .structured_stream_blocking::<Book>()
+        .blocking()
+        .structured_stream::<Book>()
         .map(|p| p.unwrap().json().clone())
         .collect();
     assert_eq!(partials.last().unwrap(), &final_json());
-    assert_eq!(response.parse_blocking::<Book>().unwrap(), final_book());
+    assert_eq!(response.blocking().parse::<Book>().unwrap(), final_book());
 }
 
 #[tokio::test(flavor = "multi_thread")]

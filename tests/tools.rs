@@ -164,7 +164,7 @@ fn the_agent_loop_over_a_scripted_two_turn_provider() {
     let mut turns = 0;
     loop {
         turns += 1;
-        for stream in response.streams_blocking() {
+        for stream in response.blocking().streams() {
             let stream = stream.unwrap();
             match stream.content_type() {
                 rivulet::ContentType::Text => {
@@ -182,10 +182,10 @@ fn the_agent_loop_over_a_scripted_two_turn_provider() {
                 rivulet::ContentType::ToolCall => {}
             }
         }
-        if response.tool_calls_blocking().is_empty() {
+        if response.blocking().tool_calls().is_empty() {
             break;
         }
-        let outputs = response.execute_tools_blocking(&toolkit);
+        let outputs = response.blocking().execute_tools(&toolkit);
         assert_eq!(
             outputs,
             vec![output("call_1", "sqrt_tool", SQRT_4242, false)]
@@ -233,7 +233,7 @@ fn the_agent_loop_over_a_scripted_two_turn_provider() {
         ]
     );
     // The final response's history is the whole conversation.
-    let done = response.finish_blocking().unwrap();
+    let done = response.blocking().finish().unwrap();
     assert_eq!(done.messages().len(), 4);
     assert_eq!(done.messages()[3].text(), "It is about 65.13.");
 }
@@ -381,7 +381,7 @@ fn resume_with_user_content_and_before_the_end() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(provider.requests().len(), 1);
     gate.add_permits(1);
-    assert_eq!(second.finish_blocking().unwrap().text(), "Bye");
+    assert_eq!(second.blocking().finish().unwrap().text(), "Bye");
     assert_eq!(
         provider.requests()[1].messages,
         vec![
@@ -390,7 +390,7 @@ fn resume_with_user_content_and_before_the_end() {
             Message::user("And goodbye?")
         ]
     );
-    assert_eq!(second.snapshot_blocking().messages().len(), 4);
+    assert_eq!(second.blocking().snapshot().messages().len(), 4);
 }
 
 // ---- Over loopback HTTP, the recorded OpenAI transcripts ----

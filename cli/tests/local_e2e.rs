@@ -198,10 +198,10 @@ fn streamed_text_equals_the_non_streamed_text() {
     assert!(!expected.trim().is_empty());
 
     let response = model(&s.rt).max_tokens(48).stream(prompt);
-    let (deltas, error) = text_deltas(response.chunk_stream_blocking());
+    let (deltas, error) = text_deltas(response.blocking().chunk_stream());
     assert!(error.is_none(), "{error:?}");
     assert!(deltas.len() > 3, "streamed in pieces: {deltas:?}");
-    let done = response.finish_blocking().unwrap();
+    let done = response.blocking().finish().unwrap();
     assert_eq!(deltas.concat(), expected);
     assert_eq!(done.text(), expected);
     assert_eq!(
@@ -222,7 +222,7 @@ fn eight_subscribers_share_one_generation() {
         .stream("Give me two tips for learning to cook.");
     let readers: Vec<_> = (0..8)
         .map(|_| {
-            let chunks = response.chunk_stream_blocking();
+            let chunks = response.blocking().chunk_stream();
             std::thread::spawn(move || {
                 chunks
                     .map(|c| serde_json::to_string(&*c.unwrap()).unwrap())
@@ -231,7 +231,7 @@ fn eight_subscribers_share_one_generation() {
         })
         .collect();
     let seen: Vec<Vec<String>> = readers.into_iter().map(|r| r.join().unwrap()).collect();
-    let done = response.finish_blocking().unwrap();
+    let done = response.blocking().finish().unwrap();
     assert!(seen[0].len() > 5, "{:?}", seen[0]);
     for other in &seen[1..] {
         assert_eq!(other, &seen[0], "every subscriber saw the same chunks");
@@ -267,7 +267,7 @@ fn a_cancel_stops_the_servers_generation() {
     let response = model(&s.rt).max_tokens(400).stream(prompt);
     let mut content = 0;
     let mut ended = None;
-    for item in response.chunk_stream_blocking() {
+    for item in response.blocking().chunk_stream() {
         match item {
             Ok(c) if c.is_content() => {
                 content += 1;
@@ -280,9 +280,9 @@ fn a_cancel_stops_the_servers_generation() {
         }
     }
     assert_eq!(ended.map(|e| e.kind()), Some(ErrorKind::Cancelled));
-    let err = response.finish_blocking().unwrap_err();
+    let err = response.blocking().finish().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled);
-    let partial = response.snapshot_blocking();
+    let partial = response.blocking().snapshot();
     assert!(!partial.text().is_empty());
     std::thread::sleep(Duration::from_secs(1));
     settle(s.addr);
@@ -408,7 +408,7 @@ fn a_json_schema_request_streams_a_valid_object() {
         .stream("Recommend a fantasy book: give its title and the year it was published.");
     let mut prefixes = Vec::new();
     let mut text = String::new();
-    for item in response.chunk_stream_blocking() {
+    for item in response.blocking().chunk_stream() {
         if let Chunk::Text { delta, .. } = &*item.unwrap() {
             text.push_str(delta);
             prefixes.push(text.clone());
@@ -418,7 +418,7 @@ fn a_json_schema_request_streams_a_valid_object() {
     for pair in prefixes.windows(2) {
         assert!(pair[1].starts_with(&pair[0]) && pair[1].len() > pair[0].len());
     }
-    let done = response.finish_blocking().unwrap();
+    let done = response.blocking().finish().unwrap();
     assert_eq!(done.text(), text);
     let v: Value =
         serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
@@ -443,7 +443,7 @@ fn an_idle_timeout_fires_against_a_stopped_server_keeping_the_partial_text() {
     let mut content = 0;
     let mut stopped_at = None;
     let mut error = None;
-    for item in response.chunk_stream_blocking() {
+    for item in response.blocking().chunk_stream() {
         match item {
             Ok(c) => {
                 if let Chunk::Text { delta, .. } = &*c {
@@ -475,7 +475,7 @@ fn an_idle_timeout_fires_against_a_stopped_server_keeping_the_partial_text() {
     let waited = stopped_at.unwrap().elapsed();
     assert!(waited >= Duration::from_millis(500), "{waited:?}");
     assert!(waited < Duration::from_secs(10), "{waited:?}");
-    let partial = response.snapshot_blocking();
+    let partial = response.blocking().snapshot();
     assert!(!received.is_empty());
     assert_eq!(partial.text(), received, "the partial text is kept");
 
@@ -502,7 +502,7 @@ fn a_killed_server_is_a_connection_error_and_is_restarted() {
     let mut content = 0;
     let mut received = String::new();
     let mut error = None;
-    for item in response.chunk_stream_blocking() {
+    for item in response.blocking().chunk_stream() {
         match item {
             Ok(c) => {
                 if let Chunk::Text { delta, .. } = &*c {
@@ -520,7 +520,7 @@ fn a_killed_server_is_a_connection_error_and_is_restarted() {
     }
     let error = error.expect("the stream must fail");
     assert_eq!(error.kind(), ErrorKind::Connection, "{error}");
-    assert_eq!(response.snapshot_blocking().text(), received);
+    assert_eq!(response.blocking().snapshot().text(), received);
 
     // The supervisor restarts it; the next call works.
     let next = model(&rt).max_tokens(8).call_blocking("Say hi.").unwrap();
