@@ -1,8 +1,6 @@
 //! Provider configuration: what the caller passes, and how it combines with
 //! the environment.
 
-use std::time::Duration;
-
 use reqwest::Url;
 use rivulet_core::{ApiKey, Error, ErrorContext, Format, ThinkingLevel};
 
@@ -22,8 +20,6 @@ pub struct ProviderConfig {
     pub api_key: Option<ApiKey>,
     /// Extra headers sent with every request.
     pub headers: Vec<(String, String)>,
-    /// Reserved: per-request timeouts are enforced by the runtime for now.
-    pub request_timeout: Option<Duration>,
 }
 
 /// Where a provider's requests go.
