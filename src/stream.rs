@@ -19,6 +19,8 @@ use serde::de::DeserializeOwned;
 // Named only in the docs' links.
 #[cfg(doc)]
 use rivulet_actors::{Event, SharedChunk};
+#[cfg(doc)]
+use rivulet_core::Chunk;
 
 use crate::blocking::Blocking;
 use crate::consume::Chunks;

@@ -1,11 +1,10 @@
 //! The `rivulet` command line: `rivulet [OPTIONS] [PROMPT]`.
 //!
-//! [`args`] (flags, parsed by clap), [`config`] (from flags to a model),
-//! [`prompt`] (the argument and standard input), `attach` (`-a`: images
-//! and files), [`output`] (how chunks
-//! and responses are printed in each `-o` mode), [`fanout`]
-//! (`--subscribers`) and [`run`] (drives one stream and returns the exit
-//! status).
+//! [`args`] (flags, parsed by clap), `config` (from flags to a model),
+//! `prompt` (the argument and standard input), `attach` (`-a`: images
+//! and files), [`output`] (how chunks and responses are printed in each
+//! `-o` mode), `fanout` (`--subscribers`) and [`run`] (drives one stream
+//! and returns the exit status).
 
 pub mod args;
 mod attach;

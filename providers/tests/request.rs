@@ -380,7 +380,6 @@ async fn bearer_auth_and_extra_headers() {
             base_url: Some(format!("{}/v1/", server.url())),
             api_key: Some(ApiKey::new(KEY)),
             headers: vec![("X-Title".into(), "rivulet-tests".into())],
-            ..Default::default()
         },
     )
     .unwrap();
@@ -439,7 +438,6 @@ async fn the_key_stays_out_of_debug_prints_and_errors() {
         base_url: Some("http://127.0.0.1:9/v1".into()),
         api_key: Some(ApiKey::new(KEY)),
         headers: vec![("x-extra".into(), "1".into())],
-        ..Default::default()
     };
     assert!(!format!("{config:?}").contains(KEY));
     let p = OpenAiCompatible::new(family::find("openai").unwrap(), config).unwrap();

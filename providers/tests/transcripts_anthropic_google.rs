@@ -643,7 +643,6 @@ fn keys_stay_out_of_debug_prints() {
         base_url: Some("http://127.0.0.1:1".into()),
         api_key: Some(ApiKey::new(KEY)),
         headers: vec![("x-custom".into(), "custom-secret".into())],
-        ..Default::default()
     };
     let a = rivulet_providers::Anthropic::new(config()).unwrap();
     let g = Google::gemini(config()).unwrap();

@@ -1111,7 +1111,7 @@ fn main() {
         .into_iter()
         .filter(|sc| {
             only.as_deref()
-                .map_or(true, |o| o.split(',').any(|name| name.trim() == sc.group()))
+                .is_none_or(|o| o.split(',').any(|name| name.trim() == sc.group()))
         })
         .collect();
     let ran = bench::round_robin(runs, chosen.len(), |i| match chosen[i] {

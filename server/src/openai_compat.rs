@@ -6,7 +6,7 @@
 //! - [`ChunkEncoder`]: a stream's chunks → `chat.completion.chunk` SSE
 //!   frames, as OpenAI sends them (reasoning as `reasoning_content`, as
 //!   DeepSeek, xAI and vLLM do).
-//! - [`completion_json`]: a finished [`crate::Response`] → `chat.completion`.
+//! - [`completion_json`]: a finished [`Response`](rivulet::Response) → `chat.completion`.
 //! - [`chat_completions`]: the axum handler, given a [`StartChat`].
 
 mod encode;

@@ -6,7 +6,7 @@
 //! - [`Replay::generated`]: a lazily generated OpenAI chat-completion stream
 //!   of any length, for runtime tests (backpressure, cancellation).
 //! - [`wire`]: the recorded transcripts of `testdata/wire/`.
-//! - [`bench`]: what the bench programs share: CPU and memory as the
+//! - [`bench`](mod@bench): what the bench programs share: CPU and memory as the
 //!   kernel counts them, medians over round-robin runs, and a server that
 //!   stamps a stream's first chunk with the time of its write.
 //!
