@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
 use super::registry::{failure, status, Attached, Entry};
-use rivulet::json::{chunk_line, error_json};
+use rivulet::json::error_json;
 use rivulet::{Event, Outcome, Policy};
 
 /// How many events a subscription buffers before its reader: a detached
@@ -52,17 +52,15 @@ pub fn events(
     // (ended, the attacher's guard)
     let state = (false, attached);
     subscription
-        .scan(state, move |(ended, _attached), event| {
+        .scan(state, move |(ended, attached), event| {
             if *ended {
                 return futures::future::ready(None);
             }
             let out = match event {
-                Event::Chunk(chunk) => Some(
-                    SseEvent::default()
-                        .id(chunk.offset().to_string())
-                        .event(chunk.type_name())
-                        .data(chunk_line(&chunk)),
-                ),
+                Event::Chunk(chunk) => {
+                    let entry = attached.entry();
+                    Some(entry.frames.event(&chunk, entry.attachers() > 1))
+                }
                 // Only a windowed log loses chunks, and the server's logs
                 // are whole; the next chunk's id shows the gap should one be.
                 Event::Missed(_) => None,

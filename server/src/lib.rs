@@ -28,6 +28,7 @@ mod auth;
 mod body;
 mod error;
 mod events;
+mod frames;
 mod metrics;
 pub mod openai_compat;
 mod page;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rivulet_core::{Error, ErrorKind};
 use tokio::sync::watch;
 
+use super::frames::Frames;
 use super::metrics::{Gauges, Metrics};
 use rivulet::{Event, Outcome, Policy, StreamResponse};
 
@@ -35,6 +36,8 @@ pub struct Entry {
     /// outcome comes a moment before: a snapshot taken in between may
     /// still miss the last chunks).
     ended: watch::Sender<Option<Instant>>,
+    /// The SSE events of its latest chunks, built once for all attachers.
+    pub(crate) frames: Frames,
 }
 
 /// `running`, `finished`, `failed` or `cancelled`.
@@ -91,6 +94,13 @@ impl Entry {
 
 /// One attacher, counted while it lives.
 pub struct Attached(Arc<Entry>);
+
+impl Attached {
+    /// The stream it is attached to.
+    pub fn entry(&self) -> &Entry {
+        &self.0
+    }
+}
 
 impl Drop for Attached {
     fn drop(&mut self) {
@@ -182,6 +192,7 @@ impl Registry {
             response: start(),
             started,
             attachers: AtomicUsize::new(0),
+            frames: Frames::default(),
             cancel_unattached,
             ended: watch::Sender::new(None),
         });
