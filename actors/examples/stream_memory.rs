@@ -3,7 +3,7 @@
 //! 2 ms apart, as the bench program's paced scenario), each read by one
 //! async subscription, and the live heap bytes per stream measured at
 //! three moments: just started, half-way, and all chunks in (before the
-//! end).
+//! end). First, what each part of a stream takes before it opens.
 //!
 //! ```text
 //! cargo run --release -p rivulet-actors --example stream_memory -- 500 200
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use rivulet_actors::{Event, Policy, Runtime, RuntimeConfig, StreamOptions};
+use rivulet_actors::{Event, Policy, Runtime, RuntimeConfig, StreamHandle, StreamOptions};
 use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
 
 /// Counts the bytes live on the heap.
@@ -83,6 +83,70 @@ impl Provider for Paced {
     }
 }
 
+/// A provider whose stream never opens.
+struct Never;
+
+impl Provider for Never {
+    fn id(&self) -> &str {
+        "never"
+    }
+
+    fn open(&self, _: &Request) -> OpenFuture {
+        Box::pin(futures::future::pending())
+    }
+}
+
+/// Starts `n` streams of `provider`.
+fn start(rt: &Runtime, provider: Arc<dyn Provider>, n: usize) -> Vec<StreamHandle> {
+    (0..n)
+        .map(|_| {
+            rt.start(
+                provider.clone(),
+                Request::default(),
+                StreamOptions::default(),
+            )
+        })
+        .collect()
+}
+
+/// The bytes per stream of each part of a stream that has not opened yet.
+fn stages(rt: &Runtime, consumers: &tokio::runtime::Runtime, streams: usize) {
+    let settle = || std::thread::sleep(Duration::from_millis(50));
+    let mut at = live();
+    let mut step = |what: &str| {
+        settle();
+        let now = live();
+        println!(
+            "{what:<40} {:>6.0} B per stream",
+            (now - at) as f64 / streams as f64
+        );
+        at = now;
+    };
+    let handles = start(rt, Arc::new(Never), streams);
+    step("started (3 actors, shared state, handle)");
+    let subs: Vec<_> = handles
+        .iter()
+        .map(|h| h.subscribe(Policy::default()))
+        .collect();
+    step("+ a subscription (actor, channel)");
+    let tasks: Vec<_> = subs
+        .into_iter()
+        .map(|mut sub| consumers.spawn(async move { while sub.next().await.is_some() {} }))
+        .collect();
+    step("+ its consumer task polling it");
+    for h in &handles {
+        h.cancel();
+    }
+    consumers.block_on(async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    drop(handles);
+    rt.wait_idle(Duration::from_secs(10));
+    step("all cancelled and dropped");
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -99,17 +163,10 @@ fn main() {
         .expect("runtime");
     let provider = Arc::new(Paced { n: chunks, pace });
 
+    stages(&rt, &consumers, streams);
     let before = live();
     let per_stream = |at: isize| (at - before) as f64 / streams as f64;
-    let handles: Vec<_> = (0..streams)
-        .map(|_| {
-            rt.start(
-                provider.clone(),
-                Request::default(),
-                StreamOptions::default(),
-            )
-        })
-        .collect();
+    let handles = start(&rt, provider, streams);
     let tasks: Vec<_> = handles
         .iter()
         .map(|h| {

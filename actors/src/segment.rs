@@ -6,7 +6,7 @@
 //! chunks was about 67 bytes per chunk (the chunk, its share of a
 //! segment's header and the allocator's rounding) for 4 bytes of text. A
 //! [`Segment`] keeps the common chunks (text, thought and tool-call
-//! deltas, and the starts and ends of text and thought parts) as 16-byte
+//! deltas, and the starts and ends of text and thought parts) as 12-byte
 //! records: what kind, which part, where its delta ends in the segment's
 //! text; a tool call's id is an index into the segment's few ids. Every
 //! other chunk (rare: a tool call's start, usage, the finish reason, …) is
@@ -28,8 +28,8 @@ use rivulet_core::{Chunk, Delta};
 /// long one's. Each next segment doubles, up to [`MAX_SLOTS`].
 pub(crate) const MIN_SLOTS: usize = 16;
 
-/// Records in a long stream's segments: 16 KiB of records, so a segment's
-/// own overhead (its header, the allocator's rounding of its three
+/// Records in a long stream's segments: 12 KiB of records, so a segment's
+/// own overhead (its header, the allocator's rounding of its
 /// buffers) is well under a byte per chunk.
 pub(crate) const MAX_SLOTS: usize = 1024;
 
@@ -59,11 +59,14 @@ enum Kind {
 struct Record {
     end: u32,
     part: u32,
-    aux: u32,
+    /// An index into the segment's ids or whole chunks: there are fewer
+    /// than [`MAX_SLOTS`] of either.
+    aux: u16,
     kind: Kind,
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 16);
+const _: () = assert!(std::mem::size_of::<Record>() == 12);
+const _: () = assert!(MAX_SLOTS <= u16::MAX as usize);
 
 /// How many of a segment's latest tool-call ids are searched before a new
 /// one is added: parallel calls interleave a few ids, and a bounded search
@@ -91,7 +94,7 @@ impl Segment {
     pub(crate) fn new(first: u64, slots: usize) -> Segment {
         Segment {
             first,
-            records: Vec::with_capacity(slots.max(1)),
+            records: Vec::with_capacity(slots.clamp(1, MAX_SLOTS)),
             text: String::new(),
             ids: Vec::new(),
             whole: Vec::new(),
@@ -170,7 +173,7 @@ impl Segment {
             Record {
                 end,
                 part: 0,
-                aux: self.whole.len() as u32 - 1,
+                aux: (self.whole.len() - 1) as u16,
                 kind: Kind::Whole,
             }
         })
@@ -193,10 +196,10 @@ impl Segment {
             .iter()
             .rposition(|known| Arc::ptr_eq(known, id) || **known == **id);
         record.aux = match found {
-            Some(i) => (recent + i) as u32,
+            Some(i) => (recent + i) as u16,
             None => {
                 self.ids.push(Arc::clone(id));
-                self.ids.len() as u32 - 1
+                (self.ids.len() - 1) as u16
             }
         };
         record
