@@ -439,3 +439,55 @@ fn a_provider_error_mid_stream_keeps_what_was_received() {
     assert_eq!(snap.usage.output_tokens, Some(2));
     rt.shutdown();
 }
+
+/// A chunk travels to an async consumer as its offset, and is rebuilt from
+/// the log when the consumer takes it: if the window dropped it since the
+/// subscriber actor handed it on, the consumer is told it missed it,
+/// once, and the offsets still account for every chunk.
+#[tokio::test]
+async fn chunks_dropped_by_the_window_while_queued_are_reported_missed() {
+    let rt = runtime();
+    let go = gate();
+    let mut steps = text_steps(&["a", "b"]);
+    let tail = steps.split_off(3); // the text end
+    steps.push(Step::Gate(go.clone()));
+    steps.extend(numbered(200).into_iter().skip(1).take(200));
+    steps.extend(tail);
+    let handle = rt.start(
+        ScriptedProvider::new(steps),
+        request(),
+        StreamOptions {
+            window: Some(8),
+            ..opts()
+        },
+    );
+    let sub = handle.subscribe(Policy::Detached { capacity: 4 });
+    assert!(wait_until(Duration::from_secs(10), || handle.len() == 3));
+    // The subscriber actor queues the three chunks for its consumer.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    go.add_permits(1);
+    handle.finish().await.unwrap();
+
+    let events = collect(sub).await;
+    assert!(
+        matches!(events[0], Event::Missed(n) if n >= 3),
+        "{events:?}"
+    );
+    let mut next = 0;
+    for e in &events {
+        match e {
+            Event::Missed(n) => next += n,
+            Event::Chunk(c) => {
+                assert_eq!(c.offset(), next);
+                next += 1;
+            }
+            Event::End(o) => assert_eq!(*o, Outcome::Finished),
+        }
+    }
+    assert_eq!(next, handle.len() as u64);
+    assert_eq!(handle.len(), 204);
+    let got = chunks_of(&events);
+    assert!(got.len() >= 8, "the window's chunks are received");
+    assert_eq!(*got.last().unwrap().as_ref(), Chunk::text_end(0));
+    rt.shutdown();
+}
