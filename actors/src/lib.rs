@@ -184,8 +184,9 @@ pub enum Outcome {
     Finished,
     /// It failed, was cancelled (`Error::Cancelled`) or timed out (`Error::Timeout`).
     ///
-    /// Shared: the outcome is cloned once per consumer, and it keeps an
-    /// entry of a subscription's channel at 16 bytes.
+    /// Shared, so an `Event` is no bigger than a chunk and its offset:
+    /// every subscription's channel is sized in events, and the outcome is
+    /// cloned once per consumer.
     Failed(Arc<Error>),
 }
 

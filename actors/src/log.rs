@@ -27,25 +27,7 @@ use tokio::sync::Notify;
 
 use crate::segment::{Segment, SharedChunk, MAX_SLOTS, MIN_SLOTS};
 use crate::stats::lock;
-use crate::Outcome;
-
-/// What a subscriber actor hands its consumer, which turns it into an
-/// [`Event`](crate::Event). A chunk travels as its offset and is rebuilt from the log
-/// by the consumer: an entry of the subscription's channel stays 16 bytes
-/// (an `Event` is 64), and the rebuilding happens on the consumer's
-/// thread, not on the arbiter every stream of it shares.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Delivery {
-    /// The chunk at this offset.
-    Chunk(u64),
-    /// Every entry before this offset that was not delivered fell out of
-    /// the window.
-    MissedUpTo(u64),
-    /// The terminal event.
-    End(Outcome),
-}
-
-const _: () = assert!(std::mem::size_of::<Delivery>() <= 16);
+use crate::{Event, Outcome};
 
 /// How far the consumer of one lossless subscription has read, in log
 /// entries (chunks received plus chunks reported missed).
@@ -272,31 +254,23 @@ impl Log {
         lock(&self.inner).lossless.retain(|q| !Arc::ptr_eq(q, p));
     }
 
-    /// What to deliver next to a subscriber at `cursor`, advancing it: a
-    /// `Missed` if the cursor fell out of the window, the next chunk's
-    /// offset, or the terminal event once every chunk has been read.
-    /// `None` when the subscriber has caught up with a stream still
-    /// running.
-    pub(crate) fn next_delivery(&self, cursor: &mut u64) -> Option<Delivery> {
+    /// The next event for a subscriber at `cursor`, advancing it: a
+    /// `Missed` if the cursor fell out of the window, the next chunk, or the
+    /// terminal event once every chunk has been read. `None` when the
+    /// subscriber has caught up with a stream still running.
+    pub(crate) fn next_event(&self, cursor: &mut u64) -> Option<Event> {
         let g = lock(&self.inner);
         let visible = g.visible_base();
         if *cursor < visible {
+            let missed = visible - *cursor;
             *cursor = visible;
-            return Some(Delivery::MissedUpTo(visible));
+            return Some(Event::Missed(missed));
         }
-        if *cursor < g.end() {
+        if let Some(chunk) = g.share(*cursor) {
             *cursor += 1;
-            return Some(Delivery::Chunk(*cursor - 1));
+            return Some(Event::Chunk(chunk));
         }
-        g.outcome.clone().map(Delivery::End)
-    }
-
-    /// The chunk at offset `at`, rebuilt for a consumer; if a window has
-    /// dropped it since it was delivered, the offset of the oldest entry
-    /// still visible instead.
-    pub(crate) fn chunk(&self, at: u64) -> Result<SharedChunk, u64> {
-        let g = lock(&self.inner);
-        g.share(at).ok_or_else(|| g.visible_base())
+        g.outcome.clone().map(Event::End)
     }
 
     /// Waits until there is something past `cursor` to read (or the end).
@@ -359,20 +333,9 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Event;
 
     fn text(i: usize) -> Chunk {
         Chunk::text(0, i.to_string())
-    }
-
-    /// What a consumer at `cursor` that reads at once receives next.
-    fn next_event(log: &Log, cursor: &mut u64) -> Option<Event> {
-        let from = *cursor;
-        Some(match log.next_delivery(cursor)? {
-            Delivery::Chunk(at) => Event::Chunk(log.chunk(at).ok()?),
-            Delivery::MissedUpTo(to) => Event::Missed(to - from),
-            Delivery::End(outcome) => Event::End(outcome),
-        })
     }
 
     #[test]
@@ -384,8 +347,8 @@ mod tests {
         // Followers have read nothing: everything is kept for them, but a
         // subscriber only sees the window.
         let mut cursor = 0;
-        assert_eq!(next_event(&log, &mut cursor), Some(Event::Missed(7)));
-        let seventh = next_event(&log, &mut cursor);
+        assert_eq!(log.next_event(&mut cursor), Some(Event::Missed(7)));
+        let seventh = log.next_event(&mut cursor);
         assert_eq!(seventh, Some(Event::Chunk(SharedChunk::new(text(7)))));
         assert_eq!(seventh.and_then(|e| e.offset()), Some(7));
 
@@ -413,8 +376,8 @@ mod tests {
         assert_eq!(kept, (38, 32, 1));
         drop(g);
         let mut late = 0;
-        assert_eq!(next_event(&log, &mut late), Some(Event::Missed(38)));
-        let next = next_event(&log, &mut late);
+        assert_eq!(log.next_event(&mut late), Some(Event::Missed(38)));
+        let next = log.next_event(&mut late);
         assert_eq!(next, Some(Event::Chunk(SharedChunk::new(text(38)))));
         // Offsets count the trimmed chunks: the log's, not the window's.
         assert_eq!(next.and_then(|e| e.offset()), Some(38));
@@ -437,7 +400,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let (mut cursor, mut got) = (0, Vec::new());
                     loop {
-                        match next_event(&log, &mut cursor) {
+                        match log.next_event(&mut cursor) {
                             Some(Event::Chunk(c)) => got.push(c),
                             Some(_) => return got,
                             None => std::thread::yield_now(),
@@ -490,7 +453,7 @@ mod tests {
         // And every chunk comes back, at its offset.
         let mut cursor = 0;
         for i in 0..N + 2 {
-            let Some(Event::Chunk(c)) = next_event(&log, &mut cursor) else {
+            let Some(Event::Chunk(c)) = log.next_event(&mut cursor) else {
                 panic!("chunk {i} is missing")
             };
             assert_eq!(c.offset(), i as u64);
@@ -499,7 +462,7 @@ mod tests {
             }
         }
         assert_eq!(
-            next_event(&log, &mut cursor),
+            log.next_event(&mut cursor),
             Some(Event::End(Outcome::Finished))
         );
     }

@@ -2,19 +2,11 @@
 //!
 //! One subscriber actor per `subscribe*` call. It reads the log from the
 //! start (or right after the offset given to `subscribe_from*`) with its
-//! own cursor, so a late joiner replays, then follows live, and pushes
-//! each event into a bounded channel: a tokio channel for async
+//! own cursor, so a late joiner replays, then follows live, and pushes each event into a bounded channel: a tokio channel for async
 //! consumers ([`Subscription`]), a crossbeam channel for blocking ones
 //! ([`BlockingSubscription`]). It waits on the log's `Notify` when it has
 //! caught up, not on a mailbox message per chunk, and stops after it has
 //! delivered the terminal event (or when its consumer goes away).
-//!
-//! A chunk goes through the channel as its offset (a
-//! [`Delivery`]), and the consumer's end rebuilds it from the log as it
-//! takes it: the channel's entries stay 16 bytes, and the arbiter, which
-//! carries many streams, does not rebuild chunks for consumers on other
-//! threads. If a window drops the chunk in between, the consumer is told
-//! it missed it, as if the subscriber actor had fallen behind.
 //!
 //! Lossless backpressure is accounted on the consumer side: each
 //! subscription counts what its consumer has taken, and the provider stops
@@ -35,22 +27,22 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::handle::HandleInner;
 use crate::idle;
-use crate::log::{Delivery, Progress};
+use crate::log::Progress;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::Shared;
 use crate::{Event, Outcome, Policy};
 
 /// Where a subscriber actor delivers.
 pub(crate) enum Sink {
-    Async(mpsc::Sender<Delivery>),
+    Async(mpsc::Sender<Event>),
     /// The `Notify` is signalled by the consumer after each receive (and
     /// when it goes away), so a full channel is waited on, never polled.
-    Blocking(crossbeam_channel::Sender<Delivery>, Arc<Notify>),
+    Blocking(crossbeam_channel::Sender<Event>, Arc<Notify>),
 }
 
 /// Feeds an async consumer, from log entry `cursor` on, until the terminal
 /// event or until it leaves.
-async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Delivery>, mut cursor: u64) {
+async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Event>, mut cursor: u64) {
     let log = &shared.log;
     loop {
         // Take a slot first, so an event is only read from the log when it
@@ -58,17 +50,17 @@ async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Delivery>, mut cursor:
         let Ok(permit) = tx.reserve().await else {
             return;
         };
-        let delivery = loop {
-            if let Some(delivery) = log.next_delivery(&mut cursor) {
-                break delivery;
+        let event = loop {
+            if let Some(event) = log.next_event(&mut cursor) {
+                break event;
             }
             tokio::select! {
                 _ = log.readable(cursor) => {}
                 _ = tx.closed() => return,
             }
         };
-        let end = matches!(delivery, Delivery::End(_));
-        permit.send(delivery);
+        let end = matches!(event, Event::End(_));
+        permit.send(event);
         if end {
             return;
         }
@@ -79,24 +71,24 @@ async fn pump_async(shared: Arc<Shared>, tx: mpsc::Sender<Delivery>, mut cursor:
 /// terminal event or until it leaves.
 async fn pump_blocking(
     shared: Arc<Shared>,
-    tx: crossbeam_channel::Sender<Delivery>,
+    tx: crossbeam_channel::Sender<Event>,
     space: Arc<Notify>,
     mut cursor: u64,
 ) {
     loop {
-        let mut delivery = match shared.log.next_delivery(&mut cursor) {
-            Some(delivery) => delivery,
+        let mut event = match shared.log.next_event(&mut cursor) {
+            Some(event) => event,
             None => {
                 shared.log.readable(cursor).await;
                 continue;
             }
         };
-        let end = matches!(delivery, Delivery::End(_));
+        let end = matches!(event, Event::End(_));
         loop {
-            match tx.try_send(delivery) {
+            match tx.try_send(event) {
                 Ok(()) => break,
                 Err(TrySendError::Full(back)) => {
-                    delivery = back;
+                    event = back;
                     // `notify_one` leaves a permit when nobody waits, so a
                     // receive between the failed send and this wait is not
                     // lost.
@@ -152,15 +144,11 @@ impl Actor for SubscriberActor {
     }
 }
 
-/// What both subscription kinds share: the stream, turning deliveries into
-/// events, the consumer's progress for backpressure, and the
-/// exactly-one-terminal-event bookkeeping.
+/// What both subscription kinds share: the stream, the consumer's progress
+/// for backpressure, and the exactly-one-terminal-event bookkeeping.
 struct Consumer {
     handle: Arc<HandleInner>,
     progress: Option<Arc<Progress>>,
-    /// The first log entry the consumer has neither received nor been told
-    /// it missed.
-    next: u64,
     done: bool,
 }
 
@@ -177,47 +165,22 @@ impl Consumer {
         let consumer = Consumer {
             handle,
             progress,
-            next: from,
             done: false,
         };
         (consumer, capacity.max(1))
     }
 
-    /// The event a delivery gives the consumer, accounted for; `None` for
-    /// a chunk it was already told it missed. A chunk is rebuilt from the
-    /// log here; if the window dropped it since the subscriber actor
-    /// delivered it, the consumer is told what it missed instead.
-    fn event(&mut self, delivery: Delivery) -> Option<Event> {
-        let event = match delivery {
-            Delivery::Chunk(at) if at < self.next => return None,
-            Delivery::Chunk(at) => match self.handle.shared.log.chunk(at) {
-                Ok(chunk) => {
-                    self.advance_to(at + 1);
-                    Event::Chunk(chunk)
-                }
-                Err(visible) => self.missed_up_to(visible.max(at + 1)),
-            },
-            Delivery::MissedUpTo(to) if to <= self.next => return None,
-            Delivery::MissedUpTo(to) => self.missed_up_to(to),
-            Delivery::End(outcome) => {
+    /// Accounts for an event handed to the consumer.
+    fn took(&mut self, event: &Event) {
+        let n = match event {
+            Event::Chunk(_) => 1,
+            Event::Missed(n) => *n,
+            Event::End(_) => {
                 self.done = true;
                 self.leave();
-                Event::End(outcome)
+                return;
             }
         };
-        Some(event)
-    }
-
-    fn missed_up_to(&mut self, to: u64) -> Event {
-        let missed = to - self.next;
-        self.advance_to(to);
-        Event::Missed(missed)
-    }
-
-    /// The consumer has taken every entry before `to`.
-    fn advance_to(&mut self, to: u64) {
-        let n = to.saturating_sub(self.next);
-        self.next = self.next.max(to);
         if let Some(p) = &self.progress {
             p.advance(n);
             self.handle.shared.ctl.progress();
@@ -282,7 +245,7 @@ impl Drop for Consumer {
 /// - If the runtime shuts down underneath it, it still ends with one
 ///   `Event::End` (the stream's outcome, or cancelled).
 pub struct Subscription {
-    rx: mpsc::Receiver<Delivery>,
+    rx: mpsc::Receiver<Event>,
     consumer: Consumer,
     /// What the channel wakes instead of the consumer's own waker.
     wake: Arc<ConsumerWake>,
@@ -347,19 +310,16 @@ impl futures::Stream for Subscription {
             return Poll::Ready(None);
         }
         this.wake.waker.register(cx.waker());
-        loop {
-            let delivery = match this.rx.poll_recv(&mut TaskContext::from_waker(&this.waker)) {
-                Poll::Ready(Some(delivery)) => delivery,
-                Poll::Ready(None) => return Poll::Ready(this.consumer.closed()),
-                Poll::Pending => return Poll::Pending,
-            };
-            let Some(event) = this.consumer.event(delivery) else {
-                continue;
-            };
-            if matches!(&event, Event::Chunk(c) if c.is_content()) {
-                this.wake.urgent.store(false, Ordering::Relaxed);
+        match this.rx.poll_recv(&mut TaskContext::from_waker(&this.waker)) {
+            Poll::Ready(Some(event)) => {
+                if matches!(&event, Event::Chunk(c) if c.is_content()) {
+                    this.wake.urgent.store(false, Ordering::Relaxed);
+                }
+                this.consumer.took(&event);
+                Poll::Ready(Some(event))
             }
-            return Poll::Ready(Some(event));
+            Poll::Ready(None) => Poll::Ready(this.consumer.closed()),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -382,7 +342,7 @@ impl fmt::Debug for Subscription {
 /// threads (or `spawn_blocking`), not from an async task: `next` blocks the
 /// thread.
 pub struct BlockingSubscription {
-    rx: Option<crossbeam_channel::Receiver<Delivery>>,
+    rx: Option<crossbeam_channel::Receiver<Event>>,
     space: Arc<Notify>,
     consumer: Consumer,
 }
@@ -405,33 +365,25 @@ impl BlockingSubscription {
         }
     }
 
-    /// The event of a delivery just received, if it gives one.
-    fn received(&mut self, delivery: Delivery) -> Option<Event> {
+    fn received(&mut self, event: Event) -> Event {
         // One permit for the subscriber actor, in case the channel was full.
         self.space.notify_one();
-        self.consumer.event(delivery)
+        self.consumer.took(&event);
+        event
     }
 
     /// Like [`Iterator::next`], but gives up after `timeout` (returning
     /// `None` without ending the subscription: call it again to go on).
     /// `None` after the terminal event, as `next`.
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Option<Event> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if self.consumer.done {
-                return None;
-            }
-            let rx = self.rx.as_ref()?;
-            match rx.recv_deadline(deadline) {
-                Ok(delivery) => match self.received(delivery) {
-                    Some(event) => return Some(event),
-                    None => continue,
-                },
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return None,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    return self.consumer.closed()
-                }
-            }
+        if self.consumer.done {
+            return None;
+        }
+        let rx = self.rx.as_ref()?;
+        match rx.recv_timeout(timeout) {
+            Ok(event) => Some(self.received(event)),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => self.consumer.closed(),
         }
     }
 }
@@ -440,18 +392,13 @@ impl Iterator for BlockingSubscription {
     type Item = Event;
 
     fn next(&mut self) -> Option<Event> {
-        loop {
-            if self.consumer.done {
-                return None;
-            }
-            let rx = self.rx.as_ref()?;
-            match rx.recv() {
-                Ok(delivery) => match self.received(delivery) {
-                    Some(event) => return Some(event),
-                    None => continue,
-                },
-                Err(_) => return self.consumer.closed(),
-            }
+        if self.consumer.done {
+            return None;
+        }
+        let rx = self.rx.as_ref()?;
+        match rx.recv() {
+            Ok(event) => Some(self.received(event)),
+            Err(_) => self.consumer.closed(),
         }
     }
 }
