@@ -103,8 +103,10 @@ pub struct StreamOptions {
     pub run_to_completion: bool,
     /// Keep at most this many chunks in the log; older ones are dropped and a
     /// subscriber that falls out of the window is told how many it missed.
-    /// Memory is freed 16 chunks at a time (the log's segments), so up to
-    /// 15 chunks beyond the window may stay resident until then.
+    /// Memory is freed a segment of the log at a time (16 chunks at first,
+    /// then twice as many each segment, up to the window or 1,024 chunks,
+    /// whichever is less), so up to a segment's chunks beyond the window
+    /// may stay resident until then.
     pub window: Option<usize>,
     /// The provider id and model name, for tracing and the Response.
     pub provider_id: String,
@@ -182,8 +184,9 @@ pub enum Outcome {
     Finished,
     /// It failed, was cancelled (`Error::Cancelled`) or timed out (`Error::Timeout`).
     ///
-    /// Shared, so an `Event` is 16 bytes: every subscription's channel is
-    /// sized in events, and the outcome is cloned once per consumer.
+    /// Shared, so an `Event` is no bigger than a chunk and its offset:
+    /// every subscription's channel is sized in events, and the outcome is
+    /// cloned once per consumer.
     Failed(Arc<Error>),
 }
 
@@ -194,15 +197,14 @@ impl Outcome {
     }
 }
 
-// See `Outcome::Failed`. A chunk's offset is in its segment, not in the
-// event (see `SharedChunk::offset`).
-const _: () = assert!(std::mem::size_of::<Event>() <= 16);
+// See `Outcome::Failed`: an event is a chunk and its offset, no more.
+const _: () = assert!(std::mem::size_of::<Event>() <= 64);
 
 /// What a subscriber receives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// The next chunk (shared with every other consumer, never copied),
-    /// with its offset in the log ([`SharedChunk::offset`]).
+    /// The next chunk, with its offset in the log
+    /// ([`SharedChunk::offset`]).
     Chunk(SharedChunk),
     /// The subscriber fell out of the log's window; this many chunks were lost to it.
     Missed(u64),

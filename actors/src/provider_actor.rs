@@ -104,7 +104,10 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    async fn run(self, _task: TaskGuard) {
+    /// The call, to its end. Not an `async fn`: that would keep the `Job`
+    /// it takes for as long as the stream lives, beside the fields moved
+    /// out of it (288 bytes more in every stream).
+    fn run(self, task: TaskGuard) -> impl std::future::Future<Output = ()> {
         let Job {
             provider,
             request,
@@ -112,68 +115,75 @@ impl Job {
             finisher,
             limits,
         } = self;
-        // Kept boxed: this future lives as long as the stream, and an inline
-        // `Request` would widen it by the request's size in every stream.
-        let request: Box<Request> = match request {
-            RequestSource::Ready(r) => r,
-            RequestSource::Deferred(mut prepare) => {
-                let shared = &finisher.shared;
-                let mut timer = Timer::default();
-                match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {}).await {
-                    Raced::Done(Ok(r)) => {
-                        let _ = shared.input.set(r.messages.clone());
-                        Box::new(r)
-                    }
-                    Raced::Done(Err(e)) => return finisher.end(Outcome::failed(e)),
-                    Raced::Cancelled => return finisher.end(Outcome::failed(Error::cancelled())),
-                    Raced::Timeout(k) => return finisher.end(Outcome::failed(Error::timeout(k))),
-                    Raced::Panicked => {
-                        return finisher.end(Outcome::failed(Error::protocol(
-                            "building the request panicked",
-                        )))
+        async move {
+            let _task = task;
+            // Kept boxed: this future lives as long as the stream, and an inline
+            // `Request` would widen it by the request's size in every stream.
+            let request: Box<Request> = match request {
+                RequestSource::Ready(r) => r,
+                RequestSource::Deferred(mut prepare) => {
+                    let shared = &finisher.shared;
+                    let mut timer = Timer::default();
+                    match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {}).await {
+                        Raced::Done(Ok(r)) => {
+                            let _ = shared.input.set(r.messages.clone());
+                            Box::new(r)
+                        }
+                        Raced::Done(Err(e)) => return finisher.end(Outcome::failed(e)),
+                        Raced::Cancelled => {
+                            return finisher.end(Outcome::failed(Error::cancelled()))
+                        }
+                        Raced::Timeout(k) => {
+                            return finisher.end(Outcome::failed(Error::timeout(k)))
+                        }
+                        Raced::Panicked => {
+                            return finisher.end(Outcome::failed(Error::protocol(
+                                "building the request panicked",
+                            )))
+                        }
                     }
                 }
+            };
+            if !options.fallbacks.is_empty() {
+                *lock(&finisher.shared.routing) = Some(Box::new(Routing {
+                    provider_id: options.provider_id.clone(),
+                    model: options.model.clone(),
+                    skipped: Vec::new(),
+                }));
             }
-        };
-        if !options.fallbacks.is_empty() {
-            *lock(&finisher.shared.routing) = Some(Box::new(Routing {
-                provider_id: options.provider_id.clone(),
-                model: options.model.clone(),
-                skipped: Vec::new(),
-            }));
+            // The GenAI span (see `telemetry`): the request's parameters, and
+            // its messages only when content capture is on; never keys.
+            let telemetry = ChatTelemetry::start(&options, &request);
+            let span = telemetry.span().clone();
+            let mut driver = Driver::new(&options, &finisher, &limits, telemetry);
+            let outcome = driver
+                .drive(&*provider, &request)
+                .instrument(span.clone())
+                .await;
+            span.in_scope(|| {
+                tracing::info!(
+                    chunks = driver.appended,
+                    ttfc_ms = driver.ttfc.map(|d| d.as_secs_f64() * 1e3),
+                    attempts = driver.attempts,
+                    outcome = outcome_label(&outcome),
+                    "stream ended"
+                )
+            });
+            let answered = lock(&finisher.shared.routing)
+                .as_ref()
+                .map(|r| (r.provider_id.clone(), r.model.clone()));
+            let (provider_id, model) =
+                answered.unwrap_or_else(|| (options.provider_id.clone(), options.model.clone()));
+            let error = match &outcome {
+                Outcome::Failed(e) => Some(&**e),
+                Outcome::Finished => None,
+            };
+            let (ttfc, elapsed) = (driver.ttfc, driver.start.elapsed());
+            driver
+                .telemetry
+                .end(&provider_id, &model, ttfc, elapsed, error);
+            finisher.end(outcome);
         }
-        // The GenAI span (see `telemetry`): the request's parameters, and
-        // its messages only when content capture is on; never keys.
-        let telemetry = ChatTelemetry::start(&options, &request);
-        let span = telemetry.span().clone();
-        let mut driver = Driver::new(&options, &finisher, &limits, telemetry);
-        let outcome = driver
-            .drive(&*provider, &request)
-            .instrument(span.clone())
-            .await;
-        span.in_scope(|| {
-            tracing::info!(
-                chunks = driver.appended,
-                ttfc_ms = driver.ttfc.map(|d| d.as_secs_f64() * 1e3),
-                attempts = driver.attempts,
-                outcome = outcome_label(&outcome),
-                "stream ended"
-            )
-        });
-        let answered = lock(&finisher.shared.routing)
-            .as_ref()
-            .map(|r| (r.provider_id.clone(), r.model.clone()));
-        let (provider_id, model) =
-            answered.unwrap_or_else(|| (options.provider_id.clone(), options.model.clone()));
-        let error = match &outcome {
-            Outcome::Failed(e) => Some(&**e),
-            Outcome::Finished => None,
-        };
-        let (ttfc, elapsed) = (driver.ttfc, driver.start.elapsed());
-        driver
-            .telemetry
-            .end(&provider_id, &model, ttfc, elapsed, error);
-        finisher.end(outcome);
     }
 }
 
@@ -194,14 +204,16 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
 
 /// The provider actor. See the module docs.
 pub(crate) struct ProviderActor {
-    job: Option<Job>,
+    /// Boxed: taken when the actor starts, it would otherwise leave a
+    /// `Job`'s worth of bytes in the actor for the stream's whole life.
+    job: Option<Box<Job>>,
     member: Member,
 }
 
 impl ProviderActor {
     pub(crate) fn new(job: Job, member: Member) -> Self {
         ProviderActor {
-            job: Some(job),
+            job: Some(Box::new(job)),
             member,
         }
     }
@@ -365,14 +377,16 @@ impl<'a> Driver<'a> {
             self.pending.clear();
             self.fall_back(fallback, err);
             self.provider_id = &fallback.provider_id;
-            let swapped;
+            // Boxed: held across the fallback's whole stream, an inline
+            // `Request` would widen this future in every stream.
+            let swapped: Box<Request>;
             let request = match &fallback.request {
                 Some(r) => &**r,
                 None => {
-                    let mut r = request.clone();
+                    let mut r = Box::new(request.clone());
                     r.model.clone_from(&fallback.model);
                     swapped = r;
-                    &swapped
+                    &*swapped
                 }
             };
             err = match self

@@ -1,176 +1,320 @@
-//! The log's storage: chunks kept inline in shared, fixed-size segments.
+//! The log's storage: compact records over a text arena, a segment at a
+//! time.
 //!
-//! Why not one `Arc<Chunk>` per chunk: every chunk would then be its own
-//! allocation, 80 bytes from the allocator for a 56-byte chunk, plus an
-//! 8-byte slot in the log's queue. A response of a few hundred chunks
-//! spends a third of its log on that overhead, and a process streaming a
-//! thousand responses feels it. A [`Segment`] holds [`SLOTS`] chunks in one
-//! allocation; a consumer receives a [`SharedChunk`], a counted reference
-//! to the segment plus the chunk's slot in it. Handing a chunk to one more
-//! consumer is still one reference-count increment, and nothing is copied.
+//! Why not keep each [`Chunk`] as it is: a chunk is 56 bytes whatever its
+//! delta, and a stream is mostly deltas of a few bytes, so a log of whole
+//! chunks was about 67 bytes per chunk (the chunk, its share of a
+//! segment's header and the allocator's rounding) for 4 bytes of text. A
+//! [`Segment`] keeps the common chunks (text, thought and tool-call
+//! deltas, and the starts and ends of text and thought parts) as 12-byte
+//! records: what kind, which part, where its delta ends in the segment's
+//! text; a tool call's id is an index into the segment's few ids. Every
+//! other chunk (rare: a tool call's start, usage, the finish reason, …) is
+//! kept whole, behind an `Arc` that consumers share.
 //!
-//! A segment is filled in order by the stream's single writer (the log,
-//! under its lock) while readers already hold earlier slots of it. Each
-//! slot is written once, before `filled` is advanced past it, and never
-//! again; readers only ever see slots below `filled`. That is the whole
-//! invariant the `unsafe` code below relies on.
+//! A consumer receives a [`SharedChunk`] that owns a [`Chunk`] rebuilt from
+//! its record (a delta of up to 24 bytes is rebuilt inline, without an
+//! allocation) or shares the whole one. Rebuilding happens under the log's
+//! lock, so nothing outside it ever points into a segment: a segment is
+//! plain data and needs no `unsafe`.
 
-use std::cell::UnsafeCell;
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rivulet_core::Chunk;
+use rivulet_core::{Chunk, Delta};
 
-/// Chunks per segment. Sixteen keeps a short answer's unused tail under
-/// 1 KiB while making the per-segment overhead (two reference counts, the
-/// fill count, the allocator's header and the log's pointer) about 3 bytes
-/// per chunk.
-pub(crate) const SLOTS: usize = 16;
+/// Records in a log's first segment: a short answer does not pay for a
+/// long one's. Each next segment doubles, up to [`MAX_SLOTS`].
+pub(crate) const MIN_SLOTS: usize = 16;
 
-/// A slot number, below [`SLOTS`]. An enum rather than a `u8` so the
-/// compiler knows the other 240 values are never used and can keep
-/// [`Event`](crate::Event)'s tag in them: an `Event` stays 16 bytes, and
-/// every subscription's channel is sized in events.
+/// Records in a long stream's segments: 12 KiB of records, so a segment's
+/// own overhead (its header, the allocator's rounding of its
+/// buffers) is well under a byte per chunk.
+pub(crate) const MAX_SLOTS: usize = 1024;
+
+/// How to rebuild a record's chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-enum Slot {
-    S0,
-    S1,
-    S2,
-    S3,
-    S4,
-    S5,
-    S6,
-    S7,
-    S8,
-    S9,
-    S10,
-    S11,
-    S12,
-    S13,
-    S14,
-    S15,
+enum Kind {
+    TextStart,
+    Text,
+    TextEnd,
+    ThoughtStart,
+    Thought,
+    /// Without signature or redacted content (else it is kept whole).
+    ThoughtEnd,
+    /// `aux` is the id's index in [`Segment::ids`].
+    ToolCall,
+    /// Without signature; `aux` is the id's index in [`Segment::ids`].
+    ToolCallEnd,
+    /// `aux` is the chunk's index in [`Segment::whole`].
+    Whole,
 }
 
-impl Slot {
-    const ALL: [Slot; SLOTS] = {
-        use Slot::*;
-        [
-            S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15,
-        ]
-    };
-
-    fn index(self) -> usize {
-        self as usize
-    }
+/// One log entry. Its delta is the segment's text from the previous
+/// record's `end` (0 for the first) to its own: records without text end
+/// where the one before them ended.
+#[derive(Clone, Copy, Debug)]
+struct Record {
+    end: u32,
+    part: u32,
+    /// An index into the segment's ids or whole chunks: there are fewer
+    /// than [`MAX_SLOTS`] of either.
+    aux: u16,
+    kind: Kind,
 }
 
-/// A run of [`SLOTS`] log entries, filled in order. See the module docs.
-// `repr(C)` to keep `filled`, which the writer stores to on every push,
-// away from the reference counts at the front of the allocation, which
-// every consumer updates for every chunk.
-#[repr(C)]
+const _: () = assert!(std::mem::size_of::<Record>() == 12);
+const _: () = assert!(MAX_SLOTS <= u16::MAX as usize);
+
+/// How many of a segment's latest tool-call ids are searched before a new
+/// one is added: parallel calls interleave a few ids, and a bounded search
+/// keeps an absurd number of calls linear.
+const RECENT_IDS: usize = 8;
+
+/// A run of consecutive log entries. See the module docs.
+#[derive(Debug)]
 pub(crate) struct Segment {
-    slots: [UnsafeCell<MaybeUninit<Chunk>>; SLOTS],
-    /// How many slots hold a chunk. Only the writer stores here.
-    filled: AtomicUsize,
-    /// The log offset of slot 0, so a [`SharedChunk`] knows its offset
-    /// without carrying it: an `Event` stays 16 bytes.
-    base: u64,
+    /// The log offset of `records[0]`.
+    first: u64,
+    /// Allocated once, for the segment's slots; never grows past them.
+    records: Vec<Record>,
+    /// The deltas of the compact records, one after the other.
+    text: String,
+    /// The tool-call ids the records refer to.
+    ids: Vec<Arc<str>>,
+    /// The chunks kept whole.
+    whole: Vec<Arc<Chunk>>,
 }
-
-// SAFETY: the slots are written only by `push`, whose contract makes the
-// writer unique, and each slot only before `filled` covers it (Release);
-// readers touch a slot only after seeing it covered (Acquire) and only
-// through `&Chunk`. `Chunk` is `Send + Sync`, so sharing `&Chunk` across
-// threads is sound.
-unsafe impl Sync for Segment {}
 
 impl Segment {
-    /// A segment whose first slot holds `chunk`, the log's entry `base`.
-    pub(crate) fn starting_with(chunk: Chunk, base: u64) -> Arc<Segment> {
-        let mut slots = [const { UnsafeCell::new(MaybeUninit::uninit()) }; SLOTS];
-        slots[0].get_mut().write(chunk);
-        Arc::new(Segment {
-            slots,
-            filled: AtomicUsize::new(1),
-            base,
-        })
+    /// An empty segment for `slots` entries, the first at log offset
+    /// `first`.
+    pub(crate) fn new(first: u64, slots: usize) -> Segment {
+        Segment {
+            first,
+            records: Vec::with_capacity(slots.clamp(1, MAX_SLOTS)),
+            text: String::new(),
+            ids: Vec::new(),
+            whole: Vec::new(),
+        }
     }
 
-    /// Stores `chunk` in the next free slot, or gives it back if the
-    /// segment is full.
-    ///
-    /// # Safety
-    /// Calls must not run concurrently with each other on the same segment
-    /// (the log makes them under its lock).
-    pub(crate) unsafe fn push(&self, chunk: Chunk) -> Result<(), Chunk> {
-        let n = self.filled.load(Ordering::Relaxed);
-        if n == SLOTS {
+    /// The log offset of the first entry.
+    pub(crate) fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// The number of entries stored.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The number of entries it was made for.
+    pub(crate) fn slots(&self) -> usize {
+        self.records.capacity()
+    }
+
+    /// Stores `chunk` as the next entry, or gives it back if the segment
+    /// is full.
+    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Chunk> {
+        if self.records.len() == self.records.capacity() {
             return Err(chunk);
         }
-        // SAFETY: slot `n` is not covered by `filled`, so no reader can
-        // reach it, and the caller guarantees there is no other writer.
-        unsafe { (*self.slots[n].get()).write(chunk) };
-        self.filled.store(n + 1, Ordering::Release);
+        let record = self.compact(chunk);
+        self.records.push(record);
         Ok(())
     }
 
-    /// A reference to the chunk in `slot`, if that slot is filled.
-    pub(crate) fn share(self: &Arc<Self>, slot: usize) -> Option<SharedChunk> {
-        (slot < self.filled.load(Ordering::Acquire)).then(|| SharedChunk {
-            segment: Arc::clone(self),
-            slot: Slot::ALL[slot],
+    /// The segment is complete: gives back the text's unused room.
+    pub(crate) fn seal(&mut self) {
+        self.text.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.whole.shrink_to_fit();
+    }
+
+    /// The record of `chunk`, its delta appended to the text (or the chunk
+    /// kept whole).
+    fn compact(&mut self, chunk: Chunk) -> Record {
+        let end = self.text.len() as u32;
+        let compact = |kind, part: usize| {
+            u32::try_from(part).ok().map(|part| Record {
+                end,
+                part,
+                aux: 0,
+                kind,
+            })
+        };
+        let record = match &chunk {
+            Chunk::TextStart { part } => compact(Kind::TextStart, *part),
+            Chunk::TextEnd { part } => compact(Kind::TextEnd, *part),
+            Chunk::ThoughtStart { part } => compact(Kind::ThoughtStart, *part),
+            Chunk::ThoughtEnd {
+                part,
+                signature: None,
+                redacted: None,
+            } => compact(Kind::ThoughtEnd, *part),
+            Chunk::Text { part, delta } => self.with_delta(compact(Kind::Text, *part), delta),
+            Chunk::Thought { part, delta } => self.with_delta(compact(Kind::Thought, *part), delta),
+            Chunk::ToolCall { part, id, delta } => {
+                let record = self.with_delta(compact(Kind::ToolCall, *part), delta);
+                record.map(|r| self.with_id(r, id))
+            }
+            Chunk::ToolCallEnd {
+                part,
+                id,
+                signature: None,
+            } => compact(Kind::ToolCallEnd, *part).map(|r| self.with_id(r, id)),
+            _ => None,
+        };
+        record.unwrap_or_else(|| {
+            self.whole.push(Arc::new(chunk));
+            Record {
+                end,
+                part: 0,
+                aux: (self.whole.len() - 1) as u16,
+                kind: Kind::Whole,
+            }
         })
     }
 
-    /// The chunk in `slot`, if that slot is filled.
-    pub(crate) fn get(&self, slot: usize) -> Option<&Chunk> {
-        if slot < self.filled.load(Ordering::Acquire) {
-            // SAFETY: the slot is filled and will not be written again.
-            Some(unsafe { (*self.slots[slot].get()).assume_init_ref() })
-        } else {
-            None
+    /// `record` with `delta` appended to the text, if the text's offsets
+    /// still fit in a record.
+    fn with_delta(&mut self, record: Option<Record>, delta: &str) -> Option<Record> {
+        let mut record = record?;
+        record.end = u32::try_from(self.text.len() + delta.len()).ok()?;
+        self.text.push_str(delta);
+        Some(record)
+    }
+
+    /// `record` referring to `id`, added to the ids unless a recent one is
+    /// the same.
+    fn with_id(&mut self, mut record: Record, id: &Arc<str>) -> Record {
+        let recent = self.ids.len().saturating_sub(RECENT_IDS);
+        let found = self.ids[recent..]
+            .iter()
+            .rposition(|known| Arc::ptr_eq(known, id) || **known == **id);
+        record.aux = match found {
+            Some(i) => (recent + i) as u16,
+            None => {
+                self.ids.push(Arc::clone(id));
+                (self.ids.len() - 1) as u16
+            }
+        };
+        record
+    }
+
+    /// The entry at `slot`, rebuilt or shared, if it is stored.
+    pub(crate) fn share(&self, slot: usize) -> Option<SharedChunk> {
+        let record = *self.records.get(slot)?;
+        let held = match record.kind {
+            Kind::Whole => Held::Shared(Arc::clone(&self.whole[record.aux as usize])),
+            _ => Held::Own(self.rebuild(slot, record)),
+        };
+        Some(SharedChunk {
+            held,
+            offset: self.first + slot as u64,
+        })
+    }
+
+    /// Hands the entries from `slot` on to `each`, rebuilding compact ones
+    /// on the stack and lending whole ones in place.
+    pub(crate) fn each_from(&self, slot: usize, each: &mut impl FnMut(&Chunk)) {
+        for (at, record) in self.records.iter().enumerate().skip(slot) {
+            match record.kind {
+                Kind::Whole => each(&self.whole[record.aux as usize]),
+                _ => each(&self.rebuild(at, *record)),
+            }
         }
     }
 
-    /// The filled chunks from `slot` on.
-    pub(crate) fn iter_from(&self, slot: usize) -> impl Iterator<Item = &Chunk> {
-        let filled = self.filled.load(Ordering::Acquire);
-        (slot..filled).filter_map(move |i| self.get(i))
-    }
-}
-
-impl Drop for Segment {
-    fn drop(&mut self) {
-        let filled = *self.filled.get_mut();
-        for slot in &mut self.slots[..filled] {
-            // SAFETY: the first `filled` slots were initialized by `push`,
-            // and with `&mut self` nobody can read them any more.
-            unsafe { slot.get_mut().assume_init_drop() };
+    /// The chunk of the compact `record` at `slot`.
+    fn rebuild(&self, slot: usize, record: Record) -> Chunk {
+        let part = record.part as usize;
+        let start = match slot {
+            0 => 0,
+            _ => self.records[slot - 1].end as usize,
+        };
+        let delta = || Delta::new(&self.text[start..record.end as usize]);
+        let id = || Arc::clone(&self.ids[record.aux as usize]);
+        match record.kind {
+            Kind::TextStart => Chunk::TextStart { part },
+            Kind::Text => Chunk::Text {
+                part,
+                delta: delta(),
+            },
+            Kind::TextEnd => Chunk::TextEnd { part },
+            Kind::ThoughtStart => Chunk::ThoughtStart { part },
+            Kind::Thought => Chunk::Thought {
+                part,
+                delta: delta(),
+            },
+            Kind::ThoughtEnd => Chunk::thought_end(part),
+            Kind::ToolCall => Chunk::ToolCall {
+                part,
+                id: id(),
+                delta: delta(),
+            },
+            Kind::ToolCallEnd => Chunk::tool_call_end(part, id()),
+            Kind::Whole => (*self.whole[record.aux as usize]).clone(),
         }
     }
+
+    #[cfg(test)]
+    /// The bytes this segment holds on the heap beyond the text itself,
+    /// each allocation rounded as glibc's malloc does, and the text's
+    /// bytes. The whole chunks count as one `Arc` each, without what they
+    /// own (they are rare; see the module docs).
+    pub(crate) fn heap_bytes(&self) -> (usize, usize) {
+        let buffers = [
+            self.records.capacity() * std::mem::size_of::<Record>(),
+            self.text.capacity(),
+            self.ids.capacity() * std::mem::size_of::<Arc<str>>(),
+            self.whole.capacity() * std::mem::size_of::<Arc<Chunk>>(),
+        ];
+        let arcs = self.whole.len() * malloc_size(16 + std::mem::size_of::<Chunk>());
+        let total = buffers.into_iter().map(malloc_size).sum::<usize>() + arcs;
+        let text = self.text.len();
+        (total - text, text)
+    }
 }
 
-/// A chunk in a stream's log, shared by every consumer: cloning it bumps a
-/// reference count and never copies the chunk. It derefs to [`Chunk`], and
-/// knows its [offset](SharedChunk::offset) in the log.
+#[cfg(test)]
+/// What glibc's malloc takes for `n` bytes: a chunk of `n` plus its 8-byte
+/// header, rounded up to 16 (none for an empty buffer, never allocated).
+pub(crate) fn malloc_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        n => (n + 8).max(32).next_multiple_of(16),
+    }
+}
+
+/// A chunk handed to a consumer: rebuilt from the log's record, or the
+/// whole chunk the log keeps, shared.
+#[derive(Clone)]
+enum Held {
+    Own(Chunk),
+    Shared(Arc<Chunk>),
+}
+
+/// A chunk of a stream's log, as a consumer receives it: it derefs to
+/// [`Chunk`] and knows its [offset](SharedChunk::offset) in the log.
 ///
-/// It keeps alive the segment of the log it lives in (up to 16 chunks), so
-/// holding one chunk of a windowed stream holds its neighbours too; clone
-/// the [`Chunk`] itself to keep it apart.
+/// Text, thought and tool-call deltas (and the starts and ends of parts)
+/// are kept compact in the log and rebuilt for each consumer (a delta of
+/// up to 24 bytes inline, without an allocation); rarer chunks (a tool
+/// call's start, usage, …) are kept whole and shared by every consumer,
+/// cloning one bumps a reference count. Holding a `SharedChunk` never
+/// holds any of the log.
 ///
 /// ```
 /// use rivulet_actors::{Chunk, SharedChunk};
 ///
-/// let shared = SharedChunk::new(Chunk::text(0, "Hello"));
+/// let shared = SharedChunk::at(7, Chunk::text(0, "Hello"));
 /// let again = shared.clone();
-/// assert!(SharedChunk::ptr_eq(&shared, &again));
 /// assert!(matches!(&*again, Chunk::Text { delta, .. } if delta.as_str() == "Hello"));
-/// assert_eq!(again.offset(), 0);
+/// assert_eq!(again.offset(), 7);
 /// ```
 ///
 /// `==` compares the chunks, not where they are: the same chunk at two
@@ -178,14 +322,13 @@ impl Drop for Segment {
 /// position matters.
 #[derive(Clone)]
 pub struct SharedChunk {
-    segment: Arc<Segment>,
-    slot: Slot,
+    held: Held,
+    offset: u64,
 }
 
 impl SharedChunk {
     /// Wraps a chunk that is not in any log, e.g. to feed a consumer in a
-    /// test; its offset is 0. (It takes a whole segment; the log packs its
-    /// chunks.)
+    /// test; its offset is 0.
     pub fn new(chunk: Chunk) -> SharedChunk {
         SharedChunk::at(0, chunk)
     }
@@ -193,8 +336,8 @@ impl SharedChunk {
     /// Like [`SharedChunk::new`], at `offset`.
     pub fn at(offset: u64, chunk: Chunk) -> SharedChunk {
         SharedChunk {
-            segment: Segment::starting_with(chunk, offset),
-            slot: Slot::S0,
+            held: Held::Own(chunk),
+            offset,
         }
     }
 
@@ -202,12 +345,16 @@ impl SharedChunk {
     /// counting chunks a window has since dropped. Pass it to
     /// `subscribe_from` to resume right after this chunk.
     pub fn offset(&self) -> u64 {
-        self.segment.base + self.slot.index() as u64
+        self.offset
     }
 
-    /// Whether both are the same chunk of the same log, not merely equal.
-    pub fn ptr_eq(a: &SharedChunk, b: &SharedChunk) -> bool {
-        Arc::ptr_eq(&a.segment, &b.segment) && a.slot == b.slot
+    /// The chunk itself, without a copy where the consumer held the only
+    /// reference (or the chunk was rebuilt for it).
+    pub fn into_chunk(self) -> Chunk {
+        match self.held {
+            Held::Own(chunk) => chunk,
+            Held::Shared(chunk) => Arc::unwrap_or_clone(chunk),
+        }
     }
 }
 
@@ -215,9 +362,10 @@ impl Deref for SharedChunk {
     type Target = Chunk;
 
     fn deref(&self) -> &Chunk {
-        // SAFETY: a `SharedChunk` is only made for a filled slot (`share`,
-        // `new`), which is never written again while the segment lives.
-        unsafe { (*self.segment.slots[self.slot.index()].get()).assume_init_ref() }
+        match &self.held {
+            Held::Own(chunk) => chunk,
+            Held::Shared(chunk) => chunk,
+        }
     }
 }
 
@@ -255,39 +403,112 @@ impl serde::Serialize for SharedChunk {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_full_segment_gives_the_chunk_back() {
-        let segment = Segment::starting_with(Chunk::text(0, "0"), 32);
-        for i in 1..SLOTS {
-            assert!(unsafe { segment.push(Chunk::text(0, i.to_string())) }.is_ok());
-        }
-        let back = unsafe { segment.push(Chunk::text(0, "x")) };
-        assert_eq!(back, Err(Chunk::text(0, "x")));
-        assert_eq!(segment.get(3), Some(&Chunk::text(0, "3")));
-        assert!(segment.share(SLOTS).is_none());
-        let tail: Vec<Chunk> = segment.iter_from(14).cloned().collect();
-        assert_eq!(tail, vec![Chunk::text(0, "14"), Chunk::text(0, "15")]);
-        let third = segment.share(3).unwrap_or_else(|| unreachable!());
-        assert_eq!(third.offset(), 35);
+    fn every_kind() -> Vec<Chunk> {
+        let id: Arc<str> = Arc::from("call_1");
+        vec![
+            Chunk::text_start(0),
+            Chunk::text(0, "Hel"),
+            Chunk::text(0, ""),
+            Chunk::text(0, "a delta longer than the twenty-four inline bytes"),
+            Chunk::text_end(0),
+            Chunk::ThoughtStart { part: 1 },
+            Chunk::Thought {
+                part: 1,
+                delta: "hmm".into(),
+            },
+            Chunk::thought_end(1),
+            Chunk::ThoughtEnd {
+                part: 1,
+                signature: Some("sig".into()),
+                redacted: None,
+            },
+            Chunk::ToolCallStart {
+                part: 2,
+                id: id.clone(),
+                name: "f".into(),
+            },
+            Chunk::ToolCall {
+                part: 2,
+                id: id.clone(),
+                delta: "{\"x\":".into(),
+            },
+            Chunk::ToolCall {
+                part: 3,
+                id: "call_2".into(),
+                delta: "{}".into(),
+            },
+            // The same id in another allocation.
+            Chunk::ToolCall {
+                part: 2,
+                id: "call_1".into(),
+                delta: "1}".into(),
+            },
+            Chunk::tool_call_end(2, id.clone()),
+            Chunk::ToolCallEnd {
+                part: 3,
+                id: "call_2".into(),
+                signature: Some("s".into()),
+            },
+            Chunk::text(usize::MAX, "a part beyond a record's"),
+            Chunk::FinishReason {
+                reason: rivulet_core::FinishReason::Stop,
+                raw: "stop".into(),
+            },
+        ]
     }
 
     #[test]
-    fn shared_chunks_keep_their_segment_and_drop_it_once() {
-        let id: Arc<str> = Arc::from("call_1");
-        let segment = Segment::starting_with(
-            Chunk::ToolCallEnd {
-                part: 0,
-                id: id.clone(),
-                signature: None,
-            },
-            0,
+    fn every_kind_of_chunk_comes_back_as_it_was_stored() {
+        let chunks = every_kind();
+        let mut segment = Segment::new(40, chunks.len() + 1);
+        for c in &chunks {
+            assert!(segment.push(c.clone()).is_ok());
+        }
+        for (slot, c) in chunks.iter().enumerate() {
+            let shared = segment.share(slot).unwrap_or_else(|| unreachable!());
+            assert_eq!(*shared, *c, "slot {slot}");
+            assert_eq!(shared.offset(), 40 + slot as u64);
+        }
+        let mut seen = Vec::new();
+        segment.each_from(3, &mut |c| seen.push(c.clone()));
+        assert_eq!(seen, chunks[3..]);
+        assert!(segment.share(chunks.len()).is_none());
+        // Two ids, stored once each; five chunks kept whole.
+        assert_eq!(segment.ids.len(), 2);
+        assert_eq!(segment.whole.len(), 5);
+        assert_eq!(
+            segment.text,
+            "Hela delta longer than the twenty-four inline byteshmm{\"x\":{}1}"
         );
-        let shared = segment.share(0).unwrap_or_else(|| unreachable!());
+    }
+
+    #[test]
+    fn a_full_segment_gives_the_chunk_back() {
+        let mut segment = Segment::new(0, 2);
+        assert!(segment.push(Chunk::text(0, "a")).is_ok());
+        assert!(segment.push(Chunk::text(0, "b")).is_ok());
+        assert_eq!(segment.push(Chunk::text(0, "c")), Err(Chunk::text(0, "c")));
+        assert_eq!(segment.len(), 2);
+    }
+
+    #[test]
+    fn whole_chunks_are_shared_and_dropped_with_the_last_holder() {
+        let id: Arc<str> = Arc::from("call_1");
+        let mut segment = Segment::new(0, 1);
+        let start = Chunk::ToolCallStart {
+            part: 0,
+            id: id.clone(),
+            name: "f".into(),
+        };
+        assert!(segment.push(start.clone()).is_ok());
+        let a = segment.share(0).unwrap_or_else(|| unreachable!());
+        let b = segment.share(0).unwrap_or_else(|| unreachable!());
+        assert!(std::ptr::eq(&*a, &*b), "one chunk, shared");
         drop(segment);
+        // `id`, `start` and the one chunk `a` and `b` share.
+        assert_eq!(Arc::strong_count(&id), 3);
+        drop(a);
+        assert_eq!(b.into_chunk(), start);
         assert_eq!(Arc::strong_count(&id), 2);
-        assert!(matches!(&*shared, Chunk::ToolCallEnd { id: i, .. } if &**i == "call_1"));
-        drop(shared);
-        // The chunk's own fields were dropped with the segment.
-        assert_eq!(Arc::strong_count(&id), 1);
     }
 }
