@@ -1,6 +1,9 @@
 //! What every decoder shares (Chat Completions, Responses, Anthropic,
 //! Gemini, Cohere, Bedrock): the [`EventDecoder`] contract (a pure state
-//! machine from wire events to chunks), the [`DecodeStream`] that drives one
+//! machine from wire events to chunks), the [`Driver`] that implements it
+//! once for every [`Protocol`] (each protocol says only what its events
+//! mean; the driver keeps the phase, the provider id, raw events and the
+//! rules of the end and of failure), the [`DecodeStream`] that drives one
 //! over a body, [`decode_all`] and [`decode_sse_pieces`] that drive one over
 //! bytes in memory, part numbering, usage deltas, raw chunks, and in-band
 //! error codes.
@@ -22,10 +25,8 @@ pub type Decoded = Vec<Result<Chunk, Error>>;
 
 /// Where a decoder is in its stream. Once it leaves `Streaming` it stays
 /// out: [`EventDecoder::is_done`] is true and further input is ignored.
-/// (Bedrock's decoder has a phase of its own between these, so it keeps its
-/// own enum.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
+enum Phase {
     Streaming,
     /// The protocol's terminal event, or a clean end of the byte stream.
     Done,
@@ -66,6 +67,201 @@ pub trait EventDecoder: Send + 'static {
         }
         out
     }
+}
+
+/// What an event means for the stream as a whole, as a [`Protocol`]
+/// reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// More events follow.
+    Continue,
+    /// The protocol's terminal event: the stream is over, nothing follows.
+    Done,
+}
+
+/// One wire protocol's part of a decoder: its events and what each one
+/// means. The [`Driver`] does the rest, once for every protocol: it skips
+/// input after the end, fails the stream on an error (ending the open text
+/// and thought parts first) and keeps the provider id and the raw-events
+/// switch ([`Wire`]).
+pub trait Protocol: Send + 'static {
+    /// One parsed wire event (an SSE event, an eventstream message).
+    type Event;
+
+    /// Reads one event, pushing its chunks to `out`. An `Err` fails the
+    /// stream: the driver calls [`Protocol::interrupt`] and pushes the
+    /// error after what `out` holds.
+    fn event(&mut self, wire: &Wire, event: &Self::Event, out: &mut Decoded)
+        -> Result<Flow, Error>;
+
+    /// The body ended before the protocol's terminal event: `Ok` after
+    /// pushing what closes a stream that may end this way (a Gemini stream
+    /// ends with its body), else the error ([`cut_short`]), which fails the
+    /// stream.
+    fn end(&mut self, wire: &Wire, out: &mut Decoded) -> Result<(), Error>;
+
+    /// The stream is failing: ends the open text and thought parts (what
+    /// arrived is kept) and nothing else. Tool calls stay open whatever the
+    /// protocol: a cut-off call must never run.
+    fn interrupt(&mut self, wire: &Wire, out: &mut Decoded);
+}
+
+/// What a [`Driver`] tells its protocol about the stream being decoded.
+#[derive(Clone, Debug)]
+pub struct Wire {
+    provider: String,
+    raw_events: bool,
+}
+
+impl Wire {
+    /// The provider id, for errors, raw events and provider parts.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// Whether the user asked for raw events ([`Chunk::Raw`]).
+    pub fn raw_events(&self) -> bool {
+        self.raw_events
+    }
+
+    /// Pushes a raw chunk of the event `json` when raw events are on:
+    /// typed when the event parsed.
+    pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
+        &self,
+        out: &mut Decoded,
+        json: &str,
+        typed: Option<T>,
+    ) {
+        if !self.raw_events {
+            return;
+        }
+        let raw = match typed {
+            Some(t) => RawEvent::new(&self.provider, json, t),
+            None => RawEvent::untyped(&self.provider, json),
+        };
+        out.push(Ok(Chunk::Raw(raw)));
+    }
+
+    /// Parses one event's `data` (the event `json`, trimmed) as `T`. With
+    /// raw events on, also pushes the raw chunk: typed when the data
+    /// parsed, as text when it did not. The serde error goes back to the
+    /// caller, which words its own protocol error.
+    pub(crate) fn parse<T>(
+        &self,
+        out: &mut Decoded,
+        json: &str,
+        data: &str,
+    ) -> Result<T, serde_json::Error>
+    where
+        T: serde::de::DeserializeOwned + Clone + std::any::Any + Send + Sync,
+    {
+        match serde_json::from_str::<T>(data) {
+            Ok(parsed) => {
+                if self.raw_events {
+                    self.push_raw(out, json, Some(parsed.clone()));
+                }
+                Ok(parsed)
+            }
+            Err(e) => {
+                self.push_raw::<T>(out, json, None);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A decoder: one [`Protocol`] and the rules every protocol shares.
+///
+/// Each protocol module names its own (`openai::Decoder` is
+/// `Driver<ChatCompletions>`) and gives it a `new`.
+#[derive(Debug)]
+pub struct Driver<P> {
+    wire: Wire,
+    phase: Phase,
+    protocol: P,
+}
+
+impl<P: Protocol> Driver<P> {
+    /// A decoder of `protocol` for `provider` (used in errors and raw
+    /// events).
+    pub(crate) fn with(provider: &str, protocol: P) -> Self {
+        Driver {
+            wire: Wire {
+                provider: provider.to_string(),
+                raw_events: false,
+            },
+            phase: Phase::Streaming,
+            protocol,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each event (typed as the protocol's
+    /// wire type where it parses).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.wire.raw_events = on;
+        self
+    }
+
+    /// The protocol, to set it up before the stream starts.
+    pub(crate) fn protocol_mut(&mut self) -> &mut P {
+        &mut self.protocol
+    }
+}
+
+impl<P: Protocol> EventDecoder for Driver<P> {
+    type Event = P::Event;
+
+    /// Decodes one event.
+    fn feed(&mut self, event: &P::Event) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        match self.protocol.event(&self.wire, event, &mut out) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Done) => self.phase = Phase::Done,
+            Err(err) => self.fail_into(&mut out, err),
+        }
+        out
+    }
+
+    /// The byte stream ended: a normal end after the terminal event (or
+    /// where the protocol allows one), else [`cut_short`]'s error.
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        match self.protocol.end(&self.wire, &mut out) {
+            Ok(()) => self.phase = Phase::Done,
+            Err(err) => self.fail_into(&mut out, err),
+        }
+        out
+    }
+
+    /// The stream failed with `err`: ends the open text and thought parts
+    /// (never a tool call) and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.protocol.interrupt(&self.wire, out);
+        self.phase = Phase::Failed;
+        out.push(Err(err.with_provider(&self.wire.provider)));
+    }
+
+    /// True once the stream is over (the terminal event, an error, or
+    /// [`EventDecoder::finish`]): further input is ignored, the caller can
+    /// drop the connection.
+    fn is_done(&self) -> bool {
+        self.phase != Phase::Streaming
+    }
+}
+
+/// The error of an event that does not parse as `what` (`serde`'s `e`):
+/// an [`Error::Protocol`] quoting the start of the data.
+pub(crate) fn malformed(what: impl std::fmt::Display, e: serde_json::Error, data: &str) -> Error {
+    Error::protocol(format!(
+        "malformed {what} ({e}): {}",
+        crate::http::truncate(data, 200)
+    ))
 }
 
 /// The error of a body that ended before `terminal`, the protocol's
@@ -237,51 +433,6 @@ pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
 /// `v[key]` as an index, when it is a non-negative integer that fits.
 pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
     usize::try_from(v.get(key)?.as_u64()?).ok()
-}
-
-/// Pushes a raw chunk when `on`: typed when the event parsed.
-pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
-    on: bool,
-    provider: &str,
-    out: &mut Decoded,
-    json: &str,
-    typed: Option<T>,
-) {
-    if !on {
-        return;
-    }
-    let raw = match typed {
-        Some(t) => RawEvent::new(provider, json, t),
-        None => RawEvent::untyped(provider, json),
-    };
-    out.push(Ok(Chunk::Raw(raw)));
-}
-
-/// Parses one event's data as `T`. With raw events on, also pushes the raw
-/// chunk: typed when the data parsed, as text when it did not. The serde
-/// error goes back to the caller, which words its own protocol error.
-pub(crate) fn parse_event<T>(
-    raw_events: bool,
-    provider: &str,
-    out: &mut Decoded,
-    json: &str,
-    data: &str,
-) -> Result<T, serde_json::Error>
-where
-    T: serde::de::DeserializeOwned + Clone + std::any::Any + Send + Sync,
-{
-    match serde_json::from_str::<T>(data) {
-        Ok(parsed) => {
-            if raw_events {
-                push_raw(true, provider, out, json, Some(parsed.clone()));
-            }
-            Ok(parsed)
-        }
-        Err(e) => {
-            push_raw::<T>(raw_events, provider, out, json, None);
-            Err(e)
-        }
-    }
 }
 
 /// A typed error from a provider's in-band error code (or type), for
