@@ -11,7 +11,6 @@
 //! A decoder never does I/O: the provider feeds it events read over HTTP,
 //! tests feed it events parsed from bytes in memory.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -19,6 +18,7 @@ use futures::{Stream, StreamExt};
 use rivulet_core::{ApiKey, Chunk, Error, ErrorContext, RawEvent, Usage};
 
 use crate::http;
+use crate::sse::{SseEvent, SseParser, SseRef};
 
 /// What a decoder returns per event: chunks, possibly ending with one error.
 pub type Decoded = Vec<Result<Chunk, Error>>;
@@ -85,14 +85,19 @@ pub enum Flow {
 /// and thought parts first) and keeps the provider id and the raw-events
 /// switch ([`Wire`]).
 pub trait Protocol: Send + 'static {
-    /// One parsed wire event (an SSE event, an eventstream message).
-    type Event;
+    /// One parsed wire event (an SSE event, an eventstream message), which
+    /// the protocol reads borrowed ([`WireEvent::View`]).
+    type Event: WireEvent;
 
     /// Reads one event, pushing its chunks to `out`. An `Err` fails the
     /// stream: the driver calls [`Protocol::interrupt`] and pushes the
     /// error after what `out` holds.
-    fn event(&mut self, wire: &Wire, event: &Self::Event, out: &mut Decoded)
-        -> Result<Flow, Error>;
+    fn event(
+        &mut self,
+        wire: &Wire,
+        event: <Self::Event as WireEvent>::View<'_>,
+        out: &mut Decoded,
+    ) -> Result<Flow, Error>;
 
     /// The body ended before the protocol's terminal event: `Ok` after
     /// pushing what closes a stream that may end this way (a Gemini stream
@@ -104,6 +109,33 @@ pub trait Protocol: Send + 'static {
     /// arrived is kept) and nothing else. Tool calls stay open whatever the
     /// protocol: a cut-off call must never run.
     fn interrupt(&mut self, wire: &Wire, out: &mut Decoded);
+}
+
+/// A wire event, owned, and the view of it a [`Protocol`] reads: an SSE
+/// event is read as an [`SseRef`], which the parser lends without copying
+/// the event out of the body's frame.
+pub trait WireEvent: Send + 'static {
+    /// The event, borrowed.
+    type View<'a>: Copy;
+
+    /// The event, borrowed.
+    fn view(&self) -> Self::View<'_>;
+}
+
+impl WireEvent for SseEvent {
+    type View<'a> = SseRef<'a>;
+
+    fn view(&self) -> SseRef<'_> {
+        SseEvent::view(self)
+    }
+}
+
+impl WireEvent for crate::eventstream::Message {
+    type View<'a> = &'a crate::eventstream::Message;
+
+    fn view(&self) -> &Self {
+        self
+    }
 }
 
 /// What a [`Driver`] tells its protocol about the stream being decoded.
@@ -206,6 +238,20 @@ impl<P: Protocol> Driver<P> {
     pub(crate) fn protocol_mut(&mut self) -> &mut P {
         &mut self.protocol
     }
+
+    /// Decodes one event, borrowed, appending its chunks to `out`: the
+    /// path of a body, with neither a copy of the event nor a `Vec` of its
+    /// own.
+    pub fn feed_into(&mut self, event: <P::Event as WireEvent>::View<'_>, out: &mut Decoded) {
+        if self.is_done() {
+            return;
+        }
+        match self.protocol.event(&self.wire, event, out) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Done) => self.phase = Phase::Done,
+            Err(err) => self.fail_into(out, err),
+        }
+    }
 }
 
 impl<P: Protocol> EventDecoder for Driver<P> {
@@ -214,14 +260,7 @@ impl<P: Protocol> EventDecoder for Driver<P> {
     /// Decodes one event.
     fn feed(&mut self, event: &P::Event) -> Decoded {
         let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
-        match self.protocol.event(&self.wire, event, &mut out) {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Done) => self.phase = Phase::Done,
-            Err(err) => self.fail_into(&mut out, err),
-        }
+        self.feed_into(event.view(), &mut out);
         out
     }
 
@@ -282,60 +321,161 @@ pub fn cut_short(terminal: &str) -> Error {
     ))
 }
 
-/// A stream of parsed wire events.
+/// A stream of parsed wire events, or of a body's frames: the input of a
+/// [`DecodeStream`].
 pub type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Error>> + Send>>;
 
-/// The chunk stream of a provider: events through a decoder. It drops the
-/// body (closing the connection) as soon as the decoder is done, and when
-/// dropped itself. Errors are scrubbed of the key.
-pub struct DecodeStream<D: EventDecoder> {
-    events: Option<EventStream<D::Event>>,
-    decoder: D,
-    pending: VecDeque<Result<Chunk, Error>>,
+/// What a [`DecodeStream`] drives: a decoder and whatever turns the items
+/// of its input (parsed events, or a body's frames) into events for it.
+pub trait Feed: Send + 'static {
+    /// One item of the input.
+    type Item;
+
+    /// Decodes one item, appending the chunks to `out`.
+    fn item(&mut self, item: Self::Item, out: &mut Decoded);
+
+    /// The input ended, appending the last chunks to `out`
+    /// ([`EventDecoder::finish`]).
+    fn end(&mut self, out: &mut Decoded);
+
+    /// The input failed with `err` ([`EventDecoder::fail`]).
+    fn fail(&mut self, err: Error, out: &mut Decoded);
+
+    /// True once the stream is over ([`EventDecoder::is_done`]).
+    fn is_done(&self) -> bool;
+}
+
+/// A decoder fed events already parsed (Bedrock's eventstream messages).
+#[derive(Debug)]
+pub struct EventFeed<D>(pub D);
+
+impl<D: EventDecoder> Feed for EventFeed<D> {
+    type Item = D::Event;
+
+    fn item(&mut self, event: D::Event, out: &mut Decoded) {
+        out.extend(self.0.feed(&event));
+    }
+
+    fn end(&mut self, out: &mut Decoded) {
+        out.extend(self.0.finish());
+    }
+
+    fn fail(&mut self, err: Error, out: &mut Decoded) {
+        if !self.0.is_done() {
+            self.0.fail_into(out, err);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.0.is_done()
+    }
+}
+
+/// An SSE body's frames through an [`SseParser`] into a decoder, each
+/// event lent to the decoder as it is parsed ([`SseParser::feed_with`]):
+/// no event is copied out of its frame or queued.
+#[derive(Debug)]
+pub struct SseFeed<P> {
+    parser: SseParser,
+    decoder: Driver<P>,
+}
+
+impl<P: Protocol<Event = SseEvent>> SseFeed<P> {
+    /// Feeds a body to `decoder`.
+    pub fn new(decoder: Driver<P>) -> Self {
+        SseFeed {
+            parser: SseParser::new(),
+            decoder,
+        }
+    }
+}
+
+impl<P: Protocol<Event = SseEvent>> Feed for SseFeed<P> {
+    type Item = bytes::Bytes;
+
+    fn item(&mut self, frame: bytes::Bytes, out: &mut Decoded) {
+        let decoder = &mut self.decoder;
+        let parsed = self
+            .parser
+            .feed_with(&frame, |event| decoder.feed_into(event, out));
+        if let Err(e) = parsed {
+            Feed::fail(self, e, out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Decoded) {
+        match self.parser.finish() {
+            Ok(()) => out.extend(self.decoder.finish()),
+            Err(e) => Feed::fail(self, e, out),
+        }
+    }
+
+    fn fail(&mut self, err: Error, out: &mut Decoded) {
+        if !self.decoder.is_done() {
+            self.decoder.fail_into(out, err);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.decoder.is_done()
+    }
+}
+
+/// The chunk stream of a provider: its input through a [`Feed`] (an SSE
+/// body through an [`SseFeed`], parsed events through an [`EventFeed`]). It
+/// drops the input (closing the connection) as soon as the decoder is
+/// done, and when dropped itself. Errors are scrubbed of the key.
+pub struct DecodeStream<F: Feed> {
+    input: Option<EventStream<F::Item>>,
+    feed: F,
+    /// Chunks decoded and not yet returned, last first: one buffer for the
+    /// whole stream, filled once per input item.
+    ready: Vec<Result<Chunk, Error>>,
     key: Option<ApiKey>,
 }
 
-impl<D: EventDecoder> DecodeStream<D> {
-    /// Decodes `events` with `decoder`; errors are scrubbed of `key`.
-    pub fn new(events: EventStream<D::Event>, decoder: D, key: Option<ApiKey>) -> Self {
+impl<F: Feed> DecodeStream<F> {
+    /// Decodes `input` with `feed`; errors are scrubbed of `key`.
+    pub fn new(input: EventStream<F::Item>, feed: F, key: Option<ApiKey>) -> Self {
         DecodeStream {
-            events: Some(events),
-            decoder,
-            pending: VecDeque::new(),
+            input: Some(input),
+            feed,
+            ready: Vec::new(),
             key,
         }
     }
 }
 
-impl<D: EventDecoder> Unpin for DecodeStream<D> {}
+impl<F: Feed> Unpin for DecodeStream<F> {}
 
-impl<D: EventDecoder> Stream for DecodeStream<D> {
+impl<F: Feed> Stream for DecodeStream<F> {
     type Item = Result<Chunk, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(item) = this.pending.pop_front() {
+            if let Some(item) = this.ready.pop() {
                 return Poll::Ready(Some(item.map_err(|e| http::redact(e, this.key.as_ref()))));
             }
-            let Some(events) = this.events.as_mut() else {
+            let Some(input) = this.input.as_mut() else {
                 return Poll::Ready(None);
             };
-            match events.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(event))) => this.pending.extend(this.decoder.feed(&event)),
-                Poll::Ready(Some(Err(e))) => this.pending.extend(this.decoder.fail(e)),
+            match input.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(item))) => this.feed.item(item, &mut this.ready),
+                Poll::Ready(Some(Err(e))) => this.feed.fail(e, &mut this.ready),
                 Poll::Ready(None) => {
-                    this.pending.extend(this.decoder.finish());
-                    this.events = None;
+                    this.feed.end(&mut this.ready);
+                    this.input = None;
                 }
                 Poll::Pending => return Poll::Pending,
             }
-            if this.decoder.is_done() {
-                if let Some(mut events) = this.events.take() {
+            this.ready.reverse();
+            if this.feed.is_done() {
+                if let Some(mut input) = this.input.take() {
                     // One more poll sees the end of the body if it is
                     // already here (the connection can go back to the
                     // pool); if it is not, the connection is dropped.
-                    let _ = events.poll_next_unpin(cx);
+                    let _ = input.poll_next_unpin(cx);
                 }
             }
         }
@@ -345,35 +485,43 @@ impl<D: EventDecoder> Stream for DecodeStream<D> {
 /// Drives `decoder` over events already parsed (a body in memory): for
 /// tests and benchmarks. Stops at the first error or when the decoder is
 /// done.
-pub fn decode_all<D, I>(mut decoder: D, events: I) -> Decoded
+pub fn decode_all<D, I>(decoder: D, events: I) -> Decoded
 where
     D: EventDecoder,
     I: IntoIterator<Item = Result<D::Event, Error>>,
 {
+    drive(EventFeed(decoder), events)
+}
+
+/// Drives `feed` over `items` in memory, as a [`DecodeStream`] would.
+fn drive<F: Feed>(mut feed: F, items: impl IntoIterator<Item = Result<F::Item, Error>>) -> Decoded {
     let mut out = Vec::new();
-    for event in events {
-        match event {
-            Ok(event) => out.extend(decoder.feed(&event)),
-            Err(e) => out.extend(decoder.fail(e)),
+    for item in items {
+        match item {
+            Ok(item) => feed.item(item, &mut out),
+            Err(e) => feed.fail(e, &mut out),
         }
-        if decoder.is_done() {
+        if feed.is_done() {
             return out;
         }
     }
-    out.extend(decoder.finish());
+    feed.end(&mut out);
     out
 }
 
 /// Decodes an SSE body already in memory, delivered in `pieces` (as a
 /// network would cut it): the SSE parser and the decoder exactly as over
 /// HTTP, without the HTTP.
-pub fn decode_sse_pieces<D, I, B>(decoder: D, pieces: I) -> Decoded
+pub fn decode_sse_pieces<P, I, B>(decoder: Driver<P>, pieces: I) -> Decoded
 where
-    D: EventDecoder<Event = crate::sse::SseEvent>,
+    P: Protocol<Event = SseEvent>,
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode_all(decoder, crate::sse::parse_pieces(pieces))
+    let frames = pieces
+        .into_iter()
+        .map(|p| Ok(bytes::Bytes::copy_from_slice(p.as_ref())));
+    drive(SseFeed::new(decoder), frames)
 }
 
 /// Hands out part numbers in order of first appearance.

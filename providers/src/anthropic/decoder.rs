@@ -41,7 +41,7 @@ use serde_json::Value;
 use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 /// An open content block.
 #[derive(Clone, Debug)]
@@ -419,13 +419,13 @@ impl Messages {
 impl Protocol for Messages {
     type Event = SseEvent;
 
-    fn event(&mut self, wire: &Wire, event: &SseEvent, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         // The JSON is padded with spaces inside the data line.
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
-        let parsed = match wire.parse::<StreamEvent>(out, &event.data, data) {
+        let parsed = match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => parsed,
             Err(_) if event.event == "error" => {
                 return Err(Error::Server {

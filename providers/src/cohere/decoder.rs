@@ -29,7 +29,7 @@ use serde_json::Number;
 use super::wire::{ChatUsage, StreamEvent};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::{provider_message, truncate};
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -256,7 +256,7 @@ fn end_chunk(kind: Kind, part: usize) -> Chunk {
 impl Protocol for CohereChat {
     type Event = SseEvent;
 
-    fn event(&mut self, wire: &Wire, event: &SseEvent, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(Flow::Continue);
@@ -264,7 +264,7 @@ impl Protocol for CohereChat {
         if event.event == "error" {
             // Not documented for v2 and never captured: take the message
             // and code of whatever error body it is.
-            wire.push_raw::<StreamEvent>(out, &event.data, None);
+            wire.push_raw::<StreamEvent>(out, event.data, None);
             let (message, code) = provider_message(data.as_bytes());
             let message = message.unwrap_or_else(|| truncate(data, 300));
             return Err(error_from_code(
@@ -273,7 +273,7 @@ impl Protocol for CohereChat {
                 Some(&message),
             ));
         }
-        match wire.parse::<StreamEvent>(out, &event.data, data) {
+        match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => Ok(self.on_event(parsed, out)),
             Err(e) => Err(crate::decode::malformed(
                 format_args!("{} event", event.event),

@@ -49,7 +49,7 @@ use serde_json::Value;
 use super::partial_args::ArgsWriter;
 use super::wire::{ErrorBody, FunctionCall, GenerateContentResponse, Part, UsageMetadata};
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -529,13 +529,13 @@ impl Gemini {
 impl Protocol for Gemini {
     type Event = SseEvent;
 
-    fn event(&mut self, wire: &Wire, event: &SseEvent, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
         let response = wire
-            .parse::<GenerateContentResponse>(out, &event.data, data)
+            .parse::<GenerateContentResponse>(out, event.data, data)
             .map_err(|e| crate::decode::malformed("GenerateContentResponse", e, data))?;
         self.on_response(wire.provider(), response, out)?;
         Ok(Flow::Continue)

@@ -31,7 +31,7 @@ use super::wire::{
 };
 use crate::decode::{error_from_code, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 pub use crate::decode::Decoded;
 
@@ -434,18 +434,18 @@ impl ChatCompletions {
 impl Protocol for ChatCompletions {
     type Event = SseEvent;
 
-    fn event(&mut self, wire: &Wire, event: &SseEvent, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         // Trimmed: some servers pad their JSON or add a trailing space.
         let data = event.data.trim();
         if event.event == "error" {
             // Groq: `event: error` after a 200, with no [DONE] after it.
             return Err(match serde_json::from_str::<ErrorEvent>(data) {
                 Ok(e) => {
-                    wire.push_raw(out, &event.data, Some(e.clone()));
+                    wire.push_raw(out, event.data, Some(e.clone()));
                     inband_error(wire.provider(), &e.error)
                 }
                 Err(_) => {
-                    wire.push_raw::<ErrorEvent>(out, &event.data, None);
+                    wire.push_raw::<ErrorEvent>(out, event.data, None);
                     Error::Server {
                         status: 500,
                         ctx: Box::new(ErrorContext::new(format!(
@@ -460,7 +460,7 @@ impl Protocol for ChatCompletions {
             return Ok(Flow::Continue);
         }
         if data == "[DONE]" {
-            wire.push_raw::<ChatCompletionChunk<'static>>(out, &event.data, None);
+            wire.push_raw::<ChatCompletionChunk<'static>>(out, event.data, None);
             self.end_all(out);
             return Ok(Flow::Done);
         }
@@ -473,13 +473,13 @@ impl Protocol for ChatCompletions {
                     let owned = serde_json::from_str::<serde_json::Value>(data)
                         .and_then(ChatCompletionChunk::<'static>::deserialize)
                         .ok();
-                    wire.push_raw(out, &event.data, owned);
+                    wire.push_raw(out, event.data, owned);
                 }
                 self.on_chunk(wire.provider(), &chunk, out)?;
                 Ok(Flow::Continue)
             }
             Err(e) => {
-                wire.push_raw::<ChatCompletionChunk<'static>>(out, &event.data, None);
+                wire.push_raw::<ChatCompletionChunk<'static>>(out, event.data, None);
                 Err(crate::decode::malformed("chat.completion.chunk", e, data))
             }
         }

@@ -54,7 +54,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ThoughtKind {
@@ -659,13 +659,13 @@ impl Responses {
 impl Protocol for Responses {
     type Event = SseEvent;
 
-    fn event(&mut self, wire: &Wire, event: &SseEvent, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" {
             return Ok(Flow::Continue);
         }
         let parsed = wire
-            .parse::<StreamEvent>(out, &event.data, data)
+            .parse::<StreamEvent>(out, event.data, data)
             .map_err(|e| {
                 crate::decode::malformed(format_args!("{} event", event.event), e, data)
             })?;
