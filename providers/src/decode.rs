@@ -11,6 +11,7 @@
 //! A decoder never does I/O: the provider feeds it events read over HTTP,
 //! tests feed it events parsed from bytes in memory.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -106,8 +107,9 @@ pub trait Protocol: Send + 'static {
     fn end(&mut self, wire: &Wire, out: &mut Decoded) -> Result<(), Error>;
 
     /// The stream is failing: ends the open text and thought parts (what
-    /// arrived is kept) and nothing else. Tool calls stay open whatever the
-    /// protocol: a cut-off call must never run.
+    /// arrived is kept), and may report what is known so far (Gemini's
+    /// usage). Tool calls stay open whatever the protocol: a cut-off call
+    /// must never run.
     fn interrupt(&mut self, wire: &Wire, out: &mut Decoded);
 }
 
@@ -572,6 +574,21 @@ impl UsageTracker {
     }
 }
 
+/// Deserializes an optional string borrowed from the input when it has no
+/// escapes, for `#[serde(default, borrow, deserialize_with = ...)]` on an
+/// `Option<Cow<'a, str>>` field: serde's `borrow` reaches a `Cow` only
+/// when it is the field's own type, and inside an `Option` it copies every
+/// string.
+pub(crate) fn lent_str<'de: 'a, 'a, D>(d: D) -> Result<Option<Cow<'a, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    struct Lent<'a>(#[serde(borrow)] Cow<'a, str>);
+    let lent: Option<Lent<'a>> = serde::Deserialize::deserialize(d)?;
+    Ok(lent.map(|l| l.0))
+}
+
 /// `v[key]` as text, when it is a string (citation objects, whose
 /// fields vary by kind, are read this way rather than typed).
 pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
@@ -636,6 +653,38 @@ pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>
 mod tests {
     use super::*;
     use rivulet_core::{ErrorKind, UsageDelta};
+
+    /// The hot fields borrow from the event (no copy per chunk) unless an
+    /// escape forces a copy; either way they read the same.
+    #[test]
+    fn optional_strings_are_lent_from_the_event() {
+        use crate::openai::wire::ChatCompletionChunk;
+        let json = r#"{"id":"c1","choices":[{"delta":{"reasoning":"hm"},"finish_reason":"stop"}]}"#;
+        let c: ChatCompletionChunk = serde_json::from_str(json).unwrap();
+        assert!(matches!(c.id, Some(Cow::Borrowed("c1"))));
+        let choice = &c.choices.as_deref().unwrap()[0];
+        assert!(matches!(choice.finish_reason, Some(Cow::Borrowed("stop"))));
+        let delta = choice.delta.as_ref().unwrap();
+        assert!(matches!(delta.reasoning, Some(Cow::Borrowed("hm"))));
+        let c: ChatCompletionChunk =
+            serde_json::from_str(r#"{"id":"c\u0031","model":null}"#).unwrap();
+        assert!(matches!(c.id, Some(Cow::Owned(ref id)) if id == "c1"));
+        assert_eq!(c.model, None);
+
+        use crate::anthropic::wire::{BlockDelta, DeltaEvent};
+        let json =
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Hi"}}"#;
+        let hot: DeltaEvent = serde_json::from_str(json).unwrap();
+        match hot.block_delta() {
+            Some((
+                2,
+                BlockDelta::TextDelta {
+                    text: Cow::Borrowed("Hi"),
+                },
+            )) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn codes_map_to_kinds() {

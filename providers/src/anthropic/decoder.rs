@@ -38,7 +38,7 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
+use super::wire::{self, BlockDelta, ContentBlock, DeltaEvent, ErrorObject, StreamEvent};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::truncate;
 use crate::sse::{SseEvent, SseRef};
@@ -215,7 +215,12 @@ impl Messages {
         Ok(())
     }
 
-    fn on_delta(&mut self, index: u64, delta: BlockDelta, out: &mut Decoded) -> Result<(), Error> {
+    fn on_delta(
+        &mut self,
+        index: u64,
+        delta: BlockDelta<'_>,
+        out: &mut Decoded,
+    ) -> Result<(), Error> {
         if !self.blocks.contains_key(&index) {
             // A delta for a block that never started (a stream joined late,
             // as in a published fragment): text and thinking open their part
@@ -425,6 +430,15 @@ impl Protocol for Messages {
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
+        // The hot event first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            let hot = serde_json::from_str::<DeltaEvent>(data).ok();
+            if let Some((index, delta)) = hot.and_then(DeltaEvent::block_delta) {
+                self.on_delta(index, delta, out)?;
+                return Ok(Flow::Continue);
+            }
+        }
         let parsed = match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => parsed,
             Err(_) if event.event == "error" => {
@@ -552,7 +566,7 @@ fn citation_of(json: &Value) -> Citation {
     }
 }
 
-fn delta_name(delta: &BlockDelta) -> &'static str {
+fn delta_name(delta: &BlockDelta<'_>) -> &'static str {
     match delta {
         BlockDelta::TextDelta { .. } => "text_delta",
         BlockDelta::ThinkingDelta { .. } => "thinking_delta",

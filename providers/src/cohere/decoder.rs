@@ -26,7 +26,7 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
-use super::wire::{ChatUsage, StreamEvent};
+use super::wire::{ChatUsage, ContentDeltaEvent, StreamEvent};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::{provider_message, truncate};
 use crate::sse::{SseEvent, SseRef};
@@ -99,16 +99,12 @@ impl CohereChat {
             }
             StreamEvent::ContentStart { index, delta }
             | StreamEvent::ContentDelta { index, delta } => {
-                self.end_plan(out);
                 let content = delta.and_then(|d| d.message).and_then(|m| m.content);
-                if let Some(c) = content {
-                    if let Some(t) = c.thinking.as_deref() {
-                        self.push(index, Kind::Thought, t, out);
-                    }
-                    if let Some(t) = c.text.as_deref() {
-                        self.push(index, Kind::Text, t, out);
-                    }
-                }
+                let (thinking, text) = match &content {
+                    Some(c) => (c.thinking.as_deref(), c.text.as_deref()),
+                    None => (None, None),
+                };
+                self.on_content(index, thinking, text, out);
             }
             StreamEvent::ContentEnd { index } => {
                 let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.contents)
@@ -204,6 +200,23 @@ impl CohereChat {
         Flow::Continue
     }
 
+    /// A content piece: ends the tool plan, then its thinking and its text.
+    fn on_content(
+        &mut self,
+        index: u64,
+        thinking: Option<&str>,
+        text: Option<&str>,
+        out: &mut Decoded,
+    ) {
+        self.end_plan(out);
+        if let Some(t) = thinking {
+            self.push(index, Kind::Thought, t, out);
+        }
+        if let Some(t) = text {
+            self.push(index, Kind::Text, t, out);
+        }
+    }
+
     fn push(&mut self, index: u64, kind: Kind, text: &str, out: &mut Decoded) {
         if text.is_empty() {
             return;
@@ -272,6 +285,20 @@ impl Protocol for CohereChat {
                 code.as_deref(),
                 Some(&message),
             ));
+        }
+        // The hot event first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            let hot = serde_json::from_str::<ContentDeltaEvent>(data).ok();
+            if let Some(hot) = hot.filter(|e| e.kind == Some("content-delta")) {
+                let content = hot.delta.and_then(|d| d.message).and_then(|m| m.content);
+                let (thinking, text) = match &content {
+                    Some(c) => (c.thinking.as_deref(), c.text.as_deref()),
+                    None => (None, None),
+                };
+                self.on_content(hot.index, thinking, text, out);
+                return Ok(Flow::Continue);
+            }
         }
         match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => Ok(self.on_event(parsed, out)),

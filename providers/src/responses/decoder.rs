@@ -52,7 +52,9 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Citation, CitationKind, Delta, Error, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
+use super::wire::{
+    DeltaEvent, ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent,
+};
 use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
 
@@ -258,11 +260,7 @@ impl Responses {
                 delta,
             } => self.thought(&item_id, ThoughtKind::Text, content_index, &delta, out),
             StreamEvent::FunctionCallArgumentsDelta { item_id, delta, .. } => {
-                if self.ended_calls.contains(&item_id) {
-                    return Ok(Flow::Continue);
-                }
-                let i = self.call(&item_id, None, None, false, out);
-                self.call_args(i, &delta, out);
+                self.function_args(&item_id, &delta, out)
             }
             StreamEvent::CustomToolCallInputDelta { item_id, delta, .. } => {
                 if self.ended_calls.contains(&item_id) {
@@ -341,6 +339,37 @@ impl Responses {
             StreamEvent::Unknown => {}
         }
         Ok(Flow::Continue)
+    }
+
+    /// A piece of a function call's arguments.
+    fn function_args(&mut self, item_id: &str, delta: &str, out: &mut Decoded) {
+        if self.ended_calls.iter().any(|c| c == item_id) {
+            return;
+        }
+        let i = self.call(item_id, None, None, false, out);
+        self.call_args(i, delta, out);
+    }
+
+    /// The hot events, read borrowed ([`DeltaEvent`]): true when `hot` was
+    /// one of them, and decoded.
+    fn on_hot(&mut self, hot: DeltaEvent<'_>, out: &mut Decoded) -> bool {
+        let (Some(kind), Some(item_id), Some(delta)) = (hot.kind, hot.item_id, hot.delta) else {
+            return false;
+        };
+        match kind {
+            "response.output_text.delta" => self.text(&item_id, hot.content_index, &delta, out),
+            "response.reasoning_text.delta" => {
+                let index = hot.content_index;
+                self.thought(&item_id, ThoughtKind::Text, index, &delta, out)
+            }
+            "response.reasoning_summary_text.delta" => {
+                let index = hot.summary_index;
+                self.thought(&item_id, ThoughtKind::Summary, index, &delta, out)
+            }
+            "response.function_call_arguments.delta" => self.function_args(&item_id, &delta, out),
+            _ => return false,
+        }
+        true
     }
 
     fn metadata(&mut self, response: &ResponseObject, out: &mut Decoded) {
@@ -663,6 +692,15 @@ impl Protocol for Responses {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" {
             return Ok(Flow::Continue);
+        }
+        // The hot events first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            if let Ok(hot) = serde_json::from_str::<DeltaEvent>(data) {
+                if self.on_hot(hot, out) {
+                    return Ok(Flow::Continue);
+                }
+            }
         }
         let parsed = wire
             .parse::<StreamEvent>(out, event.data, data)
