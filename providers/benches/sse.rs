@@ -9,6 +9,10 @@
 //! at line ends with memchr, a line copied only when a frame cuts it. Fed
 //! whole reads instead, it is quadratic in a line's length.
 //!
+//! `sse` collects owned events ([`SseParser::feed`]); `sse_lent` hands
+//! each to a sink borrowed ([`SseParser::feed_with`]), as the decoders
+//! read them.
+//!
 //! `cargo bench -p rivulet-providers --bench sse`
 
 use std::convert::Infallible;
@@ -62,6 +66,23 @@ fn parse<'a>(frames: impl Iterator<Item = &'a [u8]>) -> Vec<SseEvent> {
     let mut events = Vec::new();
     for frame in frames {
         parser.feed(frame, &mut events).expect("valid body");
+    }
+    parser.finish().expect("valid body");
+    events
+}
+
+/// Parses a body delivered in `frames`, each event lent to a sink (as a
+/// decoder reads them); the number of events.
+fn lent<'a>(frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    let mut parser = SseParser::new();
+    let mut events = 0;
+    for frame in frames {
+        parser
+            .feed_with(frame, |event| {
+                black_box(event.data);
+                events += 1;
+            })
+            .expect("valid body");
     }
     parser.finish().expect("valid body");
     events
@@ -141,6 +162,19 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), body, |b, body| {
             b.iter(|| black_box(parse(body.chunks(frame))).len())
+        });
+    }
+    group.finish();
+
+    // The decoders' path: each event lent to a sink, not collected.
+    let mut group = c.benchmark_group("sse_lent");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(5));
+    for (name, body, frame) in cases {
+        assert_eq!(lent(body.chunks(frame)), parse(body.chunks(frame)).len());
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), body, |b, body| {
+            b.iter(|| lent(body.chunks(frame)))
         });
     }
     group.finish();

@@ -1,6 +1,9 @@
 //! What every decoder shares (Chat Completions, Responses, Anthropic,
 //! Gemini, Cohere, Bedrock): the [`EventDecoder`] contract (a pure state
-//! machine from wire events to chunks), the [`DecodeStream`] that drives one
+//! machine from wire events to chunks), the [`Driver`] that implements it
+//! once for every [`Protocol`] (each protocol says only what its events
+//! mean; the driver keeps the phase, the provider id, raw events and the
+//! rules of the end and of failure), the [`DecodeStream`] that drives one
 //! over a body, [`decode_all`] and [`decode_sse_pieces`] that drive one over
 //! bytes in memory, part numbering, usage deltas, raw chunks, and in-band
 //! error codes.
@@ -8,7 +11,7 @@
 //! A decoder never does I/O: the provider feeds it events read over HTTP,
 //! tests feed it events parsed from bytes in memory.
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,16 +19,15 @@ use futures::{Stream, StreamExt};
 use rivulet_core::{ApiKey, Chunk, Error, ErrorContext, RawEvent, Usage};
 
 use crate::http;
+use crate::sse::{SseEvent, SseParser, SseRef};
 
 /// What a decoder returns per event: chunks, possibly ending with one error.
 pub type Decoded = Vec<Result<Chunk, Error>>;
 
 /// Where a decoder is in its stream. Once it leaves `Streaming` it stays
 /// out: [`EventDecoder::is_done`] is true and further input is ignored.
-/// (Bedrock's decoder has a phase of its own between these, so it keeps its
-/// own enum.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
+enum Phase {
     Streaming,
     /// The protocol's terminal event, or a clean end of the byte stream.
     Done,
@@ -68,6 +70,241 @@ pub trait EventDecoder: Send + 'static {
     }
 }
 
+/// What an event means for the stream as a whole, as a [`Protocol`]
+/// reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// More events follow.
+    Continue,
+    /// The protocol's terminal event: the stream is over, nothing follows.
+    Done,
+}
+
+/// One wire protocol's part of a decoder: its events and what each one
+/// means. The [`Driver`] does the rest, once for every protocol: it skips
+/// input after the end, fails the stream on an error (ending the open text
+/// and thought parts first) and keeps the provider id and the raw-events
+/// switch ([`Wire`]).
+pub trait Protocol: Send + 'static {
+    /// One parsed wire event (an SSE event, an eventstream message), which
+    /// the protocol reads borrowed ([`WireEvent::View`]).
+    type Event: WireEvent;
+
+    /// Reads one event, pushing its chunks to `out`. An `Err` fails the
+    /// stream: the driver calls [`Protocol::interrupt`] and pushes the
+    /// error after what `out` holds.
+    fn event(
+        &mut self,
+        wire: &Wire,
+        event: <Self::Event as WireEvent>::View<'_>,
+        out: &mut Decoded,
+    ) -> Result<Flow, Error>;
+
+    /// The body ended before the protocol's terminal event: `Ok` after
+    /// pushing what closes a stream that may end this way (a Gemini stream
+    /// ends with its body), else the error ([`cut_short`]), which fails the
+    /// stream.
+    fn end(&mut self, wire: &Wire, out: &mut Decoded) -> Result<(), Error>;
+
+    /// The stream is failing: ends the open text and thought parts (what
+    /// arrived is kept), and may report what is known so far (Gemini's
+    /// usage). Tool calls stay open whatever the protocol: a cut-off call
+    /// must never run.
+    fn interrupt(&mut self, wire: &Wire, out: &mut Decoded);
+}
+
+/// A wire event, owned, and the view of it a [`Protocol`] reads: an SSE
+/// event is read as an [`SseRef`], which the parser lends without copying
+/// the event out of the body's frame.
+pub trait WireEvent: Send + 'static {
+    /// The event, borrowed.
+    type View<'a>: Copy;
+
+    /// The event, borrowed.
+    fn view(&self) -> Self::View<'_>;
+}
+
+impl WireEvent for SseEvent {
+    type View<'a> = SseRef<'a>;
+
+    fn view(&self) -> SseRef<'_> {
+        SseEvent::view(self)
+    }
+}
+
+impl WireEvent for crate::eventstream::Message {
+    type View<'a> = &'a crate::eventstream::Message;
+
+    fn view(&self) -> &Self {
+        self
+    }
+}
+
+/// What a [`Driver`] tells its protocol about the stream being decoded.
+#[derive(Clone, Debug)]
+pub struct Wire {
+    provider: String,
+    raw_events: bool,
+}
+
+impl Wire {
+    /// The provider id, for errors, raw events and provider parts.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// Whether the user asked for raw events ([`Chunk::Raw`]).
+    pub fn raw_events(&self) -> bool {
+        self.raw_events
+    }
+
+    /// Pushes a raw chunk of the event `json` when raw events are on:
+    /// typed when the event parsed.
+    pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
+        &self,
+        out: &mut Decoded,
+        json: &str,
+        typed: Option<T>,
+    ) {
+        if !self.raw_events {
+            return;
+        }
+        let raw = match typed {
+            Some(t) => RawEvent::new(&self.provider, json, t),
+            None => RawEvent::untyped(&self.provider, json),
+        };
+        out.push(Ok(Chunk::Raw(raw)));
+    }
+
+    /// Parses one event's `data` (the event `json`, trimmed) as `T`. With
+    /// raw events on, also pushes the raw chunk: typed when the data
+    /// parsed, as text when it did not. The serde error goes back to the
+    /// caller, which words its own protocol error.
+    pub(crate) fn parse<T>(
+        &self,
+        out: &mut Decoded,
+        json: &str,
+        data: &str,
+    ) -> Result<T, serde_json::Error>
+    where
+        T: serde::de::DeserializeOwned + Clone + std::any::Any + Send + Sync,
+    {
+        match serde_json::from_str::<T>(data) {
+            Ok(parsed) => {
+                if self.raw_events {
+                    self.push_raw(out, json, Some(parsed.clone()));
+                }
+                Ok(parsed)
+            }
+            Err(e) => {
+                self.push_raw::<T>(out, json, None);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A decoder: one [`Protocol`] and the rules every protocol shares.
+///
+/// Each protocol module names its own (`openai::Decoder` is
+/// `Driver<ChatCompletions>`) and gives it a `new`.
+#[derive(Debug)]
+pub struct Driver<P> {
+    wire: Wire,
+    phase: Phase,
+    protocol: P,
+}
+
+impl<P: Protocol> Driver<P> {
+    /// A decoder of `protocol` for `provider` (used in errors and raw
+    /// events).
+    pub(crate) fn with(provider: &str, protocol: P) -> Self {
+        Driver {
+            wire: Wire {
+                provider: provider.to_string(),
+                raw_events: false,
+            },
+            phase: Phase::Streaming,
+            protocol,
+        }
+    }
+
+    /// Also emit a [`Chunk::Raw`] for each event (typed as the protocol's
+    /// wire type where it parses).
+    pub fn raw_events(mut self, on: bool) -> Self {
+        self.wire.raw_events = on;
+        self
+    }
+
+    /// The protocol, to set it up before the stream starts.
+    pub(crate) fn protocol_mut(&mut self) -> &mut P {
+        &mut self.protocol
+    }
+
+    /// Decodes one event, borrowed, appending its chunks to `out`: the
+    /// path of a body, with neither a copy of the event nor a `Vec` of its
+    /// own.
+    pub fn feed_into(&mut self, event: <P::Event as WireEvent>::View<'_>, out: &mut Decoded) {
+        if self.is_done() {
+            return;
+        }
+        match self.protocol.event(&self.wire, event, out) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Done) => self.phase = Phase::Done,
+            Err(err) => self.fail_into(out, err),
+        }
+    }
+}
+
+impl<P: Protocol> EventDecoder for Driver<P> {
+    type Event = P::Event;
+
+    /// Decodes one event.
+    fn feed(&mut self, event: &P::Event) -> Decoded {
+        let mut out = Vec::new();
+        self.feed_into(event.view(), &mut out);
+        out
+    }
+
+    /// The byte stream ended: a normal end after the terminal event (or
+    /// where the protocol allows one), else [`cut_short`]'s error.
+    fn finish(&mut self) -> Decoded {
+        let mut out = Vec::new();
+        if self.is_done() {
+            return out;
+        }
+        match self.protocol.end(&self.wire, &mut out) {
+            Ok(()) => self.phase = Phase::Done,
+            Err(err) => self.fail_into(&mut out, err),
+        }
+        out
+    }
+
+    /// The stream failed with `err`: ends the open text and thought parts
+    /// (never a tool call) and pushes the error.
+    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+        self.protocol.interrupt(&self.wire, out);
+        self.phase = Phase::Failed;
+        out.push(Err(err.with_provider(&self.wire.provider)));
+    }
+
+    /// True once the stream is over (the terminal event, an error, or
+    /// [`EventDecoder::finish`]): further input is ignored, the caller can
+    /// drop the connection.
+    fn is_done(&self) -> bool {
+        self.phase != Phase::Streaming
+    }
+}
+
+/// The error of an event that does not parse as `what` (`serde`'s `e`):
+/// an [`Error::Protocol`] quoting the start of the data.
+pub(crate) fn malformed(what: impl std::fmt::Display, e: serde_json::Error, data: &str) -> Error {
+    Error::protocol(format!(
+        "malformed {what} ({e}): {}",
+        crate::http::truncate(data, 200)
+    ))
+}
+
 /// The error of a body that ended before `terminal`, the protocol's
 /// terminal event (`"message_stop"`): an [`Error::Connection`], never
 /// [`Error::Protocol`].
@@ -86,60 +323,161 @@ pub fn cut_short(terminal: &str) -> Error {
     ))
 }
 
-/// A stream of parsed wire events.
+/// A stream of parsed wire events, or of a body's frames: the input of a
+/// [`DecodeStream`].
 pub type EventStream<E> = Pin<Box<dyn Stream<Item = Result<E, Error>> + Send>>;
 
-/// The chunk stream of a provider: events through a decoder. It drops the
-/// body (closing the connection) as soon as the decoder is done, and when
-/// dropped itself. Errors are scrubbed of the key.
-pub struct DecodeStream<D: EventDecoder> {
-    events: Option<EventStream<D::Event>>,
-    decoder: D,
-    pending: VecDeque<Result<Chunk, Error>>,
+/// What a [`DecodeStream`] drives: a decoder and whatever turns the items
+/// of its input (parsed events, or a body's frames) into events for it.
+pub trait Feed: Send + 'static {
+    /// One item of the input.
+    type Item;
+
+    /// Decodes one item, appending the chunks to `out`.
+    fn item(&mut self, item: Self::Item, out: &mut Decoded);
+
+    /// The input ended, appending the last chunks to `out`
+    /// ([`EventDecoder::finish`]).
+    fn end(&mut self, out: &mut Decoded);
+
+    /// The input failed with `err` ([`EventDecoder::fail`]).
+    fn fail(&mut self, err: Error, out: &mut Decoded);
+
+    /// True once the stream is over ([`EventDecoder::is_done`]).
+    fn is_done(&self) -> bool;
+}
+
+/// A decoder fed events already parsed (Bedrock's eventstream messages).
+#[derive(Debug)]
+pub struct EventFeed<D>(pub D);
+
+impl<D: EventDecoder> Feed for EventFeed<D> {
+    type Item = D::Event;
+
+    fn item(&mut self, event: D::Event, out: &mut Decoded) {
+        out.extend(self.0.feed(&event));
+    }
+
+    fn end(&mut self, out: &mut Decoded) {
+        out.extend(self.0.finish());
+    }
+
+    fn fail(&mut self, err: Error, out: &mut Decoded) {
+        if !self.0.is_done() {
+            self.0.fail_into(out, err);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.0.is_done()
+    }
+}
+
+/// An SSE body's frames through an [`SseParser`] into a decoder, each
+/// event lent to the decoder as it is parsed ([`SseParser::feed_with`]):
+/// no event is copied out of its frame or queued.
+#[derive(Debug)]
+pub struct SseFeed<P> {
+    parser: SseParser,
+    decoder: Driver<P>,
+}
+
+impl<P: Protocol<Event = SseEvent>> SseFeed<P> {
+    /// Feeds a body to `decoder`.
+    pub fn new(decoder: Driver<P>) -> Self {
+        SseFeed {
+            parser: SseParser::new(),
+            decoder,
+        }
+    }
+}
+
+impl<P: Protocol<Event = SseEvent>> Feed for SseFeed<P> {
+    type Item = bytes::Bytes;
+
+    fn item(&mut self, frame: bytes::Bytes, out: &mut Decoded) {
+        let decoder = &mut self.decoder;
+        let parsed = self
+            .parser
+            .feed_with(&frame, |event| decoder.feed_into(event, out));
+        if let Err(e) = parsed {
+            Feed::fail(self, e, out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Decoded) {
+        match self.parser.finish() {
+            Ok(()) => out.extend(self.decoder.finish()),
+            Err(e) => Feed::fail(self, e, out),
+        }
+    }
+
+    fn fail(&mut self, err: Error, out: &mut Decoded) {
+        if !self.decoder.is_done() {
+            self.decoder.fail_into(out, err);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.decoder.is_done()
+    }
+}
+
+/// The chunk stream of a provider: its input through a [`Feed`] (an SSE
+/// body through an [`SseFeed`], parsed events through an [`EventFeed`]). It
+/// drops the input (closing the connection) as soon as the decoder is
+/// done, and when dropped itself. Errors are scrubbed of the key.
+pub struct DecodeStream<F: Feed> {
+    input: Option<EventStream<F::Item>>,
+    feed: F,
+    /// Chunks decoded and not yet returned, last first: one buffer for the
+    /// whole stream, filled once per input item.
+    ready: Vec<Result<Chunk, Error>>,
     key: Option<ApiKey>,
 }
 
-impl<D: EventDecoder> DecodeStream<D> {
-    /// Decodes `events` with `decoder`; errors are scrubbed of `key`.
-    pub fn new(events: EventStream<D::Event>, decoder: D, key: Option<ApiKey>) -> Self {
+impl<F: Feed> DecodeStream<F> {
+    /// Decodes `input` with `feed`; errors are scrubbed of `key`.
+    pub fn new(input: EventStream<F::Item>, feed: F, key: Option<ApiKey>) -> Self {
         DecodeStream {
-            events: Some(events),
-            decoder,
-            pending: VecDeque::new(),
+            input: Some(input),
+            feed,
+            ready: Vec::new(),
             key,
         }
     }
 }
 
-impl<D: EventDecoder> Unpin for DecodeStream<D> {}
+impl<F: Feed> Unpin for DecodeStream<F> {}
 
-impl<D: EventDecoder> Stream for DecodeStream<D> {
+impl<F: Feed> Stream for DecodeStream<F> {
     type Item = Result<Chunk, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(item) = this.pending.pop_front() {
+            if let Some(item) = this.ready.pop() {
                 return Poll::Ready(Some(item.map_err(|e| http::redact(e, this.key.as_ref()))));
             }
-            let Some(events) = this.events.as_mut() else {
+            let Some(input) = this.input.as_mut() else {
                 return Poll::Ready(None);
             };
-            match events.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(event))) => this.pending.extend(this.decoder.feed(&event)),
-                Poll::Ready(Some(Err(e))) => this.pending.extend(this.decoder.fail(e)),
+            match input.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(item))) => this.feed.item(item, &mut this.ready),
+                Poll::Ready(Some(Err(e))) => this.feed.fail(e, &mut this.ready),
                 Poll::Ready(None) => {
-                    this.pending.extend(this.decoder.finish());
-                    this.events = None;
+                    this.feed.end(&mut this.ready);
+                    this.input = None;
                 }
                 Poll::Pending => return Poll::Pending,
             }
-            if this.decoder.is_done() {
-                if let Some(mut events) = this.events.take() {
+            this.ready.reverse();
+            if this.feed.is_done() {
+                if let Some(mut input) = this.input.take() {
                     // One more poll sees the end of the body if it is
                     // already here (the connection can go back to the
                     // pool); if it is not, the connection is dropped.
-                    let _ = events.poll_next_unpin(cx);
+                    let _ = input.poll_next_unpin(cx);
                 }
             }
         }
@@ -149,35 +487,43 @@ impl<D: EventDecoder> Stream for DecodeStream<D> {
 /// Drives `decoder` over events already parsed (a body in memory): for
 /// tests and benchmarks. Stops at the first error or when the decoder is
 /// done.
-pub fn decode_all<D, I>(mut decoder: D, events: I) -> Decoded
+pub fn decode_all<D, I>(decoder: D, events: I) -> Decoded
 where
     D: EventDecoder,
     I: IntoIterator<Item = Result<D::Event, Error>>,
 {
+    drive(EventFeed(decoder), events)
+}
+
+/// Drives `feed` over `items` in memory, as a [`DecodeStream`] would.
+fn drive<F: Feed>(mut feed: F, items: impl IntoIterator<Item = Result<F::Item, Error>>) -> Decoded {
     let mut out = Vec::new();
-    for event in events {
-        match event {
-            Ok(event) => out.extend(decoder.feed(&event)),
-            Err(e) => out.extend(decoder.fail(e)),
+    for item in items {
+        match item {
+            Ok(item) => feed.item(item, &mut out),
+            Err(e) => feed.fail(e, &mut out),
         }
-        if decoder.is_done() {
+        if feed.is_done() {
             return out;
         }
     }
-    out.extend(decoder.finish());
+    feed.end(&mut out);
     out
 }
 
 /// Decodes an SSE body already in memory, delivered in `pieces` (as a
 /// network would cut it): the SSE parser and the decoder exactly as over
 /// HTTP, without the HTTP.
-pub fn decode_sse_pieces<D, I, B>(decoder: D, pieces: I) -> Decoded
+pub fn decode_sse_pieces<P, I, B>(decoder: Driver<P>, pieces: I) -> Decoded
 where
-    D: EventDecoder<Event = crate::sse::SseEvent>,
+    P: Protocol<Event = SseEvent>,
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode_all(decoder, crate::sse::parse_pieces(pieces))
+    let frames = pieces
+        .into_iter()
+        .map(|p| Ok(bytes::Bytes::copy_from_slice(p.as_ref())));
+    drive(SseFeed::new(decoder), frames)
 }
 
 /// Hands out part numbers in order of first appearance.
@@ -228,6 +574,21 @@ impl UsageTracker {
     }
 }
 
+/// Deserializes an optional string borrowed from the input when it has no
+/// escapes, for `#[serde(default, borrow, deserialize_with = ...)]` on an
+/// `Option<Cow<'a, str>>` field: serde's `borrow` reaches a `Cow` only
+/// when it is the field's own type, and inside an `Option` it copies every
+/// string.
+pub(crate) fn lent_str<'de: 'a, 'a, D>(d: D) -> Result<Option<Cow<'a, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    struct Lent<'a>(#[serde(borrow)] Cow<'a, str>);
+    let lent: Option<Lent<'a>> = serde::Deserialize::deserialize(d)?;
+    Ok(lent.map(|l| l.0))
+}
+
 /// `v[key]` as text, when it is a string (citation objects, whose
 /// fields vary by kind, are read this way rather than typed).
 pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
@@ -237,51 +598,6 @@ pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
 /// `v[key]` as an index, when it is a non-negative integer that fits.
 pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
     usize::try_from(v.get(key)?.as_u64()?).ok()
-}
-
-/// Pushes a raw chunk when `on`: typed when the event parsed.
-pub(crate) fn push_raw<T: std::any::Any + Send + Sync>(
-    on: bool,
-    provider: &str,
-    out: &mut Decoded,
-    json: &str,
-    typed: Option<T>,
-) {
-    if !on {
-        return;
-    }
-    let raw = match typed {
-        Some(t) => RawEvent::new(provider, json, t),
-        None => RawEvent::untyped(provider, json),
-    };
-    out.push(Ok(Chunk::Raw(raw)));
-}
-
-/// Parses one event's data as `T`. With raw events on, also pushes the raw
-/// chunk: typed when the data parsed, as text when it did not. The serde
-/// error goes back to the caller, which words its own protocol error.
-pub(crate) fn parse_event<T>(
-    raw_events: bool,
-    provider: &str,
-    out: &mut Decoded,
-    json: &str,
-    data: &str,
-) -> Result<T, serde_json::Error>
-where
-    T: serde::de::DeserializeOwned + Clone + std::any::Any + Send + Sync,
-{
-    match serde_json::from_str::<T>(data) {
-        Ok(parsed) => {
-            if raw_events {
-                push_raw(true, provider, out, json, Some(parsed.clone()));
-            }
-            Ok(parsed)
-        }
-        Err(e) => {
-            push_raw::<T>(raw_events, provider, out, json, None);
-            Err(e)
-        }
-    }
 }
 
 /// A typed error from a provider's in-band error code (or type), for
@@ -337,6 +653,38 @@ pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>
 mod tests {
     use super::*;
     use rivulet_core::{ErrorKind, UsageDelta};
+
+    /// The hot fields borrow from the event (no copy per chunk) unless an
+    /// escape forces a copy; either way they read the same.
+    #[test]
+    fn optional_strings_are_lent_from_the_event() {
+        use crate::openai::wire::ChatCompletionChunk;
+        let json = r#"{"id":"c1","choices":[{"delta":{"reasoning":"hm"},"finish_reason":"stop"}]}"#;
+        let c: ChatCompletionChunk = serde_json::from_str(json).unwrap();
+        assert!(matches!(c.id, Some(Cow::Borrowed("c1"))));
+        let choice = &c.choices.as_deref().unwrap()[0];
+        assert!(matches!(choice.finish_reason, Some(Cow::Borrowed("stop"))));
+        let delta = choice.delta.as_ref().unwrap();
+        assert!(matches!(delta.reasoning, Some(Cow::Borrowed("hm"))));
+        let c: ChatCompletionChunk =
+            serde_json::from_str(r#"{"id":"c\u0031","model":null}"#).unwrap();
+        assert!(matches!(c.id, Some(Cow::Owned(ref id)) if id == "c1"));
+        assert_eq!(c.model, None);
+
+        use crate::anthropic::wire::{BlockDelta, DeltaEvent};
+        let json =
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Hi"}}"#;
+        let hot: DeltaEvent = serde_json::from_str(json).unwrap();
+        match hot.block_delta() {
+            Some((
+                2,
+                BlockDelta::TextDelta {
+                    text: Cow::Borrowed("Hi"),
+                },
+            )) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn codes_map_to_kinds() {

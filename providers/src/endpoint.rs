@@ -16,9 +16,9 @@ use reqwest::header::{HeaderMap, AUTHORIZATION};
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture};
 
 use crate::config::{self, ProviderConfig};
-use crate::decode::{DecodeStream, EventDecoder};
+use crate::decode::{DecodeStream, Driver, Protocol, SseFeed};
+use crate::http;
 use crate::sse::SseEvent;
-use crate::{http, sse};
 
 /// Credential headers, and defaults that are not the caller's: `Debug`
 /// leaves them out of the extra headers it names.
@@ -180,31 +180,31 @@ impl Endpoint {
     }
 
     /// The SSE body of `resp` through `decoder`, its errors scrubbed of `key`.
-    pub(crate) fn decode_sse<D>(
+    pub(crate) fn decode_sse<P>(
         &self,
         resp: reqwest::Response,
-        decoder: D,
+        decoder: Driver<P>,
         key: Option<ApiKey>,
     ) -> ChunkStream
     where
-        D: EventDecoder<Event = SseEvent>,
+        P: Protocol<Event = SseEvent>,
     {
-        let events = sse::events(self.body(resp));
-        Box::pin(DecodeStream::new(events, decoder, key))
+        let body = Box::pin(self.body(resp));
+        Box::pin(DecodeStream::new(body, SseFeed::new(decoder), key))
     }
 
     /// The whole exchange of an SSE provider: sends `body` (the encoded
     /// request) to the endpoint, checks the head (`json_error` reads the
     /// provider's own error shape in a JSON body) and decodes the stream
     /// with `decoder`; every error tagged and scrubbed of the key.
-    pub(crate) fn open_sse<D, J>(
+    pub(crate) fn open_sse<P, J>(
         self: &std::sync::Arc<Self>,
         body: Result<Vec<u8>, Error>,
-        decoder: D,
+        decoder: Driver<P>,
         json_error: J,
     ) -> OpenFuture
     where
-        D: EventDecoder<Event = SseEvent>,
+        P: Protocol<Event = SseEvent>,
         J: FnOnce(&[u8]) -> Option<Error> + Send + 'static,
     {
         let this = self.clone();

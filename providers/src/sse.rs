@@ -58,6 +58,41 @@ impl SseEvent {
     }
 }
 
+impl SseEvent {
+    /// The event, borrowed, as a decoder reads it.
+    pub fn view(&self) -> SseRef<'_> {
+        SseRef {
+            event: &self.event,
+            data: &self.data,
+            id: &self.id,
+        }
+    }
+}
+
+/// One dispatched event, borrowed from the parser and the frame it came
+/// in: what [`SseParser::feed_with`] hands over, without a copy when the
+/// event's lines came whole in one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SseRef<'a> {
+    /// The `event:` field, `"message"` by default.
+    pub event: &'a str,
+    /// The `data:` lines, joined with `\n`.
+    pub data: &'a str,
+    /// The last `id:` field seen in the stream so far (empty if none).
+    pub id: &'a str,
+}
+
+impl SseRef<'_> {
+    /// The event, owned.
+    pub fn to_owned(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.to_string(),
+            data: self.data.to_string(),
+            id: self.id.to_string(),
+        }
+    }
+}
+
 /// A stream of parsed events.
 pub type SseStream = Pin<Box<dyn Stream<Item = Result<SseEvent, Error>> + Send>>;
 
@@ -215,9 +250,12 @@ pub struct SseParser {
     after_cr: bool,
     /// A line has been parsed: a BOM is no longer expected.
     started: bool,
-    /// The event type buffer.
+    /// The event type buffer, for a type whose event a frame boundary
+    /// cut (else the type is borrowed from the frame).
     event: String,
-    /// The data buffer: each `data` line and an LF.
+    /// The data buffer, for data that a frame boundary cut or that several
+    /// lines make (else the data is borrowed from the frame): each `data`
+    /// line and an LF.
     data: String,
     /// The last event ID buffer.
     id: String,
@@ -225,6 +263,17 @@ pub struct SseParser {
     retry: Option<Duration>,
     /// An error was returned: further input is ignored.
     failed: bool,
+}
+
+/// The event being read, as far as the frame at hand holds it: borrowed
+/// from the frame until the frame ends or a second `data` line comes, then
+/// copied into the parser's buffers.
+#[derive(Default)]
+struct Fields<'t> {
+    /// The only `data` line so far, when it came in this frame.
+    data: Option<&'t str>,
+    /// The `event` field, when it came in this frame.
+    event: Option<&'t str>,
 }
 
 /// A line's meaning.
@@ -250,10 +299,21 @@ impl SseParser {
     /// the end of its line; the events completed before it are appended.
     /// After an error, further input is ignored.
     pub fn feed(&mut self, frame: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
+        self.feed_with(frame, |event| out.extend(Some(event.to_owned())))
+    }
+
+    /// [`SseParser::feed`], handing each event to `sink` borrowed: from
+    /// `frame` when the frame holds the event's lines whole (nothing is
+    /// copied, nothing allocated), else from the parser's buffers.
+    pub fn feed_with(
+        &mut self,
+        frame: &[u8],
+        mut sink: impl FnMut(SseRef<'_>),
+    ) -> Result<(), Error> {
         if self.failed {
             return Ok(());
         }
-        let result = self.decode(frame, out);
+        let result = self.decode(frame, &mut sink);
         self.failed = result.is_err();
         result
     }
@@ -284,7 +344,7 @@ impl SseParser {
     /// Passes the text of `frame` on to [`SseParser::text`], in one piece
     /// unless a character is torn at either end or the frame holds bytes
     /// that are not UTF-8 (the error, after the text before them).
-    fn decode(&mut self, mut frame: &[u8], out: &mut impl Extend<SseEvent>) -> Result<(), Error> {
+    fn decode(&mut self, mut frame: &[u8], sink: &mut impl FnMut(SseRef<'_>)) -> Result<(), Error> {
         if self.torn_len > 0 {
             // Complete the character the last frame cut.
             let mut char = [0; 4];
@@ -295,14 +355,14 @@ impl SseParser {
             frame = &frame[take..];
             self.torn_len = 0;
             match std::str::from_utf8(&char[..have + take]) {
-                Ok(text) => self.text(text, out),
+                Ok(text) => self.text(text, sink),
                 Err(e) if e.error_len().is_none() => self.keep_torn(&char[..have + take]),
                 Err(_) => return Err(not_utf8()),
             }
         }
         let mut at = 0;
         for chunk in frame.utf8_chunks() {
-            self.text(chunk.valid(), out);
+            self.text(chunk.valid(), sink);
             let bad = chunk.invalid();
             at += chunk.valid().len() + bad.len();
             if bad.is_empty() {
@@ -325,10 +385,11 @@ impl SseParser {
     }
 
     /// Splits the next piece of text into lines.
-    fn text(&mut self, text: &str, out: &mut impl Extend<SseEvent>) {
+    fn text(&mut self, text: &str, sink: &mut impl FnMut(SseRef<'_>)) {
         if text.is_empty() {
             return;
         }
+        let mut fields = Fields::default();
         let mut rest = text;
         if std::mem::take(&mut self.after_cr) {
             rest = rest.strip_prefix('\n').unwrap_or(rest);
@@ -344,17 +405,30 @@ impl SseParser {
             }
             if self.partial.is_empty() {
                 let line = self.split(&rest[..at]);
-                self.apply(line, out);
+                self.apply(line, &mut fields, sink);
             } else {
-                self.cut_line(&rest[..at], out);
+                self.cut_line(&rest[..at], sink);
             }
             rest = &rest[next..];
         }
+        self.keep(fields);
         self.partial.push_str(rest);
     }
 
+    /// Copies what a text lent the event being read, as the text ends
+    /// inside the event.
+    fn keep(&mut self, fields: Fields<'_>) {
+        if let Some(value) = fields.data {
+            self.push_data(value);
+        }
+        if let Some(value) = fields.event {
+            self.event.clear();
+            self.event.push_str(value);
+        }
+    }
+
     /// Parses the line that `partial` started and `end` completes.
-    fn cut_line(&mut self, end: &str, out: &mut impl Extend<SseEvent>) {
+    fn cut_line(&mut self, end: &str, sink: &mut impl FnMut(SseRef<'_>)) {
         let mut line = std::mem::take(&mut self.partial);
         line.push_str(end);
         let value_at = match self.split(&line) {
@@ -362,7 +436,11 @@ impl SseParser {
             // only one): its buffer becomes the data buffer, uncopied.
             Line::Field("data", value) if self.data.is_empty() => line.len() - value.len(),
             other => {
-                self.apply(other, out);
+                // A cut line is the first line of its text: nothing before
+                // it is lent, and what it lends dies with it.
+                let mut fields = Fields::default();
+                self.apply(other, &mut fields, sink);
+                self.keep(fields);
                 line.clear();
                 if line.capacity() <= KEEP_CAPACITY {
                     self.partial = line;
@@ -391,19 +469,27 @@ impl SseParser {
         }
     }
 
-    fn apply(&mut self, line: Line<'_>, out: &mut impl Extend<SseEvent>) {
+    /// Applies one line; `fields` holds what the text at hand lends the
+    /// event being read.
+    fn apply<'t>(
+        &mut self,
+        line: Line<'t>,
+        fields: &mut Fields<'t>,
+        sink: &mut impl FnMut(SseRef<'_>),
+    ) {
         match line {
-            Line::Blank => self.dispatch(out),
+            Line::Blank => self.dispatch(fields, sink),
             Line::Comment => {}
-            Line::Field("event", value) => {
-                self.event.clear();
-                self.event.push_str(value);
-            }
-            Line::Field("data", value) => {
-                self.data.reserve(value.len() + 1);
-                self.data.push_str(value);
-                self.data.push('\n');
-            }
+            Line::Field("event", value) => fields.event = Some(value),
+            Line::Field("data", value) => match fields.data.take() {
+                // A second line: the lines are joined in the buffer.
+                Some(first) => {
+                    self.push_data(first);
+                    self.push_data(value);
+                }
+                None if self.data.is_empty() => fields.data = Some(value),
+                None => self.push_data(value),
+            },
             Line::Field("id", value) if !value.contains('\0') => {
                 self.id.clear();
                 self.id.push_str(value);
@@ -420,22 +506,36 @@ impl SseParser {
         }
     }
 
-    /// A blank line: the event buffered so far, if it has data.
-    fn dispatch(&mut self, out: &mut impl Extend<SseEvent>) {
-        let mut event = std::mem::take(&mut self.event);
-        if self.data.is_empty() {
-            return;
+    /// Appends one `data` line and its LF to the data buffer.
+    fn push_data(&mut self, value: &str) {
+        self.data.reserve(value.len() + 1);
+        self.data.push_str(value);
+        self.data.push('\n');
+    }
+
+    /// A blank line: the event read so far, if it has data.
+    fn dispatch(&mut self, fields: &mut Fields<'_>, sink: &mut impl FnMut(SseRef<'_>)) {
+        let Fields { data, event } = std::mem::take(fields);
+        // Buffered data ends with the LF of its last line, which is not
+        // part of the event.
+        let data = data.or_else(|| self.data.strip_suffix('\n'));
+        if let Some(data) = data {
+            let event = event.unwrap_or(&self.event);
+            sink(SseRef {
+                event: if event.is_empty() { "message" } else { event },
+                data,
+                id: &self.id,
+            });
         }
-        let mut data = std::mem::take(&mut self.data);
-        data.pop();
-        if event.is_empty() {
-            event.push_str("message");
+        // The buffers are kept for the next event, unless a long line grew
+        // them.
+        for buffer in [&mut self.data, &mut self.event] {
+            if buffer.capacity() > KEEP_CAPACITY {
+                *buffer = String::new();
+            } else {
+                buffer.clear();
+            }
         }
-        out.extend(Some(SseEvent {
-            event,
-            data,
-            id: self.id.clone(),
-        }));
     }
 }
 
@@ -719,6 +819,35 @@ mod tests {
         let first = events[0].as_ref().expect("the long event");
         assert!(first.data == payload, "the payload differs");
         assert_eq!(events[1].as_ref().expect("the next event"), &msg("next"));
+    }
+
+    /// The hot path: an event whose lines a frame holds whole is lent
+    /// from the frame; one that a frame boundary cuts, or that several
+    /// data lines make, from the parser's buffer.
+    #[test]
+    fn whole_events_are_lent_from_the_frame() {
+        let mut p = SseParser::new();
+        let mut seen = Vec::new();
+        let mut feed = |frame: &[u8]| {
+            let range = frame.as_ptr_range();
+            p.feed_with(frame, |e| {
+                let lent = range.contains(&e.data.as_ptr());
+                seen.push((lent, e.to_owned()));
+            })
+            .unwrap();
+        };
+        feed(b"event: e\ndata: {\"a\":1}\n\ndata: x\ndata: y\n\ndata: ab");
+        feed(b"c\n\nevent: f\n");
+        feed(b"data: d\n\n");
+        assert_eq!(
+            seen,
+            [
+                (true, SseEvent::new("e", r#"{"a":1}"#)),
+                (false, msg("x\ny")),
+                (false, msg("abc")),
+                (true, SseEvent::new("f", "d")),
+            ]
+        );
     }
 
     #[test]

@@ -38,12 +38,10 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{self, BlockDelta, ContentBlock, ErrorObject, StreamEvent};
-use crate::decode::{
-    error_from_code, parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker,
-};
+use super::wire::{self, BlockDelta, ContentBlock, DeltaEvent, ErrorObject, StreamEvent};
+use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 /// An open content block.
 #[derive(Clone, Debug)]
@@ -108,10 +106,11 @@ enum Block {
 /// assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (Some(5), Some(3)));
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("end_turn"));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<Messages>;
+
+/// The Anthropic Messages protocol: what each event means.
+#[derive(Debug, Default)]
+pub struct Messages {
     format_tool: Option<String>,
     parts: Parts,
     /// Open blocks by wire index.
@@ -121,50 +120,34 @@ pub struct Decoder {
     /// Client tool calls seen (the structured-output tool excluded).
     tool_calls: usize,
     /// The latest value of every usage field reported so far.
-    usage: wire::Usage,
-    sent: UsageTracker,
-    state: Phase,
+    wire_usage: wire::Usage,
+    /// The usage deltas sent.
+    usage: UsageTracker,
 }
 
 impl Decoder {
     /// A decoder for `provider` (used in errors, raw events and provider
-    /// parts).
+    /// parts); raw events are typed as [`StreamEvent`] where they parse,
+    /// pings included.
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            format_tool: None,
-            parts: Parts::default(),
-            blocks: BTreeMap::new(),
-            metadata_sent: false,
-            finish_sent: false,
-            tool_calls: 0,
-            usage: wire::Usage::default(),
-            sent: UsageTracker::default(),
-            state: Phase::Streaming,
-        }
-    }
-
-    /// Also emit a [`Chunk::Raw`] for each event (typed as
-    /// [`StreamEvent`] where it parses), pings included.
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
+        Driver::with(provider, Messages::default())
     }
 
     /// The name of the tool that carries structured output: its calls come
     /// out as text chunks (the JSON it writes), as Mirascope does for
     /// `tool`-mode formats.
     pub fn format_tool(mut self, name: Option<&str>) -> Self {
-        self.format_tool = name.map(str::to_string);
+        self.protocol_mut().format_tool = name.map(str::to_string);
         self
     }
+}
 
-    fn on_block_start(&mut self, index: u64, json: Value, out: &mut Decoded) {
+impl Messages {
+    fn on_block_start(&mut self, index: u64, json: Value, out: &mut Decoded) -> Result<(), Error> {
         if self.blocks.contains_key(&index) {
-            let err = Error::protocol(format!("content block {index} started twice"));
-            self.fail_into(out, err);
-            return;
+            return Err(Error::protocol(format!(
+                "content block {index} started twice"
+            )));
         }
         // A known type with an unexpected shape is kept whole, like an
         // unknown one, rather than dropped.
@@ -229,9 +212,15 @@ impl Decoder {
             },
         };
         self.blocks.insert(index, block);
+        Ok(())
     }
 
-    fn on_delta(&mut self, index: u64, delta: BlockDelta, out: &mut Decoded) {
+    fn on_delta(
+        &mut self,
+        index: u64,
+        delta: BlockDelta<'_>,
+        out: &mut Decoded,
+    ) -> Result<(), Error> {
         if !self.blocks.contains_key(&index) {
             // A delta for a block that never started (a stream joined late,
             // as in a published fragment): text and thinking open their part
@@ -250,20 +239,18 @@ impl Decoder {
                         signature: None,
                     }
                 }
-                BlockDelta::CitationsDelta { .. } | BlockDelta::Other => return,
+                BlockDelta::CitationsDelta { .. } | BlockDelta::Other => return Ok(()),
                 _ => {
-                    let err = Error::protocol(format!(
+                    return Err(Error::protocol(format!(
                         "a {} for content block {index}, which never started",
                         delta_name(&delta)
-                    ));
-                    self.fail_into(out, err);
-                    return;
+                    )));
                 }
             };
             self.blocks.insert(index, block);
         }
         let Some(block) = self.blocks.get_mut(&index) else {
-            return;
+            return Ok(());
         };
         let mismatch = match (block, &delta) {
             (Block::Text { part } | Block::FormatText { part }, BlockDelta::TextDelta { text }) => {
@@ -320,15 +307,15 @@ impl Decoder {
             _ => true,
         };
         if mismatch {
-            let err = Error::protocol(format!(
+            return Err(Error::protocol(format!(
                 "a {} does not fit content block {index}",
                 delta_name(&delta)
-            ));
-            self.fail_into(out, err);
+            )));
         }
+        Ok(())
     }
 
-    fn end_block(&mut self, block: Block, out: &mut Decoded) {
+    fn end_block(&mut self, provider: &str, block: Block, out: &mut Decoded) {
         match block {
             Block::Text { part } | Block::FormatText { part } => {
                 out.push(Ok(Chunk::TextEnd { part }))
@@ -378,7 +365,7 @@ impl Decoder {
                 out.push(Ok(Chunk::ProviderPart {
                     part,
                     block: Box::new(ProviderPart {
-                        provider: self.provider.clone(),
+                        provider: provider.to_string(),
                         kind,
                         json: block,
                     }),
@@ -388,18 +375,18 @@ impl Decoder {
     }
 
     /// Ends every open block (blocks have all stopped on a normal stream).
-    fn end_all(&mut self, out: &mut Decoded) {
+    fn end_all(&mut self, provider: &str, out: &mut Decoded) {
         for (_, block) in std::mem::take(&mut self.blocks) {
-            self.end_block(block, out);
+            self.end_block(provider, block, out);
         }
     }
 
-    fn on_finish(&mut self, raw: &str, out: &mut Decoded) {
+    fn on_finish(&mut self, provider: &str, raw: &str, out: &mut Decoded) {
         if self.finish_sent {
             return;
         }
         self.finish_sent = true;
-        self.end_all(out);
+        self.end_all(provider, out);
         let reason = match stop_reason(raw) {
             // Only the structured-output tool was called: the answer is done.
             FinishReason::ToolCalls if self.tool_calls == 0 && self.format_tool.is_some() => {
@@ -416,66 +403,62 @@ impl Decoder {
     fn on_usage(&mut self, u: &wire::Usage, out: &mut Decoded) {
         // A later snapshot may omit fields: keep the last value of each.
         let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
-        self.usage = wire::Usage {
-            input_tokens: keep(u.input_tokens, self.usage.input_tokens),
-            output_tokens: keep(u.output_tokens, self.usage.output_tokens),
+        self.wire_usage = wire::Usage {
+            input_tokens: keep(u.input_tokens, self.wire_usage.input_tokens),
+            output_tokens: keep(u.output_tokens, self.wire_usage.output_tokens),
             cache_creation_input_tokens: keep(
                 u.cache_creation_input_tokens,
-                self.usage.cache_creation_input_tokens,
+                self.wire_usage.cache_creation_input_tokens,
             ),
             cache_read_input_tokens: keep(
                 u.cache_read_input_tokens,
-                self.usage.cache_read_input_tokens,
+                self.wire_usage.cache_read_input_tokens,
             ),
-            cache_creation: u.cache_creation.or(self.usage.cache_creation),
-            server_tool_use: u.server_tool_use.or(self.usage.server_tool_use),
+            cache_creation: u.cache_creation.or(self.wire_usage.cache_creation),
+            server_tool_use: u.server_tool_use.or(self.wire_usage.server_tool_use),
         };
-        self.sent.report(usage_from_wire(&self.usage), out);
+        self.usage.report(usage_from_wire(&self.wire_usage), out);
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for Messages {
     type Event = SseEvent;
 
-    /// Decodes one event.
-    fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         // The JSON is padded with spaces inside the data line.
         let data = event.data.trim();
         if data.is_empty() {
-            return out;
+            return Ok(Flow::Continue);
         }
-        let parsed = match parse_event::<StreamEvent>(
-            self.raw_events,
-            &self.provider,
-            &mut out,
-            &event.data,
-            data,
-        ) {
+        // The hot event first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            let hot = serde_json::from_str::<DeltaEvent>(data).ok();
+            if let Some((index, delta)) = hot.and_then(DeltaEvent::block_delta) {
+                self.on_delta(index, delta, out)?;
+                return Ok(Flow::Continue);
+            }
+        }
+        let parsed = match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => parsed,
+            Err(_) if event.event == "error" => {
+                return Err(Error::Server {
+                    status: 500,
+                    ctx: Box::new(ErrorContext::new(format!(
+                        "error event: {}",
+                        truncate(data, 300)
+                    ))),
+                })
+            }
             Err(e) => {
-                let err = if event.event == "error" {
-                    Error::Server {
-                        status: 500,
-                        ctx: Box::new(ErrorContext::new(format!(
-                            "error event: {}",
-                            truncate(data, 300)
-                        ))),
-                    }
-                } else {
-                    Error::protocol(format!(
-                        "malformed {} event ({e}): {}",
-                        event.event,
-                        truncate(data, 200)
-                    ))
-                };
-                self.fail_into(&mut out, err);
-                return out;
+                return Err(crate::decode::malformed(
+                    format_args!("{} event", event.event),
+                    e,
+                    data,
+                ))
             }
         };
+        let provider = wire.provider();
         match parsed {
             StreamEvent::MessageStart { message } => {
                 if !self.metadata_sent {
@@ -487,58 +470,44 @@ impl EventDecoder for Decoder {
                     }
                 }
                 if let Some(u) = &message.usage {
-                    self.on_usage(u, &mut out);
+                    self.on_usage(u, out);
                 }
             }
             StreamEvent::ContentBlockStart {
                 index,
                 content_block,
-            } => self.on_block_start(index, content_block, &mut out),
-            StreamEvent::ContentBlockDelta { index, delta } => {
-                self.on_delta(index, delta, &mut out)
-            }
+            } => self.on_block_start(index, content_block, out)?,
+            StreamEvent::ContentBlockDelta { index, delta } => self.on_delta(index, delta, out)?,
             StreamEvent::ContentBlockStop { index } => {
                 if let Some(block) = self.blocks.remove(&index) {
-                    self.end_block(block, &mut out);
+                    self.end_block(provider, block, out);
                 }
             }
             StreamEvent::MessageDelta { delta, usage } => {
                 if let Some(reason) = delta.stop_reason.filter(|r| !r.is_empty()) {
-                    self.on_finish(&reason, &mut out);
+                    self.on_finish(provider, &reason, out);
                 }
                 if let Some(u) = &usage {
-                    self.on_usage(u, &mut out);
+                    self.on_usage(u, out);
                 }
             }
             StreamEvent::MessageStop => {
-                self.end_all(&mut out);
-                self.state = Phase::Done;
+                self.end_all(provider, out);
+                return Ok(Flow::Done);
             }
-            StreamEvent::Error { error, .. } => {
-                let err = error_from_object(&self.provider, &error);
-                self.fail_into(&mut out, err);
-            }
+            StreamEvent::Error { error, .. } => return Err(error_from_object(provider, &error)),
             StreamEvent::Ping | StreamEvent::Unknown => {}
         }
-        out
+        Ok(Flow::Continue)
     }
 
-    /// The byte stream ended: fine after `message_stop`, a truncated
-    /// response ([`Error::Connection`]) before it.
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            let err = crate::decode::cut_short("message_stop");
-            self.fail_into(&mut out, err);
-        }
-        out
+    /// Before `message_stop` the response was cut short.
+    fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
+        Err(crate::decode::cut_short("message_stop"))
     }
 
-    /// The stream failed with `err`: ends the open text and thought
-    /// parts and pushes the error.
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
-        // Text and thoughts received so far are kept; tool calls and
-        // provider blocks cut off stay open.
+    fn interrupt(&mut self, wire: &Wire, out: &mut Decoded) {
+        // Provider blocks cut off stay open, as tool calls do.
         let (ending, open): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut self.blocks)
             .into_iter()
             .partition(|(_, b)| {
@@ -552,16 +521,8 @@ impl EventDecoder for Decoder {
             });
         self.blocks = open;
         for (_, block) in ending {
-            self.end_block(block, out);
+            self.end_block(wire.provider(), block, out);
         }
-        self.state = Phase::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
-    /// True once the stream is over (`message_stop`, an error, or
-    /// [`Decoder::finish`]).
-    fn is_done(&self) -> bool {
-        self.state != Phase::Streaming
     }
 }
 
@@ -605,7 +566,7 @@ fn citation_of(json: &Value) -> Citation {
     }
 }
 
-fn delta_name(delta: &BlockDelta) -> &'static str {
+fn delta_name(delta: &BlockDelta<'_>) -> &'static str {
     match delta {
         BlockDelta::TextDelta { .. } => "text_delta",
         BlockDelta::ThinkingDelta { .. } => "thinking_delta",
@@ -679,6 +640,7 @@ pub fn error_from_object(provider: &str, e: &ErrorObject) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
 
     fn feed_all(d: &mut Decoder, events: &[(&str, &str)]) -> Decoded {

@@ -4,6 +4,8 @@
 //! ignored, and unknown event, block and delta types parse (as `Unknown` /
 //! `Other`) so that a new kind of event never breaks a stream.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -232,7 +234,7 @@ pub enum StreamEvent {
     },
     ContentBlockDelta {
         index: u64,
-        delta: BlockDelta,
+        delta: BlockDelta<'static>,
     },
     ContentBlockStop {
         index: u64,
@@ -293,21 +295,22 @@ pub enum ContentBlock {
     Other,
 }
 
-/// `content_block_delta.delta`.
+/// `content_block_delta.delta`: owned in a [`StreamEvent`], borrowed from
+/// the event when read as a [`DeltaEvent`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum BlockDelta {
+pub enum BlockDelta<'a> {
     TextDelta {
-        text: String,
+        text: Cow<'a, str>,
     },
     ThinkingDelta {
-        thinking: String,
+        thinking: Cow<'a, str>,
     },
     SignatureDelta {
-        signature: String,
+        signature: Cow<'a, str>,
     },
     InputJsonDelta {
-        partial_json: String,
+        partial_json: Cow<'a, str>,
     },
     CitationsDelta {
         #[serde(default)]
@@ -315,6 +318,62 @@ pub enum BlockDelta {
     },
     #[serde(other)]
     Other,
+}
+
+/// The hot event, `content_block_delta` with a text, thinking, signature
+/// or tool-argument piece, read field by field and borrowed from the event
+/// (a [`StreamEvent`], tagged, is buffered whole before it is read). Every
+/// field is optional so that any event reads; [`DeltaEvent::block_delta`]
+/// says whether it is one.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeltaEvent<'a> {
+    #[serde(default, rename = "type")]
+    pub kind: Option<&'a str>,
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(default, borrow)]
+    pub delta: Option<DeltaFields<'a>>,
+}
+
+/// [`DeltaEvent::delta`]: the fields of the pieces it reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeltaFields<'a> {
+    #[serde(default, rename = "type")]
+    pub kind: Option<&'a str>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub signature: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub partial_json: Option<Cow<'a, str>>,
+}
+
+impl<'a> DeltaEvent<'a> {
+    /// The block index and the piece, when this is a `content_block_delta`
+    /// of a kind it reads, with its field: exactly what a [`StreamEvent`]
+    /// reads of such an event.
+    pub fn block_delta(self) -> Option<(u64, BlockDelta<'a>)> {
+        if self.kind != Some("content_block_delta") {
+            return None;
+        }
+        let d = self.delta?;
+        let delta = match d.kind? {
+            "text_delta" => BlockDelta::TextDelta { text: d.text? },
+            "thinking_delta" => BlockDelta::ThinkingDelta {
+                thinking: d.thinking?,
+            },
+            "signature_delta" => BlockDelta::SignatureDelta {
+                signature: d.signature?,
+            },
+            "input_json_delta" => BlockDelta::InputJsonDelta {
+                partial_json: d.partial_json?,
+            },
+            _ => return None,
+        };
+        Some((self.index?, delta))
+    }
 }
 
 /// `message_delta.delta`.

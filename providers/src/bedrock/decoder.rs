@@ -44,7 +44,7 @@ use super::wire::{
     BlockDelta, BlockStart, ContentBlockDelta, ContentBlockStart, ContentBlockStop,
     ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
 };
-use crate::decode::{error_from_code, push_raw, Decoded, EventDecoder, Parts, UsageTracker};
+use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::eventstream::Message;
 use crate::http::truncate;
 
@@ -127,15 +127,6 @@ impl ServerBlock {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Streaming,
-    /// `messageStop` seen: only `metadata` should follow.
-    Stopped,
-    Done,
-    Failed,
-}
-
 /// The ConverseStream decoder.
 ///
 /// ```
@@ -169,16 +160,19 @@ enum State {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.usage.input_tokens, Some(3));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<ConverseStream>;
+
+/// The ConverseStream protocol: what each event means.
+#[derive(Debug, Default)]
+pub struct ConverseStream {
     parts: Parts,
     blocks: Vec<Block>,
     /// Open server blocks (see [`ServerBlock`]).
     server: Vec<ServerBlock>,
     usage: UsageTracker,
-    state: State,
+    /// `messageStop` seen: only `metadata` should follow, and the body may
+    /// end.
+    stopped: bool,
     format_tool: Option<String>,
     /// Tool calls started (the format tool's excluded).
     tool_calls: usize,
@@ -187,20 +181,11 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder for `provider` (used in errors and raw events).
+    /// A decoder for `provider` (used in errors and raw events); raw
+    /// events are each message as the SDKs show it
+    /// (`{"contentBlockDelta": {…}}`, typed as [`StreamEvent`]).
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            parts: Parts::default(),
-            blocks: Vec::new(),
-            server: Vec::new(),
-            usage: UsageTracker::default(),
-            state: State::Streaming,
-            format_tool: None,
-            tool_calls: 0,
-            format_called: false,
-        }
+        Driver::with(provider, ConverseStream::default())
     }
 
     /// The name of the tool that carries structured output
@@ -208,18 +193,13 @@ impl Decoder {
     /// calls come out as text chunks (the JSON it writes), and a
     /// `tool_use` stop caused by it alone as `stop`.
     pub fn format_tool(mut self, name: Option<&str>) -> Self {
-        self.format_tool = name.map(str::to_string);
+        self.protocol_mut().format_tool = name.map(str::to_string);
         self
     }
+}
 
-    /// Also emit a [`Chunk::Raw`] for each message, as the SDKs show it
-    /// (`{"contentBlockDelta": {…}}`, typed as [`StreamEvent`]).
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
-    }
-
-    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) {
+impl ConverseStream {
+    fn on_event(&mut self, provider: &str, event: StreamEvent, out: &mut Decoded) -> Flow {
         match event {
             StreamEvent::MessageStart(MessageStart { .. }) => {}
             StreamEvent::ContentBlockStart(ContentBlockStart {
@@ -244,11 +224,11 @@ impl Decoder {
                 for b in done {
                     out.push(Ok(end_chunk(b)));
                 }
-                self.end_server(out, |b| b.index == content_block_index);
+                self.end_server(provider, out, |b| b.index == content_block_index);
             }
             StreamEvent::MessageStop(MessageStop { stop_reason, .. }) => {
-                if self.state != State::Streaming {
-                    return;
+                if self.stopped {
+                    return Flow::Continue;
                 }
                 let raw = stop_reason.unwrap_or_default();
                 let reason = match finish_reason(&raw) {
@@ -269,19 +249,20 @@ impl Decoder {
                     out.push(Ok(end_chunk(b)));
                 }
                 // What the server ran is done whatever the stop.
-                self.end_server(out, |_| true);
+                self.end_server(provider, out, |_| true);
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
-                self.state = State::Stopped;
+                self.stopped = true;
             }
             StreamEvent::Metadata(Metadata { usage, .. }) => {
                 if let Some(u) = usage {
                     self.usage.report(usage_from_wire(&u), out);
                 }
-                if self.state == State::Stopped {
-                    self.state = State::Done;
+                if self.stopped {
+                    return Flow::Done;
                 }
             }
         }
+        Flow::Continue
     }
 
     /// A `contentBlockStart`: a client tool call (the format tool's as
@@ -316,7 +297,12 @@ impl Decoder {
     }
 
     /// Ends the server blocks `which` selects: one provider part each.
-    fn end_server(&mut self, out: &mut Decoded, which: impl Fn(&ServerBlock) -> bool) {
+    fn end_server(
+        &mut self,
+        provider: &str,
+        out: &mut Decoded,
+        which: impl Fn(&ServerBlock) -> bool,
+    ) {
         let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.server)
             .into_iter()
             .partition(|b| which(b));
@@ -328,7 +314,7 @@ impl Decoder {
             let kind = b.kind.clone();
             out.push(Ok(Chunk::provider_part(
                 part,
-                self.provider.as_str(),
+                provider,
                 kind,
                 b.into_json(),
             )));
@@ -463,13 +449,13 @@ impl Decoder {
         }
     }
 
-    fn on_exception(&mut self, kind: &str, payload: &str, out: &mut Decoded) {
+    /// The error of an exception message.
+    fn on_exception(provider: &str, kind: &str, payload: &str) -> Error {
         let message = serde_json::from_str::<ExceptionPayload>(payload)
             .ok()
             .and_then(|p| p.message)
             .unwrap_or_else(|| truncate(payload, 300));
-        let err = exception_error(&self.provider, kind, &message);
-        self.fail_into(out, err);
+        exception_error(provider, kind, &message)
     }
 }
 
@@ -485,16 +471,13 @@ fn end_chunk(b: Block) -> Chunk {
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for ConverseStream {
     type Event = Message;
 
-    fn feed(&mut self, message: &Message) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, message: &Message, out: &mut Decoded) -> Result<Flow, Error> {
         let payload = String::from_utf8_lossy(&message.payload);
         let payload = payload.trim();
+        let provider = wire.provider();
         let message_type = message.str_header(":message-type").unwrap_or("event");
         match message_type {
             "event" => {
@@ -514,51 +497,25 @@ impl EventDecoder for Decoder {
                     "metadata" => serde_json::from_str(payload).map(StreamEvent::Metadata),
                     // An event type added after this was written: ignored.
                     _ => {
-                        push_raw::<StreamEvent>(
-                            self.raw_events,
-                            &self.provider,
-                            &mut out,
-                            &sdk_json(kind, payload),
-                            None,
-                        );
-                        return out;
+                        wire.push_raw::<StreamEvent>(out, &sdk_json(kind, payload), None);
+                        return Ok(Flow::Continue);
                     }
                 };
-                match parsed {
-                    Ok(event) => {
-                        if self.raw_events {
-                            push_raw(
-                                true,
-                                &self.provider,
-                                &mut out,
-                                &sdk_json(kind, payload),
-                                Some(event.clone()),
-                            );
-                        }
-                        self.on_event(event, &mut out);
-                    }
-                    Err(e) => {
-                        let err = Error::protocol(format!(
-                            "malformed {kind} event ({e}): {}",
-                            truncate(payload, 200)
-                        ));
-                        self.fail_into(&mut out, err);
-                    }
+                let event = parsed.map_err(|e| {
+                    crate::decode::malformed(format_args!("{kind} event"), e, payload)
+                })?;
+                if wire.raw_events() {
+                    wire.push_raw(out, &sdk_json(kind, payload), Some(event.clone()));
                 }
+                Ok(self.on_event(provider, event, out))
             }
             "exception" => {
                 let kind = message
                     .str_header(":exception-type")
                     .unwrap_or("exception")
                     .to_string();
-                push_raw::<StreamEvent>(
-                    self.raw_events,
-                    &self.provider,
-                    &mut out,
-                    &sdk_json(&kind, payload),
-                    None,
-                );
-                self.on_exception(&kind, payload, &mut out);
+                wire.push_raw::<StreamEvent>(out, &sdk_json(&kind, payload), None);
+                Err(Self::on_exception(provider, &kind, payload))
             }
             "error" => {
                 let code = message.str_header(":error-code").map(String::from);
@@ -566,28 +523,23 @@ impl EventDecoder for Decoder {
                     .str_header(":error-message")
                     .map(String::from)
                     .unwrap_or_else(|| truncate(payload, 300));
-                let err = error_from_code(&self.provider, code.as_deref(), Some(&text));
-                self.fail_into(&mut out, err);
+                Err(error_from_code(provider, code.as_deref(), Some(&text)))
             }
-            _ => {}
+            _ => Ok(Flow::Continue),
         }
-        out
     }
 
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        match self.state {
-            State::Stopped => self.state = State::Done,
-            State::Streaming => {
-                let err = crate::decode::cut_short("messageStop");
-                self.fail_into(&mut out, err);
-            }
-            State::Done | State::Failed => {}
+    /// After `messageStop` the end of the body is a normal end (the
+    /// `metadata` never came); before it, the response was cut short.
+    fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
+        if self.stopped {
+            Ok(())
+        } else {
+            Err(crate::decode::cut_short("messageStop"))
         }
-        out
     }
 
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+    fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
         let (ending, tools): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
             .into_iter()
             .partition(|b| b.kind != Kind::Tool);
@@ -595,12 +547,6 @@ impl EventDecoder for Decoder {
         for b in ending {
             out.push(Ok(end_chunk(b)));
         }
-        self.state = State::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
-    fn is_done(&self) -> bool {
-        matches!(self.state, State::Done | State::Failed)
     }
 }
 
@@ -688,6 +634,7 @@ pub fn exception_error(provider: &str, kind: &str, message: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use crate::eventstream::Header;
     use rivulet_core::{ErrorKind, Response};
 

@@ -350,7 +350,11 @@ impl Inner {
             .format_tool(request.format.as_ref().map(|_| crate::config::FORMAT_TOOL));
         // Mid-stream errors are scrubbed of the main secret.
         let secret = self.http.key().cloned();
-        Ok(Box::pin(DecodeStream::new(messages, decoder, secret)))
+        Ok(Box::pin(DecodeStream::new(
+            messages,
+            decode::EventFeed(decoder),
+            secret,
+        )))
     }
 }
 

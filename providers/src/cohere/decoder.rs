@@ -26,12 +26,10 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
-use super::wire::{ChatUsage, StreamEvent};
-use crate::decode::{
-    error_from_code, parse_event, push_raw, Decoded, EventDecoder, Parts, Phase, UsageTracker,
-};
+use super::wire::{ChatUsage, ContentDeltaEvent, StreamEvent};
+use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::{provider_message, truncate};
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -61,10 +59,11 @@ enum Kind {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("COMPLETE"));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<CohereChat>;
+
+/// The Cohere v2 Chat protocol: what each event means.
+#[derive(Debug, Default)]
+pub struct CohereChat {
     parts: Parts,
     /// Open content parts: (content index, kind, part).
     contents: Vec<(u64, Kind, usize)>,
@@ -74,32 +73,18 @@ pub struct Decoder {
     calls: Vec<(u64, Arc<str>, usize)>,
     metadata_sent: bool,
     usage: UsageTracker,
-    state: Phase,
 }
 
 impl Decoder {
-    /// A decoder for `provider` (used in errors and raw events).
+    /// A decoder for `provider` (used in errors and raw events); raw
+    /// events are typed as [`StreamEvent`].
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            parts: Parts::default(),
-            contents: Vec::new(),
-            plan: None,
-            calls: Vec::new(),
-            metadata_sent: false,
-            usage: UsageTracker::default(),
-            state: Phase::Streaming,
-        }
+        Driver::with(provider, CohereChat::default())
     }
+}
 
-    /// Also emit a [`Chunk::Raw`] for each event (typed as [`StreamEvent`]).
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
-    }
-
-    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) {
+impl CohereChat {
+    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) -> Flow {
         match event {
             StreamEvent::MessageStart { id } => {
                 if let Some(id) = id.filter(|i| !i.is_empty()) {
@@ -114,16 +99,12 @@ impl Decoder {
             }
             StreamEvent::ContentStart { index, delta }
             | StreamEvent::ContentDelta { index, delta } => {
-                self.end_plan(out);
                 let content = delta.and_then(|d| d.message).and_then(|m| m.content);
-                if let Some(c) = content {
-                    if let Some(t) = c.thinking.as_deref() {
-                        self.push(index, Kind::Thought, t, out);
-                    }
-                    if let Some(t) = c.text.as_deref() {
-                        self.push(index, Kind::Text, t, out);
-                    }
-                }
+                let (thinking, text) = match &content {
+                    Some(c) => (c.thinking.as_deref(), c.text.as_deref()),
+                    None => (None, None),
+                };
+                self.on_content(index, thinking, text, out);
             }
             StreamEvent::ContentEnd { index } => {
                 let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.contents)
@@ -212,9 +193,27 @@ impl Decoder {
                 if let (Some(reason), Some(raw)) = (reason, raw) {
                     out.push(Ok(Chunk::FinishReason { reason, raw }));
                 }
-                self.state = Phase::Done;
+                return Flow::Done;
             }
             StreamEvent::Unknown => {}
+        }
+        Flow::Continue
+    }
+
+    /// A content piece: ends the tool plan, then its thinking and its text.
+    fn on_content(
+        &mut self,
+        index: u64,
+        thinking: Option<&str>,
+        text: Option<&str>,
+        out: &mut Decoded,
+    ) {
+        self.end_plan(out);
+        if let Some(t) = thinking {
+            self.push(index, Kind::Thought, t, out);
+        }
+        if let Some(t) = text {
+            self.push(index, Kind::Text, t, out);
         }
     }
 
@@ -267,65 +266,57 @@ fn end_chunk(kind: Kind, part: usize) -> Chunk {
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for CohereChat {
     type Event = SseEvent;
 
-    fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() {
-            return out;
+            return Ok(Flow::Continue);
         }
         if event.event == "error" {
             // Not documented for v2 and never captured: take the message
             // and code of whatever error body it is.
-            push_raw::<StreamEvent>(self.raw_events, &self.provider, &mut out, &event.data, None);
+            wire.push_raw::<StreamEvent>(out, event.data, None);
             let (message, code) = provider_message(data.as_bytes());
             let message = message.unwrap_or_else(|| truncate(data, 300));
-            let err = error_from_code(&self.provider, code.as_deref(), Some(&message));
-            self.fail_into(&mut out, err);
-            return out;
+            return Err(error_from_code(
+                wire.provider(),
+                code.as_deref(),
+                Some(&message),
+            ));
         }
-        match parse_event::<StreamEvent>(
-            self.raw_events,
-            &self.provider,
-            &mut out,
-            &event.data,
-            data,
-        ) {
-            Ok(parsed) => self.on_event(parsed, &mut out),
-            Err(e) => {
-                let err = Error::protocol(format!(
-                    "malformed {} event ({e}): {}",
-                    event.event,
-                    truncate(data, 200)
-                ));
-                self.fail_into(&mut out, err);
+        // The hot event first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            let hot = serde_json::from_str::<ContentDeltaEvent>(data).ok();
+            if let Some(hot) = hot.filter(|e| e.kind == Some("content-delta")) {
+                let content = hot.delta.and_then(|d| d.message).and_then(|m| m.content);
+                let (thinking, text) = match &content {
+                    Some(c) => (c.thinking.as_deref(), c.text.as_deref()),
+                    None => (None, None),
+                };
+                self.on_content(hot.index, thinking, text, out);
+                return Ok(Flow::Continue);
             }
         }
-        out
-    }
-
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            let err = crate::decode::cut_short("message-end");
-            self.fail_into(&mut out, err);
+        match wire.parse::<StreamEvent>(out, event.data, data) {
+            Ok(parsed) => Ok(self.on_event(parsed, out)),
+            Err(e) => Err(crate::decode::malformed(
+                format_args!("{} event", event.event),
+                e,
+                data,
+            )),
         }
-        out
     }
 
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+    /// Before `message-end` the response was cut short.
+    fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
+        Err(crate::decode::cut_short("message-end"))
+    }
+
+    fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
         self.end_open(out);
-        self.state = Phase::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
-    fn is_done(&self) -> bool {
-        self.state != Phase::Streaming
     }
 }
 
@@ -370,6 +361,7 @@ pub fn usage_from_wire(u: &ChatUsage) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use rivulet_core::{ErrorKind, Response};
 
     fn run(events: &[(&str, &str)]) -> (Response, Option<Error>) {

@@ -1,5 +1,7 @@
 //! Cohere v2 Chat wire types: plain serde structs, nothing else.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -214,6 +216,49 @@ pub struct Content {
     pub text: Option<String>,
     #[serde(default)]
     pub thinking: Option<String>,
+}
+
+/// The hot event, `content-delta`, read field by field and borrowed from
+/// the event (a [`StreamEvent`], tagged, is buffered whole before it is
+/// read): the fields a [`StreamEvent::ContentDelta`] reads, typed alike.
+#[derive(Debug, Default, Deserialize)]
+pub struct ContentDeltaEvent<'a> {
+    #[serde(default, rename = "type")]
+    pub kind: Option<&'a str>,
+    #[serde(default)]
+    pub index: u64,
+    #[serde(default, borrow)]
+    pub delta: Option<LentDelta<'a>>,
+}
+
+/// [`ContentDelta`], borrowed.
+#[derive(Debug, Default, Deserialize)]
+pub struct LentDelta<'a> {
+    #[serde(default, borrow)]
+    pub message: Option<LentMessage<'a>>,
+}
+
+/// [`ContentMessage`], borrowed.
+#[derive(Debug, Default, Deserialize)]
+pub struct LentMessage<'a> {
+    #[serde(default, borrow)]
+    pub content: Option<LentContent<'a>>,
+}
+
+/// [`Content`], borrowed.
+#[derive(Debug, Default, Deserialize)]
+pub struct LentContent<'a> {
+    #[serde(
+        default,
+        rename = "type",
+        borrow,
+        deserialize_with = "crate::decode::lent_str"
+    )]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub thinking: Option<Cow<'a, str>>,
 }
 
 /// `delta` of `tool-plan-delta`.

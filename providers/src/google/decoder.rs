@@ -48,9 +48,8 @@ use serde_json::Value;
 
 use super::partial_args::ArgsWriter;
 use super::wire::{ErrorBody, FunctionCall, GenerateContentResponse, Part, UsageMetadata};
-use crate::decode::{parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker};
-use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -92,10 +91,11 @@ struct StreamedCall {
 /// assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (Some(4), Some(2)));
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("STOP"));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<Gemini>;
+
+/// The Gemini streaming protocol: what each response means.
+#[derive(Debug, Default)]
+pub struct Gemini {
     parts: Parts,
     current: Option<(Kind, usize)>,
     /// The latest text part: grounding citations belong to it.
@@ -110,41 +110,27 @@ pub struct Decoder {
     /// The latest usage snapshot, as on the wire (zeros filled in).
     wire_usage: Option<UsageMetadata>,
     /// The latest usage snapshot.
-    usage: Option<Usage>,
-    sent: UsageTracker,
-    state: Phase,
+    latest_usage: Option<Usage>,
+    /// The usage deltas sent.
+    usage: UsageTracker,
 }
 
 impl Decoder {
     /// A decoder for `provider` (`"google"` or `"vertex"`; used in errors,
-    /// raw events and provider parts).
+    /// raw events and provider parts); raw events are typed as
+    /// [`GenerateContentResponse`] where they parse.
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            parts: Parts::default(),
-            current: None,
-            last_text: None,
-            text_signatures: Vec::new(),
-            function_calls: 0,
-            metadata_sent: false,
-            finish_seen: false,
-            streamed: None,
-            wire_usage: None,
-            usage: None,
-            sent: UsageTracker::default(),
-            state: Phase::Streaming,
-        }
+        Driver::with(provider, Gemini::default())
     }
+}
 
-    /// Also emit a [`Chunk::Raw`] for each event (typed as
-    /// [`GenerateContentResponse`] where it parses).
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
-    }
-
-    fn on_response(&mut self, r: GenerateContentResponse, out: &mut Decoded) {
+impl Gemini {
+    fn on_response(
+        &mut self,
+        provider: &str,
+        r: GenerateContentResponse,
+        out: &mut Decoded,
+    ) -> Result<(), Error> {
         if !self.metadata_sent {
             let id = r.response_id.filter(|s| !s.is_empty());
             let model = r.model_version.filter(|s| !s.is_empty());
@@ -155,14 +141,12 @@ impl Decoder {
         }
         if let Some(u) = &r.usage_metadata {
             if let Some(snapshot) = restate(self.wire_usage.as_ref(), u) {
-                self.usage = Some(usage_from_wire(&snapshot));
+                self.latest_usage = Some(usage_from_wire(&snapshot));
                 self.wire_usage = Some(snapshot);
             }
         }
         if let Some(error) = &r.error {
-            let err = inband_error(&self.provider, error);
-            self.fail_into(out, err);
-            return;
+            return Err(inband_error(provider, error));
         }
         let candidate = r
             .candidates
@@ -171,10 +155,7 @@ impl Decoder {
             .find(|c| c.index.unwrap_or(0) == 0);
         if let Some(c) = candidate {
             for part in c.content.map(|c| c.parts).unwrap_or_default() {
-                self.on_part(part, out);
-                if self.is_done() {
-                    return;
-                }
+                self.on_part(provider, part, out)?;
             }
             if let Some(grounding) = &c.grounding_metadata {
                 self.on_grounding(grounding, out);
@@ -190,15 +171,15 @@ impl Decoder {
             self.on_finish(&reason, true, out);
         }
         self.release_usage(out);
+        Ok(())
     }
 
-    fn on_part(&mut self, part: Part, out: &mut Decoded) {
+    fn on_part(&mut self, provider: &str, part: Part, out: &mut Decoded) -> Result<(), Error> {
         if let Some(call) = part.function_call {
             let signature = part.thought_signature.filter(|s| !s.is_empty());
-            if let Err(reason) = self.on_function_call(call, signature, out) {
-                self.fail_into(out, Error::protocol(reason));
-            }
-            return;
+            return self
+                .on_function_call(call, signature, out)
+                .map_err(Error::protocol);
         }
         let signature = part.thought_signature.clone().filter(|s| !s.is_empty());
         // A part with no data but a signature is read as an empty text (or
@@ -242,7 +223,7 @@ impl Decoder {
                     }
                 }
             }
-            return;
+            return Ok(());
         }
         // Something else: kept whole.
         self.end_current(out);
@@ -257,11 +238,12 @@ impl Decoder {
         out.push(Ok(Chunk::ProviderPart {
             part: p,
             block: Box::new(ProviderPart {
-                provider: self.provider.clone(),
+                provider: provider.to_string(),
                 kind,
                 json,
             }),
         }));
+        Ok(())
     }
 
     /// A `functionCall` part: a whole call, or the start, a piece or the
@@ -538,76 +520,42 @@ impl Decoder {
     /// Reports the latest usage snapshot (nothing when it was reported
     /// already).
     fn release_usage(&mut self, out: &mut Decoded) {
-        if let Some(u) = self.usage {
-            self.sent.report(u, out);
+        if let Some(u) = self.latest_usage {
+            self.usage.report(u, out);
         }
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for Gemini {
     type Event = SseEvent;
 
-    /// Decodes one event.
-    fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() {
-            return out;
+            return Ok(Flow::Continue);
         }
-        let response = match parse_event::<GenerateContentResponse>(
-            self.raw_events,
-            &self.provider,
-            &mut out,
-            &event.data,
-            data,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                let err = Error::protocol(format!(
-                    "malformed GenerateContentResponse ({e}): {}",
-                    truncate(data, 200)
-                ));
-                self.fail_into(&mut out, err);
-                return out;
-            }
-        };
-        self.on_response(response, &mut out);
-        out
+        let response = wire
+            .parse::<GenerateContentResponse>(out, event.data, data)
+            .map_err(|e| crate::decode::malformed("GenerateContentResponse", e, data))?;
+        self.on_response(wire.provider(), response, out)?;
+        Ok(Flow::Continue)
     }
 
-    /// The byte stream ended, which is how a Gemini stream ends: fine after
-    /// a finish reason, a truncated response ([`Error::Connection`]) before.
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
+    /// The end of the body is how a Gemini stream ends: fine after a
+    /// finish reason, a truncated response before.
+    fn end(&mut self, _: &Wire, out: &mut Decoded) -> Result<(), Error> {
+        if !self.finish_seen {
+            return Err(crate::decode::cut_short("a finish reason"));
         }
-        if self.finish_seen {
-            self.end_current(&mut out);
-            self.release_usage(&mut out);
-            self.state = Phase::Done;
-        } else {
-            let err = crate::decode::cut_short("a finish reason");
-            self.fail_into(&mut out, err);
-        }
-        out
-    }
-
-    /// The stream failed with `err`: ends the open text or thought part,
-    /// reports the usage known so far and pushes the error.
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
         self.end_current(out);
         self.release_usage(out);
-        self.state = Phase::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
+        Ok(())
     }
 
-    /// True once the stream is over (an error, or [`Decoder::finish`]).
-    fn is_done(&self) -> bool {
-        self.state != Phase::Streaming
+    /// Also reports the usage known so far.
+    fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
+        self.end_current(out);
+        self.release_usage(out);
     }
 }
 
@@ -758,6 +706,7 @@ fn inband_error(provider: &str, e: &ErrorBody) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
 
     fn feed_all(d: &mut Decoder, events: &[&str]) -> Decoded {

@@ -29,9 +29,9 @@ use super::wire::{
     AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
     ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
 };
-use crate::decode::{error_from_code, push_raw, EventDecoder, Parts, Phase, UsageTracker};
+use crate::decode::{error_from_code, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::sse::{SseEvent, SseRef};
 
 pub use crate::decode::Decoded;
 
@@ -52,7 +52,7 @@ struct ToolSlot {
     part: usize,
 }
 
-/// The Chat Completions decoder.
+/// The Chat Completions decoder ([`ChatCompletions`] in a [`Driver`]).
 ///
 /// ```
 /// use rivulet_core::{Chunk, Response};
@@ -75,10 +75,11 @@ struct ToolSlot {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.id.as_deref(), Some("c1"));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<ChatCompletions>;
+
+/// The Chat Completions protocol: what each chunk means.
+#[derive(Debug, Default)]
+pub struct ChatCompletions {
     parts: Parts,
     current: Option<(Kind, usize)>,
     audio_part: Option<usize>,
@@ -91,37 +92,24 @@ pub struct Decoder {
     /// How many of Perplexity's `citations` were passed on.
     cited_urls: usize,
     usage: UsageTracker,
-    state: Phase,
 }
 
 impl Decoder {
-    /// A decoder for `provider` (used in errors and raw events).
+    /// A decoder for `provider` (used in errors and raw events); raw
+    /// events are typed as [`ChatCompletionChunk`] or [`ErrorEvent`] where
+    /// they parse.
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            parts: Parts::default(),
-            current: None,
-            audio_part: None,
-            tools: Vec::new(),
-            metadata_sent: false,
-            finish_seen: false,
-            refusal_seen: false,
-            other_choices_seen: false,
-            cited_urls: 0,
-            usage: UsageTracker::default(),
-            state: Phase::Streaming,
-        }
+        Driver::with(provider, ChatCompletions::default())
     }
+}
 
-    /// Also emit a [`Chunk::Raw`] for each event (typed as
-    /// [`ChatCompletionChunk`] or [`ErrorEvent`] where it parses).
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
-    }
-
-    fn on_chunk(&mut self, chunk: &ChatCompletionChunk, out: &mut Decoded) {
+impl ChatCompletions {
+    fn on_chunk(
+        &mut self,
+        provider: &str,
+        chunk: &ChatCompletionChunk,
+        out: &mut Decoded,
+    ) -> Result<(), Error> {
         if !self.metadata_sent {
             let id = chunk
                 .id
@@ -145,7 +133,7 @@ impl Decoder {
         if !self.other_choices_seen && choices.iter().any(|c| c.index.unwrap_or(0) != 0) {
             self.other_choices_seen = true;
             tracing::debug!(
-                provider = %self.provider,
+                provider = %provider,
                 "choices other than index 0 are not kept (the response is choice 0)"
             );
         }
@@ -171,9 +159,9 @@ impl Decoder {
         if let Some(usage) = usage {
             self.on_usage(usage, out);
         }
-        if let Some(error) = &chunk.error {
-            let err = inband_error(&self.provider, error);
-            self.fail_into(out, err);
+        match &chunk.error {
+            Some(error) => Err(inband_error(provider, error)),
+            None => Ok(()),
         }
     }
 
@@ -443,38 +431,21 @@ impl Decoder {
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for ChatCompletions {
     type Event = SseEvent;
 
-    /// Decodes one event.
-    fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         // Trimmed: some servers pad their JSON or add a trailing space.
         let data = event.data.trim();
         if event.event == "error" {
             // Groq: `event: error` after a 200, with no [DONE] after it.
-            let err = match serde_json::from_str::<ErrorEvent>(data) {
+            return Err(match serde_json::from_str::<ErrorEvent>(data) {
                 Ok(e) => {
-                    push_raw(
-                        self.raw_events,
-                        &self.provider,
-                        &mut out,
-                        &event.data,
-                        Some(e.clone()),
-                    );
-                    inband_error(&self.provider, &e.error)
+                    wire.push_raw(out, event.data, Some(e.clone()));
+                    inband_error(wire.provider(), &e.error)
                 }
                 Err(_) => {
-                    push_raw::<ErrorEvent>(
-                        self.raw_events,
-                        &self.provider,
-                        &mut out,
-                        &event.data,
-                        None,
-                    );
+                    wire.push_raw::<ErrorEvent>(out, event.data, None);
                     Error::Server {
                         status: 500,
                         ctx: Box::new(ErrorContext::new(format!(
@@ -483,93 +454,50 @@ impl EventDecoder for Decoder {
                         ))),
                     }
                 }
-            };
-            self.fail_into(&mut out, err);
-            return out;
+            });
         }
         if data.is_empty() {
-            return out;
+            return Ok(Flow::Continue);
         }
         if data == "[DONE]" {
-            push_raw::<ChatCompletionChunk<'static>>(
-                self.raw_events,
-                &self.provider,
-                &mut out,
-                &event.data,
-                None,
-            );
-            self.end_all(&mut out);
-            self.state = Phase::Done;
-            return out;
+            wire.push_raw::<ChatCompletionChunk<'static>>(out, event.data, None);
+            self.end_all(out);
+            return Ok(Flow::Done);
         }
         match serde_json::from_str::<ChatCompletionChunk>(data) {
             Ok(chunk) => {
-                if self.raw_events {
+                if wire.raw_events() {
                     // The typed raw event must own its strings (it outlives
                     // this event); a `Value` can deserialize into any
                     // lifetime, so go through one. Opt-in, so off the hot path.
                     let owned = serde_json::from_str::<serde_json::Value>(data)
                         .and_then(ChatCompletionChunk::<'static>::deserialize)
                         .ok();
-                    push_raw(
-                        self.raw_events,
-                        &self.provider,
-                        &mut out,
-                        &event.data,
-                        owned,
-                    );
+                    wire.push_raw(out, event.data, owned);
                 }
-                self.on_chunk(&chunk, &mut out);
+                self.on_chunk(wire.provider(), &chunk, out)?;
+                Ok(Flow::Continue)
             }
             Err(e) => {
-                push_raw::<ChatCompletionChunk<'static>>(
-                    self.raw_events,
-                    &self.provider,
-                    &mut out,
-                    &event.data,
-                    None,
-                );
-                let err = Error::protocol(format!(
-                    "malformed chat.completion.chunk ({e}): {}",
-                    truncate(data, 200)
-                ));
-                self.fail_into(&mut out, err);
+                wire.push_raw::<ChatCompletionChunk<'static>>(out, event.data, None);
+                Err(crate::decode::malformed("chat.completion.chunk", e, data))
             }
         }
-        out
     }
 
-    /// The byte stream ended. After a finish reason this is a normal end
-    /// (some servers never send `[DONE]`); before one, the response was cut
-    /// short: [`Error::Connection`].
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
+    /// After a finish reason the end of the body is a normal end (some
+    /// servers never send `[DONE]`); before one, the response was cut
+    /// short.
+    fn end(&mut self, _: &Wire, out: &mut Decoded) -> Result<(), Error> {
+        if !self.finish_seen {
+            return Err(crate::decode::cut_short("[DONE] or a finish reason"));
         }
-        if self.finish_seen {
-            self.end_all(&mut out);
-            self.state = Phase::Done;
-        } else {
-            let err = crate::decode::cut_short("[DONE] or a finish reason");
-            self.fail_into(&mut out, err);
-        }
-        out
+        self.end_all(out);
+        Ok(())
     }
 
-    /// The stream failed with `err`: ends the open text or thought part
-    /// and pushes the error.
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+    fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
         self.end_current(out);
-        self.state = Phase::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
-    /// True once the stream is over (`[DONE]`, an error, or
-    /// [`Decoder::finish`]): further input is ignored, the caller can drop
-    /// the connection.
-    fn is_done(&self) -> bool {
-        self.state != Phase::Streaming
     }
 }
 
@@ -706,6 +634,7 @@ fn annotation_citation(annotation: &Value) -> Citation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
 
     fn feed_all(d: &mut Decoder, events: &[&str]) -> Vec<Result<Chunk, Error>> {

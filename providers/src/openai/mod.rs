@@ -165,7 +165,7 @@ impl Inner {
 }
 
 /// The chunk stream: SSE events through the Chat Completions decoder.
-pub type DecodeStream = decode::DecodeStream<Decoder>;
+pub type DecodeStream = decode::DecodeStream<decode::SseFeed<decoder::ChatCompletions>>;
 
 /// Decodes a body already in memory, delivered in `pieces`: the SSE parser
 /// and the decoder exactly as over HTTP, without the HTTP. For tests and

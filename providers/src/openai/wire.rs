@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use smallvec::SmallVec;
 
 // ---------------------------------------------------------------- request
 
@@ -201,18 +202,40 @@ pub struct JsonSchemaFormat {
 /// One `chat.completion.chunk`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionChunk<'a> {
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Value>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub model: Option<Cow<'a, str>>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub system_fingerprint: Option<Cow<'a, str>>,
+    /// Inline up to one choice (all but `n > 1` streams): no allocation
+    /// per chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choices: Option<Vec<ChunkChoice<'a>>>,
+    pub choices: Option<SmallVec<[ChunkChoice<'a>; 1]>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Box<CompletionUsage>>,
     /// OpenRouter: an error inside an otherwise normal chunk.
@@ -222,7 +245,12 @@ pub struct ChatCompletionChunk<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_groq: Option<Box<XGroq>>,
     /// OpenRouter: the upstream provider.
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider: Option<Cow<'a, str>>,
     /// Perplexity: the URLs the answer cites (`[1]` is the first), the
     /// whole list repeated on every chunk.
@@ -238,10 +266,20 @@ pub struct ChunkChoice<'a> {
     pub index: Option<u32>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub delta: Option<ChoiceDelta<'a>>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub finish_reason: Option<Cow<'a, str>>,
     /// OpenRouter: the upstream provider's own finish reason.
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub native_finish_reason: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Box<Value>>,
@@ -250,17 +288,37 @@ pub struct ChunkChoice<'a> {
 /// What a choice adds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChoiceDelta<'a> {
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub role: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub content: Option<DeltaContent<'a>>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refusal: Option<Cow<'a, str>>,
     /// DeepSeek, xAI, vLLM (older).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning_content: Option<Cow<'a, str>>,
     /// OpenRouter, Ollama, Groq, vLLM (newer).
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "crate::decode::lent_str",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reasoning: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,

@@ -52,12 +52,11 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Citation, CitationKind, Delta, Error, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent};
-use crate::decode::{
-    error_from_code, parse_event, Decoded, EventDecoder, Parts, Phase, UsageTracker,
+use super::wire::{
+    DeltaEvent, ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent,
 };
-use crate::http::truncate;
-use crate::sse::SseEvent;
+use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ThoughtKind {
@@ -156,10 +155,11 @@ fn escape(text: &str) -> String {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.usage.output_tokens, Some(1));
 /// ```
-#[derive(Debug)]
-pub struct Decoder {
-    provider: String,
-    raw_events: bool,
+pub type Decoder = Driver<Responses>;
+
+/// The Responses API protocol: what each event means.
+#[derive(Debug, Default)]
+pub struct Responses {
     parts: Parts,
     texts: Vec<OpenText>,
     /// Every text part so far, open or ended: annotations can come after
@@ -180,44 +180,29 @@ pub struct Decoder {
     refusal_seen: bool,
     call_seen: bool,
     usage: UsageTracker,
-    state: Phase,
 }
 
 impl Decoder {
-    /// A decoder for `provider` (used in errors and raw events).
+    /// A decoder for `provider` (used in errors and raw events); raw
+    /// events are typed as [`StreamEvent`].
     pub fn new(provider: &str) -> Self {
-        Decoder {
-            provider: provider.to_string(),
-            raw_events: false,
-            parts: Parts::default(),
-            texts: Vec::new(),
-            text_parts: Vec::new(),
-            thoughts: Vec::new(),
-            encrypted: Vec::new(),
-            calls: Vec::new(),
-            ended_calls: Vec::new(),
-            announced: Vec::new(),
-            metadata_sent: false,
-            refusal_seen: false,
-            call_seen: false,
-            usage: UsageTracker::default(),
-            state: Phase::Streaming,
-        }
+        Driver::with(provider, Responses::default())
     }
+}
 
-    /// Also emit a [`Chunk::Raw`] for each event (typed as [`StreamEvent`]).
-    pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
-        self
-    }
-
-    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) {
+impl Responses {
+    fn on_event(
+        &mut self,
+        provider: &str,
+        event: StreamEvent,
+        out: &mut Decoded,
+    ) -> Result<Flow, Error> {
         match event {
             StreamEvent::Created { response } | StreamEvent::InProgress { response } => {
                 self.metadata(&response, out);
             }
             StreamEvent::OutputItemAdded { item, .. } => self.item_added(item, out),
-            StreamEvent::OutputItemDone { item, .. } => self.item_done(item, out),
+            StreamEvent::OutputItemDone { item, .. } => self.item_done(provider, item, out),
             StreamEvent::OutputTextDelta {
                 item_id,
                 content_index,
@@ -275,15 +260,11 @@ impl Decoder {
                 delta,
             } => self.thought(&item_id, ThoughtKind::Text, content_index, &delta, out),
             StreamEvent::FunctionCallArgumentsDelta { item_id, delta, .. } => {
-                if self.ended_calls.contains(&item_id) {
-                    return;
-                }
-                let i = self.call(&item_id, None, None, false, out);
-                self.call_args(i, &delta, out);
+                self.function_args(&item_id, &delta, out)
             }
             StreamEvent::CustomToolCallInputDelta { item_id, delta, .. } => {
                 if self.ended_calls.contains(&item_id) {
-                    return;
+                    return Ok(Flow::Continue);
                 }
                 let i = self.call(&item_id, None, None, true, out);
                 self.call_args(i, &delta, out);
@@ -304,7 +285,7 @@ impl Decoder {
                 while !self.calls.is_empty() {
                     self.finish_call(0, None, out);
                 }
-                self.end_announced(out);
+                self.end_announced(provider, out);
                 self.usage(response.usage.as_ref(), out);
                 let reason = if self.refusal_seen {
                     FinishReason::Refusal
@@ -315,13 +296,13 @@ impl Decoder {
                 };
                 let raw = response.status.unwrap_or_else(|| "completed".into());
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
-                self.state = Phase::Done;
+                return Ok(Flow::Done);
             }
             StreamEvent::Incomplete { response } => {
                 self.metadata(&response, out);
                 self.end_texts(out, |_| true);
                 self.end_thoughts(out, |_| true);
-                self.end_announced(out);
+                self.end_announced(provider, out);
                 self.usage(response.usage.as_ref(), out);
                 let raw = response
                     .incomplete_details
@@ -334,12 +315,11 @@ impl Decoder {
                     _ => FinishReason::Other,
                 };
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
-                self.state = Phase::Done;
+                return Ok(Flow::Done);
             }
             StreamEvent::Failed { response } => {
                 let e = response.error.unwrap_or_default();
-                let err = object_error(&self.provider, &e, "the response failed");
-                self.fail_into(out, err);
+                return Err(object_error(provider, &e, "the response failed"));
             }
             StreamEvent::Error {
                 error,
@@ -347,18 +327,49 @@ impl Decoder {
                 message,
                 param: _,
             } => {
-                let err = match error {
-                    Some(e) => object_error(&self.provider, &e, "error event"),
+                return Err(match error {
+                    Some(e) => object_error(provider, &e, "error event"),
                     None => error_from_code(
-                        &self.provider,
+                        provider,
                         code.as_ref().and_then(value_text).as_deref(),
                         message.as_deref(),
                     ),
-                };
-                self.fail_into(out, err);
+                });
             }
             StreamEvent::Unknown => {}
         }
+        Ok(Flow::Continue)
+    }
+
+    /// A piece of a function call's arguments.
+    fn function_args(&mut self, item_id: &str, delta: &str, out: &mut Decoded) {
+        if self.ended_calls.iter().any(|c| c == item_id) {
+            return;
+        }
+        let i = self.call(item_id, None, None, false, out);
+        self.call_args(i, delta, out);
+    }
+
+    /// The hot events, read borrowed ([`DeltaEvent`]): true when `hot` was
+    /// one of them, and decoded.
+    fn on_hot(&mut self, hot: DeltaEvent<'_>, out: &mut Decoded) -> bool {
+        let (Some(kind), Some(item_id), Some(delta)) = (hot.kind, hot.item_id, hot.delta) else {
+            return false;
+        };
+        match kind {
+            "response.output_text.delta" => self.text(&item_id, hot.content_index, &delta, out),
+            "response.reasoning_text.delta" => {
+                let index = hot.content_index;
+                self.thought(&item_id, ThoughtKind::Text, index, &delta, out)
+            }
+            "response.reasoning_summary_text.delta" => {
+                let index = hot.summary_index;
+                self.thought(&item_id, ThoughtKind::Summary, index, &delta, out)
+            }
+            "response.function_call_arguments.delta" => self.function_args(&item_id, &delta, out),
+            _ => return false,
+        }
+        true
     }
 
     fn metadata(&mut self, response: &ResponseObject, out: &mut Decoded) {
@@ -411,7 +422,7 @@ impl Decoder {
         }
     }
 
-    fn item_done(&mut self, item: OutputItem, out: &mut Decoded) {
+    fn item_done(&mut self, provider: &str, item: OutputItem, out: &mut Decoded) {
         let known = matches!(
             item.kind.as_str(),
             "message" | "function_call" | "custom_tool_call" | "reasoning"
@@ -421,7 +432,7 @@ impl Decoder {
             if let Some(id) = &item.id {
                 self.announced.retain(|(i, _)| i != id);
             }
-            self.provider_part(item, out);
+            self.provider_part(provider, item, out);
             return;
         }
         let Some(id) = item.id.clone() else { return };
@@ -537,20 +548,17 @@ impl Decoder {
     }
 
     /// An item the decoder does not interpret, whole: one provider part.
-    fn provider_part(&mut self, item: OutputItem, out: &mut Decoded) {
+    fn provider_part(&mut self, provider: &str, item: OutputItem, out: &mut Decoded) {
         let part = self.parts.take();
         out.push(Ok(Chunk::provider_part(
-            part,
-            self.provider.as_str(),
-            item.kind,
-            item.json,
+            part, provider, item.kind, item.json,
         )));
     }
 
     /// The announced items whose `.done` never came, as announced.
-    fn end_announced(&mut self, out: &mut Decoded) {
+    fn end_announced(&mut self, provider: &str, out: &mut Decoded) {
         for (_, item) in std::mem::take(&mut self.announced) {
-            self.provider_part(item, out);
+            self.provider_part(provider, item, out);
         }
     }
 
@@ -677,58 +685,41 @@ impl Decoder {
     }
 }
 
-impl EventDecoder for Decoder {
+impl Protocol for Responses {
     type Event = SseEvent;
 
-    fn feed(&mut self, event: &SseEvent) -> Decoded {
-        let mut out = Vec::new();
-        if self.is_done() {
-            return out;
-        }
+    fn event(&mut self, wire: &Wire, event: SseRef<'_>, out: &mut Decoded) -> Result<Flow, Error> {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" {
-            return out;
+            return Ok(Flow::Continue);
         }
-        match parse_event::<StreamEvent>(
-            self.raw_events,
-            &self.provider,
-            &mut out,
-            &event.data,
-            data,
-        ) {
-            Ok(parsed) => self.on_event(parsed, &mut out),
-            Err(e) => {
-                let err = Error::protocol(format!(
-                    "malformed {} event ({e}): {}",
-                    event.event,
-                    truncate(data, 200)
-                ));
-                self.fail_into(&mut out, err);
+        // The hot events first, borrowed; with raw events on, every event
+        // is read as a StreamEvent, the raw chunk's type.
+        if !wire.raw_events() {
+            if let Ok(hot) = serde_json::from_str::<DeltaEvent>(data) {
+                if self.on_hot(hot, out) {
+                    return Ok(Flow::Continue);
+                }
             }
         }
-        out
+        let parsed = wire
+            .parse::<StreamEvent>(out, event.data, data)
+            .map_err(|e| {
+                crate::decode::malformed(format_args!("{} event", event.event), e, data)
+            })?;
+        self.on_event(wire.provider(), parsed, out)
     }
 
-    fn finish(&mut self) -> Decoded {
-        let mut out = Vec::new();
-        if !self.is_done() {
-            let err = crate::decode::cut_short(
-                "response.completed, response.incomplete or response.failed",
-            );
-            self.fail_into(&mut out, err);
-        }
-        out
+    /// Before a terminal event the response was cut short.
+    fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
+        Err(crate::decode::cut_short(
+            "response.completed, response.incomplete or response.failed",
+        ))
     }
 
-    fn fail_into(&mut self, out: &mut Decoded, err: Error) {
+    fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
         self.end_texts(out, |_| true);
         self.end_thoughts(out, |_| true);
-        self.state = Phase::Failed;
-        out.push(Err(err.with_provider(&self.provider)));
-    }
-
-    fn is_done(&self) -> bool {
-        self.state != Phase::Streaming
     }
 }
 
@@ -806,6 +797,7 @@ fn citation_of(annotation: Value) -> Citation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EventDecoder;
     use rivulet_core::{ErrorKind, Response};
 
     fn run(events: &[&str]) -> (Vec<Chunk>, Option<Error>) {

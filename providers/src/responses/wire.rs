@@ -6,6 +6,8 @@
 //! read whole from `response.output_item.done`. Every field a decoder does
 //! not need to trust is optional.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -169,6 +171,27 @@ pub struct ReasoningConfig {
 }
 
 // --------------------------------------------------------------- response
+
+/// The hot events (a text, reasoning or function-argument delta), read
+/// field by field and borrowed from the event (a [`StreamEvent`], tagged,
+/// is buffered whole before it is read): the fields those variants of
+/// [`StreamEvent`] read, typed alike. Every field may be missing so that
+/// any event reads; the decoder takes it only for those types.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeltaEvent<'a> {
+    #[serde(default, rename = "type")]
+    pub kind: Option<&'a str>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub item_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub content_index: u64,
+    #[serde(default)]
+    pub summary_index: u64,
+    #[serde(default)]
+    pub output_index: Option<u64>,
+    #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
+    pub delta: Option<Cow<'a, str>>,
+}
 
 /// One stream event; the SSE `event:` name equals its `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
