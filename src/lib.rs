@@ -21,6 +21,10 @@
 //!
 //! The crates underneath: [`rivulet_core`] (data model), [`rivulet_providers`]
 //! (wire decoders) and [`rivulet_actors`] (the runtime).
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 mod blocking;
 mod consume;

@@ -35,6 +35,10 @@
 //! assert_eq!(stream.finish_blocking().unwrap().text(), "Hello");
 //! rt.shutdown();
 //! ```
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 #![warn(missing_docs)]
 

@@ -14,6 +14,10 @@
 //! response.apply(&Chunk::text(0, "world"));
 //! assert_eq!(response.text(), "Hello, world");
 //! ```
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 pub mod chunk;
 pub mod citation;

@@ -28,6 +28,10 @@
 //! [`responses`], [`anthropic`], [`google`], [`cohere`], [`bedrock`]),
 //! [`family`] (the OpenAI-compatible ids, endpoints, keys, quirks),
 //! [`config`].
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 pub mod anthropic;
 pub mod bedrock;

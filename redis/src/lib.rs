@@ -75,6 +75,10 @@
 //! order. The followers of a node share a second connection: one task (the
 //! tail) reads the live end of every followed stream with one `XREAD
 //! BLOCK` over all their keys, which holds its connection until it answers.
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 #![warn(missing_docs)]
 

@@ -21,6 +21,10 @@
 //!
 //! The encodings a stream leaves the process in and the OpenAI-compatible
 //! endpoint are in [`ai_sdk`] and [`openai_compat`].
+//!
+//! How a chunk travels from the provider's socket to its consumer, file
+//! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
+//! repository.
 
 mod accept;
 pub mod ai_sdk;
