@@ -38,7 +38,10 @@
 //! 2 ms apart; `--many` streams of 50 chunks 20 ms apart (the same chunks
 //! per second offered as the 2 ms scenario, spread over ten times the
 //! connections); the replay log of one `--log-chunks` stream; the first
-//! text delta's latency (median of `--latency-streams` sequential streams).
+//! text delta's latency (median of `--latency-streams` sequential streams);
+//! Anthropic Messages events (testkit's [`Generated::anthropic`]), one
+//! stream in 16 KiB frames and `--concurrent` streams 2 ms apart, for the
+//! true floor (its own: `type` and `delta.text` borrowed) and rivulet.
 //!
 //! At the end it prints the targets of issue 17 as met or not and markdown
 //! tables and a spread line ready for the README.
@@ -53,7 +56,7 @@ use rivulet_testkit::bench::{
     self, arg, load_average, mono_ns, peak_rss_kib, raise_fd_limit, stamp_server, thousands, Seen,
     Stamping, Stat,
 };
-use rivulet_testkit::{Framing, Generated, Replay, Server};
+use rivulet_testkit::{Framing, Generated, Protocol, Replay, Server};
 
 /// A fast server's frame: a full TLS record.
 const FRAME: usize = 16 * 1024;
@@ -126,11 +129,26 @@ fn body() -> String {
     .to_string()
 }
 
-async fn post(client: &reqwest::Client, url: &str) -> reqwest::Response {
+/// The request body of an Anthropic Messages stream.
+fn anthropic_body() -> String {
+    serde_json::json!({
+        "model": "bench",
+        "max_tokens": 4096,
+        "stream": true,
+        "messages": [{"role": "user", "content": "go"}],
+    })
+    .to_string()
+}
+
+async fn post(client: &reqwest::Client, url: &str, protocol: Protocol) -> reqwest::Response {
+    let (path, body) = match protocol {
+        Protocol::OpenAiChat => ("chat/completions", body()),
+        Protocol::AnthropicMessages => ("messages", anthropic_body()),
+    };
     client
-        .post(format!("{url}/v1/chat/completions"))
+        .post(format!("{url}/v1/{path}"))
         .header("content-type", "application/json")
-        .body(body())
+        .body(body)
         .send()
         .await
         .expect("request")
@@ -140,7 +158,10 @@ async fn post(client: &reqwest::Client, url: &str) -> reqwest::Response {
 /// struct.
 async fn floor_stream(client: &reqwest::Client, url: &str) -> Seen {
     use eventsource_stream::Eventsource;
-    let mut events = post(client, url).await.bytes_stream().eventsource();
+    let mut events = post(client, url, Protocol::OpenAiChat)
+        .await
+        .bytes_stream()
+        .eventsource();
     let mut seen = Seen::default();
     while let Some(ev) = events.next().await {
         let ev = ev.expect("floor event");
@@ -162,8 +183,12 @@ async fn floor_stream(client: &reqwest::Client, url: &str) -> Seen {
 
 /// One true-floor stream: each frame of the body is cut into lines with
 /// memchr where it lies; only a line torn across two frames is copied.
-async fn lean_stream(client: &reqwest::Client, url: &str) -> Seen {
-    let mut frames = post(client, url).await.bytes_stream();
+async fn lean_stream(client: &reqwest::Client, url: &str, protocol: Protocol) -> Seen {
+    let line = match protocol {
+        Protocol::OpenAiChat => lean_line,
+        Protocol::AnthropicMessages => lean_anthropic_line,
+    };
+    let mut frames = post(client, url, protocol).await.bytes_stream();
     let mut seen = Seen::default();
     let mut torn: Vec<u8> = Vec::new();
     let mut done = false;
@@ -176,13 +201,13 @@ async fn lean_stream(client: &reqwest::Client, url: &str) -> Seen {
                 continue;
             };
             torn.extend_from_slice(&rest[..end]);
-            done |= lean_line(&torn, &mut seen);
+            done |= line(&torn, &mut seen);
             torn.clear();
             rest = &rest[end + 1..];
         }
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', rest) {
-            done |= lean_line(&rest[start..end], &mut seen);
+            done |= line(&rest[start..end], &mut seen);
             start = end + 1;
         }
         torn.extend_from_slice(&rest[start..]);
@@ -211,6 +236,41 @@ fn lean_line(line: &[u8], seen: &mut Seen) -> bool {
         seen.delta(&text);
     }
     false
+}
+
+/// The true floor's view of an Anthropic event: its `type` and
+/// `delta.text`, borrowed from the line when it has no escapes.
+#[derive(serde::Deserialize)]
+struct LeanEvent<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: &'a str,
+    #[serde(borrow, default)]
+    delta: Option<LeanTextDelta<'a>>,
+}
+#[derive(serde::Deserialize)]
+struct LeanTextDelta<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// One line of an Anthropic stream for the true floor; true at
+/// `message_stop`. The `event:` lines are skipped: each `data:` names its
+/// type again.
+fn lean_anthropic_line(line: &[u8], seen: &mut Seen) -> bool {
+    let Some(data) = line.strip_prefix(b"data: ") else {
+        return false;
+    };
+    let event: LeanEvent = serde_json::from_slice(data).expect("true floor json");
+    match event.kind {
+        "content_block_delta" => {
+            if let Some(text) = event.delta.and_then(|d| d.text) {
+                seen.delta(&text);
+            }
+            false
+        }
+        "message_stop" => true,
+        _ => false,
+    }
 }
 
 /// One async-openai stream: `chat().create_stream`, the text of each
@@ -293,9 +353,13 @@ fn genai_client(url: &str) -> genai::Client {
         .expect("genai client")
 }
 
-fn model(url: &str) -> rivulet::Model {
-    rivulet::Model::new("openai/bench")
-        .base_url(format!("{url}/v1"))
+fn model(url: &str, protocol: Protocol) -> rivulet::Model {
+    let (name, base) = match protocol {
+        Protocol::OpenAiChat => ("openai/bench", format!("{url}/v1")),
+        Protocol::AnthropicMessages => ("anthropic/bench", url.to_string()),
+    };
+    rivulet::Model::new(name)
+        .base_url(base)
         .api_key("bench")
         .retries(0)
 }
@@ -420,17 +484,23 @@ impl Who {
 /// its connection pool).
 #[derive(Clone)]
 enum Client {
-    Http(Who, reqwest::Client, String),
+    Http(Who, reqwest::Client, String, Protocol),
     Rivulet(rivulet::Model),
     AsyncOpenAi(async_openai::Client<async_openai::config::OpenAIConfig>),
     Genai(genai::Client),
 }
 
 impl Client {
-    fn new(who: Who, url: &str) -> Client {
+    /// The floor and the peers speak OpenAI chat completions only.
+    fn new(who: Who, url: &str, protocol: Protocol) -> Client {
+        assert!(
+            protocol == Protocol::OpenAiChat || matches!(who, Who::Lean | Who::Rivulet),
+            "{} speaks OpenAI chat completions only",
+            who.arg()
+        );
         match who {
-            Who::Floor | Who::Lean => Client::Http(who, http_client(), url.to_string()),
-            Who::Rivulet => Client::Rivulet(model(url)),
+            Who::Floor | Who::Lean => Client::Http(who, http_client(), url.to_string(), protocol),
+            Who::Rivulet => Client::Rivulet(model(url, protocol)),
             Who::AsyncOpenAi => Client::AsyncOpenAi(async_openai::Client::with_config(
                 async_openai::config::OpenAIConfig::new()
                     .with_api_base(format!("{url}/v1"))
@@ -443,8 +513,8 @@ impl Client {
     /// One stream with `subs` consumers (rivulet only; the others have one).
     async fn stream(&self, subs: usize, n_chunks: usize) -> Seen {
         match self {
-            Client::Http(Who::Floor, http, url) => floor_stream(http, url).await,
-            Client::Http(_, http, url) => lean_stream(http, url).await,
+            Client::Http(Who::Floor, http, url, _) => floor_stream(http, url).await,
+            Client::Http(_, http, url, protocol) => lean_stream(http, url, *protocol).await,
             Client::Rivulet(m) => rivulet_stream(m, subs, n_chunks).await,
             Client::AsyncOpenAi(c) => async_openai_stream(c).await,
             Client::Genai(c) => genai_stream(c).await,
@@ -453,17 +523,19 @@ impl Client {
 }
 
 /// Runs one client scenario in this (child) process and prints its figures:
-/// `__client CLIENT URL STREAMS SUBS N_CHUNKS`.
+/// `__client CLIENT URL STREAMS SUBS N_CHUNKS [openai|anthropic]`.
 fn client(args: &[String]) {
     let who = Who::parse(&args[0]);
     let url = args[1].clone();
     let streams: usize = args[2].parse().expect("streams");
     let subs: usize = args[3].parse().expect("subs");
     let n_chunks: usize = args[4].parse().expect("chunks");
+    let protocol = protocol_arg(args.get(5));
     raise_fd_limit();
     let started = Instant::now();
     let deltas = runtime().block_on(async move {
-        let client = Client::new(who, &url);
+        let client = Client::new(who, &url, protocol);
+        // Both protocols carry the same tokens.
         let sent = Generated::openai(n_chunks, Framing::Events);
         let tasks: Vec<_> = (0..streams)
             .map(|_| {
@@ -499,7 +571,7 @@ fn log_client(args: &[String]) {
     let url = args[0].clone();
     let n_chunks: usize = args[1].parse().expect("chunks");
     let text_bytes = runtime().block_on(async move {
-        let m = model(&url);
+        let m = model(&url, Protocol::OpenAiChat);
         let response = m.stream("go");
         let mut chunks = response.chunk_stream();
         let mut deltas = 0usize;
@@ -533,7 +605,7 @@ fn latency_client(args: &[String]) {
     let url = args[1].clone();
     let n: usize = args[2].parse().expect("n");
     let mut lat: Vec<u64> = runtime().block_on(async move {
-        let client = Client::new(who, &url);
+        let client = Client::new(who, &url, Protocol::OpenAiChat);
         let mut v = Vec::new();
         for _ in 0..n {
             let seen = client.stream(1, STAMPED_CHUNKS).await;
@@ -548,6 +620,14 @@ fn latency_client(args: &[String]) {
         "{}",
         serde_json::json!({"deltas": 0, "wall_us": 0, "first_delta_us": lat[lat.len() / 2] as f64 / 1e3})
     );
+}
+
+/// The protocol a child is told: `anthropic`, or OpenAI chat completions.
+fn protocol_arg(arg: Option<&String>) -> Protocol {
+    match arg.map(String::as_str) {
+        Some("anthropic") => Protocol::AnthropicMessages,
+        _ => Protocol::OpenAiChat,
+    }
 }
 
 /// Content chunks of a stamped stream.
@@ -632,6 +712,11 @@ enum Sc {
     Many1(Who),
     /// The first text delta's latency.
     Lat(Who),
+    /// Anthropic Messages: one stream of `--chunks` in 16 KiB frames;
+    /// `--concurrent` streams 2 ms apart; one such stream alone.
+    AnthropicOne(Who),
+    AnthropicConc(Who),
+    AnthropicConc1(Who),
     /// One `--log-chunks` stream kept in rivulet's replay log; `LogBase`:
     /// the same client on a stream of [`LOG_BASE_CHUNKS`].
     Log,
@@ -704,12 +789,10 @@ fn main() {
 
     raise_fd_limit();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let serve = |n, framing, pace| {
-        rt.block_on(Server::start(vec![Replay::from_generated(
-            Generated::openai(n, framing),
-        )
-        .delay(pace)]))
+    let serve_as = |g: Generated, pace| {
+        rt.block_on(Server::start(vec![Replay::from_generated(g).delay(pace)]))
     };
+    let serve = |n, framing, pace| serve_as(Generated::openai(n, framing), pace);
     let frames = serve(chunks, Framing::Frames(FRAME), Duration::ZERO);
     let events = serve(chunks, Framing::Events, Duration::ZERO);
     let paced = serve(concurrent_chunks, Framing::Events, Duration::from_millis(2));
@@ -721,6 +804,14 @@ fn main() {
     let log = serve(log_chunks, Framing::Frames(FRAME), Duration::ZERO);
     let log_base = serve(LOG_BASE_CHUNKS, Framing::Frames(FRAME), Duration::ZERO);
     let stamped = rt.block_on(stamped_server());
+    let anthropic_frames = serve_as(
+        Generated::anthropic(chunks, Framing::Frames(FRAME)),
+        Duration::ZERO,
+    );
+    let anthropic_paced = serve_as(
+        Generated::anthropic(concurrent_chunks, Framing::Events),
+        Duration::from_millis(2),
+    );
 
     // The content chunks' average size, over a cycle of the tokens and more.
     let sample = Generated::openai(1000, Framing::Events);
@@ -767,6 +858,18 @@ fn main() {
         Sc::LogBase,
         vec![s("__log"), log_base.url(), s(LOG_BASE_CHUNKS)],
     ));
+    for who in [Lean, Rivulet] {
+        let anthropic = |url: String, streams, n| {
+            let mut args = client(who, &url, streams, 1, n);
+            args.push(s("anthropic"));
+            args
+        };
+        let (n, c) = (concurrent, concurrent_chunks);
+        let (af, ap) = (anthropic_frames.url(), anthropic_paced.url());
+        scenarios.push((Sc::AnthropicOne(who), anthropic(af, 1, chunks)));
+        scenarios.push((Sc::AnthropicConc(who), anthropic(ap.clone(), n, c)));
+        scenarios.push((Sc::AnthropicConc1(who), anthropic(ap, 1, c)));
+    }
     for who in [Floor, Lean, Rivulet] {
         scenarios.push((
             Sc::Lat(who),
@@ -887,6 +990,25 @@ fn main() {
         log_text.show(2, ""),
         log_beyond.show(1, " B/chunk"),
     );
+    let _ = writeln!(
+        out,
+        "\nAnthropic Messages: one stream of {n_str} chunks in 16 KiB frames; {c_str} streams x {concurrent_chunks} chunks, one event per write 2 ms apart"
+    );
+    for who in [Lean, Rivulet] {
+        let (one, conc) = (Sc::AnthropicOne(who), Sc::AnthropicConc(who));
+        let _ = writeln!(
+            out,
+            "  {:<36} one stream {} µs/chunk  {}x true floor  peak RSS {} MiB;  {c_str} streams {} µs/chunk  {}x true floor  {} switches/chunk  {} KiB per stream",
+            who.name(),
+            cpu(one).show(2, ""),
+            cpu_x(one, Sc::AnthropicOne(Lean)).show(2, ""),
+            rss(one).show(1, ""),
+            cpu(conc).show(2, ""),
+            cpu_x(conc, Sc::AnthropicConc(Lean)).show(2, ""),
+            switches(conc).show(2, ""),
+            per_stream(conc, Sc::AnthropicConc1(who), concurrent).show(1, ""),
+        );
+    }
     let _ = writeln!(out, "\n{log_line}");
     let latency = format!(
         "First text delta, from the server's write of the event to the consumer, median of {latency_streams} sequential streams: floor {}, true floor {}, rivulet {} ({} over the floor, {} over the true floor).",
@@ -987,6 +1109,26 @@ fn main() {
         format!("{what}: CPU per chunk"),
         cpu_x(Sc::Many(Rivulet), Sc::Many(Floor)),
     ));
+    let info_lean: Vec<(String, Stat)> = vec![
+        (
+            format!("Anthropic, one stream of {n_str} chunks, 16 KiB frames: CPU per chunk"),
+            cpu_x(Sc::AnthropicOne(Rivulet), Sc::AnthropicOne(Lean)),
+        ),
+        (
+            format!("Anthropic, {c_str} streams: CPU per chunk"),
+            cpu_x(Sc::AnthropicConc(Rivulet), Sc::AnthropicConc(Lean)),
+        ),
+        (
+            format!("Anthropic, {c_str} streams: memory per stream"),
+            per_stream_x(
+                Sc::AnthropicConc(Rivulet),
+                Sc::AnthropicConc1(Rivulet),
+                Sc::AnthropicConc(Lean),
+                Sc::AnthropicConc1(Lean),
+                concurrent,
+            ),
+        ),
+    ];
     targets.push((
         format!("replay log, {l_str} chunks: bytes per chunk beyond the text"),
         log_beyond,
@@ -1022,6 +1164,11 @@ fn main() {
         println!("  {what}: {} the floor's", stat.show(2, "×"));
         spreads.push(stat.spread());
     }
+    println!("Anthropic, against its true floor (information; no target):");
+    for (what, stat) in &info_lean {
+        println!("  {what}: {} the true floor's", stat.show(2, "×"));
+        spreads.push(stat.spread());
+    }
 
     // ---------------------------------------------------------------- markdown
     // A CPU cell: the figure, and against the true floor unless it is one.
@@ -1035,7 +1182,7 @@ fn main() {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| scenario (OpenAI chunks) | true floor | floor (reqwest + eventsource-stream) | rivulet | async-openai | genai |"
+        "| scenario (OpenAI chunks unless marked Anthropic) | true floor | floor (reqwest + eventsource-stream) | rivulet | async-openai | genai |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|");
     for (how, one) in ones {
@@ -1074,6 +1221,24 @@ fn main() {
             row(&|w| per_stream(sc_of(w), one_of(w), *n).show(1, ""))
         );
     }
+    let _ = writeln!(
+        md,
+        "| Anthropic: 1 stream × {n_str}, 16 KiB frames: CPU µs/chunk (× true floor) | {} | | {} | | |",
+        cell_cpu(Sc::AnthropicOne(Lean), Sc::AnthropicOne(Lean)),
+        cell_cpu(Sc::AnthropicOne(Rivulet), Sc::AnthropicOne(Lean)),
+    );
+    let _ = writeln!(
+        md,
+        "| Anthropic: {c_str} streams × {concurrent_chunks} chunks 2 ms apart: CPU µs/chunk (× true floor) | {} | | {} | | |",
+        cell_cpu(Sc::AnthropicConc(Lean), Sc::AnthropicConc(Lean)),
+        cell_cpu(Sc::AnthropicConc(Rivulet), Sc::AnthropicConc(Lean)),
+    );
+    let _ = writeln!(
+        md,
+        "| Anthropic: memory per stream at that pace (KiB above a 1-stream process) | {} | | {} | | |",
+        per_stream(Sc::AnthropicConc(Lean), Sc::AnthropicConc1(Lean), concurrent).show(1, ""),
+        per_stream(Sc::AnthropicConc(Rivulet), Sc::AnthropicConc1(Rivulet), concurrent).show(1, ""),
+    );
     let _ = writeln!(
         md,
         "| replay log, 1 stream × {l_str} (peak RSS above a {}-chunk stream's) | | | {}: {} beyond the text ({} B/chunk) | | |",
