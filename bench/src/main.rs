@@ -26,7 +26,10 @@
 //! Two Rust peers, as their users call them: async-openai's
 //! `chat().create_stream` (`OpenAIConfig::with_api_base` on the loopback
 //! server) and genai's `exec_chat_stream` (a service target resolver giving
-//! the loopback endpoint to its OpenAI adapter).
+//! the loopback endpoint to its OpenAI adapter). They run in a program of
+//! their own, `bench/peers` (a workspace apart, which this one builds first
+//! into its own target directory), so that their crates' features never
+//! reach rivulet's build: genai turns on serde_json's `preserve_order`.
 //!
 //! rivulet is measured doing everything it does: the provider actor and its
 //! replay log, the accumulator and tool-parser actors, a subscriber per
@@ -48,18 +51,20 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rivulet_testkit::bench::{
-    self, arg, load_average, mono_ns, peak_rss_kib, raise_fd_limit, stamp_server, thousands, Seen,
-    Stamping, Stat,
+    self, all_streams, arg, client_runtime, load_average, mono_ns, peak_rss_kib, print_figures,
+    raise_fd_limit, stamp_server, thousands, Seen, Stamping, Stat,
 };
 use rivulet_testkit::{Framing, Generated, Protocol, Replay, Server};
 
 /// A fast server's frame: a full TLS record.
 const FRAME: usize = 16 * 1024;
+
 // ---------------------------------------------------------------- clients
 
 /// The floor's view of a chunk: just what it needs, owned.
@@ -273,86 +278,6 @@ fn lean_anthropic_line(line: &[u8], seen: &mut Seen) -> bool {
     }
 }
 
-/// One async-openai stream: `chat().create_stream`, the text of each
-/// chunk's first choice.
-async fn async_openai_stream(
-    client: &async_openai::Client<async_openai::config::OpenAIConfig>,
-) -> Seen {
-    use async_openai::types::chat::{
-        ChatCompletionRequestUserMessage, ChatCompletionStreamOptions,
-        CreateChatCompletionRequestArgs,
-    };
-    let request = CreateChatCompletionRequestArgs::default()
-        .model("bench")
-        .messages([ChatCompletionRequestUserMessage::from("go").into()])
-        .stream_options(ChatCompletionStreamOptions {
-            include_usage: Some(true),
-            ..Default::default()
-        })
-        .build()
-        .expect("async-openai request");
-    let mut chunks = client
-        .chat()
-        .create_stream(request)
-        .await
-        .expect("async-openai stream");
-    let mut seen = Seen::default();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.expect("async-openai chunk");
-        if let Some(text) = chunk
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.delta.content)
-        {
-            seen.delta(&text);
-        }
-    }
-    seen
-}
-
-/// One genai stream: `exec_chat_stream`, the text of its `Chunk` events.
-async fn genai_stream(client: &genai::Client) -> Seen {
-    use genai::chat::{ChatMessage, ChatOptions, ChatRequest, ChatStreamEvent};
-    let request = ChatRequest::new(vec![ChatMessage::user("go")]);
-    let options = ChatOptions::default().with_capture_usage(true);
-    let mut events = client
-        .exec_chat_stream("bench", request, Some(&options))
-        .await
-        .expect("genai stream")
-        .stream;
-    let mut seen = Seen::default();
-    while let Some(event) = events.next().await {
-        if let ChatStreamEvent::Chunk(c) = event.expect("genai event") {
-            seen.delta(&c.content);
-        }
-    }
-    seen
-}
-
-/// A genai client whose every model is the loopback server's, through
-/// genai's OpenAI adapter.
-fn genai_client(url: &str) -> genai::Client {
-    use genai::adapter::AdapterKind;
-    use genai::resolver::{AuthData, Endpoint, ServiceTargetResolver};
-    use genai::{ModelIden, ServiceTarget};
-    // genai joins `chat/completions` to the base: it needs the final slash.
-    let base: Arc<str> = format!("{url}/v1/").into();
-    let resolver = ServiceTargetResolver::from_resolver_fn(
-        move |target: ServiceTarget| -> Result<ServiceTarget, genai::resolver::Error> {
-            Ok(ServiceTarget {
-                endpoint: Endpoint::from_owned(base.clone()),
-                auth: AuthData::from_single("bench"),
-                model: ModelIden::new(AdapterKind::OpenAI, target.model.model_name),
-            })
-        },
-    );
-    genai::Client::builder()
-        .with_service_target_resolver(resolver)
-        .build()
-        .expect("genai client")
-}
-
 fn model(url: &str, protocol: Protocol) -> rivulet::Model {
     let (name, base) = match protocol {
         Protocol::OpenAiChat => ("openai/bench", format!("{url}/v1")),
@@ -405,26 +330,6 @@ async fn rivulet_stream(m: &rivulet::Model, subs: usize, n_chunks: usize) -> See
     assert_eq!(done.usage.output_tokens, Some(n_chunks as u64), "usage");
     seen.text = done.text();
     seen
-}
-
-/// Whether `text` is exactly the text `g` sent (without building it).
-fn is_text_of(g: &Generated, text: &str) -> bool {
-    let mut rest = text;
-    for i in 0..g.n_chunks {
-        match rest.strip_prefix(g.token(i)) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    rest.is_empty()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 fn http_client() -> reqwest::Client {
@@ -485,9 +390,8 @@ impl Who {
 #[derive(Clone)]
 enum Client {
     Http(Who, reqwest::Client, String, Protocol),
-    Rivulet(rivulet::Model),
-    AsyncOpenAi(async_openai::Client<async_openai::config::OpenAIConfig>),
-    Genai(genai::Client),
+    // Boxed: a Model is ten times the size of the other variant.
+    Rivulet(Box<rivulet::Model>),
 }
 
 impl Client {
@@ -500,13 +404,10 @@ impl Client {
         );
         match who {
             Who::Floor | Who::Lean => Client::Http(who, http_client(), url.to_string(), protocol),
-            Who::Rivulet => Client::Rivulet(model(url, protocol)),
-            Who::AsyncOpenAi => Client::AsyncOpenAi(async_openai::Client::with_config(
-                async_openai::config::OpenAIConfig::new()
-                    .with_api_base(format!("{url}/v1"))
-                    .with_api_key("bench"),
-            )),
-            Who::Genai => Client::Genai(genai_client(url)),
+            Who::Rivulet => Client::Rivulet(Box::new(model(url, protocol))),
+            Who::AsyncOpenAi | Who::Genai => {
+                panic!("{} runs in the peers' program", who.arg())
+            }
         }
     }
 
@@ -516,8 +417,6 @@ impl Client {
             Client::Http(Who::Floor, http, url, _) => floor_stream(http, url).await,
             Client::Http(_, http, url, protocol) => lean_stream(http, url, *protocol).await,
             Client::Rivulet(m) => rivulet_stream(m, subs, n_chunks).await,
-            Client::AsyncOpenAi(c) => async_openai_stream(c).await,
-            Client::Genai(c) => genai_stream(c).await,
         }
     }
 }
@@ -533,34 +432,17 @@ fn client(args: &[String]) {
     let protocol = protocol_arg(args.get(5));
     raise_fd_limit();
     let started = Instant::now();
-    let deltas = runtime().block_on(async move {
+    let deltas = client_runtime().block_on(async move {
         let client = Client::new(who, &url, protocol);
         // Both protocols carry the same tokens.
         let sent = Generated::openai(n_chunks, Framing::Events);
-        let tasks: Vec<_> = (0..streams)
-            .map(|_| {
-                let client = client.clone();
-                tokio::spawn(async move { client.stream(subs, n_chunks).await })
-            })
-            .collect();
-        let mut deltas = 0;
-        for t in tasks {
-            let seen = t.await.expect("stream task");
-            assert!(
-                is_text_of(&sent, &seen.text),
-                "{}: the text differs from the one sent",
-                who.arg()
-            );
-            assert_eq!(seen.deltas, n_chunks as u64, "{}: deltas", who.arg());
-            deltas += seen.deltas;
-        }
-        deltas
+        all_streams(who.arg(), streams, &sent, move || {
+            let client = client.clone();
+            async move { client.stream(subs, n_chunks).await }
+        })
+        .await
     });
-    let wall = started.elapsed();
-    println!(
-        "{}",
-        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "peak_rss_kib": peak_rss_kib()})
-    );
+    print_figures(deltas, started.elapsed());
 }
 
 /// One rivulet stream that keeps its replay log (the default), read by one
@@ -570,7 +452,7 @@ fn client(args: &[String]) {
 fn log_client(args: &[String]) {
     let url = args[0].clone();
     let n_chunks: usize = args[1].parse().expect("chunks");
-    let text_bytes = runtime().block_on(async move {
+    let text_bytes = client_runtime().block_on(async move {
         let m = model(&url, Protocol::OpenAiChat);
         let response = m.stream("go");
         let mut chunks = response.chunk_stream();
@@ -586,7 +468,7 @@ fn log_client(args: &[String]) {
         assert_eq!(done.usage.output_tokens, Some(n_chunks as u64), "usage");
         let texts = done.texts();
         assert!(
-            texts.len() == 1 && is_text_of(&Generated::openai(n_chunks, Framing::Events), texts[0]),
+            texts.len() == 1 && Generated::openai(n_chunks, Framing::Events).is_text(texts[0]),
             "log: the text differs from the one sent"
         );
         texts[0].len()
@@ -604,7 +486,7 @@ fn latency_client(args: &[String]) {
     let who = Who::parse(&args[0]);
     let url = args[1].clone();
     let n: usize = args[2].parse().expect("n");
-    let mut lat: Vec<u64> = runtime().block_on(async move {
+    let mut lat: Vec<u64> = client_runtime().block_on(async move {
         let client = Client::new(who, &url, Protocol::OpenAiChat);
         let mut v = Vec::new();
         for _ in 0..n {
@@ -676,10 +558,41 @@ impl Figures {
     }
 }
 
-/// Runs a child client: its CPU and context switches from wait4, its other
-/// figures from what it printed.
-fn run_child(args: &[String]) -> Figures {
-    let run = bench::run_child(args);
+/// Builds the peers' program (`bench/peers`, a workspace of its own) into
+/// this program's target directory and returns its path.
+fn build_peers() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let (dir, target) = match exe.parent().and_then(|d| Some((d, d.parent()?))) {
+        Some(found) => found,
+        None => panic!("no target directory above {}", exe.display()),
+    };
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("building the peers' program ({manifest})");
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            manifest,
+            "--target-dir",
+        ])
+        .arg(target)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot build {manifest}");
+    dir.join("bench-peers")
+}
+
+/// Runs a child client (the peers' program for a peer, this one for the
+/// others): its CPU and context switches from wait4, its other figures from
+/// what it printed.
+fn run_child(args: &[String], peers: &Path) -> Figures {
+    let peer = [Who::AsyncOpenAi, Who::Genai].map(Who::arg);
+    let run = match args.get(1) {
+        Some(who) if peer.contains(&who.as_str()) => bench::run_program(peers, args),
+        _ => bench::run_child(args),
+    };
     let v = &run.output;
     let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
     Figures {
@@ -788,6 +701,7 @@ fn main() {
     );
 
     raise_fd_limit();
+    let peers = build_peers();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let serve_as = |g: Generated, pace| {
         rt.block_on(Server::start(vec![Replay::from_generated(g).delay(pace)]))
@@ -882,7 +796,9 @@ fn main() {
         ));
     }
     let load_before = load_average();
-    let all = bench::round_robin(runs, scenarios.len(), |i| run_child(&scenarios[i].1));
+    let all = bench::round_robin(runs, scenarios.len(), |i| {
+        run_child(&scenarios[i].1, &peers)
+    });
     let load_after = load_average();
 
     // Figures per run, then their median and range over the runs.

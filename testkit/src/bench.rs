@@ -206,11 +206,19 @@ pub struct ChildRun {
 ///
 /// # Panics
 /// When the child fails or prints something else.
+pub fn run_child(args: &[String]) -> ChildRun {
+    run_program(&std::env::current_exe().expect("current exe"), args)
+}
+
+/// Runs the program `exe` with `args` as a child, reads the JSON object it
+/// prints and its CPU time (as [`run_child`] does with this program).
+///
+/// # Panics
+/// When the child cannot start, fails or prints something else.
 // The child is reaped by wait4 in `wait_usage` (std's wait() would not give
 // rusage).
 #[allow(clippy::zombie_processes)]
-pub fn run_child(args: &[String]) -> ChildRun {
-    let exe = std::env::current_exe().expect("current exe");
+pub fn run_program(exe: &std::path::Path, args: &[String]) -> ChildRun {
     let mut child = Command::new(exe)
         .args(args)
         .stdout(Stdio::piped())
@@ -230,6 +238,50 @@ pub fn run_child(args: &[String]) -> ChildRun {
         cpu_us: usage.cpu_us,
         usage,
     }
+}
+
+/// The runtime of a bench client process: tokio with 2 worker threads, as
+/// many as the VM's cores.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `streams` streams at once, each `stream()` on a task of its own,
+/// and checks that each saw exactly `sent`'s text in one delta per chunk;
+/// returns the deltas. `who` names the client in a failed check.
+///
+/// # Panics
+/// When a stream panics or saw other text.
+pub async fn all_streams<F, Fut>(who: &str, streams: usize, sent: &Generated, stream: F) -> u64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Seen> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..streams).map(|_| tokio::spawn(stream())).collect();
+    let mut deltas = 0;
+    for t in tasks {
+        let seen = t.await.expect("stream task");
+        assert!(
+            sent.is_text(&seen.text),
+            "{who}: the text differs from the one sent"
+        );
+        assert_eq!(seen.deltas, sent.n_chunks as u64, "{who}: deltas");
+        deltas += seen.deltas;
+    }
+    deltas
+}
+
+/// What a bench client process prints at its end, for [`run_child`]: the
+/// text deltas it received, its wall time and its peak RSS.
+pub fn print_figures(deltas: u64, wall: Duration) {
+    println!(
+        "{}",
+        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "peak_rss_kib": peak_rss_kib()})
+    );
 }
 
 /// Every run of every one of `n` scenarios, `[scenario][run]`: `f(i)` runs

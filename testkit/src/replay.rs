@@ -187,6 +187,18 @@ impl Generated {
         (0..self.n_chunks).map(|i| self.token(i)).collect()
     }
 
+    /// Whether `text` is exactly the stream's text (without building it).
+    pub fn is_text(&self, text: &str) -> bool {
+        let mut rest = text;
+        for i in 0..self.n_chunks {
+            match rest.strip_prefix(self.token(i)) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
     /// The number of events, `[DONE]` included.
     pub fn events(&self) -> usize {
         match self.protocol {
@@ -673,6 +685,8 @@ mod tests {
             text.push_str(delta);
         }
         assert_eq!(text, g.text());
+        assert!(g.is_text(&text));
+        assert!(!g.is_text(&text[..text.len() - 1]) && !g.is_text(&format!("{text}.")));
         assert!(text.contains("\n\n") && text.contains('"') && text.contains('é'));
         // Real ids are this long.
         assert_eq!(g.id.len(), "chatcmpl-CoDWl5rS0pF10P0W0TDVgY3NA26dk".len());
