@@ -11,7 +11,7 @@
 //! `-m openai/bench` pointed at a loopback provider in this process. The
 //! provider sends testkit's real-shaped OpenAI chunks (every field of a
 //! recorded chunk, the `obfuscation` padding, chunked transfer coding; the
-//! bench program's servers, `examples/bench.rs`), one event per write.
+//! bench program's servers, `bench/src/main.rs`), one event per write.
 //! Every client is a child process of this same binary; the SSE and
 //! gateway clients are raw tokio sockets with a minimal HTTP/SSE reader, so
 //! they cost the machine little. The server's CPU is the kernel's count

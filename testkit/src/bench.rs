@@ -1,4 +1,4 @@
-//! Bench support, shared by the bench programs (`examples/bench.rs`,
+//! Bench support, shared by the bench programs (`bench/src/main.rs`,
 //! `server/examples/serve_bench.rs`): what the kernel counts for a process
 //! (CPU, resident memory), medians with their range over runs taken
 //! round-robin, and a loopback server that writes the time into a stream's
@@ -152,6 +152,25 @@ fn timeval_us(t: libc::timeval) -> f64 {
 /// the CPU time (user + system) it used over its life, in µs, as `wait4`
 /// reports it.
 pub fn reap(child: &Child) -> (bool, f64) {
+    let (ok, usage) = wait_usage(child);
+    (ok, usage.cpu_us)
+}
+
+/// What `wait4` reports of a child's whole life (every thread).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Usage {
+    /// User + system CPU time, µs.
+    pub cpu_us: f64,
+    /// Voluntary context switches: a thread gave up its core to wait (on a
+    /// socket, a futex: a wake-up handed to another thread).
+    pub switches_voluntary: u64,
+    /// Involuntary context switches: a thread was preempted.
+    pub switches_involuntary: u64,
+}
+
+/// Waits for the child `child`: whether it exited with 0, and its
+/// [`Usage`].
+pub fn wait_usage(child: &Child) -> (bool, Usage) {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: wait4 on our own child, with valid pointers.
@@ -161,7 +180,14 @@ pub fn reap(child: &Child) -> (bool, f64) {
         usage
     };
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (ok, timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime))
+    (
+        ok,
+        Usage {
+            cpu_us: timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime),
+            switches_voluntary: usage.ru_nvcsw as u64,
+            switches_involuntary: usage.ru_nivcsw as u64,
+        },
+    )
 }
 
 /// What a child of [`run_child`] printed and the CPU it used.
@@ -171,6 +197,8 @@ pub struct ChildRun {
     pub output: serde_json::Value,
     /// User + system CPU time over the child's life, µs (`wait4`).
     pub cpu_us: f64,
+    /// The rest of what `wait4` reports: context switches.
+    pub usage: Usage,
 }
 
 /// Runs this same program with `args` as a child, reads the JSON object it
@@ -178,11 +206,19 @@ pub struct ChildRun {
 ///
 /// # Panics
 /// When the child fails or prints something else.
-// The child is reaped by wait4 in `reap` (std's wait() would not give
+pub fn run_child(args: &[String]) -> ChildRun {
+    run_program(&std::env::current_exe().expect("current exe"), args)
+}
+
+/// Runs the program `exe` with `args` as a child, reads the JSON object it
+/// prints and its CPU time (as [`run_child`] does with this program).
+///
+/// # Panics
+/// When the child cannot start, fails or prints something else.
+// The child is reaped by wait4 in `wait_usage` (std's wait() would not give
 // rusage).
 #[allow(clippy::zombie_processes)]
-pub fn run_child(args: &[String]) -> ChildRun {
-    let exe = std::env::current_exe().expect("current exe");
+pub fn run_program(exe: &std::path::Path, args: &[String]) -> ChildRun {
     let mut child = Command::new(exe)
         .args(args)
         .stdout(Stdio::piped())
@@ -195,12 +231,57 @@ pub fn run_child(args: &[String]) -> ChildRun {
         .expect("stdout")
         .read_to_string(&mut text)
         .expect("read the child's output");
-    let (ok, cpu_us) = reap(&child);
+    let (ok, usage) = wait_usage(&child);
     assert!(ok, "child {args:?} failed");
     ChildRun {
         output: serde_json::from_str(text.trim()).expect("the child's figures"),
-        cpu_us,
+        cpu_us: usage.cpu_us,
+        usage,
     }
+}
+
+/// The runtime of a bench client process: tokio with 2 worker threads, as
+/// many as the VM's cores.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `streams` streams at once, each `stream()` on a task of its own,
+/// and checks that each saw exactly `sent`'s text in one delta per chunk;
+/// returns the deltas. `who` names the client in a failed check.
+///
+/// # Panics
+/// When a stream panics or saw other text.
+pub async fn all_streams<F, Fut>(who: &str, streams: usize, sent: &Generated, stream: F) -> u64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Seen> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..streams).map(|_| tokio::spawn(stream())).collect();
+    let mut deltas = 0;
+    for t in tasks {
+        let seen = t.await.expect("stream task");
+        assert!(
+            sent.is_text(&seen.text),
+            "{who}: the text differs from the one sent"
+        );
+        assert_eq!(seen.deltas, sent.n_chunks as u64, "{who}: deltas");
+        deltas += seen.deltas;
+    }
+    deltas
+}
+
+/// What a bench client process prints at its end, for [`run_child`]: the
+/// text deltas it received, its wall time and its peak RSS.
+pub fn print_figures(deltas: u64, wall: Duration) {
+    println!(
+        "{}",
+        serde_json::json!({"deltas": deltas, "wall_us": wall.as_micros() as u64, "peak_rss_kib": peak_rss_kib()})
+    );
 }
 
 /// Every run of every one of `n` scenarios, `[scenario][run]`: `f(i)` runs
@@ -261,6 +342,20 @@ impl Stat {
         };
         format!(
             "{what}: {} ≤ {bound}{unit}: {verdict}",
+            self.show(prec, unit)
+        )
+    }
+
+    /// `what: median (min–max) < bound: met` (or `NOT MET`): a target of
+    /// being ahead (strictly below), judged on the median.
+    pub fn judge_below(&self, what: &str, bound: f64, unit: &str, prec: usize) -> String {
+        let verdict = if self.median < bound {
+            "met"
+        } else {
+            "NOT MET"
+        };
+        format!(
+            "{what}: {} < {bound}{unit}: {verdict}",
             self.show(prec, unit)
         )
     }
@@ -468,6 +563,14 @@ mod tests {
             "x: 2.5 µs (1.0–10.0) ≤ 3 µs: met"
         );
         assert_eq!(s.judge("x", 2.0, "×", 0), "x: 2× (1–10) ≤ 2×: NOT MET");
+        assert_eq!(
+            s.judge_below("x", 3.0, "×", 1),
+            "x: 2.5× (1.0–10.0) < 3×: met"
+        );
+        assert_eq!(
+            s.judge_below("x", 2.5, "×", 1),
+            "x: 2.5× (1.0–10.0) < 2.5×: NOT MET"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod server;
 mod wire;
 
 pub use redis_server::RedisServer;
-pub use replay::{After, Framing, Generated, Replay, Split, Writes};
+pub use replay::{After, Framing, Generated, Protocol, Replay, Split, Writes};
 pub use request::RecordedRequest;
 pub use server::Server;
 pub use wire::{wire, wire_dir, wire_files};

@@ -50,6 +50,17 @@ pub enum Framing {
     Frames(usize),
 }
 
+/// Which API's events a [`Generated`] stream carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI chat completions: `data:` chunks, `data: [DONE]` last.
+    #[default]
+    OpenAiChat,
+    /// Anthropic Messages: named events (`event:` then `data:`), as
+    /// recorded in `testdata/wire/anthropic/text.sse`.
+    AnthropicMessages,
+}
+
 /// The recorded chunk's constant fields (`openai-chat/text_include_usage.sse`).
 const CREATED: u64 = 1766084435;
 const MODEL: &str = "gpt-4o-2024-08-06";
@@ -58,7 +69,9 @@ const SYSTEM_FINGERPRINT: &str = "fp_deacdd5f6f";
 /// `obfuscation` pads a chunk's delta to about this many characters: in the
 /// recordings a content delta plus its padding comes to 16.
 const PADDED_DELTA: usize = 16;
-/// The `prompt_tokens` of the usage chunk.
+/// The model of the recorded Anthropic stream (`anthropic/text.sse`).
+const ANTHROPIC_MODEL: &str = "claude-sonnet-4-20250514";
+/// The `prompt_tokens` of the usage chunk (and Anthropic's `input_tokens`).
 const PROMPT_TOKENS: usize = 16;
 
 /// The text of [`Generated::openai`]: English cut into tokens as a GPT
@@ -100,6 +113,8 @@ pub struct Generated {
     pub role_and_usage: bool,
     /// How the body is cut into writes.
     pub framing: Framing,
+    /// The API whose events these are.
+    pub protocol: Protocol,
     /// Each write goes out as one HTTP/1.1 chunk (`transfer-encoding:
     /// chunked`), as API servers send a stream; hyper then hands a client
     /// the body one HTTP chunk at a time however the kernel merged the
@@ -119,6 +134,7 @@ impl Generated {
             id: "chatcmpl-gen".into(),
             role_and_usage: false,
             framing: Framing::Events,
+            protocol: Protocol::OpenAiChat,
             chunked: false,
         }
     }
@@ -133,6 +149,27 @@ impl Generated {
             id: "chatcmpl-GenXqWlR3sT0pE9vN2bY7cKd4hJ8u".into(),
             role_and_usage: true,
             framing,
+            protocol: Protocol::OpenAiChat,
+            chunked: true,
+        }
+    }
+
+    /// An Anthropic Messages stream shaped as the real API sends it
+    /// (`testdata/wire/anthropic/text.sse`: every event and field of the
+    /// recording, the spaces it pads its JSON with, one `ping` after the
+    /// first text delta): `message_start`, `content_block_start`,
+    /// `n_chunks` `text_delta`s of the same English tokens as
+    /// [`Generated::openai`], `content_block_stop`, `message_delta` (usage:
+    /// `output_tokens` `n_chunks`) and `message_stop`, in chunked transfer
+    /// coding, cut as `framing` says.
+    pub fn anthropic(n_chunks: usize, framing: Framing) -> Self {
+        Generated {
+            n_chunks,
+            tokens: TOKENS.iter().map(|t| t.to_string()).collect(),
+            id: "msg_01GenXqWlR3sT0pE9vN2bY7c".into(),
+            role_and_usage: true,
+            framing,
+            protocol: Protocol::AnthropicMessages,
             chunked: true,
         }
     }
@@ -150,13 +187,33 @@ impl Generated {
         (0..self.n_chunks).map(|i| self.token(i)).collect()
     }
 
+    /// Whether `text` is exactly the stream's text (without building it).
+    pub fn is_text(&self, text: &str) -> bool {
+        let mut rest = text;
+        for i in 0..self.n_chunks {
+            match rest.strip_prefix(self.token(i)) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
     /// The number of events, `[DONE]` included.
     pub fn events(&self) -> usize {
-        self.n_chunks + if self.role_and_usage { 4 } else { 2 }
+        match self.protocol {
+            // message_start, content_block_start, the deltas, a ping after
+            // the first, content_block_stop, message_delta, message_stop.
+            Protocol::AnthropicMessages => self.n_chunks + 5 + usize::from(self.n_chunks > 0),
+            Protocol::OpenAiChat => self.n_chunks + if self.role_and_usage { 4 } else { 2 },
+        }
     }
 
     /// The `i`-th event of the stream, or `None` past the end.
     pub fn event(&self, i: usize) -> Option<Vec<u8>> {
+        if self.protocol == Protocol::AnthropicMessages {
+            return self.anthropic_event(i);
+        }
         let first = usize::from(self.role_and_usage);
         let finish = first + self.n_chunks;
         let (choices, usage, padded) = if i >= first && i < finish {
@@ -207,6 +264,61 @@ impl Generated {
             .chain(*b"\n\n")
             .collect(),
         )
+    }
+
+    /// The `i`-th event of an Anthropic stream (see [`Generated::anthropic`]).
+    fn anthropic_event(&self, i: usize) -> Option<Vec<u8>> {
+        let n = self.n_chunks;
+        // Where the deltas lie: from event 2, with the ping third.
+        let ping = (n > 0).then_some(3);
+        let after = 2 + n + usize::from(n > 0);
+        // The recording pads most events' JSON with 1 to 14 spaces before
+        // the closing brace.
+        let pad = " ".repeat(1 + pad_len(i, 14));
+        let (kind, data) = if i == 0 {
+            (
+                "message_start",
+                format!(
+                    r#"{{"type":"message_start","message":{{"model":"{ANTHROPIC_MODEL}","id":{},"type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":{PROMPT_TOKENS},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}},"output_tokens":1,"service_tier":"standard"}}}}}}"#,
+                    json_string(&self.id)
+                ),
+            )
+        } else if i == 1 {
+            (
+                "content_block_start",
+                format!(
+                    r#"{{"type":"content_block_start","index":0,"content_block":{{"type":"text","text":""}}{pad}}}"#
+                ),
+            )
+        } else if Some(i) == ping {
+            ("ping", r#"{"type": "ping"}"#.to_string())
+        } else if i < after {
+            let k = if i == 2 { 0 } else { i - 3 };
+            (
+                "content_block_delta",
+                format!(
+                    r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{}}}{pad}}}"#,
+                    json_string(self.token(k))
+                ),
+            )
+        } else if i == after {
+            (
+                "content_block_stop",
+                format!(r#"{{"type":"content_block_stop","index":0{pad}}}"#),
+            )
+        } else if i == after + 1 {
+            (
+                "message_delta",
+                format!(
+                    r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn","stop_sequence":null}},"usage":{{"input_tokens":{PROMPT_TOKENS},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":{n}}}{pad}}}"#
+                ),
+            )
+        } else if i == after + 2 {
+            ("message_stop", format!(r#"{{"type":"message_stop"{pad}}}"#))
+        } else {
+            return None;
+        };
+        Some(format!("event: {kind}\ndata: {data}\n\n").into_bytes())
     }
 
     /// The body as the server writes it: one `Vec` per write, framed as
@@ -279,6 +391,11 @@ impl Iterator for Writes<'_> {
 /// `s` as a JSON string literal.
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A number in `0..n` that looks random and is the same on every run.
+fn pad_len(seed: usize, n: usize) -> usize {
+    obfuscation(seed, 1).as_bytes()[0] as usize % n
 }
 
 /// `len` letters and digits that look random and are the same on every run
@@ -568,9 +685,79 @@ mod tests {
             text.push_str(delta);
         }
         assert_eq!(text, g.text());
+        assert!(g.is_text(&text));
+        assert!(!g.is_text(&text[..text.len() - 1]) && !g.is_text(&format!("{text}.")));
         assert!(text.contains("\n\n") && text.contains('"') && text.contains('é'));
         // Real ids are this long.
         assert_eq!(g.id.len(), "chatcmpl-CoDWl5rS0pF10P0W0TDVgY3NA26dk".len());
+    }
+
+    /// The `(event, data)` pairs of a named-event SSE body.
+    fn named_events(body: &[u8]) -> Vec<(String, serde_json::Value)> {
+        String::from_utf8(body.to_vec())
+            .unwrap()
+            .split("\n\n")
+            .filter_map(|e| {
+                let (kind, data) = e.split_once('\n')?;
+                Some((
+                    kind.strip_prefix("event: ")?.to_string(),
+                    serde_json::from_str(data.strip_prefix("data: ")?).unwrap(),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn anthropic_events_carry_every_field_of_a_recorded_one() {
+        let recorded = named_events(&crate::wire("anthropic/text.sse"));
+        let recorded_kinds: Vec<&str> = recorded.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            recorded_kinds,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "ping",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        let g = Generated::anthropic(40, Framing::Events);
+        let body: Vec<u8> = (0..g.events()).flat_map(|i| g.event(i).unwrap()).collect();
+        let generated = named_events(&body);
+        assert_eq!(generated.len(), g.events());
+        assert_eq!(g.event(g.events()), None);
+        // The recording's sequence with 40 deltas: each event has the
+        // fields of its recorded counterpart, no more, no fewer.
+        let mut expected: Vec<&(String, serde_json::Value)> = recorded[..3].iter().collect();
+        expected.push(&recorded[3]);
+        expected.extend(std::iter::repeat_n(&recorded[4], 39));
+        expected.extend(&recorded[5..]);
+        assert_eq!(generated.len(), expected.len());
+        for ((kind, data), (rkind, rdata)) in generated.iter().zip(expected) {
+            assert_eq!(kind, rkind);
+            assert_eq!(shape(data), shape(rdata), "{kind}");
+            assert_eq!(data["type"], rdata["type"]);
+        }
+        let text: String = generated
+            .iter()
+            .filter_map(|(_, d)| d["delta"]["text"].as_str())
+            .collect();
+        assert_eq!(text, g.text());
+        assert_eq!(generated[g.events() - 2].1["usage"]["output_tokens"], 40);
+        // Real ids are this long.
+        assert_eq!(g.id.len(), "msg_018bk6q16LtrDpGDm6TyXTgn".len());
+        // Chunked and framed as the OpenAI stream is.
+        let frames = Generated::anthropic(1_000, Framing::Frames(16 * 1024));
+        let events: Vec<u8> = (0..frames.events())
+            .flat_map(|i| frames.event(i).unwrap())
+            .collect();
+        assert_eq!(
+            dechunk(&frames.writes().collect::<Vec<_>>().concat()).0,
+            events
+        );
     }
 
     #[test]
