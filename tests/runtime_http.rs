@@ -310,7 +310,7 @@ async fn an_absurd_retry_after_fails_at_once() {
         (
             "retry-after-ms",
             "1e300",
-            rivulet_providers::http::RETRY_AFTER_LIMIT,
+            rivulet_providers::errors::RETRY_AFTER_LIMIT,
         ),
     ];
     for (header, value, asked) in cases {

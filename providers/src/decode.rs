@@ -16,9 +16,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
-use rivulet_core::{ApiKey, Chunk, Error, ErrorContext, RawEvent, Usage};
+use rivulet_core::{ApiKey, Chunk, Error, RawEvent, Usage};
 
-use crate::http;
 use crate::sse::{SseEvent, SseParser, SseRef};
 
 /// What a decoder returns per event: chunks, possibly ending with one error.
@@ -47,7 +46,7 @@ pub trait EventDecoder: Send + 'static {
     fn feed(&mut self, event: &Self::Event) -> Decoded;
 
     /// The body ended: a normal end after the terminal event, else
-    /// [`cut_short`]'s [`Error::Connection`] (the response was cut short).
+    /// [`cut_short`](crate::errors::cut_short)'s [`Error::Connection`] (the response was cut short).
     fn finish(&mut self) -> Decoded;
 
     /// The stream failed with `err` (in the transport, or in an event the
@@ -102,7 +101,7 @@ pub trait Protocol: Send + 'static {
 
     /// The body ended before the protocol's terminal event: `Ok` after
     /// pushing what closes a stream that may end this way (a Gemini stream
-    /// ends with its body), else the error ([`cut_short`]), which fails the
+    /// ends with its body), else the error ([`cut_short`](crate::errors::cut_short)), which fails the
     /// stream.
     fn end(&mut self, wire: &Wire, out: &mut Decoded) -> Result<(), Error>;
 
@@ -129,14 +128,6 @@ impl WireEvent for SseEvent {
 
     fn view(&self) -> SseRef<'_> {
         SseEvent::view(self)
-    }
-}
-
-impl WireEvent for crate::eventstream::Message {
-    type View<'a> = &'a crate::eventstream::Message;
-
-    fn view(&self) -> &Self {
-        self
     }
 }
 
@@ -267,7 +258,7 @@ impl<P: Protocol> EventDecoder for Driver<P> {
     }
 
     /// The byte stream ended: a normal end after the terminal event (or
-    /// where the protocol allows one), else [`cut_short`]'s error.
+    /// where the protocol allows one), else [`cut_short`](crate::errors::cut_short)'s error.
     fn finish(&mut self) -> Decoded {
         let mut out = Vec::new();
         if self.is_done() {
@@ -294,33 +285,6 @@ impl<P: Protocol> EventDecoder for Driver<P> {
     fn is_done(&self) -> bool {
         self.phase != Phase::Streaming
     }
-}
-
-/// The error of an event that does not parse as `what` (`serde`'s `e`):
-/// an [`Error::Protocol`] quoting the start of the data.
-pub(crate) fn malformed(what: impl std::fmt::Display, e: serde_json::Error, data: &str) -> Error {
-    Error::protocol(format!(
-        "malformed {what} ({e}): {}",
-        crate::http::truncate(data, 200)
-    ))
-}
-
-/// The error of a body that ended before `terminal`, the protocol's
-/// terminal event (`"message_stop"`): an [`Error::Connection`], never
-/// [`Error::Protocol`].
-///
-/// Every byte that came parsed; what is missing is the rest. Streaming
-/// bodies are close-delimited or chunked, so a connection cut by a proxy, a
-/// load balancer or the network looks exactly like a clean close: the
-/// client cannot tell them apart, and a cut connection is what such an end
-/// almost always is. Users retry a connection error (and the runtime does,
-/// before the first content chunk) but not a malformed stream, which stays
-/// for bytes that do not parse. What arrived before the end is kept, as
-/// with any failure ([`EventDecoder::fail_into`]).
-pub fn cut_short(terminal: &str) -> Error {
-    Error::connection(format!(
-        "the stream ended before {terminal}: the response is truncated (the connection was probably cut)"
-    ))
 }
 
 /// A stream of parsed wire events, or of a body's frames: the input of a
@@ -457,7 +421,9 @@ impl<F: Feed> Stream for DecodeStream<F> {
         let this = &mut *self;
         loop {
             if let Some(item) = this.ready.pop() {
-                return Poll::Ready(Some(item.map_err(|e| http::redact(e, this.key.as_ref()))));
+                return Poll::Ready(Some(
+                    item.map_err(|e| crate::errors::redact(e, this.key.as_ref())),
+                ));
             }
             let Some(input) = this.input.as_mut() else {
                 return Poll::Ready(None);
@@ -600,58 +566,10 @@ pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
     usize::try_from(v.get(key)?.as_u64()?).ok()
 }
 
-/// A typed error from a provider's in-band error code (or type), for
-/// errors reported inside a 200 stream, where there is no HTTP status.
-///
-/// Codes are matched by the words they contain (`rate_limit_exceeded`,
-/// `throttlingException`, `server_error`, …); a code that says nothing
-/// recognizable is a server error, as a failure the server reports about
-/// itself mid-stream usually is.
-pub fn error_from_code(provider: &str, code: Option<&str>, message: Option<&str>) -> Error {
-    let message = message
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or("the provider reported an error mid-stream")
-        .to_string();
-    let mut ctx = ErrorContext::new(message).provider(provider);
-    let code_text = code.filter(|c| !c.is_empty());
-    ctx.code = code_text.map(String::from);
-    let ctx = Box::new(ctx);
-    let c = code_text.unwrap_or_default().to_ascii_lowercase();
-    let has = |s: &str| c.contains(s);
-    if has("insufficient_quota") || has("quota_exceeded") || has("billing") {
-        // The account is out of credit: a retry cannot help until someone
-        // pays, so this is not a (retryable) rate limit, although OpenAI
-        // sends it with HTTP 429. The account is not allowed to generate.
-        Error::PermissionDenied { ctx }
-    } else if has("rate_limit") || has("throttl") || has("too_many") {
-        Error::RateLimit {
-            retry_after: None,
-            ctx,
-        }
-    } else if has("overload") || has("unavailable") || has("capacity") {
-        Error::Overloaded { ctx }
-    } else if has("invalid_api_key") || has("authentication") || has("unauthorized") {
-        Error::Authentication { ctx }
-    } else if has("permission") || has("access_denied") || has("accessdenied") {
-        Error::PermissionDenied { ctx }
-    } else if has("not_found") || has("notfound") {
-        Error::NotFound { ctx }
-    } else if has("invalid")
-        || has("validation")
-        || has("bad_request")
-        || has("context_length")
-        || has("too_large")
-        || has("unsupported")
-    {
-        Error::BadRequest { ctx }
-    } else {
-        Error::Server { status: 500, ctx }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::error_from_code;
     use rivulet_core::{ErrorKind, UsageDelta};
 
     /// The hot fields borrow from the event (no copy per chunk) unless an

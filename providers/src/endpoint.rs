@@ -130,7 +130,7 @@ impl Endpoint {
     {
         let (id, key) = (self.id, self.key.clone());
         boxed(open, move |e| {
-            http::redact(e.with_provider(id), key.as_ref())
+            crate::errors::redact(e.with_provider(id), key.as_ref())
         })
     }
 

@@ -387,9 +387,9 @@ impl Stream for MessageStream {
 
 /// A body that ended inside a message, `received` bytes of it in: cut
 /// short, like any body that ends before its terminal event
-/// ([`crate::decode::cut_short`]).
+/// ([`crate::errors::cut_short`]).
 fn cut_inside_a_message(received: usize) -> Error {
-    crate::decode::cut_short(&format!(
+    crate::errors::cut_short(&format!(
         "the end of an eventstream message ({received} bytes of it received)"
     ))
 }
@@ -420,6 +420,15 @@ where
         out.push(Err(cut_inside_a_message(decoder.buffered())));
     }
     out
+}
+
+// Bedrock's decoder reads whole messages: a message is its own view.
+impl crate::decode::WireEvent for Message {
+    type View<'a> = &'a Message;
+
+    fn view(&self) -> &Self {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 //! code, and `Retry-After`), checking a response is an event stream before
 //! parsing it, and keeping the API key out of error messages.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
-use reqwest::StatusCode;
 use rivulet_core::{ApiKey, Error, ErrorContext};
-use serde_json::Value;
+
+use crate::errors::{error_from_parts, provider_message, truncate};
 
 /// Error bodies are read up to this size; providers send a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -209,163 +209,6 @@ fn decoded_body(headers: &HeaderMap, body: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// Maps an HTTP error (status, headers, body) to an [`Error`] with
-/// [`Error::from_status`], keeping the provider's message and code.
-///
-/// The message comes from `{"error":{"message","type","code"}}`,
-/// `{"error":"…"}`, `{"message":…}` or `{"detail":…}` bodies, else the
-/// body text, else the status line.
-pub fn error_from_parts(
-    provider: &str,
-    status: u16,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Error {
-    let (message, code) = provider_message(body);
-    let message = message.unwrap_or_else(|| fallback_message(status, body));
-    Error::from_status(provider, status, message, code, retry_after(headers, now))
-}
-
-fn fallback_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        let reason = StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("error");
-        format!("HTTP {status} {reason}")
-    } else {
-        truncate(text, 500)
-    }
-}
-
-/// The provider's message and code from a JSON error body.
-pub fn provider_message(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
-        return (None, None);
-    };
-    // Some servers wrap the error in a one-element list.
-    if let Value::Array(items) = v {
-        match items.into_iter().next() {
-            Some(first) => v = first,
-            None => return (None, None),
-        }
-    }
-    match v.get("error") {
-        Some(Value::Object(e)) => (
-            e.get("message").and_then(text_of),
-            e.get("code")
-                .and_then(text_of)
-                .or_else(|| e.get("type").and_then(text_of)),
-        ),
-        Some(Value::String(s)) => (Some(s.clone()), code_of(&v)),
-        _ => {
-            let message = v
-                .get("message")
-                .and_then(text_of)
-                .or_else(|| v.get("detail").and_then(detail_text));
-            (message, code_of(&v))
-        }
-    }
-}
-
-fn code_of(v: &Value) -> Option<String> {
-    v.get("code")
-        .and_then(text_of)
-        .or_else(|| v.get("type").and_then(text_of))
-}
-
-/// A string, or a number written out; nothing for null, objects and lists.
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// FastAPI-style `detail`: a string or a list of `{msg}`.
-fn detail_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => {
-            let msgs: Vec<&str> = items
-                .iter()
-                .filter_map(|i| i.get("msg").and_then(Value::as_str))
-                .collect();
-            (!msgs.is_empty()).then(|| msgs.join("; "))
-        }
-        _ => None,
-    }
-}
-
-/// The longest wait [`retry_after`] reports: anything longer (a huge
-/// number, infinity, a date in the year 9999) is reported as this, about
-/// 584 million years. Every consumer can then count it in `u64`
-/// milliseconds or compare it without overflowing; the runtime never
-/// sleeps that long (it fails at once when a server asks for more than
-/// its `max_retry_wait`).
-pub const RETRY_AFTER_LIMIT: Duration = Duration::from_millis(u64::MAX);
-
-/// How long the server asked us to wait: `retry-after-ms` (OpenAI), else
-/// `Retry-After` as seconds or as an HTTP-date (relative to `now`).
-///
-/// Never panics, whatever the headers hold: a value that is not a
-/// non-negative number or a date (`NaN`, `-5`, `soon`) is ignored, a date
-/// in the past means no wait, and huge values saturate at
-/// [`RETRY_AFTER_LIMIT`].
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(wait) = header("retry-after-ms").and_then(|v| wait_of(v, Unit::Millis)) {
-        return Some(wait);
-    }
-    let value = header("retry-after")?;
-    if let Some(wait) = wait_of(value, Unit::Seconds) {
-        return Some(wait);
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
-    Some(wait.min(RETRY_AFTER_LIMIT))
-}
-
-#[derive(Clone, Copy)]
-enum Unit {
-    Seconds,
-    Millis,
-}
-
-/// A count of `unit`s as a wait: integers exactly, decimals (`1.5`,
-/// `1e300`) to the nanosecond; saturating at [`RETRY_AFTER_LIMIT`] (so an
-/// infinity is "longer than anyone waits"). `None` for anything else:
-/// NaN, negative numbers, text.
-fn wait_of(value: &str, unit: Unit) -> Option<Duration> {
-    let wait = if let Ok(n) = value.parse::<u64>() {
-        match unit {
-            Unit::Seconds => Duration::from_secs(n),
-            Unit::Millis => Duration::from_millis(n),
-        }
-    } else {
-        let n = value.parse::<f64>().ok()?;
-        if n.is_nan() || n < 0.0 {
-            return None;
-        }
-        let secs = match unit {
-            Unit::Seconds => n,
-            Unit::Millis => n / 1000.0,
-        };
-        // Fails only for values too large for a Duration (and infinity).
-        Duration::try_from_secs_f64(secs).unwrap_or(RETRY_AFTER_LIMIT)
-    };
-    Some(wait.min(RETRY_AFTER_LIMIT))
-}
-
 /// What a successful response carries, judged by its `Content-Type`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum BodyKind {
@@ -426,7 +269,7 @@ pub(crate) fn body_stream(
 /// streaming) is read and becomes the error it describes: `json_error`
 /// reads the provider's own error shape (`None` when the body is not one),
 /// else the generic reading applies ([`provider_message`] and
-/// [`error_from_code`](crate::decode::error_from_code)), else it is a
+/// [`error_from_code`](crate::errors::error_from_code)), else it is a
 /// protocol error. Any other content type (an HTML page from a proxy) is a
 /// protocol error.
 pub(crate) async fn expect_stream(
@@ -460,7 +303,7 @@ pub(crate) async fn expect_stream(
         return Err(
             json_error(&body).unwrap_or_else(|| match provider_message(&body) {
                 (Some(message), code) => {
-                    crate::decode::error_from_code(provider, code.as_deref(), Some(&message))
+                    crate::errors::error_from_code(provider, code.as_deref(), Some(&message))
                 }
                 (None, _) => Error::protocol(format!(
                     "expected {expected}, got a JSON body (did the server ignore streaming?): {}",
@@ -484,44 +327,13 @@ fn content_encoding(headers: &HeaderMap) -> Option<String> {
     (!value.is_empty() && !value.eq_ignore_ascii_case("identity")).then(|| truncate(value, 40))
 }
 
-/// Cuts `text` to at most `max` characters, marking the cut.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
-/// Replaces every occurrence of the key in the error's message and code
-/// with `***`. Providers echo keys back in messages (OpenAI masks them, a
-/// proxy may not); this is the last line of defence.
-pub(crate) fn redact(err: Error, key: Option<&ApiKey>) -> Error {
-    let Some(secret) = key.map(ApiKey::expose).filter(|s| s.len() >= 4) else {
-        return err;
-    };
-    let leaks = err.message().contains(secret) || err.code().is_some_and(|c| c.contains(secret));
-    if !leaks {
-        return err;
-    }
-    map_context(err, |ctx| {
-        ctx.message = ctx.message.replace(secret, "***");
-        if let Some(code) = &mut ctx.code {
-            *code = code.replace(secret, "***");
-        }
-    })
-}
-
-/// Applies `f` to the error's context, whatever the variant.
-pub(crate) fn map_context(mut err: Error, f: impl FnOnce(&mut ErrorContext)) -> Error {
-    f(err.context_mut());
-    err
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::*;
     use reqwest::header::HeaderValue;
     use rivulet_core::ErrorKind;
+    use std::time::Duration;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

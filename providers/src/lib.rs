@@ -39,6 +39,7 @@ pub mod cohere;
 pub mod config;
 pub mod decode;
 mod endpoint;
+pub mod errors;
 pub mod eventstream;
 pub mod family;
 pub mod google;

@@ -39,8 +39,9 @@ use rivulet_core::{
 use serde_json::Value;
 
 use super::wire::{self, BlockDelta, ContentBlock, DeltaEvent, ErrorObject, StreamEvent};
-use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
-use crate::http::truncate;
+use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::errors::error_from_code;
+use crate::errors::truncate;
 use crate::sse::{SseEvent, SseRef};
 
 /// An open content block.
@@ -451,7 +452,7 @@ impl Protocol for Messages {
                 })
             }
             Err(e) => {
-                return Err(crate::decode::malformed(
+                return Err(crate::errors::malformed(
                     format_args!("{} event", event.event),
                     e,
                     data,
@@ -503,7 +504,7 @@ impl Protocol for Messages {
 
     /// Before `message_stop` the response was cut short.
     fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
-        Err(crate::decode::cut_short("message_stop"))
+        Err(crate::errors::cut_short("message_stop"))
     }
 
     fn interrupt(&mut self, wire: &Wire, out: &mut Decoded) {

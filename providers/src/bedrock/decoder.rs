@@ -44,9 +44,10 @@ use super::wire::{
     BlockDelta, BlockStart, ContentBlockDelta, ContentBlockStart, ContentBlockStop,
     ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
 };
-use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::errors::error_from_code;
+use crate::errors::truncate;
 use crate::eventstream::Message;
-use crate::http::truncate;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -502,7 +503,7 @@ impl Protocol for ConverseStream {
                     }
                 };
                 let event = parsed.map_err(|e| {
-                    crate::decode::malformed(format_args!("{kind} event"), e, payload)
+                    crate::errors::malformed(format_args!("{kind} event"), e, payload)
                 })?;
                 if wire.raw_events() {
                     wire.push_raw(out, &sdk_json(kind, payload), Some(event.clone()));
@@ -535,7 +536,7 @@ impl Protocol for ConverseStream {
         if self.stopped {
             Ok(())
         } else {
-            Err(crate::decode::cut_short("messageStop"))
+            Err(crate::errors::cut_short("messageStop"))
         }
     }
 

@@ -261,7 +261,7 @@ impl Inner {
 
     fn redact(&self, mut err: Error) -> Error {
         for key in self.auth.secrets() {
-            err = http::redact(err, Some(key));
+            err = crate::errors::redact(err, Some(key));
         }
         err
     }

@@ -27,8 +27,9 @@ use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
 use super::wire::{ChatUsage, ContentDeltaEvent, StreamEvent};
-use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
-use crate::http::{provider_message, truncate};
+use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::errors::error_from_code;
+use crate::errors::{provider_message, truncate};
 use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,7 +303,7 @@ impl Protocol for CohereChat {
         }
         match wire.parse::<StreamEvent>(out, event.data, data) {
             Ok(parsed) => Ok(self.on_event(parsed, out)),
-            Err(e) => Err(crate::decode::malformed(
+            Err(e) => Err(crate::errors::malformed(
                 format_args!("{} event", event.event),
                 e,
                 data,
@@ -312,7 +313,7 @@ impl Protocol for CohereChat {
 
     /// Before `message-end` the response was cut short.
     fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
-        Err(crate::decode::cut_short("message-end"))
+        Err(crate::errors::cut_short("message-end"))
     }
 
     fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {

@@ -536,7 +536,7 @@ impl Protocol for Gemini {
         }
         let response = wire
             .parse::<GenerateContentResponse>(out, event.data, data)
-            .map_err(|e| crate::decode::malformed("GenerateContentResponse", e, data))?;
+            .map_err(|e| crate::errors::malformed("GenerateContentResponse", e, data))?;
         self.on_response(wire.provider(), response, out)?;
         Ok(Flow::Continue)
     }
@@ -545,7 +545,7 @@ impl Protocol for Gemini {
     /// finish reason, a truncated response before.
     fn end(&mut self, _: &Wire, out: &mut Decoded) -> Result<(), Error> {
         if !self.finish_seen {
-            return Err(crate::decode::cut_short("a finish reason"));
+            return Err(crate::errors::cut_short("a finish reason"));
         }
         self.end_current(out);
         self.release_usage(out);

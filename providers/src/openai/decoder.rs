@@ -29,8 +29,9 @@ use super::wire::{
     AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
     ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
 };
-use crate::decode::{error_from_code, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
-use crate::http::truncate;
+use crate::decode::{Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::errors::error_from_code;
+use crate::errors::truncate;
 use crate::sse::{SseEvent, SseRef};
 
 pub use crate::decode::Decoded;
@@ -480,7 +481,7 @@ impl Protocol for ChatCompletions {
             }
             Err(e) => {
                 wire.push_raw::<ChatCompletionChunk<'static>>(out, event.data, None);
-                Err(crate::decode::malformed("chat.completion.chunk", e, data))
+                Err(crate::errors::malformed("chat.completion.chunk", e, data))
             }
         }
     }
@@ -490,7 +491,7 @@ impl Protocol for ChatCompletions {
     /// short.
     fn end(&mut self, _: &Wire, out: &mut Decoded) -> Result<(), Error> {
         if !self.finish_seen {
-            return Err(crate::decode::cut_short("[DONE] or a finish reason"));
+            return Err(crate::errors::cut_short("[DONE] or a finish reason"));
         }
         self.end_all(out);
         Ok(())

@@ -55,7 +55,8 @@ use serde_json::{Map, Value};
 use super::wire::{
     DeltaEvent, ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent,
 };
-use crate::decode::{error_from_code, Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::errors::error_from_code;
 use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -705,14 +706,14 @@ impl Protocol for Responses {
         let parsed = wire
             .parse::<StreamEvent>(out, event.data, data)
             .map_err(|e| {
-                crate::decode::malformed(format_args!("{} event", event.event), e, data)
+                crate::errors::malformed(format_args!("{} event", event.event), e, data)
             })?;
         self.on_event(wire.provider(), parsed, out)
     }
 
     /// Before a terminal event the response was cut short.
     fn end(&mut self, _: &Wire, _: &mut Decoded) -> Result<(), Error> {
-        Err(crate::decode::cut_short(
+        Err(crate::errors::cut_short(
             "response.completed, response.incomplete or response.failed",
         ))
     }
