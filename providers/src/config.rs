@@ -22,16 +22,18 @@ pub struct ProviderConfig {
     pub headers: Vec<(String, String)>,
 }
 
-/// Where a provider's requests go.
+/// Where a provider's requests go: its API's base URL (and, for Azure,
+/// the API version). Not to be confused with the crate's internal
+/// per-provider HTTP endpoint, which is built from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
+pub struct ApiBase {
     /// The base URL, without a trailing slash.
     pub base: String,
     /// Azure only: the `api-version` query parameter.
     pub azure_api_version: Option<String>,
 }
 
-impl Endpoint {
+impl ApiBase {
     /// `{base}/chat/completions` (a base that already ends so is kept).
     pub fn chat_completions_url(&self) -> String {
         if self.base.ends_with("/chat/completions") {
@@ -64,9 +66,9 @@ impl Endpoint {
     }
 }
 
-/// The resolved endpoint and key of a provider.
+/// The resolved API base and key of a provider.
 pub(crate) struct Settings {
-    pub endpoint: Endpoint,
+    pub api_base: ApiBase,
     pub key: Option<ApiKey>,
 }
 
@@ -203,7 +205,7 @@ pub(crate) fn resolve(family: &Family, config: &ProviderConfig) -> Result<Settin
     let azure_api_version = (family.url_style == crate::family::UrlStyle::AzureDeployment)
         .then(|| env(AZURE_API_VERSION_VAR).unwrap_or_else(|| AZURE_DEFAULT_API_VERSION.into()));
     Ok(Settings {
-        endpoint: Endpoint {
+        api_base: ApiBase {
             base,
             azure_api_version,
         },
@@ -217,17 +219,17 @@ mod tests {
 
     #[test]
     fn urls() {
-        let e = Endpoint {
+        let e = ApiBase {
             base: "http://h/v1".into(),
             azure_api_version: None,
         };
         assert_eq!(e.chat_completions_url(), "http://h/v1/chat/completions");
-        let e = Endpoint {
+        let e = ApiBase {
             base: "http://h/v1/chat/completions".into(),
             azure_api_version: None,
         };
         assert_eq!(e.chat_completions_url(), "http://h/v1/chat/completions");
-        let e = Endpoint {
+        let e = ApiBase {
             base: "https://r.openai.azure.com".into(),
             azure_api_version: Some("2024-10-21".into()),
         };

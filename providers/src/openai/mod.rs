@@ -35,7 +35,7 @@ pub struct OpenAiCompatible {
 
 struct Inner {
     family: &'static Family,
-    endpoint: config::Endpoint,
+    api_base: config::ApiBase,
     /// The key, and the headers: auth (marked sensitive), content type and
     /// the caller's extra headers.
     http: Endpoint,
@@ -54,11 +54,11 @@ impl OpenAiCompatible {
             Auth::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
         });
         let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
-        let base = settings.endpoint.base.clone();
+        let base = settings.api_base.base.clone();
         Ok(OpenAiCompatible {
             inner: Arc::new(Inner {
                 family,
-                endpoint: settings.endpoint,
+                api_base: settings.api_base,
                 http: Endpoint::sse(family.id, base, settings.key, headers)?,
                 include_usage: AtomicBool::new(true),
             }),
@@ -82,7 +82,7 @@ impl fmt::Debug for OpenAiCompatible {
         let extra = http::extra_header_names(i.http.headers(), &["authorization", "api-key"]);
         f.debug_struct("OpenAiCompatible")
             .field("id", &i.family.id)
-            .field("endpoint", &i.endpoint)
+            .field("api_base", &i.api_base)
             .field("key", &i.http.key().map(|_| "***"))
             .field("extra_headers", &extra)
             .field("include_usage", &i.include_usage.load(Ordering::Relaxed))
@@ -106,8 +106,8 @@ impl Provider for OpenAiCompatible {
 impl Inner {
     fn url(&self, model: &str) -> Result<String, Error> {
         match self.family.url_style {
-            UrlStyle::ChatCompletions => Ok(self.endpoint.chat_completions_url()),
-            UrlStyle::AzureDeployment => self.endpoint.azure_deployment_url(model),
+            UrlStyle::ChatCompletions => Ok(self.api_base.chat_completions_url()),
+            UrlStyle::AzureDeployment => self.api_base.azure_deployment_url(model),
         }
     }
 
