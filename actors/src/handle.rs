@@ -8,31 +8,11 @@ use rivulet_core::{Error, Response};
 
 use crate::accumulator::Accumulator;
 use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
-use crate::runtime::Runtime;
 use crate::stats::lock;
-use crate::stream::Shared;
+use crate::stream::{CancelOnDrop, Shared};
 use crate::subscriber::{BlockingSubscription, Subscription};
 use crate::tool_parser::ToolParser;
 use crate::{Outcome, ParsedToolCall, PartialToolCall, Policy, Routing};
-
-/// What every handle clone and every subscription of one stream hold.
-/// When the last of them goes, the stream is cancelled (unless it runs to
-/// completion).
-pub(crate) struct HandleInner {
-    /// Keeps the runtime (and its threads) alive while the stream is used.
-    _runtime: Runtime,
-    pub(crate) shared: Arc<Shared>,
-    acc: Addr<Accumulator>,
-    tools: Addr<ToolParser>,
-}
-
-impl Drop for HandleInner {
-    fn drop(&mut self) {
-        if !self.shared.run_to_completion {
-            self.shared.ctl.cancel();
-        }
-    }
-}
 
 /// A handle to one stream: subscribe to its chunks, read its response,
 /// cancel it.
@@ -50,28 +30,34 @@ impl Drop for HandleInner {
 ///   borrow the handle and hold nothing more.
 #[derive(Clone)]
 pub struct StreamHandle {
-    inner: Arc<HandleInner>,
+    /// Held by every clone and subscription: the last one cancels.
+    guard: Arc<CancelOnDrop>,
+    acc: Addr<Accumulator>,
+    tools: Addr<ToolParser>,
 }
 
 impl StreamHandle {
+    /// The handle of `shared`'s stream, whose actors are `acc` and
+    /// `tools`; `runtime` (the runtime it runs on) is kept alive while the
+    /// stream is used.
     pub(crate) fn new(
-        runtime: Runtime,
+        runtime: impl std::any::Any + Send + Sync,
         shared: Arc<Shared>,
         acc: Addr<Accumulator>,
         tools: Addr<ToolParser>,
     ) -> Self {
+        // The guard keeps the actors too, as long as any subscription
+        // lives, whether or not a handle does.
+        let keep = (runtime, acc.clone(), tools.clone());
         StreamHandle {
-            inner: Arc::new(HandleInner {
-                _runtime: runtime,
-                shared,
-                acc,
-                tools,
-            }),
+            guard: CancelOnDrop::new(shared, keep),
+            acc,
+            tools,
         }
     }
 
     fn shared(&self) -> &Shared {
-        &self.inner.shared
+        &self.guard.shared
     }
 
     /// A new subscriber for async code: it replays the log from the start
@@ -87,13 +73,13 @@ impl StreamHandle {
     /// Dropping it ends this subscription; see [`Subscription`] for how it
     /// holds the stream alive.
     pub fn subscribe(&self, policy: Policy) -> Subscription {
-        Subscription::start(&self.inner, policy, 0)
+        Subscription::start(&self.guard, policy, 0)
     }
 
     /// [`StreamHandle::subscribe`] for blocking code, over a crossbeam
     /// channel: the same replay, policy and drop rules.
     pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
-        BlockingSubscription::start(&self.inner, policy, 0)
+        BlockingSubscription::start(&self.guard, policy, 0)
     }
 
     /// A new subscriber that resumes right after the chunk at `offset`
@@ -136,12 +122,12 @@ impl StreamHandle {
     /// # rt.shutdown();
     /// ```
     pub fn subscribe_from(&self, offset: u64, policy: Policy) -> Subscription {
-        Subscription::start(&self.inner, policy, offset.saturating_add(1))
+        Subscription::start(&self.guard, policy, offset.saturating_add(1))
     }
 
     /// [`StreamHandle::subscribe_from`] for blocking code.
     pub fn subscribe_from_blocking(&self, offset: u64, policy: Policy) -> BlockingSubscription {
-        BlockingSubscription::start(&self.inner, policy, offset.saturating_add(1))
+        BlockingSubscription::start(&self.guard, policy, offset.saturating_add(1))
     }
 
     /// Cancels the stream: the HTTP body is dropped at once, so the
@@ -162,7 +148,7 @@ impl StreamHandle {
         if let Some(r) = shared.response.get() {
             return (**r).clone();
         }
-        match self.inner.acc.send(Snapshot).await {
+        match self.acc.send(Snapshot).await {
             Ok(r) => r,
             // The accumulator has stopped; it publishes before it goes (or
             // when it is dropped), so the final response is there or coming.
@@ -217,7 +203,7 @@ impl StreamHandle {
         if let Some(t) = shared.tools.get() {
             return t.complete.clone();
         }
-        match self.inner.tools.send(ToolCalls).await {
+        match self.tools.send(ToolCalls).await {
             Ok(t) => t,
             Err(_) => {
                 shared
@@ -236,7 +222,7 @@ impl StreamHandle {
         if let Some(t) = shared.tools.get() {
             return t.all.clone();
         }
-        match self.inner.tools.send(PartialCalls).await {
+        match self.tools.send(PartialCalls).await {
             Ok(t) => t,
             Err(_) => {
                 shared
@@ -263,7 +249,7 @@ impl StreamHandle {
     pub fn watch_tool_calls(&self) -> ToolCallWatch {
         let rx = lock(&self.shared().tool_watch).subscribe();
         // Calls may have ended since the parser last looked at the log.
-        self.inner.tools.do_send(CatchUp);
+        self.tools.do_send(CatchUp);
         ToolCallWatch {
             rx,
             _handle: self.clone(),

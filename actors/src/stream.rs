@@ -285,6 +285,35 @@ impl Shared {
     }
 }
 
+/// The stream's cancel-on-last-drop guard. Every handle clone, every
+/// subscription and every tool-call watch holds one `Arc` of it; when the
+/// last of them goes, the stream is cancelled (the provider's connection
+/// closes), unless it runs to completion. It also keeps alive what the
+/// stream runs on (the runtime's threads and the stream's own actors),
+/// held opaquely so that this module imports neither.
+pub(crate) struct CancelOnDrop {
+    pub(crate) shared: Arc<Shared>,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl CancelOnDrop {
+    /// The guard of `shared`'s stream, keeping `keep` alive with it.
+    pub(crate) fn new(shared: Arc<Shared>, keep: impl std::any::Any + Send + Sync) -> Arc<Self> {
+        Arc::new(CancelOnDrop {
+            shared,
+            _keep: Box::new(keep),
+        })
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.shared.run_to_completion {
+            self.shared.ctl.cancel();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,11 +25,10 @@ use futures::task::AtomicWaker;
 use rivulet_core::Error;
 use tokio::sync::{mpsc, Notify};
 
-use crate::handle::HandleInner;
 use crate::idle;
 use crate::log::Progress;
 use crate::stats::{Member, TaskGuard};
-use crate::stream::Shared;
+use crate::stream::{CancelOnDrop, Shared};
 use crate::{Event, Outcome, Policy};
 
 /// Where a subscriber actor delivers.
@@ -147,13 +146,13 @@ impl Actor for SubscriberActor {
 /// What both subscription kinds share: the stream, the consumer's progress
 /// for backpressure, and the exactly-one-terminal-event bookkeeping.
 struct Consumer {
-    handle: Arc<HandleInner>,
+    handle: Arc<CancelOnDrop>,
     progress: Option<Arc<Progress>>,
     done: bool,
 }
 
 impl Consumer {
-    fn new(handle: Arc<HandleInner>, policy: Policy, from: u64) -> (Self, usize) {
+    fn new(handle: Arc<CancelOnDrop>, policy: Policy, from: u64) -> (Self, usize) {
         let (capacity, progress) = match policy {
             Policy::Lossless { capacity } => {
                 let p = Progress::new(capacity, from);
@@ -254,7 +253,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// Subscribes from log entry `from` (0: the start).
-    pub(crate) fn start(handle: &Arc<HandleInner>, policy: Policy, from: u64) -> Subscription {
+    pub(crate) fn start(handle: &Arc<CancelOnDrop>, policy: Policy, from: u64) -> Subscription {
         let (consumer, capacity) = Consumer::new(handle.clone(), policy, from);
         let (tx, rx) = mpsc::channel(capacity);
         spawn(&handle.shared, Sink::Async(tx), from);
@@ -350,7 +349,7 @@ pub struct BlockingSubscription {
 impl BlockingSubscription {
     /// Subscribes from log entry `from` (0: the start).
     pub(crate) fn start(
-        handle: &Arc<HandleInner>,
+        handle: &Arc<CancelOnDrop>,
         policy: Policy,
         from: u64,
     ) -> BlockingSubscription {
