@@ -7,12 +7,15 @@ use actix::Addr;
 use rivulet_core::{Error, Response};
 
 use crate::accumulator::Accumulator;
+use crate::event::Outcome;
+use crate::fallback::Routing;
 use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
+use crate::options::Policy;
 use crate::stats::lock;
 use crate::stream::{CancelOnDrop, Shared};
 use crate::subscriber::{BlockingSubscription, Subscription};
+use crate::tool_calls::{ParsedToolCall, PartialToolCall};
 use crate::tool_parser::ToolParser;
-use crate::{Outcome, ParsedToolCall, PartialToolCall, Policy, Routing};
 
 /// A handle to one stream: subscribe to its chunks, read its response,
 /// cancel it.
@@ -62,14 +65,14 @@ impl StreamHandle {
 
     /// A new subscriber for async code: it replays the log from the start
     /// (offset 0), then follows live, and ends with one
-    /// [`Event::End`](crate::Event::End).
+    /// [`Event::End`](crate::event::Event::End).
     ///
     /// `policy` says whether it may hold the stream back:
     /// [`Policy::Detached`] (the default) never does, however long it is
     /// left unread; [`Policy::Lossless`] holds the provider back while its
     /// consumer is `capacity` chunks behind, so it must be read (or
     /// dropped). With a window, a subscriber that starts or falls behind
-    /// the window first receives [`Event::Missed`](crate::Event::Missed).
+    /// the window first receives [`Event::Missed`](crate::event::Event::Missed).
     /// Dropping it ends this subscription; see [`Subscription`] for how it
     /// holds the stream alive.
     pub fn subscribe(&self, policy: Policy) -> Subscription {
@@ -93,7 +96,7 @@ impl StreamHandle {
     ///   including `offset` are skipped as they arrive. A stream that ends
     ///   before reaching it gives just the terminal event.
     /// - With a window, an offset that has fallen out of it first gives
-    ///   [`Event::Missed`](crate::Event::Missed) with how many chunks after
+    ///   [`Event::Missed`](crate::event::Event::Missed) with how many chunks after
     ///   `offset` are gone, then the oldest chunk still kept.
     ///
     /// ```
@@ -181,7 +184,7 @@ impl StreamHandle {
     }
 
     /// For a stream with fallback models
-    /// ([`StreamOptions::fallbacks`](crate::StreamOptions::fallbacks)):
+    /// ([`StreamOptions::fallbacks`](crate::options::StreamOptions::fallbacks)):
     /// which model answers (or is being tried now) and why the ones tried
     /// before it did not. `None` for a stream without fallbacks: its own
     /// model is the only one it tries.

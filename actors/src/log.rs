@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 use rivulet_core::Chunk;
 use tokio::sync::Notify;
 
+use crate::event::{Event, Outcome};
 use crate::segment::{Segment, SharedChunk, MAX_SLOTS, MIN_SLOTS};
 use crate::stats::lock;
-use crate::{Event, Outcome};
 
 /// How far the consumer of one lossless subscription has read, in log
 /// entries (chunks received plus chunks reported missed).

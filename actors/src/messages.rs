@@ -7,7 +7,7 @@
 use actix::Message;
 use rivulet_core::Response;
 
-use crate::{ParsedToolCall, PartialToolCall};
+use crate::tool_calls::{ParsedToolCall, PartialToolCall};
 
 /// From the provider actor to the followers: new entries (a batch of them,
 /// or the end) are in the log.

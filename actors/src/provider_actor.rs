@@ -23,16 +23,17 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::accumulator::Accumulator;
+use crate::event::Outcome;
 use crate::fallback::{Fallback, Routing, Skipped};
 use crate::idle;
 use crate::limits::Limits;
 use crate::messages::CatchUp;
+use crate::options::StreamOptions;
 use crate::stats::{lock, Member, TaskGuard};
 use crate::stream::Shared;
 use crate::telemetry::ChatTelemetry;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
 use crate::tool_parser::ToolParser;
-use crate::{Outcome, StreamOptions};
 
 /// Consecutive ready chunks after which the provider yields its arbiter
 /// thread (and wakes its readers), so a provider whose stream is always
@@ -90,7 +91,7 @@ pub(crate) enum RequestSource {
     Ready(Box<Request>),
     /// Resolved by the job before anything is sent; the per-stream clocks
     /// start once it has.
-    Deferred(crate::DeferredRequest),
+    Deferred(crate::options::DeferredRequest),
 }
 
 /// Everything one call needs to run.

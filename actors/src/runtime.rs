@@ -23,12 +23,12 @@ use rivulet_core::{Provider, Request, Response};
 use crate::accumulator::{Accumulator, Fold};
 use crate::handle::StreamHandle;
 use crate::limits::{LimitStats, Limits};
+use crate::options::{RuntimeConfig, RuntimeStats, StreamOptions};
 use crate::process::{self, ProcessHandle, ProcessSpec};
 use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
 use crate::stats::{lock, Counters, Member};
 use crate::stream::{Registry, Shared};
 use crate::tool_parser::{Parser, ToolParser};
-use crate::{RuntimeConfig, RuntimeStats, StreamOptions};
 
 /// How long `shutdown` waits for cancelled streams to deliver their
 /// terminal events before it stops the arbiters anyway (a consumer that
@@ -152,7 +152,7 @@ impl Runtime {
     pub fn start_deferred(
         &self,
         provider: Arc<dyn Provider>,
-        request: crate::DeferredRequest,
+        request: crate::options::DeferredRequest,
         options: StreamOptions,
     ) -> StreamHandle {
         self.start_from(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::RuntimeStats;
+use crate::options::RuntimeStats;
 
 /// Locks a mutex, ignoring poisoning: every critical section in this crate
 /// leaves its data consistent even if a panic unwinds through it, and a

@@ -12,9 +12,11 @@ use futures::task::AtomicWaker;
 use rivulet_core::{Error, Message, Response};
 use tokio::sync::{mpsc, Notify};
 
+use crate::event::Outcome;
+use crate::fallback::Routing;
 use crate::log::Log;
 use crate::stats::{lock, Counters, StreamLife};
-use crate::{Outcome, ParsedToolCall, PartialToolCall, Routing};
+use crate::tool_calls::{ParsedToolCall, PartialToolCall};
 
 /// The provider actor's wake-up line: cancel requests and "a lossless
 /// consumer made room" both arrive here, from any thread, without a mailbox

@@ -25,11 +25,12 @@ use futures::task::AtomicWaker;
 use rivulet_core::Error;
 use tokio::sync::{mpsc, Notify};
 
+use crate::event::{Event, Outcome};
 use crate::idle;
 use crate::log::Progress;
+use crate::options::Policy;
 use crate::stats::{Member, TaskGuard};
 use crate::stream::{CancelOnDrop, Shared};
-use crate::{Event, Outcome, Policy};
 
 /// Where a subscriber actor delivers.
 pub(crate) enum Sink {

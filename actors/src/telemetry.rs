@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use tracing::field::Empty;
 use tracing::Span;
 
-use crate::StreamOptions;
+use crate::options::StreamOptions;
 
 /// The target of every GenAI span and metric event.
 pub const TARGET: &str = "rivulet::gen_ai";

@@ -37,11 +37,12 @@ use actix::{Actor, ActorContext, Context, Handler, MessageResult};
 use rivulet_core::{Chunk, FinishReason, PartialJson, ToolCall};
 use serde_json::Value;
 
+use crate::event::Outcome;
 use crate::log::Follower;
 use crate::messages::{CatchUp, PartialCalls, ToolCalls};
 use crate::stats::{lock, Member};
 use crate::stream::{Shared, ToolsFinal};
-use crate::{Outcome, ParsedToolCall, PartialToolCall, ToolCallState};
+use crate::tool_calls::{ParsedToolCall, PartialToolCall, ToolCallState};
 
 /// One call being assembled.
 struct Assembly {
