@@ -20,29 +20,32 @@ say() { echo "setup-tests: $*" >&2; }
 
 bash scripts/setup-local.sh
 
-command -v npm >/dev/null || { say "npm (Node.js) is missing: install nodejs and npm"; exit 1; }
+# Debian packages the tests need, installed when missing (as root with
+# apt-get, as on CI's fresh machine), else named for the user to install.
+apt_install() {
+  local why="$1"; shift
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing $* (apt-get) for $why"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+  else
+    say "$why needs $*: apt-get install $*"
+    exit 1
+  fi
+}
+
+command -v npm >/dev/null || apt_install "the AI SDK client test" nodejs npm
 if [ ! -d server/tests/js/node_modules/ai ]; then
   (cd server/tests/js && npm ci --no-audit --no-fund >&2)
 fi
 
-python3 -m pip install -q -r server/tests/python/requirements.txt >&2
+python3 -m pip --version >/dev/null 2>&1 || apt_install "the OpenAI SDK test" python3-pip
+# On a Debian python (PEP 668) pip refuses to install beside apt's packages
+# unless told; older pips ignore the variable.
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q -r server/tests/python/requirements.txt >&2
 
 if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >&2
-  else
-    say "chromium and chromedriver are missing: apt-get install chromium chromium-driver"
-    exit 1
-  fi
+  apt_install "the browser test" chromium chromium-driver
 fi
 
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
-  else
-    say "redis-server is missing: apt-get install redis-server"
-    exit 1
-  fi
-fi
+command -v redis-server >/dev/null || apt_install "the shared-log tests" redis-server
