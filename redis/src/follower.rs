@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use rivulet::{Chunk, Outcome};
 
 use crate::error::{within, Error};
 use crate::keys::{sequence, Keys};
-use crate::record::Entry;
+use crate::record::{ChunkLine, Entry};
 use crate::tail::{Delivery, Watching};
 use crate::Node;
 
@@ -48,8 +49,9 @@ pub enum RemoteEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteChunk {
     offset: u64,
-    type_name: String,
-    json: String,
+    /// Read once by the node's tail, shared by every follower of the
+    /// stream here: handing it on is a reference count, not a copy.
+    line: Arc<ChunkLine>,
 }
 
 impl RemoteChunk {
@@ -61,17 +63,17 @@ impl RemoteChunk {
 
     /// Its type name (`"text_chunk"`, …): the SSE `event:`.
     pub fn type_name(&self) -> &str {
-        &self.type_name
+        &self.line.type_name
     }
 
     /// Its JSON line, as `rivulet -o chunks` prints it: the SSE `data:`.
     pub fn json(&self) -> &str {
-        &self.json
+        &self.line.json
     }
 
     /// The chunk itself. A raw chunk comes back untyped (its JSON only).
     pub fn parse(&self) -> Result<Chunk, serde_json::Error> {
-        serde_json::from_str(&self.json)
+        serde_json::from_str(&self.line.json)
     }
 }
 
@@ -314,15 +316,9 @@ impl Reader {
     fn take(&mut self, seq: u64, entry: Entry) {
         self.seq = seq;
         match entry {
-            Entry::Chunk {
-                offset,
-                type_name,
-                json,
-            } => self.pending.push_back(RemoteEvent::Chunk(RemoteChunk {
-                offset,
-                type_name,
-                json,
-            })),
+            Entry::Chunk { offset, line } => self
+                .pending
+                .push_back(RemoteEvent::Chunk(RemoteChunk { offset, line })),
             Entry::End { outcome, .. } => {
                 self.pending.push_back(RemoteEvent::End(outcome));
                 self.done = true;

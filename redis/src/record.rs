@@ -9,6 +9,7 @@
 //!   with the error's kind, message and context, enough to rebuild the same
 //!   [`Error`](rivulet::Error) on another node.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::streams::StreamId;
@@ -196,15 +197,20 @@ impl ErrorRecord {
     }
 }
 
+/// A chunk's type name (the SSE `event:`) and JSON line (the SSE `data:`),
+/// as the shared log holds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChunkLine {
+    pub type_name: String,
+    pub json: String,
+}
+
 /// One entry of a stream's log, read back.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Entry {
-    /// A chunk: its offset, type name and JSON line.
-    Chunk {
-        offset: u64,
-        type_name: String,
-        json: String,
-    },
+    /// A chunk: its offset, and its type name and JSON line, shared by
+    /// every follower of the stream on this node.
+    Chunk { offset: u64, line: Arc<ChunkLine> },
     /// The terminal entry, after `chunks` chunks.
     End { chunks: u64, outcome: Outcome },
 }
@@ -236,8 +242,7 @@ impl Entry {
         match (field(TYPE)?, field(CHUNK)?) {
             (Some(type_name), Some(json)) => Ok(Entry::Chunk {
                 offset: seq - 1,
-                type_name,
-                json,
+                line: Arc::new(ChunkLine { type_name, json }),
             }),
             _ => Err(format!(
                 "entry {} has neither a chunk nor an end: {:?}",
@@ -350,8 +355,10 @@ mod tests {
             c,
             Entry::Chunk {
                 offset: 2,
-                type_name: "text_chunk".into(),
-                json: "{}".into()
+                line: Arc::new(ChunkLine {
+                    type_name: "text_chunk".into(),
+                    json: "{}".into()
+                })
             }
         );
         let e = Entry::parse(&entry("0-4", &[("end", r#"{"status":"finished"}"#)])).unwrap();

@@ -198,8 +198,8 @@ pub(crate) async fn snapshot(node: &Node, id: &str) -> Result<Snapshot, Error> {
         .await?;
         for entry in &page.ids {
             match Entry::parse(entry).map_err(Error::Corrupt)? {
-                Entry::Chunk { json, offset, .. } => {
-                    let chunk: Chunk = serde_json::from_str(&json).map_err(|e| {
+                Entry::Chunk { line, offset } => {
+                    let chunk: Chunk = serde_json::from_str(&line.json).map_err(|e| {
                         Error::Corrupt(format!("the chunk at offset {offset}: {e}"))
                     })?;
                     response.apply(&chunk);

@@ -62,10 +62,10 @@ impl Frames {
         if shared {
             let mut latest = self.lock();
             let next = latest.first + latest.events.len() as u64;
-            if offset == next || latest.events.is_empty() || offset > next {
+            // Kept only in order: the next offset, or a jump past the
+            // last (or the first event kept), which starts again from it.
+            if offset >= next || latest.events.is_empty() {
                 if offset != next {
-                    // A jump (the first event kept, or one past a gap):
-                    // start again from it.
                     latest.events.clear();
                     latest.first = offset;
                 }
