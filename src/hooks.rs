@@ -2,9 +2,9 @@
 //!
 //! The hooks of one [`Hooks`] run in order on a thread of their own (a
 //! blocking task when started inside a tokio runtime), fed by a
-//! subscription of their own: the stream's subscriber actor hands them
-//! the events, so they see every chunk exactly once, in the log's order,
-//! whoever else reads the stream. The subscription is detached by
+//! subscription of their own, which reads the stream's log, so they see
+//! every chunk exactly once, in the log's order, whoever else reads the
+//! stream. The subscription is detached by
 //! default, so a slow hook never slows the stream (it reads behind, from
 //! the log); [`Hooks::lossless`] asks for backpressure instead. A hook
 //! that panics is reported ([`HookReport::panics`] and an error log) and

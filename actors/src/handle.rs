@@ -79,8 +79,9 @@ impl StreamHandle {
         Subscription::start(&self.guard, policy, 0)
     }
 
-    /// [`StreamHandle::subscribe`] for blocking code, over a crossbeam
-    /// channel: the same replay, policy and drop rules.
+    /// [`StreamHandle::subscribe`] for blocking code: the same replay,
+    /// policy and drop rules; `next` parks the thread until the stream has
+    /// something for it.
     pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
         BlockingSubscription::start(&self.guard, policy, 0)
     }

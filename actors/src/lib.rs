@@ -3,9 +3,9 @@
 //! One call is one small group of actors over one append-only log:
 //! a provider actor reads the provider's chunk stream and appends to the log;
 //! an accumulator actor folds the log into the [`Response`]; a tool-parser
-//! actor turns tool-call chunks into complete calls; subscriber actors hand
-//! chunks to their consumers over channels (tokio for async code, crossbeam
-//! for blocking code). See `docs/DESIGN.md`.
+//! actor turns tool-call chunks into complete calls; each subscription reads
+//! the log itself, with a cursor of its own, on its consumer's thread
+//! (async or blocking). See `docs/DESIGN.md`.
 //!
 //! This file is the crate's public surface (the contract the root crate
 //! builds on); the implementation lives in the modules below.

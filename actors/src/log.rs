@@ -1,6 +1,6 @@
 //! The append-only log of one stream.
 //!
-//! The provider actor is the only writer. Every reader (subscriber actors,
+//! The provider actor is the only writer. Every reader (subscriptions,
 //! the accumulator, the tool parser) keeps its own cursor, an absolute index
 //! into the log, so a chunk is stored once, in a [`Segment`], and each
 //! consumer receives it as a [`SharedChunk`]: the common chunks (deltas)
@@ -10,20 +10,20 @@
 //! beyond its text (the test `a_long_stream_costs_its_text_and_12_bytes_a_chunk`
 //! computes it), where whole chunks in shared segments took about 67.
 //!
-//! The lock is a plain `std::sync::Mutex`, held only to store a chunk or
-//! rebuild one (or for the followers' reading in place, see
-//! [`Log::follow`]) and never
-//! across an `.await`. All actors of one stream live on the
-//! same arbiter thread, so it is almost never contended. Readers that have
-//! caught up wait on a tokio [`Notify`], which works across threads and
-//! needs no runtime, instead of receiving a mailbox message per chunk.
+//! The lock is a plain `std::sync::Mutex`, held only to store a chunk,
+//! rebuild a batch of them for a subscription (see [`Log::read`]) or let a
+//! follower read in place (see [`Log::follow`]), and never across an
+//! `.await`. Its other takers are the subscriptions, on their consumers'
+//! threads, once per batch. A subscription that has caught up leaves its
+//! waker in the log's wait list, woken by [`Log::notify`], instead of
+//! receiving a message per chunk.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use rivulet_core::Chunk;
-use tokio::sync::Notify;
 
 use crate::event::{Event, Outcome};
 use crate::segment::{Segment, SharedChunk, MAX_SLOTS, MIN_SLOTS};
@@ -33,8 +33,9 @@ use crate::stats::lock;
 /// entries (chunks received plus chunks reported missed).
 ///
 /// Backpressure is measured against what the *consumer* has taken, not
-/// against the subscriber actor's cursor: that makes `capacity` the exact
-/// bound of how far the provider may run ahead of a lossless consumer.
+/// against the subscription's cursor, which may have read a batch ahead:
+/// that makes `capacity` the exact bound of how far the provider may run
+/// ahead of a lossless consumer.
 #[derive(Debug)]
 pub(crate) struct Progress {
     consumed: AtomicU64,
@@ -82,6 +83,18 @@ struct Inner {
     /// Cursors of the followers, so trimming never drops what they have
     /// not folded yet.
     followers: [u64; 2],
+    /// The subscriptions that have caught up, woken by the next `notify`.
+    waiting: Vec<Waker>,
+    /// How many times `waiting` has been woken: a subscription registered
+    /// in the current round updates its waker in place.
+    round: u64,
+}
+
+/// A subscription's place in the log's wait list (see [`Log::read`]).
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// The round it registered in, and its slot in that round's list.
+    at: Option<(u64, usize)>,
 }
 
 impl Inner {
@@ -147,6 +160,37 @@ impl Inner {
         }
     }
 
+    /// The next event for a subscription at `cursor`, advancing it: a
+    /// `Missed` if the cursor fell out of the window, the next chunk, or the
+    /// terminal event once every chunk has been read. `None` when it has
+    /// caught up with a stream still running.
+    fn next_event(&self, cursor: &mut u64) -> Option<Event> {
+        let visible = self.visible_base();
+        if *cursor < visible {
+            let missed = visible - *cursor;
+            *cursor = visible;
+            return Some(Event::Missed(missed));
+        }
+        if let Some(chunk) = self.share(*cursor) {
+            *cursor += 1;
+            return Some(Event::Chunk(chunk));
+        }
+        self.outcome.clone().map(Event::End)
+    }
+
+    /// Puts `waker` on the wait list, once per round.
+    fn wait(&mut self, waker: &Waker, waiting: &mut Waiting) {
+        match waiting.at {
+            Some((round, slot)) if round == self.round => {
+                self.waiting[slot].clone_from(waker);
+            }
+            _ => {
+                waiting.at = Some((self.round, self.waiting.len()));
+                self.waiting.push(waker.clone());
+            }
+        }
+    }
+
     fn blocked(&self) -> bool {
         let end = self.end();
         self.lossless
@@ -174,8 +218,6 @@ impl Inner {
 /// One stream's log. See the module docs.
 pub(crate) struct Log {
     inner: Mutex<Inner>,
-    /// Signalled when entries were appended or the stream ended.
-    appended: Notify,
 }
 
 impl Log {
@@ -189,8 +231,9 @@ impl Log {
                 outcome: None,
                 lossless: Vec::new(),
                 followers: [0; 2],
+                waiting: Vec::new(),
+                round: 0,
             }),
-            appended: Notify::new(),
         }
     }
 
@@ -207,9 +250,27 @@ impl Log {
         g.blocked()
     }
 
-    /// Wakes every reader waiting for new entries.
+    /// Wakes every subscription waiting for new entries, at once: the
+    /// provider decides when to call it (see `crate::idle`).
     pub(crate) fn notify(&self) {
-        self.appended.notify_waiters();
+        let mut woken = {
+            let mut g = lock(&self.inner);
+            if g.waiting.is_empty() {
+                return;
+            }
+            g.round += 1;
+            std::mem::take(&mut g.waiting)
+        };
+        // Woken outside the lock: a waker may unpark a thread that comes
+        // straight back for the lock.
+        for waker in woken.drain(..) {
+            waker.wake();
+        }
+        // The list's room is kept for the next round.
+        let mut g = lock(&self.inner);
+        if g.waiting.is_empty() {
+            g.waiting = woken;
+        }
     }
 
     /// Whether a lossless consumer is `capacity` or more entries behind.
@@ -254,38 +315,41 @@ impl Log {
         lock(&self.inner).lossless.retain(|q| !Arc::ptr_eq(q, p));
     }
 
-    /// The next event for a subscriber at `cursor`, advancing it: a
-    /// `Missed` if the cursor fell out of the window, the next chunk, or the
-    /// terminal event once every chunk has been read. `None` when the
-    /// subscriber has caught up with a stream still running.
+    /// The next event for a subscription at `cursor` (see
+    /// `Inner::next_event`).
+    #[cfg(test)]
     pub(crate) fn next_event(&self, cursor: &mut u64) -> Option<Event> {
-        let g = lock(&self.inner);
-        let visible = g.visible_base();
-        if *cursor < visible {
-            let missed = visible - *cursor;
-            *cursor = visible;
-            return Some(Event::Missed(missed));
-        }
-        if let Some(chunk) = g.share(*cursor) {
-            *cursor += 1;
-            return Some(Event::Chunk(chunk));
-        }
-        g.outcome.clone().map(Event::End)
+        lock(&self.inner).next_event(cursor)
     }
 
-    /// Waits until there is something past `cursor` to read (or the end).
-    pub(crate) async fn readable(&self, cursor: u64) {
-        loop {
-            let notified = self.appended.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let g = lock(&self.inner);
-                if cursor < g.end() || g.outcome.is_some() {
-                    return;
-                }
+    /// For a subscription: moves up to `max` events from `cursor` on into
+    /// `out` (chunks rebuilt, a `Missed` if the cursor fell out of the
+    /// window, the terminal event after the last chunk), under one lock.
+    /// When there is nothing to read yet, `waker` is put on the wait list
+    /// instead, in the same lock, so a chunk appended after the check wakes
+    /// it.
+    pub(crate) fn read(
+        &self,
+        cursor: &mut u64,
+        max: usize,
+        out: &mut VecDeque<Event>,
+        waker: &Waker,
+        waiting: &mut Waiting,
+    ) {
+        let mut g = lock(&self.inner);
+        let before = out.len();
+        while out.len() - before < max {
+            let Some(event) = g.next_event(cursor) else {
+                break;
+            };
+            let end = matches!(event, Event::End(_));
+            out.push_back(event);
+            if end {
+                break;
             }
-            notified.await;
+        }
+        if out.len() == before {
+            g.wait(waker, waiting);
         }
     }
 

@@ -106,7 +106,7 @@ pub enum Policy {
     /// default) it loses nothing. With a window it may fall out of it, and
     /// is then told how much it missed ([`Event::Missed`]).
     Detached {
-        /// How many events its channel holds ready for the consumer (at
+        /// How many events one read of the log takes for the consumer (at
         /// least 1); it never bounds how far behind the consumer may be.
         capacity: usize,
     },

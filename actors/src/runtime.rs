@@ -32,8 +32,8 @@ use crate::tool_parser::{Parser, ToolParser};
 
 /// How long `shutdown` waits for cancelled streams to deliver their
 /// terminal events before it stops the arbiters anyway (a consumer that
-/// never reads must not hang the shutdown; it still gets its terminal event
-/// when its channel closes).
+/// never reads must not hang the shutdown; it reads its terminal event
+/// from the log whenever it reads again).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// The runtime: actix arbiters on their own threads, usable from any tokio
@@ -179,7 +179,6 @@ impl Runtime {
                 id,
                 options.window,
                 options.run_to_completion,
-                arbiter.clone(),
                 inner.counters.clone(),
                 inner.registry.clone(),
             ))

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Waker;
 
-use actix_rt::ArbiterHandle;
 use futures::task::AtomicWaker;
 use rivulet_core::{Error, Message, Response};
 use tokio::sync::{mpsc, Notify};
@@ -189,9 +188,6 @@ pub(crate) struct Shared {
     pub(crate) routing: Mutex<Option<Box<Routing>>>,
     /// Signalled when the outcome is set or a final value is published.
     changed: Notify,
-    /// The arbiter every actor of this stream runs on: one thread per
-    /// stream keeps the log lock uncontended.
-    pub(crate) arbiter: ArbiterHandle,
     pub(crate) counters: Arc<Counters>,
     registry: Arc<Registry>,
     life: Mutex<Weak<StreamLife>>,
@@ -203,7 +199,6 @@ impl Shared {
         id: u64,
         window: Option<usize>,
         run_to_completion: bool,
-        arbiter: ArbiterHandle,
         counters: Arc<Counters>,
         registry: Arc<Registry>,
     ) -> Self {
@@ -217,7 +212,6 @@ impl Shared {
             input: OnceLock::new(),
             routing: Mutex::new(None),
             changed: Notify::new(),
-            arbiter,
             counters,
             registry,
             life: Mutex::new(Weak::new()),
