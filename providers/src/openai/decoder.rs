@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::wire::{
     AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
-    ErrorBody, ErrorEvent, ThinkingContent, ToolCallDelta,
+    ErrorBody, ErrorEvent, TextChunk, ThinkingContent, ToolCallDelta,
 };
 use crate::decode::{Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
@@ -93,7 +93,15 @@ pub struct ChatCompletions {
     /// How many of Perplexity's `citations` were passed on.
     cited_urls: usize,
     usage: UsageTracker,
+    /// Chunks in a row whose shape [`TextChunk`] could not read since the
+    /// metadata; past [`TEXT_CHUNK_MISSES`] this server's chunks carry
+    /// fields it does not know on every chunk, and only the whole parse is
+    /// tried.
+    text_chunk_misses: u8,
 }
+
+/// See `ChatCompletions::text_chunk_misses`.
+const TEXT_CHUNK_MISSES: u8 = 8;
 
 impl Decoder {
     /// A decoder for `provider` (used in errors and raw events); raw
@@ -465,6 +473,22 @@ impl Protocol for ChatCompletions {
             self.end_all(out);
             return Ok(Flow::Done);
         }
+        if self.metadata_sent && self.text_chunk_misses < TEXT_CHUNK_MISSES && !wire.raw_events() {
+            // The common chunk, read into a type a tenth of the size (see
+            // `TextChunk`); it decodes exactly as the whole parse would.
+            // A chunk of the known shape that carries more than text (a
+            // finish, tool calls) is no miss: only a shape it cannot read.
+            match serde_json::from_str::<TextChunk>(data) {
+                Ok(chunk) => {
+                    self.text_chunk_misses = 0;
+                    if let Some(text) = chunk.text() {
+                        self.push_text(Kind::Text, text, out);
+                        return Ok(Flow::Continue);
+                    }
+                }
+                Err(_) => self.text_chunk_misses += 1,
+            }
+        }
         match serde_json::from_str::<ChatCompletionChunk>(data) {
             Ok(chunk) => {
                 if wire.raw_events() {
@@ -648,6 +672,60 @@ mod tests {
 
     fn ok(v: Vec<Result<Chunk, Error>>) -> Vec<Chunk> {
         v.into_iter().map(|c| c.unwrap()).collect()
+    }
+
+    /// Every recorded stream decodes the same with [`TextChunk`] tried
+    /// first as with the whole parse only: the same chunks, the same
+    /// errors, in the same order. Run over every `.sse` transcript, of any
+    /// protocol: on bytes that are not chat completions both must fail
+    /// alike.
+    #[test]
+    fn the_text_chunk_path_decodes_every_recording_as_the_whole_parse_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire");
+        let mut files = Vec::new();
+        for dir in std::fs::read_dir(&root).unwrap() {
+            let dir = dir.unwrap().path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap().path();
+                if f.extension().is_some_and(|e| e == "sse") {
+                    files.push(f);
+                }
+            }
+        }
+        assert!(files.len() > 50, "{} transcripts", files.len());
+        let mut fast_text_chunks = 0;
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            let mut events = Vec::new();
+            let mut parser = crate::sse::SseParser::new();
+            let _ = parser.feed(&bytes, &mut events);
+            let decode = |fast: bool| {
+                let mut protocol = ChatCompletions::default();
+                if !fast {
+                    protocol.text_chunk_misses = TEXT_CHUNK_MISSES;
+                }
+                let mut d = Driver::with("p", protocol);
+                let mut out: Vec<String> = Vec::new();
+                for e in &events {
+                    out.extend(d.feed(e).iter().map(|c| format!("{c:?}")));
+                }
+                out.extend(d.finish().iter().map(|c| format!("{c:?}")));
+                out
+            };
+            let (fast, whole) = (decode(true), decode(false));
+            assert_eq!(fast, whole, "{}", f.display());
+            fast_text_chunks += events
+                .iter()
+                .filter(|e| {
+                    serde_json::from_str::<TextChunk>(&e.data).is_ok_and(|c| c.text().is_some())
+                })
+                .count();
+        }
+        // The comparison covers the fast path, not only its refusals.
+        assert!(fast_text_chunks > 200, "{fast_text_chunks}");
     }
 
     #[test]
