@@ -3,7 +3,7 @@
 //! The provider actor is the only writer. Every reader (subscriptions,
 //! the accumulator, the tool parser) keeps its own cursor, an absolute index
 //! into the log, so a chunk is stored once, in a [`Segment`], and each
-//! consumer receives it as a [`SharedChunk`]: the common chunks (deltas)
+//! consumer receives it as a [`SharedChunk`](crate::SharedChunk): the common chunks (deltas)
 //! are kept as compact records over a text arena and rebuilt for each
 //! consumer, the rare ones kept whole and shared (see [`crate::segment`]).
 //! A stream of 100,000 text deltas of 4 bytes takes 12.2 bytes per chunk
@@ -26,7 +26,7 @@ use std::task::Waker;
 use rivulet_core::Chunk;
 
 use crate::event::{Event, Outcome};
-use crate::segment::{Segment, SharedChunk, MAX_SLOTS, MIN_SLOTS};
+use crate::segment::{Segment, MAX_SLOTS, MIN_SLOTS};
 use crate::stats::lock;
 
 /// How far the consumer of one lossless subscription has read, in log
@@ -145,12 +145,6 @@ impl Inner {
         Some((i, (at - self.segments[i].first()) as usize))
     }
 
-    /// The entry at absolute index `at`, if it is still kept.
-    fn share(&self, at: u64) -> Option<SharedChunk> {
-        let (i, slot) = self.locate(at)?;
-        self.segments[i].share(slot)
-    }
-
     /// The oldest entry a subscriber may still read. With a window, entries
     /// kept only for the followers are already out of sight.
     fn visible_base(&self) -> u64 {
@@ -160,22 +154,38 @@ impl Inner {
         }
     }
 
-    /// The next event for a subscription at `cursor`, advancing it: a
-    /// `Missed` if the cursor fell out of the window, the next chunk, or the
-    /// terminal event once every chunk has been read. `None` when it has
-    /// caught up with a stream still running.
-    fn next_event(&self, cursor: &mut u64) -> Option<Event> {
+    /// Moves up to `max` events from `cursor` on into `out`, finding the
+    /// cursor's segment once for the batch. Returns how many it moved.
+    fn read(&self, cursor: &mut u64, max: usize, out: &mut VecDeque<Event>) -> usize {
         let visible = self.visible_base();
         if *cursor < visible {
-            let missed = visible - *cursor;
+            out.push_back(Event::Missed(visible - *cursor));
             *cursor = visible;
-            return Some(Event::Missed(missed));
+            return 1;
         }
-        if let Some(chunk) = self.share(*cursor) {
-            *cursor += 1;
-            return Some(Event::Chunk(chunk));
+        let mut moved = 0;
+        if let Some((first, mut slot)) = self.locate(*cursor) {
+            'segments: for segment in self.segments.iter().skip(first) {
+                while moved < max {
+                    let Some(chunk) = segment.share(slot) else {
+                        slot = 0;
+                        continue 'segments;
+                    };
+                    out.push_back(Event::Chunk(chunk));
+                    moved += 1;
+                    slot += 1;
+                    *cursor += 1;
+                }
+                break;
+            }
         }
-        self.outcome.clone().map(Event::End)
+        if moved < max && *cursor >= self.end {
+            if let Some(outcome) = &self.outcome {
+                out.push_back(Event::End(outcome.clone()));
+                moved += 1;
+            }
+        }
+        moved
     }
 
     /// Puts `waker` on the wait list, once per round.
@@ -315,11 +325,15 @@ impl Log {
         lock(&self.inner).lossless.retain(|q| !Arc::ptr_eq(q, p));
     }
 
-    /// The next event for a subscription at `cursor` (see
-    /// `Inner::next_event`).
+    /// The next event for a subscription at `cursor`, advancing it: a
+    /// `Missed` if the cursor fell out of the window, the next chunk, or
+    /// the terminal event once every chunk has been read. `None` when it
+    /// has caught up with a stream still running.
     #[cfg(test)]
     pub(crate) fn next_event(&self, cursor: &mut u64) -> Option<Event> {
-        lock(&self.inner).next_event(cursor)
+        let mut out = VecDeque::new();
+        lock(&self.inner).read(cursor, 1, &mut out);
+        out.pop_front()
     }
 
     /// For a subscription: moves up to `max` events from `cursor` on into
@@ -337,18 +351,7 @@ impl Log {
         waiting: &mut Waiting,
     ) {
         let mut g = lock(&self.inner);
-        let before = out.len();
-        while out.len() - before < max {
-            let Some(event) = g.next_event(cursor) else {
-                break;
-            };
-            let end = matches!(event, Event::End(_));
-            out.push_back(event);
-            if end {
-                break;
-            }
-        }
-        if out.len() == before {
+        if g.read(cursor, max, out) == 0 {
             g.wait(waker, waiting);
         }
     }
@@ -397,9 +400,48 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::SharedChunk;
 
     fn text(i: usize) -> Chunk {
         Chunk::text(0, i.to_string())
+    }
+
+    #[test]
+    fn a_read_takes_a_batch_across_segments_then_the_end_then_waits() {
+        let log = Log::new(None);
+        for i in 0..100 {
+            log.append(text(i));
+        }
+        let waker = futures::task::noop_waker();
+        let mut waiting = Waiting::default();
+        let mut out = VecDeque::new();
+        let mut cursor = 0;
+        let mut batches = 0;
+        while out.len() < 100 {
+            log.read(&mut cursor, 7, &mut out, &waker, &mut waiting);
+            batches += 1;
+        }
+        assert_eq!(batches, 15, "100 chunks in batches of 7");
+        assert_eq!(cursor, 100);
+        let offsets: Vec<u64> = out
+            .iter()
+            .map(|e| match e {
+                Event::Chunk(c) => c.offset(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(offsets, (0..100).collect::<Vec<u64>>());
+        // Caught up with a running stream: nothing, and it waits.
+        out.clear();
+        log.read(&mut cursor, 7, &mut out, &waker, &mut waiting);
+        assert!(out.is_empty());
+        assert_eq!(lock(&log.inner).waiting.len(), 1);
+        log.finish(Outcome::Finished);
+        log.read(&mut cursor, 7, &mut out, &waker, &mut waiting);
+        assert!(matches!(
+            out.pop_front(),
+            Some(Event::End(Outcome::Finished))
+        ));
     }
 
     #[test]
