@@ -146,14 +146,16 @@ impl Demux {
     }
 }
 
-struct Shared<S> {
+/// What the part substreams of one response share: the one subscription
+/// they read and the demultiplexer that sorts its chunks by part.
+struct Source<S> {
     chunks: Chunks<S>,
     demux: Demux,
 }
 
-type SharedRef<S> = Arc<Mutex<Shared<S>>>;
+type SourceRef<S> = Arc<Mutex<Source<S>>>;
 
-fn lock<S>(s: &SharedRef<S>) -> MutexGuard<'_, Shared<S>> {
+fn lock<S>(s: &SourceRef<S>) -> MutexGuard<'_, Source<S>> {
     // A panic while the lock was held cannot leave the demux half-updated in
     // a way that matters more than losing the stream; keep going.
     s.lock().unwrap_or_else(|p| p.into_inner())
@@ -162,7 +164,7 @@ fn lock<S>(s: &SharedRef<S>) -> MutexGuard<'_, Shared<S>> {
 /// The substreams of a response, in the order their parts start.
 /// `Iterator` (blocking) or `Stream` (async), by subscription type.
 pub struct PartStreamsOf<S> {
-    shared: SharedRef<S>,
+    shared: SourceRef<S>,
 }
 
 /// Async substreams ([`crate::StreamResponse::streams`]).
@@ -177,7 +179,7 @@ pub type BlockingPartStream = PartStreamOf<BlockingSubscription>;
 impl<S> PartStreamsOf<S> {
     pub(crate) fn new(chunks: Chunks<S>) -> Self {
         PartStreamsOf {
-            shared: Arc::new(Mutex::new(Shared {
+            shared: Arc::new(Mutex::new(Source {
                 chunks,
                 demux: Demux::default(),
             })),
@@ -185,7 +187,7 @@ impl<S> PartStreamsOf<S> {
     }
 
     /// The next announced part, the error, the end, or `None` to pull more.
-    fn ready(&self, shared: &mut Shared<S>) -> Option<Option<Result<PartStreamOf<S>, Error>>> {
+    fn ready(&self, shared: &mut Source<S>) -> Option<Option<Result<PartStreamOf<S>, Error>>> {
         if let Some((part, content_type, id, name)) = shared.demux.announced.pop_front() {
             return Some(Some(Ok(PartStreamOf {
                 shared: self.shared.clone(),
@@ -241,7 +243,7 @@ impl<S: Stream<Item = Event> + Unpin> Stream for PartStreamsOf<S> {
 /// the final part. Dropping it unread is fine: the part still completes in
 /// the response.
 pub struct PartStreamOf<S> {
-    shared: SharedRef<S>,
+    shared: SourceRef<S>,
     part: usize,
     content_type: ContentType,
     id: String,
@@ -273,7 +275,7 @@ impl<S> PartStreamOf<S> {
     }
 
     /// The next delta, the error, the end, or `None` to pull more.
-    fn ready(&mut self, shared: &mut Shared<S>) -> Option<Option<Result<String, Error>>> {
+    fn ready(&mut self, shared: &mut Source<S>) -> Option<Option<Result<String, Error>>> {
         if self.finished {
             return Some(None);
         }

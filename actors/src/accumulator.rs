@@ -13,8 +13,8 @@ use rivulet_core::Response;
 
 use crate::log::Follower;
 use crate::messages::{CatchUp, Snapshot};
+use crate::shared::Shared;
 use crate::stats::{lock, Member};
-use crate::stream::Shared;
 
 /// The fold itself, separate from the actor so that it publishes whatever
 /// it has when dropped: if the arbiter is torn down (shutdown) or the actor

@@ -1,4 +1,4 @@
-//! What a subscriber receives: an [`Event`] per chunk (with its offset),
+//! What a subscription receives: an [`Event`] per chunk (with its offset),
 //! and how the stream ended, its [`Outcome`].
 
 use std::sync::Arc;
@@ -30,13 +30,13 @@ impl Outcome {
 // See `Outcome::Failed`: an event is a chunk and its offset, no more.
 const _: () = assert!(std::mem::size_of::<Event>() <= 64);
 
-/// What a subscriber receives.
+/// What a subscription receives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// The next chunk, with its offset in the log
     /// ([`SharedChunk::offset`]).
     Chunk(SharedChunk),
-    /// The subscriber fell out of the log's window; this many chunks were lost to it.
+    /// The subscription fell out of the log's window; this many chunks were lost to it.
     Missed(u64),
     /// The terminal event; nothing follows.
     End(Outcome),

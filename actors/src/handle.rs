@@ -11,9 +11,9 @@ use crate::event::Outcome;
 use crate::fallback::Routing;
 use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
 use crate::options::Policy;
+use crate::shared::{CancelOnDrop, Shared};
 use crate::stats::lock;
-use crate::stream::{CancelOnDrop, Shared};
-use crate::subscriber::{BlockingSubscription, Subscription};
+use crate::subscription::{BlockingSubscription, Subscription};
 use crate::tool_calls::{ParsedToolCall, PartialToolCall};
 use crate::tool_parser::ToolParser;
 
@@ -63,7 +63,7 @@ impl StreamHandle {
         &self.guard.shared
     }
 
-    /// A new subscriber for async code: it replays the log from the start
+    /// A new subscription for async code: it replays the log from the start
     /// (offset 0), then follows live, and ends with one
     /// [`Event::End`](crate::event::Event::End).
     ///
@@ -71,7 +71,7 @@ impl StreamHandle {
     /// [`Policy::Detached`] (the default) never does, however long it is
     /// left unread; [`Policy::Lossless`] holds the provider back while its
     /// consumer is `capacity` chunks behind, so it must be read (or
-    /// dropped). With a window, a subscriber that starts or falls behind
+    /// dropped). With a window, a subscription that starts or falls behind
     /// the window first receives [`Event::Missed`](crate::event::Event::Missed).
     /// Dropping it ends this subscription; see [`Subscription`] for how it
     /// holds the stream alive.
@@ -86,7 +86,7 @@ impl StreamHandle {
         BlockingSubscription::start(&self.guard, policy, 0)
     }
 
-    /// A new subscriber that resumes right after the chunk at `offset`
+    /// A new subscription that resumes right after the chunk at `offset`
     /// (see [`SharedChunk::offset`](crate::SharedChunk::offset)): its first
     /// chunk is the one at `offset + 1`, so a consumer that saw everything
     /// up to `offset` loses nothing and sees nothing twice. It then follows
@@ -136,7 +136,7 @@ impl StreamHandle {
 
     /// Cancels the stream: the HTTP body is dropped at once, so the
     /// connection closes. Usage and content received so far stay, and
-    /// every subscriber (late ones included) ends with `Error::Cancelled`
+    /// every subscription (late ones included) ends with `Error::Cancelled`
     /// after the chunks received before. A no-op once the stream has ended.
     /// Dropping every handle and subscription does the same (unless the
     /// stream runs to completion).

@@ -24,7 +24,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::stream::Shared;
+use crate::shared::Shared;
 
 /// Streams whose wake-up may wait for one pass of the arbiter. Past this
 /// many, waiting would add latency for little gain: one wake-up of a

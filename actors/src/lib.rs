@@ -57,9 +57,9 @@ mod process;
 mod provider_actor;
 mod runtime;
 mod segment;
+mod shared;
 mod stats;
-mod stream;
-mod subscriber;
+mod subscription;
 pub mod telemetry;
 mod timer;
 mod tool_calls;
@@ -76,5 +76,5 @@ pub use options::{
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 pub use runtime::Runtime;
 pub use segment::SharedChunk;
-pub use subscriber::{BlockingSubscription, Subscription};
+pub use subscription::{BlockingSubscription, Subscription};
 pub use tool_calls::{ParsedToolCall, PartialToolCall, ToolCallState};

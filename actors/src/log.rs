@@ -1,9 +1,10 @@
 //! The append-only log of one stream.
 //!
-//! The provider actor is the only writer. Every reader (subscriptions,
-//! the accumulator, the tool parser) keeps its own cursor, an absolute index
-//! into the log, so a chunk is stored once, in a [`Segment`], and each
-//! consumer receives it as a [`SharedChunk`](crate::SharedChunk): the common chunks (deltas)
+//! The provider actor is the only writer. Everything that reads it keeps
+//! its own cursor, an absolute index into the log: the followers (the
+//! accumulator, the tool parser) and each consumer's subscription. So a
+//! chunk is stored once, in a [`Segment`], and each consumer receives it
+//! as a [`SharedChunk`](crate::SharedChunk): the common chunks (deltas)
 //! are kept as compact records over a text arena and rebuilt for each
 //! consumer, the rare ones kept whole and shared (see [`crate::segment`]).
 //! A stream of 100,000 text deltas of 4 bytes takes 12.2 bytes per chunk
@@ -61,7 +62,7 @@ impl Progress {
     }
 }
 
-/// The log's internal readers, which must never miss an entry: trimming to
+/// The log's followers, which must never miss an entry: trimming to
 /// the window waits for them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Follower {
@@ -134,7 +135,7 @@ impl Inner {
     /// The index of the segment holding absolute index `at` (or that would
     /// hold it next) and the slot in it, if it is still kept.
     fn locate(&self, at: u64) -> Option<(usize, usize)> {
-        // Readers that follow live read the last segment: look there first.
+        // Cursors at the live edge read the last segment: look there first.
         let i = match self.segments.back() {
             Some(last) if last.first() <= at => self.segments.len() - 1,
             _ => self
@@ -145,7 +146,7 @@ impl Inner {
         Some((i, (at - self.segments[i].first()) as usize))
     }
 
-    /// The oldest entry a subscriber may still read. With a window, entries
+    /// The oldest entry a subscription may still read. With a window, entries
     /// kept only for the followers are already out of sight.
     fn visible_base(&self) -> u64 {
         match self.window {
@@ -250,9 +251,9 @@ impl Log {
     /// Appends a chunk. Returns whether a lossless consumer is now too far
     /// behind, i.e. whether the provider must stop reading.
     ///
-    /// Readers are not woken here: the provider wakes them once per batch
-    /// with [`Log::notify`] before it goes idle, so a burst of chunks costs
-    /// one wake-up per reader rather than one per chunk.
+    /// Subscriptions are not woken here: the provider wakes them once per
+    /// batch with [`Log::notify`] before it goes idle, so a burst of chunks
+    /// costs one wake-up per subscription rather than one per chunk.
     pub(crate) fn append(&self, chunk: Chunk) -> bool {
         let mut g = lock(&self.inner);
         g.push(chunk);
@@ -289,7 +290,7 @@ impl Log {
     }
 
     /// Records the outcome. Only the first call counts; returns whether it
-    /// was this one. The caller wakes the readers.
+    /// was this one. The caller wakes the subscriptions.
     pub(crate) fn finish(&self, outcome: Outcome) -> bool {
         let mut g = lock(&self.inner);
         if g.outcome.is_some() {
@@ -451,7 +452,7 @@ mod tests {
             log.append(text(i));
         }
         // Followers have read nothing: everything is kept for them, but a
-        // subscriber only sees the window.
+        // subscription only sees the window.
         let mut cursor = 0;
         assert_eq!(log.next_event(&mut cursor), Some(Event::Missed(7)));
         let seventh = log.next_event(&mut cursor);

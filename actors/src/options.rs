@@ -1,5 +1,5 @@
 //! How a stream and a runtime are configured: [`StreamOptions`] (limits,
-//! timeouts, retries), [`Policy`] (how a subscriber keeps up),
+//! timeouts, retries), [`Policy`] (how a subscription keeps up),
 //! [`RuntimeConfig`] and the [`RuntimeStats`] a runtime reports.
 
 use std::time::Duration;
@@ -43,7 +43,7 @@ pub struct StreamOptions {
     /// Keep generating when every handle has been dropped.
     pub run_to_completion: bool,
     /// Keep at most this many chunks in the log; older ones are dropped and a
-    /// subscriber that falls out of the window is told how many it missed.
+    /// subscription that falls out of the window is told how many it missed.
     /// Memory is freed a segment of the log at a time (16 chunks at first,
     /// then twice as many each segment, up to the window or 1,024 chunks,
     /// whichever is less), so up to a segment's chunks beyond the window
@@ -81,9 +81,9 @@ impl Default for StreamOptions {
     }
 }
 
-/// How a subscriber keeps up with its stream.
+/// How a subscription keeps up with its stream.
 ///
-/// The default is `Detached { capacity: 64 }`: a subscriber that is kept but
+/// The default is `Detached { capacity: 64 }`: a subscription that is kept but
 /// not read stalls nobody.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
@@ -93,7 +93,7 @@ pub enum Policy {
     /// chunk (with a window: as long as `capacity` is within the window).
     ///
     /// Use it when the consumer must throttle the provider: the log has a
-    /// window (so a detached reader that falls behind would miss chunks),
+    /// window (so a detached subscription that falls behind would miss chunks),
     /// or memory must stay bounded by how fast the slowest consumer is. A
     /// lossless subscription must be read (or dropped): one left unread
     /// stops the stream.

@@ -5,8 +5,8 @@
 //! The actor spawns one future (the [`Job`]) into its own context and stops
 //! when it ends. Everything per chunk happens inside that future, without a
 //! mailbox message: cancel requests and "room again" signals arrive through
-//! the stream's [`Control`](crate::stream::Control), readers are woken
-//! through the log's `Notify`.
+//! the stream's [`Control`](crate::shared::Control); subscriptions are
+//! woken through the log's wait list, followers by a nudge per batch.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -29,14 +29,14 @@ use crate::idle;
 use crate::limits::Limits;
 use crate::messages::CatchUp;
 use crate::options::StreamOptions;
+use crate::shared::Shared;
 use crate::stats::{lock, Member, TaskGuard};
-use crate::stream::Shared;
 use crate::telemetry::ChatTelemetry;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
 use crate::tool_parser::ToolParser;
 
 /// Consecutive ready chunks after which the provider yields its arbiter
-/// thread (and wakes its readers), so a provider whose stream is always
+/// thread (and wakes its subscriptions), so a provider whose stream is always
 /// ready cannot starve the other actors of the arbiter.
 const BURST: u32 = 64;
 
@@ -285,9 +285,9 @@ struct Driver<'a> {
     appended: u64,
     since_nudge: u64,
     batch: u64,
-    /// Chunks were appended since readers were last woken.
+    /// Chunks were appended since subscriptions were last woken.
     dirty: bool,
-    /// The first content chunk was appended since: wake the readers now
+    /// The first content chunk was appended since: wake the subscriptions now
     /// rather than when the arbiter goes idle.
     urgent: bool,
     ttfc: Option<Duration>,
@@ -560,7 +560,7 @@ impl<'a> Driver<'a> {
                 let streak = &mut streak;
                 race(next, &shared.ctl, &mut self.timer, target, || {
                     // About to wait for the network: the burst is over, so
-                    // wake the readers once for all of it. The first token
+                    // wake the subscriptions once for all of it. The first token
                     // goes at once (it is the latency users feel); later
                     // ones with the rest of the arbiter's pass (see `idle`).
                     *streak = 0;

@@ -27,8 +27,8 @@ use crate::limits::{LimitStats, Limits};
 use crate::options::{RuntimeConfig, RuntimeStats, StreamOptions};
 use crate::process::{self, ProcessHandle, ProcessSpec};
 use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
+use crate::shared::{Registry, Shared};
 use crate::stats::{lock, Counters, Member};
-use crate::stream::{Registry, Shared};
 use crate::tool_parser::{Parser, ToolParser};
 
 /// How long `shutdown` waits for cancelled streams to deliver their

@@ -16,7 +16,7 @@ use futures::future::poll_fn;
 use rivulet_core::TimeoutKind;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-use crate::stream::Control;
+use crate::shared::Control;
 
 /// When a timeout fires, and which one.
 pub(crate) type Deadline = (Instant, TimeoutKind);
@@ -93,7 +93,7 @@ pub(crate) enum Raced<T> {
 
 /// Polls `fut` until it resolves, the stream is cancelled or `target`
 /// passes. `on_pending` runs each time `fut` is about to wait (the provider
-/// uses it to wake its readers once per burst).
+/// uses it to wake its subscriptions once per burst).
 pub(crate) async fn race<F: Future + ?Sized>(
     mut fut: Pin<&mut F>,
     ctl: &Control,

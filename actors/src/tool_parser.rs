@@ -40,8 +40,8 @@ use serde_json::Value;
 use crate::event::Outcome;
 use crate::log::Follower;
 use crate::messages::{CatchUp, PartialCalls, ToolCalls};
+use crate::shared::{Shared, ToolsFinal};
 use crate::stats::{lock, Member};
-use crate::stream::{Shared, ToolsFinal};
 use crate::tool_calls::{ParsedToolCall, PartialToolCall, ToolCallState};
 
 /// One call being assembled.

@@ -32,12 +32,12 @@ use std::time::{Duration, Instant};
 use crate::event::Event;
 use crate::log::{Progress, Waiting};
 use crate::options::Policy;
-use crate::stream::CancelOnDrop;
+use crate::shared::CancelOnDrop;
 
 /// What both subscription kinds share: the stream, the cursor and the
 /// events taken but not handed out, the consumer's progress for
 /// backpressure, and the exactly-one-terminal-event bookkeeping.
-struct Subscriber {
+struct Cursor {
     handle: Arc<CancelOnDrop>,
     /// The next log entry to take.
     cursor: u64,
@@ -50,7 +50,7 @@ struct Subscriber {
     done: bool,
 }
 
-impl Subscriber {
+impl Cursor {
     fn new(handle: Arc<CancelOnDrop>, policy: Policy, from: u64) -> Self {
         let (capacity, progress) = match policy {
             Policy::Lossless { capacity } => {
@@ -60,7 +60,7 @@ impl Subscriber {
             }
             Policy::Detached { capacity } => (capacity, None),
         };
-        Subscriber {
+        Cursor {
             handle,
             cursor: from,
             ready: VecDeque::new(),
@@ -120,7 +120,7 @@ impl Subscriber {
     }
 }
 
-impl Drop for Subscriber {
+impl Drop for Cursor {
     fn drop(&mut self) {
         self.leave();
     }
@@ -133,11 +133,11 @@ impl Drop for Subscriber {
 /// [`StreamHandle::subscribe_from`](crate::StreamHandle::subscribe_from).
 ///
 /// - **Replay**: it reads the stream's log with a cursor of its own, from
-///   the start (a late subscriber first replays every chunk received so
+///   the start (a late subscription first replays every chunk received so
 ///   far, then follows live) or right after the offset given to
 ///   `subscribe_from`. Each [`Event::Chunk`] carries its offset
 ///   ([`SharedChunk::offset`](crate::SharedChunk::offset)): 0, 1, 2, … with
-///   no gap, unless the log has a window and the subscriber fell out of it,
+///   no gap, unless the log has a window and the subscription fell out of it,
 ///   which it is told first by [`Event::Missed`].
 /// - **Policy**: the [`Policy`] it was made with. A detached one never slows
 ///   the stream, however long it is left unread; a lossless one holds the
@@ -151,14 +151,14 @@ impl Drop for Subscriber {
 /// - If the runtime shuts down underneath it, it still ends with one
 ///   `Event::End` (the stream's outcome, or cancelled).
 pub struct Subscription {
-    subscriber: Subscriber,
+    cursor: Cursor,
 }
 
 impl Subscription {
     /// Subscribes from log entry `from` (0: the start).
     pub(crate) fn start(handle: &Arc<CancelOnDrop>, policy: Policy, from: u64) -> Subscription {
         Subscription {
-            subscriber: Subscriber::new(handle.clone(), policy, from),
+            cursor: Cursor::new(handle.clone(), policy, from),
         }
     }
 }
@@ -167,14 +167,14 @@ impl futures::Stream for Subscription {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Event>> {
-        self.get_mut().subscriber.poll_event(cx.waker())
+        self.get_mut().cursor.poll_event(cx.waker())
     }
 }
 
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
-            .field("done", &self.subscriber.done)
+            .field("done", &self.cursor.done)
             .finish_non_exhaustive()
     }
 }
@@ -189,7 +189,7 @@ impl fmt::Debug for Subscription {
 /// threads (or `spawn_blocking`), not from an async task: `next` blocks the
 /// thread until the stream has something for it.
 pub struct BlockingSubscription {
-    subscriber: Subscriber,
+    cursor: Cursor,
     /// Unparks the thread that waits in `next`; remade when another thread
     /// reads.
     waker: Option<(Thread, Waker)>,
@@ -203,7 +203,7 @@ impl BlockingSubscription {
         from: u64,
     ) -> BlockingSubscription {
         BlockingSubscription {
-            subscriber: Subscriber::new(handle.clone(), policy, from),
+            cursor: Cursor::new(handle.clone(), policy, from),
             waker: None,
         }
     }
@@ -225,7 +225,7 @@ impl BlockingSubscription {
     fn wait(&mut self, deadline: Option<Instant>) -> Option<Event> {
         let waker = self.thread_waker();
         loop {
-            if let Poll::Ready(event) = self.subscriber.poll_event(&waker) {
+            if let Poll::Ready(event) = self.cursor.poll_event(&waker) {
                 return event;
             }
             // A wake-up between the registration and the park leaves the
@@ -275,7 +275,7 @@ impl Iterator for BlockingSubscription {
 impl fmt::Debug for BlockingSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockingSubscription")
-            .field("done", &self.subscriber.done)
+            .field("done", &self.cursor.done)
             .finish_non_exhaustive()
     }
 }

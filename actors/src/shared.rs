@@ -220,7 +220,7 @@ impl Shared {
     }
 
     /// Ends the stream with `outcome` (the first call wins) and wakes every
-    /// reader. Returns whether this call ended it.
+    /// subscription. Returns whether this call ended it.
     pub(crate) fn finish(&self, outcome: Outcome) -> bool {
         if !self.log.finish(outcome) {
             return false;
@@ -232,7 +232,7 @@ impl Shared {
     }
 
     /// The stream's liveness token for a new actor: the live one, or a new
-    /// one if every actor of the stream has already stopped (a subscriber
+    /// one if every actor of the stream has already stopped (a subscription
     /// joining after the end).
     pub(crate) fn life(&self) -> Arc<StreamLife> {
         let mut g = lock(&self.life);
