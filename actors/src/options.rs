@@ -107,7 +107,8 @@ pub enum Policy {
     /// is then told how much it missed ([`Event::Missed`]).
     Detached {
         /// How many events one read of the log takes for the consumer (at
-        /// least 1); it never bounds how far behind the consumer may be.
+        /// least 1, at most 32); it never bounds how far behind the
+        /// consumer may be.
         capacity: usize,
     },
 }

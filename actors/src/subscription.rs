@@ -34,6 +34,14 @@ use crate::log::{Progress, Waiting};
 use crate::options::Policy;
 use crate::shared::CancelOnDrop;
 
+/// The most events one read of the log takes, whatever the policy's
+/// capacity. Each event taken and not yet handed out holds 64 bytes in
+/// the subscription's buffer, which keeps the room of its largest batch:
+/// a mirror subscribing with a capacity of 256 held 16 KiB per stream
+/// (`serve_bench --only redis`). 32 events per lock already make the
+/// lock's cost per event small.
+const MAX_BATCH: usize = 32;
+
 /// What both subscription kinds share: the stream, the cursor and the
 /// events taken but not handed out, the consumer's progress for
 /// backpressure, and the exactly-one-terminal-event bookkeeping.
@@ -64,7 +72,7 @@ impl Cursor {
             handle,
             cursor: from,
             ready: VecDeque::new(),
-            batch: capacity.max(1),
+            batch: capacity.clamp(1, MAX_BATCH),
             waiting: Waiting::default(),
             progress,
             done: false,
