@@ -1,7 +1,8 @@
-//! HTTP plumbing shared by every provider: the client, sending, turning
-//! error responses into [`Error`]s (with the provider's own message and
-//! code, and `Retry-After`), checking a response is an event stream before
-//! parsing it, and keeping the API key out of error messages.
+//! The HTTP transport under every endpoint (`endpoint.rs`): the client,
+//! sending, turning error responses into [`Error`]s (with the provider's
+//! own message and code, and `Retry-After`), checking a response is an
+//! event stream before parsing it, and keeping the API key out of error
+//! messages. It knows nothing of providers beyond the key it scrubs.
 
 use std::time::SystemTime;
 
