@@ -17,8 +17,9 @@
 //! assert_eq!(provider.id(), "groq");
 //! ```
 //!
-//! Layout: [`http`] (client, request headers, error responses,
-//! `Retry-After`), [`media`] (images and files: refusals, media types),
+//! Layout: `http` and `endpoint` (private: the client, request headers,
+//! error responses, `Retry-After`; one provider's URL and credentials),
+//! [`media`] (images and files: refusals, media types),
 //! [`options`] (request options: checks, `extra_body`), [`sse`]
 //! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
@@ -43,7 +44,7 @@ pub mod errors;
 pub mod eventstream;
 pub mod family;
 pub mod google;
-pub mod http;
+mod http;
 pub mod media;
 pub mod openai;
 pub mod options;
