@@ -138,7 +138,7 @@ fn replay_server_child() {
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
 }
 
-/// One stream's text: read as it streams (through a subscriber actor) or
+/// One stream's text: read as it streams (through a subscription) or
 /// from the awaited response.
 async fn one_stream(model: Model, streamed: bool) -> String {
     if !streamed {

@@ -155,7 +155,7 @@ fn stages(rt: &Runtime, consumers: &tokio::runtime::Runtime, streams: usize) {
         .iter()
         .map(|h| h.subscribe(Policy::default()))
         .collect();
-    step("+ a subscription (actor, channel)");
+    step("+ a subscription (its cursor)");
     let tasks: Vec<_> = subs
         .into_iter()
         .map(|mut sub| consumers.spawn(async move { while sub.next().await.is_some() {} }))
