@@ -21,8 +21,9 @@ use super::registry::{failure, status, Attached, Entry};
 use rivulet::json::error_json;
 use rivulet::{Event, Outcome, Policy};
 
-/// How many events a subscription buffers before its reader: a detached
-/// subscription past this reads behind from the log, losing nothing.
+/// The attacher's policy capacity: how many events one read of the log
+/// may take (the runtime takes at most 32). A detached subscription never
+/// holds the stream back; it reads behind from the log, losing nothing.
 const BUFFER: usize = 64;
 
 /// The `end` event's data: `{"status":"finished"}`,
