@@ -566,6 +566,36 @@ pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
     usize::try_from(v.get(key)?.as_u64()?).ok()
 }
 
+/// The events of every recorded `.sse` transcript in `testdata/wire`, by
+/// file: for tests that must hold on every real stream.
+#[cfg(test)]
+pub(crate) fn recorded_sse_events() -> Vec<(std::path::PathBuf, Vec<SseEvent>)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "sse") {
+                files.push(f);
+            }
+        }
+    }
+    assert!(files.len() > 50, "{} transcripts", files.len());
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            let mut events = Vec::new();
+            let _ = crate::sse::SseParser::new().feed(&bytes, &mut events);
+            (f, events)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,7 +47,9 @@ use rivulet_core::{
 use serde_json::Value;
 
 use super::partial_args::ArgsWriter;
-use super::wire::{ErrorBody, FunctionCall, GenerateContentResponse, Part, UsageMetadata};
+use super::wire::{
+    ErrorBody, FunctionCall, GenerateContentResponse, Part, TextResponse, UsageMetadata,
+};
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
 
@@ -113,7 +115,14 @@ pub struct Gemini {
     latest_usage: Option<Usage>,
     /// The usage deltas sent.
     usage: UsageTracker,
+    /// Responses in a row whose shape [`TextResponse`] could not read since
+    /// the metadata; past [`TEXT_RESPONSE_MISSES`] only the whole parse is
+    /// tried.
+    text_response_misses: u8,
 }
+
+/// See `Gemini::text_response_misses`.
+const TEXT_RESPONSE_MISSES: u8 = 8;
 
 impl Decoder {
     /// A decoder for `provider` (`"google"` or `"vertex"`; used in errors,
@@ -139,12 +148,7 @@ impl Gemini {
                 out.push(Ok(Chunk::Metadata { id, model }));
             }
         }
-        if let Some(u) = &r.usage_metadata {
-            if let Some(snapshot) = restate(self.wire_usage.as_ref(), u) {
-                self.latest_usage = Some(usage_from_wire(&snapshot));
-                self.wire_usage = Some(snapshot);
-            }
-        }
+        self.on_usage(r.usage_metadata.as_ref());
         if let Some(error) = &r.error {
             return Err(inband_error(provider, error));
         }
@@ -172,6 +176,17 @@ impl Gemini {
         }
         self.release_usage(out);
         Ok(())
+    }
+
+    /// Takes a response's usage snapshot (Gemini repeats the whole usage
+    /// on every response); sent as deltas by `release_usage`.
+    fn on_usage(&mut self, usage: Option<&UsageMetadata>) {
+        if let Some(u) = usage {
+            if let Some(snapshot) = restate(self.wire_usage.as_ref(), u) {
+                self.latest_usage = Some(usage_from_wire(&snapshot));
+                self.wire_usage = Some(snapshot);
+            }
+        }
     }
 
     fn on_part(&mut self, provider: &str, part: Part, out: &mut Decoded) -> Result<(), Error> {
@@ -534,6 +549,28 @@ impl Protocol for Gemini {
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
+        if self.metadata_sent
+            && self.text_response_misses < TEXT_RESPONSE_MISSES
+            && !wire.raw_events()
+        {
+            // The common response, read without buffering its parts (see
+            // `TextResponse`); it decodes exactly as `on_response` would.
+            match serde_json::from_str::<TextResponse>(data) {
+                Ok(r) => {
+                    self.text_response_misses = 0;
+                    let [c] = &r.candidates;
+                    if c.index == 0 && c.finish_reason.is_none() {
+                        self.on_usage(r.usage_metadata.as_ref());
+                        for part in &c.content.parts {
+                            self.push(Kind::Text, &part.text, out);
+                        }
+                        self.release_usage(out);
+                        return Ok(Flow::Continue);
+                    }
+                }
+                Err(_) => self.text_response_misses += 1,
+            }
+        }
         let response = wire
             .parse::<GenerateContentResponse>(out, event.data, data)
             .map_err(|e| crate::errors::malformed("GenerateContentResponse", e, data))?;
@@ -708,6 +745,42 @@ mod tests {
     use super::*;
     use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
+
+    /// Every recorded stream decodes the same with [`TextResponse`] tried
+    /// first as with the whole parse only: the same chunks (usage deltas
+    /// included), the same errors, in the same order. Run over every
+    /// `.sse` transcript, of any protocol.
+    #[test]
+    fn the_text_response_path_decodes_every_recording_as_the_whole_parse_does() {
+        let mut fast = 0;
+        for (f, events) in crate::decode::recorded_sse_events() {
+            let decode = |fast: bool| {
+                let mut protocol = Gemini::default();
+                if !fast {
+                    protocol.text_response_misses = TEXT_RESPONSE_MISSES;
+                }
+                let mut d = Driver::with("google", protocol);
+                let mut out: Vec<String> = Vec::new();
+                for e in &events {
+                    out.extend(d.feed(e).iter().map(|c| format!("{c:?}")));
+                }
+                out.extend(d.finish().iter().map(|c| format!("{c:?}")));
+                out
+            };
+            assert_eq!(decode(true), decode(false), "{}", f.display());
+            fast += events
+                .iter()
+                .filter(|e| {
+                    serde_json::from_str::<TextResponse>(e.data.trim()).is_ok_and(|r| {
+                        let [c] = &r.candidates;
+                        c.index == 0 && c.finish_reason.is_none()
+                    })
+                })
+                .count();
+        }
+        // The comparison covers the fast path, not only its refusals.
+        assert!(fast >= 8, "{fast}");
+    }
 
     fn feed_all(d: &mut Decoder, events: &[&str]) -> Decoded {
         let mut out = Vec::new();

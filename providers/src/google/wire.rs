@@ -3,8 +3,12 @@
 //! the wire; response types are lenient (every field optional, unknown
 //! fields ignored or, for parts, kept).
 
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 // ---------------------------------------------------------------- request
 
@@ -213,6 +217,62 @@ pub struct ThinkingConfig {
 
 // --------------------------------------------------------------- response
 
+/// The shape of nearly every response of a long answer, and nothing else:
+/// one candidate, index 0, whose parts are all plain text (no thought, no
+/// signature, no call), with no finish, grounding or error; its usage is
+/// read as usual. The decoder tries it first once the metadata is out; a
+/// response it refuses is read whole as a [`GenerateContentResponse`].
+///
+/// Why a second type: `Part` keeps unknown fields (`#[serde(flatten)]`),
+/// which makes serde buffer every part before reading it: 11 allocations
+/// per text delta (`cargo bench -p rivulet-providers --bench alloc`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TextResponse<'a> {
+    #[serde(borrow)]
+    pub candidates: [TextCandidate<'a>; 1],
+    #[serde(default)]
+    pub usage_metadata: Option<UsageMetadata>,
+    #[serde(default, rename = "modelVersion")]
+    _model_version: IgnoredAny,
+    #[serde(default, rename = "responseId")]
+    _response_id: IgnoredAny,
+    /// Vertex AI.
+    #[serde(default, rename = "createTime")]
+    _create_time: IgnoredAny,
+}
+
+/// The one candidate of a [`TextResponse`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TextCandidate<'a> {
+    #[serde(borrow)]
+    pub content: TextContent<'a>,
+    #[serde(default)]
+    pub index: u32,
+    /// Must be null or absent.
+    #[serde(default)]
+    pub finish_reason: Option<IgnoredAny>,
+}
+
+/// The content of a [`TextCandidate`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextContent<'a> {
+    #[serde(borrow)]
+    pub parts: SmallVec<[TextPart<'a>; 2]>,
+    #[serde(default, rename = "role")]
+    _role: IgnoredAny,
+}
+
+/// A part that is text and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextPart<'a> {
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
+}
+
 /// One streamed `GenerateContentResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -306,32 +366,55 @@ impl Modalities {
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ModalityTokenCount {
-    #[serde(default)]
-    modality: String,
+struct ModalityTokenCount<'a> {
+    #[serde(default, borrow)]
+    modality: Cow<'a, str>,
     #[serde(default)]
     token_count: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for Modalities {
+    /// Counted as the list is read, each modality's name borrowed: no
+    /// allocation (Gemini repeats the usage on every response).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let list = Option::<Vec<ModalityTokenCount>>::deserialize(d)?.unwrap_or_default();
-        let mut m = Modalities::default();
-        for item in list {
-            let slot = match item.modality.as_str() {
-                "TEXT" => &mut m.text,
-                "IMAGE" => &mut m.image,
-                "AUDIO" => &mut m.audio,
-                "VIDEO" => &mut m.video,
-                _ => continue,
-            };
-            // Absent `tokenCount` is zero (proto JSON leaves zeros out).
-            *slot = Some(
-                slot.unwrap_or(0)
-                    .saturating_add(item.token_count.unwrap_or(0)),
-            );
+        struct List;
+        impl<'de> serde::de::Visitor<'de> for List {
+            type Value = Modalities;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of {modality, tokenCount}")
+            }
+            fn visit_unit<E>(self) -> Result<Modalities, E> {
+                Ok(Modalities::default())
+            }
+            fn visit_none<E>(self) -> Result<Modalities, E> {
+                Ok(Modalities::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Modalities, D::Error> {
+                d.deserialize_seq(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Modalities, A::Error> {
+                let mut m = Modalities::default();
+                while let Some(item) = seq.next_element::<ModalityTokenCount<'de>>()? {
+                    let slot = match &*item.modality {
+                        "TEXT" => &mut m.text,
+                        "IMAGE" => &mut m.image,
+                        "AUDIO" => &mut m.audio,
+                        "VIDEO" => &mut m.video,
+                        _ => continue,
+                    };
+                    // Absent `tokenCount` is zero (proto JSON leaves zeros out).
+                    *slot = Some(
+                        slot.unwrap_or(0)
+                            .saturating_add(item.token_count.unwrap_or(0)),
+                    );
+                }
+                Ok(m)
+            }
         }
-        Ok(m)
+        d.deserialize_option(List)
     }
 }
 

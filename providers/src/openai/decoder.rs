@@ -681,27 +681,8 @@ mod tests {
     /// alike.
     #[test]
     fn the_text_chunk_path_decodes_every_recording_as_the_whole_parse_does() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire");
-        let mut files = Vec::new();
-        for dir in std::fs::read_dir(&root).unwrap() {
-            let dir = dir.unwrap().path();
-            if !dir.is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let f = f.unwrap().path();
-                if f.extension().is_some_and(|e| e == "sse") {
-                    files.push(f);
-                }
-            }
-        }
-        assert!(files.len() > 50, "{} transcripts", files.len());
         let mut fast_text_chunks = 0;
-        for f in &files {
-            let bytes = std::fs::read(f).unwrap();
-            let mut events = Vec::new();
-            let mut parser = crate::sse::SseParser::new();
-            let _ = parser.feed(&bytes, &mut events);
+        for (f, events) in crate::decode::recorded_sse_events() {
             let decode = |fast: bool| {
                 let mut protocol = ChatCompletions::default();
                 if !fast {
