@@ -3,8 +3,8 @@
 //! A subscription keeps its own cursor into the log, from the start (or
 //! right after the offset given to `subscribe_from*`), so a late joiner
 //! replays, then follows live. It takes the events past its cursor on the
-//! consumer's own thread, up to its policy's `capacity` under one lock of
-//! the log, and hands them out one by one. When it has caught up it leaves
+//! consumer's own thread, up to its policy's `capacity` (at most
+//! [`MAX_BATCH`]) under one lock of the log, and hands them out one by one. When it has caught up it leaves
 //! its waker in the log's wait list; the provider wakes the list once per
 //! read from the network, and on a busy arbiter once per pass (see
 //! `crate::idle`). Async consumers ([`Subscription`]) are woken as tasks,
@@ -13,9 +13,10 @@
 //! Why no actor and channel between the log and the consumer: an actor on
 //! the arbiter that copied each chunk into the consumer's channel cost a
 //! wake-up of the arbiter whenever the consumer made room, a channel send
-//! and receive per chunk, and the actor's own memory; reading in place,
-//! one stream of 1,000,000 chunks in 16 KiB frames took 2.20 s of CPU
-//! with it and 1.52 s without (`bench __client rivulet`, see the commit).
+//! and receive per chunk, and the actor's own memory. One stream of
+//! 1,000,000 chunks in 16 KiB frames took 2.01–2.20 s of CPU with it and
+//! 1.26–1.41 s reading in place (`bench __client rivulet`, 3 runs; see
+//! the commit).
 //!
 //! Lossless backpressure is accounted on the consumer side: each
 //! subscription counts what its consumer has taken, and the provider stops
@@ -38,8 +39,9 @@ use crate::shared::CancelOnDrop;
 /// capacity. Each event taken and not yet handed out holds 64 bytes in
 /// the subscription's buffer, which keeps the room of its largest batch:
 /// a mirror subscribing with a capacity of 256 held 16 KiB per stream
-/// (`serve_bench --only redis`). 32 events per lock already make the
-/// lock's cost per event small.
+/// (`serve_bench --only redis`). Smaller batches cost locks: 8 consumers
+/// of one 1,000,000-chunk stream took 1.56–1.73 s of CPU reading 8 events
+/// at a time, 1.39–1.50 s reading 32 (`bench __client`, 3 runs each).
 const MAX_BATCH: usize = 32;
 
 /// What both subscription kinds share: the stream, the cursor and the
