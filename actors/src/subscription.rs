@@ -50,7 +50,7 @@ const MAX_BATCH: usize = 32;
 struct Cursor {
     handle: Arc<CancelOnDrop>,
     /// The next log entry to take.
-    cursor: u64,
+    next: u64,
     /// Events taken from the log, not yet handed to the consumer.
     ready: VecDeque<Event>,
     /// How many events one read of the log takes at most.
@@ -72,7 +72,7 @@ impl Cursor {
         };
         Cursor {
             handle,
-            cursor: from,
+            next: from,
             ready: VecDeque::new(),
             batch: capacity.clamp(1, MAX_BATCH),
             waiting: Waiting::default(),
@@ -88,7 +88,7 @@ impl Cursor {
         }
         if self.ready.is_empty() {
             self.handle.shared.log.read(
-                &mut self.cursor,
+                &mut self.next,
                 self.batch,
                 &mut self.ready,
                 waker,

@@ -566,6 +566,24 @@ pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
     usize::try_from(v.get(key)?.as_u64()?).ok()
 }
 
+/// What a decoder of `protocol` makes of `events` and the end of the body,
+/// each chunk or error as its `Debug` line: for tests that compare two
+/// ways of decoding the same stream.
+#[cfg(test)]
+pub(crate) fn decoded_lines<P: Protocol<Event = SseEvent>>(
+    provider: &str,
+    protocol: P,
+    events: &[SseEvent],
+) -> Vec<String> {
+    let mut d = Driver::with(provider, protocol);
+    let mut out: Vec<String> = Vec::new();
+    for e in events {
+        out.extend(d.feed(e).iter().map(|c| format!("{c:?}")));
+    }
+    out.extend(d.finish().iter().map(|c| format!("{c:?}")));
+    out
+}
+
 /// The events of every recorded `.sse` transcript in `testdata/wire`, by
 /// file: for tests that must hold on every real stream.
 #[cfg(test)]

@@ -558,10 +558,9 @@ impl Protocol for Gemini {
             match serde_json::from_str::<TextResponse>(data) {
                 Ok(r) => {
                     self.text_response_misses = 0;
-                    let [c] = &r.candidates;
-                    if c.index == 0 && c.finish_reason.is_none() {
+                    if let Some(parts) = r.text_parts() {
                         self.on_usage(r.usage_metadata.as_ref());
-                        for part in &c.content.parts {
+                        for part in parts {
                             self.push(Kind::Text, &part.text, out);
                         }
                         self.release_usage(out);
@@ -754,27 +753,21 @@ mod tests {
     fn the_text_response_path_decodes_every_recording_as_the_whole_parse_does() {
         let mut fast = 0;
         for (f, events) in crate::decode::recorded_sse_events() {
-            let decode = |fast: bool| {
-                let mut protocol = Gemini::default();
-                if !fast {
-                    protocol.text_response_misses = TEXT_RESPONSE_MISSES;
-                }
-                let mut d = Driver::with("google", protocol);
-                let mut out: Vec<String> = Vec::new();
-                for e in &events {
-                    out.extend(d.feed(e).iter().map(|c| format!("{c:?}")));
-                }
-                out.extend(d.finish().iter().map(|c| format!("{c:?}")));
-                out
+            let whole = Gemini {
+                text_response_misses: TEXT_RESPONSE_MISSES,
+                ..Gemini::default()
             };
-            assert_eq!(decode(true), decode(false), "{}", f.display());
+            assert_eq!(
+                crate::decode::decoded_lines("google", Gemini::default(), &events),
+                crate::decode::decoded_lines("google", whole, &events),
+                "{}",
+                f.display()
+            );
             fast += events
                 .iter()
                 .filter(|e| {
-                    serde_json::from_str::<TextResponse>(e.data.trim()).is_ok_and(|r| {
-                        let [c] = &r.candidates;
-                        c.index == 0 && c.finish_reason.is_none()
-                    })
+                    serde_json::from_str::<TextResponse>(e.data.trim())
+                        .is_ok_and(|r| r.text_parts().is_some())
                 })
                 .count();
         }

@@ -273,6 +273,15 @@ pub(crate) struct TextPart<'a> {
     pub text: Cow<'a, str>,
 }
 
+impl TextResponse<'_> {
+    /// The text parts of a response that carries nothing else the decoder
+    /// acts on (its usage aside), or `None` when it must be read whole.
+    pub(crate) fn text_parts(&self) -> Option<&[TextPart<'_>]> {
+        let [c] = &self.candidates;
+        (c.index == 0 && c.finish_reason.is_none()).then_some(&c.content.parts[..])
+    }
+}
+
 /// One streamed `GenerateContentResponse`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

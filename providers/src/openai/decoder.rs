@@ -683,21 +683,16 @@ mod tests {
     fn the_text_chunk_path_decodes_every_recording_as_the_whole_parse_does() {
         let mut fast_text_chunks = 0;
         for (f, events) in crate::decode::recorded_sse_events() {
-            let decode = |fast: bool| {
-                let mut protocol = ChatCompletions::default();
-                if !fast {
-                    protocol.text_chunk_misses = TEXT_CHUNK_MISSES;
-                }
-                let mut d = Driver::with("p", protocol);
-                let mut out: Vec<String> = Vec::new();
-                for e in &events {
-                    out.extend(d.feed(e).iter().map(|c| format!("{c:?}")));
-                }
-                out.extend(d.finish().iter().map(|c| format!("{c:?}")));
-                out
+            let whole = ChatCompletions {
+                text_chunk_misses: TEXT_CHUNK_MISSES,
+                ..ChatCompletions::default()
             };
-            let (fast, whole) = (decode(true), decode(false));
-            assert_eq!(fast, whole, "{}", f.display());
+            assert_eq!(
+                crate::decode::decoded_lines("p", ChatCompletions::default(), &events),
+                crate::decode::decoded_lines("p", whole, &events),
+                "{}",
+                f.display()
+            );
             fast_text_chunks += events
                 .iter()
                 .filter(|e| {
