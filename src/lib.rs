@@ -47,10 +47,7 @@ pub use consume::{ChunkConsumer, Chunks, Consume, Consumer, Step};
 pub use hooks::{HookKind, HookPanic, HookReport, HookRun, Hooks};
 pub use input::Input;
 pub use model::{check_model_id, valid_temperature, Model};
-pub use parts::{
-    BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreamOf, PartStreams,
-    PartStreamsOf,
-};
+pub use parts::{BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreams};
 pub use render::{PrettyRender, Render, RenderConsumer, Rendered, TextRender};
 pub use stream::{EagerTools, Resume, StreamResponse};
 pub use structured::{parse_response, Partial, PartialConsumer, PartialText, StructuredStream};

@@ -5,6 +5,10 @@
 //! substream is being read (interleaved tool calls) are buffered for theirs.
 //! A substream that is skipped or dropped stops buffering: its content still
 //! reaches the final response through the accumulator.
+//!
+//! Both kinds of substream (the parts, and one part's deltas) are one
+//! adaptor, [`Demuxed`], over what each reads from the demultiplexer
+//! ([`Reader`]), so the `Iterator` and the `Stream` are each written once.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -53,11 +57,16 @@ struct PartBuf {
     abandoned: bool,
 }
 
+/// A started part not yet handed out: its index, kind, tool call id and
+/// tool name.
+type Announced = (usize, ContentType, String, String);
+
+/// Sorts one subscription's chunks by part.
 #[derive(Default)]
-struct Demux {
+pub struct Demux {
     parts: HashMap<usize, PartBuf>,
     /// Parts started and not yet handed out, in start order.
-    announced: VecDeque<(usize, ContentType, String, String)>,
+    announced: VecDeque<Announced>,
     ended: bool,
     error: Option<Error>,
     error_taken: bool,
@@ -117,7 +126,7 @@ impl Demux {
         }
     }
 
-    fn open(&mut self, announced: (usize, ContentType, String, String)) {
+    fn open(&mut self, announced: Announced) {
         self.parts.insert(
             announced.0,
             PartBuf {
@@ -148,11 +157,14 @@ impl Demux {
 
 /// What the part substreams of one response share: the one subscription
 /// they read and the demultiplexer that sorts its chunks by part.
-struct Source<S> {
+pub struct Source<S> {
     chunks: Chunks<S>,
     demux: Demux,
 }
 
+/// The source, shared by a response's substreams. A substream holds the
+/// lock only while it takes what is ready or pulls one chunk, never across
+/// an `.await` (a `poll` returns with it released).
 type SourceRef<S> = Arc<Mutex<Source<S>>>;
 
 fn lock<S>(s: &SourceRef<S>) -> MutexGuard<'_, Source<S>> {
@@ -161,58 +173,35 @@ fn lock<S>(s: &SourceRef<S>) -> MutexGuard<'_, Source<S>> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The substreams of a response, in the order their parts start.
-/// `Iterator` (blocking) or `Stream` (async), by subscription type.
-pub struct PartStreamsOf<S> {
-    shared: SourceRef<S>,
+/// What one kind of substream takes from the demultiplexer.
+pub trait Reader {
+    /// What it yields over a source of type `S`.
+    type Item<S>;
+    /// The next item, the end (`Some(None)`), or `None` to pull another
+    /// chunk first.
+    fn ready<S>(
+        &mut self,
+        source: &SourceRef<S>,
+        demux: &mut Demux,
+    ) -> Option<Option<Self::Item<S>>>;
+    /// The substream was dropped.
+    fn dropped(&mut self, _demux: &mut Demux) {}
 }
 
-/// Async substreams ([`crate::StreamResponse::streams`]).
-pub type PartStreams = PartStreamsOf<Subscription>;
-/// Blocking substreams ([`crate::Blocking::streams`]).
-pub type BlockingPartStreams = PartStreamsOf<BlockingSubscription>;
-/// One async substream.
-pub type PartStream = PartStreamOf<Subscription>;
-/// One blocking substream.
-pub type BlockingPartStream = PartStreamOf<BlockingSubscription>;
-
-impl<S> PartStreamsOf<S> {
-    pub(crate) fn new(chunks: Chunks<S>) -> Self {
-        PartStreamsOf {
-            shared: Arc::new(Mutex::new(Source {
-                chunks,
-                demux: Demux::default(),
-            })),
-        }
-    }
-
-    /// The next announced part, the error, the end, or `None` to pull more.
-    fn ready(&self, shared: &mut Source<S>) -> Option<Option<Result<PartStreamOf<S>, Error>>> {
-        if let Some((part, content_type, id, name)) = shared.demux.announced.pop_front() {
-            return Some(Some(Ok(PartStreamOf {
-                shared: self.shared.clone(),
-                part,
-                content_type,
-                id,
-                name,
-                partial: String::new(),
-                finished: false,
-            })));
-        }
-        if shared.demux.ended {
-            return Some(shared.demux.take_error().map(Err));
-        }
-        None
-    }
+/// A substream: a [`Reader`] over the source its response's substreams
+/// share. An `Iterator` over a blocking subscription, a `Stream` over an
+/// async one; see [`PartStreams`] and [`PartStream`].
+pub struct Demuxed<S, R: Reader> {
+    source: SourceRef<S>,
+    reader: R,
 }
 
-impl<S: Iterator<Item = Event>> Iterator for PartStreamsOf<S> {
-    type Item = Result<PartStreamOf<S>, Error>;
+impl<S: Iterator<Item = Event>, R: Reader> Iterator for Demuxed<S, R> {
+    type Item = R::Item<S>;
     fn next(&mut self) -> Option<Self::Item> {
-        let shared = self.shared.clone();
-        let mut guard = lock(&shared);
+        let mut guard = lock(&self.source);
         loop {
-            if let Some(r) = self.ready(&mut guard) {
+            if let Some(r) = self.reader.ready(&self.source, &mut guard.demux) {
                 return r;
             }
             let item = guard.chunks.next();
@@ -221,13 +210,13 @@ impl<S: Iterator<Item = Event>> Iterator for PartStreamsOf<S> {
     }
 }
 
-impl<S: Stream<Item = Event> + Unpin> Stream for PartStreamsOf<S> {
-    type Item = Result<PartStreamOf<S>, Error>;
+impl<S: Stream<Item = Event> + Unpin, R: Reader + Unpin> Stream for Demuxed<S, R> {
+    type Item = R::Item<S>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let shared = self.shared.clone();
-        let mut guard = lock(&shared);
+        let this = self.get_mut();
+        let mut guard = lock(&this.source);
         loop {
-            if let Some(r) = self.ready(&mut guard) {
+            if let Some(r) = this.reader.ready(&this.source, &mut guard.demux) {
                 return Poll::Ready(r);
             }
             match Pin::new(&mut guard.chunks).poll_next(cx) {
@@ -238,12 +227,75 @@ impl<S: Stream<Item = Event> + Unpin> Stream for PartStreamsOf<S> {
     }
 }
 
-/// One content part's deltas. Keeps what it has yielded in
-/// [`PartStreamOf::partial`]; `collect_part` (`collect_part_blocking`) drains it into
-/// the final part. Dropping it unread is fine: the part still completes in
-/// the response.
-pub struct PartStreamOf<S> {
-    shared: SourceRef<S>,
+impl<S, R: Reader> Drop for Demuxed<S, R> {
+    fn drop(&mut self) {
+        let mut guard = lock(&self.source);
+        self.reader.dropped(&mut guard.demux);
+    }
+}
+
+/// The substreams of a response, in the order their parts start, each
+/// `Ok(PartStream)` or, once, the stream's error.
+///
+/// Async, from [`crate::StreamResponse::streams`]. Each substream reads the
+/// response's one detached subscription, which replays from the start:
+/// parts already complete come out first.
+pub type PartStreams = Demuxed<Subscription, NextPart>;
+/// [`PartStreams`] for synchronous code ([`crate::Blocking::streams`]): an
+/// `Iterator` of `Iterator`s.
+pub type BlockingPartStreams = Demuxed<BlockingSubscription, NextPart>;
+/// One content part's deltas, in order, then its end (or, once, the
+/// stream's error). Keeps what it has yielded in `partial()`;
+/// `collect_part` drains it into the final part. Dropping it unread is
+/// fine: the part still completes in the response.
+pub type PartStream = Demuxed<Subscription, PartDeltas>;
+/// [`PartStream`] for synchronous code: an `Iterator`.
+pub type BlockingPartStream = Demuxed<BlockingSubscription, PartDeltas>;
+
+/// The [`Reader`] of [`PartStreams`]: hands out each part as it starts.
+pub struct NextPart;
+
+impl<S> Demuxed<S, NextPart> {
+    pub(crate) fn new(chunks: Chunks<S>) -> Self {
+        Demuxed {
+            source: Arc::new(Mutex::new(Source {
+                chunks,
+                demux: Demux::default(),
+            })),
+            reader: NextPart,
+        }
+    }
+}
+
+impl Reader for NextPart {
+    type Item<S> = Result<Demuxed<S, PartDeltas>, Error>;
+    fn ready<S>(
+        &mut self,
+        source: &SourceRef<S>,
+        demux: &mut Demux,
+    ) -> Option<Option<Self::Item<S>>> {
+        if let Some((part, content_type, id, name)) = demux.announced.pop_front() {
+            return Some(Some(Ok(Demuxed {
+                source: source.clone(),
+                reader: PartDeltas {
+                    part,
+                    content_type,
+                    id,
+                    name,
+                    partial: String::new(),
+                    finished: false,
+                },
+            })));
+        }
+        if demux.ended {
+            return Some(demux.take_error().map(Err));
+        }
+        None
+    }
+}
+
+/// The [`Reader`] of [`PartStream`]: one part's deltas.
+pub struct PartDeltas {
     part: usize,
     content_type: ContentType,
     id: String,
@@ -252,34 +304,13 @@ pub struct PartStreamOf<S> {
     finished: bool,
 }
 
-impl<S> PartStreamOf<S> {
-    /// Text, thought or tool call.
-    pub fn content_type(&self) -> ContentType {
-        self.content_type
-    }
-    /// The part's index in the response's content.
-    pub fn part(&self) -> usize {
-        self.part
-    }
-    /// The tool call's id (empty for text and thoughts).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-    /// The tool's name (empty for text and thoughts).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// Everything yielded so far.
-    pub fn partial(&self) -> &str {
-        &self.partial
-    }
-
-    /// The next delta, the error, the end, or `None` to pull more.
-    fn ready(&mut self, shared: &mut Source<S>) -> Option<Option<Result<String, Error>>> {
+impl Reader for PartDeltas {
+    type Item<S> = Result<String, Error>;
+    fn ready<S>(&mut self, _: &SourceRef<S>, demux: &mut Demux) -> Option<Option<Self::Item<S>>> {
         if self.finished {
             return Some(None);
         }
-        let buf = shared.demux.parts.get_mut(&self.part)?;
+        let buf = demux.parts.get_mut(&self.part)?;
         if let Some(d) = buf.deltas.pop_front() {
             self.partial.push_str(&d);
             return Some(Some(Ok(d)));
@@ -288,105 +319,98 @@ impl<S> PartStreamOf<S> {
             self.finished = true;
             return Some(None);
         }
-        if shared.demux.ended {
+        if demux.ended {
             self.finished = true;
-            return Some(shared.demux.take_error().map(Err));
+            return Some(demux.take_error().map(Err));
         }
         None
     }
 
-    fn into_part(self, seal: Seal) -> ContentPart {
-        match self.content_type {
+    fn dropped(&mut self, demux: &mut Demux) {
+        if let Some(p) = demux.parts.get_mut(&self.part) {
+            p.abandoned = true;
+            p.deltas.clear();
+        }
+    }
+}
+
+impl<S> Demuxed<S, PartDeltas> {
+    /// Text, thought or tool call.
+    pub fn content_type(&self) -> ContentType {
+        self.reader.content_type
+    }
+    /// The part's index in the response's content.
+    pub fn part(&self) -> usize {
+        self.reader.part
+    }
+    /// The tool call's id (empty for text and thoughts).
+    pub fn id(&self) -> &str {
+        &self.reader.id
+    }
+    /// The tool's name (empty for text and thoughts).
+    pub fn name(&self) -> &str {
+        &self.reader.name
+    }
+    /// Everything yielded so far.
+    pub fn partial(&self) -> &str {
+        &self.reader.partial
+    }
+
+    /// The whole part, once every delta has been read.
+    fn into_part(self) -> ContentPart {
+        let seal = lock(&self.source)
+            .demux
+            .parts
+            .get(&self.reader.part)
+            .map(|p| p.seal.clone())
+            .unwrap_or_default();
+        let r = &self.reader;
+        match r.content_type {
             ContentType::Text => ContentPart::Text(Text {
-                text: self.partial.clone(),
+                text: r.partial.clone(),
             }),
             ContentType::Thought => ContentPart::Thought(Thought {
-                thought: self.partial.clone(),
+                thought: r.partial.clone(),
                 signature: seal.signature,
                 redacted: seal.redacted,
             }),
             ContentType::ToolCall => ContentPart::ToolCall(ToolCall {
-                id: self.id.clone(),
-                name: self.name.clone(),
-                args: self.partial.clone(),
+                id: r.id.clone(),
+                name: r.name.clone(),
+                args: r.partial.clone(),
                 signature: seal.signature,
             }),
         }
     }
-
-    fn seal(&self) -> Seal {
-        lock(&self.shared)
-            .demux
-            .parts
-            .get(&self.part)
-            .map(|p| p.seal.clone())
-            .unwrap_or_default()
-    }
 }
 
-impl<S: Iterator<Item = Event>> PartStreamOf<S> {
-    /// Reads the rest of the part and returns it whole (blocking twin of
-    /// `collect_part`).
-    pub fn collect_part_blocking(mut self) -> Result<ContentPart, Error> {
-        for d in self.by_ref() {
-            d?;
-        }
-        let seal = self.seal();
-        Ok(self.into_part(seal))
+/// Reads the rest of a part from a synchronous source and returns it whole.
+fn collect_part<S: Iterator<Item = Event>>(
+    mut part: Demuxed<S, PartDeltas>,
+) -> Result<ContentPart, Error> {
+    for d in part.by_ref() {
+        d?;
     }
+    Ok(part.into_part())
 }
 
-impl<S: Stream<Item = Event> + Unpin> PartStreamOf<S> {
-    /// Reads the rest of the part and returns it whole.
+impl PartStream {
+    /// Reads the rest of the part and returns it whole: the deltas not yet
+    /// read, with what the part's end carried (a thought's signature and
+    /// redacted content, a tool call's signature).
     pub async fn collect_part(mut self) -> Result<ContentPart, Error> {
         use futures::StreamExt;
         while let Some(d) = self.next().await {
             d?;
         }
-        let seal = self.seal();
-        Ok(self.into_part(seal))
+        Ok(self.into_part())
     }
 }
 
-impl<S: Iterator<Item = Event>> Iterator for PartStreamOf<S> {
-    type Item = Result<String, Error>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let shared = self.shared.clone();
-        let mut guard = lock(&shared);
-        loop {
-            if let Some(r) = self.ready(&mut guard) {
-                return r;
-            }
-            let item = guard.chunks.next();
-            guard.demux.push(item);
-        }
-    }
-}
-
-impl<S: Stream<Item = Event> + Unpin> Stream for PartStreamOf<S> {
-    type Item = Result<String, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let shared = self.shared.clone();
-        let mut guard = lock(&shared);
-        loop {
-            if let Some(r) = self.ready(&mut guard) {
-                return Poll::Ready(r);
-            }
-            match Pin::new(&mut guard.chunks).poll_next(cx) {
-                Poll::Ready(item) => guard.demux.push(item),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-impl<S> Drop for PartStreamOf<S> {
-    fn drop(&mut self) {
-        let mut guard = lock(&self.shared);
-        if let Some(p) = guard.demux.parts.get_mut(&self.part) {
-            p.abandoned = true;
-            p.deltas.clear();
-        }
+impl BlockingPartStream {
+    /// [`PartStream::collect_part`], blocking the thread.
+    pub fn collect_part(self) -> Result<ContentPart, Error> {
+        collect_part(self)
     }
 }
 
@@ -404,8 +428,8 @@ mod tests {
         v.into_iter()
     }
 
-    fn streams(chunks: Vec<Chunk>, end: Outcome) -> PartStreamsOf<std::vec::IntoIter<Event>> {
-        PartStreamsOf::new(Chunks::new(events(chunks, end)))
+    fn streams(chunks: Vec<Chunk>, end: Outcome) -> Demuxed<std::vec::IntoIter<Event>, NextPart> {
+        Demuxed::new(Chunks::new(events(chunks, end)))
     }
 
     fn call(part: usize, id: &str, delta: &str) -> Chunk {
@@ -491,7 +515,7 @@ mod tests {
         drop(it.next().unwrap().unwrap());
         let second = it.next().unwrap().unwrap();
         assert_eq!(
-            second.collect_part_blocking().unwrap(),
+            collect_part(second).unwrap(),
             ContentPart::ToolCall(ToolCall {
                 id: "b".into(),
                 name: "g".into(),
@@ -500,7 +524,7 @@ mod tests {
             })
         );
         assert_eq!(
-            thought.collect_part_blocking().unwrap(),
+            collect_part(thought).unwrap(),
             ContentPart::Thought(Thought {
                 thought: "hm".into(),
                 signature: Some("sig".into()),
@@ -536,7 +560,7 @@ mod tests {
         let mut it = streams(chunks, Outcome::Finished);
         let thought = it.next().unwrap().unwrap();
         assert_eq!(
-            thought.collect_part_blocking().unwrap(),
+            collect_part(thought).unwrap(),
             ContentPart::Thought(Thought {
                 thought: String::new(),
                 signature: None,
@@ -545,7 +569,7 @@ mod tests {
         );
         let call = it.next().unwrap().unwrap();
         assert_eq!(
-            call.collect_part_blocking().unwrap(),
+            collect_part(call).unwrap(),
             ContentPart::ToolCall(ToolCall {
                 id: "c".into(),
                 name: "f".into(),
