@@ -49,12 +49,12 @@ impl<'a> Blocking<'a> {
 
     /// [`StreamResponse::subscribe`], as an `Iterator`.
     pub fn subscribe(&self, policy: Policy) -> BlockingSubscription {
-        self.handle().subscribe_blocking(policy)
+        self.handle().blocking().subscribe(policy)
     }
 
     /// [`StreamResponse::subscribe_from`], as an `Iterator`.
     pub fn subscribe_from(&self, offset: u64, policy: Policy) -> BlockingSubscription {
-        self.handle().subscribe_from_blocking(offset, policy)
+        self.handle().blocking().subscribe_from(offset, policy)
     }
 
     /// [`StreamResponse::chunk_stream`], as an `Iterator`.
@@ -86,22 +86,22 @@ impl<'a> Blocking<'a> {
 
     /// [`StreamResponse::finish`]: blocks until the end.
     pub fn finish(&self) -> Result<Response, Error> {
-        self.handle().finish_blocking()
+        self.handle().blocking().finish()
     }
 
     /// [`StreamResponse::snapshot`]: the response as received so far.
     pub fn snapshot(&self) -> Response {
-        self.handle().snapshot_blocking()
+        self.handle().blocking().snapshot()
     }
 
     /// [`StreamResponse::tool_calls`]: the complete tool calls so far.
     pub fn tool_calls(&self) -> Vec<ParsedToolCall> {
-        self.handle().tool_calls_blocking()
+        self.handle().blocking().tool_calls()
     }
 
     /// [`StreamResponse::partial_tool_calls`]: every tool call so far.
     pub fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
-        self.handle().partial_tool_calls_blocking()
+        self.handle().blocking().partial_tool_calls()
     }
 
     /// [`StreamResponse::execute_tools`]: blocks until the end, then runs

@@ -178,7 +178,7 @@ impl StreamResponse {
     /// other handle does not cancel a stream whose hooks still run.
     pub fn run_hooks(&self, hooks: Hooks) -> HookRun {
         let handle = self.handle().clone();
-        let events = handle.subscribe_blocking(hooks.policy);
+        let events = handle.blocking().subscribe(hooks.policy);
         let (tx, done) = oneshot::channel();
         let work = move || {
             let _ = tx.send(run(hooks, events, &handle));
@@ -216,7 +216,7 @@ fn run(mut hooks: Hooks, events: impl Iterator<Item = Event>, handle: &StreamHan
             Event::Missed(n) => report.missed += n,
             Event::End(Outcome::Finished) => {
                 // The final response: published as the stream ends.
-                let response = handle.finish_blocking();
+                let response = handle.blocking().finish();
                 match response {
                     Ok(r) => {
                         for (i, hook) in hooks.on_finish.iter_mut().enumerate() {
@@ -237,7 +237,7 @@ fn run(mut hooks: Hooks, events: impl Iterator<Item = Event>, handle: &StreamHan
 }
 
 fn call_error(hooks: &mut Hooks, report: &mut HookReport, e: &Error, handle: &StreamHandle) {
-    let partial = handle.snapshot_blocking();
+    let partial = handle.blocking().snapshot();
     for (i, hook) in hooks.on_error.iter_mut().enumerate() {
         guard(report, HookKind::Error, i, None, || hook(e, &partial));
     }

@@ -7,13 +7,14 @@ use actix::Addr;
 use rivulet_core::{Error, Response};
 
 use crate::accumulator::Accumulator;
+use crate::blocking::BlockingHandle;
 use crate::event::Outcome;
 use crate::fallback::Routing;
 use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
 use crate::options::Policy;
 use crate::shared::{CancelOnDrop, Shared};
 use crate::stats::lock;
-use crate::subscription::{BlockingSubscription, Subscription};
+use crate::subscription::Subscription;
 use crate::tool_calls::{ParsedToolCall, PartialToolCall};
 use crate::tool_parser::ToolParser;
 
@@ -63,6 +64,42 @@ impl StreamHandle {
         &self.guard.shared
     }
 
+    /// What every subscription holds: the last one dropped cancels.
+    pub(crate) fn guard(&self) -> &Arc<CancelOnDrop> {
+        &self.guard
+    }
+
+    /// This handle for synchronous code: the same methods, as a blocking
+    /// subscription and as calls that block the thread (do not call them
+    /// from an async task).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use futures::stream;
+    /// # use rivulet_actors::{Policy, Runtime, RuntimeConfig, StreamOptions};
+    /// # use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
+    /// # struct Hello;
+    /// # impl Provider for Hello {
+    /// #     fn id(&self) -> &str { "hello" }
+    /// #     fn open(&self, _: &Request) -> OpenFuture {
+    /// #         let chunks: ChunkStream = Box::pin(stream::iter(
+    /// #             [Chunk::text_start(0), Chunk::text(0, "Hello"), Chunk::text_end(0)].map(Ok),
+    /// #         ));
+    /// #         Box::pin(async move { Ok(chunks) })
+    /// #     }
+    /// # }
+    /// # let rt = Runtime::new(RuntimeConfig::default());
+    /// let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
+    /// let events = stream.blocking().subscribe(Policy::default()).count();
+    /// assert_eq!(events, 4); // three chunks and the end
+    /// assert_eq!(stream.blocking().finish()?.text(), "Hello");
+    /// # rt.shutdown();
+    /// # Ok::<(), rivulet_core::Error>(())
+    /// ```
+    pub fn blocking(&self) -> BlockingHandle<'_> {
+        BlockingHandle::new(self)
+    }
+
     /// A new subscription for async code: it replays the log from the start
     /// (offset 0), then follows live, and ends with one
     /// [`Event::End`](crate::event::Event::End).
@@ -77,13 +114,6 @@ impl StreamHandle {
     /// holds the stream alive.
     pub fn subscribe(&self, policy: Policy) -> Subscription {
         Subscription::start(&self.guard, policy, 0)
-    }
-
-    /// [`StreamHandle::subscribe`] for blocking code: the same replay,
-    /// policy and drop rules; `next` parks the thread until the stream has
-    /// something for it.
-    pub fn subscribe_blocking(&self, policy: Policy) -> BlockingSubscription {
-        BlockingSubscription::start(&self.guard, policy, 0)
     }
 
     /// A new subscription that resumes right after the chunk at `offset`
@@ -119,7 +149,8 @@ impl StreamHandle {
     /// let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
     /// // A consumer that saw the chunk at offset 0 resumes with offset 1.
     /// let rest: Vec<u64> = stream
-    ///     .subscribe_from_blocking(0, Policy::default())
+    ///     .blocking()
+    ///     .subscribe_from(0, Policy::default())
     ///     .filter_map(|event| event.offset())
     ///     .collect();
     /// assert_eq!(rest, [1, 2]);
@@ -127,11 +158,6 @@ impl StreamHandle {
     /// ```
     pub fn subscribe_from(&self, offset: u64, policy: Policy) -> Subscription {
         Subscription::start(&self.guard, policy, offset.saturating_add(1))
-    }
-
-    /// [`StreamHandle::subscribe_from`] for blocking code.
-    pub fn subscribe_from_blocking(&self, offset: u64, policy: Policy) -> BlockingSubscription {
-        BlockingSubscription::start(&self.guard, policy, offset.saturating_add(1))
     }
 
     /// Cancels the stream: the HTTP body is dropped at once, so the
@@ -164,24 +190,12 @@ impl StreamHandle {
         }
     }
 
-    /// [`StreamHandle::snapshot`] for synchronous code. Do not call it from
-    /// an async task (it blocks the thread).
-    pub fn snapshot_blocking(&self) -> Response {
-        futures::executor::block_on(self.snapshot())
-    }
-
     /// Waits for the end. `Ok` with the final response (the whole log,
     /// however late it is called), or the error; the partial response stays
     /// available from `snapshot()`. Waiting never holds the stream back, and
     /// dropping the future does not cancel it.
     pub async fn finish(&self) -> Result<Response, Error> {
         self.shared().wait_end().await
-    }
-
-    /// [`StreamHandle::finish`] for synchronous code. Do not call it from an
-    /// async task (it blocks the thread).
-    pub fn finish_blocking(&self) -> Result<Response, Error> {
-        futures::executor::block_on(self.finish())
     }
 
     /// For a stream with fallback models
@@ -236,11 +250,6 @@ impl StreamHandle {
         }
     }
 
-    /// [`StreamHandle::partial_tool_calls`] for synchronous code.
-    pub fn partial_tool_calls_blocking(&self) -> Vec<PartialToolCall> {
-        futures::executor::block_on(self.partial_tool_calls())
-    }
-
     /// Each complete tool call as soon as it has ended, while the model may
     /// still be streaming (what eager tool execution runs on). It replays
     /// the calls that ended before, then follows live, and ends with the
@@ -258,11 +267,6 @@ impl StreamHandle {
             rx,
             _handle: self.clone(),
         }
-    }
-
-    /// [`StreamHandle::tool_calls`] for synchronous code.
-    pub fn tool_calls_blocking(&self) -> Vec<ParsedToolCall> {
-        futures::executor::block_on(self.tool_calls())
     }
 
     /// Number of chunks appended so far (those a window dropped included):

@@ -29,10 +29,10 @@
 //!
 //! let rt = Runtime::new(RuntimeConfig::default());
 //! let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
-//! let events: Vec<Event> = stream.subscribe_blocking(Policy::default()).collect();
+//! let events: Vec<Event> = stream.blocking().subscribe(Policy::default()).collect();
 //! assert_eq!(events.len(), 4);
 //! assert_eq!(events[3], Event::End(Outcome::Finished));
-//! assert_eq!(stream.finish_blocking().unwrap().text(), "Hello");
+//! assert_eq!(stream.blocking().finish().unwrap().text(), "Hello");
 //! rt.shutdown();
 //! ```
 //!
@@ -45,6 +45,7 @@
 pub use rivulet_core::{Chunk, Error, Provider, Request, Response, ToolCall};
 
 mod accumulator;
+mod blocking;
 mod event;
 mod fallback;
 mod handle;
@@ -66,6 +67,7 @@ mod tool_calls;
 mod tool_parser;
 mod trim;
 
+pub use blocking::BlockingHandle;
 pub use event::{Event, Outcome};
 pub use fallback::{Fallback, Routing, Skipped};
 pub use handle::{StreamHandle, ToolCallWatch};

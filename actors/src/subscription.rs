@@ -193,8 +193,9 @@ impl fmt::Debug for Subscription {
 /// ending with exactly one [`Event::End`].
 ///
 /// The blocking twin of [`Subscription`], made by
-/// [`StreamHandle::subscribe_blocking`](crate::StreamHandle::subscribe_blocking)
-/// and [`StreamHandle::subscribe_from_blocking`](crate::StreamHandle::subscribe_from_blocking).
+/// [`BlockingHandle::subscribe`](crate::BlockingHandle::subscribe)
+/// and [`BlockingHandle::subscribe_from`](crate::BlockingHandle::subscribe_from)
+/// (`handle.blocking()`).
 /// The same replay, offset, policy and drop rules apply. Call it from plain
 /// threads (or `spawn_blocking`), not from an async task: `next` blocks the
 /// thread until the stream has something for it.

@@ -73,7 +73,7 @@ fn dropping_every_handle_cancels_the_stream() {
     let rt = Runtime::new(RuntimeConfig::default());
     let provider = ScriptedProvider::new(stalls_after(3));
     let handle = rt.start(provider.clone(), request(), opts());
-    let mut sub = handle.subscribe_blocking(Policy::default());
+    let mut sub = handle.blocking().subscribe(Policy::default());
     let clone = handle.clone();
     // Five chunks: start and three words, then the usage delta.
     for _ in 0..5 {
@@ -138,12 +138,12 @@ fn cancel_after_the_end_is_a_no_op() {
         request(),
         opts(),
     );
-    assert_eq!(handle.finish_blocking().unwrap().text(), "done");
+    assert_eq!(handle.blocking().finish().unwrap().text(), "done");
     handle.cancel();
     handle.cancel();
     assert_eq!(handle.outcome(), Some(Outcome::Finished));
-    assert_eq!(handle.finish_blocking().unwrap().text(), "done");
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    assert_eq!(handle.blocking().finish().unwrap().text(), "done");
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     assert_eq!(end_of(&events), Outcome::Finished);
     rt.shutdown();
 }
@@ -159,7 +159,7 @@ fn cancel_while_opening_ends_at_once() {
         == 1));
     let t0 = Instant::now();
     handle.cancel();
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     assert!(matches!(err, Error::Cancelled { .. }));
     assert!(t0.elapsed() < Duration::from_millis(100));
     assert_eq!(provider.probe.opens(), 1);
@@ -174,7 +174,9 @@ fn cancel_while_held_back_by_a_lossless_subscriber() {
     steps.extend(numbered(100));
     let provider = ScriptedProvider::new(steps);
     let handle = rt.start(provider.clone(), request(), opts());
-    let mut sub = handle.subscribe_blocking(Policy::Lossless { capacity: 4 });
+    let mut sub = handle
+        .blocking()
+        .subscribe(Policy::Lossless { capacity: 4 });
     gate.add_permits(1);
     assert!(matches!(sub.next(), Some(Event::Chunk(_))));
     assert!(wait_until(Duration::from_secs(5), || provider

@@ -36,12 +36,12 @@ fn the_blocking_api_works_from_a_plain_thread() {
             request(),
             opts(),
         );
-        let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+        let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
         assert_eq!(text_of(&events), "from a thread");
         assert_eq!(end_of(&events), Outcome::Finished);
-        assert_eq!(handle.snapshot_blocking().text(), "from a thread");
-        assert_eq!(handle.finish_blocking().unwrap().text(), "from a thread");
-        assert!(handle.tool_calls_blocking().is_empty());
+        assert_eq!(handle.blocking().snapshot().text(), "from a thread");
+        assert_eq!(handle.blocking().finish().unwrap().text(), "from a thread");
+        assert!(handle.blocking().tool_calls().is_empty());
     })
     .join()
     .unwrap();
@@ -99,7 +99,7 @@ fn the_global_runtime_starts_on_first_use() {
         request(),
         opts(),
     );
-    assert_eq!(handle.finish_blocking().unwrap().text(), "global");
+    assert_eq!(handle.blocking().finish().unwrap().text(), "global");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +116,9 @@ async fn shutdown_cancels_in_flight_streams_and_every_consumer_sees_its_end() {
         let handle = rt.start(provider.clone(), request(), opts());
         for _ in 0..2 {
             async_consumers.push(tokio::spawn(collect(handle.subscribe(Policy::default()))));
-            let sub = handle.subscribe_blocking(Policy::Detached { capacity: 8 });
+            let sub = handle
+                .blocking()
+                .subscribe(Policy::Detached { capacity: 8 });
             blocking_consumers.push(std::thread::spawn(move || sub.collect::<Vec<_>>()));
         }
         handles.push((handle, provider));
@@ -166,7 +168,9 @@ fn shutdown_does_not_wait_forever_for_a_consumer_that_does_not_read() {
     steps.pop();
     steps.push(Step::Stall);
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
-    let sub = handle.subscribe_blocking(Policy::Detached { capacity: 2 });
+    let sub = handle
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 2 });
     assert!(wait_until(Duration::from_secs(5), || handle.len() == 11));
 
     let t0 = std::time::Instant::now();
@@ -178,8 +182,8 @@ fn shutdown_does_not_wait_forever_for_a_consumer_that_does_not_read() {
     assert_eq!(chunks_of(&events).len(), 11);
     assert!(is_cancelled(&end_of(&events)));
     assert!(matches!(
-        handle.finish_blocking(),
+        handle.blocking().finish(),
         Err(Error::Cancelled { .. })
     ));
-    assert_eq!(handle.snapshot_blocking().text(), numbered_text(10));
+    assert_eq!(handle.blocking().snapshot().text(), numbered_text(10));
 }

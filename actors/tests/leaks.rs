@@ -28,12 +28,13 @@ fn ten_thousand_streams_leave_no_actor_task_or_memory_behind() {
             futures::executor::block_on(collect(handle.subscribe(Policy::default())))
         } else {
             handle
-                .subscribe_blocking(Policy::Detached { capacity: 2 })
+                .blocking()
+                .subscribe(Policy::Detached { capacity: 2 })
                 .collect()
         };
         assert_eq!(events.len(), 6);
         assert_eq!(end_of(&events), Outcome::Finished);
-        assert_eq!(handle.finish_blocking().unwrap().text(), "abc");
+        assert_eq!(handle.blocking().finish().unwrap().text(), "abc");
         if i + 1 == 2_000 {
             assert!(rt.wait_idle(Duration::from_secs(10)));
             rss_at_2000 = rss();

@@ -53,7 +53,7 @@ async fn offsets_are_consecutive_from_zero_for_every_subscriber() {
     let blockings: Vec<_> = policies
         .iter()
         .map(|p| {
-            let sub = handle.subscribe_blocking(*p);
+            let sub = handle.blocking().subscribe(*p);
             tokio::task::spawn_blocking(move || sub.collect::<Vec<Event>>())
         })
         .collect();
@@ -79,8 +79,8 @@ async fn offsets_are_consecutive_from_zero_for_every_subscriber() {
 fn subscribe_from_gets_exactly_the_chunks_after_the_offset() {
     let rt = runtime();
     let handle = rt.start(ScriptedProvider::new(numbered(WORDS)), request(), opts());
-    handle.finish_blocking().unwrap();
-    let full: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    handle.blocking().finish().unwrap();
+    let full: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     let full = offset_chunks(&full);
     assert_eq!(full.len() as u64, N);
 
@@ -88,7 +88,8 @@ fn subscribe_from_gets_exactly_the_chunks_after_the_offset() {
     for k in [0, 1, 15, 16, 20, 31, 32, N - 2, N - 1] {
         let tail = &full[k as usize + 1..];
         let blocking: Vec<Event> = handle
-            .subscribe_from_blocking(k, Policy::default())
+            .blocking()
+            .subscribe_from(k, Policy::default())
             .collect();
         assert_eq!(offset_chunks(&blocking), tail, "from {k}, blocking");
         assert_eq!(end_of(&blocking), Outcome::Finished);
@@ -101,7 +102,8 @@ fn subscribe_from_gets_exactly_the_chunks_after_the_offset() {
     // Beyond the end of a finished stream: nothing but the end.
     for k in [N, N + 5, u64::MAX] {
         let events: Vec<Event> = handle
-            .subscribe_from_blocking(k, Policy::default())
+            .blocking()
+            .subscribe_from(k, Policy::default())
             .collect();
         assert_eq!(events, vec![Event::End(Outcome::Finished)], "from {k}");
     }
@@ -120,15 +122,17 @@ fn subscribe_from_beyond_the_end_waits_for_it_then_gets_the_rest() {
 
     // A lossless resumer past the end must not hold the stream back: it
     // has taken nothing, but there is nothing before it to take.
-    let mut lossless = handle.subscribe_from_blocking(25, Policy::Lossless { capacity: 2 });
-    let mut detached = handle.subscribe_from_blocking(9, Policy::default());
+    let mut lossless = handle
+        .blocking()
+        .subscribe_from(25, Policy::Lossless { capacity: 2 });
+    let mut detached = handle.blocking().subscribe_from(9, Policy::default());
     assert_eq!(detached.next_timeout(Duration::from_millis(100)), None);
     assert_eq!(lossless.next_timeout(Duration::from_millis(100)), None);
     gate.add_permits(1);
 
     let lossless = drain(lossless);
     let detached = drain(detached);
-    let full: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let full: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     let full = offset_chunks(&full);
     assert_eq!(offset_chunks(&lossless), &full[26..]);
     assert_eq!(offset_chunks(&detached), &full[10..]);
@@ -168,17 +172,19 @@ fn subscribe_from_an_offset_that_left_the_window_says_how_much_was_missed() {
             ..opts()
         },
     );
-    handle.finish_blocking().unwrap();
+    handle.blocking().finish().unwrap();
     // Chunks 50..180 are gone: 130 missed, then the window, 180..200.
     let events: Vec<Event> = handle
-        .subscribe_from_blocking(49, Policy::default())
+        .blocking()
+        .subscribe_from(49, Policy::default())
         .collect();
     assert_eq!(events[0], Event::Missed(130));
     assert_eq!(offsets(&events), (180..200).collect::<Vec<u64>>());
     assert_eq!(end_of(&events), Outcome::Finished);
     // Inside the window: nothing missed.
     let events: Vec<Event> = handle
-        .subscribe_from_blocking(189, Policy::default())
+        .blocking()
+        .subscribe_from(189, Policy::default())
         .collect();
     assert_eq!(offsets(&events), (190..200).collect::<Vec<u64>>());
     assert_eq!(events.len(), 11);

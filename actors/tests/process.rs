@@ -281,7 +281,7 @@ exec "$SERVER" child_health_server --exact --nocapture --test-threads=1"#;
         steps.push(Step::Sleep(Duration::from_millis(5)));
     }
     let stream = rt.start(ScriptedProvider::new(steps), request(), opts());
-    let events = stream.subscribe_blocking(Policy::default());
+    let events = stream.blocking().subscribe(Policy::default());
     let consumer = std::thread::spawn(move || {
         let mut arrivals = Vec::new();
         for event in events {

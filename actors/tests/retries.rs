@@ -33,11 +33,11 @@ fn open_fails_twice_then_succeeds() {
         text_steps(&["clean", " answer"]),
     ]);
     let handle = rt.start(provider.clone(), request(), retrying());
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     assert_eq!(end_of(&events), Outcome::Finished);
     assert_eq!(chunks_of(&events).len(), 4);
     assert_eq!(text_of(&events), "clean answer");
-    assert_eq!(handle.finish_blocking().unwrap().text(), "clean answer");
+    assert_eq!(handle.blocking().finish().unwrap().text(), "clean answer");
     assert_eq!(provider.probe.opens(), 3);
     rt.shutdown();
 }
@@ -47,7 +47,7 @@ fn retries_are_bounded() {
     let rt = Runtime::new(RuntimeConfig::default());
     let provider = ScriptedProvider::new(vec![Step::OpenFail(server_error())]);
     let handle = rt.start(provider.clone(), request(), retrying());
-    assert_eq!(handle.finish_blocking().unwrap_err(), server_error());
+    assert_eq!(handle.blocking().finish().unwrap_err(), server_error());
     assert_eq!(provider.probe.opens(), 3);
     rt.shutdown();
 }
@@ -66,7 +66,7 @@ fn backoff_doubles() {
             ..opts()
         },
     );
-    assert!(handle.finish_blocking().is_err());
+    assert!(handle.blocking().finish().is_err());
     let elapsed = t0.elapsed();
     // 40 + 80 + 160
     assert!(elapsed >= ms(280), "{elapsed:?}");
@@ -86,7 +86,7 @@ fn retry_after_is_honoured_when_larger() {
             ScriptedProvider::attempts(vec![vec![Step::OpenFail(busy)], text_steps(&["ok"])]);
         let t0 = Instant::now();
         let handle = rt.start(provider.clone(), request(), retrying());
-        assert_eq!(handle.finish_blocking().unwrap().text(), "ok");
+        assert_eq!(handle.blocking().finish().unwrap().text(), "ok");
         let elapsed = t0.elapsed();
         assert!(elapsed >= ms(300), "{status}: {elapsed:?}");
         assert!(elapsed < ms(1500), "{status}: {elapsed:?}");
@@ -121,7 +121,7 @@ fn a_retry_after_beyond_the_limit_fails_at_once() {
         ]);
         let t0 = Instant::now();
         let handle = rt.start(provider.clone(), request(), options);
-        let err = handle.finish_blocking().unwrap_err();
+        let err = handle.blocking().finish().unwrap_err();
         assert_eq!(err, error);
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
         assert_eq!(provider.probe.opens(), 1);
@@ -145,7 +145,7 @@ fn backoff_is_capped_by_the_limit() {
             ..opts()
         },
     );
-    assert_eq!(handle.finish_blocking().unwrap_err(), server_error());
+    assert_eq!(handle.blocking().finish().unwrap_err(), server_error());
     let elapsed = t0.elapsed();
     assert!(elapsed >= ms(150), "{elapsed:?}");
     assert!(elapsed < ms(2000), "{elapsed:?}");
@@ -161,10 +161,10 @@ fn no_retry_after_a_content_chunk() {
     first.push(Step::Fail(server_error()));
     let provider = ScriptedProvider::attempts(vec![first, text_steps(&["whole"])]);
     let handle = rt.start(provider.clone(), request(), retrying());
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     assert_eq!(end_of(&events), Outcome::failed(server_error()));
     assert_eq!(text_of(&events), "half");
-    assert_eq!(handle.snapshot_blocking().text(), "half");
+    assert_eq!(handle.blocking().snapshot().text(), "half");
     assert_eq!(provider.probe.opens(), 1);
     rt.shutdown();
 }
@@ -178,7 +178,7 @@ fn authentication_errors_are_not_retried() {
         text_steps(&["never"]),
     ]);
     let handle = rt.start(provider.clone(), request(), retrying());
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Authentication);
     assert_eq!(err, auth);
     assert_eq!(provider.probe.opens(), 1);
@@ -208,7 +208,7 @@ fn chunks_before_a_retried_failure_are_not_duplicated() {
     ok.extend(text_steps(&["once"]));
     let provider = ScriptedProvider::attempts(vec![failing, ok]);
     let handle = rt.start(provider.clone(), request(), retrying());
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     let names: Vec<&str> = chunks_of(&events).iter().map(|c| c.type_name()).collect();
     assert_eq!(
         names,
@@ -220,7 +220,7 @@ fn chunks_before_a_retried_failure_are_not_duplicated() {
             "text_end_chunk"
         ]
     );
-    let response = handle.finish_blocking().unwrap();
+    let response = handle.blocking().finish().unwrap();
     assert_eq!(response.usage.input_tokens, Some(10));
     assert_eq!(response.text(), "once");
     assert_eq!(provider.probe.opens(), 2);

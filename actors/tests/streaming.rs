@@ -56,7 +56,7 @@ fn sixteen_mixed_subscribers_see_identical_chunks_and_one_end() {
                 events
             }));
         } else {
-            let mut sub = handle.subscribe_blocking(policy);
+            let mut sub = handle.blocking().subscribe(policy);
             threads.push(std::thread::spawn(move || {
                 let events: Vec<Event> = sub.by_ref().collect();
                 assert!(sub.next().is_none());
@@ -79,7 +79,7 @@ fn sixteen_mixed_subscribers_see_identical_chunks_and_one_end() {
         }
         assert!(!events.iter().any(|e| matches!(e, Event::Missed(_))));
     }
-    let response = handle.finish_blocking().unwrap();
+    let response = handle.blocking().finish().unwrap();
     assert_eq!(response.text(), numbered_text(200));
     assert_eq!(response.provider, "scripted");
     assert_eq!(response.messages().len(), 2);
@@ -113,7 +113,9 @@ async fn late_joiners_replay_everything_then_the_end() {
     );
     assert_eq!(end_of(&events), Outcome::Finished);
 
-    let blocking = handle.subscribe_blocking(Policy::Detached { capacity: 1 });
+    let blocking = handle
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 1 });
     let events = tokio::task::spawn_blocking(move || blocking.collect::<Vec<_>>())
         .await
         .unwrap();
@@ -160,7 +162,9 @@ fn a_lossless_slow_subscriber_holds_the_provider_to_its_capacity() {
     steps.extend(numbered(300));
     let provider = ScriptedProvider::new(steps);
     let handle = rt.start(provider.clone(), request(), opts());
-    let sub = handle.subscribe_blocking(Policy::Lossless { capacity: CAP });
+    let sub = handle
+        .blocking()
+        .subscribe(Policy::Lossless { capacity: CAP });
     gate.add_permits(1);
 
     let mut taken = 0usize;
@@ -191,7 +195,10 @@ fn a_lossless_slow_subscriber_holds_the_provider_to_its_capacity() {
     assert_eq!(taken, 302);
     assert_eq!(max_ahead, CAP);
     assert_eq!(hit_limit, 6);
-    assert_eq!(handle.finish_blocking().unwrap().text(), numbered_text(300));
+    assert_eq!(
+        handle.blocking().finish().unwrap().text(),
+        numbered_text(300)
+    );
     rt.shutdown();
 }
 
@@ -200,9 +207,11 @@ fn a_detached_slow_subscriber_does_not_slow_the_stream() {
     let rt = runtime();
     let provider = ScriptedProvider::new(numbered(500));
     let handle = rt.start(provider.clone(), request(), opts());
-    let mut sub = handle.subscribe_blocking(Policy::Detached { capacity: 4 });
+    let mut sub = handle
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 4 });
     // Not reading at all: the stream still runs to its end.
-    let response = handle.finish_blocking().unwrap();
+    let response = handle.blocking().finish().unwrap();
     assert_eq!(provider.probe.pulled(), 502);
     assert_eq!(response.text(), numbered_text(500));
     // The subscriber then reads behind, from the log, losing nothing.
@@ -225,13 +234,14 @@ fn a_window_keeps_the_last_chunks_and_reports_what_was_missed() {
             ..opts()
         },
     );
-    let response = handle.finish_blocking().unwrap();
+    let response = handle.blocking().finish().unwrap();
     // The accumulator saw everything, whatever the window.
     assert_eq!(response.text(), numbered_text(98));
     assert_eq!(handle.len(), 100);
 
     let events: Vec<Event> = handle
-        .subscribe_blocking(Policy::Detached { capacity: 4 })
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 4 })
         .collect();
     assert_eq!(events[0], Event::Missed(90));
     let chunks = chunks_of(&events);
@@ -255,8 +265,10 @@ fn a_detached_subscriber_that_falls_out_of_the_window_is_told_and_continues() {
             ..opts()
         },
     );
-    let mut sub = handle.subscribe_blocking(Policy::Detached { capacity: 2 });
-    handle.finish_blocking().unwrap();
+    let mut sub = handle
+        .blocking()
+        .subscribe(Policy::Detached { capacity: 2 });
+    handle.blocking().finish().unwrap();
     let events: Vec<Event> = sub.by_ref().collect();
     // Whatever it had buffered before falling out, plus what it missed,
     // plus the window, accounts for every chunk exactly once.
@@ -298,7 +310,7 @@ fn snapshot_folds_the_log_so_far() {
     let provider = ScriptedProvider::new(steps);
     let handle = rt.start(provider, request(), opts());
     assert!(wait_until(Duration::from_secs(5), || handle.len() == 5));
-    let snap = handle.snapshot_blocking();
+    let snap = handle.blocking().snapshot();
     assert_eq!(snap.text(), "Hello");
     assert_eq!(snap.id.as_deref(), Some("resp_1"));
     assert_eq!(snap.model, "m-2024");
@@ -306,9 +318,9 @@ fn snapshot_folds_the_log_so_far() {
     assert_eq!(handle.outcome(), None);
 
     handle.cancel();
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     assert!(matches!(err, Error::Cancelled { .. }));
-    let snap = handle.snapshot_blocking();
+    let snap = handle.blocking().snapshot();
     assert_eq!(snap.text(), "Hello");
     assert_eq!(snap.usage.input_tokens, Some(7));
     rt.shutdown();
@@ -398,13 +410,13 @@ fn a_panicking_provider_fails_the_stream_not_the_arbiter() {
     steps.truncate(3);
     steps.push(Step::Panic);
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     assert_eq!(text_of(&events), "ab");
     assert!(matches!(
         end_of(&events),
         Outcome::Failed(e) if matches!(*e, Error::Protocol { .. })
     ));
-    assert_eq!(handle.snapshot_blocking().text(), "ab");
+    assert_eq!(handle.blocking().snapshot().text(), "ab");
 
     // The same (only) arbiter still runs streams.
     let handle = rt.start(
@@ -412,7 +424,7 @@ fn a_panicking_provider_fails_the_stream_not_the_arbiter() {
         request(),
         opts(),
     );
-    assert_eq!(handle.finish_blocking().unwrap().text(), "ok");
+    assert_eq!(handle.blocking().finish().unwrap().text(), "ok");
     drop(handle);
     assert!(rt.wait_idle(Duration::from_secs(5)));
     assert_eq!(rt.stats(), RuntimeStats::default());
@@ -432,10 +444,10 @@ fn a_provider_error_mid_stream_keeps_what_was_received() {
     }));
     steps.push(Step::Fail(Error::protocol("garbage")));
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     assert_eq!(end_of(&events), Outcome::failed(Error::protocol("garbage")));
-    assert_eq!(handle.finish_blocking(), Err(Error::protocol("garbage")));
-    let snap = handle.snapshot_blocking();
+    assert_eq!(handle.blocking().finish(), Err(Error::protocol("garbage")));
+    let snap = handle.blocking().snapshot();
     assert_eq!(snap.text(), "partial");
     assert_eq!(snap.usage.output_tokens, Some(2));
     rt.shutdown();

@@ -39,7 +39,7 @@ fn connect_timeout_when_open_never_resolves() {
             ..opts()
         },
     );
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     let elapsed = t0.elapsed();
     assert_eq!(
         end_of(&events),
@@ -70,7 +70,7 @@ fn a_connect_timeout_is_retried_like_a_failed_connection() {
             ..opts()
         },
     );
-    assert_eq!(handle.finish_blocking().unwrap().text(), "third time");
+    assert_eq!(handle.blocking().finish().unwrap().text(), "third time");
     assert_eq!(provider.probe.opens(), 3);
     rt.shutdown();
 }
@@ -101,12 +101,12 @@ fn first_chunk_timeout_counts_from_the_start_and_keeps_metadata() {
             ..opts()
         },
     );
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     let elapsed = t0.elapsed();
     assert_eq!(err, Error::timeout(TimeoutKind::FirstChunk));
     assert!(elapsed >= ms(200), "{elapsed:?}");
     assert!(elapsed < ms(1000), "{elapsed:?}");
-    let snap = handle.snapshot_blocking();
+    let snap = handle.blocking().snapshot();
     assert_eq!(snap.id.as_deref(), Some("r1"));
     assert_eq!(snap.usage.output_tokens, Some(2));
     assert_eq!(snap.text(), "");
@@ -135,7 +135,7 @@ fn idle_timeout_is_not_reset_by_non_content_chunks() {
             ..opts()
         },
     );
-    let events: Vec<Event> = handle.subscribe_blocking(Policy::default()).collect();
+    let events: Vec<Event> = handle.blocking().subscribe(Policy::default()).collect();
     // From the provider handing out its last content chunk to the consumer
     // seeing the end: at least the idle timeout.
     let idle = provider.probe.state().last_content_at.unwrap().elapsed();
@@ -151,7 +151,7 @@ fn idle_timeout_is_not_reset_by_non_content_chunks() {
         .filter(|e| matches!(e, Event::Chunk(c) if matches!(**c, Chunk::UsageDelta { .. })))
         .count();
     assert!((3..=18).contains(&usage_chunks), "{usage_chunks}");
-    let snap = handle.snapshot_blocking();
+    let snap = handle.blocking().snapshot();
     assert_eq!(snap.text(), "ab");
     assert_eq!(snap.usage.output_tokens, Some(usage_chunks as u64));
     rt.shutdown();
@@ -176,12 +176,12 @@ fn total_timeout_ends_a_stream_that_keeps_going() {
             ..opts()
         },
     );
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     let elapsed = t0.elapsed();
     assert_eq!(err, Error::timeout(TimeoutKind::Total));
     assert!(elapsed >= ms(300), "{elapsed:?}");
     assert!(elapsed < ms(1500), "{elapsed:?}");
-    let text = handle.snapshot_blocking().text();
+    let text = handle.blocking().snapshot().text();
     let n = provider.probe.pulled() - 1;
     assert!(n >= 3, "{n}");
     let expected: String = (0..n).map(|i| format!("{i},")).collect();
@@ -207,7 +207,7 @@ fn total_timeout_fires_during_a_retry_backoff() {
             ..opts()
         },
     );
-    let err = handle.finish_blocking().unwrap_err();
+    let err = handle.blocking().finish().unwrap_err();
     assert_eq!(err, Error::timeout(TimeoutKind::Total));
     assert!(t0.elapsed() < ms(900));
     assert_eq!(provider.probe.opens(), 1);
@@ -229,7 +229,9 @@ fn waiting_on_a_lossless_consumer_does_not_count_as_idle() {
             ..opts()
         },
     );
-    let mut sub = handle.subscribe_blocking(Policy::Lossless { capacity: 2 });
+    let mut sub = handle
+        .blocking()
+        .subscribe(Policy::Lossless { capacity: 2 });
     gate.add_permits(1);
     assert!(matches!(sub.next(), Some(Event::Chunk(_))));
     assert!(wait_until(Duration::from_secs(5), || provider

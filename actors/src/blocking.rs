@@ -1,0 +1,58 @@
+//! [`BlockingHandle`]: a [`StreamHandle`] for synchronous code.
+//!
+//! The handle's methods are written once, for async code; this view gives
+//! synchronous code the same ones, a blocking subscription and calls that
+//! block the thread, as reqwest keeps its blocking API apart.
+
+use rivulet_core::{Error, Response};
+
+use crate::handle::StreamHandle;
+use crate::options::Policy;
+use crate::subscription::BlockingSubscription;
+use crate::tool_calls::{ParsedToolCall, PartialToolCall};
+
+/// A [`StreamHandle`] for synchronous code, from [`StreamHandle::blocking`].
+/// Each method has the replay, policy and drop rules of the handle's method
+/// of the same name. The waits block the thread: do not call them from an
+/// async task.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockingHandle<'a> {
+    handle: &'a StreamHandle,
+}
+
+impl<'a> BlockingHandle<'a> {
+    pub(crate) fn new(handle: &'a StreamHandle) -> Self {
+        BlockingHandle { handle }
+    }
+
+    /// [`StreamHandle::subscribe`] as an `Iterator`: `next` parks the thread
+    /// until the stream has something for it.
+    pub fn subscribe(&self, policy: Policy) -> BlockingSubscription {
+        BlockingSubscription::start(self.handle.guard(), policy, 0)
+    }
+
+    /// [`StreamHandle::subscribe_from`] as an `Iterator`.
+    pub fn subscribe_from(&self, offset: u64, policy: Policy) -> BlockingSubscription {
+        BlockingSubscription::start(self.handle.guard(), policy, offset.saturating_add(1))
+    }
+
+    /// [`StreamHandle::snapshot`], blocking the thread.
+    pub fn snapshot(&self) -> Response {
+        futures::executor::block_on(self.handle.snapshot())
+    }
+
+    /// [`StreamHandle::finish`], blocking the thread.
+    pub fn finish(&self) -> Result<Response, Error> {
+        futures::executor::block_on(self.handle.finish())
+    }
+
+    /// [`StreamHandle::tool_calls`], blocking the thread.
+    pub fn tool_calls(&self) -> Vec<ParsedToolCall> {
+        futures::executor::block_on(self.handle.tool_calls())
+    }
+
+    /// [`StreamHandle::partial_tool_calls`], blocking the thread.
+    pub fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
+        futures::executor::block_on(self.handle.partial_tool_calls())
+    }
+}
