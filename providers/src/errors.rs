@@ -5,7 +5,7 @@
 //! event that does not parse (`malformed`), and keys scrubbed from every
 //! message (`redact`).
 //!
-//! Pure functions, no I/O: the HTTP plumbing (`http.rs`) and the decoders
+//! Pure functions, no I/O: the HTTP plumbing (`http/`) and the decoders
 //! (`decode.rs`) both map errors here, so neither imports the other.
 
 use std::time::{Duration, SystemTime};

@@ -17,8 +17,9 @@
 //! assert_eq!(provider.id(), "groq");
 //! ```
 //!
-//! Layout: `http` and `endpoint` (private: the client, request headers,
-//! error responses, `Retry-After`; one provider's URL and credentials),
+//! Layout: `http` (private: one provider's endpoint, its URL, headers
+//! and credentials, over the transport: the client, error responses,
+//! `Retry-After`),
 //! [`media`] (images and files: refusals, media types),
 //! [`options`] (request options: checks, `extra_body`), [`sse`]
 //! (event-stream parsing), [`eventstream`] (AWS
@@ -39,7 +40,6 @@ pub mod bedrock;
 pub mod cohere;
 pub mod config;
 pub mod decode;
-mod endpoint;
 pub mod errors;
 pub mod eventstream;
 pub mod family;

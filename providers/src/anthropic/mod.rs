@@ -20,8 +20,8 @@ pub use request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, Decoded};
-use crate::endpoint::Endpoint;
 use crate::http;
+use crate::http::Endpoint;
 
 /// The provider id.
 pub const ID: &str = "anthropic";

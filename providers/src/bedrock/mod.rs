@@ -29,9 +29,9 @@ pub use decoder::Decoder;
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, DecodeStream, Decoded};
-use crate::endpoint::{self, Endpoint};
 use crate::eventstream::{self, Message};
 use crate::http;
+use crate::http::Endpoint;
 use crate::sigv4::{self, Credentials, SignableRequest};
 
 /// The provider id.
@@ -236,7 +236,7 @@ impl Provider for Bedrock {
         let inner = self.inner.clone();
         let request = request.clone();
         let scrub = self.inner.clone();
-        endpoint::boxed(async move { inner.open(&request).await }, move |e| {
+        http::boxed(async move { inner.open(&request).await }, move |e| {
             scrub.redact(e.with_provider(ID))
         })
     }

@@ -27,8 +27,8 @@ pub use decoder::Decoder;
 
 use crate::config::{self, env, ProviderConfig};
 use crate::decode::{self, Decoded};
-use crate::endpoint::Endpoint;
 use crate::http;
+use crate::http::Endpoint;
 
 /// The Gemini API's provider id.
 pub const GOOGLE: &str = "google";

@@ -20,9 +20,9 @@ pub use decoder::{Decoded, Decoder};
 
 use crate::config::{self, ProviderConfig};
 use crate::decode;
-use crate::endpoint::Endpoint;
 use crate::family::{Auth, Family, UrlStyle};
 use crate::http;
+use crate::http::Endpoint;
 
 /// A Chat Completions provider: one member of the OpenAI-compatible family
 /// ([`Family`]) with its endpoint, key and HTTP client.

@@ -19,7 +19,7 @@ pub use decoder::Decoder;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
-use crate::endpoint::Endpoint;
+use crate::http::Endpoint;
 
 /// The provider id.
 pub const ID: &str = "openai-responses";

@@ -1,15 +1,12 @@
 //! One provider's endpoint ([`Endpoint`]): where its requests go, with
 //! which headers and credentials, and the step from a response to a chunk
 //! stream (check the head, decode the body, scrub the key from every error,
-//! tag it with the provider id). The HTTP transport under it is `http.rs`.
+//! tag it with the provider id). The HTTP transport under it is
+//! `transport.rs`.
 //!
 //! A provider keeps only what differs: how its URL, headers and
 //! credentials are resolved, the request body, the decoder, and its own
 //! extras (a retry, a token fetched per request, a signature).
-//!
-//! Kept apart from `http.rs` rather than merged (issue 16 asked for one
-//! file): this module knows providers (ids, credentials, decoders), that
-//! one knows only HTTP, and together they would be 800 lines.
 
 use std::fmt;
 use std::future::Future;
@@ -19,9 +16,9 @@ use futures::Stream;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture};
 
+use super::transport as http;
 use crate::config::{self, ProviderConfig};
 use crate::decode::{DecodeStream, Driver, Protocol, SseFeed};
-use crate::http;
 use crate::sse::SseEvent;
 
 /// Credential headers, and defaults that are not the caller's: `Debug`
