@@ -27,31 +27,36 @@
 //! repository.
 
 mod blocking;
-mod consume;
-mod hooks;
+pub mod consume;
+pub mod hooks;
 mod input;
 pub mod json;
 pub mod local;
-mod model;
+pub mod model;
 mod parts;
-mod render;
+pub mod render;
 pub mod schema;
 mod stream;
-mod structured;
+pub mod structured;
 pub mod telemetry;
-mod tools;
+pub mod tools;
 pub mod transform;
 
+// The names most code uses are here; the rest of each module's public
+// items (the consumer step types, hook reports, renderers, the local
+// model's process, the runtime's statistics) stay in their module
+// (`rivulet::render::TextRender`), and the runtime's other types under
+// `rivulet::actors`, so the crate's root lists what a caller reaches for.
 pub use blocking::Blocking;
-pub use consume::{ChunkConsumer, Chunks, Consume, Consumer, Step};
-pub use hooks::{HookKind, HookPanic, HookReport, HookRun, Hooks};
+pub use consume::Chunks;
+pub use hooks::Hooks;
 pub use input::Input;
-pub use model::{check_model_id, valid_temperature, Model};
+pub use model::Model;
 pub use parts::{BlockingPartStream, BlockingPartStreams, ContentType, PartStream, PartStreams};
-pub use render::{PrettyRender, Render, RenderConsumer, Rendered, TextRender};
+pub use render::Rendered;
 pub use stream::{EagerTools, Resume, StreamResponse};
-pub use structured::{parse_response, Partial, PartialConsumer, PartialText, StructuredStream};
-pub use tools::{tool_definitions_from_json, Tool, ToolDefinitions, Toolkit};
+pub use structured::{Partial, StructuredStream};
+pub use tools::{Tool, ToolDefinitions, Toolkit};
 
 // A stream's consumers. Rustdoc shows each line's doc above the item's
 // own, which comes from `rivulet_actors`.
@@ -77,18 +82,20 @@ pub use rivulet_actors::StreamHandle;
 pub use rivulet_actors::Subscription;
 
 pub use rivulet_actors::{
-    Fallback, LimitStats, ParsedToolCall, PartialToolCall, ProcessHandle, ProcessPhase,
-    ProcessSpec, ProcessStatus, Routing, Runtime, RuntimeConfig, RuntimeStats, SharedChunk,
-    Skipped, StreamOptions, ToolCallState, ToolCallWatch,
+    ParsedToolCall, PartialToolCall, Runtime, RuntimeConfig, SharedChunk, StreamOptions,
+    ToolCallState,
 };
 pub use rivulet_core::{
     ApiKey, Audio, CacheBreakpoints, CacheTtl, Chunk, ContentPart, Error, ErrorContext, ErrorKind,
-    FinishReason, Format, Media, Message, Params, PartialJson, PartialJsonError,
-    PartialJsonErrorKind, ProviderPart, RawEvent, Request, Response, Role, Text, ThinkingLevel,
-    Thought, TimeoutKind, ToolCall, ToolChoice, ToolDefinition, ToolOutput, Usage, UsageDelta,
+    FinishReason, Format, Media, Message, Params, ProviderPart, RawEvent, Request, Response, Role,
+    Text, ThinkingLevel, Thought, TimeoutKind, ToolCall, ToolChoice, ToolDefinition, ToolOutput,
+    Usage, UsageDelta,
 };
-pub use rivulet_providers::{ProviderConfig, PROVIDER_IDS};
+pub use rivulet_providers::ProviderConfig;
 
-/// The wire decoders, for their typed events (`Chunk::Raw` downcasts to
+/// The runtime underneath: its statistics, fallbacks and routing, the
+/// blocking view of a [`StreamHandle`], and everything else it exports.
+pub use rivulet_actors as actors;
+/// The wire decoders (and [`providers::PROVIDER_IDS`]), for their typed events (`Chunk::Raw` downcasts to
 /// e.g. `providers::openai::wire::ChatCompletionChunk`).
 pub use rivulet_providers as providers;

@@ -25,9 +25,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rivulet_actors::{ProcessHandle, ProcessSpec, Runtime};
+use rivulet_actors::Runtime;
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 use rivulet_providers::ProviderConfig;
+
+/// The supervised `llama-server` process: its handle, spec, status and
+/// phase.
+pub use rivulet_actors::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 
 /// The provider id.
 pub const PROVIDER_ID: &str = "local";

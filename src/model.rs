@@ -649,7 +649,7 @@ pub fn check_model_id(name: &str, id: &str) -> Result<(), String> {
     let (provider, model) = id.split_once('/').unwrap_or((id, ""));
     if provider == crate::local::PROVIDER_ID {
         Ok(())
-    } else if !crate::PROVIDER_IDS.contains(&provider) {
+    } else if !rivulet_providers::PROVIDER_IDS.contains(&provider) {
         Err(format!("{name}{id}: unknown provider {provider:?}"))
     } else if model.trim().is_empty() {
         Err(format!(

@@ -15,14 +15,14 @@
 //! a model's output cannot overflow a stack.
 
 use rivulet_actors::{Event, SharedChunk};
-use rivulet_core::{
-    Chunk, Error, ErrorContext, FinishReason, PartialJson, PartialJsonError, PartialJsonErrorKind,
-    Response,
-};
+use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::consume::{on_chunks, ChunkStep, Consume, Consumer, Step};
+
+/// The incremental JSON parser the partials come from, and its errors.
+pub use rivulet_core::{PartialJson, PartialJsonError, PartialJsonErrorKind};
 
 /// A structured output as far as it has streamed: the partial JSON (strings
 /// as far as they have streamed, numbers and literals once complete, keys
@@ -128,7 +128,8 @@ pub fn parse_response<T: DeserializeOwned>(response: &Response) -> Result<T, Err
 /// for code that walks the chunks itself (the CLI's `-o partials`).
 ///
 /// ```
-/// use rivulet::{Chunk, PartialText};
+/// use rivulet::structured::PartialText;
+/// use rivulet::Chunk;
 /// use serde_json::json;
 ///
 /// let mut partial = PartialText::default();

@@ -16,7 +16,7 @@ use rivulet_actors::SharedChunk;
 use rivulet_core::{Chunk, Error};
 
 use crate::consume::Chunks;
-use crate::{Render, TextRender};
+use crate::render::{Render, TextRender};
 
 /// The methods of [`ItemsExt`] and [`StreamItemsExt`]: one body for both.
 macro_rules! item_methods {

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use rivulet::hooks::HookKind;
 use rivulet::transform::{Cut, ItemsExt, Smooth, StreamItemsExt};
-use rivulet::{Chunk, ErrorKind, HookKind, Hooks, Model};
+use rivulet::{Chunk, ErrorKind, Hooks, Model};
 use rivulet_testkit::{wire, Replay, Server, Split};
 
 const ANSWER: &str = "4200 + 42 equals 4242.";

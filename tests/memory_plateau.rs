@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use rivulet::{Model, Runtime, RuntimeConfig, RuntimeStats};
+use rivulet::actors::RuntimeStats;
+use rivulet::{Model, Runtime, RuntimeConfig};
 use rivulet_testkit::{wire, Replay, Server, Split};
 
 const ROUNDS: usize = 5;

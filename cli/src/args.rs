@@ -48,7 +48,7 @@ fn temperature(s: &str) -> Result<f64, String> {
     let t: f64 = s
         .parse()
         .map_err(|_| "not a number (use e.g. 0.7)".to_string())?;
-    if !rivulet::valid_temperature(t) {
+    if !rivulet::model::valid_temperature(t) {
         return Err("must be a finite number, 0 or more (e.g. 0.7)".into());
     }
     Ok(t)

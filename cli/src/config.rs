@@ -8,7 +8,9 @@ use rivulet_core::{Format, ThinkingLevel, ToolChoice};
 use serde_json::Value;
 
 use super::args::{limit, Args, Thinking};
-use rivulet::{check_model_id, tool_definitions_from_json, Model};
+use rivulet::model::check_model_id;
+use rivulet::tools::tool_definitions_from_json;
+use rivulet::Model;
 
 /// The model used when neither `-m` nor `$RIVULET_MODEL` names one.
 pub const DEFAULT_MODEL: &str = "local";

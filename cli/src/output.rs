@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rivulet_core::Chunk;
 
-use rivulet::Render;
+use rivulet::render::Render;
 
 /// `-o text`: text deltas as they arrive, and each tool call once it has
 /// ended, on a line of its own: `tool call: NAME ARGS` (the arguments as

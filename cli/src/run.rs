@@ -14,9 +14,9 @@ use super::fanout::FanOut;
 use super::output::TextOutput;
 use super::prompt::{prompt, Stdin};
 use rivulet::json::{chunk_line, error_line, response_json};
+use rivulet::render::{PrettyRender, Render};
+use rivulet::structured::{parse_response, PartialText};
 use rivulet::StreamResponse;
-use rivulet::{parse_response, PartialText};
-use rivulet::{PrettyRender, Render};
 
 /// The exit status for a stream that ended with `error`.
 pub fn exit_code(error: &Error) -> i32 {
@@ -49,7 +49,7 @@ fn model_hint(err: &mut dyn Write) {
         err,
         "rivulet: choose a model with -m provider/model (providers: {}, {})",
         rivulet::local::PROVIDER_ID,
-        rivulet::PROVIDER_IDS.join(", ")
+        rivulet::providers::PROVIDER_IDS.join(", ")
     );
 }
 

@@ -9,7 +9,7 @@ use clap::Args as ClapArgs;
 use super::args::limit;
 use super::config::DEFAULT_MODEL;
 use super::exit;
-use rivulet::check_model_id;
+use rivulet::model::check_model_id;
 use rivulet_server::{serve, shutdown_signal, ServeConfig};
 
 fn duration(s: &str) -> Result<Duration, String> {

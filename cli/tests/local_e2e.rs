@@ -16,10 +16,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use rivulet::local::{self, LocalConfig};
-use rivulet::{
-    Chunk, ErrorKind, Format, Model, ProcessHandle, Runtime, RuntimeConfig, TimeoutKind,
-};
+use rivulet::local::{self, LocalConfig, ProcessHandle};
+use rivulet::{Chunk, ErrorKind, Format, Model, Runtime, RuntimeConfig, TimeoutKind};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- harness

@@ -153,7 +153,7 @@ async fn start(
 /// the field.
 fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), ApiError> {
     let id = r.model.unwrap_or_else(|| app.config.default_model.clone());
-    rivulet::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
+    rivulet::model::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
     let mut model = app.model(&id);
     if let Some(n) = r.max_tokens {
         if n == 0 {
@@ -162,7 +162,7 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
         model = model.max_tokens(n);
     }
     if let Some(t) = r.temperature {
-        if !rivulet::valid_temperature(t) {
+        if !rivulet::model::valid_temperature(t) {
             return Err(ApiError::bad_request(
                 "temperature must be a finite number, 0 or more",
             ));
@@ -173,7 +173,7 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
         model = model.seed(s);
     }
     if let Some(tools) = r.tools {
-        let tools = rivulet::tool_definitions_from_json(tools)
+        let tools = rivulet::tools::tool_definitions_from_json(tools)
             .map_err(|e| ApiError::bad_request(format!("tools: {e}")))?;
         model = model.tools(tools);
     }

@@ -77,7 +77,10 @@ fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
         seed: r.seed,
         ..Default::default()
     };
-    if let Some(t) = r.temperature.filter(|t| !rivulet::valid_temperature(*t)) {
+    if let Some(t) = r
+        .temperature
+        .filter(|t| !rivulet::model::valid_temperature(*t))
+    {
         return Err(ApiError::invalid(
             format!("temperature must be a number of 0 or more, not {t}"),
             Some("temperature".into()),
@@ -160,14 +163,14 @@ fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
 fn model_of(id: &str) -> Result<Model, ApiError> {
     let model = Model::new(id);
     let known = model.provider_id() == rivulet::local::PROVIDER_ID
-        || rivulet::PROVIDER_IDS.contains(&model.provider_id());
+        || rivulet::providers::PROVIDER_IDS.contains(&model.provider_id());
     if !known || (model.model_name().is_empty() && model.provider_id() != "local") {
         return Err(ApiError {
             code: Some("model_not_found"),
             ..ApiError::invalid(
                 format!(
                     "model {id:?} is not \"provider/model\" for a known provider ({}, local)",
-                    rivulet::PROVIDER_IDS.join(", ")
+                    rivulet::providers::PROVIDER_IDS.join(", ")
                 ),
                 Some("model".into()),
             )
