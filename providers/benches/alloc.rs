@@ -6,8 +6,8 @@
 //!
 //! The figure is what the decode costs per chunk beyond the chunk itself;
 //! the `Vec` that collects the chunks grows by doubling, a few allocations
-//! in all. Bedrock (eventstream, binary frames) is not here: its recorded
-//! messages cannot be repeated by cutting text.
+//! in all. Bedrock's body is binary: its first text-delta message, a whole
+//! checksummed frame, is repeated the same way.
 //!
 //! `cargo bench -p rivulet-providers --bench alloc`
 
@@ -72,6 +72,28 @@ fn repeated(body: &[u8], marker: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// An eventstream `body` with its first message that contains `marker`
+/// repeated `REPEAT` times in place (each message is a whole frame with
+/// its own checksums, so the copies are valid messages).
+fn repeated_message(body: &[u8], marker: &str) -> Vec<u8> {
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let len = u32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]) as usize;
+        let message = &body[at..at + len];
+        if message
+            .windows(marker.len())
+            .any(|w| w == marker.as_bytes())
+        {
+            let mut out = body[..at].to_vec();
+            out.extend_from_slice(&message.repeat(REPEAT));
+            out.extend_from_slice(&body[at + len..]);
+            return out;
+        }
+        at += len;
+    }
+    panic!("no message contains {marker}");
+}
+
 /// Runs `decode` once to warm up, then counts one run: (allocations,
 /// bytes allocated, text and thought chunks out).
 fn count(decode: impl Fn() -> Decoded) -> (usize, usize, usize) {
@@ -103,7 +125,8 @@ fn main() {
     );
     let cohere = repeated(&wire("cohere/text.sse"), "\"type\":\"content-delta\"");
     let gemini = repeated(&wire("gemini/text.sse"), "\"text\"");
-    let rows: [(&str, Decode); 5] = [
+    let bedrock = repeated_message(&wire("bedrock/converse_stream_text.bin"), "\"text\"");
+    let rows: [(&str, Decode); 6] = [
         (
             "openai (generated)",
             Box::new(|| {
@@ -135,6 +158,10 @@ fn main() {
             Box::new(|| {
                 rivulet_providers::google::decode_pieces("google", false, gemini.chunks(PIECE))
             }),
+        ),
+        (
+            "bedrock/converse_stream_text.bin",
+            Box::new(|| rivulet_providers::bedrock::decode_pieces(false, bedrock.chunks(PIECE))),
         ),
     ];
     println!(
