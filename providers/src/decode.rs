@@ -311,15 +311,17 @@ pub trait Feed: Send + 'static {
     fn is_done(&self) -> bool;
 }
 
-/// A decoder fed events already parsed (Bedrock's eventstream messages).
+/// A decoder fed events already parsed (Bedrock's eventstream messages),
+/// each lent to it as its view: the chunks go straight to the stream's
+/// buffer, with no `Vec` per event.
 #[derive(Debug)]
-pub struct EventFeed<D>(pub D);
+pub struct EventFeed<P>(pub Driver<P>);
 
-impl<D: EventDecoder> Feed for EventFeed<D> {
-    type Item = D::Event;
+impl<P: Protocol> Feed for EventFeed<P> {
+    type Item = P::Event;
 
-    fn item(&mut self, event: D::Event, out: &mut Decoded) {
-        out.extend(self.0.feed(&event));
+    fn item(&mut self, event: P::Event, out: &mut Decoded) {
+        self.0.feed_into(event.view(), out);
     }
 
     fn end(&mut self, out: &mut Decoded) {
@@ -453,10 +455,10 @@ impl<F: Feed> Stream for DecodeStream<F> {
 /// Drives `decoder` over events already parsed (a body in memory): for
 /// tests and benchmarks. Stops at the first error or when the decoder is
 /// done.
-pub fn decode_all<D, I>(decoder: D, events: I) -> Decoded
+pub fn decode_all<P, I>(decoder: Driver<P>, events: I) -> Decoded
 where
-    D: EventDecoder,
-    I: IntoIterator<Item = Result<D::Event, Error>>,
+    P: Protocol,
+    I: IntoIterator<Item = Result<P::Event, Error>>,
 {
     drive(EventFeed(decoder), events)
 }

@@ -17,6 +17,7 @@
 //! brings in `aws-smithy-types` and its own dependencies (time,
 //! base64-simd, …) for a format this small.
 
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -74,33 +75,68 @@ impl Header {
     }
 }
 
-/// One decoded message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One decoded message: its header block as it came on the wire, and
+/// its payload, both shared with the frame they were read from (no copy).
+/// The headers were checked when the message was read; a lookup walks the
+/// block, a few short headers, rather than building a list per message.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Message {
-    pub headers: Vec<Header>,
-    pub payload: Bytes,
+    /// The encoded header block (`name_len, name, type, value`, repeated).
+    headers: Bytes,
+    payload: Bytes,
 }
 
 impl Message {
     /// A message with `headers` and `payload`.
     pub fn new(headers: Vec<Header>, payload: impl Into<Bytes>) -> Self {
         Message {
-            headers,
+            headers: encode_headers(&headers).into(),
             payload: payload.into(),
         }
     }
 
-    /// The first header named `name`.
-    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
-        self.headers
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| &h.value)
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
     }
 
-    /// The first header named `name`, when it is a string.
+    /// Every header, in order.
+    pub fn headers(&self) -> Vec<Header> {
+        let mut out = Vec::new();
+        // Checked when the message was made: the walk cannot fail.
+        let _ = walk_headers(&self.headers, |name, value| {
+            out.push(Header {
+                name: name.to_string(),
+                value: value.to_owned(),
+            });
+            false
+        });
+        out
+    }
+
+    /// The first header named `name`.
+    pub fn header(&self, name: &str) -> Option<HeaderValue> {
+        self.find(name).map(|v| v.to_owned())
+    }
+
+    /// The first header named `name`, when it is a string: borrowed from
+    /// the message.
     pub fn str_header(&self, name: &str) -> Option<&str> {
-        self.header(name).and_then(HeaderValue::as_str)
+        match self.find(name)? {
+            RawValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<RawValue<'_>> {
+        let mut found = None;
+        let _ = walk_headers(&self.headers, |n, value| {
+            if n == name {
+                found = Some(value);
+            }
+            found.is_some()
+        });
+        found
     }
 
     /// The message's wire bytes, checksums included. For tests and fakes.
@@ -114,64 +150,80 @@ impl Message {
     /// assert_eq!(decoded, vec![Ok(m)]);
     /// ```
     pub fn encode(&self) -> Vec<u8> {
-        let mut headers = Vec::new();
-        for h in &self.headers {
-            let name = h.name.as_bytes();
-            headers.push(name.len().min(255) as u8);
-            headers.extend_from_slice(&name[..name.len().min(255)]);
-            match &h.value {
-                HeaderValue::Bool(true) => headers.push(0),
-                HeaderValue::Bool(false) => headers.push(1),
-                HeaderValue::Byte(b) => {
-                    headers.push(2);
-                    headers.extend_from_slice(&b.to_be_bytes());
-                }
-                HeaderValue::Short(v) => {
-                    headers.push(3);
-                    headers.extend_from_slice(&v.to_be_bytes());
-                }
-                HeaderValue::Int(v) => {
-                    headers.push(4);
-                    headers.extend_from_slice(&v.to_be_bytes());
-                }
-                HeaderValue::Long(v) => {
-                    headers.push(5);
-                    headers.extend_from_slice(&v.to_be_bytes());
-                }
-                HeaderValue::Bytes(b) => {
-                    headers.push(6);
-                    let b = &b[..b.len().min(u16::MAX as usize)];
-                    headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
-                    headers.extend_from_slice(b);
-                }
-                HeaderValue::String(s) => {
-                    headers.push(7);
-                    let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-                    headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
-                    headers.extend_from_slice(b);
-                }
-                HeaderValue::Timestamp(v) => {
-                    headers.push(8);
-                    headers.extend_from_slice(&v.to_be_bytes());
-                }
-                HeaderValue::Uuid(u) => {
-                    headers.push(9);
-                    headers.extend_from_slice(u);
-                }
-            }
-        }
+        let headers = &self.headers;
         let total = OVERHEAD + headers.len() + self.payload.len();
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(&(total as u32).to_be_bytes());
         out.extend_from_slice(&(headers.len() as u32).to_be_bytes());
         let prelude_crc = crc32fast::hash(&out);
         out.extend_from_slice(&prelude_crc.to_be_bytes());
-        out.extend_from_slice(&headers);
+        out.extend_from_slice(headers);
         out.extend_from_slice(&self.payload);
         let message_crc = crc32fast::hash(&out);
         out.extend_from_slice(&message_crc.to_be_bytes());
         out
     }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("headers", &self.headers())
+            .field("payload", &self.payload)
+            .finish()
+    }
+}
+
+/// The encoded header block of `headers` (names and byte and string
+/// values longer than the format allows are cut to its limits).
+fn encode_headers(list: &[Header]) -> Vec<u8> {
+    let mut headers = Vec::new();
+    for h in list {
+        let name = h.name.as_bytes();
+        headers.push(name.len().min(255) as u8);
+        headers.extend_from_slice(&name[..name.len().min(255)]);
+        match &h.value {
+            HeaderValue::Bool(true) => headers.push(0),
+            HeaderValue::Bool(false) => headers.push(1),
+            HeaderValue::Byte(b) => {
+                headers.push(2);
+                headers.extend_from_slice(&b.to_be_bytes());
+            }
+            HeaderValue::Short(v) => {
+                headers.push(3);
+                headers.extend_from_slice(&v.to_be_bytes());
+            }
+            HeaderValue::Int(v) => {
+                headers.push(4);
+                headers.extend_from_slice(&v.to_be_bytes());
+            }
+            HeaderValue::Long(v) => {
+                headers.push(5);
+                headers.extend_from_slice(&v.to_be_bytes());
+            }
+            HeaderValue::Bytes(b) => {
+                headers.push(6);
+                let b = &b[..b.len().min(u16::MAX as usize)];
+                headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
+                headers.extend_from_slice(b);
+            }
+            HeaderValue::String(s) => {
+                headers.push(7);
+                let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+                headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
+                headers.extend_from_slice(b);
+            }
+            HeaderValue::Timestamp(v) => {
+                headers.push(8);
+                headers.extend_from_slice(&v.to_be_bytes());
+            }
+            HeaderValue::Uuid(u) => {
+                headers.push(9);
+                headers.extend_from_slice(u);
+            }
+        }
+    }
+    headers
 }
 
 /// Reassembles messages from bytes as they arrive.
@@ -259,9 +311,9 @@ impl FrameDecoder {
         }
         let headers_len = be_u32(&frame[4..8]) as usize;
         frame.advance(12);
-        let headers_bytes = frame.split_to(headers_len);
+        let headers = frame.split_to(headers_len).freeze();
         frame.truncate(frame.len() - 4);
-        let headers = parse_headers(&headers_bytes)?;
+        walk_headers(&headers, |_, _| false)?;
         Ok(Some(Message {
             headers,
             payload: frame.freeze(),
@@ -273,7 +325,43 @@ fn be_u32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-fn parse_headers(mut b: &[u8]) -> Result<Vec<Header>, Error> {
+/// A header value borrowed from its message's header block.
+#[derive(Clone, Copy, Debug)]
+enum RawValue<'a> {
+    Bool(bool),
+    Byte(i8),
+    Short(i16),
+    Int(i32),
+    Long(i64),
+    Bytes(&'a [u8]),
+    String(&'a str),
+    Timestamp(i64),
+    Uuid([u8; 16]),
+}
+
+impl RawValue<'_> {
+    fn to_owned(self) -> HeaderValue {
+        match self {
+            RawValue::Bool(v) => HeaderValue::Bool(v),
+            RawValue::Byte(v) => HeaderValue::Byte(v),
+            RawValue::Short(v) => HeaderValue::Short(v),
+            RawValue::Int(v) => HeaderValue::Int(v),
+            RawValue::Long(v) => HeaderValue::Long(v),
+            RawValue::Bytes(v) => HeaderValue::Bytes(v.to_vec()),
+            RawValue::String(v) => HeaderValue::String(v.to_string()),
+            RawValue::Timestamp(v) => HeaderValue::Timestamp(v),
+            RawValue::Uuid(v) => HeaderValue::Uuid(v),
+        }
+    }
+}
+
+/// Walks an encoded header block, calling `f` with each header until it
+/// returns true. An `Err` says what is malformed: the block is checked
+/// this way once, when its message is read, so later walks cannot fail.
+fn walk_headers<'a>(
+    mut b: &'a [u8],
+    mut f: impl FnMut(&'a str, RawValue<'a>) -> bool,
+) -> Result<(), Error> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], Error> {
         if b.len() < n {
             return Err(Error::protocol("eventstream header cut short"));
@@ -287,46 +375,42 @@ fn parse_headers(mut b: &[u8]) -> Result<Vec<Header>, Error> {
         a.copy_from_slice(take(b, N)?);
         Ok(a)
     }
-    let mut headers = Vec::new();
     while !b.is_empty() {
         let name_len = take(&mut b, 1)?[0] as usize;
         let name = std::str::from_utf8(take(&mut b, name_len)?)
-            .map_err(|_| Error::protocol("eventstream header name is not UTF-8"))?
-            .to_string();
+            .map_err(|_| Error::protocol("eventstream header name is not UTF-8"))?;
         let tag = take(&mut b, 1)?[0];
         let value = match tag {
-            0 => HeaderValue::Bool(true),
-            1 => HeaderValue::Bool(false),
-            2 => HeaderValue::Byte(i8::from_be_bytes(arr(&mut b)?)),
-            3 => HeaderValue::Short(i16::from_be_bytes(arr(&mut b)?)),
-            4 => HeaderValue::Int(i32::from_be_bytes(arr(&mut b)?)),
-            5 => HeaderValue::Long(i64::from_be_bytes(arr(&mut b)?)),
+            0 => RawValue::Bool(true),
+            1 => RawValue::Bool(false),
+            2 => RawValue::Byte(i8::from_be_bytes(arr(&mut b)?)),
+            3 => RawValue::Short(i16::from_be_bytes(arr(&mut b)?)),
+            4 => RawValue::Int(i32::from_be_bytes(arr(&mut b)?)),
+            5 => RawValue::Long(i64::from_be_bytes(arr(&mut b)?)),
             6 | 7 => {
                 let len = u16::from_be_bytes(arr(&mut b)?) as usize;
                 let bytes = take(&mut b, len)?;
                 if tag == 6 {
-                    HeaderValue::Bytes(bytes.to_vec())
+                    RawValue::Bytes(bytes)
                 } else {
-                    HeaderValue::String(
-                        std::str::from_utf8(bytes)
-                            .map_err(|_| {
-                                Error::protocol(format!("eventstream header {name} is not UTF-8"))
-                            })?
-                            .to_string(),
-                    )
+                    RawValue::String(std::str::from_utf8(bytes).map_err(|_| {
+                        Error::protocol(format!("eventstream header {name} is not UTF-8"))
+                    })?)
                 }
             }
-            8 => HeaderValue::Timestamp(i64::from_be_bytes(arr(&mut b)?)),
-            9 => HeaderValue::Uuid(arr(&mut b)?),
+            8 => RawValue::Timestamp(i64::from_be_bytes(arr(&mut b)?)),
+            9 => RawValue::Uuid(arr(&mut b)?),
             other => {
                 return Err(Error::protocol(format!(
                     "eventstream header {name} has unknown type {other}"
                 )))
             }
         };
-        headers.push(Header { name, value });
+        if f(name, value) {
+            break;
+        }
     }
-    Ok(headers)
+    Ok(())
 }
 
 /// Decodes a body, as a stream of messages. Items after the first `Err`

@@ -42,7 +42,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{
     BlockDelta, BlockStart, ContentBlockDelta, ContentBlockStart, ContentBlockStop,
-    ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TokenUsage,
+    ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TextBlockDelta, TokenUsage,
 };
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
@@ -179,7 +179,14 @@ pub struct ConverseStream {
     tool_calls: usize,
     /// Whether the format tool was called.
     format_called: bool,
+    /// `contentBlockDelta`s in a row that [`TextBlockDelta`] could not
+    /// read; past [`TEXT_DELTA_MISSES`] this server's deltas carry fields
+    /// it does not know, and only the whole parse is tried.
+    text_delta_misses: u8,
 }
+
+/// See `ConverseStream::text_delta_misses`.
+const TEXT_DELTA_MISSES: u8 = 8;
 
 impl Decoder {
     /// A decoder for `provider` (used in errors and raw events); raw
@@ -371,13 +378,22 @@ impl ConverseStream {
         self.blocks.len() - 1
     }
 
+    /// A text delta of block `index`: the text part's chunk, the part
+    /// started first if needed. Empty text is nothing.
+    fn text(&mut self, index: u64, text: &str, out: &mut Decoded) {
+        if text.is_empty() {
+            return;
+        }
+        let i = self.block(index, Kind::Text, None, None, out);
+        out.push(Ok(Chunk::Text {
+            part: self.blocks[i].part,
+            delta: text.into(),
+        }));
+    }
+
     fn delta(&mut self, index: u64, delta: BlockDelta, out: &mut Decoded) {
-        if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
-            let i = self.block(index, Kind::Text, None, None, out);
-            out.push(Ok(Chunk::Text {
-                part: self.blocks[i].part,
-                delta: text.into(),
-            }));
+        if let Some(text) = delta.text {
+            self.text(index, &text, out);
         }
         if let Some(result) = delta.tool_result {
             let i = match self.server.iter().position(|b| b.index == index) {
@@ -476,13 +492,29 @@ impl Protocol for ConverseStream {
     type Event = Message;
 
     fn event(&mut self, wire: &Wire, message: &Message, out: &mut Decoded) -> Result<Flow, Error> {
-        let payload = String::from_utf8_lossy(&message.payload);
+        let payload = String::from_utf8_lossy(message.payload());
         let payload = payload.trim();
         let provider = wire.provider();
         let message_type = message.str_header(":message-type").unwrap_or("event");
         match message_type {
             "event" => {
                 let kind = message.str_header(":event-type").unwrap_or_default();
+                if kind == "contentBlockDelta"
+                    && self.text_delta_misses < TEXT_DELTA_MISSES
+                    && !wire.raw_events()
+                {
+                    // The common delta, read borrowed (see
+                    // `TextBlockDelta`); it decodes exactly as the whole
+                    // parse would.
+                    match serde_json::from_str::<TextBlockDelta>(payload) {
+                        Ok(d) => {
+                            self.text_delta_misses = 0;
+                            self.text(d.content_block_index, &d.delta.text, out);
+                            return Ok(Flow::Continue);
+                        }
+                        Err(_) => self.text_delta_misses += 1,
+                    }
+                }
                 let parsed = match kind {
                     "messageStart" => serde_json::from_str(payload).map(StreamEvent::MessageStart),
                     "contentBlockStart" => {
@@ -659,6 +691,95 @@ mod tests {
             ],
             json.as_bytes().to_vec(),
         )
+    }
+
+    /// What `protocol` makes of `messages` and the end of the body, each
+    /// chunk or error as its `Debug` line.
+    fn decoded_lines(protocol: ConverseStream, messages: &[Message]) -> Vec<String> {
+        let mut d = Driver::with("bedrock", protocol);
+        let mut out: Vec<String> = Vec::new();
+        for m in messages {
+            out.extend(d.feed(m).iter().map(|c| format!("{c:?}")));
+        }
+        out.extend(d.finish().iter().map(|c| format!("{c:?}")));
+        out
+    }
+
+    /// Every recorded Bedrock stream decodes the same with
+    /// [`TextBlockDelta`] tried first as with the whole parse only: the
+    /// same chunks, the same errors, in the same order.
+    #[test]
+    fn the_text_delta_path_decodes_every_recording_as_the_whole_parse_does() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire/bedrock");
+        let (mut files, mut fast) = (0, 0);
+        for f in std::fs::read_dir(&root).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_none_or(|e| e != "bin") {
+                continue;
+            }
+            let messages: Vec<Message> =
+                crate::eventstream::decode_pieces([std::fs::read(&f).unwrap()])
+                    .into_iter()
+                    .map(Result::unwrap)
+                    .collect();
+            let whole = ConverseStream {
+                text_delta_misses: TEXT_DELTA_MISSES,
+                ..ConverseStream::default()
+            };
+            let lines = decoded_lines(ConverseStream::default(), &messages);
+            assert_eq!(lines, decoded_lines(whole, &messages), "{}", f.display());
+            assert!(
+                !lines.iter().any(|l| l.starts_with("Err")),
+                "{}",
+                f.display()
+            );
+            files += 1;
+            fast += messages
+                .iter()
+                .filter(|m| m.str_header(":event-type") == Some("contentBlockDelta"))
+                .filter(|m| serde_json::from_slice::<TextBlockDelta>(m.payload()).is_ok())
+                .count();
+        }
+        // The comparison covers the fast path, not only its refusals.
+        assert!(
+            files >= 5 && fast >= 10,
+            "{files} files, {fast} fast deltas"
+        );
+    }
+
+    #[test]
+    fn a_text_delta_with_escapes_or_another_field_decodes_as_the_whole_parse_does() {
+        let messages = [
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"text":"a\"b\u00e9"},"p":"xy"}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":0,"delta":{"text":""}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":1,"delta":{"text":"t","future":1}}"#,
+            ),
+            event(
+                "contentBlockDelta",
+                r#"{"contentBlockIndex":2,"delta":{"reasoningContent":{"text":"hm"}}}"#,
+            ),
+            event("contentBlockStop", r#"{"contentBlockIndex":0}"#),
+            event("messageStop", r#"{"stopReason":"end_turn"}"#),
+        ];
+        let whole = ConverseStream {
+            text_delta_misses: TEXT_DELTA_MISSES,
+            ..ConverseStream::default()
+        };
+        let lines = decoded_lines(ConverseStream::default(), &messages);
+        assert_eq!(lines, decoded_lines(whole, &messages));
+        let (r, err) = run(&messages);
+        assert!(err.is_none(), "{err:?}");
+        // Two text parts (blocks 0 and 1), joined by a line.
+        assert_eq!(r.text(), "a\"bé\nt");
     }
 
     fn run(messages: &[Message]) -> (Response, Option<Error>) {

@@ -397,7 +397,7 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_all::<Decoder, Vec<Result<Message, Error>>>(
+    decode::decode_all::<decoder::ConverseStream, Vec<Result<Message, Error>>>(
         Decoder::new(ID).raw_events(raw_events),
         eventstream::decode_pieces(pieces),
     )

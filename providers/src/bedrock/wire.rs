@@ -5,6 +5,8 @@
 //! `{"contentBlockDelta": {…}}`, which is also what a raw chunk shows.
 //! Every payload carries a random-length `"p"` padding field: ignored.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -289,6 +291,31 @@ pub struct ContentBlockDelta {
     pub content_block_index: u64,
     #[serde(default)]
     pub delta: Option<BlockDelta>,
+}
+
+/// The common `contentBlockDelta`, a text delta and nothing else, read
+/// borrowed: the decoder tries it before [`ContentBlockDelta`], so a text
+/// delta costs no allocation beyond its chunk. Any other field (another
+/// kind of delta, one added after this was written) makes it fail, and the
+/// event is read whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct TextBlockDelta<'a> {
+    #[serde(default)]
+    pub content_block_index: u64,
+    #[serde(borrow)]
+    pub delta: TextOnly<'a>,
+    /// Bedrock's padding against length side channels.
+    #[serde(default, rename = "p")]
+    _p: serde::de::IgnoredAny,
+}
+
+/// The `delta` of a [`TextBlockDelta`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextOnly<'a> {
+    #[serde(borrow)]
+    pub text: Cow<'a, str>,
 }
 
 /// `delta`: one of `text`, `toolUse`, `reasoningContent`, `toolResult`.
