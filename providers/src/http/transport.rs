@@ -180,7 +180,19 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The body of a non-2xx response as an [`Error`], plus the body text (the
 /// caller may look for hints in it, e.g. a rejected parameter).
-pub(crate) async fn error_response(provider: &str, resp: reqwest::Response) -> (Error, String) {
+///
+/// Boxed, as every wait on an error path here: a provider's request future
+/// is as large as the largest future it awaits, so an inline body read
+/// on a path that is rarely taken would make every stream's request phase
+/// carry it.
+pub(crate) fn error_response(
+    provider: &str,
+    resp: reqwest::Response,
+) -> futures::future::BoxFuture<'_, (Error, String)> {
+    Box::pin(read_error_response(provider, resp))
+}
+
+async fn read_error_response(provider: &str, resp: reqwest::Response) -> (Error, String) {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = read_limited(resp, ERROR_BODY_LIMIT).await;
@@ -300,7 +312,8 @@ pub(crate) async fn expect_stream(
         };
     }
     if essence == "application/json" {
-        let body = read_limited(resp, ERROR_BODY_LIMIT).await;
+        // Boxed: see `error_response`.
+        let body = Box::pin(read_limited(resp, ERROR_BODY_LIMIT)).await;
         return Err(
             json_error(&body).unwrap_or_else(|| match provider_message(&body) {
                 (Some(message), code) => {
