@@ -344,7 +344,11 @@ impl Task {
                 }
             }
             let ended = batch.end.is_some();
-            self.send(batch).await?;
+            // Boxed: a send (its pipeline, Redis's reply, a retry's
+            // backoff) is in flight for a round trip, while a mirror waits
+            // for chunks most of its life; inline, every mirror's task
+            // would keep room for it.
+            Box::pin(self.send(batch)).await?;
             if ended {
                 return Ok(MirrorEnd::Complete);
             }
@@ -400,7 +404,8 @@ impl Task {
         let config = self.node.config();
         let lease = millis(config.lease);
         let mut pipe = pipeline();
-        for (offset, type_name, json) in &batch.chunks {
+        let Batch { chunks, end } = batch;
+        for (offset, type_name, json) in &chunks {
             pipe.cmd("XADD")
                 .arg(&self.keys.log)
                 .arg(entry_id(*offset))
@@ -409,9 +414,12 @@ impl Task {
                 .arg(CHUNK)
                 .arg(json);
         }
-        let sent = batch.chunks.len() as u64;
-        let last = batch.chunks.last().map_or(self.confirmed, |c| c.0 + 1);
-        match &batch.end {
+        let sent = chunks.len() as u64;
+        let last = chunks.last().map_or(self.confirmed, |c| c.0 + 1);
+        // The pipeline holds a copy of every line now: the batch's would
+        // be a second one for as long as Redis takes to answer.
+        drop(chunks);
+        match &end {
             Some(outcome) => {
                 let record = EndRecord::new(outcome);
                 pipe.cmd("XADD")
@@ -443,7 +451,7 @@ impl Task {
         self.stats.chunks.fetch_add(sent, Ordering::Relaxed);
         Counters::add(&self.node.counters().chunks_mirrored, sent);
         self.report_lag();
-        if batch.end.is_none() {
+        if end.is_none() {
             if let [.., exists, cancel] = reply.as_slice() {
                 if matches!(exists, Value::Int(0)) {
                     return Err(Loss {
