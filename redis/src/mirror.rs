@@ -8,8 +8,10 @@
 //!    another node owns the id), then
 //! 2. wait for the next event (or the lease's refresh time), take every
 //!    other event that is ready without waiting, and send them as one
-//!    pipeline, with the lease refresh and the cancel check riding along:
-//!    one round trip per batch, however busy the stream;
+//!    pipeline: one round trip per batch, however busy the stream. When a
+//!    third of the lease has passed since they last did, the lease and the
+//!    copy's expiry are renewed and the copy and the cancel flag checked,
+//!    in the same pipeline;
 //! 3. after the end's pipeline, stop.
 //!
 //! Every write is idempotent (entries carry their offsets as ids; `XADD`
@@ -225,6 +227,7 @@ pub(crate) fn spawn(node: Node, id: &str, model: &str, stream: StreamHandle) -> 
         confirmed: 0,
         reported_lag: 0,
         settled: false,
+        refreshed: None,
         stats: stats.clone(),
         state: state_tx,
         node,
@@ -255,6 +258,8 @@ struct Task {
     reported_lag: u64,
     /// Taken off the node's books (see `settle`).
     settled: bool,
+    /// When the lease and the copy's expiry were last renewed by a write.
+    refreshed: Option<Instant>,
     stats: Arc<Stats>,
     state: watch::Sender<MirrorState>,
 }
@@ -419,6 +424,7 @@ impl Task {
         // The pipeline holds a copy of every line now: the batch's would
         // be a second one for as long as Redis takes to answer.
         drop(chunks);
+        let mut checked = false;
         match &end {
             Some(outcome) => {
                 let record = EndRecord::new(outcome);
@@ -430,20 +436,31 @@ impl Task {
                 self.close(&mut pipe, &record.status, self.next_offset);
             }
             None => {
-                pipe.cmd("SET")
-                    .arg(&self.keys.owner)
-                    .arg(&config.node_id)
-                    .arg("PX")
-                    .arg(lease);
-                self.expire(&mut pipe);
-                // Whether Redis still has the copy (one restarted without
-                // persistence has lost it).
-                pipe.cmd("EXISTS")
-                    .arg(&self.keys.meta)
-                    // The fallback for a cancel whose message was missed.
-                    .cmd("HGET")
-                    .arg(&self.keys.meta)
-                    .arg("cancel");
+                // The renewals and checks ride along only when a third of
+                // the lease has passed since they last did, on the first
+                // write (which creates the log) and on a write with no
+                // chunk (the refresh of an idle stream): at a chunk or two
+                // per round trip they were four of a write's six commands.
+                let refresh = config.lease / 3;
+                if sent == 0 || self.refreshed.is_none_or(|t| t.elapsed() >= refresh) {
+                    checked = true;
+                    pipe.cmd("SET")
+                        .arg(&self.keys.owner)
+                        .arg(&config.node_id)
+                        .arg("PX")
+                        .arg(lease);
+                    self.expire(&mut pipe);
+                    self.refreshed = Some(Instant::now());
+                    // Whether Redis still has the copy (one restarted
+                    // without persistence has lost it).
+                    pipe.cmd("EXISTS")
+                        .arg(&self.keys.meta)
+                        // The fallback for a cancel whose message was
+                        // missed.
+                        .cmd("HGET")
+                        .arg(&self.keys.meta)
+                        .arg("cancel");
+                }
             }
         }
         let reply = self.request(&pipe).await?;
@@ -451,7 +468,7 @@ impl Task {
         self.stats.chunks.fetch_add(sent, Ordering::Relaxed);
         Counters::add(&self.node.counters().chunks_mirrored, sent);
         self.report_lag();
-        if end.is_none() {
+        if checked {
             if let [.., exists, cancel] = reply.as_slice() {
                 if matches!(exists, Value::Int(0)) {
                     return Err(Loss {
