@@ -368,8 +368,11 @@ impl Gemini {
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
-    fn push(&mut self, kind: Kind, text: &str, out: &mut Decoded) {
-        if text.is_empty() {
+    fn push<T>(&mut self, kind: Kind, text: T, out: &mut Decoded)
+    where
+        T: AsRef<str> + Into<Delta>,
+    {
+        if text.as_ref().is_empty() {
             return;
         }
         let part = match self.current {
@@ -391,11 +394,11 @@ impl Gemini {
         out.push(Ok(match kind {
             Kind::Thought => Chunk::Thought {
                 part,
-                delta: Delta::new(text),
+                delta: text.into(),
             },
             Kind::Text => Chunk::Text {
                 part,
-                delta: Delta::new(text),
+                delta: text.into(),
             },
         }));
     }
@@ -558,10 +561,13 @@ impl Protocol for Gemini {
             match serde_json::from_str::<TextResponse>(data) {
                 Ok(r) => {
                     self.text_response_misses = 0;
-                    if let Some(parts) = r.text_parts() {
+                    if r.text_parts().is_some() {
                         self.on_usage(r.usage_metadata.as_ref());
-                        for part in parts {
-                            self.push(Kind::Text, &part.text, out);
+                        // Each text moves into its chunk: an owned one (its
+                        // JSON had escapes) keeps its buffer.
+                        let [candidate] = r.candidates;
+                        for part in candidate.content.parts {
+                            self.push(Kind::Text, part.text, out);
                         }
                         self.release_usage(out);
                         return Ok(Flow::Continue);
