@@ -103,7 +103,8 @@ impl Message {
     /// Every header, in order.
     pub fn headers(&self) -> Vec<Header> {
         let mut out = Vec::new();
-        // Checked when the message was made: the walk cannot fail.
+        // Checked when the message was read, or made by `new`, which
+        // writes only what reads back: the walk cannot fail.
         let _ = walk_headers(&self.headers, |name, value| {
             out.push(Header {
                 name: name.to_string(),
@@ -174,14 +175,15 @@ impl fmt::Debug for Message {
     }
 }
 
-/// The encoded header block of `headers` (names and byte and string
-/// values longer than the format allows are cut to its limits).
+/// The encoded header block of `headers`. Names and values longer than
+/// the format allows are cut to its limits, text on a character's
+/// boundary, so the block always reads back.
 fn encode_headers(list: &[Header]) -> Vec<u8> {
     let mut headers = Vec::new();
     for h in list {
-        let name = h.name.as_bytes();
-        headers.push(name.len().min(255) as u8);
-        headers.extend_from_slice(&name[..name.len().min(255)]);
+        let name = cut(&h.name, 255);
+        headers.push(name.len() as u8);
+        headers.extend_from_slice(name.as_bytes());
         match &h.value {
             HeaderValue::Bool(true) => headers.push(0),
             HeaderValue::Bool(false) => headers.push(1),
@@ -209,7 +211,7 @@ fn encode_headers(list: &[Header]) -> Vec<u8> {
             }
             HeaderValue::String(s) => {
                 headers.push(7);
-                let b = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+                let b = cut(s, u16::MAX as usize).as_bytes();
                 headers.extend_from_slice(&(b.len() as u16).to_be_bytes());
                 headers.extend_from_slice(b);
             }
@@ -224,6 +226,16 @@ fn encode_headers(list: &[Header]) -> Vec<u8> {
         }
     }
     headers
+}
+
+/// `s`, or its longest start of at most `max` bytes that ends on a
+/// character's boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
 }
 
 /// Reassembles messages from bytes as they arrive.
@@ -541,6 +553,22 @@ mod tests {
             ],
             r#"{"delta":{"text":"é"}}"#.as_bytes().to_vec(),
         )
+    }
+
+    #[test]
+    fn overlong_names_and_values_are_cut_on_a_character_and_read_back() {
+        let m = Message::new(
+            vec![Header::string("é".repeat(200), "ü".repeat(40_000))],
+            &b"{}"[..],
+        );
+        let headers = m.headers();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[0].name, "é".repeat(127));
+        assert_eq!(
+            m.str_header(&"é".repeat(127)),
+            Some("ü".repeat(32_767).as_str())
+        );
+        assert_eq!(decode_pieces([m.encode()]), vec![Ok(m)]);
     }
 
     #[test]
