@@ -174,6 +174,9 @@ fn lock<S>(s: &SourceRef<S>) -> MutexGuard<'_, Source<S>> {
 }
 
 /// What one kind of substream takes from the demultiplexer.
+///
+/// `pub`, with [`Demux`] and [`Source`], only because [`Demuxed`]'s bounds
+/// name it; this module is private, so no user can name or implement it.
 pub trait Reader {
     /// What it yields over a source of type `S`.
     type Item<S>;
