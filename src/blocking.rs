@@ -38,8 +38,29 @@ pub struct Blocking<'a> {
     response: &'a StreamResponse,
 }
 
+// Here rather than in `stream.rs`, so that the view depends on the
+// response and not the other way round.
+impl StreamResponse {
+    /// This response for synchronous code: the same iterators as
+    /// `Iterator`s and the same waits as blocking calls, with the same
+    /// replay, policy and drop rules as the methods they mirror. Do not
+    /// call its waits from an async task (they block the thread).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), rivulet::Error> {
+    /// let response = rivulet::Model::new("openai/gpt-4o-mini").stream("Hello");
+    /// for chunk in response.blocking().chunk_stream() {
+    ///     println!("{} {}", chunk?.offset(), "…");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn blocking(&self) -> Blocking<'_> {
+        Blocking::new(self)
+    }
+}
+
 impl<'a> Blocking<'a> {
-    pub(crate) fn new(response: &'a StreamResponse) -> Self {
+    fn new(response: &'a StreamResponse) -> Self {
         Blocking { response }
     }
 

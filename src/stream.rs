@@ -22,7 +22,6 @@ use rivulet_actors::{Event, SharedChunk};
 #[cfg(doc)]
 use rivulet_core::Chunk;
 
-use crate::blocking::Blocking;
 use crate::consume::Chunks;
 use crate::parts::PartStreams;
 use crate::render::{PrettyRender, Rendered, TextRender};
@@ -412,23 +411,6 @@ impl StreamResponse {
     /// How the stream ended, once it has (`None` while it runs).
     pub fn outcome(&self) -> Option<Outcome> {
         self.handle.outcome()
-    }
-
-    /// This response for synchronous code: the same iterators as
-    /// `Iterator`s and the same waits as blocking calls, with the same
-    /// replay, policy and drop rules as the methods they mirror. Do not
-    /// call its waits from an async task (they block the thread).
-    ///
-    /// ```no_run
-    /// # fn main() -> Result<(), rivulet::Error> {
-    /// let response = rivulet::Model::new("openai/gpt-4o-mini").stream("Hello");
-    /// for chunk in response.blocking().chunk_stream() {
-    ///     println!("{} {}", chunk?.offset(), "…");
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn blocking(&self) -> Blocking<'_> {
-        Blocking::new(self)
     }
 }
 

@@ -20,8 +20,43 @@ pub struct BlockingHandle<'a> {
     handle: &'a StreamHandle,
 }
 
+// Here rather than in `handle.rs`, so that the view depends on the
+// handle and not the other way round.
+impl StreamHandle {
+    /// This handle for synchronous code: the same methods, as a blocking
+    /// subscription and as calls that block the thread (do not call them
+    /// from an async task).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use futures::stream;
+    /// # use rivulet_actors::{Policy, Runtime, RuntimeConfig, StreamOptions};
+    /// # use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
+    /// # struct Hello;
+    /// # impl Provider for Hello {
+    /// #     fn id(&self) -> &str { "hello" }
+    /// #     fn open(&self, _: &Request) -> OpenFuture {
+    /// #         let chunks: ChunkStream = Box::pin(stream::iter(
+    /// #             [Chunk::text_start(0), Chunk::text(0, "Hello"), Chunk::text_end(0)].map(Ok),
+    /// #         ));
+    /// #         Box::pin(async move { Ok(chunks) })
+    /// #     }
+    /// # }
+    /// # let rt = Runtime::new(RuntimeConfig::default());
+    /// let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
+    /// let events = stream.blocking().subscribe(Policy::default()).count();
+    /// assert_eq!(events, 4); // three chunks and the end
+    /// assert_eq!(stream.blocking().finish()?.text(), "Hello");
+    /// # rt.shutdown();
+    /// # Ok::<(), rivulet_core::Error>(())
+    /// ```
+    pub fn blocking(&self) -> BlockingHandle<'_> {
+        BlockingHandle::new(self)
+    }
+}
+
 impl<'a> BlockingHandle<'a> {
-    pub(crate) fn new(handle: &'a StreamHandle) -> Self {
+    fn new(handle: &'a StreamHandle) -> Self {
         BlockingHandle { handle }
     }
 
