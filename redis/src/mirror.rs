@@ -292,7 +292,9 @@ impl Task {
     async fn run(mut self) {
         let end = match self.mirror().await {
             Ok(end) => end,
-            Err(loss) => self.lose(loss).await,
+            // Boxed, as the claim and each send: the task lives as long
+            // as its stream, and inline it would keep room for them all.
+            Err(loss) => Box::pin(self.lose(loss)).await,
         };
         // The books first: whoever sees the end sees them right.
         self.settle();
@@ -319,7 +321,7 @@ impl Task {
     /// Claims the id, then copies the stream to its end. `Err` is why it
     /// gave up.
     async fn mirror(&mut self) -> Result<MirrorEnd, Loss> {
-        if let Some(owner) = self.claim().await? {
+        if let Some(owner) = Box::pin(self.claim()).await? {
             return Ok(MirrorEnd::Refused { owner });
         }
         self.stats.registered.store(true, Ordering::Release);
