@@ -19,7 +19,7 @@
 //! whose reply was lost is simply sent again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{FutureExt, StreamExt};
@@ -40,6 +40,33 @@ use crate::Node;
 /// the meta hash and the index entry, unless another node holds the lease
 /// or is named in an existing meta hash. Returns nil when claimed (again,
 /// for a retry whose reply was lost), or the other owner.
+/// Loads the claim script into Redis (`SCRIPT LOAD`), retrying every
+/// second until Redis takes it, then sets `loaded`. A node runs it once,
+/// as it starts; it stops early when the node is gone (it holds the only
+/// `loaded` left).
+pub(crate) async fn load_claim_script(
+    mut conn: redis::aio::ConnectionManager,
+    loaded: Arc<AtomicBool>,
+    timeout: Duration,
+) {
+    while Arc::strong_count(&loaded) > 1 {
+        let mut load = redis::cmd("SCRIPT");
+        load.arg("LOAD").arg(CLAIM);
+        if within(timeout, load.query_async::<String>(&mut conn))
+            .await
+            .is_ok()
+        {
+            loaded.store(true, Ordering::Release);
+            return;
+        }
+        sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The hash of [`CLAIM`], by which claims invoke it once Redis has it.
+static CLAIM_SHA: LazyLock<String> =
+    LazyLock::new(|| redis::Script::new(CLAIM).get_hash().to_string());
+
 const CLAIM: &str = r"
 local lease = redis.call('GET', KEYS[1])
 if lease and lease ~= ARGV[1] then return lease end
@@ -386,12 +413,42 @@ impl Task {
 
     /// Runs the claim script until it answers (or the mirror gives up):
     /// `None` when this node owns the id.
+    ///
+    /// The script goes by its hash (`EVALSHA`) once the node has loaded it
+    /// into Redis ([`load_claim_script`]): its 1.2 KiB of text would
+    /// otherwise travel with every stream's claim, and be held twice in
+    /// memory while it does. A Redis that does not have it (restarted
+    /// since) answers `NOSCRIPT`, and the claim sends the text, which
+    /// caches it again; so does a claim before the node has loaded it, or
+    /// while Redis is unreachable, with the retries of every write.
     async fn claim(&mut self) -> Result<Option<String>, Loss> {
+        if self.node.claim_script_loaded() {
+            Counters::add(&self.node.counters().round_trips, 1);
+            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+            let timeout = self.node.config().request_timeout;
+            let mut conn = self.node.conn();
+            let pipe = self.claim_pipeline(true);
+            match within(timeout, pipe.query_async::<Vec<Value>>(&mut conn)).await {
+                Ok(reply) if refused(&reply).is_none() => {
+                    return Ok(reply.first().and_then(crate::record::text));
+                }
+                _ => Counters::add(&self.node.counters().errors, 1),
+            }
+        }
+        let reply = self.request(&self.claim_pipeline(false)).await?;
+        Ok(reply.first().and_then(crate::record::text))
+    }
+
+    /// The claim, by the script's hash (`by_hash`) or with its text.
+    fn claim_pipeline(&self, by_hash: bool) -> Pipeline {
         let config = self.node.config();
         let mut pipe = pipeline();
-        pipe.cmd("EVAL")
-            .arg(CLAIM)
-            .arg(3)
+        if by_hash {
+            pipe.cmd("EVALSHA").arg(CLAIM_SHA.as_str());
+        } else {
+            pipe.cmd("EVAL").arg(CLAIM);
+        }
+        pipe.arg(3)
             .arg(&self.keys.owner)
             .arg(&self.keys.meta)
             .arg(crate::keys::index(&config.prefix))
@@ -401,8 +458,7 @@ impl Task {
             .arg(now_ms())
             .arg(millis(config.retention))
             .arg(&self.id);
-        let reply = self.request(&pipe).await?;
-        Ok(reply.first().and_then(crate::record::text))
+        pipe
     }
 
     /// Sends one batch with the lease refresh (or, with the end, the

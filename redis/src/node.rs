@@ -41,6 +41,9 @@ struct Inner {
     conn: ConnectionManager,
     counters: Arc<Counters>,
     listener: mpsc::UnboundedSender<Command>,
+    /// Set once Redis has the mirrors' claim script (see
+    /// `mirror::load_claim_script`).
+    claim_script: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What [`Node::cancel`] did.
@@ -105,6 +108,12 @@ impl Node {
             counters: counters.clone(),
             timeout: config.request_timeout,
         }));
+        let claim_script = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::spawn(crate::mirror::load_claim_script(
+            conn.clone(),
+            claim_script.clone(),
+            config.request_timeout,
+        ));
         let tail = Tail::spawn(tail::Settings {
             client,
             shared: conn.clone(),
@@ -119,6 +128,7 @@ impl Node {
                 conn,
                 counters,
                 listener,
+                claim_script,
             }),
         })
     }
@@ -240,6 +250,13 @@ impl Node {
 
     pub(crate) fn conn(&self) -> ConnectionManager {
         self.inner.conn.clone()
+    }
+
+    /// Whether Redis has the mirrors' claim script cached.
+    pub(crate) fn claim_script_loaded(&self) -> bool {
+        self.inner
+            .claim_script
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn tail(&self) -> &Tail {

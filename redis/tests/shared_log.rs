@@ -515,6 +515,39 @@ async fn two_hundred_streams_followed_lose_duplicate_and_reorder_nothing() {
         .all(|s| s.status() == "finished" && s.owner == "node-a"));
 }
 
+/// Once the node has loaded the claim script, a claim sends its hash, not
+/// its text; a Redis that has lost the script (flushed, or restarted) gets
+/// the text again, from the claim that found it missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_send_the_scripts_hash_and_its_text_only_to_a_redis_without_it() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "node-a", |_| {});
+    wait_until(Duration::from_secs(10), "the claim script loaded", || {
+        redis.calls("script|load") == 1
+    })
+    .await;
+    // The node sets its flag when the reply arrives, after Redis counts.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let claim = |id: &'static str| {
+        let a = a.clone();
+        async move {
+            let owned = owned(&a, id, paced(TOOLS)).await;
+            let (_, outcome) = local_lines(&owned.response).await;
+            assert_eq!(outcome, Outcome::Finished, "{id}");
+            assert_eq!(owned.mirror.done().await, MirrorEnd::Complete, "{id}");
+        }
+    };
+    claim("st_h1").await;
+    assert_eq!((redis.calls("evalsha"), redis.calls("eval")), (1, 0));
+    assert_eq!(redis.command("SCRIPT FLUSH"), "+OK\r\n");
+    claim("st_h2").await;
+    // NOSCRIPT, then the text, which Redis caches again.
+    assert_eq!((redis.calls("evalsha"), redis.calls("eval")), (2, 1));
+    claim("st_h3").await;
+    assert_eq!((redis.calls("evalsha"), redis.calls("eval")), (3, 1));
+    assert_eq!(a.metrics().errors, 1, "the NOSCRIPT, counted once");
+}
+
 /// `INFO clients`: how many connections redis-server has.
 fn connected_clients(redis: &RedisServer) -> u64 {
     let info = redis.command("INFO clients");
