@@ -572,10 +572,10 @@ pub(crate) fn index_field(v: &serde_json::Value, key: &str) -> Option<usize> {
 /// each chunk or error as its `Debug` line: for tests that compare two
 /// ways of decoding the same stream.
 #[cfg(test)]
-pub(crate) fn decoded_lines<P: Protocol<Event = SseEvent>>(
+pub(crate) fn decoded_lines<P: Protocol>(
     provider: &str,
     protocol: P,
-    events: &[SseEvent],
+    events: &[P::Event],
 ) -> Vec<String> {
     let mut d = Driver::with(provider, protocol);
     let mut out: Vec<String> = Vec::new();
@@ -584,6 +584,31 @@ pub(crate) fn decoded_lines<P: Protocol<Event = SseEvent>>(
     }
     out.extend(d.finish().iter().map(|c| format!("{c:?}")));
     out
+}
+
+/// Asserts that a protocol with its fast path (`fast()`) and without it
+/// (`whole()`) decode every recording alike: the same chunks and errors, in
+/// the same order. Returns how many events `on_fast_path` says the fast
+/// path read, so that a test can check it covered more than refusals.
+#[cfg(test)]
+pub(crate) fn assert_decodes_alike<P: Protocol>(
+    provider: &str,
+    recordings: &[(std::path::PathBuf, Vec<P::Event>)],
+    fast: impl Fn() -> P,
+    whole: impl Fn() -> P,
+    on_fast_path: impl Fn(&P::Event) -> bool,
+) -> usize {
+    let mut on_it = 0;
+    for (f, events) in recordings {
+        assert_eq!(
+            decoded_lines(provider, fast(), events),
+            decoded_lines(provider, whole(), events),
+            "{}",
+            f.display()
+        );
+        on_it += events.iter().filter(|e| on_fast_path(e)).count();
+    }
+    on_it
 }
 
 /// The events of every recorded `.sse` transcript in `testdata/wire`, by

@@ -693,18 +693,6 @@ mod tests {
         )
     }
 
-    /// What `protocol` makes of `messages` and the end of the body, each
-    /// chunk or error as its `Debug` line.
-    fn decoded_lines(protocol: ConverseStream, messages: &[Message]) -> Vec<String> {
-        let mut d = Driver::with("bedrock", protocol);
-        let mut out: Vec<String> = Vec::new();
-        for m in messages {
-            out.extend(d.feed(m).iter().map(|c| format!("{c:?}")));
-        }
-        out.extend(d.finish().iter().map(|c| format!("{c:?}")));
-        out
-    }
-
     /// Every recorded Bedrock stream decodes the same with
     /// [`TextBlockDelta`] tried first as with the whole parse only: the
     /// same chunks, the same errors, in the same order.
@@ -712,7 +700,7 @@ mod tests {
     fn the_text_delta_path_decodes_every_recording_as_the_whole_parse_does() {
         let root =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire/bedrock");
-        let (mut files, mut fast) = (0, 0);
+        let mut recordings = Vec::new();
         for f in std::fs::read_dir(&root).unwrap() {
             let f = f.unwrap().path();
             if f.extension().is_none_or(|e| e != "bin") {
@@ -723,24 +711,30 @@ mod tests {
                     .into_iter()
                     .map(Result::unwrap)
                     .collect();
-            let whole = ConverseStream {
-                text_delta_misses: TEXT_DELTA_MISSES,
-                ..ConverseStream::default()
-            };
-            let lines = decoded_lines(ConverseStream::default(), &messages);
-            assert_eq!(lines, decoded_lines(whole, &messages), "{}", f.display());
+            // Every recording is a stream that decodes without an error.
+            let lines =
+                crate::decode::decoded_lines("bedrock", ConverseStream::default(), &messages);
             assert!(
                 !lines.iter().any(|l| l.starts_with("Err")),
                 "{}",
                 f.display()
             );
-            files += 1;
-            fast += messages
-                .iter()
-                .filter(|m| m.str_header(":event-type") == Some("contentBlockDelta"))
-                .filter(|m| serde_json::from_slice::<TextBlockDelta>(m.payload()).is_ok())
-                .count();
+            recordings.push((f, messages));
         }
+        let files = recordings.len();
+        let fast = crate::decode::assert_decodes_alike(
+            "bedrock",
+            &recordings,
+            ConverseStream::default,
+            || ConverseStream {
+                text_delta_misses: TEXT_DELTA_MISSES,
+                ..ConverseStream::default()
+            },
+            |m| {
+                m.str_header(":event-type") == Some("contentBlockDelta")
+                    && serde_json::from_slice::<TextBlockDelta>(m.payload()).is_ok()
+            },
+        );
         // The comparison covers the fast path, not only its refusals.
         assert!(
             files >= 5 && fast >= 10,
@@ -774,8 +768,11 @@ mod tests {
             text_delta_misses: TEXT_DELTA_MISSES,
             ..ConverseStream::default()
         };
-        let lines = decoded_lines(ConverseStream::default(), &messages);
-        assert_eq!(lines, decoded_lines(whole, &messages));
+        let lines = crate::decode::decoded_lines("bedrock", ConverseStream::default(), &messages);
+        assert_eq!(
+            lines,
+            crate::decode::decoded_lines("bedrock", whole, &messages)
+        );
         let (r, err) = run(&messages);
         assert!(err.is_none(), "{err:?}");
         // Two text parts (blocks 0 and 1), joined by a line.

@@ -757,26 +757,19 @@ mod tests {
     /// `.sse` transcript, of any protocol.
     #[test]
     fn the_text_response_path_decodes_every_recording_as_the_whole_parse_does() {
-        let mut fast = 0;
-        for (f, events) in crate::decode::recorded_sse_events() {
-            let whole = Gemini {
+        let fast = crate::decode::assert_decodes_alike(
+            "google",
+            &crate::decode::recorded_sse_events(),
+            Gemini::default,
+            || Gemini {
                 text_response_misses: TEXT_RESPONSE_MISSES,
                 ..Gemini::default()
-            };
-            assert_eq!(
-                crate::decode::decoded_lines("google", Gemini::default(), &events),
-                crate::decode::decoded_lines("google", whole, &events),
-                "{}",
-                f.display()
-            );
-            fast += events
-                .iter()
-                .filter(|e| {
-                    serde_json::from_str::<TextResponse>(e.data.trim())
-                        .is_ok_and(|r| r.text_parts().is_some())
-                })
-                .count();
-        }
+            },
+            |e| {
+                serde_json::from_str::<TextResponse>(e.data.trim())
+                    .is_ok_and(|r| r.text_parts().is_some())
+            },
+        );
         // The comparison covers the fast path, not only its refusals.
         assert!(fast >= 8, "{fast}");
     }

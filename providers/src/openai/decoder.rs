@@ -681,25 +681,16 @@ mod tests {
     /// alike.
     #[test]
     fn the_text_chunk_path_decodes_every_recording_as_the_whole_parse_does() {
-        let mut fast_text_chunks = 0;
-        for (f, events) in crate::decode::recorded_sse_events() {
-            let whole = ChatCompletions {
+        let fast_text_chunks = crate::decode::assert_decodes_alike(
+            "p",
+            &crate::decode::recorded_sse_events(),
+            ChatCompletions::default,
+            || ChatCompletions {
                 text_chunk_misses: TEXT_CHUNK_MISSES,
                 ..ChatCompletions::default()
-            };
-            assert_eq!(
-                crate::decode::decoded_lines("p", ChatCompletions::default(), &events),
-                crate::decode::decoded_lines("p", whole, &events),
-                "{}",
-                f.display()
-            );
-            fast_text_chunks += events
-                .iter()
-                .filter(|e| {
-                    serde_json::from_str::<TextChunk>(&e.data).is_ok_and(|c| c.text().is_some())
-                })
-                .count();
-        }
+            },
+            |e| serde_json::from_str::<TextChunk>(&e.data).is_ok_and(|c| c.text().is_some()),
+        );
         // The comparison covers the fast path, not only its refusals.
         assert!(fast_text_chunks > 200, "{fast_text_chunks}");
     }
