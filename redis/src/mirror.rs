@@ -423,8 +423,7 @@ impl Task {
     /// while Redis is unreachable, with the retries of every write.
     async fn claim(&mut self) -> Result<Option<String>, Loss> {
         if self.node.claim_script_loaded() {
-            Counters::add(&self.node.counters().round_trips, 1);
-            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+            self.count_round_trip();
             let timeout = self.node.config().request_timeout;
             let mut conn = self.node.conn();
             let pipe = self.claim_pipeline(true);
@@ -577,6 +576,12 @@ impl Task {
             .arg(retention);
     }
 
+    /// One more request to Redis, on this mirror's books and the node's.
+    fn count_round_trip(&self) {
+        self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&self.node.counters().round_trips, 1);
+    }
+
     /// Sends `pipe` until Redis takes all of it, with backoff (50 ms
     /// doubling to 1 s); `Err` once the mirror is past its lag or outage
     /// bound.
@@ -588,8 +593,7 @@ impl Task {
         let mut backoff = Duration::from_millis(50);
         let mut failing_since: Option<Instant> = None;
         loop {
-            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
-            Counters::add(&self.node.counters().round_trips, 1);
+            self.count_round_trip();
             let mut conn = self.node.conn();
             let failure = match within(timeout, pipe.query_async::<Vec<Value>>(&mut conn)).await {
                 Ok(reply) => match refused(&reply) {
