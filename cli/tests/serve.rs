@@ -999,6 +999,13 @@ async fn metrics_count_streams_chunks_attachers_and_the_first_chunk() {
     let text = scrape(&server).await;
     assert_eq!(metric(&text, "rivulet_streams_in_flight"), "1");
     assert_eq!(metric(&text, "rivulet_attachers"), "1");
+    // The running stream's chunks so far count too: at least the one read.
+    let so_far: usize = metric(&text, "rivulet_chunks_total").parse().unwrap();
+    assert!(
+        so_far > lines.len() && so_far <= 2 * lines.len(),
+        "{so_far} chunks, {} in the finished stream",
+        lines.len()
+    );
     assert_eq!(
         metric(&text, r#"rivulet_streams_total{outcome="finished"}"#),
         "1"

@@ -21,6 +21,7 @@ pub struct Metrics {
     finished: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
+    /// Chunks of the streams that ended (a scrape adds the running ones').
     chunks: AtomicU64,
     /// Observations per bucket (not cumulative), the last one `+Inf`.
     first_chunk: [AtomicU64; BUCKETS.len() + 1],
@@ -33,6 +34,8 @@ pub struct Gauges {
     pub in_flight: usize,
     /// SSE clients attached, over every stream.
     pub attachers: usize,
+    /// Chunks in the logs of streams not yet counted by [`Metrics::chunks`].
+    pub uncounted_chunks: u64,
 }
 
 impl Metrics {
@@ -47,9 +50,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one chunk appended to any stream's log.
-    pub fn chunk(&self) {
-        self.chunks.fetch_add(1, Ordering::Relaxed);
+    /// Counts the `n` chunks of an ended stream's log.
+    pub fn chunks(&self, n: u64) {
+        self.chunks.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Records the time from a stream's start to its first chunk.
@@ -91,7 +94,7 @@ impl Metrics {
             load(&self.finished),
             load(&self.failed),
             load(&self.cancelled),
-            load(&self.chunks),
+            load(&self.chunks) + gauges.uncounted_chunks,
             gauges.attachers,
         );
         let mut cumulative = 0;

@@ -7,7 +7,7 @@
 //! short, non-async sections.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -38,6 +38,11 @@ pub struct Entry {
     ended: watch::Sender<Option<Instant>>,
     /// The SSE events of its latest chunks, built once for all attachers.
     pub(crate) frames: Frames,
+    /// Whether its chunks are in the metrics' count of ended streams' chunks
+    /// (until then a scrape counts its log's length). Changed and read only
+    /// under the registry's map lock, so a scrape never counts it twice or
+    /// not at all.
+    chunks_counted: AtomicBool,
 }
 
 /// `running`, `finished`, `failed` or `cancelled`.
@@ -139,7 +144,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Every stream by id.
 #[derive(Default)]
 pub struct Registry {
-    streams: Mutex<HashMap<String, Arc<Entry>>>,
+    streams: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
     /// Finished streams kept at most (the oldest-ended are freed first):
     /// the retention alone would let a burst of short streams hold every
     /// log for ten minutes.
@@ -195,6 +200,7 @@ impl Registry {
             frames: Frames::default(),
             cancel_unattached,
             ended: watch::Sender::new(None),
+            chunks_counted: AtomicBool::new(false),
         });
         {
             let mut streams = lock(&self.streams);
@@ -202,30 +208,35 @@ impl Registry {
             streams.insert(entry.id.clone(), entry.clone());
         }
         let watched = entry.clone();
+        let streams = self.streams.clone();
         let running = self.running.clone();
         let metrics = self.metrics.clone();
         let t0 = Instant::now();
         tokio::spawn(async move {
-            // Counts the chunks as they come (a detached subscription holds
-            // nothing back) and times the first.
+            // Reads up to the first chunk only, to time it: a subscription
+            // read to the end would wake this task once per chunk, as many
+            // wake-ups as the stream's own attacher costs. The chunks are
+            // counted from the log's length instead (`Registry::metrics`).
             let mut chunks = watched
                 .response
                 .subscribe(Policy::Detached { capacity: 64 });
-            let mut first = true;
             while let Some(event) = futures::StreamExt::next(&mut chunks).await {
                 match event {
-                    Event::Chunk(_) if first => {
-                        first = false;
+                    Event::Chunk(_) => {
                         metrics.first_chunk(t0.elapsed());
-                        metrics.chunk();
+                        break;
                     }
-                    Event::Chunk(_) => metrics.chunk(),
                     Event::Missed(_) => {}
                     Event::End(_) => break,
                 }
             }
             drop(chunks);
             let _ = watched.response.finish().await;
+            {
+                let _streams = lock(&streams);
+                metrics.chunks(watched.response.handle().len() as u64);
+                watched.chunks_counted.store(true, Ordering::Relaxed);
+            }
             metrics.ended(status(watched.response.outcome().as_ref()));
             // The place first: whoever waits for the end may start another.
             running.fetch_sub(1, Ordering::SeqCst);
@@ -260,10 +271,21 @@ impl Registry {
 
     /// The `/metrics` exposition text.
     pub fn metrics(&self) -> String {
-        let attachers = lock(&self.streams).values().map(|e| e.attachers()).sum();
+        let streams = lock(&self.streams);
+        let attachers = streams.values().map(|e| e.attachers()).sum();
+        // Streams still counting: their logs' lengths so far, which only
+        // grow, so the total never goes back between scrapes.
+        let uncounted = streams
+            .values()
+            .filter(|e| !e.chunks_counted.load(Ordering::Relaxed))
+            .map(|e| e.response.handle().len() as u64)
+            .sum();
+        // Rendered under the lock: a stream counted in between would be
+        // counted twice.
         self.metrics.render(Gauges {
             in_flight: self.running.load(Ordering::SeqCst),
             attachers,
+            uncounted_chunks: uncounted,
         })
     }
 
