@@ -77,6 +77,10 @@ use tokio::net::TcpStream;
 #[path = "serve_bench/redis.rs"]
 mod redis;
 
+// The fan-out scenario's floor: the cheapest relay, as a child process.
+#[path = "serve_bench/floor.rs"]
+mod floor;
+
 /// The model every stream asks for; the server's `-m` too.
 const MODEL: &str = "openai/bench";
 
@@ -941,6 +945,7 @@ enum Sc {
     GatewayInProcess,
     GatewayServe,
     Fanout,
+    FanoutFloor,
 }
 impl Sc {
     /// The scenario's name for `--only`.
@@ -948,17 +953,18 @@ impl Sc {
         match self {
             Sc::LatencyInProcess | Sc::LatencyServe => "latency",
             Sc::GatewayInProcess | Sc::GatewayServe => "gateway",
-            Sc::Fanout => "fanout",
+            Sc::Fanout | Sc::FanoutFloor => "fanout",
         }
     }
 }
 
-const ALL: [Sc; 5] = [
+const ALL: [Sc; 6] = [
     Sc::LatencyInProcess,
     Sc::LatencyServe,
     Sc::GatewayInProcess,
     Sc::GatewayServe,
     Sc::Fanout,
+    Sc::FanoutFloor,
 ];
 
 /// One run of one scenario.
@@ -1049,6 +1055,7 @@ fn main() {
     match argv.first().map(String::as_str) {
         Some("__latency") => return latency_client(&argv[1..]),
         Some("__fanout") => return fanout_client(&argv[1..]),
+        Some("__fanout_floor") => return floor::fanout_floor(&argv[1..]),
         Some("__gateway") => return gateway_client(&argv[1..]),
         Some("__inproc_many") => return inproc_many_client(&argv[1..]),
         Some("__xnode") => return redis::xnode_client(&argv[1..]),
@@ -1195,7 +1202,8 @@ fn main() {
                 ..Figures::default()
             }
         }
-        Sc::Fanout => fanout_run(&rt, &rivulet, attachers, fan_chunks, fan_pace),
+        Sc::Fanout => fanout_run(&rt, Some(&rivulet), attachers, fan_chunks, fan_pace),
+        Sc::FanoutFloor => fanout_run(&rt, None, attachers, fan_chunks, fan_pace),
     });
     let load_after = load_average();
     let mut all = vec![Vec::new(); ALL.len()];
@@ -1220,10 +1228,11 @@ fn main() {
     });
 }
 
-/// One run of the fan-out scenario.
+/// One run of the fan-out scenario: through `rivulet serve` (the binary at
+/// `rivulet`) or, with `None`, through the floor relay (`serve_bench/floor.rs`).
 fn fanout_run(
     rt: &tokio::runtime::Runtime,
-    rivulet: &str,
+    rivulet: Option<&str>,
     attachers: usize,
     chunks: usize,
     pace: Duration,
@@ -1236,18 +1245,44 @@ fn fanout_run(
         stamp: false,
         gate: Some(gate),
     }));
-    let server = Serve::start(rivulet, &provider.url, 64, attachers.max(256));
-    let addr = server.addr.clone();
-    let events_url = rt.block_on(async move {
-        let body = format!(r#"{{"model":"{MODEL}","prompt":"go"}}"#);
-        let posted = send(&addr, "POST", "/v1/streams", &body)
-            .await
-            .expect("POST /v1/streams");
-        assert_eq!(posted.status, 201, "POST /v1/streams");
-        let started: Started =
-            serde_json::from_slice(&posted.body().await.expect("201 body")).expect("201 JSON");
-        started.events_url
-    });
+    /// The process relaying the stream.
+    enum Relay {
+        Serve(Serve),
+        Floor(Lines),
+    }
+    let (relay, addr, events_url) = match rivulet {
+        Some(rivulet) => {
+            let server = Serve::start(rivulet, &provider.url, 64, attachers.max(256));
+            let addr = server.addr.clone();
+            let events_url = rt.block_on(async {
+                let body = format!(r#"{{"model":"{MODEL}","prompt":"go"}}"#);
+                let posted = send(&addr, "POST", "/v1/streams", &body)
+                    .await
+                    .expect("POST /v1/streams");
+                assert_eq!(posted.status, 201, "POST /v1/streams");
+                let started: Started =
+                    serde_json::from_slice(&posted.body().await.expect("201 body"))
+                        .expect("201 JSON");
+                started.events_url
+            });
+            (Relay::Serve(server), addr, events_url)
+        }
+        None => {
+            let mut floor =
+                Lines::spawn(&[s("__fanout_floor"), provider.url.clone(), s(attachers)]);
+            let addr = floor.next()["addr"]
+                .as_str()
+                .expect("the floor's address")
+                .to_string();
+            (Relay::Floor(floor), addr, floor::EVENTS_PATH.to_string())
+        }
+    };
+    let pid = match &relay {
+        Relay::Serve(server) => server.pid(),
+        Relay::Floor(floor) => floor.child.id(),
+    };
+    let cpu = || cpu_us(pid).expect("the relay's /proc/PID/stat");
+    let rss = || status_kib(&pid.to_string(), "VmRSS").expect("the relay's VmRSS") as f64;
     // The stream is running, held by the provider: its request is in.
     let deadline = Instant::now() + Duration::from_secs(10);
     while provider.requests.load(Ordering::SeqCst) == 0 {
@@ -1255,28 +1290,27 @@ fn fanout_run(
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let rss_before = server.rss_kib();
-    let cpu_0 = server.cpu_us();
-    let mut client = Lines::spawn(&[
-        s("__fanout"),
-        s(&server.addr),
-        events_url,
-        s(attachers),
-        s(chunks),
-    ]);
+    let rss_before = rss();
+    let cpu_0 = cpu();
+    let mut client = Lines::spawn(&[s("__fanout"), s(&addr), events_url, s(attachers), s(chunks)]);
     let attached = client.next();
     assert_eq!(attached["attached"].as_u64(), Some(attachers as u64));
     std::thread::sleep(Duration::from_millis(300));
-    let rss_idle = server.rss_kib();
-    let cpu_1 = server.cpu_us();
+    let rss_idle = rss();
+    let cpu_1 = cpu();
     let released = Instant::now();
     let _ = open.send(true);
     let done = client.next();
     let wall = released.elapsed();
-    let cpu_2 = server.cpu_us();
+    let cpu_2 = cpu();
     let events = done["events"].as_u64().unwrap_or(0);
     client.finish();
-    server.stop();
+    match relay {
+        Relay::Serve(server) => server.stop(),
+        Relay::Floor(floor) => {
+            floor.finish();
+        }
+    }
     assert!(events as usize >= attachers * (chunks + 1), "events");
     let total = |c: (f64, f64)| c.0 + c.1;
     Figures {
@@ -1457,6 +1491,29 @@ fn report(r: &Report) {
             fan_cpu.show(2, " µs"),
             fan_sys.show(2, " µs"),
         );
+        if has(Sc::FanoutFloor) {
+            let floor = |g: &dyn Fn(&Figures) -> f64| stat(&|run| g(fig(Sc::FanoutFloor, run)));
+            let floor_cpu = floor(&|f| f.cpu_us / (f.chunks * f.attachers));
+            let floor_sys = floor(&|f| f.sys_us / (f.chunks * f.attachers));
+            let over = stat(&|run| {
+                let (r, f) = (fig(Sc::Fanout, run), fig(Sc::FanoutFloor, run));
+                (r.cpu_us / (r.chunks * r.attachers)) / (f.cpu_us / (f.chunks * f.attachers))
+            });
+            let figures = format!(
+                "{} ({} in the kernel); rivulet serve {}",
+                floor_cpu.show(2, " µs"),
+                floor_sys.show(2, " µs"),
+                over.show(2, "× the floor"),
+            );
+            let _ = writeln!(
+                out,
+                "  floor (serve_bench/floor.rs: one thread, each event built once, a blocking write per attacher) CPU per chunk per attacher {figures}"
+            );
+            let _ = writeln!(
+                md_rows,
+                "| the same through the floor relay (`serve_bench/floor.rs`: one thread, each event built once and written to every attacher with a blocking write) | {figures} |"
+            );
+        }
         let _ = writeln!(
             md_rows,
             "| the same: resident memory per idle attacher (all attached before the first chunk, minus none attached) | {} |",

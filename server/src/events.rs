@@ -9,15 +9,15 @@
 
 use std::convert::Infallible;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue};
-use axum::response::sse::Event as SseEvent;
+use axum::body::{Body, Bytes};
+use axum::http::HeaderValue;
 use axum::response::Response;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
 use super::registry::{failure, status, Attached, Entry};
+use super::sse::{event_stream, frame};
 use rivulet::json::error_json;
 use rivulet::{Event, Outcome, Policy};
 
@@ -38,13 +38,18 @@ pub fn end_data(outcome: Option<&Outcome>) -> Value {
     v
 }
 
-/// The events of `entry` after offset `after` (all of them when `None`),
-/// then `end`. `attached` is held until the client goes.
+/// The `end` event of a stream that ended with `outcome`.
+pub fn end_frame(outcome: &Outcome) -> Bytes {
+    frame(None, "end", &end_data(Some(outcome)).to_string())
+}
+
+/// The SSE frames of `entry`'s events after offset `after` (all of them
+/// when `None`), then `end`. `attached` is held until the client goes.
 pub fn events(
     entry: &Entry,
     after: Option<u64>,
     attached: Attached,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
+) -> impl Stream<Item = Bytes> + Send + 'static {
     let policy = Policy::Detached { capacity: BUFFER };
     let subscription = match after {
         Some(k) => entry.response.subscribe_from(k, policy),
@@ -67,16 +72,12 @@ pub fn events(
                 Event::Missed(_) => None,
                 Event::End(outcome) => {
                     *ended = true;
-                    Some(
-                        SseEvent::default()
-                            .event("end")
-                            .data(end_data(Some(&outcome)).to_string()),
-                    )
+                    Some(end_frame(&outcome))
                 }
             };
             futures::future::ready(Some(out))
         })
-        .filter_map(|e| futures::future::ready(e.map(Ok)))
+        .filter_map(futures::future::ready)
 }
 
 /// `?format=ai-sdk`: the whole stream, from its first chunk (the encoder
@@ -124,18 +125,5 @@ pub(crate) fn ai_sdk_response<T: Send + 'static, G: Send + 'static>(
     response
         .headers_mut()
         .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));
-    response
-}
-
-/// A `text/event-stream` response (not cached) with `body`: for streams
-/// written as ready SSE frames.
-pub(crate) fn event_stream(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

@@ -6,8 +6,8 @@
 //! stream that was 56% of the server's instructions (callgrind; 10% the
 //! JSON, 34% axum's `Event` builder growing its buffer, with its
 //! reallocations). Now the first attacher to reach a chunk builds its
-//! event and leaves it here; the others clone it (one allocation and a
-//! copy of the frame's bytes).
+//! frame and leaves it here; the others share it (`Bytes`: a reference
+//! count, no copy).
 //!
 //! Only the last [`KEPT`] chunks' events are kept, and only while the
 //! stream has more than one attacher: attachers that follow live all read
@@ -21,9 +21,11 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use axum::response::sse::Event as SseEvent;
+use axum::body::Bytes;
 use rivulet::json::chunk_line;
 use rivulet::SharedChunk;
+
+use super::sse::frame;
 
 /// How many of the latest chunks' events a stream keeps.
 pub(crate) const KEPT: usize = 8;
@@ -39,14 +41,14 @@ struct Latest {
     /// The offset of `events[0]`.
     first: u64,
     /// The events of offsets `first..first + events.len()`.
-    events: VecDeque<SseEvent>,
+    events: VecDeque<Bytes>,
 }
 
 impl Frames {
     /// The SSE event of `chunk` (`id:` its offset, `event:` its type,
     /// `data:` its JSON line). `shared`: other attachers are reading the
     /// stream too, so keep a new event for them.
-    pub(crate) fn event(&self, chunk: &SharedChunk, shared: bool) -> SseEvent {
+    pub(crate) fn event(&self, chunk: &SharedChunk, shared: bool) -> Bytes {
         let offset = chunk.offset();
         {
             let latest = self.lock();
@@ -55,10 +57,7 @@ impl Frames {
                 return event.clone();
             }
         }
-        let event = SseEvent::default()
-            .id(offset.to_string())
-            .event(chunk.type_name())
-            .data(chunk_line(chunk));
+        let event = frame(Some(offset), chunk.type_name(), &chunk_line(chunk));
         if shared {
             let mut latest = self.lock();
             let next = latest.first + latest.events.len() as u64;
@@ -97,15 +96,8 @@ mod tests {
             .collect()
     }
 
-    fn frame(event: SseEvent) -> String {
-        use axum::response::IntoResponse;
-        let sse = axum::response::sse::Sse::new(futures::stream::iter([Ok::<
-            _,
-            std::convert::Infallible,
-        >(event)]));
-        let body = sse.into_response().into_body();
-        let bytes = futures::executor::block_on(axum::body::to_bytes(body, 1 << 20)).unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
+    fn text(event: Bytes) -> String {
+        String::from_utf8(event.to_vec()).unwrap()
     }
 
     #[test]
@@ -113,15 +105,15 @@ mod tests {
         let frames = Frames::default();
         let chunks = chunks(20);
         for c in &chunks {
-            let first = frame(frames.event(c, true));
-            let again = frame(frames.event(c, true));
-            let alone = frame(Frames::default().event(c, false));
+            let first = text(frames.event(c, true));
+            let again = text(frames.event(c, true));
+            let alone = text(Frames::default().event(c, false));
             assert_eq!(first, alone);
             assert_eq!(again, alone);
         }
         let c = &chunks[3];
         assert_eq!(
-            frame(frames.event(c, true)),
+            text(frames.event(c, true)),
             format!("id: 3\nevent: text_chunk\ndata: {}\n\n", chunk_line(c))
         );
         let latest = frames.lock();

@@ -39,6 +39,7 @@ mod page;
 mod registry;
 mod remote;
 mod routes;
+mod sse;
 mod wire;
 
 use std::collections::HashMap;

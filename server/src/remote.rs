@@ -8,18 +8,18 @@
 //! a 503 or an `end: failed` naming the shared log.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
-use axum::response::sse::Event as SseEvent;
+use axum::body::Bytes;
 use axum::response::Response;
 use futures::{Stream, StreamExt};
 use rivulet_redis::{Node, RemoteEvent, StreamStatus};
 use serde_json::{json, Value};
 
-use super::events::{ai_sdk_response, end_data};
+use super::events::{ai_sdk_response, end_frame};
 use super::registry::{failure, Entry};
+use super::sse::frame;
 use super::wire::Summary;
 use super::ApiError;
 use rivulet::json::response_json;
@@ -207,27 +207,24 @@ impl Remote {
         after: Option<u64>,
         max: usize,
         retry_after: Duration,
-    ) -> Result<impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = Bytes> + Send + 'static, ApiError> {
         let (follower, slot) = self.open(id, after, max, retry_after).await?;
         Ok(follower.scan((false, slot), |(ended, _slot), event| {
             if *ended {
                 return futures::future::ready(None);
             }
             let out = match event {
-                Ok(RemoteEvent::Chunk(c)) => SseEvent::default()
-                    .id(c.offset().to_string())
-                    .event(c.type_name())
-                    .data(c.json()),
+                Ok(RemoteEvent::Chunk(c)) => frame(Some(c.offset()), c.type_name(), c.json()),
                 Ok(RemoteEvent::End(outcome)) => {
                     *ended = true;
-                    end_event(&outcome)
+                    end_frame(&outcome)
                 }
                 Err(e) => {
                     *ended = true;
-                    end_event(&Outcome::failed(e.to_stream_error()))
+                    end_frame(&Outcome::failed(e.to_stream_error()))
                 }
             };
-            futures::future::ready(Some(Ok(out)))
+            futures::future::ready(Some(out))
         }))
     }
 
@@ -313,12 +310,6 @@ impl Remote {
             owner: Some(s.owner.clone()),
         }
     }
-}
-
-fn end_event(outcome: &Outcome) -> SseEvent {
-    SseEvent::default()
-        .event("end")
-        .data(end_data(Some(outcome)).to_string())
 }
 
 /// 404 for a stream the shared log does not have; 503 when it cannot be

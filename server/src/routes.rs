@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,7 +18,7 @@ use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
 use super::remote::Remote;
 use super::wire::{StartRequest, Started, Summary};
-use super::{auth, body, events, page, ApiError, App};
+use super::{auth, body, events, page, sse, ApiError, App};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
 
@@ -296,7 +295,7 @@ async fn attach(
             ))
         })?),
     };
-    let keep_alive = KeepAlive::new().interval(app.config.keep_alive);
+    let keep_alive = app.config.keep_alive;
     let entry = match (local, &app.remote) {
         (Some(entry), _) => entry,
         (None, Some(remote)) => {
@@ -306,7 +305,7 @@ async fn attach(
                 return remote.ai_sdk(&id, max, retry).await;
             }
             let events = remote.events(&id, after, max, retry).await?;
-            return Ok(Sse::new(events).keep_alive(keep_alive).into_response());
+            return Ok(sse::with_keep_alive(events, keep_alive));
         }
         (None, None) => return Err(not_found(&id)),
     };
@@ -326,7 +325,7 @@ async fn attach(
         return Ok(events::ai_sdk(&entry, attached));
     }
     let events = events::events(&entry, after, attached);
-    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+    Ok(sse::with_keep_alive(events, keep_alive))
 }
 
 /// `POST /v1/streams/{id}/cancel`: cancels, waits (briefly) for the end,

@@ -161,7 +161,7 @@ fn sse_response(
             }
         }
     });
-    super::super::events::event_stream(Body::from_stream(body))
+    super::super::sse::event_stream(Body::from_stream(body))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

@@ -1,0 +1,163 @@
+//! Server-sent events on the wire: each event a ready frame of bytes, the
+//! `text/event-stream` response, and its keep-alive comments.
+//!
+//! Why not axum's `Sse`: with one stream fanned out to many attachers, the
+//! per-attacher work is what counts. axum's `Event` is a buffer each
+//! attacher clones (an allocation and a copy per chunk per attacher), and
+//! its keep-alive resets a timer on every event (a clock read and a trip
+//! through the shared timer wheel per chunk per attacher). Here a frame is
+//! `Bytes`, shared by every attacher (a reference count), and the
+//! keep-alive is a ticking interval that only looks at whether anything
+//! went out since its last tick.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use futures::Stream;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// One event: `id:` (when given), `event:`, `data:`. `data` must be one
+/// line (it is JSON here: serde_json escapes every line break).
+pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + event.len() + 32);
+    if let Some(id) = id {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "id: {id}");
+    }
+    out.push_str("event: ");
+    out.push_str(event);
+    out.push_str("\ndata: ");
+    out.push_str(data);
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// A `text/event-stream` response (not cached) with `body`: for streams
+/// written as ready SSE frames.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The response of `frames`, with a keep-alive comment (`:`) once a whole
+/// `keep_alive` interval has passed with nothing sent: a connection is idle
+/// at most twice `keep_alive` before a comment goes out.
+pub(crate) fn with_keep_alive(
+    frames: impl Stream<Item = Bytes> + Send + 'static,
+    keep_alive: Duration,
+) -> Response {
+    let mut tick = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    event_stream(Body::from_stream(KeepAlive {
+        frames: Box::pin(frames),
+        tick,
+        sent: false,
+        ended: false,
+    }))
+}
+
+/// The comment a keep-alive sends.
+const COMMENT: &[u8] = b":\n\n";
+
+struct KeepAlive<S> {
+    frames: Pin<Box<S>>,
+    tick: Interval,
+    /// Whether a frame went out since the last tick.
+    sent: bool,
+    ended: bool,
+}
+
+impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.frames.as_mut().poll_next(cx) {
+            Poll::Ready(Some(frame)) => {
+                self.sent = true;
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(None) => {
+                self.ended = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        while self.tick.poll_tick(cx).is_ready() {
+            if !std::mem::take(&mut self.sent) {
+                return Poll::Ready(Some(Ok(Bytes::from_static(COMMENT))));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    #[test]
+    fn a_frame_is_its_fields_then_a_blank_line() {
+        assert_eq!(
+            frame(Some(12), "text_chunk", r#"{"delta":"a"}"#),
+            "id: 12\nevent: text_chunk\ndata: {\"delta\":\"a\"}\n\n"
+        );
+        assert_eq!(
+            frame(None, "end", r#"{"status":"finished"}"#),
+            "event: end\ndata: {\"status\":\"finished\"}\n\n"
+        );
+    }
+
+    /// What the response's body sends, with the time (in keep-alive
+    /// intervals, from the start) each piece went out.
+    async fn sent(frames: impl Stream<Item = Bytes> + Send + 'static) -> Vec<(u128, String)> {
+        let interval = Duration::from_millis(100);
+        let start = Instant::now();
+        let body = with_keep_alive(frames, interval).into_body();
+        body.into_data_stream()
+            .map(|b| {
+                let at = start.elapsed().as_millis() / interval.as_millis();
+                (at, String::from_utf8(b.unwrap().to_vec()).unwrap())
+            })
+            .collect()
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_comment_goes_out_only_after_a_whole_idle_interval() {
+        // Frames at 50, 100, 150 ms (busy), then one at 450 ms, then the end
+        // at 500 ms.
+        let frames = futures::stream::unfold(0u64, |i| async move {
+            let wait = match i {
+                0..=2 => 50,
+                3 => 300,
+                4 => 50,
+                _ => return None,
+            };
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            Some((Bytes::from(format!("{i}")), i + 1))
+        });
+        let got = sent(frames).await;
+        let text: Vec<&str> = got.iter().map(|(_, s)| s.as_str()).collect();
+        // Ticks at 100 (sent since: no comment), 200 (sent at 150: none),
+        // 300 (nothing since 200: a comment), 400 (a comment).
+        assert_eq!(text, ["0", "1", "2", ":\n\n", ":\n\n", "3", "4"]);
+        assert_eq!(got[3].0, 3);
+        assert_eq!(got[4].0, 4);
+    }
+}
