@@ -6,7 +6,7 @@
 //! the retention frees it. The map is behind a std mutex held only for
 //! short, non-async sections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -117,23 +117,39 @@ impl Drop for Attached {
     }
 }
 
-/// Frees the oldest-ended finished streams beyond `max_kept`.
-fn free_beyond(streams: &mut HashMap<String, Arc<Entry>>, max_kept: usize) {
-    // Counted first: every start calls this, and only past the cap is a
-    // list worth building.
-    if streams.values().filter(|e| e.ended_at().is_some()).count() <= max_kept {
-        return;
+/// The streams by id, and the order in which they ended.
+#[derive(Default)]
+struct Streams {
+    by_id: HashMap<String, Arc<Entry>>,
+    /// The ids of the ended streams still kept, oldest-ended first: the
+    /// retention and `max_kept` free from its front, without scanning the
+    /// map (every start used to count the whole map's ended streams).
+    ended: VecDeque<String>,
+}
+
+impl Streams {
+    /// Frees the oldest-ended streams beyond `max_kept` ended ones.
+    fn free_beyond(&mut self, max_kept: usize) {
+        while self.ended.len() > max_kept {
+            if let Some(id) = self.ended.pop_front() {
+                self.by_id.remove(&id);
+            }
+        }
     }
-    let mut ended: Vec<(Instant, String)> = streams
-        .values()
-        .filter_map(|e| Some((e.ended_at()?, e.id.clone())))
-        .collect();
-    if ended.len() <= max_kept {
-        return;
-    }
-    ended.sort_unstable();
-    for (_, id) in &ended[..ended.len() - max_kept] {
-        streams.remove(id);
+
+    /// Frees the streams that ended `retention` or more before `now`.
+    fn free_ended_before(&mut self, now: Instant, retention: Duration) {
+        while let Some(id) = self.ended.front() {
+            match self.by_id.get(id).map(|e| e.ended_at()) {
+                // Its end is being published: it is the newest anyway.
+                Some(None) => break,
+                Some(Some(t)) if now.saturating_duration_since(t) < retention => break,
+                _ => {}
+            }
+            if let Some(id) = self.ended.pop_front() {
+                self.by_id.remove(&id);
+            }
+        }
     }
 }
 
@@ -144,7 +160,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Every stream by id.
 #[derive(Default)]
 pub struct Registry {
-    streams: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
+    streams: Arc<Mutex<Streams>>,
     /// Finished streams kept at most (the oldest-ended are freed first):
     /// the retention alone would let a burst of short streams hold every
     /// log for ten minutes.
@@ -204,8 +220,8 @@ impl Registry {
         });
         {
             let mut streams = lock(&self.streams);
-            free_beyond(&mut streams, self.max_kept);
-            streams.insert(entry.id.clone(), entry.clone());
+            streams.free_beyond(self.max_kept);
+            streams.by_id.insert(entry.id.clone(), entry.clone());
         }
         let watched = entry.clone();
         let streams = self.streams.clone();
@@ -233,9 +249,10 @@ impl Registry {
             drop(chunks);
             let _ = watched.response.finish().await;
             {
-                let _streams = lock(&streams);
+                let mut streams = lock(&streams);
                 metrics.chunks(watched.response.handle().len() as u64);
                 watched.chunks_counted.store(true, Ordering::Relaxed);
+                streams.ended.push_back(watched.id.clone());
             }
             metrics.ended(status(watched.response.outcome().as_ref()));
             // The place first: whoever waits for the end may start another.
@@ -247,12 +264,12 @@ impl Registry {
 
     /// The stream `id`.
     pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
-        lock(&self.streams).get(id).cloned()
+        lock(&self.streams).by_id.get(id).cloned()
     }
 
     /// Every stream, oldest first.
     pub fn all(&self) -> Vec<Arc<Entry>> {
-        let mut all: Vec<_> = lock(&self.streams).values().cloned().collect();
+        let mut all: Vec<_> = lock(&self.streams).by_id.values().cloned().collect();
         all.sort_by_key(|e| e.started);
         all
     }
@@ -261,21 +278,19 @@ impl Registry {
     /// still reading one keep it (their subscriptions hold it) until they
     /// are done.
     pub fn sweep(&self, retention: Duration) {
-        let now = Instant::now();
         let mut streams = lock(&self.streams);
-        streams.retain(|_, e| {
-            !matches!(e.ended_at(), Some(t) if now.saturating_duration_since(t) >= retention)
-        });
-        free_beyond(&mut streams, self.max_kept);
+        streams.free_ended_before(Instant::now(), retention);
+        streams.free_beyond(self.max_kept);
     }
 
     /// The `/metrics` exposition text.
     pub fn metrics(&self) -> String {
         let streams = lock(&self.streams);
-        let attachers = streams.values().map(|e| e.attachers()).sum();
+        let attachers = streams.by_id.values().map(|e| e.attachers()).sum();
         // Streams still counting: their logs' lengths so far, which only
         // grow, so the total never goes back between scrapes.
         let uncounted = streams
+            .by_id
             .values()
             .filter(|e| !e.chunks_counted.load(Ordering::Relaxed))
             .map(|e| e.response.handle().len() as u64)
