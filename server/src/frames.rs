@@ -22,10 +22,9 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
 use axum::body::Bytes;
-use rivulet::json::chunk_line;
 use rivulet::SharedChunk;
 
-use super::sse::frame;
+use super::sse::chunk_frame;
 
 /// How many of the latest chunks' events a stream keeps.
 pub(crate) const KEPT: usize = 8;
@@ -57,7 +56,7 @@ impl Frames {
                 return event.clone();
             }
         }
-        let event = frame(Some(offset), chunk.type_name(), &chunk_line(chunk));
+        let event = chunk_frame(chunk);
         if shared {
             let mut latest = self.lock();
             let next = latest.first + latest.events.len() as u64;
@@ -87,6 +86,7 @@ impl Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rivulet::json::chunk_line;
     use rivulet::Chunk;
 
     /// Text chunks at offsets 0..n, as attachers receive them.

@@ -12,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,6 +21,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::Stream;
+use rivulet::json::chunk_line;
+use rivulet::SharedChunk;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// One event: `id:` (when given), `event:`, `data:`. `data` must be one
@@ -35,6 +38,28 @@ pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
     out.push_str("\ndata: ");
     out.push_str(data);
     out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// A chunk's event: `id:` its offset, `event:` its type, `data:` its
+/// `-o chunks` line, written straight into the frame (no line of its own
+/// to copy).
+pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "id: {}\nevent: {}\ndata: ",
+        chunk.offset(),
+        chunk.type_name()
+    );
+    let data = out.len();
+    if serde_json::to_writer(&mut out, &**chunk).is_err() {
+        // What `chunk_line` writes instead (an error line).
+        out.truncate(data);
+        out.extend_from_slice(chunk_line(chunk).as_bytes());
+    }
+    out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
 
@@ -110,6 +135,19 @@ impl<S: Stream<Item = Bytes>> Stream for KeepAlive<S> {
 mod tests {
     use super::*;
     use futures::StreamExt;
+
+    #[test]
+    fn a_chunk_frame_is_a_frame_of_its_offset_type_and_line() {
+        for chunk in [
+            SharedChunk::at(7, rivulet::Chunk::text(0, "a \"quoted\"\nline")),
+            SharedChunk::at(8, rivulet::Chunk::TextEnd { part: 0 }),
+        ] {
+            assert_eq!(
+                chunk_frame(&chunk),
+                frame(Some(chunk.offset()), chunk.type_name(), &chunk_line(&chunk))
+            );
+        }
+    }
 
     #[test]
     fn a_frame_is_its_fields_then_a_blank_line() {
