@@ -37,7 +37,9 @@
 //!    stream (from the provider's first chunk to the last client's `end`)
 //!    per chunk per attacher; its resident memory with every client
 //!    attached and idle (the provider holding the stream back) minus
-//!    before the first attached, per attacher.
+//!    before the first attached, per attacher. The same provider and
+//!    clients then go through the floor relay (`serve_bench/floor.rs`,
+//!    the cheapest relay there is), whose CPU is printed beside.
 //! 3. gateway: `--gateway-streams` (500) `POST /v1/chat/completions`
 //!    (`stream: true`) at once, each of `--gateway-chunks` chunks
 //!    `--gateway-pace-ms` apart (testkit's paced server, as the bench
