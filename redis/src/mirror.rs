@@ -27,7 +27,7 @@ use redis::{Pipeline, Value};
 use rivulet::{Event, Outcome, Policy, StreamHandle, Subscription};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
-use tokio::time::sleep;
+use tokio::time::{sleep, sleep_until};
 
 use crate::error::within;
 use crate::keys::{entry_id, Keys};
@@ -354,6 +354,12 @@ impl Task {
         self.stats.registered.store(true, Ordering::Release);
         self.state.send_replace(MirrorState::Registered);
         let refresh = self.node.config().lease / 3;
+        // One timer for the mirror's life, moved only when a write renews
+        // the lease: a new one per wait was a timer-wheel insert and
+        // removal per chunk.
+        let mut due = self.renewal_due(refresh);
+        let idle = sleep_until(due);
+        tokio::pin!(idle);
         loop {
             let mut batch = Batch::default();
             let Some(subscription) = self.subscription.as_mut() else {
@@ -361,8 +367,8 @@ impl Task {
             };
             let first = tokio::select! {
                 event = subscription.next() => Some(event),
-                // Nothing to write for a while: refresh the lease alone.
-                _ = sleep(refresh) => None,
+                // Nothing written for a third of the lease: renew it alone.
+                () = &mut idle => None,
             };
             if let Some(event) = first {
                 self.take(&mut batch, event);
@@ -386,7 +392,19 @@ impl Task {
             if ended {
                 return Ok(MirrorEnd::Complete);
             }
+            let next = self.renewal_due(refresh);
+            if next != due {
+                due = next;
+                idle.as_mut().reset(due);
+            }
         }
+    }
+
+    /// When the lease is next due for renewal: a third of it after the
+    /// last write that renewed it (or from now, before the first).
+    fn renewal_due(&self, refresh: Duration) -> tokio::time::Instant {
+        let since = self.refreshed.unwrap_or_else(Instant::now);
+        tokio::time::Instant::from_std(since + refresh)
     }
 
     /// Adds one event to the batch.
