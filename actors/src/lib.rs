@@ -49,6 +49,7 @@ mod blocking;
 mod event;
 mod fallback;
 mod handle;
+mod heap;
 mod idle;
 mod limits;
 mod log;
@@ -71,6 +72,7 @@ pub use blocking::BlockingHandle;
 pub use event::{Event, Outcome};
 pub use fallback::{Fallback, Routing, Skipped};
 pub use handle::{StreamHandle, ToolCallWatch};
+pub use heap::heap_in_use;
 pub use limits::LimitStats;
 pub use options::{
     DeferredRequest, Policy, RuntimeConfig, RuntimeStats, StreamOptions, DEFAULT_MAX_RETRY_WAIT,

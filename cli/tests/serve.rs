@@ -1031,6 +1031,12 @@ async fn metrics_count_streams_chunks_attachers_and_the_first_chunk() {
     }
     assert_eq!(metric(&text, "rivulet_streams_in_flight"), "0");
     assert_eq!(metric(&text, "rivulet_attachers"), "0");
+    // The server's heap in use, on glibc: more than nothing, less than
+    // the whole machine.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let heap: u64 = metric(&text, "rivulet_heap_in_use_bytes").parse().unwrap();
+        assert!((1..1 << 34).contains(&heap), "{heap}");
+    }
     for (outcome, n) in [("finished", "1"), ("failed", "0"), ("cancelled", "1")] {
         let series = format!(r#"rivulet_streams_total{{outcome="{outcome}"}}"#);
         assert_eq!(metric(&text, &series), n, "{outcome}");

@@ -1,7 +1,7 @@
 //! `GET /metrics`: the server's counters in the Prometheus text exposition
 //! format (version 0.0.4).
 //!
-//! Hand-written rather than on `prometheus-client`: five series, one label,
+//! Hand-written rather than on `prometheus-client`: six series, one label,
 //! plain atomics; the format is a few lines of text and a crate would add a
 //! registry and encoder for no gain here.
 
@@ -36,6 +36,8 @@ pub struct Gauges {
     pub attachers: usize,
     /// Chunks in the logs of streams not yet counted by [`Metrics::chunks`].
     pub uncounted_chunks: u64,
+    /// The process's heap in use, where glibc can tell.
+    pub heap_in_use: Option<u64>,
 }
 
 impl Metrics {
@@ -112,6 +114,14 @@ impl Metrics {
             "rivulet_time_to_first_chunk_seconds_sum {sum}\n\
              rivulet_time_to_first_chunk_seconds_count {cumulative}\n"
         );
+        if let Some(bytes) = gauges.heap_in_use {
+            let _ = write!(
+                out,
+                "# HELP rivulet_heap_in_use_bytes Bytes allocated and not freed (glibc's mallinfo2), unlike resident memory not counting what the allocator keeps.\n\
+                 # TYPE rivulet_heap_in_use_bytes gauge\n\
+                 rivulet_heap_in_use_bytes {bytes}\n"
+            );
+        }
         out
     }
 }

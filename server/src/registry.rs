@@ -285,6 +285,8 @@ impl Registry {
 
     /// The `/metrics` exposition text.
     pub fn metrics(&self) -> String {
+        // Outside the lock: it walks every malloc arena.
+        let heap_in_use = rivulet::actors::heap_in_use();
         let streams = lock(&self.streams);
         let attachers = streams.by_id.values().map(|e| e.attachers()).sum();
         // Streams still counting: their logs' lengths so far, which only
@@ -301,6 +303,7 @@ impl Registry {
             in_flight: self.running.load(Ordering::SeqCst),
             attachers,
             uncounted_chunks: uncounted,
+            heap_in_use,
         })
     }
 

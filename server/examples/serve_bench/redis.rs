@@ -19,7 +19,11 @@
 //!    and `rivulet_redis_chunks_mirrored_total` of A's `/metrics` over it.
 //! 3. memory: `--memory-streams` (500) streams running on A at once (a
 //!    chunk every 200 ms, no client), with and without `--redis`: A's
-//!    VmRSS with them minus before them, per stream; the difference.
+//!    VmRSS with them minus before them, per stream, and the same of its
+//!    heap in use (`/metrics`' `rivulet_heap_in_use_bytes`, glibc's count
+//!    of bytes allocated and not freed); the differences. The target is
+//!    judged on the heap: VmRSS also moves with how glibc's arenas grew,
+//!    by up to 8 KiB per stream between runs of one build.
 
 use super::*;
 use rivulet_testkit::RedisServer;
@@ -42,6 +46,8 @@ const MEMORY_SETTLE: Duration = Duration::from_secs(1);
 const TRIPS: &str = "rivulet_redis_round_trips_total";
 /// A node's chunks written to Redis so far (`/metrics`).
 const MIRRORED: &str = "rivulet_redis_chunks_mirrored_total";
+/// A node's bytes allocated and not freed (`/metrics`, glibc).
+const HEAP: &str = "rivulet_heap_in_use_bytes";
 
 /// `--redis URL --node-id NAME` for a node, or nothing without Redis.
 fn node_args(redis: Option<&RedisServer>, name: &str) -> Vec<String> {
@@ -129,6 +135,9 @@ struct Run {
     mirrored: f64,
     /// Memory: A's VmRSS growth per stream, KiB.
     kib_per_stream: f64,
+    /// Memory: A's heap in use (`rivulet_heap_in_use_bytes`), its growth
+    /// per stream, KiB.
+    heap_kib_per_stream: f64,
 }
 
 /// `serve_bench --only redis`.
@@ -279,6 +288,7 @@ pub fn bench(rivulet: &str) {
             Sc::MemoryPlain | Sc::MemoryRedis => {
                 std::thread::sleep(SETTLE);
                 let before = a.rss_kib();
+                let heap_before = rt.block_on(metric(&a.addr, HEAP));
                 rt.block_on(async {
                     let started: Vec<_> = (0..mem_streams)
                         .map(|_| {
@@ -292,8 +302,10 @@ pub fn bench(rivulet: &str) {
                 });
                 std::thread::sleep(MEMORY_SETTLE);
                 let with = a.rss_kib();
+                let heap_with = rt.block_on(metric(&a.addr, HEAP));
                 Run {
                     kib_per_stream: (with - before) / mem_streams as f64,
+                    heap_kib_per_stream: (heap_with - heap_before) / 1024.0 / mem_streams as f64,
                     ..Run::default()
                 }
             }
@@ -333,15 +345,20 @@ pub fn bench(rivulet: &str) {
             .map(|r| r.mirrored / r.round_trips)
             .collect(),
     );
-    let mem = |sc: Sc| -> Vec<f64> { of(sc).iter().map(|r| r.kib_per_stream).collect() };
-    let (mem_plain, mem_redis) = (mem(Sc::MemoryPlain), mem(Sc::MemoryRedis));
-    let mem_diff = Stat::of(
-        mem_redis
-            .iter()
-            .zip(&mem_plain)
-            .map(|(r, p)| r - p)
-            .collect(),
+    let mem = |sc: Sc, g: fn(&Run) -> f64| -> Vec<f64> { of(sc).iter().map(g).collect() };
+    let (mem_plain, mem_redis) = (
+        mem(Sc::MemoryPlain, |r| r.kib_per_stream),
+        mem(Sc::MemoryRedis, |r| r.kib_per_stream),
     );
+    let (heap_plain, heap_redis) = (
+        mem(Sc::MemoryPlain, |r| r.heap_kib_per_stream),
+        mem(Sc::MemoryRedis, |r| r.heap_kib_per_stream),
+    );
+    let beyond = |with: &[f64], without: &[f64]| {
+        Stat::of(with.iter().zip(without).map(|(r, p)| r - p).collect())
+    };
+    let mem_diff = beyond(&mem_redis, &mem_plain);
+    let heap_diff = beyond(&heap_redis, &heap_plain);
 
     let mut out = String::new();
     let _ = writeln!(
@@ -401,9 +418,16 @@ pub fn bench(rivulet: &str) {
     );
     let _ = writeln!(
         out,
-        "memory ({mem_streams} running streams on A; VmRSS growth per stream): without --redis {}   with {}",
+        "memory ({mem_streams} running streams on A; VmRSS growth per stream): without --redis {}   with {}: {} beyond",
         Stat::of(mem_plain).show(1, " KiB"),
-        Stat::of(mem_redis).show(1, " KiB")
+        Stat::of(mem_redis).show(1, " KiB"),
+        mem_diff.show(1, " KiB"),
+    );
+    let _ = writeln!(
+        out,
+        "heap in use (the same; rivulet_heap_in_use_bytes growth per stream): without --redis {}   with {}",
+        Stat::of(heap_plain).show(1, " KiB"),
+        Stat::of(heap_redis).show(1, " KiB")
     );
     let _ = writeln!(
         out,
@@ -433,8 +457,8 @@ pub fn bench(rivulet: &str) {
     let _ = writeln!(
         out,
         "  {}",
-        mem_diff.judge(
-            "memory per mirrored stream beyond unmirrored",
+        heap_diff.judge(
+            "memory (heap in use) per mirrored stream beyond unmirrored",
             8.0,
             " KiB",
             1
