@@ -25,8 +25,11 @@ use rivulet::json::chunk_line;
 use rivulet::SharedChunk;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-/// One event: `id:` (when given), `event:`, `data:`. `data` must be one
-/// line (it is JSON here: serde_json escapes every line break).
+/// One event: `id:` (when given), `event:` (a name of ours), `data:`.
+/// `data` is JSON, one line; should it hold a line break anyway (a line
+/// from the shared log is another process's), each of its lines gets a
+/// `data:` field of its own, as SSE joins them, so it cannot end the event
+/// or add a field.
 pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
     let mut out = String::with_capacity(data.len() + event.len() + 32);
     if let Some(id) = id {
@@ -35,9 +38,17 @@ pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
     }
     out.push_str("event: ");
     out.push_str(event);
-    out.push_str("\ndata: ");
-    out.push_str(data);
-    out.push_str("\n\n");
+    out.push('\n');
+    let lines = data
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .flat_map(|l| l.split('\r'));
+    for line in lines {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
     Bytes::from(out)
 }
 
@@ -158,6 +169,14 @@ mod tests {
         assert_eq!(
             frame(None, "end", r#"{"status":"finished"}"#),
             "event: end\ndata: {\"status\":\"finished\"}\n\n"
+        );
+    }
+
+    #[test]
+    fn line_breaks_in_data_cannot_end_the_event_or_add_a_field() {
+        assert_eq!(
+            frame(Some(1), "text_chunk", "a\n\nid: 9\r\nb\rc"),
+            "id: 1\nevent: text_chunk\ndata: a\ndata: \ndata: id: 9\ndata: b\ndata: c\n\n"
         );
     }
 
