@@ -93,6 +93,7 @@ mod node;
 mod record;
 mod status;
 mod tail;
+mod writer;
 
 pub use config::{Config, DEFAULT_LEASE, DEFAULT_RETENTION};
 pub use error::Error;

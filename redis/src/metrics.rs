@@ -14,8 +14,9 @@ pub struct Metrics {
     pub lag_chunks: u64,
     /// Counter: chunks Redis confirmed.
     pub chunks_mirrored: u64,
-    /// Counter: requests the mirrors sent (pipelines, each one round trip,
-    /// retries included).
+    /// Counter: round trips to Redis for the mirrors: each claim, and each
+    /// pipeline the node's writer sent with the mirrors' writes of its
+    /// round (retries included).
     pub round_trips: u64,
     /// Counter: requests to Redis that failed or timed out (mirrors,
     /// the cancel listener; not followers, whose caller gets the error).

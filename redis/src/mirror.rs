@@ -8,7 +8,9 @@
 //!    another node owns the id), then
 //! 2. wait for the next event (or the lease's refresh time), take every
 //!    other event that is ready without waiting, and send them as one
-//!    pipeline: one round trip per batch, however busy the stream. When a
+//!    pipeline: one request per batch, however busy the stream, and the
+//!    node's writer (`writer.rs`) sends the batches of every mirror that
+//!    are ready at once in one round trip. When a
 //!    third of the lease has passed since they last did, the lease and the
 //!    copy's expiry are renewed and the copy and the cancel flag checked,
 //!    in the same pipeline;
@@ -145,8 +147,10 @@ pub enum MirrorState {
 pub struct MirrorStats {
     /// Chunks Redis has confirmed.
     pub chunks: u64,
-    /// Requests sent (pipelines and the claim, retries included): the
-    /// round trips this stream cost.
+    /// Requests sent (its pipelines and the claim, retries included). The
+    /// node's writer sends the pipelines of all its mirrors that are ready
+    /// together, so several streams' requests may share one round trip
+    /// ([`Metrics::round_trips`](crate::Metrics::round_trips) counts those).
     pub round_trips: u64,
     /// Chunks in the local log not yet confirmed, at the last step.
     pub lag: u64,
@@ -452,7 +456,7 @@ impl Task {
                 _ => Counters::add(&self.node.counters().errors, 1),
             }
         }
-        let reply = self.request(&self.claim_pipeline(false)).await?;
+        let reply = self.request(self.claim_pipeline(false)).await?;
         Ok(reply.first().and_then(crate::record::text))
     }
 
@@ -538,7 +542,7 @@ impl Task {
                 }
             }
         }
-        let reply = self.request(&pipe).await?;
+        let reply = self.request(pipe).await?;
         self.confirmed = last;
         self.stats.chunks.fetch_add(sent, Ordering::Relaxed);
         Counters::add(&self.node.counters().chunks_mirrored, sent);
@@ -594,31 +598,34 @@ impl Task {
             .arg(retention);
     }
 
-    /// One more request to Redis, on this mirror's books and the node's.
+    /// One more request to Redis sent alone (not through the node's
+    /// writer), on this mirror's books and the node's.
     fn count_round_trip(&self) {
         self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
         Counters::add(&self.node.counters().round_trips, 1);
     }
 
-    /// Sends `pipe` until Redis takes all of it, with backoff (50 ms
-    /// doubling to 1 s); `Err` once the mirror is past its lag or outage
-    /// bound.
-    async fn request(&mut self, pipe: &Pipeline) -> Result<Vec<Value>, Loss> {
-        let (timeout, max_outage, max_lag) = {
+    /// Sends `pipe` through the node's writer (with the other mirrors'
+    /// writes of its round) until Redis takes all of it, with backoff (50
+    /// ms doubling to 1 s); `Err` once the mirror is past its lag or
+    /// outage bound.
+    async fn request(&mut self, pipe: Pipeline) -> Result<Vec<Value>, Loss> {
+        let (max_outage, max_lag) = {
             let c = self.node.config();
-            (c.request_timeout, c.max_outage, c.max_lag)
+            (c.max_outage, c.max_lag)
         };
+        let pipe = Arc::new(pipe);
         let mut backoff = Duration::from_millis(50);
         let mut failing_since: Option<Instant> = None;
         loop {
-            self.count_round_trip();
-            let mut conn = self.node.conn();
-            let failure = match within(timeout, pipe.query_async::<Vec<Value>>(&mut conn)).await {
+            // The node counts the writer's rounds; this mirror, its tries.
+            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+            let failure = match self.node.writer().send(pipe.clone()).await {
                 Ok(reply) => match refused(&reply) {
                     None => return Ok(reply),
                     Some(refusal) => refusal,
                 },
-                Err(e) => e.to_string(),
+                Err(e) => e,
             };
             Counters::add(&self.node.counters().errors, 1);
             tracing::debug!(stream = %self.id, "mirror write failed: {failure}");
@@ -672,10 +679,7 @@ impl Task {
             .arg(EndRecord::new(&Outcome::failed(error)).to_json())
             .arg(now_ms())
             .arg(millis(config.retention));
-        let recorded = matches!(
-            self.request(&pipe).await.as_deref(),
-            Ok([Value::Int(1 | 2)])
-        );
+        let recorded = matches!(self.request(pipe).await.as_deref(), Ok([Value::Int(1 | 2)]));
         MirrorEnd::Lost { reason, recorded }
     }
 

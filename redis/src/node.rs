@@ -16,6 +16,7 @@ use crate::mirror::{self, Mirror};
 use crate::record::text;
 use crate::status::{self, Snapshot, StreamStatus};
 use crate::tail::{self, Tail};
+use crate::writer::Writer;
 use crate::Config;
 
 /// This node's handle on the shared log: mirror local streams into it,
@@ -44,6 +45,8 @@ struct Inner {
     /// Set once Redis has the mirrors' claim script (see
     /// `mirror::load_claim_script`).
     claim_script: Arc<std::sync::atomic::AtomicBool>,
+    /// Sends the mirrors' writes together (see `writer`).
+    writer: Writer,
 }
 
 /// What [`Node::cancel`] did.
@@ -114,6 +117,7 @@ impl Node {
             claim_script.clone(),
             config.request_timeout,
         ));
+        let writer = Writer::spawn(conn.clone(), config.request_timeout, counters.clone());
         let tail = Tail::spawn(tail::Settings {
             client,
             shared: conn.clone(),
@@ -129,6 +133,7 @@ impl Node {
                 counters,
                 listener,
                 claim_script,
+                writer,
             }),
         })
     }
@@ -257,6 +262,10 @@ impl Node {
         self.inner
             .claim_script
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.inner.writer
     }
 
     pub(crate) fn tail(&self) -> &Tail {
