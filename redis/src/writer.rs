@@ -119,22 +119,20 @@ async fn round(
     Counters::add(&counters.round_trips, 1);
     let result = within(timeout, pipe.query_async::<Vec<Value>>(conn)).await;
     drop(pipe);
-    match result {
-        Ok(replies) if replies.len() == commands => {
+    let replies = match result {
+        Ok(replies) if replies.len() == commands => Ok(replies),
+        Ok(replies) => Err(format!("{} replies to {commands} commands", replies.len())),
+        Err(e) => Err(e.to_string()),
+    };
+    match replies {
+        Ok(replies) => {
             let mut replies = replies.into_iter();
             for write in writes {
                 let own = replies.by_ref().take(write.pipeline.len()).collect();
                 let _ = write.replies.send(Ok(own));
             }
         }
-        Ok(replies) => {
-            let why = format!("{} replies to {commands} commands", replies.len());
-            for write in writes {
-                let _ = write.replies.send(Err(why.clone()));
-            }
-        }
-        Err(e) => {
-            let why = e.to_string();
+        Err(why) => {
             for write in writes {
                 let _ = write.replies.send(Err(why.clone()));
             }

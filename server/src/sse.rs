@@ -11,7 +11,6 @@
 //! went out since its last tick.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -31,24 +30,17 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 /// `data:` field of its own, as SSE joins them, so it cannot end the event
 /// or add a field.
 pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
-    let mut out = String::with_capacity(data.len() + event.len() + 32);
-    if let Some(id) = id {
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "id: {id}");
-    }
-    out.push_str("event: ");
-    out.push_str(event);
-    out.push('\n');
+    let mut out = head(id, event, data.len());
     let lines = data
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .flat_map(|l| l.split('\r'));
     for line in lines {
-        out.push_str("data: ");
-        out.push_str(line);
-        out.push('\n');
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
     }
-    out.push('\n');
+    out.push(b'\n');
     Bytes::from(out)
 }
 
@@ -56,14 +48,8 @@ pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
 /// `-o chunks` line, written straight into the frame (no line of its own
 /// to copy).
 pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
-    let mut out = Vec::with_capacity(128);
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "id: {}\nevent: {}\ndata: ",
-        chunk.offset(),
-        chunk.type_name()
-    );
+    let mut out = head(Some(chunk.offset()), chunk.type_name(), 96);
+    out.extend_from_slice(b"data: ");
     let data = out.len();
     if serde_json::to_writer(&mut out, &**chunk).is_err() {
         // What `chunk_line` writes instead (an error line).
@@ -72,6 +58,20 @@ pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
     }
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
+}
+
+/// An event's `id:` (when given) and `event:` lines, in a buffer with room
+/// for about `data` bytes of data after them.
+fn head(id: Option<u64>, event: &str, data: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data + event.len() + 40);
+    if let Some(id) = id {
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(out, "id: {id}");
+    }
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.as_bytes());
+    out.push(b'\n');
+    out
 }
 
 /// A `text/event-stream` response (not cached) with `body`: for streams
