@@ -1,9 +1,9 @@
 //! [`Runtime`]: actix arbiters on threads of their own.
 //!
 //! An actix `System` runs on a dedicated thread and owns `config.arbiters`
-//! arbiters, each a thread with a current-thread tokio runtime. Actors are
-//! started with `Actor::start_in_arbiter`, which only sends the arbiter a
-//! message, so [`Runtime::start`] works from any thread: inside a tokio
+//! arbiters, each a thread with a current-thread tokio runtime. A stream's
+//! actors are started with one message to its arbiter (`spawn_fn`), so
+//! [`Runtime::start`] works from any thread: inside a tokio
 //! runtime of either flavour, inside another actix system, or from plain
 //! synchronous code. Every actor of one stream runs on the same arbiter
 //! (streams are spread round-robin), which keeps the stream's log lock
@@ -205,7 +205,6 @@ impl Runtime {
             limits: inner.limits.clone(),
         };
         let provider_actor = ProviderActor::new(job, member());
-        let (_, provider_mailbox) = mailbox();
         // The three actors start in one message to the arbiter, not one
         // each: a message wakes the arbiter's thread when it is idle, and
         // with many short streams those wake-ups showed (5,000 streams of
@@ -215,7 +214,7 @@ impl Runtime {
         arbiter.spawn_fn(move || {
             Context::with_receiver(acc_mailbox).run(accumulator);
             Context::with_receiver(tools_mailbox).run(tool_parser);
-            Context::with_receiver(provider_mailbox).run(provider_actor);
+            provider_actor.start();
         });
 
         StreamHandle::new(self.clone(), shared, acc, tools)
@@ -391,7 +390,7 @@ fn new_arbiter() -> Arbiter {
 }
 
 /// actix's default mailbox capacity (`actix::dev::DEFAULT_CAPACITY` is
-/// not public), which `start_in_arbiter` uses.
+/// not public), which `Actor::start_in_arbiter` would use.
 const MAILBOX_CAPACITY: usize = 16;
 
 /// An actor's address and the mailbox it will run with, made on the
