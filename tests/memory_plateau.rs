@@ -25,6 +25,8 @@ const STREAMS: usize = 500;
 const TEXT: &str = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or a weather app.";
 const SERVER_ENV: &str = "RIVULET_PLATEAU_SERVER";
 const MIB: usize = 1 << 20;
+/// What a trimmed process may hold above where it started; see the test.
+const RESIDUE: usize = 6 * MIB;
 
 /// Live heap bytes: the system allocator, counted.
 struct Counting;
@@ -190,11 +192,18 @@ fn rounds_of_concurrent_streams_give_their_memory_back() {
         // The runtime trims once it has been quiet for a moment: wait for
         // the memory to come back, up to a generous bound.
         let deadline = Instant::now() + Duration::from_secs(10);
-        // The bound is what the trim leaves (2-3 MiB above the start), not
-        // what a burst holds before it (15+ MiB): with a looser one the
+        // The bound is what the trim leaves (2.5-4.7 MiB above the start),
+        // not what a burst holds before it (15+ MiB): with a looser one the
         // loop could stop before the trim and the rounds would compare a
-        // trimmed process with an untrimmed one.
-        while rss() > rss_start + 4 * MIB && Instant::now() < deadline {
+        // trimmed process with an untrimmed one. What the trim leaves is
+        // mostly glibc's per-thread caches (tcache: up to 7 freed chunks of
+        // each small size per thread, which `malloc_trim` does not touch
+        // and whose pages stay resident): with them off
+        // (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`) 0.5 MiB is left.
+        // They fill up over the first rounds, more so since the provider
+        // actors run on this test's tokio workers (`Placement::Caller`),
+        // and then stop growing.
+        while rss() > rss_start + RESIDUE && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         live_after.push(live_heap());
@@ -206,7 +215,7 @@ fn rounds_of_concurrent_streams_give_their_memory_back() {
             live_after[round] / 1024,
         );
         assert!(
-            rss_after[round] <= rss_start + 4 * MIB,
+            rss_after[round] <= rss_start + RESIDUE,
             "round {round}: RSS stayed at {:.1} MiB, {:.1} MiB above the start, 10 s after \
              the last stream ended",
             mib(rss_after[round]),

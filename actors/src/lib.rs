@@ -75,7 +75,8 @@ pub use handle::{StreamHandle, ToolCallWatch};
 pub use heap::heap_in_use;
 pub use limits::LimitStats;
 pub use options::{
-    DeferredRequest, Policy, RuntimeConfig, RuntimeStats, StreamOptions, DEFAULT_MAX_RETRY_WAIT,
+    DeferredRequest, Placement, Policy, RuntimeConfig, RuntimeStats, StreamOptions,
+    DEFAULT_MAX_RETRY_WAIT,
 };
 pub use process::{ProcessHandle, ProcessPhase, ProcessSpec, ProcessStatus};
 pub use runtime::Runtime;

@@ -120,16 +120,63 @@ impl Default for Policy {
 }
 
 /// Configuration of a runtime.
+///
+/// ```
+/// use rivulet_actors::{Placement, Runtime, RuntimeConfig};
+///
+/// let rt = Runtime::new(RuntimeConfig {
+///     placement: Placement::Arbiter,
+///     ..RuntimeConfig::default()
+/// });
+/// # rt.shutdown();
+/// ```
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
     /// Number of actix arbiters (threads) streams are spread over.
     pub arbiters: usize,
+    /// Where each stream's provider actor runs (the task that reads the
+    /// provider's response, decodes it and appends to the log).
+    pub placement: Placement,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { arbiters: 1 }
+        RuntimeConfig {
+            arbiters: 1,
+            placement: Placement::default(),
+        }
     }
+}
+
+/// Where a stream's provider actor runs: the task that sends the request,
+/// reads the response, decodes it and appends the chunks to the log. The
+/// accumulator and the tool parser run on the stream's arbiter either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// On the tokio runtime the stream is started from, when that runtime
+    /// is multi-threaded (as `#[tokio::main]`'s is); otherwise (a
+    /// current-thread runtime, or no runtime) on the stream's arbiter.
+    ///
+    /// Consumers on that runtime are then woken where the chunk was
+    /// decoded, without a hand-off between threads: with 5,000 streams at
+    /// once, 12% less CPU per chunk and 4.6 KiB less memory per stream than
+    /// [`Placement::Arbiter`] (`bench`), and the first chunk reaches an
+    /// async consumer in about half the time.
+    ///
+    /// The runtime must have its I/O and time drivers enabled (as
+    /// `enable_all()` does; reqwest needs them). If it shuts down while
+    /// the stream runs, the stream ends as cancelled. The task is handed to
+    /// the runtime from the stream's arbiter, so a caller that blocks its
+    /// worker thread on the stream (a blocking method called from async
+    /// code) does not hold the task back, as long as another worker is
+    /// free.
+    #[default]
+    Caller,
+    /// Always on the stream's arbiter, a thread of this [`Runtime`]
+    /// (crate::Runtime): the caller's runtime does none of the stream's
+    /// work, and a caller that blocks every worker of its runtime on
+    /// streams still sees them end.
+    Arbiter,
 }
 
 /// Counters of what is alive, to check that finished streams leave nothing behind.

@@ -2,9 +2,10 @@
 //! chunks to the log, enforcing the per-stream timeouts, retries,
 //! backpressure and cancellation.
 //!
-//! The actor is a task of its own on the stream's arbiter that owns the
-//! call (the [`Job`]) and ends with it: the "actors with tokio" shape, not
-//! an actix `Context`. It receives no message: cancel requests and "room
+//! The actor is a task of its own that owns the call (the [`Job`]) and
+//! ends with it: the "actors with tokio" shape, not an actix `Context`. It
+//! runs on the caller's tokio runtime or on the stream's arbiter (see
+//! [`Placement`](crate::Placement)). It receives no message: cancel requests and "room
 //! again" signals arrive through the stream's
 //! [`Control`](crate::shared::Control); subscriptions are woken through the
 //! log's wait list, followers by a nudge per batch. Why not actix: a
@@ -228,8 +229,21 @@ impl ProviderActor {
         actix_rt::spawn(self.into_task());
     }
 
+    /// Spawns the actor's task on `runtime` (the caller's,
+    /// [`Placement::Caller`](crate::Placement::Caller)). Called from the
+    /// arbiter's thread, never from one of `runtime`'s workers: a task
+    /// spawned from a worker goes to that worker's LIFO slot, which no
+    /// other worker steals, so a caller that then blocked its thread on
+    /// the stream would wait for it forever. From another thread, it is
+    /// queued for any worker. If `runtime` shuts down first, the task is
+    /// dropped with its job, whose [`Finisher`] ends the stream as
+    /// cancelled.
+    pub(crate) fn start_on(self, runtime: &tokio::runtime::Handle) {
+        runtime.spawn(self.into_task());
+    }
+
     /// The actor's whole life: its job, counted as running.
-    fn into_task(self) -> impl std::future::Future<Output = ()> + 'static {
+    fn into_task(self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let ProviderActor { job, member } = self;
         member.started();
         let running = Running {

@@ -24,7 +24,7 @@ use rivulet_core::{Provider, Request, Response};
 use crate::accumulator::{Accumulator, Fold};
 use crate::handle::StreamHandle;
 use crate::limits::{LimitStats, Limits};
-use crate::options::{RuntimeConfig, RuntimeStats, StreamOptions};
+use crate::options::{Placement, RuntimeConfig, RuntimeStats, StreamOptions};
 use crate::process::{self, ProcessHandle, ProcessSpec};
 use crate::provider_actor::{Finisher, Job, ProviderActor, RequestSource};
 use crate::shared::{Registry, Shared};
@@ -68,6 +68,7 @@ struct RuntimeInner {
     closed: AtomicBool,
     /// Streams in flight per provider (and model), and 429 pauses.
     limits: Arc<Limits>,
+    placement: Placement,
 }
 
 impl Runtime {
@@ -113,6 +114,7 @@ impl Runtime {
                 processes: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
                 limits: Arc::new(Limits::default()),
+                placement: config.placement,
             }),
         }
     }
@@ -205,6 +207,10 @@ impl Runtime {
             limits: inner.limits.clone(),
         };
         let provider_actor = ProviderActor::new(job, member());
+        let caller = match inner.placement {
+            Placement::Caller => caller_runtime(),
+            Placement::Arbiter => None,
+        };
         // The three actors start in one message to the arbiter, not one
         // each: a message wakes the arbiter's thread when it is idle, and
         // with many short streams those wake-ups showed (5,000 streams of
@@ -214,7 +220,10 @@ impl Runtime {
         arbiter.spawn_fn(move || {
             Context::with_receiver(acc_mailbox).run(accumulator);
             Context::with_receiver(tools_mailbox).run(tool_parser);
-            provider_actor.start();
+            match caller {
+                Some(runtime) => provider_actor.start_on(&runtime),
+                None => provider_actor.start(),
+            }
         });
 
         StreamHandle::new(self.clone(), shared, acc, tools)
@@ -371,9 +380,19 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("arbiters", &self.inner.arbiters.len())
+            .field("placement", &self.inner.placement)
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// The tokio runtime this thread runs in, if it is multi-threaded: where
+/// [`Placement::Caller`] puts a stream's provider actor. A current-thread
+/// runtime is left out: its one thread may be the very one that blocks on
+/// the stream.
+fn caller_runtime() -> Option<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    (runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread).then_some(runtime)
 }
 
 /// An arbiter whose runtime flushes deferred deliveries before it parks

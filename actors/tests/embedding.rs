@@ -67,7 +67,10 @@ async fn the_async_api_works_inside_a_current_thread_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_async_api_works_inside_a_multi_thread_runtime() {
-    let rt = Runtime::new(RuntimeConfig { arbiters: 3 });
+    let rt = Runtime::new(RuntimeConfig {
+        arbiters: 3,
+        ..RuntimeConfig::default()
+    });
     let mut tasks = Vec::new();
     for i in 0..9 {
         let rt = rt.clone();
@@ -104,7 +107,10 @@ fn the_global_runtime_starts_on_first_use() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_cancels_in_flight_streams_and_every_consumer_sees_its_end() {
-    let rt = Runtime::new(RuntimeConfig { arbiters: 2 });
+    let rt = Runtime::new(RuntimeConfig {
+        arbiters: 2,
+        ..RuntimeConfig::default()
+    });
     let mut handles = Vec::new();
     let mut async_consumers = Vec::new();
     let mut blocking_consumers = Vec::new();

@@ -18,7 +18,10 @@ fn rss() -> u64 {
 #[test]
 fn ten_thousand_streams_leave_no_actor_task_or_memory_behind() {
     const STREAMS: usize = 10_000;
-    let rt = Runtime::new(RuntimeConfig { arbiters: 2 });
+    let rt = Runtime::new(RuntimeConfig {
+        arbiters: 2,
+        ..RuntimeConfig::default()
+    });
     let started = Instant::now();
     let mut rss_at_2000 = 0;
     for i in 0..STREAMS {

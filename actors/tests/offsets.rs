@@ -9,7 +9,10 @@ use common::*;
 use rivulet_actors::{Event, Outcome, Policy, Runtime, RuntimeConfig, StreamOptions};
 
 fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig { arbiters: 2 })
+    Runtime::new(RuntimeConfig {
+        arbiters: 2,
+        ..RuntimeConfig::default()
+    })
 }
 
 /// 40 words: 42 chunks, so offsets cross two segment boundaries (16, 32).

@@ -262,7 +262,10 @@ if [ "$n" = 1 ]; then
   exit 1
 fi
 exec "$SERVER" child_health_server --exact --nocapture --test-threads=1"#;
-    let rt = Runtime::new(RuntimeConfig { arbiters: 1 });
+    let rt = Runtime::new(RuntimeConfig {
+        arbiters: 1,
+        ..RuntimeConfig::default()
+    });
     let server = rt.supervise(
         ProcessSpec::new("paced", "/bin/sh")
             .args(["-c", script])

@@ -12,7 +12,10 @@ use rivulet_actors::{
 use rivulet_core::{Chunk, Error, ToolCall, UsageDelta};
 
 fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig { arbiters: 2 })
+    Runtime::new(RuntimeConfig {
+        arbiters: 2,
+        ..RuntimeConfig::default()
+    })
 }
 
 /// Text chunks with a pause every 10, so subscribers follow live as well as replay.
@@ -405,7 +408,10 @@ async fn tool_calls_are_parsed_when_they_end() {
 
 #[test]
 fn a_panicking_provider_fails_the_stream_not_the_arbiter() {
-    let rt = Runtime::new(RuntimeConfig { arbiters: 1 });
+    let rt = Runtime::new(RuntimeConfig {
+        arbiters: 1,
+        ..RuntimeConfig::default()
+    });
     let mut steps = text_steps(&["a", "b"]);
     steps.truncate(3);
     steps.push(Step::Panic);

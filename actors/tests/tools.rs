@@ -15,7 +15,10 @@ use rivulet_core::{Chunk, Error, FinishReason, Message, ToolCall};
 use serde_json::json;
 
 fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig { arbiters: 1 })
+    Runtime::new(RuntimeConfig {
+        arbiters: 1,
+        ..RuntimeConfig::default()
+    })
 }
 
 fn start(part: usize, id: &str, name: &str) -> Step {
