@@ -85,6 +85,11 @@ pub(crate) fn defer_notify(shared: &Arc<Shared>) -> bool {
     }
 }
 
+/// Whether this thread is an arbiter's (its runtime flushes on park).
+pub(crate) fn on_arbiter() -> bool {
+    DEFERRED.try_with(|d| d.borrow().is_some()).unwrap_or(false)
+}
+
 /// Wakes the subscriptions of every stream queued on this thread.
 pub(crate) fn flush() {
     let queued = DEFERRED
