@@ -5,9 +5,10 @@
 //! actors are started with one message to its arbiter (`spawn_fn`), so
 //! [`Runtime::start`] works from any thread: inside a tokio
 //! runtime of either flavour, inside another actix system, or from plain
-//! synchronous code. Every actor of one stream runs on the same arbiter
-//! (streams are spread round-robin), which keeps the stream's log lock
-//! uncontended and its wake-ups thread-local.
+//! synchronous code. A stream's accumulator and tool parser run on one
+//! arbiter (streams are spread round-robin); its provider actor runs there
+//! too, or on the caller's multi-threaded tokio runtime
+//! ([`Placement`](crate::Placement)).
 
 use std::collections::HashMap;
 use std::fmt;
