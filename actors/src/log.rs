@@ -297,8 +297,13 @@ impl Log {
             return false;
         }
         g.outcome = Some(outcome);
-        // Nothing will be appended any more: nobody needs to be held back.
+        // Nothing will be appended any more: nobody needs to be held back,
+        // and the last segment's unused room goes back (a finished stream
+        // may be kept for a while, e.g. by `rivulet serve`).
         g.lossless.clear();
+        if let Some(last) = g.segments.back_mut() {
+            last.seal();
+        }
         true
     }
 
@@ -567,6 +572,40 @@ mod tests {
             if (1..=N).contains(&i) {
                 assert_eq!(*c, Chunk::text(0, delta(i - 1)));
             }
+        }
+        assert_eq!(
+            log.next_event(&mut cursor),
+            Some(Event::End(Outcome::Finished))
+        );
+    }
+
+    /// A short answer's log, once finished, keeps no room it did not use:
+    /// 300 chunks fill segments of 16, 32, 64 and 128 slots and 60 of a
+    /// 256-slot one, whose 196 empty records (2.3 KiB) and spare text the
+    /// finish gives back.
+    #[test]
+    fn a_finished_log_gives_back_its_last_segments_room() {
+        const N: usize = 300;
+        let log = Log::new(None);
+        for i in 0..N {
+            log.append(Chunk::text(0, format!("{:04}", i)));
+        }
+        let (before, _) = log.heap_bytes();
+        log.finish(Outcome::Finished);
+        let (after, text) = log.heap_bytes();
+        assert_eq!(text, 4 * N);
+        assert!(
+            before - after >= 196 * 12,
+            "{before} -> {after} bytes beyond the text"
+        );
+        let per_chunk = after as f64 / N as f64;
+        assert!(per_chunk <= 16.0, "{per_chunk:.2} bytes per chunk");
+        let mut cursor = 0;
+        for i in 0..N {
+            let Some(Event::Chunk(c)) = log.next_event(&mut cursor) else {
+                panic!("chunk {i} is missing")
+            };
+            assert_eq!(*c, Chunk::text(0, format!("{:04}", i)));
         }
         assert_eq!(
             log.next_event(&mut cursor),

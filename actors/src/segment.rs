@@ -127,8 +127,10 @@ impl Segment {
         Ok(())
     }
 
-    /// The segment is complete: gives back the text's unused room.
+    /// The segment is complete (full, or the stream has ended): gives back
+    /// the unused room of its buffers. No entry may be pushed after.
     pub(crate) fn seal(&mut self) {
+        self.records.shrink_to_fit();
         self.text.shrink_to_fit();
         self.ids.shrink_to_fit();
         self.whole.shrink_to_fit();
