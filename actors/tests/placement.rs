@@ -139,3 +139,37 @@ fn a_caller_blocking_its_worker_on_the_stream_still_sees_it_end() {
     assert_eq!(provider.threads(), ["caller-worker"]);
     rt.shutdown();
 }
+
+/// A stream read on the caller's runtime ends as cancelled, for every
+/// consumer, when that runtime shuts down under it, and keeps what came
+/// before.
+#[test]
+fn a_stream_whose_caller_runtime_shuts_down_ends_cancelled() {
+    let rt = runtime(Placement::Caller);
+    let tokio = caller_runtime(2);
+    // Ten words, then a pause (before the text's end) the shutdown falls into.
+    let mut steps = numbered(10);
+    steps.insert(11, Step::Sleep(Duration::from_secs(30)));
+    let provider = ScriptedProvider::new(steps);
+    let handle = tokio.block_on(async { rt.start(provider.clone(), request(), opts()) });
+    let events = handle
+        .blocking()
+        .subscribe(rivulet_actors::Policy::default());
+    assert!(
+        wait_until(Duration::from_secs(5), || provider.probe.pulled() >= 11),
+        "the first ten words never came"
+    );
+    let began = std::time::Instant::now();
+    tokio.shutdown_timeout(Duration::from_secs(5));
+    let events: Vec<_> = events.collect();
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(is_cancelled(&end_of(&events)), "{:?}", end_of(&events));
+    assert_eq!(text_of(&events), numbered_text(10));
+    let response = handle.blocking().snapshot();
+    assert_eq!(response.text(), numbered_text(10));
+    rt.shutdown();
+}
