@@ -448,6 +448,15 @@ impl Model {
 
     /// Starts streaming and returns at once; nothing has been sent yet and
     /// errors surface while iterating.
+    ///
+    /// Called from a multi-threaded tokio runtime (`#[tokio::main]`'s),
+    /// the response is read and decoded on that runtime's workers, next to
+    /// your consumers; called from anywhere else, on the rivulet runtime's
+    /// own thread ([`RuntimeConfig::placement`](crate::RuntimeConfig)). The
+    /// stream runs whether or not it is read, until it ends or the last
+    /// clone, iterator and subscription of it are dropped (see
+    /// [`StreamResponse`], "Dropping"); if that tokio runtime shuts down
+    /// first, the stream ends as cancelled.
     pub fn stream(&self, input: impl Into<Input>) -> StreamResponse {
         let input = input.into();
         let mut options = self.stream_options();
