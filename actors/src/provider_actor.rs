@@ -699,12 +699,13 @@ impl<'a> Driver<'a> {
 
     fn push(&mut self, chunk: Chunk) -> bool {
         // The tool parser is nudged on every call end and on the chunk after
-        // (which tells whether a max_tokens finish cut the call off); the
-        // message is handled as soon as this task yields the thread.
+        // (which tells whether a max_tokens finish cut the call off), once
+        // the chunk is in the log: the parser may run on another thread at
+        // once (the provider actor is not always on its arbiter), and
+        // nudged before the append it could miss the very chunk it was
+        // nudged for.
         let call_end = matches!(chunk, Chunk::ToolCallEnd { .. });
-        if call_end || std::mem::take(&mut self.after_call_end) {
-            self.fin.nudge_tools();
-        }
+        let nudge_tools = call_end || std::mem::take(&mut self.after_call_end);
         self.after_call_end = call_end;
         self.telemetry.saw(&chunk);
         let blocked = self.shared.log.append(chunk);
@@ -714,6 +715,8 @@ impl<'a> Driver<'a> {
         if self.since_nudge >= self.batch {
             self.since_nudge = 0;
             self.fin.nudge_followers();
+        } else if nudge_tools {
+            self.fin.nudge_tools();
         }
         blocked
     }

@@ -217,8 +217,10 @@ impl Parser {
     }
 
     /// Hands complete calls not handed out yet to the watchers. A call that
-    /// ended without argument text waits for the next chunk (or the end):
-    /// a `max_tokens` finish right after it makes it invalid.
+    /// ended without argument text, or with arguments that do not parse,
+    /// waits for the next chunk (or the end): a `max_tokens` finish right
+    /// after it makes it invalid, with that as the reason. A call whose
+    /// arguments parse goes at once (a finish cannot change it).
     fn dispatch(&mut self, ended: bool) {
         let mut ready = Vec::new();
         for (part, a) in self.calls.iter_mut() {
@@ -226,7 +228,8 @@ impl Parser {
             if a.dispatched {
                 continue;
             }
-            let waits = !ended && a.call.args.trim().is_empty() && self.recent_ends.contains(part);
+            let may_be_cut = args.is_err() || a.call.args.trim().is_empty();
+            let waits = !ended && may_be_cut && self.recent_ends.contains(part);
             if waits {
                 continue;
             }

@@ -41,6 +41,11 @@ fn end(part: usize, id: &str) -> Step {
     Step::Chunk(Chunk::tool_call_end(part, id))
 }
 
+/// A call streamed whole: its start, its arguments in one delta, its end.
+fn call(part: usize, id: &str, name: &str, args: &str) -> [Step; 3] {
+    [start(part, id, name), delta(part, id, args), end(part, id)]
+}
+
 fn finish(reason: FinishReason, raw: &str) -> Step {
     Step::Chunk(Chunk::FinishReason {
         reason,
@@ -167,6 +172,38 @@ async fn calls_cut_off_by_max_tokens_are_invalid() {
     rt.shutdown();
 }
 
+/// The same verdicts when the finish comes in a later read than the call
+/// ends: the parser has seen the ends by then (it is nudged at each), and a
+/// call whose arguments do not parse waits for the next chunk before it is
+/// handed out, as an empty one does, so a watcher gets the reason the
+/// finish gives (an eager tool run reported the bare JSON error).
+#[tokio::test]
+async fn a_call_cut_off_by_a_later_max_tokens_finish_reaches_the_watcher_as_cut_off() {
+    let rt = runtime();
+    let mut steps = Vec::from(call(0, "a", "sqrt", "{\"number\": 1}"));
+    steps.extend(call(1, "b", "sqrt", "{\"number\": 12"));
+    steps.push(Step::Sleep(Duration::from_millis(50)));
+    steps.push(finish(FinishReason::MaxTokens, "length"));
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let mut watch = handle.watch_tool_calls();
+    let first = tokio::time::timeout(Duration::from_secs(5), watch.next_call())
+        .await
+        .expect("the valid call arrives before the finish")
+        .unwrap();
+    assert_eq!(first.args, Ok(json!({"number": 1})));
+    let second = watch.next_call().await.unwrap();
+    assert_eq!(
+        second.args,
+        Err(
+            "cut off by max_tokens: invalid JSON arguments: EOF while parsing an object at byte 13"
+                .to_string()
+        )
+    );
+    assert!(watch.next_call().await.is_none());
+    assert_eq!(handle.tool_calls().await, vec![first, second]);
+    rt.shutdown();
+}
+
 #[tokio::test]
 async fn calls_open_when_the_stream_fails_or_is_cancelled_never_complete() {
     let rt = runtime();
@@ -222,14 +259,8 @@ async fn calls_open_when_the_stream_fails_or_is_cancelled_never_complete() {
 #[tokio::test]
 async fn invalid_json_is_reported_when_the_call_ends() {
     let rt = runtime();
-    let steps = vec![
-        start(0, "a", "f"),
-        delta(0, "a", "{\"x\": 1,}"),
-        end(0, "a"),
-        start(1, "b", "g"),
-        delta(1, "b", "[1, 2]"),
-        end(1, "b"),
-    ];
+    let mut steps = Vec::from(call(0, "a", "f", "{\"x\": 1,}"));
+    steps.extend(call(1, "b", "g", "[1, 2]"));
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
     handle.finish().await.unwrap();
     let calls = handle.tool_calls().await;
