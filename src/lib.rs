@@ -82,7 +82,7 @@ pub use rivulet_actors::StreamHandle;
 pub use rivulet_actors::Subscription;
 
 pub use rivulet_actors::{
-    ParsedToolCall, PartialToolCall, Runtime, RuntimeConfig, SharedChunk, StreamOptions,
+    ParsedToolCall, PartialToolCall, Placement, Runtime, RuntimeConfig, SharedChunk, StreamOptions,
     ToolCallState,
 };
 pub use rivulet_core::{

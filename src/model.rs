@@ -518,6 +518,12 @@ impl Model {
     }
 
     /// [`Model::call`] for synchronous code.
+    ///
+    /// Called on a worker of a multi-threaded tokio runtime, it blocks that
+    /// worker while another of the runtime's workers reads the response
+    /// (see [`Model::stream`]): on a runtime whose every worker is blocked
+    /// this way, no stream can end. Use [`Model::call`] there, or a runtime
+    /// configured with [`Placement::Arbiter`](crate::Placement).
     pub fn call_blocking(&self, input: impl Into<Input>) -> Result<Response, Error> {
         self.stream(input).blocking().finish()
     }
