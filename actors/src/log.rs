@@ -112,8 +112,10 @@ impl Inner {
         if let Err(chunk) = chunk {
             let slots = match self.segments.back_mut() {
                 Some(last) => {
+                    // Read before sealing: a seal gives back unused slots.
+                    let slots = last.slots() * 2;
                     last.seal();
-                    last.slots() * 2
+                    slots
                 }
                 None => MIN_SLOTS,
             };

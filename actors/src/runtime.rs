@@ -8,7 +8,7 @@
 //! synchronous code. A stream's accumulator and tool parser run on one
 //! arbiter (streams are spread round-robin); its provider actor runs there
 //! too, or on the caller's multi-threaded tokio runtime
-//! ([`Placement`](crate::Placement)).
+//! ([`Placement`]).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -128,7 +128,9 @@ impl Segment {
     }
 
     /// The segment is complete (full, or the stream has ended): gives back
-    /// the unused room of its buffers. No entry may be pushed after.
+    /// the unused room of its buffers, records included, so
+    /// [`slots`](Self::slots) is then its length and a later
+    /// [`push`](Self::push) finds it full.
     pub(crate) fn seal(&mut self) {
         self.records.shrink_to_fit();
         self.text.shrink_to_fit();
