@@ -150,7 +150,7 @@ fn stages(rt: &Runtime, consumers: &tokio::runtime::Runtime, streams: usize) {
         at = now;
     };
     let handles = start(rt, Arc::new(Never), streams);
-    step("started (3 actors, shared state, handle)");
+    step("started (provider actor, parked followers, shared state, handle)");
     let subs: Vec<_> = handles
         .iter()
         .map(|h| h.subscribe(Policy::default()))

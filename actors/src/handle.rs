@@ -3,19 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use actix::Addr;
 use rivulet_core::{Error, Response};
 
-use crate::accumulator::Accumulator;
 use crate::event::Outcome;
 use crate::fallback::Routing;
+use crate::followers::Followers;
 use crate::messages::{CatchUp, PartialCalls, Snapshot, ToolCalls};
 use crate::options::Policy;
 use crate::shared::{CancelOnDrop, Shared};
 use crate::stats::lock;
 use crate::subscription::Subscription;
 use crate::tool_calls::{ParsedToolCall, PartialToolCall};
-use crate::tool_parser::ToolParser;
 
 /// A handle to one stream: subscribe to its chunks, read its response,
 /// cancel it.
@@ -35,27 +33,24 @@ use crate::tool_parser::ToolParser;
 pub struct StreamHandle {
     /// Held by every clone and subscription: the last one cancels.
     guard: Arc<CancelOnDrop>,
-    acc: Addr<Accumulator>,
-    tools: Addr<ToolParser>,
+    followers: Arc<Followers>,
 }
 
 impl StreamHandle {
-    /// The handle of `shared`'s stream, whose actors are `acc` and
-    /// `tools`; `runtime` (the runtime it runs on) is kept alive while the
-    /// stream is used.
+    /// The handle of `shared`'s stream, whose followers are `followers`;
+    /// `runtime` (the runtime it runs on) is kept alive while the stream is
+    /// used.
     pub(crate) fn new(
         runtime: impl std::any::Any + Send + Sync,
         shared: Arc<Shared>,
-        acc: Addr<Accumulator>,
-        tools: Addr<ToolParser>,
+        followers: Arc<Followers>,
     ) -> Self {
-        // The guard keeps the actors too, as long as any subscription
+        // The guard keeps the followers too, as long as any subscription
         // lives, whether or not a handle does.
-        let keep = (runtime, acc.clone(), tools.clone());
+        let keep = (runtime, followers.clone());
         StreamHandle {
             guard: CancelOnDrop::new(shared, keep),
-            acc,
-            tools,
+            followers,
         }
     }
 
@@ -142,20 +137,12 @@ impl StreamHandle {
     /// start, whenever it is called (no subscription, no policy: it never
     /// holds the stream back).
     pub async fn snapshot(&self) -> Response {
-        let shared = self.shared();
-        if let Some(r) = shared.response.get() {
-            return (**r).clone();
-        }
-        match self.acc.send(Snapshot).await {
-            Ok(r) => r,
-            // The accumulator has stopped; it publishes before it goes (or
-            // when it is dropped), so the final response is there or coming.
-            Err(_) => {
-                shared
-                    .wait_for(|s| s.response.get().map(|r| (**r).clone()))
-                    .await
-            }
-        }
+        self.followers
+            .acc
+            .ask(Snapshot, self.shared(), |s| {
+                s.response.get().map(|r| (**r).clone())
+            })
+            .await
     }
 
     /// Waits for the end. `Ok` with the final response (the whole log,
@@ -185,18 +172,12 @@ impl StreamHandle {
     /// (`args: Ok`) or not (`args: Err` with why). A call still streaming, or
     /// cut off before its end, is not listed. Never holds the stream back.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
-        let shared = self.shared();
-        if let Some(t) = shared.tools.get() {
-            return t.complete.clone();
-        }
-        match self.tools.send(ToolCalls).await {
-            Ok(t) => t,
-            Err(_) => {
-                shared
-                    .wait_for(|s| s.tools.get().map(|t| t.complete.clone()))
-                    .await
-            }
-        }
+        self.followers
+            .tools
+            .ask(ToolCalls, self.shared(), |s| {
+                s.tools.get().map(|t| t.complete.clone())
+            })
+            .await
     }
 
     /// Every tool call seen so far, with its arguments parsed as far as
@@ -204,18 +185,12 @@ impl StreamHandle {
     /// off calls included, with their raw text). Never holds the stream
     /// back.
     pub async fn partial_tool_calls(&self) -> Vec<PartialToolCall> {
-        let shared = self.shared();
-        if let Some(t) = shared.tools.get() {
-            return t.all.clone();
-        }
-        match self.tools.send(PartialCalls).await {
-            Ok(t) => t,
-            Err(_) => {
-                shared
-                    .wait_for(|s| s.tools.get().map(|t| t.all.clone()))
-                    .await
-            }
-        }
+        self.followers
+            .tools
+            .ask(PartialCalls, self.shared(), |s| {
+                s.tools.get().map(|t| t.all.clone())
+            })
+            .await
     }
 
     /// Each complete tool call as soon as it has ended, while the model may
@@ -229,8 +204,11 @@ impl StreamHandle {
     /// and cancels the stream if it was the last handle.
     pub fn watch_tool_calls(&self) -> ToolCallWatch {
         let rx = lock(&self.shared().tool_watch).subscribe();
-        // Calls may have ended since the parser last looked at the log.
-        self.tools.do_send(CatchUp);
+        // Calls may have ended since the parser last looked at the log; a
+        // parked parser starts here, so that later call ends nudge it.
+        if let Some(tools) = self.followers.tools.addr() {
+            tools.do_send(CatchUp);
+        }
         ToolCallWatch {
             rx,
             _handle: self.clone(),

@@ -48,6 +48,7 @@ mod accumulator;
 mod blocking;
 mod event;
 mod fallback;
+mod followers;
 mod handle;
 mod heap;
 mod idle;

@@ -21,25 +21,22 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use actix::Addr;
 use futures::future::poll_fn;
 use futures::StreamExt;
 use rivulet_core::{Chunk, Error, Provider, Request, TimeoutKind};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::accumulator::Accumulator;
 use crate::event::Outcome;
 use crate::fallback::{Fallback, Routing, Skipped};
+use crate::followers::Followers;
 use crate::idle;
 use crate::limits::Limits;
-use crate::messages::CatchUp;
 use crate::options::StreamOptions;
 use crate::shared::Shared;
 use crate::stats::{lock, Member, TaskGuard};
 use crate::telemetry::ChatTelemetry;
 use crate::timer::{earliest, race, Deadline, Raced, Timer};
-use crate::tool_parser::ToolParser;
 
 /// Consecutive ready chunks after which the provider yields its arbiter
 /// thread (and wakes its subscriptions), so a provider whose stream is always
@@ -63,40 +60,35 @@ const REMOTE_FOLLOW_BATCH: u64 = 1024;
 /// started) ends the stream as cancelled, so no consumer waits forever.
 pub(crate) struct Finisher {
     shared: Arc<Shared>,
-    acc: Addr<Accumulator>,
-    tools: Addr<ToolParser>,
+    followers: Arc<Followers>,
 }
 
 impl Finisher {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        acc: Addr<Accumulator>,
-        tools: Addr<ToolParser>,
-    ) -> Self {
-        Finisher { shared, acc, tools }
+    pub(crate) fn new(shared: Arc<Shared>, followers: Arc<Followers>) -> Self {
+        Finisher { shared, followers }
     }
 
     fn nudge_followers(&self) {
-        self.acc.do_send(CatchUp);
-        self.tools.do_send(CatchUp);
+        self.followers.nudge();
     }
 
     /// Makes the tool parser look at the log now (a tool call has ended:
-    /// a watcher may run it while the model streams on).
+    /// a watcher may run it while the model streams on). A parser nobody
+    /// has asked anything yet stays parked: a watcher starts it.
     fn nudge_tools(&self) {
-        self.tools.do_send(CatchUp);
+        self.followers.tools.nudge();
     }
 
     fn end(&self, outcome: Outcome) {
         self.shared.finish(outcome);
-        self.nudge_followers();
+        self.followers.end();
     }
 }
 
 impl Drop for Finisher {
     fn drop(&mut self) {
         if self.shared.finish(Outcome::failed(Error::cancelled())) {
-            self.nudge_followers();
+            self.followers.end();
         }
     }
 }

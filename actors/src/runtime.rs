@@ -17,12 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
-use actix::dev::channel::{channel, AddressReceiver};
-use actix::{Actor, Addr, Context};
 use actix_rt::{Arbiter, ArbiterHandle, System};
 use rivulet_core::{Provider, Request, Response};
 
 use crate::accumulator::{Accumulator, Fold};
+use crate::followers::Followers;
 use crate::handle::StreamHandle;
 use crate::limits::{LimitStats, Limits};
 use crate::options::{Placement, RuntimeConfig, RuntimeStats, StreamOptions};
@@ -195,16 +194,18 @@ impl Runtime {
         let member = || Member::new(inner.counters.clone(), life.clone());
 
         let response = Response::new(options.provider_id.clone(), options.model.clone(), input);
-        let accumulator = Accumulator::new(Fold::new(shared.clone(), response), member());
-        let (acc, acc_mailbox) = mailbox();
-        let tool_parser = ToolParser::new(Parser::new(shared.clone()), member());
-        let (tools, tools_mailbox) = mailbox();
+        // Parked until they have something to do (see `crate::followers`).
+        let followers = Arc::new(Followers::new(
+            Accumulator::new(Fold::new(shared.clone(), response), member()),
+            ToolParser::new(Parser::new(shared.clone()), member()),
+            arbiter.clone(),
+        ));
 
         let job = Job {
             provider,
             request,
             options,
-            finisher: Finisher::new(shared.clone(), acc.clone(), tools.clone()),
+            finisher: Finisher::new(shared.clone(), followers.clone()),
             limits: inner.limits.clone(),
         };
         let provider_actor = ProviderActor::new(job, member());
@@ -212,22 +213,17 @@ impl Runtime {
             Placement::Caller => caller_runtime(),
             Placement::Arbiter => None,
         };
-        // The three actors start in one message to the arbiter, not one
-        // each: a message wakes the arbiter's thread when it is idle, and
-        // with many short streams those wake-ups showed (5,000 streams of
-        // 50 chunks: 0.42 context switches per chunk). If the arbiter is
-        // gone, the closure is dropped with the actors in it, and their
-        // guards end the stream (cancelled) as when an actor never starts.
-        arbiter.spawn_fn(move || {
-            Context::with_receiver(acc_mailbox).run(accumulator);
-            Context::with_receiver(tools_mailbox).run(tool_parser);
-            match caller {
-                Some(runtime) => provider_actor.start_on(&runtime),
-                None => provider_actor.start(),
-            }
+        // One message to the arbiter, which starts the provider actor (or
+        // hands it to the caller's runtime, see `ProviderActor::start_on`).
+        // If the arbiter is gone, the closure is dropped with the actor in
+        // it, and its guards end the stream (cancelled) as when an actor
+        // never starts.
+        arbiter.spawn_fn(move || match caller {
+            Some(runtime) => provider_actor.start_on(&runtime),
+            None => provider_actor.start(),
         });
 
-        StreamHandle::new(self.clone(), shared, acc, tools)
+        StreamHandle::new(self.clone(), shared, followers)
     }
 
     /// Supervises a child process (a local model server) on a thread of its
@@ -407,18 +403,4 @@ fn new_arbiter() -> Arbiter {
             .build()
             .expect("rivulet: cannot build an arbiter's runtime")
     })
-}
-
-/// actix's default mailbox capacity (`actix::dev::DEFAULT_CAPACITY` is
-/// not public), which `Actor::start_in_arbiter` would use.
-const MAILBOX_CAPACITY: usize = 16;
-
-/// An actor's address and the mailbox it will run with, made on the
-/// caller's thread so that the actor can start later on its arbiter.
-fn mailbox<A>() -> (Addr<A>, AddressReceiver<A>)
-where
-    A: Actor<Context = Context<A>>,
-{
-    let (tx, rx) = channel(MAILBOX_CAPACITY);
-    (Addr::new(tx), rx)
 }

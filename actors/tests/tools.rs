@@ -439,3 +439,44 @@ async fn arguments_nested_too_deep_make_that_call_invalid_and_nothing_else() {
     assert_eq!(watched, expected);
     rt.shutdown();
 }
+
+/// The accumulator and the tool parser start only once something needs
+/// them (`followers.rs`): a stream nobody asks about runs with its
+/// provider actor alone; a snapshot starts the accumulator, a question
+/// about tool calls the parser; and a stream that ends with them never
+/// started still has its whole response and calls.
+#[test]
+fn the_followers_start_when_first_asked_and_answer_whole_either_way() {
+    let rt = runtime();
+    let g = gate();
+    let mut steps = text_steps(&["a", "b"]);
+    steps.extend(call(1, "c1", "get", r#"{"q": 1}"#));
+    steps.push(Step::Gate(g.clone()));
+    steps.push(finish(FinishReason::ToolCalls, "tool_calls"));
+    let asked = rt.start(ScriptedProvider::new(steps.clone()), request(), opts());
+    assert!(wait_until(Duration::from_secs(5), || asked.len() == 7));
+    assert_eq!(rt.stats().live_actors, 1, "only the provider actor runs");
+
+    use futures::executor::block_on;
+    assert_eq!(block_on(asked.snapshot()).text(), "ab");
+    assert_eq!(rt.stats().live_actors, 2, "+ the accumulator");
+    let calls = block_on(asked.tool_calls());
+    assert_eq!(rt.stats().live_actors, 3, "+ the tool parser");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].args, Ok(json!({"q": 1})));
+
+    // The same stream, asked nothing until it has ended.
+    let unasked = rt.start(ScriptedProvider::new(steps), request(), opts());
+    g.add_permits(2);
+    let done = unasked.blocking().finish().unwrap();
+    assert_eq!(done.text(), "ab");
+    assert_eq!(done.tool_calls()[0].args, r#"{"q": 1}"#);
+    let calls = block_on(unasked.tool_calls());
+    assert_eq!(
+        (calls[0].call.name.as_str(), &calls[0].args),
+        ("get", &Ok(json!({"q": 1})))
+    );
+    assert_eq!(asked.blocking().finish().unwrap().text(), "ab");
+    assert!(rt.wait_idle(Duration::from_secs(5)), "{:?}", rt.stats());
+    rt.shutdown();
+}
