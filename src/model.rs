@@ -13,8 +13,12 @@ use rivulet_providers::ProviderConfig;
 use crate::{Input, StreamResponse, ToolDefinitions};
 
 /// A model to call: `"provider/model"` plus call parameters, provider
-/// settings and per-stream limits. Cheap to clone; the provider (and its
-/// connection pool) is built once, on first use.
+/// settings and per-stream limits. Cheap to clone: clones share one
+/// reference-counted spec (tools, schemas and all) until a builder method
+/// changes one of them, which then copies it first, so a change never
+/// reaches another clone. The provider (and its connection pool) is built
+/// once, on first use, and shared by clones that do not change how it is
+/// built.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,9 +31,23 @@ use crate::{Input, StreamResponse, ToolDefinitions};
 ///     .idle_timeout(Duration::from_secs(30));
 /// assert_eq!(model.provider_id(), "openai");
 /// assert_eq!(model.model_name(), "gpt-4o-mini");
+///
+/// // A clone per task is a reference count; changing it copies.
+/// let creative = model.clone().temperature(1.0);
+/// assert_eq!(model.request("q").params.temperature, Some(0.0));
+/// assert_eq!(creative.request("q").params.temperature, Some(1.0));
 /// ```
 #[derive(Clone)]
 pub struct Model {
+    /// Shared by clones until a builder method changes one (copy on
+    /// write): a clone per task or per request is a reference count, not
+    /// a copy of the tools' schemas, the options and the strings.
+    spec: Arc<Spec>,
+}
+
+/// What a [`Model`] is made of.
+#[derive(Clone)]
+struct Spec {
     provider_id: String,
     model: String,
     params: Params,
@@ -52,11 +70,11 @@ impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // ProviderConfig's own Debug keeps the key hidden (ApiKey prints ***).
         f.debug_struct("Model")
-            .field("provider", &self.provider_id)
-            .field("model", &self.model)
-            .field("params", &self.params)
-            .field("config", &self.config)
-            .field("options", &self.options)
+            .field("provider", &self.spec.provider_id)
+            .field("model", &self.spec.model)
+            .field("params", &self.spec.params)
+            .field("config", &self.spec.config)
+            .field("options", &self.spec.options)
             .finish_non_exhaustive()
     }
 }
@@ -72,69 +90,77 @@ impl Model {
             None => (id.to_string(), String::new()),
         };
         Model {
-            provider_id,
-            model,
-            params: Params::default(),
-            tools: Vec::new(),
-            format: None,
-            raw_events: false,
-            system: None,
-            cache: None,
-            audio: None,
-            extra_body: None,
-            config: ProviderConfig::default(),
-            options: StreamOptions::default(),
-            runtime: None,
-            provider: Arc::new(OnceLock::new()),
-            fallbacks: Vec::new(),
+            spec: Arc::new(Spec {
+                provider_id,
+                model,
+                params: Params::default(),
+                tools: Vec::new(),
+                format: None,
+                raw_events: false,
+                system: None,
+                cache: None,
+                audio: None,
+                extra_body: None,
+                config: ProviderConfig::default(),
+                options: StreamOptions::default(),
+                runtime: None,
+                provider: Arc::new(OnceLock::new()),
+                fallbacks: Vec::new(),
+            }),
         }
+    }
+
+    /// The spec to change: this model's own (copied first if a clone
+    /// shares it).
+    fn spec_mut(&mut self) -> &mut Spec {
+        Arc::make_mut(&mut self.spec)
     }
 
     /// The provider id (`"openai"`).
     pub fn provider_id(&self) -> &str {
-        &self.provider_id
+        &self.spec.provider_id
     }
 
     /// The model name as the provider knows it (`"gpt-4o-mini"`).
     pub fn model_name(&self) -> &str {
-        &self.model
+        &self.spec.model
     }
 
     // Builder methods that change how the provider is built reset the cache.
     fn reset_provider(mut self) -> Self {
-        self.provider = Arc::new(OnceLock::new());
+        self.spec_mut().provider = Arc::new(OnceLock::new());
         self
     }
 
     /// Sampling temperature: a finite number, 0 or more (the CLI and the
     /// server refuse others).
     pub fn temperature(mut self, t: f64) -> Self {
-        self.params.temperature = Some(t);
+        self.spec_mut().params.temperature = Some(t);
         self
     }
     /// Maximum output tokens.
     pub fn max_tokens(mut self, n: u32) -> Self {
-        self.params.max_tokens = Some(n);
+        self.spec_mut().params.max_tokens = Some(n);
         self
     }
     /// Nucleus sampling.
     pub fn top_p(mut self, p: f64) -> Self {
-        self.params.top_p = Some(p);
+        self.spec_mut().params.top_p = Some(p);
         self
     }
     /// Sampling seed.
     pub fn seed(mut self, seed: i64) -> Self {
-        self.params.seed = Some(seed);
+        self.spec_mut().params.seed = Some(seed);
         self
     }
     /// Stop sequences.
     pub fn stop(mut self, stop: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.params.stop = stop.into_iter().map(Into::into).collect();
+        self.spec_mut().params.stop = stop.into_iter().map(Into::into).collect();
         self
     }
     /// Reasoning effort for models that think.
     pub fn thinking(mut self, level: ThinkingLevel) -> Self {
-        self.params.thinking = Some(level);
+        self.spec_mut().params.thinking = Some(level);
         self
     }
     /// Whether and which tool the model must call: [`ToolChoice::Auto`]
@@ -154,7 +180,7 @@ impl Model {
     /// assert_eq!(model.request("q").params.tool_choice, Some(ToolChoice::Required));
     /// ```
     pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
-        self.params.tool_choice = Some(choice);
+        self.spec_mut().params.tool_choice = Some(choice);
         self
     }
     /// `false`: at most one tool call per turn (OpenAI and Responses
@@ -162,7 +188,7 @@ impl Model {
     /// Providers with no such switch (Gemini, Bedrock, Cohere) fail the
     /// stream with `Unsupported` for `false`; `true` is everyone's default.
     pub fn parallel_tool_calls(mut self, on: bool) -> Self {
-        self.params.parallel_tool_calls = Some(on);
+        self.spec_mut().params.parallel_tool_calls = Some(on);
         self
     }
     /// How many choices to generate (OpenAI-compatible `n`, Gemini
@@ -171,7 +197,7 @@ impl Model {
     /// useful with a provider that caches or logs them. Providers without
     /// it fail the stream with `Unsupported` for more than one.
     pub fn n(mut self, n: u32) -> Self {
-        self.params.n = Some(n);
+        self.spec_mut().params.n = Some(n);
         self
     }
     /// A system prompt sent first with every request of this model
@@ -185,7 +211,7 @@ impl Model {
     /// assert_eq!(model.request(request.messages.clone()).messages.len(), 2);
     /// ```
     pub fn system(mut self, text: impl Into<String>) -> Self {
-        self.system = Some(text.into());
+        self.spec_mut().system = Some(text.into());
         self
     }
     /// Prompt-cache breakpoints ([`CacheBreakpoints`]): Anthropic
@@ -199,7 +225,7 @@ impl Model {
     /// assert!(model.request("q").cache.unwrap().system);
     /// ```
     pub fn cache(mut self, breakpoints: CacheBreakpoints) -> Self {
-        self.cache = Some(breakpoints);
+        self.spec_mut().cache = Some(breakpoints);
         self
     }
     /// Spoken output (OpenAI Chat Completions, Azure, LiteLLM):
@@ -209,7 +235,7 @@ impl Model {
     /// [`bytes`](rivulet_core::Audio::bytes) are the decoded audio. Other
     /// providers fail the stream with `Unsupported`.
     pub fn audio(mut self, voice: impl Into<String>, format: impl Into<String>) -> Self {
-        self.audio = Some(AudioOutput {
+        self.spec_mut().audio = Some(AudioOutput {
             voice: voice.into(),
             format: format.into(),
         });
@@ -226,7 +252,7 @@ impl Model {
     /// assert_eq!(model.request("q").extra_body.unwrap()["service_tier"], "flex");
     /// ```
     pub fn extra_body(mut self, body: serde_json::Value) -> Self {
-        self.extra_body = Some(body);
+        self.spec_mut().extra_body = Some(body);
         self
     }
     /// An HTTP header sent with every request, beside the provider's own
@@ -234,12 +260,15 @@ impl Model {
     /// `Debug` prints header values as given: a secret belongs in
     /// [`api_key`](Model::api_key), which it hides.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.headers.push((name.into(), value.into()));
+        self.spec_mut()
+            .config
+            .headers
+            .push((name.into(), value.into()));
         self.reset_provider()
     }
     /// All call parameters at once.
     pub fn params(mut self, params: Params) -> Self {
-        self.params = params;
+        self.spec_mut().params = params;
         self
     }
     /// Tools the model may call: a [`Toolkit`](crate::Toolkit) (`&toolkit`)
@@ -261,7 +290,7 @@ impl Model {
     /// assert_eq!(by_hand.request("q").tools[0].name, "now");
     /// ```
     pub fn tools(mut self, tools: impl Into<ToolDefinitions>) -> Self {
-        self.tools = tools.into().0;
+        self.spec_mut().tools = tools.into().0;
         self
     }
     /// Structured output: the response must be JSON of type `T`. Sets the
@@ -275,59 +304,59 @@ impl Model {
     /// assert_eq!(model.request("q").format.unwrap().name, "Book");
     /// ```
     pub fn format<T: schemars::JsonSchema>(mut self) -> Self {
-        self.format = Some(crate::schema::format_of::<T>());
+        self.spec_mut().format = Some(crate::schema::format_of::<T>());
         self
     }
     /// A structured-output format given as a JSON Schema (as the CLI's
     /// `--format` does).
     pub fn format_schema(mut self, format: Format) -> Self {
-        self.format = Some(format);
+        self.spec_mut().format = Some(format);
         self
     }
     /// Also emit `raw_chunk`s carrying the provider's own events.
     pub fn raw_events(mut self, on: bool) -> Self {
-        self.raw_events = on;
+        self.spec_mut().raw_events = on;
         self
     }
     /// Overrides the provider's base URL.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.base_url = Some(url.into());
+        self.spec_mut().config.base_url = Some(url.into());
         self.reset_provider()
     }
     /// Overrides the API key from the environment.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.config.api_key = Some(ApiKey::new(key));
+        self.spec_mut().config.api_key = Some(ApiKey::new(key));
         self.reset_provider()
     }
     /// Connect timeout (connection and response head).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.options.connect_timeout = Some(d);
+        self.spec_mut().options.connect_timeout = Some(d);
         self
     }
     /// Time allowed until the first content chunk.
     pub fn first_chunk_timeout(mut self, d: Duration) -> Self {
-        self.options.first_chunk_timeout = Some(d);
+        self.spec_mut().options.first_chunk_timeout = Some(d);
         self
     }
     /// Time allowed between content chunks.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.options.idle_timeout = Some(d);
+        self.spec_mut().options.idle_timeout = Some(d);
         self
     }
     /// Time allowed for the whole stream.
     pub fn total_timeout(mut self, d: Duration) -> Self {
-        self.options.total_timeout = Some(d);
+        self.spec_mut().options.total_timeout = Some(d);
         self
     }
     /// Retries before the first content chunk.
     pub fn retries(mut self, n: u32) -> Self {
-        self.options.retries = n;
+        self.spec_mut().options.retries = n;
         self
     }
     /// First retry backoff (doubled each time, up to
     /// [`Model::max_retry_wait`]; `Retry-After` wins when larger).
     pub fn backoff(mut self, d: Duration) -> Self {
-        self.options.backoff = d;
+        self.spec_mut().options.backoff = d;
         self
     }
     /// The longest wait before a retry: 60 s unless set here.
@@ -349,12 +378,12 @@ impl Model {
     /// # let _ = model;
     /// ```
     pub fn max_retry_wait(mut self, d: Duration) -> Self {
-        self.options.max_retry_wait = d;
+        self.spec_mut().options.max_retry_wait = d;
         self
     }
     /// Keep generating when every handle is dropped.
     pub fn run_to_completion(mut self, on: bool) -> Self {
-        self.options.run_to_completion = on;
+        self.spec_mut().options.run_to_completion = on;
         self
     }
     /// Streams through `provider` instead of the one the id names (a
@@ -385,40 +414,40 @@ impl Model {
     pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(Ok(provider));
-        self.provider = Arc::new(cell);
+        self.spec_mut().provider = Arc::new(cell);
         self
     }
     /// Runs this model's streams on `runtime` instead of the global one
     /// (for `local`, the server is supervised by that runtime too).
     pub fn runtime(mut self, runtime: Runtime) -> Self {
-        self.runtime = Some(runtime);
+        self.spec_mut().runtime = Some(runtime);
         self.reset_provider()
     }
 
     fn runtime_ref(&self) -> &Runtime {
-        match &self.runtime {
+        match &self.spec.runtime {
             Some(r) => r,
             None => Runtime::global(),
         }
     }
 
     fn provider(&self) -> Arc<dyn Provider> {
-        let built = self.provider.get_or_init(|| {
-            if self.provider_id == crate::local::PROVIDER_ID {
+        let built = self.spec.provider.get_or_init(|| {
+            if self.spec.provider_id == crate::local::PROVIDER_ID {
                 // `local` with a base URL is a llama-server someone else runs.
-                return match self.config.base_url {
+                return match self.spec.config.base_url {
                     None => Ok(crate::local::provider(self.runtime_ref().clone())),
-                    Some(_) => rivulet_providers::build("llamacpp", self.config.clone()),
+                    Some(_) => rivulet_providers::build("llamacpp", self.spec.config.clone()),
                 };
             }
-            rivulet_providers::build(&self.provider_id, self.config.clone())
+            rivulet_providers::build(&self.spec.provider_id, self.spec.config.clone())
         });
         match built {
             Ok(p) => p.clone(),
             // Errors surface while iterating, as in the seeds: a provider that
             // cannot be built becomes one whose open fails.
             Err(e) => Arc::new(FailedProvider {
-                id: self.provider_id.clone(),
+                id: self.spec.provider_id.clone(),
                 error: e.clone(),
             }),
         }
@@ -427,22 +456,22 @@ impl Model {
     /// The request `stream` would send for `input`.
     pub fn request(&self, input: impl Into<Input>) -> Request {
         let mut messages = input.into().into_messages();
-        if let Some(system) = &self.system {
+        if let Some(system) = &self.spec.system {
             let system = Message::system(system.clone());
             if messages.first() != Some(&system) {
                 messages.insert(0, system);
             }
         }
         Request {
-            model: self.model.clone(),
+            model: self.spec.model.clone(),
             messages,
-            params: self.params.clone(),
-            tools: self.tools.clone(),
-            format: self.format.clone(),
-            raw_events: self.raw_events,
-            cache: self.cache,
-            audio: self.audio.clone(),
-            extra_body: self.extra_body.clone(),
+            params: self.spec.params.clone(),
+            tools: self.spec.tools.clone(),
+            format: self.spec.format.clone(),
+            raw_events: self.spec.raw_events,
+            cache: self.spec.cache,
+            audio: self.spec.audio.clone(),
+            extra_body: self.spec.extra_body.clone(),
         }
     }
 
@@ -480,9 +509,9 @@ impl Model {
     /// The stream options: this model's limits, names and fallbacks (each
     /// sent this stream's request under its own name).
     fn stream_options(&self) -> StreamOptions {
-        let mut options = self.options.clone();
-        options.provider_id = self.provider_id.clone();
-        options.model = self.model.clone();
+        let mut options = self.spec.options.clone();
+        options.provider_id = self.spec.provider_id.clone();
+        options.model = self.spec.model.clone();
         options.fallbacks = self.fallback_options(None);
         options
     }
@@ -502,7 +531,7 @@ impl Model {
         let mut options = self.stream_options();
         options.fallbacks.clear();
         let provider = Arc::new(FailedProvider {
-            id: self.provider_id.clone(),
+            id: self.spec.provider_id.clone(),
             error,
         });
         StreamResponse::new(self.runtime_ref().start(
@@ -573,8 +602,10 @@ impl Model {
     pub fn fallback(mut self, ids: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
         for id in ids {
             let mut model = Model::new(id.as_ref());
-            model.runtime.clone_from(&self.runtime);
-            self.fallbacks.push(FallbackModel { model, by_id: true });
+            model.spec_mut().runtime.clone_from(&self.spec.runtime);
+            self.spec_mut()
+                .fallbacks
+                .push(FallbackModel { model, by_id: true });
         }
         self
     }
@@ -592,7 +623,8 @@ impl Model {
     /// # let _ = model;
     /// ```
     pub fn fallback_to(mut self, models: impl IntoIterator<Item = Model>) -> Self {
-        self.fallbacks
+        self.spec_mut()
+            .fallbacks
             .extend(models.into_iter().map(|model| FallbackModel {
                 model,
                 by_id: false,
@@ -604,25 +636,36 @@ impl Model {
     /// of those with parameters of their own (without it they are sent the
     /// stream's request under their name).
     fn fallback_options(&self, input: Option<&Input>) -> Vec<rivulet_actors::Fallback> {
-        self.fallbacks
+        self.spec
+            .fallbacks
             .iter()
             .map(|f| {
                 let m = &f.model;
                 let (provider, request, retries, backoff) = if f.by_id {
-                    let provider = if m.provider_id == self.provider_id {
+                    let provider = if m.spec.provider_id == self.spec.provider_id {
                         self.provider()
                     } else {
                         m.provider()
                     };
-                    (provider, None, self.options.retries, self.options.backoff)
+                    (
+                        provider,
+                        None,
+                        self.spec.options.retries,
+                        self.spec.options.backoff,
+                    )
                 } else {
                     let request = input.map(|i| Box::new(m.request(i.clone())));
-                    (m.provider(), request, m.options.retries, m.options.backoff)
+                    (
+                        m.provider(),
+                        request,
+                        m.spec.options.retries,
+                        m.spec.options.backoff,
+                    )
                 };
                 rivulet_actors::Fallback {
                     provider,
-                    provider_id: m.provider_id.clone(),
-                    model: m.model.clone(),
+                    provider_id: m.spec.provider_id.clone(),
+                    model: m.spec.model.clone(),
                     request,
                     retries,
                     backoff,
