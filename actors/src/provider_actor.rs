@@ -132,22 +132,24 @@ impl Job {
                 RequestSource::Deferred(mut prepare) => {
                     let shared = &finisher.shared;
                     let mut timer = Timer::default();
-                    match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {}).await {
+                    let failed = match race(prepare.as_mut(), &shared.ctl, &mut timer, None, || {})
+                        .await
+                    {
                         Raced::Done(Ok(r)) => {
                             let _ = shared.input.set(r.messages.clone());
-                            Box::new(r)
+                            Ok(Box::new(r))
                         }
-                        Raced::Done(Err(e)) => return finisher.end(Outcome::failed(e)),
-                        Raced::Cancelled => {
-                            return finisher.end(Outcome::failed(Error::cancelled()))
-                        }
-                        Raced::Timeout(k) => {
-                            return finisher.end(Outcome::failed(Error::timeout(k)))
-                        }
-                        Raced::Panicked => {
-                            return finisher.end(Outcome::failed(Error::protocol(
-                                "building the request panicked",
-                            )))
+                        Raced::Done(Err(e)) => Err(e),
+                        Raced::Cancelled => Err(Error::cancelled()),
+                        Raced::Timeout(k) => Err(Error::timeout(k)),
+                        Raced::Panicked => Err(Error::protocol("building the request panicked")),
+                    };
+                    match failed {
+                        Ok(r) => r,
+                        Err(e) => {
+                            drop(prepare);
+                            let_go(provider, options);
+                            return finisher.end(Outcome::failed(e));
                         }
                     }
                 }
@@ -190,9 +192,23 @@ impl Job {
             driver
                 .telemetry
                 .end(&provider_id, &model, ttfc, elapsed, error);
+            drop(request);
+            let_go(provider, options);
             finisher.end(outcome);
         }
     }
+}
+
+/// Drops what a job holds that may hold its runtime, before the job ends
+/// its stream: a provider may (the local model's supervises its server
+/// on the runtime), and so may the fallbacks' in `options`. Ending the
+/// stream wakes its caller, who may then drop the last other handle to
+/// the runtime; were this task still holding one, the runtime would shut
+/// down here, on its own arbiter, instead of on the caller's thread, where
+/// the shutdown joins what it stops (the local model's server included).
+fn let_go(provider: Arc<dyn Provider>, options: StreamOptions) {
+    drop_quietly(provider);
+    drop_quietly(options);
 }
 
 fn outcome_label(outcome: &Outcome) -> &'static str {
