@@ -241,6 +241,10 @@ const FIRST_DELTA: usize = 4;
 /// One stream's log. See the module docs.
 pub(crate) struct Log {
     inner: Mutex<Inner>,
+    /// `Inner::round`, readable without the lock: a subscription whose
+    /// waker is on the current round's list knows, from this alone, that
+    /// nothing has woken the list since (see [`Log::still_waiting`]).
+    round: AtomicU64,
 }
 
 impl Log {
@@ -257,6 +261,7 @@ impl Log {
                 waiting: Vec::new(),
                 round: 0,
             }),
+            round: AtomicU64::new(0),
         }
     }
 
@@ -282,6 +287,7 @@ impl Log {
                 return;
             }
             g.round += 1;
+            self.round.store(g.round, Ordering::SeqCst);
             std::mem::take(&mut g.waiting)
         };
         // Woken outside the lock: a waker may unpark a thread that comes
@@ -357,9 +363,13 @@ impl Log {
     /// For a subscription: moves up to `max` events from `cursor` on into
     /// `out` (chunks rebuilt, a `Missed` if the cursor fell out of the
     /// window, the terminal event after the last chunk), under one lock.
-    /// When there is nothing to read yet, `waker` is put on the wait list
-    /// instead, in the same lock, so a chunk appended after the check wakes
-    /// it.
+    /// When that reads up to the end of a stream still running (or there
+    /// is nothing to read yet), `waker` is put on the wait list too, in
+    /// the same lock, so a chunk appended after the read wakes it: the
+    /// subscription's next poll, once it has handed out what it read,
+    /// then needs no lock to wait (see [`Log::still_waiting`]). A consumer
+    /// that keeps up takes the lock once per wake-up, not twice. Returns
+    /// whether `waker` was put on the list.
     pub(crate) fn read(
         &self,
         cursor: &mut u64,
@@ -367,11 +377,22 @@ impl Log {
         out: &mut VecDeque<Event>,
         waker: &Waker,
         waiting: &mut Waiting,
-    ) {
+    ) -> bool {
         let mut g = lock(&self.inner);
-        if g.read(cursor, max, out) == 0 {
+        let moved = g.read(cursor, max, out);
+        let wait = moved == 0 || (*cursor >= g.end && g.outcome.is_none());
+        if wait {
             g.wait(waker, waiting);
         }
+        wait
+    }
+
+    /// Whether `waiting` is on the wait list of the current round: its
+    /// waker will be woken by the next [`Log::notify`], which no append
+    /// goes without. A subscription that has handed out everything it
+    /// read and whose waker this is may then wait without reading.
+    pub(crate) fn still_waiting(&self, waiting: &Waiting) -> bool {
+        matches!(waiting.at, Some((round, _)) if round == self.round.load(Ordering::SeqCst))
     }
 
     /// The log's bytes on the heap beyond its text, and its text's bytes
@@ -422,6 +443,46 @@ mod tests {
 
     fn text(i: usize) -> Chunk {
         Chunk::text(0, i.to_string())
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_read_up_to_the_end_waits_in_the_same_lock_until_the_next_notify() {
+        let log = Log::new(None);
+        let count = Arc::new(Count(Default::default()));
+        let waker = Waker::from(count.clone());
+        let (mut waiting, mut out, mut cursor) = (Waiting::default(), VecDeque::new(), 0);
+        log.append(text(0));
+        log.append(text(1));
+        // A batch short of the end: not on the list.
+        assert!(!log.read(&mut cursor, 1, &mut out, &waker, &mut waiting));
+        assert!(!log.still_waiting(&waiting));
+        // Up to the end of a running stream: read and on the list.
+        assert!(log.read(&mut cursor, 8, &mut out, &waker, &mut waiting));
+        assert_eq!((out.len(), cursor), (2, 2));
+        assert!(log.still_waiting(&waiting));
+        // An append alone wakes nobody; it is read once notified.
+        log.append(text(2));
+        assert!(log.still_waiting(&waiting));
+        log.notify();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(!log.still_waiting(&waiting));
+        assert!(log.read(&mut cursor, 8, &mut out, &waker, &mut waiting));
+        assert_eq!(cursor, 3);
+        // The end is read, not waited for.
+        log.finish(Outcome::Finished);
+        assert!(!log.read(&mut cursor, 8, &mut out, &waker, &mut waiting));
+        assert!(matches!(
+            out.pop_back(),
+            Some(Event::End(Outcome::Finished))
+        ));
     }
 
     #[test]

@@ -56,6 +56,9 @@ struct Cursor {
     /// How many events one read of the log takes at most.
     batch: usize,
     waiting: Waiting,
+    /// The waker last put on the log's wait list: a poll with the same
+    /// one, while it is still there, need not take the log's lock.
+    armed: Option<Waker>,
     progress: Option<Arc<Progress>>,
     done: bool,
 }
@@ -76,6 +79,7 @@ impl Cursor {
             ready: VecDeque::new(),
             batch: capacity.clamp(1, MAX_BATCH),
             waiting: Waiting::default(),
+            armed: None,
             progress,
             done: false,
         }
@@ -87,13 +91,23 @@ impl Cursor {
             return Poll::Ready(None);
         }
         if self.ready.is_empty() {
-            self.handle.shared.log.read(
+            let log = &self.handle.shared.log;
+            let same = self.armed.as_ref().is_some_and(|w| w.will_wake(waker));
+            if same && log.still_waiting(&self.waiting) {
+                // Registered when it last read up to the end, and not woken
+                // since: nothing was notified, so nothing new to read.
+                return Poll::Pending;
+            }
+            let registered = log.read(
                 &mut self.next,
                 self.batch,
                 &mut self.ready,
                 waker,
                 &mut self.waiting,
             );
+            if registered && !same {
+                self.armed = Some(waker.clone());
+            }
         }
         match self.ready.pop_front() {
             Some(event) => {
