@@ -54,10 +54,13 @@ impl Followers {
         self.tools.nudge_or_start();
     }
 
-    /// The stream has ended: see [`Lazy::end`].
+    /// The stream has ended: see [`Lazy::end`]. The tool parser first:
+    /// the response's publication wakes whoever awaits `finish()`, who
+    /// may ask for the tool calls next, and should find them published
+    /// rather than start a parser for them.
     pub(crate) fn end(&self) {
-        self.acc.end();
         self.tools.end();
+        self.acc.end();
     }
 }
 
