@@ -135,7 +135,9 @@ impl StreamHandle {
 
     /// The response as accumulated so far: the whole log folded, from the
     /// start, whenever it is called (no subscription, no policy: it never
-    /// holds the stream back).
+    /// holds the stream back). Asked while the stream runs, it starts the
+    /// stream's accumulator actor if nothing has yet (a stream nobody asks
+    /// runs without one, and folds its log once, at the end).
     pub async fn snapshot(&self) -> Response {
         self.followers
             .acc
@@ -171,6 +173,9 @@ impl StreamHandle {
     /// actor has them now: calls that have ended, in content order, valid
     /// (`args: Ok`) or not (`args: Err` with why). A call still streaming, or
     /// cut off before its end, is not listed. Never holds the stream back.
+    /// Asked while the stream runs, it starts the tool-parser actor if
+    /// nothing has yet, as [`partial_tool_calls`](Self::partial_tool_calls)
+    /// and [`watch_tool_calls`](Self::watch_tool_calls) do.
     pub async fn tool_calls(&self) -> Vec<ParsedToolCall> {
         self.followers
             .tools
