@@ -86,9 +86,6 @@ struct Inner {
     followers: [u64; 2],
     /// The subscriptions that have caught up, woken by the next `notify`.
     waiting: Vec<Waker>,
-    /// How many times `waiting` has been woken: a subscription registered
-    /// in the current round updates its waker in place.
-    round: u64,
 }
 
 /// A subscription's place in the log's wait list (see [`Log::read`]).
@@ -196,14 +193,15 @@ impl Inner {
         moved
     }
 
-    /// Puts `waker` on the wait list, once per round.
-    fn wait(&mut self, waker: &Waker, waiting: &mut Waiting) {
+    /// Puts `waker` on the wait list of `round` (the current one), once
+    /// per round.
+    fn wait(&mut self, round: u64, waker: &Waker, waiting: &mut Waiting) {
         match waiting.at {
-            Some((round, slot)) if round == self.round => {
+            Some((at, slot)) if at == round => {
                 self.waiting[slot].clone_from(waker);
             }
             _ => {
-                waiting.at = Some((self.round, self.waiting.len()));
+                waiting.at = Some((round, self.waiting.len()));
                 self.waiting.push(waker.clone());
             }
         }
@@ -241,9 +239,11 @@ const FIRST_DELTA: usize = 4;
 /// One stream's log. See the module docs.
 pub(crate) struct Log {
     inner: Mutex<Inner>,
-    /// `Inner::round`, readable without the lock: a subscription whose
-    /// waker is on the current round's list knows, from this alone, that
-    /// nothing has woken the list since (see [`Log::still_waiting`]).
+    /// How many times the wait list has been woken. Changed only under the
+    /// lock (by `notify`), and read without it: a subscription whose waker
+    /// is on the current round's list knows, from this alone, that nothing
+    /// has woken the list since (see [`Log::still_waiting`]); one that
+    /// registers again in the same round updates its waker in place.
     round: AtomicU64,
 }
 
@@ -259,7 +259,6 @@ impl Log {
                 lossless: Vec::new(),
                 followers: [0; 2],
                 waiting: Vec::new(),
-                round: 0,
             }),
             round: AtomicU64::new(0),
         }
@@ -286,8 +285,7 @@ impl Log {
             if g.waiting.is_empty() {
                 return;
             }
-            g.round += 1;
-            self.round.store(g.round, Ordering::SeqCst);
+            self.round.fetch_add(1, Ordering::SeqCst);
             std::mem::take(&mut g.waiting)
         };
         // Woken outside the lock: a waker may unpark a thread that comes
@@ -382,7 +380,7 @@ impl Log {
         let moved = g.read(cursor, max, out);
         let wait = moved == 0 || (*cursor >= g.end && g.outcome.is_none());
         if wait {
-            g.wait(waker, waiting);
+            g.wait(self.round.load(Ordering::SeqCst), waker, waiting);
         }
         wait
     }
@@ -653,9 +651,9 @@ mod tests {
     }
 
     /// A short answer's log, once finished, keeps no room it did not use:
-    /// 300 chunks fill segments of 16, 32, 64 and 128 slots and 60 of a
-    /// 256-slot one, whose 196 empty records (2.3 KiB) and spare text the
-    /// finish gives back.
+    /// 300 chunks fill segments of 32, 64 and 128 slots and 76 of a
+    /// 256-slot one, whose 180 empty records (2.1 KiB) and spare text (the
+    /// segment's text was sized for 256 deltas) the finish gives back.
     #[test]
     fn a_finished_log_gives_back_its_last_segments_room() {
         const N: usize = 300;

@@ -177,8 +177,8 @@ pub enum Placement {
     /// free.
     #[default]
     Caller,
-    /// Always on the stream's arbiter, a thread of this [`Runtime`]
-    /// (crate::Runtime): the caller's runtime does none of the stream's
+    /// Always on the stream's arbiter, a thread of this
+    /// [`Runtime`](crate::Runtime): the caller's runtime does none of the stream's
     /// work, and a caller that blocks every worker of its runtime on
     /// streams still sees them end.
     Arbiter,

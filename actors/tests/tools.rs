@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use rivulet_actors::{
-    DeferredRequest, Outcome, ParsedToolCall, Runtime, RuntimeConfig, ToolCallState,
+    DeferredRequest, Outcome, ParsedToolCall, Runtime, RuntimeConfig, ToolCallState, ToolCallWatch,
 };
 use rivulet_core::{Chunk, Error, FinishReason, Message, ToolCall};
 use serde_json::json;
@@ -44,6 +44,14 @@ fn end(part: usize, id: &str) -> Step {
 /// A call streamed whole: its start, its arguments in one delta, its end.
 fn call(part: usize, id: &str, name: &str, args: &str) -> [Step; 3] {
     [start(part, id, name), delta(part, id, args), end(part, id)]
+}
+
+/// The watch's next call, which must come within 5 s (`why` says when).
+async fn call_within(watch: &mut ToolCallWatch, why: &str) -> ParsedToolCall {
+    tokio::time::timeout(Duration::from_secs(5), watch.next_call())
+        .await
+        .expect(why)
+        .expect("a call, not the watch's end")
 }
 
 fn finish(reason: FinishReason, raw: &str) -> Step {
@@ -186,10 +194,7 @@ async fn a_call_cut_off_by_a_later_max_tokens_finish_reaches_the_watcher_as_cut_
     steps.push(finish(FinishReason::MaxTokens, "length"));
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
     let mut watch = handle.watch_tool_calls();
-    let first = tokio::time::timeout(Duration::from_secs(5), watch.next_call())
-        .await
-        .expect("the valid call arrives before the finish")
-        .unwrap();
+    let first = call_within(&mut watch, "the valid call arrives before the finish").await;
     assert_eq!(first.args, Ok(json!({"number": 1})));
     let second = watch.next_call().await.unwrap();
     assert_eq!(
@@ -292,10 +297,7 @@ async fn a_watcher_gets_a_call_as_soon_as_it_ends() {
     ];
     let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
     let mut watch = handle.watch_tool_calls();
-    let first = tokio::time::timeout(Duration::from_secs(5), watch.next_call())
-        .await
-        .expect("the call arrives while the provider stalls")
-        .unwrap();
+    let first = call_within(&mut watch, "the call arrives while the provider stalls").await;
     assert_eq!(first.call.id, "a");
     assert_eq!(first.args, Ok(json!({"number": 4242})));
     assert_eq!(handle.outcome(), None);
