@@ -43,9 +43,34 @@ pub(crate) fn cancel_channel(prefix: &str, node: &str) -> String {
 }
 
 /// The entry id of the chunk at `offset`, or of the entry that follows
-/// `offset` chunks (the terminal entry of a stream of `offset` chunks).
-pub(crate) fn entry_id(offset: u64) -> String {
-    format!("0-{}", offset + 1)
+/// `offset` chunks (the terminal entry of a stream of `offset` chunks):
+/// `0-N` with N = offset + 1, formatted on the stack (one per chunk
+/// written).
+pub(crate) struct EntryId {
+    bytes: [u8; 22],
+    len: usize,
+}
+
+impl EntryId {
+    pub(crate) fn new(offset: u64) -> Self {
+        use std::io::Write;
+        let mut bytes = [0u8; 22];
+        let room = bytes.len();
+        let mut rest = &mut bytes[..];
+        // "0-" and at most 20 digits: always fits.
+        let _ = write!(rest, "0-{}", u128::from(offset) + 1);
+        let len = room - rest.len();
+        EntryId { bytes, len }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and '-' were written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0-0")
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
 }
 
 /// The sequence number `N` of an entry id `0-N` (N ≥ 1); `None` for an id
@@ -61,8 +86,10 @@ mod tests {
 
     #[test]
     fn offsets_and_entry_ids() {
-        assert_eq!(entry_id(0), "0-1");
-        assert_eq!(entry_id(41), "0-42");
+        assert_eq!(EntryId::new(0).as_str(), "0-1");
+        assert_eq!(EntryId::new(41).as_str(), "0-42");
+        assert_eq!(EntryId::new(41).len(), 4);
+        assert_eq!(EntryId::new(u64::MAX).as_str(), "0-18446744073709551616");
         assert_eq!(sequence("0-42"), Some(42));
         assert_eq!(sequence("0-0"), None);
         assert_eq!(sequence("1700000000000-0"), None);

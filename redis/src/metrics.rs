@@ -1,7 +1,7 @@
 //! Counters a node keeps about its mirrors and its connection, for a
 //! `/metrics` endpoint.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// What [`Node::metrics`](crate::Node::metrics) returns: one reading of the
 /// node's counters. Counters only grow; gauges go up and down.
@@ -56,4 +56,20 @@ impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// One mirror's counters, shared by its task, its handle and the node's
+/// writer, which confirms the mirror's chunks as Redis answers (so that
+/// they are right at once, though the task looks at the answer only when
+/// it next has work: see `mirror.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct MirrorCounters {
+    /// The claim succeeded (set before the state says so).
+    pub registered: AtomicBool,
+    /// Chunks Redis has confirmed.
+    pub chunks: AtomicU64,
+    /// The offset after the last chunk Redis has confirmed.
+    pub confirmed: AtomicU64,
+    pub round_trips: AtomicU64,
+    pub lag: AtomicU64,
 }

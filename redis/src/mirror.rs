@@ -8,34 +8,38 @@
 //!    another node owns the id), then
 //! 2. wait for the next event (or the lease's refresh time), take every
 //!    other event that is ready without waiting, and send them as one
-//!    pipeline: one request per batch, however busy the stream, and the
+//!    write: one request per batch, however busy the stream, and the
 //!    node's writer (`writer.rs`) sends the batches of every mirror that
 //!    are ready at once in one round trip. When a
 //!    third of the lease has passed since they last did, the lease and the
 //!    copy's expiry are renewed and the copy and the cancel flag checked,
-//!    in the same pipeline;
-//! 3. after the end's pipeline, stop.
+//!    in the same write. A write of chunks alone is not waited for: the
+//!    writer confirms its chunks, and the mirror reads the answer (almost
+//!    always there by then) before it sends the next, so each chunk wakes
+//!    the task once;
+//! 3. after the end's write is answered, stop.
 //!
 //! Every write is idempotent (entries carry their offsets as ids; `XADD`
 //! of an id already there is refused and counts as done), so a pipeline
 //! whose reply was lost is simply sent again.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{FutureExt, StreamExt};
-use redis::{Pipeline, Value};
+use redis::{Cmd, Pipeline, Value};
 use rivulet::{Event, Outcome, Policy, StreamHandle, Subscription};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::{sleep, sleep_until};
 
 use crate::error::within;
-use crate::keys::{entry_id, Keys};
+use crate::keys::{EntryId, Keys};
 use crate::listener::Command;
-use crate::metrics::Counters;
-use crate::record::{chunk_json, EndRecord, CHUNK, END, TYPE};
+use crate::metrics::{Counters, MirrorCounters};
+use crate::record::{push_chunk_json, EndRecord, CHUNK, END, TYPE};
+use crate::writer::{refused, Confirm, Failed, Pending};
 use crate::Node;
 
 /// Claims stream `ARGV[6]` for node `ARGV[1]`: takes the lease and writes
@@ -156,21 +160,12 @@ pub struct MirrorStats {
     pub lag: u64,
 }
 
-#[derive(Default)]
-struct Stats {
-    /// The claim succeeded (set before the state says so).
-    registered: AtomicBool,
-    chunks: AtomicU64,
-    round_trips: AtomicU64,
-    lag: AtomicU64,
-}
-
 /// A handle on one stream's mirror, from [`Node::mirror`]. Cheap to clone;
 /// dropping it does not stop the mirror.
 #[derive(Clone)]
 pub struct Mirror {
     state: watch::Receiver<MirrorState>,
-    stats: Arc<Stats>,
+    stats: Arc<MirrorCounters>,
     task: AbortHandle,
 }
 
@@ -242,7 +237,7 @@ impl std::fmt::Debug for Mirror {
 
 pub(crate) fn spawn(node: Node, id: &str, model: &str, stream: StreamHandle) -> Mirror {
     let (state_tx, state) = watch::channel(MirrorState::Starting);
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(MirrorCounters::default());
     let capacity = node.config().batch.clamp(1, 1024);
     node.counters()
         .mirrors_running
@@ -255,7 +250,7 @@ pub(crate) fn spawn(node: Node, id: &str, model: &str, stream: StreamHandle) -> 
         subscription: Some(stream.subscribe(Policy::Detached { capacity })),
         stream: Some(stream),
         next_offset: 0,
-        confirmed: 0,
+        json_hint: 0,
         reported_lag: 0,
         settled: false,
         refreshed: None,
@@ -283,15 +278,16 @@ struct Task {
     subscription: Option<Subscription>,
     /// The offset after the last chunk taken from the subscription.
     next_offset: u64,
-    /// Chunks Redis has confirmed (the offset after the last one).
-    confirmed: u64,
+    /// The length of the last chunk's JSON line: room for the next one's,
+    /// so that its command is one allocation.
+    json_hint: usize,
     /// The lag last added to the node's gauge.
     reported_lag: u64,
     /// Taken off the node's books (see `settle`).
     settled: bool,
     /// When the lease and the copy's expiry were last renewed by a write.
     refreshed: Option<Instant>,
-    stats: Arc<Stats>,
+    stats: Arc<MirrorCounters>,
     state: watch::Sender<MirrorState>,
 }
 
@@ -311,12 +307,24 @@ impl Loss {
     }
 }
 
-/// What one pipeline carries.
+/// What one write carries.
 #[derive(Default)]
 struct Batch {
-    /// (offset, type name, JSON line)
-    chunks: Vec<(u64, &'static str, String)>,
+    /// An `XADD` per chunk.
+    chunks: Vec<Cmd>,
+    /// The offset after the last of them.
+    through: Option<u64>,
     end: Option<Outcome>,
+}
+
+/// A write sent, and what to do with its answer.
+struct InFlight {
+    pending: Pending,
+    /// The chunks it carries and the offset after them, to send again.
+    confirm: Option<(u64, u64)>,
+    /// It carries the lease's checks (the copy exists, the cancel flag),
+    /// whose replies are its last two.
+    checked: bool,
 }
 
 impl Task {
@@ -364,6 +372,14 @@ impl Task {
         let mut due = self.renewal_due(refresh);
         let idle = sleep_until(due);
         tokio::pin!(idle);
+        // The last write sent, whose answer is looked at only when there
+        // is more to send (or to end): it almost always came meanwhile, and
+        // awaiting it then costs nothing, where waiting for it as soon as
+        // it was sent woke this task a second time per write. The round
+        // that sent it has already confirmed its chunks (see `writer.rs`);
+        // what is left is the rare failure, sent again before anything
+        // newer, so that Redis gets every write in order.
+        let mut in_flight: Option<InFlight> = None;
         loop {
             let mut batch = Batch::default();
             let Some(subscription) = self.subscription.as_mut() else {
@@ -374,6 +390,9 @@ impl Task {
                 // Nothing written for a third of the lease: renew it alone.
                 () = &mut idle => None,
             };
+            if let Some(sent) = in_flight.take() {
+                Box::pin(self.answered(sent)).await?;
+            }
             if let Some(event) = first {
                 self.take(&mut batch, event);
             }
@@ -388,13 +407,20 @@ impl Task {
                 }
             }
             let ended = batch.end.is_some();
-            // Boxed: a send (its pipeline, Redis's reply, a retry's
-            // backoff) is in flight for a round trip, while a mirror waits
-            // for chunks most of its life; inline, every mirror's task
-            // would keep room for it.
-            Box::pin(self.send(batch)).await?;
-            if ended {
-                return Ok(MirrorEnd::Complete);
+            let sent = self.send(batch);
+            if ended || sent.checked {
+                // The end's answer says the mirror is complete, and the
+                // checks' replies are read at once: a cancel found there
+                // should not wait for the next chunk. Boxed: a wait for an
+                // answer (a retry's backoff) is rare, while a mirror waits for
+                // chunks most of its life; inline, every mirror's task
+                // would keep room for it.
+                Box::pin(self.answered(sent)).await?;
+                if ended {
+                    return Ok(MirrorEnd::Complete);
+                }
+            } else {
+                in_flight = Some(sent);
             }
             let next = self.renewal_due(refresh);
             if next != due {
@@ -415,10 +441,28 @@ impl Task {
     fn take(&mut self, batch: &mut Batch, event: Option<Event>) {
         match event {
             Some(Event::Chunk(chunk)) => {
-                self.next_offset = chunk.offset() + 1;
-                batch
-                    .chunks
-                    .push((chunk.offset(), chunk.type_name(), chunk_json(&chunk)));
+                let offset = chunk.offset();
+                self.next_offset = offset + 1;
+                batch.through = Some(offset + 1);
+                let id = EntryId::new(offset);
+                let type_name = chunk.type_name();
+                let (key, hint) = (&self.keys.log, self.json_hint);
+                // The command holds the line: sized for it (by the last
+                // one's length), it is one allocation, not a few.
+                let room = 4 + key.len() + id.len() + TYPE.len() + type_name.len() + CHUNK.len();
+                let mut xadd = Cmd::with_capacity(7, room + hint + hint / 4);
+                xadd.arg("XADD")
+                    .arg(key)
+                    .arg(id.as_str())
+                    .arg(TYPE)
+                    .arg(type_name)
+                    .arg(CHUNK);
+                push_chunk_json(&mut xadd, &chunk);
+                self.json_hint = match xadd.args_iter().last() {
+                    Some(redis::Arg::Simple(line)) => line.len(),
+                    _ => 0,
+                };
+                batch.chunks.push(xadd);
             }
             // Only a windowed log loses chunks; the offsets written show
             // the gap.
@@ -448,7 +492,8 @@ impl Task {
             self.count_round_trip();
             let timeout = self.node.config().request_timeout;
             let mut conn = self.node.conn();
-            let pipe = self.claim_pipeline(true);
+            let mut pipe = pipeline();
+            pipe.add_command(self.claim_command(true));
             match within(timeout, pipe.query_async::<Vec<Value>>(&mut conn)).await {
                 Ok(reply) if refused(&reply).is_none() => {
                     return Ok(reply.first().and_then(crate::record::text));
@@ -456,20 +501,24 @@ impl Task {
                 _ => Counters::add(&self.node.counters().errors, 1),
             }
         }
-        let reply = self.request(self.claim_pipeline(false)).await?;
+        let reply = self.request(vec![self.claim_command(false)]).await?;
         Ok(reply.first().and_then(crate::record::text))
     }
 
     /// The claim, by the script's hash (`by_hash`) or with its text.
-    fn claim_pipeline(&self, by_hash: bool) -> Pipeline {
+    fn claim_command(&self, by_hash: bool) -> Cmd {
         let config = self.node.config();
-        let mut pipe = pipeline();
-        if by_hash {
-            pipe.cmd("EVALSHA").arg(CLAIM_SHA.as_str());
+        let mut claim = if by_hash {
+            let mut c = redis::cmd("EVALSHA");
+            c.arg(CLAIM_SHA.as_str());
+            c
         } else {
-            pipe.cmd("EVAL").arg(CLAIM);
-        }
-        pipe.arg(3)
+            let mut c = redis::cmd("EVAL");
+            c.arg(CLAIM);
+            c
+        };
+        claim
+            .arg(3)
             .arg(&self.keys.owner)
             .arg(&self.keys.meta)
             .arg(crate::keys::index(&config.prefix))
@@ -479,40 +528,31 @@ impl Task {
             .arg(now_ms())
             .arg(millis(config.retention))
             .arg(&self.id);
-        pipe
+        claim
     }
 
     /// Sends one batch with the lease refresh (or, with the end, the
-    /// closing writes), until Redis confirms it or the mirror gives up.
-    async fn send(&mut self, batch: Batch) -> Result<(), Loss> {
+    /// closing writes) through the node's writer, without waiting for
+    /// Redis: [`answered`](Self::answered) looks at the answer.
+    fn send(&mut self, batch: Batch) -> InFlight {
         let config = self.node.config();
-        let lease = millis(config.lease);
-        let mut pipe = pipeline();
-        let Batch { chunks, end } = batch;
-        for (offset, type_name, json) in &chunks {
-            pipe.cmd("XADD")
-                .arg(&self.keys.log)
-                .arg(entry_id(*offset))
-                .arg(TYPE)
-                .arg(*type_name)
-                .arg(CHUNK)
-                .arg(json);
-        }
-        let sent = chunks.len() as u64;
-        let last = chunks.last().map_or(self.confirmed, |c| c.0 + 1);
-        // The pipeline holds a copy of every line now: the batch's would
-        // be a second one for as long as Redis takes to answer.
-        drop(chunks);
+        let Batch {
+            chunks: mut commands,
+            through,
+            end,
+        } = batch;
+        let confirm = through.map(|through| (commands.len() as u64, through));
         let mut checked = false;
         match &end {
             Some(outcome) => {
                 let record = EndRecord::new(outcome);
-                pipe.cmd("XADD")
-                    .arg(&self.keys.log)
-                    .arg(entry_id(self.next_offset))
+                let mut xadd = redis::cmd("XADD");
+                xadd.arg(&self.keys.log)
+                    .arg(EntryId::new(self.next_offset).as_str())
                     .arg(END)
                     .arg(record.to_json());
-                self.close(&mut pipe, &record.status, self.next_offset);
+                commands.push(xadd);
+                self.close(&mut commands, &record.status, self.next_offset);
             }
             None => {
                 // The renewals and checks ride along only when a third of
@@ -521,31 +561,43 @@ impl Task {
                 // chunk (the refresh of an idle stream): at a chunk or two
                 // per round trip they were four of a write's six commands.
                 let refresh = config.lease / 3;
-                if sent == 0 || self.refreshed.is_none_or(|t| t.elapsed() >= refresh) {
+                if confirm.is_none() || self.refreshed.is_none_or(|t| t.elapsed() >= refresh) {
                     checked = true;
-                    pipe.cmd("SET")
-                        .arg(&self.keys.owner)
+                    let mut set = redis::cmd("SET");
+                    set.arg(&self.keys.owner)
                         .arg(&config.node_id)
                         .arg("PX")
-                        .arg(lease);
-                    self.expire(&mut pipe);
+                        .arg(millis(config.lease));
+                    commands.push(set);
+                    self.expire(&mut commands);
                     self.refreshed = Some(Instant::now());
                     // Whether Redis still has the copy (one restarted
                     // without persistence has lost it).
-                    pipe.cmd("EXISTS")
-                        .arg(&self.keys.meta)
-                        // The fallback for a cancel whose message was
-                        // missed.
-                        .cmd("HGET")
-                        .arg(&self.keys.meta)
-                        .arg("cancel");
+                    let mut exists = redis::cmd("EXISTS");
+                    exists.arg(&self.keys.meta);
+                    // The fallback for a cancel whose message was missed.
+                    let mut cancel = redis::cmd("HGET");
+                    cancel.arg(&self.keys.meta).arg("cancel");
+                    commands.extend([exists, cancel]);
                 }
             }
         }
-        let reply = self.request(pipe).await?;
-        self.confirmed = last;
-        self.stats.chunks.fetch_add(sent, Ordering::Relaxed);
-        Counters::add(&self.node.counters().chunks_mirrored, sent);
+        InFlight {
+            pending: self.submit(commands, confirm),
+            confirm,
+            checked,
+        }
+    }
+
+    /// Waits for a write's answer (sending it again until Redis takes it,
+    /// or the mirror gives up), then does what its replies say.
+    async fn answered(&mut self, sent: InFlight) -> Result<(), Loss> {
+        let InFlight {
+            pending,
+            confirm,
+            checked,
+        } = sent;
+        let reply = self.retry(pending, confirm).await?;
         self.report_lag();
         if checked {
             if let [.., exists, cancel] = reply.as_slice() {
@@ -574,28 +626,30 @@ impl Task {
 
     /// The closing writes after the terminal entry: the status, the
     /// retention, and the lease let go.
-    fn close(&self, pipe: &mut Pipeline, status: &str, chunks: u64) {
-        pipe.cmd("HSET")
-            .arg(&self.keys.meta)
+    fn close(&self, commands: &mut Vec<Cmd>, status: &str, chunks: u64) {
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&self.keys.meta)
             .arg("status")
             .arg(status)
             .arg("ended")
             .arg(now_ms())
             .arg("chunks")
             .arg(chunks);
-        self.expire(pipe);
-        pipe.cmd("DEL").arg(&self.keys.owner);
+        commands.push(hset);
+        self.expire(commands);
+        let mut del = redis::cmd("DEL");
+        del.arg(&self.keys.owner);
+        commands.push(del);
     }
 
     /// The log and the meta hash expire the retention after this write.
-    fn expire(&self, pipe: &mut Pipeline) {
+    fn expire(&self, commands: &mut Vec<Cmd>) {
         let retention = millis(self.node.config().retention);
-        pipe.cmd("PEXPIRE")
-            .arg(&self.keys.log)
-            .arg(retention)
-            .cmd("PEXPIRE")
-            .arg(&self.keys.meta)
-            .arg(retention);
+        for key in [&self.keys.log, &self.keys.meta] {
+            let mut expire = redis::cmd("PEXPIRE");
+            expire.arg(key).arg(retention);
+            commands.push(expire);
+        }
     }
 
     /// One more request to Redis sent alone (not through the node's
@@ -605,44 +659,65 @@ impl Task {
         Counters::add(&self.node.counters().round_trips, 1);
     }
 
-    /// Sends `pipe` through the node's writer (with the other mirrors'
-    /// writes of its round) until Redis takes all of it, with backoff (50
-    /// ms doubling to 1 s); `Err` once the mirror is past its lag or
-    /// outage bound.
-    async fn request(&mut self, pipe: Pipeline) -> Result<Vec<Value>, Loss> {
+    /// Hands `commands` to the node's writer (with the other mirrors'
+    /// writes of its round); `confirm` is the chunks they carry and the
+    /// offset after them.
+    fn submit(&self, commands: Vec<Cmd>, confirm: Option<(u64, u64)>) -> Pending {
+        // The node counts the writer's rounds; this mirror, its tries.
+        self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+        let confirm = confirm.map(|(chunks, through)| Confirm {
+            mirror: self.stats.clone(),
+            chunks,
+            through,
+        });
+        self.node.writer().send(commands, confirm)
+    }
+
+    /// Sends `commands` and waits until Redis takes all of them (see
+    /// [`retry`](Self::retry)).
+    async fn request(&mut self, commands: Vec<Cmd>) -> Result<Vec<Value>, Loss> {
+        let pending = self.submit(commands, None);
+        self.retry(pending, None).await
+    }
+
+    /// Waits for a write's answer, sending it again until Redis takes all
+    /// of it, with backoff (50 ms doubling to 1 s); `Err` once the mirror
+    /// is past its lag or outage bound.
+    async fn retry(
+        &mut self,
+        mut pending: Pending,
+        confirm: Option<(u64, u64)>,
+    ) -> Result<Vec<Value>, Loss> {
         let (max_outage, max_lag) = {
             let c = self.node.config();
             (c.max_outage, c.max_lag)
         };
-        let pipe = Arc::new(pipe);
         let mut backoff = Duration::from_millis(50);
         let mut failing_since: Option<Instant> = None;
         loop {
-            // The node counts the writer's rounds; this mirror, its tries.
-            self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.node.writer().send(pipe.clone()).await {
-                Ok(reply) => match refused(&reply) {
-                    None => return Ok(reply),
-                    Some(refusal) => refusal,
-                },
-                Err(e) => e,
+            let Failed { why, commands } = match pending.answer().await {
+                Some(Ok(reply)) => return Ok(reply),
+                Some(Err(failed)) => failed,
+                // The writer is gone with the write: nothing to send again.
+                None => return Err(Loss::gave_up("the node's writer has stopped")),
             };
             Counters::add(&self.node.counters().errors, 1);
-            tracing::debug!(stream = %self.id, "mirror write failed: {failure}");
+            tracing::debug!(stream = %self.id, "mirror write failed: {why}");
             let since = *failing_since.get_or_insert_with(Instant::now);
             self.report_lag();
             if since.elapsed() >= max_outage {
                 return Err(Loss::gave_up(format!(
-                    "Redis failed for {max_outage:?} (last: {failure})"
+                    "Redis failed for {max_outage:?} (last: {why})"
                 )));
             }
             if self.lag() > max_lag {
                 return Err(Loss::gave_up(format!(
-                    "it fell more than {max_lag} chunks behind (last: {failure})"
+                    "it fell more than {max_lag} chunks behind (last: {why})"
                 )));
             }
             sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(1));
+            pending = self.submit(commands, confirm);
         }
     }
 
@@ -668,8 +743,8 @@ impl Task {
              not in the shared log",
             config.node_id,
         ));
-        let mut pipe = pipeline();
-        pipe.cmd("EVAL")
+        let mut close = redis::cmd("EVAL");
+        close
             .arg(CLOSE_LOST)
             .arg(3)
             .arg(&self.keys.log)
@@ -679,14 +754,17 @@ impl Task {
             .arg(EndRecord::new(&Outcome::failed(error)).to_json())
             .arg(now_ms())
             .arg(millis(config.retention));
-        let recorded = matches!(self.request(pipe).await.as_deref(), Ok([Value::Int(1 | 2)]));
+        let recorded = matches!(
+            self.request(vec![close]).await.as_deref(),
+            Ok([Value::Int(1 | 2)])
+        );
         MirrorEnd::Lost { reason, recorded }
     }
 
     /// Chunks in the local log not yet confirmed.
     fn lag(&self) -> u64 {
         let len = self.stream.as_ref().map_or(0, |s| s.len() as u64);
-        len.saturating_sub(self.confirmed)
+        len.saturating_sub(self.stats.confirmed.load(Ordering::Relaxed))
     }
 
     /// Moves the node's lag gauge by this mirror's change.
@@ -723,21 +801,6 @@ fn pipeline() -> Pipeline {
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
     pipe
-}
-
-/// The first error in a pipeline's reply that is not an `XADD` refusing an
-/// entry that is already there (sent by an earlier try whose reply was
-/// lost).
-fn refused(reply: &[Value]) -> Option<String> {
-    reply.iter().find_map(|v| match v {
-        Value::ServerError(e) => {
-            let already_there = e
-                .details()
-                .is_some_and(|d| d.contains("equal or smaller than the target stream top item"));
-            (!already_there).then(|| e.to_string())
-        }
-        _ => None,
-    })
 }
 
 fn millis(d: Duration) -> u64 {

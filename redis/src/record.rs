@@ -26,14 +26,28 @@ pub(crate) const CHUNK: &str = "c";
 /// Field of the terminal entry: the [`EndRecord`].
 pub(crate) const END: &str = "end";
 
-/// The JSON line of `chunk`: what `rivulet -o chunks` prints for it.
-pub(crate) fn chunk_json(chunk: &Chunk) -> String {
+/// Appends the JSON line of `chunk` (what `rivulet -o chunks` prints for
+/// it) to `cmd` as its next argument, serialized straight into the
+/// command's buffer.
+pub(crate) fn push_chunk_json(cmd: &mut redis::Cmd, chunk: &Chunk) {
+    use redis::RedisWrite;
     // Serializing a chunk cannot fail (no maps with non-string keys); if it
-    // ever did, the entry still takes its offset, as the CLI's line does.
-    serde_json::to_string(chunk).unwrap_or_else(|e| {
-        serde_json::json!({"type": "error", "kind": "internal", "message": e.to_string()})
-            .to_string()
-    })
+    // ever did, the entry still takes its offset, as the CLI's line does,
+    // with the error in place of the line: the partial line goes in a
+    // command of its own, dropped.
+    if let Err(e) = serde_json::to_writer(cmd.writer_for_next_arg(), chunk) {
+        let error =
+            serde_json::json!({"type": "error", "kind": "internal", "message": e.to_string()});
+        let mut fresh = redis::Cmd::new();
+        let kept = cmd.args_iter().len().saturating_sub(1);
+        for arg in cmd.args_iter().take(kept) {
+            if let redis::Arg::Simple(bytes) = arg {
+                fresh.arg(bytes);
+            }
+        }
+        fresh.arg(error.to_string());
+        *cmd = fresh;
+    }
 }
 
 /// How a stream ended, as the terminal entry stores it.

@@ -12,19 +12,24 @@
 //!
 //! Each write's commands stay together and in order in the round, and
 //! each mirror gets exactly its own replies (errors included, as
-//! `ignore_errors` pipelines answer), so what a mirror does with them does
-//! not change. A round that fails (the connection, the timeout) fails
-//! every write in it; each mirror then retries on its own schedule.
+//! `ignore_errors` pipelines answer). A write whose commands all succeed
+//! has its chunks confirmed on the mirror's books by the round itself, so
+//! a mirror need not wake for the answer: it reads it when it next has
+//! work. A write that fails (its round's connection or timeout, or an
+//! error of its own) gets its commands back, for the mirror to send again
+//! on its own schedule: a round moves the commands it sends, and copies
+//! only those of a failed write.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{Pipeline, Value};
+use redis::{Cmd, Value};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::within;
-use crate::metrics::Counters;
+use crate::metrics::{Counters, MirrorCounters};
 
 /// Rounds sent and not yet answered, at most: one waits for Redis while
 /// the next fills up.
@@ -34,10 +39,42 @@ const ROUNDS_IN_FLIGHT: usize = 4;
 /// until it is answered).
 const MAX_WRITES: usize = 512;
 
-/// One mirror's write and where its replies go.
+/// The chunks a write carries, for the round to put on the mirror's books
+/// when Redis takes all of the write.
+pub(crate) struct Confirm {
+    pub mirror: Arc<MirrorCounters>,
+    /// How many.
+    pub chunks: u64,
+    /// The offset after the last of them.
+    pub through: u64,
+}
+
+/// A write Redis did not take, and its commands, to send again.
+pub(crate) struct Failed {
+    pub why: String,
+    pub commands: Vec<Cmd>,
+}
+
+/// What became of a write: its replies, one per command, or why it failed.
+pub(crate) type Answer = Result<Vec<Value>, Failed>;
+
+/// One mirror's write and where its answer goes.
 struct Write {
-    pipeline: Arc<Pipeline>,
-    replies: oneshot::Sender<Result<Vec<Value>, String>>,
+    commands: Vec<Cmd>,
+    confirm: Option<Confirm>,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// A write sent and not yet looked at. Its answer wakes no one when it
+/// comes: awaiting it once it has come returns at once.
+pub(crate) struct Pending(oneshot::Receiver<Answer>);
+
+impl Pending {
+    /// The write's answer; `None` if the writer stopped without one (the
+    /// runtime is shutting down).
+    pub(crate) async fn answer(self) -> Option<Answer> {
+        self.0.await.ok()
+    }
 }
 
 /// The node's writer: a cheap handle on its task.
@@ -59,18 +96,23 @@ impl Writer {
         Writer { writes }
     }
 
-    /// Sends `pipeline` in the next round: its replies, one per command,
-    /// or why the round failed.
-    pub(crate) async fn send(&self, pipeline: Arc<Pipeline>) -> Result<Vec<Value>, String> {
-        let (replies, answer) = oneshot::channel();
+    /// Queues `commands` for the next round; with `confirm`, the round
+    /// confirms those chunks when Redis takes every command.
+    pub(crate) fn send(&self, commands: Vec<Cmd>, confirm: Option<Confirm>) -> Pending {
+        let (answer, pending) = oneshot::channel();
         // Unbounded: each mirror has at most one write queued, so the
         // queue is as long as the mirrors are many.
-        if self.writes.send(Write { pipeline, replies }).is_err() {
-            return Err("the node's writer has stopped".into());
+        if let Err(mpsc::error::SendError(write)) = self.writes.send(Write {
+            commands,
+            confirm,
+            answer,
+        }) {
+            let _ = write.answer.send(Err(Failed {
+                why: "the node's writer has stopped".into(),
+                commands: write.commands,
+            }));
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("the node's writer has stopped".into()))
+        Pending(pending)
     }
 }
 
@@ -101,7 +143,7 @@ async fn run(
     }
 }
 
-/// Sends `writes` as one pipeline and hands each its replies.
+/// Sends `writes` as one pipeline and hands each its answer.
 async fn round(
     writes: Vec<Write>,
     conn: &mut ConnectionManager,
@@ -110,32 +152,84 @@ async fn round(
 ) {
     let mut pipe = redis::pipe();
     pipe.ignore_errors();
-    for write in &writes {
-        for command in write.pipeline.cmd_iter() {
-            pipe.add_command(command.clone());
+    // Each write's commands move into the round; what is left of the
+    // write is where its answer goes.
+    let mut owners = Vec::with_capacity(writes.len());
+    for write in writes {
+        owners.push((write.commands.len(), write.confirm, write.answer));
+        for command in write.commands {
+            pipe.add_command(command);
         }
     }
     let commands = pipe.len();
     Counters::add(&counters.round_trips, 1);
     let result = within(timeout, pipe.query_async::<Vec<Value>>(conn)).await;
-    drop(pipe);
     let replies = match result {
         Ok(replies) if replies.len() == commands => Ok(replies),
         Ok(replies) => Err(format!("{} replies to {commands} commands", replies.len())),
         Err(e) => Err(e.to_string()),
     };
+    // A failed write's commands, copied out of the round (only then).
+    let commands_of = |start: usize, len: usize| -> Vec<Cmd> {
+        pipe.cmd_iter().skip(start).take(len).cloned().collect()
+    };
+    let mut start = 0;
     match replies {
         Ok(replies) => {
             let mut replies = replies.into_iter();
-            for write in writes {
-                let own = replies.by_ref().take(write.pipeline.len()).collect();
-                let _ = write.replies.send(Ok(own));
+            for (len, confirm, answer) in owners {
+                let own: Vec<Value> = replies.by_ref().take(len).collect();
+                let _ = answer.send(match refused(&own) {
+                    None => {
+                        if let Some(confirm) = confirm {
+                            confirm.apply(counters);
+                        }
+                        Ok(own)
+                    }
+                    Some(why) => Err(Failed {
+                        why,
+                        commands: commands_of(start, len),
+                    }),
+                });
+                start += len;
             }
         }
         Err(why) => {
-            for write in writes {
-                let _ = write.replies.send(Err(why.clone()));
+            for (len, _, answer) in owners {
+                let _ = answer.send(Err(Failed {
+                    why: why.clone(),
+                    commands: commands_of(start, len),
+                }));
+                start += len;
             }
         }
     }
+}
+
+impl Confirm {
+    fn apply(self, counters: &Counters) {
+        let Confirm {
+            mirror,
+            chunks,
+            through,
+        } = self;
+        mirror.confirmed.store(through, Ordering::Relaxed);
+        mirror.chunks.fetch_add(chunks, Ordering::Relaxed);
+        Counters::add(&counters.chunks_mirrored, chunks);
+    }
+}
+
+/// The first error in a pipeline's reply that is not an `XADD` refusing an
+/// entry that is already there (sent by an earlier try whose reply was
+/// lost: every write is idempotent, so that one counts as done).
+pub(crate) fn refused(reply: &[Value]) -> Option<String> {
+    reply.iter().find_map(|v| match v {
+        Value::ServerError(e) => {
+            let already_there = e
+                .details()
+                .is_some_and(|d| d.contains("equal or smaller than the target stream top item"));
+            (!already_there).then(|| e.to_string())
+        }
+        _ => None,
+    })
 }

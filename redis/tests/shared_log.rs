@@ -404,6 +404,37 @@ async fn redis_killed_mid_stream_breaks_only_the_mirror_and_comes_back() {
     assert_eq!(end.unwrap(), Outcome::Finished);
 }
 
+/// Writes Redis refuses for a while (out of memory) are sent again, each
+/// before anything newer: the mirror does not wait for a write's answer
+/// before the next chunk comes, but looks at it before sending more. Sent
+/// out of order, a later write taken first would have Redis refuse the
+/// earlier one's ids as already there, and the copy would miss them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_refused_for_a_while_are_sent_again_in_order() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "node-a", |c| c.max_outage = Duration::from_secs(10));
+    let b = node(&redis, "node-b", |_| {});
+    let Owned {
+        server: _provider,
+        response,
+        mirror,
+    } = owned(&a, "st_12", paced(LONG)).await;
+    let local = spawn_local(&response);
+    in_redis(&mirror, 10).await;
+    assert_eq!(redis.command("CONFIG SET maxmemory 1"), "+OK\r\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(redis.command("CONFIG SET maxmemory 0"), "+OK\r\n");
+
+    let (local, outcome) = local.await.unwrap();
+    assert_eq!(outcome, Outcome::Finished);
+    assert_eq!(mirror.done().await, MirrorEnd::Complete);
+    assert!(a.metrics().errors > 0, "no write failed: {:?}", a.metrics());
+    assert_eq!(mirror.stats().chunks, local.len() as u64);
+    let (remote, end) = remote_lines(&mut b.follow("st_12", None).await.unwrap()).await;
+    assert_eq!(remote, local);
+    assert_eq!(end.unwrap(), Outcome::Finished);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_past_its_lag_bound_closes_the_copy_with_a_failure() {
     let redis = RedisServer::start();
