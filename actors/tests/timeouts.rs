@@ -190,6 +190,32 @@ fn total_timeout_ends_a_stream_that_keeps_going() {
     rt.shutdown();
 }
 
+/// A stream whose chunks are always ready is never idle, however long it
+/// runs: the idle clock is read once per network read, and every so many
+/// chunks of a read that never ends.
+#[test]
+fn a_stream_always_ready_for_longer_than_the_idle_timeout_finishes() {
+    let rt = runtime();
+    let n = 100_000;
+    let mut steps = vec![Step::Chunk(Chunk::text_start(0))];
+    steps.extend((0..n).map(|_| Step::Chunk(Chunk::text(0, "x"))));
+    let provider = ScriptedProvider::new(steps);
+    let t0 = Instant::now();
+    let handle = rt.start(
+        provider.clone(),
+        request(),
+        StreamOptions {
+            idle_timeout: Some(ms(50)),
+            ..opts()
+        },
+    );
+    let response = handle.blocking().finish();
+    let elapsed = t0.elapsed();
+    assert!(elapsed > ms(50), "too fast to tell: {elapsed:?}");
+    assert_eq!(response.map(|r| r.text().len()), Ok(n));
+    rt.shutdown();
+}
+
 #[test]
 fn total_timeout_fires_during_a_retry_backoff() {
     let rt = runtime();
