@@ -102,7 +102,6 @@ pub(crate) async fn race<F: Future + ?Sized>(
     mut on_pending: impl FnMut(),
 ) -> Raced<F::Output> {
     poll_fn(move |cx| {
-        ctl.register(cx.waker());
         if ctl.is_cancelled() {
             return Poll::Ready(Raced::Cancelled);
         }
@@ -110,6 +109,14 @@ pub(crate) async fn race<F: Future + ?Sized>(
             Ok(Poll::Ready(v)) => return Poll::Ready(Raced::Done(v)),
             Ok(Poll::Pending) => {}
             Err(_) => return Poll::Ready(Raced::Panicked),
+        }
+        // About to wait: a cancel must wake us too. Registered only now: a
+        // future that is ready (the chunks of one read, one after another)
+        // waits for nothing, and registering was an atomic exchange per
+        // chunk. Checked again after, for a cancel that came in between.
+        ctl.register(cx.waker());
+        if ctl.is_cancelled() {
+            return Poll::Ready(Raced::Cancelled);
         }
         on_pending();
         timer.poll(cx, target).map(Raced::Timeout)
