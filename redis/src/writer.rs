@@ -65,8 +65,8 @@ struct Write {
     answer: oneshot::Sender<Answer>,
 }
 
-/// A write sent and not yet looked at. Its answer wakes no one when it
-/// comes: awaiting it once it has come returns at once.
+/// A write sent and not yet looked at. Its answer wakes no one unless
+/// someone is awaiting it; awaited after it came, it is there at once.
 pub(crate) struct Pending(oneshot::Receiver<Answer>);
 
 impl Pending {
