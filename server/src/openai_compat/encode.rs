@@ -46,6 +46,9 @@ pub struct ChunkEncoder {
     thought_part: Option<usize>,
     usage: Usage,
     finish: Option<(FinishReason, String)>,
+    /// Where each chunk's JSON is serialized before it goes into a frame:
+    /// kept, so a chunk costs no allocation of its own.
+    json: Vec<u8>,
 }
 
 impl ChunkEncoder {
@@ -64,6 +67,7 @@ impl ChunkEncoder {
             thought_part: None,
             usage: Usage::default(),
             finish: None,
+            json: Vec::new(),
         }
     }
 
@@ -130,10 +134,10 @@ impl ChunkEncoder {
                 object: "chat.completion.chunk",
                 created: self.created,
                 model: &self.model,
-                choices: Vec::new(),
+                choices: &[],
                 usage: Some(Some(wire_usage(&self.usage))),
             };
-            push_data(out, &chunk);
+            push_data(out, &mut self.json, &chunk);
         }
         out.push_str("data: [DONE]\n\n");
     }
@@ -189,20 +193,21 @@ impl ChunkEncoder {
             };
             self.write(out, role, None);
         }
+        let choice = ChunkChoice {
+            index: 0,
+            delta,
+            logprobs: None,
+            finish_reason: finish,
+        };
         let chunk = CompletionChunk {
             id: &self.id,
             object: "chat.completion.chunk",
             created: self.created,
             model: &self.model,
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason: finish,
-            }],
+            choices: std::slice::from_ref(&choice),
             usage: self.include_usage.then_some(None),
         };
-        push_data(out, &chunk);
+        push_data(out, &mut self.json, &chunk);
     }
 }
 
@@ -227,10 +232,19 @@ fn tool_call(delta: ToolCallDelta<'_>) -> ChunkDelta<'_> {
     }
 }
 
-fn push_data(out: &mut String, value: &impl Serialize) {
+/// Appends `value`'s `data:` line to `out`, serialized into `json` first
+/// (cleared, its room kept), so `out` grows once, to its size.
+fn push_data(out: &mut String, json: &mut Vec<u8>, value: &impl Serialize) {
+    json.clear();
+    // Strings, numbers and options only: serializing cannot fail, and
+    // serde_json writes UTF-8.
+    let line = match serde_json::to_writer(&mut *json, value) {
+        Ok(()) => std::str::from_utf8(json).unwrap_or_default(),
+        Err(_) => "",
+    };
+    out.reserve("data: ".len() + line.len() + "\n\n".len());
     out.push_str("data: ");
-    // Strings, numbers and options only: serializing cannot fail.
-    out.push_str(&serde_json::to_string(value).unwrap_or_default());
+    out.push_str(line);
     out.push_str("\n\n");
 }
 

@@ -1,7 +1,9 @@
 //! The axum handler for `POST /v1/chat/completions`.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
@@ -15,7 +17,7 @@ use rivulet_core::Message;
 use super::encode::{completion_json, ChunkEncoder};
 use super::request::parse_request;
 use crate::ApiError;
-use rivulet::{Model, StreamResponse};
+use rivulet::{Chunks, Model, StreamResponse, Subscription};
 
 /// The response header naming the generation, so other clients can attach
 /// to it.
@@ -135,33 +137,58 @@ fn sse_response(
     encoder: ChunkEncoder,
     guard: Option<Box<dyn Send>>,
 ) -> Response {
-    let chunks = stream.chunk_stream();
-    // The state carries the StreamResponse (and the guard) so the
-    // generation lives as long as the client reads.
-    let stream = (stream, guard);
-    let body = futures::stream::unfold(Some((chunks, encoder, stream)), |state| async move {
-        let (mut chunks, mut encoder, stream) = state?;
+    let body = Frames {
+        chunks: stream.chunk_stream(),
+        encoder,
+        keep: Some((stream, guard)),
+    };
+    super::super::sse::event_stream(Body::from_stream(body))
+}
+
+/// The SSE body of a streamed completion: each chunk's frames, then the
+/// end's. A stream of its own rather than an `unfold`, whose state (the
+/// chunks, the encoder, the stream) moved into a new future for every
+/// frame.
+struct Frames {
+    chunks: Chunks<Subscription>,
+    encoder: ChunkEncoder,
+    /// The generation (and the caller's guard) lives as long as the client
+    /// reads; let go once the last frame is out.
+    keep: Option<(StreamResponse, Option<Box<dyn Send>>)>,
+}
+
+impl futures::Stream for Frames {
+    type Item = Result<String, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.keep.is_none() {
+            return Poll::Ready(None);
+        }
         let mut out = String::new();
         loop {
-            match chunks.next().await {
+            // `out` is empty whenever this waits: a frame goes out as soon
+            // as a chunk makes one.
+            match ready!(this.chunks.poll_next_unpin(cx)) {
                 Some(Ok(chunk)) => {
-                    encoder.encode(&chunk, &mut out);
+                    this.encoder.encode(&chunk, &mut out);
                     if !out.is_empty() {
-                        return Some((Ok::<_, Infallible>(out), Some((chunks, encoder, stream))));
+                        return Poll::Ready(Some(Ok(out)));
                     }
                 }
                 Some(Err(e)) => {
-                    encoder.fail(&e, &mut out);
-                    return Some((Ok(out), None));
+                    this.encoder.fail(&e, &mut out);
+                    this.keep = None;
+                    return Poll::Ready(Some(Ok(out)));
                 }
                 None => {
-                    encoder.finish(&mut out);
-                    return Some((Ok(out), None));
+                    this.encoder.finish(&mut out);
+                    this.keep = None;
+                    return Poll::Ready(Some(Ok(out)));
                 }
             }
         }
-    });
-    super::super::sse::event_stream(Body::from_stream(body))
+    }
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

@@ -143,7 +143,9 @@ pub struct CompletionChunk<'a> {
     pub object: &'static str,
     pub created: u64,
     pub model: &'a str,
-    pub choices: Vec<ChunkChoice<'a>>,
+    /// One choice, or none on the usage chunk: borrowed, so a chunk
+    /// allocates nothing to hold it.
+    pub choices: &'a [ChunkChoice<'a>],
     /// Absent unless usage was asked for; then `null` on every chunk but the
     /// last, as OpenAI sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
