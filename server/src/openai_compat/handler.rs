@@ -137,7 +137,7 @@ fn sse_response(
     encoder: ChunkEncoder,
     guard: Option<Box<dyn Send>>,
 ) -> Response {
-    let body = Frames {
+    let body = CompletionBody {
         chunks: stream.chunk_stream(),
         encoder,
         keep: Some((stream, guard)),
@@ -149,7 +149,7 @@ fn sse_response(
 /// end's. A stream of its own rather than an `unfold`, whose state (the
 /// chunks, the encoder, the stream) moved into a new future for every
 /// frame.
-struct Frames {
+struct CompletionBody {
     chunks: Chunks<Subscription>,
     encoder: ChunkEncoder,
     /// The generation (and the caller's guard) lives as long as the client
@@ -157,7 +157,7 @@ struct Frames {
     keep: Option<(StreamResponse, Option<Box<dyn Send>>)>,
 }
 
-impl futures::Stream for Frames {
+impl futures::Stream for CompletionBody {
     type Item = Result<String, Infallible>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
