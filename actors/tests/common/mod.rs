@@ -33,6 +33,9 @@ pub enum Step {
     Gate(Arc<tokio::sync::Semaphore>),
     /// The stream waits this long.
     Sleep(Duration),
+    /// The stream works this long before its next step, never pending: a
+    /// provider whose chunks are always ready, however slow.
+    Busy(Duration),
     /// The stream yields this error (and ends).
     Fail(Error),
     /// The stream is pending forever.
@@ -183,6 +186,13 @@ impl Stream for ScriptStream {
                         return Poll::Pending;
                     }
                     self.sleep = None;
+                    self.steps.pop_front();
+                }
+                Step::Busy(d) => {
+                    let until = std::time::Instant::now() + d;
+                    while std::time::Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
                     self.steps.pop_front();
                 }
                 Step::Gate(g) => {
