@@ -312,8 +312,6 @@ impl Loss {
 struct Batch {
     /// An `XADD` per chunk.
     chunks: Vec<Cmd>,
-    /// The offset after the last of them.
-    through: Option<u64>,
     end: Option<Outcome>,
 }
 
@@ -443,7 +441,6 @@ impl Task {
             Some(Event::Chunk(chunk)) => {
                 let offset = chunk.offset();
                 self.next_offset = offset + 1;
-                batch.through = Some(offset + 1);
                 let id = EntryId::new(offset);
                 let type_name = chunk.type_name();
                 let (key, hint) = (&self.keys.log, self.json_hint);
@@ -508,16 +505,14 @@ impl Task {
     /// The claim, by the script's hash (`by_hash`) or with its text.
     fn claim_command(&self, by_hash: bool) -> Cmd {
         let config = self.node.config();
-        let mut claim = if by_hash {
-            let mut c = redis::cmd("EVALSHA");
-            c.arg(CLAIM_SHA.as_str());
-            c
+        let (command, script) = if by_hash {
+            ("EVALSHA", CLAIM_SHA.as_str())
         } else {
-            let mut c = redis::cmd("EVAL");
-            c.arg(CLAIM);
-            c
+            ("EVAL", CLAIM)
         };
+        let mut claim = redis::cmd(command);
         claim
+            .arg(script)
             .arg(3)
             .arg(&self.keys.owner)
             .arg(&self.keys.meta)
@@ -538,10 +533,11 @@ impl Task {
         let config = self.node.config();
         let Batch {
             chunks: mut commands,
-            through,
             end,
         } = batch;
-        let confirm = through.map(|through| (commands.len() as u64, through));
+        // The chunks and the offset after the last of them, which is the
+        // next one to take.
+        let confirm = (!commands.is_empty()).then_some((commands.len() as u64, self.next_offset));
         let mut checked = false;
         match &end {
             Some(outcome) => {
