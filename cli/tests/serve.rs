@@ -204,7 +204,7 @@ async fn last_event(mut events: impl futures::Stream<Item = Sse> + Unpin) -> Sse
 }
 
 /// One server-sent event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Sse {
     id: String,
     event: String,
@@ -292,6 +292,48 @@ async fn a_late_joiner_gets_everything_and_the_snapshot_is_the_json_output() {
     server.stop().await;
 }
 
+/// An HTTP/1.0 client (no chunked coding) gets the events through hyper,
+/// the response ending with the connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_1_0_client_gets_the_events_until_the_connection_closes() {
+    let _shared = TIMED.read().await;
+    let lines = expected_lines().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(config(&upstream)).await;
+    let id = server.start_stream().await;
+    server.wait_status(&id, "finished").await;
+    let mut socket = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    socket
+        .write_all(format!("GET /v1/streams/{id}/events HTTP/1.0\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let raw = read_until_closed(&mut socket).await;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(!head.to_lowercase().contains("transfer-encoding"), "{head}");
+    let events: Vec<Sse> = body
+        .split("\n\n")
+        .filter(|b| !b.is_empty())
+        .map(|block| {
+            let mut e = Sse::default();
+            for line in block.lines() {
+                let (field, value) = line.split_once(": ").unwrap();
+                match field {
+                    "id" => e.id = value.to_string(),
+                    "event" => e.event = value.to_string(),
+                    "data" => e.data = value.to_string(),
+                    _ => panic!("{line:?}"),
+                }
+            }
+            e
+        })
+        .collect();
+    assert_chunks(&events, &lines, 0);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_resumes_after_the_last_event_id_with_nothing_lost_or_repeated() {
     let _shared = TIMED.read().await;
@@ -364,6 +406,112 @@ async fn a_stalled_client_delays_neither_the_generation_nor_the_others() {
     // that does not read its end in time is let go.
     Arc::into_inner(server).unwrap().stop().await;
     drop(stalled);
+}
+
+/// A client that stops reading until its socket is full, then reads on,
+/// gets every event once and in order, in well-formed chunked coding: the
+/// stream's writer hands it back to its own response with the bytes its
+/// socket did not take, and it joins the writer again once caught up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_falls_behind_then_catches_up_gets_every_event_once() {
+    let _alone = TIMED.write().await;
+    // ~32 MB over 2 s or more: the stall (1 s) fills the socket and the
+    // server's send buffer (4 MB at most by Linux's default `tcp_wmem`),
+    // and the stream goes on after the client has caught up.
+    let n = 2000;
+    let text = "y".repeat(16000);
+    let upstream = Server::start(vec![Replay::generated(n, Duration::from_millis(1), &text)]).await;
+    let server = Running::start(config(&upstream)).await;
+    let id = server.start_stream().await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut slow = socket
+        .connect(server.base.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    slow.write_all(format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // A client beside it that keeps up.
+    let (fast_server, fast_id) = (&server, id.clone());
+    let fast = async move { fast_server.read_all(&fast_id, None).await };
+    let slow = async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        read_chunked_events(&mut slow).await
+    };
+    let (fast, slow) = tokio::join!(fast, slow);
+    for events in [&fast, &slow] {
+        let (end, chunks) = events.split_last().unwrap();
+        let ids: Vec<&str> = chunks.iter().map(|e| e.id.as_str()).collect();
+        let want: Vec<String> = (0..chunks.len()).map(|i| i.to_string()).collect();
+        assert_eq!(ids, want, "chunk offsets");
+        let texts = chunks.iter().filter(|e| e.event == "text_chunk").count();
+        assert_eq!(texts, n);
+        assert_eq!(
+            (end.event.as_str(), end.data.as_str()),
+            ("end", r#"{"status":"finished"}"#)
+        );
+    }
+    // Event for event the same, data included (but the end's id, which
+    // eventsource-stream carries over from the event before).
+    assert_eq!(slow[..slow.len() - 1], fast[..fast.len() - 1]);
+    server.stop().await;
+}
+
+/// Reads one SSE response off `socket` up to its last chunk, checking its
+/// chunked coding, and parses its events.
+async fn read_chunked_events(socket: &mut tokio::net::TcpStream) -> Vec<Sse> {
+    use tokio::io::AsyncReadExt;
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        while !raw.ends_with(b"\r\n0\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the last chunk");
+            raw.extend_from_slice(&buf[..n]);
+        }
+    });
+    read.await.expect("the response ended within 20 s");
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    // The chunked coding: a hex size line, that many bytes, CRLF; size 0 last.
+    let mut body = Vec::new();
+    let mut rest = &raw[head_end..];
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a size line");
+        let size = std::str::from_utf8(&rest[..line_end]).unwrap();
+        let size = usize::from_str_radix(size, 16).unwrap_or_else(|_| panic!("size {size:?}"));
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            assert_eq!(rest, b"\r\n");
+            break;
+        }
+        body.extend_from_slice(&rest[..size]);
+        assert_eq!(&rest[size..size + 2], b"\r\n", "a chunk ends with CRLF");
+        rest = &rest[size + 2..];
+    }
+    let body = String::from_utf8(body).unwrap();
+    let mut events = Vec::new();
+    for block in body.split("\n\n").filter(|b| !b.is_empty()) {
+        let mut e = Sse::default();
+        for line in block.lines() {
+            match line.split_once(": ") {
+                Some(("id", v)) => e.id = v.to_string(),
+                Some(("event", v)) => e.event = v.to_string(),
+                Some(("data", v)) => e.data = v.to_string(),
+                _ => assert!(line.starts_with(':'), "an unknown line {line:?}"),
+            }
+        }
+        if !e.event.is_empty() {
+            events.push(e);
+        }
+    }
+    events
 }
 
 /// Starts a stream of `n` text chunks, optionally attaches a client that

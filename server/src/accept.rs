@@ -8,16 +8,54 @@
 //! and [`ServeConfig::header_timeout`](crate::ServeConfig::header_timeout),
 //! and hyper-util's graceful shutdown in place of axum's.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower_service::Service;
+
+use super::socket::{Conn, Socket};
+
+/// A request extension: the socket of the connection the request came
+/// on, for a response that writes its events straight to it
+/// (`socket.rs`). Absent when the router is called some other way.
+#[derive(Clone)]
+pub(crate) struct Direct(pub(crate) Arc<Socket>);
+
+/// The router, with each request carrying its connection's [`Direct`].
+#[derive(Clone)]
+struct WithSocket {
+    router: Router,
+    socket: Direct,
+}
+
+impl Service<Request<Incoming>> for WithSocket {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.socket.clone());
+        self.router.call(request)
+    }
+}
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops
 /// accepting and returns once every open connection has closed (each ends
@@ -49,8 +87,12 @@ pub(crate) async fn serve(
         };
         // Chunks are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let socket = Socket::new(stream);
+        let service = TowerToHyperService::new(WithSocket {
+            router: router.clone(),
+            socket: Direct(socket.clone()),
+        });
+        let connection = builder.serve_connection(TokioIo::new(Conn(socket)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // A connection's own errors (a reset, a header timeout) end it

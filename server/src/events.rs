@@ -6,6 +6,10 @@
 //! chunk offsets (0, 1, 2, … in the stream's log): a client resuming with
 //! `Last-Event-ID: k` (or `?from=k`) gets a subscription from right after
 //! offset k (`subscribe_from`), nothing before it replayed.
+//!
+//! Over HTTP/1.1 the events are written straight to the client's socket
+//! (`direct.rs`, `fanout.rs`); [`events`] is the same stream of frames
+//! through hyper, for an HTTP/1.0 client.
 
 use std::convert::Infallible;
 
@@ -24,7 +28,7 @@ use rivulet::{Event, Outcome, Policy};
 /// The attacher's policy capacity: how many events one read of the log
 /// may take (the runtime takes at most 32). A detached subscription never
 /// holds the stream back; it reads behind from the log, losing nothing.
-const BUFFER: usize = 64;
+pub(crate) const BUFFER: usize = 64;
 
 /// The `end` event's data: `{"status":"finished"}`,
 /// `{"status":"cancelled"}` or `{"status":"failed","kind","message","error"}`.

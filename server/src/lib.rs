@@ -30,8 +30,10 @@ mod accept;
 pub mod ai_sdk;
 mod auth;
 mod body;
+mod direct;
 mod error;
 mod events;
+mod fanout;
 mod frames;
 mod metrics;
 pub mod openai_compat;
@@ -39,6 +41,7 @@ mod page;
 mod registry;
 mod remote;
 mod routes;
+mod socket;
 mod sse;
 mod wire;
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rivulet_core::{Error, ErrorKind};
 use tokio::sync::watch;
 
+use super::fanout::Fanout;
 use super::frames::Frames;
 use super::metrics::{Gauges, Metrics};
 use rivulet::{Event, Outcome, Policy, StreamResponse};
@@ -38,6 +39,8 @@ pub struct Entry {
     ended: watch::Sender<Option<Instant>>,
     /// The SSE events of its latest chunks, built once for all attachers.
     pub(crate) frames: Frames,
+    /// Its writer to the attachers that keep up, if it has one.
+    pub(crate) fanout: Fanout,
     /// Whether its chunks are in the metrics' count of ended streams' chunks
     /// (until then a scrape counts its log's length). Changed and read only
     /// under the registry's map lock, so a scrape never counts it twice or
@@ -214,6 +217,7 @@ impl Registry {
             started,
             attachers: AtomicUsize::new(0),
             frames: Frames::default(),
+            fanout: Fanout::default(),
             cancel_unattached,
             ended: watch::Sender::new(None),
             chunks_counted: AtomicBool::new(false),

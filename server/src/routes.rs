@@ -4,16 +4,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accept::Direct;
+use super::direct::DirectEvents;
 use super::openai_compat::{self, StartedChat};
 use super::registry::{failure, status, Entry};
 use super::remote::Remote;
@@ -264,6 +266,9 @@ async fn attach(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     Query(query): Query<From>,
+    method: Method,
+    version: Version,
+    direct: Option<Extension<Direct>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let local = app.registry.get(&id);
@@ -323,6 +328,14 @@ async fn attach(
         // start (the AI SDK resumes by replaying), whatever the client
         // resumes from.
         return Ok(events::ai_sdk(&entry, attached));
+    }
+    if let (Some(Extension(Direct(socket))), Version::HTTP_11, Method::GET) =
+        (direct, version, method)
+    {
+        // Written straight to the socket (`socket.rs`), in HTTP/1.1's
+        // chunked coding (not for HEAD, whose response has no body).
+        let body = DirectEvents::new(socket, attached, after, keep_alive);
+        return Ok(sse::event_stream(Body::new(body)));
     }
     let events = events::events(&entry, after, attached);
     Ok(sse::with_keep_alive(events, keep_alive))

@@ -105,7 +105,7 @@ pub(crate) fn with_keep_alive(
 }
 
 /// The comment a keep-alive sends.
-const COMMENT: &[u8] = b":\n\n";
+pub(crate) const COMMENT: &[u8] = b":\n\n";
 
 struct KeepAlive<S> {
     frames: Pin<Box<S>>,

@@ -1,0 +1,156 @@
+//! A connection's socket, shared by hyper and the stream's fan-out writer.
+//!
+//! Why: with one stream fanned out to many SSE attachers, an attacher that
+//! follows live costs, per chunk, a task wake, a trip through hyper's
+//! dispatcher and body and a write. The write is what the kernel charges
+//! (about 2 µs on loopback, the floor relay's whole cost); the rest was as
+//! much again. So once an attacher's response head is out, its chunks are
+//! written straight to its socket: by the stream's writer
+//! ([`fanout`](crate::fanout)), one write per attacher per batch of chunks,
+//! while the attacher keeps up; by its own response body while it replays
+//! or falls behind. hyper still reads the connection (a client's close, a
+//! pipelined request), writes the response head and, once the body ends,
+//! the chunked coding's last chunk.
+//!
+//! hyper writes through [`Conn`]; the response body knows hyper has nothing
+//! left to write when hyper flushes (it flushes only once its buffer is
+//! empty): [`Socket::flushed`].
+
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A connection's TCP socket.
+pub(crate) struct Socket {
+    tcp: TcpStream,
+    /// hyper flushed and has written nothing since: its buffer is empty.
+    flushed: AtomicBool,
+}
+
+impl Socket {
+    pub(crate) fn new(tcp: TcpStream) -> Arc<Self> {
+        Arc::new(Socket {
+            tcp,
+            flushed: AtomicBool::new(false),
+        })
+    }
+
+    /// Forgets hyper's last flush: called when a response body starts,
+    /// with the response head in hyper's buffer.
+    pub(crate) fn forget_flush(&self) {
+        self.flushed.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether hyper flushed since [`Socket::forget_flush`] and wrote
+    /// nothing after: what it buffered, the response head, is out.
+    pub(crate) fn flushed(&self) -> bool {
+        self.flushed.load(Ordering::SeqCst)
+    }
+
+    /// Writes what the socket takes of `buf` now, without waiting.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.try_write(buf)
+    }
+
+    /// Ready when the socket may take more; wakes the task when it does.
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.tcp.poll_write_ready(cx)
+    }
+}
+
+impl Socket {
+    /// One of hyper's writes: `write` once the socket takes more.
+    fn poll_hyper_write(
+        &self,
+        cx: &mut Context<'_>,
+        write: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.flushed.store(false, Ordering::SeqCst);
+        loop {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            match write(&self.tcp) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+}
+
+/// hyper's side of a connection: reads and writes on the shared socket.
+pub(crate) struct Conn(pub(crate) Arc<Socket>);
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let tcp = &self.0.tcp;
+        loop {
+            ready!(tcp.poll_read_ready(cx))?;
+            // Into the buffer's uninitialized part, as tokio's own read
+            // does: initializing it first would write (and make resident)
+            // hyper's whole read buffer on every connection.
+            // SAFETY: `recv` only writes into the slice, never
+            // de-initializes it.
+            let unfilled = unsafe { buf.unfilled_mut() };
+            let read = tcp.try_io(Interest::READABLE, || {
+                socket2::SockRef::from(tcp).recv(unfilled)
+            });
+            match read {
+                Ok(n) => {
+                    // SAFETY: `recv` initialized the first `n` bytes.
+                    unsafe { buf.assume_init(n) };
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_hyper_write(cx, |tcp| tcp.try_write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.0
+            .poll_hyper_write(cx, |tcp| tcp.try_write_vectored(bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Nothing is buffered here; hyper calls this once its own buffer
+        // is written out.
+        self.0.flushed.store(true, Ordering::SeqCst);
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let done = socket2::SockRef::from(&self.0.tcp).shutdown(Shutdown::Write);
+        Poll::Ready(match done {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            done => done,
+        })
+    }
+}
