@@ -334,6 +334,28 @@ async fn an_http_1_0_client_gets_the_events_until_the_connection_closes() {
     server.stop().await;
 }
 
+/// A HEAD on the events gets the response head alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_request_on_the_events_gets_the_head_alone() {
+    let _shared = TIMED.read().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(config(&upstream)).await;
+    let id = server.start_stream().await;
+    server.wait_status(&id, "finished").await;
+    let mut socket = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head =
+        format!("HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let raw = read_until_closed(&mut socket).await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(raw.contains("content-type: text/event-stream\r\n"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n"), "nothing after the head: {raw}");
+    assert_eq!(raw.matches("\r\n\r\n").count(), 1, "{raw}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_resumes_after_the_last_event_id_with_nothing_lost_or_repeated() {
     let _shared = TIMED.read().await;

@@ -329,9 +329,8 @@ async fn attach(
         // resumes from.
         return Ok(events::ai_sdk(&entry, attached));
     }
-    if let (Some(Extension(Direct(socket))), Version::HTTP_11, Method::GET) =
-        (direct, version, method)
-    {
+    let plain_get = version == Version::HTTP_11 && method == Method::GET;
+    if let (Some(Extension(Direct(socket))), true) = (direct, plain_get) {
         // Written straight to the socket (`socket.rs`), in HTTP/1.1's
         // chunked coding (not for HEAD, whose response has no body).
         let body = DirectEvents::new(socket, attached, after, keep_alive);
