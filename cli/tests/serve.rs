@@ -931,12 +931,17 @@ async fn an_idle_stream_gets_keep_alive_comments() {
             seen.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
             // A comment line: a line that starts with ':'.
             if seen.starts_with(':') || seen.contains("\n:") {
-                return;
+                return true;
             }
         }
+        // The stream ended without one.
+        false
     })
     .await;
-    assert!(found.is_ok(), "no keep-alive comment in {seen:?}");
+    assert!(
+        matches!(found, Ok(true)),
+        "no keep-alive comment in {seen:?}"
+    );
     drop(body);
     server.post(&format!("/v1/streams/{id}/cancel"), "").await;
     server.stop().await;

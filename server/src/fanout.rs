@@ -27,10 +27,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::task::AtomicWaker;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use rivulet::{Event, Policy, StreamResponse, Subscription};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::events::end_frame;
 use super::socket::Socket;
@@ -166,6 +166,17 @@ struct Writer {
     keep_alive: Duration,
 }
 
+/// What [`Writer::build`] found.
+enum Built {
+    /// Nothing new.
+    Nothing,
+    /// A pass to write; `full`: it stopped at [`PASS_EVENTS`], not because
+    /// nothing more was ready.
+    Pass { full: bool },
+    /// The subscription ended.
+    Closed,
+}
+
 /// One pass: the events of the chunks `first..next`, in chunked coding,
 /// then the stream's end if it came.
 #[derive(Default)]
@@ -185,46 +196,61 @@ impl Writer {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut sent = false;
         let mut pass = Pass::default();
+        std::future::poll_fn(|cx| self.poll_run(cx, &mut tick, &mut sent, &mut pass)).await;
+    }
+
+    /// One wake-up: the joins, then the chunks that are ready (a pass of
+    /// them at a time), then the keep-alive. Each source is polled with
+    /// the task's own waker until it is pending, so the writer sleeps
+    /// registered with all three and polls none of them twice.
+    fn poll_run(
+        &mut self,
+        cx: &mut Context<'_>,
+        tick: &mut Interval,
+        sent: &mut bool,
+        pass: &mut Pass,
+    ) -> Poll<()> {
         loop {
-            let event = tokio::select! {
-                biased;
-                msg = self.rx.recv() => {
-                    match msg {
-                        Some(msg) => self.take(msg),
-                        // The stream's entry is gone.
-                        None => return self.hand_back_all(),
+            while let Poll::Ready(msg) = self.rx.poll_recv(cx) {
+                match msg {
+                    Some(msg) => self.take(msg),
+                    // The stream's entry is gone.
+                    None => {
+                        self.hand_back_all();
+                        return Poll::Ready(());
                     }
-                    if self.live.is_empty() && self.stop() {
-                        return;
-                    }
-                    continue;
                 }
-                event = self.subscription.next() => event,
-                _ = tick.tick() => {
-                    if !std::mem::take(&mut sent) {
-                        self.keep_alive_all();
-                    }
-                    continue;
-                }
-            };
-            let Some(event) = event else {
-                // A subscription ends after its end event: not reached.
-                return self.hand_back_all();
-            };
-            while let Ok(msg) = self.rx.try_recv() {
-                self.take(msg);
-            }
-            let first = self.next;
-            self.build(&mut pass, event);
-            self.write(&pass, first);
-            sent = true;
-            if pass.end {
-                // Every attacher was handed back with the end.
-                return;
             }
             if self.live.is_empty() && self.stop() {
-                return;
+                return Poll::Ready(());
             }
+            let first = self.next;
+            match self.build(cx, pass) {
+                Built::Nothing => {}
+                Built::Pass { full } => {
+                    self.write(pass, first);
+                    *sent = true;
+                    if pass.end {
+                        // Every attacher was handed back with the end.
+                        return Poll::Ready(());
+                    }
+                    if full {
+                        continue;
+                    }
+                }
+                // A subscription ends after its end event: not reached.
+                Built::Closed => {
+                    self.hand_back_all();
+                    return Poll::Ready(());
+                }
+            }
+            if tick.poll_tick(cx).is_ready() {
+                if !std::mem::take(sent) {
+                    self.keep_alive_all();
+                }
+                continue;
+            }
+            return Poll::Pending;
         }
     }
 
@@ -251,36 +277,40 @@ impl Writer {
         }
     }
 
-    /// `first` and the events ready after it, up to [`PASS_EVENTS`].
-    fn build(&mut self, pass: &mut Pass, first: Event) {
+    /// The events ready now, up to [`PASS_EVENTS`], into `pass`.
+    fn build(&mut self, cx: &mut Context<'_>, pass: &mut Pass) -> Built {
         pass.bytes.clear();
         pass.starts.clear();
         pass.end = false;
-        let mut event = Some(first);
         let mut taken = 0;
-        while let Some(e) = event.take() {
-            match e {
-                Event::Chunk(chunk) => {
+        while taken < PASS_EVENTS {
+            match self.subscription.poll_next_unpin(cx) {
+                Poll::Ready(Some(Event::Chunk(chunk))) => {
                     pass.starts.push((chunk.offset(), pass.bytes.len()));
                     push_chunk(&mut pass.bytes, &chunk_frame(&chunk));
                     self.next = chunk.offset() + 1;
                 }
                 // The server's logs are whole; the next chunk's offset
                 // shows a gap should there be one.
-                Event::Missed(_) => {}
-                Event::End(outcome) => {
+                Poll::Ready(Some(Event::Missed(_))) => {}
+                Poll::Ready(Some(Event::End(outcome))) => {
                     pass.chunks_end = pass.bytes.len();
                     push_chunk(&mut pass.bytes, &end_frame(&outcome));
                     pass.end = true;
-                    return;
+                    return Built::Pass { full: false };
                 }
+                Poll::Ready(None) => return Built::Closed,
+                Poll::Pending => break,
             }
             taken += 1;
-            if taken < PASS_EVENTS {
-                event = self.subscription.next().now_or_never().flatten();
-            }
         }
         pass.chunks_end = pass.bytes.len();
+        match taken {
+            0 => Built::Nothing,
+            n => Built::Pass {
+                full: n == PASS_EVENTS,
+            },
+        }
     }
 
     /// Writes the pass (`first..self.next`, then the end if it came) to
