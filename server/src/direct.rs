@@ -25,9 +25,9 @@ use http_body::{Body, Frame, SizeHint};
 use rivulet::{Event, Policy, Subscription};
 
 use super::events::{end_frame, BUFFER};
-use super::fanout::{push_chunk, Live, Slot};
+use super::fanout::{Live, Slot};
 use super::registry::Attached;
-use super::socket::Socket;
+use super::socket::{push_chunk, BodyOut, Socket};
 
 /// Bytes of events a replaying body gathers before writing them.
 const BATCH: usize = 64 * 1024;
@@ -35,7 +35,7 @@ const BATCH: usize = 64 * 1024;
 /// The events of one attacher, after offset `after` (all of them when
 /// `None`), written to `socket`.
 pub(crate) struct DirectEvents {
-    socket: Arc<Socket>,
+    out: BodyOut,
     attached: Attached,
     keep_alive: Duration,
     slot: Arc<Slot>,
@@ -43,11 +43,7 @@ pub(crate) struct DirectEvents {
 }
 
 enum State {
-    /// The response head is in hyper's buffer.
-    Start { next: u64 },
-    /// Waiting for hyper to flush it.
-    Head { next: u64 },
-    /// This body writes: `out[at..]`, then the chunks from `next`.
+    /// This body writes: what is in `out`, then the chunks from `next`.
     Own(Own),
     /// The stream's writer writes.
     Live,
@@ -58,8 +54,6 @@ enum State {
 struct Own {
     next: u64,
     subscription: Option<Subscription>,
-    out: Vec<u8>,
-    at: usize,
     /// `out` ends with the `end` event.
     end: bool,
 }
@@ -73,11 +67,15 @@ impl DirectEvents {
     ) -> Self {
         let next = after.map_or(0, |k| k.saturating_add(1));
         DirectEvents {
-            socket,
+            out: BodyOut::new(socket),
             attached,
             keep_alive,
             slot: Arc::default(),
-            state: State::Start { next },
+            state: State::Own(Own {
+                next,
+                subscription: None,
+                end: false,
+            }),
         }
     }
 
@@ -88,16 +86,7 @@ impl DirectEvents {
             return Poll::Ready(Ok(()));
         };
         loop {
-            while own.at < own.out.len() {
-                ready!(self.socket.poll_write_ready(cx))?;
-                match self.socket.try_write(&own.out[own.at..]) {
-                    Ok(n) => own.at += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
-            }
-            own.out.clear();
-            own.at = 0;
+            ready!(self.out.poll_write(cx))?;
             if own.end {
                 self.state = State::Done;
                 return Poll::Ready(Ok(()));
@@ -111,16 +100,17 @@ impl DirectEvents {
                     None => entry.response.subscribe(policy),
                 }
             });
-            while own.out.len() < BATCH && !own.end {
+            let out = &mut self.out.buf;
+            while out.len() < BATCH && !own.end {
                 match subscription.poll_next_unpin(cx) {
                     Poll::Ready(Some(Event::Chunk(chunk))) => {
                         let frame = entry.frames.event(&chunk, entry.attachers() > 1);
-                        push_chunk(&mut own.out, &frame);
+                        push_chunk(out, &frame);
                         own.next = chunk.offset() + 1;
                     }
                     Poll::Ready(Some(Event::Missed(_))) => {}
                     Poll::Ready(Some(Event::End(outcome))) => {
-                        push_chunk(&mut own.out, &end_frame(&outcome));
+                        push_chunk(out, &end_frame(&outcome));
                         own.end = true;
                     }
                     // Not before the end event.
@@ -128,12 +118,12 @@ impl DirectEvents {
                     Poll::Pending => break,
                 }
             }
-            if !own.out.is_empty() || own.end {
+            if !out.is_empty() || own.end {
                 continue;
             }
             // Caught up: the writer takes it from here.
             let live = Live {
-                socket: self.socket.clone(),
+                socket: self.out.socket().clone(),
                 next: own.next,
                 slot: self.slot.clone(),
             };
@@ -155,29 +145,6 @@ impl Body for DirectEvents {
         let this = &mut *self;
         loop {
             match &mut this.state {
-                State::Start { next } => {
-                    // Called from hyper's write, the head just buffered:
-                    // the next flush hyper reports is the head's.
-                    let next = *next;
-                    this.socket.forget_flush();
-                    this.state = State::Head { next };
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                State::Head { next } => {
-                    if !this.socket.flushed() {
-                        // hyper's flush is waiting on the socket, and
-                        // polls this body again once it is through.
-                        return Poll::Pending;
-                    }
-                    this.state = State::Own(Own {
-                        next: *next,
-                        subscription: None,
-                        out: Vec::new(),
-                        at: 0,
-                        end: false,
-                    });
-                }
                 State::Own(_) => ready!(this.poll_own(cx))?,
                 State::Live => {
                     let back = ready!(this.slot.poll_back(cx));
@@ -185,11 +152,10 @@ impl Body for DirectEvents {
                         this.state = State::Done;
                         return Poll::Ready(Some(Err(e)));
                     }
+                    this.out.buf = back.rest;
                     this.state = State::Own(Own {
                         next: back.next,
                         subscription: None,
-                        out: back.rest,
-                        at: 0,
                         end: back.end,
                     });
                 }

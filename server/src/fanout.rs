@@ -33,7 +33,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::events::end_frame;
-use super::socket::Socket;
+use super::socket::{push_chunk, Socket};
 use super::sse::chunk_frame;
 
 /// The most events one pass takes: a writer that fell behind a fast
@@ -402,13 +402,4 @@ fn hand_back(live: Live, rest: Vec<u8>, end: bool, error: Option<std::io::Error>
         end,
         error,
     });
-}
-
-/// `data` as one chunk of HTTP/1.1's chunked coding.
-pub(crate) fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{:x}\r\n", data.len());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
 }

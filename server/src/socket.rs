@@ -82,6 +82,87 @@ impl Socket {
     }
 }
 
+/// A response body's side of the socket: once hyper has flushed the
+/// response head, the bytes the body puts in [`BodyOut::buf`], written as
+/// the socket takes them. The body never yields a frame to hyper (its
+/// bytes and hyper's would interleave) and, when it ends, hyper writes the
+/// chunked coding's last chunk.
+pub(crate) struct BodyOut {
+    socket: Arc<Socket>,
+    head: Head,
+    /// Bytes to write (from `at`), in the response's transfer coding.
+    pub(crate) buf: Vec<u8>,
+    at: usize,
+}
+
+enum Head {
+    /// In hyper's buffer: the body has not been polled yet.
+    Buffered,
+    /// Waiting for hyper to flush it.
+    Flushing,
+    /// Out: the socket is the body's.
+    Out,
+}
+
+impl BodyOut {
+    pub(crate) fn new(socket: Arc<Socket>) -> Self {
+        BodyOut {
+            socket,
+            head: Head::Buffered,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// The socket.
+    pub(crate) fn socket(&self) -> &Arc<Socket> {
+        &self.socket
+    }
+
+    /// Ready once the response head is out and all of `buf` is written
+    /// (`buf` is then empty). First called from hyper's first poll of the
+    /// body, the head just buffered.
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.head {
+            Head::Buffered => {
+                // The next flush hyper reports is the head's; hyper flushes
+                // once this poll returns, and polls the body again after.
+                self.socket.forget_flush();
+                self.head = Head::Flushing;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Head::Flushing if !self.socket.flushed() => {
+                // hyper's flush is waiting on the socket, and polls the
+                // body again once it is through.
+                return Poll::Pending;
+            }
+            Head::Flushing => self.head = Head::Out,
+            Head::Out => {}
+        }
+        while self.at < self.buf.len() {
+            ready!(self.socket.poll_write_ready(cx))?;
+            match self.socket.try_write(&self.buf[self.at..]) {
+                Ok(n) => self.at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        self.buf.clear();
+        self.at = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `data` as one chunk of HTTP/1.1's chunked coding.
+pub(crate) fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// hyper's side of a connection: reads and writes on the shared socket.
 pub(crate) struct Conn(pub(crate) Arc<Socket>);
 
