@@ -313,3 +313,31 @@ fn a_finished_response_becomes_a_chat_completion() {
         r#"{"id":"chatcmpl-1","object":"chat.completion","created":5,"model":"claude","choices":[{"index":0,"message":{"role":"assistant","content":"Sure.","tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{}"}}],"refusal":null},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":4,"completion_tokens":6,"total_tokens":10}}"#
     );
 }
+
+#[test]
+fn text_choice_as_serde_writes_it() {
+    use super::wire::{ChunkChoice, ChunkDelta};
+    for text in ["", "Hi", "a \"quoted\"\nline\t\u{1}é😀", "\\"] {
+        let choice = ChunkChoice {
+            index: 0,
+            delta: ChunkDelta {
+                content: Some(text),
+                ..Default::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        };
+        let serde = serde_json::to_string(&choice).unwrap();
+        let mut enc = ChunkEncoder::new("chatcmpl-1", "m", 5, false);
+        let mut out = String::new();
+        // The role chunk first, then the text's.
+        enc.encode(&Chunk::text(0, "x"), &mut out);
+        let mut frames = String::new();
+        enc.encode(&Chunk::text(0, text), &mut frames);
+        if text.is_empty() {
+            assert_eq!(frames, "");
+            continue;
+        }
+        assert_eq!(frames, format!("data: {HEAD}\"choices\":[{serde}]}}\n\n"));
+    }
+}
