@@ -156,9 +156,21 @@ impl BodyOut {
 
 /// `data` as one chunk of HTTP/1.1's chunked coding.
 pub(crate) fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{:x}\r\n", data.len());
+    // The size in hex, without `write!`'s formatting machinery (a fifth of
+    // an event's cost in callgrind).
+    let mut size = [0u8; 16];
+    let mut n = data.len();
+    let mut at = size.len();
+    loop {
+        at -= 1;
+        size[at] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&size[at..]);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
@@ -233,5 +245,23 @@ impl AsyncWrite for Conn {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             done => done,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_chunk;
+
+    #[test]
+    fn a_chunk_is_its_size_in_hex_then_its_data() {
+        for len in [0, 1, 9, 10, 15, 16, 255, 256, 4095, 65536, 1_000_000] {
+            let data = vec![b'x'; len];
+            let mut out = Vec::new();
+            push_chunk(&mut out, &data);
+            let mut want = format!("{len:x}\r\n").into_bytes();
+            want.extend_from_slice(&data);
+            want.extend_from_slice(b"\r\n");
+            assert_eq!(out, want, "{len}");
+        }
     }
 }
