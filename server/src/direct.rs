@@ -122,11 +122,7 @@ impl DirectEvents {
                 continue;
             }
             // Caught up: the writer takes it from here.
-            let live = Live {
-                socket: self.out.socket().clone(),
-                next: own.next,
-                slot: self.slot.clone(),
-            };
+            let live = Live::new(self.out.socket().clone(), own.next, self.slot.clone());
             entry.fanout.join(&entry.response, live, self.keep_alive);
             self.state = State::Live;
             return Poll::Ready(Ok(()));

@@ -58,6 +58,11 @@ impl Socket {
         self.tcp.try_write(buf)
     }
 
+    /// The socket's file descriptor.
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.tcp)
+    }
+
     /// Ready when the socket may take more; wakes the task when it does.
     pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.tcp.poll_write_ready(cx)
