@@ -465,7 +465,11 @@ impl SseParser {
         if !std::mem::replace(&mut self.started, true) {
             line = line.strip_prefix('\u{feff}').unwrap_or(line);
         }
-        match line.find(':') {
+        // A byte loop, not `str::find(':')`: the colon is a field name's
+        // length in (4 for `data`), where `find`'s searcher cost ~60
+        // instructions per line (callgrind, the bench's 500-stream client).
+        // `:` is ASCII, so its byte index is a char boundary.
+        match line.bytes().position(|b| b == b':') {
             _ if line.is_empty() => Line::Blank,
             Some(0) => Line::Comment,
             Some(at) => {
