@@ -35,7 +35,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::events::end_frame;
 use super::socket::{push_chunk, Socket};
-use super::sse::chunk_frame;
+use super::sse::push_chunk_event;
 
 /// The most events one pass takes: a writer that fell behind a fast
 /// stream catches up in passes of this many.
@@ -213,6 +213,9 @@ enum Built {
 #[derive(Default)]
 struct Pass {
     bytes: Vec<u8>,
+    /// One chunk's event before it goes into `bytes` behind its size: kept
+    /// from one chunk to the next, so a chunk allocates nothing.
+    event: Vec<u8>,
     /// Each chunk's offset and where its event starts in `bytes`.
     starts: Vec<(u64, usize)>,
     /// Where the chunks' events end (the end event, if any, follows).
@@ -318,7 +321,9 @@ impl Writer {
             match self.subscription.poll_next_unpin(cx) {
                 Poll::Ready(Some(Event::Chunk(chunk))) => {
                     pass.starts.push((chunk.offset(), pass.bytes.len()));
-                    push_chunk(&mut pass.bytes, &chunk_frame(&chunk));
+                    pass.event.clear();
+                    push_chunk_event(&mut pass.event, &chunk);
+                    push_chunk(&mut pass.bytes, &pass.event);
                     self.next = chunk.offset() + 1;
                 }
                 // The server's logs are whole; the next chunk's offset
@@ -371,20 +376,8 @@ impl Writer {
                 i += 1;
                 continue;
             }
-            match live.send(bytes) {
-                Ok(n) if n == bytes.len() && !pass.end => i += 1,
-                Ok(n) => {
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, bytes[n..].to_vec(), pass.end, None);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, bytes.to_vec(), pass.end, None);
-                }
-                Err(e) => {
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, Vec::new(), false, Some(e));
-                }
+            if self.send_or_hand_back(i, bytes, pass.end) {
+                i += 1;
             }
         }
     }
@@ -395,24 +388,25 @@ impl Writer {
         push_chunk(&mut comment, super::sse::COMMENT);
         let mut i = 0;
         while i < self.live.len() {
-            match self.live[i].send(&comment) {
-                Ok(n) if n == comment.len() => i += 1,
-                Ok(n) => {
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, comment[n..].to_vec(), false, None);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // A client that cannot take a comment has data waiting
-                    // anyway: its body waits for it.
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, Vec::new(), false, None);
-                }
-                Err(e) => {
-                    let live = self.live.swap_remove(i);
-                    hand_back(live, Vec::new(), false, Some(e));
-                }
+            if self.send_or_hand_back(i, &comment, false) {
+                i += 1;
             }
         }
+    }
+
+    /// Sends `bytes` (ending with the stream's end: `end`) to attacher `i`.
+    /// True if it stays: its socket took them all and the stream goes on.
+    /// Otherwise it is handed back, with what its socket did not take.
+    fn send_or_hand_back(&mut self, i: usize, bytes: &[u8], end: bool) -> bool {
+        let (rest, error) = match self.live[i].send(bytes) {
+            Ok(n) if n == bytes.len() && !end => return true,
+            Ok(n) => (bytes[n..].to_vec(), None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (bytes.to_vec(), None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let live = self.live.swap_remove(i);
+        hand_back(live, rest, end && error.is_none(), error);
+        false
     }
 
     fn hand_back_all(&mut self) {

@@ -29,7 +29,8 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 /// `data:` field of its own, as SSE joins them, so it cannot end the event
 /// or add a field.
 pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
-    let mut out = head(id, event, data.len());
+    let mut out = Vec::with_capacity(data.len() + event.len() + 40);
+    push_head(&mut out, id, event);
     let lines = data
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -47,7 +48,15 @@ pub(crate) fn frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
 /// `-o chunks` line, written straight into the frame (no line of its own
 /// to copy).
 pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
-    let mut out = head(Some(chunk.offset()), chunk.type_name(), 96);
+    let mut out = Vec::with_capacity(96 + chunk.type_name().len() + 40);
+    push_chunk_event(&mut out, chunk);
+    Bytes::from(out)
+}
+
+/// Appends [`chunk_frame`]'s bytes to `out`: for a writer that keeps its
+/// buffer from one chunk to the next.
+pub(crate) fn push_chunk_event(out: &mut Vec<u8>, chunk: &SharedChunk) {
+    push_head(out, Some(chunk.offset()), chunk.type_name());
     out.extend_from_slice(b"data: ");
     let data = out.len();
     let written = match &**chunk {
@@ -59,11 +68,11 @@ pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
             out.extend_from_slice(br#"{"type":"text_chunk","part":"#);
             out.extend_from_slice(itoa::Buffer::new().format(*part).as_bytes());
             out.extend_from_slice(br#","delta":"#);
-            let written = serde_json::to_writer(&mut out, delta.as_str()).is_ok();
+            let written = serde_json::to_writer(&mut *out, delta.as_str()).is_ok();
             out.push(b'}');
             written
         }
-        chunk => serde_json::to_writer(&mut out, chunk).is_ok(),
+        chunk => serde_json::to_writer(&mut *out, chunk).is_ok(),
     };
     if !written {
         // What `chunk_line` writes instead (an error line).
@@ -71,13 +80,10 @@ pub(crate) fn chunk_frame(chunk: &SharedChunk) -> Bytes {
         out.extend_from_slice(chunk_line(chunk).as_bytes());
     }
     out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
 }
 
-/// An event's `id:` (when given) and `event:` lines, in a buffer with room
-/// for about `data` bytes of data after them.
-fn head(id: Option<u64>, event: &str, data: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data + event.len() + 40);
+/// An event's `id:` (when given) and `event:` lines.
+fn push_head(out: &mut Vec<u8>, id: Option<u64>, event: &str) {
     if let Some(id) = id {
         out.extend_from_slice(b"id: ");
         out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
@@ -86,7 +92,6 @@ fn head(id: Option<u64>, event: &str, data: usize) -> Vec<u8> {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(event.as_bytes());
     out.push(b'\n');
-    out
 }
 
 /// A `text/event-stream` response (not cached) with `body`: for streams
