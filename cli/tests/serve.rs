@@ -124,6 +124,31 @@ impl Running {
         (status, v)
     }
 
+    /// The server's address, `127.0.0.1:port`.
+    fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends `request` as is on a connection of its own and reads the
+    /// answer until the server closes it.
+    async fn raw(&self, request: &str) -> String {
+        let mut socket = tokio::net::TcpStream::connect(self.addr()).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        read_until_closed(&mut socket).await
+    }
+
+    /// A connection with a tiny receive buffer (4 KiB) that has asked for
+    /// stream `id`'s events and read nothing yet: a client that can be
+    /// made to fall behind.
+    async fn attach_small(&self, id: &str) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut small = socket.connect(self.addr().parse().unwrap()).await.unwrap();
+        let request = format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n");
+        small.write_all(request.as_bytes()).await.unwrap();
+        small
+    }
+
     /// Starts a stream; returns its id.
     async fn start_stream(&self) -> String {
         let (status, _, v) = self.post("/v1/streams", r#"{"prompt":"hi"}"#).await;
@@ -302,34 +327,13 @@ async fn an_http_1_0_client_gets_the_events_until_the_connection_closes() {
     let server = Running::start(config(&upstream)).await;
     let id = server.start_stream().await;
     server.wait_status(&id, "finished").await;
-    let mut socket = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    socket
-        .write_all(format!("GET /v1/streams/{id}/events HTTP/1.0\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let raw = read_until_closed(&mut socket).await;
+    let raw = server
+        .raw(&format!("GET /v1/streams/{id}/events HTTP/1.0\r\n\r\n"))
+        .await;
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
     assert!(!head.to_lowercase().contains("transfer-encoding"), "{head}");
-    let events: Vec<Sse> = body
-        .split("\n\n")
-        .filter(|b| !b.is_empty())
-        .map(|block| {
-            let mut e = Sse::default();
-            for line in block.lines() {
-                let (field, value) = line.split_once(": ").unwrap();
-                match field {
-                    "id" => e.id = value.to_string(),
-                    "event" => e.event = value.to_string(),
-                    "data" => e.data = value.to_string(),
-                    _ => panic!("{line:?}"),
-                }
-            }
-            e
-        })
-        .collect();
+    let events = parse_events(body);
     assert_chunks(&events, &lines, 0);
     server.stop().await;
 }
@@ -342,13 +346,11 @@ async fn a_head_request_on_the_events_gets_the_head_alone() {
     let server = Running::start(config(&upstream)).await;
     let id = server.start_stream().await;
     server.wait_status(&id, "finished").await;
-    let mut socket = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let head =
-        format!("HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-    socket.write_all(head.as_bytes()).await.unwrap();
-    let raw = read_until_closed(&mut socket).await;
+    let raw = server
+        .raw(&format!(
+            "HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.contains("content-type: text/event-stream\r\n"), "{raw}");
     assert!(raw.ends_with("\r\n\r\n"), "nothing after the head: {raw}");
@@ -445,15 +447,7 @@ async fn a_client_that_falls_behind_then_catches_up_gets_every_event_once() {
     let upstream = Server::start(vec![Replay::generated(n, Duration::from_millis(1), &text)]).await;
     let server = Running::start(config(&upstream)).await;
     let id = server.start_stream().await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut slow = socket
-        .connect(server.base.trim_start_matches("http://").parse().unwrap())
-        .await
-        .unwrap();
-    slow.write_all(format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    let mut slow = server.attach_small(&id).await;
     // A client beside it that keeps up.
     let (fast_server, fast_id) = (&server, id.clone());
     let fast = async move { fast_server.read_all(&fast_id, None).await };
@@ -517,7 +511,13 @@ async fn read_chunked_events(socket: &mut tokio::net::TcpStream) -> Vec<Sse> {
         assert_eq!(&rest[size..size + 2], b"\r\n", "a chunk ends with CRLF");
         rest = &rest[size + 2..];
     }
-    let body = String::from_utf8(body).unwrap();
+    parse_events(&String::from_utf8(body).unwrap())
+}
+
+/// The events of an SSE body as the server writes them (`id:`, `event:`,
+/// `data:`, each one line); comment lines are skipped, any other line
+/// fails the test.
+fn parse_events(body: &str) -> Vec<Sse> {
     let mut events = Vec::new();
     for block in body.split("\n\n").filter(|b| !b.is_empty()) {
         let mut e = Sse::default();
@@ -546,23 +546,10 @@ async fn three_clients_read(
 ) -> (Duration, Option<tokio::net::TcpStream>) {
     let started = Instant::now();
     let id = server.start_stream().await;
-    let stalled = if stall {
-        // A tiny receive buffer, and it never reads.
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let mut stalled = socket
-            .connect(server.base.trim_start_matches("http://").parse().unwrap())
-            .await
-            .unwrap();
-        stalled
-            .write_all(
-                format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes(),
-            )
-            .await
-            .unwrap();
-        Some(stalled)
-    } else {
-        None
+    // A client that never reads.
+    let stalled = match stall {
+        true => Some(server.attach_small(&id).await),
+        false => None,
     };
     let readers: Vec<_> = (0..3)
         .map(|_| {
@@ -857,7 +844,7 @@ async fn half_a_request_head_is_let_go_after_the_header_timeout() {
         ..config(&upstream)
     })
     .await;
-    let addr = server.base.trim_start_matches("http://").to_string();
+    let addr = server.addr().to_string();
     // Nothing at all, and half a head (slowloris).
     let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -881,7 +868,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
         ..config(&upstream)
     })
     .await;
-    let addr = server.base.trim_start_matches("http://").to_string();
+    let addr = server.addr().to_string();
     for path in ["/v1/streams", "/v1/chat/completions"] {
         let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
         slow.write_all(
