@@ -35,7 +35,7 @@ pub(crate) fn push_chunk_json(cmd: &mut redis::Cmd, chunk: &Chunk) {
     // ever did, the entry still takes its offset, as the CLI's line does,
     // with the error in place of the line: the partial line goes in a
     // command of its own, dropped.
-    if let Err(e) = serde_json::to_writer(cmd.writer_for_next_arg(), chunk) {
+    if let Err(e) = rivulet::json::write_chunk_line(cmd.writer_for_next_arg(), chunk) {
         let error =
             serde_json::json!({"type": "error", "kind": "internal", "message": e.to_string()});
         let mut fresh = redis::Cmd::new();

@@ -19,8 +19,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::Stream;
-use rivulet::json::chunk_line;
-use rivulet::{Chunk, SharedChunk};
+use rivulet::json::{chunk_line, write_chunk_line};
+use rivulet::SharedChunk;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// One event: `id:` (when given), `event:` (a name of ours), `data:`.
@@ -59,21 +59,7 @@ pub(crate) fn push_chunk_event(out: &mut Vec<u8>, chunk: &SharedChunk) {
     push_head(out, Some(chunk.offset()), chunk.type_name());
     out.extend_from_slice(b"data: ");
     let data = out.len();
-    let written = match &**chunk {
-        // Most chunks are text: the line serde writes for it
-        // (`a_text_chunk_line_is_the_one_serde_writes`), its field names
-        // not escaped again for each chunk (callgrind: a third of the
-        // frame's instructions went to serde's generic path).
-        Chunk::Text { part, delta } => {
-            out.extend_from_slice(br#"{"type":"text_chunk","part":"#);
-            out.extend_from_slice(itoa::Buffer::new().format(*part).as_bytes());
-            out.extend_from_slice(br#","delta":"#);
-            let written = serde_json::to_writer(&mut *out, delta.as_str()).is_ok();
-            out.push(b'}');
-            written
-        }
-        chunk => serde_json::to_writer(&mut *out, chunk).is_ok(),
-    };
+    let written = write_chunk_line(&mut *out, chunk).is_ok();
     if !written {
         // What `chunk_line` writes instead (an error line).
         out.truncate(data);
