@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crate::event::Event;
 use crate::log::{Progress, Waiting};
 use crate::options::Policy;
-use crate::shared::CancelOnDrop;
+use crate::shared::{CancelOnDrop, Shared};
 
 /// The most events one read of the log takes, whatever the policy's
 /// capacity. Each event taken and not yet handed out holds 64 bytes in
@@ -48,7 +48,13 @@ const MAX_BATCH: usize = 32;
 /// events taken but not handed out, the consumer's progress for
 /// backpressure, and the exactly-one-terminal-event bookkeeping.
 struct Cursor {
-    handle: Arc<CancelOnDrop>,
+    /// Held for its drop: when the last subscription or handle of a
+    /// stream goes, the stream is cancelled (see `CancelOnDrop`).
+    _guard: Arc<CancelOnDrop>,
+    /// The guard's stream, held directly: a poll reads the log through it
+    /// without touching the guard's allocation, one cold cache line less
+    /// per chunk when thousands of streams take turns (callgrind).
+    shared: Arc<Shared>,
     /// The next log entry to take.
     next: u64,
     /// Events taken from the log, not yet handed to the consumer.
@@ -74,7 +80,8 @@ impl Cursor {
             Policy::Detached { capacity } => (capacity, None),
         };
         Cursor {
-            handle,
+            shared: handle.shared.clone(),
+            _guard: handle,
             next: from,
             ready: VecDeque::new(),
             batch: capacity.clamp(1, MAX_BATCH),
@@ -91,7 +98,7 @@ impl Cursor {
             return Poll::Ready(None);
         }
         if self.ready.is_empty() {
-            let log = &self.handle.shared.log;
+            let log = &self.shared.log;
             let same = self.armed.as_ref().is_some_and(|w| w.will_wake(waker));
             if same && log.still_waiting(&self.waiting) {
                 // Registered when it last read up to the end, and not woken
@@ -131,15 +138,15 @@ impl Cursor {
         };
         if let Some(p) = &self.progress {
             p.advance(n);
-            self.handle.shared.ctl.progress();
+            self.shared.ctl.progress();
         }
     }
 
     /// Stops holding the provider back.
     fn leave(&mut self) {
         if let Some(p) = self.progress.take() {
-            self.handle.shared.log.remove_lossless(&p);
-            self.handle.shared.ctl.progress();
+            self.shared.log.remove_lossless(&p);
+            self.shared.ctl.progress();
         }
     }
 }
