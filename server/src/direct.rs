@@ -22,9 +22,9 @@ use std::time::Duration;
 use axum::body::Bytes;
 use futures::StreamExt;
 use http_body::{Body, Frame, SizeHint};
-use rivulet::{Event, Policy, Subscription};
+use rivulet::{Event, Subscription};
 
-use super::events::{end_frame, BUFFER};
+use super::events::{end_frame, subscribe_after};
 use super::fanout::{Live, Slot};
 use super::registry::Attached;
 use super::socket::{push_chunk, BodyOut, Socket};
@@ -93,13 +93,9 @@ impl DirectEvents {
             }
             let entry = self.attached.entry();
             let next = own.next;
-            let subscription = own.subscription.get_or_insert_with(|| {
-                let policy = Policy::Detached { capacity: BUFFER };
-                match next.checked_sub(1) {
-                    Some(last) => entry.response.subscribe_from(last, policy),
-                    None => entry.response.subscribe(policy),
-                }
-            });
+            let subscription = own
+                .subscription
+                .get_or_insert_with(|| subscribe_after(&entry.response, next.checked_sub(1)));
             let out = &mut self.out.buf;
             while out.len() < BATCH && !own.end {
                 match subscription.poll_next_unpin(cx) {

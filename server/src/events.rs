@@ -23,12 +23,24 @@ use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
 use super::registry::{failure, status, Attached, Entry};
 use super::sse::{event_stream, frame};
 use rivulet::json::error_json;
-use rivulet::{Event, Outcome, Policy};
+use rivulet::{Event, Outcome, Policy, StreamResponse, Subscription};
 
 /// The attacher's policy capacity: how many events one read of the log
 /// may take (the runtime takes at most 32). A detached subscription never
 /// holds the stream back; it reads behind from the log, losing nothing.
-pub(crate) const BUFFER: usize = 64;
+const BUFFER: usize = 64;
+
+/// An attacher's subscription: detached with [`BUFFER`], from right after
+/// offset `after` (`Last-Event-ID`), or from the start when `None`. Every
+/// way of sending an attacher its events (hyper's body, the direct body,
+/// the stream's writer) reads the log through one of these.
+pub(crate) fn subscribe_after(response: &StreamResponse, after: Option<u64>) -> Subscription {
+    let policy = Policy::Detached { capacity: BUFFER };
+    match after {
+        Some(k) => response.subscribe_from(k, policy),
+        None => response.subscribe(policy),
+    }
+}
 
 /// The `end` event's data: `{"status":"finished"}`,
 /// `{"status":"cancelled"}` or `{"status":"failed","kind","message","error"}`.
@@ -54,11 +66,7 @@ pub fn events(
     after: Option<u64>,
     attached: Attached,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
-    let policy = Policy::Detached { capacity: BUFFER };
-    let subscription = match after {
-        Some(k) => entry.response.subscribe_from(k, policy),
-        None => entry.response.subscribe(policy),
-    };
+    let subscription = subscribe_after(&entry.response, after);
     // (ended, the attacher's guard)
     let state = (false, attached);
     subscription
@@ -88,9 +96,7 @@ pub fn events(
 /// needs all of it; `Last-Event-ID` is ignored), as the AI SDK's UI message
 /// stream. `attached` is held until the client goes.
 pub fn ai_sdk(entry: &Entry, attached: Attached) -> Response {
-    let subscription = entry
-        .response
-        .subscribe(Policy::Detached { capacity: BUFFER });
+    let subscription = subscribe_after(&entry.response, None);
     ai_sdk_response(
         format!("msg-{}", entry.id),
         subscription,

@@ -29,11 +29,11 @@ use std::time::Duration;
 
 use futures::task::AtomicWaker;
 use futures::StreamExt;
-use rivulet::{Event, Policy, StreamResponse, Subscription};
+use rivulet::{Event, StreamResponse, Subscription};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::events::end_frame;
+use super::events::{end_frame, subscribe_after};
 use super::socket::{push_chunk, Socket};
 use super::sse::push_chunk_event;
 
@@ -158,11 +158,7 @@ impl Fanout {
             },
             None => live,
         };
-        let policy = Policy::Detached { capacity: 64 };
-        let subscription = match live.next.checked_sub(1) {
-            Some(last) => response.subscribe_from(last, policy),
-            None => response.subscribe(policy),
-        };
+        let subscription = subscribe_after(response, live.next.checked_sub(1));
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = Writer {
             next: live.next,
