@@ -75,6 +75,17 @@ struct Running {
     token: Option<String>,
 }
 
+/// A server (the default config) and one stream of the transcript run to
+/// its end: the upstream (kept for the test's length), the server, the
+/// stream's id and its finished status.
+async fn finished_stream() -> (Server, Running, String, Value) {
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(config(&upstream)).await;
+    let id = server.start_stream().await;
+    let v = server.wait_status(&id, "finished").await;
+    (upstream, server, id, v)
+}
+
 impl Running {
     async fn start(config: ServeConfig) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -290,10 +301,7 @@ async fn fifty_clients_see_the_transcript() {
 async fn a_late_joiner_gets_everything_and_the_snapshot_is_the_json_output() {
     let _shared = TIMED.read().await;
     let lines = expected_lines().await;
-    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
-    let server = Running::start(config(&upstream)).await;
-    let id = server.start_stream().await;
-    let v = server.wait_status(&id, "finished").await;
+    let (_upstream, server, id, v) = finished_stream().await;
     assert_eq!(v["chunks"], json!(lines.len()));
     assert_eq!(v["model"], json!("openai/gpt-4o-mini"));
     assert_eq!(v["response"]["error"], Value::Null);
@@ -323,10 +331,7 @@ async fn a_late_joiner_gets_everything_and_the_snapshot_is_the_json_output() {
 async fn an_http_1_0_client_gets_the_events_until_the_connection_closes() {
     let _shared = TIMED.read().await;
     let lines = expected_lines().await;
-    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
-    let server = Running::start(config(&upstream)).await;
-    let id = server.start_stream().await;
-    server.wait_status(&id, "finished").await;
+    let (_upstream, server, id, _) = finished_stream().await;
     let raw = server
         .raw(&format!("GET /v1/streams/{id}/events HTTP/1.0\r\n\r\n"))
         .await;
@@ -342,10 +347,7 @@ async fn an_http_1_0_client_gets_the_events_until_the_connection_closes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_head_request_on_the_events_gets_the_head_alone() {
     let _shared = TIMED.read().await;
-    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
-    let server = Running::start(config(&upstream)).await;
-    let id = server.start_stream().await;
-    server.wait_status(&id, "finished").await;
+    let (_upstream, server, id, _) = finished_stream().await;
     let raw = server
         .raw(&format!(
             "HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
