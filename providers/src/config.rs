@@ -45,6 +45,11 @@ impl ApiBase {
 
     /// `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`.
     pub fn azure_deployment_url(&self, deployment: &str) -> Result<String, Error> {
+        self.azure_deployment(deployment).map(String::from)
+    }
+
+    /// [`ApiBase::azure_deployment_url`], parsed.
+    pub(crate) fn azure_deployment(&self, deployment: &str) -> Result<Url, Error> {
         if deployment.is_empty() {
             return Err(Error::bad_request(
                 "azure needs the deployment name as the model (azure/DEPLOYMENT)",
@@ -62,7 +67,7 @@ impl ApiBase {
             .as_deref()
             .unwrap_or(AZURE_DEFAULT_API_VERSION);
         url.query_pairs_mut().append_pair("api-version", version);
-        Ok(url.into())
+        Ok(url)
     }
 }
 

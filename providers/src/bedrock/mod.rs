@@ -332,7 +332,7 @@ impl Inner {
             request.extra_body.as_ref(),
         )?;
         let headers = self.headers(&url, &body)?;
-        let resp = self.http.post(url.as_str(), headers, body).await?;
+        let resp = self.http.post(url, headers, body).await?;
         if !resp.status().is_success() {
             let error_type = resp
                 .headers()

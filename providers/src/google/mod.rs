@@ -242,7 +242,7 @@ impl Google {
 
     /// The URL a request for `model` goes to.
     pub fn url(&self, model: &str) -> Result<String, Error> {
-        self.inner.url(model)
+        self.inner.url(model).map(String::from)
     }
 }
 
@@ -309,7 +309,7 @@ impl Provider for Google {
 }
 
 impl Inner {
-    fn url(&self, model: &str) -> Result<String, Error> {
+    fn url(&self, model: &str) -> Result<Url, Error> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if model.is_empty() {
             return Err(Error::bad_request(format!(
@@ -324,7 +324,7 @@ impl Inner {
             &[&format!("{model}:streamGenerateContent")],
         )?;
         url.set_query(Some("alt=sse"));
-        Ok(url.into())
+        Ok(url)
     }
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
@@ -345,7 +345,7 @@ impl Inner {
             &request::generate_content_request(id, request)?,
             request.extra_body.as_ref(),
         )?;
-        let resp = self.http.post(&url, headers, body).await?;
+        let resp = self.http.post(url, headers, body).await?;
         if !resp.status().is_success() {
             // Gemini sends its errors as plain JSON, even under a
             // text/event-stream content type.

@@ -14,12 +14,22 @@ use std::future::Future;
 use bytes::Bytes;
 use futures::Stream;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
+use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture};
 
 use super::transport as http;
 use crate::config::{self, ProviderConfig};
 use crate::decode::{DecodeStream, Driver, Protocol, SseFeed};
 use crate::sse::SseEvent;
+
+/// `url` parsed, or a [`Error::BadRequest`]. The URL is left out of the
+/// message: a base URL may carry credentials (`https://user:pass@…`).
+/// Parsed once per provider where the URL does not depend on the model.
+pub(crate) fn parse_url(provider: &str, url: &str) -> Result<Url, Error> {
+    Url::parse(url).map_err(|e| {
+        Error::bad_request(format!("invalid request URL: {e}")).with_provider(provider)
+    })
+}
 
 /// Credential headers, and defaults that are not the caller's: `Debug`
 /// leaves them out of the extra headers it names.
@@ -40,6 +50,10 @@ pub(crate) struct Endpoint {
     id: &'static str,
     /// The URL requests go to, or the base of per-model URLs.
     url: String,
+    /// `url` parsed, once: parsing it for every request was about 20,000
+    /// instructions per stream (callgrind, 5,000 streams), against a
+    /// clone of a few hundred.
+    target: Url,
     /// Kept to scrub it from errors; it is sent from `headers`.
     key: Option<ApiKey>,
     headers: HeaderMap,
@@ -57,9 +71,11 @@ impl Endpoint {
         headers: HeaderMap,
         content_type: &'static str,
     ) -> Result<Self, Error> {
+        let target = parse_url(id, &url)?;
         Ok(Endpoint {
             id,
             url,
+            target,
             key,
             headers,
             client: http::client()?,
@@ -139,11 +155,15 @@ impl Endpoint {
     /// response head, whatever its status.
     pub(crate) async fn post(
         &self,
-        url: &str,
+        url: Url,
         headers: HeaderMap,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, Error> {
-        tracing::debug!(provider = self.id, url, "sending streaming request");
+        tracing::debug!(
+            provider = self.id,
+            url = url.as_str(),
+            "sending streaming request"
+        );
         http::post(self.id, &self.client, url, headers, body).await
     }
 
@@ -165,7 +185,9 @@ impl Endpoint {
         body: Vec<u8>,
         json_error: impl FnOnce(&[u8]) -> Option<Error>,
     ) -> Result<reqwest::Response, Error> {
-        let resp = self.post(&self.url, self.headers.clone(), body).await?;
+        let resp = self
+            .post(self.target.clone(), self.headers.clone(), body)
+            .await?;
         if !resp.status().is_success() {
             return Err(http::error_response(self.id, resp).await.0);
         }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::Url;
 use rivulet_core::{ApiKey, Error, ErrorContext};
 
 use crate::errors::{error_from_parts, provider_message, truncate};
@@ -98,7 +99,7 @@ pub(crate) fn extra_header_names<'a>(headers: &'a HeaderMap, hidden: &[&str]) ->
 pub(crate) async fn post(
     provider: &str,
     client: &reqwest::Client,
-    url: &str,
+    url: Url,
     headers: HeaderMap,
     body: Vec<u8>,
 ) -> Result<reqwest::Response, Error> {

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use reqwest::header::{HeaderName, AUTHORIZATION};
+use reqwest::Url;
 use rivulet_core::{ChunkStream, Error, OpenFuture, Provider, Request};
 
 pub use decoder::{Decoded, Decoder};
@@ -22,7 +23,7 @@ use crate::config::{self, ProviderConfig};
 use crate::decode;
 use crate::family::{Auth, Family, UrlStyle};
 use crate::http;
-use crate::http::Endpoint;
+use crate::http::{parse_url, Endpoint};
 
 /// A Chat Completions provider: one member of the OpenAI-compatible family
 /// ([`Family`]) with its endpoint, key and HTTP client.
@@ -41,6 +42,9 @@ struct Inner {
     http: Endpoint,
     /// Cleared for good once the server rejects `stream_options`.
     include_usage: AtomicBool,
+    /// The Chat Completions URL, parsed once (`None` for Azure, whose URL
+    /// names the deployment, i.e. the model).
+    chat_url: Option<Url>,
 }
 
 impl OpenAiCompatible {
@@ -55,12 +59,20 @@ impl OpenAiCompatible {
         });
         let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
         let base = settings.api_base.base.clone();
+        let chat_url = match family.url_style {
+            UrlStyle::ChatCompletions => Some(parse_url(
+                family.id,
+                &settings.api_base.chat_completions_url(),
+            )?),
+            UrlStyle::AzureDeployment => None,
+        };
         Ok(OpenAiCompatible {
             inner: Arc::new(Inner {
                 family,
                 api_base: settings.api_base,
                 http: Endpoint::sse(family.id, base, settings.key, headers)?,
                 include_usage: AtomicBool::new(true),
+                chat_url,
             }),
         })
     }
@@ -72,7 +84,7 @@ impl OpenAiCompatible {
 
     /// The URL a request for `model` goes to.
     pub fn url(&self, model: &str) -> Result<String, Error> {
-        self.inner.url(model)
+        self.inner.url(model).map(String::from)
     }
 }
 
@@ -104,16 +116,16 @@ impl Provider for OpenAiCompatible {
 }
 
 impl Inner {
-    fn url(&self, model: &str) -> Result<String, Error> {
-        match self.family.url_style {
-            UrlStyle::ChatCompletions => Ok(self.api_base.chat_completions_url()),
-            UrlStyle::AzureDeployment => self.api_base.azure_deployment_url(model),
+    fn url(&self, model: &str) -> Result<Url, Error> {
+        match &self.chat_url {
+            Some(url) => Ok(url.clone()),
+            None => self.api_base.azure_deployment(model),
         }
     }
 
     async fn send(
         &self,
-        url: &str,
+        url: Url,
         request: &Request,
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
@@ -129,7 +141,7 @@ impl Inner {
         let id = self.family.id;
         let url = self.url(&request.model)?;
         let include_usage = self.include_usage.load(Ordering::Relaxed);
-        let mut resp = self.send(&url, request, include_usage).await?;
+        let mut resp = self.send(url.clone(), request, include_usage).await?;
         if !resp.status().is_success() {
             let (err, body) = http::error_response(id, resp).await;
             // "A provider that rejects it still works": retry once without
@@ -142,7 +154,7 @@ impl Inner {
                     "server rejected stream_options; retrying without it"
                 );
                 self.include_usage.store(false, Ordering::Relaxed);
-                resp = self.send(&url, request, false).await?;
+                resp = self.send(url, request, false).await?;
                 if !resp.status().is_success() {
                     return Err(http::error_response(id, resp).await.0);
                 }
