@@ -16,9 +16,8 @@
 //! client's CPU.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::poll_fn;
@@ -304,6 +303,22 @@ fn panicked() -> Error {
 /// Drops a provider value, containing a panic in its destructor.
 fn drop_quietly<T>(value: T) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Why [`Driver::read`] stopped taking chunks.
+enum Read {
+    /// A lossless consumer is `capacity` behind.
+    Blocked,
+    /// [`BURST`] chunks in a row without waiting: yield the thread.
+    Burst,
+    /// The stream ended.
+    Finished,
+    /// The stream failed.
+    Failed(Error),
+    Cancelled,
+    Timeout(TimeoutKind),
+    /// Polling the stream panicked.
+    Panicked,
 }
 
 /// The state of one call while it runs.
@@ -603,38 +618,18 @@ impl<'a> Driver<'a> {
 
         let mut streak = 0u32;
         loop {
-            let target = self.read_target();
-            let raced = {
-                let next = pin!(stream.next());
-                let fin_shared = &self.fin.shared;
-                let dirty = &mut self.dirty;
-                let urgent = &mut self.urgent;
-                let streak = &mut streak;
-                let clock_due = &mut self.clock_due;
-                race(next, &shared.ctl, &mut self.timer, target, || {
-                    // About to wait for the network: the burst is over, so
-                    // wake the subscriptions once for all of it. The first token
-                    // goes at once (it is the latency users feel); later
-                    // ones with the rest of the arbiter's pass (see `idle`).
-                    *streak = 0;
-                    *clock_due = true;
-                    if std::mem::take(dirty)
-                        && (std::mem::take(urgent) || !idle::defer_notify(fin_shared))
-                    {
-                        shared.log.notify();
-                    }
-                })
-                .await
-            };
-            let outcome = match raced {
-                Raced::Done(Some(Ok(chunk))) => {
-                    if self.accept(chunk) {
+            // One future for every chunk until the loop has something to
+            // do besides reading: a new race per chunk wrote its state into
+            // a cold part of this future for each of them.
+            let read = poll_fn(|cx| self.read(&mut stream, &mut streak, cx)).await;
+            let outcome = match read {
+                Read::Blocked | Read::Burst => {
+                    if matches!(read, Read::Blocked) {
                         if let Err(outcome) = self.wait_for_room().await {
                             drop_quietly(stream);
                             return Attempt::Done(outcome);
                         }
                     }
-                    streak += 1;
                     if streak >= BURST {
                         streak = 0;
                         self.clock_due = true;
@@ -651,14 +646,14 @@ impl<'a> Driver<'a> {
                     }
                     continue;
                 }
-                Raced::Done(Some(Err(e))) => {
+                Read::Failed(e) => {
                     drop_quietly(stream);
                     return self.failed(e);
                 }
-                Raced::Done(None) => Outcome::Finished,
-                Raced::Cancelled => Outcome::failed(Error::cancelled()),
-                Raced::Timeout(k) => Outcome::failed(Error::timeout(k)),
-                Raced::Panicked => Outcome::failed(panicked()),
+                Read::Finished => Outcome::Finished,
+                Read::Cancelled => Outcome::failed(Error::cancelled()),
+                Read::Timeout(k) => Outcome::failed(Error::timeout(k)),
+                Read::Panicked => Outcome::failed(panicked()),
             };
             // Drop the stream (and with it the HTTP body and the socket)
             // before anything else.
@@ -666,6 +661,59 @@ impl<'a> Driver<'a> {
             self.flush_pending();
             return Attempt::Done(outcome);
         }
+    }
+
+    /// Takes the chunks `stream` has ready into the log, until it must
+    /// wait (`Pending`: the network, a cancel or the timer wakes it) or
+    /// the caller has something else to do ([`Read`]). What [`race`] does
+    /// for one future, for a run of chunks: cancel is checked before each
+    /// poll, the waker registered for it and the timer polled only when
+    /// the stream is about to wait.
+    fn read(
+        &mut self,
+        stream: &mut rivulet_core::ChunkStream,
+        streak: &mut u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<Read> {
+        let shared = self.shared;
+        loop {
+            if shared.ctl.is_cancelled() {
+                return Poll::Ready(Read::Cancelled);
+            }
+            match catch_unwind(AssertUnwindSafe(|| stream.poll_next_unpin(cx))) {
+                Ok(Poll::Ready(Some(Ok(chunk)))) => {
+                    let blocked = self.accept(chunk);
+                    *streak += 1;
+                    if blocked {
+                        return Poll::Ready(Read::Blocked);
+                    }
+                    if *streak >= BURST {
+                        return Poll::Ready(Read::Burst);
+                    }
+                }
+                Ok(Poll::Ready(Some(Err(e)))) => return Poll::Ready(Read::Failed(e)),
+                Ok(Poll::Ready(None)) => return Poll::Ready(Read::Finished),
+                Ok(Poll::Pending) => break,
+                Err(_) => return Poll::Ready(Read::Panicked),
+            }
+        }
+        shared.ctl.register(cx.waker());
+        if shared.ctl.is_cancelled() {
+            return Poll::Ready(Read::Cancelled);
+        }
+        // About to wait for the network: the burst is over, so wake the
+        // subscriptions once for all of it. The first token goes at once
+        // (it is the latency users feel); later ones with the rest of the
+        // arbiter's pass (see `idle`).
+        *streak = 0;
+        self.clock_due = true;
+        if std::mem::take(&mut self.dirty)
+            && (std::mem::take(&mut self.urgent) || !idle::defer_notify(&self.fin.shared))
+        {
+            shared.log.notify();
+        }
+        let target = self.read_target();
+        self.timer.poll(cx, target).map(Read::Timeout)
     }
 
     /// A failure from the provider: retry it if nothing has been shown yet
