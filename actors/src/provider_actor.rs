@@ -623,25 +623,24 @@ impl<'a> Driver<'a> {
             // a cold part of this future for each of them.
             let read = poll_fn(|cx| self.read(&mut stream, &mut streak, cx)).await;
             let outcome = match read {
-                Read::Blocked | Read::Burst => {
-                    if matches!(read, Read::Blocked) {
-                        if let Err(outcome) = self.wait_for_room().await {
-                            drop_quietly(stream);
-                            return Attempt::Done(outcome);
-                        }
+                Read::Blocked => {
+                    if let Err(outcome) = self.wait_for_room().await {
+                        drop_quietly(stream);
+                        return Attempt::Done(outcome);
                     }
-                    if streak >= BURST {
-                        streak = 0;
-                        self.clock_due = true;
-                        self.wake_readers();
-                        tokio::task::yield_now().await;
-                        // A stream that is never pending never lets the timer
-                        // be polled: check the deadline by hand.
-                        if let Some((at, kind)) = self.read_target() {
-                            if Instant::now() >= at {
-                                drop_quietly(stream);
-                                return Attempt::Done(self.fail(Error::timeout(kind)));
-                            }
+                    continue;
+                }
+                Read::Burst => {
+                    streak = 0;
+                    self.clock_due = true;
+                    self.wake_readers();
+                    tokio::task::yield_now().await;
+                    // A stream that is never pending never lets the timer
+                    // be polled: check the deadline by hand.
+                    if let Some((at, kind)) = self.read_target() {
+                        if Instant::now() >= at {
+                            drop_quietly(stream);
+                            return Attempt::Done(self.fail(Error::timeout(kind)));
                         }
                     }
                     continue;
@@ -677,18 +676,19 @@ impl<'a> Driver<'a> {
     ) -> Poll<Read> {
         let shared = self.shared;
         loop {
+            // Checked first: after waiting for room, the burst that was
+            // under way when the consumer fell behind still yields.
+            if *streak >= BURST {
+                return Poll::Ready(Read::Burst);
+            }
             if shared.ctl.is_cancelled() {
                 return Poll::Ready(Read::Cancelled);
             }
             match catch_unwind(AssertUnwindSafe(|| stream.poll_next_unpin(cx))) {
                 Ok(Poll::Ready(Some(Ok(chunk)))) => {
-                    let blocked = self.accept(chunk);
                     *streak += 1;
-                    if blocked {
+                    if self.accept(chunk) {
                         return Poll::Ready(Read::Blocked);
-                    }
-                    if *streak >= BURST {
-                        return Poll::Ready(Read::Burst);
                     }
                 }
                 Ok(Poll::Ready(Some(Err(e)))) => return Poll::Ready(Read::Failed(e)),

@@ -75,7 +75,7 @@ impl Anthropic {
 
     /// The URL requests go to.
     pub fn url(&self) -> &str {
-        self.endpoint.url()
+        self.endpoint.url().as_str()
     }
 }
 

@@ -57,7 +57,7 @@ impl Cohere {
 
     /// The URL requests go to.
     pub fn url(&self) -> &str {
-        self.endpoint.url()
+        self.endpoint.url().as_str()
     }
 }
 

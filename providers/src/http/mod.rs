@@ -15,7 +15,7 @@
 mod endpoint;
 mod transport;
 
-pub(crate) use endpoint::{boxed, parse_url, Endpoint};
+pub(crate) use endpoint::{boxed, Endpoint};
 pub(crate) use transport::{
     bearer, error_response, extra_header_names, read_limited, request_headers, secret_header,
     transport_error,

@@ -23,7 +23,7 @@ use crate::config::{self, ProviderConfig};
 use crate::decode;
 use crate::family::{Auth, Family, UrlStyle};
 use crate::http;
-use crate::http::{parse_url, Endpoint};
+use crate::http::Endpoint;
 
 /// A Chat Completions provider: one member of the OpenAI-compatible family
 /// ([`Family`]) with its endpoint, key and HTTP client.
@@ -42,9 +42,6 @@ struct Inner {
     http: Endpoint,
     /// Cleared for good once the server rejects `stream_options`.
     include_usage: AtomicBool,
-    /// The Chat Completions URL, parsed once (`None` for Azure, whose URL
-    /// names the deployment, i.e. the model).
-    chat_url: Option<Url>,
 }
 
 impl OpenAiCompatible {
@@ -58,21 +55,18 @@ impl OpenAiCompatible {
             Auth::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
         });
         let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
-        let base = settings.api_base.base.clone();
-        let chat_url = match family.url_style {
-            UrlStyle::ChatCompletions => Some(parse_url(
-                family.id,
-                &settings.api_base.chat_completions_url(),
-            )?),
-            UrlStyle::AzureDeployment => None,
+        // The endpoint's URL is where requests go, parsed once; Azure's
+        // names the deployment (the model), so it keeps the base.
+        let url = match family.url_style {
+            UrlStyle::ChatCompletions => settings.api_base.chat_completions_url(),
+            UrlStyle::AzureDeployment => settings.api_base.base.clone(),
         };
         Ok(OpenAiCompatible {
             inner: Arc::new(Inner {
                 family,
                 api_base: settings.api_base,
-                http: Endpoint::sse(family.id, base, settings.key, headers)?,
+                http: Endpoint::sse(family.id, url, settings.key, headers)?,
                 include_usage: AtomicBool::new(true),
-                chat_url,
             }),
         })
     }
@@ -117,9 +111,9 @@ impl Provider for OpenAiCompatible {
 
 impl Inner {
     fn url(&self, model: &str) -> Result<Url, Error> {
-        match &self.chat_url {
-            Some(url) => Ok(url.clone()),
-            None => self.api_base.azure_deployment(model),
+        match self.family.url_style {
+            UrlStyle::ChatCompletions => Ok(self.http.url().clone()),
+            UrlStyle::AzureDeployment => self.api_base.azure_deployment(model),
         }
     }
 

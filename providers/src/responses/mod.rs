@@ -55,7 +55,7 @@ impl OpenAiResponses {
 
     /// The URL requests go to.
     pub fn url(&self) -> &str {
-        self.endpoint.url()
+        self.endpoint.url().as_str()
     }
 }
 
