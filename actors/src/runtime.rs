@@ -18,7 +18,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
 use actix_rt::{Arbiter, ArbiterHandle, System};
-use rivulet_core::{Provider, Request, Response};
+use rivulet_core::{Provider, Request};
 
 use crate::accumulator::{Accumulator, Fold};
 use crate::followers::Followers;
@@ -193,10 +193,17 @@ impl Runtime {
         let life = shared.life();
         let member = || Member::new(inner.counters.clone(), life.clone());
 
-        let response = Response::new(options.provider_id.clone(), options.model.clone(), input);
         // Parked until they have something to do (see `crate::followers`).
         let followers = Arc::new(Followers::new(
-            Accumulator::new(Fold::new(shared.clone(), response), member()),
+            Accumulator::new(
+                Fold::new(
+                    shared.clone(),
+                    options.provider_id.clone(),
+                    options.model.clone(),
+                    input,
+                ),
+                member(),
+            ),
             ToolParser::new(Parser::new(shared.clone()), member()),
             arbiter.clone(),
         ));

@@ -244,8 +244,8 @@ impl Shared {
         life
     }
 
-    pub(crate) fn publish_response(&self, response: Response) {
-        let _ = self.response.set(Box::new(response));
+    pub(crate) fn publish_response(&self, response: Box<Response>) {
+        let _ = self.response.set(response);
         self.changed.notify_waiters();
     }
 
