@@ -126,6 +126,13 @@ impl Inner {
                 }
                 None => (MIN_SLOTS.min(cap), MIN_SLOTS * FIRST_DELTA),
             };
+            // Room for two segments at first, not the four a `VecDeque`
+            // grows to: an answer of up to 96 chunks (32 + 64 slots) takes
+            // two, and each room is a `Segment` (104 bytes) in every open
+            // stream.
+            if self.segments.capacity() == 0 {
+                self.segments.reserve_exact(2);
+            }
             // Segments are filled before the next starts, so `end` is the
             // new segment's first offset.
             let mut segment = Segment::new(self.end, slots, text);
@@ -682,6 +689,35 @@ mod tests {
             log.next_event(&mut cursor),
             Some(Event::End(Outcome::Finished))
         );
+    }
+
+    /// A 50-chunk answer fills a segment of 32 slots and part of one of
+    /// 64, and its queue of segments has room for those two only.
+    #[test]
+    fn a_short_answer_keeps_room_for_two_segments() {
+        let log = Log::new(None);
+        for i in 0..50 {
+            log.append(Chunk::text(0, format!("{i:02}")));
+        }
+        let g = lock(&log.inner);
+        assert_eq!(g.segments.len(), 2);
+        assert_eq!(g.segments.capacity(), 2);
+        drop(g);
+        for i in 50..200 {
+            log.append(Chunk::text(0, format!("{i:03}")));
+        }
+        let mut cursor = 0;
+        for i in 0..200 {
+            let Some(Event::Chunk(c)) = log.next_event(&mut cursor) else {
+                panic!("chunk {i} is missing")
+            };
+            let want = if i < 50 {
+                format!("{i:02}")
+            } else {
+                format!("{i:03}")
+            };
+            assert_eq!(*c, Chunk::text(0, want));
+        }
     }
 
     #[test]
