@@ -44,6 +44,12 @@ use crate::shared::{CancelOnDrop, Shared};
 /// at a time, 1.39–1.50 s reading 32 (`bench __client`, 3 runs each).
 const MAX_BATCH: usize = 32;
 
+/// The room for events a subscription keeps while it waits: a batch
+/// larger than this (the first chunks of a stream often come in one read)
+/// gives its room back once the consumer has caught up, so an idle
+/// subscription holds 256 bytes of buffer, not its largest batch's.
+const IDLE_ROOM: usize = 4;
+
 /// What both subscription kinds share: the stream, the cursor and the
 /// events taken but not handed out, the consumer's progress for
 /// backpressure, and the exactly-one-terminal-event bookkeeping.
@@ -103,6 +109,7 @@ impl Cursor {
             if same && log.still_waiting(&self.waiting) {
                 // Registered when it last read up to the end, and not woken
                 // since: nothing was notified, so nothing new to read.
+                self.trim();
                 return Poll::Pending;
             }
             let registered = log.read(
@@ -121,7 +128,18 @@ impl Cursor {
                 self.took(&event);
                 Poll::Ready(Some(event))
             }
-            None => Poll::Pending,
+            None => {
+                self.trim();
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Gives back the room of a large batch while waiting (see
+    /// [`IDLE_ROOM`]).
+    fn trim(&mut self) {
+        if self.ready.capacity() > IDLE_ROOM {
+            self.ready.shrink_to(IDLE_ROOM);
         }
     }
 
@@ -309,5 +327,45 @@ impl fmt::Debug for BlockingSubscription {
         f.debug_struct("BlockingSubscription")
             .field("done", &self.cursor.done)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker;
+    use rivulet_core::Chunk;
+
+    /// A burst of chunks read in one batch, then a wait: the subscription
+    /// keeps room for [`IDLE_ROOM`] events, not for its batch, and reads
+    /// on without losing any.
+    #[test]
+    fn a_waiting_subscription_gives_back_a_large_batchs_room() {
+        let shared = Arc::new(Shared::new(0, None, false, Arc::default(), Arc::default()));
+        let guard = CancelOnDrop::new(shared.clone(), ());
+        let mut cursor = Cursor::new(guard, Policy::Detached { capacity: 64 }, 0);
+        let waker = noop_waker();
+        let text = |i: usize| Chunk::text(0, format!("{i}"));
+        for i in 0..20 {
+            shared.log.append(text(i));
+        }
+        for i in 0..20 {
+            match cursor.poll_event(&waker) {
+                Poll::Ready(Some(Event::Chunk(c))) => assert_eq!(*c, text(i)),
+                other => panic!("chunk {i}: {other:?}"),
+            }
+        }
+        assert!(cursor.ready.capacity() >= 20, "read in one batch");
+        assert!(cursor.poll_event(&waker).is_pending());
+        assert!(cursor.ready.capacity() <= IDLE_ROOM);
+
+        shared.log.append(text(20));
+        shared.log.notify();
+        match cursor.poll_event(&waker) {
+            Poll::Ready(Some(Event::Chunk(c))) => assert_eq!(*c, text(20)),
+            other => panic!("chunk 20: {other:?}"),
+        }
+        assert!(cursor.poll_event(&waker).is_pending());
+        assert!(cursor.ready.capacity() <= IDLE_ROOM);
     }
 }
