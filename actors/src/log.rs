@@ -7,8 +7,8 @@
 //! as a [`SharedChunk`](crate::SharedChunk): the common chunks (deltas)
 //! are kept as compact records over a text arena and rebuilt for each
 //! consumer, the rare ones kept whole and shared (see [`crate::segment`]).
-//! A stream of 100,000 text deltas of 4 bytes takes 12.2 bytes per chunk
-//! beyond its text (the test `a_long_stream_costs_its_text_and_12_bytes_a_chunk`
+//! A stream of 100,000 text deltas of 4 bytes takes 8.2 bytes per chunk
+//! beyond its text (the test `a_long_stream_costs_its_text_and_8_bytes_a_chunk`
 //! computes it), where whole chunks in shared segments took about 67.
 //!
 //! The lock is a plain `std::sync::Mutex`, held only to store a chunk,
@@ -623,7 +623,7 @@ mod tests {
     /// segments' buffers as the allocator rounds them, and its queue of
     /// segments, less the text itself. See the module docs.
     #[test]
-    fn a_long_stream_costs_its_text_and_12_bytes_a_chunk() {
+    fn a_long_stream_costs_its_text_and_8_bytes_a_chunk() {
         const N: usize = 100_000;
         let log = Log::new(None);
         log.append(Chunk::text_start(0));
@@ -638,7 +638,9 @@ mod tests {
         assert_eq!(text, 4 * N);
         let per_chunk = others as f64 / (N + 2) as f64;
         println!("the log: {per_chunk:.2} bytes per chunk beyond its text");
-        assert!(per_chunk <= 24.0, "{per_chunk:.2} bytes per chunk");
+        // 8-byte records, the text's room and the segments' own: issue
+        // 17 asks for at most 24 beyond the text for the whole replay log.
+        assert!(per_chunk <= 9.0, "{per_chunk:.2} bytes per chunk");
 
         // And every chunk comes back, at its offset.
         let mut cursor = 0;
@@ -659,8 +661,9 @@ mod tests {
 
     /// A short answer's log, once finished, keeps no room it did not use:
     /// 300 chunks fill segments of 32, 64 and 128 slots and 76 of a
-    /// 256-slot one, whose 180 empty records (2.1 KiB) and spare text (the
-    /// segment's text was sized for 256 deltas) the finish gives back.
+    /// 256-slot one, whose 180 empty records (1.4 KiB) and spare text (the
+    /// segment's text was sized for 256 deltas of 4 bytes) the finish
+    /// gives back.
     #[test]
     fn a_finished_log_gives_back_its_last_segments_room() {
         const N: usize = 300;
@@ -673,11 +676,12 @@ mod tests {
         let (after, text) = log.heap_bytes();
         assert_eq!(text, 4 * N);
         assert!(
-            before - after >= 196 * 12,
+            before - after >= 180 * (8 + 4),
             "{before} -> {after} bytes beyond the text"
         );
         let per_chunk = after as f64 / N as f64;
-        assert!(per_chunk <= 16.0, "{per_chunk:.2} bytes per chunk");
+        println!("a finished 300-chunk log: {per_chunk:.2} bytes per chunk beyond its text");
+        assert!(per_chunk <= 12.0, "{per_chunk:.2} bytes per chunk");
         let mut cursor = 0;
         for i in 0..N {
             let Some(Event::Chunk(c)) = log.next_event(&mut cursor) else {

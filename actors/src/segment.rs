@@ -6,9 +6,10 @@
 //! chunks was about 67 bytes per chunk (the chunk, its share of a
 //! segment's header and the allocator's rounding) for 4 bytes of text. A
 //! [`Segment`] keeps the common chunks (text, thought and tool-call
-//! deltas, and the starts and ends of text and thought parts) as 12-byte
-//! records: what kind, which part, where its delta ends in the segment's
-//! text; a tool call's id is an index into the segment's few ids. Every
+//! deltas, and the starts and ends of text and thought parts) as 8-byte
+//! records: where its delta ends in the segment's text, and in one word
+//! what kind, which part and (for a tool call) an index into the
+//! segment's few ids. Every
 //! other chunk (rare: a tool call's start, usage, the finish reason, …) is
 //! kept whole, behind an `Arc` that consumers share.
 //!
@@ -56,21 +57,83 @@ enum Kind {
     Whole,
 }
 
+/// Every kind, by its number.
+const KINDS: [Kind; 9] = [
+    Kind::TextStart,
+    Kind::Text,
+    Kind::TextEnd,
+    Kind::ThoughtStart,
+    Kind::Thought,
+    Kind::ThoughtEnd,
+    Kind::ToolCall,
+    Kind::ToolCallEnd,
+    Kind::Whole,
+];
+
+/// The bits of a record's `packed` word: its kind, its `aux` index, and
+/// its part. A part too large for [`PART_BITS`] (a quarter of a million
+/// parts into a stream) is not compact: its chunk is kept whole.
+const KIND_BITS: u32 = 4;
+const AUX_BITS: u32 = 10;
+const PART_BITS: u32 = 32 - KIND_BITS - AUX_BITS;
+
 /// One log entry. Its delta is the segment's text from the previous
 /// record's `end` (0 for the first) to its own: records without text end
 /// where the one before them ended.
+///
+/// Eight bytes, not twelve: the kind, the index into the segment's ids or
+/// whole chunks (fewer than [`MAX_SLOTS`] of either) and the part share
+/// one word. A stream of 200 chunks holds 224 records at its end (32, 64
+/// and 128 slots), so this is 0.9 KiB less per stream.
 #[derive(Clone, Copy, Debug)]
 struct Record {
     end: u32,
-    part: u32,
-    /// An index into the segment's ids or whole chunks: there are fewer
-    /// than [`MAX_SLOTS`] of either.
-    aux: u16,
-    kind: Kind,
+    packed: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 12);
-const _: () = assert!(MAX_SLOTS <= u16::MAX as usize);
+const _: () = assert!(std::mem::size_of::<Record>() == 8);
+const _: () = assert!(KINDS.len() <= 1 << KIND_BITS);
+const _: () = assert!(MAX_SLOTS <= 1 << AUX_BITS);
+
+impl Record {
+    /// A record of `kind` for `part`, if the part fits in one.
+    fn new(end: u32, kind: Kind, part: usize) -> Option<Record> {
+        let part = u32::try_from(part).ok().filter(|p| *p < 1 << PART_BITS)?;
+        Some(Record {
+            end,
+            packed: part << (KIND_BITS + AUX_BITS) | kind as u32,
+        })
+    }
+
+    /// A record of a chunk kept whole, at `index` in the segment's.
+    fn whole(end: u32, index: usize) -> Record {
+        Record {
+            end,
+            packed: (index as u32) << KIND_BITS | Kind::Whole as u32,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        KINDS[(self.packed & ((1 << KIND_BITS) - 1)) as usize]
+    }
+
+    fn part(self) -> usize {
+        (self.packed >> (KIND_BITS + AUX_BITS)) as usize
+    }
+
+    fn aux(self) -> usize {
+        ((self.packed >> KIND_BITS) & ((1 << AUX_BITS) - 1)) as usize
+    }
+
+    /// The same record, referring to entry `aux` of the segment's ids.
+    fn with_aux(self, aux: usize) -> Record {
+        let mask = ((1 << AUX_BITS) - 1) << KIND_BITS;
+        Record {
+            end: self.end,
+            packed: (self.packed & !mask) | ((aux as u32) << KIND_BITS),
+        }
+    }
+}
 
 /// How many of a segment's latest tool-call ids are searched before a new
 /// one is added: parallel calls interleave a few ids, and a bounded search
@@ -152,14 +215,7 @@ impl Segment {
     /// kept whole).
     fn compact(&mut self, chunk: Chunk) -> Record {
         let end = self.text.len() as u32;
-        let compact = |kind, part: usize| {
-            u32::try_from(part).ok().map(|part| Record {
-                end,
-                part,
-                aux: 0,
-                kind,
-            })
-        };
+        let compact = |kind, part: usize| Record::new(end, kind, part);
         let record = match &chunk {
             Chunk::TextStart { part } => compact(Kind::TextStart, *part),
             Chunk::TextEnd { part } => compact(Kind::TextEnd, *part),
@@ -184,12 +240,7 @@ impl Segment {
         };
         record.unwrap_or_else(|| {
             self.whole.push(Arc::new(chunk));
-            Record {
-                end,
-                part: 0,
-                aux: (self.whole.len() - 1) as u16,
-                kind: Kind::Whole,
-            }
+            Record::whole(end, self.whole.len() - 1)
         })
     }
 
@@ -204,26 +255,25 @@ impl Segment {
 
     /// `record` referring to `id`, added to the ids unless a recent one is
     /// the same.
-    fn with_id(&mut self, mut record: Record, id: &Arc<str>) -> Record {
+    fn with_id(&mut self, record: Record, id: &Arc<str>) -> Record {
         let recent = self.ids.len().saturating_sub(RECENT_IDS);
         let found = self.ids[recent..]
             .iter()
             .rposition(|known| Arc::ptr_eq(known, id) || **known == **id);
-        record.aux = match found {
-            Some(i) => (recent + i) as u16,
+        record.with_aux(match found {
+            Some(i) => recent + i,
             None => {
                 self.ids.push(Arc::clone(id));
-                (self.ids.len() - 1) as u16
+                self.ids.len() - 1
             }
-        };
-        record
+        })
     }
 
     /// The entry at `slot`, rebuilt or shared, if it is stored.
     pub(crate) fn share(&self, slot: usize) -> Option<SharedChunk> {
         let record = *self.records.get(slot)?;
-        let held = match record.kind {
-            Kind::Whole => Held::Shared(Arc::clone(&self.whole[record.aux as usize])),
+        let held = match record.kind() {
+            Kind::Whole => Held::Shared(Arc::clone(&self.whole[record.aux()])),
             _ => Held::Own(self.rebuild(slot, record)),
         };
         Some(SharedChunk {
@@ -236,8 +286,8 @@ impl Segment {
     /// on the stack and lending whole ones in place.
     pub(crate) fn each_from(&self, slot: usize, each: &mut impl FnMut(&Chunk)) {
         for (at, record) in self.records.iter().enumerate().skip(slot) {
-            match record.kind {
-                Kind::Whole => each(&self.whole[record.aux as usize]),
+            match record.kind() {
+                Kind::Whole => each(&self.whole[record.aux()]),
                 _ => each(&self.rebuild(at, *record)),
             }
         }
@@ -245,14 +295,14 @@ impl Segment {
 
     /// The chunk of the compact `record` at `slot`.
     fn rebuild(&self, slot: usize, record: Record) -> Chunk {
-        let part = record.part as usize;
+        let part = record.part();
         let start = match slot {
             0 => 0,
             _ => self.records[slot - 1].end as usize,
         };
         let delta = || Delta::new(&self.text[start..record.end as usize]);
-        let id = || Arc::clone(&self.ids[record.aux as usize]);
-        match record.kind {
+        let id = || Arc::clone(&self.ids[record.aux()]);
+        match record.kind() {
             Kind::TextStart => Chunk::TextStart { part },
             Kind::Text => Chunk::Text {
                 part,
@@ -271,7 +321,7 @@ impl Segment {
                 delta: delta(),
             },
             Kind::ToolCallEnd => Chunk::tool_call_end(part, id()),
-            Kind::Whole => (*self.whole[record.aux as usize]).clone(),
+            Kind::Whole => (*self.whole[record.aux()]).clone(),
         }
     }
 
@@ -464,6 +514,12 @@ mod tests {
                 signature: Some("s".into()),
             },
             Chunk::text(usize::MAX, "a part beyond a record's"),
+            Chunk::text((1 << PART_BITS) - 1, "|last"),
+            Chunk::ToolCall {
+                part: 1 << PART_BITS,
+                id: id.clone(),
+                delta: "2".into(),
+            },
             Chunk::FinishReason {
                 reason: rivulet_core::FinishReason::Stop,
                 raw: "stop".into(),
@@ -487,13 +543,35 @@ mod tests {
         segment.each_from(3, &mut |c| seen.push(c.clone()));
         assert_eq!(seen, chunks[3..]);
         assert!(segment.share(chunks.len()).is_none());
-        // Two ids, stored once each; five chunks kept whole.
+        // Two ids, stored once each; six chunks kept whole (two for
+        // parts no record holds).
         assert_eq!(segment.ids.len(), 2);
-        assert_eq!(segment.whole.len(), 5);
+        assert_eq!(segment.whole.len(), 6);
         assert_eq!(
             segment.text,
-            "Hela delta longer than the twenty-four inline byteshmm{\"x\":{}1}"
+            "Hela delta longer than the twenty-four inline byteshmm{\"x\":{}1}|last"
         );
+    }
+
+    /// A full segment of tool-call deltas, each with an id of its own:
+    /// every index into the ids a record can hold comes back right.
+    #[test]
+    fn a_segments_every_id_comes_back() {
+        let mut segment = Segment::new(0, MAX_SLOTS, 0);
+        let chunk = |i: usize| Chunk::ToolCall {
+            part: i,
+            id: Arc::from(format!("call_{i}")),
+            delta: format!("{i}").into(),
+        };
+        for i in 0..MAX_SLOTS {
+            assert!(segment.push(chunk(i)).is_ok());
+        }
+        assert_eq!(segment.ids.len(), MAX_SLOTS);
+        assert!(segment.whole.is_empty());
+        for i in 0..MAX_SLOTS {
+            let shared = segment.share(i).unwrap_or_else(|| unreachable!());
+            assert_eq!(*shared, chunk(i), "slot {i}");
+        }
     }
 
     #[test]
