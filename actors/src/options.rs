@@ -44,7 +44,7 @@ pub struct StreamOptions {
     pub run_to_completion: bool,
     /// Keep at most this many chunks in the log; older ones are dropped and a
     /// subscription that falls out of the window is told how many it missed.
-    /// Memory is freed a segment of the log at a time (16 chunks at first,
+    /// Memory is freed a segment of the log at a time (32 chunks at first,
     /// then twice as many each segment, up to the window or 1,024 chunks,
     /// whichever is less), so up to a segment's chunks beyond the window
     /// may stay resident until then.

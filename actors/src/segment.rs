@@ -38,37 +38,25 @@ pub(crate) const MIN_SLOTS: usize = 32;
 /// buffers) is well under a byte per chunk.
 pub(crate) const MAX_SLOTS: usize = 1024;
 
-/// How to rebuild a record's chunk.
+/// How to rebuild a record's chunk. Its number is what a record keeps
+/// (see [`Record::kind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum Kind {
-    TextStart,
-    Text,
-    TextEnd,
-    ThoughtStart,
-    Thought,
+    TextStart = 0,
+    Text = 1,
+    TextEnd = 2,
+    ThoughtStart = 3,
+    Thought = 4,
     /// Without signature or redacted content (else it is kept whole).
-    ThoughtEnd,
+    ThoughtEnd = 5,
     /// `aux` is the id's index in [`Segment::ids`].
-    ToolCall,
+    ToolCall = 6,
     /// Without signature; `aux` is the id's index in [`Segment::ids`].
-    ToolCallEnd,
+    ToolCallEnd = 7,
     /// `aux` is the chunk's index in [`Segment::whole`].
-    Whole,
+    Whole = 8,
 }
-
-/// Every kind, by its number.
-const KINDS: [Kind; 9] = [
-    Kind::TextStart,
-    Kind::Text,
-    Kind::TextEnd,
-    Kind::ThoughtStart,
-    Kind::Thought,
-    Kind::ThoughtEnd,
-    Kind::ToolCall,
-    Kind::ToolCallEnd,
-    Kind::Whole,
-];
 
 /// The bits of a record's `packed` word: its kind, its `aux` index, and
 /// its part. A part too large for [`PART_BITS`] (a quarter of a million
@@ -92,7 +80,7 @@ struct Record {
 }
 
 const _: () = assert!(std::mem::size_of::<Record>() == 8);
-const _: () = assert!(KINDS.len() <= 1 << KIND_BITS);
+const _: () = assert!((Kind::Whole as u32) < 1 << KIND_BITS);
 const _: () = assert!(MAX_SLOTS <= 1 << AUX_BITS);
 
 impl Record {
@@ -113,8 +101,24 @@ impl Record {
         }
     }
 
+    /// Each number maps to the kind it was made from (no table, no
+    /// bounds check: the compiler folds this into the caller's match).
     fn kind(self) -> Kind {
-        KINDS[(self.packed & ((1 << KIND_BITS) - 1)) as usize]
+        match self.packed & ((1 << KIND_BITS) - 1) {
+            0 => Kind::TextStart,
+            1 => Kind::Text,
+            2 => Kind::TextEnd,
+            3 => Kind::ThoughtStart,
+            4 => Kind::Thought,
+            5 => Kind::ThoughtEnd,
+            6 => Kind::ToolCall,
+            7 => Kind::ToolCallEnd,
+            _ => Kind::Whole,
+        }
+    }
+
+    fn is_whole(self) -> bool {
+        self.kind() == Kind::Whole
     }
 
     fn part(self) -> usize {
@@ -272,9 +276,9 @@ impl Segment {
     /// The entry at `slot`, rebuilt or shared, if it is stored.
     pub(crate) fn share(&self, slot: usize) -> Option<SharedChunk> {
         let record = *self.records.get(slot)?;
-        let held = match record.kind() {
-            Kind::Whole => Held::Shared(Arc::clone(&self.whole[record.aux()])),
-            _ => Held::Own(self.rebuild(slot, record)),
+        let held = match record.is_whole() {
+            true => Held::Shared(Arc::clone(&self.whole[record.aux()])),
+            false => Held::Own(self.rebuild(slot, record)),
         };
         Some(SharedChunk {
             held,
@@ -286,9 +290,9 @@ impl Segment {
     /// on the stack and lending whole ones in place.
     pub(crate) fn each_from(&self, slot: usize, each: &mut impl FnMut(&Chunk)) {
         for (at, record) in self.records.iter().enumerate().skip(slot) {
-            match record.kind() {
-                Kind::Whole => each(&self.whole[record.aux()]),
-                _ => each(&self.rebuild(at, *record)),
+            match record.is_whole() {
+                true => each(&self.whole[record.aux()]),
+                false => each(&self.rebuild(at, *record)),
             }
         }
     }
