@@ -329,6 +329,37 @@ fn snapshot_folds_the_log_so_far() {
     rt.shutdown();
 }
 
+/// The response is built at the accumulator's first catch-up: one asked
+/// for before any chunk still names the provider, the model and the
+/// input, and so does the final one of a stream that never sent a chunk.
+#[test]
+fn a_snapshot_before_any_chunk_names_the_provider_model_and_input() {
+    let rt = runtime();
+    let handle = rt.start(
+        ScriptedProvider::new(vec![Step::OpenStall]),
+        request(),
+        opts(),
+    );
+    let snap = handle.blocking().snapshot();
+    assert_eq!(
+        (snap.provider.as_str(), snap.model.as_str()),
+        ("scripted", "m")
+    );
+    assert_eq!(snap.input, request().messages);
+    assert!(snap.content.is_empty());
+
+    handle.cancel();
+    let err = handle.blocking().finish().unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }));
+    let done = handle.blocking().snapshot();
+    assert_eq!(
+        (done.provider.as_str(), done.model.as_str()),
+        ("scripted", "m")
+    );
+    assert_eq!(done.input, request().messages);
+    rt.shutdown();
+}
+
 #[tokio::test]
 async fn tool_calls_are_parsed_when_they_end() {
     let rt = runtime();
