@@ -9,6 +9,7 @@ pub mod decoder;
 pub mod request;
 pub mod wire;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,7 +79,7 @@ impl OpenAiCompatible {
 
     /// The URL a request for `model` goes to.
     pub fn url(&self, model: &str) -> Result<String, Error> {
-        self.inner.url(model).map(String::from)
+        self.inner.url(model).map(|url| url.as_str().to_owned())
     }
 }
 
@@ -110,16 +111,18 @@ impl Provider for OpenAiCompatible {
 }
 
 impl Inner {
-    fn url(&self, model: &str) -> Result<Url, Error> {
+    /// Borrowed when it is the endpoint's own: a request clones it once,
+    /// as it is sent, not once here and again for `send`.
+    fn url(&self, model: &str) -> Result<Cow<'_, Url>, Error> {
         match self.family.url_style {
-            UrlStyle::ChatCompletions => Ok(self.http.url().clone()),
-            UrlStyle::AzureDeployment => self.api_base.azure_deployment(model),
+            UrlStyle::ChatCompletions => Ok(Cow::Borrowed(self.http.url())),
+            UrlStyle::AzureDeployment => self.api_base.azure_deployment(model).map(Cow::Owned),
         }
     }
 
     async fn send(
         &self,
-        url: Url,
+        url: &Url,
         request: &Request,
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
@@ -128,14 +131,16 @@ impl Inner {
             request.extra_body.as_ref(),
         )?;
         tracing::debug!(provider = self.family.id, include_usage, "chat completions");
-        self.http.post(url, self.http.headers().clone(), body).await
+        self.http
+            .post(url.clone(), self.http.headers().clone(), body)
+            .await
     }
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let id = self.family.id;
         let url = self.url(&request.model)?;
         let include_usage = self.include_usage.load(Ordering::Relaxed);
-        let mut resp = self.send(url.clone(), request, include_usage).await?;
+        let mut resp = self.send(&url, request, include_usage).await?;
         if !resp.status().is_success() {
             let (err, body) = http::error_response(id, resp).await;
             // "A provider that rejects it still works": retry once without
@@ -148,7 +153,7 @@ impl Inner {
                     "server rejected stream_options; retrying without it"
                 );
                 self.include_usage.store(false, Ordering::Relaxed);
-                resp = self.send(url, request, false).await?;
+                resp = self.send(&url, request, false).await?;
                 if !resp.status().is_success() {
                     return Err(http::error_response(id, resp).await.0);
                 }
