@@ -6,7 +6,9 @@
 //! blocking API apart. Each has the replay, policy and drop rules of the
 //! method it mirrors, documented there.
 
-use rivulet_actors::{BlockingSubscription, ParsedToolCall, PartialToolCall, Policy, StreamHandle};
+use rivulet_actors::{
+    BlockingSubscription, Outcome, ParsedToolCall, PartialToolCall, Policy, StreamHandle,
+};
 use rivulet_core::{Error, Response, ToolOutput};
 use serde::de::DeserializeOwned;
 
@@ -108,6 +110,12 @@ impl<'a> Blocking<'a> {
     /// [`StreamResponse::finish`]: blocks until the end.
     pub fn finish(&self) -> Result<Response, Error> {
         self.handle().blocking().finish()
+    }
+
+    /// [`StreamResponse::ended`]: blocks until the end, and returns how
+    /// the stream ended.
+    pub fn ended(&self) -> Outcome {
+        self.handle().blocking().ended()
     }
 
     /// [`StreamResponse::snapshot`]: the response as received so far.

@@ -240,7 +240,7 @@ impl StreamResponse {
     /// ```
     pub async fn execute_tools(&self, toolkit: &Toolkit) -> Vec<ToolOutput> {
         // A failed stream still ran its complete calls' course: they run.
-        let _ = self.handle.finish().await;
+        self.handle.ended().await;
         let calls = self.handle.tool_calls().await;
         toolkit.execute_all(&calls).await
     }
@@ -411,6 +411,25 @@ impl StreamResponse {
     /// How the stream ended, once it has (`None` while it runs).
     pub fn outcome(&self) -> Option<Outcome> {
         self.handle.outcome()
+    }
+
+    /// Waits for the end and returns how the stream ended, without
+    /// copying the response as [`finish`](Self::finish) does: for a task
+    /// that only needs to know when and how (a supervisor, a metrics
+    /// task). Once it returns, `snapshot()` and `finish()` give the final
+    /// response. Waiting never holds the stream back, and dropping the
+    /// future does not cancel it.
+    pub async fn ended(&self) -> Outcome {
+        self.handle.ended().await
+    }
+
+    /// How long the first content chunk (text, thought, tool call, …)
+    /// took to arrive, counted from the call to `stream` (a wait for a
+    /// rate limit's slot and any retries included): `None` until it has
+    /// arrived, and for a stream that ends without content. A consumer
+    /// sees the chunk a little later, when it reads it.
+    pub fn time_to_first_chunk(&self) -> Option<std::time::Duration> {
+        self.handle.time_to_first_chunk()
     }
 }
 

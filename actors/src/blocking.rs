@@ -6,6 +6,7 @@
 
 use rivulet_core::{Error, Response};
 
+use crate::event::Outcome;
 use crate::handle::StreamHandle;
 use crate::options::Policy;
 use crate::subscription::BlockingSubscription;
@@ -79,6 +80,11 @@ impl<'a> BlockingHandle<'a> {
     /// [`StreamHandle::finish`], blocking the thread.
     pub fn finish(&self) -> Result<Response, Error> {
         futures::executor::block_on(self.handle.finish())
+    }
+
+    /// [`StreamHandle::ended`], blocking the thread.
+    pub fn ended(&self) -> Outcome {
+        futures::executor::block_on(self.handle.ended())
     }
 
     /// [`StreamHandle::tool_calls`], blocking the thread.

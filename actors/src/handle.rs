@@ -169,6 +169,48 @@ impl StreamHandle {
         self.shared().log.outcome()
     }
 
+    /// Waits for the end and returns the outcome, without copying the
+    /// response as [`finish`](Self::finish) does: for a caller that only
+    /// needs to know when and how the stream ended (a supervisor, a
+    /// metrics task). Once it returns, `snapshot()` and `finish()` give the
+    /// final response. Waiting never holds the stream back, and dropping
+    /// the future does not cancel it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use futures::stream;
+    /// # use rivulet_actors::{Outcome, Runtime, RuntimeConfig, StreamOptions};
+    /// # use rivulet_core::{Chunk, ChunkStream, OpenFuture, Provider, Request};
+    /// # struct Hello;
+    /// # impl Provider for Hello {
+    /// #     fn id(&self) -> &str { "hello" }
+    /// #     fn open(&self, _: &Request) -> OpenFuture {
+    /// #         let chunks: ChunkStream = Box::pin(stream::iter(
+    /// #             [Chunk::text_start(0), Chunk::text(0, "Hello"), Chunk::text_end(0)].map(Ok),
+    /// #         ));
+    /// #         Box::pin(async move { Ok(chunks) })
+    /// #     }
+    /// # }
+    /// # let rt = Runtime::new(RuntimeConfig::default());
+    /// let stream = rt.start(Arc::new(Hello), Request::default(), StreamOptions::default());
+    /// let outcome = futures::executor::block_on(stream.ended());
+    /// assert!(matches!(outcome, Outcome::Finished));
+    /// assert!(stream.time_to_first_chunk().is_some());
+    /// # rt.shutdown();
+    /// ```
+    pub async fn ended(&self) -> Outcome {
+        self.shared().wait_outcome().await
+    }
+
+    /// How long the first content chunk (text, thought, tool call, …)
+    /// took to arrive, counted from the stream's start (its request's
+    /// preparation, a wait for a rate limit's slot and any retries
+    /// included), as the provider actor decoded it: `None` before it
+    /// has arrived, and for ever for a stream that ended without content.
+    pub fn time_to_first_chunk(&self) -> Option<std::time::Duration> {
+        self.shared().time_to_first_chunk()
+    }
+
     /// Complete tool calls with their arguments parsed, as the tool-parser
     /// actor has them now: calls that have ended, in content order, valid
     /// (`args: Ok`) or not (`args: Err` with why). A call still streaming, or

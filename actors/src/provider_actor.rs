@@ -746,6 +746,7 @@ impl<'a> Driver<'a> {
                 self.urgent = true;
                 // The clock was due: nothing before was content.
                 self.ttfc = Some(self.last_content - self.start);
+                self.shared.first_chunk_arrived();
                 blocked = self.flush_pending();
             }
             self.push(chunk) || blocked

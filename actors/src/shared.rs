@@ -3,9 +3,10 @@
 //! of in-flight streams a runtime cancels on shutdown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
 use rivulet_core::{Error, Message, Response};
@@ -165,9 +166,18 @@ impl ToolWatch {
     }
 }
 
+/// [`Shared::first_chunk`] before the first content chunk.
+const NO_FIRST_CHUNK: u64 = u64::MAX;
+
 /// Everything one stream's actors and handles share.
 pub(crate) struct Shared {
     id: u64,
+    /// When the stream was started.
+    started: Instant,
+    /// Nanoseconds from `started` to the first content chunk's arrival,
+    /// or [`NO_FIRST_CHUNK`]: set once by the provider actor, read by
+    /// anyone without a lock.
+    first_chunk: AtomicU64,
     pub(crate) log: Log,
     pub(crate) ctl: Control,
     /// The accumulator's final response, published when the stream ends
@@ -204,6 +214,8 @@ impl Shared {
     ) -> Self {
         Shared {
             id,
+            started: Instant::now(),
+            first_chunk: AtomicU64::new(NO_FIRST_CHUNK),
             log: Log::new(window),
             ctl: Control::default(),
             response: OnceLock::new(),
@@ -266,6 +278,42 @@ impl Shared {
             }
             notified.await;
         }
+    }
+
+    /// Records that the first content chunk has arrived, now (only the
+    /// first call counts). The std clock, as `started`: the provider's own
+    /// clock is tokio's, which a test may pause.
+    pub(crate) fn first_chunk_arrived(&self) {
+        // Below the "none" value whatever the delay: 584 years of nanoseconds.
+        let ns = u64::try_from(self.started.elapsed().as_nanos())
+            .unwrap_or(NO_FIRST_CHUNK - 1)
+            .min(NO_FIRST_CHUNK - 1);
+        let _ = self.first_chunk.compare_exchange(
+            NO_FIRST_CHUNK,
+            ns,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The time from the stream's start to its first content chunk, once
+    /// that has arrived.
+    pub(crate) fn time_to_first_chunk(&self) -> Option<Duration> {
+        match self.first_chunk.load(Ordering::Relaxed) {
+            NO_FIRST_CHUNK => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Waits for the end: the outcome, once the final response is
+    /// published too (so a `snapshot` or `finish` after it is the final
+    /// one), without copying the response.
+    pub(crate) async fn wait_outcome(&self) -> Outcome {
+        self.wait_for(|s| {
+            s.response.get()?;
+            s.log.outcome()
+        })
+        .await
     }
 
     /// Waits for the end and the final response.

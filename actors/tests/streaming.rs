@@ -360,6 +360,79 @@ fn a_snapshot_before_any_chunk_names_the_provider_model_and_input() {
     rt.shutdown();
 }
 
+/// `ended` waits for the outcome (the final response published too: a
+/// snapshot after it is the final one), and the time to the first chunk
+/// is known once the first content chunk is in: counted from the start,
+/// the wait to open included, a metadata chunk before it not counting.
+#[test]
+fn ended_gives_the_outcome_and_the_first_chunk_counts_from_the_start() {
+    let rt = runtime();
+    let open = gate();
+    let mut steps = vec![
+        Step::OpenGate(open.clone()),
+        Step::Chunk(Chunk::Metadata {
+            id: Some("resp_1".into()),
+            model: None,
+        }),
+        Step::Sleep(Duration::from_millis(30)),
+    ];
+    steps.extend(text_steps(&["Hi"]));
+    let started = std::time::Instant::now();
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(handle.time_to_first_chunk(), None);
+    open.add_permits(1);
+    assert_eq!(handle.blocking().ended(), Outcome::Finished);
+    let elapsed = started.elapsed();
+    let first = handle.time_to_first_chunk().expect("a first chunk");
+    assert!(
+        first >= Duration::from_millis(50) && first <= elapsed,
+        "{first:?} of {elapsed:?}"
+    );
+    assert_eq!(handle.blocking().snapshot().text(), "Hi");
+
+    // A failure before any content: the error, and no first chunk.
+    let handle = rt.start(
+        ScriptedProvider::new(vec![
+            Step::Chunk(Chunk::Metadata {
+                id: Some("resp_2".into()),
+                model: None,
+            }),
+            Step::Fail(Error::protocol("garbage")),
+        ]),
+        request(),
+        opts(),
+    );
+    assert_eq!(
+        handle.blocking().ended(),
+        Outcome::failed(Error::protocol("garbage"))
+    );
+    assert_eq!(handle.time_to_first_chunk(), None);
+    rt.shutdown();
+}
+
+/// `ended` from async code, on a stream cancelled while it waits.
+#[tokio::test]
+async fn ended_waits_for_a_cancel() {
+    let rt = runtime();
+    let mut steps = text_steps(&["Hel"]);
+    steps.truncate(2);
+    steps.push(Step::Stall);
+    let handle = rt.start(ScriptedProvider::new(steps), request(), opts());
+    let waiter = {
+        let handle = handle.clone();
+        tokio::spawn(async move { handle.ended().await })
+    };
+    assert!(wait_until(Duration::from_secs(5), || handle.len() == 2));
+    assert!(handle.time_to_first_chunk().is_some());
+    assert_eq!(handle.outcome(), None);
+    handle.cancel();
+    let outcome = waiter.await.expect("waiter");
+    assert!(is_cancelled(&outcome), "{outcome:?}");
+    assert_eq!(handle.blocking().snapshot().text(), "Hel");
+    rt.shutdown();
+}
+
 #[tokio::test]
 async fn tool_calls_are_parsed_when_they_end() {
     let rt = runtime();
