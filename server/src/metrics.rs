@@ -57,7 +57,7 @@ impl Metrics {
         self.chunks.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Records the time from a stream's start to its first chunk.
+    /// Records the time from a stream's start to its first content chunk.
     pub fn first_chunk(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let i = BUCKETS
@@ -90,7 +90,7 @@ impl Metrics {
              # HELP rivulet_attachers SSE clients attached to a stream now.\n\
              # TYPE rivulet_attachers gauge\n\
              rivulet_attachers {}\n\
-             # HELP rivulet_time_to_first_chunk_seconds From a stream's start to its first chunk.\n\
+             # HELP rivulet_time_to_first_chunk_seconds From a stream's start to its first content chunk, observed when the stream ends.\n\
              # TYPE rivulet_time_to_first_chunk_seconds histogram\n",
             gauges.in_flight,
             load(&self.finished),

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::fanout::Fanout;
 use super::frames::Frames;
 use super::metrics::{Gauges, Metrics};
-use rivulet::{Event, Outcome, Policy, StreamResponse};
+use rivulet::{Outcome, StreamResponse};
 
 /// One stream.
 pub struct Entry {
@@ -231,34 +231,23 @@ impl Registry {
         let streams = self.streams.clone();
         let running = self.running.clone();
         let metrics = self.metrics.clone();
-        let t0 = Instant::now();
         tokio::spawn(async move {
-            // Reads up to the first chunk only, to time it: a subscription
-            // read to the end would wake this task once per chunk, as many
-            // wake-ups as the stream's own attacher costs. The chunks are
-            // counted from the log's length instead (`Registry::metrics`).
-            let mut chunks = watched
-                .response
-                .subscribe(Policy::Detached { capacity: 64 });
-            while let Some(event) = futures::StreamExt::next(&mut chunks).await {
-                match event {
-                    Event::Chunk(_) => {
-                        metrics.first_chunk(t0.elapsed());
-                        break;
-                    }
-                    Event::Missed(_) => {}
-                    Event::End(_) => break,
-                }
+            // Waits for the end only: the time to the first chunk is the
+            // provider's own figure, read then. A subscription read up to
+            // the first chunk woke this task as that chunk arrived, beside
+            // the attachers' writer, and the response was copied for
+            // nothing by `finish`.
+            let outcome = watched.response.ended().await;
+            if let Some(ttfc) = watched.response.time_to_first_chunk() {
+                metrics.first_chunk(ttfc);
             }
-            drop(chunks);
-            let _ = watched.response.finish().await;
             {
                 let mut streams = lock(&streams);
                 metrics.chunks(watched.response.handle().len() as u64);
                 watched.chunks_counted.store(true, Ordering::Relaxed);
                 streams.ended.push_back(watched.id.clone());
             }
-            metrics.ended(status(watched.response.outcome().as_ref()));
+            metrics.ended(status(Some(&outcome)));
             // The place first: whoever waits for the end may start another.
             running.fetch_sub(1, Ordering::SeqCst);
             watched.ended.send_replace(Some(Instant::now()));
@@ -312,15 +301,16 @@ impl Registry {
     }
 
     /// Waits up to `grace` for every stream to end, then cancels the rest;
-    /// returns once all have ended.
+    /// returns once all have ended. Waits with `ended`: `finish` would
+    /// copy every kept stream's response to drop it.
     pub async fn drain(&self, grace: Duration) {
         let all = self.all();
-        let ended = futures::future::join_all(all.iter().map(|e| e.response.finish()));
+        let ended = futures::future::join_all(all.iter().map(|e| e.response.ended()));
         if tokio::time::timeout(grace, ended).await.is_err() {
             for e in &all {
                 e.response.cancel();
             }
-            futures::future::join_all(all.iter().map(|e| e.response.finish())).await;
+            futures::future::join_all(all.iter().map(|e| e.response.ended())).await;
         }
     }
 }
