@@ -25,14 +25,16 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-type Outcome = Result<String, String>;
-type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// What running a tool gives: its result text, or its error's (both go
+/// back to the model). Not a stream's [`Outcome`](crate::Outcome).
+type RunResult = Result<String, String>;
+type BoxFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
 
 /// How a tool runs: a sync function on a thread of its own, or an async one
 /// polled by the caller's executor.
 #[derive(Clone)]
 enum Runner {
-    Sync(Arc<dyn Fn(Value) -> Outcome + Send + Sync>),
+    Sync(Arc<dyn Fn(Value) -> RunResult + Send + Sync>),
     Async(Arc<dyn Fn(Value) -> Result<BoxFuture, String> + Send + Sync>),
 }
 
@@ -89,7 +91,7 @@ fn decode<A: DeserializeOwned>(tool: &str, args: Value) -> Result<A, String> {
 
 /// A result as text for the model: JSON, except that a string is sent as
 /// itself rather than quoted.
-fn encode<R: Serialize>(result: &R) -> Outcome {
+fn encode<R: Serialize>(result: &R) -> RunResult {
     match serde_json::to_value(result) {
         Ok(Value::String(s)) => Ok(s),
         Ok(v) => Ok(v.to_string()),
@@ -119,7 +121,7 @@ impl Tool {
     {
         let name = name.into();
         let tool = name.clone();
-        let run = move |args: Value| -> Outcome {
+        let run = move |args: Value| -> RunResult {
             let a = decode::<A>(&tool, args)?;
             match f(a) {
                 Ok(r) => encode(&r),
