@@ -66,11 +66,11 @@ impl Followers {
 
 /// An actor that has not started yet, or its address.
 pub(crate) struct Lazy<A: Actor<Context = Context<A>>> {
-    slot: Mutex<Slot<A>>,
+    slot: Mutex<LazyState<A>>,
     arbiter: ArbiterHandle,
 }
 
-enum Slot<A: Actor<Context = Context<A>>> {
+enum LazyState<A: Actor<Context = Context<A>>> {
     Parked(A),
     Started(Addr<A>),
     /// Ended while parked: it was dropped, and published as it went.
@@ -87,7 +87,7 @@ where
 {
     fn new(actor: A, arbiter: ArbiterHandle) -> Self {
         Lazy {
-            slot: Mutex::new(Slot::Parked(actor)),
+            slot: Mutex::new(LazyState::Parked(actor)),
             arbiter,
         }
     }
@@ -101,11 +101,11 @@ where
     /// dropped with the closure that would have run it, and publishes.
     pub(crate) fn addr(&self) -> Option<Addr<A>> {
         let mut slot = lock(&self.slot);
-        let actor = match std::mem::replace(&mut *slot, Slot::Ended) {
-            Slot::Parked(actor) => actor,
+        let actor = match std::mem::replace(&mut *slot, LazyState::Ended) {
+            LazyState::Parked(actor) => actor,
             other => {
                 let addr = match &other {
-                    Slot::Started(addr) => Some(addr.clone()),
+                    LazyState::Started(addr) => Some(addr.clone()),
                     _ => None,
                 };
                 *slot = other;
@@ -114,7 +114,7 @@ where
         };
         let (tx, rx) = channel(MAILBOX_CAPACITY);
         let addr = Addr::new(tx);
-        *slot = Slot::Started(addr.clone());
+        *slot = LazyState::Started(addr.clone());
         drop(slot);
         self.arbiter.spawn_fn(move || {
             Context::with_receiver(rx).run(actor);
@@ -152,7 +152,7 @@ where
     /// Tells a started actor to look at the log; a parked one is left
     /// parked (it reads the log from where it is whenever it starts).
     pub(crate) fn nudge(&self) {
-        if let Slot::Started(addr) = &*lock(&self.slot) {
+        if let LazyState::Started(addr) = &*lock(&self.slot) {
             addr.do_send(CatchUp);
         }
     }
@@ -170,12 +170,12 @@ where
         let parked = {
             let mut slot = lock(&self.slot);
             match &*slot {
-                Slot::Started(addr) => {
+                LazyState::Started(addr) => {
                     addr.do_send(CatchUp);
                     return;
                 }
-                Slot::Ended => return,
-                Slot::Parked(_) => std::mem::replace(&mut *slot, Slot::Ended),
+                LazyState::Ended => return,
+                LazyState::Parked(_) => std::mem::replace(&mut *slot, LazyState::Ended),
             }
         };
         // Outside the lock: publishing wakes whoever waits for the end.

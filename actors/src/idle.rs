@@ -109,6 +109,7 @@ mod tests {
 
     use super::*;
     use crate::log::Waiting;
+    use crate::wake_count::WakeCount;
 
     fn shared() -> Arc<Shared> {
         Arc::new(Shared::new(0, None, false, Arc::default(), Arc::default()))
@@ -125,21 +126,14 @@ mod tests {
         .unwrap();
     }
 
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
     #[test]
     fn subscriptions_wait_for_a_flush_a_full_queue_or_the_thread_ending() {
         let count = std::thread::spawn(|| {
             actix_rt::System::new().block_on(async {
                 install();
                 let s = shared();
-                let count = Arc::new(Count(Default::default()));
-                let woken = || count.0.load(std::sync::atomic::Ordering::SeqCst);
+                let count = Arc::new(WakeCount::default());
+                let woken = || count.get();
                 let waker = std::task::Waker::from(count.clone());
                 let mut waiting = Waiting::default();
                 let mut out = VecDeque::new();
@@ -172,7 +166,7 @@ mod tests {
         })
         .join()
         .unwrap();
-        let woken = count.0.load(std::sync::atomic::Ordering::SeqCst);
+        let woken = count.get();
         assert_eq!(woken, 3, "the ending thread woke it");
     }
 }

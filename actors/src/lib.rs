@@ -68,6 +68,8 @@ mod timer;
 mod tool_calls;
 mod tool_parser;
 mod trim;
+#[cfg(test)]
+mod wake_count;
 
 pub use blocking::BlockingHandle;
 pub use event::{Event, Outcome};

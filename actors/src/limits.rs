@@ -82,16 +82,16 @@ impl Gate {
 
 /// Counts one waiter while it lives (a wait that is dropped, by a cancel
 /// or a timeout, stops counting).
-struct Waiting<'a>(&'a AtomicUsize);
+struct WaiterCount<'a>(&'a AtomicUsize);
 
-impl<'a> Waiting<'a> {
+impl<'a> WaiterCount<'a> {
     fn new(n: &'a AtomicUsize) -> Self {
         n.fetch_add(1, Ordering::Relaxed);
-        Waiting(n)
+        WaiterCount(n)
     }
 }
 
-impl Drop for Waiting<'_> {
+impl Drop for WaiterCount<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -169,7 +169,7 @@ impl Limits {
         let (provider, model) = self.gates(provider, model);
         'wait: loop {
             if let Some(until) = provider.paused_until() {
-                let _counted = Waiting::new(&provider.waiting);
+                let _counted = WaiterCount::new(&provider.waiting);
                 tokio::time::sleep_until(until).await;
                 continue;
             }
@@ -183,7 +183,7 @@ impl Limits {
                 let permit = match semaphore.clone().try_acquire_owned() {
                     Ok(p) => p,
                     Err(_) => {
-                        let _counted = Waiting::new(&gate.waiting);
+                        let _counted = WaiterCount::new(&gate.waiting);
                         match semaphore.acquire_owned().await {
                             Ok(p) => p,
                             // Never closed; a closed one limits nothing.

@@ -445,23 +445,16 @@ impl Log {
 mod tests {
     use super::*;
     use crate::segment::SharedChunk;
+    use crate::wake_count::WakeCount;
 
     fn text(i: usize) -> Chunk {
         Chunk::text(0, i.to_string())
     }
 
-    /// A waker that counts its wake-ups.
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     #[test]
     fn a_read_up_to_the_end_waits_in_the_same_lock_until_the_next_notify() {
         let log = Log::new(None);
-        let count = Arc::new(Count(Default::default()));
+        let count = Arc::new(WakeCount::default());
         let waker = Waker::from(count.clone());
         let (mut waiting, mut out, mut cursor) = (Waiting::default(), VecDeque::new(), 0);
         log.append(text(0));
@@ -477,7 +470,7 @@ mod tests {
         log.append(text(2));
         assert!(log.still_waiting(&waiting));
         log.notify();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.get(), 1);
         assert!(!log.still_waiting(&waiting));
         assert!(log.read(&mut cursor, 8, &mut out, &waker, &mut waiting));
         assert_eq!(cursor, 3);

@@ -309,7 +309,7 @@ impl Loss {
 
 /// What one write carries.
 #[derive(Default)]
-struct Batch {
+struct WriteBatch {
     /// An `XADD` per chunk.
     chunks: Vec<Cmd>,
     end: Option<Outcome>,
@@ -379,7 +379,7 @@ impl Task {
         // newer, so that Redis gets every write in order.
         let mut in_flight: Option<InFlight> = None;
         loop {
-            let mut batch = Batch::default();
+            let mut batch = WriteBatch::default();
             let Some(subscription) = self.subscription.as_mut() else {
                 return Err(Loss::gave_up("the subscription is gone"));
             };
@@ -436,7 +436,7 @@ impl Task {
     }
 
     /// Adds one event to the batch.
-    fn take(&mut self, batch: &mut Batch, event: Option<Event>) {
+    fn take(&mut self, batch: &mut WriteBatch, event: Option<Event>) {
         match event {
             Some(Event::Chunk(chunk)) => {
                 let offset = chunk.offset();
@@ -529,9 +529,9 @@ impl Task {
     /// Sends one batch with the lease refresh (or, with the end, the
     /// closing writes) through the node's writer, without waiting for
     /// Redis: [`answered`](Self::answered) looks at the answer.
-    fn send(&mut self, batch: Batch) -> InFlight {
+    fn send(&mut self, batch: WriteBatch) -> InFlight {
         let config = self.node.config();
-        let Batch {
+        let WriteBatch {
             chunks: mut commands,
             end,
         } = batch;

@@ -71,7 +71,7 @@ pub(crate) enum Delivery {
 /// The node's handle on its tail task: cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Tail {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<TailCommand>,
     ids: Arc<AtomicU64>,
 }
 
@@ -79,10 +79,10 @@ pub(crate) struct Tail {
 pub(crate) struct Watching {
     id: u64,
     deliveries: mpsc::Receiver<Delivery>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<TailCommand>,
 }
 
-enum Command {
+enum TailCommand {
     Watch {
         id: u64,
         key: String,
@@ -122,7 +122,7 @@ impl Tail {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let (deliveries, rx) = mpsc::channel(CHANNEL + 1);
         // A send fails only once the task is gone; `next` then says so.
-        let _ = self.commands.send(Command::Watch {
+        let _ = self.commands.send(TailCommand::Watch {
             id,
             key,
             seq,
@@ -145,7 +145,7 @@ impl Watching {
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Unwatch(self.id));
+        let _ = self.commands.send(TailCommand::Unwatch(self.id));
     }
 }
 
@@ -158,7 +158,7 @@ struct Watcher {
     fed: bool,
 }
 
-async fn run(settings: Settings, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(settings: Settings, mut commands: mpsc::UnboundedReceiver<TailCommand>) {
     let mut watchers: HashMap<u64, Watcher> = HashMap::new();
     let mut conn: Option<(MultiplexedConnection, i64)> = None;
     let mut idle_check = Instant::now() + settings.poll;
@@ -229,7 +229,7 @@ async fn run(settings: Settings, mut commands: mpsc::UnboundedReceiver<Command>)
                 reply = &mut read => break reply,
                 command = commands.recv(), if open => match command {
                     Some(command) => {
-                        unblock |= matches!(command, Command::Watch { .. });
+                        unblock |= matches!(command, TailCommand::Watch { .. });
                         apply(&mut watchers, command);
                     }
                     None => open = false,
@@ -256,9 +256,9 @@ async fn run(settings: Settings, mut commands: mpsc::UnboundedReceiver<Command>)
     }
 }
 
-fn apply(watchers: &mut HashMap<u64, Watcher>, command: Command) {
+fn apply(watchers: &mut HashMap<u64, Watcher>, command: TailCommand) {
     match command {
-        Command::Watch {
+        TailCommand::Watch {
             id,
             key,
             seq,
@@ -274,7 +274,7 @@ fn apply(watchers: &mut HashMap<u64, Watcher>, command: Command) {
                 },
             );
         }
-        Command::Unwatch(id) => {
+        TailCommand::Unwatch(id) => {
             watchers.remove(&id);
         }
     }

@@ -17,7 +17,7 @@ use super::ProcessSpec;
 const REAP_GRACE: Duration = Duration::from_secs(5);
 
 /// A running (or just exited, not yet handled) child.
-pub(super) struct Running {
+pub(super) struct RunningChild {
     pub(super) child: tokio::process::Child,
     pub(super) pid: u32,
     pub(super) addr: SocketAddr,
@@ -25,10 +25,10 @@ pub(super) struct Running {
     pub(super) output: Output,
 }
 
-impl Running {
+impl RunningChild {
     /// Spawns `spec`'s command. Must run on a tokio runtime: the output is
     /// drained by tasks of that runtime.
-    pub(super) async fn spawn(spec: &ProcessSpec) -> std::io::Result<Running> {
+    pub(super) async fn spawn(spec: &ProcessSpec) -> std::io::Result<RunningChild> {
         let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let port = port.to_string();
@@ -56,7 +56,7 @@ impl Running {
         };
         let mut child = cmd.spawn()?;
         let output = Output::drain(child.stdout.take(), child.stderr.take(), log);
-        Ok(Running {
+        Ok(RunningChild {
             // `None` only once the child has been reaped, which it cannot
             // have been yet.
             pid: child.id().unwrap_or_default(),

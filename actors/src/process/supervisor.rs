@@ -12,7 +12,7 @@ use rivulet_core::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
-use super::child::Running;
+use super::child::RunningChild;
 use super::{health, ProcessPhase, ProcessSpec, ProcessStatus};
 use crate::stats::lock;
 
@@ -28,22 +28,22 @@ pub(super) enum Command {
 }
 
 /// The child, as far as the loop is concerned.
-enum State {
+enum ChildState {
     /// No child: not started yet, or given up (the status says which).
     Waiting,
     /// Spawned; healthy by `deadline` or it counts as a failed start.
     Starting {
-        child: Running,
+        child: RunningChild,
         deadline: Instant,
     },
-    Ready(Running),
+    Ready(RunningChild),
     /// Restarts at `until`.
     Backoff {
         until: Instant,
     },
 }
 
-enum Event {
+enum SupervisorEvent {
     Command(Command),
     /// Every handle is gone (the runtime dropped without stopping it).
     Orphaned,
@@ -56,7 +56,7 @@ enum Event {
 pub(super) struct Supervisor {
     spec: ProcessSpec,
     status: Arc<Mutex<ProcessStatus>>,
-    state: State,
+    state: ChildState,
     /// Consecutive failed starts.
     failed_starts: u32,
     waiters: Vec<Waiter>,
@@ -67,7 +67,7 @@ impl Supervisor {
         Supervisor {
             spec,
             status,
-            state: State::Waiting,
+            state: ChildState::Waiting,
             failed_starts: 0,
             waiters: Vec::new(),
         }
@@ -77,50 +77,55 @@ impl Supervisor {
     pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
             match self.next_event(&mut commands).await {
-                Event::Command(Command::WaitReady(waiter)) => self.wait_ready(waiter).await,
-                Event::Command(Command::Stop) | Event::Orphaned => break,
-                Event::Exited(status) => self.exited(status).await,
-                Event::Healthy => self.became_ready(),
-                Event::StartTimedOut => {
+                SupervisorEvent::Command(Command::WaitReady(waiter)) => {
+                    self.wait_ready(waiter).await
+                }
+                SupervisorEvent::Command(Command::Stop) | SupervisorEvent::Orphaned => break,
+                SupervisorEvent::Exited(status) => self.exited(status).await,
+                SupervisorEvent::Healthy => self.became_ready(),
+                SupervisorEvent::StartTimedOut => {
                     let why = format!(
                         "did not answer GET {} with 200 within {:?}",
                         self.spec.health_path, self.spec.startup_timeout
                     );
                     self.start_failed(why).await;
                 }
-                Event::BackoffOver => self.spawn().await,
+                SupervisorEvent::BackoffOver => self.spawn().await,
             }
         }
         self.shut().await;
     }
 
-    async fn next_event(&mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Event {
+    async fn next_event(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> SupervisorEvent {
         let command = async {
             commands
                 .recv()
                 .await
-                .map_or(Event::Orphaned, Event::Command)
+                .map_or(SupervisorEvent::Orphaned, SupervisorEvent::Command)
         };
         match &mut self.state {
-            State::Waiting => command.await,
+            ChildState::Waiting => command.await,
             // A command cancels a health check in flight; the next round
             // starts a new one at once.
-            State::Starting { child, deadline } => {
+            ChildState::Starting { child, deadline } => {
                 let addr = child.addr;
                 tokio::select! {
                     event = command => event,
-                    status = child.exited() => Event::Exited(status),
-                    () = health::until_healthy(addr, &self.spec.health_path) => Event::Healthy,
-                    () = sleep_until(*deadline) => Event::StartTimedOut,
+                    status = child.exited() => SupervisorEvent::Exited(status),
+                    () = health::until_healthy(addr, &self.spec.health_path) => SupervisorEvent::Healthy,
+                    () = sleep_until(*deadline) => SupervisorEvent::StartTimedOut,
                 }
             }
-            State::Ready(child) => tokio::select! {
+            ChildState::Ready(child) => tokio::select! {
                 event = command => event,
-                status = child.exited() => Event::Exited(status),
+                status = child.exited() => SupervisorEvent::Exited(status),
             },
-            State::Backoff { until } => tokio::select! {
+            ChildState::Backoff { until } => tokio::select! {
                 event = command => event,
-                () = sleep_until(*until) => Event::BackoffOver,
+                () = sleep_until(*until) => SupervisorEvent::BackoffOver,
             },
         }
     }
@@ -137,11 +142,11 @@ impl Supervisor {
 
     async fn wait_ready(&mut self, waiter: Waiter) {
         match &self.state {
-            State::Ready(child) => {
+            ChildState::Ready(child) => {
                 let _ = waiter.send(Ok(child.addr));
             }
-            State::Starting { .. } | State::Backoff { .. } => self.waiters.push(waiter),
-            State::Waiting => {
+            ChildState::Starting { .. } | ChildState::Backoff { .. } => self.waiters.push(waiter),
+            ChildState::Waiting => {
                 self.waiters.push(waiter);
                 self.failed_starts = 0;
                 self.spawn().await;
@@ -150,9 +155,9 @@ impl Supervisor {
     }
 
     async fn spawn(&mut self) {
-        self.state = State::Waiting;
+        self.state = ChildState::Waiting;
         let restart = lock(&self.status).starts > 0;
-        match Running::spawn(&self.spec).await {
+        match RunningChild::spawn(&self.spec).await {
             Ok(child) => {
                 let (pid, addr) = (child.pid, child.addr);
                 tracing::info!(process = %self.spec.name, pid, %addr, restart, "spawned");
@@ -166,7 +171,7 @@ impl Supervisor {
                     s.starts += 1;
                 });
                 let deadline = Instant::now() + self.spec.startup_timeout;
-                self.state = State::Starting { child, deadline };
+                self.state = ChildState::Starting { child, deadline };
             }
             Err(e) => {
                 let spec = &self.spec;
@@ -187,7 +192,8 @@ impl Supervisor {
     }
 
     fn became_ready(&mut self) {
-        let State::Starting { child, .. } = std::mem::replace(&mut self.state, State::Waiting)
+        let ChildState::Starting { child, .. } =
+            std::mem::replace(&mut self.state, ChildState::Waiting)
         else {
             return;
         };
@@ -198,7 +204,7 @@ impl Supervisor {
             startup_ms = child.spawned.elapsed().as_millis() as u64,
             "healthy"
         );
-        self.state = State::Ready(child);
+        self.state = ChildState::Ready(child);
         self.failed_starts = 0;
         self.set(|s| s.phase = ProcessPhase::Ready);
         self.answer(Ok(addr));
@@ -207,12 +213,12 @@ impl Supervisor {
     async fn exited(&mut self, status: Option<ExitStatus>) {
         let status = status.map_or_else(|| "unknown status".to_string(), |s| s.to_string());
         match &self.state {
-            State::Starting { .. } => {
+            ChildState::Starting { .. } => {
                 self.start_failed(format!("exited ({status}) before it was healthy"))
                     .await
             }
-            State::Ready(_) => self.died(status),
-            State::Waiting | State::Backoff { .. } => {}
+            ChildState::Ready(_) => self.died(status),
+            ChildState::Waiting | ChildState::Backoff { .. } => {}
         }
     }
 
@@ -230,7 +236,8 @@ impl Supervisor {
     /// The child exited or timed out before it was healthy: kill it if it
     /// still runs, and restart it with a growing backoff, or give up.
     async fn start_failed(&mut self, why: String) {
-        let State::Starting { mut child, .. } = std::mem::replace(&mut self.state, State::Waiting)
+        let ChildState::Starting { mut child, .. } =
+            std::mem::replace(&mut self.state, ChildState::Waiting)
         else {
             return;
         };
@@ -258,7 +265,7 @@ impl Supervisor {
     }
 
     fn backoff(&mut self, delay: Duration) {
-        self.state = State::Backoff {
+        self.state = ChildState::Backoff {
             until: Instant::now() + delay,
         };
         self.set(|s| s.phase = ProcessPhase::Backoff);
@@ -266,10 +273,10 @@ impl Supervisor {
 
     /// Kills and reaps the child, fails the waiters, marks the status stopped.
     async fn shut(&mut self) {
-        if let State::Starting { child, .. } | State::Ready(child) = &mut self.state {
+        if let ChildState::Starting { child, .. } | ChildState::Ready(child) = &mut self.state {
             child.kill().await;
         }
-        self.state = State::Waiting;
+        self.state = ChildState::Waiting;
         tracing::debug!(process = %self.spec.name, "supervisor stopped");
         self.answer(Err(stopped_error(&self.spec.name)));
         self.set(|s| {
