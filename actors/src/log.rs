@@ -335,6 +335,11 @@ impl Log {
         lock(&self.inner).outcome.clone()
     }
 
+    /// Whether the stream has ended (without cloning its outcome).
+    pub(crate) fn has_ended(&self) -> bool {
+        lock(&self.inner).outcome.is_some()
+    }
+
     /// Number of chunks appended so far (trimmed ones included).
     pub(crate) fn len(&self) -> u64 {
         lock(&self.inner).end()

@@ -86,6 +86,11 @@ impl Finisher {
 
 impl Drop for Finisher {
     fn drop(&mut self) {
+        // Almost always the job has ended the stream already: no error to
+        // build (two allocations per stream) only to be refused.
+        if self.shared.log.has_ended() {
+            return;
+        }
         if self.shared.finish(Outcome::failed(Error::cancelled())) {
             self.followers.end();
         }
