@@ -424,10 +424,12 @@ impl StreamResponse {
     }
 
     /// How long the first content chunk (text, thought, tool call, …)
-    /// took to arrive, counted from the call to `stream` (a wait for a
-    /// rate limit's slot and any retries included): `None` until it has
-    /// arrived, and for a stream that ends without content. A consumer
-    /// sees the chunk a little later, when it reads it.
+    /// took to arrive, counted from when the request was ready (at once
+    /// for `stream`; for [`resume`](Self::resume), once the previous turn
+    /// has ended and the request is built), a wait for a rate limit's
+    /// slot, retries and fallbacks included: `None` until it has arrived,
+    /// and for a stream that ends without content. A consumer sees the
+    /// chunk a little later, when it reads it.
     pub fn time_to_first_chunk(&self) -> Option<std::time::Duration> {
         self.handle.time_to_first_chunk()
     }

@@ -203,10 +203,12 @@ impl StreamHandle {
     }
 
     /// How long the first content chunk (text, thought, tool call, …)
-    /// took to arrive, counted from the stream's start (its request's
-    /// preparation, a wait for a rate limit's slot and any retries
-    /// included), as the provider actor decoded it: `None` before it
-    /// has arrived, and for ever for a stream that ended without content.
+    /// took to arrive, as the provider actor decoded it: counted from when
+    /// the stream's request was ready (for a next turn, once it was
+    /// built), a wait for a rate limit's slot, retries and fallbacks
+    /// included; the figure the telemetry span records as
+    /// `gen_ai.response.time_to_first_chunk`. `None` before it has arrived,
+    /// and for ever for a stream that ended without content.
     pub fn time_to_first_chunk(&self) -> Option<std::time::Duration> {
         self.shared().time_to_first_chunk()
     }

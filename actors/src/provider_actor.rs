@@ -750,8 +750,9 @@ impl<'a> Driver<'a> {
                 self.got_content = true;
                 self.urgent = true;
                 // The clock was due: nothing before was content.
-                self.ttfc = Some(self.last_content - self.start);
-                self.shared.first_chunk_arrived();
+                let ttfc = self.last_content - self.start;
+                self.ttfc = Some(ttfc);
+                self.shared.set_time_to_first_chunk(ttfc);
                 blocked = self.flush_pending();
             }
             self.push(chunk) || blocked

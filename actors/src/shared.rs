@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::task::AtomicWaker;
 use rivulet_core::{Error, Message, Response};
@@ -172,11 +172,9 @@ const NO_FIRST_CHUNK: u64 = u64::MAX;
 /// Everything one stream's actors and handles share.
 pub(crate) struct Shared {
     id: u64,
-    /// When the stream was started.
-    started: Instant,
-    /// Nanoseconds from `started` to the first content chunk's arrival,
-    /// or [`NO_FIRST_CHUNK`]: set once by the provider actor, read by
-    /// anyone without a lock.
+    /// The provider actor's time to the first content chunk, in
+    /// nanoseconds, or [`NO_FIRST_CHUNK`]: set once, read by anyone
+    /// without a lock.
     first_chunk: AtomicU64,
     pub(crate) log: Log,
     pub(crate) ctl: Control,
@@ -214,7 +212,6 @@ impl Shared {
     ) -> Self {
         Shared {
             id,
-            started: Instant::now(),
             first_chunk: AtomicU64::new(NO_FIRST_CHUNK),
             log: Log::new(window),
             ctl: Control::default(),
@@ -280,12 +277,11 @@ impl Shared {
         }
     }
 
-    /// Records that the first content chunk has arrived, now (only the
-    /// first call counts). The std clock, as `started`: the provider's own
-    /// clock is tokio's, which a test may pause.
-    pub(crate) fn first_chunk_arrived(&self) {
+    /// Records the time to the first content chunk (only the first call
+    /// counts).
+    pub(crate) fn set_time_to_first_chunk(&self, d: Duration) {
         // Below the "none" value whatever the delay: 584 years of nanoseconds.
-        let ns = u64::try_from(self.started.elapsed().as_nanos())
+        let ns = u64::try_from(d.as_nanos())
             .unwrap_or(NO_FIRST_CHUNK - 1)
             .min(NO_FIRST_CHUNK - 1);
         let _ = self.first_chunk.compare_exchange(

@@ -322,7 +322,8 @@ async fn a_deferred_request_starts_when_it_is_ready() {
         Ok(r)
     });
     let handle = rt.start_deferred(provider.clone(), prepare, opts());
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let wait = Duration::from_millis(200);
+    tokio::time::sleep(wait).await;
     assert_eq!(provider.probe.opens(), 0);
     assert_eq!(handle.outcome(), None);
     tx.send(()).unwrap();
@@ -331,6 +332,10 @@ async fn a_deferred_request_starts_when_it_is_ready() {
     assert_eq!(done.input.len(), 2);
     assert_eq!(done.messages().len(), 3);
     assert_eq!(provider.probe.opens(), 1);
+    // The time to the first chunk counts from the request's readiness,
+    // not from the start of the wait for it.
+    let first = handle.time_to_first_chunk().expect("a first chunk");
+    assert!(first < wait, "{first:?}");
 
     // A cancel during the wait ends the stream without opening.
     let provider = ScriptedProvider::new(text_steps(&["never"]));
