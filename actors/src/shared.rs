@@ -292,8 +292,8 @@ impl Shared {
         );
     }
 
-    /// The time from the stream's start to its first content chunk, once
-    /// that has arrived.
+    /// The provider actor's time to the first content chunk (from when
+    /// the request was ready), once that has arrived.
     pub(crate) fn time_to_first_chunk(&self) -> Option<Duration> {
         match self.first_chunk.load(Ordering::Relaxed) {
             NO_FIRST_CHUNK => None,
