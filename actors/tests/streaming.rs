@@ -362,8 +362,11 @@ fn a_snapshot_before_any_chunk_names_the_provider_model_and_input() {
 
 /// `ended` waits for the outcome (the final response published too: a
 /// snapshot after it is the final one), and the time to the first chunk
-/// is known once the first content chunk is in: counted from the start,
-/// the wait to open included, a metadata chunk before it not counting.
+/// is known once the first content chunk is in: a metadata chunk before
+/// it does not count, so the 30 ms between them are in it (counting the
+/// metadata, it would be the ~20 ms wait to open). Only that lower bound
+/// is asserted: how long the wait to open counts depends on when the
+/// provider actor started, which a loaded machine may delay.
 #[test]
 fn ended_gives_the_outcome_and_the_first_chunk_counts_from_the_start() {
     let rt = runtime();
@@ -386,7 +389,7 @@ fn ended_gives_the_outcome_and_the_first_chunk_counts_from_the_start() {
     let elapsed = started.elapsed();
     let first = handle.time_to_first_chunk().expect("a first chunk");
     assert!(
-        first >= Duration::from_millis(50) && first <= elapsed,
+        first >= Duration::from_millis(30) && first <= elapsed,
         "{first:?} of {elapsed:?}"
     );
     assert_eq!(handle.blocking().snapshot().text(), "Hi");
