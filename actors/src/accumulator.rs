@@ -68,12 +68,6 @@ impl Fold {
         matches!(self.state, State::Published)
     }
 
-    /// The response being folded, built if it is not yet. `None` once
-    /// published.
-    fn response(&mut self) -> Option<&mut Response> {
-        self.state.response()
-    }
-
     /// Folds every entry up to the log's end. Returns whether the stream has
     /// ended (everything has then been folded).
     fn catch_up(&mut self) -> bool {
@@ -108,7 +102,7 @@ impl Fold {
 
     fn publish(&mut self) {
         // Built first if nothing was folded yet (the stream had no chunk).
-        self.response();
+        self.state.response();
         if let State::Folding(response) = std::mem::replace(&mut self.state, State::Published) {
             self.shared.publish_response(response);
         }
@@ -116,7 +110,8 @@ impl Fold {
 }
 
 impl State {
-    /// See [`Fold::response`].
+    /// The response being folded, built if it is not yet. `None` once
+    /// published.
     fn response(&mut self) -> Option<&mut Response> {
         if let State::Unstarted {
             provider,
@@ -205,7 +200,12 @@ impl Handler<Snapshot> for Accumulator {
             );
         }
         let ended = self.fold.catch_up();
-        let response = self.fold.response().map(|r| r.clone()).unwrap_or_default();
+        let response = self
+            .fold
+            .state
+            .response()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         if ended {
             self.fold.publish();
             ctx.stop();

@@ -174,10 +174,11 @@ impl Job {
                 .drive(&*provider, &request)
                 .instrument(span.clone())
                 .await;
+            let ttfc = finisher.shared.time_to_first_chunk();
             span.in_scope(|| {
                 tracing::info!(
                     chunks = driver.appended,
-                    ttfc_ms = driver.ttfc.map(|d| d.as_secs_f64() * 1e3),
+                    ttfc_ms = ttfc.map(|d| d.as_secs_f64() * 1e3),
                     attempts = driver.attempts,
                     outcome = outcome_label(&outcome),
                     "stream ended"
@@ -192,7 +193,7 @@ impl Job {
                 Outcome::Failed(e) => Some(&**e),
                 Outcome::Finished => None,
             };
-            let (ttfc, elapsed) = (driver.ttfc, driver.start.elapsed());
+            let elapsed = driver.start.elapsed();
             driver
                 .telemetry
                 .end(&provider_id, &model, ttfc, elapsed, error);
@@ -360,7 +361,6 @@ struct Driver<'a> {
     /// The first content chunk was appended since: wake the subscriptions now
     /// rather than when the arbiter goes idle.
     urgent: bool,
-    ttfc: Option<Duration>,
     attempts: u32,
     /// The last chunk appended was a tool call's end.
     after_call_end: bool,
@@ -399,7 +399,6 @@ impl<'a> Driver<'a> {
             batch,
             dirty: false,
             urgent: false,
-            ttfc: None,
             attempts: 0,
             after_call_end: false,
         }
@@ -750,9 +749,8 @@ impl<'a> Driver<'a> {
                 self.got_content = true;
                 self.urgent = true;
                 // The clock was due: nothing before was content.
-                let ttfc = self.last_content - self.start;
-                self.ttfc = Some(ttfc);
-                self.shared.set_time_to_first_chunk(ttfc);
+                self.shared
+                    .set_time_to_first_chunk(self.last_content - self.start);
                 blocked = self.flush_pending();
             }
             self.push(chunk) || blocked

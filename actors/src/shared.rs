@@ -314,14 +314,15 @@ impl Shared {
 
     /// Waits for the end and the final response.
     pub(crate) async fn wait_end(&self) -> Result<Response, Error> {
-        self.wait_for(|s| {
-            let response = s.response.get()?;
-            match s.log.outcome()? {
-                Outcome::Finished => Some(Ok((**response).clone())),
-                Outcome::Failed(e) => Some(Err(Arc::unwrap_or_clone(e))),
-            }
-        })
-        .await
+        match self.wait_outcome().await {
+            // Published before `wait_outcome` returns.
+            Outcome::Finished => Ok(self
+                .response
+                .get()
+                .map(|r| (**r).clone())
+                .unwrap_or_default()),
+            Outcome::Failed(e) => Err(Arc::unwrap_or_clone(e)),
+        }
     }
 }
 
