@@ -9,10 +9,10 @@
 //! - [`completion_json`]: a finished [`Response`](rivulet::Response) → `chat.completion`.
 //! - [`chat_completions`]: the axum handler, given a [`StartChat`].
 
+mod completions_wire;
 mod encode;
 mod handler;
 mod request;
-mod wire;
 
 pub use encode::{completion_json, finish_reason, ChunkEncoder};
 pub use handler::{chat_completions, router, StartChat, StartedChat, STREAM_ID_HEADER};

@@ -4,7 +4,7 @@
 use rivulet_core::{Chunk, ContentPart, Error, FinishReason, Response, Usage};
 use serde::Serialize;
 
-use super::wire::{
+use super::completions_wire::{
     ChunkChoice, ChunkDelta, Completion, CompletionChoice, CompletionChunk, CompletionDetails,
     CompletionMessage, FunctionDelta, PromptDetails, ToolCallDelta, WireFunction, WireToolCall,
     WireUsage,

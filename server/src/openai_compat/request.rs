@@ -7,7 +7,7 @@ use rivulet_core::{
     ContentPart, Format, Message, Role, Text, ThinkingLevel, ToolCall, ToolDefinition, ToolOutput,
 };
 
-use super::wire::{self, ChatMessage, ChatRequest, Content, ResponseFormat, Stop};
+use super::completions_wire::{self, ChatMessage, ChatRequest, Content, ResponseFormat, Stop};
 use crate::ApiError;
 use rivulet::Model;
 
@@ -269,20 +269,22 @@ fn text_parts(content: Content, param: Option<String>) -> Result<Vec<ContentPart
         Content::Text(text) => Ok(vec![ContentPart::Text(Text { text })]),
         Content::Parts(parts) => parts
             .into_iter()
-            .map(|p: wire::ContentPart| match (p.kind.as_str(), p.text) {
-                ("text", Some(text)) => Ok(ContentPart::Text(Text { text })),
-                ("text", None) => Err(ApiError::invalid(
-                    "a text content part needs its text".into(),
-                    param.clone(),
-                )),
-                (other, _) => Err(ApiError {
-                    code: Some("unsupported_value"),
-                    ..ApiError::invalid(
-                        format!("content part type {other:?} is not supported (text)"),
+            .map(
+                |p: completions_wire::ContentPart| match (p.kind.as_str(), p.text) {
+                    ("text", Some(text)) => Ok(ContentPart::Text(Text { text })),
+                    ("text", None) => Err(ApiError::invalid(
+                        "a text content part needs its text".into(),
                         param.clone(),
-                    )
-                }),
-            })
+                    )),
+                    (other, _) => Err(ApiError {
+                        code: Some("unsupported_value"),
+                        ..ApiError::invalid(
+                            format!("content part type {other:?} is not supported (text)"),
+                            param.clone(),
+                        )
+                    }),
+                },
+            )
             .collect(),
     }
 }

@@ -316,7 +316,7 @@ fn a_finished_response_becomes_a_chat_completion() {
 
 #[test]
 fn text_choice_as_serde_writes_it() {
-    use super::wire::{ChunkChoice, ChunkDelta};
+    use super::completions_wire::{ChunkChoice, ChunkDelta};
     for text in ["", "Hi", "a \"quoted\"\nline\t\u{1}é😀", "\\"] {
         let choice = ChunkChoice {
             index: 0,
