@@ -11,6 +11,8 @@
 //! - `GET /v1/streams/{id}` — status and the `-o json` snapshot
 //! - `GET /v1/streams` — streams in flight and recently finished
 //! - `POST /v1/streams/{id}/cancel`
+//! - `POST /v1/ai-sdk/chat` — what `useChat` posts (`UIMessage`s), answered
+//!   with the UI message stream; cancelled when its last attacher goes
 //! - `POST /v1/chat/completions` — OpenAI-compatible; the generation is a
 //!   registered stream (`x-rivulet-stream-id`), cancelled when its last
 //!   attacher goes
@@ -43,6 +45,7 @@ mod remote;
 mod routes;
 mod socket;
 mod sse;
+mod ui_messages;
 mod wire;
 
 use std::collections::HashMap;

@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 
 use super::accept::Direct;
 use super::direct::DirectEvents;
-use super::openai_compat::{self, StartedChat};
-use super::registry::{failure, status, Entry};
+use super::openai_compat::{self, StartedChat, STREAM_ID_HEADER};
+use super::registry::{failure, status, Attached, Entry};
 use super::remote::Remote;
+use super::ui_messages::{to_messages, UiChatRequest};
 use super::wire::{StartRequest, Started, Summary};
 use super::{auth, body, events, page, sse, ApiError, App};
 use rivulet::json::response_json;
@@ -31,6 +32,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}", get(show))
         .route("/v1/streams/{id}/events", get(attach))
         .route("/v1/streams/{id}/cancel", post(cancel))
+        .route("/v1/ai-sdk/chat", post(ui_chat))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
         .merge(openai_compat::router(app.clone()))
@@ -65,31 +67,50 @@ impl openai_compat::StartChat for App {
             Some(prepare) => prepare(model),
             None => model,
         };
-        let busy = || {
-            ApiError::busy(
-                format!(
-                    "{} streams are running, the most this server runs at once",
-                    self.config.max_streams
-                ),
-                self.config.retry_after,
-            )
-        };
-        let entry = self
-            .registry
-            .insert(id, || model.stream(messages), self.config.max_streams, true)
-            .ok_or_else(busy)?;
-        if let Some(remote) = &self.remote {
-            // Not waited for: the chat client reads this stream here.
-            remote.mirror(&entry);
-        }
-        // The first attacher of a new stream: only a limit of 0 refuses it.
-        let attached = entry.attach(self.config.max_attachers.max(1));
+        let (entry, attached) = start_attached(self, id, model, messages)?;
         Ok(StartedChat {
             stream_id: entry.id.clone(),
             response: entry.response.clone(),
-            guard: attached.map(|a| Box::new(a) as Box<dyn Send>),
+            guard: Some(Box::new(attached)),
         })
     }
+}
+
+/// Starts a generation that its caller reads, as the chat endpoints do:
+/// registered like `POST /v1/streams` (others attach, list and cancel it
+/// by its id), the caller its first attacher, cancelled when its last
+/// attacher goes.
+fn start_attached(
+    app: &App,
+    id: String,
+    model: Model,
+    messages: Vec<Message>,
+) -> Result<(Arc<Entry>, Attached), ApiError> {
+    let entry = app
+        .registry
+        .insert(id, || model.stream(messages), app.config.max_streams, true)
+        .ok_or_else(|| streams_busy(app))?;
+    if let Some(remote) = &app.remote {
+        // Not waited for: the caller reads this stream here.
+        remote.mirror(&entry);
+    }
+    // The first attacher of a new stream: the limit is at least 1, so
+    // nothing else can have taken the place.
+    let attached = entry
+        .attach(app.config.max_attachers.max(1))
+        .ok_or_else(|| ApiError::busy("this stream takes no attacher", app.config.retry_after))?;
+    Ok((entry, attached))
+}
+
+/// The 429 of a server running as many streams as it may.
+fn streams_busy(app: &App) -> ApiError {
+    ApiError::busy(
+        format!(
+            "{} streams are running, the most this server runs at once",
+            app.config.max_streams
+        ),
+        app.config.retry_after,
+    )
 }
 
 fn summary(app: &App, e: &Entry) -> Summary {
@@ -115,13 +136,7 @@ async fn start(
     State(app): State<Arc<App>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(app.config.body_limit),
-        _ => ApiError::bad_request(e.body_text()),
-    })?;
-    if app.draining.load(Ordering::SeqCst) {
-        return Err(ApiError::draining());
-    }
+    let body = read_body(&app, body)?;
     let request: StartRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!("the body is not a valid stream request: {e}"))
     })?;
@@ -129,15 +144,7 @@ async fn start(
     let entry = app
         .registry
         .insert(id, || model.stream(messages), app.config.max_streams, false)
-        .ok_or_else(|| {
-            ApiError::busy(
-                format!(
-                    "{} streams are running, the most this server runs at once",
-                    app.config.max_streams
-                ),
-                app.config.retry_after,
-            )
-        })?;
+        .ok_or_else(|| streams_busy(&app))?;
     if let Some(remote) = &app.remote {
         // Answered once other nodes can find it (or after a bound).
         let mirror = remote.mirror(&entry);
@@ -150,9 +157,113 @@ async fn start(
     Ok((StatusCode::CREATED, Json(started)).into_response())
 }
 
+/// A start request's body, unless it is too large or the server is
+/// draining.
+fn read_body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(app.config.body_limit),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
+    if app.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::draining());
+    }
+    Ok(body)
+}
+
+/// `POST /v1/ai-sdk/chat`: what a `useChat` front end posts (the AI SDK's
+/// `DefaultChatTransport`: the chat's `UIMessage`s, and the app's `body`
+/// option, which takes `POST /v1/streams`'s `model`, `system`,
+/// `max_tokens`, … ), answered with the generation as a UI message stream
+/// (as `?format=ai-sdk` sends it). The generation is a registered stream
+/// (`x-rivulet-stream-id`: others attach, list and cancel it by its id),
+/// with the posting client as its first attacher, and it is cancelled
+/// when its last attacher goes, so `useChat`'s `stop()` (which aborts the
+/// request) stops the generation.
+async fn ui_chat(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(&app, body)?;
+    let request: UiChatRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the body is not an AI SDK chat request: {e}"))
+    })?;
+    let history = to_messages(request.messages).map_err(ApiError::bad_request)?;
+    if history.is_empty() {
+        return Err(ApiError::bad_request("messages must not be empty"));
+    }
+    let (id, model) = configure(
+        &app,
+        Settings {
+            model: request.model,
+            max_tokens: request.max_tokens,
+            temperature: request.temperature,
+            seed: request.seed,
+            tools: request.tools,
+            format: request.format,
+        },
+    )?;
+    let messages: Vec<Message> = request
+        .system
+        .map(Message::system)
+        .into_iter()
+        .chain(history)
+        .collect();
+    let (entry, attached) = start_attached(&app, id, model, messages)?;
+    let mut response = events::ai_sdk(&entry, attached);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&entry.id) {
+        response.headers_mut().insert(STREAM_ID_HEADER, v);
+    }
+    Ok(response)
+}
+
 /// The model and messages a start request asks for; every refusal names
 /// the field.
 fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), ApiError> {
+    let (id, model) = configure(
+        app,
+        Settings {
+            model: r.model,
+            max_tokens: r.max_tokens,
+            temperature: r.temperature,
+            seed: r.seed,
+            tools: r.tools,
+            format: r.format,
+        },
+    )?;
+    let mut messages = Vec::new();
+    if let Some(s) = r.system {
+        messages.push(Message::system(s));
+    }
+    match (r.messages, r.prompt) {
+        (Some(m), None) if !m.is_empty() => messages.extend(m.into_iter().map(Message::from)),
+        (None, Some(p)) => messages.push(Message::user(p)),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give either messages or prompt, not both",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give messages (a non-empty array) or prompt",
+            ))
+        }
+    }
+    Ok((id, model, messages))
+}
+
+/// What a start request says of the model, whatever its messages' shape.
+struct Settings {
+    model: Option<String>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    seed: Option<i64>,
+    tools: Option<Value>,
+    format: Option<Value>,
+}
+
+/// The model's id and the model `r` asks for; every refusal names the
+/// field.
+fn configure(app: &App, r: Settings) -> Result<(String, Model), ApiError> {
     let id = r.model.unwrap_or_else(|| app.config.default_model.clone());
     rivulet::model::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
     let mut model = app.model(&id);
@@ -189,25 +300,7 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
             .to_string();
         model = model.format_schema(Format { name, schema });
     }
-    let mut messages = Vec::new();
-    if let Some(s) = r.system {
-        messages.push(Message::system(s));
-    }
-    match (r.messages, r.prompt) {
-        (Some(m), None) if !m.is_empty() => messages.extend(m.into_iter().map(Message::from)),
-        (None, Some(p)) => messages.push(Message::user(p)),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give either messages or prompt, not both",
-            ))
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give messages (a non-empty array) or prompt",
-            ))
-        }
-    }
-    Ok((id, model, messages))
+    Ok((id, model))
 }
 
 /// `GET /v1/streams`.

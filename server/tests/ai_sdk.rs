@@ -8,15 +8,14 @@
 //! Needs `node` and `(cd tests/js && npm ci)`; without them the tests skip
 //! with a message, except under CI, where they fail.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use futures::StreamExt;
 use rivulet::{Error, Event, Model, Policy, Response};
 use rivulet_server::ai_sdk::Encoder;
 use rivulet_testkit::{wire, Replay, Server};
 use serde_json::{json, Value};
+
+#[path = "support/ai_sdk_node.rs"]
+mod ai_sdk_node;
 
 /// A recorded transcript decoded by rivulet and encoded for the AI SDK:
 /// the outcome, the response as rivulet has it, and the SSE bytes.
@@ -61,51 +60,10 @@ async fn run(name: &str, transcript: &str) -> Run {
     }
 }
 
-/// True when the variable `CI` says this is a CI run.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// The AI SDK's reading of `sse`: `{"message": UIMessage, "errors": [..]}`,
 /// or None (with a note) when node or the npm install is missing outside CI.
 fn read_with_ai_sdk(sse: &[u8]) -> Option<Value> {
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    let node = Command::new("node").arg("--version").output();
-    let installed = js.join("node_modules/ai/package.json").is_file();
-    if node.is_err() || !installed {
-        let why = if node.is_err() {
-            "node is not installed"
-        } else {
-            "tests/js/node_modules is missing (run `cd tests/js && npm ci`)"
-        };
-        assert!(!in_ci(), "CI: {why}");
-        eprintln!("skipping the AI SDK client test: {why}");
-        return None;
-    }
-    let mut child = Command::new("node")
-        .arg(js.join("read_ui_message_stream.mjs"))
-        .current_dir(&js)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    // Written from another thread: node's output could fill its pipe
-    // before it has read all of its input.
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input = sse.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().expect("node runs");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("stdin written");
-    assert!(
-        output.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(serde_json::from_slice(&output.stdout).expect("the script prints JSON"))
+    ai_sdk_node::run("read_ui_message_stream.mjs", sse)
 }
 
 /// The message's parts of `kind` ("text", "reasoning"), their texts.
