@@ -265,6 +265,24 @@ mod tests {
             assert_eq!(s.token.as_ref().map(|t| t.expose()), Some("s3cret"));
             // The token is a secret: no Debug print shows it.
             assert!(!format!("{a:?}").contains("s3cret"), "{a:?}");
+            let a = parse(&[
+                "serve",
+                "--allow-origin",
+                "http://localhost:3000",
+                "--allow-origin",
+                "https://app.example",
+            ])
+            .unwrap();
+            let Some(Command::Serve(s)) = &a.command else {
+                panic!("{a:?}")
+            };
+            assert_eq!(
+                s.allow_origins,
+                ["http://localhost:3000", "https://app.example"]
+            );
+            let e = parse(&["serve", "--allow-origin", "http://localhost:3000/"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+            assert!(e.to_string().contains("is not an origin"), "{e}");
         }
     }
 

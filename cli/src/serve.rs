@@ -46,6 +46,10 @@ fn redis(s: &str) -> Result<rivulet_redis::Config, String> {
     Ok(rivulet_redis::Config::new(s))
 }
 
+fn allowed_origin(s: &str) -> Result<String, String> {
+    rivulet_server::check_allowed_origin(s).map(|()| s.to_string())
+}
+
 /// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
 #[derive(Clone, Debug, ClapArgs)]
 pub struct ServeArgs {
@@ -62,6 +66,11 @@ pub struct ServeArgs {
         value_parser = token
     )]
     pub token: Option<Token>,
+
+    /// Let pages of ORIGIN (scheme://host[:port], e.g. http://localhost:3000) use the server from a
+    /// browser (CORS). Pages of any other origin but the server's own are refused with 403. Repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = allowed_origin)]
+    pub allow_origins: Vec<String>,
 
     /// The model when a request names none [default: $RIVULET_MODEL, else local: the embedded model].
     #[arg(short, long, env = "RIVULET_MODEL", value_name = "PROVIDER/MODEL")]
@@ -168,6 +177,7 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> i32 {
             }
             redis
         }),
+        allowed_origins: args.allow_origins.clone(),
         ..ServeConfig::default()
     };
     // Refused before binding: nothing listens on an exposed address, even

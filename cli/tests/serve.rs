@@ -155,7 +155,7 @@ impl Running {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
         let mut small = socket.connect(self.addr().parse().unwrap()).await.unwrap();
-        let request = format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\n\r\n");
+        let request = format!("GET /v1/streams/{id}/events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
         small.write_all(request.as_bytes()).await.unwrap();
         small
     }
@@ -350,7 +350,7 @@ async fn a_head_request_on_the_events_gets_the_head_alone() {
     let (_upstream, server, id, _) = finished_stream().await;
     let raw = server
         .raw(&format!(
-            "HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            "HEAD /v1/streams/{id}/events HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"
         ))
         .await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
@@ -850,7 +850,7 @@ async fn half_a_request_head_is_let_go_after_the_header_timeout() {
     // Nothing at all, and half a head (slowloris).
     let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    half.write_all(b"GET /v1/streams HTTP/1.1\r\nhost: x\r\nx-slow: ")
+    half.write_all(b"GET /v1/streams HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
         .await
         .unwrap();
     read_until_closed(&mut silent).await;
@@ -875,7 +875,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
         let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
         slow.write_all(
             format!(
-                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
                  content-length: 100\r\n\r\n{{\"prompt\": "
             )
             .as_bytes(),

@@ -64,6 +64,17 @@ impl ApiError {
         )
     }
 
+    /// 403: a page of an origin the server does not allow, or (without a
+    /// token) a host that is not loopback; `code` says which.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            code,
+            message.into(),
+        )
+    }
+
     /// 404: no such stream (never started, or freed after its retention).
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(

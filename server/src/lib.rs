@@ -39,6 +39,7 @@ mod fanout;
 mod frames;
 mod metrics;
 pub mod openai_compat;
+mod origin;
 mod page;
 mod registry;
 mod remote;
@@ -58,6 +59,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use origin::check_allowed_origin;
 
 use rivulet::Model;
 
@@ -102,6 +104,10 @@ pub struct ServeConfig {
     /// The shared log (`--redis`): every stream started here is mirrored
     /// into it, and streams of other nodes are served from it.
     pub redis: Option<rivulet_redis::Config>,
+    /// Origins (`http://localhost:3000`) whose pages may use the server
+    /// from a browser: they get CORS headers. A request from a page of any
+    /// other origin but the server's own gets a 403 (see `--allow-origin`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -121,6 +127,7 @@ impl Default for ServeConfig {
             keep_alive: Duration::from_secs(15),
             retry_after: Duration::from_secs(1),
             redis: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -141,6 +148,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("drain", &self.drain)
             .field("keep_alive", &self.keep_alive)
             .field("redis", &self.redis)
+            .field("allowed_origins", &self.allowed_origins)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +205,9 @@ pub async fn serve(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     check_exposure(addr, config.token.as_deref())?;
+    for origin in &config.allowed_origins {
+        check_allowed_origin(origin).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
     let remote = match &config.redis {
         Some(redis) => Some(remote::Remote::new(
             rivulet_redis::Node::start(redis.clone())

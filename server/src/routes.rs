@@ -21,13 +21,13 @@ use super::registry::{failure, status, Attached, Entry};
 use super::remote::Remote;
 use super::ui_messages::{to_messages, UiChatRequest};
 use super::wire::{StartRequest, Started, Summary};
-use super::{auth, body, events, page, sse, ApiError, App};
+use super::{auth, body, events, origin, page, sse, ApiError, App};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
 
 /// Every route, behind the token check and the body limit.
 pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/streams", post(start).get(list))
         .route("/v1/streams/{id}", get(show))
         .route("/v1/streams/{id}/events", get(attach))
@@ -51,6 +51,18 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         // (it asks for it in its own URL, `/?token=`).
         .route("/", get(page::index))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
+        // Before everything, the page included: pages of other origins
+        // are refused before any work (`origin.rs`).
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            origin::check,
+        ));
+    // Outermost: the allowed origins' preflights are answered here (a
+    // browser sends them without the token).
+    match app.config.allowed_origins.as_slice() {
+        [] => router,
+        origins => router.layer(origin::cors(origins)),
+    }
 }
 
 /// `POST /v1/chat/completions` starts its generation here: registered like

@@ -2,7 +2,10 @@
 //! driven over WebDriver (chromedriver, plain WebDriver JSON over reqwest:
 //! a handful of endpoints, no client crate needed), against the server
 //! in-process whose upstream is testkit's replay server replaying a real
-//! recorded OpenAI transcript line by line.
+//! recorded OpenAI transcript line by line. And a page of another origin
+//! (another port) that fetches the server: kept out (nothing starts, not
+//! even from a `no-cors` post) unless its origin is allowed, then served
+//! with CORS.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them). Without chromedriver the test skips, unless `CI` is set: then it
@@ -224,14 +227,23 @@ impl Session {
     }
 }
 
+/// True (with a note) when chromedriver is missing, outside CI; under CI
+/// that fails the test.
+fn chromedriver_missing() -> bool {
+    if std::path::Path::new(CHROMEDRIVER).exists() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{CHROMEDRIVER} is missing: apt-get install chromium chromium-driver"
+    );
+    eprintln!("skipped: {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    true
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_starts_watches_joins_late_and_cancels_in_a_real_browser() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{CHROMEDRIVER} is missing: apt-get install chromium chromium-driver"
-        );
-        eprintln!("skipped: {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    if chromedriver_missing() {
         return;
     }
     let expected = expected_text().await;
@@ -314,4 +326,114 @@ async fn the_page_starts_watches_joins_late_and_cancels_in_a_real_browser() {
         .expect("the server stops")
         .unwrap()
         .unwrap();
+}
+
+/// Runs `fetch(url, init)` in the page and answers `{status, type, body}`,
+/// or `{error}` when the browser refused it.
+const FETCH: &str = "const [url, init, done] = arguments;
+fetch(url, init)
+  .then(async (r) => done({status: r.status, type: r.type, body: await r.text()}))
+  .catch((e) => done({error: String(e)}));";
+
+/// How many streams the server at `base` has started.
+async fn stream_count(base: &str) -> usize {
+    let r = reqwest::get(format!("{base}/v1/streams")).await.unwrap();
+    json_of(r).await["streams"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_of_another_origin_is_kept_out_unless_allowed() {
+    if chromedriver_missing() {
+        return;
+    }
+    // The app's page, on an origin of its own (another port).
+    let app =
+        Server::start(vec![Replay::new(200, "<!doctype html><title>app</title>")
+            .header("content-type", "text/html")])
+        .await;
+    let app_origin = app.url();
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let url = format!("{}/v1", upstream.url());
+    let prepare: rivulet_server::Prepare =
+        Arc::new(move |m: Model| m.base_url(url.clone()).api_key("sk-test").retries(0));
+    let mut stops = Vec::new();
+    let mut bases = Vec::new();
+    for origins in [vec![], vec![app_origin.clone()]] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        bases.push(format!("http://{}", listener.local_addr().unwrap()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        let config = ServeConfig {
+            default_model: "openai/gpt-4o-mini".into(),
+            prepare: Some(prepare.clone()),
+            allowed_origins: origins,
+            ..ServeConfig::default()
+        };
+        tokio::spawn(serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+    }
+    let (closed, open) = (&bases[0], &bases[1]);
+
+    let driver = Driver::start().await;
+    let profile = std::env::temp_dir().join(format!("rivulet-origins-{}", std::process::id()));
+    let browser = Session::new(&driver, &profile).await;
+    browser.goto(&format!("{app_origin}/")).await;
+    let fetch = |url: String, init: Value| {
+        let browser = &browser;
+        async move {
+            browser
+                .post(
+                    "/execute/async",
+                    json!({"script": FETCH, "args": [url, init]}),
+                )
+                .await
+        }
+    };
+    let start = json!({"prompt": "hi"}).to_string();
+
+    // Not allowed: the JSON post fails its preflight, and the post a page
+    // can send without one (`no-cors`, text/plain) is refused by the
+    // server: nothing starts.
+    let v = fetch(
+        format!("{closed}/v1/streams"),
+        json!({"method": "POST", "headers": {"content-type": "application/json"}, "body": start}),
+    )
+    .await;
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Failed to fetch")),
+        "{v}"
+    );
+    let v = fetch(
+        format!("{closed}/v1/streams"),
+        json!({"method": "POST", "mode": "no-cors", "headers": {"content-type": "text/plain"}, "body": start}),
+    )
+    .await;
+    assert_eq!(v["type"], "opaque", "{v}");
+    assert_eq!(stream_count(closed).await, 0);
+
+    // Allowed: the page starts a stream, reads its id and its events.
+    let v = fetch(
+        format!("{open}/v1/streams"),
+        json!({"method": "POST", "headers": {"content-type": "application/json"}, "body": start}),
+    )
+    .await;
+    assert_eq!(v["status"], 201, "{v}");
+    let started: Value = serde_json::from_str(v["body"].as_str().unwrap()).unwrap();
+    let events_url = started["events_url"].as_str().unwrap();
+    let v = fetch(format!("{open}{events_url}"), json!({})).await;
+    assert_eq!(v["status"], 200, "{v}");
+    let events = v["body"].as_str().unwrap();
+    assert!(events.contains("event: text_chunk"), "{events}");
+    assert!(
+        events.ends_with("event: end\ndata: {\"status\":\"finished\"}\n\n"),
+        "{events}"
+    );
+    assert_eq!(stream_count(open).await, 1);
+
+    browser.close().await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&profile);
 }
