@@ -2,7 +2,7 @@
 //!
 //! - [`wire`]: the request and event types.
 //! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`AnthropicDecoder`]: SSE events to chunks, without I/O.
 //! - [`Anthropic`]: the [`Provider`], over HTTP.
 
 pub mod decoder;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use reqwest::header::{HeaderName, HeaderValue};
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
+pub use decoder::AnthropicDecoder;
 pub use request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
 
 use crate::config::{self, ProviderConfig};
@@ -105,7 +105,7 @@ impl Provider for Anthropic {
     fn open(&self, request: &Request) -> OpenFuture {
         let body = request::messages_request(ID, request)
             .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = Decoder::new(ID)
+        let decoder = AnthropicDecoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
         self.endpoint.open_sse(body, decoder, |body| {
@@ -116,7 +116,7 @@ impl Provider for Anthropic {
 
 /// An error body (`{"type":"error","error":{…}}`); only an object (serde
 /// would also read a list as the struct's fields in order).
-fn error_body(body: &[u8]) -> Option<wire::ErrorResponse> {
+fn error_body(body: &[u8]) -> Option<wire::AnthropicErrorResponse> {
     let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
     if !v.get("error").is_some_and(serde_json::Value::is_object) {
         return None;
@@ -148,7 +148,10 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(
+        AnthropicDecoder::new(provider).raw_events(raw_events),
+        pieces,
+    )
 }
 
 #[cfg(test)]

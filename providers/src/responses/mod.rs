@@ -3,7 +3,7 @@
 //!
 //! - [`wire`]: the request and event types.
 //! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`ResponsesDecoder`]: SSE events to chunks, without I/O.
 //! - [`OpenAiResponses`]: the [`Provider`], over HTTP.
 
 pub mod decoder;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
+pub use decoder::ResponsesDecoder;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
@@ -75,7 +75,7 @@ impl Provider for OpenAiResponses {
     fn open(&self, request: &Request) -> OpenFuture {
         let body = request::responses_request(request)
             .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = Decoder::new(ID).raw_events(request.raw_events);
+        let decoder = ResponsesDecoder::new(ID).raw_events(request.raw_events);
         self.endpoint.open_sse(body, decoder, |_| None)
     }
 }
@@ -87,5 +87,5 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(ID).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(ResponsesDecoder::new(ID).raw_events(raw_events), pieces)
 }
