@@ -206,8 +206,8 @@ fn one_byte_pieces_everywhere() {
 
 #[test]
 fn raw_events_are_one_per_event_and_typed() {
-    use rivulet_providers::anthropic::wire::AnthropicEvent;
-    use rivulet_providers::google::wire::GenerateContentResponse;
+    use rivulet_providers::anthropic::anthropic_wire::AnthropicEvent;
+    use rivulet_providers::google::google_wire::GenerateContentResponse;
     for (file, typed_name) in [
         ("anthropic/text_many_pings.sse", "anthropic"),
         ("gemini/thoughts.sse", "google"),

@@ -378,7 +378,7 @@ fn custom_tool_input_streams_as_a_json_object() {
     assert_eq!(inputs[24], whole);
     assert_eq!(inputs[25], whole);
     assert_eq!(json.finish().unwrap(), json!({ "input": whole }));
-    assert_eq!(responses::decoder::custom_input(&args), whole);
+    assert_eq!(responses::responses_decoder::custom_input(&args), whole);
 }
 
 // ----------------------------------------------------- bytes, no HTTP
@@ -575,7 +575,7 @@ async fn mid_stream_exceptions_are_typed_and_keep_prior_text() {
 
 #[test]
 fn raw_events_show_the_sdk_shape() {
-    use rivulet_providers::bedrock::wire::BedrockEvent;
+    use rivulet_providers::bedrock::bedrock_wire::BedrockEvent;
     let body = wire("bedrock/converse_stream_tool_use.bin");
     let plain = bedrock::decode_pieces(false, [&body[..]]);
     let raw = bedrock::decode_pieces(true, [&body[..]]);
@@ -599,7 +599,7 @@ fn raw_events_show_the_sdk_shape() {
         .collect();
     assert_eq!(without, plain);
 
-    use rivulet_providers::responses::wire::ResponsesEvent;
+    use rivulet_providers::responses::responses_wire::ResponsesEvent;
     let body = wire("openai-responses/text.sse");
     let raw = responses::decode_pieces(true, [&body[..]]);
     let first = raw.iter().find_map(|c| match c {

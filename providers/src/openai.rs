@@ -1,13 +1,14 @@
 //! OpenAI Chat Completions, and every server that speaks it.
 //!
-//! - [`wire`]: the request and chunk types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`ChatDecoder`]: SSE events to chunks, without I/O.
-//! - [`OpenAiCompatible`]: the [`Provider`], over HTTP.
+//! - [`openai_wire`]: the request and chunk types.
+//! - [`openai_request`]: a core `Request` as a request body.
+//! - [`openai_decoder`]: SSE events to chunks, without I/O
+//!   ([`ChatDecoder`]).
+//! - [`OpenAiCompatible`]: the [`Provider`], over HTTP (this file).
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod openai_decoder;
+pub mod openai_request;
+pub mod openai_wire;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,7 +19,7 @@ use reqwest::header::{HeaderName, AUTHORIZATION};
 use reqwest::Url;
 use rivulet_core::{ChunkStream, Error, OpenFuture, Provider, Request};
 
-pub use decoder::{ChatDecoder, Decoded};
+pub use openai_decoder::{ChatDecoder, Decoded};
 
 use crate::config::{self, ProviderConfig};
 use crate::decode;
@@ -129,7 +130,7 @@ impl ChatInner {
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
         let body = crate::options::json_body(
-            &request::chat_request(self.family, request, include_usage)?,
+            &openai_request::chat_request(self.family, request, include_usage)?,
             request.extra_body.as_ref(),
         )?;
         tracing::debug!(provider = self.family.id, include_usage, "chat completions");
@@ -166,8 +167,8 @@ impl ChatInner {
         let resp = self
             .http
             .expect_stream(resp, |body| {
-                let e = serde_json::from_slice::<wire::ErrorEvent>(body).ok()?;
-                Some(decoder::inband_error(id, &e.error))
+                let e = serde_json::from_slice::<openai_wire::ErrorEvent>(body).ok()?;
+                Some(openai_decoder::inband_error(id, &e.error))
             })
             .await?;
         let decoder = ChatDecoder::new(id).raw_events(request.raw_events);
@@ -178,7 +179,7 @@ impl ChatInner {
 }
 
 /// The chunk stream: SSE events through the Chat Completions decoder.
-pub type ChatDecodeStream = decode::DecodeStream<decode::SseFeed<decoder::ChatCompletions>>;
+pub type ChatDecodeStream = decode::DecodeStream<decode::SseFeed<openai_decoder::ChatCompletions>>;
 
 /// Decodes a body already in memory, delivered in `pieces`: the SSE parser
 /// and the decoder exactly as over HTTP, without the HTTP. For tests and

@@ -38,7 +38,7 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{
+use super::anthropic_wire::{
     self, AnthropicBlockDelta, AnthropicContentBlock, AnthropicDeltaEvent, AnthropicErrorObject,
     AnthropicEvent,
 };
@@ -124,7 +124,7 @@ pub struct Messages {
     /// Client tool calls seen (the structured-output tool excluded).
     tool_calls: usize,
     /// The latest value of every usage field reported so far.
-    wire_usage: wire::Usage,
+    wire_usage: anthropic_wire::Usage,
     /// The usage deltas sent.
     usage: UsageTracker,
 }
@@ -421,10 +421,10 @@ impl Messages {
         }));
     }
 
-    fn on_usage(&mut self, u: &wire::Usage, out: &mut Decoded) {
+    fn on_usage(&mut self, u: &anthropic_wire::Usage, out: &mut Decoded) {
         // A later snapshot may omit fields: keep the last value of each.
         let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
-        self.wire_usage = wire::Usage {
+        self.wire_usage = anthropic_wire::Usage {
             input_tokens: keep(u.input_tokens, self.wire_usage.input_tokens),
             output_tokens: keep(u.output_tokens, self.wire_usage.output_tokens),
             cache_creation_input_tokens: keep(
@@ -616,7 +616,7 @@ pub fn stop_reason(raw: &str) -> FinishReason {
 /// Core [`Usage`] from an Anthropic usage snapshot: the input includes the
 /// tokens read from and written to the prompt cache (Anthropic counts them
 /// apart from `input_tokens`).
-pub fn usage_from_wire(u: &wire::Usage) -> Usage {
+pub fn usage_from_wire(u: &anthropic_wire::Usage) -> Usage {
     let parts = [
         u.input_tokens,
         u.cache_creation_input_tokens,
@@ -913,12 +913,12 @@ mod tests {
 
     #[test]
     fn usage_includes_the_cache() {
-        let u = usage_from_wire(&wire::Usage {
+        let u = usage_from_wire(&anthropic_wire::Usage {
             input_tokens: Some(10),
             output_tokens: Some(3),
             cache_creation_input_tokens: Some(100),
             cache_read_input_tokens: Some(1000),
-            cache_creation: Some(wire::CacheCreation {
+            cache_creation: Some(anthropic_wire::CacheCreation {
                 ephemeral_5m_input_tokens: Some(40),
                 ephemeral_1h_input_tokens: Some(60),
             }),
@@ -932,6 +932,9 @@ mod tests {
             (Some(40), Some(60))
         );
         assert_eq!(u.web_search_requests, None);
-        assert_eq!(usage_from_wire(&wire::Usage::default()), Usage::default());
+        assert_eq!(
+            usage_from_wire(&anthropic_wire::Usage::default()),
+            Usage::default()
+        );
     }
 }

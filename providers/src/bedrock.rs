@@ -1,10 +1,11 @@
 //! AWS Bedrock ConverseStream (`POST {base}/model/{modelId}/converse-stream`),
 //! provider id `bedrock`: a binary eventstream body, SigV4-signed requests.
 //!
-//! - [`wire`]: the request and event types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`BedrockDecoder`]: eventstream messages to chunks, without I/O.
-//! - [`Bedrock`]: the [`Provider`], over HTTP.
+//! - [`bedrock_wire`]: the request and event types.
+//! - [`bedrock_request`]: a core `Request` as a request body.
+//! - [`bedrock_decoder`]: eventstream messages to chunks, without I/O
+//!   ([`BedrockDecoder`]).
+//! - [`Bedrock`]: the [`Provider`], over HTTP (this file).
 //!
 //! Credentials: a Bedrock API key (the config's key, else
 //! `AWS_BEARER_TOKEN_BEDROCK`) is sent as a bearer token; otherwise the
@@ -13,9 +14,9 @@
 //! `AWS_DEFAULT_REGION`); `BEDROCK_BASE_URL` (or the config's base URL)
 //! replaces `https://bedrock-runtime.{region}.amazonaws.com`.
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod bedrock_decoder;
+pub mod bedrock_request;
+pub mod bedrock_wire;
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
 use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
 
-pub use decoder::BedrockDecoder;
+pub use bedrock_decoder::BedrockDecoder;
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, DecodeStream, Decoded};
@@ -328,7 +329,7 @@ impl BedrockInner {
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let url = self.url(&request.model)?;
         let body = crate::options::json_body(
-            &request::converse_request(request)?,
+            &bedrock_request::converse_request(request)?,
             request.extra_body.as_ref(),
         )?;
         let headers = self.headers(&url, &body)?;
@@ -376,7 +377,7 @@ fn http_error(err: Error, error_type: Option<String>) -> Error {
     let status = err.status().unwrap_or(400);
     let message = err.message().to_string();
     let retry_after = err.retry_after();
-    let typed = decoder::exception_error(ID, &kind, &message);
+    let typed = bedrock_decoder::exception_error(ID, &kind, &message);
     let mut out = match typed.kind() {
         rivulet_core::ErrorKind::Authentication | rivulet_core::ErrorKind::Overloaded => {
             let mut typed = typed;
@@ -397,7 +398,7 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_all::<decoder::ConverseStream, Vec<Result<EventStreamMessage, Error>>>(
+    decode::decode_all::<bedrock_decoder::ConverseStream, Vec<Result<EventStreamMessage, Error>>>(
         BedrockDecoder::new(ID).raw_events(raw_events),
         eventstream::decode_pieces(pieces),
     )

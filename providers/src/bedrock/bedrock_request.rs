@@ -3,7 +3,7 @@
 use rivulet_core::{ContentPart, Error, Media, Request, Role, ToolChoice as Choice};
 use serde_json::{json, Value};
 
-use super::wire::{
+use super::bedrock_wire::{
     BedrockContentBlock, BedrockMessage, BedrockSystemBlock, BedrockTool, BedrockToolChoice,
     BedrockToolConfig, BedrockToolResultContent, CachePoint, ConverseRequest, DocumentBlock, Empty,
     ImageBlock, InferenceConfig, InputSchema, MediaSource, ReasoningBlock, ReasoningText,

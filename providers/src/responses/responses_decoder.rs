@@ -52,7 +52,7 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Citation, CitationKind, Delta, Error, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{
+use super::responses_wire::{
     OutputItem, ResponseObject, ResponseUsage, ResponsesDeltaEvent, ResponsesErrorObject,
     ResponsesEvent,
 };
@@ -100,7 +100,7 @@ pub const CUSTOM_INPUT_KEY: &str = "input";
 /// `{"input": "<input>"}`, as the decoder streams them.
 ///
 /// ```
-/// use rivulet_providers::responses::decoder::{custom_args, custom_input};
+/// use rivulet_providers::responses::responses_decoder::{custom_args, custom_input};
 ///
 /// let args = custom_args("SELECT \"a\"\nFROM t");
 /// assert_eq!(args, r#"{"input":"SELECT \"a\"\nFROM t"}"#);

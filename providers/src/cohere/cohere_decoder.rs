@@ -26,7 +26,7 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
-use super::wire::{ChatUsage, CohereEvent, ContentDeltaEvent};
+use super::cohere_wire::{ChatUsage, CohereEvent, ContentDeltaEvent};
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::{provider_message, truncate};

@@ -2,8 +2,8 @@
 
 use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, ToolChoice};
 
-use super::decoder::custom_input;
-use super::wire::{
+use super::responses_decoder::custom_input;
+use super::responses_wire::{
     FunctionOutput, FunctionTool, InputContent, InputItem, ReasoningConfig,
     ResponsesJsonSchemaFormat, ResponsesRequest, SummaryText, TextConfig,
 };
@@ -98,12 +98,12 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
             summary: "auto".into(),
         }),
         tool_choice: p.tool_choice.as_ref().map(|c| {
-            let mode = |m: &str| super::wire::ResponsesToolChoice::Mode(m.into());
+            let mode = |m: &str| super::responses_wire::ResponsesToolChoice::Mode(m.into());
             match c {
                 ToolChoice::Auto => mode("auto"),
                 ToolChoice::None => mode("none"),
                 ToolChoice::Required => mode("required"),
-                ToolChoice::Tool(name) => super::wire::ResponsesToolChoice::Function {
+                ToolChoice::Tool(name) => super::responses_wire::ResponsesToolChoice::Function {
                     kind: "function".into(),
                     name: name.clone(),
                 },

@@ -2,7 +2,7 @@
 
 use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolChoice};
 
-use super::wire::{
+use super::cohere_wire::{
     self, CohereChatMessage, CohereChatRequest, CohereFunctionCall, CohereFunctionDefinition,
     CohereMessageContent, CohereResponseFormat, CohereTool, Thinking, ToolCall,
 };
@@ -78,7 +78,7 @@ pub fn chat_request(request: &Request) -> Result<CohereChatRequest, Error> {
 
 /// The user content with its images: parts in order; `None` without
 /// images (the text goes as a string).
-fn parts(message: &Message) -> Result<Option<Vec<wire::CohereContentPart>>, Error> {
+fn parts(message: &Message) -> Result<Option<Vec<cohere_wire::CohereContentPart>>, Error> {
     if !message
         .content
         .iter()
@@ -89,9 +89,11 @@ fn parts(message: &Message) -> Result<Option<Vec<wire::CohereContentPart>>, Erro
     let mut out = Vec::new();
     for part in &message.content {
         match part {
-            ContentPart::Text(t) if !t.text.is_empty() => out.push(wire::CohereContentPart::Text {
-                text: t.text.clone(),
-            }),
+            ContentPart::Text(t) if !t.text.is_empty() => {
+                out.push(cohere_wire::CohereContentPart::Text {
+                    text: t.text.clone(),
+                })
+            }
             _ => out.extend(image_part(part)?),
         }
     }
@@ -100,10 +102,10 @@ fn parts(message: &Message) -> Result<Option<Vec<wire::CohereContentPart>>, Erro
 
 /// An image as an `image_url` part (a URL or a `data:` URL); files are
 /// refused; `None` for other parts.
-fn image_part(part: &ContentPart) -> Result<Option<wire::CohereContentPart>, Error> {
+fn image_part(part: &ContentPart) -> Result<Option<cohere_wire::CohereContentPart>, Error> {
     Ok(Some(match part {
-        ContentPart::Image(m) => wire::CohereContentPart::ImageUrl {
-            image_url: wire::CohereImageUrl {
+        ContentPart::Image(m) => cohere_wire::CohereContentPart::ImageUrl {
+            image_url: cohere_wire::CohereImageUrl {
                 url: m.url_or_data_url().ok_or_else(|| {
                     crate::media::unsupported(
                         super::ID,
@@ -135,7 +137,7 @@ fn messages(message: &Message) -> Result<Vec<CohereChatMessage>, Error> {
     // returned go in a user message right after, introduced by the call.
     let mut attached = Vec::new();
     for (intro, o) in crate::media::tool_attachments(message) {
-        attached.push(wire::CohereContentPart::Text { text: intro });
+        attached.push(cohere_wire::CohereContentPart::Text { text: intro });
         for a in &o.attachments {
             attached.extend(image_part(a)?);
         }

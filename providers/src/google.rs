@@ -1,18 +1,19 @@
 //! Google Gemini: the Gemini API (`google`) and Vertex AI (`vertex`), which
 //! share one wire format (`…/models/{model}:streamGenerateContent?alt=sse`).
 //!
-//! - [`wire`]: the request and response types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`GoogleDecoder`]: SSE events to chunks, without I/O.
+//! - [`google_wire`]: the request and response types.
+//! - [`google_request`]: a core `Request` as a request body.
+//! - [`google_decoder`]: SSE events to chunks, without I/O
+//!   ([`GoogleDecoder`]).
 //! - [`partial_args`]: streamed function-call arguments as JSON text.
 //! - [`auth`]: Vertex service-account credentials.
-//! - [`Google`]: the [`Provider`] for both, over HTTP.
+//! - [`Google`]: the [`Provider`] for both, over HTTP (this file).
 
 pub mod auth;
-pub mod decoder;
+pub mod google_decoder;
+pub mod google_request;
+pub mod google_wire;
 pub mod partial_args;
-pub mod request;
-pub mod wire;
 
 use std::fmt;
 use std::path::Path;
@@ -23,7 +24,7 @@ use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, ErrorContext, OpenFuture, Provider, Request};
 
 pub use auth::ServiceAccount;
-pub use decoder::GoogleDecoder;
+pub use google_decoder::GoogleDecoder;
 
 use crate::config::{self, env, ProviderConfig};
 use crate::decode::{self, Decoded};
@@ -342,7 +343,7 @@ impl GoogleInner {
             token = Some(t);
         }
         let body = crate::options::json_body(
-            &request::generate_content_request(id, request)?,
+            &google_request::generate_content_request(id, request)?,
             request.extra_body.as_ref(),
         )?;
         let resp = self.http.post(url, headers, body).await?;
@@ -355,7 +356,7 @@ impl GoogleInner {
         let resp = self
             .http
             .expect_stream(resp, |body| {
-                error_body(body).map(|e| decoder::google_error(id, None, &e, None))
+                error_body(body).map(|e| google_decoder::google_error(id, None, &e, None))
             })
             .await?;
         let decoder = GoogleDecoder::new(id).raw_events(request.raw_events);
@@ -368,23 +369,27 @@ impl GoogleInner {
 }
 
 /// A Google error body: `{"error":{…}}`, or the same in a one-element list.
-fn error_body(body: &[u8]) -> Option<wire::GoogleErrorBody> {
+fn error_body(body: &[u8]) -> Option<google_wire::GoogleErrorBody> {
     // Through a `Value`: serde would also read a list as a struct's fields
     // in order.
     let v = match serde_json::from_slice::<serde_json::Value>(body).ok()? {
         serde_json::Value::Array(items) => items.into_iter().next()?,
         v => v,
     };
-    serde_json::from_value::<wire::GoogleErrorResponse>(v.get("error")?.is_object().then_some(v)?)
-        .ok()
-        .map(|r| r.error)
+    serde_json::from_value::<google_wire::GoogleErrorResponse>(
+        v.get("error")?.is_object().then_some(v)?,
+    )
+    .ok()
+    .map(|r| r.error)
 }
 
 /// The generic HTTP error, read again with Google's error body in mind
 /// (reason and status codes, an invalid key answered with 400).
 fn refine_http_error(id: &str, err: Error, body: &str) -> Error {
     match (error_body(body.as_bytes()), err.status()) {
-        (Some(e), Some(status)) => decoder::google_error(id, Some(status), &e, err.retry_after()),
+        (Some(e), Some(status)) => {
+            google_decoder::google_error(id, Some(status), &e, err.retry_after())
+        }
         _ => err,
     }
 }

@@ -25,7 +25,7 @@ use rivulet_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::wire::{
+use super::openai_wire::{
     AudioDelta, ChatCompletionChunk, ChatErrorBody, ChatToolCallDelta, ChoiceDelta,
     CompletionUsage, ContentPiece, DeltaContent, ErrorEvent, TextChunk, ThinkingContent,
 };

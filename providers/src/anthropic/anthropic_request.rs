@@ -6,7 +6,7 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{
+use super::anthropic_wire::{
     AnthropicMessage, AnthropicMessageContent, AnthropicSystemBlock, AnthropicThinkingConfig,
     AnthropicTool, AnthropicToolChoice, AnthropicToolResultContent, CacheControl, CachedBlock,
     KnownBlock, MessagesRequest, RequestBlock, Source, SystemPrompt,

@@ -2,7 +2,7 @@
 
 use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolChoice};
 
-use super::wire::{
+use super::openai_wire::{
     self, AudioParam, ChatContent, ChatFileData, ChatFunctionCall, ChatFunctionDefinition,
     ChatImageUrl, ChatJsonSchemaFormat, ChatMessage, ChatRequest, ChatResponseFormat, ChatTool,
     ChatToolCall, StreamOptions, ToolName,
@@ -79,10 +79,12 @@ pub fn chat_request(
             .filter(|_| family.reasoning_effort)
             .map(|t| t.as_str().to_string()),
         tool_choice: p.tool_choice.as_ref().map(|c| match c {
-            ToolChoice::Auto => wire::ChatToolChoice::Mode("auto".into()),
-            ToolChoice::None => wire::ChatToolChoice::Mode("none".into()),
-            ToolChoice::Required => wire::ChatToolChoice::Mode(family.required_tool_choice.into()),
-            ToolChoice::Tool(name) => wire::ChatToolChoice::Function {
+            ToolChoice::Auto => openai_wire::ChatToolChoice::Mode("auto".into()),
+            ToolChoice::None => openai_wire::ChatToolChoice::Mode("none".into()),
+            ToolChoice::Required => {
+                openai_wire::ChatToolChoice::Mode(family.required_tool_choice.into())
+            }
+            ToolChoice::Tool(name) => openai_wire::ChatToolChoice::Function {
                 kind: "function".into(),
                 function: ToolName { name: name.clone() },
             },
@@ -105,7 +107,10 @@ pub fn chat_request(
 }
 
 /// An image or a file as a content part in `family`'s form.
-fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ChatContentPart>, Error> {
+fn media_part(
+    family: &Family,
+    part: &ContentPart,
+) -> Result<Option<openai_wire::ChatContentPart>, Error> {
     let id = family.id;
     let url = |what: &str, m: &Media| {
         m.url_or_data_url().ok_or_else(|| {
@@ -116,14 +121,14 @@ fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ChatCo
         })
     };
     Ok(Some(match part {
-        ContentPart::Image(m) if family.images => wire::ChatContentPart::ImageUrl {
+        ContentPart::Image(m) if family.images => openai_wire::ChatContentPart::ImageUrl {
             image_url: ChatImageUrl {
                 url: url("an image", m)?,
             },
         },
         ContentPart::File(m) => match family.files {
             FileInput::FilePart { urls } if urls || m.as_url().is_none() => {
-                wire::ChatContentPart::File {
+                openai_wire::ChatContentPart::File {
                     file: ChatFileData {
                         filename: media::filename(m),
                         file_data: url("a file", m)?,
@@ -136,7 +141,7 @@ fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ChatCo
                     format_args!("a file by URL ({}); send its bytes", m.describe()),
                 ))
             }
-            FileInput::DocumentUrl => wire::ChatContentPart::DocumentUrl {
+            FileInput::DocumentUrl => openai_wire::ChatContentPart::DocumentUrl {
                 document_url: url("a file", m)?,
             },
             FileInput::None => return Err(media::unsupported(id, "files")),
@@ -173,7 +178,7 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
     // in a user message right after them, each call's introduced by its id.
     let mut attached = Vec::new();
     for (intro, o) in media::tool_attachments(message) {
-        attached.push(wire::ChatContentPart::Text { text: intro });
+        attached.push(openai_wire::ChatContentPart::Text { text: intro });
         for a in &o.attachments {
             attached.extend(media_part(family, a)?);
         }
@@ -212,9 +217,11 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
     let mut parts = Vec::new();
     for part in &message.content {
         match part {
-            ContentPart::Text(t) if !t.text.is_empty() => parts.push(wire::ChatContentPart::Text {
-                text: t.text.clone(),
-            }),
+            ContentPart::Text(t) if !t.text.is_empty() => {
+                parts.push(openai_wire::ChatContentPart::Text {
+                    text: t.text.clone(),
+                })
+            }
             _ => {
                 if let Some(p) = media_part(family, part)? {
                     media_parts = true;

@@ -46,10 +46,10 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::partial_args::ArgsWriter;
-use super::wire::{
+use super::google_wire::{
     GenerateContentResponse, GoogleErrorBody, GoogleFunctionCall, Part, TextResponse, UsageMetadata,
 };
+use super::partial_args::ArgsWriter;
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
 

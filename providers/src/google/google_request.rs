@@ -6,7 +6,7 @@ use rivulet_core::{
 };
 use serde_json::{json, Map, Value};
 
-use super::wire::{
+use super::google_wire::{
     Blob, FunctionCallingConfig, FunctionDeclaration, FunctionResponse, GenerateContentRequest,
     GenerationConfig, GoogleContent, GoogleFileData, GoogleFunctionCall, GoogleThinkingConfig,
     GoogleTool, GoogleToolConfig, Part,

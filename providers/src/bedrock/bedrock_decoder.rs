@@ -40,7 +40,7 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{
+use super::bedrock_wire::{
     BedrockBlockDelta, BedrockEvent, BedrockMessageStart, BlockStart, ContentBlockDelta,
     ContentBlockStart, ContentBlockStop, ExceptionPayload, MessageStop, Metadata, TextBlockDelta,
     TokenUsage,
