@@ -97,5 +97,5 @@ pub use rivulet_providers::ProviderConfig;
 /// blocking view of a [`StreamHandle`], and everything else it exports.
 pub use rivulet_actors as actors;
 /// The wire decoders (and [`providers::PROVIDER_IDS`]), for their typed events (`Chunk::Raw` downcasts to
-/// e.g. `providers::openai::wire::ChatCompletionChunk`).
+/// e.g. `providers::openai::openai_wire::ChatCompletionChunk`).
 pub use rivulet_providers as providers;

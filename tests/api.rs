@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use rivulet::providers::openai::wire::ChatCompletionChunk;
+use rivulet::providers::openai::openai_wire::ChatCompletionChunk;
 use rivulet::{
     Chunk, ContentPart, ContentType, Event, FinishReason, Model, Outcome, Policy, SharedChunk,
     ToolCall,

@@ -131,12 +131,12 @@ async fn a_cancelled_stream_has_its_cost_so_far() {
 /// stream here wrote to the cache): input counts reads and writes too.
 #[test]
 fn anthropic_cache_writes_and_reads() {
-    let wire_usage: rivulet::providers::anthropic::wire::Usage = serde_json::from_str(
+    let wire_usage: rivulet::providers::anthropic::anthropic_wire::Usage = serde_json::from_str(
         r#"{"input_tokens":10,"cache_creation_input_tokens":100,"cache_read_input_tokens":1000,"output_tokens":50}"#,
     )
     .unwrap();
     let mut r = Response::new("anthropic", "claude-sonnet-4-20250514", vec![]);
-    r.usage = rivulet::providers::anthropic::decoder::usage_from_wire(&wire_usage);
+    r.usage = rivulet::providers::anthropic::anthropic_decoder::usage_from_wire(&wire_usage);
     assert_eq!(r.usage.input_tokens, Some(1110));
     // 10 × $3 + 100 × $3.75 + 1,000 × $0.30 + 50 × $15 = 1,455 per million.
     let cost = r.cost().unwrap();

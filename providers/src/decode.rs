@@ -197,7 +197,7 @@ impl Wire {
 
 /// A decoder: one [`Protocol`] and the rules every protocol shares.
 ///
-/// Each protocol module names its own (`openai::Decoder` is
+/// Each protocol module names its own (`openai::ChatDecoder` is
 /// `Driver<ChatCompletions>`) and gives it a `new`.
 #[derive(Debug)]
 pub struct Driver<P> {
@@ -651,7 +651,7 @@ mod tests {
     /// escape forces a copy; either way they read the same.
     #[test]
     fn optional_strings_are_lent_from_the_event() {
-        use crate::openai::wire::ChatCompletionChunk;
+        use crate::openai::openai_wire::ChatCompletionChunk;
         let json = r#"{"id":"c1","choices":[{"delta":{"reasoning":"hm"},"finish_reason":"stop"}]}"#;
         let c: ChatCompletionChunk = serde_json::from_str(json).unwrap();
         assert!(matches!(c.id, Some(Cow::Borrowed("c1"))));
@@ -664,14 +664,14 @@ mod tests {
         assert!(matches!(c.id, Some(Cow::Owned(ref id)) if id == "c1"));
         assert_eq!(c.model, None);
 
-        use crate::anthropic::wire::{BlockDelta, DeltaEvent};
+        use crate::anthropic::anthropic_wire::{AnthropicBlockDelta, AnthropicDeltaEvent};
         let json =
             r#"{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Hi"}}"#;
-        let hot: DeltaEvent = serde_json::from_str(json).unwrap();
+        let hot: AnthropicDeltaEvent = serde_json::from_str(json).unwrap();
         match hot.block_delta() {
             Some((
                 2,
-                BlockDelta::TextDelta {
+                AnthropicBlockDelta::TextDelta {
                     text: Cow::Borrowed("Hi"),
                 },
             )) => {}

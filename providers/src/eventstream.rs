@@ -80,16 +80,16 @@ impl Header {
 /// The headers were checked when the message was read; a lookup walks the
 /// block, a few short headers, rather than building a list per message.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct EventStreamMessage {
     /// The encoded header block (`name_len, name, type, value`, repeated).
     headers: Bytes,
     payload: Bytes,
 }
 
-impl Message {
+impl EventStreamMessage {
     /// A message with `headers` and `payload`.
     pub fn new(headers: Vec<Header>, payload: impl Into<Bytes>) -> Self {
-        Message {
+        EventStreamMessage {
             headers: encode_headers(&headers).into(),
             payload: payload.into(),
         }
@@ -143,9 +143,9 @@ impl Message {
     /// The message's wire bytes, checksums included. For tests and fakes.
     ///
     /// ```
-    /// use rivulet_providers::eventstream::{decode_pieces, Header, Message};
+    /// use rivulet_providers::eventstream::{decode_pieces, Header, EventStreamMessage};
     ///
-    /// let m = Message::new(vec![Header::string(":event-type", "messageStop")], &b"{}"[..]);
+    /// let m = EventStreamMessage::new(vec![Header::string(":event-type", "messageStop")], &b"{}"[..]);
     /// let bytes = m.encode();
     /// let decoded = decode_pieces(bytes.chunks(3));
     /// assert_eq!(decoded, vec![Ok(m)]);
@@ -166,9 +166,9 @@ impl Message {
     }
 }
 
-impl fmt::Debug for Message {
+impl fmt::Debug for EventStreamMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message")
+        f.debug_struct("EventStreamMessage")
             .field("headers", &self.headers())
             .field("payload", &self.payload)
             .finish()
@@ -267,7 +267,7 @@ impl FrameDecoder {
 
     /// The next complete message, `None` until one is complete. After an
     /// error the decoder stays failed and returns nothing more.
-    pub fn next_message(&mut self) -> Result<Option<Message>, Error> {
+    pub fn next_message(&mut self) -> Result<Option<EventStreamMessage>, Error> {
         if self.failed {
             return Ok(None);
         }
@@ -281,7 +281,7 @@ impl FrameDecoder {
         }
     }
 
-    fn try_next(&mut self) -> Result<Option<Message>, Error> {
+    fn try_next(&mut self) -> Result<Option<EventStreamMessage>, Error> {
         let total = match self.pending_len {
             Some(t) => t,
             None => {
@@ -326,7 +326,7 @@ impl FrameDecoder {
         let headers = frame.split_to(headers_len).freeze();
         frame.truncate(frame.len() - 4);
         walk_headers(&headers, |_, _| false)?;
-        Ok(Some(Message {
+        Ok(Some(EventStreamMessage {
             headers,
             payload: frame.freeze(),
         }))
@@ -427,7 +427,7 @@ fn walk_headers<'a>(
 
 /// Decodes a body, as a stream of messages. Items after the first `Err`
 /// are none.
-pub fn messages<S>(bytes: S) -> EventStream<Message>
+pub fn messages<S>(bytes: S) -> EventStream<EventStreamMessage>
 where
     S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
 {
@@ -445,7 +445,7 @@ struct MessageStream {
 }
 
 impl Stream for MessageStream {
-    type Item = Result<Message, Error>;
+    type Item = Result<EventStreamMessage, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -492,7 +492,7 @@ fn cut_inside_a_message(received: usize) -> Error {
 
 /// Decodes a body already in memory, delivered in `pieces` (as a network
 /// would cut it). For tests; stops after the first error.
-pub fn decode_pieces<I, B>(pieces: I) -> Vec<Result<Message, Error>>
+pub fn decode_pieces<I, B>(pieces: I) -> Vec<Result<EventStreamMessage, Error>>
 where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
@@ -519,8 +519,8 @@ where
 }
 
 // Bedrock's decoder reads whole messages: a message is its own view.
-impl crate::decode::WireEvent for Message {
-    type View<'a> = &'a Message;
+impl crate::decode::WireEvent for EventStreamMessage {
+    type View<'a> = &'a EventStreamMessage;
 
     fn view(&self) -> &Self {
         self
@@ -532,8 +532,8 @@ mod tests {
     use super::*;
     use rivulet_core::ErrorKind;
 
-    fn sample() -> Message {
-        Message::new(
+    fn sample() -> EventStreamMessage {
+        EventStreamMessage::new(
             vec![
                 Header::string(":event-type", "contentBlockDelta"),
                 Header::string(":content-type", "application/json"),
@@ -557,7 +557,7 @@ mod tests {
 
     #[test]
     fn overlong_names_and_values_are_cut_on_a_character_and_read_back() {
-        let m = Message::new(
+        let m = EventStreamMessage::new(
             vec![Header::string("é".repeat(200), "ü".repeat(40_000))],
             &b"{}"[..],
         );

@@ -9,7 +9,7 @@
 
 /// How the API key is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Auth {
+pub enum AuthStyle {
     /// `Authorization: Bearer <key>`.
     Bearer,
     /// `api-key: <key>` (Azure OpenAI).
@@ -64,7 +64,7 @@ pub struct Family {
     /// Whether building fails without a key.
     pub key_required: bool,
     /// How the key is sent.
-    pub auth: Auth,
+    pub auth: AuthStyle,
     /// How the URL is built.
     pub url_style: UrlStyle,
     /// Which field carries `max_tokens`.
@@ -93,7 +93,7 @@ const fn family(
         default_base_url: Some(default_base_url),
         key_var: None,
         key_required: false,
-        auth: Auth::Bearer,
+        auth: AuthStyle::Bearer,
         url_style: UrlStyle::ChatCompletions,
         max_tokens_field: MaxTokensField::MaxTokens,
         reasoning_effort: false,
@@ -174,7 +174,7 @@ pub const FAMILIES: &[Family] = &[
         default_base_url: None,
         key_var: Some("AZURE_OPENAI_API_KEY"),
         key_required: true,
-        auth: Auth::ApiKeyHeader,
+        auth: AuthStyle::ApiKeyHeader,
         url_style: UrlStyle::AzureDeployment,
         max_tokens_field: MaxTokensField::MaxTokens,
         reasoning_effort: false,
@@ -232,7 +232,7 @@ mod tests {
         let openai = find("openai").unwrap();
         assert_eq!(openai.max_tokens_field, MaxTokensField::MaxCompletionTokens);
         assert!(openai.reasoning_effort && openai.key_required);
-        assert_eq!(find("azure").unwrap().auth, Auth::ApiKeyHeader);
+        assert_eq!(find("azure").unwrap().auth, AuthStyle::ApiKeyHeader);
         assert!(!find("litellm").unwrap().key_required);
         assert_eq!(find("ollama").unwrap().key_var, None);
         assert!(find("anthropic").is_none());

@@ -17,17 +17,21 @@
 //! assert_eq!(provider.id(), "groq");
 //! ```
 //!
-//! Layout: `http` (private: one provider's endpoint, its URL, headers
-//! and credentials, over the transport: the client, error responses,
-//! `Retry-After`),
+//! Layout: `http` (private, `http.rs` over the folder `http/`: one
+//! provider's endpoint, its URL, headers and credentials, over the
+//! transport: the client, error responses, `Retry-After`),
 //! [`media`] (images and files: refusals, media types),
 //! [`options`] (request options: checks, `extra_body`), [`sse`]
 //! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
-//! body, usage deltas, raw chunks, in-band error codes), one folder per
-//! protocol (wire types, request body, decoder, provider: [`openai`],
-//! [`responses`], [`anthropic`], [`google`], [`cohere`], [`bedrock`]),
+//! body, usage deltas, raw chunks, in-band error codes), one module per
+//! protocol ([`openai`], [`responses`], [`anthropic`], [`google`],
+//! [`cohere`], [`bedrock`]): the provider in `<protocol>.rs`, and beside it
+//! the folder `<protocol>/` with its wire types (`<protocol>_wire.rs`),
+//! request body (`<protocol>_request.rs`) and decoder
+//! (`<protocol>_decoder.rs`; Google's also `auth.rs` and `partial_args.rs`),
+//! each a public module of the same name,
 //! [`family`] (the OpenAI-compatible ids, endpoints, keys, quirks),
 //! [`config`].
 //!

@@ -193,7 +193,7 @@ fn truncated_without_done_is_a_connection_error() {
 
 #[test]
 fn raw_events_are_one_per_event_and_typed() {
-    use rivulet_providers::openai::wire::ChatCompletionChunk;
+    use rivulet_providers::openai::openai_wire::ChatCompletionChunk;
     let body = wire("openrouter/anthropic_via_openrouter.sse");
     let plain = decode_pieces("openrouter", false, [&body[..]]);
     let raw = decode_pieces("openrouter", true, [&body[..]]);

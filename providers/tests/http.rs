@@ -307,7 +307,7 @@ async fn many_streams_leave_no_connection_open() {
 /// a session token.
 fn redirect_case(id: &str, url: &str) -> (Arc<dyn Provider>, &'static str, Replay) {
     use rivulet_core::ApiKey;
-    use rivulet_providers::bedrock::{self, Auth, Bedrock};
+    use rivulet_providers::bedrock::{self, Bedrock, BedrockAuth};
     use rivulet_providers::sigv4::Credentials;
     use rivulet_providers::ProviderConfig;
 
@@ -334,7 +334,7 @@ fn redirect_case(id: &str, url: &str) -> (Arc<dyn Provider>, &'static str, Repla
                 base_url: Some(url.to_string()),
                 ..Default::default()
             };
-            let auth = Auth::SigV4(Credentials {
+            let auth = BedrockAuth::SigV4(Credentials {
                 access_key_id: "AKIDEXAMPLE".into(),
                 secret_access_key: ApiKey::new(AWS_SECRET),
                 session_token: Some(ApiKey::new(SESSION_TOKEN)),

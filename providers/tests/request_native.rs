@@ -9,7 +9,7 @@ use rivulet_core::{
     ApiKey, CacheBreakpoints, Chunk, ContentPart, ErrorKind, FinishReason, Format, Media, Message,
     Request, Role, ThinkingLevel, ToolChoice, ToolDefinition,
 };
-use rivulet_providers::bedrock::{self, Auth, Bedrock};
+use rivulet_providers::bedrock::{self, Bedrock, BedrockAuth};
 use rivulet_providers::sigv4::Credentials;
 use rivulet_providers::{eventstream, Cohere, OpenAiResponses, ProviderConfig};
 use rivulet_testkit::{wire, RecordedRequest, Replay, Server};
@@ -658,7 +658,7 @@ async fn secrets_stay_out_of_prints_and_errors() {
             ..Default::default()
         },
         Some("us-east-1"),
-        Auth::SigV4(Credentials {
+        BedrockAuth::SigV4(Credentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: ApiKey::new(secret),
             session_token: Some(ApiKey::new("session-token-secret")),
@@ -775,7 +775,7 @@ async fn bedrock_format_is_a_forced_tool_in_the_body() {
 
 /// One ConverseStream event frame.
 fn bedrock_event(kind: &str, payload: Value) -> Vec<u8> {
-    eventstream::Message::new(
+    eventstream::EventStreamMessage::new(
         vec![
             eventstream::Header::string(":event-type", kind),
             eventstream::Header::string(":content-type", "application/json"),

@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rivulet_core::{ApiKey, Message, Provider, Request};
-use rivulet_providers::bedrock::{self, Auth, Bedrock};
+use rivulet_providers::bedrock::{self, Bedrock, BedrockAuth};
 use rivulet_providers::sigv4::{self, Credentials, SignableRequest};
 use rivulet_providers::ProviderConfig;
 use rivulet_testkit::{wire, Replay, Server};
@@ -155,7 +155,7 @@ async fn a_signed_bedrock_request_as_received() {
             ..Default::default()
         },
         Some("eu-west-3"),
-        Auth::SigV4(creds(Some("FQoGZXIvYXdzEXAMPLE"))),
+        BedrockAuth::SigV4(creds(Some("FQoGZXIvYXdzEXAMPLE"))),
     )
     .unwrap()
     .with_clock(fixed_clock);

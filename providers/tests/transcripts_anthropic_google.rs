@@ -206,8 +206,8 @@ fn one_byte_pieces_everywhere() {
 
 #[test]
 fn raw_events_are_one_per_event_and_typed() {
-    use rivulet_providers::anthropic::wire::StreamEvent;
-    use rivulet_providers::google::wire::GenerateContentResponse;
+    use rivulet_providers::anthropic::anthropic_wire::AnthropicEvent;
+    use rivulet_providers::google::google_wire::GenerateContentResponse;
     for (file, typed_name) in [
         ("anthropic/text_many_pings.sse", "anthropic"),
         ("gemini/thoughts.sse", "google"),
@@ -232,7 +232,7 @@ fn raw_events_are_one_per_event_and_typed() {
             // Pings are events too, with raw events on; never content.
             let pings = raws
                 .iter()
-                .filter(|r| r.downcast_ref::<StreamEvent>() == Some(&StreamEvent::Ping))
+                .filter(|r| r.downcast_ref::<AnthropicEvent>() == Some(&AnthropicEvent::Ping))
                 .count();
             assert_eq!(pings, 4);
         } else {
@@ -478,7 +478,7 @@ fn usage_follows_every_snapshot() {
 
     let seen = usage_per_event(
         "gemini/code_execution_usage_falls.sse",
-        google::Decoder::new("google"),
+        google::GoogleDecoder::new("google"),
     );
     assert_eq!(
         seen,
@@ -495,7 +495,7 @@ fn usage_follows_every_snapshot() {
 
     let seen = usage_per_event(
         "anthropic/compaction_usage_falls.sse",
-        anthropic::Decoder::new("anthropic"),
+        anthropic::AnthropicDecoder::new("anthropic"),
     );
     let anthropic_usage = |input, output, cache_read| Usage {
         input_tokens: Some(input),

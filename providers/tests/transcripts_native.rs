@@ -378,7 +378,7 @@ fn custom_tool_input_streams_as_a_json_object() {
     assert_eq!(inputs[24], whole);
     assert_eq!(inputs[25], whole);
     assert_eq!(json.finish().unwrap(), json!({ "input": whole }));
-    assert_eq!(responses::decoder::custom_input(&args), whole);
+    assert_eq!(responses::responses_decoder::custom_input(&args), whole);
 }
 
 // ----------------------------------------------------- bytes, no HTTP
@@ -575,7 +575,7 @@ async fn mid_stream_exceptions_are_typed_and_keep_prior_text() {
 
 #[test]
 fn raw_events_show_the_sdk_shape() {
-    use rivulet_providers::bedrock::wire::StreamEvent;
+    use rivulet_providers::bedrock::bedrock_wire::BedrockEvent;
     let body = wire("bedrock/converse_stream_tool_use.bin");
     let plain = bedrock::decode_pieces(false, [&body[..]]);
     let raw = bedrock::decode_pieces(true, [&body[..]]);
@@ -590,8 +590,8 @@ fn raw_events_show_the_sdk_shape() {
     let start: Value = serde_json::from_str(raws[0].json()).unwrap();
     assert_eq!(start["messageStart"]["role"], "assistant");
     assert!(matches!(
-        raws[21].downcast_ref::<StreamEvent>(),
-        Some(StreamEvent::ContentBlockStart(_))
+        raws[21].downcast_ref::<BedrockEvent>(),
+        Some(BedrockEvent::ContentBlockStart(_))
     ));
     let without: Vec<_> = raw
         .into_iter()
@@ -599,7 +599,7 @@ fn raw_events_show_the_sdk_shape() {
         .collect();
     assert_eq!(without, plain);
 
-    use rivulet_providers::responses::wire::StreamEvent as ResponsesEvent;
+    use rivulet_providers::responses::responses_wire::ResponsesEvent;
     let body = wire("openai-responses/text.sse");
     let raw = responses::decode_pieces(true, [&body[..]]);
     let first = raw.iter().find_map(|c| match c {

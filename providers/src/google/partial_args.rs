@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::wire::PartialArg;
+use super::google_wire::PartialArg;
 
 /// How deep a path may go: as deep as `serde_json` parses, since deeper
 /// arguments could not be read back.
@@ -55,7 +55,7 @@ impl Frame {
 ///
 /// ```
 /// use rivulet_providers::google::partial_args::ArgsWriter;
-/// use rivulet_providers::google::wire::PartialArg;
+/// use rivulet_providers::google::google_wire::PartialArg;
 ///
 /// let arg = |path: &str, s: &str, more: bool| PartialArg {
 ///     json_path: path.into(),

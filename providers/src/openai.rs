@@ -1,13 +1,14 @@
 //! OpenAI Chat Completions, and every server that speaks it.
 //!
-//! - [`wire`]: the request and chunk types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
-//! - [`OpenAiCompatible`]: the [`Provider`], over HTTP.
+//! - [`openai_wire`]: the request and chunk types.
+//! - [`openai_request`]: a core `Request` as a request body.
+//! - [`openai_decoder`]: SSE events to chunks, without I/O
+//!   ([`ChatDecoder`]).
+//! - [`OpenAiCompatible`]: the [`Provider`], over HTTP (this file).
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod openai_decoder;
+pub mod openai_request;
+pub mod openai_wire;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,11 +19,11 @@ use reqwest::header::{HeaderName, AUTHORIZATION};
 use reqwest::Url;
 use rivulet_core::{ChunkStream, Error, OpenFuture, Provider, Request};
 
-pub use decoder::{Decoded, Decoder};
+pub use openai_decoder::{ChatDecoder, Decoded};
 
 use crate::config::{self, ProviderConfig};
 use crate::decode;
-use crate::family::{Auth, Family, UrlStyle};
+use crate::family::{AuthStyle, Family, UrlStyle};
 use crate::http;
 use crate::http::Endpoint;
 
@@ -32,10 +33,10 @@ use crate::http::Endpoint;
 /// Cheap to clone; clones share the client (and its connection pool).
 #[derive(Clone)]
 pub struct OpenAiCompatible {
-    inner: Arc<Inner>,
+    inner: Arc<ChatInner>,
 }
 
-struct Inner {
+struct ChatInner {
     family: &'static Family,
     api_base: config::ApiBase,
     /// The key, and the headers: auth (marked sensitive), content type and
@@ -52,8 +53,10 @@ impl OpenAiCompatible {
     pub fn new(family: &'static Family, config: ProviderConfig) -> Result<Self, Error> {
         let settings = crate::config::resolve(family, &config)?;
         let auth = settings.key.as_ref().map(|key| match family.auth {
-            Auth::Bearer => (AUTHORIZATION, http::bearer(key)),
-            Auth::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
+            AuthStyle::Bearer => (AUTHORIZATION, http::bearer(key)),
+            AuthStyle::ApiKeyHeader => {
+                (HeaderName::from_static("api-key"), key.expose().to_string())
+            }
         });
         let headers = http::request_headers(family.id, "text/event-stream", &config.headers, auth)?;
         // The endpoint's URL is where requests go, parsed once; Azure's
@@ -63,7 +66,7 @@ impl OpenAiCompatible {
             UrlStyle::AzureDeployment => settings.api_base.base.clone(),
         };
         Ok(OpenAiCompatible {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ChatInner {
                 family,
                 api_base: settings.api_base,
                 http: Endpoint::sse(family.id, url, settings.key, headers)?,
@@ -110,7 +113,7 @@ impl Provider for OpenAiCompatible {
     }
 }
 
-impl Inner {
+impl ChatInner {
     /// Borrowed when it is the endpoint's own: a request clones it once,
     /// as it is sent, not once here and again for `send`.
     fn url(&self, model: &str) -> Result<Cow<'_, Url>, Error> {
@@ -127,7 +130,7 @@ impl Inner {
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
         let body = crate::options::json_body(
-            &request::chat_request(self.family, request, include_usage)?,
+            &openai_request::chat_request(self.family, request, include_usage)?,
             request.extra_body.as_ref(),
         )?;
         tracing::debug!(provider = self.family.id, include_usage, "chat completions");
@@ -164,11 +167,11 @@ impl Inner {
         let resp = self
             .http
             .expect_stream(resp, |body| {
-                let e = serde_json::from_slice::<wire::ErrorEvent>(body).ok()?;
-                Some(decoder::inband_error(id, &e.error))
+                let e = serde_json::from_slice::<openai_wire::ErrorEvent>(body).ok()?;
+                Some(openai_decoder::inband_error(id, &e.error))
             })
             .await?;
-        let decoder = Decoder::new(id).raw_events(request.raw_events);
+        let decoder = ChatDecoder::new(id).raw_events(request.raw_events);
         Ok(self
             .http
             .decode_sse(resp, decoder, self.http.key().cloned()))
@@ -176,7 +179,7 @@ impl Inner {
 }
 
 /// The chunk stream: SSE events through the Chat Completions decoder.
-pub type DecodeStream = decode::DecodeStream<decode::SseFeed<decoder::ChatCompletions>>;
+pub type ChatDecodeStream = decode::DecodeStream<decode::SseFeed<openai_decoder::ChatCompletions>>;
 
 /// Decodes a body already in memory, delivered in `pieces`: the SSE parser
 /// and the decoder exactly as over HTTP, without the HTTP. For tests and
@@ -199,5 +202,5 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(ChatDecoder::new(provider).raw_events(raw_events), pieces)
 }

@@ -1,7 +1,7 @@
 //! Bedrock Converse wire types: plain serde structs, nothing else.
 //!
 //! On the wire each stream event is the bare event object, named by the
-//! eventstream `:event-type` header; [`StreamEvent`] is the SDKs' shape,
+//! eventstream `:event-type` header; [`BedrockEvent`] is the SDKs' shape,
 //! `{"contentBlockDelta": {…}}`, which is also what a raw chunk shows.
 //! Every payload carries a random-length `"p"` padding field: ignored.
 
@@ -16,26 +16,26 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseRequest {
-    pub messages: Vec<Message>,
-    pub system: Vec<SystemBlock>,
+    pub messages: Vec<BedrockMessage>,
+    pub system: Vec<BedrockSystemBlock>,
     pub inference_config: InferenceConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_config: Option<ToolConfig>,
+    pub tool_config: Option<BedrockToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Value>,
 }
 
 /// A `user` or `assistant` message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Message {
+pub struct BedrockMessage {
     pub role: String,
-    pub content: Vec<ContentBlock>,
+    pub content: Vec<BedrockContentBlock>,
 }
 
 /// A system block: `{text}`, or a cache point after the ones before.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum SystemBlock {
+pub enum BedrockSystemBlock {
     Text(String),
     CachePoint(CachePoint),
 }
@@ -59,7 +59,7 @@ impl Default for CachePoint {
 /// A content block: exactly one key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ContentBlock {
+pub enum BedrockContentBlock {
     Text(String),
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
@@ -118,7 +118,7 @@ pub struct ToolUseBlock {
 #[serde(rename_all = "camelCase")]
 pub struct ToolResultBlock {
     pub tool_use_id: String,
-    pub content: Vec<ToolResultContent>,
+    pub content: Vec<BedrockToolResultContent>,
     /// `"error"` for a failed tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -127,7 +127,7 @@ pub struct ToolResultBlock {
 /// A piece of a tool result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ToolResultContent {
+pub enum BedrockToolResultContent {
     Text(String),
     Image(ImageBlock),
     Document(DocumentBlock),
@@ -167,17 +167,17 @@ pub struct InferenceConfig {
 /// `toolConfig`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolConfig {
-    pub tools: Vec<Tool>,
+pub struct BedrockToolConfig {
+    pub tools: Vec<BedrockTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    pub tool_choice: Option<BedrockToolChoice>,
 }
 
 /// `toolChoice`: exactly one key, `{"auto": {}}`, `{"any": {}}` or
 /// `{"tool": {"name"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ToolChoice {
+pub enum BedrockToolChoice {
     /// The model decides (the default).
     Auto(Empty),
     /// Some tool must be called.
@@ -199,7 +199,7 @@ pub struct SpecificTool {
 /// `{toolSpec}`, or a cache point after the tools before it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Tool {
+pub enum BedrockTool {
     ToolSpec(ToolSpec),
     CachePoint(CachePoint),
 }
@@ -226,8 +226,8 @@ pub struct InputSchema {
 /// One stream event, keyed by its `:event-type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum StreamEvent {
-    MessageStart(MessageStart),
+pub enum BedrockEvent {
+    MessageStart(BedrockMessageStart),
     ContentBlockStart(ContentBlockStart),
     ContentBlockDelta(ContentBlockDelta),
     ContentBlockStop(ContentBlockStop),
@@ -237,7 +237,7 @@ pub enum StreamEvent {
 
 /// `messageStart`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageStart {
+pub struct BedrockMessageStart {
     #[serde(default)]
     pub role: Option<String>,
 }
@@ -290,7 +290,7 @@ pub struct ContentBlockDelta {
     #[serde(default)]
     pub content_block_index: u64,
     #[serde(default)]
-    pub delta: Option<BlockDelta>,
+    pub delta: Option<BedrockBlockDelta>,
 }
 
 /// The common `contentBlockDelta`, a text delta and nothing else, read
@@ -321,7 +321,7 @@ pub(crate) struct TextOnly<'a> {
 /// `delta`: one of `text`, `toolUse`, `reasoningContent`, `toolResult`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BlockDelta {
+pub struct BedrockBlockDelta {
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]

@@ -11,7 +11,7 @@
 //!    - `redacted_thinking` (whole at its start) → a thought whose end
 //!      chunk carries the opaque data (`redacted`);
 //!    - `tool_use` → tool-call chunks with the block's id; the structured
-//!      output tool (see [`Decoder::format_tool`]) → text chunks instead;
+//!      output tool (see [`AnthropicDecoder::format_tool`]) → text chunks instead;
 //!    - `server_tool_use`, `*_tool_result` and unknown blocks → one
 //!      `provider_part_chunk` when the block stops, with the block's JSON
 //!      (and its streamed `input` parsed in);
@@ -38,7 +38,10 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{self, BlockDelta, ContentBlock, DeltaEvent, ErrorObject, StreamEvent};
+use super::anthropic_wire::{
+    self, AnthropicBlockDelta, AnthropicContentBlock, AnthropicDeltaEvent, AnthropicErrorObject,
+    AnthropicEvent,
+};
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
@@ -46,7 +49,7 @@ use crate::sse::{SseEvent, SseRef};
 
 /// An open content block.
 #[derive(Clone, Debug)]
-enum Block {
+enum AnthropicBlock {
     Text {
         part: usize,
     },
@@ -83,11 +86,11 @@ enum Block {
 ///
 /// ```
 /// use rivulet_core::Response;
-/// use rivulet_providers::anthropic::Decoder;
+/// use rivulet_providers::anthropic::AnthropicDecoder;
 /// use rivulet_providers::decode::EventDecoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
-/// let mut d = Decoder::new("anthropic");
+/// let mut d = AnthropicDecoder::new("anthropic");
 /// let mut r = Response::default();
 /// for (event, data) in [
 ///     ("message_start", r#"{"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":5,"output_tokens":1}}}"#),
@@ -107,7 +110,7 @@ enum Block {
 /// assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (Some(5), Some(3)));
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("end_turn"));
 /// ```
-pub type Decoder = Driver<Messages>;
+pub type AnthropicDecoder = Driver<Messages>;
 
 /// The Anthropic Messages protocol: what each event means.
 #[derive(Debug, Default)]
@@ -115,20 +118,20 @@ pub struct Messages {
     format_tool: Option<String>,
     parts: Parts,
     /// Open blocks by wire index.
-    blocks: BTreeMap<u64, Block>,
+    blocks: BTreeMap<u64, AnthropicBlock>,
     metadata_sent: bool,
     finish_sent: bool,
     /// Client tool calls seen (the structured-output tool excluded).
     tool_calls: usize,
     /// The latest value of every usage field reported so far.
-    wire_usage: wire::Usage,
+    wire_usage: anthropic_wire::Usage,
     /// The usage deltas sent.
     usage: UsageTracker,
 }
 
-impl Decoder {
+impl AnthropicDecoder {
     /// A decoder for `provider` (used in errors, raw events and provider
-    /// parts); raw events are typed as [`StreamEvent`] where they parse,
+    /// parts); raw events are typed as [`AnthropicEvent`] where they parse,
     /// pings included.
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, Messages::default())
@@ -152,34 +155,34 @@ impl Messages {
         }
         // A known type with an unexpected shape is kept whole, like an
         // unknown one, rather than dropped.
-        let typed =
-            serde_json::from_value::<ContentBlock>(json.clone()).unwrap_or(ContentBlock::Other);
+        let typed = serde_json::from_value::<AnthropicContentBlock>(json.clone())
+            .unwrap_or(AnthropicContentBlock::Other);
         let part = self.parts.take();
         let block = match typed {
-            ContentBlock::Text { text } => {
+            AnthropicContentBlock::Text { text } => {
                 out.push(Ok(Chunk::TextStart { part }));
                 push_text(out, part, &text);
-                Block::Text { part }
+                AnthropicBlock::Text { part }
             }
-            ContentBlock::Thinking {
+            AnthropicContentBlock::Thinking {
                 thinking,
                 signature,
             } => {
                 out.push(Ok(Chunk::ThoughtStart { part }));
                 push_thought(out, part, &thinking);
-                Block::Thought {
+                AnthropicBlock::Thought {
                     part,
                     signature: Some(signature).filter(|s| !s.is_empty()),
                 }
             }
-            ContentBlock::RedactedThinking { data } => {
+            AnthropicContentBlock::RedactedThinking { data } => {
                 out.push(Ok(Chunk::ThoughtStart { part }));
-                Block::Redacted { part, data }
+                AnthropicBlock::Redacted { part, data }
             }
-            ContentBlock::ToolUse { id, name, input } => {
+            AnthropicContentBlock::ToolUse { id, name, input } => {
                 if self.format_tool.as_deref() == Some(name.as_str()) {
                     out.push(Ok(Chunk::TextStart { part }));
-                    Block::FormatText { part }
+                    AnthropicBlock::FormatText { part }
                 } else {
                     self.tool_calls += 1;
                     let id: Arc<str> = id.into();
@@ -193,7 +196,7 @@ impl Messages {
                         Value::Null => None,
                         other => Some(other.to_string()),
                     };
-                    Block::Tool {
+                    AnthropicBlock::Tool {
                         part,
                         id,
                         initial,
@@ -201,7 +204,7 @@ impl Messages {
                     }
                 }
             }
-            ContentBlock::Other => Block::Provider {
+            AnthropicContentBlock::Other => AnthropicBlock::Provider {
                 part,
                 kind: json
                     .get("type")
@@ -219,7 +222,7 @@ impl Messages {
     fn on_delta(
         &mut self,
         index: u64,
-        delta: BlockDelta<'_>,
+        delta: AnthropicBlockDelta<'_>,
         out: &mut Decoded,
     ) -> Result<(), Error> {
         if !self.blocks.contains_key(&index) {
@@ -227,20 +230,22 @@ impl Messages {
             // as in a published fragment): text and thinking open their part
             // implicitly; anything else cannot be placed.
             let block = match &delta {
-                BlockDelta::TextDelta { .. } => {
+                AnthropicBlockDelta::TextDelta { .. } => {
                     let part = self.parts.take();
                     out.push(Ok(Chunk::TextStart { part }));
-                    Block::Text { part }
+                    AnthropicBlock::Text { part }
                 }
-                BlockDelta::ThinkingDelta { .. } => {
+                AnthropicBlockDelta::ThinkingDelta { .. } => {
                     let part = self.parts.take();
                     out.push(Ok(Chunk::ThoughtStart { part }));
-                    Block::Thought {
+                    AnthropicBlock::Thought {
                         part,
                         signature: None,
                     }
                 }
-                BlockDelta::CitationsDelta { .. } | BlockDelta::Other => return Ok(()),
+                AnthropicBlockDelta::CitationsDelta { .. } | AnthropicBlockDelta::Other => {
+                    return Ok(())
+                }
                 _ => {
                     return Err(Error::protocol(format!(
                         "a {} for content block {index}, which never started",
@@ -254,26 +259,35 @@ impl Messages {
             return Ok(());
         };
         let mismatch = match (block, &delta) {
-            (Block::Text { part } | Block::FormatText { part }, BlockDelta::TextDelta { text }) => {
+            (
+                AnthropicBlock::Text { part } | AnthropicBlock::FormatText { part },
+                AnthropicBlockDelta::TextDelta { text },
+            ) => {
                 push_text(out, *part, text);
                 false
             }
-            (Block::Thought { part, .. }, BlockDelta::ThinkingDelta { thinking }) => {
+            (
+                AnthropicBlock::Thought { part, .. },
+                AnthropicBlockDelta::ThinkingDelta { thinking },
+            ) => {
                 push_thought(out, *part, thinking);
                 false
             }
-            (Block::Thought { signature, .. }, BlockDelta::SignatureDelta { signature: s }) => {
+            (
+                AnthropicBlock::Thought { signature, .. },
+                AnthropicBlockDelta::SignatureDelta { signature: s },
+            ) => {
                 signature.get_or_insert_with(String::new).push_str(s);
                 false
             }
             (
-                Block::Tool {
+                AnthropicBlock::Tool {
                     part,
                     id,
                     got_delta,
                     ..
                 },
-                BlockDelta::InputJsonDelta { partial_json },
+                AnthropicBlockDelta::InputJsonDelta { partial_json },
             ) => {
                 *got_delta = true;
                 if !partial_json.is_empty() {
@@ -285,15 +299,21 @@ impl Messages {
                 }
                 false
             }
-            (Block::FormatText { part }, BlockDelta::InputJsonDelta { partial_json }) => {
+            (
+                AnthropicBlock::FormatText { part },
+                AnthropicBlockDelta::InputJsonDelta { partial_json },
+            ) => {
                 push_text(out, *part, partial_json);
                 false
             }
-            (Block::Provider { input, .. }, BlockDelta::InputJsonDelta { partial_json }) => {
+            (
+                AnthropicBlock::Provider { input, .. },
+                AnthropicBlockDelta::InputJsonDelta { partial_json },
+            ) => {
                 input.push_str(partial_json);
                 false
             }
-            (Block::Text { part }, BlockDelta::CitationsDelta { citation }) => {
+            (AnthropicBlock::Text { part }, AnthropicBlockDelta::CitationsDelta { citation }) => {
                 out.push(Ok(Chunk::Citation {
                     part: *part,
                     citation: Box::new(citation_of(citation)),
@@ -302,9 +322,9 @@ impl Messages {
             }
             // Citations elsewhere have no text to belong to; unknown
             // deltas are ignored.
-            (_, BlockDelta::CitationsDelta { .. } | BlockDelta::Other) => false,
+            (_, AnthropicBlockDelta::CitationsDelta { .. } | AnthropicBlockDelta::Other) => false,
             // A provider block's other deltas have nowhere to go.
-            (Block::Provider { .. }, _) => false,
+            (AnthropicBlock::Provider { .. }, _) => false,
             _ => true,
         };
         if mismatch {
@@ -316,22 +336,22 @@ impl Messages {
         Ok(())
     }
 
-    fn end_block(&mut self, provider: &str, block: Block, out: &mut Decoded) {
+    fn end_block(&mut self, provider: &str, block: AnthropicBlock, out: &mut Decoded) {
         match block {
-            Block::Text { part } | Block::FormatText { part } => {
+            AnthropicBlock::Text { part } | AnthropicBlock::FormatText { part } => {
                 out.push(Ok(Chunk::TextEnd { part }))
             }
-            Block::Thought { part, signature } => out.push(Ok(Chunk::ThoughtEnd {
+            AnthropicBlock::Thought { part, signature } => out.push(Ok(Chunk::ThoughtEnd {
                 part,
                 signature,
                 redacted: None,
             })),
-            Block::Redacted { part, data } => out.push(Ok(Chunk::ThoughtEnd {
+            AnthropicBlock::Redacted { part, data } => out.push(Ok(Chunk::ThoughtEnd {
                 part,
                 signature: None,
                 redacted: Some(data),
             })),
-            Block::Tool {
+            AnthropicBlock::Tool {
                 part,
                 id,
                 initial,
@@ -350,7 +370,7 @@ impl Messages {
                     signature: None,
                 }));
             }
-            Block::Provider {
+            AnthropicBlock::Provider {
                 part,
                 kind,
                 mut block,
@@ -401,10 +421,10 @@ impl Messages {
         }));
     }
 
-    fn on_usage(&mut self, u: &wire::Usage, out: &mut Decoded) {
+    fn on_usage(&mut self, u: &anthropic_wire::Usage, out: &mut Decoded) {
         // A later snapshot may omit fields: keep the last value of each.
         let keep = |now: Option<u64>, before: Option<u64>| now.or(before);
-        self.wire_usage = wire::Usage {
+        self.wire_usage = anthropic_wire::Usage {
             input_tokens: keep(u.input_tokens, self.wire_usage.input_tokens),
             output_tokens: keep(u.output_tokens, self.wire_usage.output_tokens),
             cache_creation_input_tokens: keep(
@@ -432,15 +452,15 @@ impl Protocol for Messages {
             return Ok(Flow::Continue);
         }
         // The hot event first, borrowed; with raw events on, every event
-        // is read as a StreamEvent, the raw chunk's type.
+        // is read as a AnthropicEvent, the raw chunk's type.
         if !wire.raw_events() {
-            let hot = serde_json::from_str::<DeltaEvent>(data).ok();
-            if let Some((index, delta)) = hot.and_then(DeltaEvent::block_delta) {
+            let hot = serde_json::from_str::<AnthropicDeltaEvent>(data).ok();
+            if let Some((index, delta)) = hot.and_then(AnthropicDeltaEvent::block_delta) {
                 self.on_delta(index, delta, out)?;
                 return Ok(Flow::Continue);
             }
         }
-        let parsed = match wire.parse::<StreamEvent>(out, event.data, data) {
+        let parsed = match wire.parse::<AnthropicEvent>(out, event.data, data) {
             Ok(parsed) => parsed,
             Err(_) if event.event == "error" => {
                 return Err(Error::Server {
@@ -461,7 +481,7 @@ impl Protocol for Messages {
         };
         let provider = wire.provider();
         match parsed {
-            StreamEvent::MessageStart { message } => {
+            AnthropicEvent::MessageStart { message } => {
                 if !self.metadata_sent {
                     self.metadata_sent = true;
                     let id = message.id.filter(|s| !s.is_empty());
@@ -474,17 +494,19 @@ impl Protocol for Messages {
                     self.on_usage(u, out);
                 }
             }
-            StreamEvent::ContentBlockStart {
+            AnthropicEvent::ContentBlockStart {
                 index,
                 content_block,
             } => self.on_block_start(index, content_block, out)?,
-            StreamEvent::ContentBlockDelta { index, delta } => self.on_delta(index, delta, out)?,
-            StreamEvent::ContentBlockStop { index } => {
+            AnthropicEvent::ContentBlockDelta { index, delta } => {
+                self.on_delta(index, delta, out)?
+            }
+            AnthropicEvent::ContentBlockStop { index } => {
                 if let Some(block) = self.blocks.remove(&index) {
                     self.end_block(provider, block, out);
                 }
             }
-            StreamEvent::MessageDelta { delta, usage } => {
+            AnthropicEvent::MessageDelta { delta, usage } => {
                 if let Some(reason) = delta.stop_reason.filter(|r| !r.is_empty()) {
                     self.on_finish(provider, &reason, out);
                 }
@@ -492,12 +514,12 @@ impl Protocol for Messages {
                     self.on_usage(u, out);
                 }
             }
-            StreamEvent::MessageStop => {
+            AnthropicEvent::MessageStop => {
                 self.end_all(provider, out);
                 return Ok(Flow::Done);
             }
-            StreamEvent::Error { error, .. } => return Err(error_from_object(provider, &error)),
-            StreamEvent::Ping | StreamEvent::Unknown => {}
+            AnthropicEvent::Error { error, .. } => return Err(error_from_object(provider, &error)),
+            AnthropicEvent::Ping | AnthropicEvent::Unknown => {}
         }
         Ok(Flow::Continue)
     }
@@ -514,10 +536,10 @@ impl Protocol for Messages {
             .partition(|(_, b)| {
                 matches!(
                     b,
-                    Block::Text { .. }
-                        | Block::FormatText { .. }
-                        | Block::Thought { .. }
-                        | Block::Redacted { .. }
+                    AnthropicBlock::Text { .. }
+                        | AnthropicBlock::FormatText { .. }
+                        | AnthropicBlock::Thought { .. }
+                        | AnthropicBlock::Redacted { .. }
                 )
             });
         self.blocks = open;
@@ -567,14 +589,14 @@ fn citation_of(json: &Value) -> Citation {
     }
 }
 
-fn delta_name(delta: &BlockDelta<'_>) -> &'static str {
+fn delta_name(delta: &AnthropicBlockDelta<'_>) -> &'static str {
     match delta {
-        BlockDelta::TextDelta { .. } => "text_delta",
-        BlockDelta::ThinkingDelta { .. } => "thinking_delta",
-        BlockDelta::SignatureDelta { .. } => "signature_delta",
-        BlockDelta::InputJsonDelta { .. } => "input_json_delta",
-        BlockDelta::CitationsDelta { .. } => "citations_delta",
-        BlockDelta::Other => "delta",
+        AnthropicBlockDelta::TextDelta { .. } => "text_delta",
+        AnthropicBlockDelta::ThinkingDelta { .. } => "thinking_delta",
+        AnthropicBlockDelta::SignatureDelta { .. } => "signature_delta",
+        AnthropicBlockDelta::InputJsonDelta { .. } => "input_json_delta",
+        AnthropicBlockDelta::CitationsDelta { .. } => "citations_delta",
+        AnthropicBlockDelta::Other => "delta",
     }
 }
 
@@ -594,7 +616,7 @@ pub fn stop_reason(raw: &str) -> FinishReason {
 /// Core [`Usage`] from an Anthropic usage snapshot: the input includes the
 /// tokens read from and written to the prompt cache (Anthropic counts them
 /// apart from `input_tokens`).
-pub fn usage_from_wire(u: &wire::Usage) -> Usage {
+pub fn usage_from_wire(u: &anthropic_wire::Usage) -> Usage {
     let parts = [
         u.input_tokens,
         u.cache_creation_input_tokens,
@@ -626,7 +648,7 @@ pub fn usage_from_wire(u: &wire::Usage) -> Usage {
 /// any in-band code ([`error_from_code`]: `overloaded_error`,
 /// `rate_limit_error`, `billing_error`, `request_too_large`, …), except
 /// Anthropic's own `timeout_error`.
-pub fn error_from_object(provider: &str, e: &ErrorObject) -> Error {
+pub fn error_from_object(provider: &str, e: &AnthropicErrorObject) -> Error {
     let kind = e.kind.as_deref().filter(|k| !k.is_empty());
     let err = error_from_code(provider, kind, e.message.as_deref());
     if kind == Some("timeout_error") {
@@ -644,7 +666,7 @@ mod tests {
     use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
 
-    fn feed_all(d: &mut Decoder, events: &[(&str, &str)]) -> Decoded {
+    fn feed_all(d: &mut AnthropicDecoder, events: &[(&str, &str)]) -> Decoded {
         let mut out = Vec::new();
         for (event, data) in events {
             out.extend(d.feed(&SseEvent::new(*event, *data)));
@@ -660,7 +682,7 @@ mod tests {
 
     #[test]
     fn format_tool_becomes_text_and_a_stop() {
-        let mut d = Decoder::new("anthropic").format_tool(Some("__fmt"));
+        let mut d = AnthropicDecoder::new("anthropic").format_tool(Some("__fmt"));
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -709,7 +731,7 @@ mod tests {
 
     #[test]
     fn a_tool_whose_input_comes_whole_at_start() {
-        let mut d = Decoder::new("anthropic");
+        let mut d = AnthropicDecoder::new("anthropic");
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -735,7 +757,7 @@ mod tests {
 
     #[test]
     fn errors_keep_text_and_thoughts_but_not_tool_calls() {
-        let mut d = Decoder::new("anthropic");
+        let mut d = AnthropicDecoder::new("anthropic");
         let out = feed_all(
             &mut d,
             &[
@@ -784,7 +806,7 @@ mod tests {
     #[test]
     fn protocol_errors() {
         let kind = |events: &[(&str, &str)]| {
-            let mut d = Decoder::new("anthropic");
+            let mut d = AnthropicDecoder::new("anthropic");
             let mut out = feed_all(&mut d, events);
             out.extend(d.finish());
             out.into_iter().find_map(Result::err).map(|e| e.kind())
@@ -851,7 +873,7 @@ mod tests {
         let kind = |t: &str| {
             error_from_object(
                 "anthropic",
-                &ErrorObject {
+                &AnthropicErrorObject {
                     kind: Some(t.into()),
                     message: Some("m".into()),
                 },
@@ -891,12 +913,12 @@ mod tests {
 
     #[test]
     fn usage_includes_the_cache() {
-        let u = usage_from_wire(&wire::Usage {
+        let u = usage_from_wire(&anthropic_wire::Usage {
             input_tokens: Some(10),
             output_tokens: Some(3),
             cache_creation_input_tokens: Some(100),
             cache_read_input_tokens: Some(1000),
-            cache_creation: Some(wire::CacheCreation {
+            cache_creation: Some(anthropic_wire::CacheCreation {
                 ephemeral_5m_input_tokens: Some(40),
                 ephemeral_1h_input_tokens: Some(60),
             }),
@@ -910,6 +932,9 @@ mod tests {
             (Some(40), Some(60))
         );
         assert_eq!(u.web_search_requests, None);
-        assert_eq!(usage_from_wire(&wire::Usage::default()), Usage::default());
+        assert_eq!(
+            usage_from_wire(&anthropic_wire::Usage::default()),
+            Usage::default()
+        );
     }
 }

@@ -19,11 +19,11 @@ pub struct MessagesRequest {
     pub max_tokens: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<SystemPrompt>,
-    pub messages: Vec<Message>,
+    pub messages: Vec<AnthropicMessage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<AnthropicTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    pub tool_choice: Option<AnthropicToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +31,7 @@ pub struct MessagesRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<ThinkingConfig>,
+    pub thinking: Option<AnthropicThinkingConfig>,
     pub stream: bool,
 }
 
@@ -40,12 +40,12 @@ pub struct MessagesRequest {
 #[serde(untagged)]
 pub enum SystemPrompt {
     Text(String),
-    Blocks(Vec<SystemBlock>),
+    Blocks(Vec<AnthropicSystemBlock>),
 }
 
 /// `{type: "text", text, cache_control?}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SystemBlock {
+pub struct AnthropicSystemBlock {
     /// Always `"text"`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -68,16 +68,16 @@ pub struct CacheControl {
 
 /// One turn of the conversation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Message {
+pub struct AnthropicMessage {
     /// `user` or `assistant`.
     pub role: String,
-    pub content: MessageContent,
+    pub content: AnthropicMessageContent,
 }
 
 /// A message's content: a plain string (a single text block), or blocks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum MessageContent {
+pub enum AnthropicMessageContent {
     Text(String),
     Blocks(Vec<RequestBlock>),
 }
@@ -125,7 +125,7 @@ pub enum KnownBlock {
     },
     ToolResult {
         tool_use_id: String,
-        content: ToolResultContent,
+        content: AnthropicToolResultContent,
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
@@ -143,7 +143,7 @@ pub enum KnownBlock {
 /// when the tool returned media.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ToolResultContent {
+pub enum AnthropicToolResultContent {
     Text(String),
     Blocks(Vec<KnownBlock>),
 }
@@ -166,7 +166,7 @@ fn is_false(b: &bool) -> bool {
 
 /// A client tool.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Tool {
+pub struct AnthropicTool {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -177,7 +177,7 @@ pub struct Tool {
 
 /// `tool_choice: {type, name?, disable_parallel_tool_use?}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolChoice {
+pub struct AnthropicToolChoice {
     /// `auto`, `any` (some tool must be called), `tool` (`name` must be
     /// called) or `none`.
     #[serde(rename = "type")]
@@ -189,10 +189,10 @@ pub struct ToolChoice {
     pub disable_parallel_tool_use: bool,
 }
 
-impl ToolChoice {
+impl AnthropicToolChoice {
     /// A choice of `kind` (`auto`, `any`, `none`).
     pub fn kind(kind: &str) -> Self {
-        ToolChoice {
+        AnthropicToolChoice {
             kind: kind.into(),
             name: None,
             disable_parallel_tool_use: false,
@@ -201,16 +201,16 @@ impl ToolChoice {
 
     /// `{type: "tool", name}`.
     pub fn tool(name: &str) -> Self {
-        ToolChoice {
+        AnthropicToolChoice {
             name: Some(name.into()),
-            ..ToolChoice::kind("tool")
+            ..AnthropicToolChoice::kind("tool")
         }
     }
 }
 
 /// `thinking: {type: "enabled", budget_tokens}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThinkingConfig {
+pub struct AnthropicThinkingConfig {
     #[serde(rename = "type")]
     pub kind: String,
     pub budget_tokens: u32,
@@ -222,19 +222,19 @@ pub struct ThinkingConfig {
 /// event name).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum StreamEvent {
+pub enum AnthropicEvent {
     MessageStart {
-        message: MessageStart,
+        message: AnthropicMessageStart,
     },
     ContentBlockStart {
         index: u64,
         /// Kept as JSON: a block rivulet does not know is passed on whole
-        /// as a provider part. [`ContentBlock`] is its typed reading.
+        /// as a provider part. [`AnthropicContentBlock`] is its typed reading.
         content_block: Value,
     },
     ContentBlockDelta {
         index: u64,
-        delta: BlockDelta<'static>,
+        delta: AnthropicBlockDelta<'static>,
     },
     ContentBlockStop {
         index: u64,
@@ -248,7 +248,7 @@ pub enum StreamEvent {
     MessageStop,
     Ping,
     Error {
-        error: ErrorObject,
+        error: AnthropicErrorObject,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
     },
@@ -259,7 +259,7 @@ pub enum StreamEvent {
 
 /// `message_start.message`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct MessageStart {
+pub struct AnthropicMessageStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,7 +271,7 @@ pub struct MessageStart {
 /// A content block as it starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentBlock {
+pub enum AnthropicContentBlock {
     Text {
         #[serde(default)]
         text: String,
@@ -295,11 +295,11 @@ pub enum ContentBlock {
     Other,
 }
 
-/// `content_block_delta.delta`: owned in a [`StreamEvent`], borrowed from
-/// the event when read as a [`DeltaEvent`].
+/// `content_block_delta.delta`: owned in a [`AnthropicEvent`], borrowed from
+/// the event when read as a [`AnthropicDeltaEvent`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum BlockDelta<'a> {
+pub enum AnthropicBlockDelta<'a> {
     TextDelta {
         text: Cow<'a, str>,
     },
@@ -322,11 +322,11 @@ pub enum BlockDelta<'a> {
 
 /// The hot event, `content_block_delta` with a text, thinking, signature
 /// or tool-argument piece, read field by field and borrowed from the event
-/// (a [`StreamEvent`], tagged, is buffered whole before it is read). Every
-/// field is optional so that any event reads; [`DeltaEvent::block_delta`]
+/// (a [`AnthropicEvent`], tagged, is buffered whole before it is read). Every
+/// field is optional so that any event reads; [`AnthropicDeltaEvent::block_delta`]
 /// says whether it is one.
 #[derive(Debug, Default, Deserialize)]
-pub struct DeltaEvent<'a> {
+pub struct AnthropicDeltaEvent<'a> {
     #[serde(default, rename = "type")]
     pub kind: Option<&'a str>,
     #[serde(default)]
@@ -335,7 +335,7 @@ pub struct DeltaEvent<'a> {
     pub delta: Option<DeltaFields<'a>>,
 }
 
-/// [`DeltaEvent::delta`]: the fields of the pieces it reads.
+/// [`AnthropicDeltaEvent::delta`]: the fields of the pieces it reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct DeltaFields<'a> {
     #[serde(default, rename = "type")]
@@ -350,24 +350,24 @@ pub struct DeltaFields<'a> {
     pub partial_json: Option<Cow<'a, str>>,
 }
 
-impl<'a> DeltaEvent<'a> {
+impl<'a> AnthropicDeltaEvent<'a> {
     /// The block index and the piece, when this is a `content_block_delta`
-    /// of a kind it reads, with its field: exactly what a [`StreamEvent`]
+    /// of a kind it reads, with its field: exactly what a [`AnthropicEvent`]
     /// reads of such an event.
-    pub fn block_delta(self) -> Option<(u64, BlockDelta<'a>)> {
+    pub fn block_delta(self) -> Option<(u64, AnthropicBlockDelta<'a>)> {
         if self.kind != Some("content_block_delta") {
             return None;
         }
         let d = self.delta?;
         let delta = match d.kind? {
-            "text_delta" => BlockDelta::TextDelta { text: d.text? },
-            "thinking_delta" => BlockDelta::ThinkingDelta {
+            "text_delta" => AnthropicBlockDelta::TextDelta { text: d.text? },
+            "thinking_delta" => AnthropicBlockDelta::ThinkingDelta {
                 thinking: d.thinking?,
             },
-            "signature_delta" => BlockDelta::SignatureDelta {
+            "signature_delta" => AnthropicBlockDelta::SignatureDelta {
                 signature: d.signature?,
             },
-            "input_json_delta" => BlockDelta::InputJsonDelta {
+            "input_json_delta" => AnthropicBlockDelta::InputJsonDelta {
                 partial_json: d.partial_json?,
             },
             _ => return None,
@@ -424,7 +424,7 @@ pub struct ServerToolUse {
 
 /// `error` of an error event or an HTTP error body.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorObject {
+pub struct AnthropicErrorObject {
     /// `overloaded_error`, `api_error`, …
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -434,8 +434,8 @@ pub struct ErrorObject {
 
 /// An HTTP error body (`{"type":"error","error":{…},"request_id":…}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorResponse {
-    pub error: ErrorObject,
+pub struct AnthropicErrorResponse {
+    pub error: AnthropicErrorObject,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

@@ -1,10 +1,11 @@
 //! AWS Bedrock ConverseStream (`POST {base}/model/{modelId}/converse-stream`),
 //! provider id `bedrock`: a binary eventstream body, SigV4-signed requests.
 //!
-//! - [`wire`]: the request and event types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: eventstream messages to chunks, without I/O.
-//! - [`Bedrock`]: the [`Provider`], over HTTP.
+//! - [`bedrock_wire`]: the request and event types.
+//! - [`bedrock_request`]: a core `Request` as a request body.
+//! - [`bedrock_decoder`]: eventstream messages to chunks, without I/O
+//!   ([`BedrockDecoder`]).
+//! - [`Bedrock`]: the [`Provider`], over HTTP (this file).
 //!
 //! Credentials: a Bedrock API key (the config's key, else
 //! `AWS_BEARER_TOKEN_BEDROCK`) is sent as a bearer token; otherwise the
@@ -13,9 +14,9 @@
 //! `AWS_DEFAULT_REGION`); `BEDROCK_BASE_URL` (or the config's base URL)
 //! replaces `https://bedrock-runtime.{region}.amazonaws.com`.
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod bedrock_decoder;
+pub mod bedrock_request;
+pub mod bedrock_wire;
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,11 +26,11 @@ use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
 use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
+pub use bedrock_decoder::BedrockDecoder;
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, DecodeStream, Decoded};
-use crate::eventstream::{self, Message};
+use crate::eventstream::{self, EventStreamMessage};
 use crate::http;
 use crate::http::Endpoint;
 use crate::sigv4::{self, Credentials, SignableRequest};
@@ -55,29 +56,29 @@ pub const EVENTSTREAM: &str = "application/vnd.amazon.eventstream";
 
 /// How requests are authenticated. `Debug` never shows a secret.
 #[derive(Clone)]
-pub enum Auth {
+pub enum BedrockAuth {
     /// SigV4 with these credentials.
     SigV4(Credentials),
     /// A Bedrock API key as `Authorization: Bearer`.
     Bearer(ApiKey),
 }
 
-impl fmt::Debug for Auth {
+impl fmt::Debug for BedrockAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Auth::SigV4(c) => f.debug_tuple("SigV4").field(c).finish(),
-            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            BedrockAuth::SigV4(c) => f.debug_tuple("SigV4").field(c).finish(),
+            BedrockAuth::Bearer(_) => f.write_str("Bearer(***)"),
         }
     }
 }
 
-impl Auth {
+impl BedrockAuth {
     fn secrets(&self) -> Vec<&ApiKey> {
         match self {
-            Auth::SigV4(c) => std::iter::once(&c.secret_access_key)
+            BedrockAuth::SigV4(c) => std::iter::once(&c.secret_access_key)
                 .chain(c.session_token.as_ref())
                 .collect(),
-            Auth::Bearer(k) => vec![k],
+            BedrockAuth::Bearer(k) => vec![k],
         }
     }
 }
@@ -85,13 +86,13 @@ impl Auth {
 /// The Bedrock provider. Cheap to clone; clones share the client.
 #[derive(Clone)]
 pub struct Bedrock {
-    inner: Arc<Inner>,
+    inner: Arc<BedrockInner>,
 }
 
-struct Inner {
+struct BedrockInner {
     base: Url,
     region: String,
-    auth: Auth,
+    auth: BedrockAuth,
     /// The unsigned headers, and the main secret (the bearer token or the
     /// secret access key) mid-stream errors are scrubbed of.
     http: Endpoint,
@@ -106,13 +107,13 @@ impl Bedrock {
     /// region when no base URL is given.
     pub fn new(config: ProviderConfig) -> Result<Self, Error> {
         let auth = match config::api_key(&config, &[BEARER_TOKEN_VAR]) {
-            Some(key) => Auth::Bearer(key),
+            Some(key) => BedrockAuth::Bearer(key),
             None => {
                 let id = config::env(ACCESS_KEY_VAR)
                     .ok_or_else(|| Error::missing_api_key(ID, ACCESS_KEY_VAR))?;
                 let secret = config::env(SECRET_KEY_VAR)
                     .ok_or_else(|| Error::missing_api_key(ID, SECRET_KEY_VAR))?;
-                Auth::SigV4(Credentials {
+                BedrockAuth::SigV4(Credentials {
                     access_key_id: id,
                     secret_access_key: ApiKey::new(secret),
                     session_token: config::env(SESSION_TOKEN_VAR).map(ApiKey::new),
@@ -131,7 +132,7 @@ impl Bedrock {
     pub fn with_auth(
         config: ProviderConfig,
         region: Option<&str>,
-        auth: Auth,
+        auth: BedrockAuth,
     ) -> Result<Self, Error> {
         let given_base = config
             .base_url
@@ -172,7 +173,7 @@ impl Bedrock {
         let secret = auth.secrets().first().map(|k| (*k).clone());
         let http = Endpoint::new(ID, base.to_string(), secret, headers, EVENTSTREAM)?;
         Ok(Bedrock {
-            inner: Arc::new(Inner {
+            inner: Arc::new(BedrockInner {
                 base,
                 region,
                 auth,
@@ -198,7 +199,7 @@ impl Bedrock {
     pub fn with_clock(self, now: fn() -> SystemTime) -> Self {
         let i = &self.inner;
         Bedrock {
-            inner: Arc::new(Inner {
+            inner: Arc::new(BedrockInner {
                 base: i.base.clone(),
                 region: i.region.clone(),
                 auth: i.auth.clone(),
@@ -242,7 +243,7 @@ impl Provider for Bedrock {
     }
 }
 
-impl Inner {
+impl BedrockInner {
     fn url(&self, model: &str) -> Result<Url, Error> {
         if model.trim().is_empty() {
             return Err(
@@ -271,13 +272,13 @@ impl Inner {
         let mut headers = self.http.headers().clone();
         let invalid = "a credential contains characters not allowed in a header";
         match &self.auth {
-            Auth::Bearer(key) => {
+            BedrockAuth::Bearer(key) => {
                 headers.insert(
                     AUTHORIZATION,
                     http::secret_header(ID, &http::bearer(key), invalid)?,
                 );
             }
-            Auth::SigV4(creds) => {
+            BedrockAuth::SigV4(creds) => {
                 let amz_date = sigv4::amz_date((self.now)());
                 let payload_hash = sigv4::sha256_hex(body);
                 // The Host header hyper sends: the port only when it is not
@@ -328,7 +329,7 @@ impl Inner {
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let url = self.url(&request.model)?;
         let body = crate::options::json_body(
-            &request::converse_request(request)?,
+            &bedrock_request::converse_request(request)?,
             request.extra_body.as_ref(),
         )?;
         let headers = self.headers(&url, &body)?;
@@ -345,7 +346,7 @@ impl Inner {
         }
         let resp = self.http.expect_stream(resp, |_| None).await?;
         let messages = eventstream::messages(self.http.body(resp));
-        let decoder = Decoder::new(ID)
+        let decoder = BedrockDecoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| crate::config::FORMAT_TOOL));
         // Mid-stream errors are scrubbed of the main secret.
@@ -376,7 +377,7 @@ fn http_error(err: Error, error_type: Option<String>) -> Error {
     let status = err.status().unwrap_or(400);
     let message = err.message().to_string();
     let retry_after = err.retry_after();
-    let typed = decoder::exception_error(ID, &kind, &message);
+    let typed = bedrock_decoder::exception_error(ID, &kind, &message);
     let mut out = match typed.kind() {
         rivulet_core::ErrorKind::Authentication | rivulet_core::ErrorKind::Overloaded => {
             let mut typed = typed;
@@ -397,8 +398,8 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_all::<decoder::ConverseStream, Vec<Result<Message, Error>>>(
-        Decoder::new(ID).raw_events(raw_events),
+    decode::decode_all::<bedrock_decoder::ConverseStream, Vec<Result<EventStreamMessage, Error>>>(
+        BedrockDecoder::new(ID).raw_events(raw_events),
         eventstream::decode_pieces(pieces),
     )
 }

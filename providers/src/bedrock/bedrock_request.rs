@@ -3,11 +3,11 @@
 use rivulet_core::{ContentPart, Error, Media, Request, Role, ToolChoice as Choice};
 use serde_json::{json, Value};
 
-use super::wire::{
-    CachePoint, ContentBlock, ConverseRequest, DocumentBlock, Empty, ImageBlock, InferenceConfig,
-    InputSchema, MediaSource, Message, ReasoningBlock, ReasoningText, S3Location, SpecificTool,
-    SystemBlock, Tool, ToolChoice, ToolConfig, ToolResultBlock, ToolResultContent, ToolSpec,
-    ToolUseBlock,
+use super::bedrock_wire::{
+    BedrockContentBlock, BedrockMessage, BedrockSystemBlock, BedrockTool, BedrockToolChoice,
+    BedrockToolConfig, BedrockToolResultContent, CachePoint, ConverseRequest, DocumentBlock, Empty,
+    ImageBlock, InferenceConfig, InputSchema, MediaSource, ReasoningBlock, ReasoningText,
+    S3Location, SpecificTool, ToolResultBlock, ToolSpec, ToolUseBlock,
 };
 use crate::config::{
     format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
@@ -59,10 +59,10 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
     let p = &request.params;
     let mut documents = 0;
     let mut system = Vec::new();
-    let mut messages: Vec<Message> = Vec::new();
-    let mut push = |role: &str, block: ContentBlock| match messages.last_mut() {
+    let mut messages: Vec<BedrockMessage> = Vec::new();
+    let mut push = |role: &str, block: BedrockContentBlock| match messages.last_mut() {
         Some(m) if m.role == role => m.content.push(block),
-        _ => messages.push(Message {
+        _ => messages.push(BedrockMessage {
             role: role.into(),
             content: vec![block],
         }),
@@ -74,21 +74,24 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
                 // rejects a blank text), then the images and documents.
                 let mut content = Vec::new();
                 if !o.result.is_empty() || o.attachments.is_empty() {
-                    content.push(ToolResultContent::Text(o.result.clone()));
+                    content.push(BedrockToolResultContent::Text(o.result.clone()));
                 }
                 for a in &o.attachments {
                     match a {
-                        ContentPart::Image(m) => content.push(ToolResultContent::Image(image(m)?)),
+                        ContentPart::Image(m) => {
+                            content.push(BedrockToolResultContent::Image(image(m)?))
+                        }
                         ContentPart::File(m) => {
                             documents += 1;
-                            content.push(ToolResultContent::Document(document(m, documents)?));
+                            content
+                                .push(BedrockToolResultContent::Document(document(m, documents)?));
                         }
                         _ => {}
                     }
                 }
                 push(
                     "user",
-                    ContentBlock::ToolResult(ToolResultBlock {
+                    BedrockContentBlock::ToolResult(ToolResultBlock {
                         tool_use_id: o.id.clone(),
                         content,
                         status: o.is_error.then(|| "error".into()),
@@ -100,7 +103,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
             Role::System => {
                 let text = m.text();
                 if !text.is_empty() {
-                    system.push(SystemBlock::Text(text));
+                    system.push(BedrockSystemBlock::Text(text));
                 }
                 continue;
             }
@@ -111,12 +114,16 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         let assistant = m.role == Role::Assistant;
         for part in &m.content {
             let block = match part {
-                ContentPart::Text(t) if !t.text.is_empty() => ContentBlock::Text(t.text.clone()),
+                ContentPart::Text(t) if !t.text.is_empty() => {
+                    BedrockContentBlock::Text(t.text.clone())
+                }
                 ContentPart::Thought(t) if assistant => {
                     if let Some(r) = &t.redacted {
-                        ContentBlock::ReasoningContent(ReasoningBlock::RedactedContent(r.clone()))
+                        BedrockContentBlock::ReasoningContent(ReasoningBlock::RedactedContent(
+                            r.clone(),
+                        ))
                     } else if t.signature.is_some() {
-                        ContentBlock::ReasoningContent(ReasoningBlock::ReasoningText(
+                        BedrockContentBlock::ReasoningContent(ReasoningBlock::ReasoningText(
                             ReasoningText {
                                 text: t.thought.clone(),
                                 signature: t.signature.clone(),
@@ -126,22 +133,24 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
                         continue;
                     }
                 }
-                ContentPart::ToolCall(c) if assistant => ContentBlock::ToolUse(ToolUseBlock {
-                    tool_use_id: c.id.clone(),
-                    name: c.name.clone(),
-                    // A document, not text: the arguments as JSON (the raw
-                    // text as a string when the model wrote invalid JSON).
-                    input: c
-                        .args_json()
-                        .unwrap_or_else(|_| Value::String(c.args.clone())),
-                }),
-                ContentPart::Provider(p) if assistant && p.provider == super::ID => {
-                    ContentBlock::Raw(p.json.clone())
+                ContentPart::ToolCall(c) if assistant => {
+                    BedrockContentBlock::ToolUse(ToolUseBlock {
+                        tool_use_id: c.id.clone(),
+                        name: c.name.clone(),
+                        // A document, not text: the arguments as JSON (the raw
+                        // text as a string when the model wrote invalid JSON).
+                        input: c
+                            .args_json()
+                            .unwrap_or_else(|_| Value::String(c.args.clone())),
+                    })
                 }
-                ContentPart::Image(m) => ContentBlock::Image(image(m)?),
+                ContentPart::Provider(p) if assistant && p.provider == super::ID => {
+                    BedrockContentBlock::Raw(p.json.clone())
+                }
+                ContentPart::Image(m) => BedrockContentBlock::Image(image(m)?),
                 ContentPart::File(m) => {
                     documents += 1;
-                    ContentBlock::Document(document(m, documents)?)
+                    BedrockContentBlock::Document(document(m, documents)?)
                 }
                 _ => continue,
             };
@@ -158,7 +167,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         json!({"thinking": {"type": "enabled", "budget_tokens": budget}})
     });
     let tool = |name: &str, description: &str, schema: &Value| {
-        Tool::ToolSpec(ToolSpec {
+        BedrockTool::ToolSpec(ToolSpec {
             name: name.into(),
             description: description.into(),
             input_schema: InputSchema {
@@ -167,7 +176,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         })
     };
     let none = p.tool_choice == Some(Choice::None);
-    let mut tools: Vec<Tool> = request
+    let mut tools: Vec<BedrockTool> = request
         .tools
         .iter()
         .filter(|_| !none)
@@ -175,9 +184,11 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         .collect();
     let mut tool_choice = match &p.tool_choice {
         None | Some(Choice::None) => None,
-        Some(Choice::Auto) => Some(ToolChoice::Auto(Empty {})),
-        Some(Choice::Required) => Some(ToolChoice::Any(Empty {})),
-        Some(Choice::Tool(name)) => Some(ToolChoice::Tool(SpecificTool { name: name.clone() })),
+        Some(Choice::Auto) => Some(BedrockToolChoice::Auto(Empty {})),
+        Some(Choice::Required) => Some(BedrockToolChoice::Any(Empty {})),
+        Some(Choice::Tool(name)) => {
+            Some(BedrockToolChoice::Tool(SpecificTool { name: name.clone() }))
+        }
     };
     if let Some(format) = &request.format {
         let choice = match p.tool_choice {
@@ -186,10 +197,10 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
             None => FormatChoice::new(p.thinking.is_some(), !tools.is_empty()),
         };
         match choice {
-            FormatChoice::Instruct => system.push(SystemBlock::Text(format_instruction())),
-            FormatChoice::Any => tool_choice = Some(ToolChoice::Any(Empty {})),
+            FormatChoice::Instruct => system.push(BedrockSystemBlock::Text(format_instruction())),
+            FormatChoice::Any => tool_choice = Some(BedrockToolChoice::Any(Empty {})),
             FormatChoice::Tool => {
-                tool_choice = Some(ToolChoice::Tool(SpecificTool {
+                tool_choice = Some(BedrockToolChoice::Tool(SpecificTool {
                     name: FORMAT_TOOL.into(),
                 }))
             }
@@ -201,18 +212,18 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         ));
     }
     if cache.system && !system.is_empty() {
-        system.push(SystemBlock::CachePoint(CachePoint::default()));
+        system.push(BedrockSystemBlock::CachePoint(CachePoint::default()));
     }
     if cache.tools && !tools.is_empty() {
-        tools.push(Tool::CachePoint(CachePoint::default()));
+        tools.push(BedrockTool::CachePoint(CachePoint::default()));
     }
     if cache.messages {
         if let Some(last) = messages.last_mut() {
             last.content
-                .push(ContentBlock::CachePoint(CachePoint::default()));
+                .push(BedrockContentBlock::CachePoint(CachePoint::default()));
         }
     }
-    let tool_config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
+    let tool_config = (!tools.is_empty()).then_some(BedrockToolConfig { tools, tool_choice });
     Ok(ConverseRequest {
         messages,
         system,

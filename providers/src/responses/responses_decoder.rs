@@ -52,8 +52,9 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Citation, CitationKind, Delta, Error, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{
-    DeltaEvent, ErrorObject, OutputItem, ResponseObject, ResponseUsage, StreamEvent,
+use super::responses_wire::{
+    OutputItem, ResponseObject, ResponseUsage, ResponsesDeltaEvent, ResponsesErrorObject,
+    ResponsesEvent,
 };
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
@@ -99,7 +100,7 @@ pub const CUSTOM_INPUT_KEY: &str = "input";
 /// `{"input": "<input>"}`, as the decoder streams them.
 ///
 /// ```
-/// use rivulet_providers::responses::decoder::{custom_args, custom_input};
+/// use rivulet_providers::responses::responses_decoder::{custom_args, custom_input};
 ///
 /// let args = custom_args("SELECT \"a\"\nFROM t");
 /// assert_eq!(args, r#"{"input":"SELECT \"a\"\nFROM t"}"#);
@@ -138,10 +139,10 @@ fn escape(text: &str) -> String {
 /// ```
 /// use rivulet_core::Response;
 /// use rivulet_providers::decode::EventDecoder;
-/// use rivulet_providers::responses::Decoder;
+/// use rivulet_providers::responses::ResponsesDecoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
-/// let mut d = Decoder::new("openai-responses");
+/// let mut d = ResponsesDecoder::new("openai-responses");
 /// let mut r = Response::default();
 /// for data in [
 ///     r#"{"type":"response.created","response":{"id":"resp_1","model":"gpt-4o"}}"#,
@@ -156,7 +157,7 @@ fn escape(text: &str) -> String {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.usage.output_tokens, Some(1));
 /// ```
-pub type Decoder = Driver<Responses>;
+pub type ResponsesDecoder = Driver<Responses>;
 
 /// The Responses API protocol: what each event means.
 #[derive(Debug, Default)]
@@ -183,9 +184,9 @@ pub struct Responses {
     usage: UsageTracker,
 }
 
-impl Decoder {
+impl ResponsesDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
-    /// events are typed as [`StreamEvent`].
+    /// events are typed as [`ResponsesEvent`].
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, Responses::default())
     }
@@ -195,21 +196,21 @@ impl Responses {
     fn on_event(
         &mut self,
         provider: &str,
-        event: StreamEvent,
+        event: ResponsesEvent,
         out: &mut Decoded,
     ) -> Result<Flow, Error> {
         match event {
-            StreamEvent::Created { response } | StreamEvent::InProgress { response } => {
+            ResponsesEvent::Created { response } | ResponsesEvent::InProgress { response } => {
                 self.metadata(&response, out);
             }
-            StreamEvent::OutputItemAdded { item, .. } => self.item_added(item, out),
-            StreamEvent::OutputItemDone { item, .. } => self.item_done(provider, item, out),
-            StreamEvent::OutputTextDelta {
+            ResponsesEvent::OutputItemAdded { item, .. } => self.item_added(item, out),
+            ResponsesEvent::OutputItemDone { item, .. } => self.item_done(provider, item, out),
+            ResponsesEvent::OutputTextDelta {
                 item_id,
                 content_index,
                 delta,
             } => self.text(&item_id, content_index, &delta, out),
-            StreamEvent::RefusalDelta {
+            ResponsesEvent::RefusalDelta {
                 item_id,
                 content_index,
                 delta,
@@ -217,21 +218,21 @@ impl Responses {
                 self.refusal_seen = true;
                 self.text(&item_id, content_index, &delta, out);
             }
-            StreamEvent::OutputTextDone {
+            ResponsesEvent::OutputTextDone {
                 item_id,
                 content_index,
             }
-            | StreamEvent::RefusalDone {
+            | ResponsesEvent::RefusalDone {
                 item_id,
                 content_index,
             }
-            | StreamEvent::ContentPartDone {
+            | ResponsesEvent::ContentPartDone {
                 item_id,
                 content_index,
             } => self.end_texts(out, |t| {
                 t.item_id == item_id && t.content_index == content_index
             }),
-            StreamEvent::OutputTextAnnotationAdded {
+            ResponsesEvent::OutputTextAnnotationAdded {
                 item_id,
                 content_index,
                 annotation,
@@ -250,28 +251,28 @@ impl Responses {
                     citation: Box::new(citation_of(annotation)),
                 }));
             }
-            StreamEvent::ReasoningSummaryTextDelta {
+            ResponsesEvent::ReasoningSummaryTextDelta {
                 item_id,
                 summary_index,
                 delta,
             } => self.thought(&item_id, ThoughtKind::Summary, summary_index, &delta, out),
-            StreamEvent::ReasoningTextDelta {
+            ResponsesEvent::ReasoningTextDelta {
                 item_id,
                 content_index,
                 delta,
             } => self.thought(&item_id, ThoughtKind::Text, content_index, &delta, out),
-            StreamEvent::FunctionCallArgumentsDelta { item_id, delta, .. } => {
+            ResponsesEvent::FunctionCallArgumentsDelta { item_id, delta, .. } => {
                 self.function_args(&item_id, &delta, out)
             }
-            StreamEvent::CustomToolCallInputDelta { item_id, delta, .. } => {
+            ResponsesEvent::CustomToolCallInputDelta { item_id, delta, .. } => {
                 if self.ended_calls.contains(&item_id) {
                     return Ok(Flow::Continue);
                 }
                 let i = self.call(&item_id, None, None, true, out);
                 self.call_args(i, &delta, out);
             }
-            StreamEvent::FunctionCallArgumentsDone { item_id, arguments }
-            | StreamEvent::CustomToolCallInputDone {
+            ResponsesEvent::FunctionCallArgumentsDone { item_id, arguments }
+            | ResponsesEvent::CustomToolCallInputDone {
                 item_id,
                 input: arguments,
             } => {
@@ -279,7 +280,7 @@ impl Responses {
                     self.finish_call(i, arguments.as_deref(), out);
                 }
             }
-            StreamEvent::Completed { response } => {
+            ResponsesEvent::Completed { response } => {
                 self.metadata(&response, out);
                 self.end_texts(out, |_| true);
                 self.end_thoughts(out, |_| true);
@@ -299,7 +300,7 @@ impl Responses {
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
                 return Ok(Flow::Done);
             }
-            StreamEvent::Incomplete { response } => {
+            ResponsesEvent::Incomplete { response } => {
                 self.metadata(&response, out);
                 self.end_texts(out, |_| true);
                 self.end_thoughts(out, |_| true);
@@ -318,11 +319,11 @@ impl Responses {
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
                 return Ok(Flow::Done);
             }
-            StreamEvent::Failed { response } => {
+            ResponsesEvent::Failed { response } => {
                 let e = response.error.unwrap_or_default();
                 return Err(object_error(provider, &e, "the response failed"));
             }
-            StreamEvent::Error {
+            ResponsesEvent::Error {
                 error,
                 code,
                 message,
@@ -337,7 +338,7 @@ impl Responses {
                     ),
                 });
             }
-            StreamEvent::Unknown => {}
+            ResponsesEvent::Unknown => {}
         }
         Ok(Flow::Continue)
     }
@@ -351,9 +352,9 @@ impl Responses {
         self.call_args(i, delta, out);
     }
 
-    /// The hot events, read borrowed ([`DeltaEvent`]): true when `hot` was
+    /// The hot events, read borrowed ([`ResponsesDeltaEvent`]): true when `hot` was
     /// one of them, and decoded.
-    fn on_hot(&mut self, hot: DeltaEvent<'_>, out: &mut Decoded) -> bool {
+    fn on_hot(&mut self, hot: ResponsesDeltaEvent<'_>, out: &mut Decoded) -> bool {
         let (Some(kind), Some(item_id), Some(delta)) = (hot.kind, hot.item_id, hot.delta) else {
             return false;
         };
@@ -695,16 +696,16 @@ impl Protocol for Responses {
             return Ok(Flow::Continue);
         }
         // The hot events first, borrowed; with raw events on, every event
-        // is read as a StreamEvent, the raw chunk's type.
+        // is read as a ResponsesEvent, the raw chunk's type.
         if !wire.raw_events() {
-            if let Ok(hot) = serde_json::from_str::<DeltaEvent>(data) {
+            if let Ok(hot) = serde_json::from_str::<ResponsesDeltaEvent>(data) {
                 if self.on_hot(hot, out) {
                     return Ok(Flow::Continue);
                 }
             }
         }
         let parsed = wire
-            .parse::<StreamEvent>(out, event.data, data)
+            .parse::<ResponsesEvent>(out, event.data, data)
             .map_err(|e| {
                 crate::errors::malformed(format_args!("{} event", event.event), e, data)
             })?;
@@ -759,7 +760,7 @@ fn value_text(v: &Value) -> Option<String> {
 }
 
 /// A typed error from an error object: by `code`, else `type`.
-fn object_error(provider: &str, e: &ErrorObject, fallback: &str) -> Error {
+fn object_error(provider: &str, e: &ResponsesErrorObject, fallback: &str) -> Error {
     let code = e
         .code
         .as_ref()
@@ -802,7 +803,7 @@ mod tests {
     use rivulet_core::{ErrorKind, Response};
 
     fn run(events: &[&str]) -> (Vec<Chunk>, Option<Error>) {
-        let mut d = Decoder::new("openai-responses");
+        let mut d = ResponsesDecoder::new("openai-responses");
         let mut out = Vec::new();
         for e in events {
             out.extend(d.feed(&SseEvent::message(*e)));

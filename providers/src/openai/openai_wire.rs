@@ -32,11 +32,11 @@ pub struct ChatRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ChatTool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<ResponseFormat>,
+    pub response_format: Option<ChatResponseFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    pub tool_choice: Option<ChatToolChoice>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,7 +55,7 @@ pub struct ChatRequest {
 /// `{type: "function", function: {name}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ToolChoice {
+pub enum ChatToolChoice {
     Mode(String),
     Function {
         #[serde(rename = "type")]
@@ -103,7 +103,7 @@ pub struct ChatMessage {
 #[serde(untagged)]
 pub enum ChatContent {
     Text(String),
-    Parts(Vec<ContentPart>),
+    Parts(Vec<ChatContentPart>),
 }
 
 impl From<String> for ChatContent {
@@ -115,17 +115,17 @@ impl From<String> for ChatContent {
 /// One part of a message's content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentPart {
+pub enum ChatContentPart {
     Text {
         text: String,
     },
     /// An image: a URL or a `data:` URL.
     ImageUrl {
-        image_url: ImageUrl,
+        image_url: ChatImageUrl,
     },
     /// A file (OpenAI): its name and its bytes as a `data:` URL.
     File {
-        file: FileData,
+        file: ChatFileData,
     },
     /// A document (Mistral): a URL or a `data:` URL.
     DocumentUrl {
@@ -135,13 +135,13 @@ pub enum ContentPart {
 
 /// `image_url: {url}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageUrl {
+pub struct ChatImageUrl {
     pub url: String,
 }
 
 /// `file: {filename, file_data}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileData {
+pub struct ChatFileData {
     pub filename: String,
     pub file_data: String,
 }
@@ -153,12 +153,12 @@ pub struct ChatToolCall {
     /// Always `"function"`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub function: FunctionCall,
+    pub function: ChatFunctionCall,
 }
 
 /// A function name and its JSON arguments as text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionCall {
+pub struct ChatFunctionCall {
     pub name: String,
     pub arguments: String,
 }
@@ -169,12 +169,12 @@ pub struct ChatTool {
     /// Always `"function"`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub function: FunctionDefinition,
+    pub function: ChatFunctionDefinition,
 }
 
 /// A function the model may call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FunctionDefinition {
+pub struct ChatFunctionDefinition {
     pub name: String,
     pub description: String,
     pub parameters: Value,
@@ -182,16 +182,16 @@ pub struct FunctionDefinition {
 
 /// `response_format` for structured output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ResponseFormat {
+pub struct ChatResponseFormat {
     /// Always `"json_schema"`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub json_schema: JsonSchemaFormat,
+    pub json_schema: ChatJsonSchemaFormat,
 }
 
 /// The schema the output must follow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JsonSchemaFormat {
+pub struct ChatJsonSchemaFormat {
     pub name: String,
     pub schema: Value,
     pub strict: bool,
@@ -240,7 +240,7 @@ pub struct ChatCompletionChunk<'a> {
     pub usage: Option<Box<CompletionUsage>>,
     /// OpenRouter: an error inside an otherwise normal chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Box<ErrorBody>>,
+    pub error: Option<Box<ChatErrorBody>>,
     /// Groq: request id, and usage on the finish chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_groq: Option<Box<XGroq>>,
@@ -321,7 +321,7 @@ pub struct ChoiceDelta<'a> {
     )]
     pub reasoning: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<Vec<ToolCallDelta>>,
+    pub tool_calls: Option<Vec<ChatToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Box<AudioDelta>>,
     /// OpenRouter (web search): `url_citation` annotations of the text.
@@ -513,7 +513,7 @@ pub struct ThinkingPiece {
 
 /// A fragment of a tool call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ToolCallDelta {
+pub struct ChatToolCallDelta {
     /// Which parallel call this fragment belongs to (absent on Mistral).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
@@ -682,7 +682,7 @@ pub struct XGroq {
 /// An `error` value: an object, or just a message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ErrorBody {
+pub enum ChatErrorBody {
     Object(WireError),
     Message(String),
 }
@@ -714,7 +714,7 @@ pub struct WireError {
 /// The data of an `event: error` (Groq), or of a chunk that is only an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvent {
-    pub error: ErrorBody,
+    pub error: ChatErrorBody,
 }
 
 /// A token count, leniently: an integer, an integral float (`12.0`) or a

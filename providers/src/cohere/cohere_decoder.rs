@@ -26,14 +26,14 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Delta, Error, FinishReason, Usage};
 use serde_json::Number;
 
-use super::wire::{ChatUsage, ContentDeltaEvent, StreamEvent};
+use super::cohere_wire::{ChatUsage, CohereEvent, ContentDeltaEvent};
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::{provider_message, truncate};
 use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum CohereKind {
     Text,
     Thought,
 }
@@ -42,11 +42,11 @@ enum Kind {
 ///
 /// ```
 /// use rivulet_core::Response;
-/// use rivulet_providers::cohere::Decoder;
+/// use rivulet_providers::cohere::CohereDecoder;
 /// use rivulet_providers::decode::EventDecoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
-/// let mut d = Decoder::new("cohere");
+/// let mut d = CohereDecoder::new("cohere");
 /// let mut r = Response::default();
 /// for data in [
 ///     r#"{"type":"message-start","id":"m1"}"#,
@@ -60,14 +60,14 @@ enum Kind {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("COMPLETE"));
 /// ```
-pub type Decoder = Driver<CohereChat>;
+pub type CohereDecoder = Driver<CohereChat>;
 
 /// The Cohere v2 Chat protocol: what each event means.
 #[derive(Debug, Default)]
 pub struct CohereChat {
     parts: Parts,
     /// Open content parts: (content index, kind, part).
-    contents: Vec<(u64, Kind, usize)>,
+    contents: Vec<(u64, CohereKind, usize)>,
     /// The open tool-plan thought.
     plan: Option<usize>,
     /// Open tool calls: (index, id, part).
@@ -76,18 +76,18 @@ pub struct CohereChat {
     usage: UsageTracker,
 }
 
-impl Decoder {
+impl CohereDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
-    /// events are typed as [`StreamEvent`].
+    /// events are typed as [`CohereEvent`].
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, CohereChat::default())
     }
 }
 
 impl CohereChat {
-    fn on_event(&mut self, event: StreamEvent, out: &mut Decoded) -> Flow {
+    fn on_event(&mut self, event: CohereEvent, out: &mut Decoded) -> Flow {
         match event {
-            StreamEvent::MessageStart { id } => {
+            CohereEvent::MessageStart { id } => {
                 if let Some(id) = id.filter(|i| !i.is_empty()) {
                     if !self.metadata_sent {
                         self.metadata_sent = true;
@@ -98,8 +98,8 @@ impl CohereChat {
                     }
                 }
             }
-            StreamEvent::ContentStart { index, delta }
-            | StreamEvent::ContentDelta { index, delta } => {
+            CohereEvent::ContentStart { index, delta }
+            | CohereEvent::ContentDelta { index, delta } => {
                 let content = delta.and_then(|d| d.message).and_then(|m| m.content);
                 let (thinking, text) = match &content {
                     Some(c) => (c.thinking.as_deref(), c.text.as_deref()),
@@ -107,7 +107,7 @@ impl CohereChat {
                 };
                 self.on_content(index, thinking, text, out);
             }
-            StreamEvent::ContentEnd { index } => {
+            CohereEvent::ContentEnd { index } => {
                 let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.contents)
                     .into_iter()
                     .partition(|(i, _, _)| *i == index);
@@ -116,7 +116,7 @@ impl CohereChat {
                     out.push(Ok(end_chunk(kind, part)));
                 }
             }
-            StreamEvent::ToolPlanDelta { delta } => {
+            CohereEvent::ToolPlanDelta { delta } => {
                 let text = delta
                     .and_then(|d| d.message)
                     .and_then(|m| m.tool_plan)
@@ -137,8 +137,8 @@ impl CohereChat {
                     }));
                 }
             }
-            StreamEvent::ToolCallStart { index, delta }
-            | StreamEvent::ToolCallDelta { index, delta } => {
+            CohereEvent::ToolCallStart { index, delta }
+            | CohereEvent::ToolCallDelta { index, delta } => {
                 self.end_plan(out);
                 let piece = delta.and_then(|d| d.message).and_then(|m| m.tool_calls);
                 let (id, function) = match piece {
@@ -172,13 +172,13 @@ impl CohereChat {
                     }));
                 }
             }
-            StreamEvent::ToolCallEnd { index } => {
+            CohereEvent::ToolCallEnd { index } => {
                 if let Some(pos) = self.calls.iter().position(|(i, _, _)| *i == index) {
                     let (_, id, part) = self.calls.remove(pos);
                     out.push(Ok(Chunk::tool_call_end(part, id)));
                 }
             }
-            StreamEvent::MessageEnd { delta } => {
+            CohereEvent::MessageEnd { delta } => {
                 let delta = delta.unwrap_or_default();
                 self.end_open(out);
                 let raw = delta.finish_reason.filter(|r| !r.is_empty());
@@ -196,7 +196,7 @@ impl CohereChat {
                 }
                 return Flow::Done;
             }
-            StreamEvent::Unknown => {}
+            CohereEvent::Unknown => {}
         }
         Flow::Continue
     }
@@ -211,14 +211,14 @@ impl CohereChat {
     ) {
         self.end_plan(out);
         if let Some(t) = thinking {
-            self.push(index, Kind::Thought, t, out);
+            self.push(index, CohereKind::Thought, t, out);
         }
         if let Some(t) = text {
-            self.push(index, Kind::Text, t, out);
+            self.push(index, CohereKind::Text, t, out);
         }
     }
 
-    fn push(&mut self, index: u64, kind: Kind, text: &str, out: &mut Decoded) {
+    fn push(&mut self, index: u64, kind: CohereKind, text: &str, out: &mut Decoded) {
         if text.is_empty() {
             return;
         }
@@ -232,16 +232,16 @@ impl CohereChat {
                 let p = self.parts.take();
                 self.contents.push((index, kind, p));
                 out.push(Ok(match kind {
-                    Kind::Text => Chunk::TextStart { part: p },
-                    Kind::Thought => Chunk::ThoughtStart { part: p },
+                    CohereKind::Text => Chunk::TextStart { part: p },
+                    CohereKind::Thought => Chunk::ThoughtStart { part: p },
                 }));
                 p
             }
         };
         let delta = Delta::new(text);
         out.push(Ok(match kind {
-            Kind::Text => Chunk::Text { part, delta },
-            Kind::Thought => Chunk::Thought { part, delta },
+            CohereKind::Text => Chunk::Text { part, delta },
+            CohereKind::Thought => Chunk::Thought { part, delta },
         }));
     }
 
@@ -260,10 +260,10 @@ impl CohereChat {
     }
 }
 
-fn end_chunk(kind: Kind, part: usize) -> Chunk {
+fn end_chunk(kind: CohereKind, part: usize) -> Chunk {
     match kind {
-        Kind::Text => Chunk::TextEnd { part },
-        Kind::Thought => Chunk::thought_end(part),
+        CohereKind::Text => Chunk::TextEnd { part },
+        CohereKind::Thought => Chunk::thought_end(part),
     }
 }
 
@@ -278,7 +278,7 @@ impl Protocol for CohereChat {
         if event.event == "error" {
             // Not documented for v2 and never captured: take the message
             // and code of whatever error body it is.
-            wire.push_raw::<StreamEvent>(out, event.data, None);
+            wire.push_raw::<CohereEvent>(out, event.data, None);
             let (message, code) = provider_message(data.as_bytes());
             let message = message.unwrap_or_else(|| truncate(data, 300));
             return Err(error_from_code(
@@ -288,7 +288,7 @@ impl Protocol for CohereChat {
             ));
         }
         // The hot event first, borrowed; with raw events on, every event
-        // is read as a StreamEvent, the raw chunk's type.
+        // is read as a CohereEvent, the raw chunk's type.
         if !wire.raw_events() {
             let hot = serde_json::from_str::<ContentDeltaEvent>(data).ok();
             if let Some(hot) = hot.filter(|e| e.kind == Some("content-delta")) {
@@ -301,7 +301,7 @@ impl Protocol for CohereChat {
                 return Ok(Flow::Continue);
             }
         }
-        match wire.parse::<StreamEvent>(out, event.data, data) {
+        match wire.parse::<CohereEvent>(out, event.data, data) {
             Ok(parsed) => Ok(self.on_event(parsed, out)),
             Err(e) => Err(crate::errors::malformed(
                 format_args!("{} event", event.event),
@@ -366,7 +366,7 @@ mod tests {
     use rivulet_core::{ErrorKind, Response};
 
     fn run(events: &[(&str, &str)]) -> (Response, Option<Error>) {
-        let mut d = Decoder::new("cohere");
+        let mut d = CohereDecoder::new("cohere");
         let mut r = Response::default();
         let mut err = None;
         let mut out = Vec::new();

@@ -2,10 +2,10 @@
 
 use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, ToolChoice};
 
-use super::decoder::custom_input;
-use super::wire::{
-    FunctionOutput, FunctionTool, InputContent, InputItem, JsonSchemaFormat, ReasoningConfig,
-    ResponsesRequest, SummaryText, TextConfig,
+use super::responses_decoder::custom_input;
+use super::responses_wire::{
+    FunctionOutput, FunctionTool, InputContent, InputItem, ReasoningConfig,
+    ResponsesJsonSchemaFormat, ResponsesRequest, SummaryText, TextConfig,
 };
 
 /// The streaming request body.
@@ -86,7 +86,7 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
         top_p: p.top_p,
         max_output_tokens: p.max_tokens,
         text: request.format.as_ref().map(|f| TextConfig {
-            format: JsonSchemaFormat {
+            format: ResponsesJsonSchemaFormat {
                 kind: "json_schema".into(),
                 name: f.name.clone(),
                 schema: f.schema.clone(),
@@ -98,12 +98,12 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
             summary: "auto".into(),
         }),
         tool_choice: p.tool_choice.as_ref().map(|c| {
-            let mode = |m: &str| super::wire::ToolChoice::Mode(m.into());
+            let mode = |m: &str| super::responses_wire::ResponsesToolChoice::Mode(m.into());
             match c {
                 ToolChoice::Auto => mode("auto"),
                 ToolChoice::None => mode("none"),
                 ToolChoice::Required => mode("required"),
-                ToolChoice::Tool(name) => super::wire::ToolChoice::Function {
+                ToolChoice::Tool(name) => super::responses_wire::ResponsesToolChoice::Function {
                     kind: "function".into(),
                     name: name.clone(),
                 },

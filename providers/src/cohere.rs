@@ -1,20 +1,21 @@
 //! Cohere's v2 Chat API (`POST {base}/v2/chat`), provider id `cohere`.
 //!
-//! - [`wire`]: the request and event types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
-//! - [`Cohere`]: the [`Provider`], over HTTP.
+//! - [`cohere_wire`]: the request and event types.
+//! - [`cohere_request`]: a core `Request` as a request body.
+//! - [`cohere_decoder`]: SSE events to chunks, without I/O
+//!   ([`CohereDecoder`]).
+//! - [`Cohere`]: the [`Provider`], over HTTP (this file).
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod cohere_decoder;
+pub mod cohere_request;
+pub mod cohere_wire;
 
 use std::fmt;
 use std::sync::Arc;
 
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
+pub use cohere_decoder::CohereDecoder;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
@@ -73,9 +74,9 @@ impl Provider for Cohere {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = request::chat_request(request)
+        let body = cohere_request::chat_request(request)
             .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = Decoder::new(ID).raw_events(request.raw_events);
+        let decoder = CohereDecoder::new(ID).raw_events(request.raw_events);
         self.endpoint.open_sse(body, decoder, |_| None)
     }
 }
@@ -87,5 +88,5 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(ID).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(CohereDecoder::new(ID).raw_events(raw_events), pieces)
 }

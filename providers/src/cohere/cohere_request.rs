@@ -2,9 +2,9 @@
 
 use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolChoice};
 
-use super::wire::{
-    self, ChatMessage, ChatRequest, FunctionCall, FunctionDefinition, MessageContent,
-    ResponseFormat, Thinking, Tool, ToolCall,
+use super::cohere_wire::{
+    self, CohereChatMessage, CohereChatRequest, CohereFunctionCall, CohereFunctionDefinition,
+    CohereMessageContent, CohereResponseFormat, CohereTool, Thinking, ToolCall,
 };
 use crate::config::thinking_budget;
 
@@ -21,7 +21,7 @@ use crate::config::thinking_budget;
 /// not sent); a named tool, which Cohere cannot name, is sent as the only
 /// tool with `REQUIRED`. `parallel_tool_calls: false`, more than one
 /// choice and spoken output are refused.
-pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
+pub fn chat_request(request: &Request) -> Result<CohereChatRequest, Error> {
     crate::media::only_in_user_turns(super::ID, &request.messages)?;
     crate::options::check_tool_choice(super::ID, request)?;
     crate::options::check_unsupported(super::ID, &request.params, false, false)?;
@@ -35,7 +35,7 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
     for m in &request.messages {
         chat_messages.extend(messages(m)?);
     }
-    Ok(ChatRequest {
+    Ok(CohereChatRequest {
         model: request.model.clone(),
         messages: chat_messages,
         tools: request
@@ -45,9 +45,9 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
                 Some(name) => t.name == name,
                 None => true,
             })
-            .map(|t| Tool {
+            .map(|t| CohereTool {
                 kind: "function".into(),
-                function: FunctionDefinition {
+                function: CohereFunctionDefinition {
                     name: t.name.clone(),
                     description: t.description.clone(),
                     parameters: t.parameters.clone(),
@@ -59,7 +59,7 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
         max_tokens: p.max_tokens,
         seed: p.seed,
         stop_sequences: p.stop.clone(),
-        response_format: request.format.as_ref().map(|f| ResponseFormat {
+        response_format: request.format.as_ref().map(|f| CohereResponseFormat {
             kind: "json_object".into(),
             json_schema: f.schema.clone(),
         }),
@@ -78,7 +78,7 @@ pub fn chat_request(request: &Request) -> Result<ChatRequest, Error> {
 
 /// The user content with its images: parts in order; `None` without
 /// images (the text goes as a string).
-fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
+fn parts(message: &Message) -> Result<Option<Vec<cohere_wire::CohereContentPart>>, Error> {
     if !message
         .content
         .iter()
@@ -89,9 +89,11 @@ fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
     let mut out = Vec::new();
     for part in &message.content {
         match part {
-            ContentPart::Text(t) if !t.text.is_empty() => out.push(wire::ContentPart::Text {
-                text: t.text.clone(),
-            }),
+            ContentPart::Text(t) if !t.text.is_empty() => {
+                out.push(cohere_wire::CohereContentPart::Text {
+                    text: t.text.clone(),
+                })
+            }
             _ => out.extend(image_part(part)?),
         }
     }
@@ -100,10 +102,10 @@ fn parts(message: &Message) -> Result<Option<Vec<wire::ContentPart>>, Error> {
 
 /// An image as an `image_url` part (a URL or a `data:` URL); files are
 /// refused; `None` for other parts.
-fn image_part(part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+fn image_part(part: &ContentPart) -> Result<Option<cohere_wire::CohereContentPart>, Error> {
     Ok(Some(match part {
-        ContentPart::Image(m) => wire::ContentPart::ImageUrl {
-            image_url: wire::ImageUrl {
+        ContentPart::Image(m) => cohere_wire::CohereContentPart::ImageUrl {
+            image_url: cohere_wire::CohereImageUrl {
                 url: m.url_or_data_url().ok_or_else(|| {
                     crate::media::unsupported(
                         super::ID,
@@ -117,12 +119,12 @@ fn image_part(part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
     }))
 }
 
-fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
-    let mut out: Vec<ChatMessage> = message
+fn messages(message: &Message) -> Result<Vec<CohereChatMessage>, Error> {
+    let mut out: Vec<CohereChatMessage> = message
         .content
         .iter()
         .filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => Some(ChatMessage {
+            ContentPart::ToolOutput(o) => Some(CohereChatMessage {
                 role: "tool".into(),
                 content: Some(o.result.clone().into()),
                 tool_call_id: Some(o.id.clone()),
@@ -135,15 +137,15 @@ fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
     // returned go in a user message right after, introduced by the call.
     let mut attached = Vec::new();
     for (intro, o) in crate::media::tool_attachments(message) {
-        attached.push(wire::ContentPart::Text { text: intro });
+        attached.push(cohere_wire::CohereContentPart::Text { text: intro });
         for a in &o.attachments {
             attached.extend(image_part(a)?);
         }
     }
     if !attached.is_empty() {
-        out.push(ChatMessage {
+        out.push(CohereChatMessage {
             role: "user".into(),
-            content: Some(MessageContent::Parts(attached)),
+            content: Some(CohereMessageContent::Parts(attached)),
             ..Default::default()
         });
     }
@@ -164,7 +166,7 @@ fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
             ContentPart::ToolCall(c) if message.role == Role::Assistant => Some(ToolCall {
                 id: c.id.clone(),
                 kind: "function".into(),
-                function: FunctionCall {
+                function: CohereFunctionCall {
                     name: c.name.clone(),
                     arguments: c.args_text().to_string(),
                 },
@@ -183,10 +185,10 @@ fn messages(message: &Message) -> Result<Vec<ChatMessage>, Error> {
     let parts = parts(message)?;
     if has_text || parts.is_some() || !tool_calls.is_empty() {
         let content = match parts {
-            Some(parts) => Some(MessageContent::Parts(parts)),
+            Some(parts) => Some(CohereMessageContent::Parts(parts)),
             None => has_text.then(|| message.text().into()),
         };
-        out.push(ChatMessage {
+        out.push(CohereChatMessage {
             role: role.into(),
             content,
             tool_plan: (!tool_calls.is_empty() && !plan.is_empty()).then_some(plan),

@@ -1,18 +1,19 @@
 //! Google Gemini: the Gemini API (`google`) and Vertex AI (`vertex`), which
 //! share one wire format (`…/models/{model}:streamGenerateContent?alt=sse`).
 //!
-//! - [`wire`]: the request and response types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
+//! - [`google_wire`]: the request and response types.
+//! - [`google_request`]: a core `Request` as a request body.
+//! - [`google_decoder`]: SSE events to chunks, without I/O
+//!   ([`GoogleDecoder`]).
 //! - [`partial_args`]: streamed function-call arguments as JSON text.
 //! - [`auth`]: Vertex service-account credentials.
-//! - [`Google`]: the [`Provider`] for both, over HTTP.
+//! - [`Google`]: the [`Provider`] for both, over HTTP (this file).
 
 pub mod auth;
-pub mod decoder;
+pub mod google_decoder;
+pub mod google_request;
+pub mod google_wire;
 pub mod partial_args;
-pub mod request;
-pub mod wire;
 
 use std::fmt;
 use std::path::Path;
@@ -23,7 +24,7 @@ use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, ErrorContext, OpenFuture, Provider, Request};
 
 pub use auth::ServiceAccount;
-pub use decoder::Decoder;
+pub use google_decoder::GoogleDecoder;
 
 use crate::config::{self, env, ProviderConfig};
 use crate::decode::{self, Decoded};
@@ -70,7 +71,7 @@ pub struct VertexOptions {
 }
 
 /// How requests are authenticated.
-enum Auth {
+enum GoogleAuth {
     /// A key or token already in the headers, kept to scrub it from errors.
     Static(ApiKey),
     /// A service account whose token is fetched (and cached) per request.
@@ -83,14 +84,14 @@ enum Auth {
 /// Cheap to clone; clones share the client and any cached token.
 #[derive(Clone)]
 pub struct Google {
-    inner: Arc<Inner>,
+    inner: Arc<GoogleInner>,
 }
 
-struct Inner {
+struct GoogleInner {
     id: &'static str,
     /// Everything up to the model: `…/v1beta/models`.
     models_url: Url,
-    auth: Auth,
+    auth: GoogleAuth,
     /// Content type, accept, the caller's extra headers (sensitive) and,
     /// for static credentials, the key or token (sensitive, and the key
     /// errors are scrubbed of).
@@ -124,7 +125,7 @@ impl Google {
         let mut models_url = parse(GOOGLE, &base)?;
         push_path(GOOGLE, &mut models_url, &versioned(&base, "v1beta"))?;
         push_path(GOOGLE, &mut models_url, &["models"])?;
-        Google::with(GOOGLE, models_url, Auth::Static(key), headers)
+        Google::with(GOOGLE, models_url, GoogleAuth::Static(key), headers)
     }
 
     /// Vertex AI: `POST https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse`
@@ -156,9 +157,9 @@ impl Google {
             },
         };
         let (auth, token) = match config::api_key(&config, &[VERTEX_TOKEN_VAR]) {
-            Some(token) => (Auth::Static(token.clone()), Some(token)),
+            Some(token) => (GoogleAuth::Static(token.clone()), Some(token)),
             None => match service_account {
-                Some(sa) => (Auth::ServiceAccount(sa), None),
+                Some(sa) => (GoogleAuth::ServiceAccount(sa), None),
                 None => {
                     return Err(Error::MissingApiKey {
                         variable: VERTEX_TOKEN_VAR.into(),
@@ -175,8 +176,8 @@ impl Google {
             .filter(|p| !p.is_empty())
             .or_else(|| env(VERTEX_PROJECT_VAR))
             .or_else(|| match &auth {
-                Auth::ServiceAccount(sa) => sa.project_id().map(str::to_string),
-                Auth::Static(_) => None,
+                GoogleAuth::ServiceAccount(sa) => sa.project_id().map(str::to_string),
+                GoogleAuth::Static(_) => None,
             })
             .ok_or_else(|| Error::MissingApiKey {
                 variable: VERTEX_PROJECT_VAR.into(),
@@ -222,16 +223,16 @@ impl Google {
     fn with(
         id: &'static str,
         models_url: Url,
-        auth: Auth,
+        auth: GoogleAuth,
         headers: HeaderMap,
     ) -> Result<Self, Error> {
         let key = match &auth {
-            Auth::Static(k) => Some(k.clone()),
-            Auth::ServiceAccount(_) => None,
+            GoogleAuth::Static(k) => Some(k.clone()),
+            GoogleAuth::ServiceAccount(_) => None,
         };
         let http = Endpoint::sse(id, models_url.to_string(), key, headers)?;
         Ok(Google {
-            inner: Arc::new(Inner {
+            inner: Arc::new(GoogleInner {
                 id,
                 models_url,
                 auth,
@@ -279,9 +280,9 @@ impl fmt::Debug for Google {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         let auth = match &i.auth {
-            Auth::Static(_) if i.id == GOOGLE => "api key ***".to_string(),
-            Auth::Static(_) => "access token ***".to_string(),
-            Auth::ServiceAccount(sa) => format!("service account {}", sa.client_email()),
+            GoogleAuth::Static(_) if i.id == GOOGLE => "api key ***".to_string(),
+            GoogleAuth::Static(_) => "access token ***".to_string(),
+            GoogleAuth::ServiceAccount(sa) => format!("service account {}", sa.client_email()),
         };
         f.debug_struct("Google")
             .field("id", &i.id)
@@ -308,7 +309,7 @@ impl Provider for Google {
     }
 }
 
-impl Inner {
+impl GoogleInner {
     fn url(&self, model: &str) -> Result<Url, Error> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if model.is_empty() {
@@ -332,7 +333,7 @@ impl Inner {
         let url = self.url(&request.model)?;
         let mut headers = self.http.headers().clone();
         let mut token = None;
-        if let Auth::ServiceAccount(sa) = &self.auth {
+        if let GoogleAuth::ServiceAccount(sa) = &self.auth {
             let t = sa.access_token(id, self.http.client()).await?;
             let what = "the access token is not a valid header value";
             headers.insert(
@@ -342,7 +343,7 @@ impl Inner {
             token = Some(t);
         }
         let body = crate::options::json_body(
-            &request::generate_content_request(id, request)?,
+            &google_request::generate_content_request(id, request)?,
             request.extra_body.as_ref(),
         )?;
         let resp = self.http.post(url, headers, body).await?;
@@ -355,36 +356,40 @@ impl Inner {
         let resp = self
             .http
             .expect_stream(resp, |body| {
-                error_body(body).map(|e| decoder::google_error(id, None, &e, None))
+                error_body(body).map(|e| google_decoder::google_error(id, None, &e, None))
             })
             .await?;
-        let decoder = Decoder::new(id).raw_events(request.raw_events);
+        let decoder = GoogleDecoder::new(id).raw_events(request.raw_events);
         let key = match &self.auth {
-            Auth::Static(k) => Some(k.clone()),
-            Auth::ServiceAccount(_) => token,
+            GoogleAuth::Static(k) => Some(k.clone()),
+            GoogleAuth::ServiceAccount(_) => token,
         };
         Ok(self.http.decode_sse(resp, decoder, key))
     }
 }
 
 /// A Google error body: `{"error":{…}}`, or the same in a one-element list.
-fn error_body(body: &[u8]) -> Option<wire::ErrorBody> {
+fn error_body(body: &[u8]) -> Option<google_wire::GoogleErrorBody> {
     // Through a `Value`: serde would also read a list as a struct's fields
     // in order.
     let v = match serde_json::from_slice::<serde_json::Value>(body).ok()? {
         serde_json::Value::Array(items) => items.into_iter().next()?,
         v => v,
     };
-    serde_json::from_value::<wire::ErrorResponse>(v.get("error")?.is_object().then_some(v)?)
-        .ok()
-        .map(|r| r.error)
+    serde_json::from_value::<google_wire::GoogleErrorResponse>(
+        v.get("error")?.is_object().then_some(v)?,
+    )
+    .ok()
+    .map(|r| r.error)
 }
 
 /// The generic HTTP error, read again with Google's error body in mind
 /// (reason and status codes, an invalid key answered with 400).
 fn refine_http_error(id: &str, err: Error, body: &str) -> Error {
     match (error_body(body.as_bytes()), err.status()) {
-        (Some(e), Some(status)) => decoder::google_error(id, Some(status), &e, err.retry_after()),
+        (Some(e), Some(status)) => {
+            google_decoder::google_error(id, Some(status), &e, err.retry_after())
+        }
         _ => err,
     }
 }
@@ -409,7 +414,7 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(GoogleDecoder::new(provider).raw_events(raw_events), pieces)
 }
 
 #[cfg(test)]

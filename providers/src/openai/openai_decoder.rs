@@ -25,9 +25,9 @@ use rivulet_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::wire::{
-    AudioDelta, ChatCompletionChunk, ChoiceDelta, CompletionUsage, ContentPiece, DeltaContent,
-    ErrorBody, ErrorEvent, TextChunk, ThinkingContent, ToolCallDelta,
+use super::openai_wire::{
+    AudioDelta, ChatCompletionChunk, ChatErrorBody, ChatToolCallDelta, ChoiceDelta,
+    CompletionUsage, ContentPiece, DeltaContent, ErrorEvent, TextChunk, ThinkingContent,
 };
 use crate::decode::{Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
@@ -38,7 +38,7 @@ pub use crate::decode::Decoded;
 
 /// The kind of the open streaming part (tool calls and audio are tracked apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum ChatKind {
     Text,
     /// Refusals are text parts of their own: content then refusal is two parts.
     Refusal,
@@ -58,10 +58,10 @@ struct ToolSlot {
 /// ```
 /// use rivulet_core::{Chunk, Response};
 /// use rivulet_providers::decode::EventDecoder;
-/// use rivulet_providers::openai::Decoder;
+/// use rivulet_providers::openai::ChatDecoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
-/// let mut d = Decoder::new("openai");
+/// let mut d = ChatDecoder::new("openai");
 /// let mut r = Response::default();
 /// for data in [
 ///     r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
@@ -76,13 +76,13 @@ struct ToolSlot {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.id.as_deref(), Some("c1"));
 /// ```
-pub type Decoder = Driver<ChatCompletions>;
+pub type ChatDecoder = Driver<ChatCompletions>;
 
 /// The Chat Completions protocol: what each chunk means.
 #[derive(Debug, Default)]
 pub struct ChatCompletions {
     parts: Parts,
-    current: Option<(Kind, usize)>,
+    current: Option<(ChatKind, usize)>,
     audio_part: Option<usize>,
     tools: Vec<ToolSlot>,
     metadata_sent: bool,
@@ -103,7 +103,7 @@ pub struct ChatCompletions {
 /// See `ChatCompletions::text_chunk_misses`.
 const TEXT_CHUNK_MISSES: u8 = 8;
 
-impl Decoder {
+impl ChatDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
     /// events are typed as [`ChatCompletionChunk`] or [`ErrorEvent`] where
     /// they parse.
@@ -182,19 +182,19 @@ impl ChatCompletions {
             .flatten()
             .find(|s| !s.is_empty());
         if let Some(r) = reasoning {
-            self.push_text(Kind::Thought, r, out);
+            self.push_text(ChatKind::Thought, r, out);
         }
         match &delta.content {
-            Some(DeltaContent::Text(text)) => self.push_text(Kind::Text, text, out),
+            Some(DeltaContent::Text(text)) => self.push_text(ChatKind::Text, text, out),
             Some(DeltaContent::Pieces(pieces)) => {
                 for piece in pieces {
                     match piece {
-                        ContentPiece::Text { text } => self.push_text(Kind::Text, text, out),
+                        ContentPiece::Text { text } => self.push_text(ChatKind::Text, text, out),
                         ContentPiece::Thinking { thinking } => match thinking {
-                            ThinkingContent::Text(t) => self.push_text(Kind::Thought, t, out),
+                            ThinkingContent::Text(t) => self.push_text(ChatKind::Thought, t, out),
                             ThinkingContent::Pieces(ts) => {
                                 for t in ts.iter().filter_map(|t| t.text.as_deref()) {
-                                    self.push_text(Kind::Thought, t, out);
+                                    self.push_text(ChatKind::Thought, t, out);
                                 }
                             }
                         },
@@ -206,7 +206,7 @@ impl ChatCompletions {
         }
         if let Some(refusal) = delta.refusal.as_deref().filter(|r| !r.is_empty()) {
             self.refusal_seen = true;
-            self.push_text(Kind::Refusal, refusal, out);
+            self.push_text(ChatKind::Refusal, refusal, out);
         }
         for call in delta.tool_calls.iter().flatten() {
             self.on_tool_call(call, out);
@@ -239,11 +239,11 @@ impl ChatCompletions {
     /// that follows) when none is.
     fn cite(&mut self, citation: Citation, out: &mut Decoded) {
         let part = match self.current {
-            Some((Kind::Text, p)) => p,
+            Some((ChatKind::Text, p)) => p,
             _ => {
                 self.end_current(out);
                 let p = self.parts.take();
-                self.current = Some((Kind::Text, p));
+                self.current = Some((ChatKind::Text, p));
                 out.push(Ok(Chunk::TextStart { part: p }));
                 p
             }
@@ -255,7 +255,7 @@ impl ChatCompletions {
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
-    fn push_text(&mut self, kind: Kind, text: &str, out: &mut Decoded) {
+    fn push_text(&mut self, kind: ChatKind, text: &str, out: &mut Decoded) {
         if text.is_empty() {
             return;
         }
@@ -266,18 +266,18 @@ impl ChatCompletions {
                 let p = self.parts.take();
                 self.current = Some((kind, p));
                 out.push(Ok(match kind {
-                    Kind::Thought => Chunk::ThoughtStart { part: p },
-                    Kind::Text | Kind::Refusal => Chunk::TextStart { part: p },
+                    ChatKind::Thought => Chunk::ThoughtStart { part: p },
+                    ChatKind::Text | ChatKind::Refusal => Chunk::TextStart { part: p },
                 }));
                 p
             }
         };
         out.push(Ok(match kind {
-            Kind::Thought => Chunk::Thought {
+            ChatKind::Thought => Chunk::Thought {
                 part,
                 delta: Delta::new(text),
             },
-            Kind::Text | Kind::Refusal => Chunk::Text {
+            ChatKind::Text | ChatKind::Refusal => Chunk::Text {
                 part,
                 delta: Delta::new(text),
             },
@@ -286,7 +286,7 @@ impl ChatCompletions {
 
     fn end_current(&mut self, out: &mut Decoded) {
         match self.current.take() {
-            Some((Kind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
+            Some((ChatKind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
             Some((_, part)) => out.push(Ok(Chunk::TextEnd { part })),
             None => {}
         }
@@ -307,7 +307,7 @@ impl ChatCompletions {
         self.end_tools(out);
     }
 
-    fn on_tool_call(&mut self, call: &ToolCallDelta, out: &mut Decoded) {
+    fn on_tool_call(&mut self, call: &ChatToolCallDelta, out: &mut Decoded) {
         self.end_current(out);
         let function = call.function.as_ref();
         let id = call.id.as_deref().filter(|s| !s.is_empty());
@@ -482,7 +482,7 @@ impl Protocol for ChatCompletions {
                 Ok(chunk) => {
                     self.text_chunk_misses = 0;
                     if let Some(text) = chunk.text() {
-                        self.push_text(Kind::Text, text, out);
+                        self.push_text(ChatKind::Text, text, out);
                         return Ok(Flow::Continue);
                     }
                 }
@@ -600,10 +600,10 @@ fn nano_usd(dollars: f64) -> Option<u64> {
 /// or a numeric `code`), else from the code or type text
 /// ([`error_from_code`]); an error that says nothing recognizable is a
 /// server error.
-pub fn inband_error(provider: &str, body: &ErrorBody) -> Error {
+pub fn inband_error(provider: &str, body: &ChatErrorBody) -> Error {
     let e = match body {
-        ErrorBody::Object(e) => e,
-        ErrorBody::Message(message) => {
+        ChatErrorBody::Object(e) => e,
+        ChatErrorBody::Message(message) => {
             return Error::Server {
                 status: 500,
                 ctx: Box::new(ErrorContext::new(message.clone()).provider(provider)),
@@ -662,7 +662,7 @@ mod tests {
     use crate::decode::EventDecoder;
     use rivulet_core::ErrorKind;
 
-    fn feed_all(d: &mut Decoder, events: &[&str]) -> Vec<Result<Chunk, Error>> {
+    fn feed_all(d: &mut ChatDecoder, events: &[&str]) -> Vec<Result<Chunk, Error>> {
         let mut out = Vec::new();
         for e in events {
             out.extend(d.feed(&SseEvent::message(*e)));
@@ -697,7 +697,7 @@ mod tests {
 
     #[test]
     fn kinds_open_and_close_parts() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn a_new_id_on_a_used_index_starts_a_new_call() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -787,7 +787,7 @@ mod tests {
 
     #[test]
     fn whole_object_arguments_and_missing_ids() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -822,7 +822,7 @@ mod tests {
 
     #[test]
     fn truncated_stream_keeps_text_and_leaves_tool_calls_open() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let mut out = feed_all(
             &mut d,
             &[
@@ -851,7 +851,7 @@ mod tests {
 
     #[test]
     fn eof_after_finish_is_fine() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let out = feed_all(
             &mut d,
             &[r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}]}"#],
@@ -863,7 +863,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_protocol_error() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let mut out = feed_all(
             &mut d,
             &[r#"{"choices":[{"delta":{"content":"a"}}]}"#, "{not json"],
@@ -876,7 +876,7 @@ mod tests {
 
     #[test]
     fn usage_reports_become_deltas() {
-        let mut d = Decoder::new("x");
+        let mut d = ChatDecoder::new("x");
         let chunks = ok(feed_all(
             &mut d,
             &[
@@ -915,7 +915,7 @@ mod tests {
     #[test]
     fn inband_error_kinds() {
         let kind = |json: &str| {
-            let body: ErrorBody = serde_json::from_str(json).unwrap();
+            let body: ChatErrorBody = serde_json::from_str(json).unwrap();
             inband_error("p", &body).kind()
         };
         assert_eq!(kind(r#"{"code":400,"message":"m"}"#), ErrorKind::BadRequest);
@@ -948,7 +948,7 @@ mod tests {
 
     #[test]
     fn raw_events_come_first_and_are_typed() {
-        let mut d = Decoder::new("openrouter").raw_events(true);
+        let mut d = ChatDecoder::new("openrouter").raw_events(true);
         let out = ok(feed_all(
             &mut d,
             &[

@@ -1,21 +1,22 @@
 //! The OpenAI Responses API (`POST {base}/responses`), provider id
 //! `openai-responses`.
 //!
-//! - [`wire`]: the request and event types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
-//! - [`OpenAiResponses`]: the [`Provider`], over HTTP.
+//! - [`responses_wire`]: the request and event types.
+//! - [`responses_request`]: a core `Request` as a request body.
+//! - [`responses_decoder`]: SSE events to chunks, without I/O
+//!   ([`ResponsesDecoder`]).
+//! - [`OpenAiResponses`]: the [`Provider`], over HTTP (this file).
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod responses_decoder;
+pub mod responses_request;
+pub mod responses_wire;
 
 use std::fmt;
 use std::sync::Arc;
 
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
+pub use responses_decoder::ResponsesDecoder;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
@@ -73,9 +74,9 @@ impl Provider for OpenAiResponses {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = request::responses_request(request)
+        let body = responses_request::responses_request(request)
             .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = Decoder::new(ID).raw_events(request.raw_events);
+        let decoder = ResponsesDecoder::new(ID).raw_events(request.raw_events);
         self.endpoint.open_sse(body, decoder, |_| None)
     }
 }
@@ -87,5 +88,5 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(ID).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(ResponsesDecoder::new(ID).raw_events(raw_events), pieces)
 }

@@ -2,7 +2,7 @@
 //!
 //! Stream events are a tagged enum on `type`; event types this crate does
 //! not use (web search progress, MCP, image generation, …) parse as
-//! [`StreamEvent::Unknown`] and are ignored: the items they are about are
+//! [`ResponsesEvent::Unknown`] and are ignored: the items they are about are
 //! read whole from `response.output_item.done`. Every field a decoder does
 //! not need to trust is optional.
 
@@ -33,7 +33,7 @@ pub struct ResponsesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<ReasoningConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    pub tool_choice: Option<ResponsesToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
     pub stream: bool,
@@ -42,7 +42,7 @@ pub struct ResponsesRequest {
 /// `tool_choice`: `auto`, `none`, `required`, or `{type: "function", name}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ToolChoice {
+pub enum ResponsesToolChoice {
     Mode(String),
     Function {
         #[serde(rename = "type")]
@@ -149,12 +149,12 @@ pub struct FunctionTool {
 /// `text: {format}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextConfig {
-    pub format: JsonSchemaFormat,
+    pub format: ResponsesJsonSchemaFormat,
 }
 
 /// `{type: "json_schema", name, schema, strict}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JsonSchemaFormat {
+pub struct ResponsesJsonSchemaFormat {
     /// Always `"json_schema"`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -173,12 +173,12 @@ pub struct ReasoningConfig {
 // --------------------------------------------------------------- response
 
 /// The hot events (a text, reasoning or function-argument delta), read
-/// field by field and borrowed from the event (a [`StreamEvent`], tagged,
+/// field by field and borrowed from the event (a [`ResponsesEvent`], tagged,
 /// is buffered whole before it is read): the fields those variants of
-/// [`StreamEvent`] read, typed alike. Every field may be missing so that
+/// [`ResponsesEvent`] read, typed alike. Every field may be missing so that
 /// any event reads; the decoder takes it only for those types.
 #[derive(Debug, Default, Deserialize)]
-pub struct DeltaEvent<'a> {
+pub struct ResponsesDeltaEvent<'a> {
     #[serde(default, rename = "type")]
     pub kind: Option<&'a str>,
     #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
@@ -196,7 +196,7 @@ pub struct DeltaEvent<'a> {
 /// One stream event; the SSE `event:` name equals its `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum StreamEvent {
+pub enum ResponsesEvent {
     #[serde(rename = "response.created")]
     Created { response: ResponseObject },
     #[serde(rename = "response.in_progress")]
@@ -308,7 +308,7 @@ pub enum StreamEvent {
     #[serde(rename = "error")]
     Error {
         #[serde(default)]
-        error: Option<ErrorObject>,
+        error: Option<ResponsesErrorObject>,
         #[serde(default)]
         code: Option<Value>,
         #[serde(default)]
@@ -331,7 +331,7 @@ pub struct ResponseObject {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub error: Option<ErrorObject>,
+    pub error: Option<ResponsesErrorObject>,
     #[serde(default)]
     pub incomplete_details: Option<IncompleteDetails>,
     #[serde(default)]
@@ -340,7 +340,7 @@ pub struct ResponseObject {
 
 /// An error: `{type?, code, message, param?}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ErrorObject {
+pub struct ResponsesErrorObject {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]

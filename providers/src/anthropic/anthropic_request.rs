@@ -6,10 +6,10 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::wire::{
-    CacheControl, CachedBlock, KnownBlock, Message as WireMessage, MessageContent, MessagesRequest,
-    RequestBlock, Source, SystemBlock, SystemPrompt, ThinkingConfig, Tool, ToolChoice,
-    ToolResultContent,
+use super::anthropic_wire::{
+    AnthropicMessage, AnthropicMessageContent, AnthropicSystemBlock, AnthropicThinkingConfig,
+    AnthropicTool, AnthropicToolChoice, AnthropicToolResultContent, CacheControl, CachedBlock,
+    KnownBlock, MessagesRequest, RequestBlock, Source, SystemPrompt,
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
@@ -72,10 +72,10 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         .filter(|t| !t.is_empty())
         .collect();
 
-    let mut tools: Vec<Tool> = request
+    let mut tools: Vec<AnthropicTool> = request
         .tools
         .iter()
-        .map(|t| Tool {
+        .map(|t| AnthropicTool {
             name: t.name.clone(),
             description: t.description.clone(),
             input_schema: t.parameters.clone(),
@@ -83,10 +83,10 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         })
         .collect();
     let mut tool_choice = p.tool_choice.as_ref().map(|c| match c {
-        Choice::Auto => ToolChoice::kind("auto"),
-        Choice::None => ToolChoice::kind("none"),
-        Choice::Required => ToolChoice::kind("any"),
-        Choice::Tool(name) => ToolChoice::tool(name),
+        Choice::Auto => AnthropicToolChoice::kind("auto"),
+        Choice::None => AnthropicToolChoice::kind("none"),
+        Choice::Required => AnthropicToolChoice::kind("any"),
+        Choice::Tool(name) => AnthropicToolChoice::tool(name),
     });
     if let Some(format) = &request.format {
         let choice = match tool_choice {
@@ -96,10 +96,10 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         };
         match choice {
             FormatChoice::Instruct => system.push(format_instruction()),
-            FormatChoice::Any => tool_choice = Some(ToolChoice::kind("any")),
-            FormatChoice::Tool => tool_choice = Some(ToolChoice::tool(FORMAT_TOOL)),
+            FormatChoice::Any => tool_choice = Some(AnthropicToolChoice::kind("any")),
+            FormatChoice::Tool => tool_choice = Some(AnthropicToolChoice::tool(FORMAT_TOOL)),
         }
-        tools.push(Tool {
+        tools.push(AnthropicTool {
             name: FORMAT_TOOL.into(),
             description: format_tool_description(format),
             input_schema: format.schema.clone(),
@@ -108,7 +108,7 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
     }
     if p.parallel_tool_calls == Some(false) && !tools.is_empty() {
         tool_choice
-            .get_or_insert_with(|| ToolChoice::kind("auto"))
+            .get_or_insert_with(|| AnthropicToolChoice::kind("auto"))
             .disable_parallel_tool_use = true;
     }
     let control = cache_control(&cache);
@@ -132,7 +132,7 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         model: request.model.clone(),
         max_tokens,
         system: system.map(|text| match &control {
-            Some(c) if cache.system => SystemPrompt::Blocks(vec![SystemBlock {
+            Some(c) if cache.system => SystemPrompt::Blocks(vec![AnthropicSystemBlock {
                 kind: "text".into(),
                 text,
                 cache_control: Some(c.clone()),
@@ -145,7 +145,7 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         temperature: p.temperature,
         top_p: p.top_p,
         stop_sequences: p.stop.clone(),
-        thinking: budget.map(|budget_tokens| ThinkingConfig {
+        thinking: budget.map(|budget_tokens| AnthropicThinkingConfig {
             kind: "enabled".into(),
             budget_tokens,
         }),
@@ -163,14 +163,15 @@ fn cache_control(cache: &CacheBreakpoints) -> Option<CacheControl> {
 
 /// Puts `control` on the last block of `message` (a text content becomes
 /// a text block to carry it).
-fn mark_last_block(message: &mut WireMessage, control: Option<CacheControl>) {
+fn mark_last_block(message: &mut AnthropicMessage, control: Option<CacheControl>) {
     let Some(control) = control else { return };
-    if let MessageContent::Text(text) = &message.content {
-        message.content = MessageContent::Blocks(vec![RequestBlock::Known(KnownBlock::Text {
-            text: text.clone(),
-        })]);
+    if let AnthropicMessageContent::Text(text) = &message.content {
+        message.content =
+            AnthropicMessageContent::Blocks(vec![RequestBlock::Known(KnownBlock::Text {
+                text: text.clone(),
+            })]);
     }
-    let MessageContent::Blocks(blocks) = &mut message.content else {
+    let AnthropicMessageContent::Blocks(blocks) = &mut message.content else {
         return;
     };
     let Some(last) = blocks.pop() else { return };
@@ -194,7 +195,7 @@ fn mark_last_block(message: &mut WireMessage, control: Option<CacheControl>) {
 /// files) blocks: the text, then the media.
 fn tool_result(provider: &str, o: &ToolOutput) -> Result<KnownBlock, Error> {
     let content = if o.attachments.is_empty() {
-        ToolResultContent::Text(o.result.clone())
+        AnthropicToolResultContent::Text(o.result.clone())
     } else {
         let mut blocks = Vec::new();
         if !o.result.is_empty() {
@@ -209,7 +210,7 @@ fn tool_result(provider: &str, o: &ToolOutput) -> Result<KnownBlock, Error> {
                 _ => {}
             }
         }
-        ToolResultContent::Blocks(blocks)
+        AnthropicToolResultContent::Blocks(blocks)
     };
     Ok(KnownBlock::ToolResult {
         tool_use_id: o.id.clone(),
@@ -282,7 +283,7 @@ fn document(provider: &str, m: &Media) -> Result<KnownBlock, Error> {
 /// provider's parts, sent back as they came. Thoughts with neither cannot
 /// be sent back (the API checks signatures) and are dropped, as are audio
 /// parts and empty text.
-fn message(provider: &str, m: &Message) -> Result<Option<WireMessage>, Error> {
+fn message(provider: &str, m: &Message) -> Result<Option<AnthropicMessage>, Error> {
     let role = match m.role {
         Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
@@ -332,10 +333,12 @@ fn message(provider: &str, m: &Message) -> Result<Option<WireMessage>, Error> {
     }
     let content = match blocks.as_slice() {
         [] => return Ok(None),
-        [RequestBlock::Known(KnownBlock::Text { text })] => MessageContent::Text(text.clone()),
-        _ => MessageContent::Blocks(blocks),
+        [RequestBlock::Known(KnownBlock::Text { text })] => {
+            AnthropicMessageContent::Text(text.clone())
+        }
+        _ => AnthropicMessageContent::Blocks(blocks),
     };
-    Ok(Some(WireMessage {
+    Ok(Some(AnthropicMessage {
         role: role.into(),
         content,
     }))

@@ -9,11 +9,11 @@ use serde_json::Value;
 
 /// `POST /v2/chat` body.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChatRequest {
+pub struct CohereChatRequest {
     pub model: String,
-    pub messages: Vec<ChatMessage>,
+    pub messages: Vec<CohereChatMessage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<CohereTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Top-p.
@@ -26,7 +26,7 @@ pub struct ChatRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<ResponseFormat>,
+    pub response_format: Option<CohereResponseFormat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Thinking>,
     /// `REQUIRED` or `NONE`; absent, the model decides.
@@ -37,11 +37,11 @@ pub struct ChatRequest {
 
 /// One message: `system`, `user`, `assistant` or `tool`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChatMessage {
+pub struct CohereChatMessage {
     pub role: String,
     /// Text, or parts when a user message carries images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<MessageContent>,
+    pub content: Option<CohereMessageContent>,
     /// Assistant: the plan the model wrote before calling tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_plan: Option<String>,
@@ -55,28 +55,28 @@ pub struct ChatMessage {
 /// A message's content: text, or parts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum MessageContent {
+pub enum CohereMessageContent {
     Text(String),
-    Parts(Vec<ContentPart>),
+    Parts(Vec<CohereContentPart>),
 }
 
-impl From<String> for MessageContent {
+impl From<String> for CohereMessageContent {
     fn from(text: String) -> Self {
-        MessageContent::Text(text)
+        CohereMessageContent::Text(text)
     }
 }
 
 /// `{type: "text", text}` or `{type: "image_url", image_url: {url}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ContentPart {
+pub enum CohereContentPart {
     Text { text: String },
-    ImageUrl { image_url: ImageUrl },
+    ImageUrl { image_url: CohereImageUrl },
 }
 
 /// An image: a URL or a `data:` URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageUrl {
+pub struct CohereImageUrl {
     pub url: String,
 }
 
@@ -87,27 +87,27 @@ pub struct ToolCall {
     /// Always `"function"`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub function: FunctionCall,
+    pub function: CohereFunctionCall,
 }
 
 /// A function name and its JSON arguments as text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionCall {
+pub struct CohereFunctionCall {
     pub name: String,
     pub arguments: String,
 }
 
 /// `{type: "function", function: {name, description, parameters}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Tool {
+pub struct CohereTool {
     #[serde(rename = "type")]
     pub kind: String,
-    pub function: FunctionDefinition,
+    pub function: CohereFunctionDefinition,
 }
 
 /// A function the model may call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FunctionDefinition {
+pub struct CohereFunctionDefinition {
     pub name: String,
     pub description: String,
     pub parameters: Value,
@@ -115,7 +115,7 @@ pub struct FunctionDefinition {
 
 /// `{type: "json_object", json_schema}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ResponseFormat {
+pub struct CohereResponseFormat {
     #[serde(rename = "type")]
     pub kind: String,
     pub json_schema: Value,
@@ -134,7 +134,7 @@ pub struct Thinking {
 /// One stream event; the SSE `event:` name equals its `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
-pub enum StreamEvent {
+pub enum CohereEvent {
     #[serde(rename = "message-start")]
     MessageStart {
         #[serde(default)]
@@ -169,14 +169,14 @@ pub enum StreamEvent {
         #[serde(default)]
         index: u64,
         #[serde(default)]
-        delta: Option<ToolCallDelta>,
+        delta: Option<CohereToolCallDelta>,
     },
     #[serde(rename = "tool-call-delta")]
     ToolCallDelta {
         #[serde(default)]
         index: u64,
         #[serde(default)]
-        delta: Option<ToolCallDelta>,
+        delta: Option<CohereToolCallDelta>,
     },
     #[serde(rename = "tool-call-end")]
     ToolCallEnd {
@@ -204,12 +204,12 @@ pub struct ContentDelta {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentMessage {
     #[serde(default)]
-    pub content: Option<Content>,
+    pub content: Option<CohereContent>,
 }
 
 /// A content piece: `text` or `thinking`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Content {
+pub struct CohereContent {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]
@@ -219,8 +219,8 @@ pub struct Content {
 }
 
 /// The hot event, `content-delta`, read field by field and borrowed from
-/// the event (a [`StreamEvent`], tagged, is buffered whole before it is
-/// read): the fields a [`StreamEvent::ContentDelta`] reads, typed alike.
+/// the event (a [`CohereEvent`], tagged, is buffered whole before it is
+/// read): the fields a [`CohereEvent::ContentDelta`] reads, typed alike.
 #[derive(Debug, Default, Deserialize)]
 pub struct ContentDeltaEvent<'a> {
     #[serde(default, rename = "type")]
@@ -245,7 +245,7 @@ pub struct LentMessage<'a> {
     pub content: Option<LentContent<'a>>,
 }
 
-/// [`Content`], borrowed.
+/// [`CohereContent`], borrowed.
 #[derive(Debug, Default, Deserialize)]
 pub struct LentContent<'a> {
     #[serde(
@@ -277,7 +277,7 @@ pub struct ToolPlanMessage {
 
 /// `delta` of tool-call events.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolCallDelta {
+pub struct CohereToolCallDelta {
     #[serde(default)]
     pub message: Option<ToolCallMessage>,
 }

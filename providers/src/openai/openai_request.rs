@@ -2,10 +2,10 @@
 
 use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolChoice};
 
-use super::wire::{
-    self, AudioParam, ChatContent, ChatMessage, ChatRequest, ChatTool, ChatToolCall, FileData,
-    FunctionCall, FunctionDefinition, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions,
-    ToolName,
+use super::openai_wire::{
+    self, AudioParam, ChatContent, ChatFileData, ChatFunctionCall, ChatFunctionDefinition,
+    ChatImageUrl, ChatJsonSchemaFormat, ChatMessage, ChatRequest, ChatResponseFormat, ChatTool,
+    ChatToolCall, StreamOptions, ToolName,
 };
 use crate::family::{Family, FileInput, MaxTokensField};
 use crate::media;
@@ -59,16 +59,16 @@ pub fn chat_request(
             .iter()
             .map(|t| ChatTool {
                 kind: "function".into(),
-                function: FunctionDefinition {
+                function: ChatFunctionDefinition {
                     name: t.name.clone(),
                     description: t.description.clone(),
                     parameters: t.parameters.clone(),
                 },
             })
             .collect(),
-        response_format: request.format.as_ref().map(|f| ResponseFormat {
+        response_format: request.format.as_ref().map(|f| ChatResponseFormat {
             kind: "json_schema".into(),
-            json_schema: JsonSchemaFormat {
+            json_schema: ChatJsonSchemaFormat {
                 name: f.name.clone(),
                 schema: f.schema.clone(),
                 strict: true,
@@ -79,10 +79,12 @@ pub fn chat_request(
             .filter(|_| family.reasoning_effort)
             .map(|t| t.as_str().to_string()),
         tool_choice: p.tool_choice.as_ref().map(|c| match c {
-            ToolChoice::Auto => wire::ToolChoice::Mode("auto".into()),
-            ToolChoice::None => wire::ToolChoice::Mode("none".into()),
-            ToolChoice::Required => wire::ToolChoice::Mode(family.required_tool_choice.into()),
-            ToolChoice::Tool(name) => wire::ToolChoice::Function {
+            ToolChoice::Auto => openai_wire::ChatToolChoice::Mode("auto".into()),
+            ToolChoice::None => openai_wire::ChatToolChoice::Mode("none".into()),
+            ToolChoice::Required => {
+                openai_wire::ChatToolChoice::Mode(family.required_tool_choice.into())
+            }
+            ToolChoice::Tool(name) => openai_wire::ChatToolChoice::Function {
                 kind: "function".into(),
                 function: ToolName { name: name.clone() },
             },
@@ -105,7 +107,10 @@ pub fn chat_request(
 }
 
 /// An image or a file as a content part in `family`'s form.
-fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::ContentPart>, Error> {
+fn media_part(
+    family: &Family,
+    part: &ContentPart,
+) -> Result<Option<openai_wire::ChatContentPart>, Error> {
     let id = family.id;
     let url = |what: &str, m: &Media| {
         m.url_or_data_url().ok_or_else(|| {
@@ -116,15 +121,15 @@ fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::Conten
         })
     };
     Ok(Some(match part {
-        ContentPart::Image(m) if family.images => wire::ContentPart::ImageUrl {
-            image_url: ImageUrl {
+        ContentPart::Image(m) if family.images => openai_wire::ChatContentPart::ImageUrl {
+            image_url: ChatImageUrl {
                 url: url("an image", m)?,
             },
         },
         ContentPart::File(m) => match family.files {
             FileInput::FilePart { urls } if urls || m.as_url().is_none() => {
-                wire::ContentPart::File {
-                    file: FileData {
+                openai_wire::ChatContentPart::File {
+                    file: ChatFileData {
                         filename: media::filename(m),
                         file_data: url("a file", m)?,
                     },
@@ -136,7 +141,7 @@ fn media_part(family: &Family, part: &ContentPart) -> Result<Option<wire::Conten
                     format_args!("a file by URL ({}); send its bytes", m.describe()),
                 ))
             }
-            FileInput::DocumentUrl => wire::ContentPart::DocumentUrl {
+            FileInput::DocumentUrl => openai_wire::ChatContentPart::DocumentUrl {
                 document_url: url("a file", m)?,
             },
             FileInput::None => return Err(media::unsupported(id, "files")),
@@ -173,7 +178,7 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
     // in a user message right after them, each call's introduced by its id.
     let mut attached = Vec::new();
     for (intro, o) in media::tool_attachments(message) {
-        attached.push(wire::ContentPart::Text { text: intro });
+        attached.push(openai_wire::ChatContentPart::Text { text: intro });
         for a in &o.attachments {
             attached.extend(media_part(family, a)?);
         }
@@ -200,7 +205,7 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
             ContentPart::ToolCall(c) if message.role == Role::Assistant => Some(ChatToolCall {
                 id: c.id.clone(),
                 kind: "function".into(),
-                function: FunctionCall {
+                function: ChatFunctionCall {
                     name: c.name.clone(),
                     arguments: c.args_text().to_string(),
                 },
@@ -212,9 +217,11 @@ fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Erro
     let mut parts = Vec::new();
     for part in &message.content {
         match part {
-            ContentPart::Text(t) if !t.text.is_empty() => parts.push(wire::ContentPart::Text {
-                text: t.text.clone(),
-            }),
+            ContentPart::Text(t) if !t.text.is_empty() => {
+                parts.push(openai_wire::ChatContentPart::Text {
+                    text: t.text.clone(),
+                })
+            }
             _ => {
                 if let Some(p) = media_part(family, part)? {
                     media_parts = true;

@@ -1,13 +1,14 @@
 //! Anthropic Messages (`POST {base}/v1/messages`, streamed).
 //!
-//! - [`wire`]: the request and event types.
-//! - [`request`]: a core `Request` as a request body.
-//! - [`Decoder`]: SSE events to chunks, without I/O.
-//! - [`Anthropic`]: the [`Provider`], over HTTP.
+//! - [`anthropic_wire`]: the request and event types.
+//! - [`anthropic_request`]: a core `Request` as a request body.
+//! - [`anthropic_decoder`]: SSE events to chunks, without I/O
+//!   ([`AnthropicDecoder`]).
+//! - [`Anthropic`]: the [`Provider`], over HTTP (this file).
 
-pub mod decoder;
-pub mod request;
-pub mod wire;
+pub mod anthropic_decoder;
+pub mod anthropic_request;
+pub mod anthropic_wire;
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use reqwest::header::{HeaderName, HeaderValue};
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
-pub use decoder::Decoder;
-pub use request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
+pub use anthropic_decoder::AnthropicDecoder;
+pub use anthropic_request::{DEFAULT_MAX_TOKENS, FORMAT_TOOL};
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, Decoded};
@@ -103,20 +104,20 @@ impl Provider for Anthropic {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = request::messages_request(ID, request)
+        let body = anthropic_request::messages_request(ID, request)
             .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = Decoder::new(ID)
+        let decoder = AnthropicDecoder::new(ID)
             .raw_events(request.raw_events)
             .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
         self.endpoint.open_sse(body, decoder, |body| {
-            error_body(body).map(|e| decoder::error_from_object(ID, &e.error))
+            error_body(body).map(|e| anthropic_decoder::error_from_object(ID, &e.error))
         })
     }
 }
 
 /// An error body (`{"type":"error","error":{…}}`); only an object (serde
 /// would also read a list as the struct's fields in order).
-fn error_body(body: &[u8]) -> Option<wire::ErrorResponse> {
+fn error_body(body: &[u8]) -> Option<anthropic_wire::AnthropicErrorResponse> {
     let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
     if !v.get("error").is_some_and(serde_json::Value::is_object) {
         return None;
@@ -148,7 +149,10 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    decode::decode_sse_pieces(Decoder::new(provider).raw_events(raw_events), pieces)
+    decode::decode_sse_pieces(
+        AnthropicDecoder::new(provider).raw_events(raw_events),
+        pieces,
+    )
 }
 
 #[cfg(test)]

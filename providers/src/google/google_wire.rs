@@ -16,13 +16,13 @@ use smallvec::SmallVec;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentRequest {
-    pub contents: Vec<Content>,
+    pub contents: Vec<GoogleContent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_instruction: Option<Content>,
+    pub system_instruction: Option<GoogleContent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<GoogleTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_config: Option<ToolConfig>,
+    pub tool_config: Option<GoogleToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_config: Option<GenerationConfig>,
 }
@@ -30,7 +30,7 @@ pub struct GenerateContentRequest {
 /// `toolConfig: {functionCallingConfig}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolConfig {
+pub struct GoogleToolConfig {
     pub function_calling_config: FunctionCallingConfig,
 }
 
@@ -45,7 +45,7 @@ pub struct FunctionCallingConfig {
 
 /// A turn (request) or a candidate's content (response).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Content {
+pub struct GoogleContent {
     /// `user` or `model`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -68,7 +68,7 @@ pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought_signature: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<FunctionCall>,
+    pub function_call: Option<GoogleFunctionCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_response: Option<FunctionResponse>,
     #[serde(flatten)]
@@ -81,7 +81,7 @@ pub struct Part {
 /// `partialArgs`, the last one without `willContinue` (often a bare `{}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FunctionCall {
+pub struct GoogleFunctionCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Absent on the follow-up parts of a streamed call.
@@ -140,7 +140,7 @@ pub struct Blob {
 /// `fileData`: content at a URI (`gs://…`, `https://…`, a Files API URI).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileData {
+pub struct GoogleFileData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     pub file_uri: String,
@@ -162,7 +162,7 @@ pub struct FunctionResponse {
 /// `tools[]`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
+pub struct GoogleTool {
     pub function_declarations: Vec<FunctionDeclaration>,
 }
 
@@ -190,7 +190,7 @@ pub struct GenerationConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking_config: Option<ThinkingConfig>,
+    pub thinking_config: Option<GoogleThinkingConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +210,7 @@ impl GenerationConfig {
 /// `thinkingConfig`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ThinkingConfig {
+pub struct GoogleThinkingConfig {
     pub include_thoughts: bool,
     pub thinking_budget: u32,
 }
@@ -299,7 +299,7 @@ pub struct GenerateContentResponse {
     pub prompt_feedback: Option<PromptFeedback>,
     /// An error sent in the stream instead of a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    pub error: Option<GoogleErrorBody>,
 }
 
 /// One candidate; rivulet reads candidate 0.
@@ -307,7 +307,7 @@ pub struct GenerateContentResponse {
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<Content>,
+    pub content: Option<GoogleContent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -449,13 +449,13 @@ impl Serialize for Modalities {
 
 /// `{"error": {…}}`, as an HTTP error body or in the stream.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ErrorResponse {
-    pub error: ErrorBody,
+pub struct GoogleErrorResponse {
+    pub error: GoogleErrorBody,
 }
 
 /// A Google API error.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub struct GoogleErrorBody {
     /// The HTTP status it stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
@@ -470,7 +470,7 @@ pub struct ErrorBody {
     pub details: Vec<Value>,
 }
 
-impl ErrorBody {
+impl GoogleErrorBody {
     /// The first `reason` among the details.
     pub fn reason(&self) -> Option<&str> {
         self.details

@@ -46,15 +46,15 @@ use rivulet_core::{
 };
 use serde_json::Value;
 
-use super::partial_args::ArgsWriter;
-use super::wire::{
-    ErrorBody, FunctionCall, GenerateContentResponse, Part, TextResponse, UsageMetadata,
+use super::google_wire::{
+    GenerateContentResponse, GoogleErrorBody, GoogleFunctionCall, Part, TextResponse, UsageMetadata,
 };
+use super::partial_args::ArgsWriter;
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum GoogleKind {
     Text,
     Thought,
 }
@@ -73,10 +73,10 @@ struct StreamedCall {
 /// ```
 /// use rivulet_core::Response;
 /// use rivulet_providers::decode::EventDecoder;
-/// use rivulet_providers::google::Decoder;
+/// use rivulet_providers::google::GoogleDecoder;
 /// use rivulet_providers::sse::SseEvent;
 ///
-/// let mut d = Decoder::new("google");
+/// let mut d = GoogleDecoder::new("google");
 /// let mut r = Response::default();
 /// for data in [
 ///     r#"{"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"}}],"usageMetadata":{"promptTokenCount":4},"responseId":"r1"}"#,
@@ -93,13 +93,13 @@ struct StreamedCall {
 /// assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (Some(4), Some(2)));
 /// assert_eq!(r.raw_finish_reason.as_deref(), Some("STOP"));
 /// ```
-pub type Decoder = Driver<Gemini>;
+pub type GoogleDecoder = Driver<Gemini>;
 
 /// The Gemini streaming protocol: what each response means.
 #[derive(Debug, Default)]
 pub struct Gemini {
     parts: Parts,
-    current: Option<(Kind, usize)>,
+    current: Option<(GoogleKind, usize)>,
     /// The latest text part: grounding citations belong to it.
     last_text: Option<usize>,
     /// Signatures that came on fragments of the open text part.
@@ -124,7 +124,7 @@ pub struct Gemini {
 /// See `Gemini::text_response_misses`.
 const TEXT_RESPONSE_MISSES: u8 = 8;
 
-impl Decoder {
+impl GoogleDecoder {
     /// A decoder for `provider` (`"google"` or `"vertex"`; used in errors,
     /// raw events and provider parts); raw events are typed as
     /// [`GenerateContentResponse`] where they parse.
@@ -203,11 +203,11 @@ impl Gemini {
         if part.text.is_some() || bare {
             let text = part.text.as_deref().unwrap_or_default();
             if part.thought == Some(true) {
-                self.push(Kind::Thought, text, out);
+                self.push(GoogleKind::Thought, text, out);
                 if let Some(sig) = signature {
                     // The signature closes the thought it came with.
                     let p = match self.current {
-                        Some((Kind::Thought, p)) => {
+                        Some((GoogleKind::Thought, p)) => {
                             self.current = None;
                             p
                         }
@@ -225,11 +225,11 @@ impl Gemini {
                     }));
                 }
             } else {
-                self.push(Kind::Text, text, out);
+                self.push(GoogleKind::Text, text, out);
                 if let Some(sig) = signature {
                     match self.current {
                         // Kept for when the text part ends.
-                        Some((Kind::Text, _)) => self.text_signatures.push(sig),
+                        Some((GoogleKind::Text, _)) => self.text_signatures.push(sig),
                         // An empty text with a signature: the signature alone.
                         _ => {
                             self.end_current(out);
@@ -265,7 +265,7 @@ impl Gemini {
     /// end of a streamed one. An error is the reason the part does not fit.
     fn on_function_call(
         &mut self,
-        call: FunctionCall,
+        call: GoogleFunctionCall,
         signature: Option<String>,
         out: &mut Decoded,
     ) -> Result<(), String> {
@@ -368,7 +368,7 @@ impl Gemini {
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
-    fn push<T>(&mut self, kind: Kind, text: T, out: &mut Decoded)
+    fn push<T>(&mut self, kind: GoogleKind, text: T, out: &mut Decoded)
     where
         T: AsRef<str> + Into<Delta>,
     {
@@ -382,8 +382,8 @@ impl Gemini {
                 let p = self.parts.take();
                 self.current = Some((kind, p));
                 out.push(Ok(match kind {
-                    Kind::Thought => Chunk::ThoughtStart { part: p },
-                    Kind::Text => {
+                    GoogleKind::Thought => Chunk::ThoughtStart { part: p },
+                    GoogleKind::Text => {
                         self.last_text = Some(p);
                         Chunk::TextStart { part: p }
                     }
@@ -392,11 +392,11 @@ impl Gemini {
             }
         };
         out.push(Ok(match kind {
-            Kind::Thought => Chunk::Thought {
+            GoogleKind::Thought => Chunk::Thought {
                 part,
                 delta: text.into(),
             },
-            Kind::Text => Chunk::Text {
+            GoogleKind::Text => Chunk::Text {
                 part,
                 delta: text.into(),
             },
@@ -428,7 +428,7 @@ impl Gemini {
             None => {
                 self.end_current(out);
                 let p = self.parts.take();
-                self.current = Some((Kind::Text, p));
+                self.current = Some((GoogleKind::Text, p));
                 self.last_text = Some(p);
                 out.push(Ok(Chunk::TextStart { part: p }));
                 p
@@ -503,8 +503,8 @@ impl Gemini {
 
     fn end_current(&mut self, out: &mut Decoded) {
         match self.current.take() {
-            Some((Kind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
-            Some((Kind::Text, part)) => {
+            Some((GoogleKind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
+            Some((GoogleKind::Text, part)) => {
                 out.push(Ok(Chunk::TextEnd { part }));
                 for sig in std::mem::take(&mut self.text_signatures) {
                     self.signature_only(sig, out);
@@ -567,7 +567,7 @@ impl Protocol for Gemini {
                         // JSON had escapes) keeps its buffer.
                         let [candidate] = r.candidates;
                         for part in candidate.content.parts {
-                            self.push(Kind::Text, part.text, out);
+                            self.push(GoogleKind::Text, part.text, out);
                         }
                         self.release_usage(out);
                         return Ok(Flow::Continue);
@@ -701,7 +701,7 @@ pub fn usage_from_wire(u: &UsageMetadata) -> Usage {
 pub fn google_error(
     provider: &str,
     http_status: Option<u16>,
-    e: &ErrorBody,
+    e: &GoogleErrorBody,
     retry_after: Option<std::time::Duration>,
 ) -> Error {
     let message = e
@@ -737,7 +737,7 @@ pub fn google_error(
 
 /// An `error` object sent inside the stream (after a 200): no HTTP status
 /// of its own, so its `code` decides.
-fn inband_error(provider: &str, e: &ErrorBody) -> Error {
+fn inband_error(provider: &str, e: &GoogleErrorBody) -> Error {
     let mut err = google_error(provider, None, e, None);
     // The response itself was a 200: keep the status it stands for in the
     // kind, not as the HTTP status.
@@ -774,7 +774,7 @@ mod tests {
         assert!(fast >= 8, "{fast}");
     }
 
-    fn feed_all(d: &mut Decoder, events: &[&str]) -> Decoded {
+    fn feed_all(d: &mut GoogleDecoder, events: &[&str]) -> Decoded {
         let mut out = Vec::new();
         for e in events {
             out.extend(d.feed(&SseEvent::message(*e)));
@@ -788,7 +788,7 @@ mod tests {
 
     #[test]
     fn signatures_stay_where_they_came() {
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut out = feed_all(
             &mut d,
             &[
@@ -859,7 +859,7 @@ mod tests {
 
     #[test]
     fn usage_is_the_last_snapshot() {
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut out = feed_all(
             &mut d,
             &[
@@ -888,7 +888,7 @@ mod tests {
 
     /// The folded usage after each event.
     fn usage_per_event(events: &[&str]) -> Vec<Usage> {
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut total = Usage::default();
         let mut seen = Vec::new();
         for e in events {
@@ -995,7 +995,7 @@ mod tests {
                 .to_string(),
         ];
         let refs: Vec<&str> = events.iter().map(String::as_str).collect();
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut out = feed_all(&mut d, &refs);
         out.extend(d.finish());
         let chunks = ok(out);
@@ -1042,7 +1042,7 @@ mod tests {
             r#"{"candidates":[{"finishReason":"MAX_TOKENS"}]}"#.to_string(),
         ];
         let refs: Vec<&str> = events.iter().map(String::as_str).collect();
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut out = feed_all(&mut d, &refs);
         out.extend(d.finish());
         let mut r = rivulet_core::Response::default();
@@ -1065,7 +1065,7 @@ mod tests {
     fn streamed_arguments_that_do_not_fit_are_protocol_errors() {
         let kind = |events: &[String]| {
             let refs: Vec<&str> = events.iter().map(String::as_str).collect();
-            let mut d = Decoder::new("google");
+            let mut d = GoogleDecoder::new("google");
             let out = feed_all(&mut d, &refs);
             out.into_iter().find_map(Result::err).map(|e| e.kind())
         };
@@ -1102,7 +1102,7 @@ mod tests {
 
     #[test]
     fn eof_before_a_finish_reason_is_truncated_and_keeps_usage() {
-        let mut d = Decoder::new("vertex");
+        let mut d = GoogleDecoder::new("vertex");
         let mut out = feed_all(
             &mut d,
             &[
@@ -1123,7 +1123,7 @@ mod tests {
 
     #[test]
     fn blocked_prompts_errors_and_other_parts() {
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let mut out = feed_all(
             &mut d,
             &[
@@ -1140,7 +1140,7 @@ mod tests {
             }
         );
 
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let out = feed_all(
             &mut d,
             &[
@@ -1164,7 +1164,7 @@ mod tests {
         assert_eq!(err.code(), Some("RESOURCE_EXHAUSTED"));
         assert_eq!(err.status(), None);
 
-        let mut d = Decoder::new("google");
+        let mut d = GoogleDecoder::new("google");
         let out = feed_all(&mut d, &["{oops"]);
         assert_eq!(out[0].as_ref().unwrap_err().kind(), ErrorKind::Protocol);
     }
@@ -1191,7 +1191,7 @@ mod tests {
 
     #[test]
     fn error_bodies() {
-        let body: ErrorBody = serde_json::from_str(
+        let body: GoogleErrorBody = serde_json::from_str(
             r#"{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}"#,
         )
         .unwrap();
@@ -1199,7 +1199,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Authentication);
         assert_eq!(e.code(), Some("API_KEY_INVALID"));
         assert_eq!(e.status(), Some(400));
-        let body: ErrorBody =
+        let body: GoogleErrorBody =
             serde_json::from_str(r#"{"code":404,"message":"no model","status":"NOT_FOUND"}"#)
                 .unwrap();
         let e = google_error("google", Some(404), &body, None);

@@ -6,10 +6,10 @@ use rivulet_core::{
 };
 use serde_json::{json, Map, Value};
 
-use super::wire::{
-    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
-    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
-    ToolConfig,
+use super::google_wire::{
+    Blob, FunctionCallingConfig, FunctionDeclaration, FunctionResponse, GenerateContentRequest,
+    GenerationConfig, GoogleContent, GoogleFileData, GoogleFunctionCall, GoogleThinkingConfig,
+    GoogleTool, GoogleToolConfig, Part,
 };
 use crate::config::thinking_budget;
 
@@ -54,7 +54,7 @@ pub fn generate_content_request(
         max_output_tokens: p.max_tokens,
         seed: p.seed,
         stop_sequences: p.stop.clone(),
-        thinking_config: p.thinking.map(|level| ThinkingConfig {
+        thinking_config: p.thinking.map(|level| GoogleThinkingConfig {
             include_thoughts: true,
             thinking_budget: thinking_budget(level),
         }),
@@ -72,7 +72,7 @@ pub fn generate_content_request(
             Choice::Required => ("ANY", Vec::new()),
             Choice::Tool(name) => ("ANY", vec![name.clone()]),
         };
-        ToolConfig {
+        GoogleToolConfig {
             function_calling_config: FunctionCallingConfig {
                 mode: mode.into(),
                 allowed_function_names: allowed,
@@ -94,14 +94,14 @@ pub fn generate_content_request(
     }
     Ok(GenerateContentRequest {
         contents,
-        system_instruction: (!system.is_empty()).then(|| Content {
+        system_instruction: (!system.is_empty()).then(|| GoogleContent {
             role: Some("user".into()),
             parts: system,
         }),
         tools: if declarations.is_empty() {
             Vec::new()
         } else {
-            vec![Tool {
+            vec![GoogleTool {
                 function_declarations: declarations,
             }]
         },
@@ -115,7 +115,7 @@ fn media_part(provider: &str, what: &str, m: &Media) -> Result<Part, Error> {
     let (key, value) = match &m.source {
         MediaSource::Url { url } => (
             "fileData",
-            serde_json::to_value(FileData {
+            serde_json::to_value(GoogleFileData {
                 mime_type: m.media_type.clone(),
                 file_uri: url.clone(),
             }),
@@ -149,7 +149,7 @@ fn same_family(from: &str, to: &str) -> bool {
     from == to || (google(from) && google(to))
 }
 
-/// One core message as a `Content`; `None` for system messages and
+/// One core message as a `GoogleContent`; `None` for system messages and
 /// messages with nothing to send.
 ///
 /// User turns (and tool messages) put their tool outputs first, as
@@ -160,7 +160,7 @@ fn same_family(from: &str, to: &str) -> bool {
 /// signature that came on a text part: it goes back on the part before it
 /// (else the next one, else a part of its own). Unsigned thoughts are
 /// summaries no API needs back and are dropped, as are audio parts.
-fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
+fn content(provider: &str, m: &Message) -> Result<Option<GoogleContent>, Error> {
     let role = match m.role {
         Role::System => return Ok(None),
         Role::User | Role::Tool => "user",
@@ -223,7 +223,7 @@ fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
                 None => continue,
             },
             ContentPart::ToolCall(c) if model => Part {
-                function_call: Some(FunctionCall {
+                function_call: Some(GoogleFunctionCall {
                     // Ids are not sent: Gemini matches responses by name and
                     // order, and most ids here were made up by the decoder.
                     id: None,
@@ -256,7 +256,7 @@ fn content(provider: &str, m: &Message) -> Result<Option<Content>, Error> {
         parts.extend(waiting.drain(..).map(signature_part));
     }
     parts.extend(waiting.into_iter().map(signature_part));
-    Ok((!parts.is_empty()).then(|| Content {
+    Ok((!parts.is_empty()).then(|| GoogleContent {
         role: Some(role.into()),
         parts,
     }))

@@ -16,7 +16,7 @@
 //!   `{"toolResult": {…, "content": [<the streamed pieces>]}}`), with the
 //!   block's `type` as kind; a block of a kind added after this was written
 //!   is kept the same way;
-//! - the structured-output tool (see [`Decoder::format_tool`]) is text:
+//! - the structured-output tool (see [`BedrockDecoder::format_tool`]) is text:
 //!   its `toolUse` start is a text start, its `toolUse.input` deltas text
 //!   deltas (the JSON it writes), its end a text end;
 //! - `messageStop` → the finish reason (`end_turn`, `stop_sequence` →
@@ -40,17 +40,18 @@ use std::sync::Arc;
 use rivulet_core::{Chunk, Error, ErrorContext, FinishReason, Usage};
 use serde_json::{Map, Value};
 
-use super::wire::{
-    BlockDelta, BlockStart, ContentBlockDelta, ContentBlockStart, ContentBlockStop,
-    ExceptionPayload, MessageStart, MessageStop, Metadata, StreamEvent, TextBlockDelta, TokenUsage,
+use super::bedrock_wire::{
+    BedrockBlockDelta, BedrockEvent, BedrockMessageStart, BlockStart, ContentBlockDelta,
+    ContentBlockStart, ContentBlockStop, ExceptionPayload, MessageStop, Metadata, TextBlockDelta,
+    TokenUsage,
 };
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
-use crate::eventstream::Message;
+use crate::eventstream::EventStreamMessage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum BedrockKind {
     Text,
     Thought,
     Tool,
@@ -59,9 +60,9 @@ enum Kind {
 }
 
 #[derive(Clone, Debug)]
-struct Block {
+struct BedrockBlock {
     index: u64,
-    kind: Kind,
+    kind: BedrockKind,
     part: usize,
     /// Tool calls: the call id.
     id: Arc<str>,
@@ -132,12 +133,12 @@ impl ServerBlock {
 ///
 /// ```
 /// use rivulet_core::Response;
-/// use rivulet_providers::bedrock::Decoder;
+/// use rivulet_providers::bedrock::BedrockDecoder;
 /// use rivulet_providers::decode::EventDecoder;
-/// use rivulet_providers::eventstream::{Header, Message};
+/// use rivulet_providers::eventstream::{Header, EventStreamMessage};
 ///
 /// let event = |kind: &str, json: &str| {
-///     Message::new(
+///     EventStreamMessage::new(
 ///         vec![
 ///             Header::string(":event-type", kind),
 ///             Header::string(":message-type", "event"),
@@ -145,7 +146,7 @@ impl ServerBlock {
 ///         json.as_bytes().to_vec(),
 ///     )
 /// };
-/// let mut d = Decoder::new("bedrock");
+/// let mut d = BedrockDecoder::new("bedrock");
 /// let mut r = Response::default();
 /// for m in [
 ///     event("contentBlockDelta", r#"{"contentBlockIndex":0,"delta":{"text":"Hi"},"p":"abc"}"#),
@@ -161,13 +162,13 @@ impl ServerBlock {
 /// assert_eq!(r.text(), "Hi");
 /// assert_eq!(r.usage.input_tokens, Some(3));
 /// ```
-pub type Decoder = Driver<ConverseStream>;
+pub type BedrockDecoder = Driver<ConverseStream>;
 
 /// The ConverseStream protocol: what each event means.
 #[derive(Debug, Default)]
 pub struct ConverseStream {
     parts: Parts,
-    blocks: Vec<Block>,
+    blocks: Vec<BedrockBlock>,
     /// Open server blocks (see [`ServerBlock`]).
     server: Vec<ServerBlock>,
     usage: UsageTracker,
@@ -188,10 +189,10 @@ pub struct ConverseStream {
 /// See `ConverseStream::text_delta_misses`.
 const TEXT_DELTA_MISSES: u8 = 8;
 
-impl Decoder {
+impl BedrockDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
     /// events are each message as the SDKs show it
-    /// (`{"contentBlockDelta": {…}}`, typed as [`StreamEvent`]).
+    /// (`{"contentBlockDelta": {…}}`, typed as [`BedrockEvent`]).
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, ConverseStream::default())
     }
@@ -207,10 +208,10 @@ impl Decoder {
 }
 
 impl ConverseStream {
-    fn on_event(&mut self, provider: &str, event: StreamEvent, out: &mut Decoded) -> Flow {
+    fn on_event(&mut self, provider: &str, event: BedrockEvent, out: &mut Decoded) -> Flow {
         match event {
-            StreamEvent::MessageStart(MessageStart { .. }) => {}
-            StreamEvent::ContentBlockStart(ContentBlockStart {
+            BedrockEvent::MessageStart(BedrockMessageStart { .. }) => {}
+            BedrockEvent::ContentBlockStart(ContentBlockStart {
                 content_block_index,
                 start,
             }) => {
@@ -218,11 +219,11 @@ impl ConverseStream {
                     self.start(content_block_index, start, out);
                 }
             }
-            StreamEvent::ContentBlockDelta(ContentBlockDelta {
+            BedrockEvent::ContentBlockDelta(ContentBlockDelta {
                 content_block_index: index,
                 delta,
             }) => self.delta(index, delta.unwrap_or_default(), out),
-            StreamEvent::ContentBlockStop(ContentBlockStop {
+            BedrockEvent::ContentBlockStop(ContentBlockStop {
                 content_block_index,
             }) => {
                 let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
@@ -234,7 +235,7 @@ impl ConverseStream {
                 }
                 self.end_server(provider, out, |b| b.index == content_block_index);
             }
-            StreamEvent::MessageStop(MessageStop { stop_reason, .. }) => {
+            BedrockEvent::MessageStop(MessageStop { stop_reason, .. }) => {
                 if self.stopped {
                     return Flow::Continue;
                 }
@@ -250,7 +251,7 @@ impl ConverseStream {
                 let clean = matches!(reason, FinishReason::Stop | FinishReason::ToolCalls);
                 let (ending, cut): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
                     .into_iter()
-                    .partition(|b| clean || b.kind != Kind::Tool);
+                    .partition(|b| clean || b.kind != BedrockKind::Tool);
                 // Tool calls cut by the stop stay open (never run).
                 self.blocks = cut;
                 for b in ending {
@@ -261,7 +262,7 @@ impl ConverseStream {
                 out.push(Ok(Chunk::FinishReason { reason, raw }));
                 self.stopped = true;
             }
-            StreamEvent::Metadata(Metadata { usage, .. }) => {
+            BedrockEvent::Metadata(Metadata { usage, .. }) => {
                 if let Some(u) = usage {
                     self.usage.report(usage_from_wire(&u), out);
                 }
@@ -291,9 +292,9 @@ impl ConverseStream {
                 return;
             }
             let kind = if tool.name.is_some() && tool.name == self.format_tool {
-                Kind::Format
+                BedrockKind::Format
             } else {
-                Kind::Tool
+                BedrockKind::Tool
             };
             self.block(index, kind, tool.tool_use_id, tool.name, out);
         } else if let Some(result) = start.tool_result {
@@ -333,7 +334,7 @@ impl ConverseStream {
     fn block(
         &mut self,
         index: u64,
-        kind: Kind,
+        kind: BedrockKind,
         id: Option<String>,
         name: Option<String>,
         out: &mut Decoded,
@@ -347,27 +348,27 @@ impl ConverseStream {
         }
         let part = self.parts.take();
         match kind {
-            Kind::Tool => self.tool_calls += 1,
-            Kind::Format => self.format_called = true,
-            Kind::Text | Kind::Thought => {}
+            BedrockKind::Tool => self.tool_calls += 1,
+            BedrockKind::Format => self.format_called = true,
+            BedrockKind::Text | BedrockKind::Thought => {}
         }
         let id: Arc<str> = match kind {
-            Kind::Tool => id
+            BedrockKind::Tool => id
                 .filter(|i| !i.is_empty())
                 .unwrap_or_else(|| format!("tooluse_{index}"))
                 .into(),
             _ => Arc::from(""),
         };
         out.push(Ok(match kind {
-            Kind::Text | Kind::Format => Chunk::TextStart { part },
-            Kind::Thought => Chunk::ThoughtStart { part },
-            Kind::Tool => Chunk::ToolCallStart {
+            BedrockKind::Text | BedrockKind::Format => Chunk::TextStart { part },
+            BedrockKind::Thought => Chunk::ThoughtStart { part },
+            BedrockKind::Tool => Chunk::ToolCallStart {
                 part,
                 id: id.clone(),
                 name: name.unwrap_or_default(),
             },
         }));
-        self.blocks.push(Block {
+        self.blocks.push(BedrockBlock {
             index,
             kind,
             part,
@@ -384,14 +385,14 @@ impl ConverseStream {
         if text.is_empty() {
             return;
         }
-        let i = self.block(index, Kind::Text, None, None, out);
+        let i = self.block(index, BedrockKind::Text, None, None, out);
         out.push(Ok(Chunk::Text {
             part: self.blocks[i].part,
             delta: text.into(),
         }));
     }
 
-    fn delta(&mut self, index: u64, delta: BlockDelta, out: &mut Decoded) {
+    fn delta(&mut self, index: u64, delta: BedrockBlockDelta, out: &mut Decoded) {
         if let Some(text) = delta.text {
             self.text(index, &text, out);
         }
@@ -423,7 +424,7 @@ impl ConverseStream {
             let format = self
                 .blocks
                 .iter()
-                .find(|b| b.index == index && b.kind == Kind::Format);
+                .find(|b| b.index == index && b.kind == BedrockKind::Format);
             if let Some(b) = server {
                 b.input.push_str(&input);
             } else if let Some(b) = format {
@@ -432,7 +433,7 @@ impl ConverseStream {
                     delta: input.into(),
                 }));
             } else {
-                let i = self.block(index, Kind::Tool, None, None, out);
+                let i = self.block(index, BedrockKind::Tool, None, None, out);
                 let b = &self.blocks[i];
                 out.push(Ok(Chunk::ToolCall {
                     part: b.part,
@@ -443,21 +444,21 @@ impl ConverseStream {
         }
         if let Some(r) = delta.reasoning_content {
             if let Some(text) = r.text.filter(|t| !t.is_empty()) {
-                let i = self.block(index, Kind::Thought, None, None, out);
+                let i = self.block(index, BedrockKind::Thought, None, None, out);
                 out.push(Ok(Chunk::Thought {
                     part: self.blocks[i].part,
                     delta: text.into(),
                 }));
             }
             if let Some(sig) = r.signature.filter(|s| !s.is_empty()) {
-                let i = self.block(index, Kind::Thought, None, None, out);
+                let i = self.block(index, BedrockKind::Thought, None, None, out);
                 self.blocks[i]
                     .signature
                     .get_or_insert_with(String::new)
                     .push_str(&sig);
             }
             if let Some(red) = r.redacted_content.filter(|s| !s.is_empty()) {
-                let i = self.block(index, Kind::Thought, None, None, out);
+                let i = self.block(index, BedrockKind::Thought, None, None, out);
                 self.blocks[i]
                     .redacted
                     .get_or_insert_with(String::new)
@@ -476,22 +477,27 @@ impl ConverseStream {
     }
 }
 
-fn end_chunk(b: Block) -> Chunk {
+fn end_chunk(b: BedrockBlock) -> Chunk {
     match b.kind {
-        Kind::Text | Kind::Format => Chunk::TextEnd { part: b.part },
-        Kind::Thought => Chunk::ThoughtEnd {
+        BedrockKind::Text | BedrockKind::Format => Chunk::TextEnd { part: b.part },
+        BedrockKind::Thought => Chunk::ThoughtEnd {
             part: b.part,
             signature: b.signature,
             redacted: b.redacted,
         },
-        Kind::Tool => Chunk::tool_call_end(b.part, b.id),
+        BedrockKind::Tool => Chunk::tool_call_end(b.part, b.id),
     }
 }
 
 impl Protocol for ConverseStream {
-    type Event = Message;
+    type Event = EventStreamMessage;
 
-    fn event(&mut self, wire: &Wire, message: &Message, out: &mut Decoded) -> Result<Flow, Error> {
+    fn event(
+        &mut self,
+        wire: &Wire,
+        message: &EventStreamMessage,
+        out: &mut Decoded,
+    ) -> Result<Flow, Error> {
         let payload = String::from_utf8_lossy(message.payload());
         let payload = payload.trim();
         let provider = wire.provider();
@@ -516,21 +522,21 @@ impl Protocol for ConverseStream {
                     }
                 }
                 let parsed = match kind {
-                    "messageStart" => serde_json::from_str(payload).map(StreamEvent::MessageStart),
+                    "messageStart" => serde_json::from_str(payload).map(BedrockEvent::MessageStart),
                     "contentBlockStart" => {
-                        serde_json::from_str(payload).map(StreamEvent::ContentBlockStart)
+                        serde_json::from_str(payload).map(BedrockEvent::ContentBlockStart)
                     }
                     "contentBlockDelta" => {
-                        serde_json::from_str(payload).map(StreamEvent::ContentBlockDelta)
+                        serde_json::from_str(payload).map(BedrockEvent::ContentBlockDelta)
                     }
                     "contentBlockStop" => {
-                        serde_json::from_str(payload).map(StreamEvent::ContentBlockStop)
+                        serde_json::from_str(payload).map(BedrockEvent::ContentBlockStop)
                     }
-                    "messageStop" => serde_json::from_str(payload).map(StreamEvent::MessageStop),
-                    "metadata" => serde_json::from_str(payload).map(StreamEvent::Metadata),
+                    "messageStop" => serde_json::from_str(payload).map(BedrockEvent::MessageStop),
+                    "metadata" => serde_json::from_str(payload).map(BedrockEvent::Metadata),
                     // An event type added after this was written: ignored.
                     _ => {
-                        wire.push_raw::<StreamEvent>(out, &sdk_json(kind, payload), None);
+                        wire.push_raw::<BedrockEvent>(out, &sdk_json(kind, payload), None);
                         return Ok(Flow::Continue);
                     }
                 };
@@ -547,7 +553,7 @@ impl Protocol for ConverseStream {
                     .str_header(":exception-type")
                     .unwrap_or("exception")
                     .to_string();
-                wire.push_raw::<StreamEvent>(out, &sdk_json(&kind, payload), None);
+                wire.push_raw::<BedrockEvent>(out, &sdk_json(&kind, payload), None);
                 Err(Self::on_exception(provider, &kind, payload))
             }
             "error" => {
@@ -575,7 +581,7 @@ impl Protocol for ConverseStream {
     fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
         let (ending, tools): (Vec<_>, Vec<_>) = std::mem::take(&mut self.blocks)
             .into_iter()
-            .partition(|b| b.kind != Kind::Tool);
+            .partition(|b| b.kind != BedrockKind::Tool);
         self.blocks = tools;
         for b in ending {
             out.push(Ok(end_chunk(b)));
@@ -671,8 +677,8 @@ mod tests {
     use crate::eventstream::Header;
     use rivulet_core::{ErrorKind, Response};
 
-    fn event(kind: &str, json: &str) -> Message {
-        Message::new(
+    fn event(kind: &str, json: &str) -> EventStreamMessage {
+        EventStreamMessage::new(
             vec![
                 Header::string(":event-type", kind),
                 Header::string(":content-type", "application/json"),
@@ -682,8 +688,8 @@ mod tests {
         )
     }
 
-    fn exception(kind: &str, json: &str) -> Message {
-        Message::new(
+    fn exception(kind: &str, json: &str) -> EventStreamMessage {
+        EventStreamMessage::new(
             vec![
                 Header::string(":exception-type", kind),
                 Header::string(":content-type", "application/json"),
@@ -706,7 +712,7 @@ mod tests {
             if f.extension().is_none_or(|e| e != "bin") {
                 continue;
             }
-            let messages: Vec<Message> =
+            let messages: Vec<EventStreamMessage> =
                 crate::eventstream::decode_pieces([std::fs::read(&f).unwrap()])
                     .into_iter()
                     .map(Result::unwrap)
@@ -779,8 +785,8 @@ mod tests {
         assert_eq!(r.text(), "a\"bé\nt");
     }
 
-    fn run(messages: &[Message]) -> (Response, Option<Error>) {
-        let mut d = Decoder::new("bedrock");
+    fn run(messages: &[EventStreamMessage]) -> (Response, Option<Error>) {
+        let mut d = BedrockDecoder::new("bedrock");
         let mut out = Vec::new();
         for m in messages {
             out.extend(d.feed(m));
@@ -846,7 +852,7 @@ mod tests {
 
     #[test]
     fn format_tool_beside_a_real_call_still_finishes_with_tool_calls() {
-        let mut d = Decoder::new("bedrock").format_tool(Some("__fmt"));
+        let mut d = BedrockDecoder::new("bedrock").format_tool(Some("__fmt"));
         let mut r = Response::default();
         for m in [
             event(
