@@ -695,6 +695,23 @@ mod tests {
         assert!(fast_text_chunks > 200, "{fast_text_chunks}");
     }
 
+    /// The usage chunk that ends a stream (`choices: []`) is read by
+    /// `TextChunk` and refused by `text()`, not a failed parse (whose error
+    /// allocates); two choices still fail it.
+    #[test]
+    fn the_text_chunk_reads_the_usage_chunk_and_refuses_it() {
+        let usage = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#;
+        let chunk = serde_json::from_str::<TextChunk>(usage).unwrap();
+        assert_eq!(chunk.text(), None);
+        let one = r#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#;
+        assert_eq!(
+            serde_json::from_str::<TextChunk>(one).unwrap().text(),
+            Some("a")
+        );
+        let two = r#"{"choices":[{"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}"#;
+        assert!(serde_json::from_str::<TextChunk>(two).is_err());
+    }
+
     #[test]
     fn kinds_open_and_close_parts() {
         let mut d = ChatDecoder::new("x");

@@ -365,8 +365,40 @@ pub(crate) struct TextChunk<'a> {
     /// Must be null or absent.
     #[serde(default)]
     pub usage: Option<serde::de::IgnoredAny>,
+    /// One choice, or none (the usage chunk that ends a stream with
+    /// `stream_options.include_usage`: read here, it is refused by
+    /// [`TextChunk::text`] rather than failing the parse, which cost an
+    /// error's two allocations per stream).
     #[serde(borrow)]
-    pub choices: [TextChoice<'a>; 1],
+    pub choices: AtMostOne<TextChoice<'a>>,
+}
+
+/// A JSON array of zero or one element, read without a `Vec`; a second
+/// element is an error.
+#[derive(Debug)]
+pub(crate) struct AtMostOne<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for AtMostOne<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Seq<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Seq<T> {
+            type Value = AtMostOne<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of at most one element")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element()?;
+                if first.is_some() && seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(2, &self));
+                }
+                Ok(AtMostOne(first))
+            }
+        }
+        d.deserialize_seq(Seq(std::marker::PhantomData))
+    }
 }
 
 /// The one choice of a [`TextChunk`].
@@ -413,7 +445,7 @@ impl TextChunk<'_> {
     /// The text of a chunk that carries nothing else, or `None` when the
     /// chunk must be read whole.
     pub(crate) fn text(&self) -> Option<&str> {
-        let [choice] = &self.choices;
+        let choice = self.choices.0.as_ref()?;
         let d = &choice.delta;
         let nothing_else = self.usage.is_none()
             && choice.index == 0
