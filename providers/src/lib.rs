@@ -25,9 +25,10 @@
 //! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
-//! body, usage deltas, raw chunks, in-band error codes), one module per
-//! protocol ([`openai`], [`responses`], [`anthropic`], [`google`],
-//! [`cohere`], [`bedrock`]): the provider in `<protocol>.rs`, and beside it
+//! body, usage deltas, raw chunks, in-band error codes), `streamed_text`
+//! (private: the text and thought parts several decoders share), one
+//! module per protocol ([`openai`], [`responses`], [`anthropic`],
+//! [`google`], [`cohere`], [`bedrock`]): the provider in `<protocol>.rs`, and beside it
 //! the folder `<protocol>/` with its wire types (`<protocol>_wire.rs`),
 //! request body (`<protocol>_request.rs`) and decoder
 //! (`<protocol>_decoder.rs`; Google's also `auth.rs` and `partial_args.rs`),
@@ -55,6 +56,7 @@ pub mod options;
 pub mod responses;
 pub mod sigv4;
 pub mod sse;
+mod streamed_text;
 
 use std::sync::Arc;
 

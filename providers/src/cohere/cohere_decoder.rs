@@ -31,12 +31,7 @@ use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::{provider_message, truncate};
 use crate::sse::{SseEvent, SseRef};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CohereKind {
-    Text,
-    Thought,
-}
+use crate::streamed_text::TextKind;
 
 /// The Cohere v2 decoder.
 ///
@@ -67,7 +62,7 @@ pub type CohereDecoder = Driver<CohereChat>;
 pub struct CohereChat {
     parts: Parts,
     /// Open content parts: (content index, kind, part).
-    contents: Vec<(u64, CohereKind, usize)>,
+    contents: Vec<(u64, TextKind, usize)>,
     /// The open tool-plan thought.
     plan: Option<usize>,
     /// Open tool calls: (index, id, part).
@@ -113,7 +108,7 @@ impl CohereChat {
                     .partition(|(i, _, _)| *i == index);
                 self.contents = open;
                 for (_, kind, part) in done {
-                    out.push(Ok(end_chunk(kind, part)));
+                    out.push(Ok(kind.end(part)));
                 }
             }
             CohereEvent::ToolPlanDelta { delta } => {
@@ -211,14 +206,18 @@ impl CohereChat {
     ) {
         self.end_plan(out);
         if let Some(t) = thinking {
-            self.push(index, CohereKind::Thought, t, out);
+            self.push(index, TextKind::Thought, t, out);
         }
         if let Some(t) = text {
-            self.push(index, CohereKind::Text, t, out);
+            self.push(index, TextKind::Text, t, out);
         }
     }
 
-    fn push(&mut self, index: u64, kind: CohereKind, text: &str, out: &mut Decoded) {
+    /// Appends to the open part of content `index` and `kind`, started at
+    /// its first non-empty text (parts of other indices and kinds stay
+    /// open: unlike Chat Completions', Cohere's contents end at their own
+    /// `content-end`).
+    fn push(&mut self, index: u64, kind: TextKind, text: &str, out: &mut Decoded) {
         if text.is_empty() {
             return;
         }
@@ -231,18 +230,11 @@ impl CohereChat {
             None => {
                 let p = self.parts.take();
                 self.contents.push((index, kind, p));
-                out.push(Ok(match kind {
-                    CohereKind::Text => Chunk::TextStart { part: p },
-                    CohereKind::Thought => Chunk::ThoughtStart { part: p },
-                }));
+                out.push(Ok(kind.start(p)));
                 p
             }
         };
-        let delta = Delta::new(text);
-        out.push(Ok(match kind {
-            CohereKind::Text => Chunk::Text { part, delta },
-            CohereKind::Thought => Chunk::Thought { part, delta },
-        }));
+        out.push(Ok(kind.delta(part, Delta::new(text))));
     }
 
     fn end_plan(&mut self, out: &mut Decoded) {
@@ -255,15 +247,8 @@ impl CohereChat {
     fn end_open(&mut self, out: &mut Decoded) {
         self.end_plan(out);
         for (_, kind, part) in std::mem::take(&mut self.contents) {
-            out.push(Ok(end_chunk(kind, part)));
+            out.push(Ok(kind.end(part)));
         }
-    }
-}
-
-fn end_chunk(kind: CohereKind, part: usize) -> Chunk {
-    match kind {
-        CohereKind::Text => Chunk::TextEnd { part },
-        CohereKind::Thought => Chunk::thought_end(part),
     }
 }
 

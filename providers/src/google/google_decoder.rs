@@ -52,12 +52,7 @@ use super::google_wire::{
 use super::partial_args::ArgsWriter;
 use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum GoogleKind {
-    Text,
-    Thought,
-}
+use crate::streamed_text::{OpenTextPart, TextKind};
 
 /// A function call whose arguments are still arriving (`partialArgs`).
 #[derive(Debug)]
@@ -99,7 +94,8 @@ pub type GoogleDecoder = Driver<Gemini>;
 #[derive(Debug, Default)]
 pub struct Gemini {
     parts: Parts,
-    current: Option<(GoogleKind, usize)>,
+    /// The open text or thought part.
+    text: OpenTextPart,
     /// The latest text part: grounding citations belong to it.
     last_text: Option<usize>,
     /// Signatures that came on fragments of the open text part.
@@ -203,21 +199,12 @@ impl Gemini {
         if part.text.is_some() || bare {
             let text = part.text.as_deref().unwrap_or_default();
             if part.thought == Some(true) {
-                self.push(GoogleKind::Thought, text, out);
+                self.push(TextKind::Thought, text, out);
                 if let Some(sig) = signature {
-                    // The signature closes the thought it came with.
-                    let p = match self.current {
-                        Some((GoogleKind::Thought, p)) => {
-                            self.current = None;
-                            p
-                        }
-                        _ => {
-                            self.end_current(out);
-                            let p = self.parts.take();
-                            out.push(Ok(Chunk::ThoughtStart { part: p }));
-                            p
-                        }
-                    };
+                    // The signature closes the thought it came with (one
+                    // with no text when none is open).
+                    let p = self.open(TextKind::Thought, out);
+                    self.text.close();
                     out.push(Ok(Chunk::ThoughtEnd {
                         part: p,
                         signature: Some(sig),
@@ -225,13 +212,13 @@ impl Gemini {
                     }));
                 }
             } else {
-                self.push(GoogleKind::Text, text, out);
+                self.push(TextKind::Text, text, out);
                 if let Some(sig) = signature {
-                    match self.current {
+                    match self.text.part(TextKind::Text) {
                         // Kept for when the text part ends.
-                        Some((GoogleKind::Text, _)) => self.text_signatures.push(sig),
+                        Some(_) => self.text_signatures.push(sig),
                         // An empty text with a signature: the signature alone.
-                        _ => {
+                        None => {
                             self.end_current(out);
                             self.signature_only(sig, out);
                         }
@@ -367,40 +354,35 @@ impl Gemini {
         }
     }
 
-    /// Appends to the open part of `kind`, starting one if another kind is open.
-    fn push<T>(&mut self, kind: GoogleKind, text: T, out: &mut Decoded)
+    /// Appends to the open part of `kind`, starting one if another kind is
+    /// open; empty text is nothing.
+    #[inline]
+    fn push<T>(&mut self, kind: TextKind, text: T, out: &mut Decoded)
     where
         T: AsRef<str> + Into<Delta>,
     {
         if text.as_ref().is_empty() {
             return;
         }
-        let part = match self.current {
-            Some((k, p)) if k == kind => p,
-            _ => {
-                self.end_current(out);
-                let p = self.parts.take();
-                self.current = Some((kind, p));
-                out.push(Ok(match kind {
-                    GoogleKind::Thought => Chunk::ThoughtStart { part: p },
-                    GoogleKind::Text => {
-                        self.last_text = Some(p);
-                        Chunk::TextStart { part: p }
-                    }
-                }));
-                p
-            }
-        };
-        out.push(Ok(match kind {
-            GoogleKind::Thought => Chunk::Thought {
-                part,
-                delta: text.into(),
-            },
-            GoogleKind::Text => Chunk::Text {
-                part,
-                delta: text.into(),
-            },
-        }));
+        let part = self.open(kind, out);
+        out.push(Ok(kind.delta(part, text.into())));
+    }
+
+    /// The open part of `kind`; when another is open, it is ended (with
+    /// the signatures kept for a text part) and a part of `kind` started.
+    /// Not [`OpenTextPart::open`], which would end a text part without its
+    /// signatures.
+    #[inline]
+    fn open(&mut self, kind: TextKind, out: &mut Decoded) -> usize {
+        if let Some(part) = self.text.part(kind) {
+            return part;
+        }
+        self.end_current(out);
+        let part = self.text.start(kind, &mut self.parts, out);
+        if kind == TextKind::Text {
+            self.last_text = Some(part);
+        }
+        part
     }
 
     /// Grounding metadata: one citation per source a support names (the
@@ -425,14 +407,8 @@ impl Gemini {
         let queries = g.get("webSearchQueries").cloned().unwrap_or(Value::Null);
         let part = match self.last_text {
             Some(p) => p,
-            None => {
-                self.end_current(out);
-                let p = self.parts.take();
-                self.current = Some((GoogleKind::Text, p));
-                self.last_text = Some(p);
-                out.push(Ok(Chunk::TextStart { part: p }));
-                p
-            }
+            // No text part yet: one opens.
+            None => self.open(TextKind::Text, out),
         };
         let mut cited = vec![false; sources.len()];
         let push = |chunk: &Value, support: Option<&Value>, out: &mut Decoded| {
@@ -501,16 +477,13 @@ impl Gemini {
         }));
     }
 
+    /// Ends the open part; a text part's signatures follow it, each as a
+    /// thought of its own.
     fn end_current(&mut self, out: &mut Decoded) {
-        match self.current.take() {
-            Some((GoogleKind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
-            Some((GoogleKind::Text, part)) => {
-                out.push(Ok(Chunk::TextEnd { part }));
-                for sig in std::mem::take(&mut self.text_signatures) {
-                    self.signature_only(sig, out);
-                }
+        if let Some((TextKind::Text, _)) = self.text.end(out) {
+            for sig in std::mem::take(&mut self.text_signatures) {
+                self.signature_only(sig, out);
             }
-            None => {}
         }
     }
 
@@ -567,7 +540,7 @@ impl Protocol for Gemini {
                         // JSON had escapes) keeps its buffer.
                         let [candidate] = r.candidates;
                         for part in candidate.content.parts {
-                            self.push(GoogleKind::Text, part.text, out);
+                            self.push(TextKind::Text, part.text, out);
                         }
                         self.release_usage(out);
                         return Ok(Flow::Continue);

@@ -33,17 +33,9 @@ use crate::decode::{Driver, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
 use crate::sse::{SseEvent, SseRef};
+use crate::streamed_text::{OpenTextPart, TextKind};
 
 pub use crate::decode::Decoded;
-
-/// The kind of the open streaming part (tool calls and audio are tracked apart).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ChatKind {
-    Text,
-    /// Refusals are text parts of their own: content then refusal is two parts.
-    Refusal,
-    Thought,
-}
 
 /// An open tool call.
 #[derive(Clone, Debug)]
@@ -82,7 +74,9 @@ pub type ChatDecoder = Driver<ChatCompletions>;
 #[derive(Debug, Default)]
 pub struct ChatCompletions {
     parts: Parts,
-    current: Option<(ChatKind, usize)>,
+    /// The open text, refusal or thought part (tool calls and audio are
+    /// tracked apart).
+    text: OpenTextPart,
     audio_part: Option<usize>,
     tools: Vec<ToolSlot>,
     metadata_sent: bool,
@@ -182,19 +176,19 @@ impl ChatCompletions {
             .flatten()
             .find(|s| !s.is_empty());
         if let Some(r) = reasoning {
-            self.push_text(ChatKind::Thought, r, out);
+            self.push_text(TextKind::Thought, r, out);
         }
         match &delta.content {
-            Some(DeltaContent::Text(text)) => self.push_text(ChatKind::Text, text, out),
+            Some(DeltaContent::Text(text)) => self.push_text(TextKind::Text, text, out),
             Some(DeltaContent::Pieces(pieces)) => {
                 for piece in pieces {
                     match piece {
-                        ContentPiece::Text { text } => self.push_text(ChatKind::Text, text, out),
+                        ContentPiece::Text { text } => self.push_text(TextKind::Text, text, out),
                         ContentPiece::Thinking { thinking } => match thinking {
-                            ThinkingContent::Text(t) => self.push_text(ChatKind::Thought, t, out),
+                            ThinkingContent::Text(t) => self.push_text(TextKind::Thought, t, out),
                             ThinkingContent::Pieces(ts) => {
                                 for t in ts.iter().filter_map(|t| t.text.as_deref()) {
-                                    self.push_text(ChatKind::Thought, t, out);
+                                    self.push_text(TextKind::Thought, t, out);
                                 }
                             }
                         },
@@ -206,7 +200,7 @@ impl ChatCompletions {
         }
         if let Some(refusal) = delta.refusal.as_deref().filter(|r| !r.is_empty()) {
             self.refusal_seen = true;
-            self.push_text(ChatKind::Refusal, refusal, out);
+            self.push_text(TextKind::Refusal, refusal, out);
         }
         for call in delta.tool_calls.iter().flatten() {
             self.on_tool_call(call, out);
@@ -238,16 +232,7 @@ impl ChatCompletions {
     /// A citation of the open text part; one opens (and takes the text
     /// that follows) when none is.
     fn cite(&mut self, citation: Citation, out: &mut Decoded) {
-        let part = match self.current {
-            Some((ChatKind::Text, p)) => p,
-            _ => {
-                self.end_current(out);
-                let p = self.parts.take();
-                self.current = Some((ChatKind::Text, p));
-                out.push(Ok(Chunk::TextStart { part: p }));
-                p
-            }
-        };
+        let part = self.text.open(TextKind::Text, &mut self.parts, out);
         out.push(Ok(Chunk::Citation {
             part,
             citation: Box::new(citation),
@@ -255,41 +240,9 @@ impl ChatCompletions {
     }
 
     /// Appends to the open part of `kind`, starting one if another kind is open.
-    fn push_text(&mut self, kind: ChatKind, text: &str, out: &mut Decoded) {
-        if text.is_empty() {
-            return;
-        }
-        let part = match self.current {
-            Some((k, p)) if k == kind => p,
-            _ => {
-                self.end_current(out);
-                let p = self.parts.take();
-                self.current = Some((kind, p));
-                out.push(Ok(match kind {
-                    ChatKind::Thought => Chunk::ThoughtStart { part: p },
-                    ChatKind::Text | ChatKind::Refusal => Chunk::TextStart { part: p },
-                }));
-                p
-            }
-        };
-        out.push(Ok(match kind {
-            ChatKind::Thought => Chunk::Thought {
-                part,
-                delta: Delta::new(text),
-            },
-            ChatKind::Text | ChatKind::Refusal => Chunk::Text {
-                part,
-                delta: Delta::new(text),
-            },
-        }));
-    }
-
-    fn end_current(&mut self, out: &mut Decoded) {
-        match self.current.take() {
-            Some((ChatKind::Thought, part)) => out.push(Ok(Chunk::thought_end(part))),
-            Some((_, part)) => out.push(Ok(Chunk::TextEnd { part })),
-            None => {}
-        }
+    #[inline]
+    fn push_text(&mut self, kind: TextKind, text: &str, out: &mut Decoded) {
+        self.text.push(kind, text, &mut self.parts, out);
     }
 
     fn end_tools(&mut self, out: &mut Decoded) {
@@ -303,12 +256,12 @@ impl ChatCompletions {
     }
 
     fn end_all(&mut self, out: &mut Decoded) {
-        self.end_current(out);
+        self.text.end(out);
         self.end_tools(out);
     }
 
     fn on_tool_call(&mut self, call: &ChatToolCallDelta, out: &mut Decoded) {
-        self.end_current(out);
+        self.text.end(out);
         let function = call.function.as_ref();
         let id = call.id.as_deref().filter(|s| !s.is_empty());
         let name = function
@@ -398,7 +351,7 @@ impl ChatCompletions {
         if id.is_none() && data.is_none() && transcript.is_none() {
             return;
         }
-        self.end_current(out);
+        self.text.end(out);
         let part = match self.audio_part {
             Some(p) => p,
             None => {
@@ -482,7 +435,7 @@ impl Protocol for ChatCompletions {
                 Ok(chunk) => {
                     self.text_chunk_misses = 0;
                     if let Some(text) = chunk.text() {
-                        self.push_text(ChatKind::Text, text, out);
+                        self.push_text(TextKind::Text, text, out);
                         return Ok(Flow::Continue);
                     }
                 }
@@ -522,7 +475,7 @@ impl Protocol for ChatCompletions {
     }
 
     fn interrupt(&mut self, _: &Wire, out: &mut Decoded) {
-        self.end_current(out);
+        self.text.end(out);
     }
 }
 
