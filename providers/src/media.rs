@@ -63,6 +63,46 @@ pub fn tool_attachments(message: &Message) -> impl Iterator<Item = (String, &Too
     })
 }
 
+/// The messages that carry `message`'s tool outputs in a protocol whose
+/// tool messages take text only (Chat Completions, Cohere): one tool
+/// message per output, in order, then the images and files the tools
+/// returned beside their text in one user message right after, each
+/// call's introduced by a text naming it ([`tool_attachments`]). They
+/// answer the previous assistant turn, so the caller puts them before the
+/// rest of the message.
+///
+/// The protocol builds its own wire types: `tool_message` the tool message
+/// of an output, `text` a text part, `media_part` an image's or a file's
+/// part (`None` leaves it out, an error refuses it), `user_message` the
+/// user message of those parts.
+pub(crate) fn text_only_tool_messages<M, P>(
+    message: &Message,
+    tool_message: impl Fn(&ToolOutput) -> M,
+    text: impl Fn(String) -> P,
+    mut media_part: impl FnMut(&ContentPart) -> Result<Option<P>, Error>,
+    user_message: impl FnOnce(Vec<P>) -> M,
+) -> Result<Vec<M>, Error> {
+    let mut out: Vec<M> = message
+        .content
+        .iter()
+        .filter_map(|part| match part {
+            ContentPart::ToolOutput(o) => Some(tool_message(o)),
+            _ => None,
+        })
+        .collect();
+    let mut attached = Vec::new();
+    for (intro, o) in tool_attachments(message) {
+        attached.push(text(intro));
+        for a in &o.attachments {
+            attached.extend(media_part(a)?);
+        }
+    }
+    if !attached.is_empty() {
+        out.push(user_message(attached));
+    }
+    Ok(out)
+}
+
 /// The media type without parameters, lower case: `text/plain;
 /// charset=utf-8` → `text/plain`.
 pub fn essence(media_type: &str) -> String {

@@ -120,35 +120,24 @@ fn image_part(part: &ContentPart) -> Result<Option<cohere_wire::CohereContentPar
 }
 
 fn messages(message: &Message) -> Result<Vec<CohereChatMessage>, Error> {
-    let mut out: Vec<CohereChatMessage> = message
-        .content
-        .iter()
-        .filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => Some(CohereChatMessage {
-                role: "tool".into(),
-                content: Some(o.result.clone().into()),
-                tool_call_id: Some(o.id.clone()),
-                ..Default::default()
-            }),
-            _ => None,
-        })
-        .collect();
     // Tool messages take text and documents, not images: those a tool
     // returned go in a user message right after, introduced by the call.
-    let mut attached = Vec::new();
-    for (intro, o) in crate::media::tool_attachments(message) {
-        attached.push(cohere_wire::CohereContentPart::Text { text: intro });
-        for a in &o.attachments {
-            attached.extend(image_part(a)?);
-        }
-    }
-    if !attached.is_empty() {
-        out.push(CohereChatMessage {
-            role: "user".into(),
-            content: Some(CohereMessageContent::Parts(attached)),
+    let mut out = crate::media::text_only_tool_messages(
+        message,
+        |o| CohereChatMessage {
+            role: "tool".into(),
+            content: Some(o.result.clone().into()),
+            tool_call_id: Some(o.id.clone()),
             ..Default::default()
-        });
-    }
+        },
+        |text| cohere_wire::CohereContentPart::Text { text },
+        image_part,
+        |parts| CohereChatMessage {
+            role: "user".into(),
+            content: Some(CohereMessageContent::Parts(parts)),
+            ..Default::default()
+        },
+    )?;
     let role = match message.role {
         Role::System => "system",
         Role::User => "user",

@@ -161,35 +161,24 @@ fn media_part(
 /// Text alone is sent as a string; with images or files the content is a
 /// list of parts, in the message's order.
 fn messages(family: &Family, message: &Message) -> Result<Vec<ChatMessage>, Error> {
-    let mut out: Vec<ChatMessage> = message
-        .content
-        .iter()
-        .filter_map(|part| match part {
-            ContentPart::ToolOutput(o) => Some(ChatMessage {
-                role: "tool".into(),
-                content: Some(o.result.clone().into()),
-                tool_call_id: Some(o.id.clone()),
-                ..Default::default()
-            }),
-            _ => None,
-        })
-        .collect();
     // Tool messages take text only: what the tools returned beside it goes
     // in a user message right after them, each call's introduced by its id.
-    let mut attached = Vec::new();
-    for (intro, o) in media::tool_attachments(message) {
-        attached.push(openai_wire::ChatContentPart::Text { text: intro });
-        for a in &o.attachments {
-            attached.extend(media_part(family, a)?);
-        }
-    }
-    if !attached.is_empty() {
-        out.push(ChatMessage {
-            role: "user".into(),
-            content: Some(ChatContent::Parts(attached)),
+    let mut out = media::text_only_tool_messages(
+        message,
+        |o| ChatMessage {
+            role: "tool".into(),
+            content: Some(o.result.clone().into()),
+            tool_call_id: Some(o.id.clone()),
             ..Default::default()
-        });
-    }
+        },
+        |text| openai_wire::ChatContentPart::Text { text },
+        |a| media_part(family, a),
+        |parts| ChatMessage {
+            role: "user".into(),
+            content: Some(ChatContent::Parts(parts)),
+            ..Default::default()
+        },
+    )?;
 
     let role = match message.role {
         Role::System => "system",
