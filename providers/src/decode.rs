@@ -227,11 +227,6 @@ impl<P: Protocol> Driver<P> {
         self
     }
 
-    /// The protocol, to set it up before the stream starts.
-    pub(crate) fn protocol_mut(&mut self) -> &mut P {
-        &mut self.protocol
-    }
-
     /// Decodes one event, borrowed, appending its chunks to `out`: the
     /// path of a body, with neither a copy of the event nor a `Vec` of its
     /// own.
@@ -244,6 +239,28 @@ impl<P: Protocol> Driver<P> {
             Ok(Flow::Done) => self.phase = Phase::Done,
             Err(err) => self.fail_into(out, err),
         }
+    }
+}
+
+/// A protocol whose structured output can come as the calls of a tool
+/// (Anthropic Messages and Bedrock Converse, which have no JSON-schema
+/// output mode; see [`FORMAT_TOOL`](crate::config::FORMAT_TOOL)): its
+/// decoder reads that tool's calls as text ([`Driver::format_tool`]).
+pub trait FormatToolProtocol: Protocol {
+    /// Where the protocol keeps the name of the tool that carries
+    /// structured output (`None`: the request has no format).
+    fn format_tool_mut(&mut self) -> &mut Option<String>;
+}
+
+impl<P: FormatToolProtocol> Driver<P> {
+    /// The name of the tool that carries structured output
+    /// ([`FORMAT_TOOL`](crate::config::FORMAT_TOOL) when the request has a
+    /// format): its calls come out as text chunks (the JSON it writes, as
+    /// Mirascope does for `tool`-mode formats), and the `tool_use` stop
+    /// after them, when no other tool was called, as `stop`.
+    pub fn format_tool(mut self, name: Option<&str>) -> Self {
+        *self.protocol.format_tool_mut() = name.map(str::to_string);
+        self
     }
 }
 

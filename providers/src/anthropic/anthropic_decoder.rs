@@ -42,7 +42,9 @@ use super::anthropic_wire::{
     self, AnthropicBlockDelta, AnthropicContentBlock, AnthropicDeltaEvent, AnthropicErrorObject,
     AnthropicEvent,
 };
-use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{
+    Decoded, Driver, Flow, FormatToolProtocol, Parts, Protocol, UsageTracker, Wire,
+};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
 use crate::sse::{SseEvent, SseRef};
@@ -136,13 +138,11 @@ impl AnthropicDecoder {
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, Messages::default())
     }
+}
 
-    /// The name of the tool that carries structured output: its calls come
-    /// out as text chunks (the JSON it writes), as Mirascope does for
-    /// `tool`-mode formats.
-    pub fn format_tool(mut self, name: Option<&str>) -> Self {
-        self.protocol_mut().format_tool = name.map(str::to_string);
-        self
+impl FormatToolProtocol for Messages {
+    fn format_tool_mut(&mut self) -> &mut Option<String> {
+        &mut self.format_tool
     }
 }
 

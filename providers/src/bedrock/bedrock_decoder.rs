@@ -45,7 +45,9 @@ use super::bedrock_wire::{
     ContentBlockStart, ContentBlockStop, ExceptionPayload, MessageStop, Metadata, TextBlockDelta,
     TokenUsage,
 };
-use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{
+    Decoded, Driver, Flow, FormatToolProtocol, Parts, Protocol, UsageTracker, Wire,
+};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
 use crate::eventstream::EventStreamMessage;
@@ -196,14 +198,11 @@ impl BedrockDecoder {
     pub fn new(provider: &str) -> Self {
         Driver::with(provider, ConverseStream::default())
     }
+}
 
-    /// The name of the tool that carries structured output
-    /// ([`crate::config::FORMAT_TOOL`] when the request has a format): its
-    /// calls come out as text chunks (the JSON it writes), and a
-    /// `tool_use` stop caused by it alone as `stop`.
-    pub fn format_tool(mut self, name: Option<&str>) -> Self {
-        self.protocol_mut().format_tool = name.map(str::to_string);
-        self
+impl FormatToolProtocol for ConverseStream {
+    fn format_tool_mut(&mut self) -> &mut Option<String> {
+        &mut self.format_tool
     }
 }
 
