@@ -104,12 +104,10 @@ impl Provider for Anthropic {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = anthropic_request::messages_request(ID, request)
-            .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = AnthropicDecoder::new(ID)
-            .raw_events(request.raw_events)
-            .format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
-        self.endpoint.open_sse(body, decoder, |body| {
+        let body = anthropic_request::messages_request(ID, request);
+        let decoder =
+            AnthropicDecoder::new(ID).format_tool(request.format.as_ref().map(|_| FORMAT_TOOL));
+        self.endpoint.open_sse(request, body, decoder, |body| {
             error_body(body).map(|e| anthropic_decoder::error_from_object(ID, &e.error))
         })
     }

@@ -328,10 +328,8 @@ impl BedrockInner {
 
     async fn open(&self, request: &Request) -> Result<ChunkStream, Error> {
         let url = self.url(&request.model)?;
-        let body = crate::options::json_body(
-            &bedrock_request::converse_request(request)?,
-            request.extra_body.as_ref(),
-        )?;
+        let body =
+            crate::options::request_body(request, bedrock_request::converse_request(request))?;
         let headers = self.headers(&url, &body)?;
         let resp = self.http.post(url, headers, body).await?;
         if !resp.status().is_success() {

@@ -74,10 +74,9 @@ impl Provider for Cohere {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = cohere_request::chat_request(request)
-            .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = CohereDecoder::new(ID).raw_events(request.raw_events);
-        self.endpoint.open_sse(body, decoder, |_| None)
+        let body = cohere_request::chat_request(request);
+        self.endpoint
+            .open_sse(request, body, CohereDecoder::new(ID), |_| None)
     }
 }
 

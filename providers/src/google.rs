@@ -342,9 +342,9 @@ impl GoogleInner {
             );
             token = Some(t);
         }
-        let body = crate::options::json_body(
-            &google_request::generate_content_request(id, request)?,
-            request.extra_body.as_ref(),
+        let body = crate::options::request_body(
+            request,
+            google_request::generate_content_request(id, request),
         )?;
         let resp = self.http.post(url, headers, body).await?;
         if !resp.status().is_success() {

@@ -129,9 +129,9 @@ impl ChatInner {
         request: &Request,
         include_usage: bool,
     ) -> Result<reqwest::Response, Error> {
-        let body = crate::options::json_body(
-            &openai_request::chat_request(self.family, request, include_usage)?,
-            request.extra_body.as_ref(),
+        let body = crate::options::request_body(
+            request,
+            openai_request::chat_request(self.family, request, include_usage),
         )?;
         tracing::debug!(provider = self.family.id, include_usage, "chat completions");
         self.http

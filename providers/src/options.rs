@@ -70,6 +70,16 @@ pub fn json_body<T: Serialize>(body: &T, extra: Option<&Value>) -> Result<Vec<u8
     serde_json::to_vec(&value).map_err(encode)
 }
 
+/// The body of `request` as sent: what its protocol's builder made of it
+/// (`body`, or the builder's refusal), with the request's `extra_body`
+/// merged in ([`json_body`]).
+pub(crate) fn request_body<T: Serialize>(
+    request: &Request,
+    body: Result<T, Error>,
+) -> Result<Vec<u8>, Error> {
+    json_body(&body?, request.extra_body.as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

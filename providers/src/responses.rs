@@ -74,10 +74,9 @@ impl Provider for OpenAiResponses {
     }
 
     fn open(&self, request: &Request) -> OpenFuture {
-        let body = responses_request::responses_request(request)
-            .and_then(|r| crate::options::json_body(&r, request.extra_body.as_ref()));
-        let decoder = ResponsesDecoder::new(ID).raw_events(request.raw_events);
-        self.endpoint.open_sse(body, decoder, |_| None)
+        let body = responses_request::responses_request(request);
+        self.endpoint
+            .open_sse(request, body, ResponsesDecoder::new(ID), |_| None)
     }
 }
 

@@ -15,7 +15,8 @@ use bytes::Bytes;
 use futures::Stream;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
 use reqwest::Url;
-use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture};
+use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Request};
+use serde::Serialize;
 
 use super::transport as http;
 use crate::config::{self, ProviderConfig};
@@ -209,20 +210,27 @@ impl Endpoint {
         Box::pin(DecodeStream::new(body, SseFeed::new(decoder), key))
     }
 
-    /// The whole exchange of an SSE provider: sends `body` (the encoded
-    /// request) to the endpoint, checks the head (`json_error` reads the
-    /// provider's own error shape in a JSON body) and decodes the stream
-    /// with `decoder`; every error tagged and scrubbed of the key.
-    pub(crate) fn open_sse<P, J>(
+    /// The whole exchange of an SSE provider for `request`: sends `body`
+    /// (the protocol's request body, or its builder's refusal) with the
+    /// request's `extra_body` merged in ([`crate::options::request_body`])
+    /// to the endpoint, checks the head (`json_error` reads the provider's
+    /// own error shape in a JSON body) and decodes the stream with
+    /// `decoder`, raw events on when the request asks for them; every error
+    /// tagged and scrubbed of the key.
+    pub(crate) fn open_sse<P, B, J>(
         self: &std::sync::Arc<Self>,
-        body: Result<Vec<u8>, Error>,
+        request: &Request,
+        body: Result<B, Error>,
         decoder: Driver<P>,
         json_error: J,
     ) -> OpenFuture
     where
         P: Protocol<Event = SseEvent>,
+        B: Serialize,
         J: FnOnce(&[u8]) -> Option<Error> + Send + 'static,
     {
+        let body = crate::options::request_body(request, body);
+        let decoder = decoder.raw_events(request.raw_events);
         let this = self.clone();
         self.boxed(async move {
             let resp = this.open_stream(body?, json_error).await?;
