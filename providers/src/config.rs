@@ -2,7 +2,7 @@
 //! the environment.
 
 use reqwest::Url;
-use rivulet_core::{ApiKey, Error, ErrorContext, Format, ThinkingLevel};
+use rivulet_core::{ApiKey, Error, ErrorContext, Format, Request, ThinkingLevel};
 
 use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
 
@@ -164,6 +164,17 @@ impl FormatChoice {
             FormatChoice::Any
         } else {
             FormatChoice::Tool
+        }
+    }
+
+    /// The choice for `request`, which has a format: the caller's own
+    /// `tool_choice`, whatever it is, wins (the format is then asked for
+    /// in the system prompt); else [`FormatChoice::new`] by its thinking
+    /// and its tools.
+    pub fn for_request(request: &Request) -> Self {
+        match request.params.tool_choice {
+            Some(_) => FormatChoice::Instruct,
+            None => FormatChoice::new(request.params.thinking.is_some(), !request.tools.is_empty()),
         }
     }
 }

@@ -21,7 +21,9 @@
 //! provider's endpoint, its URL, headers and credentials, over the
 //! transport: the client, error responses, `Retry-After`),
 //! [`media`] (images and files: refusals, media types),
-//! [`options`] (request options: checks, `extra_body`), [`sse`]
+//! [`options`] (request options: checks, `extra_body`), `conversation`
+//! (private: the system prompt and tool-call arguments as several request
+//! builders send them), [`sse`]
 //! (event-stream parsing), [`eventstream`] (AWS
 //! binary framing), [`sigv4`] (AWS request signing), [`decode`] (what every
 //! decoder shares: the decoder contract, the stream that drives it over a
@@ -44,6 +46,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
 pub mod config;
+mod conversation;
 pub mod decode;
 pub mod errors;
 pub mod eventstream;

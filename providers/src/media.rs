@@ -30,6 +30,20 @@ pub fn media_type<'a>(provider: &str, what: &str, media: &'a Media) -> Result<&'
     })
 }
 
+/// What `provider` sends `media` as where one field takes a URL or the
+/// bytes (Chat Completions' `image_url`, Cohere's, the Responses API's
+/// `input_image`): its URL, or its bytes as a `data:` URL. Bytes without a
+/// media type are refused as [`media_type`] refuses them, naming `what`
+/// (`"an image"`).
+pub(crate) fn url_or_data_url(provider: &str, what: &str, media: &Media) -> Result<String, Error> {
+    media.url_or_data_url().ok_or_else(|| {
+        unsupported(
+            provider,
+            format_args!("{what} without a media type ({})", media.describe()),
+        )
+    })
+}
+
 /// Images and files only go in user turns (and tool outputs): no API
 /// takes them in a system message or in the model's own turn. Returns the
 /// refusal for the first one found elsewhere.

@@ -4,7 +4,6 @@ use rivulet_core::{
     CacheBreakpoints, ContentPart, Error, Media, MediaSource, Message, Request, Role,
     ToolChoice as Choice, ToolOutput,
 };
-use serde_json::Value;
 
 use super::anthropic_wire::{
     AnthropicMessage, AnthropicMessageContent, AnthropicSystemBlock, AnthropicThinkingConfig,
@@ -13,6 +12,7 @@ use super::anthropic_wire::{
 };
 pub use crate::config::FORMAT_TOOL;
 use crate::config::{format_instruction, format_tool_description, thinking_budget, FormatChoice};
+use crate::conversation::{args_object, system_texts};
 use crate::media;
 
 /// `max_tokens` when the caller gives none: the API requires one.
@@ -64,13 +64,7 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         }
     }
 
-    let mut system: Vec<String> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(Message::text)
-        .filter(|t| !t.is_empty())
-        .collect();
+    let mut system: Vec<String> = system_texts(&request.messages).collect();
 
     let mut tools: Vec<AnthropicTool> = request
         .tools
@@ -89,12 +83,7 @@ pub fn messages_request(provider: &str, request: &Request) -> Result<MessagesReq
         Choice::Tool(name) => AnthropicToolChoice::tool(name),
     });
     if let Some(format) = &request.format {
-        let choice = match tool_choice {
-            // The caller's choice wins: the format is asked for in words.
-            Some(_) => FormatChoice::Instruct,
-            None => FormatChoice::new(budget.is_some(), !tools.is_empty()),
-        };
-        match choice {
+        match FormatChoice::for_request(request) {
             FormatChoice::Instruct => system.push(format_instruction()),
             FormatChoice::Any => tool_choice = Some(AnthropicToolChoice::kind("any")),
             FormatChoice::Tool => tool_choice = Some(AnthropicToolChoice::tool(FORMAT_TOOL)),
@@ -314,12 +303,7 @@ fn message(provider: &str, m: &Message) -> Result<Option<AnthropicMessage>, Erro
             ContentPart::ToolCall(c) if assistant => KnownBlock::ToolUse {
                 id: c.id.clone(),
                 name: c.name.clone(),
-                // The API wants an object; arguments that do not parse (a
-                // call cut off, or invalid JSON) are sent as `{}`.
-                input: match c.args_json() {
-                    Ok(v @ Value::Object(_)) => v,
-                    _ => Value::Object(Default::default()),
-                },
+                input: args_object(c),
             },
             ContentPart::Provider(p) if p.provider == provider => {
                 blocks.push(RequestBlock::Raw(p.json.clone()));
@@ -350,7 +334,7 @@ mod tests {
     use rivulet_core::{
         Format, Params, ProviderPart, ThinkingLevel, Thought, ToolCall, ToolDefinition, ToolOutput,
     };
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn body(request: &Request) -> Value {
         serde_json::to_value(messages_request("anthropic", request).unwrap()).unwrap()

@@ -12,6 +12,7 @@ use super::bedrock_wire::{
 use crate::config::{
     format_instruction, format_tool_description, thinking_budget, FormatChoice, FORMAT_TOOL,
 };
+use crate::conversation::system_texts;
 use crate::media;
 
 /// The request body (the model is in the URL).
@@ -58,7 +59,9 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
     let cache = request.cache.unwrap_or_default();
     let p = &request.params;
     let mut documents = 0;
-    let mut system = Vec::new();
+    let mut system: Vec<BedrockSystemBlock> = system_texts(&request.messages)
+        .map(BedrockSystemBlock::Text)
+        .collect();
     let mut messages: Vec<BedrockMessage> = Vec::new();
     let mut push = |role: &str, block: BedrockContentBlock| match messages.last_mut() {
         Some(m) if m.role == role => m.content.push(block),
@@ -100,13 +103,8 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
             }
         }
         let role = match m.role {
-            Role::System => {
-                let text = m.text();
-                if !text.is_empty() {
-                    system.push(BedrockSystemBlock::Text(text));
-                }
-                continue;
-            }
+            // In `system`, above.
+            Role::System => continue,
             Role::User => "user",
             Role::Assistant => "assistant",
             Role::Tool => continue,
@@ -191,12 +189,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
         }
     };
     if let Some(format) = &request.format {
-        let choice = match p.tool_choice {
-            // The caller's choice wins: the format is asked for in words.
-            Some(_) => FormatChoice::Instruct,
-            None => FormatChoice::new(p.thinking.is_some(), !tools.is_empty()),
-        };
-        match choice {
+        match FormatChoice::for_request(request) {
             FormatChoice::Instruct => system.push(BedrockSystemBlock::Text(format_instruction())),
             FormatChoice::Any => tool_choice = Some(BedrockToolChoice::Any(Empty {})),
             FormatChoice::Tool => {

@@ -106,12 +106,7 @@ fn image_part(part: &ContentPart) -> Result<Option<cohere_wire::CohereContentPar
     Ok(Some(match part {
         ContentPart::Image(m) => cohere_wire::CohereContentPart::ImageUrl {
             image_url: cohere_wire::CohereImageUrl {
-                url: m.url_or_data_url().ok_or_else(|| {
-                    crate::media::unsupported(
-                        super::ID,
-                        format_args!("an image without a media type ({})", m.describe()),
-                    )
-                })?,
+                url: crate::media::url_or_data_url(super::ID, "an image", m)?,
             },
         },
         ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),

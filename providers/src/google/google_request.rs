@@ -12,6 +12,7 @@ use super::google_wire::{
     GoogleTool, GoogleToolConfig, Part,
 };
 use crate::config::thinking_budget;
+use crate::conversation::{args_object, system_texts};
 
 /// The streaming request body for `request`, sent by provider `provider`
 /// (`google` or `vertex`: provider parts of either are sent back to both,
@@ -40,14 +41,7 @@ pub fn generate_content_request(
     crate::options::check_unsupported(provider, &request.params, false, true)?;
     crate::options::check_no_audio(provider, request)?;
     let p = &request.params;
-    let system: Vec<Part> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(Message::text)
-        .filter(|t| !t.is_empty())
-        .map(text_part)
-        .collect();
+    let system: Vec<Part> = system_texts(&request.messages).map(text_part).collect();
     let config = GenerationConfig {
         temperature: p.temperature,
         top_p: p.top_p,
@@ -228,10 +222,7 @@ fn content(provider: &str, m: &Message) -> Result<Option<GoogleContent>, Error> 
                     // order, and most ids here were made up by the decoder.
                     id: None,
                     name: Some(c.name.clone()),
-                    args: Some(match c.args_json() {
-                        Ok(v @ Value::Object(_)) => v,
-                        _ => Value::Object(Default::default()),
-                    }),
+                    args: Some(args_object(c)),
                     ..Default::default()
                 }),
                 thought_signature: c.signature.clone(),

@@ -112,14 +112,7 @@ fn media_part(
     part: &ContentPart,
 ) -> Result<Option<openai_wire::ChatContentPart>, Error> {
     let id = family.id;
-    let url = |what: &str, m: &Media| {
-        m.url_or_data_url().ok_or_else(|| {
-            media::unsupported(
-                id,
-                format_args!("{what} without a media type ({})", m.describe()),
-            )
-        })
-    };
+    let url = |what: &str, m: &Media| media::url_or_data_url(id, what, m);
     Ok(Some(match part {
         ContentPart::Image(m) if family.images => openai_wire::ChatContentPart::ImageUrl {
             image_url: ChatImageUrl {

@@ -1,12 +1,13 @@
 //! From a core [`Request`] to a Responses API request body.
 
-use rivulet_core::{ContentPart, Error, Media, Message, Request, Role, ToolCall, ToolChoice};
+use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolCall, ToolChoice};
 
 use super::responses_decoder::custom_input;
 use super::responses_wire::{
     FunctionOutput, FunctionTool, InputContent, InputItem, ReasoningConfig,
     ResponsesJsonSchemaFormat, ResponsesRequest, SummaryText, TextConfig,
 };
+use crate::media::url_or_data_url;
 
 /// The streaming request body.
 ///
@@ -119,7 +120,7 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
 fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
     Ok(Some(match part {
         ContentPart::Image(m) => InputContent::InputImage {
-            image_url: data_url("an image", m)?,
+            image_url: url_or_data_url(super::ID, "an image", m)?,
             detail: "auto".into(),
         },
         ContentPart::File(m) => match m.as_url() {
@@ -131,21 +132,11 @@ fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
             None => InputContent::InputFile {
                 file_url: None,
                 filename: Some(crate::media::filename(m)),
-                file_data: Some(data_url("a file", m)?),
+                file_data: Some(url_or_data_url(super::ID, "a file", m)?),
             },
         },
         _ => return Ok(None),
     }))
-}
-
-/// The bytes of `media` as a `data:` URL; refused without a media type.
-fn data_url(what: &str, media: &Media) -> Result<String, Error> {
-    media.url_or_data_url().ok_or_else(|| {
-        crate::media::unsupported(
-            super::ID,
-            format_args!("{what} without a media type ({})", media.describe()),
-        )
-    })
 }
 
 /// Whether `call` was made to a custom (freeform) tool: the decoder sets
