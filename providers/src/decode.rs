@@ -531,6 +531,53 @@ impl Parts {
     }
 }
 
+/// A decoder's fast path: a small type that reads the common event (a
+/// text delta) borrowed, tried before the whole parse (Chat Completions'
+/// `TextChunk`, Gemini's `TextResponse`, Bedrock's `TextBlockDelta`). An
+/// event of the known shape that carries more than text is no miss, only
+/// one the small type cannot read; a server whose every event carries
+/// fields the type does not know would fail it every time, so after
+/// [`FastPath::MISSES`] misses in a row it is no longer tried (each miss
+/// costs a parse).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FastPath {
+    /// Misses in a row.
+    misses: u8,
+}
+
+impl FastPath {
+    /// Misses in a row after which the fast path is no longer tried.
+    pub(crate) const MISSES: u8 = 8;
+
+    /// A fast path that is never tried: for tests that compare the whole
+    /// parse with it.
+    #[cfg(test)]
+    pub(crate) fn closed() -> Self {
+        FastPath {
+            misses: Self::MISSES,
+        }
+    }
+
+    /// `data` read as `T`, while the fast path is still tried: `None` when
+    /// it is not, or when `data` is not of `T`'s shape (a miss).
+    #[inline]
+    pub(crate) fn read<'a, T: serde::Deserialize<'a>>(&mut self, data: &'a str) -> Option<T> {
+        if self.misses >= Self::MISSES {
+            return None;
+        }
+        match serde_json::from_str::<T>(data) {
+            Ok(read) => {
+                self.misses = 0;
+                Some(read)
+            }
+            Err(_) => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+}
+
 /// Turns usage reports into the deltas core expects, whether the provider
 /// sends one total (OpenAI), cumulative snapshots (Anthropic, Gemini) or
 /// reports that omit fields: consumers only ever add, and what they add up

@@ -46,7 +46,7 @@ use super::bedrock_wire::{
     TokenUsage,
 };
 use crate::decode::{
-    Decoded, Driver, Flow, FormatToolProtocol, Parts, Protocol, UsageTracker, Wire,
+    Decoded, Driver, FastPath, Flow, FormatToolProtocol, Parts, Protocol, UsageTracker, Wire,
 };
 use crate::errors::error_from_code;
 use crate::errors::truncate;
@@ -182,14 +182,9 @@ pub struct ConverseStream {
     tool_calls: usize,
     /// Whether the format tool was called.
     format_called: bool,
-    /// `contentBlockDelta`s in a row that [`TextBlockDelta`] could not
-    /// read; past [`TEXT_DELTA_MISSES`] this server's deltas carry fields
-    /// it does not know, and only the whole parse is tried.
-    text_delta_misses: u8,
+    /// The fast path of text deltas ([`TextBlockDelta`]).
+    text_deltas: FastPath,
 }
-
-/// See `ConverseStream::text_delta_misses`.
-const TEXT_DELTA_MISSES: u8 = 8;
 
 impl BedrockDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
@@ -504,20 +499,13 @@ impl Protocol for ConverseStream {
         match message_type {
             "event" => {
                 let kind = message.str_header(":event-type").unwrap_or_default();
-                if kind == "contentBlockDelta"
-                    && self.text_delta_misses < TEXT_DELTA_MISSES
-                    && !wire.raw_events()
-                {
+                if kind == "contentBlockDelta" && !wire.raw_events() {
                     // The common delta, read borrowed (see
                     // `TextBlockDelta`); it decodes exactly as the whole
                     // parse would.
-                    match serde_json::from_str::<TextBlockDelta>(payload) {
-                        Ok(d) => {
-                            self.text_delta_misses = 0;
-                            self.text(d.content_block_index, &d.delta.text, out);
-                            return Ok(Flow::Continue);
-                        }
-                        Err(_) => self.text_delta_misses += 1,
+                    if let Some(d) = self.text_deltas.read::<TextBlockDelta>(payload) {
+                        self.text(d.content_block_index, &d.delta.text, out);
+                        return Ok(Flow::Continue);
                     }
                 }
                 let parsed = match kind {
@@ -732,7 +720,7 @@ mod tests {
             &recordings,
             ConverseStream::default,
             || ConverseStream {
-                text_delta_misses: TEXT_DELTA_MISSES,
+                text_deltas: FastPath::closed(),
                 ..ConverseStream::default()
             },
             |m| {
@@ -770,7 +758,7 @@ mod tests {
             event("messageStop", r#"{"stopReason":"end_turn"}"#),
         ];
         let whole = ConverseStream {
-            text_delta_misses: TEXT_DELTA_MISSES,
+            text_deltas: FastPath::closed(),
             ..ConverseStream::default()
         };
         let lines = crate::decode::decoded_lines("bedrock", ConverseStream::default(), &messages);

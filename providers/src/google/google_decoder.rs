@@ -50,7 +50,7 @@ use super::google_wire::{
     GenerateContentResponse, GoogleErrorBody, GoogleFunctionCall, Part, TextResponse, UsageMetadata,
 };
 use super::partial_args::ArgsWriter;
-use crate::decode::{Decoded, Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{Decoded, Driver, FastPath, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::sse::{SseEvent, SseRef};
 use crate::streamed_text::{OpenTextPart, TextKind};
 
@@ -111,14 +111,10 @@ pub struct Gemini {
     latest_usage: Option<Usage>,
     /// The usage deltas sent.
     usage: UsageTracker,
-    /// Responses in a row whose shape [`TextResponse`] could not read since
-    /// the metadata; past [`TEXT_RESPONSE_MISSES`] only the whole parse is
-    /// tried.
-    text_response_misses: u8,
+    /// The fast path of text responses ([`TextResponse`]), tried once the
+    /// metadata was sent.
+    text_responses: FastPath,
 }
-
-/// See `Gemini::text_response_misses`.
-const TEXT_RESPONSE_MISSES: u8 = 8;
 
 impl GoogleDecoder {
     /// A decoder for `provider` (`"google"` or `"vertex"`; used in errors,
@@ -525,28 +521,21 @@ impl Protocol for Gemini {
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
-        if self.metadata_sent
-            && self.text_response_misses < TEXT_RESPONSE_MISSES
-            && !wire.raw_events()
-        {
+        if self.metadata_sent && !wire.raw_events() {
             // The common response, read without buffering its parts (see
             // `TextResponse`); it decodes exactly as `on_response` would.
-            match serde_json::from_str::<TextResponse>(data) {
-                Ok(r) => {
-                    self.text_response_misses = 0;
-                    if r.text_parts().is_some() {
-                        self.on_usage(r.usage_metadata.as_ref());
-                        // Each text moves into its chunk: an owned one (its
-                        // JSON had escapes) keeps its buffer.
-                        let [candidate] = r.candidates;
-                        for part in candidate.content.parts {
-                            self.push(TextKind::Text, part.text, out);
-                        }
-                        self.release_usage(out);
-                        return Ok(Flow::Continue);
+            if let Some(r) = self.text_responses.read::<TextResponse>(data) {
+                if r.text_parts().is_some() {
+                    self.on_usage(r.usage_metadata.as_ref());
+                    // Each text moves into its chunk: an owned one (its
+                    // JSON had escapes) keeps its buffer.
+                    let [candidate] = r.candidates;
+                    for part in candidate.content.parts {
+                        self.push(TextKind::Text, part.text, out);
                     }
+                    self.release_usage(out);
+                    return Ok(Flow::Continue);
                 }
-                Err(_) => self.text_response_misses += 1,
             }
         }
         let response = wire
@@ -735,7 +724,7 @@ mod tests {
             &crate::decode::recorded_sse_events(),
             Gemini::default,
             || Gemini {
-                text_response_misses: TEXT_RESPONSE_MISSES,
+                text_responses: FastPath::closed(),
                 ..Gemini::default()
             },
             |e| {

@@ -29,7 +29,7 @@ use super::openai_wire::{
     AudioDelta, ChatCompletionChunk, ChatErrorBody, ChatToolCallDelta, ChoiceDelta,
     CompletionUsage, ContentPiece, DeltaContent, ErrorEvent, TextChunk, ThinkingContent,
 };
-use crate::decode::{Driver, Flow, Parts, Protocol, UsageTracker, Wire};
+use crate::decode::{Driver, FastPath, Flow, Parts, Protocol, UsageTracker, Wire};
 use crate::errors::error_from_code;
 use crate::errors::truncate;
 use crate::sse::{SseEvent, SseRef};
@@ -87,15 +87,10 @@ pub struct ChatCompletions {
     /// How many of Perplexity's `citations` were passed on.
     cited_urls: usize,
     usage: UsageTracker,
-    /// Chunks in a row whose shape [`TextChunk`] could not read since the
-    /// metadata; past [`TEXT_CHUNK_MISSES`] this server's chunks carry
-    /// fields it does not know on every chunk, and only the whole parse is
-    /// tried.
-    text_chunk_misses: u8,
+    /// The fast path of text chunks ([`TextChunk`]), tried once the
+    /// metadata was sent.
+    text_chunks: FastPath,
 }
-
-/// See `ChatCompletions::text_chunk_misses`.
-const TEXT_CHUNK_MISSES: u8 = 8;
 
 impl ChatDecoder {
     /// A decoder for `provider` (used in errors and raw events); raw
@@ -426,20 +421,16 @@ impl Protocol for ChatCompletions {
             self.end_all(out);
             return Ok(Flow::Done);
         }
-        if self.metadata_sent && self.text_chunk_misses < TEXT_CHUNK_MISSES && !wire.raw_events() {
+        if self.metadata_sent && !wire.raw_events() {
             // The common chunk, read into a type a tenth of the size (see
             // `TextChunk`); it decodes exactly as the whole parse would.
             // A chunk of the known shape that carries more than text (a
-            // finish, tool calls) is no miss: only a shape it cannot read.
-            match serde_json::from_str::<TextChunk>(data) {
-                Ok(chunk) => {
-                    self.text_chunk_misses = 0;
-                    if let Some(text) = chunk.text() {
-                        self.push_text(TextKind::Text, text, out);
-                        return Ok(Flow::Continue);
-                    }
+            // finish, tool calls) goes on to the whole parse.
+            if let Some(chunk) = self.text_chunks.read::<TextChunk>(data) {
+                if let Some(text) = chunk.text() {
+                    self.push_text(TextKind::Text, text, out);
+                    return Ok(Flow::Continue);
                 }
-                Err(_) => self.text_chunk_misses += 1,
             }
         }
         match serde_json::from_str::<ChatCompletionChunk>(data) {
@@ -639,7 +630,7 @@ mod tests {
             &crate::decode::recorded_sse_events(),
             ChatCompletions::default,
             || ChatCompletions {
-                text_chunk_misses: TEXT_CHUNK_MISSES,
+                text_chunks: FastPath::closed(),
                 ..ChatCompletions::default()
             },
             |e| serde_json::from_str::<TextChunk>(&e.data).is_ok_and(|c| c.text().is_some()),
