@@ -650,6 +650,30 @@ pub(crate) fn decoded_lines<P: Protocol>(
     out
 }
 
+/// What a caller of `decoder` sees of `events` and the end of the body:
+/// the chunks applied to one response, and the error the stream ended
+/// with, if any. For tests.
+#[cfg(test)]
+pub(crate) fn response_of<P: Protocol>(
+    mut decoder: Driver<P>,
+    events: &[P::Event],
+) -> (rivulet_core::Response, Option<Error>) {
+    let mut out = Vec::new();
+    for e in events {
+        out.extend(decoder.feed(e));
+    }
+    out.extend(decoder.finish());
+    let mut r = rivulet_core::Response::default();
+    let mut err = None;
+    for c in out {
+        match c {
+            Ok(c) => r.apply(&c),
+            Err(e) => err = Some(e),
+        }
+    }
+    (r, err)
+}
+
 /// Asserts that a protocol with its fast path (`fast()`) and without it
 /// (`whole()`) decode every recording alike: the same chunks and errors, in
 /// the same order. Returns how many events `on_fast_path` says the fast

@@ -773,21 +773,7 @@ mod tests {
     }
 
     fn run(messages: &[EventStreamMessage]) -> (Response, Option<Error>) {
-        let mut d = BedrockDecoder::new("bedrock");
-        let mut out = Vec::new();
-        for m in messages {
-            out.extend(d.feed(m));
-        }
-        out.extend(d.finish());
-        let mut r = Response::default();
-        let mut err = None;
-        for c in out {
-            match c {
-                Ok(c) => r.apply(&c),
-                Err(e) => err = Some(e),
-            }
-        }
-        (r, err)
+        crate::decode::response_of(BedrockDecoder::new("bedrock"), messages)
     }
 
     #[test]

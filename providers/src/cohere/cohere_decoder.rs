@@ -347,25 +347,14 @@ pub fn usage_from_wire(u: &ChatUsage) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::EventDecoder;
     use rivulet_core::{ErrorKind, Response};
 
     fn run(events: &[(&str, &str)]) -> (Response, Option<Error>) {
-        let mut d = CohereDecoder::new("cohere");
-        let mut r = Response::default();
-        let mut err = None;
-        let mut out = Vec::new();
-        for (name, data) in events {
-            out.extend(d.feed(&SseEvent::new(*name, *data)));
-        }
-        out.extend(d.finish());
-        for c in out {
-            match c {
-                Ok(c) => r.apply(&c),
-                Err(e) => err = Some(e),
-            }
-        }
-        (r, err)
+        let events: Vec<SseEvent> = events
+            .iter()
+            .map(|(name, data)| SseEvent::new(*name, *data))
+            .collect();
+        crate::decode::response_of(CohereDecoder::new("cohere"), &events)
     }
 
     #[test]
