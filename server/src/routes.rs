@@ -25,7 +25,9 @@ use super::{auth, body, events, origin, page, sse, ApiError, App};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
 
-/// Every route, behind the token check and the body limit.
+/// Every route, behind the origin check (`origin.rs`: pages of other
+/// origins, and without a token hosts that are not loopback), the token
+/// check and the body limit; with allowed origins, CORS outermost.
 pub(crate) fn router(app: Arc<App>) -> Router {
     let router = Router::new()
         .route("/v1/streams", post(start).get(list))
