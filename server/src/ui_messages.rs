@@ -7,7 +7,8 @@
 //! server: a system message's text parts joined; a user message's text and
 //! file parts; an assistant message cut into steps at each `step-start`,
 //! each step an assistant message (text, reasoning, tool calls) followed by
-//! a tool message with the results of its finished calls. Parts that carry
+//! a tool message with the results of its finished calls; a user message's
+//! other parts are left out, as the SDK leaves them. Parts that carry
 //! nothing for the model (`source-url`, `source-document`, `data-*`) are
 //! left out, as the SDK does without a converter of its own; a part of a
 //! type the SDK does not define is a 400.
@@ -82,10 +83,15 @@ pub fn to_messages(messages: Vec<UiMessage>) -> Result<Vec<Message>, String> {
             "user" => {
                 let mut content = Vec::new();
                 for (j, part) in message.parts.iter().enumerate() {
+                    // As the SDK: a user message sends its text and files
+                    // only (reasoning and tool parts have no place in it).
                     match read_part(part).map_err(|why| at(j, why))? {
-                        Read::Content(c) => content.push(c),
-                        Read::Tool(_) => return Err(at(j, "a tool part in a user message".into())),
-                        Read::StepStart | Read::Nothing => {}
+                        Read::Content(
+                            c @ (ContentPart::Text(_)
+                            | ContentPart::Image(_)
+                            | ContentPart::File(_)),
+                        ) => content.push(c),
+                        Read::Content(_) | Read::Tool(_) | Read::StepStart | Read::Nothing => {}
                     }
                 }
                 out.push(Message {
@@ -445,11 +451,18 @@ mod tests {
             err(json!([{"role": "user", "parts": [{"type": "file", "mediaType": "image/png", "url": "data:image/png;base64,%%%"}]}])),
             "messages[0].parts[0]: url is a data: URL whose base64 is invalid: Invalid symbol 37, offset 0."
         );
-        assert_eq!(
-            err(
-                json!([{"role": "user", "parts": [{"type": "tool-x", "toolCallId": "c", "state": "output-available"}]}])
-            ),
-            "messages[0].parts[0]: a tool part in a user message"
-        );
+    }
+
+    #[test]
+    fn a_user_message_sends_its_text_and_files_only() {
+        let messages = convert(json!([{"role": "user", "parts": [
+            {"type": "reasoning", "text": "hm"},
+            {"type": "text", "text": "q"},
+            {"type": "tool-x", "toolCallId": "c", "state": "output-available", "input": {}, "output": 1},
+            {"type": "step-start"}
+        ]}]))
+        .unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].content, vec![ContentPart::text("q")]);
     }
 }
