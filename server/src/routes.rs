@@ -20,7 +20,7 @@ use super::openai_compat::{self, StartedChat, STREAM_ID_HEADER};
 use super::registry::{failure, status, Attached, Entry};
 use super::remote::Remote;
 use super::ui_messages::{to_messages, UiChatRequest};
-use super::wire::{StartRequest, Started, Summary};
+use super::wire::{ModelSettings, StartRequest, Started, Summary};
 use super::{auth, body, events, origin, page, sse, ApiError, App};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
@@ -205,17 +205,7 @@ async fn ui_chat(
     if history.is_empty() {
         return Err(ApiError::bad_request("messages must not be empty"));
     }
-    let (id, model) = configure(
-        &app,
-        Settings {
-            model: request.model,
-            max_tokens: request.max_tokens,
-            temperature: request.temperature,
-            seed: request.seed,
-            tools: request.tools,
-            format: request.format,
-        },
-    )?;
+    let (id, model) = configure(&app, request.settings)?;
     let messages: Vec<Message> = request
         .system
         .map(Message::system)
@@ -235,7 +225,7 @@ async fn ui_chat(
 fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), ApiError> {
     let (id, model) = configure(
         app,
-        Settings {
+        ModelSettings {
             model: r.model,
             max_tokens: r.max_tokens,
             temperature: r.temperature,
@@ -265,19 +255,9 @@ fn build(app: &App, r: StartRequest) -> Result<(String, Model, Vec<Message>), Ap
     Ok((id, model, messages))
 }
 
-/// What a start request says of the model, whatever its messages' shape.
-struct Settings {
-    model: Option<String>,
-    max_tokens: Option<u32>,
-    temperature: Option<f64>,
-    seed: Option<i64>,
-    tools: Option<Value>,
-    format: Option<Value>,
-}
-
 /// The model's id and the model `r` asks for; every refusal names the
 /// field.
-fn configure(app: &App, r: Settings) -> Result<(String, Model), ApiError> {
+fn configure(app: &App, r: ModelSettings) -> Result<(String, Model), ApiError> {
     let id = r.model.unwrap_or_else(|| app.config.default_model.clone());
     rivulet::model::check_model_id("model ", &id).map_err(ApiError::bad_request)?;
     let mut model = app.model(&id);

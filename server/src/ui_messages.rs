@@ -18,6 +18,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::wire::ModelSettings;
 use rivulet_core::{ContentPart, Media, Message, Role, Text, Thought, ToolCall, ToolOutput};
 
 /// The body `DefaultChatTransport` posts: the chat's whole history as
@@ -30,27 +31,12 @@ use rivulet_core::{ContentPart, Media, Message, Role, Text, Thought, ToolCall, T
 pub struct UiChatRequest {
     /// The conversation so far, the new user message last.
     pub messages: Vec<UiMessage>,
-    /// `provider/model`; the server's default model when absent.
-    #[serde(default)]
-    pub model: Option<String>,
     /// A system prompt, sent before the messages.
     #[serde(default)]
     pub system: Option<String>,
-    /// The most tokens to generate (1 or more).
-    #[serde(default)]
-    pub max_tokens: Option<u32>,
-    /// Sampling temperature (finite, 0 or more).
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    /// Sampling seed.
-    #[serde(default)]
-    pub seed: Option<i64>,
-    /// Tool definitions, as `rivulet --tools` reads them.
-    #[serde(default)]
-    pub tools: Option<Value>,
-    /// A JSON Schema (an object) the response must follow.
-    #[serde(default)]
-    pub format: Option<Value>,
+    /// `model`, `max_tokens`, `temperature`, `seed`, `tools`, `format`.
+    #[serde(flatten)]
+    pub settings: ModelSettings,
 }
 
 /// One `UIMessage`: a role and its parts. The parts stay JSON until

@@ -30,6 +30,25 @@ pub struct StartRequest {
     pub format: Option<Value>,
 }
 
+/// What a start request says of the model, whatever its messages' shape:
+/// [`StartRequest`]'s fields of that name, and those of `POST
+/// /v1/ai-sdk/chat`'s body (flattened into it).
+#[derive(Debug, Default, Deserialize)]
+pub struct ModelSettings {
+    /// `provider/model`; the server's default model when absent.
+    pub model: Option<String>,
+    /// The most tokens to generate (1 or more).
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature (finite, 0 or more).
+    pub temperature: Option<f64>,
+    /// Sampling seed, for providers that support one.
+    pub seed: Option<i64>,
+    /// Tool definitions, as `rivulet --tools` reads them.
+    pub tools: Option<Value>,
+    /// A JSON Schema (an object) the response must follow.
+    pub format: Option<Value>,
+}
+
 /// A message on the wire: `content` is a string (one text part) or
 /// rivulet's content parts.
 #[derive(Debug, Deserialize)]

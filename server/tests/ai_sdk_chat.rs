@@ -10,46 +10,34 @@
 //! Needs `node` and `(cd tests/js && npm ci)`; without them the tests skip
 //! with a message, except under CI, where they fail.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rivulet::Model;
-use rivulet_server::{serve, ServeConfig};
+use rivulet_server::ServeConfig;
 use rivulet_testkit::{wire, Replay, Server};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 #[path = "support/ai_sdk_node.rs"]
 mod ai_sdk_node;
+#[path = "support/serve.rs"]
+mod serve_support;
+
+use serve_support::start_with;
 
 /// A `rivulet serve` on a loopback port, its models pointed at `upstream`.
 struct Running {
     base: String,
     token: Option<String>,
-    _stop: oneshot::Sender<()>,
 }
 
 impl Running {
     async fn start(upstream: &Server, token: Option<&str>) -> Running {
-        let url = format!("{}/v1", upstream.url());
         let config = ServeConfig {
-            default_model: "openai/gpt-4o-mini".into(),
-            prepare: Some(Arc::new(move |m: Model| {
-                m.base_url(url.clone()).api_key("sk-test").retries(0)
-            })),
             token: token.map(str::to_string),
             ..ServeConfig::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve(listener, config, async {
-            let _ = stopped.await;
-        }));
         Running {
-            base,
+            base: start_with(upstream, config).await,
             token: token.map(str::to_string),
-            _stop: stop,
         }
     }
 

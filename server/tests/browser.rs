@@ -23,6 +23,11 @@ use rivulet_server::{serve, ServeConfig};
 use rivulet_testkit::{wire, Replay, Server, Split};
 use serde_json::{json, Value};
 
+#[path = "support/serve.rs"]
+mod serve_support;
+
+use serve_support::start_with;
+
 const TRANSCRIPT: &str = "openai-chat/text_include_usage.sse";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -353,27 +358,15 @@ async fn a_page_of_another_origin_is_kept_out_unless_allowed() {
         .await;
     let app_origin = app.url();
     let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
-    let url = format!("{}/v1", upstream.url());
-    let prepare: rivulet_server::Prepare =
-        Arc::new(move |m: Model| m.base_url(url.clone()).api_key("sk-test").retries(0));
-    let mut stops = Vec::new();
-    let mut bases = Vec::new();
-    for origins in [vec![], vec![app_origin.clone()]] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        bases.push(format!("http://{}", listener.local_addr().unwrap()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        stops.push(stop);
-        let config = ServeConfig {
-            default_model: "openai/gpt-4o-mini".into(),
-            prepare: Some(prepare.clone()),
-            allowed_origins: origins,
+    let closed = &start_with(&upstream, ServeConfig::default()).await;
+    let open = &start_with(
+        &upstream,
+        ServeConfig {
+            allowed_origins: vec![app_origin.clone()],
             ..ServeConfig::default()
-        };
-        tokio::spawn(serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-    }
-    let (closed, open) = (&bases[0], &bases[1]);
+        },
+    )
+    .await;
 
     let driver = Driver::start().await;
     let profile = std::env::temp_dir().join(format!("rivulet-origins-{}", std::process::id()));

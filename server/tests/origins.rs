@@ -5,40 +5,33 @@
 //! loopback (DNS rebinding) is refused. The same in a real browser:
 //! tests/browser.rs.
 
-use std::sync::Arc;
-
-use rivulet::Model;
 use rivulet_server::{serve, ServeConfig};
 use rivulet_testkit::{wire, Replay, Server};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
+
+#[path = "support/serve.rs"]
+mod serve_support;
+
+use serve_support::start_with;
 
 const START: &str = r#"{"prompt": "What is 4200 + 42?"}"#;
 
 struct Running {
+    /// `host:port`.
     addr: String,
-    _stop: oneshot::Sender<()>,
 }
 
 async fn start(upstream: &Server, token: Option<&str>, origins: &[&str]) -> Running {
-    let url = format!("{}/v1", upstream.url());
     let config = ServeConfig {
         token: token.map(str::to_string),
-        default_model: "openai/gpt-4o-mini".into(),
-        prepare: Some(Arc::new(move |m: Model| {
-            m.base_url(url.clone()).api_key("sk-test").retries(0)
-        })),
         allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
         ..ServeConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, config, async {
-        let _ = stopped.await;
-    }));
-    Running { addr, _stop: stop }
+    let base = start_with(upstream, config).await;
+    Running {
+        addr: base.trim_start_matches("http://").to_string(),
+    }
 }
 
 /// One request written as is; the response's status, headers (names

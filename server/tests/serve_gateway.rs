@@ -12,7 +12,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -20,14 +19,16 @@ use futures::StreamExt;
 use rivulet::json::chunk_line;
 use rivulet::{Model, Response};
 use rivulet_server::openai_compat::STREAM_ID_HEADER;
-use rivulet_server::{serve, ServeConfig};
+use rivulet_server::ServeConfig;
 use rivulet_testkit::{wire, Replay, Server, Split};
 use serde_json::{json, Value};
 
 #[path = "support/openai_sdk.rs"]
 mod openai_sdk;
+#[path = "support/serve.rs"]
+mod serve_support;
 
-const MODEL: &str = "openai/gpt-4o";
+use serve_support::{start_with, MODEL};
 const TOOLS: &str = "openai-chat/parallel_tool_calls.sse";
 const TEXT: &str = "openai-chat/text_include_usage.sse";
 
@@ -83,23 +84,6 @@ fn point(model: Model, upstream: &Server) -> Model {
 /// The server on a loopback port, every model pointed at `upstream`.
 async fn start_server(upstream: &Server) -> String {
     start_with(upstream, ServeConfig::default()).await
-}
-
-async fn start_with(upstream: &Server, config: ServeConfig) -> String {
-    let url = upstream.url();
-    let config = ServeConfig {
-        default_model: MODEL.into(),
-        prepare: Some(Arc::new(move |m: Model| {
-            m.base_url(format!("{url}/v1"))
-                .api_key("sk-test")
-                .retries(0)
-        })),
-        ..config
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, config, std::future::pending()));
-    base
 }
 
 /// `transcript` streamed in-process: the response and its chunks as
