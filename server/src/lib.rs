@@ -13,6 +13,10 @@
 //! - `POST /v1/streams/{id}/cancel`
 //! - `POST /v1/ai-sdk/chat` — what `useChat` posts (`UIMessage`s), answered
 //!   with the UI message stream; cancelled when its last attacher goes
+//!   unless the body says `"resumable": true`
+//! - `GET /v1/ai-sdk/chat/{chat}/stream` — the chat's running generation
+//!   replayed (`useChat`'s `resume`), `204` when none runs;
+//!   `POST /v1/ai-sdk/chat/{chat}/cancel` cancels it
 //! - `POST /v1/chat/completions` — OpenAI-compatible; the generation is a
 //!   registered stream (`x-rivulet-stream-id`), cancelled when its last
 //!   attacher goes

@@ -100,6 +100,17 @@ impl Entry {
     }
 }
 
+/// How [`Registry::insert`] registers a stream beyond its id.
+#[derive(Debug, Default)]
+pub struct Registration {
+    /// Cancel it when its last attacher goes (the caller attaches first,
+    /// so it starts with one): a chat's generation that nobody asked to
+    /// outlive its readers.
+    pub cancel_unattached: bool,
+    /// The AI SDK chat it answers, found by the chat's id while it runs.
+    pub chat: Option<String>,
+}
+
 /// One attacher, counted while it lives.
 pub struct Attached(Arc<Entry>);
 
@@ -128,6 +139,10 @@ struct Streams {
     /// retention and `max_kept` free from its front, without scanning the
     /// map (every start used to count the whole map's ended streams).
     ended: VecDeque<String>,
+    /// The running stream of each AI SDK chat that has one, by the chat's
+    /// id (`GET /v1/ai-sdk/chat/{chat}/stream` resumes it): a chat's
+    /// newest stream, dropped when that stream ends.
+    chats: HashMap<String, String>,
 }
 
 impl Streams {
@@ -185,17 +200,20 @@ impl Registry {
     }
 
     /// Starts a stream with `start` unless `max_running` streams are
-    /// running (then `None`, and nothing is started), registers it, and
-    /// watches it so that its end is timed for the retention. With
-    /// `cancel_unattached`, the stream is cancelled when its last attacher
-    /// goes (the caller attaches first, so it starts with one).
+    /// running (then `None`, and nothing is started), registers it as
+    /// `registration` says, and watches it so that its end is timed for
+    /// the retention.
     pub fn insert(
         &self,
         model: String,
         start: impl FnOnce() -> StreamResponse,
         max_running: usize,
-        cancel_unattached: bool,
+        registration: Registration,
     ) -> Option<Arc<Entry>> {
+        let Registration {
+            cancel_unattached,
+            chat,
+        } = registration;
         let started = SystemTime::now();
         // Unique within the process, and not a bare counter: ids from a
         // restarted server do not collide with ones a client still holds.
@@ -226,6 +244,10 @@ impl Registry {
             let mut streams = lock(&self.streams);
             streams.free_beyond(self.max_kept);
             streams.by_id.insert(entry.id.clone(), entry.clone());
+            if let Some(chat) = &chat {
+                // The chat's newest generation is the one it resumes.
+                streams.chats.insert(chat.clone(), entry.id.clone());
+            }
         }
         let watched = entry.clone();
         let streams = self.streams.clone();
@@ -246,6 +268,12 @@ impl Registry {
                 metrics.chunks(watched.response.handle().len() as u64);
                 watched.chunks_counted.store(true, Ordering::Relaxed);
                 streams.ended.push_back(watched.id.clone());
+                if let Some(chat) = chat {
+                    // Unless a newer generation of the chat took its place.
+                    if streams.chats.get(&chat) == Some(&watched.id) {
+                        streams.chats.remove(&chat);
+                    }
+                }
             }
             metrics.ended(status(Some(&outcome)));
             // The place first: whoever waits for the end may start another.
@@ -258,6 +286,14 @@ impl Registry {
     /// The stream `id`.
     pub fn get(&self, id: &str) -> Option<Arc<Entry>> {
         lock(&self.streams).by_id.get(id).cloned()
+    }
+
+    /// The running stream of the AI SDK chat `chat` (its newest), if it
+    /// has one.
+    pub fn chat(&self, chat: &str) -> Option<Arc<Entry>> {
+        let streams = lock(&self.streams);
+        let id = streams.chats.get(chat)?;
+        streams.by_id.get(id).cloned()
     }
 
     /// Every stream, oldest first.

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::accept::Direct;
 use super::direct::DirectEvents;
 use super::openai_compat::{self, StartedChat, STREAM_ID_HEADER};
-use super::registry::{failure, status, Attached, Entry};
+use super::registry::{failure, status, Attached, Entry, Registration};
 use super::remote::Remote;
 use super::ui_messages::{to_messages, UiChatRequest};
 use super::wire::{ModelSettings, StartRequest, Started, Summary};
@@ -35,6 +35,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}/events", get(attach))
         .route("/v1/streams/{id}/cancel", post(cancel))
         .route("/v1/ai-sdk/chat", post(ui_chat))
+        .route("/v1/ai-sdk/chat/{chat}/stream", get(ui_chat_stream))
+        .route("/v1/ai-sdk/chat/{chat}/cancel", post(ui_chat_cancel))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
         .merge(openai_compat::router(app.clone()))
@@ -81,7 +83,11 @@ impl openai_compat::StartChat for App {
             Some(prepare) => prepare(model),
             None => model,
         };
-        let (entry, attached) = start_attached(self, id, model, messages)?;
+        let registration = Registration {
+            cancel_unattached: true,
+            chat: None,
+        };
+        let (entry, attached) = start_attached(self, id, model, messages, registration)?;
         Ok(StartedChat {
             stream_id: entry.id.clone(),
             response: entry.response.clone(),
@@ -92,17 +98,22 @@ impl openai_compat::StartChat for App {
 
 /// Starts a generation that its caller reads, as the chat endpoints do:
 /// registered like `POST /v1/streams` (others attach, list and cancel it
-/// by its id), the caller its first attacher, cancelled when its last
-/// attacher goes.
+/// by its id) and as `registration` says, the caller its first attacher.
 fn start_attached(
     app: &App,
     id: String,
     model: Model,
     messages: Vec<Message>,
+    registration: Registration,
 ) -> Result<(Arc<Entry>, Attached), ApiError> {
     let entry = app
         .registry
-        .insert(id, || model.stream(messages), app.config.max_streams, true)
+        .insert(
+            id,
+            || model.stream(messages),
+            app.config.max_streams,
+            registration,
+        )
         .ok_or_else(|| streams_busy(app))?;
     if let Some(remote) = &app.remote {
         // Not waited for: the caller reads this stream here.
@@ -114,6 +125,17 @@ fn start_attached(
         .attach(app.config.max_attachers.max(1))
         .ok_or_else(|| ApiError::busy("this stream takes no attacher", app.config.retry_after))?;
     Ok((entry, attached))
+}
+
+/// The 429 of a stream with as many attachers as it takes.
+fn attachers_busy(app: &App) -> ApiError {
+    ApiError::busy(
+        format!(
+            "{} clients are attached to this stream, the most it takes",
+            app.config.max_attachers
+        ),
+        app.config.retry_after,
+    )
 }
 
 /// The 429 of a server running as many streams as it may.
@@ -157,7 +179,12 @@ async fn start(
     let (id, model, messages) = build(&app, request)?;
     let entry = app
         .registry
-        .insert(id, || model.stream(messages), app.config.max_streams, false)
+        .insert(
+            id,
+            || model.stream(messages),
+            app.config.max_streams,
+            Registration::default(),
+        )
         .ok_or_else(|| streams_busy(&app))?;
     if let Some(remote) = &app.remote {
         // Answered once other nodes can find it (or after a bound).
@@ -190,9 +217,12 @@ fn read_body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Ap
 /// `max_tokens`, … ), answered with the generation as a UI message stream
 /// (as `?format=ai-sdk` sends it). The generation is a registered stream
 /// (`x-rivulet-stream-id`: others attach, list and cancel it by its id),
-/// with the posting client as its first attacher, and it is cancelled
-/// when its last attacher goes, so `useChat`'s `stop()` (which aborts the
-/// request) stops the generation.
+/// with the posting client as its first attacher. It is cancelled when
+/// its last attacher goes, so `useChat`'s `stop()` (which aborts the
+/// request) stops the generation, unless the body says `"resumable":
+/// true`: then it runs to its end whoever reads it, and
+/// `GET /v1/ai-sdk/chat/{chat}/stream` gives it back to a page that
+/// went away (`useChat`'s `resume`).
 async fn ui_chat(
     State(app): State<Arc<App>>,
     body: Result<Bytes, BytesRejection>,
@@ -212,12 +242,57 @@ async fn ui_chat(
         .into_iter()
         .chain(history)
         .collect();
-    let (entry, attached) = start_attached(&app, id, model, messages)?;
-    let mut response = events::ai_sdk(&entry, attached);
+    let registration = Registration {
+        cancel_unattached: !request.resumable,
+        chat: request.id,
+    };
+    let (entry, attached) = start_attached(&app, id, model, messages, registration)?;
+    Ok(ui_message_stream(&entry, attached))
+}
+
+/// The UI message stream of `entry` from its start, with its id in
+/// `x-rivulet-stream-id`.
+fn ui_message_stream(entry: &Entry, attached: Attached) -> Response {
+    let mut response = events::ai_sdk(entry, attached);
     if let Ok(v) = axum::http::HeaderValue::from_str(&entry.id) {
         response.headers_mut().insert(STREAM_ID_HEADER, v);
     }
-    Ok(response)
+    response
+}
+
+/// `GET /v1/ai-sdk/chat/{chat}/stream`: where `DefaultChatTransport`
+/// reconnects (`useChat`'s `resume: true` on a page's load, and after a
+/// network error). The chat's running generation, replayed from its start
+/// and then followed live, as the transport expects by default
+/// (`resumeStreamIsReplay`); `204 No Content` when the chat has none
+/// running (never started here, or ended), which the SDK reads as nothing
+/// to resume.
+async fn ui_chat_stream(
+    State(app): State<Arc<App>>,
+    Path(chat): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(entry) = app.registry.chat(&chat) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let attached = entry
+        .attach(app.config.max_attachers)
+        .ok_or_else(|| attachers_busy(&app))?;
+    Ok(ui_message_stream(&entry, attached))
+}
+
+/// `POST /v1/ai-sdk/chat/{chat}/cancel`: cancels the chat's running
+/// generation (what `stop()` cannot do for a `resumable` chat, whose
+/// generation outlives its request) and answers with its summary, as
+/// `POST /v1/streams/{id}/cancel` does; `204 No Content` when the chat has
+/// none running.
+async fn ui_chat_cancel(
+    State(app): State<Arc<App>>,
+    Path(chat): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(entry) = app.registry.chat(&chat) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    Ok(Json(cancel_entry(&app, &entry).await).into_response())
 }
 
 /// The model and messages a start request asks for; every refusal names
@@ -401,15 +476,9 @@ async fn attach(
         }
         (None, None) => return Err(not_found(&id)),
     };
-    let attached = entry.attach(app.config.max_attachers).ok_or_else(|| {
-        ApiError::busy(
-            format!(
-                "{} clients are attached to this stream, the most it takes",
-                app.config.max_attachers
-            ),
-            app.config.retry_after,
-        )
-    })?;
+    let attached = entry
+        .attach(app.config.max_attachers)
+        .ok_or_else(|| attachers_busy(&app))?;
     if ai_sdk {
         // The encoder needs the whole stream: it always replays from the
         // start (the AI SDK resumes by replaying), whatever the client
@@ -438,9 +507,14 @@ async fn cancel(
         (None, Some(remote)) => return remote.cancel(&id).await.map(Json),
         (None, None) => return Err(not_found(&id)),
     };
+    Ok(Json(cancel_entry(&app, &entry).await))
+}
+
+/// Cancels `entry`, waits (up to 5 s) for its end, and gives its summary.
+async fn cancel_entry(app: &App, entry: &Entry) -> Summary {
     entry.response.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), entry.ended()).await;
-    Ok(Json(summary(&app, &entry)))
+    summary(app, entry)
 }
 
 /// `GET /metrics`: Prometheus text.

@@ -21,14 +21,23 @@ use serde_json::Value;
 use crate::wire::ModelSettings;
 use rivulet_core::{ContentPart, Media, Message, Role, Text, Thought, ToolCall, ToolOutput};
 
-/// The body `DefaultChatTransport` posts: the chat's whole history as
-/// `UIMessage`s, and whatever the app added (its `body` option): here, the
-/// options of `POST /v1/streams`. The transport's other fields (the chat's
-/// `id`, the `trigger`, a `messageId`) and any an app adds are ignored:
-/// whether a message is submitted or regenerated, the history sent is what
-/// the model answers.
+/// The body `DefaultChatTransport` posts: the chat's id and its whole
+/// history as `UIMessage`s, and whatever the app added (its `body`
+/// option): here, the options of `POST /v1/streams` and `resumable`. The
+/// transport's other fields (the `trigger`, a `messageId`) and any an app
+/// adds are ignored: whether a message is submitted or regenerated, the
+/// history sent is what the model answers.
 #[derive(Debug, Deserialize)]
 pub struct UiChatRequest {
+    /// The chat's id: its running generation can be resumed and cancelled
+    /// by it (`/v1/ai-sdk/chat/{id}/stream`, `/cancel`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Keep generating when the request goes away (a page reloaded or
+    /// offline), for `useChat`'s `resume` to pick up; `stop()` then no
+    /// longer stops the generation: `/v1/ai-sdk/chat/{id}/cancel` does.
+    #[serde(default)]
+    pub resumable: bool,
     /// The conversation so far, the new user message last.
     pub messages: Vec<UiMessage>,
     /// A system prompt, sent before the messages.

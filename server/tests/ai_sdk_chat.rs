@@ -4,8 +4,10 @@
 //! whose provider replays real recorded transcripts, and `readUIMessageStream`
 //! assembles the answer (tests/js/chat_transport.mjs). Checked: the message
 //! the SDK gets, the request rivulet sends the provider for the SDK's own
-//! history (tool calls and their results included), and that aborting the
-//! request (`useChat`'s `stop()`) cancels the generation.
+//! history (tool calls and their results included), that aborting the
+//! request (`useChat`'s `stop()`) cancels the generation, and that a
+//! `resumable` chat's generation outlives its page and is resumed by the
+//! SDK's own chat class (`resumeStream`, tests/js/use_chat_resume.mjs).
 //!
 //! Needs `node` and `(cd tests/js && npm ci)`; without them the tests skip
 //! with a message, except under CI, where they fail.
@@ -65,6 +67,20 @@ impl Running {
         .unwrap()
     }
 
+    /// What the SDK's chat class holds after `input`'s step
+    /// (tests/js/use_chat_resume.mjs), with the server's chat route and
+    /// token filled in. None when the client is missing (outside CI).
+    async fn use_chat(&self, mut input: Value) -> Option<Value> {
+        input["api"] = json!(format!("{}/v1/ai-sdk/chat", self.base));
+        input["token"] = json!(self.token);
+        let input = input.to_string();
+        tokio::task::spawn_blocking(move || {
+            ai_sdk_node::run("use_chat_resume.mjs", input.as_bytes())
+        })
+        .await
+        .unwrap()
+    }
+
     async fn request(
         &self,
         method: reqwest::Method,
@@ -100,6 +116,16 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// A provider answering once with `n` chunks of `"tok "`, `gap_ms` apart.
+async fn paced(n: usize, gap_ms: u64) -> Server {
+    Server::start(vec![Replay::generated(
+        n,
+        Duration::from_millis(gap_ms),
+        "tok ",
+    )])
+    .await
 }
 
 /// The JSON body of the `n`th request the provider received.
@@ -242,12 +268,7 @@ async fn tool_calls_and_the_apps_results_go_back_to_the_provider() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stop_aborts_the_request_and_cancels_the_generation() {
     // 500 chunks 20 ms apart: ten seconds unless something stops it.
-    let upstream = Server::start(vec![Replay::generated(
-        500,
-        Duration::from_millis(20),
-        "tok ",
-    )])
-    .await;
+    let upstream = paced(500, 20).await;
     let server = Running::start(&upstream, None).await;
     let Some(read) = server
         .chat(
@@ -271,6 +292,156 @@ async fn stop_aborts_the_request_and_cancels_the_generation() {
             .is_some(),
         "the provider's connection stayed open"
     );
+    // Nothing left to resume.
+    let (status, _) = server
+        .request(reqwest::Method::GET, "/v1/ai-sdk/chat/chat-1/stream", None)
+        .await;
+    assert_eq!(status, 204);
+}
+
+/// The chat ended its request without an error.
+fn assert_ready(chat: &Value) {
+    assert_eq!(
+        (&chat["status"], &chat["error"]),
+        (&json!("ready"), &Value::Null),
+        "{chat}"
+    );
+}
+
+/// The text of the chat's last message if it is the assistant's.
+fn assistant_text(chat: &Value) -> String {
+    let last = chat["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["role"], "assistant", "{chat}");
+    texts(last).concat()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumable_chat_outlives_its_page_and_use_chat_resumes_it() {
+    // 300 chunks 10 ms apart: three seconds, time for the page to go and
+    // come back while the generation runs.
+    let upstream = paced(300, 10).await;
+    let server = Running::start(&upstream, None).await;
+    let Some(sent) = server
+        .use_chat(json!({"mode": "send", "chatId": "chat-r", "text": "go",
+                         "body": {"resumable": true}, "stopAfterChars": 8}))
+        .await
+    else {
+        return;
+    };
+    assert_ready(&sent);
+    let partial = assistant_text(&sent);
+    assert!(
+        partial.starts_with("tok tok ") && partial.len() < 1200,
+        "{partial:?}"
+    );
+    let id = sent["streamId"].as_str().expect("x-rivulet-stream-id");
+    // The page is gone; the generation runs on, its provider still read.
+    assert!(
+        upstream
+            .wait_client_closed(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the provider's connection was closed"
+    );
+    let (_, v) = server
+        .request(reqwest::Method::GET, &format!("/v1/streams/{id}"), None)
+        .await;
+    assert_eq!(
+        (&v["status"], &v["attachers"]),
+        (&json!("running"), &json!(0)),
+        "{v}"
+    );
+
+    // The page loads again with the history its app saved (the user's
+    // message) and resumes: the whole answer, as one assistant message.
+    let user = sent["messages"][0].clone();
+    assert_eq!(user["role"], "user");
+    let Some(resumed) = server
+        .use_chat(json!({"mode": "resume", "chatId": "chat-r", "messages": [user]}))
+        .await
+    else {
+        return;
+    };
+    assert_ready(&resumed);
+    assert_eq!(
+        resumed["messages"].as_array().unwrap().len(),
+        2,
+        "{resumed}"
+    );
+    assert_eq!(assistant_text(&resumed), "tok ".repeat(300));
+    assert_eq!(resumed["messages"][1]["id"], format!("msg-{id}"));
+    assert_eq!(
+        resumed["requests"],
+        json!([{"method": "GET", "status": 200,
+                "url": format!("{}/v1/ai-sdk/chat/chat-r/stream", server.base)}])
+    );
+    assert_eq!(resumed["streamId"], id);
+    server.wait_status(id, "finished").await;
+
+    // Once it has ended there is nothing to resume: the SDK gets a 204 and
+    // leaves the chat as it was.
+    let Some(again) = server
+        .use_chat(json!({"mode": "resume", "chatId": "chat-r", "messages": [user]}))
+        .await
+    else {
+        return;
+    };
+    assert_eq!(again["messages"], json!([user]), "{again}");
+    assert_ready(&again);
+    assert_eq!(again["requests"][0]["status"], 204, "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumable_chat_is_cancelled_by_its_id() {
+    // 500 chunks 20 ms apart: ten seconds unless something stops it.
+    let upstream = paced(500, 20).await;
+    let server = Running::start(&upstream, Some("s3cret")).await;
+    let Some(sent) = server
+        .use_chat(json!({"mode": "send", "chatId": "chat-c", "text": "go",
+                         "body": {"resumable": true}, "stopAfterChars": 4}))
+        .await
+    else {
+        return;
+    };
+    assert_eq!(sent["error"], Value::Null, "{sent}");
+    let id = sent["streamId"].as_str().expect("x-rivulet-stream-id");
+    // `stop()` only closed the request.
+    assert!(upstream
+        .wait_client_closed(Duration::from_millis(200))
+        .await
+        .is_none());
+    let (status, v) = server
+        .request(reqwest::Method::POST, "/v1/ai-sdk/chat/chat-c/cancel", None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (&v["id"], &v["status"]),
+        (&json!(id), &json!("cancelled")),
+        "{v}"
+    );
+    assert!(
+        upstream
+            .wait_client_closed(Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the provider's connection stayed open"
+    );
+    // Nothing runs for the chat now, and nothing for a chat never seen.
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/ai-sdk/chat/chat-c/stream"),
+        (reqwest::Method::POST, "/v1/ai-sdk/chat/chat-c/cancel"),
+        (reqwest::Method::GET, "/v1/ai-sdk/chat/never/stream"),
+    ] {
+        let (status, v) = server.request(method, path, None).await;
+        assert_eq!(status, 204, "{path}: {v}");
+    }
+    // Both routes want the token.
+    for r in [
+        reqwest::Client::new().get(format!("{}/v1/ai-sdk/chat/chat-c/stream", server.base)),
+        reqwest::Client::new().post(format!("{}/v1/ai-sdk/chat/chat-c/cancel", server.base)),
+    ] {
+        assert_eq!(r.send().await.unwrap().status().as_u16(), 401);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
