@@ -372,3 +372,91 @@ async fn two_hundred_streams_reach_b_with_nothing_lost_duplicated_or_reordered()
         assert_eq!(on_b, a.read_all(id, None).await, "stream {id}");
     }
 }
+
+/// Posts an AI SDK chat turn to `node` as `useChat` does, for a
+/// `resumable` generation; reads the answer's first bytes and goes away
+/// (a page reloaded). The stream's id.
+async fn post_resumable_chat_and_leave(node: &Node, chat: &str) -> String {
+    let body = json!({"id": chat, "resumable": true, "messages": [
+        {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]});
+    let r = node
+        .client
+        .post(format!("{}/v1/ai-sdk/chat", node.base))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let id = r.headers()["x-rivulet-stream-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut body = r.bytes_stream();
+    assert!(body.next().await.is_some(), "the answer began");
+    // A moment for A to record the chat in Redis (not waited for by the
+    // answer; a page takes far longer to come back).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_posted_to_a_resumes_and_is_cancelled_through_b() {
+    let redis = RedisServer::start();
+    // 1,500 chunks 2 ms apart: three seconds a stream.
+    let upstream = provider(1500).await;
+    let a = Node::start("a", &redis, &upstream, "5s");
+    let b = Node::start("b", &redis, &upstream, "5s");
+    let chat_stream = |node: &Node, chat: &str| {
+        node.client
+            .get(format!("{}/v1/ai-sdk/chat/{chat}/stream", node.base))
+            .send()
+    };
+
+    // The page went away from A and comes back through B: B replays the
+    // chat's generation from the shared log, byte for byte what A sends.
+    let id = post_resumable_chat_and_leave(&a, "chat-x").await;
+    let resumed = chat_stream(&b, "chat-x").await.unwrap();
+    assert_eq!(resumed.status().as_u16(), 200);
+    assert_eq!(resumed.headers()["x-rivulet-stream-id"], id.as_str());
+    let on_b = resumed.text().await.unwrap();
+    assert!(on_b.ends_with("data: [DONE]\n\n"), "{on_b}");
+    let on_a = a
+        .client
+        .get(format!("{}/v1/streams/{id}/events?format=ai-sdk", a.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(on_b, on_a);
+    let (_, v) = a.get(&format!("/v1/streams/{id}")).await;
+    assert_eq!(
+        (&v["status"], &v["chunks"]),
+        (&json!("finished"), &json!(1505)),
+        "{v}"
+    );
+    // Ended: nothing to resume on either node.
+    for node in [&a, &b] {
+        assert_eq!(
+            chat_stream(node, "chat-x").await.unwrap().status().as_u16(),
+            204
+        );
+    }
+
+    // Another chat, cancelled through B by the chat's id.
+    let id = post_resumable_chat_and_leave(&a, "chat-y").await;
+    let (status, v) = b.post("/v1/ai-sdk/chat/chat-y/cancel", "").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (&v["id"], &v["owner"], &v["status"]),
+        (&json!(id), &json!("a"), &json!("cancelled")),
+        "{v}"
+    );
+    let (_, v) = a.get(&format!("/v1/streams/{id}")).await;
+    assert_eq!(v["status"], json!("cancelled"), "{v}");
+    assert!(v["chunks"].as_u64().unwrap() < 1500, "{v}");
+    let (status, _) = b.post("/v1/ai-sdk/chat/chat-y/cancel", "").await;
+    assert_eq!(status, 204);
+}

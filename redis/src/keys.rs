@@ -7,7 +7,9 @@
 //!   end `ended` and `chunks`, and `cancel` once a cancel was requested;
 //! - `P:ID:owner` — the owner's lease: its node id, with a `PX` expiry;
 //! - `P:streams` — a sorted set of stream ids by start time (ms);
-//! - `P:cancel:NODE` — the pub/sub channel node `NODE` hears cancels on.
+//! - `P:cancel:NODE` — the pub/sub channel node `NODE` hears cancels on;
+//! - `P:chat:CHAT` — the id of the stream last started for the AI SDK
+//!   chat `CHAT` (see `Node::set_chat`), with the copies' expiry.
 //!
 //! Entry ids are `0-N` with `N` = offset + 1 (Redis refuses `0-0`), so the
 //! entry after offset `k` is the first one after id `0-(k+1)`, which is
@@ -40,6 +42,11 @@ pub(crate) fn index(prefix: &str) -> String {
 /// The channel node `node` hears cancels on.
 pub(crate) fn cancel_channel(prefix: &str, node: &str) -> String {
     format!("{prefix}:cancel:{node}")
+}
+
+/// The key naming chat `chat`'s latest stream.
+pub(crate) fn chat(prefix: &str, chat: &str) -> String {
+    format!("{prefix}:chat:{chat}")
 }
 
 /// The entry id of the chunk at `offset`, or of the entry that follows

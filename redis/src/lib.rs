@@ -59,6 +59,7 @@
 //! | `P:ID:owner` | string | the owner's node id, `PX` the lease, refreshed every third of it; deleted at the end |
 //! | `P:streams` | sorted set | every stream id, scored by its start (ms) |
 //! | `P:cancel:NODE` | pub/sub channel | stream ids node `NODE` is asked to cancel |
+//! | `P:chat:CHAT` | string | the id of the stream last started for chat `CHAT` ([`Node::set_chat`]), `PX` the retention |
 //!
 //! Entry ids carry offsets, so the SSE `id:` of a chunk and its place in
 //! Redis are the same number (plus one: Redis refuses `0-0`), and resuming

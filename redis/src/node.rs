@@ -247,6 +247,40 @@ impl Node {
         }
     }
 
+    /// Records that stream `id` answers the chat `chat` (an AI SDK chat's
+    /// id, which its page resumes by), replacing whatever stream the chat
+    /// had, so that every node finds it with [`Node::chat`]. The record
+    /// expires with the copies ([`Config::retention`]).
+    pub async fn set_chat(&self, chat: &str, id: &str) -> Result<(), Error> {
+        let config = &self.inner.config;
+        let mut conn = self.conn();
+        within(
+            config.request_timeout,
+            redis::cmd("SET")
+                .arg(keys::chat(&config.prefix, chat))
+                .arg(id)
+                .arg("PX")
+                .arg(config.retention.as_millis().max(1) as u64)
+                .query_async::<()>(&mut conn),
+        )
+        .await
+    }
+
+    /// The stream last recorded for chat `chat` by any node
+    /// ([`Node::set_chat`]); `None` when none was, or its record expired.
+    /// Whether it still runs is for [`Node::status`] to say.
+    pub async fn chat(&self, chat: &str) -> Result<Option<String>, Error> {
+        let config = &self.inner.config;
+        let mut conn = self.conn();
+        within(
+            config.request_timeout,
+            redis::cmd("GET")
+                .arg(keys::chat(&config.prefix, chat))
+                .query_async::<Option<String>>(&mut conn),
+        )
+        .await
+    }
+
     /// The node's counters and gauges now: mirror lag, errors, reconnects,
     /// round trips (see [`Metrics`]).
     pub fn metrics(&self) -> Metrics {

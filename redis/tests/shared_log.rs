@@ -750,3 +750,23 @@ async fn a_url_that_is_not_redis_is_refused_without_repeating_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chats_latest_stream_is_found_from_every_node_until_it_expires() {
+    let redis = RedisServer::start();
+    let (a, b) = nodes(&redis);
+    let short = node(&redis, "node-c", |c| {
+        c.retention = Duration::from_millis(300)
+    });
+    assert_eq!(b.chat("chat-1").await.unwrap(), None);
+    a.set_chat("chat-1", "st_1").await.unwrap();
+    assert_eq!(b.chat("chat-1").await.unwrap().as_deref(), Some("st_1"));
+    // A later turn of the same chat, from another node, takes its place.
+    b.set_chat("chat-1", "st_2").await.unwrap();
+    assert_eq!(a.chat("chat-1").await.unwrap().as_deref(), Some("st_2"));
+    // The record expires with the copies.
+    short.set_chat("chat-2", "st_3").await.unwrap();
+    assert_eq!(a.chat("chat-2").await.unwrap().as_deref(), Some("st_3"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.chat("chat-2").await.unwrap(), None);
+}

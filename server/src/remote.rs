@@ -95,6 +95,32 @@ impl Remote {
         }
     }
 
+    /// Records in the shared log that stream `id` answers the AI SDK chat
+    /// `chat`, so a page that resumes it through another node finds it.
+    /// Not waited for, as the mirror: the answer is already streaming here.
+    pub fn record_chat(&self, chat: String, id: String) {
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = node.set_chat(&chat, &id).await {
+                tracing::warn!(%id, error = %e, "the shared log did not record the stream's chat");
+            }
+        });
+    }
+
+    /// The running stream of the AI SDK chat `chat`, wherever it runs, by
+    /// the shared log; `None` when the chat has none running there.
+    pub async fn chat_stream(&self, chat: &str) -> Result<Option<String>, ApiError> {
+        let unavailable = |e: rivulet_redis::Error| ApiError::unavailable(e.to_string());
+        let Some(id) = self.node.chat(chat).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        match self.node.status(&id).await {
+            Ok(status) => Ok(status.outcome.is_none().then_some(id)),
+            Err(rivulet_redis::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// Counts one more follower of `id` unless `max` follow it here.
     fn follow_slot(&self, id: &str, max: usize) -> Option<Following> {
         let mut followers = lock(&self.followers);

@@ -244,17 +244,18 @@ async fn ui_chat(
         .collect();
     let registration = Registration {
         cancel_unattached: !request.resumable,
-        chat: request.id,
+        chat: request.id.clone(),
     };
     let (entry, attached) = start_attached(&app, id, model, messages, registration)?;
-    Ok(ui_message_stream(&entry, attached))
+    if let (Some(remote), Some(chat)) = (&app.remote, request.id) {
+        remote.record_chat(chat, entry.id.clone());
+    }
+    Ok(with_stream_id(events::ai_sdk(&entry, attached), &entry.id))
 }
 
-/// The UI message stream of `entry` from its start, with its id in
-/// `x-rivulet-stream-id`.
-fn ui_message_stream(entry: &Entry, attached: Attached) -> Response {
-    let mut response = events::ai_sdk(entry, attached);
-    if let Ok(v) = axum::http::HeaderValue::from_str(&entry.id) {
+/// `response` with `id` in `x-rivulet-stream-id`.
+fn with_stream_id(mut response: Response, id: &str) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(id) {
         response.headers_mut().insert(STREAM_ID_HEADER, v);
     }
     response
@@ -266,33 +267,45 @@ fn ui_message_stream(entry: &Entry, attached: Attached) -> Response {
 /// and then followed live, as the transport expects by default
 /// (`resumeStreamIsReplay`); `204 No Content` when the chat has none
 /// running (never started here, or ended), which the SDK reads as nothing
-/// to resume.
+/// to resume. With `--redis`, a chat posted to another node resumes here
+/// from the shared log.
 async fn ui_chat_stream(
     State(app): State<Arc<App>>,
     Path(chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(entry) = app.registry.chat(&chat) else {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    };
-    let attached = entry
-        .attach(app.config.max_attachers)
-        .ok_or_else(|| attachers_busy(&app))?;
-    Ok(ui_message_stream(&entry, attached))
+    if let Some(entry) = app.registry.chat(&chat) {
+        let attached = entry
+            .attach(app.config.max_attachers)
+            .ok_or_else(|| attachers_busy(&app))?;
+        return Ok(with_stream_id(events::ai_sdk(&entry, attached), &entry.id));
+    }
+    if let Some(remote) = &app.remote {
+        if let Some(id) = remote.chat_stream(&chat).await? {
+            let (max, retry) = (app.config.max_attachers, app.config.retry_after);
+            return Ok(with_stream_id(remote.ai_sdk(&id, max, retry).await?, &id));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /v1/ai-sdk/chat/{chat}/cancel`: cancels the chat's running
 /// generation (what `stop()` cannot do for a `resumable` chat, whose
 /// generation outlives its request) and answers with its summary, as
 /// `POST /v1/streams/{id}/cancel` does; `204 No Content` when the chat has
-/// none running.
+/// none running. With `--redis`, wherever it runs.
 async fn ui_chat_cancel(
     State(app): State<Arc<App>>,
     Path(chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(entry) = app.registry.chat(&chat) else {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    };
-    Ok(Json(cancel_entry(&app, &entry).await).into_response())
+    if let Some(entry) = app.registry.chat(&chat) {
+        return Ok(Json(cancel_entry(&app, &entry).await).into_response());
+    }
+    if let Some(remote) = &app.remote {
+        if let Some(id) = remote.chat_stream(&chat).await? {
+            return Ok(Json(remote.cancel(&id).await?).into_response());
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The model and messages a start request asks for; every refusal names
