@@ -67,8 +67,9 @@ pub struct ServeArgs {
     )]
     pub token: Option<Token>,
 
-    /// Let pages of ORIGIN (scheme://host or scheme://host:port, e.g. http://localhost:3000) use the server from a
-    /// browser (CORS). Pages of any other origin but the server's own are refused with 403. Repeatable.
+    /// Let pages of ORIGIN (scheme://host or scheme://host:port, e.g. http://localhost:3000; scheme://host:* for
+    /// any port of that host) use the server from a browser (CORS). Pages of any other origin but the server's own
+    /// are refused with 403. Repeatable.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = allowed_origin)]
     pub allow_origins: Vec<String>,
 

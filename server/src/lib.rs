@@ -108,8 +108,9 @@ pub struct ServeConfig {
     /// The shared log (`--redis`): every stream started here is mirrored
     /// into it, and streams of other nodes are served from it.
     pub redis: Option<rivulet_redis::Config>,
-    /// Origins (`http://localhost:3000`) whose pages may use the server
-    /// from a browser: they get CORS headers. A request from a page of any
+    /// Origins (`http://localhost:3000`, or `http://localhost:*` for any
+    /// port of that host) whose pages may use the server from a browser:
+    /// they get CORS headers. A request from a page of any
     /// other origin but the server's own gets a 403 (see `--allow-origin`).
     pub allowed_origins: Vec<String>,
 }

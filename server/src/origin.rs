@@ -55,7 +55,7 @@ pub(crate) async fn check(State(app): State<Arc<App>>, request: Request, next: N
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         let allowed = host.is_some_and(|h| is_same_origin(origin, h))
-            || app.config.allowed_origins.iter().any(|o| o == origin);
+            || is_allowed(&app.config.allowed_origins, origin);
         if !allowed {
             return ApiError::forbidden(
                 "origin_not_allowed",
@@ -67,15 +67,15 @@ pub(crate) async fn check(State(app): State<Arc<App>>, request: Request, next: N
     next.run(request).await
 }
 
-/// The CORS answers for `origins`: preflights answered, the answers
-/// readable and `Authorization` allowed, for those origins only.
+/// The CORS answers for `origins` (`--allow-origin` values): preflights
+/// answered, the answers readable and `Authorization` allowed, for those
+/// origins only.
 pub(crate) fn cors(origins: &[String]) -> CorsLayer {
-    let origins = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect::<Vec<_>>();
+    let origins = origins.to_vec();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|o| is_allowed(&origins, o))
+        }))
         .allow_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_headers([
             header::AUTHORIZATION,
@@ -91,19 +91,53 @@ pub(crate) fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Checks an `--allow-origin` value: `scheme://host[:port]`, as a browser
-/// writes an origin (no path, no trailing slash).
+/// writes an origin (no path, no trailing slash), or `scheme://host:*` for
+/// every port of that host (a dev server that moves to the next free
+/// port).
 pub fn check_allowed_origin(origin: &str) -> Result<(), String> {
     let bad = || {
         format!(
-            "{origin:?} is not an origin: give scheme://host[:port], e.g. http://localhost:3000"
+            "{origin:?} is not an origin: give scheme://host[:port] or scheme://host:*, e.g. http://localhost:3000"
         )
     };
     let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
+    let (host, any_port) = match rest.strip_suffix(":*") {
+        Some(host) => (host, true),
+        None => (rest, false),
+    };
+    // With `:*`, no port of its own (`[::1]` holds colons of its own).
+    let port_given_twice = any_port
+        && match host.strip_prefix('[') {
+            Some(v6) => v6
+                .split_once(']')
+                .is_some_and(|(_, after)| !after.is_empty()),
+            None => host.contains(':'),
+        };
     let valid = matches!(scheme, "http" | "https")
-        && !rest.is_empty()
-        && !rest.contains(['/', '?', '#', ' '])
+        && !host.is_empty()
+        && !port_given_twice
+        && !host.contains(['/', '?', '#', ' ', '*'])
         && HeaderValue::from_str(origin).is_ok();
     valid.then_some(()).ok_or_else(bad)
+}
+
+/// Whether the page origin `origin` is one of `allowed` (`--allow-origin`
+/// values): the same origin, ASCII case aside (browsers send it in lower
+/// case), or for `scheme://host:*` that scheme and host with any port.
+fn is_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed
+        .iter()
+        .any(|pattern| match pattern.strip_suffix(":*") {
+            None => pattern.eq_ignore_ascii_case(origin),
+            Some(base) => {
+                origin
+                    .get(..base.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(base))
+                    && origin[base.len()..].strip_prefix(':').is_some_and(|port| {
+                        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                    })
+            }
+        })
 }
 
 /// Whether `origin` (`http://host:port`) names the server that was asked
@@ -180,11 +214,44 @@ mod tests {
     }
 
     #[test]
+    fn allowed_origins_match_exactly_or_on_any_port() {
+        let allowed = [
+            "http://localhost:3000".to_string(),
+            "https://App.example".to_string(),
+            "http://127.0.0.1:*".to_string(),
+        ];
+        for ok in [
+            "http://localhost:3000",
+            "https://app.example",
+            "http://127.0.0.1:5173",
+            "http://127.0.0.1:1",
+        ] {
+            assert!(is_allowed(&allowed, ok), "{ok}");
+        }
+        for refused in [
+            "http://localhost:3001",
+            "https://localhost:3000",
+            "http://app.example",
+            "https://app.example:8443",
+            "http://127.0.0.1",
+            "http://127.0.0.1:",
+            "http://127.0.0.10:5173",
+            "http://127.0.0.1:5173.evil.example",
+            "https://127.0.0.1:5173",
+            "null",
+        ] {
+            assert!(!is_allowed(&allowed, refused), "{refused}");
+        }
+    }
+
+    #[test]
     fn allowed_origins_are_origins() {
         for ok in [
             "http://localhost:3000",
             "https://app.example",
             "http://[::1]:5173",
+            "http://localhost:*",
+            "http://[::1]:*",
         ] {
             assert_eq!(check_allowed_origin(ok), Ok(()), "{ok}");
         }
@@ -195,11 +262,15 @@ mod tests {
             "ftp://app.example",
             "http://",
             "*",
+            "http://*",
+            "http://:*",
+            "http://*.example",
+            "http://localhost:3000:*",
         ] {
             assert_eq!(
                 check_allowed_origin(bad),
                 Err(format!(
-                    "{bad:?} is not an origin: give scheme://host[:port], e.g. http://localhost:3000"
+                    "{bad:?} is not an origin: give scheme://host[:port] or scheme://host:*, e.g. http://localhost:3000"
                 ))
             );
         }

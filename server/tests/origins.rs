@@ -220,6 +220,46 @@ async fn an_allowed_origin_gets_cors_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_origin_allowed_on_any_port_takes_every_port_of_that_host_only() {
+    let upstream = Server::start(vec![upstream()]).await;
+    let server = start(&upstream, None, &["http://localhost:*"]).await;
+    let post = |origin: &'static str| {
+        let addr = server.addr.clone();
+        async move {
+            send(
+                &addr,
+                &format!(
+                    "POST /v1/streams HTTP/1.1\r\nhost: {addr}\r\norigin: {origin}\r\ncontent-type: application/json"
+                ),
+                START,
+            )
+            .await
+        }
+    };
+    // A dev server on whichever port it found free.
+    let (status, headers, body) = post("http://localhost:5174").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        header(&headers, "access-control-allow-origin"),
+        Some("http://localhost:5174")
+    );
+    for other in [
+        "https://localhost:5174",
+        "http://localhost.evil.example:5174",
+        "http://127.0.0.1:5174",
+    ] {
+        let (status, headers, body) = post(other).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (403, "origin_not_allowed".into()),
+            "{other}"
+        );
+        assert_eq!(header(&headers, "access-control-allow-origin"), None);
+    }
+    assert_eq!(streams(&server, None).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn without_a_token_only_loopback_hosts_are_answered() {
     let upstream = Server::start(vec![upstream()]).await;
     let open = start(&upstream, None, &[]).await;
@@ -269,6 +309,6 @@ async fn an_allowed_origin_that_is_not_an_origin_is_refused_at_start() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(
         e.to_string(),
-        "\"http://localhost:3000/\" is not an origin: give scheme://host[:port], e.g. http://localhost:3000"
+        "\"http://localhost:3000/\" is not an origin: give scheme://host[:port] or scheme://host:*, e.g. http://localhost:3000"
     );
 }
