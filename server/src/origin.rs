@@ -105,17 +105,19 @@ pub fn check_allowed_origin(origin: &str) -> Result<(), String> {
         Some(host) => (host, true),
         None => (rest, false),
     };
-    // With `:*`, no port of its own (`[::1]` holds colons of its own).
-    let port_given_twice = any_port
-        && match host.strip_prefix('[') {
-            Some(v6) => v6
-                .split_once(']')
-                .is_some_and(|(_, after)| !after.is_empty()),
-            None => host.contains(':'),
-        };
+    // An IPv6 address must be closed by its bracket (`[::1]`: the colons
+    // inside are its own); with `:*`, the host has no port of its own.
+    let (closed, port) = match host.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((_, after)) => (true, !after.is_empty()),
+            None => (false, false),
+        },
+        None => (true, host.contains(':')),
+    };
     let valid = matches!(scheme, "http" | "https")
         && !host.is_empty()
-        && !port_given_twice
+        && closed
+        && !(any_port && port)
         && !host.contains(['/', '?', '#', ' ', '*'])
         && HeaderValue::from_str(origin).is_ok();
     valid.then_some(()).ok_or_else(bad)
@@ -266,6 +268,8 @@ mod tests {
             "http://:*",
             "http://*.example",
             "http://localhost:3000:*",
+            "http://[::1",
+            "http://[::1:*",
         ] {
             assert_eq!(
                 check_allowed_origin(bad),
