@@ -125,7 +125,8 @@ pub fn check_allowed_origin(origin: &str) -> Result<(), String> {
 
 /// Whether the page origin `origin` is one of `allowed` (`--allow-origin`
 /// values): the same origin, ASCII case aside (browsers send it in lower
-/// case), or for `scheme://host:*` that scheme and host with any port.
+/// case), or for `scheme://host:*` that scheme and host with any port,
+/// the scheme's default (no port in the origin) included.
 fn is_allowed(allowed: &[String], origin: &str) -> bool {
     allowed
         .iter()
@@ -135,9 +136,13 @@ fn is_allowed(allowed: &[String], origin: &str) -> bool {
                 origin
                     .get(..base.len())
                     .is_some_and(|head| head.eq_ignore_ascii_case(base))
-                    && origin[base.len()..].strip_prefix(':').is_some_and(|port| {
-                        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-                    })
+                    && match &origin[base.len()..] {
+                        // The scheme's own port, which an origin leaves out.
+                        "" => true,
+                        rest => rest.strip_prefix(':').is_some_and(|port| {
+                            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                        }),
+                    }
             }
         })
 }
@@ -227,6 +232,7 @@ mod tests {
             "https://app.example",
             "http://127.0.0.1:5173",
             "http://127.0.0.1:1",
+            "http://127.0.0.1",
         ] {
             assert!(is_allowed(&allowed, ok), "{ok}");
         }
@@ -235,10 +241,10 @@ mod tests {
             "https://localhost:3000",
             "http://app.example",
             "https://app.example:8443",
-            "http://127.0.0.1",
             "http://127.0.0.1:",
             "http://127.0.0.10:5173",
             "http://127.0.0.1:5173.evil.example",
+            "http://127.0.0.1.evil.example",
             "https://127.0.0.1:5173",
             "null",
         ] {
