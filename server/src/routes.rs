@@ -273,19 +273,19 @@ async fn ui_chat_stream(
     State(app): State<Arc<App>>,
     Path(chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    if let Some(entry) = app.registry.chat(&chat) {
-        let attached = entry
-            .attach(app.config.max_attachers)
-            .ok_or_else(|| attachers_busy(&app))?;
-        return Ok(with_stream_id(events::ai_sdk(&entry, attached), &entry.id));
-    }
-    if let Some(remote) = &app.remote {
-        if let Some(id) = remote.chat_stream(&chat).await? {
-            let (max, retry) = (app.config.max_attachers, app.config.retry_after);
-            return Ok(with_stream_id(remote.ai_sdk(&id, max, retry).await?, &id));
+    Ok(match find_chat(&app, &chat).await? {
+        Some(ChatStream::Here(entry)) => {
+            let attached = entry
+                .attach(app.config.max_attachers)
+                .ok_or_else(|| attachers_busy(&app))?;
+            with_stream_id(events::ai_sdk(&entry, attached), &entry.id)
         }
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+        Some(ChatStream::Elsewhere(remote, id)) => {
+            let (max, retry) = (app.config.max_attachers, app.config.retry_after);
+            with_stream_id(remote.ai_sdk(&id, max, retry).await?, &id)
+        }
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 /// `POST /v1/ai-sdk/chat/{chat}/cancel`: cancels the chat's running
@@ -297,15 +297,34 @@ async fn ui_chat_cancel(
     State(app): State<Arc<App>>,
     Path(chat): Path<String>,
 ) -> Result<Response, ApiError> {
-    if let Some(entry) = app.registry.chat(&chat) {
-        return Ok(Json(cancel_entry(&app, &entry).await).into_response());
+    Ok(match find_chat(&app, &chat).await? {
+        Some(ChatStream::Here(entry)) => Json(cancel_entry(&app, &entry).await).into_response(),
+        Some(ChatStream::Elsewhere(remote, id)) => Json(remote.cancel(&id).await?).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Where an AI SDK chat's running generation is.
+enum ChatStream<'a> {
+    /// On this node.
+    Here(Arc<Entry>),
+    /// On another node, by the shared log: the stream's id.
+    Elsewhere(&'a Remote, String),
+}
+
+/// The chat's running generation: this node's own first, then (with
+/// `--redis`) the one the shared log records; `None` when it has none.
+async fn find_chat<'a>(app: &'a App, chat: &str) -> Result<Option<ChatStream<'a>>, ApiError> {
+    if let Some(entry) = app.registry.chat(chat) {
+        return Ok(Some(ChatStream::Here(entry)));
     }
-    if let Some(remote) = &app.remote {
-        if let Some(id) = remote.chat_stream(&chat).await? {
-            return Ok(Json(remote.cancel(&id).await?).into_response());
-        }
+    match &app.remote {
+        Some(remote) => Ok(remote
+            .chat_stream(chat)
+            .await?
+            .map(|id| ChatStream::Elsewhere(remote, id))),
+        None => Ok(None),
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The model and messages a start request asks for; every refusal names
