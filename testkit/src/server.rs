@@ -4,6 +4,7 @@
 //! whatever the test does with its own runtime: block its thread, run the
 //! client on another runtime, or have no runtime at all.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +28,7 @@ struct Conn {
     client_closed: Mutex<Option<Instant>>,
     /// Closed by either side.
     closed: AtomicBool,
-    /// Its response is written whole, or the client has gone.
+    /// Its last write has begun, or the client has gone.
     done: AtomicBool,
 }
 
@@ -172,10 +173,11 @@ impl Server {
     }
 
     /// The most connections there were at once between being accepted
-    /// and the end of their response (its last byte written, or the
+    /// and the end of their response (the start of its last write, or the
     /// client gone). A client cannot be done with a connection before
     /// then, so this never counts one the client had already finished
-    /// with (the socket's close may come a moment later): it is how many
+    /// with (the write's return, and the socket's close, may come a moment
+    /// after the client has read the bytes and moved on): it is how many
     /// connections the client had in use at once, at least.
     pub fn max_active_connections(&self) -> usize {
         self.shared.max_active.load(Ordering::SeqCst)
@@ -305,7 +307,8 @@ fn serve(shared: Arc<Shared>, ready: oneshot::Sender<SocketAddr>, shutdown: ones
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 
-/// The connection's response is over (written whole, or its client gone).
+/// The connection's response is over for counting: its last write has
+/// begun, or its client has gone.
 fn done(conn: &Conn, shared: &Shared) {
     if !conn.done.swap(true, Ordering::SeqCst) {
         shared.active.fetch_sub(1, Ordering::SeqCst);
@@ -360,13 +363,12 @@ async fn handle(stream: TcpStream, index: usize, conn: &Conn, shared: &Shared) {
             client_gone(conn, shared);
             return;
         }
-        r = write_response(&mut wr, replay, conn) => r,
+        r = write_response(&mut wr, replay, conn, shared) => r,
     };
     if written.is_err() {
         client_gone(conn, shared);
         return;
     }
-    done(conn, shared);
     match replay.then {
         After::Close => {
             let _ = wr.shutdown().await;
@@ -387,6 +389,7 @@ async fn write_response<W: AsyncWrite + Unpin>(
     wr: &mut W,
     replay: &Replay,
     conn: &Conn,
+    shared: &Shared,
 ) -> std::io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
@@ -404,22 +407,32 @@ async fn write_response<W: AsyncWrite + Unpin>(
         head.push_str("connection: close\r\n");
     }
     head.push_str("\r\n");
-    wr.write_all(head.as_bytes()).await?;
 
-    if let Some(generated) = &replay.generated {
-        for (i, piece) in generated.writes().enumerate() {
-            if i > 0 && !replay.delay.is_zero() {
-                tokio::time::sleep(replay.delay).await;
-            }
-            write_counted(wr, &piece, conn).await?;
-        }
-        return Ok(());
+    let mut body: Box<dyn Iterator<Item = Cow<'_, [u8]>> + Send + '_> = match &replay.generated {
+        Some(generated) => Box::new(generated.writes().map(Cow::Owned)),
+        None => Box::new(replay.pieces().into_iter().map(Cow::Borrowed)),
+    };
+    let mut next = body.next();
+    if next.is_none() {
+        // The head is the last write.
+        done(conn, shared);
     }
-    for (i, piece) in replay.pieces().into_iter().enumerate() {
-        if i > 0 && !replay.delay.is_zero() {
+    wr.write_all(head.as_bytes()).await?;
+    let mut first = true;
+    while let Some(piece) = next {
+        next = body.next();
+        if !first && !replay.delay.is_zero() {
             tokio::time::sleep(replay.delay).await;
         }
-        write_counted(wr, piece, conn).await?;
+        first = false;
+        if next.is_none() {
+            // The connection stops counting as active when its last write
+            // begins, not when it returns: the client may read those bytes,
+            // finish and open its next connection before this task runs
+            // again, and that next connection must not overlap this one.
+            done(conn, shared);
+        }
+        write_counted(wr, &piece, conn).await?;
     }
     Ok(())
 }
