@@ -13,30 +13,14 @@
 // readUIMessageStream assembles the message. The only wrapper is a fetch
 // that notes the response's status and stream id header before handing
 // the response back untouched.
-import { DefaultChatTransport, readUIMessageStream } from "ai";
+import { readUIMessageStream } from "ai";
+import { chatTransport, readInput } from "./support.mjs";
 
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-const input = await readStdin();
+const input = await readInput();
 const seen = { status: null, streamId: null };
-const noting = async (url, init) => {
-  const response = await fetch(url, init);
+const transport = chatTransport(input, (response) => {
   seen.status = response.status;
   seen.streamId = response.headers.get("x-rivulet-stream-id");
-  return response;
-};
-
-const transport = new DefaultChatTransport({
-  api: input.api,
-  headers: input.token ? { authorization: `Bearer ${input.token}` } : {},
-  body: input.body,
-  fetch: noting,
 });
 
 const abort = new AbortController();

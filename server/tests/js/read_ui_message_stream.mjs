@@ -8,14 +8,7 @@
 // readUIMessageStream assembles the message. Nothing here parses the
 // protocol itself.
 import { DefaultChatTransport, readUIMessageStream } from "ai";
-
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
+import { readStdin } from "./support.mjs";
 
 const body = await readStdin();
 const fetchStdin = async () =>

@@ -19,15 +19,8 @@
 // (where @ai-sdk/react keeps the same fields in React state); everything
 // else is the SDK's. The fetch wrapper only notes each response's status
 // and stream id header before handing the response back untouched.
-import { AbstractChat, DefaultChatTransport } from "ai";
-
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-}
+import { AbstractChat } from "ai";
+import { chatTransport, readInput } from "./support.mjs";
 
 class State {
   constructor(messages) {
@@ -51,24 +44,15 @@ class State {
   snapshot = (thing) => structuredClone(thing);
 }
 
-const input = await readStdin();
+const input = await readInput();
 const requests = [];
 let streamId = null;
-const noting = async (url, init) => {
-  const response = await fetch(url, init);
+const transport = chatTransport(input, (response, url, init) => {
   requests.push({ method: (init && init.method) || "GET", url: String(url), status: response.status });
   const id = response.headers.get("x-rivulet-stream-id");
   if (id) {
     streamId = id;
   }
-  return response;
-};
-
-const transport = new DefaultChatTransport({
-  api: input.api,
-  headers: input.token ? { authorization: `Bearer ${input.token}` } : {},
-  body: input.body,
-  fetch: noting,
 });
 const chat = new AbstractChat({
   id: input.chatId,
