@@ -24,8 +24,11 @@ use crate::consume::Chunks;
 /// What a substream carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContentType {
+    /// A text part's deltas.
     Text,
+    /// A thought's deltas.
     Thought,
+    /// A tool call's argument fragments.
     ToolCall,
 }
 

@@ -43,43 +43,71 @@ use crate::{Citation, Delta, FinishReason, ProviderPart, UsageDelta};
 pub enum Chunk {
     /// A text part starts.
     #[serde(rename = "text_start_chunk")]
-    TextStart { part: usize },
+    TextStart {
+        /// Where the part sits in the final `Response::content`.
+        part: usize,
+    },
     /// Incremental text.
     #[serde(rename = "text_chunk")]
-    Text { part: usize, delta: Delta },
+    Text {
+        /// Where the part sits in the final `Response::content`.
+        part: usize,
+        /// The text this chunk adds to the part.
+        delta: Delta,
+    },
     /// A text part ends.
     #[serde(rename = "text_end_chunk")]
-    TextEnd { part: usize },
+    TextEnd {
+        /// Where the part sits in the final `Response::content`.
+        part: usize,
+    },
     /// A thought (reasoning) part starts.
     #[serde(rename = "thought_start_chunk")]
-    ThoughtStart { part: usize },
+    ThoughtStart {
+        /// Where the part sits in the final `Response::content`.
+        part: usize,
+    },
     /// Incremental reasoning text.
     #[serde(rename = "thought_chunk")]
-    Thought { part: usize, delta: Delta },
+    Thought {
+        /// Where the part sits in the final `Response::content`.
+        part: usize,
+        /// The reasoning text this chunk adds to the part.
+        delta: Delta,
+    },
     /// A thought ends. `signature` is the provider's opaque token and
     /// `redacted` its encrypted or redacted reasoning (Bedrock's
     /// `redactedContent`, OpenAI's `encrypted_content`); both must be sent
     /// back with the thought when the conversation resumes.
     #[serde(rename = "thought_end_chunk")]
     ThoughtEnd {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The provider's opaque token for the thought, if it sent one.
         #[serde(skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
+        /// The encrypted or redacted reasoning, if the provider sent it so.
         #[serde(skip_serializing_if = "Option::is_none")]
         redacted: Option<String>,
     },
     /// A tool call starts: the provider's call id and the tool's name.
     #[serde(rename = "tool_call_start_chunk")]
     ToolCallStart {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The provider's id for the call; its tool output answers it.
         id: Arc<str>,
+        /// The name of the tool called.
         name: String,
     },
     /// A fragment of the call's JSON arguments.
     #[serde(rename = "tool_call_chunk")]
     ToolCall {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The call's id, as in its [`Chunk::ToolCallStart`].
         id: Arc<str>,
+        /// The text this chunk adds to the call's JSON arguments.
         delta: Delta,
     },
     /// The tool call's arguments are complete; `signature` is the
@@ -87,8 +115,11 @@ pub enum Chunk {
     /// it when the conversation resumes.
     #[serde(rename = "tool_call_end_chunk")]
     ToolCallEnd {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The call's id, as in its [`Chunk::ToolCallStart`].
         id: Arc<str>,
+        /// The provider's opaque token for the call, if it sent one.
         #[serde(skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
     },
@@ -96,7 +127,9 @@ pub enum Chunk {
     /// fragment (see [`AudioDelta`]).
     #[serde(rename = "audio_chunk")]
     Audio {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The audio and transcript this chunk adds.
         #[serde(flatten)]
         audio: Box<AudioDelta>,
     },
@@ -105,7 +138,9 @@ pub enum Chunk {
     /// rare, large chunk does not widen every chunk.
     #[serde(rename = "provider_part_chunk")]
     ProviderPart {
+        /// Where the part sits in the final `Response::content`.
         part: usize,
+        /// The provider's block, as it sent it.
         #[serde(flatten)]
         block: Box<ProviderPart>,
     },
@@ -113,7 +148,9 @@ pub enum Chunk {
     /// it ([`Citation`]; boxed, as it is large and rare).
     #[serde(rename = "citation_chunk")]
     Citation {
+        /// The text part that cites the source.
         part: usize,
+        /// The source and the span of text it supports.
         #[serde(flatten)]
         citation: Box<Citation>,
     },
@@ -122,15 +159,25 @@ pub enum Chunk {
     /// ever add them up; a delta is negative where the provider's latest
     /// snapshot is below its earlier one (the last snapshot is the truth).
     #[serde(rename = "usage_delta_chunk")]
-    UsageDelta { usage: Box<UsageDelta> },
+    UsageDelta {
+        /// The change: add it to the usage so far.
+        usage: Box<UsageDelta>,
+    },
     /// Why generation stopped, normalized, with the provider's own value.
     #[serde(rename = "finish_reason_chunk")]
-    FinishReason { reason: FinishReason, raw: String },
+    FinishReason {
+        /// The reason, normalized across providers.
+        reason: FinishReason,
+        /// The provider's own value (`"stop"`, `"end_turn"`, `"STOP"`, …).
+        raw: String,
+    },
     /// The response's id and the model that answered, as the provider says.
     #[serde(rename = "metadata_chunk")]
     Metadata {
+        /// The provider's id for the response.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The model that answered, as the provider names it.
         #[serde(skip_serializing_if = "Option::is_none")]
         model: Option<String>,
     },

@@ -47,20 +47,28 @@ pub enum CitationKind {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Citation {
+    /// What the citation points at.
     pub kind: CitationKind,
+    /// The cited page's address, for a web source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The source's title, when the provider gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The cited passage, when the provider quotes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cited_text: Option<String>,
+    /// The provider's id of the cited file, for a file source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
+    /// The cited file's name, when the provider gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    /// Where the supported span of the part's text starts (see above for
+    /// the units).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<usize>,
+    /// Where the supported span ends, exclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<usize>,
     /// The provider's citation object as it came.

@@ -7,6 +7,7 @@ use crate::Media;
 /// Generated or given text.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Text {
+    /// The text.
     pub text: String,
 }
 
@@ -15,9 +16,12 @@ pub struct Text {
 /// conversation resumes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thought {
+    /// The reasoning text (empty when the provider sent it only redacted).
     pub thought: String,
+    /// The provider's opaque token for the thought.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The encrypted or redacted reasoning, as the provider sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redacted: Option<String>,
 }
@@ -35,9 +39,14 @@ pub struct Thought {
 /// which tells the request builder to send it back as a custom call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
+    /// The provider's id for the call; the [`ToolOutput`] answering it
+    /// carries the same.
     pub id: String,
+    /// The name of the tool called.
     pub name: String,
+    /// The arguments' JSON text, as the model wrote it.
     pub args: String,
+    /// The provider's opaque token for the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
@@ -76,11 +85,16 @@ impl ToolCall {
 /// after the tool messages, introduced by the call's id.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutput {
+    /// The id of the [`ToolCall`] this answers.
     pub id: String,
+    /// The name of the tool that ran.
     pub name: String,
+    /// What the tool returned, as text.
     pub result: String,
+    /// The tool failed and `result` says why; the model is told so.
     #[serde(default)]
     pub is_error: bool,
+    /// Images and files the tool returned beside its text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<ContentPart>,
 }
@@ -88,10 +102,12 @@ pub struct ToolOutput {
 /// Generated audio: the base64 pieces as received, and the transcript.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Audio {
+    /// The provider's id for the audio, to refer to it in a later turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Base64 data, concatenated piece by piece as the provider sent it.
     pub data: String,
+    /// The transcript of the audio, as the provider sent it.
     pub transcript: String,
 }
 
@@ -159,10 +175,15 @@ pub struct ProviderPart {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
+    /// Text (`{"type": "text", "text"}`).
     Text(Text),
+    /// The model's reasoning (`{"type": "thought", …}`).
     Thought(Thought),
+    /// A call to a tool the model asks for (`{"type": "tool_call", …}`).
     ToolCall(ToolCall),
+    /// A tool's result, sent back to the model (`{"type": "tool_output", …}`).
     ToolOutput(ToolOutput),
+    /// Generated audio (`{"type": "audio", …}`).
     Audio(Audio),
     /// A provider-specific block (`{"type": "provider", …}`).
     Provider(ProviderPart),
@@ -192,9 +213,13 @@ impl ContentPart {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Instructions for the model.
     System,
+    /// The person (or program) asking.
     User,
+    /// The model.
     Assistant,
+    /// Tool results.
     Tool,
 }
 
@@ -208,7 +233,9 @@ pub enum Role {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who said it.
     pub role: Role,
+    /// What was said, part by part.
     pub content: Vec<ContentPart>,
 }
 

@@ -111,48 +111,114 @@ impl fmt::Display for TimeoutKind {
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
+    /// The API key was refused (HTTP 401). Not retryable.
     #[error("authentication failed: {ctx}")]
-    Authentication { ctx: Box<ErrorContext> },
+    Authentication {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// The key may not use this model or feature (HTTP 403). Not retryable.
     #[error("permission denied: {ctx}")]
-    PermissionDenied { ctx: Box<ErrorContext> },
+    PermissionDenied {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// The provider refused the request as sent (HTTP 400, 422 and other
+    /// 4xx statuses without a variant of their own). Not retryable.
     #[error("bad request: {ctx}")]
-    BadRequest { ctx: Box<ErrorContext> },
+    BadRequest {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// No such model or endpoint (HTTP 404). Not retryable.
     #[error("not found: {ctx}")]
-    NotFound { ctx: Box<ErrorContext> },
+    NotFound {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// Too many requests (HTTP 429). Retryable.
     #[error("rate limited: {ctx}{}", retry_note(*retry_after))]
     RateLimit {
+        /// How long the provider asked to wait (`Retry-After`,
+        /// `retry-after-ms`).
         retry_after: Option<Duration>,
+        /// The provider, status, message and code.
         ctx: Box<ErrorContext>,
     },
+    /// The provider failed (HTTP 5xx). Retryable.
     #[error("server error {status}: {ctx}{}", retry_note(ctx.retry_after))]
-    Server { status: u16, ctx: Box<ErrorContext> },
+    Server {
+        /// The HTTP status.
+        status: u16,
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// The provider is overloaded (HTTP 529, or an `overloaded` error code,
+    /// also mid-stream). Retryable.
     #[error("overloaded: {ctx}{}", retry_note(ctx.retry_after))]
-    Overloaded { ctx: Box<ErrorContext> },
+    Overloaded {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// The connection was refused or reset, or the stream ended before its
+    /// terminal event. Retryable.
     #[error("connection error: {ctx}")]
-    Connection { ctx: Box<ErrorContext> },
+    Connection {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// A per-stream timeout fired (or the provider answered HTTP 408).
+    /// Retryable.
     #[error("{which} timeout: {ctx}")]
     Timeout {
+        /// Which timeout.
         which: TimeoutKind,
+        /// The provider, status, message and code.
         ctx: Box<ErrorContext>,
     },
+    /// The stream's bytes did not parse as the protocol says. Not retryable.
     #[error("malformed stream: {ctx}")]
-    Protocol { ctx: Box<ErrorContext> },
+    Protocol {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// The stream was cancelled (a cancel call, or its last handle
+    /// dropped). Not retryable.
     #[error("cancelled")]
-    Cancelled { ctx: Box<ErrorContext> },
+    Cancelled {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// A tool rivulet ran for the model returned an error or panicked.
     #[error("tool {tool} failed: {ctx}")]
     ToolExecution {
+        /// The tool's name.
         tool: String,
+        /// The provider, status, message and code.
         ctx: Box<ErrorContext>,
     },
+    /// The structured output did not parse into the requested format.
     #[error("could not parse structured output: {ctx}")]
-    Parse { ctx: Box<ErrorContext> },
+    Parse {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
+    /// No API key was given or found in the environment.
     #[error("missing API key: set {variable} ({ctx})")]
     MissingApiKey {
+        /// The environment variable the key is read from
+        /// (`OPENAI_API_KEY`, …).
         variable: String,
+        /// The provider, status, message and code.
         ctx: Box<ErrorContext>,
     },
+    /// The request asks for something the provider or this build cannot
+    /// do (a media kind, a feature); nothing was sent.
     #[error("unsupported: {ctx}")]
-    Unsupported { ctx: Box<ErrorContext> },
+    Unsupported {
+        /// The provider, status, message and code.
+        ctx: Box<ErrorContext>,
+    },
 }
 
 // Errors are rare and results are everywhere: every decoded chunk is a
@@ -164,20 +230,35 @@ const _: () = assert!(std::mem::size_of::<Error>() <= 40);
 /// The variant of an [`Error`] without its data, for tables and exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
+    /// [`Error::Authentication`].
     Authentication,
+    /// [`Error::PermissionDenied`].
     PermissionDenied,
+    /// [`Error::BadRequest`].
     BadRequest,
+    /// [`Error::NotFound`].
     NotFound,
+    /// [`Error::RateLimit`].
     RateLimit,
+    /// [`Error::Server`].
     Server,
+    /// [`Error::Overloaded`].
     Overloaded,
+    /// [`Error::Connection`].
     Connection,
+    /// [`Error::Timeout`].
     Timeout,
+    /// [`Error::Protocol`].
     Protocol,
+    /// [`Error::Cancelled`].
     Cancelled,
+    /// [`Error::ToolExecution`].
     ToolExecution,
+    /// [`Error::Parse`].
     Parse,
+    /// [`Error::MissingApiKey`].
     MissingApiKey,
+    /// [`Error::Unsupported`].
     Unsupported,
 }
 

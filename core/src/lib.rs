@@ -18,6 +18,7 @@
 //! How a chunk travels from the provider's socket to its consumer, file
 //! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
 //! repository.
+#![warn(missing_docs)]
 
 pub mod chunk;
 pub mod citation;

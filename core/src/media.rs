@@ -24,10 +24,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum MediaSource {
     /// A URL the provider fetches itself: `https://…`, `gs://…` (Gemini),
     /// `s3://…` (Bedrock), or a provider's file URI.
-    Url { url: String },
+    Url {
+        /// The URL.
+        url: String,
+    },
     /// The content itself. `Bytes` so that the request, the response's
     /// history and every resumed conversation share one buffer.
     Data {
+        /// The bytes (base64 in JSON).
         #[serde(serialize_with = "to_base64", deserialize_with = "from_base64")]
         data: Bytes,
     },

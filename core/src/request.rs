@@ -8,8 +8,12 @@ use crate::Message;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ThinkingLevel {
+    /// OpenAI's `low` effort; a thinking budget of 1,024 tokens where the
+    /// provider takes a budget (Anthropic, Gemini, Cohere, Bedrock).
     Low,
+    /// OpenAI's `medium` effort; a budget of 4,096 tokens.
     Medium,
+    /// OpenAI's `high` effort; a budget of 16,384 tokens.
     High,
 }
 
@@ -48,12 +52,18 @@ pub enum ToolChoice {
 /// Call parameters. `None` leaves the provider's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Params {
+    /// Sampling temperature.
     pub temperature: Option<f64>,
+    /// The most tokens to generate.
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling: the probability mass to sample from.
     pub top_p: Option<f64>,
+    /// A seed, for providers that sample reproducibly with one.
     pub seed: Option<i64>,
+    /// Texts that end the generation when the model writes them.
     #[serde(default)]
     pub stop: Vec<String>,
+    /// Ask a reasoning model to think this hard.
     pub thinking: Option<ThinkingLevel>,
     /// Whether and which tool the model must call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +136,9 @@ pub struct CacheBreakpoints {
 /// The audio streams as `audio_chunk`s; [`crate::Audio::bytes`] decodes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AudioOutput {
+    /// The provider's voice name (`alloy`, …).
     pub voice: String,
+    /// The audio format (`wav`, `mp3`, `pcm16`, …).
     pub format: String,
 }
 
@@ -134,7 +146,9 @@ pub struct AudioOutput {
 /// its arguments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolDefinition {
+    /// The name the model calls it by.
     pub name: String,
+    /// What the tool does and when to use it, for the model.
     #[serde(default)]
     pub description: String,
     /// JSON Schema of the arguments object.
@@ -144,7 +158,9 @@ pub struct ToolDefinition {
 /// A structured-output format: the response must be JSON matching `schema`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Format {
+    /// The format's name, as sent to the provider.
     pub name: String,
+    /// The JSON Schema the response must match.
     pub schema: serde_json::Value,
 }
 
@@ -153,9 +169,13 @@ pub struct Format {
 pub struct Request {
     /// The provider's model name (without the `provider/` prefix).
     pub model: String,
+    /// The conversation so far.
     pub messages: Vec<Message>,
+    /// Temperature, token limit and the other call parameters.
     pub params: Params,
+    /// The tools the model may call.
     pub tools: Vec<ToolDefinition>,
+    /// Structured output: the JSON the response must be.
     pub format: Option<Format>,
     /// Also emit a `raw_chunk` for each provider event.
     pub raw_events: bool,

@@ -51,6 +51,7 @@ pub struct ServerTool {
     /// The id linking a call and its result, when the provider gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Whether this part holds the call, its result or both.
     pub phase: ServerToolPhase,
     /// What the tool was asked (a query, code, arguments).
     #[serde(skip_serializing_if = "Option::is_none")]

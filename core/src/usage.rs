@@ -87,10 +87,15 @@ macro_rules! usage {
 }
 
 usage! {
+    /// Tokens of the prompt, cached ones included.
     input_tokens,
+    /// Tokens generated and billed as output, reasoning included.
     output_tokens,
+    /// The part of the input read from the prompt cache.
     cache_read_tokens,
+    /// The part of the input written to the prompt cache.
     cache_write_tokens,
+    /// The part of the output spent on thoughts.
     reasoning_tokens,
     /// The part of `cache_write_tokens` cached for 5 minutes (Anthropic
     /// `cache_creation.ephemeral_5m_input_tokens`).
@@ -98,16 +103,21 @@ usage! {
     /// The part of `cache_write_tokens` cached for an hour (Anthropic
     /// `cache_creation.ephemeral_1h_input_tokens`).
     cache_write_1h_tokens,
-    /// Input tokens by modality (OpenAI `prompt_tokens_details`, Gemini
-    /// `promptTokensDetails`).
+    /// Input tokens of text (input tokens by modality: OpenAI
+    /// `prompt_tokens_details`, Gemini `promptTokensDetails`).
     input_text_tokens,
+    /// Input tokens of audio.
     input_audio_tokens,
+    /// Input tokens of images.
     input_image_tokens,
+    /// Input tokens of video.
     input_video_tokens,
-    /// Output tokens by modality (OpenAI `completion_tokens_details`,
-    /// Gemini `candidatesTokensDetails`).
+    /// Output tokens of text (output tokens by modality: OpenAI
+    /// `completion_tokens_details`, Gemini `candidatesTokensDetails`).
     output_text_tokens,
+    /// Output tokens of audio.
     output_audio_tokens,
+    /// Output tokens of images.
     output_image_tokens,
     /// Searches a server tool ran (Anthropic
     /// `server_tool_use.web_search_requests`).

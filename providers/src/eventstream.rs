@@ -36,15 +36,23 @@ const OVERHEAD: usize = 16;
 /// A header value, by the format's type tags 0–9.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderValue {
+    /// Tags 0 (true) and 1 (false).
     Bool(bool),
+    /// Tag 2: a signed byte.
     Byte(i8),
+    /// Tag 3: a big-endian `i16`.
     Short(i16),
+    /// Tag 4: a big-endian `i32`.
     Int(i32),
+    /// Tag 5: a big-endian `i64`.
     Long(i64),
+    /// Tag 6: bytes, after a 2-byte length.
     Bytes(Vec<u8>),
+    /// Tag 7: UTF-8 text, after a 2-byte length.
     String(String),
-    /// Milliseconds since the Unix epoch.
+    /// Tag 8: milliseconds since the Unix epoch.
     Timestamp(i64),
+    /// Tag 9: 16 bytes.
     Uuid([u8; 16]),
 }
 
@@ -61,7 +69,9 @@ impl HeaderValue {
 /// One header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The header's name (`:event-type`, `:message-type`, …).
     pub name: String,
+    /// Its typed value.
     pub value: HeaderValue,
 }
 

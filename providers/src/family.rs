@@ -43,7 +43,10 @@ pub enum FileInput {
     /// OpenAI's `{"type": "file", "file": {filename, file_data}}`, with the
     /// bytes as a `data:` URL in `file_data`; `urls`: a URL there works too
     /// (OpenRouter).
-    FilePart { urls: bool },
+    FilePart {
+        /// A URL works in `file_data` too.
+        urls: bool,
+    },
     /// Mistral's `{"type": "document_url", "document_url": URL}`, a `data:`
     /// URL for bytes.
     DocumentUrl,

@@ -19,7 +19,9 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// AWS credentials. `Debug` shows the access key id only.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The access key id (`AKIA…`, `ASIA…`), sent in the clear.
     pub access_key_id: String,
+    /// The secret key; only signatures made with it are sent.
     pub secret_access_key: ApiKey,
     /// Temporary credentials' session token, sent as `x-amz-security-token`.
     pub session_token: Option<ApiKey>,
@@ -40,20 +42,30 @@ impl fmt::Debug for Credentials {
 /// `x-amz-date`) and the body.
 #[derive(Clone, Debug)]
 pub struct SignableRequest<'a> {
+    /// The HTTP method (`POST`).
     pub method: &'a str,
+    /// The path, percent-encoded as sent.
     pub path: &'a str,
+    /// The query string without `?`, percent-encoded as sent (or empty).
     pub query: &'a str,
+    /// The headers to sign, `host` and `x-amz-date` among them.
     pub headers: &'a [(String, String)],
+    /// The body, whose SHA-256 is signed.
     pub body: &'a [u8],
 }
 
 /// What signing produced; `authorization` is the header value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
+    /// The canonical request, as hashed (for comparing with AWS's own).
     pub canonical_request: String,
+    /// The string to sign, as signed.
     pub string_to_sign: String,
+    /// The signed headers' names, `;`-separated.
     pub signed_headers: String,
+    /// The signature, in lowercase hex.
     pub signature: String,
+    /// The `Authorization` header's value.
     pub authorization: String,
 }
 

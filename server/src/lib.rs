@@ -31,6 +31,7 @@
 //! How a chunk travels from the provider's socket to its consumer, file
 //! by file, and why the log is shared memory: `docs/ARCHITECTURE.md` in the
 //! repository.
+#![warn(missing_docs)]
 
 mod accept;
 pub mod ai_sdk;

@@ -14,24 +14,34 @@ use serde_json::Value;
 /// `POST /v1/messages` body.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessagesRequest {
+    /// The model that answers, by id.
     pub model: String,
     /// Required by the API.
     pub max_tokens: u32,
+    /// The system prompt, sent apart from `messages`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<SystemPrompt>,
+    /// The conversation's turns, in order.
     pub messages: Vec<AnthropicMessage>,
+    /// The client tools the model may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<AnthropicTool>,
+    /// How the model may or must use `tools`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
+    /// The sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// Nucleus sampling: the cumulative probability cut-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// Strings that stop generation when the model produces one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
+    /// Turns on extended thinking, with its token budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<AnthropicThinkingConfig>,
+    /// Whether the response is streamed as server-sent events (rivulet sends `true`).
     pub stream: bool,
 }
 
@@ -39,7 +49,9 @@ pub struct MessagesRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SystemPrompt {
+    /// The prompt as a plain string.
     Text(String),
+    /// The prompt as `text` blocks, which can carry `cache_control`.
     Blocks(Vec<AnthropicSystemBlock>),
 }
 
@@ -49,7 +61,9 @@ pub struct AnthropicSystemBlock {
     /// Always `"text"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The block's text.
     pub text: String,
+    /// A cache breakpoint on this block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<CacheControl>,
 }
@@ -71,6 +85,7 @@ pub struct CacheControl {
 pub struct AnthropicMessage {
     /// `user` or `assistant`.
     pub role: String,
+    /// The turn's content.
     pub content: AnthropicMessageContent,
 }
 
@@ -78,7 +93,9 @@ pub struct AnthropicMessage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AnthropicMessageContent {
+    /// A plain string: a single text block.
     Text(String),
+    /// A list of content blocks.
     Blocks(Vec<RequestBlock>),
 }
 
@@ -88,17 +105,21 @@ pub enum AnthropicMessageContent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestBlock {
+    /// A block of a type rivulet builds.
     Known(KnownBlock),
     /// A block with a cache breakpoint on it.
     Cached(CachedBlock),
+    /// A block sent back exactly as the API produced it.
     Raw(Value),
 }
 
 /// A block and its `cache_control`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CachedBlock {
+    /// The block, its fields inlined beside `cache_control`.
     #[serde(flatten)]
     pub block: KnownBlock,
+    /// The block's cache breakpoint.
     pub cache_control: CacheControl,
 }
 
@@ -106,35 +127,50 @@ pub struct CachedBlock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KnownBlock {
+    /// A `text` block.
     Text {
+        /// The block's text.
         text: String,
     },
     /// A thought sent back with its signature (the API checks it).
     Thinking {
+        /// The thought's text, as the API produced it.
         thinking: String,
+        /// The signature the API gave the thought.
         signature: String,
     },
     /// Encrypted thinking, sent back unchanged.
     RedactedThinking {
+        /// The encrypted thinking, as the API produced it.
         data: String,
     },
+    /// A `tool_use` block: a tool call the model made.
     ToolUse {
+        /// The call's id, which the `tool_result` names in `tool_use_id`.
         id: String,
+        /// The name of the tool called.
         name: String,
+        /// The call's arguments, a JSON object.
         input: Value,
     },
+    /// A `tool_result` block: the output of a tool call, in a `user` turn.
     ToolResult {
+        /// The `id` of the `tool_use` block this answers.
         tool_use_id: String,
+        /// The tool's output.
         content: AnthropicToolResultContent,
+        /// Whether the tool failed; sent only when `true`.
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
     /// An image: its bytes (JPEG, PNG, GIF or WebP) or a URL.
     Image {
+        /// Where the image's content is.
         source: Source,
     },
     /// A document: a PDF's bytes, plain text, or a URL.
     Document {
+        /// Where the document's content is.
         source: Source,
     },
 }
@@ -144,7 +180,9 @@ pub enum KnownBlock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AnthropicToolResultContent {
+    /// The output as a string.
     Text(String),
+    /// The output as `text`, `image` and `document` blocks.
     Blocks(Vec<KnownBlock>),
 }
 
@@ -153,11 +191,24 @@ pub enum AnthropicToolResultContent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Source {
     /// Bytes in base64.
-    Base64 { media_type: String, data: String },
+    Base64 {
+        /// The content's media type, e.g. `image/png` or `application/pdf`.
+        media_type: String,
+        /// The content's bytes, base64-encoded.
+        data: String,
+    },
     /// A URL the API fetches.
-    Url { url: String },
+    Url {
+        /// The URL of the image or document.
+        url: String,
+    },
     /// A plain-text document, as text.
-    Text { media_type: String, data: String },
+    Text {
+        /// The document's media type, `text/plain`.
+        media_type: String,
+        /// The document's text.
+        data: String,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -167,10 +218,14 @@ fn is_false(b: &bool) -> bool {
 /// A client tool.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicTool {
+    /// The tool's name, which the model calls it by.
     pub name: String,
+    /// What the tool does, for the model; left out when empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The JSON Schema of the tool's input.
     pub input_schema: Value,
+    /// A cache breakpoint on this tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<CacheControl>,
 }
@@ -182,6 +237,7 @@ pub struct AnthropicToolChoice {
     /// called) or `none`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The tool that must be called, with `type: "tool"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// At most one tool call.
@@ -211,8 +267,10 @@ impl AnthropicToolChoice {
 /// `thinking: {type: "enabled", budget_tokens}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnthropicThinkingConfig {
+    /// The `type`; rivulet sends `"enabled"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The most tokens the model may use to think.
     pub budget_tokens: u32,
 }
 
@@ -223,32 +281,49 @@ pub struct AnthropicThinkingConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicEvent {
+    /// `message_start`: the first event, with the message's metadata.
     MessageStart {
+        /// The message as it starts: its id, model and usage.
         message: AnthropicMessageStart,
     },
+    /// `content_block_start`: a content block begins.
     ContentBlockStart {
+        /// The block's position in the message; its deltas and its stop carry the same index.
         index: u64,
         /// Kept as JSON: a block rivulet does not know is passed on whole
         /// as a provider part. [`AnthropicContentBlock`] is its typed reading.
         content_block: Value,
     },
+    /// `content_block_delta`: a piece of a block's content.
     ContentBlockDelta {
+        /// The index of the block the piece belongs to.
         index: u64,
+        /// The piece.
         delta: AnthropicBlockDelta<'static>,
     },
+    /// `content_block_stop`: a content block is complete.
     ContentBlockStop {
+        /// The index of the block that is complete.
         index: u64,
     },
+    /// `message_delta`: the stop reason and a usage snapshot.
     MessageDelta {
+        /// The stop reason and stop sequence.
         #[serde(default)]
         delta: MessageDeltaBody,
+        /// Cumulative token counts.
         #[serde(default)]
         usage: Option<Usage>,
     },
+    /// `message_stop`: the last event of the stream.
     MessageStop,
+    /// `ping`: carries nothing.
     Ping,
+    /// `error`: the stream failed.
     Error {
+        /// The error's type and message.
         error: AnthropicErrorObject,
+        /// The request's id, when the event has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
     },
@@ -260,10 +335,13 @@ pub enum AnthropicEvent {
 /// `message_start.message`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicMessageStart {
+    /// The message's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The model that answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The first usage snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
 }
@@ -272,21 +350,33 @@ pub struct AnthropicMessageStart {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicContentBlock {
+    /// A `text` block.
     Text {
+        /// The block's initial text; the rest comes in `text_delta`s.
         #[serde(default)]
         text: String,
     },
+    /// A `thinking` block.
     Thinking {
+        /// The block's initial thought text; the rest comes in `thinking_delta`s.
         #[serde(default)]
         thinking: String,
+        /// The block's initial signature; the rest comes in `signature_delta`s.
         #[serde(default)]
         signature: String,
     },
     /// Arrives whole here, with no deltas.
-    RedactedThinking { data: String },
+    RedactedThinking {
+        /// The encrypted thinking, to be sent back unchanged.
+        data: String,
+    },
+    /// A `tool_use` block: a client tool call.
     ToolUse {
+        /// The call's id.
         id: String,
+        /// The name of the tool called.
         name: String,
+        /// The input as the block starts; the arguments come in `input_json_delta`s.
         #[serde(default)]
         input: Value,
     },
@@ -300,22 +390,33 @@ pub enum AnthropicContentBlock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicBlockDelta<'a> {
+    /// `text_delta`: text for a `text` block.
     TextDelta {
+        /// The text this delta appends to the content block.
         text: Cow<'a, str>,
     },
+    /// `thinking_delta`: thought text for a `thinking` block.
     ThinkingDelta {
+        /// The thought text this delta appends to the content block.
         thinking: Cow<'a, str>,
     },
+    /// `signature_delta`: the signature of a `thinking` block.
     SignatureDelta {
+        /// The signature text this delta carries.
         signature: Cow<'a, str>,
     },
+    /// `input_json_delta`: a fragment of a `tool_use` block's input.
     InputJsonDelta {
+        /// A fragment of the input's JSON text; the fragments in order make up the input.
         partial_json: Cow<'a, str>,
     },
+    /// `citations_delta`: a citation for a `text` block.
     CitationsDelta {
+        /// The citation object, kept as JSON.
         #[serde(default)]
         citation: Value,
     },
+    /// A delta type this version does not know.
     #[serde(other)]
     Other,
 }
@@ -327,10 +428,13 @@ pub enum AnthropicBlockDelta<'a> {
 /// says whether it is one.
 #[derive(Debug, Default, Deserialize)]
 pub struct AnthropicDeltaEvent<'a> {
+    /// The event's `type`; `content_block_delta` for the events it reads.
     #[serde(default, rename = "type")]
     pub kind: Option<&'a str>,
+    /// The event's `index`: the block the piece belongs to.
     #[serde(default)]
     pub index: Option<u64>,
+    /// The event's `delta`.
     #[serde(default, borrow)]
     pub delta: Option<DeltaFields<'a>>,
 }
@@ -338,14 +442,19 @@ pub struct AnthropicDeltaEvent<'a> {
 /// [`AnthropicDeltaEvent::delta`]: the fields of the pieces it reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct DeltaFields<'a> {
+    /// The delta's `type`, e.g. `text_delta`.
     #[serde(default, rename = "type")]
     pub kind: Option<&'a str>,
+    /// The `text` of a `text_delta`.
     #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
     pub text: Option<Cow<'a, str>>,
+    /// The `thinking` of a `thinking_delta`.
     #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
     pub thinking: Option<Cow<'a, str>>,
+    /// The `signature` of a `signature_delta`.
     #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
     pub signature: Option<Cow<'a, str>>,
+    /// The `partial_json` of an `input_json_delta`.
     #[serde(default, borrow, deserialize_with = "crate::decode::lent_str")]
     pub partial_json: Option<Cow<'a, str>>,
 }
@@ -379,8 +488,10 @@ impl<'a> AnthropicDeltaEvent<'a> {
 /// `message_delta.delta`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageDeltaBody {
+    /// Why the model stopped: `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// The stop sequence the model produced, when that is why it stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_sequence: Option<String>,
 }
@@ -388,12 +499,16 @@ pub struct MessageDeltaBody {
 /// Token counts, cumulative. `input_tokens` excludes the cached parts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Input tokens, not counting those read from or written to the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
+    /// Output tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation_input_tokens: Option<u64>,
+    /// Input tokens read from the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_input_tokens: Option<u64>,
     /// `cache_creation_input_tokens` by cache lifetime.
@@ -407,8 +522,10 @@ pub struct Usage {
 /// `usage.cache_creation`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheCreation {
+    /// Tokens written to the prompt cache with a 5-minute lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_5m_input_tokens: Option<u64>,
+    /// Tokens written to the prompt cache with a 1-hour lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_1h_input_tokens: Option<u64>,
 }
@@ -416,8 +533,10 @@ pub struct CacheCreation {
 /// `usage.server_tool_use`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerToolUse {
+    /// Web search requests made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search_requests: Option<u64>,
+    /// Web fetch requests made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_fetch_requests: Option<u64>,
 }
@@ -428,6 +547,7 @@ pub struct AnthropicErrorObject {
     /// `overloaded_error`, `api_error`, …
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The error's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -435,7 +555,9 @@ pub struct AnthropicErrorObject {
 /// An HTTP error body (`{"type":"error","error":{…},"request_id":…}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnthropicErrorResponse {
+    /// The error's type and message.
     pub error: AnthropicErrorObject,
+    /// The request's id, when the body has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

@@ -16,11 +16,17 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseRequest {
+    /// The conversation's messages, in order.
     pub messages: Vec<BedrockMessage>,
+    /// The system prompt: text blocks and cache points.
     pub system: Vec<BedrockSystemBlock>,
+    /// `inferenceConfig`: the token limit, sampling parameters and stop sequences.
     pub inference_config: InferenceConfig,
+    /// `toolConfig`: the tools and the tool choice; left out when there are no tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<BedrockToolConfig>,
+    /// `additionalModelRequestFields`: model-specific fields beyond the base set (e.g.
+    /// Anthropic's `thinking`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Value>,
 }
@@ -28,7 +34,9 @@ pub struct ConverseRequest {
 /// A `user` or `assistant` message.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BedrockMessage {
+    /// `user` or `assistant`.
     pub role: String,
+    /// The message's content blocks.
     pub content: Vec<BedrockContentBlock>,
 }
 
@@ -36,7 +44,9 @@ pub struct BedrockMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BedrockSystemBlock {
+    /// `{text}`: system prompt text.
     Text(String),
+    /// `{cachePoint}`: a cache point after the blocks before it.
     CachePoint(CachePoint),
 }
 
@@ -60,12 +70,19 @@ impl Default for CachePoint {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BedrockContentBlock {
+    /// `{text}`: text.
     Text(String),
+    /// `{toolUse}`: a tool call the model made.
     ToolUse(ToolUseBlock),
+    /// `{toolResult}`: the output of a tool call.
     ToolResult(ToolResultBlock),
+    /// `{reasoningContent}`: reasoning sent back.
     ReasoningContent(ReasoningBlock),
+    /// `{image}`: an image.
     Image(ImageBlock),
+    /// `{document}`: a document.
     Document(DocumentBlock),
+    /// `{cachePoint}`: a cache point after the content before it.
     CachePoint(CachePoint),
     /// A block sent back as Bedrock gave it (a provider part: a server
     /// tool's `toolUse` or `toolResult`).
@@ -76,7 +93,9 @@ pub enum BedrockContentBlock {
 /// `{format, source}`: `png`, `jpeg`, `gif` or `webp`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageBlock {
+    /// The image format: `png`, `jpeg`, `gif` or `webp`.
     pub format: String,
+    /// The image's content.
     pub source: MediaSource,
 }
 
@@ -84,8 +103,11 @@ pub struct ImageBlock {
 /// `html`, `txt` or `md`, with a name the model sees.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentBlock {
+    /// The document format, e.g. `pdf` or `txt`.
     pub format: String,
+    /// The document's name, which the model sees.
     pub name: String,
+    /// The document's content.
     pub source: MediaSource,
 }
 
@@ -94,13 +116,16 @@ pub struct DocumentBlock {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MediaSource {
+    /// `bytes`: the content, base64-encoded.
     Bytes(String),
+    /// `s3Location`: the S3 object that holds the content.
     S3Location(S3Location),
 }
 
 /// `{uri: "s3://bucket/key"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct S3Location {
+    /// The object's `s3://` URI.
     pub uri: String,
 }
 
@@ -108,8 +133,11 @@ pub struct S3Location {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolUseBlock {
+    /// `toolUseId`: the call's id, which the `toolResult` names.
     pub tool_use_id: String,
+    /// The name of the tool called.
     pub name: String,
+    /// The call's arguments, a JSON document.
     pub input: Value,
 }
 
@@ -117,7 +145,9 @@ pub struct ToolUseBlock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolResultBlock {
+    /// `toolUseId`: the id of the `toolUse` block this answers.
     pub tool_use_id: String,
+    /// The result's pieces.
     pub content: Vec<BedrockToolResultContent>,
     /// `"error"` for a failed tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,8 +158,11 @@ pub struct ToolResultBlock {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BedrockToolResultContent {
+    /// `{text}`: text.
     Text(String),
+    /// `{image}`: an image.
     Image(ImageBlock),
+    /// `{document}`: a document.
     Document(DocumentBlock),
 }
 
@@ -137,6 +170,7 @@ pub enum BedrockToolResultContent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ReasoningBlock {
+    /// `reasoningText`: the reasoning text and its signature.
     ReasoningText(ReasoningText),
     /// Base64, as received.
     RedactedContent(String),
@@ -145,7 +179,9 @@ pub enum ReasoningBlock {
 /// `{text, signature?}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReasoningText {
+    /// The reasoning text.
     pub text: String,
+    /// The signature that verifies the text came from the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
@@ -154,12 +190,16 @@ pub struct ReasoningText {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InferenceConfig {
+    /// `maxTokens`: the most tokens the response may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// The sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// `topP`: nucleus sampling's cumulative probability cut-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// `stopSequences`: strings that stop generation when the model produces one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
 }
@@ -168,7 +208,9 @@ pub struct InferenceConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BedrockToolConfig {
+    /// The tools, and any cache point after them.
     pub tools: Vec<BedrockTool>,
+    /// `toolChoice`: how the model may or must use the tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<BedrockToolChoice>,
 }
@@ -193,6 +235,7 @@ pub struct Empty {}
 /// `{name}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecificTool {
+    /// The name of the tool that must be called.
     pub name: String,
 }
 
@@ -200,7 +243,9 @@ pub struct SpecificTool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BedrockTool {
+    /// `{toolSpec}`: a tool's definition.
     ToolSpec(ToolSpec),
+    /// `{cachePoint}`: a cache point after the tools before it.
     CachePoint(CachePoint),
 }
 
@@ -208,16 +253,19 @@ pub enum BedrockTool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolSpec {
+    /// The tool's name, which the model calls it by.
     pub name: String,
     /// Left out when empty: Converse rejects an empty description.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// `inputSchema`: the JSON Schema of the tool's input.
     pub input_schema: InputSchema,
 }
 
 /// `{json}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputSchema {
+    /// The JSON Schema.
     pub json: Value,
 }
 
@@ -227,17 +275,24 @@ pub struct InputSchema {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum BedrockEvent {
+    /// `messageStart`: the message begins.
     MessageStart(BedrockMessageStart),
+    /// `contentBlockStart`: a content block begins.
     ContentBlockStart(ContentBlockStart),
+    /// `contentBlockDelta`: a piece of a block's content.
     ContentBlockDelta(ContentBlockDelta),
+    /// `contentBlockStop`: a content block is complete.
     ContentBlockStop(ContentBlockStop),
+    /// `messageStop`: generation ended, with the stop reason.
     MessageStop(MessageStop),
+    /// `metadata`: token usage and metrics.
     Metadata(Metadata),
 }
 
 /// `messageStart`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BedrockMessageStart {
+    /// The message's role.
     #[serde(default)]
     pub role: Option<String>,
 }
@@ -246,8 +301,10 @@ pub struct BedrockMessageStart {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockStart {
+    /// `contentBlockIndex`: the block's position in the message.
     #[serde(default)]
     pub content_block_index: u64,
+    /// What kind of block starts.
     #[serde(default)]
     pub start: Option<BlockStart>,
 }
@@ -256,6 +313,7 @@ pub struct ContentBlockStart {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockStart {
+    /// `toolUse`: a tool call starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_use: Option<ToolUseStart>,
     /// A server tool's result (`{toolUseId, status, type}`, e.g. `type:
@@ -272,10 +330,13 @@ pub struct BlockStart {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolUseStart {
+    /// `toolUseId`: the call's id.
     #[serde(default)]
     pub tool_use_id: Option<String>,
+    /// The name of the tool called.
     #[serde(default)]
     pub name: Option<String>,
+    /// `type`: `"server_tool_use"` for a tool the server runs.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Any other field, kept for a server tool's provider part.
@@ -287,8 +348,10 @@ pub struct ToolUseStart {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockDelta {
+    /// `contentBlockIndex`: the index of the block the piece belongs to.
     #[serde(default)]
     pub content_block_index: u64,
+    /// The piece.
     #[serde(default)]
     pub delta: Option<BedrockBlockDelta>,
 }
@@ -322,10 +385,13 @@ pub(crate) struct TextOnly<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BedrockBlockDelta {
+    /// Text this delta appends to a text block.
     #[serde(default)]
     pub text: Option<String>,
+    /// `toolUse`: a fragment of a tool call's input.
     #[serde(default)]
     pub tool_use: Option<ToolUseDelta>,
+    /// `reasoningContent`: reasoning text, its signature or redacted content.
     #[serde(default)]
     pub reasoning_content: Option<ReasoningDelta>,
     /// Pieces of a server tool's result content (`[{json: {…}}]`, …).
@@ -336,6 +402,7 @@ pub struct BedrockBlockDelta {
 /// `{input}`: a fragment of the JSON arguments.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolUseDelta {
+    /// A fragment of the arguments' JSON text.
     #[serde(default)]
     pub input: Option<String>,
 }
@@ -344,10 +411,13 @@ pub struct ToolUseDelta {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasoningDelta {
+    /// Reasoning text this delta appends.
     #[serde(default)]
     pub text: Option<String>,
+    /// The reasoning's signature.
     #[serde(default)]
     pub signature: Option<String>,
+    /// `redactedContent`: reasoning the model provider encrypted, in base64.
     #[serde(default)]
     pub redacted_content: Option<String>,
 }
@@ -356,6 +426,7 @@ pub struct ReasoningDelta {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockStop {
+    /// `contentBlockIndex`: the index of the block that is complete.
     #[serde(default)]
     pub content_block_index: u64,
 }
@@ -364,8 +435,10 @@ pub struct ContentBlockStop {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageStop {
+    /// `stopReason`: why the model stopped (`end_turn`, `tool_use`, `max_tokens`, …).
     #[serde(default)]
     pub stop_reason: Option<String>,
+    /// `additionalModelResponseFields`: model-specific response fields, as JSON.
     #[serde(default)]
     pub additional_model_response_fields: Option<Value>,
 }
@@ -373,8 +446,10 @@ pub struct MessageStop {
 /// `metadata`: the last event.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
+    /// Token counts of the response.
     #[serde(default)]
     pub usage: Option<TokenUsage>,
+    /// Metrics (`latencyMs`), kept as JSON.
     #[serde(default)]
     pub metrics: Option<Value>,
 }
@@ -383,14 +458,20 @@ pub struct Metadata {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenUsage {
+    /// `inputTokens`: input tokens (whether cache reads and writes count in it depends
+    /// on the model).
     #[serde(default)]
     pub input_tokens: Option<u64>,
+    /// `outputTokens`: tokens the model generated.
     #[serde(default)]
     pub output_tokens: Option<u64>,
+    /// `totalTokens`: the total token count.
     #[serde(default)]
     pub total_tokens: Option<u64>,
+    /// `cacheReadInputTokens`: input tokens read from the prompt cache.
     #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
+    /// `cacheWriteInputTokens`: input tokens written to the prompt cache.
     #[serde(default)]
     pub cache_write_input_tokens: Option<u64>,
 }
@@ -398,6 +479,7 @@ pub struct TokenUsage {
 /// An exception message's payload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExceptionPayload {
+    /// The exception's message (`message` or `Message` in the JSON).
     #[serde(default, alias = "Message")]
     pub message: Option<String>,
 }

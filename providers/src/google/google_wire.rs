@@ -16,13 +16,18 @@ use smallvec::SmallVec;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentRequest {
+    /// The conversation: `user` and `model` turns, in order.
     pub contents: Vec<GoogleContent>,
+    /// `systemInstruction`: the system prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_instruction: Option<GoogleContent>,
+    /// The tools the model may call; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<GoogleTool>,
+    /// `toolConfig`: how the model may call functions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<GoogleToolConfig>,
+    /// `generationConfig`: sampling and output settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_config: Option<GenerationConfig>,
 }
@@ -31,6 +36,7 @@ pub struct GenerateContentRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleToolConfig {
+    /// `functionCallingConfig`: the mode and the functions allowed.
     pub function_calling_config: FunctionCallingConfig,
 }
 
@@ -38,7 +44,9 @@ pub struct GoogleToolConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionCallingConfig {
+    /// The mode: `AUTO`, `NONE` or `ANY`.
     pub mode: String,
+    /// `allowedFunctionNames`: with `ANY`, the only functions the model may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_function_names: Vec<String>,
 }
@@ -49,6 +57,7 @@ pub struct GoogleContent {
     /// `user` or `model`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The turn's parts, in order.
     #[serde(default)]
     pub parts: Vec<Part>,
 }
@@ -59,6 +68,7 @@ pub struct GoogleContent {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Part {
+    /// The text this part carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// True on thought summaries.
@@ -67,10 +77,13 @@ pub struct Part {
     /// Opaque; must be sent back with the part it came with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought_signature: Option<String>,
+    /// `functionCall`: a call the model asks for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<GoogleFunctionCall>,
+    /// `functionResponse`: a tool's result, sent back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_response: Option<FunctionResponse>,
+    /// The part's other fields (`inlineData`, `fileData`, `executableCode`, …), as JSON.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -82,11 +95,13 @@ pub struct Part {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleFunctionCall {
+    /// The call's id, when the API gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Absent on the follow-up parts of a streamed call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The arguments, a JSON object, on a call sent whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
     /// Pieces of the arguments, by JSON path, in document order.
@@ -103,11 +118,15 @@ pub struct GoogleFunctionCall {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartialArg {
+    /// `jsonPath`: where the value goes in the arguments, such as `$.recipe.steps[1]`.
     pub json_path: String,
+    /// `stringValue`: a string, or a piece of one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
+    /// `numberValue`: a number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_value: Option<serde_json::Number>,
+    /// `boolValue`: a boolean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bool_value: Option<bool>,
     /// Present (as `"NULL_VALUE"` or `null`) when the value is JSON `null`.
@@ -117,6 +136,7 @@ pub struct PartialArg {
         skip_serializing_if = "Option::is_none"
     )]
     pub null_value: Option<Value>,
+    /// `willContinue`: true when more of this string follows at the same path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will_continue: Option<bool>,
 }
@@ -133,7 +153,9 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Blob {
+    /// `mimeType`: the media type of the bytes, such as `image/png`.
     pub mime_type: String,
+    /// The bytes, in base64.
     pub data: String,
 }
 
@@ -141,16 +163,20 @@ pub struct Blob {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleFileData {
+    /// `mimeType`: the media type of the content, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
+    /// `fileUri`: the URI of the content.
     pub file_uri: String,
 }
 
 /// A tool's result, sent back.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionResponse {
+    /// The id of the call this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The name of the function that was called.
     pub name: String,
     /// An object: `{"output": …}` or `{"error": …}`.
     pub response: Value,
@@ -163,6 +189,7 @@ pub struct FunctionResponse {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleTool {
+    /// `functionDeclarations`: the functions the model may call.
     pub function_declarations: Vec<FunctionDeclaration>,
 }
 
@@ -170,8 +197,11 @@ pub struct GoogleTool {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionDeclaration {
+    /// The function's name.
     pub name: String,
+    /// What the function does, for the model.
     pub description: String,
+    /// `parametersJsonSchema`: the function's parameters, as a JSON Schema.
     pub parameters_json_schema: Value,
 }
 
@@ -179,20 +209,28 @@ pub struct FunctionDeclaration {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationConfig {
+    /// The sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// `topP`: the maximum cumulative probability of the tokens considered when sampling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// `maxOutputTokens`: the maximum number of tokens in a candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
+    /// A seed for sampling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    /// `stopSequences`: strings that stop generation; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
+    /// `thinkingConfig`: the thinking settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<GoogleThinkingConfig>,
+    /// `responseMimeType`: the media type of the answer, such as `application/json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<String>,
+    /// `responseJsonSchema`: the JSON Schema the answer must follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<Value>,
     /// How many candidates to generate.
@@ -211,7 +249,9 @@ impl GenerationConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleThinkingConfig {
+    /// `includeThoughts`: whether to return thought summaries.
     pub include_thoughts: bool,
+    /// `thinkingBudget`: the maximum number of tokens the model may spend thinking.
     pub thinking_budget: u32,
 }
 
@@ -286,12 +326,16 @@ impl TextResponse<'_> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentResponse {
+    /// The generated candidates; absent when the prompt was blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates: Option<Vec<Candidate>>,
+    /// `usageMetadata`: the token counts so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_metadata: Option<UsageMetadata>,
+    /// `modelVersion`: the model version that answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
+    /// `responseId`: the id of the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
     /// Set when the prompt itself was blocked (then there are no candidates).
@@ -306,10 +350,13 @@ pub struct GenerateContentResponse {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
+    /// The parts this candidate generated in this response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<GoogleContent>,
+    /// `finishReason`: why generation stopped (`STOP`, `MAX_TOKENS`, `SAFETY`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    /// `finishMessage`: the finish reason in more detail, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_message: Option<String>,
     /// Absent on gemini-2.0.
@@ -327,6 +374,7 @@ pub struct Candidate {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PromptFeedback {
+    /// `blockReason`: why the prompt was blocked (`SAFETY`, `OTHER`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_reason: Option<String>,
 }
@@ -335,16 +383,22 @@ pub struct PromptFeedback {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageMetadata {
+    /// `promptTokenCount`: tokens in the prompt, cached content included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_token_count: Option<u64>,
+    /// `candidatesTokenCount`: tokens in the generated candidates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates_token_count: Option<u64>,
+    /// `thoughtsTokenCount`: tokens of the model's thoughts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thoughts_token_count: Option<u64>,
+    /// `cachedContentTokenCount`: tokens of the cached content in the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_content_token_count: Option<u64>,
+    /// `toolUsePromptTokenCount`: tokens in tool-use prompts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_use_prompt_token_count: Option<u64>,
+    /// `totalTokenCount`: the total token count of the request and its response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_token_count: Option<u64>,
     /// `promptTokensDetails`: the prompt's tokens by modality.
@@ -360,9 +414,13 @@ pub struct UsageMetadata {
 /// than these four are not kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Modalities {
+    /// Tokens of the `TEXT` modality.
     pub text: Option<u64>,
+    /// Tokens of the `IMAGE` modality.
     pub image: Option<u64>,
+    /// Tokens of the `AUDIO` modality.
     pub audio: Option<u64>,
+    /// Tokens of the `VIDEO` modality.
     pub video: Option<u64>,
 }
 
@@ -450,6 +508,7 @@ impl Serialize for Modalities {
 /// `{"error": {…}}`, as an HTTP error body or in the stream.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GoogleErrorResponse {
+    /// The error.
     pub error: GoogleErrorBody,
 }
 
@@ -459,6 +518,7 @@ pub struct GoogleErrorBody {
     /// The HTTP status it stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
+    /// A readable description of the error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// `INVALID_ARGUMENT`, `NOT_FOUND`, …

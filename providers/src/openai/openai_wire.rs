@@ -15,38 +15,55 @@ use smallvec::SmallVec;
 /// `POST /chat/completions` body.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
+    /// The model to run, by the server's name for it.
     pub model: String,
+    /// The conversation so far, oldest message first.
     pub messages: Vec<ChatMessage>,
+    /// Sampling temperature; higher values give more varied output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// Upper bound on generated tokens (the older field; see `max_completion_tokens`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// Upper bound on generated tokens, reasoning included (newer models' name for `max_tokens`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<u32>,
+    /// Nucleus sampling: only the tokens within this top probability mass are considered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// Seed for sampling, for best-effort reproducible output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    /// Sequences at which the server stops generating; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// The functions the model may call; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ChatTool>,
+    /// Structured output: the JSON schema the answer must follow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ChatResponseFormat>,
+    /// How much the model reasons, such as `low`, `medium` or `high`, for models that take it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
+    /// Whether the model must call a tool, and which.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ChatToolChoice>,
+    /// Whether the model may call several tools in one turn.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
+    /// How many choices to generate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
     /// `["text", "audio"]` for spoken output.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modalities: Vec<String>,
+    /// Voice and format of spoken output, sent with `modalities` including `"audio"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioParam>,
+    /// Whether the answer streams as server-sent events of chunks.
     pub stream: bool,
+    /// Streaming options; `include_usage` asks for a last chunk with the token counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
 }
@@ -56,10 +73,14 @@ pub struct ChatRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatToolChoice {
+    /// A mode: `auto`, `none`, `required`, or a server's own word such as Mistral's `any`.
     Mode(String),
+    /// Forces a call to the named function.
     Function {
+        /// Always `"function"` (JSON `type`).
         #[serde(rename = "type")]
         kind: String,
+        /// The function the model must call.
         function: ToolName,
     },
 }
@@ -67,19 +88,24 @@ pub enum ChatToolChoice {
 /// `{name}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolName {
+    /// The function's name.
     pub name: String,
 }
 
 /// `audio: {voice, format}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AudioParam {
+    /// The voice to speak with.
     pub voice: String,
+    /// The audio format of the spoken output (e.g. `wav`, `mp3`).
     pub format: String,
 }
 
 /// `stream_options`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamOptions {
+    /// Asks for one more chunk before `[DONE]`, with the `usage` of the whole request and empty
+    /// `choices`.
     pub include_usage: bool,
 }
 
@@ -91,6 +117,7 @@ pub struct ChatMessage {
     /// Text, or parts when the message carries images or files; `null`
     /// for an assistant turn that only calls tools.
     pub content: Option<ChatContent>,
+    /// The tool calls of an assistant message; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ChatToolCall>,
     /// For `tool` messages: the call this answers.
@@ -102,7 +129,9 @@ pub struct ChatMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatContent {
+    /// Plain text.
     Text(String),
+    /// A list of typed parts (text, images, files).
     Parts(Vec<ChatContentPart>),
 }
 
@@ -116,19 +145,24 @@ impl From<String> for ChatContent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChatContentPart {
+    /// A text part.
     Text {
+        /// The text.
         text: String,
     },
     /// An image: a URL or a `data:` URL.
     ImageUrl {
+        /// The image, as `{url}`.
         image_url: ChatImageUrl,
     },
     /// A file (OpenAI): its name and its bytes as a `data:` URL.
     File {
+        /// The file's name and bytes.
         file: ChatFileData,
     },
     /// A document (Mistral): a URL or a `data:` URL.
     DocumentUrl {
+        /// The document's URL, or its bytes as a `data:` URL.
         document_url: String,
     },
 }
@@ -136,30 +170,37 @@ pub enum ChatContentPart {
 /// `image_url: {url}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatImageUrl {
+    /// The image's URL, or its bytes as a `data:` URL.
     pub url: String,
 }
 
 /// `file: {filename, file_data}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatFileData {
+    /// The file's name.
     pub filename: String,
+    /// The file's bytes as a `data:` URL.
     pub file_data: String,
 }
 
 /// A tool call in an assistant message.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatToolCall {
+    /// The call's id, which the `tool` message answering it gives as `tool_call_id`.
     pub id: String,
     /// Always `"function"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The function called and its arguments.
     pub function: ChatFunctionCall,
 }
 
 /// A function name and its JSON arguments as text.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatFunctionCall {
+    /// The function's name.
     pub name: String,
+    /// The arguments, as JSON text.
     pub arguments: String,
 }
 
@@ -169,14 +210,18 @@ pub struct ChatTool {
     /// Always `"function"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The function's name, description and parameter schema.
     pub function: ChatFunctionDefinition,
 }
 
 /// A function the model may call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatFunctionDefinition {
+    /// The function's name, as the model calls it.
     pub name: String,
+    /// What the function does, for the model to decide when to call it.
     pub description: String,
+    /// The JSON Schema of the function's arguments.
     pub parameters: Value,
 }
 
@@ -186,14 +231,18 @@ pub struct ChatResponseFormat {
     /// Always `"json_schema"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The schema and its name.
     pub json_schema: ChatJsonSchemaFormat,
 }
 
 /// The schema the output must follow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatJsonSchemaFormat {
+    /// A name for the schema.
     pub name: String,
+    /// The JSON Schema the output must follow.
     pub schema: Value,
+    /// Whether the output must adhere strictly to the schema.
     pub strict: bool,
 }
 
@@ -202,6 +251,7 @@ pub struct ChatJsonSchemaFormat {
 /// One `chat.completion.chunk`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionChunk<'a> {
+    /// The completion's id, the same on every chunk of the stream.
     #[serde(
         default,
         borrow,
@@ -209,6 +259,7 @@ pub struct ChatCompletionChunk<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub id: Option<Cow<'a, str>>,
+    /// The object type, `"chat.completion.chunk"`.
     #[serde(
         default,
         borrow,
@@ -216,8 +267,10 @@ pub struct ChatCompletionChunk<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub object: Option<Cow<'a, str>>,
+    /// When the completion was created, in Unix seconds (kept as raw JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Value>,
+    /// The model that generated the chunk.
     #[serde(
         default,
         borrow,
@@ -225,6 +278,7 @@ pub struct ChatCompletionChunk<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub model: Option<Cow<'a, str>>,
+    /// A fingerprint of the backend configuration that served the request.
     #[serde(
         default,
         borrow,
@@ -236,6 +290,8 @@ pub struct ChatCompletionChunk<'a> {
     /// per chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices: Option<SmallVec<[ChunkChoice<'a>; 1]>>,
+    /// Token counts; OpenAI sends them once, in a last chunk with empty `choices`, when
+    /// `stream_options.include_usage` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Box<CompletionUsage>>,
     /// OpenRouter: an error inside an otherwise normal chunk.
@@ -264,8 +320,11 @@ pub struct ChunkChoice<'a> {
     /// Missing on a few servers; means 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// The new content this chunk adds to the choice.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub delta: Option<ChoiceDelta<'a>>,
+    /// Why generation stopped (`stop`, `length`, `tool_calls`, `content_filter`, …); `null` until
+    /// the choice's last chunk.
     #[serde(
         default,
         borrow,
@@ -281,6 +340,7 @@ pub struct ChunkChoice<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub native_finish_reason: Option<Cow<'a, str>>,
+    /// Log probabilities of the chunk's tokens, when requested (kept as raw JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Box<Value>>,
 }
@@ -288,6 +348,7 @@ pub struct ChunkChoice<'a> {
 /// What a choice adds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChoiceDelta<'a> {
+    /// The author's role, `assistant`, usually on the first chunk only.
     #[serde(
         default,
         borrow,
@@ -295,8 +356,10 @@ pub struct ChoiceDelta<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub role: Option<Cow<'a, str>>,
+    /// A piece of the answer's text (on Mistral, possibly a list of typed pieces).
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub content: Option<DeltaContent<'a>>,
+    /// A piece of the model's refusal message.
     #[serde(
         default,
         borrow,
@@ -320,8 +383,10 @@ pub struct ChoiceDelta<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub reasoning: Option<Cow<'a, str>>,
+    /// Fragments of tool calls, to be assembled by `index` or `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ChatToolCallDelta>>,
+    /// A fragment of spoken output, when audio output was requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Box<AudioDelta>>,
     /// OpenRouter (web search): `url_citation` annotations of the text.
@@ -470,7 +535,9 @@ impl TextChunk<'_> {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum DeltaContent<'a> {
+    /// Plain text.
     Text(Cow<'a, str>),
+    /// A list of typed pieces (Mistral).
     Pieces(Vec<ContentPiece>),
 }
 
@@ -507,11 +574,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for DeltaContent<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPiece {
+    /// A piece of the answer's text.
     Text {
+        /// The text.
         #[serde(default)]
         text: String,
     },
+    /// A piece of reasoning (Mistral's reasoning models).
     Thinking {
+        /// The reasoning, as text pieces or a string.
         #[serde(default)]
         thinking: ThinkingContent,
     },
@@ -524,7 +595,9 @@ pub enum ContentPiece {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ThinkingContent {
+    /// The reasoning as a plain string.
     Text(String),
+    /// The reasoning as a list of `text` pieces.
     Pieces(Vec<ThinkingPiece>),
 }
 
@@ -537,8 +610,10 @@ impl Default for ThinkingContent {
 /// `{"type":"text","text":…}` inside a thinking piece.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThinkingPiece {
+    /// The piece's type (JSON `type`), `"text"`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The reasoning text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
@@ -552,8 +627,10 @@ pub struct ChatToolCallDelta {
     /// Present on the first fragment of a call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// `"function"` (JSON `type`), when present.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The function's name and a piece of its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionDelta>,
 }
@@ -561,6 +638,7 @@ pub struct ChatToolCallDelta {
 /// A fragment of a function call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionDelta {
+    /// The function's name, on the call's first fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A piece of JSON text; a few servers send the whole object instead.
@@ -571,13 +649,16 @@ pub struct FunctionDelta {
 /// A fragment of generated audio.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AudioDelta {
+    /// The audio response's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Base64 audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// A piece of the transcript of the spoken output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
+    /// When the audio stops being accessible on the server for later turns, in Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
@@ -585,26 +666,31 @@ pub struct AudioDelta {
 /// Token counts. Groq's float timings and OpenRouter's costs are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompletionUsage {
+    /// Tokens in the prompt.
     #[serde(
         default,
         deserialize_with = "count",
         skip_serializing_if = "Option::is_none"
     )]
     pub prompt_tokens: Option<u64>,
+    /// Tokens generated; OpenAI counts reasoning tokens in them, xAI does not.
     #[serde(
         default,
         deserialize_with = "count",
         skip_serializing_if = "Option::is_none"
     )]
     pub completion_tokens: Option<u64>,
+    /// All tokens of the request: prompt and completion (xAI adds reasoning tokens).
     #[serde(
         default,
         deserialize_with = "count",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_tokens: Option<u64>,
+    /// A breakdown of `prompt_tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// A breakdown of `completion_tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens_details: Option<CompletionTokensDetails>,
     /// DeepSeek.
@@ -636,6 +722,7 @@ pub struct CompletionUsage {
 /// `usage.prompt_tokens_details`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PromptTokensDetails {
+    /// Prompt tokens read from the prompt cache.
     #[serde(
         default,
         deserialize_with = "count",
@@ -649,6 +736,7 @@ pub struct PromptTokensDetails {
         skip_serializing_if = "Option::is_none"
     )]
     pub cache_write_tokens: Option<u64>,
+    /// Audio tokens in the prompt.
     #[serde(
         default,
         deserialize_with = "count",
@@ -681,12 +769,14 @@ pub struct PromptTokensDetails {
 /// `usage.completion_tokens_details`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompletionTokensDetails {
+    /// Tokens the model spent reasoning.
     #[serde(
         default,
         deserialize_with = "count",
         skip_serializing_if = "Option::is_none"
     )]
     pub reasoning_tokens: Option<u64>,
+    /// Audio tokens generated.
     #[serde(
         default,
         deserialize_with = "count",
@@ -705,8 +795,10 @@ pub struct CompletionTokensDetails {
 /// Groq's extension object.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct XGroq {
+    /// Groq's id of the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Token counts, on the finish chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<CompletionUsage>,
 }
@@ -715,20 +807,25 @@ pub struct XGroq {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ChatErrorBody {
+    /// An error object.
     Object(WireError),
+    /// A bare error message.
     Message(String),
 }
 
 /// `{"message","type","code","param","status_code","failed_generation"}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WireError {
+    /// A description of what went wrong.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The error's type (JSON `type`), such as `invalid_request_error`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// A string (`"tool_use_failed"`) or a number (OpenRouter: `400`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<Value>,
+    /// The request parameter the error is about, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<Value>,
     /// Groq: the HTTP status the error stands for.
@@ -746,6 +843,7 @@ pub struct WireError {
 /// The data of an `event: error` (Groq), or of a chunk that is only an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvent {
+    /// The error.
     pub error: ChatErrorBody,
 }
 
