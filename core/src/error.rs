@@ -123,8 +123,8 @@ pub enum Error {
         /// The provider, status, message and code.
         ctx: Box<ErrorContext>,
     },
-    /// The provider refused the request as sent (HTTP 400, 422 and other
-    /// 4xx statuses without a variant of their own). Not retryable.
+    /// The provider refused the request as sent (HTTP 400, 422, or any
+    /// other status without a variant of its own). Not retryable.
     #[error("bad request: {ctx}")]
     BadRequest {
         /// The provider, status, message and code.
