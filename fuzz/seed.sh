@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 wire=../testdata/wire
-mkdir -p corpus/sse corpus/decoders corpus/eventstream corpus/partial_json
+mkdir -p corpus/sse corpus/decoders corpus/eventstream corpus/partial_json corpus/server_requests
 i=0
 for f in "$wire"/*/*.sse; do
   i=$((i + 1))
@@ -28,5 +28,11 @@ done
 for f in "$wire"/*/*.request.json; do
   i=$((i + 1))
   { printf '\x10\x00'; cat "$f"; } > "corpus/partial_json/$i"
+done
+# Chat Completions bodies, as rivulet sends them to OpenAI: what a client of
+# `rivulet serve`'s gateway sends, once the model names a provider.
+for f in "$wire"/openai-chat/*.request.json; do
+  i=$((i + 1))
+  sed 's/"model": *"\([^"]*\)"/"model": "openai\/\1"/' "$f" > "corpus/server_requests/$i"
 done
 echo "seeded $(find corpus -type f | wc -l) inputs"
