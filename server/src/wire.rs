@@ -32,7 +32,11 @@ pub struct StartRequest {
 
 /// What a start request says of the model, whatever its messages' shape:
 /// [`StartRequest`]'s fields of that name, and those of `POST
-/// /v1/ai-sdk/chat`'s body (flattened into it).
+/// /v1/ai-sdk/chat`'s body (flattened into it). `StartRequest` spells the
+/// fields out rather than flattening this: serde cannot deny unknown
+/// fields beside a flattened struct, and a misspelt field of `POST
+/// /v1/streams` is a 400, where the chat body must take whatever an app's
+/// `body` option adds.
 #[derive(Debug, Default, Deserialize)]
 pub struct ModelSettings {
     /// `provider/model`; the server's default model when absent.
