@@ -8,7 +8,9 @@
 //! of the stream dropped. Comments (keep-alives) and events without data
 //! produce nothing, so they never look like content to the runtime's idle
 //! timeout. Errors are mapped to rivulet's [`Error`]: transport errors stay
-//! what they are, bytes that are not UTF-8 are [`Error::Protocol`].
+//! what they are, bytes that are not UTF-8 are [`Error::Protocol`], and so
+//! is an event (or a line) longer than [`MAX_EVENT_LEN`]: a server that
+//! never ends its line cannot grow the parser's memory without bound.
 //!
 //! It is ours rather than eventsource-stream's because that crate copies
 //! the rest of its buffer after every line and re-parses the buffer on
@@ -191,6 +193,18 @@ where
 /// stream that once carried a 10 MB line does not hold 10 MB until it ends.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
+/// The most bytes one event may hold (its fields and data lines, line ends
+/// included) before [`SseParser`] fails with [`Error::Protocol`]: 16 MiB,
+/// as for the AWS eventstream's messages
+/// ([`crate::eventstream::MAX_MESSAGE_LEN`]).
+///
+/// Why a limit: the parser buffers an event until its blank line, so a
+/// server (or a proxy) that sends a line with no end would otherwise grow
+/// memory until the process dies. Why this one: the largest real events
+/// carry a whole image in base64 (an image generation's partial image, an
+/// inline image part), a few MB; 16 MiB leaves room for those.
+pub const MAX_EVENT_LEN: usize = 16 * 1024 * 1024;
+
 // The figures that chose this parser over eventsource-stream 0.2.3, per
 // 10 MiB body: small events are a real OpenAI chunk line
 // (openai-chat/text_include_usage.sse) repeated, one event is a single
@@ -313,9 +327,32 @@ impl SseParser {
         if self.failed {
             return Ok(());
         }
-        let result = self.decode(frame, &mut sink);
-        self.failed = result.is_err();
+        let result = self
+            .decode(frame, &mut sink)
+            .and_then(|()| self.check_held());
+        if result.is_err() {
+            self.failed = true;
+            // Nothing more is parsed: what a too long event held goes now.
+            for buffer in [&mut self.partial, &mut self.data, &mut self.event] {
+                *buffer = String::new();
+            }
+        }
         result
+    }
+
+    /// Fails once the event being read holds more than [`MAX_EVENT_LEN`]
+    /// bytes. Checked once a frame, not once a byte: what is held exceeds
+    /// the limit by at most a frame (hyper's reads are bounded) when it
+    /// fails.
+    fn check_held(&self) -> Result<(), Error> {
+        let held = self.partial.len() + self.data.len() + self.event.len() + self.id.len();
+        if held > MAX_EVENT_LEN {
+            return Err(Error::protocol(format!(
+                "an event of the stream is longer than {} MiB (a line without an end?)",
+                MAX_EVENT_LEN >> 20
+            )));
+        }
+        Ok(())
     }
 
     /// The body ended. Fails with [`Error::Protocol`] if it ended inside a
@@ -880,5 +917,50 @@ mod tests {
                 assert!(out[0].data.ends_with(&"x".repeat(1 << 20)));
             }
         }
+    }
+
+    /// A line or an event past [`MAX_EVENT_LEN`] fails with a protocol
+    /// error, keeps the events before it, and frees what it held; one just
+    /// under the limit still parses (a few-MB base64 image is real).
+    #[test]
+    fn an_event_past_the_limit_fails_and_frees_its_buffers() {
+        // One endless line, and many short data lines with no blank line.
+        let endless = "x".repeat(64 << 10);
+        let short = "data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(1 << 10);
+        for (opening, frame) in [("data: ", endless.as_str()), ("", short.as_str())] {
+            let mut p = SseParser::new();
+            let mut out = Vec::new();
+            p.feed(b"data: before\n\n", &mut out).unwrap();
+            p.feed(opening.as_bytes(), &mut out).unwrap();
+            let mut fed = opening.len();
+            let err = loop {
+                match p.feed(frame.as_bytes(), &mut out) {
+                    Ok(()) => fed += frame.len(),
+                    Err(e) => break e,
+                }
+                // What the event holds is most of what was fed (without
+                // the `data: ` names).
+                assert!(fed <= 2 * MAX_EVENT_LEN, "no error after {fed} bytes");
+            };
+            assert!(
+                fed > MAX_EVENT_LEN - frame.len(),
+                "failed early, at {fed} bytes"
+            );
+            assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+            assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
+            assert_eq!(out, [msg("before")]);
+            assert_eq!(p.partial.capacity() + p.data.capacity(), 0);
+            // Further input is ignored.
+            p.feed(b"\n\ndata: after\n\n", &mut out).unwrap();
+            assert_eq!(out, [msg("before")]);
+        }
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        let body = format!("data: {}\n\n", "y".repeat(MAX_EVENT_LEN - 16));
+        for frame in body.as_bytes().chunks(64 << 10) {
+            p.feed(frame, &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data.len(), MAX_EVENT_LEN - 16);
     }
 }
