@@ -328,17 +328,27 @@ impl Model {
         self.spec_mut().config.api_key = Some(ApiKey::new(key));
         self.reset_provider()
     }
-    /// Connect timeout (connection and response head).
+    /// Connect timeout: the connection and the response head, waiting for
+    /// a slot of a concurrency limit included. None by default (the CLI
+    /// sets 10 s); without one, a connection that takes no byte still fails
+    /// after the transport's own limits: 30 s to connect, 10 minutes without
+    /// a byte.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.spec_mut().options.connect_timeout = Some(d);
         self
     }
-    /// Time allowed until the first content chunk.
+    /// Time allowed from the call's start until the first content chunk
+    /// (text, thought, tool call, audio: pings and keep-alives do not
+    /// count). None by default (the CLI sets 120 s): a provider may think
+    /// for minutes before it streams.
     pub fn first_chunk_timeout(mut self, d: Duration) -> Self {
         self.spec_mut().options.first_chunk_timeout = Some(d);
         self
     }
-    /// Time allowed between content chunks.
+    /// Time allowed between two content chunks (pings and keep-alives do
+    /// not count). None by default (the CLI sets 120 s); a connection that
+    /// sends no byte at all for 10 minutes fails anyway, as an idle
+    /// timeout.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.spec_mut().options.idle_timeout = Some(d);
         self
@@ -348,7 +358,9 @@ impl Model {
         self.spec_mut().options.total_timeout = Some(d);
         self
     }
-    /// Retries before the first content chunk.
+    /// Retries of a retryable error (a connection error, a 429, a 5xx)
+    /// before the first content chunk: 2 by default, the first after
+    /// [`Model::backoff`] (500 ms).
     pub fn retries(mut self, n: u32) -> Self {
         self.spec_mut().options.retries = n;
         self

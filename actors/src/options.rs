@@ -21,13 +21,18 @@ pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 /// Per-stream limits and policies.
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
-    /// Opening the connection and receiving the response head.
+    /// Opening the connection and receiving the response head, waiting for
+    /// a slot of a concurrency limit included. None by default: the
+    /// providers' HTTP client has its own limits on a silent network (30 s
+    /// to connect, 10 minutes without a byte), which do not count a queue.
     pub connect_timeout: Option<Duration>,
-    /// From the start of the call to the first content chunk.
+    /// From the start of the call to the first content chunk. None by
+    /// default.
     pub first_chunk_timeout: Option<Duration>,
     /// Between two content chunks (non-content chunks do not reset it).
+    /// None by default.
     pub idle_timeout: Option<Duration>,
-    /// The whole stream, retries included.
+    /// The whole stream, retries included. None by default.
     pub total_timeout: Option<Duration>,
     /// How many times to retry a retryable error before the first content chunk.
     pub retries: u32,

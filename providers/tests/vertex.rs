@@ -282,3 +282,30 @@ fn assertions_are_signed_jwts() {
     assert_eq!(sa.token_uri(), auth::DEFAULT_TOKEN_URI);
     verify(&sa.assertion(at).unwrap(), &key().0.to_public_key());
 }
+
+/// A token endpoint's `expires_in` is the server's to choose: an absurd one
+/// (`u64::MAX` seconds) is capped, neither overflowing the refresh time nor
+/// refusing the token, which is sent and cached.
+#[tokio::test]
+async fn an_absurd_expires_in_is_capped() {
+    let token_server = Server::start(vec![Replay::json(
+        200,
+        json!({"access_token": TOKEN, "expires_in": u64::MAX, "token_type": "Bearer"}).to_string(),
+    )])
+    .await;
+    let api = Server::start(vec![Replay::sse(wire("gemini/vertex_text.sse"))]).await;
+    let p = vertex(&api, &format!("{}/token", token_server.url()), Some("p"));
+    for _ in 0..2 {
+        let out = run(&p, &request("m")).await;
+        assert!(out.error.is_none(), "{:?}", out.error);
+    }
+    assert_eq!(token_server.requests().len(), 1);
+    let sent = api.requests();
+    assert_eq!(sent.len(), 2);
+    for req in &sent {
+        assert_eq!(
+            req.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
+}

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use reqwest::Url;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
-use rivulet_core::{ApiKey, Error, ErrorContext};
+use rivulet_core::{ApiKey, Error, ErrorContext, TimeoutKind};
 use serde_json::{json, Value};
 
 use crate::http;
@@ -33,6 +33,10 @@ const ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Token endpoint answers are read up to this size.
 const TOKEN_BODY_LIMIT: usize = 64 * 1024;
+/// The longest `expires_in` believed: Google's tokens live an hour (12
+/// hours at most, extended); anything longer is kept this long, and an
+/// absurd value cannot overflow the refresh time.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A service account: who it is, its private key and a cached token.
 ///
@@ -44,6 +48,10 @@ pub struct ServiceAccount {
     key_id: Option<String>,
     project_id: Option<String>,
     key: Arc<RsaKeyPair>,
+    /// The token and when to renew it. An async mutex, held across the
+    /// exchange on purpose: the streams that find the token stale at once
+    /// wait for one exchange instead of each making their own. The wait is
+    /// bounded by the HTTP client's connect and read timeouts.
     cache: futures::lock::Mutex<Option<(ApiKey, Instant)>>,
 }
 
@@ -192,7 +200,14 @@ impl ServiceAccount {
             ])
             .send()
             .await
-            .map_err(|e| http::transport_error(provider, &e, "requesting an access token"))?;
+            .map_err(|e| {
+                http::transport_error(
+                    provider,
+                    &e,
+                    "requesting an access token",
+                    TimeoutKind::Connect,
+                )
+            })?;
         let status = resp.status().as_u16();
         let body = http::read_limited(resp, TOKEN_BODY_LIMIT).await;
         let v: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -228,7 +243,7 @@ impl ServiceAccount {
         let lifetime = v
             .get("expires_in")
             .and_then(Value::as_u64)
-            .map(Duration::from_secs)
+            .map(|secs| Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
             .unwrap_or(ASSERTION_LIFETIME);
         Ok((ApiKey::new(token), lifetime))
     }

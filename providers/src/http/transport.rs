@@ -10,17 +10,39 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::Url;
-use rivulet_core::{ApiKey, Error, ErrorContext};
+use rivulet_core::{ApiKey, Error, ErrorContext, TimeoutKind};
 
 use crate::errors::{error_from_parts, provider_message, truncate};
 
 /// Error bodies are read up to this size; providers send a few hundred bytes.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// The longest a TCP connection and its TLS handshake may take
+/// ([`client`]'s connect timeout).
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest a connection may go without a byte ([`client`]'s read
+/// timeout): from the request's end to the response head, and between two
+/// reads of the body. Ten minutes: far above a provider's silences
+/// (reasoning before the first token, a local model reading a long
+/// prompt; pings and keep-alives reset it), and a bound on a server that
+/// stopped sending without closing.
+pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The client every provider of this crate builds once and shares across its
 /// calls: rustls, `TCP_NODELAY` (events are small and must not wait for
 /// Nagle), no transparent gzip (decompression would hold events back
-/// until a compressed block fills), and no redirects.
+/// until a compressed block fills), no redirects, and the transport's own
+/// timeouts, [`CONNECT_TIMEOUT`] and [`READ_TIMEOUT`].
+///
+/// Why timeouts here when streams have their own (connect, first chunk,
+/// idle, total; none by default): a stream's timeouts count from the
+/// call's start and include waiting for a slot of a concurrency limit, so
+/// they cannot have defaults without failing queued streams; these count
+/// only the network's silence, so a call never waits without bound on a
+/// server that hangs. A read that times out before the response head
+/// fails as a [`TimeoutKind::Connect`](rivulet_core::TimeoutKind) timeout,
+/// one in the body as [`TimeoutKind::Idle`](rivulet_core::TimeoutKind).
 ///
 /// Redirects are refused because following one leaks the credentials and
 /// loses the request: reqwest drops only `Authorization` on a redirect to
@@ -30,10 +52,20 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// APIs do not redirect their streaming endpoints; a 3xx is reported
 /// as an error instead.
 pub fn client() -> Result<reqwest::Client, Error> {
+    client_with(CONNECT_TIMEOUT, READ_TIMEOUT)
+}
+
+/// [`client`] with other timeouts (the tests' short ones).
+fn client_with(
+    connect: std::time::Duration,
+    read: std::time::Duration,
+) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .no_gzip()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect)
+        .read_timeout(read)
         .user_agent(concat!("rivulet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::connection(format!("cannot build the HTTP client: {}", chain(&e))))
@@ -109,7 +141,7 @@ pub(crate) async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| transport_error(provider, &e, "sending the request"))?;
+        .map_err(|e| transport_error(provider, &e, "sending the request", TimeoutKind::Connect))?;
     if resp.status().is_redirection() {
         return Err(redirect_error(provider, &resp));
     }
@@ -149,14 +181,19 @@ fn origin(url: &reqwest::Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// A reqwest failure as an [`Error`]: `Timeout` when reqwest timed out,
-/// `Connection` otherwise. The message names what we were doing and the
-/// cause chain; reqwest puts the URL in it, never a header, so no key.
-pub(crate) fn transport_error(provider: &str, e: &reqwest::Error, doing: &str) -> Error {
+/// A reqwest failure as an [`Error`]: a `which` timeout when reqwest timed
+/// out, `Connection` otherwise. The message names what we were doing and
+/// the cause chain; reqwest puts the URL in it, never a header, so no key.
+pub(crate) fn transport_error(
+    provider: &str,
+    e: &reqwest::Error,
+    doing: &str,
+    which: TimeoutKind,
+) -> Error {
     let ctx = ErrorContext::new(format!("{doing}: {}", chain(e))).provider(provider);
     if e.is_timeout() {
         Error::Timeout {
-            which: rivulet_core::TimeoutKind::Connect,
+            which,
             ctx: Box::new(ctx),
         }
     } else {
@@ -271,8 +308,9 @@ pub(crate) fn body_stream(
     resp: reqwest::Response,
 ) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
     let provider = provider.to_string();
-    resp.bytes_stream()
-        .map(move |r| r.map_err(|e| transport_error(&provider, &e, "reading the stream")))
+    resp.bytes_stream().map(move |r| {
+        r.map_err(|e| transport_error(&provider, &e, "reading the stream", TimeoutKind::Idle))
+    })
 }
 
 /// Checks that a successful response carries a body of content type
@@ -571,5 +609,71 @@ mod tests {
     fn truncation_respects_characters() {
         assert_eq!(truncate("héllo", 2), "hé…");
         assert_eq!(truncate("hi", 5), "hi");
+    }
+
+    /// A server that goes silent without closing: before its response head
+    /// the call fails as a connect timeout, in its body as an idle one,
+    /// with the bytes before the silence delivered. Short timeouts stand in
+    /// for [`READ_TIMEOUT`]; the wiring is the same.
+    #[tokio::test]
+    async fn a_silent_server_times_out_at_the_transport() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for head in [false, true] {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                if head {
+                    let _ = sock
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                              transfer-encoding: chunked\r\n\r\n7\r\ndata: a\r\n",
+                        )
+                        .await;
+                }
+                // Silent, and open until the test ends.
+                held.push(sock);
+            }
+            std::future::pending::<()>().await;
+        });
+        let client = client_with(Duration::from_secs(5), Duration::from_millis(300)).unwrap();
+        let post = |client: reqwest::Client, url: Url| async move {
+            post("p", &client, url, HeaderMap::new(), b"{}".to_vec()).await
+        };
+
+        let err = post(client.clone(), url.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    which: TimeoutKind::Connect,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        let resp = post(client, url).await.expect("the response head");
+        // Two items: a timed-out body goes on yielding its error when
+        // polled again, so the SSE layer stops at a body's first error.
+        let got: Vec<_> = body_stream("p", resp).take(2).collect().await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].as_ref().unwrap().as_ref(), b"data: a");
+        let err = got[1].as_ref().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    which: TimeoutKind::Idle,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("reading the stream"), "{err}");
     }
 }
