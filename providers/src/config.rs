@@ -9,9 +9,9 @@ use crate::family::{Family, AZURE_API_VERSION_VAR, AZURE_DEFAULT_API_VERSION};
 /// What the caller may set when building a provider. Anything left `None`
 /// comes from the provider's environment variables, then its defaults.
 ///
-/// `Debug` prints the key as `ApiKey(***)`; header values are printed as
-/// given, so secrets belong in `api_key`, not in `headers`.
-#[derive(Clone, Debug, Default)]
+/// `Debug` prints the key as `ApiKey(***)` and the extra headers' names
+/// only: their values often carry secrets too.
+#[derive(Clone, Default)]
 pub struct ProviderConfig {
     /// The API base URL (`https://api.openai.com/v1`), or the resource
     /// endpoint for Azure (`https://NAME.openai.azure.com`).
@@ -20,6 +20,28 @@ pub struct ProviderConfig {
     pub api_key: Option<ApiKey>,
     /// Extra headers sent with every request.
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ProviderConfig")
+            .field("base_url", &self.base_url.as_deref().map(without_password))
+            .field("api_key", &self.api_key)
+            .field("headers", &header_names)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info, if any, as `***`.
+fn without_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// Where a provider's requests go: its API's base URL (and, for Azure,
@@ -254,5 +276,25 @@ mod tests {
             "https://r.openai.azure.com/openai/deployments/gpt%204o/chat/completions?api-version=2024-10-21"
         );
         assert!(e.azure_deployment_url("").is_err());
+    }
+
+    /// `Debug` prints neither the key, nor the extra headers' values, nor a
+    /// password in the base URL.
+    #[test]
+    fn debug_prints_no_secret() {
+        let config = ProviderConfig {
+            base_url: Some("https://user:hunter2@proxy.example/v1".into()),
+            api_key: Some(ApiKey::new("sk-secret-key")),
+            headers: vec![("x-proxy-auth".into(), "proxy-secret".into())],
+        };
+        let printed = format!("{config:?}");
+        for secret in ["hunter2", "sk-secret-key", "proxy-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("x-proxy-auth"), "{printed}");
+        assert!(
+            printed.contains("https://user:***@proxy.example/v1"),
+            "{printed}"
+        );
     }
 }

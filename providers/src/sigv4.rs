@@ -40,7 +40,10 @@ impl fmt::Debug for Credentials {
 /// A request to sign: the method, the path and query exactly as sent
 /// (percent-encoded), the headers to sign (including `host` and
 /// `x-amz-date`) and the body.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints the value of `x-amz-security-token` (a session token,
+/// a credential) as `***`.
+#[derive(Clone)]
 pub struct SignableRequest<'a> {
     /// The HTTP method (`POST`).
     pub method: &'a str,
@@ -55,7 +58,10 @@ pub struct SignableRequest<'a> {
 }
 
 /// What signing produced; `authorization` is the header value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints the session token inside `canonical_request` as `***`
+/// (the signature and the rest are not secret: they sign one request).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Signature {
     /// The canonical request, as hashed (for comparing with AWS's own).
     pub canonical_request: String,
@@ -67,6 +73,52 @@ pub struct Signature {
     pub signature: String,
     /// The `Authorization` header's value.
     pub authorization: String,
+}
+
+/// The header that carries a session token (a credential).
+const SESSION_TOKEN_HEADER: &str = "x-amz-security-token";
+
+impl fmt::Debug for SignableRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = name.eq_ignore_ascii_case(SESSION_TOKEN_HEADER);
+                (name.as_str(), if secret { "***" } else { value.as_str() })
+            })
+            .collect();
+        f.debug_struct("SignableRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The canonical request has a line `x-amz-security-token:VALUE`.
+        let canonical: Vec<String> = self
+            .canonical_request
+            .split('\n')
+            .map(|line| match line.split_once(':') {
+                Some((name, _)) if name.eq_ignore_ascii_case(SESSION_TOKEN_HEADER) => {
+                    format!("{name}:***")
+                }
+                _ => line.to_string(),
+            })
+            .collect();
+        f.debug_struct("Signature")
+            .field("canonical_request", &canonical.join("\n"))
+            .field("string_to_sign", &self.string_to_sign)
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &self.signature)
+            .field("authorization", &self.authorization)
+            .finish()
+    }
 }
 
 /// Lowercase hex.
@@ -302,5 +354,51 @@ mod tests {
         );
         assert_eq!(canonical_query("b=2&a=%20x&a=1"), "a=%20x&a=1&b=2");
         assert_eq!(percent_decode("%zz%41%4"), "%zzA%4");
+    }
+
+    /// A session token is a credential: neither the request to sign nor
+    /// the signature prints it.
+    #[test]
+    fn debug_hides_the_session_token() {
+        const TOKEN: &str = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN";
+        let headers = [
+            (
+                "host".to_string(),
+                "bedrock-runtime.us-east-1.amazonaws.com".to_string(),
+            ),
+            ("x-amz-date".to_string(), "20150830T123600Z".to_string()),
+            ("X-Amz-Security-Token".to_string(), TOKEN.to_string()),
+        ];
+        let req = SignableRequest {
+            method: "POST",
+            path: "/model/m/converse-stream",
+            query: "",
+            headers: &headers,
+            body: b"{}",
+        };
+        let credentials = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: ApiKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            session_token: Some(ApiKey::new(TOKEN)),
+        };
+        let signature = sign(
+            &req,
+            &credentials,
+            "us-east-1",
+            "bedrock",
+            "20150830T123600Z",
+        );
+        assert!(
+            signature.canonical_request.contains(TOKEN),
+            "signed with it"
+        );
+        for printed in [format!("{req:?}"), format!("{signature:?}")] {
+            assert!(!printed.contains(TOKEN), "{printed}");
+            assert!(
+                printed.contains("ecurity-token:***") || printed.contains("\"***\""),
+                "{printed}"
+            );
+        }
+        assert!(format!("{signature:?}").contains(&signature.signature));
     }
 }
