@@ -86,7 +86,10 @@ impl LocalConfig {
                 .filter(|n| *n > 0)
                 .unwrap_or(default)
         };
-        let slots = number("RIVULET_LOCAL_SLOTS", 2);
+        // At most 256: more parallel generations than a CPU model serves
+        // usefully, and the context (2048 per slot) stays far from `u32`'s
+        // limit whatever the variable says.
+        let slots = number("RIVULET_LOCAL_SLOTS", 2).min(256);
         // Half the cores, at most 2: on a 2-core machine shared with other
         // work, one thread gave a steady 65-80 tokens/s where two swung
         // between 7 and 110 (a thread descheduled stalls the other at every

@@ -173,9 +173,10 @@ impl Usage {
         *self == Usage::default()
     }
 
-    /// Input plus output, when both are known.
+    /// Input plus output, when both are known (saturating: the counts are
+    /// the provider's, whatever they are).
     pub fn total_tokens(&self) -> Option<u64> {
-        Some(self.input_tokens? + self.output_tokens?)
+        Some(self.input_tokens?.saturating_add(self.output_tokens?))
     }
 
     /// The provider's price in US dollars, when it reported one.

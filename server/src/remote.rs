@@ -329,10 +329,7 @@ impl Remote {
             status: s.status(),
             chunks: s.chunks as usize,
             attachers: self.followers_of(&s.id),
-            started: humantime::format_rfc3339_millis(
-                UNIX_EPOCH + Duration::from_millis(s.started_ms),
-            )
-            .to_string(),
+            started: started_text(s.started_ms),
             owner: Some(s.owner.clone()),
         }
     }
@@ -346,5 +343,28 @@ fn not_found_or_503(e: rivulet_redis::Error) -> ApiError {
             "no stream {id:?} here or in the shared log (never started, or freed after its retention)"
         )),
         e => ApiError::unavailable(e.to_string()),
+    }
+}
+
+/// The RFC 3339 time of `started_ms` (milliseconds since the epoch), read
+/// from the shared log: capped at the last millisecond of year 9999, the
+/// format's last, so a corrupt or hostile value there cannot fail the
+/// formatting (`to_string` would panic) and the listing with it.
+fn started_text(started_ms: u64) -> String {
+    /// 9999-12-31T23:59:59.999Z.
+    const LAST_MS: u64 = 253_402_300_799_999;
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(started_ms.min(LAST_MS)))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::started_text;
+
+    #[test]
+    fn a_start_time_past_year_9999_is_capped_not_a_panic() {
+        assert_eq!(started_text(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(started_text(1_765_000_000_123), "2025-12-06T05:46:40.123Z");
+        assert_eq!(started_text(u64::MAX), "9999-12-31T23:59:59.999Z");
     }
 }
