@@ -124,7 +124,10 @@ pub enum Error {
         ctx: Box<ErrorContext>,
     },
     /// The provider refused the request as sent (HTTP 400, 422, or any
-    /// other status without a variant of its own). Not retryable.
+    /// other status without a variant of its own), or rivulet did before
+    /// sending it (an unknown provider, an invalid base URL or header, a
+    /// `tool_choice` naming no tool: then `status` is `None`). Not
+    /// retryable.
     #[error("bad request: {ctx}")]
     BadRequest {
         /// The provider, status, message and code.

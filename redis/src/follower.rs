@@ -86,6 +86,13 @@ impl RemoteChunk {
 /// and ends: the stream may well still be running on its owner, and a
 /// client can resume from the last offset it saw, through another node if
 /// need be. Dropping it stops the node's reads for it.
+///
+/// It never holds the stream or other followers back: the node hands it
+/// entries through a small bounded buffer, and while that is full (its
+/// consumer is slow, or not reading) the node's shared reads leave it out
+/// and its place in the log waits where its consumer is. Reading on
+/// catches up from Redis, losing nothing while the stream's entries are
+/// kept there.
 pub struct Follower {
     id: String,
     owner: String,

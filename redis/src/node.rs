@@ -184,6 +184,8 @@ impl Node {
     /// `Last-Event-ID`), replayed from Redis, then live as the owner writes
     /// them, then the end. See [`Follower`] for what it yields and how it
     /// ends. Its live reads go through the node's tail: one `XREAD BLOCK` for every follower.
+    /// A follower that is not read is left out of those reads, holding
+    /// nobody back, and catches up when read again (see [`Follower`]).
     ///
     /// Errors: [`Error::NotFound`] for an unknown (or expired) id, or the
     /// failure to reach Redis.

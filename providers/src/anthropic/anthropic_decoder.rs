@@ -408,7 +408,7 @@ impl Messages {
         }
         self.finish_sent = true;
         self.end_all(provider, out);
-        let reason = match stop_reason(raw) {
+        let reason = match finish_reason(raw) {
             // Only the structured-output tool was called: the answer is done.
             FinishReason::ToolCalls if self.tool_calls == 0 && self.format_tool.is_some() => {
                 FinishReason::Stop
@@ -600,8 +600,9 @@ fn delta_name(delta: &AnthropicBlockDelta<'_>) -> &'static str {
     }
 }
 
-/// The normalized finish reason of a `stop_reason`.
-pub fn stop_reason(raw: &str) -> FinishReason {
+/// The normalized finish reason of a `stop_reason` (named as the other
+/// decoders' mappers are).
+pub fn finish_reason(raw: &str) -> FinishReason {
     match raw {
         "end_turn" | "stop_sequence" => FinishReason::Stop,
         "max_tokens" => FinishReason::MaxTokens,
@@ -903,12 +904,12 @@ mod tests {
 
     #[test]
     fn stop_reasons() {
-        assert_eq!(stop_reason("end_turn"), FinishReason::Stop);
-        assert_eq!(stop_reason("stop_sequence"), FinishReason::Stop);
-        assert_eq!(stop_reason("max_tokens"), FinishReason::MaxTokens);
-        assert_eq!(stop_reason("tool_use"), FinishReason::ToolCalls);
-        assert_eq!(stop_reason("refusal"), FinishReason::Refusal);
-        assert_eq!(stop_reason("pause_turn"), FinishReason::Other);
+        assert_eq!(finish_reason("end_turn"), FinishReason::Stop);
+        assert_eq!(finish_reason("stop_sequence"), FinishReason::Stop);
+        assert_eq!(finish_reason("max_tokens"), FinishReason::MaxTokens);
+        assert_eq!(finish_reason("tool_use"), FinishReason::ToolCalls);
+        assert_eq!(finish_reason("refusal"), FinishReason::Refusal);
+        assert_eq!(finish_reason("pause_turn"), FinishReason::Other);
     }
 
     #[test]
