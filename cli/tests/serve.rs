@@ -898,42 +898,49 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
     server.stop().await;
 }
 
+/// Both formats of the events: the plain SSE and the AI SDK's UI message
+/// stream (a proxy cuts either during a long pause without them).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_stream_gets_keep_alive_comments() {
     let _shared = TIMED.read().await;
-    let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
-    let server = Running::start(ServeConfig {
-        keep_alive: Duration::from_millis(50),
-        ..config(&upstream)
-    })
-    .await;
-    let id = server.start_stream().await;
-    let r = server
-        .req(reqwest::Method::GET, &format!("/v1/streams/{id}/events"))
-        .send()
-        .await
-        .unwrap();
-    let mut body = r.bytes_stream();
-    let mut seen = String::new();
-    let found = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(bytes) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
-            // A comment line: a line that starts with ':'.
-            if seen.starts_with(':') || seen.contains("\n:") {
-                return true;
+    for query in ["", "?format=ai-sdk"] {
+        let upstream = Server::start(vec![transcript(Duration::from_millis(300))]).await;
+        let server = Running::start(ServeConfig {
+            keep_alive: Duration::from_millis(50),
+            ..config(&upstream)
+        })
+        .await;
+        let id = server.start_stream().await;
+        let r = server
+            .req(
+                reqwest::Method::GET,
+                &format!("/v1/streams/{id}/events{query}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut body = r.bytes_stream();
+        let mut seen = String::new();
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(bytes) = body.next().await {
+                seen.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+                // A comment line: a line that starts with ':'.
+                if seen.starts_with(':') || seen.contains("\n:") {
+                    return true;
+                }
             }
-        }
-        // The stream ended without one.
-        false
-    })
-    .await;
-    assert!(
-        matches!(found, Ok(true)),
-        "no keep-alive comment in {seen:?}"
-    );
-    drop(body);
-    server.post(&format!("/v1/streams/{id}/cancel"), "").await;
-    server.stop().await;
+            // The stream ended without one.
+            false
+        })
+        .await;
+        assert!(
+            matches!(found, Ok(true)),
+            "{query}: no keep-alive comment in {seen:?}"
+        );
+        drop(body);
+        server.post(&format!("/v1/streams/{id}/cancel"), "").await;
+        server.stop().await;
+    }
 }
 
 /// The `rivulet serve` command itself: serves, and on SIGTERM cancels what

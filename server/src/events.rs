@@ -11,9 +11,9 @@
 //! (`direct.rs`, `fanout.rs`); [`events`] is the same stream of frames
 //! through hyper, for an HTTP/1.0 client.
 
-use std::convert::Infallible;
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use futures::{Stream, StreamExt};
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
 use super::registry::{failure, status, Attached, Entry};
-use super::sse::{event_stream, frame};
+use super::sse::{frame, with_keep_alive};
 use rivulet::json::error_json;
 use rivulet::{Event, Outcome, Policy, StreamResponse, Subscription};
 
@@ -94,25 +94,30 @@ pub fn events(
 
 /// `?format=ai-sdk`: the whole stream, from its first chunk (the encoder
 /// needs all of it; `Last-Event-ID` is ignored), as the AI SDK's UI message
-/// stream. `attached` is held until the client goes.
-pub fn ai_sdk(entry: &Entry, attached: Attached) -> Response {
+/// stream, with a keep-alive comment once `keep_alive` passes with nothing
+/// sent. `attached` is held until the client goes.
+pub fn ai_sdk(entry: &Entry, attached: Attached, keep_alive: Duration) -> Response {
     let subscription = subscribe_after(&entry.response, None);
     ai_sdk_response(
         format!("msg-{}", entry.id),
         subscription,
         attached,
+        keep_alive,
         |encoder, event, out| encoder.push_event(&event, out),
     )
 }
 
 /// The AI SDK's UI message stream of `items` for the message `message_id`:
 /// `start` at once, then what `push` encodes of each item, until the
-/// encoder has ended. `guard` is held until the client goes. Shared by a
-/// local stream's events and another node's (`remote`).
+/// encoder has ended, with the plain SSE stream's keep-alive comments
+/// (the SDK's SSE parser skips comments; a proxy would otherwise cut a
+/// `useChat` stream during a long pause). `guard` is held until the client
+/// goes. Shared by a local stream's events and another node's (`remote`).
 pub(crate) fn ai_sdk_response<T: Send + 'static, G: Send + 'static>(
     message_id: String,
     items: impl Stream<Item = T> + Send + 'static,
     guard: G,
+    keep_alive: Duration,
     push: fn(&mut Encoder, T, &mut Vec<u8>),
 ) -> Response {
     let mut encoder = Encoder::new(message_id);
@@ -129,9 +134,7 @@ pub(crate) fn ai_sdk_response<T: Send + 'static, G: Send + 'static>(
             futures::future::ready(Some(out))
         })
         .filter(|out| futures::future::ready(!out.is_empty()));
-    let mut response = event_stream(Body::from_stream(
-        first.chain(rest).map(Ok::<_, Infallible>),
-    ));
+    let mut response = with_keep_alive(first.chain(rest).map(Bytes::from), keep_alive);
     response
         .headers_mut()
         .insert(HEADER_NAME, HeaderValue::from_static(HEADER_VALUE));

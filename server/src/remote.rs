@@ -261,12 +261,14 @@ impl Remote {
         id: &str,
         max: usize,
         retry_after: Duration,
+        keep_alive: Duration,
     ) -> Result<Response, ApiError> {
         let (follower, slot) = self.open(id, None, max, retry_after).await?;
         Ok(ai_sdk_response(
             format!("msg-{id}"),
             follower,
             slot,
+            keep_alive,
             |encoder, event, out| match event {
                 Ok(RemoteEvent::Chunk(c)) => match c.parse() {
                     Ok(chunk) => encoder.push_chunk(&chunk, out),

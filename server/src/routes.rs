@@ -250,7 +250,10 @@ async fn ui_chat(
     if let (Some(remote), Some(chat)) = (&app.remote, request.id) {
         remote.record_chat(chat, entry.id.clone());
     }
-    Ok(with_stream_id(events::ai_sdk(&entry, attached), &entry.id))
+    Ok(with_stream_id(
+        events::ai_sdk(&entry, attached, app.config.keep_alive),
+        &entry.id,
+    ))
 }
 
 /// `response` with `id` in `x-rivulet-stream-id`.
@@ -278,11 +281,19 @@ async fn ui_chat_stream(
             let attached = entry
                 .attach(app.config.max_attachers)
                 .ok_or_else(|| attachers_busy(&app))?;
-            with_stream_id(events::ai_sdk(&entry, attached), &entry.id)
+            with_stream_id(
+                events::ai_sdk(&entry, attached, app.config.keep_alive),
+                &entry.id,
+            )
         }
         Some(ChatStream::Elsewhere(remote, id)) => {
             let (max, retry) = (app.config.max_attachers, app.config.retry_after);
-            with_stream_id(remote.ai_sdk(&id, max, retry).await?, &id)
+            with_stream_id(
+                remote
+                    .ai_sdk(&id, max, retry, app.config.keep_alive)
+                    .await?,
+                &id,
+            )
         }
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -501,7 +512,7 @@ async fn attach(
             // Another node's stream, from the shared log.
             let (max, retry) = (app.config.max_attachers, app.config.retry_after);
             if ai_sdk {
-                return remote.ai_sdk(&id, max, retry).await;
+                return remote.ai_sdk(&id, max, retry, app.config.keep_alive).await;
             }
             let events = remote.events(&id, after, max, retry).await?;
             return Ok(sse::with_keep_alive(events, keep_alive));
@@ -515,7 +526,7 @@ async fn attach(
         // The encoder needs the whole stream: it always replays from the
         // start (the AI SDK resumes by replaying), whatever the client
         // resumes from.
-        return Ok(events::ai_sdk(&entry, attached));
+        return Ok(events::ai_sdk(&entry, attached, app.config.keep_alive));
     }
     let plain_get = version == Version::HTTP_11 && method == Method::GET;
     if let (Some(Extension(Direct(socket))), true) = (direct, plain_get) {
