@@ -898,6 +898,42 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
     server.stop().await;
 }
 
+/// A body declared longer than the limit is refused at once, without
+/// waiting for bytes that would be refused anyway (it used to get a 408
+/// after the body timeout).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_length_over_the_limit_gets_413_at_once() {
+    let _shared = TIMED.read().await;
+    let upstream = Server::start(vec![transcript(Duration::ZERO)]).await;
+    let server = Running::start(ServeConfig {
+        body_limit: 1024,
+        body_timeout: Duration::from_secs(30),
+        ..config(&upstream)
+    })
+    .await;
+    let addr = server.addr().to_string();
+    for path in ["/v1/streams", "/v1/chat/completions"] {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        sock.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+                 content-length: 99999999999\r\n\r\n{{}}"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), read_until_closed(&mut sock))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer within 10 s"));
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{path}: {answer}");
+        let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+        assert_error(413, &v, 413, "body_too_large");
+    }
+    server.stop().await;
+}
+
 /// Both formats of the events: the plain SSE and the AI SDK's UI message
 /// stream (a proxy cuts either during a long pause without them).
 #[tokio::test(flavor = "multi_thread")]

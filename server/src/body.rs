@@ -9,14 +9,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, App};
 
-/// 408 past the deadline, 413 past the limit, 400 when the body cannot be
+/// 408 past the deadline, 413 past the limit (at once when the declared
+/// length is past it), 400 when the body cannot be
 /// read; otherwise the request goes on with its body in memory.
 pub(crate) async fn read_whole(
     State(app): State<Arc<App>>,
@@ -25,6 +26,11 @@ pub(crate) async fn read_whole(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let limit = app.config.body_limit;
+    // A declared `content-length` (the body's exact size hint) over the
+    // limit is refused now, not after waiting for bytes it would refuse.
+    if body.size_hint().lower() > limit as u64 {
+        return ApiError::too_large(limit).into_response();
+    }
     let read = axum::body::to_bytes(body, limit);
     let bytes = match tokio::time::timeout(app.config.body_timeout, read).await {
         Ok(Ok(bytes)) => bytes,
