@@ -39,12 +39,27 @@ pub struct ChatCall {
 pub fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let request: ChatRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        // `.` is serde_path_to_error's name for the root.
-        let param = (path != ".").then_some(path);
+        let param = error_param(&e.path().to_string(), &e.inner().to_string());
         ApiError::invalid(format!("invalid request body: {}", e.inner()), param)
     })?;
     convert(request)
+}
+
+/// The field a deserialization error is about: its path, and for a missing
+/// field the field itself, which serde names only in the message (the path
+/// stops at the object that lacks it).
+fn error_param(path: &str, message: &str) -> Option<String> {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field);
+    // `.` is serde_path_to_error's name for the root.
+    match (path, missing) {
+        (".", None) => None,
+        (".", Some(field)) => Some(field.to_string()),
+        (path, None) => Some(path.to_string()),
+        (path, Some(field)) => Some(format!("{path}.{field}")),
+    }
 }
 
 fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
@@ -70,6 +85,21 @@ fn convert(r: ChatRequest) -> Result<ChatCall, ApiError> {
         }
     }
 
+    // OpenAI's own answer to a 0, so a client sees the error it knows.
+    for (name, value) in [
+        ("max_completion_tokens", r.max_completion_tokens),
+        ("max_tokens", r.max_tokens),
+    ] {
+        if value == Some(0) {
+            return Err(ApiError::invalid(
+                format!(
+                    "Invalid '{name}': integer below minimum value. \
+                     Expected a value >= 1, but got 0 instead."
+                ),
+                Some(name.into()),
+            ));
+        }
+    }
     let mut params = rivulet_core::Params {
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
         temperature: r.temperature,

@@ -125,6 +125,32 @@ fn bad_bodies_get_openai_errors_naming_the_field() {
     assert!(parse_request(&vec![b'['; 100_000]).is_err());
 }
 
+/// A missing field is named in `param` (serde's path stops at the object
+/// that lacks it), and a 0 token limit gets OpenAI's own error, as any
+/// other invalid value.
+#[test]
+fn missing_fields_and_a_zero_token_limit_name_their_param() {
+    let e = error_json(serde_json::json!({"messages": [{"role": "user", "content": "a"}]}));
+    assert_eq!(e["error"]["param"], "model", "{e}");
+    assert_eq!(e["error"]["type"], "invalid_request_error", "{e}");
+    let e = error_json(serde_json::json!({"model": "openai/gpt-4o"}));
+    assert_eq!(e["error"]["param"], "messages", "{e}");
+    let e =
+        error_json(serde_json::json!({"model": "openai/gpt-4o", "messages": [{"content": "a"}]}));
+    assert_eq!(e["error"]["param"], "messages[0].role", "{e}");
+    for name in ["max_tokens", "max_completion_tokens"] {
+        let mut body = serde_json::json!({"model": "openai/gpt-4o",
+            "messages": [{"role": "user", "content": "a"}]});
+        body[name] = 0.into();
+        assert_eq!(
+            error_json(body),
+            serde_json::json!({"error": {
+                "message": format!("Invalid '{name}': integer below minimum value. Expected a value >= 1, but got 0 instead."),
+                "type": "invalid_request_error", "param": name, "code": null}})
+        );
+    }
+}
+
 fn encode(chunks: &[Chunk], include_usage: bool, end: Option<Error>) -> Vec<String> {
     let mut enc = ChunkEncoder::new("chatcmpl-1", "m", 5, include_usage);
     let mut out = String::new();
