@@ -40,6 +40,7 @@ mod body;
 mod direct;
 mod error;
 mod events;
+mod extract;
 mod fanout;
 mod frames;
 mod metrics;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::accept::Direct;
 use super::direct::DirectEvents;
+use super::extract::{ApiPath, ApiQuery};
 use super::openai_compat::{self, StartedChat, STREAM_ID_HEADER};
 use super::registry::{failure, status, Attached, Entry, Registration};
 use super::remote::Remote;
@@ -53,7 +54,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         ))
         // The page is static and holds no data: served without the token
         // (it asks for it in its own URL, `/?token=`).
-        .route("/", get(page::index))
+        .route(
+            "/",
+            get(page::index).fallback(|| async { ApiError::method_not_allowed() }),
+        )
         .layer(DefaultBodyLimit::max(app.config.body_limit))
         // Before everything, the page included: pages of other origins
         // are refused before any work (`origin.rs`).
@@ -162,8 +166,11 @@ fn summary(app: &App, e: &Entry) -> Summary {
 }
 
 fn not_found(id: &str) -> ApiError {
+    // An id is the client's: a long one is not echoed whole.
+    let shown: String = id.chars().take(100).collect();
+    let cut = if shown.len() < id.len() { "…" } else { "" };
     ApiError::not_found(format!(
-        "no stream {id:?} (never started, or freed after its retention)"
+        "no stream {shown:?}{cut} (never started, or freed after its retention)"
     ))
 }
 
@@ -274,7 +281,7 @@ fn with_stream_id(mut response: Response, id: &str) -> Response {
 /// from the shared log.
 async fn ui_chat_stream(
     State(app): State<Arc<App>>,
-    Path(chat): Path<String>,
+    ApiPath(chat): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(match find_chat(&app, &chat).await? {
         Some(ChatStream::Here(entry)) => {
@@ -306,7 +313,7 @@ async fn ui_chat_stream(
 /// none running. With `--redis`, wherever it runs.
 async fn ui_chat_cancel(
     State(app): State<Arc<App>>,
-    Path(chat): Path<String>,
+    ApiPath(chat): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(match find_chat(&app, &chat).await? {
         Some(ChatStream::Here(entry)) => Json(cancel_entry(&app, &entry).await).into_response(),
@@ -443,7 +450,7 @@ async fn list(State(app): State<Arc<App>>) -> Json<Value> {
 /// `rivulet -o json` prints it.
 async fn show(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = match (app.registry.get(&id), &app.remote) {
         (Some(entry), _) => entry,
@@ -469,8 +476,8 @@ struct From {
 /// `GET /v1/streams/{id}/events`.
 async fn attach(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(query): Query<From>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<From>,
     method: Method,
     version: Version,
     direct: Option<Extension<Direct>>,
@@ -543,7 +550,7 @@ async fn attach(
 /// and answers with the stream's summary.
 async fn cancel(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Summary>, ApiError> {
     let entry = match (app.registry.get(&id), &app.remote) {
         (Some(entry), _) => entry,
