@@ -135,10 +135,14 @@ impl LocalConfig {
     }
 
     /// How the runtime runs the server: loopback only, a free port,
-    /// `/metrics` on, few threads.
+    /// `/metrics` on, few threads, and the model named
+    /// [`LocalConfig::model_name`] in its answers (`--alias`; else the
+    /// server names it by its file's path, which then reached every
+    /// response and, through `rivulet serve`, every client).
     pub fn spec(&self) -> ProcessSpec {
         ProcessSpec::new(PROCESS_NAME, &self.server)
             .args([OsStr::new("-m"), self.model.as_os_str()])
+            .args(["--alias".to_string(), self.model_name()])
             .args([
                 "--host",
                 "127.0.0.1",

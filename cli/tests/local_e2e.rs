@@ -206,6 +206,11 @@ fn streamed_text_equals_the_non_streamed_text() {
         done.usage.output_tokens,
         body["usage"]["completion_tokens"].as_u64()
     );
+    // The model is named as rivulet names it (the server's `--alias`),
+    // not by the GGUF file's path on this machine.
+    let name = require_setup().model_name();
+    assert_eq!(done.model, name);
+    assert_eq!(body["model"], json!(name));
 }
 
 #[test]
