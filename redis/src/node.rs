@@ -92,6 +92,11 @@ impl Node {
             .set_protocol(ProtocolVersion::RESP3);
         let shared = Client::open(info.clone().set_redis_settings(resp3))?;
         let client = Client::open(info)?;
+        // Unbounded on purpose: the pushes are the cluster's cancels of this
+        // node's streams (its own channel) and the connection's
+        // reconnection notices, a few per cancel; the listener drains them
+        // between PINGs that wait at most the request timeout. A bounded
+        // channel would have to drop a cancel when full.
         let (pushes, push_rx) = mpsc::unbounded_channel();
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.request_timeout))
