@@ -452,6 +452,16 @@ impl Model {
                     Some(_) => rivulet_providers::build("llamacpp", self.spec.config.clone()),
                 };
             }
+            let known = rivulet_providers::PROVIDER_IDS.contains(&self.spec.provider_id.as_str());
+            if known && self.spec.model.trim().is_empty() {
+                // Sent as `"model": ""`, the provider's refusal would name
+                // neither the cause nor the fix.
+                let id = &self.spec.provider_id;
+                return Err(Error::bad_request(format!(
+                    "no model name in {id:?}: use \"{id}/MODEL\" (e.g. \"openai/gpt-4o-mini\")"
+                ))
+                .with_provider(id));
+            }
             rivulet_providers::build(&self.spec.provider_id, self.spec.config.clone())
         });
         match built {

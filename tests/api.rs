@@ -302,3 +302,26 @@ async fn model_request_options_reach_the_wire() {
     assert_eq!(messages[0]["role"], "system");
     assert_eq!(messages[1]["role"], "user");
 }
+
+/// A known provider without a model name fails before anything is sent,
+/// naming the fix; an unknown provider still says so first.
+#[tokio::test]
+async fn a_provider_without_a_model_name_is_a_bad_request() {
+    let server = text_server().await;
+    let m = Model::new("openai")
+        .base_url(format!("{}/v1", server.url()))
+        .api_key("sk-test")
+        .retries(0);
+    let err = m.stream("hi").finish().await.unwrap_err();
+    assert_eq!(err.kind(), rivulet::ErrorKind::BadRequest, "{err}");
+    assert_eq!(err.provider(), Some("openai"));
+    assert!(err.message().contains(r#"use "openai/MODEL""#), "{err}");
+    assert_eq!(server.connections(), 0);
+    let err = Model::new("nosuch")
+        .stream("hi")
+        .finish()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nosuch"), "{err}");
+    assert!(!err.to_string().contains("no model name"), "{err}");
+}
