@@ -205,6 +205,12 @@ async fn first_chunk_timeout_fires_after_a_role_only_chunk() {
         ),
         "{err:?}"
     );
+    // The message names the limit, and the error its provider.
+    assert_eq!(
+        err.to_string(),
+        "first_chunk timeout: openai: no first content chunk within 300 ms"
+    );
+    assert_eq!(err.provider(), Some("openai"));
     // The metadata of the role chunk was kept.
     assert_eq!(response.snapshot().await.model, "gpt-4o-2024-08-06");
 }

@@ -569,7 +569,7 @@ impl<'a> Driver<'a> {
             match race(sleep.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
                 Raced::Done(()) => {}
                 Raced::Cancelled => return Ok(self.fail(Error::cancelled())),
-                Raced::Timeout(k) => return Ok(self.fail(Error::timeout(k))),
+                Raced::Timeout(k) => return Ok(self.fail(self.timed_out(k))),
                 Raced::Panicked => return Ok(self.fail(panicked())),
             }
         }
@@ -593,9 +593,9 @@ impl<'a> Driver<'a> {
             match race(enter.as_mut(), &shared.ctl, &mut self.timer, target, || {}).await {
                 Raced::Done(slot) => slot,
                 Raced::Timeout(TimeoutKind::Connect) => {
-                    return self.failed(Error::timeout(TimeoutKind::Connect))
+                    return self.failed(self.timed_out(TimeoutKind::Connect))
                 }
-                Raced::Timeout(k) => return Attempt::Done(self.fail(Error::timeout(k))),
+                Raced::Timeout(k) => return Attempt::Done(self.fail(self.timed_out(k))),
                 Raced::Cancelled => return Attempt::Done(self.fail(Error::cancelled())),
                 Raced::Panicked => return Attempt::Done(self.fail(panicked())),
             }
@@ -613,9 +613,9 @@ impl<'a> Driver<'a> {
             // The first-chunk and total timers count from the start of the
             // call, so retrying after them cannot help.
             Raced::Timeout(TimeoutKind::Connect) => {
-                return self.failed(Error::timeout(TimeoutKind::Connect))
+                return self.failed(self.timed_out(TimeoutKind::Connect))
             }
-            Raced::Timeout(k) => return Attempt::Done(self.fail(Error::timeout(k))),
+            Raced::Timeout(k) => return Attempt::Done(self.fail(self.timed_out(k))),
             Raced::Cancelled => return Attempt::Done(self.fail(Error::cancelled())),
             Raced::Panicked => return Attempt::Done(self.fail(panicked())),
         };
@@ -644,7 +644,7 @@ impl<'a> Driver<'a> {
                     if let Some((at, kind)) = self.read_target() {
                         if Instant::now() >= at {
                             drop_quietly(stream);
-                            return Attempt::Done(self.fail(Error::timeout(kind)));
+                            return Attempt::Done(self.fail(self.timed_out(kind)));
                         }
                     }
                     continue;
@@ -655,7 +655,7 @@ impl<'a> Driver<'a> {
                 }
                 Read::Finished => Outcome::Finished,
                 Read::Cancelled => Outcome::failed(Error::cancelled()),
-                Read::Timeout(k) => Outcome::failed(Error::timeout(k)),
+                Read::Timeout(k) => Outcome::failed(self.timed_out(k)),
                 Read::Panicked => Outcome::failed(panicked()),
             };
             // Drop the stream (and with it the HTTP body and the socket)
@@ -732,6 +732,21 @@ impl<'a> Driver<'a> {
 
     /// The terminal failure: what was held back is kept (usage so far stays
     /// on the response).
+    /// The error of a `kind` timeout: its limit and the provider named.
+    fn timed_out(&self, kind: TimeoutKind) -> Error {
+        let limit = match kind {
+            TimeoutKind::Connect => self.opts.connect_timeout,
+            TimeoutKind::FirstChunk => self.opts.first_chunk_timeout,
+            TimeoutKind::Idle => self.opts.idle_timeout,
+            TimeoutKind::Total => self.opts.total_timeout,
+        };
+        let e = match limit {
+            Some(limit) => Error::timeout_after(kind, limit),
+            None => Error::timeout(kind),
+        };
+        e.with_provider(self.provider_id)
+    }
+
     fn fail(&mut self, e: Error) -> Outcome {
         self.flush_pending();
         Outcome::failed(e)
@@ -815,17 +830,24 @@ impl<'a> Driver<'a> {
             // Park before checking: a consumer that advances after the check
             // sees the flag and wakes us (see `Control::progress`).
             shared.ctl.park();
+            // `Err(None)`: cancelled; `Err(Some(kind))`: timed out.
             if shared.ctl.is_cancelled() {
-                return Poll::Ready(Err(Error::cancelled()));
+                return Poll::Ready(Err(None));
             }
             if !shared.log.blocked() {
                 return Poll::Ready(Ok(()));
             }
-            timer.poll(cx, target).map(|k| Err(Error::timeout(k)))
+            timer.poll(cx, target).map(|k| Err(Some(k)))
         })
         .await;
         shared.ctl.unpark();
         self.last_content += began.elapsed();
-        waited.map_err(|e| self.fail(e))
+        waited.map_err(|stop| {
+            let e = match stop {
+                None => Error::cancelled(),
+                Some(kind) => self.timed_out(kind),
+            };
+            self.fail(e)
+        })
     }
 }

@@ -437,6 +437,30 @@ impl Error {
         }
     }
 
+    /// A timeout of `which` that fired after `limit`, which the message
+    /// names (`no content chunk within 30 s`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rivulet_core::{Error, TimeoutKind};
+    /// let e = Error::timeout_after(TimeoutKind::Idle, Duration::from_millis(1500));
+    /// assert_eq!(e.to_string(), "idle timeout: no content chunk within 1500 ms");
+    /// ```
+    pub fn timeout_after(which: TimeoutKind, limit: std::time::Duration) -> Self {
+        let limit = if limit.subsec_millis() == 0 && limit.as_secs() > 0 {
+            format!("{} s", limit.as_secs())
+        } else {
+            format!("{} ms", limit.as_millis())
+        };
+        Error::Timeout {
+            which,
+            ctx: Box::new(ErrorContext::new(format!(
+                "no {} within {limit}",
+                which_phrase(which)
+            ))),
+        }
+    }
+
     /// The stream was cancelled by its caller.
     pub fn cancelled() -> Self {
         Error::Cancelled {
