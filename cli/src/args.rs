@@ -86,7 +86,7 @@ Environment:
 pub enum Command {
     /// Serve streams over HTTP: start, attach (SSE), resume, list, cancel.
     #[cfg(feature = "serve")]
-    Serve(super::serve::ServeArgs),
+    Serve(super::serve_args::ServeArgs),
 }
 
 /// Stream an LLM response.

@@ -3,6 +3,8 @@
 //!
 //! - [`bedrock_wire`]: the request and event types.
 //! - [`bedrock_request`]: a core `Request` as a request body.
+//! - `bedrock_id`: the provider id, [`ID`], in a leaf of its own: this file
+//!   and the request builder both name it, neither through the other.
 //! - [`bedrock_decoder`]: eventstream messages to chunks, without I/O
 //!   ([`BedrockDecoder`]).
 //! - [`Bedrock`]: the [`Provider`], over HTTP (this file).
@@ -15,6 +17,7 @@
 //! replaces `https://bedrock-runtime.{region}.amazonaws.com`.
 
 pub mod bedrock_decoder;
+mod bedrock_id;
 pub mod bedrock_request;
 pub mod bedrock_wire;
 
@@ -27,6 +30,7 @@ use reqwest::Url;
 use rivulet_core::{ApiKey, ChunkStream, Error, OpenFuture, Provider, Request};
 
 pub use bedrock_decoder::BedrockDecoder;
+pub use bedrock_id::ID;
 
 use crate::config::{self, ProviderConfig};
 use crate::decode::{self, DecodeStream, Decoded};
@@ -35,8 +39,6 @@ use crate::http;
 use crate::http::Endpoint;
 use crate::sigv4::{self, Credentials, SignableRequest};
 
-/// The provider id.
-pub const ID: &str = "bedrock";
 /// The SigV4 service name.
 pub const SERVICE: &str = "bedrock";
 /// The access key id variable.

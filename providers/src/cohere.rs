@@ -2,11 +2,14 @@
 //!
 //! - [`cohere_wire`]: the request and event types.
 //! - [`cohere_request`]: a core `Request` as a request body.
+//! - `cohere_id`: the provider id, [`ID`], in a leaf of its own: this file
+//!   and the request builder both name it, neither through the other.
 //! - [`cohere_decoder`]: SSE events to chunks, without I/O
 //!   ([`CohereDecoder`]).
 //! - [`Cohere`]: the [`Provider`], over HTTP (this file).
 
 pub mod cohere_decoder;
+mod cohere_id;
 pub mod cohere_request;
 pub mod cohere_wire;
 
@@ -16,13 +19,12 @@ use std::sync::Arc;
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
 pub use cohere_decoder::CohereDecoder;
+pub use cohere_id::ID;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
 use crate::http::Endpoint;
 
-/// The provider id.
-pub const ID: &str = "cohere";
 /// The variable holding the key (the Cohere SDK's name).
 pub const KEY_VAR: &str = "CO_API_KEY";
 /// Also accepted for the key.

@@ -3,11 +3,14 @@
 //!
 //! - [`responses_wire`]: the request and event types.
 //! - [`responses_request`]: a core `Request` as a request body.
+//! - `responses_id`: the provider id, [`ID`], in a leaf of its own: this file
+//!   and the request builder both name it, neither through the other.
 //! - [`responses_decoder`]: SSE events to chunks, without I/O
 //!   ([`ResponsesDecoder`]).
 //! - [`OpenAiResponses`]: the [`Provider`], over HTTP (this file).
 
 pub mod responses_decoder;
+mod responses_id;
 pub mod responses_request;
 pub mod responses_wire;
 
@@ -17,13 +20,12 @@ use std::sync::Arc;
 use rivulet_core::{Error, OpenFuture, Provider, Request};
 
 pub use responses_decoder::ResponsesDecoder;
+pub use responses_id::ID;
 
 use crate::config::ProviderConfig;
 use crate::decode::{self, Decoded};
 use crate::http::Endpoint;
 
-/// The provider id.
-pub const ID: &str = "openai-responses";
 /// The variable holding the key.
 pub const KEY_VAR: &str = "OPENAI_API_KEY";
 /// The variable that overrides the base URL.

@@ -14,7 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::{ApiError, App};
+use super::app::App;
+use super::ApiError;
 
 /// Refuses requests without the server's token (a no-op without one).
 pub(crate) async fn require_token(

@@ -14,7 +14,8 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, App};
+use super::app::App;
+use super::ApiError;
 
 /// 408 past the deadline, 413 past the limit (at once when the declared
 /// length is past it), 400 when the body cannot be

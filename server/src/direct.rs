@@ -24,10 +24,11 @@ use futures::StreamExt;
 use http_body::{Body, Frame, SizeHint};
 use rivulet::{Event, Subscription};
 
-use super::events::{end_frame, subscribe_after};
+use super::end::end_frame;
 use super::fanout::{Live, Slot};
 use super::registry::Attached;
 use super::socket::{push_chunk, BodyOut, Socket};
+use super::subscribe::subscribe_after;
 
 /// Bytes of events a replaying body gathers before writing them.
 const BATCH: usize = 64 * 1024;

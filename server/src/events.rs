@@ -17,47 +17,13 @@ use axum::body::Bytes;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use futures::{Stream, StreamExt};
-use serde_json::{json, Value};
 
 use super::ai_sdk::{Encoder, HEADER_NAME, HEADER_VALUE};
-use super::registry::{failure, status, Attached, Entry};
-use super::sse::{frame, with_keep_alive};
-use rivulet::json::error_json;
-use rivulet::{Event, Outcome, Policy, StreamResponse, Subscription};
-
-/// The attacher's policy capacity: how many events one read of the log
-/// may take (the runtime takes at most 32). A detached subscription never
-/// holds the stream back; it reads behind from the log, losing nothing.
-const BUFFER: usize = 64;
-
-/// An attacher's subscription: detached with [`BUFFER`], from right after
-/// offset `after` (`Last-Event-ID`), or from the start when `None`. Every
-/// way of sending an attacher its events (hyper's body, the direct body,
-/// the stream's writer) reads the log through one of these.
-pub(crate) fn subscribe_after(response: &StreamResponse, after: Option<u64>) -> Subscription {
-    let policy = Policy::Detached { capacity: BUFFER };
-    match after {
-        Some(k) => response.subscribe_from(k, policy),
-        None => response.subscribe(policy),
-    }
-}
-
-/// The `end` event's data: `{"status":"finished"}`,
-/// `{"status":"cancelled"}` or `{"status":"failed","kind","message","error"}`.
-pub fn end_data(outcome: Option<&Outcome>) -> Value {
-    let mut v = json!({"status": status(outcome)});
-    if let (Some(e), "failed") = (failure(outcome), status(outcome)) {
-        v["kind"] = json!(e.kind().as_str());
-        v["message"] = json!(e.message());
-        v["error"] = error_json(e);
-    }
-    v
-}
-
-/// The `end` event of a stream that ended with `outcome`.
-pub fn end_frame(outcome: &Outcome) -> Bytes {
-    frame(None, "end", &end_data(Some(outcome)).to_string())
-}
+use super::end::end_frame;
+use super::registry::{Attached, Entry};
+use super::sse::with_keep_alive;
+use super::subscribe::subscribe_after;
+use rivulet::Event;
 
 /// The SSE frames of `entry`'s events after offset `after` (all of them
 /// when `None`), then `end`. `attached` is held until the client goes.

@@ -33,9 +33,10 @@ use rivulet::{Event, StreamResponse, Subscription};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use super::events::{end_frame, subscribe_after};
+use super::end::end_frame;
 use super::socket::{push_chunk, Socket};
 use super::sse::push_chunk_event;
+use super::subscribe::subscribe_after;
 
 /// The most events one pass takes: a writer that fell behind a fast
 /// stream catches up in passes of this many.

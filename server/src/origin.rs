@@ -32,7 +32,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::{ApiError, App};
+use super::app::App;
+use super::ApiError;
 
 /// Refuses requests from pages of origins the server does not allow, and,
 /// without a token, requests for a host that is not loopback.

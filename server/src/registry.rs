@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use rivulet_core::{Error, ErrorKind};
 use tokio::sync::watch;
 
+use super::end::status;
 use super::fanout::Fanout;
 use super::frames::Frames;
 use super::metrics::{Gauges, Metrics};
@@ -46,24 +46,6 @@ pub struct Entry {
     /// under the registry's map lock, so a scrape never counts it twice or
     /// not at all.
     chunks_counted: AtomicBool,
-}
-
-/// `running`, `finished`, `failed` or `cancelled`.
-pub fn status(outcome: Option<&Outcome>) -> &'static str {
-    match outcome {
-        None => "running",
-        Some(Outcome::Finished) => "finished",
-        Some(Outcome::Failed(e)) if e.kind() == ErrorKind::Cancelled => "cancelled",
-        Some(Outcome::Failed(_)) => "failed",
-    }
-}
-
-/// How the stream failed, if it did (a cancel included).
-pub fn failure(outcome: Option<&Outcome>) -> Option<&Error> {
-    match outcome {
-        Some(Outcome::Failed(e)) => Some(e),
-        _ => None,
-    }
 }
 
 impl Entry {

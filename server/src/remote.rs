@@ -17,8 +17,9 @@ use futures::{Stream, StreamExt};
 use rivulet_redis::{Node, RemoteEvent, StreamStatus};
 use serde_json::{json, Value};
 
-use super::events::{ai_sdk_response, end_frame};
-use super::registry::{failure, Entry};
+use super::end::{end_frame, failure};
+use super::events::ai_sdk_response;
+use super::registry::Entry;
 use super::sse::frame;
 use super::wire::Summary;
 use super::ApiError;

@@ -15,14 +15,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::accept::Direct;
+use super::app::App;
 use super::direct::DirectEvents;
+use super::end::{failure, status};
 use super::extract::{ApiPath, ApiQuery};
 use super::openai_compat::{self, StartedChat, STREAM_ID_HEADER};
-use super::registry::{failure, status, Attached, Entry, Registration};
+use super::registry::{Attached, Entry, Registration};
 use super::remote::Remote;
 use super::ui_messages::{to_messages, UiChatRequest};
 use super::wire::{ModelSettings, StartRequest, Started, Summary};
-use super::{auth, body, events, origin, page, sse, ApiError, App};
+use super::{auth, body, events, origin, page, sse, ApiError};
 use rivulet::json::response_json;
 use rivulet::{Format, Message, Model};
 

@@ -9,7 +9,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::output::Output;
-use super::ProcessSpec;
+use super::spec::ProcessSpec;
 
 /// How long a killed child may take to be reaped. `SIGKILL` cannot be
 /// caught, so only a process stuck in the kernel takes longer; it is then

@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use super::child::RunningChild;
-use super::{health, ProcessPhase, ProcessSpec, ProcessStatus};
+use super::health;
+use super::spec::ProcessSpec;
+use super::status::{ProcessPhase, ProcessStatus};
 use crate::stats::lock;
 
 pub(super) type Waiter = oneshot::Sender<Result<SocketAddr, Error>>;

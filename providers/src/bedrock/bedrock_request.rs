@@ -3,6 +3,7 @@
 use rivulet_core::{ContentPart, Error, Media, Request, Role, ToolChoice as Choice};
 use serde_json::{json, Value};
 
+use super::bedrock_id::ID;
 use super::bedrock_wire::{
     BedrockContentBlock, BedrockMessage, BedrockSystemBlock, BedrockTool, BedrockToolChoice,
     BedrockToolConfig, BedrockToolResultContent, CachePoint, ConverseRequest, DocumentBlock, Empty,
@@ -52,10 +53,10 @@ use crate::media;
 /// - `parallel_tool_calls: false`, more than one choice and spoken output
 ///   are refused: Converse has no switch for them.
 pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
-    media::only_in_user_turns(super::ID, &request.messages)?;
-    crate::options::check_tool_choice(super::ID, request)?;
-    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
-    crate::options::check_no_audio(super::ID, request)?;
+    media::only_in_user_turns(ID, &request.messages)?;
+    crate::options::check_tool_choice(ID, request)?;
+    crate::options::check_unsupported(ID, &request.params, false, false)?;
+    crate::options::check_no_audio(ID, request)?;
     let cache = request.cache.unwrap_or_default();
     let p = &request.params;
     let mut documents = 0;
@@ -142,7 +143,7 @@ pub fn converse_request(request: &Request) -> Result<ConverseRequest, Error> {
                             .unwrap_or_else(|_| Value::String(c.args.clone())),
                     })
                 }
-                ContentPart::Provider(p) if assistant && p.provider == super::ID => {
+                ContentPart::Provider(p) if assistant && p.provider == ID => {
                     BedrockContentBlock::Raw(p.json.clone())
                 }
                 ContentPart::Image(m) => BedrockContentBlock::Image(image(m)?),
@@ -238,7 +239,7 @@ fn source(what: &str, m: &Media) -> Result<MediaSource, Error> {
             Ok(MediaSource::S3Location(S3Location { uri: uri.into() }))
         }
         Some(url) => Err(media::unsupported(
-            super::ID,
+            ID,
             format_args!("{what} by URL ({url}); send its bytes or an s3:// URI"),
         )),
         None => Ok(MediaSource::Bytes(m.base64().unwrap_or_default())),
@@ -247,7 +248,7 @@ fn source(what: &str, m: &Media) -> Result<MediaSource, Error> {
 
 /// An image as an `image` block.
 fn image(m: &Media) -> Result<ImageBlock, Error> {
-    let media_type = media::essence(media::media_type(super::ID, "an image", m)?);
+    let media_type = media::essence(media::media_type(ID, "an image", m)?);
     let format = match media_type.as_str() {
         "image/png" => "png",
         "image/jpeg" | "image/jpg" => "jpeg",
@@ -255,7 +256,7 @@ fn image(m: &Media) -> Result<ImageBlock, Error> {
         "image/webp" => "webp",
         other => {
             return Err(media::unsupported(
-                super::ID,
+                ID,
                 format_args!("an image of type {other} (it takes PNG, JPEG, GIF and WebP)"),
             ))
         }
@@ -268,12 +269,12 @@ fn image(m: &Media) -> Result<ImageBlock, Error> {
 
 /// A file as a `document` block; `n` numbers the request's documents.
 fn document(m: &Media, n: usize) -> Result<DocumentBlock, Error> {
-    let media_type = media::media_type(super::ID, "a file", m)?;
+    let media_type = media::media_type(ID, "a file", m)?;
     let format = match media::document_extension(media_type) {
         Some(ext) if ext != "json" => ext,
         _ => {
             return Err(media::unsupported(
-                super::ID,
+                ID,
                 format_args!(
                     "a file of type {} (it takes PDF, CSV, Word, Excel, HTML, text and Markdown)",
                     media::essence(media_type)

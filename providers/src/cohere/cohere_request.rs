@@ -2,6 +2,7 @@
 
 use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolChoice};
 
+use super::cohere_id::ID;
 use super::cohere_wire::{
     self, CohereChatMessage, CohereChatRequest, CohereFunctionCall, CohereFunctionDefinition,
     CohereMessageContent, CohereResponseFormat, CohereTool, Thinking, ToolCall,
@@ -22,10 +23,10 @@ use crate::config::thinking_budget;
 /// tool with `REQUIRED`. `parallel_tool_calls: false`, more than one
 /// choice and spoken output are refused.
 pub fn chat_request(request: &Request) -> Result<CohereChatRequest, Error> {
-    crate::media::only_in_user_turns(super::ID, &request.messages)?;
-    crate::options::check_tool_choice(super::ID, request)?;
-    crate::options::check_unsupported(super::ID, &request.params, false, false)?;
-    crate::options::check_no_audio(super::ID, request)?;
+    crate::media::only_in_user_turns(ID, &request.messages)?;
+    crate::options::check_tool_choice(ID, request)?;
+    crate::options::check_unsupported(ID, &request.params, false, false)?;
+    crate::options::check_no_audio(ID, request)?;
     let p = &request.params;
     let only = match &p.tool_choice {
         Some(ToolChoice::Tool(name)) => Some(name.as_str()),
@@ -106,10 +107,10 @@ fn image_part(part: &ContentPart) -> Result<Option<cohere_wire::CohereContentPar
     Ok(Some(match part {
         ContentPart::Image(m) => cohere_wire::CohereContentPart::ImageUrl {
             image_url: cohere_wire::CohereImageUrl {
-                url: crate::media::url_or_data_url(super::ID, "an image", m)?,
+                url: crate::media::url_or_data_url(ID, "an image", m)?,
             },
         },
-        ContentPart::File(_) => return Err(crate::media::unsupported(super::ID, "files")),
+        ContentPart::File(_) => return Err(crate::media::unsupported(ID, "files")),
         _ => return Ok(None),
     }))
 }

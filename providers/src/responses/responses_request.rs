@@ -3,6 +3,7 @@
 use rivulet_core::{ContentPart, Error, Message, Request, Role, ToolCall, ToolChoice};
 
 use super::responses_decoder::custom_input;
+use super::responses_id::ID;
 use super::responses_wire::{
     FunctionOutput, FunctionTool, InputContent, InputItem, ReasoningConfig,
     ResponsesJsonSchemaFormat, ResponsesRequest, SummaryText, TextConfig,
@@ -39,10 +40,10 @@ use crate::media::url_or_data_url;
 ///   spoken output are refused ([`Error::Unsupported`]).
 /// - `seed` and `stop` have no Responses equivalent and are not sent.
 pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
-    crate::media::only_in_user_turns(super::ID, &request.messages)?;
-    crate::options::check_tool_choice(super::ID, request)?;
-    crate::options::check_unsupported(super::ID, &request.params, true, false)?;
-    crate::options::check_no_audio(super::ID, request)?;
+    crate::media::only_in_user_turns(ID, &request.messages)?;
+    crate::options::check_tool_choice(ID, request)?;
+    crate::options::check_unsupported(ID, &request.params, true, false)?;
+    crate::options::check_no_audio(ID, request)?;
     let p = &request.params;
     let leading_system = request
         .messages
@@ -120,7 +121,7 @@ pub fn responses_request(request: &Request) -> Result<ResponsesRequest, Error> {
 fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
     Ok(Some(match part {
         ContentPart::Image(m) => InputContent::InputImage {
-            image_url: url_or_data_url(super::ID, "an image", m)?,
+            image_url: url_or_data_url(ID, "an image", m)?,
             detail: "auto".into(),
         },
         ContentPart::File(m) => match m.as_url() {
@@ -132,7 +133,7 @@ fn media_content(part: &ContentPart) -> Result<Option<InputContent>, Error> {
             None => InputContent::InputFile {
                 file_url: None,
                 filename: Some(crate::media::filename(m)),
-                file_data: Some(url_or_data_url(super::ID, "a file", m)?),
+                file_data: Some(url_or_data_url(ID, "a file", m)?),
             },
         },
         _ => return Ok(None),
