@@ -39,11 +39,38 @@ fn token(s: &str) -> Result<Token, String> {
 
 /// `--redis URL`: kept as the shared log's config, whose `Debug` print
 /// hides the URL's password.
-fn redis(s: &str) -> Result<rivulet_redis::Config, String> {
-    if !(s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://")) {
-        return Err("a Redis URL: redis://HOST:PORT[/DB]".into());
+///
+/// A parser of its own rather than a function: clap repeats a refused
+/// value in its error (`invalid value 'http://user:PASS@host' for …`),
+/// and a mistyped URL may carry a password; this one's error does not.
+#[derive(Clone, Copy, Debug)]
+struct RedisUrl;
+
+impl clap::builder::TypedValueParser for RedisUrl {
+    type Value = rivulet_redis::Config;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        match value.to_str() {
+            Some(s)
+                if s.starts_with("redis://")
+                    || s.starts_with("rediss://")
+                    || s.starts_with("unix://") =>
+            {
+                Ok(rivulet_redis::Config::new(s))
+            }
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "--redis (or RIVULET_REDIS) takes a Redis URL, redis://HOST:PORT[/DB] \
+                 (the value given is not shown: it may hold a password)\n",
+            )
+            .with_cmd(cmd)),
+        }
     }
-    Ok(rivulet_redis::Config::new(s))
 }
 
 /// `--allow-origin ORIGIN`, checked as the server checks it.
@@ -113,7 +140,7 @@ pub struct ServeArgs {
         env = "RIVULET_REDIS",
         value_name = "redis://HOST:PORT[/DB]",
         hide_env_values = true,
-        value_parser = redis
+        value_parser = RedisUrl
     )]
     pub redis: Option<rivulet_redis::Config>,
 

@@ -654,6 +654,22 @@ async fn a_refusal_with_format_has_parsed_null_and_the_error() {
     );
 }
 
+/// A refused `--redis` value (or `RIVULET_REDIS`) is not repeated in the
+/// error: a mistyped URL may carry a password.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_redis_url_is_not_echoed() {
+    let url = "http://user:hunter2@127.0.0.1:6379";
+    for (args, env) in [
+        (vec!["serve", "--redis", url], vec![]),
+        (vec!["serve"], vec![("RIVULET_REDIS", url)]),
+    ] {
+        let r = rivulet_with(&args, &env, None, HANG).await;
+        assert_eq!(r.status, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("takes a Redis URL"), "{}", r.stderr);
+        assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn partials_without_format_is_a_usage_error() {
     let r = rivulet(&["-m", "openai/gpt-4o", "-o", "partials", "q"], true).await;
