@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`: OpenAI's Chat Completions API in front of
 //! any rivulet provider, so OpenAI clients use rivulet as a gateway.
 //!
-//! - [`parse_request`]: a request body → a [`crate::Model`] and messages,
+//! - [`parse_request`]: a request body → a [`rivulet::Model`] and messages,
 //!   or an OpenAI-style 400 ([`crate::ApiError`]).
 //! - [`ChunkEncoder`]: a stream's chunks → `chat.completion.chunk` SSE
 //!   frames, as OpenAI sends them (reasoning as `reasoning_content`, as
