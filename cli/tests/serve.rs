@@ -641,6 +641,8 @@ async fn each_error_status(token: Option<&str>) {
         r#"{"prompt":"hi","format":[1]}"#,
         r#"{"prompt":"hi","tools":[{"description":"no name"}]}"#,
         r#"{"prompt":"hi","unknown_field":1}"#,
+        // The fields in order, as serde's derived structs also read them.
+        r#"["local",null,"Say hi",null,3,null,null,null,null]"#,
     ] {
         let (status, _, v) = server.post("/v1/streams", body).await;
         assert_error(status, &v, 400, "bad_request");
@@ -726,6 +728,7 @@ async fn each_error_status(token: Option<&str>) {
             }
             let r = r.send().await.unwrap();
             let status = r.status().as_u16();
+            assert_eq!(r.headers()["www-authenticate"], "Bearer");
             let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
             assert_error(status, &v, 401, "invalid_token");
         }

@@ -169,6 +169,12 @@ impl IntoResponse for ApiError {
             self.to_json(),
         )
             .into_response();
+        if self.status == 401 {
+            // RFC 6750: a 401 names the scheme it wants.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(d) = self.retry_after {
             // Whole seconds, at least one: `Retry-After: 0` invites a busy loop.
             let secs = d.as_secs().max(1);

@@ -182,9 +182,7 @@ async fn start(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(&app, body)?;
-    let request: StartRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the body is not a valid stream request: {e}"))
-    })?;
+    let request: StartRequest = json_object(&body, "a valid stream request")?;
     let (id, model, messages) = build(&app, request)?;
     let entry = app
         .registry
@@ -209,6 +207,20 @@ async fn start(
 
 /// A start request's body, unless it is too large or the server is
 /// draining.
+/// `body` as a `T`, which it must be as a JSON object: serde's derived
+/// structs also take an array of the fields in order, which no client
+/// means (`["local", null, "Say hi"]` started a stream). `what` names `T`
+/// in the error (`a valid stream request`).
+fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(format!(
+            "the body is not {what}: it must be a JSON object"
+        )));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not {what}: {e}")))
+}
+
 fn read_body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(app.config.body_limit),
@@ -237,9 +249,7 @@ async fn ui_chat(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(&app, body)?;
-    let request: UiChatRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("the body is not an AI SDK chat request: {e}"))
-    })?;
+    let request: UiChatRequest = json_object(&body, "an AI SDK chat request")?;
     let history = to_messages(request.messages).map_err(ApiError::bad_request)?;
     if history.is_empty() {
         return Err(ApiError::bad_request("messages must not be empty"));

@@ -37,6 +37,13 @@ pub struct ChatCall {
 /// assert_eq!(bad.param.as_deref(), Some("messages"));
 /// ```
 pub fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
+    // serde's derived structs also take an array of the fields in order.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid(
+            "invalid request body: it must be a JSON object".into(),
+            None,
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let request: ChatRequest = serde_path_to_error::deserialize(de).map_err(|e| {
         let param = error_param(&e.path().to_string(), &e.inner().to_string());

@@ -122,6 +122,8 @@ fn bad_bodies_get_openai_errors_naming_the_field() {
     let e = error_json(serde_json::json!({"model": "openai/gpt-4o", "messages": []}));
     assert_eq!(e["error"]["message"], "messages must not be empty");
     assert!(parse_request(b"{").is_err());
+    let e = parse_request(br#"["openai/gpt-4o", [{"role": "user", "content": "a"}]]"#).unwrap_err();
+    assert_eq!(e.message, "invalid request body: it must be a JSON object");
     assert!(parse_request(&vec![b'['; 100_000]).is_err());
 }
 
