@@ -43,7 +43,9 @@ fn connect_timeout_when_open_never_resolves() {
     let elapsed = t0.elapsed();
     assert_eq!(
         end_of(&events),
-        Outcome::failed(Error::timeout(TimeoutKind::Connect))
+        Outcome::failed(
+            Error::timeout_after(TimeoutKind::Connect, ms(100)).with_provider("scripted")
+        )
     );
     assert_eq!(events.len(), 1);
     assert!(elapsed >= ms(100), "{elapsed:?}");
@@ -103,7 +105,10 @@ fn first_chunk_timeout_counts_from_the_start_and_keeps_metadata() {
     );
     let err = handle.blocking().finish().unwrap_err();
     let elapsed = t0.elapsed();
-    assert_eq!(err, Error::timeout(TimeoutKind::FirstChunk));
+    assert_eq!(
+        err,
+        Error::timeout_after(TimeoutKind::FirstChunk, ms(200)).with_provider("scripted")
+    );
     assert!(elapsed >= ms(200), "{elapsed:?}");
     assert!(elapsed < ms(1000), "{elapsed:?}");
     let snap = handle.blocking().snapshot();
@@ -141,7 +146,7 @@ fn idle_timeout_is_not_reset_by_non_content_chunks() {
     let idle = provider.probe.state().last_content_at.unwrap().elapsed();
     assert_eq!(
         end_of(&events),
-        Outcome::failed(Error::timeout(TimeoutKind::Idle))
+        Outcome::failed(Error::timeout_after(TimeoutKind::Idle, ms(150)).with_provider("scripted"))
     );
     assert!(idle >= ms(150), "{idle:?}");
     assert!(idle < ms(550), "{idle:?}");
@@ -178,7 +183,10 @@ fn total_timeout_ends_a_stream_that_keeps_going() {
     );
     let err = handle.blocking().finish().unwrap_err();
     let elapsed = t0.elapsed();
-    assert_eq!(err, Error::timeout(TimeoutKind::Total));
+    assert_eq!(
+        err,
+        Error::timeout_after(TimeoutKind::Total, ms(300)).with_provider("scripted")
+    );
     assert!(elapsed >= ms(300), "{elapsed:?}");
     assert!(elapsed < ms(1500), "{elapsed:?}");
     let text = handle.blocking().snapshot().text();
@@ -236,7 +244,10 @@ fn total_timeout_fires_during_a_retry_backoff() {
         },
     );
     let err = handle.blocking().finish().unwrap_err();
-    assert_eq!(err, Error::timeout(TimeoutKind::Total));
+    assert_eq!(
+        err,
+        Error::timeout_after(TimeoutKind::Total, ms(150)).with_provider("scripted")
+    );
     assert!(t0.elapsed() < ms(900));
     assert_eq!(provider.probe.opens(), 1);
     rt.shutdown();
