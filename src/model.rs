@@ -330,9 +330,8 @@ impl Model {
     }
     /// Connect timeout: the connection and the response head, waiting for
     /// a slot of a concurrency limit included. None by default (the CLI
-    /// sets 10 s); without one, a connection that takes no byte still fails
-    /// after the transport's own limits: 30 s to connect, 10 minutes without
-    /// a byte.
+    /// sets 10 s); without one, a call still fails after the transport's
+    /// own limits: 30 s to connect, 10 minutes for the response head.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.spec_mut().options.connect_timeout = Some(d);
         self
@@ -346,8 +345,8 @@ impl Model {
         self
     }
     /// Time allowed between two content chunks (pings and keep-alives do
-    /// not count). None by default (the CLI sets 120 s); a connection that
-    /// sends no byte at all for 10 minutes fails anyway, as an idle
+    /// not count). None by default (the CLI sets 120 s); a body that sends
+    /// no byte at all for 10 to 20 minutes fails anyway, as an idle
     /// timeout.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.spec_mut().options.idle_timeout = Some(d);

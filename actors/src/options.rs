@@ -23,8 +23,9 @@ pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 pub struct StreamOptions {
     /// Opening the connection and receiving the response head, waiting for
     /// a slot of a concurrency limit included. None by default: the
-    /// providers' HTTP client has its own limits on a silent network (30 s
-    /// to connect, 10 minutes without a byte), which do not count a queue.
+    /// providers' HTTP transport has its own limits on a silent network (30
+    /// s to connect, 10 minutes for the response head, a body silent for
+    /// 10 to 20 minutes), which do not count a queue.
     pub connect_timeout: Option<Duration>,
     /// From the start of the call to the first content chunk. None by
     /// default.
