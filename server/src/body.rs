@@ -58,3 +58,12 @@ fn is_too_large(e: &axum::Error) -> bool {
     }
     false
 }
+
+/// Whether `body` is a JSON object (by its first byte that is not
+/// whitespace; the parser judges the rest). The JSON routes refuse
+/// anything else before parsing: serde's derived structs also read an
+/// array of their fields in order, which no client means
+/// (`["local", null, "Say hi"]` started a stream).
+pub(crate) fn is_json_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}

@@ -207,12 +207,11 @@ async fn start(
 
 /// A start request's body, unless it is too large or the server is
 /// draining.
-/// `body` as a `T`, which it must be as a JSON object: serde's derived
-/// structs also take an array of the fields in order, which no client
-/// means (`["local", null, "Say hi"]` started a stream). `what` names `T`
-/// in the error (`a valid stream request`).
+/// `body` as a `T`, which it must be as a JSON object
+/// ([`body::is_json_object`]). `what` names `T` in the error (`a valid
+/// stream request`).
 fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !body::is_json_object(body) {
         return Err(ApiError::bad_request(format!(
             "the body is not {what}: it must be a JSON object"
         )));

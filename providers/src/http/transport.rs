@@ -341,16 +341,9 @@ fn body_stream_within(
     resp: reqwest::Response,
     silence: Duration,
 ) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
-    let provider = provider.to_string();
-    let frames = resp.bytes_stream().map({
-        let provider = provider.clone();
-        move |r| {
-            r.map_err(|e| transport_error(&provider, &e, "reading the stream", TimeoutKind::Idle))
-        }
-    });
     Silence {
-        frames,
-        provider,
+        frames: resp.bytes_stream(),
+        provider: provider.to_string(),
         period: silence,
         check: None,
         progress: false,
@@ -358,8 +351,8 @@ fn body_stream_within(
     }
 }
 
-/// A body's frames, ending with an idle timeout after a whole check
-/// period with none.
+/// A body's frames, its errors as rivulet's, ending with an idle timeout
+/// after a whole check period with none.
 ///
 /// Why a period and a flag, not a deadline moved at every frame: a frame
 /// only sets `progress`, so the per-chunk path touches no clock and no
@@ -380,7 +373,7 @@ struct Silence<S> {
 
 impl<S> Stream for Silence<S>
 where
-    S: Stream<Item = Result<Bytes, Error>> + Unpin,
+    S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
     type Item = Result<Bytes, Error>;
 
@@ -392,7 +385,10 @@ where
         }
         if let Poll::Ready(item) = this.frames.poll_next_unpin(cx) {
             this.progress = true;
-            return Poll::Ready(item);
+            let doing = "reading the stream";
+            return Poll::Ready(item.map(|r| {
+                r.map_err(|e| transport_error(&this.provider, &e, doing, TimeoutKind::Idle))
+            }));
         }
         let period = this.period;
         let check = this

@@ -37,8 +37,7 @@ pub struct ChatCall {
 /// assert_eq!(bad.param.as_deref(), Some("messages"));
 /// ```
 pub fn parse_request(body: &[u8]) -> Result<ChatCall, ApiError> {
-    // serde's derived structs also take an array of the fields in order.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if !crate::body::is_json_object(body) {
         return Err(ApiError::invalid(
             "invalid request body: it must be a JSON object".into(),
             None,
